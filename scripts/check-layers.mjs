@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// Enforces the dependency direction of STYLE.md ("Layout and dependency direction") and DESIGN.md §4.
+// Fails the build (exit 1) with one line per broken rule.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative, dirname, resolve, sep } from 'node:path';
+
+const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
+const src = join(root, 'src');
+
+function walk(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? walk(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+const LEAVES = new Set(['errors.ts', 'types.ts', 'options.ts', 'diagnostics.ts']);
+const PURE_DIRS = ['syntax', 'domain', 'classify', 'providers'];
+const PURE_FILES = new Set(['smtp/reply-parser.ts', 'dns/target-filter.ts']);
+const APPS = ['cli', 'server', 'web', 'demo'];
+const IO_MODULES = /^node:(net|tls|dns|dgram|http|https|fs|child_process|timers)(\/|$)/;
+/** Files allowed to wire `dns/` and `smtp/` together. */
+const WIRING = new Set(['verifier.ts', 'index.ts']);
+const WIRING_DIRS = ['scheduler', 'jobs'];
+
+const top = (rel) => (rel.includes('/') ? rel.split('/')[0] : null);
+const isLeaf = (rel) => LEAVES.has(rel);
+const isPure = (rel) => PURE_FILES.has(rel) || PURE_DIRS.includes(top(rel) ?? '');
+
+const problems = [];
+for (const file of walk(src)) {
+  const rel = relative(src, file).split(sep).join('/');
+  const text = readFileSync(file, 'utf8');
+  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]/g)].map(
+    (m) => m[1],
+  );
+  specs.push(...[...text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1]));
+  for (const spec of specs) {
+    const internal = spec.startsWith('.');
+    const target = internal
+      ? relative(src, resolve(dirname(file), spec))
+          .split(sep)
+          .join('/')
+          .replace(/\.js$/, '.ts')
+      : null;
+    if (internal && target.startsWith('..')) continue;
+    if (isLeaf(rel) && internal && !isLeaf(target))
+      problems.push(`${rel}: a leaf imports ${target} (leaves import only leaves)`);
+    if (isPure(rel)) {
+      if (internal && !isLeaf(target) && !isPure(target))
+        problems.push(`${rel}: a pure module imports ${target}`);
+      if (!internal && IO_MODULES.test(spec)) problems.push(`${rel}: a pure module imports ${spec}`);
+    }
+    const from = top(rel);
+    const to = internal ? top(target) : null;
+    if ((from === 'dns' && to === 'smtp') || (from === 'smtp' && to === 'dns')) {
+      problems.push(`${rel}: dns/ and smtp/ never import each other (${target})`);
+    }
+    if (
+      internal &&
+      (to === 'dns' || to === 'smtp') &&
+      from !== to &&
+      !WIRING.has(rel) &&
+      !WIRING_DIRS.includes(from ?? '') &&
+      !isPure(target)
+    ) {
+      problems.push(`${rel}: only verifier.ts (and the scheduler) wire the I/O modules (${target})`);
+    }
+    if (
+      APPS.includes(from ?? '') &&
+      internal &&
+      target !== 'index.ts' &&
+      top(target) !== from &&
+      !APPS.includes(to ?? '')
+    ) {
+      problems.push(`${rel}: apps use the library through src/index.ts, not ${target}`);
+    }
+  }
+  if (isPure(rel)) {
+    const code = text.replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
+    for (const [pattern, what] of [
+      [/\bprocess\./, 'process'],
+      [/\bset(Timeout|Interval|Immediate)\s*\(/, 'timers'],
+      [/\bconsole\./, 'console'],
+    ]) {
+      if (pattern.test(code)) problems.push(`${rel}: a pure module uses ${what}`);
+    }
+  }
+}
+
+if (problems.length > 0) {
+  console.error(`check-layers: ${problems.length} dependency rule(s) broken:\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+console.log('check-layers: dependency rules hold');

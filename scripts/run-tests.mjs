@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// Runs node:test over the TypeScript test files under the given folders (Node 20's --test takes no globs).
+// Usage: node scripts/run-tests.mjs test/unit test/integration [-- extra node --test flags]
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const args = process.argv.slice(2);
+const split = args.indexOf('--');
+const roots = split === -1 ? args : args.slice(0, split);
+const extra = split === -1 ? [] : args.slice(split + 1);
+
+function walk(dir) {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const path = join(dir, name);
+      return statSync(path).isDirectory() ? walk(path) : path.endsWith('.test.ts') ? [path] : [];
+    });
+}
+
+const files = roots.filter((root) => existsSync(root)).flatMap(walk);
+if (files.length === 0) {
+  console.error(`run-tests: no *.test.ts files under ${roots.join(', ')}`);
+  process.exit(1);
+}
+const reporter = 'spec';
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-reporter=${reporter}`, ...extra, ...files],
+  { stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);

@@ -1,0 +1,101 @@
+/**
+ * Errors are for misuse and operational failure, never for what a server said: inside `verify()` they
+ * become `unknown` verdicts with a reason. A leaf module.
+ */
+
+/** Every error code rcpt throws, listed once. */
+export const ERROR_CODES = [
+  'ERR_RCPT_OPTIONS',
+  'ERR_RCPT_DNS',
+  'ERR_RCPT_SMTP_CONNECT',
+  'ERR_RCPT_SMTP_TIMEOUT',
+  'ERR_RCPT_SMTP_PROTOCOL',
+  'ERR_RCPT_SMTP_TLS',
+  'ERR_RCPT_CLOSED',
+  'ERR_RCPT_NOT_IMPLEMENTED',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Base class of every error rcpt throws. */
+export class VerifyError extends Error {
+  override readonly name: string = 'VerifyError';
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A bad option value, named in the message. Thrown once, when options are resolved. */
+export class OptionsError extends VerifyError {
+  override readonly name = 'OptionsError';
+  readonly option: string;
+
+  constructor(option: string, message: string) {
+    super('ERR_RCPT_OPTIONS', `Invalid option \`${option}\`: ${message}`);
+    this.option = option;
+  }
+}
+
+export class DnsError extends VerifyError {
+  override readonly name = 'DnsError';
+  /** SERVFAIL, REFUSED, TIMEOUT, … */
+  readonly kind: string;
+  readonly server: string | null;
+
+  constructor(kind: string, message: string, options?: { cause?: unknown; server?: string | null }) {
+    super('ERR_RCPT_DNS', message, options);
+    this.kind = kind;
+    this.server = options?.server ?? null;
+  }
+}
+
+export class SmtpConnectError extends VerifyError {
+  override readonly name = 'SmtpConnectError';
+  readonly host: string;
+  readonly port: number;
+
+  constructor(host: string, port: number, message: string, options?: { cause?: unknown }) {
+    super('ERR_RCPT_SMTP_CONNECT', message, options);
+    this.host = host;
+    this.port = port;
+  }
+}
+
+export type TimeoutPhase = 'connect' | 'greeting' | 'command' | 'tls' | 'deadline';
+
+export class SmtpTimeoutError extends VerifyError {
+  override readonly name = 'SmtpTimeoutError';
+  readonly phase: TimeoutPhase;
+  readonly timeoutMs: number;
+
+  constructor(phase: TimeoutPhase, timeoutMs: number, message: string) {
+    super('ERR_RCPT_SMTP_TIMEOUT', message);
+    this.phase = phase;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+export class SmtpProtocolError extends VerifyError {
+  override readonly name = 'SmtpProtocolError';
+  readonly command: string | null;
+
+  constructor(message: string, options?: { cause?: unknown; command?: string | null }) {
+    super('ERR_RCPT_SMTP_PROTOCOL', message, options);
+    this.command = options?.command ?? null;
+  }
+}
+
+export class SmtpTlsError extends VerifyError {
+  override readonly name = 'SmtpTlsError';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_RCPT_SMTP_TLS', message, options);
+  }
+}
+
+/** True for any error thrown by rcpt. */
+export function isVerifyError(value: unknown): value is VerifyError {
+  return value instanceof VerifyError;
+}

@@ -1,0 +1,186 @@
+/**
+ * One options type for the library, every default a named constant with its reason, and
+ * `resolveOptions()` that applies and validates them once (the tldts / ky model). A leaf module.
+ */
+import { OptionsError } from './errors.js';
+import type { MailResolver, Prober } from './types.js';
+
+/** RFC 5321 §4.5.3.2 allows minutes; a probe that waits that long is useless to a sign-up form. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+/** A TCP connect to a live MX completes in well under a second; 10 s covers slow links. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Tarpits (SpamExperts) answer after ~30 s; shorter greeting timeouts turn them into false "unknown". */
+export const DEFAULT_GREETING_TIMEOUT_MS = 30_000;
+/** Per command reply; same reasoning as the greeting (providers.md §D: respect timeouts). */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
+/** Per DNS query attempt. */
+export const DEFAULT_DNS_TIMEOUT_MS = 5_000;
+/** DNS attempts per query (UDP loses packets; a second try is cheap). */
+export const DEFAULT_DNS_TRIES = 2;
+/** Upper bound on how long an MX answer is cached, whatever its TTL says. */
+export const DEFAULT_DNS_CACHE_MAX_TTL_MS = 3_600_000;
+/** The SMTP port MX hosts listen on (RFC 5321 §4.5.4 / IANA). */
+export const DEFAULT_SMTP_PORT = 25;
+/**
+ * The null reverse-path, as Exim's callout verification and Postfix's address probes use: it
+ * impersonates nobody. Operators should set a real mailbox on a domain they control (providers.md §D).
+ */
+export const DEFAULT_MAIL_FROM = '';
+
+export interface VerifyOptions {
+  /**
+   * DNS servers to ask, as `HOST` or `HOST:PORT` (`[v6]:PORT` for IPv6). Default: the system's.
+   * @example ['127.0.0.1:5353']
+   */
+  readonly dnsServers?: readonly string[];
+  /** Per DNS query attempt, in milliseconds. Default 5000. */
+  readonly dnsTimeoutMs?: number;
+  /** Attempts per DNS query. Default 2. */
+  readonly dnsTries?: number;
+  /** Longest time an MX answer is cached, in milliseconds, whatever its TTL. Default 3600000. */
+  readonly dnsCacheMaxTtlMs?: number;
+  /** The port MX hosts are probed on. Default 25; tests and the demo world use high ports. */
+  readonly smtpPort?: number;
+  /**
+   * The name sent in EHLO/HELO: the probing host's own fully qualified name, with matching reverse DNS.
+   * Default: the machine's host name (a warning is published when it is not fully qualified).
+   */
+  readonly helo?: string;
+  /**
+   * The reverse-path for `MAIL FROM`: a mailbox on a domain you control. Default `''`, the null
+   * reverse-path `<>`. Kept identical across retries so greylisting triplets pass.
+   */
+  readonly mailFrom?: string;
+  /** Overall deadline for one address, in milliseconds. Default 60000. */
+  readonly timeoutMs?: number;
+  /** TCP connect timeout per host, in milliseconds. Default 10000. */
+  readonly connectTimeoutMs?: number;
+  /** Wait for the 220 greeting, in milliseconds. Default 30000. */
+  readonly greetingTimeoutMs?: number;
+  /** Wait for each command's reply, in milliseconds. Default 30000. */
+  readonly commandTimeoutMs?: number;
+  /**
+   * Allow probing MX hosts whose addresses are loopback, private, link-local, CGNAT, multicast,
+   * documentation or reserved. Default false: a verifier behind an API must not scan its own network.
+   */
+  readonly allowPrivateTargets?: boolean;
+  /** Probe a random address at the domain to detect catch-all. Default true. */
+  readonly catchAll?: boolean;
+  /** Use STARTTLS when the server offers it. Default true. */
+  readonly startTls?: boolean;
+  /** Keep the SMTP transcript in results. Default false. */
+  readonly transcript?: boolean;
+  /** Local address to bind outgoing SMTP connections to. Default: the system's choice. */
+  readonly localAddress?: string;
+  /** Replace the DNS layer (tests, custom resolution). */
+  readonly resolver?: MailResolver;
+  /** Replace the SMTP layer (tests, custom transports). */
+  readonly prober?: Prober;
+}
+
+export interface ResolvedOptions {
+  readonly dnsServers: readonly string[] | null;
+  readonly dnsTimeoutMs: number;
+  readonly dnsTries: number;
+  readonly dnsCacheMaxTtlMs: number;
+  readonly smtpPort: number;
+  readonly helo: string | null;
+  readonly mailFrom: string;
+  readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly greetingTimeoutMs: number;
+  readonly commandTimeoutMs: number;
+  readonly allowPrivateTargets: boolean;
+  readonly catchAll: boolean;
+  readonly startTls: boolean;
+  readonly transcript: boolean;
+  readonly localAddress: string | null;
+  readonly resolver: MailResolver | null;
+  readonly prober: Prober | null;
+}
+
+function positiveInt(name: string, value: unknown, fallback: number, max = 2 ** 31 - 1): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > max) {
+    throw new OptionsError(
+      name,
+      `expected an integer from 1 to ${max}, got ${typeof value === 'number' ? value : typeof value}`,
+    );
+  }
+  return value;
+}
+
+function bool(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new OptionsError(name, `expected a boolean, got ${typeof value}`);
+  return value;
+}
+
+const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
+
+/** Applies defaults and validates every option once; throws `OptionsError` naming the bad option. */
+export function resolveOptions(options: VerifyOptions = {}): ResolvedOptions {
+  if (typeof (options as unknown) !== 'object' || (options as unknown) === null) {
+    throw new OptionsError('options', 'expected an object');
+  }
+  let dnsServers: readonly string[] | null = null;
+  const servers: unknown = options.dnsServers;
+  if (servers !== undefined) {
+    if (!Array.isArray(servers) || servers.length === 0) {
+      throw new OptionsError('dnsServers', 'expected a non-empty array of "HOST" or "HOST:PORT"');
+    }
+    dnsServers = servers.map((server: unknown) => {
+      if (typeof server !== 'string' || !HOST_PORT.test(server)) {
+        throw new OptionsError('dnsServers', `not a HOST or HOST:PORT: ${JSON.stringify(server)}`);
+      }
+      return server;
+    });
+  }
+  const helo: unknown = options.helo;
+  if (
+    helo !== undefined &&
+    (typeof helo !== 'string' || !/^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.Iv6]+\]$/.test(helo))
+  ) {
+    throw new OptionsError('helo', `expected a host name or address literal, got ${JSON.stringify(helo)}`);
+  }
+  const mailFrom: unknown = options.mailFrom ?? DEFAULT_MAIL_FROM;
+  if (
+    typeof mailFrom !== 'string' ||
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+    /[\x00-\x20<>\x7f]/.test(mailFrom) ||
+    (mailFrom !== '' && !mailFrom.includes('@'))
+  ) {
+    throw new OptionsError(
+      'mailFrom',
+      `expected an address or '' (null reverse-path), got ${JSON.stringify(mailFrom)}`,
+    );
+  }
+  const localAddress: unknown = options.localAddress;
+  if (localAddress !== undefined && typeof localAddress !== 'string') {
+    throw new OptionsError('localAddress', 'expected an IP address string');
+  }
+  return {
+    dnsServers,
+    dnsTimeoutMs: positiveInt('dnsTimeoutMs', options.dnsTimeoutMs, DEFAULT_DNS_TIMEOUT_MS),
+    dnsTries: positiveInt('dnsTries', options.dnsTries, DEFAULT_DNS_TRIES, 10),
+    dnsCacheMaxTtlMs: positiveInt('dnsCacheMaxTtlMs', options.dnsCacheMaxTtlMs, DEFAULT_DNS_CACHE_MAX_TTL_MS),
+    smtpPort: positiveInt('smtpPort', options.smtpPort, DEFAULT_SMTP_PORT, 65_535),
+    helo: typeof helo === 'string' ? helo : null,
+    mailFrom,
+    timeoutMs: positiveInt('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS),
+    connectTimeoutMs: positiveInt('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
+    greetingTimeoutMs: positiveInt(
+      'greetingTimeoutMs',
+      options.greetingTimeoutMs,
+      DEFAULT_GREETING_TIMEOUT_MS,
+    ),
+    commandTimeoutMs: positiveInt('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS),
+    allowPrivateTargets: bool('allowPrivateTargets', options.allowPrivateTargets, false),
+    catchAll: bool('catchAll', options.catchAll, true),
+    startTls: bool('startTls', options.startTls, true),
+    transcript: bool('transcript', options.transcript, false),
+    localAddress: typeof localAddress === 'string' ? localAddress : null,
+    resolver: options.resolver ?? null,
+    prober: options.prober ?? null,
+  };
+}

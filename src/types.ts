@@ -1,0 +1,284 @@
+/**
+ * The shapes rcpt publishes (DESIGN.md §2) and the ports between its layers.
+ * A leaf module: it imports nothing from `src/` and does no I/O.
+ */
+
+/** The four answers rcpt gives about an address. */
+export const VERDICTS = ['deliverable', 'undeliverable', 'risky', 'unknown'] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+/**
+ * Every reason code with the verdict it belongs to (DESIGN.md §2). One table, so the verdict of a
+ * reason can never disagree with the documentation.
+ */
+export const REASONS = {
+  accepted: 'deliverable',
+  invalid_syntax: 'undeliverable',
+  domain_not_found: 'undeliverable',
+  null_mx: 'undeliverable',
+  no_mail_server: 'undeliverable',
+  mailbox_not_found: 'undeliverable',
+  mailbox_disabled: 'undeliverable',
+  domain_rejects_mail: 'undeliverable',
+  catch_all: 'risky',
+  accept_all_provider: 'risky',
+  mailbox_full: 'risky',
+  disposable: 'risky',
+  greylisted: 'unknown',
+  rate_limited: 'unknown',
+  sender_blocked: 'unknown',
+  timeout: 'unknown',
+  connection_failed: 'unknown',
+  dns_error: 'unknown',
+  tls_error: 'unknown',
+  protocol_error: 'unknown',
+  smtputf8_unsupported: 'unknown',
+  target_not_allowed: 'unknown',
+  unexpected_reply: 'unknown',
+} as const satisfies Record<string, Verdict>;
+export type Reason = keyof typeof REASONS;
+
+/** The verdict a reason code belongs to. */
+export function verdictOf(reason: Reason): Verdict {
+  return REASONS[reason];
+}
+
+/** Stable codes for each syntax rule an address can break. */
+export const SYNTAX_ERROR_CODES = [
+  'EMPTY',
+  'TOO_LONG',
+  'NO_AT',
+  'LOCAL_EMPTY',
+  'LOCAL_TOO_LONG',
+  'LEADING_DOT',
+  'TRAILING_DOT',
+  'CONSECUTIVE_DOTS',
+  'UNQUOTED_SPECIAL',
+  'UNTERMINATED_QUOTE',
+  'QUOTED_INVALID_CHAR',
+  'TEXT_AFTER_QUOTE',
+  'CONTROL_CHAR',
+  'WHITESPACE',
+  'DISPLAY_NAME',
+  'COMMENT',
+  'INVALID_UTF8',
+  'DOMAIN_EMPTY',
+  'DOMAIN_TOO_LONG',
+  'DOMAIN_DOTLESS',
+  'DOMAIN_INVALID_CHAR',
+  'LABEL_EMPTY',
+  'LABEL_TOO_LONG',
+  'LABEL_HYPHEN',
+  'NUMERIC_TLD',
+  'IDNA_INVALID',
+  'ADDRESS_LITERAL_INVALID',
+  'PATH_TOO_LONG',
+] as const;
+export type SyntaxErrorCode = (typeof SYNTAX_ERROR_CODES)[number];
+
+/** Why an input is not a mailbox: a stable code, a message for people, and the offending position. */
+export interface SyntaxIssue {
+  readonly code: SyntaxErrorCode;
+  readonly message: string;
+  /** Index (UTF-16 code units) into the input where the rule is broken. */
+  readonly index: number;
+}
+
+/** The `syntax` block of a result: what `parseAddress()` returns. */
+export interface SyntaxResult {
+  readonly valid: boolean;
+  /** The local part as typed (never case-folded: RFC 5321 §2.4), `null` when invalid. */
+  readonly localPart: string | null;
+  /** The domain in Unicode (U-label) form, lowercased, `null` when invalid. */
+  readonly domain: string | null;
+  /** The domain in ASCII (A-label) form, as used in DNS and in `RCPT TO` without SMTPUTF8. */
+  readonly asciiDomain: string | null;
+  /** True when the address needs the SMTPUTF8 extension (RFC 6531): a non-ASCII local part. */
+  readonly smtputf8: boolean;
+  readonly error: SyntaxIssue | null;
+}
+
+export interface MxRecord {
+  readonly exchange: string;
+  readonly priority: number;
+}
+
+/** The `dns` block of a result. */
+export interface DnsResult {
+  readonly mx: readonly MxRecord[] | null;
+  /** True when no MX exists and the domain's A/AAAA records stand in (RFC 5321 §5.1). */
+  readonly implicitMx: boolean;
+  /** True for `MX 0 .` (RFC 7505). */
+  readonly nullMx: boolean;
+  /** Why DNS gave no usable answer, e.g. `NXDOMAIN`, `SERVFAIL`, `TIMEOUT`; `null` otherwise. */
+  readonly error: string | null;
+}
+
+/** Where in the SMTP dialogue a reply was read. */
+export const SMTP_STAGES = [
+  'connect',
+  'greeting',
+  'ehlo',
+  'helo',
+  'starttls',
+  'mail',
+  'rcpt',
+  'rset',
+  'quit',
+] as const;
+export type SmtpStage = (typeof SMTP_STAGES)[number];
+
+export interface SmtpReplyInfo {
+  readonly stage: SmtpStage;
+  readonly code: number;
+  /** RFC 3463 enhanced status code, e.g. `5.1.1`, when the server sent one. */
+  readonly enhanced: string | null;
+  /** The reply text, continuation lines joined by `\n`, codes removed. */
+  readonly text: string;
+}
+
+export interface TranscriptEntry {
+  readonly dir: '>' | '<';
+  readonly line: string;
+  /** Milliseconds since the connection attempt started. */
+  readonly ms: number;
+}
+
+/** The `smtp` block of a result. */
+export interface SmtpResult {
+  readonly host: string | null;
+  readonly ip: string | null;
+  readonly port: number | null;
+  readonly tls: boolean;
+  readonly provider: string | null;
+  readonly reply: SmtpReplyInfo | null;
+  readonly catchAll: boolean | null;
+  readonly attempts: number;
+  readonly transcript: readonly TranscriptEntry[] | null;
+}
+
+export interface Flags {
+  readonly role: boolean;
+  readonly free: boolean;
+  readonly disposable: boolean;
+  readonly catchAll: boolean;
+}
+
+/** One verification result (DESIGN.md §2). Every field is always present; `null` when not computed. */
+export interface VerifyResult {
+  readonly input: string;
+  readonly address: string | null;
+  readonly verdict: Verdict;
+  readonly reason: Reason;
+  readonly flags: Flags;
+  readonly suggestion: string | null;
+  readonly syntax: SyntaxResult;
+  readonly dns: DnsResult | null;
+  readonly smtp: SmtpResult | null;
+  readonly durationMs: number;
+  readonly checkedAt: string;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Ports: what verifier.ts asks of the DNS and SMTP layers. `dns/` and `smtp/` never import each other;
+// the verifier hands the prober the hosts that the resolver found (DESIGN.md §4).
+
+/** One mail exchanger with the addresses it resolved to (empty when it did not resolve). */
+export interface MailHost {
+  readonly exchange: string;
+  readonly priority: number;
+  readonly addresses: readonly string[];
+}
+
+/** What DNS says about where mail for a domain goes. */
+export type MailRoute =
+  | {
+      readonly kind: 'hosts';
+      /** The MX records as published (sorted by preference); the A/AAAA stand-in for implicit MX. */
+      readonly mx: readonly MxRecord[];
+      readonly implicitMx: boolean;
+      /** Hosts in the order to try them, each with its resolved addresses. */
+      readonly hosts: readonly MailHost[];
+    }
+  | { readonly kind: 'null_mx' }
+  | { readonly kind: 'nxdomain' }
+  | { readonly kind: 'no_mail_server'; readonly mx: readonly MxRecord[] }
+  | { readonly kind: 'error'; readonly error: DnsErrorKind; readonly message: string };
+
+export const DNS_ERROR_KINDS = [
+  'SERVFAIL',
+  'REFUSED',
+  'TIMEOUT',
+  'FORMERR',
+  'NETWORK',
+  'BAD_RESPONSE',
+] as const;
+export type DnsErrorKind = (typeof DNS_ERROR_KINDS)[number];
+
+export interface MailResolver {
+  /** Where mail for `asciiDomain` goes. Never rejects for what DNS answered; only on misuse. */
+  resolveMail(asciiDomain: string, signal?: AbortSignal): Promise<MailRoute>;
+}
+
+export interface ProbeTarget {
+  readonly host: string;
+  readonly ip: string;
+}
+
+export interface ProbeRequest {
+  /** Hosts to try in order: the next one on connection failure or a 421 greeting (RFC 5321 §5.1). */
+  readonly targets: readonly ProbeTarget[];
+  /** Full addresses for `RCPT TO`, in the form to send (A-label domain unless SMTPUTF8 is used). */
+  readonly recipients: readonly string[];
+  /** A random address at the same domain, to detect catch-all; `null` to skip. */
+  readonly catchAllRecipient: string | null;
+  /** True when a recipient needs SMTPUTF8 (RFC 6531). */
+  readonly smtputf8: boolean;
+  /** Aborts the whole probe (the per-address deadline). */
+  readonly signal?: AbortSignal;
+}
+
+/** Why a probe session stopped before every recipient had a reply. */
+export interface ProbeFailure {
+  readonly kind:
+    | 'connection_failed'
+    | 'timeout'
+    | 'tls_error'
+    | 'protocol_error'
+    | 'smtputf8_unsupported'
+    /** The server refused at session level (greeting, EHLO/HELO, MAIL FROM): see `reply`. */
+    | 'reply';
+  readonly stage: SmtpStage;
+  readonly message: string;
+  readonly reply: SmtpReplyInfo | null;
+}
+
+export interface RecipientReply {
+  readonly recipient: string;
+  readonly reply: SmtpReplyInfo;
+}
+
+export interface ProbeResult {
+  /** The host that answered last (the one whose replies are reported); `null` if none connected. */
+  readonly host: string | null;
+  readonly ip: string | null;
+  readonly port: number;
+  readonly tls: boolean;
+  /** Set when TLS was negotiated with a certificate that would not verify (tolerated for probing). */
+  readonly tlsCertificateError: string | null;
+  readonly banner: string | null;
+  /** EHLO keywords, upper-cased (`PIPELINING`, `SMTPUTF8`, `STARTTLS`, …). */
+  readonly extensions: readonly string[];
+  /** Connection attempts made (one per host tried). */
+  readonly attempts: number;
+  /** The RCPT reply of each recipient that got one, in request order. */
+  readonly replies: readonly RecipientReply[];
+  /** The reply to the catch-all probe RCPT, when one was sent and answered. */
+  readonly catchAll: SmtpReplyInfo | null;
+  readonly failure: ProbeFailure | null;
+  readonly transcript: readonly TranscriptEntry[] | null;
+}
+
+export interface Prober {
+  probe(request: ProbeRequest): Promise<ProbeResult>;
+}
