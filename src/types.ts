@@ -73,6 +73,8 @@ export const SYNTAX_ERROR_CODES = [
   'IDNA_INVALID',
   'ADDRESS_LITERAL_INVALID',
   'PATH_TOO_LONG',
+  'NOT_STRING',
+  'DOMAIN_TRAILING_DOT',
 ] as const;
 export type SyntaxErrorCode = (typeof SYNTAX_ERROR_CODES)[number];
 
