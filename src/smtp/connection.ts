@@ -1,0 +1,473 @@
+/**
+ * One SMTP client connection: it owns the socket (plain, then TLS after STARTTLS), the timers and the
+ * queue of expected replies, and has a single teardown path that clears all of them (nodemailer's
+ * `_onError`, with `#private` state instead of `_underscore` fields).
+ *
+ * Replies are matched to commands in order through a FIFO (nodemailer's `_responseActions`); a reply
+ * nobody asked for is a protocol error. Every failure rejects every waiting reply with one error and
+ * closes the connection: after that the connection is dead, and each later call rejects with the same
+ * error. What the server *said* (any reply code) is data and resolves normally.
+ */
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { performance } from 'node:perf_hooks';
+import { smtpConnectChannel, smtpLineChannel } from '../diagnostics.js';
+import {
+  SmtpConnectError,
+  SmtpProtocolError,
+  SmtpTimeoutError,
+  SmtpTlsError,
+  VerifyError,
+  type TimeoutPhase,
+} from '../errors.js';
+import type { TranscriptEntry } from '../types.js';
+import { ReplyParser, type SmtpReply } from './reply-parser.js';
+
+export interface ConnectionOptions {
+  /** The MX host name: used in messages and as the TLS server name (SNI). */
+  readonly host: string;
+  /** The address to connect to. */
+  readonly ip: string;
+  readonly port: number;
+  /** Local address to bind to; `null` for the system's choice. */
+  readonly localAddress: string | null;
+  /** TCP connect, in milliseconds. */
+  readonly connectTimeoutMs: number;
+  /** From connect to the complete 220 greeting, in milliseconds. */
+  readonly greetingTimeoutMs: number;
+  /** From a command becoming the oldest unanswered one to its complete reply (and for the TLS handshake). */
+  readonly commandTimeoutMs: number;
+  /** Aborting it tears the connection down with an `SmtpTimeoutError` of phase `deadline`. */
+  readonly signal?: AbortSignal | undefined;
+  /** Where transcript entries go (shared by a probe's connections), `null` to keep none. */
+  readonly transcript: TranscriptEntry[] | null;
+  /** `performance.now()` at which transcript times start (the probe's start). */
+  readonly startedAt: number;
+}
+
+/** What the TLS handshake established. Certificates are not required to verify for probing. */
+export interface TlsInfo {
+  /** The TLS version, e.g. `TLSv1.3`. */
+  readonly protocol: string | null;
+  /** True when the certificate chain and name verified. */
+  readonly authorized: boolean;
+  /** Why the certificate did not verify (e.g. `DEPTH_ZERO_SELF_SIGNED_CERT`), `null` when it did. */
+  readonly certificateError: string | null;
+}
+
+export interface SendOptions {
+  /** Overrides the command timeout for these replies, in milliseconds. */
+  readonly timeoutMs?: number;
+}
+
+/** Verbs a prober must never send: `DATA`/`BDAT` would start delivering a message (DESIGN.md §1.4). */
+const FORBIDDEN_VERBS = new Set(['DATA', 'BDAT']);
+
+interface Expected {
+  /** The command line, or `null` for the greeting. */
+  readonly command: string | null;
+  readonly phase: 'greeting' | 'command';
+  readonly timeoutMs: number;
+  /** STARTTLS: on a 2xx reply, stop reading plaintext at once so the TLS handshake owns the socket. */
+  readonly upgrade: boolean;
+  readonly resolve: (reply: SmtpReply) => void;
+  readonly reject: (error: VerifyError) => void;
+}
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (error: VerifyError) => void;
+}
+
+const is2xx = (reply: SmtpReply): boolean => reply.code >= 200 && reply.code < 300;
+const verbOf = (command: string | null): string =>
+  command === null ? 'greeting' : (command.split(' ', 1)[0] ?? '').toUpperCase();
+const describeError = (error: unknown): string => {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code !== undefined && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+};
+
+/** Marks a promise as handled (its rejection is reported through another path) and returns it as is. */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+/** An SMTP client connection. Open it with `SmtpConnection.connect()`. */
+export class SmtpConnection {
+  readonly #options: ConnectionOptions;
+  readonly #where: string;
+  #socket: Socket | null = null;
+  #tlsSocket: TLSSocket | null = null;
+  #parser = new ReplyParser();
+  #queue: Expected[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  #connectWaiter: Waiter | null = null;
+  #tlsWaiter: Waiter | null = null;
+  #greeting: Promise<SmtpReply> | null = null;
+  #tls: TlsInfo | null = null;
+  #closed = false;
+  #failure: VerifyError | null = null;
+
+  private constructor(options: ConnectionOptions) {
+    this.#options = options;
+    const ip = isIP(options.ip) === 6 ? `[${options.ip}]` : options.ip;
+    this.#where = `${options.host} (${ip}:${options.port})`;
+  }
+
+  /**
+   * Opens a TCP connection and starts waiting for the greeting (read it with `greeting()`).
+   * Rejects with `SmtpConnectError` (refused, unreachable) or `SmtpTimeoutError` (`connect`, `deadline`).
+   */
+  static connect(options: ConnectionOptions): Promise<SmtpConnection> {
+    return new SmtpConnection(options).#connect();
+  }
+
+  /** `host (ip:port)`, as used in error messages. */
+  get where(): string {
+    return this.#where;
+  }
+
+  /** The TLS state after a successful STARTTLS, `null` while in plaintext. */
+  get tls(): TlsInfo | null {
+    return this.#tls;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** The error that ended the connection, `null` while open or after a clean close. */
+  get failure(): VerifyError | null {
+    return this.#failure;
+  }
+
+  /** The server's greeting (RFC 5321 §4.3.1), whatever its code. */
+  greeting(): Promise<SmtpReply> {
+    return this.#greeting ?? Promise.reject(this.#deadError());
+  }
+
+  /** Sends one command and resolves with its reply, whatever its code. */
+  command(line: string, options: SendOptions = {}): Promise<SmtpReply> {
+    const [reply] = this.send([line], options);
+    return reply ?? Promise.reject(this.#deadError());
+  }
+
+  /**
+   * Sends the commands in one write (a pipelined group, RFC 2920) and returns one promise per command,
+   * each resolving with that command's reply. Every promise is already marked handled, so the caller
+   * may await them in order and stop at the first failure.
+   *
+   * Throws (synchronously) on misuse: a line with CR or LF, `DATA`/`BDAT`, or `STARTTLS` (use
+   * `startTls()`).
+   */
+  send(lines: readonly string[], options: SendOptions = {}): Promise<SmtpReply>[] {
+    for (const line of lines) {
+      if (/[\r\n]/.test(line)) {
+        throw new SmtpProtocolError('refusing to send a command line containing CR or LF', {
+          command: verbOf(line),
+        });
+      }
+      const verb = verbOf(line);
+      if (FORBIDDEN_VERBS.has(verb)) {
+        throw new SmtpProtocolError(`refusing to send ${verb}: a probe never transfers a message`, {
+          command: verb,
+        });
+      }
+      if (verb === 'STARTTLS') {
+        throw new SmtpProtocolError('STARTTLS goes through startTls()', { command: verb });
+      }
+    }
+    return this.#enqueue(lines, false, options.timeoutMs ?? this.#options.commandTimeoutMs);
+  }
+
+  /**
+   * Sends `STARTTLS` alone (RFC 3207 §4: nothing may be pipelined after it) and, on a 2xx reply,
+   * performs the TLS handshake on the same socket. Resolves with the STARTTLS reply; a non-2xx reply
+   * (454 TLS not available) leaves the connection in plaintext. Rejects with `SmtpTlsError` when the
+   * handshake fails, which closes the connection. The certificate is not required to verify: probing
+   * needs privacy from passive observers, not authentication, and MX certificates often fail to verify
+   * (RFC 7672 §1.3). Why it did not verify is kept in `tls.certificateError`.
+   */
+  async startTls(): Promise<SmtpReply> {
+    if (this.#tls !== null) throw new SmtpProtocolError('TLS is already active', { command: 'STARTTLS' });
+    const [pending] = this.#enqueue(['STARTTLS'], true, this.#options.commandTimeoutMs);
+    const reply = await (pending ?? Promise.reject(this.#deadError()));
+    if (!is2xx(reply)) return reply;
+    await this.#handshake();
+    return reply;
+  }
+
+  /** Closes the connection now, rejecting any unanswered command. Safe to call more than once. */
+  close(): void {
+    this.#teardown(null);
+  }
+
+  // -------------------------------------------------------------------------------------------------
+
+  #connect(): Promise<this> {
+    const { ip, port, host, localAddress, signal, connectTimeoutMs } = this.#options;
+    return new Promise<this>((resolve, reject) => {
+      this.#connectWaiter = {
+        resolve: () => {
+          resolve(this);
+        },
+        reject,
+      };
+      if (signal?.aborted === true) {
+        this.#onAbort();
+        return;
+      }
+      signal?.addEventListener('abort', this.#onAbort, { once: true });
+      if (smtpConnectChannel.hasSubscribers) smtpConnectChannel.publish({ host, ip, port });
+      const socket = netConnect({ host: ip, port, ...(localAddress === null ? {} : { localAddress }) });
+      this.#socket = socket;
+      socket.on('error', this.#onError);
+      socket.on('close', this.#onClose);
+      this.#startTimer('connect', connectTimeoutMs, 'TCP connect');
+      socket.once('connect', () => {
+        this.#clearTimer();
+        // Commands are written whole; Nagle would only delay a pipelined group's successor.
+        socket.setNoDelay(true);
+        socket.on('data', this.#onData);
+        this.#greeting = handled(this.#expect(null, false, this.#options.greetingTimeoutMs));
+        const waiter = this.#connectWaiter;
+        this.#connectWaiter = null;
+        waiter?.resolve();
+      });
+    });
+  }
+
+  #enqueue(lines: readonly string[], upgrade: boolean, timeoutMs: number): Promise<SmtpReply>[] {
+    if (this.#closed) return lines.map(() => handled(Promise.reject(this.#deadError())));
+    if (this.#tlsWaiter !== null) {
+      throw new SmtpProtocolError('no command may be sent during the TLS handshake', {
+        command: verbOf(lines[0] ?? null),
+      });
+    }
+    const replies = lines.map((line) => handled(this.#expect(line, upgrade, timeoutMs)));
+    for (const line of lines) this.#record('>', line);
+    this.#top()?.write(lines.map((line) => `${line}\r\n`).join(''));
+    return replies;
+  }
+
+  #expect(command: string | null, upgrade: boolean, timeoutMs: number): Promise<SmtpReply> {
+    return new Promise<SmtpReply>((resolve, reject) => {
+      this.#queue.push({
+        command,
+        phase: command === null ? 'greeting' : 'command',
+        timeoutMs,
+        upgrade,
+        resolve,
+        reject,
+      });
+      if (this.#queue.length === 1) this.#armHead();
+    });
+  }
+
+  /**
+   * The oldest unanswered command gets the timer. It runs until that reply is *complete*, never
+   * restarted by partial data, so a server trickling a byte a second still times out.
+   */
+  #armHead(): void {
+    this.#clearTimer();
+    const head = this.#queue[0];
+    if (head === undefined) return;
+    this.#startTimer(head.phase, head.timeoutMs, `the reply to ${verbOf(head.command)}`);
+  }
+
+  #startTimer(phase: TimeoutPhase, timeoutMs: number, what: string): void {
+    this.#clearTimer();
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#teardown(
+        new SmtpTimeoutError(
+          phase,
+          timeoutMs,
+          `${what} from ${this.#where} took longer than ${timeoutMs} ms`,
+        ),
+      );
+    }, timeoutMs);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #top(): Socket | null {
+    return this.#tlsSocket ?? this.#socket;
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    if (this.#closed) return;
+    const out = this.#parser.write(chunk);
+    for (const [index, reply] of out.replies.entries()) {
+      for (const line of reply.lines) this.#record('<', line);
+      const expected = this.#queue.shift();
+      if (expected === undefined) {
+        this.#teardown(
+          new SmtpProtocolError(
+            `unexpected reply from ${this.#where} with no command waiting for it: ${reply.lines[0] ?? ''}`,
+          ),
+        );
+        return;
+      }
+      expected.resolve(reply);
+      if (expected.upgrade && is2xx(reply)) {
+        // RFC 3207 §4.2 / CVE-2011-0411: anything after the 220 arrived in plaintext and must not be
+        // read as replies of the TLS session (response injection).
+        if (index < out.replies.length - 1 || this.#parser.bufferedBytes > 0 || out.error !== null) {
+          this.#teardown(
+            new SmtpProtocolError(`${this.#where} sent plaintext after its STARTTLS reply (RFC 3207 §4.2)`, {
+              command: 'STARTTLS',
+            }),
+          );
+          return;
+        }
+        this.#clearTimer();
+        this.#socket?.removeListener('data', this.#onData);
+        this.#socket?.pause();
+        return;
+      }
+      this.#armHead();
+    }
+    if (out.error !== null) {
+      const head = this.#queue[0];
+      this.#teardown(
+        new SmtpProtocolError(
+          `bad reply from ${this.#where}: ${out.error.message}` +
+            (out.error.sample === null ? '' : ` (${JSON.stringify(out.error.sample)})`),
+          { command: head === undefined ? null : verbOf(head.command) },
+        ),
+      );
+    }
+  };
+
+  #handshake(): Promise<void> {
+    const socket = this.#socket;
+    if (this.#closed || socket === null) return Promise.reject(this.#deadError());
+    return new Promise<void>((resolve, reject) => {
+      this.#tlsWaiter = { resolve, reject };
+      const host = this.#options.host.replace(/\.$/, '');
+      // RFC 6066 §3: SNI carries a host name, never an address.
+      const servername = isIP(host) === 0 && host !== '' ? host : null;
+      const secure = tlsConnect({
+        socket,
+        rejectUnauthorized: false,
+        ...(servername === null ? {} : { servername }),
+      });
+      this.#tlsSocket = secure;
+      secure.on('error', this.#onError);
+      secure.on('close', this.#onClose);
+      this.#startTimer('tls', this.#options.commandTimeoutMs, 'the TLS handshake');
+      secure.once('secureConnect', () => {
+        this.#clearTimer();
+        const error = secure.authorizationError as Error | string | null | undefined;
+        this.#tls = {
+          protocol: secure.getProtocol(),
+          authorized: secure.authorized,
+          certificateError: secure.authorized ? null : error instanceof Error ? error.message : String(error),
+        };
+        // A fresh parser: nothing from the plaintext session carries over (RFC 3207 §4.2).
+        this.#parser = new ReplyParser();
+        secure.on('data', this.#onData);
+        const waiter = this.#tlsWaiter;
+        this.#tlsWaiter = null;
+        waiter?.resolve();
+      });
+    });
+  }
+
+  readonly #onError = (error: Error): void => {
+    const detail = describeError(error);
+    if (this.#tlsWaiter !== null) {
+      this.#teardown(
+        new SmtpTlsError(`TLS handshake with ${this.#where} failed: ${detail}`, { cause: error }),
+      );
+    } else if (this.#connectWaiter !== null) {
+      this.#teardown(
+        new SmtpConnectError(
+          this.#options.host,
+          this.#options.port,
+          `cannot connect to ${this.#where}: ${detail}`,
+          { cause: error },
+        ),
+      );
+    } else {
+      this.#teardown(
+        new SmtpConnectError(
+          this.#options.host,
+          this.#options.port,
+          `connection to ${this.#where} failed: ${detail}`,
+          { cause: error },
+        ),
+      );
+    }
+  };
+
+  readonly #onClose = (): void => {
+    if (this.#closed) return;
+    if (this.#tlsWaiter !== null) {
+      this.#teardown(new SmtpTlsError(`${this.#where} closed the connection during the TLS handshake`));
+      return;
+    }
+    const head = this.#queue[0];
+    if (head === undefined && this.#connectWaiter === null) {
+      this.#teardown(null);
+      return;
+    }
+    const partial = this.#parser.bufferedBytes;
+    const waitingFor = head === undefined ? 'the connection' : `the reply to ${verbOf(head.command)}`;
+    this.#teardown(
+      new SmtpConnectError(
+        this.#options.host,
+        this.#options.port,
+        `${this.#where} closed the connection while waiting for ${waitingFor}` +
+          (partial > 0 ? ` (after ${partial} octets of an incomplete reply)` : ''),
+      ),
+    );
+  };
+
+  readonly #onAbort = (): void => {
+    const elapsed = Math.round(performance.now() - this.#options.startedAt);
+    this.#teardown(
+      new SmtpTimeoutError(
+        'deadline',
+        elapsed,
+        `overall deadline reached after ${elapsed} ms with ${this.#where}`,
+      ),
+    );
+  };
+
+  #deadError(): VerifyError {
+    return this.#failure ?? new VerifyError('ERR_RCPT_CLOSED', `the connection to ${this.#where} is closed`);
+  }
+
+  /** The single teardown path: every timer, listener, socket and waiting promise ends here. */
+  #teardown(error: VerifyError | null): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#failure = error;
+    this.#clearTimer();
+    this.#options.signal?.removeEventListener('abort', this.#onAbort);
+    const reason = this.#deadError();
+    const queue = this.#queue;
+    this.#queue = [];
+    for (const expected of queue) expected.reject(reason);
+    for (const waiter of [this.#connectWaiter, this.#tlsWaiter]) waiter?.reject(reason);
+    this.#connectWaiter = null;
+    this.#tlsWaiter = null;
+    this.#tlsSocket?.destroy();
+    this.#socket?.destroy();
+  }
+
+  #record(dir: '>' | '<', line: string): void {
+    const { transcript, host, ip, startedAt } = this.#options;
+    transcript?.push({ dir, line, ms: Math.round(performance.now() - startedAt) });
+    if (smtpLineChannel.hasSubscribers) smtpLineChannel.publish({ host, ip, dir, line });
+  }
+}
