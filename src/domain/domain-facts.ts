@@ -1,0 +1,28 @@
+/** The three facts about an address that need no network (DESIGN.md §1 step 2). */
+import { isDisposableDomain } from './disposable.js';
+import { isFreeProvider } from './free-provider.js';
+import { isRoleLocalPart } from './role.js';
+
+export interface DomainFacts {
+  /** The local part names a function, not a person (RFC 2142 and common role names). */
+  readonly role: boolean;
+  /** The domain is a free mail provider's (and not disposable). */
+  readonly free: boolean;
+  /** The domain, or a parent of it, hands out throw-away mailboxes. */
+  readonly disposable: boolean;
+}
+
+/**
+ * Role, free-provider and disposable facts for a parsed address: pass `localPart` and `asciiDomain`
+ * from `parseAddress()`. The lists load on the first call (a few milliseconds), not at import.
+ *
+ * @example
+ * domainFacts('info', 'gmail.com') // { role: true, free: true, disposable: false }
+ */
+export function domainFacts(localPart: string, asciiDomain: string): DomainFacts {
+  return {
+    role: isRoleLocalPart(localPart),
+    free: isFreeProvider(asciiDomain),
+    disposable: isDisposableDomain(asciiDomain),
+  };
+}

@@ -1,0 +1,5 @@
+/** Domain facts (DESIGN.md §1 step 2): pure lookups in lists from maintained npm packages. */
+export { domainFacts, type DomainFacts } from './domain-facts.js';
+export { isDisposableDomain } from './disposable.js';
+export { isFreeProvider } from './free-provider.js';
+export { isRoleLocalPart } from './role.js';

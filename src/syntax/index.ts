@@ -1,0 +1,10 @@
+/** The syntax layer (DESIGN.md §1 step 1): pure parsing, normalisation and typo suggestion. */
+export {
+  parseAddress,
+  MAX_DOMAIN_OCTETS,
+  MAX_INPUT_LENGTH,
+  MAX_LABEL_OCTETS,
+  MAX_LOCAL_PART_OCTETS,
+  MAX_PATH_OCTETS,
+} from './parse-address.js';
+export { suggestAddress, suggestDomain } from './suggest-address.js';
