@@ -121,7 +121,10 @@ export async function startRawServer(script: RawScript): Promise<RawServer> {
       },
       flood: async (chunk) => {
         while (!closed) {
-          if (!socket.write(chunk)) {
+          // Yield between writes: loopback takes megabytes without back-pressure, and a synchronous
+          // loop would starve the client in this same process instead of flooding it.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (!connection.isClosed() && !socket.write(chunk)) {
             await new Promise<void>((resolve) => {
               socket.once('drain', resolve);
               closeWaiters.push(resolve);
