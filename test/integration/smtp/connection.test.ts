@@ -149,6 +149,18 @@ describe('SmtpConnection', () => {
     }
   });
 
+  it('talks to an IPv6 target (::1), naming it [::1] in messages', async () => {
+    const server = await startPersona({ listen: { host: '::1', port: 0 } });
+    personas.push(server);
+    const connection = await SmtpConnection.connect(options(server));
+    try {
+      assert.equal(connection.where, `mx.rcpt.test ([::1]:${server.port})`);
+      assert.equal((await connection.greeting()).code, 220);
+    } finally {
+      connection.close();
+    }
+  });
+
   it('a refused connection is an SmtpConnectError naming host and port, with the cause kept', async () => {
     const server = await raw(() => Promise.resolve());
     await server.close();
