@@ -1,0 +1,75 @@
+/**
+ * The shapes of the reply classifier: what it returns, the evidence it accepts, and one rule of its
+ * ordered table. A pure module.
+ */
+import type { ProviderId, ProviderRule } from '../providers/index.js';
+import type { Reason, SmtpStage, Verdict } from '../types.js';
+
+/**
+ * What one SMTP reply means for the address it answered.
+ *
+ * `deliverable/accepted` means exactly "the server said 250/251 to `RCPT TO`": the verifier downgrades it
+ * for accept-all providers, catch-all domains and disposable services, which the reply alone cannot know.
+ */
+export interface Classification {
+  readonly verdict: Verdict;
+  readonly reason: Reason;
+  /** Id of the rule that matched (`REPLY_RULES`), kept as evidence and asserted by tests. */
+  readonly rule: string;
+  /**
+   * Milliseconds to wait before asking again, when the reply is a greylisting or rate-limit deferral
+   * and its text names a delay ("Greylisted for 5 minutes", "come back in 00:05:00"); `null` otherwise
+   * (the scheduler then uses its own default).
+   */
+  readonly retryAfterMs: number | null;
+  /**
+   * True when the reply tells the client to slow down towards this host: a 421 (the server closes the
+   * channel, RFC 5321 §3.8), a 4.7.x deferral, a rate limit or a sender block. The scheduler backs off
+   * the host instead of sending more RCPTs; it never turns these into verdicts.
+   */
+  readonly backOff: boolean;
+}
+
+/** Evidence from outside the reply that some rules need. Every field is optional. */
+export interface ClassifyContext {
+  /** The provider rule matched for the host that replied (`matchProvider()`), if any. */
+  readonly provider?: ProviderRule | null;
+  /**
+   * True when another RCPT in the same session (same client IP, HELO and MAIL FROM) was accepted: the
+   * server is not refusing *us*, so an ambiguous refusal of this recipient is about the recipient.
+   */
+  readonly otherRecipientAccepted?: boolean;
+}
+
+/** Reply code classes (RFC 5321 §4.2.1: the first digit). */
+export type ReplyClass = 2 | 3 | 4 | 5;
+
+/**
+ * One row of the classifier's ordered table. A rule matches when every condition it sets holds; the
+ * first matching rule decides. Conditions left unset match anything.
+ */
+export interface ReplyRule {
+  /** Stable kebab-case id, reported in `Classification.rule`. */
+  readonly id: string;
+  /** Reply code classes the rule applies to. */
+  readonly classes?: readonly ReplyClass[];
+  /** Exact reply codes the rule applies to. */
+  readonly codes?: readonly number[];
+  /**
+   * Matched against the enhanced code without its class, `subject.detail` (RFC 3463 §2): `1.1` for
+   * `5.1.1`. A rule with this condition never matches a reply without an enhanced code.
+   */
+  readonly enhanced?: RegExp;
+  /** SMTP stages the rule applies to. */
+  readonly stages?: readonly SmtpStage[];
+  /** Provider ids the rule applies to; a rule with this condition needs `context.provider`. */
+  readonly providers?: readonly ProviderId[];
+  /** Matched against the reply text with every run of white space folded to one space. */
+  readonly text?: RegExp;
+  /** The rule does not apply when the text matches this (wording a later rule owns). */
+  readonly unlessText?: RegExp;
+  /** Evidence from the context the rule needs. */
+  readonly requires?: 'otherRecipientAccepted';
+  /** The reason the rule decides; the verdict follows from it (`REASONS` in types.ts). */
+  readonly reason: Reason;
+}

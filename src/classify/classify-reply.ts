@@ -1,0 +1,126 @@
+/**
+ * Reply → verdict (DESIGN.md §1.5): walks the ordered rule table of reply-rules.ts. Total and pure: any
+ * reply, however odd, gets a classification; nothing throws.
+ */
+import { verdictOf, type SmtpReplyInfo } from '../types.js';
+import type { Classification, ClassifyContext, ReplyClass, ReplyRule } from './classification.js';
+import { effectiveEnhancedCode, type EnhancedCode } from './enhanced-code.js';
+import { REPLY_RULES } from './reply-rules.js';
+import { parseRetryAfterMs } from './retry-after.js';
+
+/** Widened once, so optional conditions read as optional whatever each literal rule declares. */
+const RULES: readonly ReplyRule[] = REPLY_RULES;
+
+/**
+ * Rules match the start of a reply; a hostile server may send 64 KiB (the parser's cap). Bounding the
+ * text keeps every regular expression's work small.
+ */
+const MAX_TEXT_CHARS = 4096;
+
+interface Facts {
+  readonly stage: SmtpReplyInfo['stage'];
+  readonly code: number;
+  readonly replyClass: ReplyClass;
+  readonly enhanced: EnhancedCode | null;
+  readonly text: string;
+  readonly providerId: string | null;
+  readonly otherRecipientAccepted: boolean;
+}
+
+function matches(rule: ReplyRule, facts: Facts): boolean {
+  if (rule.stages !== undefined && !rule.stages.includes(facts.stage)) return false;
+  if (rule.classes !== undefined && !rule.classes.includes(facts.replyClass)) return false;
+  if (rule.codes !== undefined && !rule.codes.includes(facts.code)) return false;
+  if (rule.providers !== undefined) {
+    const id = facts.providerId;
+    if (id === null || !(rule.providers as readonly string[]).includes(id)) return false;
+  }
+  if (rule.requires === 'otherRecipientAccepted' && !facts.otherRecipientAccepted) return false;
+  if (rule.enhanced !== undefined) {
+    if (facts.enhanced === null || !rule.enhanced.test(facts.enhanced.subjectDetail)) return false;
+  }
+  if (rule.text !== undefined && !rule.text.test(facts.text)) return false;
+  if (rule.unlessText?.test(facts.text) === true) return false;
+  return true;
+}
+
+function isReplyCode(code: number): boolean {
+  return Number.isInteger(code) && code >= 200 && code <= 599;
+}
+
+/**
+ * What a reply means for the address it answered. Rules are tried in order (reply-rules.ts, README.md
+ * here); the first match decides. A 4xx is never `undeliverable`; a reply about the sender is never
+ * `mailbox_not_found`; only RCPT replies speak about a mailbox.
+ *
+ * `deliverable/accepted` means "250/251 to RCPT TO" and nothing more: the verifier downgrades it for
+ * accept-all providers (`ProviderRule.acceptAll`), catch-all domains and disposable services.
+ *
+ * @example
+ * classifyReply({ stage: 'rcpt', code: 550, enhanced: '5.1.1', text: 'User unknown' })
+ * // { verdict: 'undeliverable', reason: 'mailbox_not_found', rule: 'mailbox-not-found-text', … }
+ */
+export function classifyReply(reply: SmtpReplyInfo, context: ClassifyContext = {}): Classification {
+  const code = reply.code;
+  if (!isReplyCode(code)) {
+    // RFC 5321 §4.2: reply codes are 2yz–5yz; anything else is not SMTP.
+    return {
+      verdict: 'unknown',
+      reason: 'protocol_error',
+      rule: 'code-out-of-range',
+      retryAfterMs: null,
+      backOff: false,
+    };
+  }
+  // The types promise strings; a reply rebuilt from stored JSON may not keep the promise.
+  const rawText = typeof (reply.text as unknown) === 'string' ? reply.text : '';
+  const text = rawText.slice(0, MAX_TEXT_CHARS).replace(/\s+/g, ' ').trim();
+  const enhancedField = typeof (reply.enhanced as unknown) === 'string' ? reply.enhanced : null;
+  const facts: Facts = {
+    stage: reply.stage,
+    code,
+    replyClass: Math.floor(code / 100) as ReplyClass,
+    enhanced: effectiveEnhancedCode({
+      code,
+      enhanced: enhancedField,
+      text: rawText.slice(0, MAX_TEXT_CHARS),
+    }),
+    text,
+    providerId: context.provider?.id ?? null,
+    otherRecipientAccepted: context.otherRecipientAccepted === true,
+  };
+  const rule = RULES.find((candidate) => matches(candidate, facts));
+  const reason = rule?.reason ?? 'unexpected_reply';
+  const deferred = reason === 'greylisted' || reason === 'rate_limited';
+  return {
+    verdict: verdictOf(reason),
+    reason,
+    rule: rule?.id ?? 'unrecognised',
+    retryAfterMs: deferred ? parseRetryAfterMs(text) : null,
+    backOff:
+      code === 421 ||
+      (facts.replyClass === 4 && facts.enhanced?.subject === 7) ||
+      reason === 'rate_limited' ||
+      reason === 'sender_blocked',
+  };
+}
+
+/** True for a reply that accepts the recipient: 250 or 251 to `RCPT TO` (RFC 5321 §4.3.2). */
+export function isAccepted(reply: Pick<SmtpReplyInfo, 'stage' | 'code'>): boolean {
+  return reply.stage === 'rcpt' && (reply.code === 250 || reply.code === 251);
+}
+
+/** True for any 4xx: the condition is temporary (RFC 5321 §4.2.1); the address must be asked again. */
+export function isTransient(reply: Pick<SmtpReplyInfo, 'code'>): boolean {
+  return Number.isInteger(reply.code) && reply.code >= 400 && reply.code <= 499;
+}
+
+/** True when the reply is a greylisting deferral: retry the same triplet after `retryAfterMs`. */
+export function isGreylisting(reply: SmtpReplyInfo, context?: ClassifyContext): boolean {
+  return classifyReply(reply, context).reason === 'greylisted';
+}
+
+/** True when the scheduler must slow down towards the host (see `Classification.backOff`). */
+export function shouldBackOff(reply: SmtpReplyInfo, context?: ClassifyContext): boolean {
+  return classifyReply(reply, context).backOff;
+}

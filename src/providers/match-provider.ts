@@ -1,0 +1,90 @@
+/**
+ * Which provider runs a mail host: by the MX host name first, by the greeting as a fallback. A pure,
+ * total module: any input returns a rule or `null`, never throws.
+ */
+import type { ProviderRule } from './provider-rule.js';
+import { PROVIDER_RULES } from './provider-rules.js';
+
+/** Widened once, so optional fields read as optional whatever each literal rule declares. */
+const RULES: readonly ProviderRule[] = PROVIDER_RULES;
+
+/** What is known about the host being probed. */
+export interface ProviderEvidence {
+  /** The MX host name as published (`aspmx.l.google.com.`), or `null`. */
+  readonly mxHost: string | null;
+  /** The 220 greeting text (with or without its `220 ` code), or `null` before one was read. */
+  readonly banner: string | null;
+}
+
+/** Hostnames are case-insensitive (RFC 4343); one trailing dot (an absolute name) is allowed. */
+function normaliseName(name: string): string | null {
+  let value = name.trim().toLowerCase();
+  if (value.endsWith('.')) value = value.slice(0, -1);
+  if (value === '' || value.length > 253) return null;
+  // An empty label (`a..b`, `.a`) is not a host name: refuse rather than match something odd.
+  if (value.split('.').some((label) => label === '')) return null;
+  return value;
+}
+
+/**
+ * True when `host` is `suffix` or ends with `.suffix`: a match on a label boundary, so `google.com`
+ * matches `aspmx.l.google.com` but never `evilgoogle.com`.
+ */
+export function hasDomainSuffix(host: string, suffix: string): boolean {
+  const name = normaliseName(host);
+  const tail = normaliseName(suffix.startsWith('.') ? suffix.slice(1) : suffix);
+  if (name === null || tail === null) return false;
+  return name === tail || name.endsWith(`.${tail}`);
+}
+
+/** The rule whose longest suffix matches `host` (so a narrower rule beats a broader one), or `null`. */
+function matchHost(host: string): ProviderRule | null {
+  let best: ProviderRule | null = null;
+  let bestLength = 0;
+  for (const rule of RULES) {
+    for (const suffix of rule.mxSuffixes) {
+      if (suffix.length > bestLength && hasDomainSuffix(host, suffix)) {
+        best = rule;
+        bestLength = suffix.length;
+      }
+    }
+  }
+  return best;
+}
+
+/**
+ * The server's own name from a greeting: RFC 5321 §4.2 puts it first (`220 mx.google.com ESMTP …`).
+ * Returns `null` when the first word does not look like a domain.
+ */
+export function greetingHost(banner: string): string | null {
+  const firstLine = banner.split(/\r?\n/, 1)[0] ?? '';
+  const withoutCode = firstLine.replace(/^\s*[2-5]\d\d(?:[ -]|$)/, '');
+  const word = /^\s*([^\s()[\]<>]+)/.exec(withoutCode)?.[1];
+  if (word === undefined || !word.includes('.') || !/^[a-z0-9.-]+\.?$/i.test(word)) return null;
+  return word;
+}
+
+/**
+ * The provider rule for a host, or `null` when none applies. The MX host name decides when it matches
+ * a suffix; otherwise the greeting's server name is matched against the same suffixes, then the rules'
+ * banner patterns are tried in order (a vanity MX name pointing at a provider's servers).
+ *
+ * @example matchProvider({ mxHost: 'alt1.aspmx.l.google.com.', banner: null })?.id // 'google'
+ */
+export function matchProvider(evidence: ProviderEvidence): ProviderRule | null {
+  if (evidence.mxHost !== null) {
+    const byHost = matchHost(evidence.mxHost);
+    if (byHost !== null) return byHost;
+  }
+  if (evidence.banner === null) return null;
+  const host = greetingHost(evidence.banner);
+  if (host !== null) {
+    const byGreeting = matchHost(host);
+    if (byGreeting !== null) return byGreeting;
+  }
+  const banner = evidence.banner.slice(0, 4096);
+  for (const rule of RULES) {
+    if (rule.bannerPatterns?.some((pattern) => pattern.test(banner)) === true) return rule;
+  }
+  return null;
+}
