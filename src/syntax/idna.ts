@@ -83,9 +83,13 @@ export function convertDomain(domain: string): ConvertedDomain | DomainProblem {
         message: `the label "${typed}" is not in IDNA 2008 form (UTS #46 would change it to "${uLabel}")`,
       };
     }
-    // RFC 5891 §4.2.3.1: a U-label must not have "--" in its third and fourth positions.
-    if (uLabel !== aLabel && uLabel.startsWith('--', 2)) {
-      return { label: index, message: `the label "${uLabel}" has "--" in its 3rd and 4th positions` };
+    if (uLabel !== aLabel) {
+      // RFC 5891 §4.2.3.1: a U-label must not have "--" in its third and fourth positions.
+      if (uLabel.startsWith('--', 2)) {
+        return { label: index, message: `the label "${uLabel}" has "--" in its 3rd and 4th positions` };
+      }
+      const problem = idna2008Problem(uLabel);
+      if (problem !== null) return { label: index, message: `the label "${uLabel}" ${problem}` };
     }
   }
   return { ascii, unicode: unicode, asciiLabels };
@@ -103,4 +107,84 @@ function locateProblem(labels: readonly string[]): DomainProblem {
   }
   // Every label passes alone, so a rule across labels failed: the Bidi rule (RFC 5893 §2).
   return { label: 0, message: 'the domain breaks the IDNA Bidi rule (RFC 5893)' };
+}
+
+/**
+ * RFC 5892 §2.1 LetterDigits: the general categories whose code points are PVALID (unless listed
+ * below). UTS #46 also accepts symbols and punctuation that IDNA 2008 disallows (its "NV8" code
+ * points: `☃`, `€`, emoji, U+2044 FRACTION SLASH, which looks like "/"), so tr46 alone is not enough.
+ */
+const LETTER_DIGIT = /^[\p{Ll}\p{Lu}\p{Lo}\p{Lm}\p{Mn}\p{Mc}\p{Nd}]$/u;
+/** RFC 5892 §2.6 Exceptions, PVALID: ß, final sigma, Arabic 06FD/06FE, Tibetan tsheg, ideographic zero. */
+const PVALID_EXCEPTIONS: ReadonlySet<number> = new Set([0xdf, 0x3c2, 0x6fd, 0x6fe, 0xf0b, 0x3007]);
+/** RFC 5892 §2.6 Exceptions, DISALLOWED although in LetterDigits (tatweel, vertical kana repeat marks…). */
+const DISALLOWED_EXCEPTIONS: ReadonlySet<number> = new Set([
+  0x640, 0x7fa, 0x302e, 0x302f, 0x3031, 0x3032, 0x3033, 0x3034, 0x3035, 0x303b,
+]);
+const GREEK = /^\p{Script=Greek}$/u;
+const HEBREW = /^\p{Script=Hebrew}$/u;
+const KANA_OR_HAN = /[\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Han}]/u;
+const ARABIC_INDIC_DIGITS = /[\u0660-\u0669]/u;
+const EXTENDED_ARABIC_INDIC_DIGITS = /[\u06f0-\u06f9]/u;
+
+/** RFC 5892 §2.4 IgnorableBlocks and §2.9 OldHangulJamo: DISALLOWED whole blocks. */
+function isInDisallowedBlock(codePoint: number): boolean {
+  return (
+    (codePoint >= 0x20d0 && codePoint <= 0x20ff) ||
+    (codePoint >= 0x1d100 && codePoint <= 0x1d24f) ||
+    (codePoint >= 0x1100 && codePoint <= 0x11ff) ||
+    (codePoint >= 0xa960 && codePoint <= 0xa97f) ||
+    (codePoint >= 0xd7b0 && codePoint <= 0xd7ff)
+  );
+}
+
+function hex(codePoint: number): string {
+  return `U+${codePoint.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/**
+ * Checks a U-label against the IDNA 2008 derived property (RFC 5892 §2-3) and the CONTEXTO rules of
+ * RFC 5892 Appendix A.3–A.9; the CONTEXTJ rules (ZWJ, ZWNJ) are tr46's `checkJoiners`. Code points
+ * that NFKC would change never get here: the round trip through UTS #46 mapping refuses them.
+ * Returns what is wrong, or `null`.
+ */
+function idna2008Problem(label: string): string | null {
+  const chars = Array.from(label);
+  for (let index = 0; index < chars.length; index++) {
+    const char = chars[index] ?? '';
+    const codePoint = char.codePointAt(0) ?? 0;
+    if (char === '-' || PVALID_EXCEPTIONS.has(codePoint) || codePoint === 0x200c || codePoint === 0x200d) {
+      continue;
+    }
+    const disallowed = `has ${hex(codePoint)} "${char}", which IDNA 2008 does not allow (RFC 5892)`;
+    let context: boolean | null = null;
+    switch (codePoint) {
+      case 0xb7: // A.3 MIDDLE DOT: only between two "l" (Catalan "l·l").
+        context = chars[index - 1] === 'l' && chars[index + 1] === 'l';
+        break;
+      case 0x375: // A.4 GREEK LOWER NUMERAL SIGN: followed by Greek.
+        context = GREEK.test(chars[index + 1] ?? '');
+        break;
+      case 0x5f3: // A.5, A.6 HEBREW GERESH, GERSHAYIM: preceded by Hebrew.
+      case 0x5f4:
+        context = HEBREW.test(chars[index - 1] ?? '');
+        break;
+      case 0x30fb: // A.7 KATAKANA MIDDLE DOT: the label has Hiragana, Katakana or Han.
+        context = KANA_OR_HAN.test(label.replace(/\u30fb/gu, ''));
+        break;
+      default:
+        break;
+    }
+    if (context === false)
+      return `has ${hex(codePoint)} "${char}" outside the context RFC 5892 Appendix A allows`;
+    if (context === true) continue;
+    if (DISALLOWED_EXCEPTIONS.has(codePoint) || isInDisallowedBlock(codePoint) || !LETTER_DIGIT.test(char)) {
+      return disallowed;
+    }
+  }
+  // A.8, A.9: Arabic-Indic and Extended Arabic-Indic digits must not be mixed in one label.
+  if (ARABIC_INDIC_DIGITS.test(label) && EXTENDED_ARABIC_INDIC_DIGITS.test(label)) {
+    return 'mixes Arabic-Indic and Extended Arabic-Indic digits (RFC 5892 Appendix A.8-A.9)';
+  }
+  return null;
 }

@@ -242,7 +242,13 @@ export function parseAddress(input: string): SyntaxResult {
   if (isTrimmable(last)) {
     return invalid('WHITESPACE', `trailing white space ${describeChar(input, length - 1)}`, length - 1);
   }
-  // A mailbox ends in a letter, digit or "]": a final ">" or ")" is RFC 5322 name-addr or comment syntax.
+  const result = scanAddress(input, first);
+  if (result.valid || result.error === null) return result;
+  // A mailbox ends in a letter, a digit or "]", so an input ending in ">" or ")" always fails the
+  // scan; name the likely cause (RFC 5322 name-addr or a comment) rather than the first odd
+  // character, unless that character is a control or broken UTF-16, which matter more.
+  const code = result.error.code;
+  if (code === 'CONTROL_CHAR' || code === 'INVALID_UTF8') return result;
   if (last === GT) {
     const open = input.lastIndexOf('<');
     if (open !== -1) {
@@ -254,7 +260,7 @@ export function parseAddress(input: string): SyntaxResult {
     }
   } else if (last === RPAREN) {
     const open = input.lastIndexOf('(');
-    if (open !== -1) {
+    if (open !== -1 && code !== 'COMMENT') {
       return invalid(
         'COMMENT',
         `a trailing comment is RFC 5322 message syntax, not part of a mailbox (${RFC_LOCAL})`,
@@ -262,7 +268,12 @@ export function parseAddress(input: string): SyntaxResult {
       );
     }
   }
+  return result;
+}
 
+/** The single pass over a string already checked for type, length and surrounding white space. */
+function scanAddress(input: string, first: number): SyntaxResult {
+  const length = input.length;
   // ---- Local part: Dot-string / Quoted-string (RFC 5321 §4.1.2, RFC 6531 §3.3) ----
   let index = 0;
   let localNonAscii = false;
@@ -374,7 +385,7 @@ export function parseAddress(input: string): SyntaxResult {
   // ---- Domain: Domain / address-literal ----
   const start = at + 1;
   if (start >= length) return invalid('DOMAIN_EMPTY', 'nothing after the "@"', start);
-  if (input.charCodeAt(start) === LBRACKET) return parseLiteralDomain(input, at, localOctets, localNonAscii);
+  if (input.charCodeAt(start) === LBRACKET) return parseLiteralDomain(input, at, localNonAscii);
 
   let labelStart = start;
   let labels = 0;
@@ -534,7 +545,7 @@ function labelIndex(input: string, start: number, label: number): number {
   return index;
 }
 
-function parseLiteralDomain(input: string, at: number, localOctets: number, smtputf8: boolean): SyntaxResult {
+function parseLiteralDomain(input: string, at: number, smtputf8: boolean): SyntaxResult {
   const start = at + 1;
   const length = input.length;
   const close = input.indexOf(']', start);
@@ -553,14 +564,7 @@ function parseLiteralDomain(input: string, at: number, localOctets: number, smtp
   }
   const literal = parseAddressLiteral(input.slice(start + 1, close));
   if (!literal.ok) return invalid('ADDRESS_LITERAL_INVALID', literal.message, start + 1 + literal.offset);
-  const pathOctets = localOctets + 1 + literal.normalized.length + 2;
-  if (pathOctets > MAX_PATH_OCTETS) {
-    return invalid(
-      'PATH_TOO_LONG',
-      `"<address>" is ${pathOctets} octets; the limit is ${MAX_PATH_OCTETS} (RFC 5321 §4.5.3.1.3)`,
-      start,
-    );
-  }
+  // No path check: 64 octets of local part and the longest literal (53) stay far below 256.
   return {
     valid: true,
     localPart: input.slice(0, at),
