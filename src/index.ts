@@ -1,10 +1,18 @@
 /**
  * rcpt: email address verification. The one entry point of the library.
  *
- * Deliberately not exported: the SMTP connection and reply parser, the DNS client, and the classifier
- * rules. They are internals whose shape may change; the result schema (DESIGN.md §2) does not.
+ * @example
+ * import { verify } from 'rcpt';
+ * const result = await verify('alice@example.com', { helo: 'probe.example.net', mailFrom: 'verify@example.net' });
+ * console.log(result.verdict, result.reason); // "deliverable accepted"
+ *
+ * Deliberately not exported: the SMTP connection and reply parser, the DNS client, the classifier rules
+ * and the provider table. They are internals whose shape may change; the result schema (DESIGN.md §2)
+ * and the functions below do not.
  */
 export * from './types.js';
 export * from './errors.js';
 export type { VerifyOptions } from './options.js';
 export { CHANNELS } from './diagnostics.js';
+export { createVerifier, verify, type Verifier, type VerifyCallOptions } from './verifier.js';
+export { parseAddress, suggestAddress } from './syntax/index.js';

@@ -26,6 +26,12 @@ export const DEFAULT_SMTP_PORT = 25;
  * impersonates nobody. Operators should set a real mailbox on a domain they control (providers.md §D).
  */
 export const DEFAULT_MAIL_FROM = '';
+/**
+ * How long to wait before retrying a greylisted address when the server does not say: postgrey's
+ * default delay is 300 s (providers.md §B, Mimecast 1 min–12 h). A single `verify()` retries only when
+ * the wait fits within its deadline.
+ */
+export const DEFAULT_GREYLIST_WAIT_MS = 300_000;
 
 export interface VerifyOptions {
   /**
@@ -53,6 +59,12 @@ export interface VerifyOptions {
   readonly mailFrom?: string;
   /** Overall deadline for one address, in milliseconds. Default 60000. */
   readonly timeoutMs?: number;
+  /**
+   * Wait before retrying a greylisted address (with the same `MAIL FROM`), in milliseconds, when the
+   * server's reply names no window. `0` never retries. Default 300000; the retry happens only when it
+   * fits within `timeoutMs`, else the result is `unknown/greylisted` with `retryAt`.
+   */
+  readonly greylistWaitMs?: number;
   /** TCP connect timeout per host, in milliseconds. Default 10000. */
   readonly connectTimeoutMs?: number;
   /** Wait for the 220 greeting, in milliseconds. Default 30000. */
@@ -87,6 +99,7 @@ export interface ResolvedOptions {
   readonly helo: string | null;
   readonly mailFrom: string;
   readonly timeoutMs: number;
+  readonly greylistWaitMs: number;
   readonly connectTimeoutMs: number;
   readonly greetingTimeoutMs: number;
   readonly commandTimeoutMs: number;
@@ -168,6 +181,10 @@ export function resolveOptions(options: VerifyOptions = {}): ResolvedOptions {
     helo: typeof helo === 'string' ? helo : null,
     mailFrom,
     timeoutMs: positiveInt('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS),
+    greylistWaitMs:
+      options.greylistWaitMs === 0
+        ? 0
+        : positiveInt('greylistWaitMs', options.greylistWaitMs, DEFAULT_GREYLIST_WAIT_MS),
     connectTimeoutMs: positiveInt('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
     greetingTimeoutMs: positiveInt(
       'greetingTimeoutMs',

@@ -179,6 +179,11 @@ export interface VerifyResult {
   readonly smtp: SmtpResult | null;
   readonly durationMs: number;
   readonly checkedAt: string;
+  /**
+   * When a retry may give a definite answer (greylisting, rate limits), as an ISO 8601 time; `null`
+   * otherwise. An addition to DESIGN.md §2, documented in README.md.
+   */
+  readonly retryAt: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------------

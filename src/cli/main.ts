@@ -2,53 +2,110 @@
  * The `rcpt` command line (DESIGN.md §3): a thin wrapper over the public API. Exit status 0 when it ran,
  * 64 on a usage error, 1 on an operational failure.
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+
 import { Command, CommanderError } from 'commander';
+
+import { CHANNELS, OptionsError } from '../index.js';
+import { runDemo } from './demo.js';
+import { printResults, useColour, verifyAll, type CliIo } from './run-verify.js';
+import { UsageError, addSharedOptions, toVerifyOptions, type SharedFlags } from './shared-options.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 64;
 
-function notBuiltYet(verb: string): () => void {
+/** Addresses verified at once by `rcpt verify` (they usually share no server, so this is polite). */
+const VERIFY_CONCURRENCY = 4;
+
+class ExitError extends Error {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function notBuiltYet(verb: string): () => never {
   return () => {
-    process.stderr.write(`rcpt ${verb}: not built yet in this version of rcpt.\n`);
-    process.exitCode = EXIT_FAILURE;
+    throw new ExitError(EXIT_FAILURE, `rcpt ${verb}: not built yet in this version of rcpt.`);
   };
 }
 
-export function buildProgram(): Command {
+export function buildProgram(io: CliIo): Command {
   const program = new Command('rcpt')
     .description('Verify email addresses: syntax, DNS and SMTP, with a verdict and its evidence.')
     .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
     .showHelpAfterError();
+
+  addSharedOptions(
+    program
+      .command('verify')
+      .argument('<address...>', 'addresses to verify')
+      .description('verify addresses and print a table (or one JSON result per line with --json)')
+      .option('--json', 'one JSON result per line'),
+  ).action(async (addresses: string[], flags: SharedFlags & { json?: boolean }) => {
+    const results = await verifyAll(addresses, toVerifyOptions(flags, io.env), VERIFY_CONCURRENCY);
+    printResults(results, flags.json === true, io);
+  });
+
   program
-    .command('verify')
-    .argument('<address...>')
-    .description('verify addresses')
-    .action(notBuiltYet('verify'));
+    .command('demo')
+    .description('start a simulated mail world on loopback and verify a sample list against it')
+    .option('--json', 'one JSON result per line')
+    .option('--transcript', 'keep SMTP transcripts (with --json)')
+    .action(async (flags: { json?: boolean; transcript?: boolean }) => {
+      await runDemo(io, {
+        json: flags.json === true,
+        transcript: flags.transcript === true,
+        colour: useColour(io),
+      });
+    });
+
   program
     .command('bulk')
     .argument('<input>')
-    .description('verify a list from a file')
+    .description('verify a list from a file (not built yet)')
     .action(notBuiltYet('bulk'));
-  program.command('serve').description('HTTP API and web page').action(notBuiltYet('serve'));
-  program.command('worker').description('a worker for scale-out on PostgreSQL').action(notBuiltYet('worker'));
+  program.command('serve').description('HTTP API and web page (not built yet)').action(notBuiltYet('serve'));
   program
-    .command('demo')
-    .description('verify a sample list against a built-in simulated mail world')
-    .action(notBuiltYet('demo'));
+    .command('worker')
+    .description('a worker for scale-out on PostgreSQL (not built yet)')
+    .action(notBuiltYet('worker'));
   return program;
 }
 
 /** Runs the CLI on `argv` (as in `process.argv`) and resolves with the exit status. */
-export async function run(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+export async function run(
+  argv: readonly string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+): Promise<number> {
+  const onWarning = (message: unknown) => {
+    const { message: text } = message as { message: string };
+    io.stderr.write(`rcpt: warning: ${text}\n`);
+  };
+  subscribe(CHANNELS.warning, onWarning);
   try {
-    await program.parseAsync([...argv]);
+    await buildProgram(io).parseAsync([...argv]);
+    return EXIT_OK;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    if (error instanceof ExitError) {
+      io.stderr.write(`${error.message}\n`);
+      return error.exitCode;
     }
-    throw error;
+    if (error instanceof OptionsError || error instanceof UsageError) {
+      io.stderr.write(`rcpt: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    io.stderr.write(`rcpt: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT_FAILURE;
+  } finally {
+    unsubscribe(CHANNELS.warning, onWarning);
   }
-  return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
 }

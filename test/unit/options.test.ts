@@ -27,7 +27,7 @@ describe('resolveOptions', () => {
   for (const [option, value] of bad) {
     it(`rejects a bad ${option}: ${JSON.stringify(value)}`, () => {
       assert.throws(
-        () => resolveOptions(value as never),
+        () => resolveOptions(value),
         (error: unknown) => error instanceof OptionsError && error.option === option && isVerifyError(error),
       );
     });

@@ -1,0 +1,78 @@
+/** Human-readable output for results: a table that fits a terminal, and a summary line. */
+import { styleText } from 'node:util';
+
+import { VERDICTS, type Verdict, type VerifyResult } from '../index.js';
+
+const VERDICT_COLOURS = {
+  deliverable: 'green',
+  undeliverable: 'red',
+  risky: 'yellow',
+  unknown: 'gray',
+} as const satisfies Record<Verdict, string>;
+
+export interface FormatOptions {
+  readonly colour: boolean;
+}
+
+function paint(colour: boolean, style: Parameters<typeof styleText>[0], text: string): string {
+  return colour ? styleText(style, text) : text;
+}
+
+/** One line of evidence: the server's reply, the DNS fact, the syntax error or the typo suggestion. */
+export function describeEvidence(result: VerifyResult): string {
+  const parts: string[] = [];
+  if (result.syntax.error !== null) parts.push(result.syntax.error.message);
+  if (result.smtp?.reply) {
+    const { code, enhanced, text } = result.smtp.reply;
+    const firstLine = text.split('\n')[0] ?? '';
+    parts.push(`${result.smtp.host ?? '?'}: ${code}${enhanced ? ` ${enhanced}` : ''} ${firstLine}`.trim());
+  } else if (result.dns?.error) {
+    parts.push(`DNS ${result.dns.error}`);
+  } else if (result.dns?.nullMx) {
+    parts.push('null MX (RFC 7505)');
+  }
+  if (result.flags.role) parts.push('role address');
+  if (result.retryAt !== null) parts.push(`retry after ${result.retryAt}`);
+  if (result.suggestion !== null) parts.push(`did you mean ${result.suggestion}?`);
+  return parts.join('; ');
+}
+
+function truncate(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+}
+
+/** Formats results as an aligned table. */
+export function formatTable(results: readonly VerifyResult[], options: FormatOptions, width = 120): string {
+  const rows = results.map(
+    (result) => [result.input, result.verdict, result.reason, describeEvidence(result)] as const,
+  );
+  const headers = ['ADDRESS', 'VERDICT', 'REASON', 'EVIDENCE'] as const;
+  const widths = [0, 1, 2].map((column) =>
+    Math.min(40, Math.max(headers[column]?.length ?? 0, ...rows.map((row) => row[column]?.length ?? 0))),
+  );
+  const [w0 = 0, w1 = 0, w2 = 0] = widths;
+  const evidenceWidth = Math.max(20, width - w0 - w1 - w2 - 6);
+  const lines = [
+    paint(
+      options.colour,
+      'bold',
+      `${headers[0].padEnd(w0)}  ${headers[1].padEnd(w1)}  ${headers[2].padEnd(w2)}  ${headers[3]}`,
+    ),
+  ];
+  for (const [row, result] of rows.map((row, index) => [row, results[index]] as const)) {
+    if (result === undefined) continue;
+    const verdict = paint(options.colour, VERDICT_COLOURS[result.verdict], row[1].padEnd(w1));
+    lines.push(
+      `${truncate(row[0], w0).padEnd(w0)}  ${verdict}  ${row[2].padEnd(w2)}  ${truncate(row[3], evidenceWidth)}`.trimEnd(),
+    );
+  }
+  return lines.join('\n');
+}
+
+/** "20 addresses: 5 deliverable, 6 undeliverable, 4 risky, 5 unknown". */
+export function formatSummary(results: readonly VerifyResult[]): string {
+  const counts = VERDICTS.map(
+    (verdict) => `${results.filter((r) => r.verdict === verdict).length} ${verdict}`,
+  );
+  return `${results.length} address${results.length === 1 ? '' : 'es'}: ${counts.join(', ')}`;
+}

@@ -1,0 +1,153 @@
+/**
+ * The options every verb shares (DESIGN.md §3), and their `RCPT_*` environment mirrors. The CLI is the
+ * only place that reads the environment; the library takes plain options.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+import type { VerifyOptions } from '../index.js';
+
+export interface SharedFlags {
+  dnsServer?: string[];
+  smtpPort?: number;
+  helo?: string;
+  mailFrom?: string;
+  timeout?: number;
+  greylistWait?: number;
+  allowPrivateTargets?: boolean;
+  catchAll?: boolean;
+  transcript?: boolean;
+}
+
+function integer(name: string, min: number, max: number): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (!/^\d+$/.test(value) || number < min || number > max) {
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}.`);
+    }
+    return number;
+  };
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Adds the shared options to a command. */
+export function addSharedOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        '--dns-server <host[:port]>',
+        'DNS server to ask, repeatable (env RCPT_DNS_SERVER; default: the system resolver)',
+      ).argParser(collect),
+    )
+    .addOption(
+      new Option('--smtp-port <n>', 'port to probe MX hosts on (env RCPT_SMTP_PORT; default 25)').argParser(
+        integer('--smtp-port', 1, 65535),
+      ),
+    )
+    .addOption(
+      new Option('--helo <name>', "EHLO name: this host's FQDN, with matching reverse DNS (env RCPT_HELO)"),
+    )
+    .addOption(
+      new Option(
+        '--mail-from <address>',
+        'MAIL FROM address on a domain you control (env RCPT_MAIL_FROM; default: <>)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--timeout <ms>',
+        'deadline per address, in milliseconds (env RCPT_TIMEOUT; default 60000)',
+      ).argParser(integer('--timeout', 1, 86_400_000)),
+    )
+    .addOption(
+      new Option(
+        '--greylist-wait <seconds>',
+        'wait before retrying a greylisted address, 0 never (env RCPT_GREYLIST_WAIT; default 300)',
+      ).argParser(integer('--greylist-wait', 0, 86_400)),
+    )
+    .addOption(
+      new Option(
+        '--allow-private-targets',
+        'allow MX hosts on loopback/private/reserved addresses (env RCPT_ALLOW_PRIVATE_TARGETS=1)',
+      ),
+    )
+    .addOption(new Option('--no-catch-all', 'do not probe a random address to detect catch-all domains'))
+    .addOption(new Option('--transcript', 'keep the SMTP transcript in results'));
+}
+
+/** The `RCPT_*` variables and the flag each mirrors; a flag given on the command line wins. */
+const ENVIRONMENT = {
+  RCPT_DNS_SERVER: 'dnsServer',
+  RCPT_SMTP_PORT: 'smtpPort',
+  RCPT_HELO: 'helo',
+  RCPT_MAIL_FROM: 'mailFrom',
+  RCPT_TIMEOUT: 'timeout',
+  RCPT_GREYLIST_WAIT: 'greylistWait',
+  RCPT_ALLOW_PRIVATE_TARGETS: 'allowPrivateTargets',
+} as const satisfies Record<string, keyof SharedFlags>;
+
+const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
+
+/**
+ * Reads the `RCPT_*` mirrors of the shared options from `env` (the CLI is the only place that reads the
+ * environment). Values go through the same parsers as flags, so a bad value is a usage error.
+ */
+export function flagsFromEnvironment(env: NodeJS.ProcessEnv): SharedFlags {
+  const flags: SharedFlags = {};
+  for (const [variable, flag] of Object.entries(ENVIRONMENT)) {
+    const value = env[variable];
+    if (value === undefined || value === '') continue;
+    try {
+      switch (flag) {
+        case 'dnsServer':
+          flags.dnsServer = [value];
+          break;
+        case 'smtpPort':
+          flags.smtpPort = integer('RCPT_SMTP_PORT', 1, 65535)(value);
+          break;
+        case 'timeout':
+          flags.timeout = integer('RCPT_TIMEOUT', 1, 86_400_000)(value);
+          break;
+        case 'greylistWait':
+          flags.greylistWait = integer('RCPT_GREYLIST_WAIT', 0, 86_400)(value);
+          break;
+        case 'allowPrivateTargets':
+          flags.allowPrivateTargets = TRUE_WORDS.has(value.toLowerCase());
+          break;
+        case 'helo':
+        case 'mailFrom':
+          flags[flag] = value;
+          break;
+      }
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
+  }
+  return flags;
+}
+
+/** A bad value in the environment: reported like a bad flag (exit 64). */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Translates parsed flags into library options; flags override the environment's values. */
+export function toVerifyOptions(cliFlags: SharedFlags, env: NodeJS.ProcessEnv = {}): VerifyOptions {
+  const defined = Object.fromEntries(Object.entries(cliFlags).filter(([, value]) => value !== undefined));
+  const flags: SharedFlags = { ...flagsFromEnvironment(env), ...defined };
+  // RCPT_DNS_SERVER may hold several servers separated by commas or spaces.
+  const dnsServers = flags.dnsServer?.flatMap((value) => value.split(/[\s,]+/).filter(Boolean));
+  return {
+    ...(dnsServers !== undefined && dnsServers.length > 0 ? { dnsServers } : {}),
+    ...(flags.smtpPort !== undefined ? { smtpPort: flags.smtpPort } : {}),
+    ...(flags.helo !== undefined ? { helo: flags.helo } : {}),
+    ...(flags.mailFrom !== undefined ? { mailFrom: flags.mailFrom } : {}),
+    ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
+    ...(flags.greylistWait !== undefined ? { greylistWaitMs: flags.greylistWait * 1000 } : {}),
+    ...(flags.allowPrivateTargets === true ? { allowPrivateTargets: true } : {}),
+    ...(flags.catchAll === false ? { catchAll: false } : {}),
+    ...(flags.transcript === true ? { transcript: true } : {}),
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * In-process SMTP servers that behave like real ones, for `rcpt demo`, the tests and the benchmarks.
+ * Built on `smtp-server`; they never accept DATA (nothing is delivered anywhere) and count what they see.
+ */
+import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
+
+/** A reply the persona sends instead of accepting: `{ code: 550, text: '5.1.1 User unknown' }`. */
+export interface PersonaReply {
+  readonly code: number;
+  readonly text: string;
+}
+
+export interface PersonaContext {
+  /** The reverse-path of the current transaction (`''` for `<>`). */
+  readonly mailFrom: string;
+  /** The client's address as the server saw it. */
+  readonly remoteAddress: string;
+  /** RCPTs already seen in this connection (rejected ones included). */
+  readonly rcptCount: number;
+}
+
+export interface PersonaSpec {
+  /** A name for logs and counters. */
+  readonly name: string;
+  /** The greeting text after `220 `. */
+  readonly banner?: string;
+  /** Advertise and allow STARTTLS (smtp-server's built-in self-signed certificate). Default false. */
+  readonly startTls?: boolean;
+  /** Advertise PIPELINING. Default true. */
+  readonly pipelining?: boolean;
+  /** Advertise SMTPUTF8. Default true. */
+  readonly smtputf8?: boolean;
+  /** Delay before the greeting, in milliseconds (a slow or tarpitting server). */
+  readonly greetingDelayMs?: number;
+  /** Delay before each RCPT reply, in milliseconds. */
+  readonly rcptDelayMs?: number;
+  /** Reply to MAIL FROM instead of accepting it. */
+  readonly onMailFrom?: (mailFrom: string, context: PersonaContext) => PersonaReply | null;
+  /** Reply to RCPT TO: `null` accepts, a reply rejects. */
+  readonly onRcptTo?: (recipient: string, context: PersonaContext) => PersonaReply | null;
+}
+
+export interface PersonaStats {
+  connections: number;
+  rcpts: number;
+  /** Every command verb seen, in order (for assertions such as "DATA is never sent"). */
+  readonly verbs: string[];
+}
+
+export interface RunningPersona {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly stats: PersonaStats;
+  close(): Promise<void>;
+}
+
+/** A set of mailboxes: everything else is rejected the way Postfix does with a virtual mailbox table. */
+export function mailboxes(
+  names: readonly string[],
+  reject: PersonaReply = {
+    code: 550,
+    text: '5.1.1 <%s>: Recipient address rejected: User unknown in virtual mailbox table',
+  },
+): (recipient: string) => PersonaReply | null {
+  const known = new Set(names.map((name) => name.toLowerCase()));
+  return (recipient) => {
+    const local = recipient.slice(0, recipient.lastIndexOf('@')).toLowerCase();
+    return known.has(local) ? null : { code: reject.code, text: reject.text.replace('%s', recipient) };
+  };
+}
+
+function replyError(reply: PersonaReply): Error & { responseCode: number } {
+  return Object.assign(new Error(reply.text), { responseCode: reply.code });
+}
+
+function addressOf(address: SMTPServerAddress | false): string {
+  return address === false ? '' : address.address;
+}
+
+/** Starts a persona on `host:port` (port 0 picks one). */
+export async function startPersona(spec: PersonaSpec, host: string, port: number): Promise<RunningPersona> {
+  const stats: PersonaStats = { connections: 0, rcpts: 0, verbs: [] };
+  const rcptsBySession = new Map<string, number>();
+  const context = (session: SMTPServerSession): PersonaContext => ({
+    mailFrom: addressOf(session.envelope.mailFrom),
+    remoteAddress: session.remoteAddress,
+    rcptCount: rcptsBySession.get(session.id) ?? 0,
+  });
+  const server = new SMTPServer({
+    name: `mx.${spec.name}`,
+    banner: spec.banner ?? `mx.${spec.name} ESMTP`,
+    authOptional: true,
+    disabledCommands: spec.startTls === true ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    hidePIPELINING: spec.pipelining === false,
+    hideSMTPUTF8: spec.smtputf8 === false,
+    hideDSN: true,
+    logger: false,
+    // Personas are loopback test servers: no per-IP limits of their own.
+    maxClients: 1000,
+    onConnect(_session, callback) {
+      stats.connections += 1;
+      if (spec.greetingDelayMs === undefined) {
+        callback();
+        return;
+      }
+      setTimeout(callback, spec.greetingDelayMs);
+    },
+    onMailFrom(address, session, callback) {
+      stats.verbs.push('MAIL');
+      const reply = spec.onMailFrom?.(address.address, context(session)) ?? null;
+      callback(reply === null ? undefined : replyError(reply));
+    },
+    onRcptTo(address, session, callback) {
+      stats.verbs.push('RCPT');
+      stats.rcpts += 1;
+      const reply = spec.onRcptTo?.(address.address, context(session)) ?? null;
+      rcptsBySession.set(session.id, (rcptsBySession.get(session.id) ?? 0) + 1);
+      const answer = () => {
+        callback(reply === null ? undefined : replyError(reply));
+      };
+      if (spec.rcptDelayMs === undefined) answer();
+      else setTimeout(answer, spec.rcptDelayMs);
+    },
+    onData(stream, _session, callback) {
+      // rcpt never sends DATA; if anything does, record it and refuse the message.
+      stats.verbs.push('DATA');
+      stream.resume();
+      stream.on('end', () => {
+        callback(replyError({ code: 554, text: '5.7.1 This persona does not accept mail' }));
+      });
+    },
+    onClose(session) {
+      rcptsBySession.delete(session.id);
+    },
+  });
+  server.on('error', () => {
+    // Client misbehaviour (resets, TLS errors) is the client's problem; the persona keeps serving.
+  });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error) => {
+      reject(error);
+    };
+    server.server.once('error', onError);
+    server.listen(port, host, () => {
+      server.server.off('error', onError);
+      resolve();
+    });
+  });
+  const bound = server.server.address();
+  const boundPort = typeof bound === 'object' && bound !== null ? bound.port : port;
+  return {
+    name: spec.name,
+    host,
+    port: boundPort,
+    stats,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
