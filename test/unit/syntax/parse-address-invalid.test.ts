@@ -442,7 +442,6 @@ describe('parseAddress: non-strings at runtime', () => {
     });
   }
   it('accepts a String object as a non-string (no implicit conversion)', () => {
-    // eslint-disable-next-line @typescript-eslint/no-wrapper-object-types, no-new-wrappers -- exactly what is tested
     const boxed = new String('a@example.com') as unknown as string;
     assert.equal(parseAddress(boxed).error?.code, 'NOT_STRING');
   });
