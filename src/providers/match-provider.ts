@@ -37,19 +37,22 @@ export function hasDomainSuffix(host: string, suffix: string): boolean {
   return name === tail || name.endsWith(`.${tail}`);
 }
 
+/** Every suffix, normalised once, longest first: the first hit is the most specific rule. */
+const SUFFIXES: readonly { readonly tail: string; readonly rule: ProviderRule }[] = RULES.flatMap((rule) =>
+  rule.mxSuffixes.flatMap((suffix) => {
+    const tail = normaliseName(suffix.startsWith('.') ? suffix.slice(1) : suffix);
+    return tail === null ? [] : [{ tail, rule }];
+  }),
+).sort((a, b) => b.tail.length - a.tail.length);
+
 /** The rule whose longest suffix matches `host` (so a narrower rule beats a broader one), or `null`. */
 function matchHost(host: string): ProviderRule | null {
-  let best: ProviderRule | null = null;
-  let bestLength = 0;
-  for (const rule of RULES) {
-    for (const suffix of rule.mxSuffixes) {
-      if (suffix.length > bestLength && hasDomainSuffix(host, suffix)) {
-        best = rule;
-        bestLength = suffix.length;
-      }
-    }
+  const name = normaliseName(host);
+  if (name === null) return null;
+  for (const { tail, rule } of SUFFIXES) {
+    if (name === tail || name.endsWith(`.${tail}`)) return rule;
   }
-  return best;
+  return null;
 }
 
 /**
