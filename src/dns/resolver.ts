@@ -8,7 +8,7 @@
  * answers per RFC 2308, and concurrent lookups of one record set share one query.
  */
 import type { Answer, RecordType } from 'dns-packet';
-import { DnsError, VerifyError } from '../errors.js';
+import { DnsError, VerifyError, isVerifyError } from '../errors.js';
 import type { DnsErrorKind, MailHost, MailResolver, MailRoute, MxRecord } from '../types.js';
 import { addressOf, MAX_CNAME_CHAIN, mxOf, normaliseName, readAnswer } from './answer.js';
 import { createDnsClient, type DnsClientStats } from './client.js';
@@ -255,12 +255,32 @@ export function createResolver(options: ResolverOptions): Resolver {
     return failure === null ? { kind: 'no_mail_server', mx: [] } : errorRoute(failure);
   }
 
+  /**
+   * The port's `resolveMail`. An abort through `signal` (the verifier's deadline) is an answer, not
+   * an exception: `{ kind: 'error', error: 'TIMEOUT' }`, like a server that never answered. It
+   * rejects only on misuse: a name that is not an ASCII host name, or a closed resolver.
+   */
   async function resolveMail(asciiDomain: string, signal?: AbortSignal): Promise<MailRoute> {
     if (closed) throw new VerifyError('ERR_RCPT_CLOSED', 'resolveMail() called after close()');
     const domain = typeof asciiDomain === 'string' ? normaliseName(asciiDomain) : '';
     if (!HOST_NAME.test(domain)) {
       throw new DnsError('INVALID_NAME', `not an ASCII domain name: ${JSON.stringify(asciiDomain)}`);
     }
+    try {
+      return await route(domain, signal);
+    } catch (error) {
+      // close() while waiting is misuse and stays a rejection; an abort is the caller's deadline.
+      if (signal?.aborted !== true || (isVerifyError(error) && error.code === 'ERR_RCPT_CLOSED')) throw error;
+      const reason = abortReason(signal);
+      return {
+        kind: 'error',
+        error: 'TIMEOUT',
+        message: `DNS lookup for ${domain} aborted (${reason.name}: ${reason.message})`,
+      };
+    }
+  }
+
+  async function route(domain: string, signal: AbortSignal | undefined): Promise<MailRoute> {
     const answer = await lookup(domain, 'MX', signal);
     switch (answer.kind) {
       case 'error':
