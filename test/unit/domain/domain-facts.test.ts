@@ -22,7 +22,9 @@ describe('isDisposableDomain (disposable-email-domains list)', () => {
     'a.b.c.guerrillamail.com',
   ];
   for (const domain of disposable)
-    it(`${domain} is disposable`, () => assert.equal(isDisposableDomain(domain), true));
+    it(`${domain} is disposable`, () => {
+      assert.equal(isDisposableDomain(domain), true);
+    });
 
   const notDisposable = [
     'gmail.com',
@@ -37,7 +39,9 @@ describe('isDisposableDomain (disposable-email-domains list)', () => {
     '',
   ];
   for (const domain of notDisposable) {
-    it(`${JSON.stringify(domain)} is not disposable`, () => assert.equal(isDisposableDomain(domain), false));
+    it(`${JSON.stringify(domain)} is not disposable`, () => {
+      assert.equal(isDisposableDomain(domain), false);
+    });
   }
 
   it('is false for non-strings', () => {
@@ -66,7 +70,10 @@ describe('isFreeProvider (email-providers, minus disposable, typo and placeholde
     'GMAIL.COM',
     'y7mail.com',
   ];
-  for (const domain of free) it(`${domain} is free`, () => assert.equal(isFreeProvider(domain), true));
+  for (const domain of free)
+    it(`${domain} is free`, () => {
+      assert.equal(isFreeProvider(domain), true);
+    });
 
   const notFree = [
     'mailinator.com', // disposable: flagged as that instead
@@ -82,7 +89,9 @@ describe('isFreeProvider (email-providers, minus disposable, typo and placeholde
     '',
   ];
   for (const domain of notFree) {
-    it(`${JSON.stringify(domain)} is not free`, () => assert.equal(isFreeProvider(domain), false));
+    it(`${JSON.stringify(domain)} is not free`, () => {
+      assert.equal(isFreeProvider(domain), false);
+    });
   }
 
   it('is false for non-strings', () => {
@@ -148,7 +157,10 @@ describe('isRoleLocalPart', () => {
     'customer.service',
     'customer-care',
   ];
-  for (const local of roles) it(`${local} is a role`, () => assert.equal(isRoleLocalPart(local), true));
+  for (const local of roles)
+    it(`${local} is a role`, () => {
+      assert.equal(isRoleLocalPart(local), true);
+    });
 
   const people = [
     'jane',
@@ -170,7 +182,9 @@ describe('isRoleLocalPart', () => {
     'sales.john',
   ];
   for (const local of people) {
-    it(`${JSON.stringify(local)} is not a role`, () => assert.equal(isRoleLocalPart(local), false));
+    it(`${JSON.stringify(local)} is not a role`, () => {
+      assert.equal(isRoleLocalPart(local), false);
+    });
   }
 
   it('is false for non-strings', () => {
