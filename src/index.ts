@@ -14,5 +14,12 @@ export * from './types.js';
 export * from './errors.js';
 export type { VerifyOptions } from './options.js';
 export { CHANNELS } from './diagnostics.js';
-export { createVerifier, verify, type Verifier, type VerifyCallOptions } from './verifier.js';
+export {
+  createVerifier,
+  verify,
+  DEFAULT_VERIFY_MANY_CONCURRENCY,
+  type Verifier,
+  type VerifyCallOptions,
+  type VerifyManyOptions,
+} from './verifier.js';
 export { parseAddress, suggestAddress } from './syntax/index.js';

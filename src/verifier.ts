@@ -12,6 +12,7 @@ import { verifyDoneChannel, warnOnce } from './diagnostics.js';
 import { domainFacts } from './domain/index.js';
 import { createResolver } from './dns/resolver.js';
 import { isAllowedTarget } from './dns/target-filter.js';
+import { OptionsError } from './errors.js';
 import { resolveOptions, type ResolvedOptions, type VerifyOptions } from './options.js';
 import { matchProvider, type ProviderRule } from './providers/index.js';
 import { createProber } from './smtp/probe.js';
@@ -44,10 +45,28 @@ export interface VerifyCallOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface VerifyManyOptions {
+  /** Stops starting new verifications; those in flight end as `unknown/timeout`. */
+  readonly signal?: AbortSignal;
+  /** Addresses verified at once. Default 8. */
+  readonly concurrency?: number;
+}
+
+/** Addresses in flight at once in `verifyMany()` unless told otherwise. */
+export const DEFAULT_VERIFY_MANY_CONCURRENCY = 8;
+
 /** A verifier: shared caches (MX answers, catch-all verdicts) and configuration for many verifications. */
 export interface Verifier {
   /** Verifies one address. Resolves with a result for any input; rejects only on misuse. */
   verify(address: string, options?: VerifyCallOptions): Promise<VerifyResult>;
+  /**
+   * Verifies many addresses, yielding each result as it completes (not in input order; each result
+   * carries its `input`). Reads the input lazily, so memory is bounded by the work in flight.
+   */
+  verifyMany(
+    addresses: Iterable<string> | AsyncIterable<string>,
+    options?: VerifyManyOptions,
+  ): AsyncIterable<VerifyResult>;
   /** Releases sockets and caches. The verifier cannot be used afterwards. */
   close(): Promise<void>;
 }
@@ -299,6 +318,16 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       if (verifyDoneChannel.hasSubscribers) verifyDoneChannel.publish({ result });
       return result;
     },
+    verifyMany(addresses, manyOptions = {}) {
+      const concurrency = manyOptions.concurrency ?? DEFAULT_VERIFY_MANY_CONCURRENCY;
+      if (!Number.isInteger(concurrency) || concurrency < 1) {
+        throw new OptionsError('concurrency', `expected a positive integer, got ${String(concurrency)}`);
+      }
+      const signal = manyOptions.signal;
+      return pool(addresses, concurrency, (address) =>
+        this.verify(address, signal === undefined ? {} : { signal }),
+      );
+    },
     async close(): Promise<void> {
       closed = true;
       catchAllCache.clear();
@@ -310,6 +339,45 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
 
 function outcome(reason: Reason): { verdict: VerifyResult['verdict']; reason: Reason } {
   return { verdict: verdictOf(reason), reason };
+}
+
+/**
+ * Runs `task` over `items` with at most `concurrency` in flight, yielding results as they complete.
+ * Pulls the next item only when a slot frees up, so an endless input is fine.
+ */
+async function* pool<T, R>(
+  items: Iterable<T> | AsyncIterable<T>,
+  concurrency: number,
+  task: (item: T) => Promise<R>,
+): AsyncGenerator<R> {
+  const iterator = Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : items[Symbol.iterator]();
+  const running = new Map<number, Promise<{ id: number; value: R }>>();
+  let nextId = 0;
+  let exhausted = false;
+  try {
+    for (;;) {
+      while (!exhausted && running.size < concurrency) {
+        const step = await iterator.next();
+        if (step.done === true) {
+          exhausted = true;
+          break;
+        }
+        const id = nextId++;
+        running.set(
+          id,
+          task(step.value).then((value) => ({ id, value })),
+        );
+      }
+      if (running.size === 0) return;
+      const { id, value } = await Promise.race(running.values());
+      running.delete(id);
+      yield value;
+    }
+  } finally {
+    // The consumer stopped early: let the tasks in flight finish quietly, and close the input.
+    await Promise.allSettled(running.values());
+    if (!exhausted) await iterator.return?.();
+  }
 }
 
 function isPositive(reply: SmtpReplyInfo): boolean {

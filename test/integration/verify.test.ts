@@ -196,6 +196,68 @@ describe('verify() against the demo world', () => {
   });
 });
 
+describe('verifyMany()', () => {
+  it('yields one result per input, each carrying its input, from a lazy async input', async () => {
+    const inputs = [
+      'alice@acme.test',
+      'nobody@acme.test',
+      'user@nullmx.test',
+      'anyone@catchall.test',
+      'bad..dots@acme.test',
+    ];
+    let pulled = 0;
+    async function* source() {
+      for (const input of inputs) {
+        pulled += 1;
+        yield await Promise.resolve(input);
+      }
+    }
+    const verifier = createVerifier(base);
+    try {
+      const reasons = new Map<string, Reason>();
+      for await (const result of verifier.verifyMany(source(), { concurrency: 2 }))
+        reasons.set(result.input, result.reason);
+      assert.equal(pulled, inputs.length);
+      assert.deepEqual(Object.fromEntries(reasons), {
+        'alice@acme.test': 'accepted',
+        'nobody@acme.test': 'mailbox_not_found',
+        'user@nullmx.test': 'null_mx',
+        'anyone@catchall.test': 'catch_all',
+        'bad..dots@acme.test': 'invalid_syntax',
+      });
+    } finally {
+      await verifier.close();
+    }
+  });
+
+  it('stops reading the input when the consumer stops', async () => {
+    let pulled = 0;
+    function* endless() {
+      for (;;) {
+        pulled += 1;
+        yield `user${pulled}@nullmx.test`;
+      }
+    }
+    const verifier = createVerifier(base);
+    try {
+      let count = 0;
+      for await (const result of verifier.verifyMany(endless(), { concurrency: 3 })) {
+        assert.equal(result.reason, 'null_mx');
+        if (++count === 5) break;
+      }
+      assert.ok(pulled <= 5 + 3, `pulled ${pulled}`);
+    } finally {
+      await verifier.close();
+    }
+  });
+
+  it('rejects a bad concurrency', async () => {
+    const verifier = createVerifier(base);
+    assert.throws(() => verifier.verifyMany([], { concurrency: 0 }), /concurrency/);
+    await verifier.close();
+  });
+});
+
 describe('verify() against misbehaving servers', () => {
   let dns: DnsServer;
   let raw: Server;
