@@ -60,6 +60,8 @@ export interface ReplyRule {
    * `5.1.1`. A rule with this condition never matches a reply without an enhanced code.
    */
   readonly enhanced?: RegExp;
+  /** The rule does not apply when the enhanced code (`subject.detail`) matches this. */
+  readonly unlessEnhanced?: RegExp;
   /** SMTP stages the rule applies to. */
   readonly stages?: readonly SmtpStage[];
   /** Provider ids the rule applies to; a rule with this condition needs `context.provider`. */

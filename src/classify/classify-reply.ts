@@ -39,6 +39,9 @@ function matches(rule: ReplyRule, facts: Facts): boolean {
   if (rule.enhanced !== undefined) {
     if (facts.enhanced === null || !rule.enhanced.test(facts.enhanced.subjectDetail)) return false;
   }
+  if (rule.unlessEnhanced !== undefined && facts.enhanced !== null) {
+    if (rule.unlessEnhanced.test(facts.enhanced.subjectDetail)) return false;
+  }
   if (rule.text !== undefined && !rule.text.test(facts.text)) return false;
   if (rule.unlessText?.test(facts.text) === true) return false;
   return true;

@@ -387,12 +387,14 @@ export const REPLY_RULES = [
   { id: 'user-not-local', codes: [551], stages: ['rcpt'], reason: 'mailbox_not_found' },
   // The ambiguous text (GMX/Web.de bare, or Outlook.com's without the provider known). Another
   // recipient accepted in the same session means the server is not refusing *us*, which leaves the
-  // recipient as the reason; without that evidence it is not guessed (providers.md §B.1.2).
+  // recipient as the reason; without that evidence it is not guessed (providers.md §B.1.2). Under an
+  // X.7.x code the server itself calls it policy, which evidence about the sender does not undo.
   {
     id: 'mailbox-unavailable-confirmed',
     classes: [5],
     stages: ['rcpt'],
     text: MAILBOX_UNAVAILABLE,
+    unlessEnhanced: /^7\./,
     requires: 'otherRecipientAccepted',
     reason: 'mailbox_not_found',
   },
@@ -401,6 +403,7 @@ export const REPLY_RULES = [
     classes: [5],
     stages: ['rcpt'],
     text: MAILBOX_UNAVAILABLE,
+    unlessEnhanced: /^7\./,
     reason: 'unexpected_reply',
   },
 

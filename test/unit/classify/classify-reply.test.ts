@@ -192,6 +192,13 @@ describe('classifyReply: context and odd input', () => {
     assert.equal(classifyReply(unavailable, { otherRecipientAccepted: true }).reason, 'mailbox_not_found');
   });
 
+  it('does not let session evidence override a policy code', () => {
+    const policy = { ...unavailable, enhanced: '5.7.1' };
+    assert.equal(classifyReply(policy, { otherRecipientAccepted: true }).reason, 'sender_blocked');
+    const moved = { ...unavailable, enhanced: '5.5.0' };
+    assert.equal(classifyReply(moved, { otherRecipientAccepted: true }).reason, 'mailbox_not_found');
+  });
+
   it('applies provider rules only for that provider', () => {
     const withEnhanced = { ...unavailable, enhanced: '5.5.0' };
     assert.equal(
