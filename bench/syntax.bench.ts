@@ -171,7 +171,7 @@ function localPart(): string {
       local = `${last}.${first}`;
   }
   if (chance(0.08)) local += `+${pick(['news', 'shop', 'work', 'x1'])}`;
-  if (chance(0.1)) local = local[0]?.toUpperCase() + local.slice(1);
+  if (chance(0.1)) local = `${local.charAt(0).toUpperCase()}${local.slice(1)}`;
   return local;
 }
 
