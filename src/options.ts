@@ -72,8 +72,10 @@ export interface VerifyOptions {
   /** Wait for each command's reply, in milliseconds. Default 30000. */
   readonly commandTimeoutMs?: number;
   /**
-   * Allow probing MX hosts whose addresses are loopback, private, link-local, CGNAT, multicast,
-   * documentation or reserved. Default false: a verifier behind an API must not scan its own network.
+   * Allow probing MX hosts whose addresses are loopback, private, link-local, CGNAT, documentation or
+   * reserved. Default false: a verifier behind an API must not scan its own network. Multicast and
+   * unspecified addresses (0.0.0.0, ::) are refused even then: neither can be the far end of a TCP
+   * connection, and connecting to 0.0.0.0 reaches the local host.
    */
   readonly allowPrivateTargets?: boolean;
   /** Probe a random address at the domain to detect catch-all. Default true. */
@@ -129,7 +131,13 @@ function bool(name: string, value: unknown, fallback: boolean): boolean {
   return value;
 }
 
-const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
+/**
+ * A DNS server is an IP address, optionally with a port (`[v6]:PORT` for IPv6): a server given by name
+ * would itself need a resolver. The DNS client parses the value exactly; this only keeps CLI typos
+ * from surfacing later than option validation.
+ */
+const DNS_SERVER =
+  /^(?:\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?|\[[0-9A-Fa-f:.]+\](?::\d{1,5})?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/;
 
 /** Applies defaults and validates every option once; throws `OptionsError` naming the bad option. */
 export function resolveOptions(options: VerifyOptions = {}): ResolvedOptions {
@@ -143,8 +151,11 @@ export function resolveOptions(options: VerifyOptions = {}): ResolvedOptions {
       throw new OptionsError('dnsServers', 'expected a non-empty array of "HOST" or "HOST:PORT"');
     }
     dnsServers = servers.map((server: unknown) => {
-      if (typeof server !== 'string' || !HOST_PORT.test(server)) {
-        throw new OptionsError('dnsServers', `not a HOST or HOST:PORT: ${JSON.stringify(server)}`);
+      if (typeof server !== 'string' || !DNS_SERVER.test(server)) {
+        throw new OptionsError(
+          'dnsServers',
+          `expected an IP address with an optional port, got ${JSON.stringify(server)}`,
+        );
       }
       return server;
     });

@@ -19,6 +19,8 @@ describe('resolveOptions', () => {
     ['timeoutMs', { timeoutMs: 1.5 }],
     ['dnsServers', { dnsServers: [] }],
     ['dnsServers', { dnsServers: ['not a server'] }],
+    ['dnsServers', { dnsServers: ['dns.example.net'] }],
+    ['dnsServers', { dnsServers: ['localhost:53'] }],
     ['helo', { helo: 'bad name!' }],
     ['mailFrom', { mailFrom: 'no-at-sign' }],
     ['mailFrom', { mailFrom: 'a@b.c\r\nDATA' }],
