@@ -7,9 +7,12 @@
  *
  * Usage: node --import tsx bench/syntax.bench.ts [count] [rounds]
  */
-import isEmail from 'validator/lib/isEmail.js';
+import isEmailModule from 'validator/lib/isEmail.js';
 
 import { parseAddress } from '../src/syntax/index.js';
+
+// validator is CommonJS: Node hands an ES import `module.exports`, which also carries `.default`.
+const isEmail = isEmailModule.default;
 
 const COUNT = Number(process.argv[2] ?? 1_000_000);
 const ROUNDS = Number(process.argv[3] ?? 5);
