@@ -106,10 +106,11 @@ const TLS_REQUIRED =
  * many recipients`, `Server busy`; Yahoo `421 Max message per connection reached`; Apple `deferred due
  * to excessive volume`; Yahoo `[TSS04] … unexpected volume`; IronPort `452 Too many recipients received
  * this hour`; Google `452 4.5.3 Domain policy size per transaction exceeded, please try this recipient
- * in a separate transaction`, `550 5.4.5 Daily sending quota exceeded`, `Peak SMTP relay limit exceeded`.
+ * in a separate transaction`, `550 5.4.5 Daily sending quota exceeded`, `Peak SMTP relay limit exceeded`;
+ * Exchange `452 … Exceed Recipient Limit`.
  */
 const RATE =
-  /rate[- ]limit|too many (?:recipients|connections|messages|errors|concurrent|sessions|commands|invalid|unknown)|too (?:fast|quickly|frequent)|excessive (?:volume|number|rate|connections)|unexpected volume|server busy|\bmax(?:imum)? (?:number of )?(?:messages?|recipients|connections) per\b|concurrent (?:server )?connections|limits? for how many messages|sending quota|relay limit|separate transaction|received this hour/i;
+  /rate[- ]limit|too many (?:recipients|connections|messages|errors|concurrent|sessions|commands|invalid|unknown)|too (?:fast|quickly|frequent)|excessive (?:volume|number|rate|connections)|unexpected volume|server busy|\bmax(?:imum)? (?:number of )?(?:messages?|recipients|connections) per\b|concurrent (?:server )?connections|recipient (?:limit|quota)|limits? for how many messages|sending quota|relay limit|separate transaction|received this hour/i;
 
 /**
  * "Ask again later": rspamd's greylisting `Try again later`, Exim `please try later`, Barracuda
