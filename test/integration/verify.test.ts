@@ -33,6 +33,25 @@ after(async () => {
   await world.close();
 });
 
+/**
+ * A raw SMTP server script: greets, then hands each received line (upper-cased, trimmed) to `onLine`,
+ * which writes whatever bytes the test needs.
+ */
+function lineServer(onLine: (line: string, socket: Socket) => void): (socket: Socket) => void {
+  return (socket) => {
+    socket.write('220 raw ESMTP\r\n');
+    let buffer = '';
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('latin1');
+      for (let end = buffer.indexOf('\n'); end !== -1; end = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, end).trim().toUpperCase();
+        buffer = buffer.slice(end + 1);
+        onLine(line, socket);
+      }
+    });
+  };
+}
+
 /** Reason codes produced by the tests in this file (checked at the end). */
 const seen = new Set<Reason>();
 
@@ -323,22 +342,12 @@ describe('verify() against misbehaving servers', () => {
   });
 
   it('reports unexpected_reply on a reply it cannot read as anything', async () => {
-    rawBehaviour = (socket) => {
-      socket.write('220 raw ESMTP\r\n');
-      let buffer = '';
-      socket.on('data', (chunk) => {
-        buffer += chunk.toString('latin1');
-        for (let end = buffer.indexOf('\n'); end !== -1; end = buffer.indexOf('\n')) {
-          const line = buffer.slice(0, end).trim().toUpperCase();
-          buffer = buffer.slice(end + 1);
-          if (line.startsWith('EHLO')) socket.write('250 raw\r\n');
-          else if (line.startsWith('MAIL')) socket.write('250 ok\r\n');
-          else if (line.startsWith('RCPT')) socket.write('550 the moon is in the wrong phase\r\n');
-          else if (line.startsWith('QUIT')) socket.end('221 bye\r\n');
-          else socket.write('250 ok\r\n');
-        }
-      });
-    };
+    rawBehaviour = lineServer((line, socket) => {
+      if (line.startsWith('EHLO')) socket.write('250 raw\r\n');
+      else if (line.startsWith('RCPT')) socket.write('550 the moon is in the wrong phase\r\n');
+      else if (line.startsWith('QUIT')) socket.end('221 bye\r\n');
+      else socket.write('250 ok\r\n');
+    });
     await check('a@raw.test', 'unknown', 'unexpected_reply', options());
   });
 
@@ -348,24 +357,15 @@ describe('verify() against misbehaving servers', () => {
   });
 
   it('reports tls_error when the server requires TLS and the handshake fails', async () => {
-    rawBehaviour = (socket) => {
-      socket.write('220 raw ESMTP\r\n');
-      let buffer = '';
-      socket.on('data', (chunk) => {
-        buffer += chunk.toString('latin1');
-        for (let end = buffer.indexOf('\n'); end !== -1; end = buffer.indexOf('\n')) {
-          const line = buffer.slice(0, end).trim().toUpperCase();
-          buffer = buffer.slice(end + 1);
-          if (line.startsWith('EHLO')) socket.write('250-raw\r\n250 STARTTLS\r\n');
-          else if (line.startsWith('STARTTLS')) {
-            // Garbage where the TLS ServerHello should be (sent apart from the 220, which would be injection).
-            socket.write('220 go ahead\r\n');
-            setTimeout(() => socket.write('not a TLS handshake\r\n'.repeat(20)), 20);
-          } else if (line.startsWith('QUIT')) socket.end('221 bye\r\n');
-          else socket.write('530 5.7.0 Must issue a STARTTLS command first\r\n');
-        }
-      });
-    };
+    rawBehaviour = lineServer((line, socket) => {
+      if (line.startsWith('EHLO')) socket.write('250-raw\r\n250 STARTTLS\r\n');
+      else if (line.startsWith('STARTTLS')) {
+        // Garbage where the TLS ServerHello should be (sent apart from the 220, which would be injection).
+        socket.write('220 go ahead\r\n');
+        setTimeout(() => socket.write('not a TLS handshake\r\n'.repeat(20)), 20);
+      } else if (line.startsWith('QUIT')) socket.end('221 bye\r\n');
+      else socket.write('530 5.7.0 Must issue a STARTTLS command first\r\n');
+    });
     await check('a@raw.test', 'unknown', 'tls_error', options());
   });
 });
