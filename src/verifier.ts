@@ -15,6 +15,13 @@ import { isAllowedTarget } from './dns/target-filter.js';
 import { OptionsError } from './errors.js';
 import { resolveOptions, type ResolvedOptions, type VerifyOptions } from './options.js';
 import { matchProvider, type ProviderRule } from './providers/index.js';
+import {
+  schedule,
+  type PlannedAddress,
+  type Preparation,
+  type ResultBody,
+  type SchedulerSettings,
+} from './scheduler/index.js';
 import { createProber } from './smtp/probe.js';
 import { parseAddress, suggestAddress } from './syntax/index.js';
 import {
@@ -46,14 +53,42 @@ export interface VerifyCallOptions {
 }
 
 export interface VerifyManyOptions {
-  /** Stops starting new verifications; those in flight end as `unknown/timeout`. */
+  /** Stops reading the input; every address in flight ends as `unknown/timeout`. */
   readonly signal?: AbortSignal;
-  /** Addresses verified at once. Default 8. */
+  /**
+   * Addresses read from the input and not yet yielded, at most: the memory bound of a run. Default
+   * 2000. A greylisted address waiting for its retry holds its place.
+   */
   readonly concurrency?: number;
+  /** Sessions open at once to one MX host address. Default 2; a provider rule may lower it. */
+  readonly hostConcurrency?: number;
+  /** Commands per second sent to one MX host address, over all its sessions. Default 0: no pace. */
+  readonly hostCommandsPerSecond?: number;
+  /**
+   * Sessions an address may take part in without getting its own RCPT reply (disconnects, 421,
+   * rate limits, hosts that cannot be reached) before it ends as `unknown`. Default 4.
+   */
+  readonly hostTries?: number;
+  /** First wait after a host pushes back, in milliseconds; doubled on each further failure. Default 2000. */
+  readonly backoffMs?: number;
+  /** Longest wait after a host pushes back, in milliseconds. Default 120000. */
+  readonly maxBackoffMs?: number;
+  /** Greylisting retries per address (each after the server's window or `greylistWaitMs`). Default 2. */
+  readonly greylistRetries?: number;
 }
 
-/** Addresses in flight at once in `verifyMany()` unless told otherwise. */
-export const DEFAULT_VERIFY_MANY_CONCURRENCY = 8;
+/** Addresses in flight at once in `verifyMany()` unless told otherwise: the memory bound of a run. */
+export const DEFAULT_VERIFY_MANY_CONCURRENCY = 2000;
+/** Sessions per MX host address: what Postfix's own `smtp_destination_concurrency_limit` starts at. */
+export const DEFAULT_HOST_CONCURRENCY = 2;
+/** Sessions an address may take part in without its own reply before it ends as `unknown`. */
+export const DEFAULT_HOST_TRIES = 4;
+/** First backoff after a host pushes back (421, 4.7.x, disconnects without progress). */
+export const DEFAULT_BACKOFF_MS = 2_000;
+/** Cap on the backoff: a host that keeps refusing is asked every two minutes at most. */
+export const DEFAULT_MAX_BACKOFF_MS = 120_000;
+/** Greylisting retries: postgrey passes the first retry after its window; a second covers clock skew. */
+export const DEFAULT_GREYLIST_RETRIES = 2;
 
 /** A verifier: shared caches (MX answers, catch-all verdicts) and configuration for many verifications. */
 export interface Verifier {
@@ -74,6 +109,24 @@ export interface Verifier {
 interface Decision {
   readonly reason: Reason;
   readonly retryAfterMs: number | null;
+}
+
+/** A result before its timing fields. */
+type Body = ResultBody;
+
+/** What `prepare()` hands to the SMTP side: the scheduler's fields plus the parts of the result so far. */
+interface ProbePlan extends PlannedAddress {
+  readonly base: Pick<Body, 'input' | 'address' | 'suggestion' | 'syntax'>;
+  readonly flags: Flags;
+  readonly dns: DnsResult;
+}
+
+type Prepared = Preparation<ProbePlan>;
+
+interface Concluded {
+  readonly body: Body;
+  /** Set when the address was greylisted and a retry after this many milliseconds may answer. */
+  readonly waitMs: number | null;
 }
 
 interface CatchAllEntry {
@@ -148,11 +201,16 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
   const catchAllCache = new Map<string, CatchAllEntry>();
   let closed = false;
 
-  async function verifyOne(
-    input: string,
-    signal: AbortSignal,
-    deadlineAt: number,
-  ): Promise<Omit<VerifyResult, 'durationMs' | 'checkedAt'>> {
+  function knownCatchAllOf(domain: string): boolean | null {
+    const cached = catchAllCache.get(domain);
+    return cached !== undefined && cached.expires > Date.now() ? cached.accepted : null;
+  }
+
+  /**
+   * The first half of a verification, shared by `verify()` and the bulk scheduler: syntax, domain
+   * facts, DNS and the probe targets. Ends with a finished body when no SMTP conversation is needed.
+   */
+  async function prepare(input: string, signal: AbortSignal): Promise<Prepared> {
     const syntax: SyntaxResult = parseAddress(input);
     const suggestion = suggestAddress(input);
     const base = {
@@ -163,22 +221,21 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     };
     const noFlags: Flags = { role: false, free: false, disposable: false, catchAll: false };
     if (!syntax.valid || syntax.localPart === null || syntax.asciiDomain === null) {
-      return { ...base, ...outcome('invalid_syntax'), flags: noFlags, dns: null, smtp: null, retryAt: null };
+      return {
+        kind: 'done',
+        body: { ...base, ...outcome('invalid_syntax'), flags: noFlags, dns: null, smtp: null, retryAt: null },
+      };
     }
     const localPart = syntax.localPart;
     const domain = syntax.asciiDomain;
     const facts = domainFacts(localPart, domain);
-    let flags: Flags = { ...facts, catchAll: false };
+    const flags: Flags = { ...facts, catchAll: false };
 
     const route = await resolver.resolveMail(domain, signal);
     const dns = dnsBlock(route);
-    const dnsOnly = (reason: Reason) => ({
-      ...base,
-      ...outcome(reason),
-      flags,
-      dns,
-      smtp: null,
-      retryAt: null,
+    const dnsOnly = (reason: Reason): Prepared => ({
+      kind: 'done',
+      body: { ...base, ...outcome(reason), flags, dns, smtp: null, retryAt: null },
     });
     switch (route.kind) {
       case 'nxdomain':
@@ -202,59 +259,86 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       }
     }
     if (targets.length === 0) return dnsOnly(refused > 0 ? 'target_not_allowed' : 'no_mail_server');
+    const knownCatchAll = knownCatchAllOf(domain);
+    return {
+      kind: 'probe',
+      plan: {
+        base,
+        flags,
+        dns,
+        recipient: `${localPart}@${domain}`,
+        domain,
+        targets,
+        smtputf8: syntax.smtputf8,
+        needsCatchAll: config.catchAll && knownCatchAll === null,
+      },
+    };
+  }
 
-    const cached = catchAllCache.get(domain);
-    const knownCatchAll = cached !== undefined && cached.expires > Date.now() ? cached.accepted : null;
-    const recipient = `${localPart}@${domain}`;
-    let catchAll: boolean | null = knownCatchAll;
-    let catchAllRecipient: string | null =
-      config.catchAll && knownCatchAll === null ? `${randomLocalPart()}@${domain}` : null;
+  /**
+   * The second half, shared by `verify()` and the bulk scheduler: what the SMTP conversation said about
+   * this address (its RCPT reply, or why there was none; the domain's catch-all reply when one was
+   * asked) becomes the result body. `waitMs` is set when a greylisting retry may give an answer.
+   */
+  function conclude(plan: ProbePlan, probe: ProbeResult, attempts: number, timedOut: boolean): Concluded {
+    const provider: ProviderRule | null = matchProvider({ mxHost: probe.host, banner: probe.banner });
+    let catchAll = knownCatchAllOf(plan.domain);
+    if (probe.catchAll !== null) {
+      catchAll = probe.catchAll.code >= 200 && probe.catchAll.code < 300;
+      catchAllCache.set(plan.domain, { accepted: catchAll, expires: Date.now() + CATCH_ALL_CACHE_TTL_MS });
+    }
+    const flags = { ...plan.flags, catchAll: catchAll === true };
+    const rcptReply = probe.replies.find((r) => r.recipient === plan.recipient)?.reply ?? null;
+    const decision = decide(rcptReply, probe, provider, catchAll, flags, timedOut);
+    let retryAt: string | null = null;
+    let waitMs: number | null = null;
+    if (decision.reason === 'greylisted' || decision.reason === 'rate_limited') {
+      const wait = decision.retryAfterMs ?? (decision.reason === 'greylisted' ? config.greylistWaitMs : null);
+      if (wait !== null && wait > 0) {
+        retryAt = new Date(Date.now() + wait).toISOString();
+        if (decision.reason === 'greylisted') waitMs = wait;
+      }
+    }
+    const smtp: SmtpResult = {
+      host: probe.host,
+      ip: probe.ip,
+      port: probe.port,
+      tls: probe.tls,
+      provider: provider?.id ?? null,
+      reply: rcptReply ?? probe.failure?.reply ?? null,
+      catchAll,
+      attempts,
+      transcript: probe.transcript,
+    };
+    return {
+      body: { ...plan.base, ...outcome(decision.reason), flags, dns: plan.dns, smtp, retryAt },
+      waitMs,
+    };
+  }
+
+  async function verifyOne(input: string, signal: AbortSignal, deadlineAt: number): Promise<Body> {
+    const prepared = await prepare(input, signal);
+    if (prepared.kind === 'done') return prepared.body;
+    const plan = prepared.plan;
+    let catchAllRecipient: string | null = plan.needsCatchAll ? `${randomLocalPart()}@${plan.domain}` : null;
     let attempts = 0;
     for (;;) {
       const probe: ProbeResult = await prober.probe({
-        targets,
-        recipients: [recipient],
+        targets: plan.targets,
+        recipients: [plan.recipient],
         catchAllRecipient,
-        smtputf8: syntax.smtputf8,
+        smtputf8: plan.smtputf8,
         signal,
       });
       attempts += probe.attempts;
-      const provider: ProviderRule | null = matchProvider({ mxHost: probe.host, banner: probe.banner });
-      if (probe.catchAll !== null) {
-        catchAll = probe.catchAll.code >= 200 && probe.catchAll.code < 300;
-        catchAllCache.set(domain, { accepted: catchAll, expires: Date.now() + CATCH_ALL_CACHE_TTL_MS });
-        catchAllRecipient = null;
+      if (probe.catchAll !== null) catchAllRecipient = null;
+      const concluded = conclude(plan, probe, attempts, signal.aborted);
+      const waitMs = concluded.waitMs;
+      // Greylisting passes on a retry with the same (IP, MAIL FROM, RCPT) triplet (RFC 6647 §2.1).
+      if (waitMs !== null && Date.now() + waitMs + GREYLIST_RETRY_MARGIN_MS < deadlineAt) {
+        if (await waitUnlessAborted(waitMs, signal)) continue;
       }
-      flags = { ...flags, catchAll: catchAll === true };
-      const rcptReply = probe.replies.find((r) => r.recipient === recipient)?.reply ?? null;
-      const decision = decide(rcptReply, probe, provider, catchAll, flags, signal);
-      let retryAt: string | null = null;
-      if (decision.reason === 'greylisted' || decision.reason === 'rate_limited') {
-        const waitMs =
-          decision.retryAfterMs ?? (decision.reason === 'greylisted' ? config.greylistWaitMs : null);
-        if (waitMs !== null && waitMs > 0) {
-          retryAt = new Date(Date.now() + waitMs).toISOString();
-          // Greylisting passes on a retry with the same (IP, MAIL FROM, RCPT) triplet (RFC 6647 §2.1).
-          if (
-            decision.reason === 'greylisted' &&
-            Date.now() + waitMs + GREYLIST_RETRY_MARGIN_MS < deadlineAt
-          ) {
-            if (await waitUnlessAborted(waitMs, signal)) continue;
-          }
-        }
-      }
-      const smtp: SmtpResult = {
-        host: probe.host,
-        ip: probe.ip,
-        port: probe.port,
-        tls: probe.tls,
-        provider: provider?.id ?? null,
-        reply: rcptReply ?? probe.failure?.reply ?? null,
-        catchAll,
-        attempts,
-        transcript: probe.transcript,
-      };
-      return { ...base, ...outcome(decision.reason), flags, dns, smtp, retryAt };
+      return concluded.body;
     }
   }
 
@@ -265,7 +349,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     provider: ProviderRule | null,
     catchAll: boolean | null,
     flags: Flags,
-    signal: AbortSignal,
+    timedOut: boolean,
   ): Decision {
     if (rcptReply === null) {
       const failure = probe.failure;
@@ -276,7 +360,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       }
       if (failure.kind === 'reply') return { reason: 'unexpected_reply', retryAfterMs: null };
       // The deadline firing mid-session is a timeout whatever phase the connection was in.
-      if (signal.aborted) return { reason: 'timeout', retryAfterMs: null };
+      if (timedOut) return { reason: 'timeout', retryAfterMs: null };
       return { reason: FAILURE_REASONS[failure.kind], retryAfterMs: null };
     }
     const otherRecipientAccepted = probe.replies.some((r) => r.reply !== rcptReply && isPositive(r.reply));
@@ -291,6 +375,28 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     return { reason: 'accepted', retryAfterMs: null };
   }
 
+  /** Adds the timing fields in the key order of DESIGN.md §2 (stable, readable JSON) and publishes. */
+  function finish(body: Body, startedAt: number, checkedAt: string): VerifyResult {
+    const result: VerifyResult = {
+      input: body.input,
+      address: body.address,
+      verdict: body.verdict,
+      reason: body.reason,
+      flags: body.flags,
+      suggestion: body.suggestion,
+      syntax: body.syntax,
+      dns: body.dns,
+      smtp: body.smtp,
+      durationMs: Math.round(performance.now() - startedAt),
+      checkedAt,
+      retryAt: body.retryAt,
+    };
+    if (verifyDoneChannel.hasSubscribers) verifyDoneChannel.publish({ result });
+    return result;
+  }
+
+  const runs = new Set<AbortController>();
+
   return {
     async verify(input: string, callOptions: VerifyCallOptions = {}): Promise<VerifyResult> {
       if (closed) throw new TypeError('verifier is closed');
@@ -300,41 +406,74 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       const deadline = AbortSignal.timeout(config.timeoutMs);
       const signal = callOptions.signal ? AbortSignal.any([deadline, callOptions.signal]) : deadline;
       const body = await verifyOne(input, signal, Date.now() + config.timeoutMs);
-      // Keys in the order of DESIGN.md §2, so JSON output is stable and readable.
-      const result: VerifyResult = {
-        input: body.input,
-        address: body.address,
-        verdict: body.verdict,
-        reason: body.reason,
-        flags: body.flags,
-        suggestion: body.suggestion,
-        syntax: body.syntax,
-        dns: body.dns,
-        smtp: body.smtp,
-        durationMs: Math.round(performance.now() - started),
-        checkedAt,
-        retryAt: body.retryAt,
-      };
-      if (verifyDoneChannel.hasSubscribers) verifyDoneChannel.publish({ result });
-      return result;
+      return finish(body, started, checkedAt);
     },
     verifyMany(addresses, manyOptions = {}) {
-      const concurrency = manyOptions.concurrency ?? DEFAULT_VERIFY_MANY_CONCURRENCY;
-      if (!Number.isInteger(concurrency) || concurrency < 1) {
-        throw new OptionsError('concurrency', `expected a positive integer, got ${String(concurrency)}`);
-      }
+      if (closed) throw new TypeError('verifier is closed');
+      const settings = manySettings(manyOptions);
       const signal = manyOptions.signal;
-      return pool(addresses, concurrency, (address) =>
-        this.verify(address, signal === undefined ? {} : { signal }),
-      );
+      if (config.prober !== null) {
+        // An injected prober is a one-address port: no sessions to share, so a bounded pool of verify().
+        return pool(addresses, Math.min(settings.window, 64), (address) =>
+          this.verify(address, signal === undefined ? {} : { signal }),
+        );
+      }
+      // close() ends the runs still going: their sessions close and their addresses end as timeouts.
+      const run = new AbortController();
+      const runSignal = signal === undefined ? run.signal : AbortSignal.any([run.signal, signal]);
+      return (async function* () {
+        runs.add(run);
+        try {
+          yield* schedule(addresses, { prepare, conclude, finish }, settings, runSignal);
+        } finally {
+          runs.delete(run);
+        }
+      })();
     },
     async close(): Promise<void> {
       closed = true;
+      for (const run of runs) run.abort();
       catchAllCache.clear();
       if (ownResolver) resolver.close?.();
       await Promise.resolve();
     },
   };
+
+  function manySettings(manyOptions: VerifyManyOptions): SchedulerSettings {
+    const count = (name: keyof VerifyManyOptions, fallback: number, min = 1): number => {
+      const value: unknown = manyOptions[name];
+      if (value === undefined) return fallback;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2 ** 31 - 1) {
+        throw new OptionsError(
+          name,
+          `expected an integer from ${min} to ${2 ** 31 - 1}, got ${typeof value === 'number' ? value : typeof value}`,
+        );
+      }
+      return value;
+    };
+    return {
+      window: count('concurrency', DEFAULT_VERIFY_MANY_CONCURRENCY),
+      hostConcurrency: count('hostConcurrency', DEFAULT_HOST_CONCURRENCY),
+      hostCommandsPerSecond: count('hostCommandsPerSecond', 0, 0),
+      hostTries: count('hostTries', DEFAULT_HOST_TRIES),
+      backoffMs: count('backoffMs', DEFAULT_BACKOFF_MS),
+      maxBackoffMs: count('maxBackoffMs', DEFAULT_MAX_BACKOFF_MS),
+      greylistRetries: count('greylistRetries', DEFAULT_GREYLIST_RETRIES, 0),
+      timeoutMs: config.timeoutMs,
+      randomLocalPart,
+      session: {
+        port: config.smtpPort,
+        helo,
+        mailFrom: config.mailFrom,
+        localAddress: config.localAddress,
+        connectTimeoutMs: config.connectTimeoutMs,
+        greetingTimeoutMs: config.greetingTimeoutMs,
+        commandTimeoutMs: config.commandTimeoutMs,
+        startTls: config.startTls,
+        transcript: config.transcript,
+      },
+    };
+  }
 }
 
 function outcome(reason: Reason): { verdict: VerifyResult['verdict']; reason: Reason } {

@@ -1,0 +1,69 @@
+/**
+ * The pure arithmetic of politeness towards one MX host: backoff delays, batch sizes and which replies
+ * speak about the session rather than about the recipient they answered.
+ */
+import type { SmtpReplyInfo } from '../types.js';
+
+/**
+ * RFC 5321 §4.5.3.1.8: a server must accept at least 100 recipients per transaction. Servers that
+ * accept fewer say so with `452 4.5.3` (RFC 5321 §4.5.3.1.10) and the scheduler learns their limit.
+ */
+export const DEFAULT_RECIPIENT_LIMIT = 100;
+
+/**
+ * Refused commands allowed in one session. Postfix counts every refused RCPT of a session; from the
+ * 10th (`smtpd_soft_error_limit = 10`) it delays every later reply by `smtpd_error_sleep_time` (1 s),
+ * and at the 20th (`smtpd_hard_error_limit`) it disconnects with `421 4.7.0 Error: too many errors`
+ * (research/lab-notes.md, measured). Nine refusals per session stay below both; then a new session.
+ */
+export const SESSION_ERROR_BUDGET = 9;
+
+/** How a session's next batch is sized. */
+export interface BatchLimits {
+  /** The host's recipients-per-transaction limit (learned from 452 4.5.3, else the default). */
+  readonly recipientLimit: number;
+  /** A provider rule forces one RCPT per transaction (Outlook.com answers a second RCPT with 452). */
+  readonly oneRecipient: boolean;
+  /** Refused commands this session may still draw before the server slows down or disconnects. */
+  readonly errorBudgetLeft: number;
+}
+
+/**
+ * How many RCPTs the next transaction may carry: within the server's recipient limit, and no more than
+ * the refusals the session can still afford (any of them may be refused). At least 1 when the budget
+ * is not spent; 0 means "start a new session".
+ */
+export function batchSize(limits: BatchLimits): number {
+  if (limits.errorBudgetLeft <= 0) return 0;
+  if (limits.oneRecipient) return 1;
+  return Math.max(1, Math.min(limits.recipientLimit, limits.errorBudgetLeft));
+}
+
+/**
+ * Exponential backoff: `baseMs × 2^(failures − 1)`, capped at `maxMs`. `failures` counts the host's
+ * consecutive failures, the first one included.
+ *
+ * @example backoffDelayMs(3, 1000, 60_000) // 4000
+ */
+export function backoffDelayMs(failures: number, baseMs: number, maxMs: number): number {
+  if (failures <= 0) return 0;
+  // 2^30 is far beyond any cap; bounding the exponent keeps the arithmetic finite.
+  return Math.min(maxMs, baseMs * 2 ** Math.min(failures - 1, 30));
+}
+
+/**
+ * True for `452 4.5.3 Too many recipients` (RFC 5321 §4.5.3.1.10, RFC 3463 X.5.3): the server's
+ * recipient limit for this transaction, not a verdict. The recipient goes in the next transaction.
+ */
+export function isTooManyRecipients(reply: SmtpReplyInfo): boolean {
+  if (reply.stage !== 'rcpt' || reply.code !== 452) return false;
+  return reply.enhanced === '4.5.3' || /too many recipients/i.test(reply.text);
+}
+
+/**
+ * True for a reply that ends the session whatever command it answers: `421` (RFC 5321 §3.8: the
+ * server is closing the channel). It says nothing about the recipient whose RCPT drew it.
+ */
+export function isClosingReply(reply: SmtpReplyInfo): boolean {
+  return reply.code === 421;
+}
