@@ -42,6 +42,10 @@ export interface PersonaSpec {
 
 export interface PersonaStats {
   connections: number;
+  /** Connections open now. */
+  open: number;
+  /** Most connections open at once (politeness caps are asserted against it). */
+  peak: number;
   rcpts: number;
   /** Every command verb seen, in order (for assertions such as "DATA is never sent"). */
   readonly verbs: string[];
@@ -80,8 +84,9 @@ function addressOf(address: SMTPServerAddress | false): string {
 
 /** Starts a persona on `host:port` (port 0 picks one). */
 export async function startPersona(spec: PersonaSpec, host: string, port: number): Promise<RunningPersona> {
-  const stats: PersonaStats = { connections: 0, rcpts: 0, verbs: [] };
+  const stats: PersonaStats = { connections: 0, open: 0, peak: 0, rcpts: 0, verbs: [] };
   const rcptsBySession = new Map<string, number>();
+  const openSessions = new Set<string>();
   const context = (session: SMTPServerSession): PersonaContext => ({
     mailFrom: addressOf(session.envelope.mailFrom),
     remoteAddress: session.remoteAddress,
@@ -98,8 +103,11 @@ export async function startPersona(spec: PersonaSpec, host: string, port: number
     logger: false,
     // Personas are loopback test servers: no per-IP limits of their own.
     maxClients: 1000,
-    onConnect(_session, callback) {
+    onConnect(session, callback) {
       stats.connections += 1;
+      openSessions.add(session.id);
+      stats.open += 1;
+      stats.peak = Math.max(stats.peak, stats.open);
       if (spec.greetingDelayMs === undefined) {
         callback();
         return;
@@ -131,6 +139,8 @@ export async function startPersona(spec: PersonaSpec, host: string, port: number
       });
     },
     onClose(session) {
+      // Only connections that were counted in: a client may leave before onConnect runs.
+      if (openSessions.delete(session.id)) stats.open -= 1;
       rcptsBySession.delete(session.id);
     },
   });
