@@ -58,6 +58,8 @@ export interface DnsZoneEntry {
   /** The name is an alias: every query type but CNAME follows it. Excludes other records (RFC 1034 §3.6.2). */
   readonly CNAME?: string;
   readonly TXT?: readonly string[];
+  /** Host names, for reverse names (`25.2.0.192.in-addr.arpa`, RFC 1035 §3.5). */
+  readonly PTR?: readonly string[];
   /** TTL of this name's records, in seconds. Default 300. */
   readonly ttl?: number;
   /** Misbehave for every query of this name instead of answering from the records above. */
@@ -149,7 +151,11 @@ function indexZones(zones: DnsZones): Map<string, DnsZoneEntry> {
     }
     if (
       entry.CNAME !== undefined &&
-      (entry.MX !== undefined || entry.A !== undefined || entry.AAAA !== undefined || entry.TXT !== undefined)
+      (entry.MX !== undefined ||
+        entry.A !== undefined ||
+        entry.AAAA !== undefined ||
+        entry.TXT !== undefined ||
+        entry.PTR !== undefined)
     ) {
       fail('a CNAME cannot have other records (RFC 1034 §3.6.2)');
     }
@@ -198,6 +204,8 @@ function recordsOf(name: string, entry: DnsZoneEntry, type: string): Answer[] {
       }));
     case 'TXT':
       return (entry.TXT ?? []).map((data) => ({ type: 'TXT', name, ttl, data }));
+    case 'PTR':
+      return (entry.PTR ?? []).map((data) => ({ type: 'PTR', name, ttl, data }));
     case 'CNAME':
       return entry.CNAME === undefined ? [] : [{ type: 'CNAME', name, ttl, data: entry.CNAME }];
     default:
