@@ -21,7 +21,7 @@ const APPS = ['cli', 'server', 'web', 'demo'];
 const IO_MODULES = /^node:(net|tls|dns|dgram|http|https|fs|child_process|timers)(\/|$)/;
 /** Files allowed to wire `dns/` and `smtp/` together. */
 const WIRING = new Set(['verifier.ts', 'index.ts']);
-const WIRING_DIRS = ['scheduler', 'jobs'];
+const WIRING_DIRS = ['scheduler', 'jobs', 'doctor'];
 
 const top = (rel) => (rel.includes('/') ? rel.split('/')[0] : null);
 const isLeaf = (rel) => LEAVES.has(rel);
