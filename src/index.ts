@@ -23,3 +23,16 @@ export {
   type VerifyManyOptions,
 } from './verifier.js';
 export { parseAddress, suggestAddress } from './syntax/index.js';
+export {
+  runDoctor,
+  DEFAULT_BLOCKLISTS,
+  DEFAULT_DOCTOR_PROVIDERS,
+  DOCTOR_CHECK_IDS,
+  type DoctorCheck,
+  type DoctorCheckId,
+  type DoctorOptions,
+  type DoctorOrigin,
+  type DoctorReport,
+  type DoctorStatus,
+} from './doctor/index.js';
+export * from './jobs/index.js';
