@@ -32,6 +32,34 @@ export default tseslint.config(
     },
   },
   {
+    // The web page's script is served to browsers as written (no bundler, no TypeScript): plain JS rules.
+    files: ['src/web/static/**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'fetch',
+          'sessionStorage',
+          'location',
+          'URL',
+          'Blob',
+          'FormData',
+          'TextDecoder',
+          'AbortController',
+          'Headers',
+          'HTMLElement',
+          'Intl',
+          'console',
+          'setTimeout',
+          'clearTimeout',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-floating-promises': 'off',

@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { CHANNELS, OptionsError } from '../index.js';
 import { runDemo } from './demo.js';
 import { printResults, useColour, verifyAll, type CliIo } from './run-verify.js';
+import { addServeOptions, runServe, type ServeFlags } from './serve.js';
 import { UsageError, addSharedOptions, toVerifyOptions, type SharedFlags } from './shared-options.js';
 
 export const EXIT_OK = 0;
@@ -72,7 +73,11 @@ export function buildProgram(io: CliIo): Command {
     .argument('<input>')
     .description('verify a list from a file (not built yet)')
     .action(notBuiltYet('bulk'));
-  program.command('serve').description('HTTP API and web page (not built yet)').action(notBuiltYet('serve'));
+  addServeOptions(program.command('serve').description('HTTP API and web page')).action(
+    async (flags: ServeFlags) => {
+      await runServe(flags, io);
+    },
+  );
   program
     .command('worker')
     .description('a worker for scale-out on PostgreSQL (not built yet)')

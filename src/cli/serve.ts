@@ -1,0 +1,135 @@
+/**
+ * `rcpt serve`: the HTTP API and web page (src/server/) with the shared verification options, API keys
+ * from `RCPT_API_KEYS` or `--api-key-file`, and a graceful stop on SIGTERM/SIGINT.
+ */
+import { readFile } from 'node:fs/promises';
+
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+import { parseApiKeys } from '../server/auth.js';
+import { createLogger } from '../server/logger.js';
+import { DEFAULT_HOST, DEFAULT_PORT, startServer, type RunningServer } from '../server/server.js';
+import type { CliIo } from './run-verify.js';
+import { UsageError, addSharedOptions, toVerifyOptions, type SharedFlags } from './shared-options.js';
+
+export interface ServeFlags extends SharedFlags {
+  port?: number;
+  host?: string;
+  db?: string;
+  apiKeyFile?: string;
+  rateLimit?: number;
+  logAddresses?: boolean;
+  logLevel?: string;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function integer(name: string, min: number, max: number): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (!/^\d+$/.test(value) || number < min || number > max) {
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}.`);
+    }
+    return number;
+  };
+}
+
+/** Adds `serve`'s own options (the shared ones come from shared-options.ts). */
+export function addServeOptions(command: Command): Command {
+  return addSharedOptions(
+    command
+      .addOption(
+        new Option('--port <n>', `port to listen on (env RCPT_PORT; default ${DEFAULT_PORT})`).argParser(
+          integer('--port', 0, 65535),
+        ),
+      )
+      .addOption(
+        new Option(
+          '--host <address>',
+          `address to listen on (env RCPT_HOST; default ${DEFAULT_HOST}; loopback only without API keys)`,
+        ),
+      )
+      .addOption(new Option('--db <file>', 'job store: a SQLite file (env RCPT_DB; default .rcpt/rcpt.db)'))
+      .addOption(
+        new Option(
+          '--api-key-file <file>',
+          'file of API keys, one a line (also env RCPT_API_KEYS, comma-separated)',
+        ),
+      )
+      .addOption(
+        new Option(
+          '--rate-limit <n>',
+          'requests (addresses) a minute per key, 0 for none (default 300)',
+        ).argParser(integer('--rate-limit', 0, 10_000_000)),
+      )
+      .addOption(
+        new Option('--log-addresses', 'write verified addresses to the log (off: they are personal data)'),
+      )
+      .addOption(
+        new Option('--log-level <level>', 'log level (env RCPT_LOG_LEVEL; default info)').choices(LOG_LEVELS),
+      ),
+  );
+}
+
+/** Resolves when one of the signals arrives. */
+function nextSignal(signals: readonly NodeJS.Signals[]): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const handlers = signals.map((signal) => {
+      const handler = () => {
+        for (const [name, fn] of handlers) process.off(name, fn);
+        resolve(signal);
+      };
+      process.on(signal, handler);
+      return [signal, handler] as const;
+    });
+  });
+}
+
+/**
+ * Starts the server and runs until SIGTERM or SIGINT, then stops gracefully. `started` is called once
+ * it listens (tests use it).
+ */
+export async function runServe(
+  flags: ServeFlags,
+  io: CliIo,
+  started?: (server: RunningServer) => void,
+): Promise<void> {
+  const env = io.env;
+  const logLevel = flags.logLevel ?? env.RCPT_LOG_LEVEL ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new UsageError(`RCPT_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}.`);
+  }
+  const logger = createLogger({ level: logLevel, destination: io.stdout });
+  let keyFile: string | undefined;
+  if (flags.apiKeyFile !== undefined) {
+    try {
+      keyFile = await readFile(flags.apiKeyFile, 'utf8');
+    } catch (error) {
+      throw new UsageError(
+        `cannot read --api-key-file ${flags.apiKeyFile}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+  let apiKeys: string[];
+  try {
+    apiKeys = parseApiKeys(env.RCPT_API_KEYS, keyFile);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const port =
+    flags.port ?? (env.RCPT_PORT === undefined ? undefined : integer('RCPT_PORT', 0, 65535)(env.RCPT_PORT));
+  const rateLimit = flags.rateLimit;
+  const server = await startServer({
+    port: port ?? DEFAULT_PORT,
+    host: flags.host ?? env.RCPT_HOST ?? DEFAULT_HOST,
+    verify: toVerifyOptions(flags, env),
+    apiKeys,
+    ...(rateLimit === undefined ? {} : { rateLimit: rateLimit === 0 ? null : { perMinute: rateLimit } }),
+    logger,
+    logAddresses: flags.logAddresses === true,
+  });
+  started?.(server);
+  const signal = await nextSignal(['SIGTERM', 'SIGINT']);
+  logger.info({ signal }, 'stopping');
+  await server.close();
+}

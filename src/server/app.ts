@@ -1,0 +1,379 @@
+/**
+ * The HTTP API and web page of `rcpt serve` as a value (the hono model): `createApp(deps)` builds the
+ * app, testable with `app.request()` without a port; `startServer()` (server.ts) puts it on a socket.
+ * Routes and schemas are declared with @hono/zod-openapi, so `/openapi.json` is generated from the
+ * same declarations that validate requests. Errors become JSON responses in one place (`onError`).
+ */
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { routePath } from 'hono/route';
+
+import type { Verifier, VerifyResult } from '../index.js';
+import { loadWebAssets } from '../web/assets.js';
+import { LOCAL_OWNER, createApiKeys, presentedKey } from './auth.js';
+import { renderDocsPage } from './docs-page.js';
+import { HttpError, errorResponse } from './http-error.js';
+import { registerJobRoutes, type JobsBackend } from './job-routes.js';
+import { createLogger, type Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { toReacherResponse } from './reacher.js';
+import { createRateLimiter, type RateLimitOptions } from './rate-limit.js';
+import {
+  ErrorSchema,
+  ReacherRequestSchema,
+  ReacherResponseSchema,
+  ResultSchema,
+  VerifyManyResponseSchema,
+  VerifyRequestSchema,
+} from './schemas.js';
+
+/** Size limits; each has a default below. */
+export interface Limits {
+  /** Largest JSON body accepted by `/v1/verify` and `/v0/check_email`, in bytes. Default 64 KiB. */
+  readonly maxBodyBytes: number;
+  /** Most addresses in one synchronous `/v1/verify` request. Default 10. */
+  readonly maxSyncAddresses: number;
+  /** Longest a synchronous request waits for its verifications, in milliseconds. Default 90000. */
+  readonly syncDeadlineMs: number;
+  /** Largest job upload (JSON, CSV or text), in bytes. Default 50 MiB. */
+  readonly maxUploadBytes: number;
+  /** Most addresses in one job. Default 1000000. */
+  readonly maxJobAddresses: number;
+}
+
+/** A JSON body of a few addresses is well under a kilobyte; 64 KiB leaves room and stops abuse. */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+/** A synchronous call holds a connection open while SMTP servers answer: keep batches small. */
+export const DEFAULT_MAX_SYNC_ADDRESSES = 10;
+/** The verifier's own deadline is 60 s per address; a greylist retry may add to it. */
+export const DEFAULT_SYNC_DEADLINE_MS = 90_000;
+/** Reacher's bulk limit is 50 MB; a 1 M-row CSV export of names and addresses fits. */
+export const DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
+export const DEFAULT_MAX_JOB_ADDRESSES = 1_000_000;
+/** Per key: a sign-up form checks one address per visitor; 300 a minute with bursts of 60 is generous. */
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perMinute: 300, burst: 60 };
+
+export interface AppDeps {
+  /** Verifies addresses; the server owns its lifecycle. */
+  readonly verifier: Verifier;
+  /** The job store and runner; without it the `/v1/jobs` routes answer 503. */
+  readonly jobs?: JobsBackend | null;
+  /** Accepted API keys. Empty: no authentication (the server then listens on loopback only). */
+  readonly apiKeys?: readonly string[];
+  /** Per-key token bucket; `null` turns rate limiting off. Default 300 a minute, bursts of 60. */
+  readonly rateLimit?: RateLimitOptions | null;
+  readonly limits?: Partial<Limits>;
+  readonly logger?: Logger;
+  readonly metrics?: Metrics;
+  /** Log verified addresses (off by default: they are personal data). */
+  readonly logAddresses?: boolean;
+  /** The name in Reacher's `debug.backend_name`. Default `rcpt`. */
+  readonly backendName?: string;
+}
+
+export interface AppEnv {
+  Variables: {
+    /** Who is calling: the key id, or `local` when the server runs without keys. */
+    owner: string;
+  };
+}
+
+export type App = OpenAPIHono<AppEnv>;
+
+const API_PATHS = ['/v1/*', '/v0/*'] as const;
+
+function verifyRoute() {
+  return createRoute({
+    method: 'post',
+    path: '/v1/verify',
+    summary: 'Verify one address, or a few, synchronously',
+    description:
+      'Send `{"email": "…"}` for one result, or `{"emails": […]}` (up to the configured few) for `{"results": […]}` in input order.',
+    security: [{ bearer: [] }],
+    request: {
+      body: { content: { 'application/json': { schema: VerifyRequestSchema } }, required: true },
+    },
+    responses: {
+      200: {
+        description: 'The result (one address) or results (a list)',
+        content: { 'application/json': { schema: z.union([ResultSchema, VerifyManyResponseSchema]) } },
+      },
+      400: { description: 'Malformed request', content: { 'application/json': { schema: ErrorSchema } } },
+      401: {
+        description: 'Missing or unknown API key',
+        content: { 'application/json': { schema: ErrorSchema } },
+      },
+      413: {
+        description: 'Body or list too large',
+        content: { 'application/json': { schema: ErrorSchema } },
+      },
+      429: {
+        description: 'Rate limited; see Retry-After',
+        content: { 'application/json': { schema: ErrorSchema } },
+      },
+    },
+  });
+}
+
+function reacherRoute() {
+  return createRoute({
+    method: 'post',
+    path: '/v0/check_email',
+    summary: 'Reacher-compatible check (reacherhq/check-if-email-exists)',
+    description:
+      "Accepts Reacher's request body and answers in Reacher's response shape, mapped from rcpt's result. The key may also be sent as `x-reacher-secret`.",
+    security: [{ bearer: [] }],
+    request: {
+      body: { content: { 'application/json': { schema: ReacherRequestSchema } }, required: true },
+    },
+    responses: {
+      200: {
+        description: "Reacher's CheckEmailOutput",
+        content: { 'application/json': { schema: ReacherResponseSchema } },
+      },
+      400: { description: 'Malformed request', content: { 'application/json': { schema: ErrorSchema } } },
+      401: {
+        description: 'Missing or unknown API key',
+        content: { 'application/json': { schema: ErrorSchema } },
+      },
+      413: { description: 'Body too large', content: { 'application/json': { schema: ErrorSchema } } },
+      429: {
+        description: 'Rate limited; see Retry-After',
+        content: { 'application/json': { schema: ErrorSchema } },
+      },
+    },
+  });
+}
+
+/** Builds the app. It owns no sockets: close `deps.verifier`, `deps.jobs` and `deps.metrics` yourself. */
+export function createApp(deps: AppDeps): App {
+  const limits: Limits = {
+    maxBodyBytes: deps.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    maxSyncAddresses: deps.limits?.maxSyncAddresses ?? DEFAULT_MAX_SYNC_ADDRESSES,
+    syncDeadlineMs: deps.limits?.syncDeadlineMs ?? DEFAULT_SYNC_DEADLINE_MS,
+    maxUploadBytes: deps.limits?.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
+    maxJobAddresses: deps.limits?.maxJobAddresses ?? DEFAULT_MAX_JOB_ADDRESSES,
+  };
+  const logger = deps.logger ?? createLogger({ level: 'silent' });
+  const metrics = deps.metrics ?? null;
+  const keys = createApiKeys(deps.apiKeys ?? []);
+  const rateLimit = deps.rateLimit === undefined ? DEFAULT_RATE_LIMIT : deps.rateLimit;
+  const limiter = rateLimit === null ? null : createRateLimiter(rateLimit);
+  const assets = loadWebAssets();
+
+  const app: App = new OpenAPIHono<AppEnv>({
+    // Validation failures become the same JSON error as everything else, with each field's problem.
+    defaultHook: (result) => {
+      if (!result.success) {
+        const details = result.error.issues.map((issue) => ({
+          path: issue.path.map(String).join('.') || '(body)',
+          message: issue.message,
+        }));
+        throw new HttpError(400, 'bad_request', 'The request does not match the schema', {}, details);
+      }
+      return undefined;
+    },
+  });
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      'An API key from RCPT_API_KEYS or the key file (none needed when the server runs without keys)',
+  });
+
+  app.onError((error, c) =>
+    errorResponse(error, c, (internal) => {
+      logger.error({ err: internal, method: c.req.method }, 'request failed');
+    }),
+  );
+  app.notFound((c) =>
+    c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` }, 404),
+  );
+
+  // One log line and one metric per request: route pattern, status, time, caller's key id; no bodies.
+  const observe: MiddlewareHandler<AppEnv> = async (c, next) => {
+    const started = performance.now();
+    await next();
+    const seconds = (performance.now() - started) / 1000;
+    const pattern = routePath(c, -1);
+    const route = pattern === '*' ? '(unmatched)' : pattern;
+    metrics?.observeRequest(c.req.method, route, c.res.status, seconds);
+    logger.info(
+      {
+        method: c.req.method,
+        route,
+        status: c.res.status,
+        ms: Math.round(seconds * 1000),
+        key: c.get('owner'),
+      },
+      'request',
+    );
+  };
+  app.use('*', observe);
+
+  // Pages are same-origin only: no inline script, no framing, no sniffing.
+  app.use('*', async (c, next) => {
+    await next();
+    c.res.headers.set('X-Content-Type-Options', 'nosniff');
+    c.res.headers.set('Referrer-Policy', 'no-referrer');
+    if (c.res.headers.get('Content-Type')?.startsWith('text/html') === true) {
+      c.res.headers.set(
+        'Content-Security-Policy',
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+      );
+    }
+  });
+
+  const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
+    if (!keys.required) {
+      c.set('owner', LOCAL_OWNER);
+      return next();
+    }
+    const presented = presentedKey(c.req.header('authorization'), c.req.header('x-reacher-secret'));
+    const owner = presented === null ? null : keys.identify(presented);
+    if (owner === null) {
+      throw new HttpError(
+        401,
+        'unauthorized',
+        presented === null
+          ? 'This server needs an API key: send "Authorization: Bearer <key>"'
+          : 'Unknown API key',
+        { 'WWW-Authenticate': 'Bearer realm="rcpt"' },
+      );
+    }
+    c.set('owner', owner);
+    return next();
+  };
+
+  /** Spends `cost` tokens of the caller's bucket, or answers 429 with when to come back. */
+  const charge = (c: Context<AppEnv>, cost: number): void => {
+    if (limiter === null) return;
+    const decision = limiter.take(c.get('owner'), cost);
+    if (!decision.allowed) {
+      throw new HttpError(
+        429,
+        'rate_limited',
+        `Rate limit of ${rateLimit?.perMinute ?? 0} a minute reached for this key; retry in ${decision.retryAfterSeconds} s`,
+        { 'Retry-After': String(decision.retryAfterSeconds) },
+      );
+    }
+  };
+
+  const chargeOne: MiddlewareHandler<AppEnv> = async (c, next) => {
+    charge(c, 1);
+    await next();
+  };
+  for (const path of API_PATHS) {
+    app.use(path, authenticate);
+    app.use(path, chargeOne);
+  }
+  app.use('/metrics', authenticate);
+
+  const jsonLimit = bodyLimit({
+    maxSize: limits.maxBodyBytes,
+    onError: () => {
+      throw new HttpError(
+        413,
+        'payload_too_large',
+        `The body is larger than ${limits.maxBodyBytes} bytes; for long lists, create a job (POST /v1/jobs)`,
+      );
+    },
+  });
+  app.use('/v1/verify', jsonLimit);
+  app.use('/v0/check_email', jsonLimit);
+
+  /** Verifies with the request's deadline: a client that hangs up stops its probes. */
+  const verifyFor = (c: Context<AppEnv>, address: string): Promise<VerifyResult> => {
+    const signal = AbortSignal.any([AbortSignal.timeout(limits.syncDeadlineMs), c.req.raw.signal]);
+    return deps.verifier.verify(address, { signal });
+  };
+  const logResults = (owner: string, results: readonly VerifyResult[]) => {
+    for (const result of results) {
+      logger.info(
+        {
+          key: owner,
+          verdict: result.verdict,
+          reason: result.reason,
+          ms: result.durationMs,
+          ...(deps.logAddresses === true ? { address: result.input } : {}),
+        },
+        'verified',
+      );
+    }
+  };
+
+  app.openapi(verifyRoute(), async (c) => {
+    const body = c.req.valid('json');
+    const single = body.email !== undefined;
+    if (single === (body.emails !== undefined)) {
+      throw new HttpError(
+        400,
+        'bad_request',
+        'Send either "email" (a string) or "emails" (an array of strings)',
+      );
+    }
+    const emails = body.emails ?? [body.email ?? ''];
+    if (emails.length === 0) throw new HttpError(400, 'bad_request', '"emails" is empty');
+    if (emails.length > limits.maxSyncAddresses) {
+      throw new HttpError(
+        413,
+        'payload_too_large',
+        `At most ${limits.maxSyncAddresses} addresses per synchronous request (got ${emails.length}); create a job (POST /v1/jobs) for more`,
+      );
+    }
+    // The first token was spent by the API middleware; a list pays one per address.
+    charge(c, emails.length - 1);
+    const results = await Promise.all(emails.map((email) => verifyFor(c, email)));
+    logResults(c.get('owner'), results);
+    if (single) return c.json(results[0] as VerifyResult, 200);
+    return c.json({ results }, 200);
+  });
+
+  app.openapi(reacherRoute(), async (c) => {
+    const body = c.req.valid('json');
+    const startedAt = new Date();
+    // Like Reacher without a proxy, per-request from_email, hello_name and smtp_port are not honoured:
+    // the operator's configuration decides how this server presents itself to mail servers.
+    const result = await verifyFor(c, body.to_email);
+    logResults(c.get('owner'), [result]);
+    return c.json(toReacherResponse(result, startedAt, deps.backendName ?? 'rcpt'), 200);
+  });
+
+  registerJobRoutes(app, {
+    jobs: deps.jobs ?? null,
+    limits,
+    logger,
+    logAddresses: deps.logAddresses === true,
+  });
+
+  app.get('/healthz', (c) =>
+    c.json({ status: 'ok', jobs: deps.jobs != null, auth: keys.required ? 'api-key' : 'none' }),
+  );
+
+  app.get('/metrics', async (c) => {
+    if (metrics === null) throw new HttpError(404, 'not_found', 'Metrics are not enabled on this server');
+    return c.body(await metrics.render(), 200, { 'Content-Type': metrics.registry.contentType });
+  });
+
+  const openApiDocument = () =>
+    app.getOpenAPI31Document({
+      openapi: '3.1.0',
+      info: {
+        title: 'rcpt',
+        version: '1',
+        description:
+          'Email address verification: syntax, DNS and SMTP, with a verdict and its evidence. Results follow DESIGN.md §2.',
+      },
+    });
+  app.get('/openapi.json', (c) => c.json(openApiDocument()));
+  app.get('/docs', (c) => c.html(renderDocsPage(openApiDocument())));
+
+  for (const [path, asset] of assets) {
+    app.get(path, (c) =>
+      c.body(asset.body, 200, { 'Content-Type': asset.type, 'Cache-Control': 'no-cache', ETag: asset.etag }),
+    );
+  }
+  return app;
+}

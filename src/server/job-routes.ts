@@ -1,0 +1,377 @@
+/**
+ * The `/v1/jobs` routes: create (JSON list, CSV or plain text, streamed into the job store), status,
+ * live progress as server-sent events, streamed results, cancel. A job belongs to the key that made it:
+ * any other key gets the same 404 as for a job that does not exist, so ids reveal nothing.
+ */
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { stream, streamSSE } from 'hono/streaming';
+
+import type { Verdict } from '../index.js';
+import { HttpError } from './http-error.js';
+import type { Logger } from './logger.js';
+import type { AppEnv, Limits } from './app.js';
+import {
+  ErrorSchema,
+  JobCreateJsonSchema,
+  JobCreatedSchema,
+  JobIdParamSchema,
+  JobSchema,
+  ResultsQuerySchema,
+  type JOB_STATUSES,
+} from './schemas.js';
+
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** What the API needs to know of a job. */
+export interface JobView {
+  readonly id: string;
+  /** The key id that created the job. */
+  readonly owner: string;
+  readonly status: JobStatus;
+  readonly total: number;
+  readonly done: number;
+  readonly counts: Readonly<Record<Verdict, number>>;
+  readonly reasons: Readonly<Record<string, number>>;
+  readonly createdAt: string;
+  /** When work started, for the ETA; `null` while queued. */
+  readonly startedAt: string | null;
+  readonly updatedAt: string | null;
+  readonly error: string | null;
+}
+
+/** The input of a new job. */
+export type JobInput =
+  | { readonly kind: 'list'; readonly emails: readonly string[] }
+  | { readonly kind: 'csv' | 'text'; readonly body: AsyncIterable<Uint8Array> };
+
+/** Bad input found while reading an upload (a CSV without an address column, a broken quote, …). */
+export class JobInputError extends Error {
+  override readonly name = 'JobInputError';
+  constructor(
+    message: string,
+    /** True when the input is over a size or count limit (answered 413 rather than 400). */
+    readonly tooLarge = false,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The job store and runner as the API sees them (implemented over `src/jobs/` in jobs-backend.ts).
+ * `create` consumes the input as it arrives and resolves once it is stored and queued.
+ */
+export interface JobsBackend {
+  create(owner: string, input: JobInput, options: { readonly maxAddresses: number }): Promise<JobView>;
+  get(id: string): Promise<JobView | null>;
+  /** Cancels a queued or running job; what is done stays readable. Resolves with the job after. */
+  cancel(id: string): Promise<JobView | null>;
+  /** The results so far, streamed: CSV (input columns, then result columns) or one JSON result a line. */
+  results(id: string, format: 'csv' | 'ndjson'): AsyncIterable<string>;
+  /** Addresses waiting in queued and running jobs (the `rcpt_jobs_queue_depth` metric). */
+  queueDepth(): number | Promise<number>;
+}
+
+/** How often the event stream looks at a running job (the store is the source of truth). */
+const EVENTS_POLL_MS = 250;
+/** A comment line every so often keeps proxies from closing an idle event stream. */
+const EVENTS_KEEPALIVE_MS = 15_000;
+const FINISHED: ReadonlySet<JobStatus> = new Set(['done', 'cancelled', 'failed']);
+
+/** The job as the API returns it. */
+export function jobResponse(job: JobView, now = Date.now()): z.infer<typeof JobSchema> {
+  let etaSeconds: number | null = null;
+  if (job.status === 'running' && job.startedAt !== null && job.done > 0 && job.total >= job.done) {
+    const elapsed = now - Date.parse(job.startedAt);
+    etaSeconds = Math.round(((elapsed / job.done) * (job.total - job.done)) / 1000);
+  } else if (FINISHED.has(job.status)) {
+    etaSeconds = 0;
+  }
+  return {
+    id: job.id,
+    status: job.status,
+    total: job.total,
+    done: job.done,
+    progress: job.total === 0 ? (FINISHED.has(job.status) ? 1 : 0) : job.done / job.total,
+    counts: { ...job.counts },
+    reasons: { ...job.reasons },
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    etaSeconds,
+    error: job.error,
+  };
+}
+
+const errors = {
+  401: {
+    description: 'Missing or unknown API key',
+    content: { 'application/json': { schema: ErrorSchema } },
+  },
+  404: {
+    description: 'No such job for this key',
+    content: { 'application/json': { schema: ErrorSchema } },
+  },
+  429: {
+    description: 'Rate limited; see Retry-After',
+    content: { 'application/json': { schema: ErrorSchema } },
+  },
+} as const;
+
+/** Counts bytes as they pass and stops the upload with a 413 past `max`. */
+async function* limitBytes(body: ReadableStream<Uint8Array>, max: number): AsyncIterable<Uint8Array> {
+  let seen = 0;
+  for await (const chunk of body) {
+    seen += chunk.byteLength;
+    if (seen > max) {
+      throw new HttpError(413, 'payload_too_large', `The upload is larger than ${max} bytes`);
+    }
+    yield chunk;
+  }
+}
+
+export interface JobRoutesDeps {
+  readonly jobs: JobsBackend | null;
+  readonly limits: Limits;
+  readonly logger: Logger;
+  readonly logAddresses: boolean;
+}
+
+export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps): void {
+  const { limits, logger } = deps;
+  const backend = (): JobsBackend => {
+    if (deps.jobs === null) throw new HttpError(503, 'unavailable', 'This server runs without a job store');
+    return deps.jobs;
+  };
+  /** The caller's job, or a 404 that does not say whether the id exists for someone else. */
+  const ownJob = async (c: Context<AppEnv>, id: string): Promise<JobView> => {
+    const job = await backend().get(id);
+    if (job === null || job.owner !== c.get('owner')) {
+      throw new HttpError(404, 'not_found', `No job ${id}`);
+    }
+    return job;
+  };
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/jobs',
+      summary: 'Create a verification job',
+      description:
+        'Send `{"emails": […]}`, or a `text/csv` body (a header row; the address column is found by name: email, e-mail, address, mail) or a `text/plain` body (one address a line). The upload is streamed into the job store.',
+      security: [{ bearer: [] }],
+      request: {
+        body: {
+          required: true,
+          content: {
+            'application/json': { schema: JobCreateJsonSchema },
+            'text/csv': { schema: z.string() },
+            'text/plain': { schema: z.string() },
+          },
+        },
+      },
+      responses: {
+        202: {
+          description: 'Accepted and queued',
+          content: { 'application/json': { schema: JobCreatedSchema } },
+        },
+        400: { description: 'Malformed input', content: { 'application/json': { schema: ErrorSchema } } },
+        401: errors[401],
+        413: {
+          description: 'Upload or list too large',
+          content: { 'application/json': { schema: ErrorSchema } },
+        },
+        415: {
+          description: 'Unsupported content type',
+          content: { 'application/json': { schema: ErrorSchema } },
+        },
+        429: errors[429],
+      },
+    }),
+    async (c) => {
+      const jobs = backend();
+      const declared = Number(c.req.header('content-length') ?? '0');
+      if (declared > limits.maxUploadBytes) {
+        throw new HttpError(
+          413,
+          'payload_too_large',
+          `The upload is larger than ${limits.maxUploadBytes} bytes`,
+        );
+      }
+      const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+      let input: JobInput;
+      if (type === 'application/json' || type.endsWith('+json')) {
+        // Only JSON bodies are validated (and only they reach here); the text types are read below.
+        const body = c.req.valid('json') as z.infer<typeof JobCreateJsonSchema>;
+        if (body.emails.length === 0) throw new HttpError(400, 'bad_request', '"emails" is empty');
+        input = { kind: 'list', emails: body.emails };
+      } else {
+        const raw = c.req.raw.body;
+        if (raw === null) throw new HttpError(400, 'bad_request', 'The body is empty');
+        input = { kind: type === 'text/csv' ? 'csv' : 'text', body: limitBytes(raw, limits.maxUploadBytes) };
+      }
+      if (input.kind === 'list' && input.emails.length > limits.maxJobAddresses) {
+        throw new HttpError(
+          413,
+          'payload_too_large',
+          `At most ${limits.maxJobAddresses} addresses per job (got ${input.emails.length})`,
+        );
+      }
+      let job: JobView;
+      try {
+        job = await jobs.create(c.get('owner'), input, { maxAddresses: limits.maxJobAddresses });
+      } catch (error) {
+        if (error instanceof JobInputError) {
+          throw new HttpError(
+            error.tooLarge ? 413 : 400,
+            error.tooLarge ? 'payload_too_large' : 'bad_request',
+            error.message,
+          );
+        }
+        throw error;
+      }
+      logger.info({ key: c.get('owner'), job: job.id, total: job.total, kind: input.kind }, 'job created');
+      return c.json({ id: job.id, status: job.status, total: job.total }, 202, {
+        Location: `/v1/jobs/${job.id}`,
+      });
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/jobs/{id}',
+      summary: 'A job: status, totals by verdict and reason, progress, ETA',
+      security: [{ bearer: [] }],
+      request: { params: JobIdParamSchema },
+      responses: {
+        200: { description: 'The job', content: { 'application/json': { schema: JobSchema } } },
+        401: errors[401],
+        404: errors[404],
+        429: errors[429],
+      },
+    }),
+    async (c) => {
+      const job = await ownJob(c, c.req.valid('param').id);
+      return c.json(jobResponse(job), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/jobs/{id}/events',
+      summary: 'Live progress as server-sent events',
+      description:
+        'A `progress` event (the job as JSON) whenever it changes, then one `end` event when the job is done, cancelled or failed; the stream then closes.',
+      security: [{ bearer: [] }],
+      request: { params: JobIdParamSchema },
+      responses: {
+        200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } },
+        401: errors[401],
+        404: errors[404],
+        429: errors[429],
+      },
+    }),
+    async (c) => {
+      const id = c.req.valid('param').id;
+      await ownJob(c, id);
+      const jobs = backend();
+      return streamSSE(c, async (sse) => {
+        let last = '';
+        let quietSince = Date.now();
+        let eventId = 0;
+        while (!sse.aborted && !sse.closed) {
+          const job = await jobs.get(id);
+          if (job === null) break;
+          const view = jobResponse(job);
+          const data = JSON.stringify(view);
+          if (data !== last) {
+            last = data;
+            quietSince = Date.now();
+            await sse.writeSSE({ event: 'progress', data, id: String(++eventId) });
+          } else if (Date.now() - quietSince > EVENTS_KEEPALIVE_MS) {
+            quietSince = Date.now();
+            await sse.write(': keep-alive\n\n');
+          }
+          if (FINISHED.has(job.status)) {
+            await sse.writeSSE({ event: 'end', data, id: String(eventId + 1) });
+            break;
+          }
+          await sse.sleep(EVENTS_POLL_MS);
+        }
+      });
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/jobs/{id}/results',
+      summary: 'The results so far, streamed as CSV or NDJSON',
+      description:
+        'CSV keeps the input columns and appends the result columns; NDJSON is one result object (DESIGN.md §2) a line.',
+      security: [{ bearer: [] }],
+      request: { params: JobIdParamSchema, query: ResultsQuerySchema },
+      responses: {
+        200: {
+          description: 'The results',
+          content: { 'text/csv': { schema: z.string() }, 'application/x-ndjson': { schema: z.string() } },
+        },
+        401: errors[401],
+        404: errors[404],
+        429: errors[429],
+      },
+    }),
+    async (c) => {
+      const id = c.req.valid('param').id;
+      const format = c.req.valid('query').format ?? 'csv';
+      await ownJob(c, id);
+      const lines = backend().results(id, format);
+      c.header('Content-Type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
+      c.header(
+        'Content-Disposition',
+        `attachment; filename="rcpt-${id}.${format === 'csv' ? 'csv' : 'ndjson'}"`,
+      );
+      return stream(
+        c,
+        async (out) => {
+          for await (const line of lines) {
+            if (out.aborted) break;
+            await out.write(line);
+          }
+        },
+        async (error) => {
+          logger.error({ err: error, job: id }, 'results stream failed');
+          await Promise.resolve();
+        },
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/jobs/{id}',
+      summary: 'Cancel a job; what is done stays downloadable',
+      security: [{ bearer: [] }],
+      request: { params: JobIdParamSchema },
+      responses: {
+        200: {
+          description: 'The job after cancelling',
+          content: { 'application/json': { schema: JobSchema } },
+        },
+        401: errors[401],
+        404: errors[404],
+        429: errors[429],
+      },
+    }),
+    async (c) => {
+      const id = c.req.valid('param').id;
+      await ownJob(c, id);
+      const job = await backend().cancel(id);
+      if (job === null) throw new HttpError(404, 'not_found', `No job ${id}`);
+      logger.info({ key: c.get('owner'), job: id, status: job.status }, 'job cancelled');
+      return c.json(jobResponse(job), 200);
+    },
+  );
+}

@@ -1,0 +1,129 @@
+/**
+ * rcpt's result in Reacher's `/v0/check_email` shape (reacherhq/check-if-email-exists backend 0.11,
+ * `core/src/util/input_output.rs`; field names and types only, no code). The mapping and where rcpt
+ * deliberately answers differently are documented in src/server/README.md.
+ */
+import type { Reason, Verdict, VerifyResult } from '../index.js';
+import type { ReacherResponse } from './schemas.js';
+
+const IS_REACHABLE = {
+  deliverable: 'safe',
+  risky: 'risky',
+  undeliverable: 'invalid',
+  unknown: 'unknown',
+} as const satisfies Record<Verdict, ReacherResponse['is_reachable']>;
+
+/**
+ * Reacher's SMTP error types (core/src/smtp/error.rs) for rcpt's unknown reasons: timeouts are `Timeout`,
+ * socket-level failures `IOError`, a reply the verifier could not read as an answer `AsyncSmtpError`.
+ */
+const SMTP_ERROR_TYPES: Partial<Record<Reason, string>> = {
+  timeout: 'Timeout',
+  connection_failed: 'IOError',
+  tls_error: 'IOError',
+  target_not_allowed: 'IOError',
+  protocol_error: 'AsyncSmtpError',
+  greylisted: 'AsyncSmtpError',
+  rate_limited: 'AsyncSmtpError',
+  sender_blocked: 'AsyncSmtpError',
+  smtputf8_unsupported: 'AsyncSmtpError',
+  unexpected_reply: 'AsyncSmtpError',
+};
+
+/** Reacher's `description` for a sender-side refusal (`IpBlacklisted`; its `NeedsRDNS` is folded in). */
+const SMTP_DESCRIPTIONS: Partial<Record<Reason, string>> = { sender_blocked: 'IpBlacklisted' };
+
+/** Rust's `Duration` as serde writes it. */
+function duration(ms: number): { secs: number; nanos: number } {
+  const whole = Math.max(0, Math.round(ms));
+  return { secs: Math.floor(whole / 1000), nanos: (whole % 1000) * 1_000_000 };
+}
+
+/** A DNS name with its root dot, as Reacher prints MX records (`alt1.gmail-smtp-in.l.google.com.`). */
+function fqdn(name: string): string {
+  return name.endsWith('.') ? name : `${name}.`;
+}
+
+function mxBlock(result: VerifyResult): ReacherResponse['mx'] {
+  const dns = result.dns;
+  if (dns === null || dns.error === 'NXDOMAIN') return { accepts_mail: false, records: [] };
+  if (dns.error !== null)
+    return { error: { type: 'ResolveError', message: `DNS lookup failed: ${dns.error}` } };
+  // A null MX (RFC 7505) says the domain accepts no mail; Reacher reports `true` there (its #900).
+  if (dns.nullMx) return { accepts_mail: false, records: [] };
+  const records = (dns.mx ?? []).map((mx) => fqdn(mx.exchange));
+  return { accepts_mail: records.length > 0, records };
+}
+
+function smtpBlock(result: VerifyResult): ReacherResponse['smtp'] {
+  const errorType = SMTP_ERROR_TYPES[result.reason];
+  if (result.verdict === 'unknown' && errorType !== undefined) {
+    const reply = result.smtp?.reply;
+    const message =
+      reply !== null && reply !== undefined
+        ? `${reply.code}${reply.enhanced === null ? '' : ` ${reply.enhanced}`} ${reply.text.replace(/\n/g, '; ')}`
+        : result.reason.replace(/_/g, ' ');
+    const description = SMTP_DESCRIPTIONS[result.reason];
+    return { error: { type: errorType, message }, ...(description === undefined ? {} : { description }) };
+  }
+  const smtp = result.smtp;
+  if (smtp === null) {
+    // No SMTP conversation (bad syntax, no mail domain): Reacher's default, every field false.
+    return {
+      can_connect_smtp: false,
+      has_full_inbox: false,
+      is_catch_all: false,
+      is_deliverable: false,
+      is_disabled: false,
+    };
+  }
+  const code = smtp.reply?.code ?? 0;
+  return {
+    can_connect_smtp: smtp.host !== null,
+    has_full_inbox: result.reason === 'mailbox_full',
+    is_catch_all: result.flags.catchAll || result.reason === 'accept_all_provider',
+    // The server accepted the RCPT: true also for catch-all and accept-all answers, as in Reacher.
+    is_deliverable: smtp.reply?.stage === 'rcpt' && code >= 200 && code < 300,
+    is_disabled: result.reason === 'mailbox_disabled',
+  };
+}
+
+/** Maps one rcpt result to Reacher's response. `startedAt` is when the request began. */
+export function toReacherResponse(
+  result: VerifyResult,
+  startedAt: Date,
+  backendName = 'rcpt',
+): ReacherResponse {
+  const end = new Date(startedAt.getTime() + result.durationMs);
+  return {
+    input: result.input,
+    is_reachable: IS_REACHABLE[result.verdict],
+    misc: {
+      is_disposable: result.flags.disposable,
+      is_role_account: result.flags.role,
+      is_b2c: result.flags.free,
+      gravatar_url: null,
+      haveibeenpwned: null,
+    },
+    mx: mxBlock(result),
+    smtp: smtpBlock(result),
+    syntax: {
+      address: result.address,
+      domain: result.syntax.domain ?? '',
+      username: result.syntax.localPart ?? '',
+      is_valid_syntax: result.syntax.valid,
+      normalized_email: result.address,
+      suggestion: result.suggestion,
+    },
+    debug: {
+      backend_name: backendName,
+      start_time: startedAt.toISOString(),
+      end_time: end.toISOString(),
+      duration: duration(result.durationMs),
+      smtp: {
+        verif_method:
+          result.smtp?.host != null ? { type: 'Smtp', host: result.smtp.host } : { type: 'Skipped' },
+      },
+    },
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * The API's request and response schemas (zod, with OpenAPI metadata): `/openapi.json` is generated
+ * from these, and requests are validated against them. The result schema mirrors DESIGN.md §2.
+ */
+import { z } from '@hono/zod-openapi';
+
+import { REASONS, SMTP_STAGES, SYNTAX_ERROR_CODES, VERDICTS, type Reason } from '../index.js';
+import { API_ERROR_CODES } from './http-error.js';
+
+const REASON_CODES = Object.keys(REASONS) as [Reason, ...Reason[]];
+
+export const ErrorSchema = z
+  .object({
+    error: z.enum(API_ERROR_CODES).openapi({ example: 'bad_request' }),
+    message: z.string().openapi({ example: 'Expected "email" (a string) or "emails" (an array of strings)' }),
+    details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi('Error');
+
+const SyntaxSchema = z.object({
+  valid: z.boolean(),
+  localPart: z.string().nullable(),
+  domain: z.string().nullable(),
+  asciiDomain: z.string().nullable(),
+  smtputf8: z.boolean(),
+  error: z
+    .object({ code: z.enum(SYNTAX_ERROR_CODES), message: z.string(), index: z.number().int() })
+    .nullable(),
+});
+
+const ReplySchema = z.object({
+  stage: z.enum(SMTP_STAGES),
+  code: z.number().int().openapi({ example: 250 }),
+  enhanced: z.string().nullable().openapi({ example: '2.1.5' }),
+  text: z.string().openapi({ example: 'OK' }),
+});
+
+export const ResultSchema = z
+  .object({
+    input: z.string().openapi({ example: 'Alice.Smith@Example.COM' }),
+    address: z.string().nullable().openapi({ example: 'Alice.Smith@example.com' }),
+    verdict: z.enum(VERDICTS).openapi({ example: 'deliverable' }),
+    reason: z.enum(REASON_CODES).openapi({ example: 'accepted' }),
+    flags: z.object({
+      role: z.boolean(),
+      free: z.boolean(),
+      disposable: z.boolean(),
+      catchAll: z.boolean(),
+    }),
+    suggestion: z.string().nullable(),
+    syntax: SyntaxSchema,
+    dns: z
+      .object({
+        mx: z
+          .array(z.object({ exchange: z.string(), priority: z.number().int() }))
+          .readonly()
+          .nullable(),
+        implicitMx: z.boolean(),
+        nullMx: z.boolean(),
+        error: z.string().nullable(),
+      })
+      .nullable(),
+    smtp: z
+      .object({
+        host: z.string().nullable(),
+        ip: z.string().nullable(),
+        port: z.number().int().nullable(),
+        tls: z.boolean(),
+        provider: z.string().nullable(),
+        reply: ReplySchema.nullable(),
+        catchAll: z.boolean().nullable(),
+        attempts: z.number().int(),
+        transcript: z
+          .array(z.object({ dir: z.enum(['>', '<']), line: z.string(), ms: z.number() }))
+          .readonly()
+          .nullable(),
+      })
+      .nullable(),
+    durationMs: z.number().int(),
+    checkedAt: z.string().openapi({ example: '2026-11-28T20:00:00.000Z' }),
+    retryAt: z.string().nullable(),
+  })
+  .openapi('Result');
+
+export const VerifyRequestSchema = z
+  .object({
+    email: z.string().optional().openapi({ example: 'alice@example.com' }),
+    emails: z
+      .array(z.string())
+      .optional()
+      .openapi({ example: ['alice@example.com', 'bob@example.org'] }),
+  })
+  .openapi('VerifyRequest');
+
+export const VerifyManyResponseSchema = z.object({ results: z.array(ResultSchema) }).openapi('VerifyResults');
+
+export const JobCreateJsonSchema = z
+  .object({
+    emails: z.array(z.string()).openapi({ example: ['alice@example.com', 'bob@example.org'] }),
+    name: z.string().max(200).optional(),
+  })
+  .openapi('JobRequest');
+
+export const JOB_STATUSES = ['queued', 'running', 'done', 'cancelled', 'failed'] as const;
+
+const VerdictCountsSchema = z.object(
+  Object.fromEntries(VERDICTS.map((verdict) => [verdict, z.number().int()])) as Record<
+    (typeof VERDICTS)[number],
+    z.ZodNumber
+  >,
+);
+
+export const JobSchema = z
+  .object({
+    id: z.string().openapi({ example: 'j_4f9c2e7a1b3d' }),
+    status: z.enum(JOB_STATUSES),
+    total: z.number().int().openapi({ description: 'addresses in the job (rows, duplicates included)' }),
+    done: z.number().int(),
+    progress: z.number().openapi({ description: 'done / total, from 0 to 1' }),
+    counts: VerdictCountsSchema,
+    reasons: z.record(z.string(), z.number().int()),
+    createdAt: z.string(),
+    updatedAt: z.string().nullable(),
+    etaSeconds: z.number().nullable().openapi({ description: 'estimated seconds left, null when unknown' }),
+    error: z.string().nullable(),
+  })
+  .openapi('Job');
+
+export const JobCreatedSchema = z
+  .object({ id: z.string(), status: z.enum(JOB_STATUSES), total: z.number().int() })
+  .openapi('JobCreated');
+
+export const JobIdParamSchema = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(100)
+    .openapi({ param: { name: 'id', in: 'path' }, example: 'j_4f9c2e7a1b3d' }),
+});
+
+export const ResultsQuerySchema = z.object({
+  format: z
+    .enum(['csv', 'ndjson'])
+    .optional()
+    .openapi({ param: { name: 'format', in: 'query' }, example: 'csv' }),
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Reacher (reacherhq/check-if-email-exists backend 0.11) request and response, by field name and type.
+
+export const ReacherRequestSchema = z
+  .looseObject({
+    to_email: z.string().openapi({ example: 'someone@gmail.com' }),
+    from_email: z.string().optional(),
+    hello_name: z.string().optional(),
+    proxy: z.unknown().optional(),
+    smtp_port: z.number().int().optional(),
+  })
+  .openapi('ReacherCheckEmailRequest');
+
+const ReacherErrorSchema = z.object({ type: z.string(), message: z.string() });
+
+export const ReacherResponseSchema = z
+  .object({
+    input: z.string(),
+    is_reachable: z.enum(['safe', 'risky', 'invalid', 'unknown']),
+    misc: z.object({
+      is_disposable: z.boolean(),
+      is_role_account: z.boolean(),
+      is_b2c: z.boolean(),
+      gravatar_url: z.string().nullable(),
+      haveibeenpwned: z.boolean().nullable(),
+    }),
+    mx: z.union([
+      z.object({ accepts_mail: z.boolean(), records: z.array(z.string()) }),
+      z.object({ error: ReacherErrorSchema }),
+    ]),
+    smtp: z.union([
+      z.object({
+        can_connect_smtp: z.boolean(),
+        has_full_inbox: z.boolean(),
+        is_catch_all: z.boolean(),
+        is_deliverable: z.boolean(),
+        is_disabled: z.boolean(),
+      }),
+      z.object({ error: ReacherErrorSchema, description: z.string().optional() }),
+    ]),
+    syntax: z.object({
+      address: z.string().nullable(),
+      domain: z.string(),
+      username: z.string(),
+      is_valid_syntax: z.boolean(),
+      normalized_email: z.string().nullable(),
+      suggestion: z.string().nullable(),
+    }),
+    debug: z.object({
+      backend_name: z.string(),
+      start_time: z.string(),
+      end_time: z.string(),
+      duration: z.object({ secs: z.number().int(), nanos: z.number().int() }),
+      smtp: z.object({
+        verif_method: z.object({ type: z.enum(['Smtp', 'Skipped']), host: z.string().optional() }),
+      }),
+    }),
+  })
+  .openapi('ReacherCheckEmailResponse');
+
+export type ReacherResponse = z.infer<typeof ReacherResponseSchema>;
