@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 
 import {
   REASONS,
+  createVerifier,
   verify,
   type Reason,
   type SmtpStage,
@@ -18,7 +19,12 @@ import {
   type VerifyOptions,
   type VerifyResult,
 } from '../../src/index.js';
-import { PERSONA_GREYLIST_WINDOW_MS, startPersonaWorld, type PersonaWorld } from './personas.js';
+import {
+  IRONPORT_DHAP_THRESHOLD,
+  PERSONA_GREYLIST_WINDOW_MS,
+  startPersonaWorld,
+  type PersonaWorld,
+} from './personas.js';
 
 let world: PersonaWorld;
 let base: VerifyOptions;
@@ -94,6 +100,9 @@ const RETRY: VerifyOptions = {
   timeoutMs: 8_000,
 };
 
+/** A greylisting retry fits (250 ms + the 5 s margin), more than one does not. */
+const STUBBORN: VerifyOptions = { greylistWaitMs: 250, timeoutMs: 5_600 };
+
 /** Per persona: a title, the `smtp.provider` expected (`null` for generic MTAs), and its rows. */
 const TABLE: readonly (readonly [string, string | null, readonly Row[]])[] = [
   [
@@ -115,6 +124,11 @@ const TABLE: readonly (readonly [string, string | null, readonly Row[]])[] = [
       row('info@acme-workspace.test', 'deliverable/accepted', 250, { role: true, free: false }),
       row('admin@acme-workspace.test', 'undeliverable/mailbox_not_found', 550, { role: true }),
       row('anyone@catchall-workspace.test', 'risky/catch_all', 250, { note: 'catch-all routing' }),
+      row('alice@busy-workspace.test', 'unknown/rate_limited', 421, {
+        stage: 'ehlo',
+        note: '421 4.7.0 at EHLO',
+      }),
+      row('alice@fallback-workspace.test', 'deliverable/accepted', 250, { note: 'first MX says 421 first' }),
     ],
   ],
   [
@@ -130,6 +144,11 @@ const TABLE: readonly (readonly [string, string | null, readonly Row[]])[] = [
       row('info@contoso.test', 'deliverable/accepted', 250, { role: true }),
       row('admin@contoso.test', 'undeliverable/mailbox_not_found', 550, { role: true }),
       row('nobody@fabrikam.test', 'risky/catch_all', 250, { note: 'tenant without DBEB' }),
+      row('alice@contoso.test', 'unknown/rate_limited', 451, {
+        stage: 'mail',
+        note: '4.7.650 IP reputation',
+        options: { mailFrom: 'verify@lowrep.test' },
+      }),
       row('alice@contoso.test', 'unknown/sender_blocked', 550, {
         stage: 'mail',
         note: 'MAIL FROM domain on Spamhaus, S8002',
@@ -290,6 +309,10 @@ const TABLE: readonly (readonly [string, string | null, readonly Row[]])[] = [
         note: 'Spamhaus at MAIL',
       }),
       row('alice@greylist.test', 'unknown/greylisted', 450, { note: 'postgrey, no wait allowed' }),
+      row('alice@stubborn.test', 'unknown/greylisted', 451, {
+        note: 'rspamd, still deferring',
+        options: STUBBORN,
+      }),
       row('alice@nomail521.test', 'undeliverable/domain_rejects_mail', 521, { stage: 'greeting' }),
       row('alice@parked.test', 'undeliverable/domain_rejects_mail', 556, { note: '556 5.1.10 nullMX' }),
       row('temp123@mailinator.com', 'risky/disposable', 250),
@@ -398,6 +421,26 @@ describe('what the personas saw and what rcpt made of it', () => {
     assert.ok(waitMs >= 290_000 && waitMs <= 310_000, `retry after ${waitMs} ms`);
   });
 
+  it('a 421 greeting from the first MX sends rcpt to the next one', async () => {
+    const result = await run('alice@fallback-workspace.test');
+    assert.equal(result.reason, 'accepted');
+    assert.equal(result.smtp?.host, 'alt1.aspmx.l.google.com');
+    assert.equal(result.smtp?.attempts, 2);
+    assert.ok(world.server('mx1.fallback-workspace.test').log.connections >= 1);
+  });
+
+  it('a greylister that keeps deferring: retried within the deadline, then greylisted with retryAt', async () => {
+    const persona = world.server('mx.stubborn.test');
+    const before = persona.log.rcpts.filter(([recipient]) => recipient === 'bob@stubborn.test').length;
+    const result = await run('bob@stubborn.test', STUBBORN);
+    assert.equal(result.reason, 'greylisted');
+    assert.ok((result.smtp?.attempts ?? 0) >= 2, `attempts ${result.smtp?.attempts}`);
+    assert.ok(result.durationMs < 5_600, `${result.durationMs} ms`);
+    assert.ok(result.retryAt !== null);
+    const asked = persona.log.rcpts.filter(([recipient]) => recipient === 'bob@stubborn.test').length;
+    assert.equal(asked - before, result.smtp?.attempts);
+  });
+
   it('Outlook.com: the catch-all probe goes in the same transaction and draws the 452', async () => {
     const persona = world.server('BN8NAM11FT015.mail.protection.outlook.com');
     const before = persona.log.commands.length;
@@ -428,6 +471,30 @@ describe('what the personas saw and what rcpt made of it', () => {
     async () => {
       const result = await run('nobody@mimeopen.test', RETRY);
       assert.equal(result.reason, 'catch_all');
+    },
+  );
+
+  it(
+    'IronPort past its DHAP threshold: a silent accept of a dead address is not reported deliverable',
+    {
+      todo:
+        'ProviderRule.maxInvalidRecipientsPerHour (25 for ironport) is enforced nowhere: once the ' +
+        'catch-all verdict is cached, every unknown address from the 26th invalid RCPT on comes back ' +
+        'deliverable/accepted',
+    },
+    async () => {
+      const verifier = createVerifier(base);
+      try {
+        const known = await verifier.verify('alice@harvest.test');
+        assert.equal(known.reason, 'accepted');
+        const reasons: Reason[] = [];
+        for (let i = 1; i <= IRONPORT_DHAP_THRESHOLD + 2; i += 1) {
+          reasons.push((await verifier.verify(`nobody${i}@harvest.test`)).reason);
+        }
+        assert.ok(!reasons.includes('accepted'), reasons.join(' '));
+      } finally {
+        await verifier.close();
+      }
     },
   );
 

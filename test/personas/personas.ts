@@ -6,7 +6,7 @@
  * (`gmail-smtp-in.l.google.com` → 127.0.0.30), so rcpt's provider matching sees what it sees in
  * production. Those names exist only in this loopback DNS; nothing leaves the machine.
  *
- * Addresses: personas on 127.0.0.30–.62 (other tests use .2–.22), every one on the same port (rcpt has
+ * Addresses: personas on 127.0.0.30–.66 (other tests use .2–.22), every one on the same port (rcpt has
  * one `smtpPort` option). Greeting and EHLO lines are the providers' shapes; where no source gives the
  * exact banner, the comment says so.
  */
@@ -106,7 +106,8 @@ const google: PersonaDefinition = {
 /**
  * Microsoft 365 / Exchange Online. providers.md §B Microsoft 365 row: DBEB `550 5.4.1 … Recipient
  * address rejected: Access denied. AS(201806281)` (sisimai `rhost-microsoft-02.eml`, at RCPT), `5.7.504`,
- * `451 4.7.500 Server busy … (AS761)` at RCPT, `550 5.7.1 … MailFrom domain is listed in Spamhaus …
+ * `451 4.7.500 Server busy … (AS761)` at RCPT, `451 4.7.650 … rate limited due to IP reputation` at
+ * MAIL FROM (sisimai `rhost-microsoft-05`), `550 5.7.1 … MailFrom domain is listed in Spamhaus …
  * (S8002)` for a listed MAIL FROM domain. A tenant without DBEB (Internal relay, hybrid) accepts every
  * RCPT (karolyi/py3-validate-email PR #63). Banner and EHLO as Exchange Online front ends send them.
  */
@@ -128,6 +129,10 @@ const microsoft365: PersonaDefinition = {
     'SMTPUTF8',
   ],
   mail(mailFrom) {
+    if (domainOf(mailFrom) === 'lowrep.test') {
+      // sisimai rhost-microsoft-05 (at MAIL FROM).
+      return '451 4.7.650 The mail server [127.0.0.1] has been temporarily rate limited due to IP reputation. For e-mail delivery information, see https://postmaster.live.com (S775) [DM6NAM12FT034.eop-nam12.prod.protection.outlook.com]';
+    }
     if (domainOf(mailFrom) === 'listed.test') {
       return '550 5.7.1 Service unavailable, MailFrom domain is listed in Spamhaus. To request removal from this list see https://www.spamhaus.org/query/dbl (S8002) [DM6NAM12FT034.eop-nam12.prod.protection.outlook.com]';
     }
@@ -482,8 +487,64 @@ const trendmicro: PersonaDefinition = {
       : `554 5.7.1 <${recipient}>: Recipient address rejected: Access denied.`,
 };
 
+/**
+ * Google refusing a client at EHLO under load (providers.md §B Google row, "DoS at HELO"): `421 4.7.0
+ * Try again later, closing connection. (EHLO)`.
+ */
+const googleBusy: PersonaDefinition = {
+  name: 'aspmx2.googlemail.com',
+  greeting: '220 mx.google.com ESMTP b2si7654321qkb.34 - gsmtp',
+  ehloReply: '421 4.7.0 Try again later, closing connection. (EHLO) b2si7654321qkb.34 - gsmtp',
+};
+
+/**
+ * Cisco IronPort's Directory Harvest Attack Prevention in work-queue mode: past the threshold of invalid
+ * recipients per hour from one client (25 by default on public listeners), it "will bounce the messages
+ * up to the threshold … and then it will silently accept and drop the rest" (AsyncOS 7.x Advanced
+ * Configuration Guide, LDAP chapter; providers.md §B IronPort row).
+ */
+export const IRONPORT_DHAP_THRESHOLD = 25;
+function ironportDhap(): PersonaDefinition {
+  const invalid = new Map<string, number>();
+  return {
+    name: 'esa2.hc1234-56.iphmx.com',
+    greeting: '220 esa2.hc1234-56.iphmx.com ESMTP',
+    extensions: ['8BITMIME', 'SIZE 31457280'],
+    mail: (mailFrom) => `250 sender <${mailFrom}> ok`,
+    rcpt(recipient, context) {
+      const count = invalid.get(context.remoteAddress) ?? 0;
+      if (localOf(recipient) === 'alice' || count >= IRONPORT_DHAP_THRESHOLD) {
+        return `250 recipient <${recipient}> ok`;
+      }
+      invalid.set(context.remoteAddress, count + 1);
+      return '550 #5.1.0 Address rejected.';
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Generic MTAs with one behaviour each
+
+/**
+ * Postfix anvil at the greeting (`smtpd_client_connection_count_limit`): `421 4.7.0 <host> Error: too
+ * many connections from <ip>`, then it closes. rcpt must try the next MX (RFC 5321 §5.1).
+ */
+const anvil: PersonaDefinition = {
+  name: 'mx1.fallback-workspace.test',
+  greeting: '421 4.7.0 mx1.fallback-workspace.test Error: too many connections from 127.0.0.1',
+};
+
+/**
+ * rspamd's greylist module, whose default message names no window (`451 4.7.1 Try again later`), here
+ * in front of a server that keeps deferring: rcpt retries while its deadline allows, then reports
+ * greylisted.
+ */
+const stubbornGreylist: PersonaDefinition = {
+  name: 'mx.stubborn.test',
+  greeting: '220 mx.stubborn.test ESMTP Postfix',
+  extensions: ['PIPELINING', 'SIZE 10240000', 'ENHANCEDSTATUSCODES', '8BITMIME', 'SMTPUTF8'],
+  rcpt: () => '451 4.7.1 Try again later',
+};
 
 /**
  * Postfix's `reject_rbl_client zen.spamhaus.org`, whose reply is `default_rbl_reply` (postconf(5):
@@ -724,6 +785,10 @@ function personaPlans(): readonly PersonaPlan[] {
     { ip: '127.0.0.60', definition: unsolicited },
     { ip: '127.0.0.61', definition: tlsBroken },
     // 127.0.0.62: nothing listens there (connection refused).
+    { ip: '127.0.0.63', definition: ironportDhap() },
+    { ip: '127.0.0.64', definition: googleBusy },
+    { ip: '127.0.0.65', definition: anvil },
+    { ip: '127.0.0.66', definition: stubbornGreylist },
   ];
 }
 
@@ -828,6 +893,21 @@ export const PERSONA_ZONES: DnsZones = {
   'mx.badtls.test': a('127.0.0.61'),
   'refused.test': mx('mx.refused.test'),
   'mx.refused.test': a('127.0.0.62'),
+  // Later additions: IronPort DHAP, Google at EHLO, a first MX that is over its connection limit, rspamd.
+  'harvest.test': mx('mx2.hc1234-56.iphmx.com'),
+  'mx2.hc1234-56.iphmx.com': a('127.0.0.63'),
+  'busy-workspace.test': mx('aspmx2.googlemail.com', 1),
+  'aspmx2.googlemail.com': a('127.0.0.64'),
+  'fallback-workspace.test': {
+    MX: [
+      { priority: 1, exchange: 'mx1.fallback-workspace.test' },
+      { priority: 5, exchange: 'alt1.aspmx.l.google.com' },
+    ],
+  },
+  'mx1.fallback-workspace.test': a('127.0.0.65'),
+  'alt1.aspmx.l.google.com': a('127.0.0.30'),
+  'stubborn.test': mx('mx.stubborn.test'),
+  'mx.stubborn.test': a('127.0.0.66'),
   // DNS outcomes.
   'nullmx.test': { MX: [{ priority: 0, exchange: '.' }] },
   'nomail.test': { TXT: ['v=spf1 -all'] },

@@ -60,6 +60,8 @@ export interface PersonaBehaviour {
   readonly greeting?: WireReply;
   /** The first line of the EHLO reply, after `250-`. Default `<name>`. */
   readonly ehloGreet?: string;
+  /** Replaces the whole EHLO reply (a refusal such as Google's `421 4.7.0 Try again later`). */
+  readonly ehloReply?: WireReply;
   /** EHLO keywords in order (`PIPELINING`, `SIZE 35882577`, …). `STARTTLS` is dropped once TLS is on. */
   readonly extensions?: readonly string[];
   /** `required`: MAIL in plaintext gets `530 5.7.0 Must issue a STARTTLS command first`. */
@@ -311,6 +313,10 @@ async function converse(
     switch (verb) {
       case 'EHLO': {
         mailFrom = null;
+        if (definition.ehloReply !== undefined) {
+          if (!send(definition.ehloReply)) return;
+          break;
+        }
         const keywords = (definition.extensions ?? []).filter((k) => !(tls && k === 'STARTTLS'));
         const lines = [definition.ehloGreet ?? name, ...keywords];
         send(lines.map((text, i) => `250${i === lines.length - 1 ? ' ' : '-'}${text}`).join('\n'));
