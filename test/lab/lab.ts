@@ -1,0 +1,59 @@
+/**
+ * The real-MTA lab's addresses and names as the suite sees them. Mirrors lab.conf.sh (shell) and
+ * zones/test.zone; the suite's DNS checks fail when they drift apart.
+ */
+import type { VerifyOptions } from '../../src/index.js';
+
+/** Knot, authoritative for `test.` */
+export const LAB_DNS = '127.0.25.53:53';
+
+/** Each server's loopback address (port 25). */
+export const LAB_ADDR = {
+  postfix: '127.0.25.10',
+  catchAll: '127.0.25.11',
+  grey: '127.0.25.12',
+  exim: '127.0.25.20',
+  opensmtpd: '127.0.25.30',
+  /** Nothing listens: dead.test's only MX. */
+  dead: '127.0.25.99',
+  /** Nothing listens: fallback.test's first MX. */
+  down: '127.0.25.98',
+} as const;
+
+/** postgrey's `--delay` in lab.conf.sh, in milliseconds. */
+export const LAB_GREYLIST_DELAY_MS = 3_000;
+
+/** Postfix's error limits in postfix/reject.cf (the pf.test instance). */
+export const LAB_POSTFIX_LIMITS = { soft: 3, hard: 6, sleepMs: 1_000 } as const;
+
+/** The MX host name of each server. */
+export const LAB_MX = {
+  postfix: 'mx.pf.test',
+  catchAll: 'mx.catchall.test',
+  grey: 'mx.grey.test',
+  exim: 'mx.exim.test',
+  opensmtpd: 'mx.opensmtpd.test',
+} as const;
+
+export const LAB_HELO = 'probe.rcpt.test';
+
+/**
+ * A sender unique to this run: postgrey's triplet is (client /24, sender, recipient), so a fresh sender
+ * is greylisted even when the lab was not restarted since the last run.
+ */
+export const LAB_MAIL_FROM = `lab-${process.pid}-${Date.now().toString(36)}@rcpt.test`;
+
+/** Options every lab verification uses: the lab's DNS, port 25, loopback targets allowed. */
+export const LAB_OPTIONS: VerifyOptions = {
+  dnsServers: [LAB_DNS],
+  smtpPort: 25,
+  allowPrivateTargets: true,
+  helo: LAB_HELO,
+  mailFrom: LAB_MAIL_FROM,
+  timeoutMs: 20_000,
+  connectTimeoutMs: 2_000,
+  greylistWaitMs: 0,
+};
+
+/** The lab's run folder (configs, logs, pid files), as in lab.conf.sh. */
+export const LAB_RUN = process.env.RCPT_LAB_RUN ?? '/run/rcpt-lab';
