@@ -82,6 +82,7 @@ export async function checkProvider(
 
   const mx = await dns.mx(domain);
   if (mx.kind === 'error') return result('dns_error', `cannot find its MX hosts (${mx.message})`);
+  if (mx.kind === 'nxdomain') return result('dns_error', 'the domain does not exist (NXDOMAIN)');
   // RFC 5321 §5.1: no MX records means the domain itself is the mail host.
   const host = mx.kind === 'records' ? mx.values[0] : domain;
   if (host === undefined || host === '.') return result('dns_error', 'publishes no mail host');

@@ -123,7 +123,11 @@ function port25Check(results: readonly Port25Result[]): DoctorCheck {
   const open = results.filter((result) => result.outcome === 'open').length;
   const outcomes = new Set(results.map((result) => result.outcome));
   const advice: string[] = [];
-  if (outcomes.has('timeout') || outcomes.has('refused')) {
+  if ((outcomes.has('timeout') || outcomes.has('refused')) && open > 0) {
+    advice.push(
+      'some hosts refused or ignored the TCP connection: a firewall may filter port 25 towards them',
+    );
+  } else if (outcomes.has('timeout') || outcomes.has('refused')) {
     advice.push(
       'outbound port 25 looks blocked: most clouds block it by default (AWS: ask for the port-25 restriction to be lifted; Google Cloud: always blocked; Azure: blocked on most subscriptions; DigitalOcean, Hetzner, Vultr: open a support ticket); run rcpt where port 25 is open',
     );
@@ -761,6 +765,8 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
     Promise.all(zones.map((zone) => blocklistCheck(zone, source, dns))),
   ]);
 
+  // A greeting cut short by the signal reads as a timeout above; the caller asked to stop, so say that.
+  options.signal?.throwIfAborted();
   const checks: DoctorCheck[] = [
     port25Check(port25),
     sourceCheck(source, interfaceName),
