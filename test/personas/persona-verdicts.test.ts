@@ -233,6 +233,7 @@ const TABLE: readonly (readonly [string, string | null, readonly Row[]])[] = [
       row('nobody@gmx.net', 'unknown/unexpected_reply', 550, { note: 'bare "mailbox unavailable"' }),
       row('policy@gmx.net', 'unknown/sender_blocked', 550, { note: '… Reject due to policy restrictions' }),
       row('hoarder@gmx.net', 'risky/mailbox_full', 552),
+      row('nobody@web.de', 'unknown/unexpected_reply', 550, { note: 'same servers under web.de' }),
       row('alice@gmx.de', 'unknown/sender_blocked', 554, { stage: 'greeting', note: 'Nemesis 554, bad PTR' }),
     ],
   ],
@@ -309,10 +310,6 @@ const TABLE: readonly (readonly [string, string | null, readonly Row[]])[] = [
         note: 'Spamhaus at MAIL',
       }),
       row('alice@greylist.test', 'unknown/greylisted', 450, { note: 'postgrey, no wait allowed' }),
-      row('alice@stubborn.test', 'unknown/greylisted', 451, {
-        note: 'rspamd, still deferring',
-        options: STUBBORN,
-      }),
       row('alice@nomail521.test', 'undeliverable/domain_rejects_mail', 521, { stage: 'greeting' }),
       row('alice@parked.test', 'undeliverable/domain_rejects_mail', 556, { note: '556 5.1.10 nullMX' }),
       row('temp123@mailinator.com', 'risky/disposable', 250),

@@ -836,6 +836,8 @@ export const PERSONA_ZONES: DnsZones = {
   'mxs.mail.ru': a('127.0.0.37'),
   'gmx.net': mx('mx00.emig.gmx.net'),
   'mx00.emig.gmx.net': a('127.0.0.38'),
+  'web.de': mx('mx-ha02.web.de'),
+  'mx-ha02.web.de': a('127.0.0.38'),
   'gmx.de': mx('mx01.emig.gmx.net'),
   'mx01.emig.gmx.net': a('127.0.0.39'),
   // Gateways in front of customer domains.
