@@ -7,6 +7,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Command, CommanderError } from 'commander';
 
 import { CHANNELS, OptionsError } from '../index.js';
+import { addBulkOptions, runBulk, type BulkFlags } from './bulk.js';
 import { runDemo } from './demo.js';
 import { printResults, useColour, verifyAll, type CliIo } from './run-verify.js';
 import { addServeOptions, runServe, type ServeFlags } from './serve.js';
@@ -68,11 +69,9 @@ export function buildProgram(io: CliIo): Command {
       });
     });
 
-  program
-    .command('bulk')
-    .argument('<input>')
-    .description('verify a list from a file (not built yet)')
-    .action(notBuiltYet('bulk'));
+  addBulkOptions(program.command('bulk')).action(async (input: string, flags: BulkFlags) => {
+    await runBulk(input, flags, io);
+  });
   addServeOptions(program.command('serve').description('HTTP API and web page')).action(
     async (flags: ServeFlags) => {
       await runServe(flags, io);

@@ -7,6 +7,8 @@ export interface CliIo {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   readonly stderr: NodeJS.WritableStream;
   readonly env: NodeJS.ProcessEnv;
+  /** Where `rcpt bulk -` reads; default `process.stdin`. */
+  readonly stdin?: NodeJS.ReadableStream;
 }
 
 export function useColour(io: CliIo): boolean {

@@ -1,0 +1,340 @@
+/**
+ * `rcpt bulk INPUT`: verifies a CSV or a plain list through a resumable job (DESIGN.md §3). The input
+ * is streamed into a SQLite job store next to the output, verified with `verifyMany()`, and the output
+ * is written from the store in input order to a temporary file renamed at the end, so a crash never
+ * leaves a half file that looks complete. `--resume` continues the job recorded for the same input.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { once } from 'node:events';
+
+import { SingleBar } from 'cli-progress';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+import {
+  InputError,
+  OUTPUT_FORMATS,
+  VERDICTS,
+  createVerifier,
+  formatOutput,
+  ingestInput,
+  openSqliteJobStore,
+  runJob,
+  type JobRecord,
+  type JobSource,
+  type JobStore,
+  type OutputFormat,
+  type Verdict,
+  type VerifyOptions,
+} from '../index.js';
+import { DEMO_GREYLIST_WINDOW_MS, startDemoWorld, type DemoWorld } from '../demo/world.js';
+import type { CliIo } from './run-verify.js';
+import { UsageError, addSharedOptions, toVerifyOptions, type SharedFlags } from './shared-options.js';
+
+/** Bytes hashed to recognise the input on `--resume` (with its size and modification time). */
+const FINGERPRINT_BYTES = 65_536;
+/** Default job database when the output goes to stdout. */
+const DEFAULT_DB = '.rcpt/jobs.db';
+/** Progress bar redraws per second: enough to look alive, cheap on a slow terminal. */
+const PROGRESS_FPS = 5;
+
+export interface BulkFlags extends SharedFlags {
+  output?: string;
+  format?: string;
+  column?: string;
+  resume?: boolean;
+  hostConcurrency?: number;
+  db?: string;
+  demo?: boolean;
+}
+
+/** An operational failure of `rcpt bulk` (exit 1), with a message for people. */
+export class BulkError extends Error {
+  override readonly name = 'BulkError';
+}
+
+/** Declares `rcpt bulk`'s argument and options (and the shared ones) on `command`. */
+export function addBulkOptions(command: Command): Command {
+  return addSharedOptions(
+    command
+      .argument('<input>', 'a CSV file or a one-address-per-line list; - reads standard input')
+      .description(
+        'verify a list (CSV or one address per line) through a resumable job; results keep the input columns',
+      )
+      .option('-o, --output <file>', 'write results here (default: standard output)')
+      .addOption(
+        new Option('--format <format>', 'output format (default: csv, or from the output file name)').choices(
+          OUTPUT_FORMATS,
+        ),
+      )
+      .option('--column <name>', 'the CSV column holding addresses (default: found by name, e.g. email)')
+      .option('--resume', 'continue the job recorded for this input after a crash or Ctrl-C')
+      .addOption(
+        new Option('--host-concurrency <n>', 'connections at once per MX host (default 2)').argParser(
+          (value: string) => {
+            if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 100) {
+              throw new InvalidArgumentError('--host-concurrency must be an integer from 1 to 100.');
+            }
+            return Number(value);
+          },
+        ),
+      )
+      .option('--db <file>', 'the job database (default: OUTPUT.rcpt.db, or .rcpt/jobs.db without -o)')
+      .option('--demo', 'start the simulated mail world of `rcpt demo` on loopback and verify against it'),
+  );
+}
+
+function chooseFormat(flags: BulkFlags): OutputFormat {
+  const wanted = flags.format ?? (flags.output ? /\.(nd)?json(l)?$/i.exec(flags.output)?.[0] : undefined);
+  if (wanted === undefined) return 'csv';
+  const format = wanted.toLowerCase().replace(/^\./, '').replace('jsonl', 'ndjson');
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}`);
+  }
+  return format as OutputFormat;
+}
+
+async function fingerprint(path: string): Promise<JobSource> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    throw new BulkError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  if (!info.isFile()) throw new BulkError(`cannot read ${path}: not a file`);
+  const handle = await open(path, 'r').catch((error: unknown) => {
+    throw new BulkError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  });
+  try {
+    const buffer = Buffer.alloc(Math.min(FINGERPRINT_BYTES, info.size));
+    await handle.read(buffer, 0, buffer.length, 0);
+    return {
+      path: resolve(path),
+      size: info.size,
+      mtimeMs: Math.trunc(info.mtimeMs),
+      headSha256: createHash('sha256').update(buffer).digest('hex'),
+    };
+  } finally {
+    await handle.close();
+  }
+}
+
+function sameSource(a: JobSource | null, b: JobSource): boolean {
+  return a !== null && a.size === b.size && a.mtimeMs === b.mtimeMs && a.headSha256 === b.headSha256;
+}
+
+/** The options `rcpt demo` uses for its world (src/cli/demo.ts). */
+function demoOptions(world: DemoWorld): VerifyOptions {
+  return {
+    dnsServers: [world.dnsServer],
+    smtpPort: world.smtpPort,
+    allowPrivateTargets: true,
+    helo: 'demo.rcpt.test',
+    mailFrom: 'verify@rcpt.test',
+    timeoutMs: 15_000,
+    connectTimeoutMs: 2_000,
+    greylistWaitMs: DEMO_GREYLIST_WINDOW_MS + 500,
+  };
+}
+
+function counter(): Record<Verdict, number> {
+  return Object.fromEntries(VERDICTS.map((verdict) => [verdict, 0])) as Record<Verdict, number>;
+}
+
+function plural(count: number, word: string, words = `${word}s`): string {
+  return `${count.toLocaleString('en-US')} ${count === 1 ? word : words}`;
+}
+
+/** Writes text chunks to a stream, waiting when it asks us to (a slow disk or a slow pipe). */
+async function pipeText(chunks: AsyncIterable<string>, out: NodeJS.WritableStream): Promise<void> {
+  for await (const chunk of chunks) {
+    if (!out.write(chunk)) await once(out, 'drain');
+  }
+}
+
+/** Runs `rcpt bulk`. Resolves when the output is written; throws `UsageError` or `BulkError`. */
+export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promise<void> {
+  const started = performance.now();
+  const format = chooseFormat(flags);
+  const fromStdin = input === '-';
+  if (fromStdin && flags.resume === true) {
+    throw new UsageError('--resume needs an input file: standard input cannot be read again');
+  }
+  const source: JobSource = fromStdin
+    ? { path: null, size: null, mtimeMs: null, headSha256: null }
+    : await fingerprint(input);
+
+  const dbPath = resolve(flags.db ?? (flags.output !== undefined ? `${flags.output}.rcpt.db` : DEFAULT_DB));
+  await mkdir(dirname(dbPath), { recursive: true });
+  let store: JobStore;
+  try {
+    store = openSqliteJobStore(dbPath);
+  } catch (error) {
+    throw new BulkError(
+      `cannot open the job database ${dbPath}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  let world: DemoWorld | null = null;
+  try {
+    let job: JobRecord | null = null;
+    const previous = source.path === null ? null : await store.findJobBySourcePath(source.path);
+    if (flags.resume === true) {
+      if (previous === null) {
+        io.stderr.write(`rcpt bulk: no job for ${input} in ${dbPath}; starting a new one\n`);
+      } else if (!sameSource(previous.source, source)) {
+        throw new BulkError(
+          `${input} changed since job ${previous.id} read it (size, time or content); run without --resume to start again`,
+        );
+      } else {
+        job = previous;
+        io.stderr.write(
+          `rcpt bulk: resuming job ${job.id} (${job.doneAddresses.toLocaleString('en-US')} of ${job.totalAddresses.toLocaleString('en-US')} addresses done)\n`,
+        );
+      }
+    } else if (previous !== null && previous.status !== 'done') {
+      io.stderr.write(`rcpt bulk: job ${previous.id} for this input did not finish; --resume continues it\n`);
+    }
+    job ??= await store.createJob({
+      options: { format, ...(flags.column !== undefined ? { column: flags.column } : {}) },
+      source,
+    });
+
+    let malformed = 0;
+    if (!job.ingested) {
+      const stream = fromStdin ? (io.stdin ?? process.stdin) : createReadStream(input);
+      try {
+        const summary = await ingestInput(store, job.id, stream as AsyncIterable<Uint8Array>, {
+          ...(flags.column !== undefined ? { column: flags.column } : {}),
+          onMalformed: (row) => {
+            malformed += 1;
+            io.stderr.write(
+              `rcpt bulk: ${input === '-' ? 'stdin' : input}: ${row.error ?? ''}; row ${row.row} not verified\n`,
+            );
+          },
+        });
+        job = summary.job;
+      } catch (error) {
+        if (error instanceof InputError) throw new UsageError(`${input}: ${error.message}`);
+        throw new BulkError(
+          `cannot read ${input}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      } finally {
+        if ('destroy' in stream && typeof stream.destroy === 'function') stream.destroy();
+      }
+    }
+
+    let options = toVerifyOptions(flags, io.env);
+    if (flags.demo === true) {
+      world = await startDemoWorld();
+      options = { ...demoOptions(world), ...options };
+      io.stderr.write(`rcpt bulk: --demo: simulated mail world on loopback (DNS ${world.dnsServer})\n`);
+    }
+    const verifier = createVerifier(options);
+    const interrupt = new AbortController();
+    const onSigint = () => {
+      interrupt.abort();
+    };
+    process.once('SIGINT', onSigint);
+    const stderr = io.stderr as NodeJS.WritableStream & { isTTY?: boolean };
+    const showBar = stderr.isTTY === true && io.env.CI === undefined;
+    const runStarted = performance.now();
+    const startDone = job.doneAddresses;
+    const bar = showBar
+      ? new SingleBar({
+          stream: stderr,
+          fps: PROGRESS_FPS,
+          hideCursor: true,
+          clearOnComplete: false,
+          format:
+            '{bar} {value}/{total} addresses | {rate}/s | ETA {eta_formatted} | {deliverable} deliverable, {undeliverable} undeliverable, {risky} risky, {unknown} unknown',
+        })
+      : null;
+    let outcome;
+    try {
+      const progress = await store.getProgress(job.id);
+      bar?.start(job.totalAddresses, job.doneAddresses, { rate: '0', ...progress.counts });
+      const seen = { ...progress.counts };
+      outcome = await runJob(store, job.id, verifier, {
+        signal: interrupt.signal,
+        verifyMany: flags.hostConcurrency !== undefined ? { hostConcurrency: flags.hostConcurrency } : {},
+        onResult: (result) => {
+          seen[result.verdict] += 1;
+        },
+        onProgress: ({ done }) => {
+          const seconds = (performance.now() - runStarted) / 1000;
+          bar?.update(done, { rate: seconds > 0 ? ((done - startDone) / seconds).toFixed(1) : '0', ...seen });
+        },
+      });
+    } finally {
+      bar?.stop();
+      process.removeListener('SIGINT', onSigint);
+      await verifier.close();
+    }
+    if (outcome.interrupted) {
+      throw new BulkError(
+        `stopped with ${outcome.job.doneAddresses} of ${outcome.job.totalAddresses} addresses done; run again with --resume to continue (job database ${dbPath})`,
+      );
+    }
+    if (outcome.job.status !== 'done') {
+      throw new BulkError(
+        `job ${outcome.job.id} ${outcome.job.status}: ${outcome.job.error ?? 'unknown error'}`,
+      );
+    }
+
+    // The output, in input order, from the store; to a temporary file renamed when complete.
+    const layout = outcome.job.layout;
+    if (layout === null) throw new BulkError(`job ${outcome.job.id} has no input layout`);
+    const rows = { total: 0, counts: counter(), reasons: new Map<string, number>() };
+    const counted = (async function* () {
+      for await (const row of store.readOutput(outcome.job.id)) {
+        rows.total += 1;
+        if (row.result !== null) {
+          rows.counts[row.result.verdict] += 1;
+          rows.reasons.set(row.result.reason, (rows.reasons.get(row.result.reason) ?? 0) + 1);
+        }
+        yield row;
+      }
+    })();
+    const chunks = formatOutput(counted, layout, format);
+    if (flags.output === undefined) {
+      await pipeText(chunks, io.stdout);
+    } else {
+      const target = resolve(flags.output);
+      const temporary = `${target}.tmp-${process.pid}`;
+      const out = createWriteStream(temporary);
+      try {
+        await pipeText(chunks, out);
+        out.end();
+        await once(out, 'finish');
+        await rename(temporary, target);
+      } catch (error) {
+        out.destroy();
+        await rm(temporary, { force: true });
+        throw new BulkError(
+          `cannot write ${flags.output}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+
+    const seconds = (performance.now() - started) / 1000;
+    const top = [...rows.reasons.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 5)
+      .map(([reason, count]) => `${reason} ${count.toLocaleString('en-US')}`);
+    const duplicates = outcome.job.totalRows - outcome.job.totalAddresses;
+    io.stderr.write(
+      [
+        `rcpt bulk: ${plural(rows.total, 'row')} (${plural(outcome.job.totalAddresses, 'distinct address', 'distinct addresses')}${duplicates > 0 ? `, ${plural(duplicates, 'duplicate')}` : ''}${malformed > 0 ? `, ${plural(malformed, 'unreadable row')}` : ''}) in ${seconds.toFixed(1)} s, ${plural(outcome.verified, 'verification')} this run`,
+        `  ${VERDICTS.map((verdict) => `${verdict} ${rows.counts[verdict].toLocaleString('en-US')}`).join(', ')}`,
+        `  top reasons: ${top.join(', ') || 'none'}`,
+        `  output: ${flags.output ?? 'stdout'} (${format}); job ${outcome.job.id} in ${dbPath}`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await store.close();
+    await world?.close();
+  }
+}

@@ -1,0 +1,37 @@
+/** Jobs (DESIGN.md §4): the job store, its SQLite implementation, input reading, output and the runner. */
+export {
+  JOB_STATUSES,
+  type DomainFacts,
+  type InputLayout,
+  type JobItem,
+  type JobProgress,
+  type JobRecord,
+  type JobSource,
+  type JobStatus,
+  type JobStore,
+  type KeyedResult,
+  type NewJob,
+  type OutputRow,
+  type PendingAddress,
+} from './job-store.js';
+export { openSqliteJobStore, type SqliteJobStoreOptions } from './sqlite-job-store.js';
+export { addressKey } from './address-key.js';
+export {
+  openInput,
+  detectDelimiter,
+  InputError,
+  MAX_LINE_CHARS,
+  type InputRow,
+  type OpenedInput,
+  type ReadInputOptions,
+} from './read-input.js';
+export { ingestInput, InputTooLargeError, type IngestOptions, type IngestSummary } from './ingest.js';
+export {
+  formatOutput,
+  csvHeader,
+  outputRecord,
+  OUTPUT_FORMATS,
+  RESULT_COLUMNS,
+  type OutputFormat,
+} from './write-output.js';
+export { runJob, type RunJobOptions, type RunOutcome, type RunProgress } from './run-job.js';

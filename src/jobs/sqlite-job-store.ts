@@ -1,0 +1,396 @@
+/**
+ * The job store on SQLite (better-sqlite3@12: version 13 needs Node 22 and crashes on Node 20), the
+ * default for one machine. WAL mode, so a reader (the HTTP server polling progress) never blocks the
+ * writer; every call is one transaction, so thousands of rows cost one fsync.
+ */
+import { randomUUID } from 'node:crypto';
+
+import Database from 'better-sqlite3';
+
+import { VERDICTS, type Verdict, type VerifyResult } from '../types.js';
+import type {
+  InputLayout,
+  JobItem,
+  JobProgress,
+  JobRecord,
+  JobSource,
+  JobStatus,
+  JobStore,
+  KeyedResult,
+  NewJob,
+  OutputRow,
+  PendingAddress,
+} from './job-store.js';
+
+/** Bumped when the schema changes; `PRAGMA user_version` records what a file has. */
+const SCHEMA_VERSION = 1;
+/** Rows per page when reading output: bounded memory, and no read statement held open across awaits. */
+const DEFAULT_OUTPUT_PAGE = 1_000;
+/** How long a writer waits for another process's lock before failing (a server and a CLI on one file). */
+const BUSY_TIMEOUT_MS = 5_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY,
+  owner TEXT,
+  status TEXT NOT NULL CHECK (status IN ('queued','running','done','cancelled','failed')),
+  created_at TEXT NOT NULL,
+  started_at TEXT,
+  updated_at TEXT NOT NULL,
+  options TEXT NOT NULL,
+  source TEXT,
+  source_path TEXT,
+  layout TEXT,
+  ingested INTEGER NOT NULL DEFAULT 0,
+  total_rows INTEGER NOT NULL DEFAULT 0,
+  total_addresses INTEGER NOT NULL DEFAULT 0,
+  done_addresses INTEGER NOT NULL DEFAULT 0,
+  error TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_source_path ON jobs (source_path, created_at);
+CREATE TABLE IF NOT EXISTS items (
+  job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  row INTEGER NOT NULL,
+  line INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  input TEXT NOT NULL,
+  fields TEXT,
+  error TEXT,
+  PRIMARY KEY (job_id, row)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_key ON items (job_id, key);
+CREATE TABLE IF NOT EXISTS results (
+  job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  verdict TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  result TEXT NOT NULL,
+  checked_at TEXT NOT NULL,
+  PRIMARY KEY (job_id, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS domain_cache (
+  domain TEXT PRIMARY KEY,
+  mx TEXT,
+  catch_all INTEGER,
+  provider TEXT,
+  expires_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+`;
+
+interface JobRow {
+  id: string;
+  owner: string | null;
+  status: JobStatus;
+  created_at: string;
+  started_at: string | null;
+  updated_at: string;
+  options: string;
+  source: string | null;
+  layout: string | null;
+  ingested: number;
+  total_rows: number;
+  total_addresses: number;
+  done_addresses: number;
+  error: string | null;
+}
+
+interface ItemRow {
+  row: number;
+  line: number;
+  key: string;
+  input: string;
+  fields: string | null;
+  error: string | null;
+  result: string | null;
+}
+
+function toJob(row: JobRow): JobRecord {
+  return {
+    id: row.id,
+    owner: row.owner,
+    status: row.status,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    updatedAt: row.updated_at,
+    options: JSON.parse(row.options) as Record<string, unknown>,
+    source: row.source === null ? null : (JSON.parse(row.source) as JobSource),
+    layout: row.layout === null ? null : (JSON.parse(row.layout) as InputLayout),
+    ingested: row.ingested === 1,
+    totalRows: row.total_rows,
+    totalAddresses: row.total_addresses,
+    doneAddresses: row.done_addresses,
+    error: row.error,
+  };
+}
+
+export interface SqliteJobStoreOptions {
+  /** Open an existing file read-only (a process that only watches progress). Default false. */
+  readonly readonly?: boolean;
+}
+
+/**
+ * Opens (and creates or migrates) a job store in a SQLite file. `':memory:'` gives a private store.
+ *
+ * @example
+ * const store = openSqliteJobStore('jobs.rcpt.db');
+ * const job = await store.createJob({ options: {} });
+ */
+export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions = {}): JobStore {
+  const db = new Database(path, { readonly: options.readonly === true });
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  if (options.readonly !== true) {
+    db.pragma('journal_mode = WAL');
+    // With WAL, NORMAL loses no committed transaction when the *process* dies (kill -9), only on power
+    // loss (sqlite.org/pragma.html#pragma_synchronous); a resumed job re-verifies what was lost.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      db.close();
+      throw new Error(`${path}: job store schema ${version} is newer than this rcpt (${SCHEMA_VERSION})`);
+    }
+    db.exec(SCHEMA);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }
+
+  const now = () => new Date().toISOString();
+  const statements = {
+    insertJob: db.prepare(
+      `INSERT INTO jobs (id, owner, status, created_at, updated_at, options, source, source_path, layout)
+       VALUES (@id, @owner, 'queued', @now, @now, @options, @source, @sourcePath, @layout)`,
+    ),
+    getJob: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
+    findBySource: db.prepare<[string], JobRow>(
+      'SELECT * FROM jobs WHERE source_path = ? ORDER BY created_at DESC, rowid DESC LIMIT 1',
+    ),
+    setLayout: db.prepare('UPDATE jobs SET layout = ?, updated_at = ? WHERE id = ?'),
+    insertItem: db.prepare(
+      `INSERT INTO items (job_id, row, line, key, input, fields, error)
+       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, row) DO NOTHING`,
+    ),
+    totals: db.prepare<[string], { rows: number; addresses: number }>(
+      'SELECT count(*) AS rows, count(DISTINCT key) AS addresses FROM items WHERE job_id = ?',
+    ),
+    doneCount: db.prepare<[string], { done: number }>(
+      'SELECT count(*) AS done FROM results WHERE job_id = ?',
+    ),
+    finishIngest: db.prepare(
+      `UPDATE jobs SET ingested = 1, total_rows = ?, total_addresses = ?, done_addresses = ?,
+       updated_at = ? WHERE id = ?`,
+    ),
+    setStatus: db.prepare(
+      `UPDATE jobs SET status = @status, error = @error, updated_at = @now,
+       started_at = CASE WHEN @status = 'running' AND started_at IS NULL THEN @now ELSE started_at END
+       WHERE id = @id`,
+    ),
+    pending: db.prepare<[string, string, string, number], PendingAddress>(
+      `SELECT i.key AS key, min(i.input) AS input FROM items i
+       WHERE i.job_id = ? AND i.key > ? AND i.error IS NULL
+         AND NOT EXISTS (SELECT 1 FROM results r WHERE r.job_id = ? AND r.key = i.key)
+       GROUP BY i.key ORDER BY i.key LIMIT ?`,
+    ),
+    insertResult: db.prepare(
+      `INSERT INTO results (job_id, key, verdict, reason, result, checked_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (job_id, key) DO NOTHING`,
+    ),
+    replaceResult: db.prepare(
+      'UPDATE results SET verdict = ?, reason = ?, result = ?, checked_at = ? WHERE job_id = ? AND key = ?',
+    ),
+    addDone: db.prepare('UPDATE jobs SET done_addresses = done_addresses + ?, updated_at = ? WHERE id = ?'),
+    verdictCounts: db.prepare<[string], { verdict: Verdict; reason: string; n: number }>(
+      'SELECT verdict, reason, count(*) AS n FROM results WHERE job_id = ? GROUP BY verdict, reason',
+    ),
+    outputPage: db.prepare<[string, string, number, number], ItemRow>(
+      `SELECT i.row, i.line, i.key, i.input, i.fields, i.error, r.result FROM items i
+       LEFT JOIN results r ON r.job_id = ? AND r.key = i.key
+       WHERE i.job_id = ? AND i.row > ? ORDER BY i.row LIMIT ?`,
+    ),
+    deleteJob: db.prepare('DELETE FROM jobs WHERE id = ?'),
+    getDomain: db.prepare<
+      [string, number],
+      {
+        domain: string;
+        mx: string | null;
+        catch_all: number | null;
+        provider: string | null;
+        expires_at: number;
+      }
+    >('SELECT * FROM domain_cache WHERE domain = ? AND expires_at > ?'),
+    putDomain: db.prepare(
+      `INSERT INTO domain_cache (domain, mx, catch_all, provider, expires_at, updated_at)
+       VALUES (@domain, @mx, @catchAll, @provider, @expiresAt, @now)
+       ON CONFLICT (domain) DO UPDATE SET mx = excluded.mx, catch_all = excluded.catch_all,
+       provider = excluded.provider, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
+    ),
+    purgeDomains: db.prepare('DELETE FROM domain_cache WHERE expires_at <= ?'),
+  };
+
+  function requireJob(id: string): JobRecord {
+    const row = statements.getJob.get(id);
+    if (row === undefined) throw new Error(`no job ${id}`);
+    return toJob(row);
+  }
+
+  const addItems = db.transaction((id: string, items: readonly JobItem[]) => {
+    for (const item of items) {
+      statements.insertItem.run(
+        id,
+        item.row,
+        item.line,
+        item.key,
+        item.input,
+        item.fields === null ? null : JSON.stringify(item.fields),
+        item.error,
+      );
+    }
+  });
+
+  const putResults = db.transaction((id: string, results: readonly KeyedResult[]): number => {
+    let added = 0;
+    for (const { key, result } of results) {
+      const json = JSON.stringify(result);
+      const inserted = statements.insertResult.run(
+        id,
+        key,
+        result.verdict,
+        result.reason,
+        json,
+        result.checkedAt,
+      );
+      if (inserted.changes === 1) added += 1;
+      else statements.replaceResult.run(result.verdict, result.reason, json, result.checkedAt, id, key);
+    }
+    if (added > 0) statements.addDone.run(added, now(), id);
+    return added;
+  });
+
+  const finishIngest = db.transaction((id: string) => {
+    const totals = statements.totals.get(id) ?? { rows: 0, addresses: 0 };
+    const done = statements.doneCount.get(id)?.done ?? 0;
+    statements.finishIngest.run(totals.rows, totals.addresses, done, now(), id);
+  });
+
+  const store: JobStore = {
+    createJob(job: NewJob) {
+      const id = randomUUID();
+      statements.insertJob.run({
+        id,
+        owner: job.owner ?? null,
+        now: now(),
+        options: JSON.stringify(job.options ?? {}),
+        source: job.source ? JSON.stringify(job.source) : null,
+        sourcePath: job.source?.path ?? null,
+        layout: job.layout ? JSON.stringify(job.layout) : null,
+      });
+      return Promise.resolve(requireJob(id));
+    },
+    getJob(id) {
+      const row = statements.getJob.get(id);
+      return Promise.resolve(row === undefined ? null : toJob(row));
+    },
+    findJobBySourcePath(path) {
+      const row = statements.findBySource.get(path);
+      return Promise.resolve(row === undefined ? null : toJob(row));
+    },
+    setLayout(id, layout) {
+      statements.setLayout.run(JSON.stringify(layout), now(), id);
+      return Promise.resolve();
+    },
+    addItems(id, items) {
+      addItems(id, items);
+      return Promise.resolve();
+    },
+    finishIngest(id) {
+      finishIngest(id);
+      return Promise.resolve(requireJob(id));
+    },
+    setStatus(id, status, error = null) {
+      statements.setStatus.run({ id, status, error, now: now() });
+      return Promise.resolve(requireJob(id));
+    },
+    pendingAddresses(id, afterKey, limit) {
+      // '' sorts before every key, so "after nothing" is "after ''".
+      return Promise.resolve(statements.pending.all(id, afterKey ?? '', id, limit));
+    },
+    putResults(id, results) {
+      return Promise.resolve(results.length === 0 ? 0 : putResults(id, results));
+    },
+    getProgress(id) {
+      const job = requireJob(id);
+      const counts = Object.fromEntries(VERDICTS.map((verdict) => [verdict, 0])) as Record<Verdict, number>;
+      const reasons: Record<string, number> = {};
+      for (const { verdict, reason, n } of statements.verdictCounts.all(id)) {
+        counts[verdict] += n;
+        reasons[reason] = (reasons[reason] ?? 0) + n;
+      }
+      const progress: JobProgress = {
+        totalRows: job.totalRows,
+        totalAddresses: job.totalAddresses,
+        doneAddresses: job.doneAddresses,
+        counts,
+        reasons,
+      };
+      return Promise.resolve(progress);
+    },
+    async *readOutput(id, readOptions = {}) {
+      const pageSize = readOptions.pageSize ?? DEFAULT_OUTPUT_PAGE;
+      let after = 0;
+      for (;;) {
+        // A page at a time, with `.all()`: an open iterator would lock this connection against the
+        // runner's writes for as long as the consumer takes (better-sqlite3 allows one active statement).
+        const page = statements.outputPage.all(id, id, after, pageSize);
+        // Let the runner's writes in between pages (one connection, one thread).
+        await Promise.resolve();
+        for (const row of page) {
+          const item: OutputRow = {
+            row: row.row,
+            line: row.line,
+            key: row.key,
+            input: row.input,
+            fields: row.fields === null ? null : (JSON.parse(row.fields) as string[]),
+            error: row.error,
+            result: row.result === null ? null : (JSON.parse(row.result) as VerifyResult),
+          };
+          yield item;
+        }
+        const last = page.at(-1);
+        if (last === undefined || page.length < pageSize) return;
+        after = last.row;
+      }
+    },
+    deleteJob(id) {
+      return Promise.resolve(statements.deleteJob.run(id).changes > 0);
+    },
+    getDomainFacts(domain, at = Date.now()) {
+      const row = statements.getDomain.get(domain, at);
+      if (row === undefined) return Promise.resolve(null);
+      return Promise.resolve({
+        domain: row.domain,
+        mx: row.mx === null ? null : (JSON.parse(row.mx) as unknown),
+        catchAll: row.catch_all === null ? null : row.catch_all === 1,
+        provider: row.provider,
+        expiresAt: row.expires_at,
+      });
+    },
+    putDomainFacts(facts) {
+      statements.putDomain.run({
+        domain: facts.domain,
+        mx: facts.mx === null || facts.mx === undefined ? null : JSON.stringify(facts.mx),
+        catchAll: facts.catchAll === null ? null : facts.catchAll ? 1 : 0,
+        provider: facts.provider,
+        expiresAt: facts.expiresAt,
+        now: Date.now(),
+      });
+      return Promise.resolve();
+    },
+    purgeDomainFacts(at = Date.now()) {
+      return Promise.resolve(statements.purgeDomains.run(at).changes);
+    },
+    close() {
+      if (db.open) db.close();
+      return Promise.resolve();
+    },
+  };
+  return store;
+}

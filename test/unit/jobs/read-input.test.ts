@@ -1,0 +1,152 @@
+/** Reading lists: format and delimiter detection, quoted fields, malformed rows, caps, chunking. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { InputError, MAX_LINE_CHARS, detectDelimiter, openInput, type InputRow } from '../../../src/index.js';
+
+async function read(
+  text: string,
+  options: { column?: string; chunk?: number } = {},
+): Promise<{ layout: Awaited<ReturnType<typeof openInput>>['layout']; rows: InputRow[] }> {
+  const size = options.chunk ?? text.length + 1;
+  const bytes = Buffer.from(text, 'utf8');
+  async function* chunks() {
+    await Promise.resolve();
+    for (let index = 0; index < bytes.length; index += size) yield bytes.subarray(index, index + size);
+  }
+  const opened = await openInput(chunks(), options.column === undefined ? {} : { column: options.column });
+  const rows: InputRow[] = [];
+  for await (const row of opened.rows) rows.push(row);
+  return { layout: opened.layout, rows };
+}
+
+describe('detectDelimiter', () => {
+  const cases: [string, string[], string | null][] = [
+    ['comma', ['email,name', 'a@x.test,A'], ','],
+    ['semicolon (a French Excel export)', ['email;name', 'a@x.test;"Smith, A"'], ';'],
+    ['tab', ['email\tname\tcity', 'a@x.test\tA\tParis'], '\t'],
+    ['pipe', ['email|name', 'a@x.test|A'], '|'],
+    ['commas inside quotes do not count', ['"Smith, A";email', '"Jones, B";b@x.test'], ';'],
+    ['the consistent one wins', ['email;name,first', 'a@x.test;A', 'b@x.test;B'], ';'],
+    ['none', ['a@x.test', 'b@x.test'], null],
+  ];
+  for (const [name, lines, expected] of cases) {
+    it(name, () => {
+      assert.equal(detectDelimiter(lines), expected);
+    });
+  }
+});
+
+describe('openInput', () => {
+  it('reads a ; CSV with quoted fields (delimiters, doubled quotes, a line break) and finds the column', async () => {
+    const text =
+      'Name;E-Mail;Note\r\n"Smith; Alice";alice@x.test;"said ""hi"""\r\nBob; bob@x.test ;"two\r\nlines"\r\nCarol;carol@x.test;\r\n';
+    for (const chunk of [1, 3, 1000]) {
+      const { layout, rows } = await read(text, { chunk });
+      assert.deepEqual(layout, {
+        format: 'csv',
+        delimiter: ';',
+        columns: ['Name', 'E-Mail', 'Note'],
+        addressColumn: 1,
+        headerless: false,
+      });
+      assert.deepEqual(
+        rows.map((r) => [r.row, r.line, r.input, r.fields, r.error]),
+        [
+          [1, 2, 'alice@x.test', ['Smith; Alice', 'alice@x.test', 'said "hi"'], null],
+          [2, 3, 'bob@x.test', ['Bob', ' bob@x.test ', 'two\nlines'], null],
+          [3, 5, 'carol@x.test', ['Carol', 'carol@x.test', ''], null],
+        ],
+        `chunk ${chunk}`,
+      );
+    }
+  });
+
+  it('finds the address column by --column, case-insensitively', async () => {
+    const { layout, rows } = await read('id,work,home\n1,a@x.test,b@y.test\n', { column: 'HOME' });
+    assert.equal(layout.addressColumn, 2);
+    assert.equal(rows[0]?.input, 'b@y.test');
+  });
+
+  it('refuses an unknown --column and a header without an address column', async () => {
+    await assert.rejects(read('id,work\n1,a@x.test\n', { column: 'mail' }), InputError);
+    await assert.rejects(read('id,name\n1,Alice\n'), /no address column in the header \(id, name\)/);
+  });
+
+  it('reads a CSV without a header when its first line holds an address', async () => {
+    const { layout, rows } = await read('Alice,alice@x.test\nBob,bob@x.test\n');
+    assert.equal(layout.headerless, true);
+    assert.deepEqual(layout.columns, ['column1', 'column2']);
+    assert.deepEqual(
+      rows.map((r) => r.input),
+      ['alice@x.test', 'bob@x.test'],
+    );
+  });
+
+  it('reads a plain list, skipping blank lines, keeping invalid lines as rows', async () => {
+    const { layout, rows } = await read(
+      '\ufeffalice@x.test\n\n  bob@x.test  \nnot an address\r\nlast@x.test',
+    );
+    assert.equal(layout.format, 'list');
+    assert.deepEqual(
+      rows.map((r) => [r.row, r.line, r.input]),
+      [
+        [1, 1, 'alice@x.test'],
+        [2, 3, 'bob@x.test'],
+        [3, 4, 'not an address'],
+        [4, 5, 'last@x.test'],
+      ],
+    );
+  });
+
+  it('takes a one-column file headed "email" as a CSV with a header', async () => {
+    const { layout, rows } = await read('Email\na@x.test\n');
+    assert.equal(layout.format, 'csv');
+    assert.deepEqual(
+      rows.map((r) => r.input),
+      ['a@x.test'],
+    );
+  });
+
+  it('reports a malformed row with its line number and reads the rest', async () => {
+    const text = 'email,name\na@x.test,A\n"b@x.test"junk,B\nc@x.test,C\n"d@x.test,never closed\ne@x.test,E\n';
+    const { rows } = await read(text);
+    assert.deepEqual(
+      rows.map((r) => [r.row, r.line, r.input, r.error === null ? null : r.error.slice(0, 8)]),
+      [
+        [1, 2, 'a@x.test', null],
+        [2, 3, '', 'line 3: '],
+        [3, 4, 'c@x.test', null],
+        [4, 5, '', 'line 5: '],
+        [5, 6, 'e@x.test', null],
+      ],
+    );
+    assert.match(rows[3]?.error ?? '', /unterminated quoted field/);
+  });
+
+  it('caps a huge line: reported, skipped, and the next lines are read', async () => {
+    const huge = 'x'.repeat(MAX_LINE_CHARS * 3);
+    for (const chunk of [4096, 1_000_000]) {
+      const { rows } = await read(`email,name\na@x.test,A\n${huge}@x.test,H\nb@x.test,B\n`, { chunk });
+      assert.deepEqual(
+        rows.map((r) => [r.line, r.input, r.error]),
+        [
+          [2, 'a@x.test', null],
+          [3, '', `line 3: longer than ${MAX_LINE_CHARS} characters`],
+          [4, 'b@x.test', null],
+        ],
+      );
+    }
+  });
+
+  it('decodes UTF-8 split across chunks', async () => {
+    const { rows } = await read('email\nüser@exämple.test\n', { chunk: 1 });
+    assert.equal(rows[0]?.input, 'üser@exämple.test');
+  });
+
+  it('reads an empty input as an empty list', async () => {
+    const { layout, rows } = await read('');
+    assert.equal(layout.format, 'list');
+    assert.equal(rows.length, 0);
+  });
+});
