@@ -1,0 +1,210 @@
+/**
+ * `rcpt doctor`: a checklist of whether this machine can verify addresses without burning its
+ * reputation. A thin wrapper over `runDoctor()`: flags and `RCPT_*` variables in, a report out.
+ * Exit status (set by main.ts): 0 when no check failed (warnings included), 1 when one did, 64 on a
+ * usage error, so `rcpt doctor && rcpt serve` starts only a machine that can verify.
+ */
+import { styleText } from 'node:util';
+
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+import {
+  runDoctor,
+  type DoctorCheck,
+  type DoctorOptions,
+  type DoctorReport,
+  type DoctorStatus,
+} from '../index.js';
+import { useColour, type CliIo } from './run-verify.js';
+import { toVerifyOptions, type SharedFlags } from './shared-options.js';
+
+export interface DoctorFlags {
+  helo?: string;
+  mailFrom?: string;
+  sourceIp?: string;
+  dnsServer?: string[];
+  smtpPort?: number;
+  allowPrivateTargets?: boolean;
+  provider?: string[];
+  blocklist?: string[];
+  greetingTimeout?: number;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+const LABELS: Readonly<Record<DoctorCheck['id'], string>> = {
+  port25: 'port 25',
+  source_address: 'source address',
+  ptr: 'reverse DNS',
+  fcrdns: 'FCrDNS',
+  helo_name: 'HELO name',
+  helo_dns: 'HELO DNS',
+  mail_from: 'MAIL FROM',
+  spf: 'SPF',
+  blocklist: 'blocklist',
+};
+
+const STATUS_STYLE = { pass: 'green', warn: 'yellow', fail: 'red' } as const satisfies Record<
+  DoctorStatus,
+  string
+>;
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function integer(name: string, min: number, max: number): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (!/^\d+$/.test(value) || number < min || number > max) {
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}.`);
+    }
+    return number;
+  };
+}
+
+/** Adds the doctor's flags to its command. */
+export function addDoctorOptions(command: Command): Command {
+  return command
+    .description('check that this machine can verify: port 25, reverse DNS, HELO, SPF, blocklists')
+    .addOption(
+      new Option('--helo <name>', 'the HELO name rcpt will use (env RCPT_HELO; default: the host name)'),
+    )
+    .addOption(
+      new Option('--mail-from <address>', 'the MAIL FROM rcpt will use (env RCPT_MAIL_FROM; default: <>)'),
+    )
+    .addOption(
+      new Option(
+        '--source-ip <address>',
+        'the public address probes leave from, as receivers see it (env RCPT_SOURCE_IP; default: an interface address)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--dns-server <host[:port]>',
+        'DNS server to ask, repeatable (env RCPT_DNS_SERVER)',
+      ).argParser(collect),
+    )
+    .addOption(
+      new Option(
+        '--provider <domain>',
+        'greet the first MX host of this domain on port 25, repeatable (default: gmail.com, outlook.com, yahoo.com)',
+      ).argParser(collect),
+    )
+    .addOption(
+      new Option(
+        '--blocklist <zone>',
+        'DNS blocklist zone to check, repeatable (default: zen.spamhaus.org, bl.spamcop.net, b.barracudacentral.org, psbl.surriel.com)',
+      ).argParser(collect),
+    )
+    .addOption(
+      new Option('--smtp-port <n>', 'port to greet MX hosts on (env RCPT_SMTP_PORT; default 25)').argParser(
+        integer('--smtp-port', 1, 65535),
+      ),
+    )
+    .addOption(
+      new Option('--greeting-timeout <ms>', 'wait this long for a greeting (default 10000)').argParser(
+        integer('--greeting-timeout', 1, 600_000),
+      ),
+    )
+    .addOption(
+      new Option(
+        '--allow-private-targets',
+        'greet MX hosts on private/loopback addresses (test worlds only)',
+      ),
+    )
+    .option('--json', 'print the report as one JSON object')
+    .option('--verbose', 'print the evidence of passing lines too');
+}
+
+/** Translates flags and `RCPT_*` variables into `runDoctor()` options; flags win. */
+export function toDoctorOptions(flags: DoctorFlags, env: NodeJS.ProcessEnv): DoctorOptions {
+  const shared: SharedFlags = {
+    ...(flags.helo === undefined ? {} : { helo: flags.helo }),
+    ...(flags.mailFrom === undefined ? {} : { mailFrom: flags.mailFrom }),
+    ...(flags.dnsServer === undefined ? {} : { dnsServer: flags.dnsServer }),
+    ...(flags.smtpPort === undefined ? {} : { smtpPort: flags.smtpPort }),
+    ...(flags.allowPrivateTargets === true ? { allowPrivateTargets: true } : {}),
+  };
+  const verify = toVerifyOptions(shared, env);
+  const sourceIp = flags.sourceIp ?? (env.RCPT_SOURCE_IP === '' ? undefined : env.RCPT_SOURCE_IP);
+  return {
+    ...(verify.dnsServers === undefined ? {} : { dnsServers: verify.dnsServers }),
+    ...(verify.helo === undefined ? {} : { helo: verify.helo }),
+    ...(verify.mailFrom === undefined ? {} : { mailFrom: verify.mailFrom }),
+    ...(verify.smtpPort === undefined ? {} : { smtpPort: verify.smtpPort }),
+    ...(verify.allowPrivateTargets === true ? { allowPrivateTargets: true } : {}),
+    ...(sourceIp === undefined ? {} : { sourceIp }),
+    ...(flags.provider === undefined ? {} : { providers: flags.provider }),
+    ...(flags.blocklist === undefined ? {} : { blocklists: flags.blocklist }),
+    ...(flags.greetingTimeout === undefined ? {} : { greetingTimeoutMs: flags.greetingTimeout }),
+  };
+}
+
+/** Greedy word wrap of `text` to `width` columns, continuation lines indented by `indent`. */
+function wrap(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let current = '';
+  for (const word of text.split(' ')) {
+    if (current !== '' && indent.length + current.length + 1 + word.length > width) {
+      lines.push(current);
+      current = word;
+    } else {
+      current = current === '' ? word : `${current} ${word}`;
+    }
+  }
+  if (current !== '') lines.push(current);
+  return lines.join(`\n${indent}`);
+}
+
+/** The report as a checklist: one line per check, then what to do and the evidence for those that did not pass. */
+export function formatDoctorReport(
+  report: DoctorReport,
+  options: { readonly colour: boolean; readonly width: number; readonly verbose: boolean },
+): string {
+  const paint = (style: Parameters<typeof styleText>[0], text: string) =>
+    options.colour ? styleText(style, text) : text;
+  const width = Math.max(60, Math.min(options.width, 120));
+  const labelWidth = Math.max(...report.checks.map((check) => LABELS[check.id].length)) + 2;
+  const indent = ' '.repeat(6 + labelWidth);
+  const mailFrom = report.mailFrom === '' ? '<>' : report.mailFrom;
+  const out: string[] = [
+    `rcpt doctor: probing address ${report.sourceIp ?? 'unknown'} · HELO ${report.helo} · MAIL FROM ${mailFrom}`,
+    '',
+  ];
+  for (const check of report.checks) {
+    const status = paint(STATUS_STYLE[check.status], check.status.toUpperCase().padEnd(4));
+    out.push(`${status}  ${LABELS[check.id].padEnd(labelWidth)}${wrap(check.summary, width, indent)}`);
+    if (check.advice !== null)
+      out.push(`${indent}${paint('bold', wrap(`→ ${check.advice}`, width, `${indent}  `))}`);
+    if (check.status !== 'pass' || options.verbose) {
+      for (const fact of check.evidence)
+        out.push(`${indent}${paint('gray', wrap(`· ${fact}`, width, `${indent}  `))}`);
+    }
+  }
+  const { pass, warn, fail } = report.counts;
+  out.push(
+    '',
+    `${pass} passed, ${warn} warning${warn === 1 ? '' : 's'}, ${fail} failed (${report.durationMs} ms)${
+      fail > 0 ? ': fix the failures before verifying' : ''
+    }`,
+  );
+  return `${out.join('\n')}\n`;
+}
+
+/** Runs the checks and prints the report; main.ts turns a failed check into exit status 1. */
+export async function runDoctorCommand(flags: DoctorFlags, io: CliIo): Promise<DoctorReport> {
+  const report = await runDoctor(toDoctorOptions(flags, io.env));
+  if (flags.json === true) {
+    io.stdout.write(`${JSON.stringify(report)}\n`);
+  } else {
+    io.stdout.write(
+      formatDoctorReport(report, {
+        colour: useColour(io),
+        width: io.stdout.columns ?? 100,
+        verbose: flags.verbose === true,
+      }),
+    );
+  }
+  return report;
+}

@@ -1,0 +1,147 @@
+/** `rcpt doctor` run in-process through `run()` against the doctor's loopback world. */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+
+import { run } from '../../../src/cli/main.js';
+import type { DoctorReport } from '../../../src/index.js';
+import { GOOD_IP, NO_PTR_IP, startDoctorWorld, type DoctorWorld } from './doctor-world.js';
+
+interface Captured {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function rcpt(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Captured> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const code = await run(['node', 'rcpt', ...args], { stdout, stderr, env });
+  return { code, stdout: out, stderr: err };
+}
+
+let world: DoctorWorld;
+before(async () => {
+  world = await startDoctorWorld();
+});
+after(async () => {
+  await world.close();
+});
+
+const worldFlags = () => [
+  '--dns-server',
+  world.dns.address,
+  '--smtp-port',
+  String(world.smtpPort),
+  '--allow-private-targets',
+  '--provider',
+  'open.test',
+  '--blocklist',
+  'bl.test',
+];
+
+describe('rcpt doctor', () => {
+  it('prints a checklist and exits 0 when every check passes', async () => {
+    const { code, stdout, stderr } = await rcpt([
+      'doctor',
+      ...worldFlags(),
+      '--source-ip',
+      GOOD_IP,
+      '--helo',
+      'probe.good.test',
+      '--mail-from',
+      'verify@good.test',
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.match(
+      stdout,
+      /^rcpt doctor: probing address 11\.0\.25\.25 · HELO probe\.good\.test · MAIL FROM verify@good\.test$/m,
+    );
+    for (const label of [
+      'port 25',
+      'source address',
+      'reverse DNS',
+      'FCrDNS',
+      'HELO name',
+      'HELO DNS',
+      'MAIL FROM',
+      'SPF',
+      'blocklist',
+    ]) {
+      assert.match(stdout, new RegExp(`^PASS  ${label} +\\S`, 'm'), label);
+    }
+    assert.match(stdout, /^9 passed, 0 warnings, 0 failed \(\d+ ms\)$/m);
+    assert.doesNotMatch(stdout, /→/, 'no advice when all pass');
+  });
+
+  it('exits 1 when a check fails, with the advice under the failing line', async () => {
+    const { code, stdout, stderr } = await rcpt([
+      'doctor',
+      ...worldFlags(),
+      '--source-ip',
+      NO_PTR_IP,
+      '--helo',
+      'localhost',
+    ]);
+    assert.equal(code, 1);
+    assert.match(stdout, /^FAIL {2}reverse DNS +192\.0\.2\.26 has no PTR record/m);
+    assert.match(stdout, /^FAIL {2}HELO name +"localhost" is localhost/m);
+    assert.match(stdout, /^ +→ ask the owner of the address/m);
+    assert.match(stdout, /^WARN {2}MAIL FROM +MAIL FROM is <>/m);
+    assert.match(stdout, /fix the failures before verifying$/m);
+    assert.match(stderr, /rcpt doctor: \d+ check\(s\) failed\./);
+  });
+
+  it('exits 0 with warnings only', async () => {
+    const { code, stdout } = await rcpt([
+      'doctor',
+      ...worldFlags(),
+      '--source-ip',
+      GOOD_IP,
+      '--helo',
+      'probe.good.test',
+    ]);
+    assert.equal(code, 0);
+    assert.match(stdout, /^WARN {2}MAIL FROM/m);
+    assert.match(stdout, /1 warning, 0 failed/);
+  });
+
+  it('prints one JSON report with --json, and reads RCPT_* variables', async () => {
+    const { code, stdout } = await rcpt(['doctor', '--json', ...worldFlags()], {
+      RCPT_SOURCE_IP: GOOD_IP,
+      RCPT_HELO: 'probe.good.test',
+      RCPT_MAIL_FROM: 'verify@good.test',
+    });
+    assert.equal(code, 0);
+    const report = JSON.parse(stdout) as DoctorReport;
+    assert.equal(report.status, 'pass');
+    assert.equal(report.sourceIp, GOOD_IP);
+    assert.equal(report.helo, 'probe.good.test');
+    assert.equal(report.checks.length, 9);
+  });
+
+  it('shows the evidence of passing lines with --verbose', async () => {
+    const { stdout } = await rcpt([
+      'doctor',
+      '--verbose',
+      ...worldFlags(),
+      '--source-ip',
+      GOOD_IP,
+      '--helo',
+      'probe.good.test',
+      '--mail-from',
+      'verify@good.test',
+    ]);
+    assert.match(stdout, /· decided by include:_spf\.good\.test → ip4:11\.0\.25\.0\/24/);
+  });
+
+  it('exits 64 on a bad option', async () => {
+    const { code, stderr } = await rcpt(['doctor', ...worldFlags(), '--source-ip', 'nope']);
+    assert.equal(code, 64);
+    assert.match(stderr, /sourceIp/);
+  });
+});
