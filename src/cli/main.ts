@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { CHANNELS, OptionsError } from '../index.js';
 import { addBulkOptions, runBulk, type BulkFlags } from './bulk.js';
 import { runDemo } from './demo.js';
+import { addDoctorOptions, runDoctorCommand, type DoctorFlags } from './doctor.js';
 import { printResults, useColour, verifyAll, type CliIo } from './run-verify.js';
 import { addServeOptions, runServe, type ServeFlags } from './serve.js';
 import { UsageError, addSharedOptions, toVerifyOptions, type SharedFlags } from './shared-options.js';
@@ -81,6 +82,13 @@ export function buildProgram(io: CliIo): Command {
     .command('worker')
     .description('a worker for scale-out on PostgreSQL (not built yet)')
     .action(notBuiltYet('worker'));
+  // Exit status 1 when a check failed (warnings alone exit 0), so `rcpt doctor && rcpt serve` works.
+  addDoctorOptions(program.command('doctor')).action(async (flags: DoctorFlags) => {
+    const report = await runDoctorCommand(flags, io);
+    if (!report.ok) {
+      throw new ExitError(EXIT_FAILURE, `rcpt doctor: ${report.counts.fail} check(s) failed.`);
+    }
+  });
   return program;
 }
 
