@@ -385,6 +385,20 @@ describe('what the personas saw and what rcpt made of it', () => {
     assert.equal(unknown.smtp?.tls, true);
   });
 
+  it('a failed TLS handshake on a server that only offers TLS: plaintext fallback, real answers', async () => {
+    const persona = world.server('mx.flakytls.test');
+    const known = await run('alice@flakytls.test');
+    assert.equal(known.reason, 'accepted');
+    assert.equal(known.smtp?.tls, false);
+    assert.equal(known.smtp?.attempts, 2);
+    const unknown = await run('nobody@flakytls.test');
+    assert.equal(unknown.reason, 'mailbox_not_found');
+    // Every connection that said STARTTLS was followed by one that did not.
+    const starttls = persona.log.commands.filter((line) => line === 'STARTTLS').length;
+    assert.equal(starttls, 2);
+    assert.equal(persona.log.connections, 4);
+  });
+
   it('postgrey: retried with the same MAIL FROM after the window, and let through', async () => {
     const persona = world.server('mx.greylist.test');
     const result = await run('carol-retry@greylist.test', RETRY);

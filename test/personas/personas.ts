@@ -6,7 +6,7 @@
  * (`gmail-smtp-in.l.google.com` → 127.0.0.30), so rcpt's provider matching sees what it sees in
  * production. Those names exist only in this loopback DNS; nothing leaves the machine.
  *
- * Addresses: personas on 127.0.0.30–.66 (other tests use .2–.22), every one on the same port (rcpt has
+ * Addresses: personas on 127.0.0.30–.67 (other tests use .2–.22), every one on the same port (rcpt has
  * one `smtpPort` option). Greeting and EHLO lines are the providers' shapes; where no source gives the
  * exact banner, the comment says so.
  */
@@ -739,6 +739,21 @@ const tlsBroken: PersonaDefinition = {
   requireTls: true,
 };
 
+/**
+ * The same broken handshake on a server that only offers TLS: rcpt falls back to plaintext, as
+ * Postfix's opportunistic TLS (`smtp_tls_security_level = may`) does, and gets its answer.
+ */
+const tlsBrokenOptional: PersonaDefinition = {
+  name: 'mx.flakytls.test',
+  greeting: '220 mx.flakytls.test ESMTP Postfix',
+  extensions: ['PIPELINING', 'STARTTLS', 'ENHANCEDSTATUSCODES', '8BITMIME', 'SMTPUTF8'],
+  startTls: 'broken',
+  rcpt: (recipient) =>
+    localOf(recipient) === 'alice'
+      ? null
+      : `550 5.1.1 <${recipient}>: Recipient address rejected: User unknown in virtual mailbox table`,
+};
+
 // ---------------------------------------------------------------------------------------------------
 
 interface PersonaPlan {
@@ -789,6 +804,7 @@ function personaPlans(): readonly PersonaPlan[] {
     { ip: '127.0.0.64', definition: googleBusy },
     { ip: '127.0.0.65', definition: anvil },
     { ip: '127.0.0.66', definition: stubbornGreylist },
+    { ip: '127.0.0.67', definition: tlsBrokenOptional },
   ];
 }
 
@@ -910,6 +926,8 @@ export const PERSONA_ZONES: DnsZones = {
   'alt1.aspmx.l.google.com': a('127.0.0.30'),
   'stubborn.test': mx('mx.stubborn.test'),
   'mx.stubborn.test': a('127.0.0.66'),
+  'flakytls.test': mx('mx.flakytls.test'),
+  'mx.flakytls.test': a('127.0.0.67'),
   // DNS outcomes.
   'nullmx.test': { MX: [{ priority: 0, exchange: '.' }] },
   'nomail.test': { TXT: ['v=spf1 -all'] },
