@@ -78,7 +78,8 @@ export type BlocklistVerdict =
  * anything else (a wildcard of an expired zone, a parked domain) means the list cannot be trusted.
  */
 export function interpretListing(zone: string, addresses: readonly string[]): BlocklistVerdict {
-  const codes = [...new Set(addresses)].sort();
+  const lastOctet = (code: string): number => Number(code.slice(code.lastIndexOf('.') + 1));
+  const codes = [...new Set(addresses)].sort((a, b) => lastOctet(a) - lastOctet(b) || a.localeCompare(b));
   const refusals = codes.filter((code) => code in REFUSAL_CODES);
   if (refusals.length > 0) {
     return { kind: 'refused', codes, meanings: refusals.map((code) => REFUSAL_CODES[code] ?? code) };

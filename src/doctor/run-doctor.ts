@@ -527,8 +527,7 @@ async function mailFromCheck(
 function spfEvidence(evaluation: SpfEvaluation): string[] {
   return [
     ...(evaluation.record === null ? [] : [`${evaluation.domain} TXT "${evaluation.record}"`]),
-    ...(evaluation.matched.length > 0 ? [`decided by ${evaluation.matched.join(' → ')}`] : []),
-    evaluation.explanation,
+    evaluation.matched.length > 0 ? `decided by ${evaluation.matched.join(' → ')}` : evaluation.explanation,
     `DNS-querying terms ${evaluation.lookups} of 10, void lookups ${evaluation.voidLookups} of 2 (RFC 7208 §4.6.4)`,
   ];
 }
@@ -661,10 +660,7 @@ async function blocklistCheck(zone: string, source: Source, dns: DoctorDns): Pro
   // RFC 5782 §5: a list must never list 127.0.0.1; one that does lists everything and means nothing.
   const testEntry = `1.0.0.127.${zone}`;
   const sanity = await dns.lookup(testEntry, 'A');
-  evidence.push(
-    ...verdict.meanings,
-    `${testEntry} A: ${describeLookup(sanity)} (RFC 5782 §5 test entry, must not be listed)`,
-  );
+  evidence.push(`${testEntry} A: ${describeLookup(sanity)} (RFC 5782 §5 test entry, must not be listed)`);
   if (sanity.kind === 'records' && sanity.values.length > 0) {
     return line(
       'warn',

@@ -411,7 +411,7 @@ describe('blocklists', () => {
     assert.equal(zen.status, 'fail');
     assert.match(
       zen.summary,
-      /192\.0\.2\.30 is listed on zen\.spamhaus\.org: 127\.0\.0\.11 PBL .*; 127\.0\.0\.4 XBL/,
+      /192\.0\.2\.30 is listed on zen\.spamhaus\.org: 127\.0\.0\.4 XBL.*; 127\.0\.0\.11 PBL \(Spamhaus-maintained\)/,
     );
     assert.match(zen.advice ?? '', /https:\/\/check\.spamhaus\.org\//);
     assert.ok(zen.evidence.some((fact) => /1\.0\.0\.127\.zen\.spamhaus\.org A: NXDOMAIN/.test(fact)));

@@ -108,10 +108,10 @@ describe('interpretListing', () => {
   it('explains Spamhaus ZEN codes', () => {
     const verdict = interpretListing('zen.spamhaus.org', ['127.0.0.4', '127.0.0.2', '127.0.0.10']);
     assert.equal(verdict.kind, 'listed');
-    assert.deepEqual(verdict.codes, ['127.0.0.10', '127.0.0.2', '127.0.0.4']);
+    assert.deepEqual(verdict.codes, ['127.0.0.2', '127.0.0.4', '127.0.0.10']);
     assert.match(
       verdict.kind === 'listed' ? verdict.meanings.join('\n') : '',
-      /PBL \(ISP-maintained\)[\s\S]*SBL:[\s\S]*XBL/,
+      /SBL:[\s\S]*XBL[\s\S]*PBL \(ISP-maintained\)/,
     );
   });
 
