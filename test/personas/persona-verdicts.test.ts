@@ -56,6 +56,10 @@ after(async () => {
 /** Reason codes produced by the tests in this file (checked at the end). */
 const seen = new Set<Reason>();
 
+/** Promise rejections nobody handled, however hostile the server (checked at the end). */
+const unhandled: unknown[] = [];
+process.on('unhandledRejection', (reason) => unhandled.push(reason));
+
 function activeResources(kind: string): number {
   return process.getActiveResourcesInfo().filter((resource) => resource === kind).length;
 }
@@ -599,7 +603,11 @@ describe('hostile servers: unknown with the right reason, within the deadline, n
   });
 });
 
-describe('reason coverage', () => {
+describe('at the end', () => {
+  it('no promise rejection went unhandled', () => {
+    assert.deepEqual(unhandled, []);
+  });
+
   it('every reason code of DESIGN.md §2 is produced by a test in this file', () => {
     const missing = Object.keys(REASONS).filter((reason) => !seen.has(reason as Reason));
     assert.deepEqual(missing, []);
