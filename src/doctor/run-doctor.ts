@@ -558,7 +558,7 @@ async function spfCheck(
       'spf',
       'warn',
       `not checked: MAIL FROM is <>, so SPF would check the HELO name, which is not a usable domain`,
-      NULL_SENDER_ADVICE,
+      'set --mail-from to a mailbox on your own domain (see the MAIL FROM line), or fix the HELO name',
     );
   }
   const evaluation = await evaluateSpf(
