@@ -1,0 +1,340 @@
+/**
+ * `rcpt bulk` end to end: in-process through `run()` against the demo world, and as a real child
+ * process killed with SIGKILL mid-run, then resumed.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+
+import Database from 'better-sqlite3';
+import { parse } from 'csv-parse/sync';
+
+import { run } from '../../src/cli/main.js';
+import { startDnsServer, type DnsServer } from '../../src/demo/dns-server.js';
+import { mailboxes, startPersona, type RunningPersona } from '../../src/demo/smtp-persona.js';
+import { startDemoWorld, type DemoWorld } from '../../src/demo/world.js';
+
+interface Captured {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function rcpt(args: string[], stdin?: string): Promise<Captured> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const input = new PassThrough();
+  input.end(stdin ?? '');
+  const code = await run(['node', 'rcpt', ...args], { stdout, stderr, env: {}, stdin: input });
+  return { code, stdout: out, stderr: err };
+}
+
+let world: DemoWorld;
+let dir: string;
+before(async () => {
+  world = await startDemoWorld();
+  dir = await mkdtemp(join(tmpdir(), 'rcpt-bulk-'));
+});
+after(async () => {
+  await world.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const worldFlags = () => [
+  '--dns-server',
+  world.dnsServer,
+  '--smtp-port',
+  String(world.smtpPort),
+  '--allow-private-targets',
+  '--helo',
+  'probe.rcpt.test',
+  '--greylist-wait',
+  '0',
+];
+
+async function file(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+const csvRows = (text: string): Record<string, string>[] => parse(text, { columns: true });
+
+describe('rcpt bulk', () => {
+  it('reads a ; CSV with quoted fields and keeps its columns, then appends the results', async () => {
+    const input = await file(
+      'people.csv',
+      'Name;E-mail;Company\r\n"Smith; Alice";alice@acme.test;"Acme ""East"""\r\nNobody;nobody@acme.test;\r\nAlice again;alice@ACME.test;x\r\n',
+    );
+    const output = join(dir, 'people.out.csv');
+    const { code, stderr } = await rcpt(['bulk', input, '-o', output, ...worldFlags()]);
+    assert.equal(code, 0, stderr);
+    const rows = csvRows(await readFile(output, 'utf8'));
+    assert.deepEqual(
+      rows.map((row) => [row.Name, row['E-mail'], row.Company, row.verdict, row.reason, row.smtp_code]),
+      [
+        ['Smith; Alice', 'alice@acme.test', 'Acme "East"', 'deliverable', 'accepted', '250'],
+        ['Nobody', 'nobody@acme.test', '', 'undeliverable', 'mailbox_not_found', '550'],
+        ['Alice again', 'alice@ACME.test', 'x', 'deliverable', 'accepted', '250'],
+      ],
+    );
+    assert.equal(rows[1]?.smtp_enhanced, '5.1.1');
+    assert.equal(rows[0]?.mx_host, 'mx1.acme.test');
+    assert.match(stderr, /3 rows \(2 distinct addresses, 1 duplicate\)/);
+    assert.match(stderr, /deliverable 2, undeliverable 1, risky 0, unknown 0/);
+    assert.match(stderr, /top reasons: accepted 2, mailbox_not_found 1/);
+    // Written to a temporary file and renamed: nothing else is left beside the output.
+    const left = (await readdir(dir)).filter((name) => name.startsWith('people.out.csv'));
+    assert.deepEqual(
+      left.sort(),
+      [
+        'people.out.csv',
+        'people.out.csv.rcpt.db',
+        'people.out.csv.rcpt.db-shm',
+        'people.out.csv.rcpt.db-wal',
+      ].filter((name) => left.includes(name)),
+    );
+    assert.ok(!left.some((name) => name.includes('.tmp-')));
+    // Not a terminal: no progress bar.
+    assert.doesNotMatch(stderr, /█|░|ETA/);
+  });
+
+  it('reads a plain list and writes NDJSON (chosen from the output name) with row numbers', async () => {
+    const input = await file('list.txt', 'user@nullmx.test\n\nnot an address\nhello@implicit.test\n');
+    const output = join(dir, 'list.ndjson');
+    const { code, stderr } = await rcpt(['bulk', input, '-o', output, ...worldFlags()]);
+    assert.equal(code, 0, stderr);
+    const records = (await readFile(output, 'utf8'))
+      .trim()
+      .split('\n')
+      .map(
+        (line) =>
+          JSON.parse(line) as { row: number; line: number; input: string; reason: string; error: null },
+      );
+    assert.deepEqual(
+      records.map((r) => [r.row, r.line, r.input, r.reason, r.error]),
+      [
+        [1, 1, 'user@nullmx.test', 'null_mx', null],
+        [2, 3, 'not an address', 'invalid_syntax', null],
+        [3, 4, 'hello@implicit.test', 'accepted', null],
+      ],
+    );
+  });
+
+  it('reads standard input (-) and writes one JSON array to standard output', async () => {
+    const db = join(dir, 'stdin.db');
+    const { code, stdout, stderr } = await rcpt(
+      ['bulk', '-', '--format', 'json', '--db', db, ...worldFlags()],
+      'email\nalice@acme.test\nuser@nowhere.test\n',
+    );
+    assert.equal(code, 0, stderr);
+    const records = JSON.parse(stdout) as { row: number; input: string; reason: string }[];
+    assert.deepEqual(
+      records.map((r) => [r.row, r.input, r.reason]),
+      [
+        [1, 'alice@acme.test', 'accepted'],
+        [2, 'user@nowhere.test', 'domain_not_found'],
+      ],
+    );
+  });
+
+  it('reports a malformed row with its line number and verifies the rest of the file', async () => {
+    const input = await file(
+      'broken.csv',
+      'email,name\nalice@acme.test,A\n"bob@acme.test"oops,B\nnobody@acme.test,C\n',
+    );
+    const output = join(dir, 'broken.out.csv');
+    const { code, stderr } = await rcpt(['bulk', input, '-o', output, ...worldFlags()]);
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /broken\.csv: line 3: .*row 2 not verified/);
+    const rows = csvRows(await readFile(output, 'utf8'));
+    assert.deepEqual(
+      rows.map((row) => [row.email, row.verdict, row.reason, (row.error ?? '').slice(0, 7)]),
+      [
+        ['alice@acme.test', 'deliverable', 'accepted', ''],
+        ['', 'undeliverable', 'invalid_syntax', 'line 3:'],
+        ['nobody@acme.test', 'undeliverable', 'mailbox_not_found', ''],
+      ],
+    );
+  });
+
+  it('uses --column and refuses an unknown one (64)', async () => {
+    const input = await file('two.csv', 'work,home\nnobody@acme.test,alice@acme.test\n');
+    const ok = await rcpt(['bulk', input, '--column', 'HOME', '--db', join(dir, 'two.db'), ...worldFlags()]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(csvRows(ok.stdout)[0]?.reason, 'accepted');
+    const bad = await rcpt(['bulk', input, '--column', 'mail', '--db', join(dir, 'two.db'), ...worldFlags()]);
+    assert.equal(bad.code, 64);
+    assert.match(bad.stderr, /no column named "mail" in the header \(work, home\)/);
+  });
+
+  it('exits 64 on usage errors and 1 on an unreadable input, with a clear message', async () => {
+    const input = await file('one.txt', 'alice@acme.test\n');
+    const format = await rcpt(['bulk', input, '--format', 'xml']);
+    assert.equal(format.code, 64);
+    const stdinResume = await rcpt(['bulk', '-', '--resume']);
+    assert.equal(stdinResume.code, 64);
+    assert.match(stdinResume.stderr, /--resume needs an input file/);
+    const noColumn = await rcpt([
+      'bulk',
+      await file('nocol.csv', 'id,name\n1,Alice\n'),
+      '--db',
+      join(dir, 'n.db'),
+    ]);
+    assert.equal(noColumn.code, 64);
+    assert.match(noColumn.stderr, /no address column in the header \(id, name\); name it with --column/);
+    const concurrency = await rcpt(['bulk', input, '--host-concurrency', '0']);
+    assert.equal(concurrency.code, 64);
+    const missing = await rcpt(['bulk', join(dir, 'does-not-exist.csv'), '--db', join(dir, 'm.db')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /cannot read .*does-not-exist\.csv: ENOENT/);
+    const directory = await rcpt(['bulk', dir, '--db', join(dir, 'm.db')]);
+    assert.equal(directory.code, 1);
+    assert.match(directory.stderr, /not a file/);
+  });
+});
+
+describe('rcpt bulk --resume after kill -9', () => {
+  const DISTINCT = 120;
+  const repo = fileURLToPath(new URL('../../', import.meta.url));
+  let dns: DnsServer;
+  let persona: RunningPersona;
+
+  before(async () => {
+    // One slow server: 60 ms per RCPT reply, so the run lasts seconds and the kill lands mid-run.
+    persona = await startPersona(
+      {
+        name: 'slowbulk.test',
+        rcptDelayMs: 60,
+        onRcptTo: mailboxes(
+          Array.from({ length: DISTINCT }, (_, index) => `user${index}`).filter((_, i) => i % 3 !== 0),
+        ),
+      },
+      '127.0.0.30',
+      0,
+    );
+    dns = await startDnsServer({
+      host: '127.0.0.1',
+      port: 0,
+      zones: {
+        'slowbulk.test': { MX: [{ priority: 10, exchange: 'mx.slowbulk.test' }] },
+        'mx.slowbulk.test': { A: ['127.0.0.30'] },
+      },
+    });
+  });
+  after(async () => {
+    await Promise.all([dns.close(), persona.close()]);
+  });
+
+  it('gives every row exactly once, and verifies nothing twice that had a result', async () => {
+    // 120 distinct addresses, then 30 repeated: 150 rows.
+    const addresses = Array.from({ length: DISTINCT }, (_, index) => `user${index}@slowbulk.test`);
+    const rowsIn = [...addresses, ...addresses.slice(0, 30)];
+    const input = await file(
+      'kill.csv',
+      `id,email\n${rowsIn.map((address, index) => `${index + 1},${address}`).join('\n')}\n`,
+    );
+    const output = join(dir, 'kill.out.csv');
+    const db = `${output}.rcpt.db`;
+    const flags = [
+      '--dns-server',
+      dns.address,
+      '--smtp-port',
+      String(persona.port),
+      '--allow-private-targets',
+      '--helo',
+      'probe.rcpt.test',
+      '--no-catch-all',
+      '--host-concurrency',
+      '1',
+    ];
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(repo, 'test/fixtures/bulk/rcpt-entry.ts'),
+        'bulk',
+        input,
+        '-o',
+        output,
+        ...flags,
+      ],
+      { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let childErr = '';
+    child.stderr.on('data', (chunk: Buffer) => (childErr += chunk.toString()));
+    const exited = new Promise<number | string | null>((resolve) => {
+      child.on('exit', (code, signal) => {
+        resolve(signal ?? code);
+      });
+    });
+    try {
+      // Wait until some results are stored, then kill -9.
+      const deadline = Date.now() + 60_000;
+      let stored = 0;
+      while (Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (!existsSync(db)) continue;
+        const reader = new Database(db, { readonly: true, fileMustExist: true });
+        try {
+          stored =
+            (reader.prepare('SELECT count(*) AS n FROM results').get() as { n: number } | undefined)?.n ?? 0;
+        } catch {
+          stored = 0; // the schema is still being created
+        } finally {
+          reader.close();
+        }
+        if (stored >= 10) break;
+      }
+      assert.ok(stored >= 10, `the child stored no results in time: ${childErr}`);
+      child.kill('SIGKILL');
+      assert.equal(await exited, 'SIGKILL');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    assert.equal(existsSync(output), false, 'no output file claims completeness after a crash');
+
+    const reader = new Database(db, { readonly: true, fileMustExist: true });
+    const doneBefore = (reader.prepare('SELECT count(*) AS n FROM results').get() as { n: number }).n;
+    reader.close();
+    assert.ok(doneBefore < DISTINCT, 'the kill landed before the end');
+
+    // The dead child's last pipelined commands may still be in the server's buffer: let it settle.
+    let rcptsBefore = -1;
+    while (rcptsBefore !== persona.stats.rcpts) {
+      rcptsBefore = persona.stats.rcpts;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    const resumed = await rcpt(['bulk', input, '-o', output, '--resume', ...flags]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /resuming job/);
+    // Only the addresses without a stored result were verified again.
+    assert.equal(persona.stats.rcpts - rcptsBefore, DISTINCT - doneBefore, `${doneBefore} done before`);
+
+    const rows = csvRows(await readFile(output, 'utf8'));
+    assert.equal(rows.length, rowsIn.length);
+    assert.deepEqual(
+      rows.map((row) => row.id),
+      rowsIn.map((_, index) => String(index + 1)),
+    );
+    assert.deepEqual(
+      rows.map((row) => row.email),
+      rowsIn,
+    );
+    for (const row of rows) {
+      const index = Number(/^user(\d+)@/.exec(row.email ?? '')?.[1]);
+      assert.equal(row.reason, index % 3 === 0 ? 'mailbox_not_found' : 'accepted', row.email);
+    }
+  });
+});
