@@ -22,6 +22,9 @@ export interface ServeFlags extends SharedFlags {
   logLevel?: string;
 }
 
+/** The same default file as `rcpt bulk`: one machine, one job store. */
+export const DEFAULT_DB = '.rcpt/jobs.db';
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function integer(name: string, min: number, max: number): (value: string) => number {
@@ -49,7 +52,7 @@ export function addServeOptions(command: Command): Command {
           `address to listen on (env RCPT_HOST; default ${DEFAULT_HOST}; loopback only without API keys)`,
         ),
       )
-      .addOption(new Option('--db <file>', 'job store: a SQLite file (env RCPT_DB; default .rcpt/rcpt.db)'))
+      .addOption(new Option('--db <file>', `job store: a SQLite file (env RCPT_DB; default ${DEFAULT_DB})`))
       .addOption(
         new Option(
           '--api-key-file <file>',
@@ -119,11 +122,16 @@ export async function runServe(
   const port =
     flags.port ?? (env.RCPT_PORT === undefined ? undefined : integer('RCPT_PORT', 0, 65535)(env.RCPT_PORT));
   const rateLimit = flags.rateLimit;
+  const db = flags.db ?? env.RCPT_DB ?? DEFAULT_DB;
+  if (/^postgres(ql)?:\/\//i.test(db)) {
+    throw new UsageError('--db: a PostgreSQL job store is not built yet; give a SQLite file');
+  }
   const server = await startServer({
     port: port ?? DEFAULT_PORT,
     host: flags.host ?? env.RCPT_HOST ?? DEFAULT_HOST,
     verify: toVerifyOptions(flags, env),
     apiKeys,
+    db,
     ...(rateLimit === undefined ? {} : { rateLimit: rateLimit === 0 ? null : { perMinute: rateLimit } }),
     logger,
     logAddresses: flags.logAddresses === true,

@@ -10,9 +10,11 @@ import { bodyLimit } from 'hono/body-limit';
 import { routePath } from 'hono/route';
 
 import type { Verifier, VerifyResult } from '../index.js';
+import type { DoctorOptions } from '../index.js';
 import { loadWebAssets } from '../web/assets.js';
 import { LOCAL_OWNER, createApiKeys, presentedKey } from './auth.js';
 import { renderDocsPage } from './docs-page.js';
+import { registerDoctorRoute } from './doctor-route.js';
 import { HttpError, errorResponse } from './http-error.js';
 import { registerJobRoutes, type JobsBackend } from './job-routes.js';
 import { createLogger, type Logger } from './logger.js';
@@ -68,8 +70,14 @@ export interface AppDeps {
   readonly metrics?: Metrics;
   /** Log verified addresses (off by default: they are personal data). */
   readonly logAddresses?: boolean;
+  /** Aborted when the server shuts down: event streams end at once instead of holding it open. */
+  readonly shutdown?: AbortSignal;
   /** The name in Reacher's `debug.backend_name`. Default `rcpt`. */
   readonly backendName?: string;
+  /** Options of `GET /v1/doctor`: the server's HELO, MAIL FROM and DNS servers. Default: runDoctor()'s. */
+  readonly doctor?: DoctorOptions;
+  /** API keys that may call operator-only routes (`GET /v1/doctor`); without API keys, the local caller may. */
+  readonly operatorKeys?: readonly string[];
 }
 
 export interface AppEnv {
@@ -345,8 +353,10 @@ export function createApp(deps: AppDeps): App {
     jobs: deps.jobs ?? null,
     limits,
     logger,
-    logAddresses: deps.logAddresses === true,
+    ...(deps.shutdown === undefined ? {} : { shutdown: deps.shutdown }),
   });
+
+  registerDoctorRoute(app, { options: deps.doctor ?? {}, operatorKeys: deps.operatorKeys ?? [] });
 
   app.get('/healthz', (c) =>
     c.json({ status: 'ok', jobs: deps.jobs != null, auth: keys.required ? 'api-key' : 'none' }),

@@ -133,7 +133,8 @@ export interface JobRoutesDeps {
   readonly jobs: JobsBackend | null;
   readonly limits: Limits;
   readonly logger: Logger;
-  readonly logAddresses: boolean;
+  /** Ends event streams when the server shuts down. */
+  readonly shutdown?: AbortSignal;
 }
 
 export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps): void {
@@ -161,7 +162,9 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
       security: [{ bearer: [] }],
       request: {
         body: {
-          required: true,
+          // Not `required`: a required body makes the JSON validator run for CSV and text bodies too.
+          // An empty body is refused by the handler.
+          required: false,
           content: {
             'application/json': { schema: JobCreateJsonSchema },
             'text/csv': { schema: z.string() },
@@ -280,7 +283,7 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
         let last = '';
         let quietSince = Date.now();
         let eventId = 0;
-        while (!sse.aborted && !sse.closed) {
+        while (!sse.aborted && !sse.closed && deps.shutdown?.aborted !== true) {
           const job = await jobs.get(id);
           if (job === null) break;
           const view = jobResponse(job);

@@ -114,8 +114,11 @@ export const JobSchema = z
   .object({
     id: z.string().openapi({ example: 'j_4f9c2e7a1b3d' }),
     status: z.enum(JOB_STATUSES),
-    total: z.number().int().openapi({ description: 'addresses in the job (rows, duplicates included)' }),
-    done: z.number().int(),
+    total: z
+      .number()
+      .int()
+      .openapi({ description: 'distinct addresses to verify (a duplicate row shares its result)' }),
+    done: z.number().int().openapi({ description: 'distinct addresses with a result' }),
     progress: z.number().openapi({ description: 'done / total, from 0 to 1' }),
     counts: VerdictCountsSchema,
     reasons: z.record(z.string(), z.number().int()),

@@ -2,14 +2,16 @@
  * `startServer()`: the app of app.ts on a real socket (@hono/node-server), with its verifier, job
  * store, metrics and logs, and one `close()` that stops everything in order.
  */
+import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname, resolve } from 'node:path';
 
 import { createAdaptorServer } from '@hono/node-server';
 
-import { createVerifier, type VerifyOptions } from '../index.js';
+import { createVerifier, openSqliteJobStore, type VerifyOptions } from '../index.js';
 import { createApp, type App, type Limits } from './app.js';
-import type { JobsBackend } from './job-routes.js';
+import { createJobsBackend, type ClosableJobsBackend } from './jobs-backend.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import type { RateLimitOptions } from './rate-limit.js';
@@ -19,6 +21,8 @@ export const DEFAULT_PORT = 8025;
 export const DEFAULT_HOST = '127.0.0.1';
 /** Requests in flight get this long to finish on shutdown before their connections are cut. */
 export const SHUTDOWN_GRACE_MS = 5_000;
+/** How often idle keep-alive connections are closed while shutting down. */
+const IDLE_SWEEP_MS = 50;
 
 export interface ServerOptions {
   /** Default 8025; 0 picks a free port. */
@@ -29,16 +33,14 @@ export interface ServerOptions {
   readonly verify?: VerifyOptions;
   readonly apiKeys?: readonly string[];
   /**
-   * The job store and runner. Optional so the API can run without one; a factory receives the server's
-   * verifier options and the logger.
+   * The job store: a SQLite file, created with its folder when missing. Without it (and without
+   * `jobs`), the `/v1/jobs` routes answer 503.
    */
-  readonly jobs?:
-    | JobsBackend
-    | ((context: {
-        verify: VerifyOptions;
-        logger: Logger;
-      }) => Promise<JobsBackend & { close?(): Promise<void> | void }>)
-    | null;
+  readonly db?: string;
+  /** A job backend of the caller's own (tests); wins over `db`. */
+  readonly jobs?: ClosableJobsBackend | null;
+  /** Jobs verified at once. Default 2. */
+  readonly runningJobs?: number;
   readonly rateLimit?: RateLimitOptions | null;
   readonly limits?: Partial<Limits>;
   readonly logger?: Logger;
@@ -93,22 +95,26 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     () => verifier.close(),
   ];
   try {
-    let jobs: JobsBackend | null = null;
-    if (typeof options.jobs === 'function') {
-      const created = await options.jobs({ verify: verifyOptions, logger });
-      jobs = created;
-      if (created.close !== undefined)
-        toClose.unshift(async () => {
-          await created.close?.();
-        });
-    } else {
-      jobs = options.jobs ?? null;
+    let jobs: ClosableJobsBackend | null = options.jobs ?? null;
+    if (jobs === null && options.db !== undefined) {
+      await mkdir(dirname(resolve(options.db)), { recursive: true });
+      jobs = createJobsBackend({
+        store: openSqliteJobStore(options.db),
+        verifier,
+        logger,
+        ...(options.runningJobs === undefined ? {} : { runningJobs: options.runningJobs }),
+      });
+      logger.info({ db: resolve(options.db) }, 'job store open');
     }
     if (jobs !== null) {
       const backend = jobs;
+      // Running jobs stop first (they go back to queued, resumable), then the verifier closes.
+      toClose.unshift(() => backend.close());
       metrics.setQueueDepth(() => backend.queueDepth());
     }
+    const shutdown = new AbortController();
     const app = createApp({
+      shutdown: shutdown.signal,
       verifier,
       jobs,
       apiKeys,
@@ -141,18 +147,25 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       port: address.port,
       close() {
         closing ??= (async () => {
+          shutdown.abort();
           const closed = new Promise<void>((resolve) => {
             server.close(() => {
               resolve();
             });
           });
+          // A connection becomes idle when its last response ends (event streams end on `shutdown`):
+          // close idle ones as they appear rather than waiting for their keep-alive timeout.
           server.closeIdleConnections();
-          // Event streams and slow verifications hold connections: give them a grace period, then cut.
+          const sweep = setInterval(() => {
+            server.closeIdleConnections();
+          }, IDLE_SWEEP_MS);
+          // Slow requests get a grace period, then their connections are cut.
           const grace = setTimeout(() => {
             server.closeAllConnections();
           }, SHUTDOWN_GRACE_MS);
           grace.unref();
           await closed;
+          clearInterval(sweep);
           clearTimeout(grace);
           for (const step of toClose) await step();
           logger.info('stopped');

@@ -1,0 +1,198 @@
+/**
+ * The API's `JobsBackend` over the library's job store and runner (src/jobs through src/index.ts): an
+ * upload is ingested as it streams in, then queued; a few jobs run at once in this process, sharing
+ * the server's verifier (and so its DNS and catch-all caches).
+ */
+import {
+  InputError,
+  InputTooLargeError,
+  VERDICTS,
+  addressKey,
+  formatOutput,
+  ingestInput,
+  runJob,
+  type JobRecord,
+  type JobStore,
+  type Verdict,
+  type Verifier,
+} from '../index.js';
+import { JobInputError, type JobInput, type JobView, type JobsBackend } from './job-routes.js';
+import type { Logger } from './logger.js';
+
+/** Jobs verified at once: a second job need not wait for a long first one; the scheduler shares hosts. */
+export const DEFAULT_RUNNING_JOBS = 2;
+/** Rows per write while storing a JSON list. */
+const LIST_BATCH_ROWS = 5_000;
+/** The event stream asks often; a job's counts are read from the store at most this often. */
+const VIEW_CACHE_MS = 200;
+
+export interface JobsBackendOptions {
+  readonly store: JobStore;
+  readonly verifier: Verifier;
+  readonly logger: Logger;
+  /** Jobs run at once. Default 2. */
+  readonly runningJobs?: number;
+  /** Addresses in flight per job (`verifyMany` concurrency). Default: the verifier's. */
+  readonly concurrency?: number;
+}
+
+export interface ClosableJobsBackend extends JobsBackend {
+  /** Stops running jobs (they go back to `queued`, resumable) and closes the store. */
+  close(): Promise<void>;
+}
+
+const zeroCounts = (): Record<Verdict, number> =>
+  Object.fromEntries(VERDICTS.map((verdict) => [verdict, 0])) as Record<Verdict, number>;
+
+export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBackend {
+  const { store, verifier, logger } = options;
+  const maxRunning = options.runningJobs ?? DEFAULT_RUNNING_JOBS;
+  const waiting: string[] = [];
+  const running = new Map<string, Promise<void>>();
+  const shutdown = new AbortController();
+  const cache = new Map<string, { view: JobView; at: number }>();
+
+  async function view(record: JobRecord): Promise<JobView> {
+    const progress = await store.getProgress(record.id);
+    return {
+      id: record.id,
+      owner: record.owner ?? '',
+      status: record.status,
+      total: progress.totalAddresses,
+      done: progress.doneAddresses,
+      counts: { ...zeroCounts(), ...progress.counts },
+      reasons: progress.reasons,
+      createdAt: record.createdAt,
+      startedAt: record.startedAt,
+      updatedAt: record.updatedAt,
+      error: record.error,
+    };
+  }
+
+  function pump(): void {
+    while (running.size < maxRunning && waiting.length > 0 && !shutdown.signal.aborted) {
+      const id = waiting.shift();
+      if (id === undefined) break;
+      const run = (async () => {
+        try {
+          const outcome = await runJob(store, id, verifier, {
+            signal: shutdown.signal,
+            ...(options.concurrency === undefined
+              ? {}
+              : { verifyMany: { concurrency: options.concurrency } }),
+          });
+          logger.info({ job: id, status: outcome.job.status, verified: outcome.verified }, 'job ended');
+        } catch (error) {
+          logger.error({ err: error, job: id }, 'job failed');
+          if (!shutdown.signal.aborted) {
+            const message = error instanceof Error ? error.message : String(error);
+            await store.setStatus(id, 'failed', message).catch(() => undefined);
+          }
+        } finally {
+          cache.delete(id);
+          running.delete(id);
+          pump();
+        }
+      })();
+      running.set(id, run);
+    }
+  }
+
+  /** Stores a JSON list as a plain list: one row per address, in order, duplicates sharing a key. */
+  async function storeList(id: string, emails: readonly string[]): Promise<void> {
+    await store.setLayout(id, {
+      format: 'list',
+      delimiter: null,
+      columns: ['email'],
+      addressColumn: 0,
+      headerless: true,
+    });
+    for (let start = 0; start < emails.length; start += LIST_BATCH_ROWS) {
+      await store.addItems(
+        id,
+        emails.slice(start, start + LIST_BATCH_ROWS).map((email, index) => {
+          const input = email.trim();
+          return {
+            row: start + index + 1,
+            line: start + index + 1,
+            input,
+            key: addressKey(input),
+            fields: null,
+            error: null,
+          };
+        }),
+      );
+    }
+    await store.finishIngest(id);
+  }
+
+  return {
+    async create(owner: string, input: JobInput, limits): Promise<JobView> {
+      const job = await store.createJob({ owner, options: { via: 'http', input: input.kind } });
+      try {
+        if (input.kind === 'list') await storeList(job.id, input.emails);
+        else await ingestInput(store, job.id, input.body, { maxRows: limits.maxAddresses });
+      } catch (error) {
+        // A refused upload leaves nothing behind.
+        await store.deleteJob(job.id).catch(() => undefined);
+        if (error instanceof InputTooLargeError) {
+          throw new JobInputError(`At most ${limits.maxAddresses} addresses per job`, true);
+        }
+        if (error instanceof InputError) throw new JobInputError(error.message);
+        throw error;
+      }
+      const stored = await store.getJob(job.id);
+      if (stored === null) throw new Error(`job ${job.id} vanished after ingest`);
+      waiting.push(job.id);
+      pump();
+      return view(stored);
+    },
+
+    async get(id) {
+      const cached = cache.get(id);
+      if (cached !== undefined && Date.now() - cached.at < VIEW_CACHE_MS) return cached.view;
+      const record = await store.getJob(id);
+      if (record === null) return null;
+      const fresh = await view(record);
+      cache.set(id, { view: fresh, at: Date.now() });
+      return fresh;
+    },
+
+    async cancel(id) {
+      const record = await store.getJob(id);
+      if (record === null) return null;
+      cache.delete(id);
+      if (record.status === 'queued' || record.status === 'running') {
+        const index = waiting.indexOf(id);
+        if (index !== -1) waiting.splice(index, 1);
+        // A running job sees the status at its next write and stops (no need to wait for it here);
+        // what is written stays downloadable.
+        await store.setStatus(id, 'cancelled');
+      }
+      const after = await store.getJob(id);
+      return after === null ? null : view(after);
+    },
+
+    async *results(id, format) {
+      const record = await store.getJob(id);
+      if (record?.layout == null) return;
+      yield* formatOutput(store.readOutput(id), record.layout, format);
+    },
+
+    async queueDepth() {
+      let depth = 0;
+      for (const id of [...waiting, ...running.keys()]) {
+        const record = await store.getJob(id);
+        if (record !== null) depth += Math.max(0, record.totalAddresses - record.doneAddresses);
+      }
+      return depth;
+    },
+
+    async close() {
+      shutdown.abort();
+      waiting.length = 0;
+      await Promise.allSettled(running.values());
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,306 @@
+/**
+ * The `/v1/jobs` routes through `app.request()` on a real SQLite job store (a temp file) and the real
+ * runner against the demo world: uploads (JSON, CSV, text), status, events, results, ownership,
+ * limits, bad CSV and cancel.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { openSqliteJobStore } from '../../../src/index.js';
+import { createApp, type App } from '../../../src/server/app.js';
+import { createJobsBackend, type ClosableJobsBackend } from '../../../src/server/jobs-backend.js';
+import { createLogger } from '../../../src/server/logger.js';
+import { KEY_A, KEY_B, bearer, startWorld, type World } from './helpers.js';
+
+interface Job {
+  id: string;
+  status: string;
+  total: number;
+  done: number;
+  progress: number;
+  counts: Record<string, number>;
+  reasons: Record<string, number>;
+  etaSeconds: number | null;
+  error: string | null;
+}
+
+let world: World;
+let app: App;
+let jobs: ClosableJobsBackend;
+let directory: string;
+
+before(async () => {
+  world = await startWorld();
+  directory = mkdtempSync(join(tmpdir(), 'rcpt-server-jobs-'));
+  jobs = createJobsBackend({
+    store: openSqliteJobStore(join(directory, 'jobs.db')),
+    verifier: world.verifier(),
+    logger: createLogger({ level: 'silent' }),
+  });
+  app = createApp({
+    verifier: world.verifier(),
+    jobs,
+    apiKeys: [KEY_A, KEY_B],
+    rateLimit: null,
+    limits: { maxUploadBytes: 4_096, maxJobAddresses: 20 },
+  });
+});
+
+after(async () => {
+  await jobs.close();
+  await world.close();
+  rmSync(directory, { recursive: true, force: true });
+});
+
+async function create(body: string, type: string, key = KEY_A): Promise<Response> {
+  return app.request('/v1/jobs', { method: 'POST', headers: { ...bearer(key), 'content-type': type }, body });
+}
+
+async function createOk(body: string, type: string, key = KEY_A): Promise<string> {
+  const response = await create(body, type, key);
+  assert.equal(response.status, 202, await response.clone().text());
+  const created = (await response.json()) as { id: string; status: string };
+  assert.equal(response.headers.get('location'), `/v1/jobs/${created.id}`);
+  return created.id;
+}
+
+async function getJob(id: string, key = KEY_A): Promise<Job> {
+  const response = await app.request(`/v1/jobs/${id}`, { headers: bearer(key) });
+  assert.equal(response.status, 200);
+  return (await response.json()) as Job;
+}
+
+async function waitFor(id: string, statuses: string[], timeoutMs = 20_000): Promise<Job> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await getJob(id);
+    if (statuses.includes(job.status)) return job;
+    if (Date.now() > deadline) assert.fail(`job ${id} still ${job.status}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function results(id: string, format: 'csv' | 'ndjson', key = KEY_A): Promise<Response> {
+  return app.request(`/v1/jobs/${id}/results?format=${format}`, { headers: bearer(key) });
+}
+
+describe('POST /v1/jobs and GET /v1/jobs/{id}', () => {
+  it('runs a JSON list to the end with totals by verdict and reason', async () => {
+    const id = await createOk(
+      JSON.stringify({ emails: ['alice@acme.test', 'nobody@acme.test', 'alice@acme.test', 'bad@@x'] }),
+      'application/json',
+    );
+    const job = await waitFor(id, ['done']);
+    // Three distinct addresses: the duplicate is verified once.
+    assert.equal(job.total, 3);
+    assert.equal(job.done, 3);
+    assert.equal(job.progress, 1);
+    assert.equal(job.etaSeconds, 0);
+    assert.deepEqual(job.counts, { deliverable: 1, undeliverable: 2, risky: 0, unknown: 0 });
+    assert.deepEqual(job.reasons, { accepted: 1, mailbox_not_found: 1, invalid_syntax: 1 });
+
+    const ndjson = await results(id, 'ndjson');
+    assert.equal(ndjson.status, 200);
+    assert.match(ndjson.headers.get('content-type') ?? '', /application\/x-ndjson/);
+    const rows = (await ndjson.text())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { row: number; input: string; verdict: string; reason: string });
+    assert.deepEqual(
+      rows.map((row) => [row.row, row.input, row.reason]),
+      [
+        [1, 'alice@acme.test', 'accepted'],
+        [2, 'nobody@acme.test', 'mailbox_not_found'],
+        [3, 'alice@acme.test', 'accepted'],
+        [4, 'bad@@x', 'invalid_syntax'],
+      ],
+    );
+  });
+
+  it('keeps a CSV upload’s columns and appends the result columns', async () => {
+    const csv = 'Name;E-Mail;Team\nAlice;alice@acme.test;red\n"Smith; Bob";bob@acme.test;blue\n';
+    const id = await createOk(csv, 'text/csv');
+    await waitFor(id, ['done']);
+    const response = await results(id, 'csv');
+    assert.match(response.headers.get('content-type') ?? '', /text\/csv/);
+    assert.match(response.headers.get('content-disposition') ?? '', new RegExp(`rcpt-${id}\\.csv`));
+    const lines = (await response.text()).trim().split('\n');
+    assert.match(lines[0] ?? '', /^Name,E-Mail,Team,verdict,reason,address,/);
+    assert.match(lines[1] ?? '', /^Alice,alice@acme.test,red,deliverable,accepted,/);
+    // Output is comma-separated whatever the input used; a field is quoted only when it must be.
+    assert.match(lines[2] ?? '', /^Smith; Bob,bob@acme.test,blue,deliverable,accepted,/);
+  });
+
+  it('takes a plain text list', async () => {
+    const id = await createOk('alice@acme.test\r\n\r\nuser@nullmx.test\r\n', 'text/plain');
+    const job = await waitFor(id, ['done']);
+    assert.equal(job.total, 2);
+    assert.deepEqual(job.reasons, { accepted: 1, null_mx: 1 });
+  });
+
+  it('answers a CSV without an address column with a 400 naming the columns, and stores nothing', async () => {
+    const response = await create('name,team\nAlice,red\n', 'text/csv');
+    assert.equal(response.status, 400);
+    const body = (await response.json()) as { error: string; message: string };
+    assert.equal(body.error, 'bad_request');
+    assert.match(body.message, /no address column in the header \(name, team\)/);
+  });
+
+  it('reports a malformed CSV row with its line and verifies the rest', async () => {
+    const id = await createOk(
+      'email,note\nalice@acme.test,ok\n"broken,"x"y\nnobody@acme.test,ok\n',
+      'text/csv',
+    );
+    await waitFor(id, ['done']);
+    const rows = (await (await results(id, 'ndjson')).text())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { input: string; reason: string; error: string | null });
+    assert.equal(rows.length, 3);
+    assert.equal(rows[0]?.reason, 'accepted');
+    assert.match(rows[1]?.error ?? '', /^line 3/);
+    assert.equal(rows[2]?.reason, 'mailbox_not_found');
+  });
+
+  it('refuses empty and unsupported bodies', async () => {
+    assert.equal((await create(JSON.stringify({ emails: [] }), 'application/json')).status, 400);
+    assert.equal((await create(JSON.stringify({ list: ['a@b.test'] }), 'application/json')).status, 400);
+    assert.equal((await create('{"emails": [', 'application/json')).status, 400);
+    const xml = await create('<emails/>', 'application/xml');
+    assert.equal(xml.status, 415);
+    assert.equal(((await xml.json()) as { error: string }).error, 'unsupported_media_type');
+  });
+});
+
+describe('limits', () => {
+  it('answers 413 for an upload over the byte limit, declared or streamed', async () => {
+    const big = `${'x'.repeat(60)}@acme.test\n`.repeat(80);
+    const declared = await create(big, 'text/plain');
+    assert.equal(declared.status, 413);
+    assert.match(((await declared.json()) as { message: string }).message, /larger than 4096 bytes/);
+
+    // No Content-Length: the body is counted as it streams in.
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 10; i += 1) controller.enqueue(encoder.encode(big.slice(0, 1_000)));
+        controller.close();
+      },
+    });
+    const streamed = await app.request('/v1/jobs', {
+      method: 'POST',
+      headers: { ...bearer(KEY_A), 'content-type': 'text/plain' },
+      body,
+      duplex: 'half',
+    });
+    assert.equal(streamed.status, 413);
+  });
+
+  it('answers 413 for more addresses than a job may hold', async () => {
+    const emails = Array.from({ length: 21 }, (_, i) => `u${i}@acme.test`);
+    const json = await create(JSON.stringify({ emails }), 'application/json');
+    assert.equal(json.status, 413);
+    assert.match(
+      ((await json.json()) as { message: string }).message,
+      /At most 20 addresses per job \(got 21\)/,
+    );
+    const text = await create(emails.join('\n'), 'text/plain');
+    assert.equal(text.status, 413);
+    assert.match(((await text.json()) as { message: string }).message, /At most 20 addresses per job/);
+  });
+});
+
+describe('ownership', () => {
+  it('shows a job only to the key that made it: 404 for another key on every route', async () => {
+    const id = await createOk(JSON.stringify({ emails: ['alice@acme.test'] }), 'application/json');
+    await waitFor(id, ['done']);
+    for (const [method, path] of [
+      ['GET', `/v1/jobs/${id}`],
+      ['GET', `/v1/jobs/${id}/events`],
+      ['GET', `/v1/jobs/${id}/results?format=csv`],
+      ['DELETE', `/v1/jobs/${id}`],
+    ] as const) {
+      const other = await app.request(path, { method, headers: bearer(KEY_B) });
+      assert.equal(other.status, 404, `${method} ${path}`);
+      assert.deepEqual(await other.json(), { error: 'not_found', message: `No job ${id}` });
+      const none = await app.request(path, { method });
+      assert.equal(none.status, 401, `${method} ${path} without a key`);
+    }
+    assert.equal((await getJob(id)).status, 'done');
+    assert.equal((await app.request('/v1/jobs/no-such-job', { headers: bearer(KEY_A) })).status, 404);
+  });
+});
+
+describe('GET /v1/jobs/{id}/events', () => {
+  it('streams progress events, then an end event with the finished job', async () => {
+    const id = await createOk(
+      JSON.stringify({ emails: ['alice@acme.test', 'ann@slow.test', 'nobody@acme.test'] }),
+      'application/json',
+    );
+    const response = await app.request(`/v1/jobs/${id}/events`, { headers: bearer(KEY_A) });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/);
+    const text = await response.text();
+    const events = text
+      .split('\n\n')
+      .filter((block) => block.includes('data:'))
+      .map((block) => ({
+        event: /^event: (.*)$/m.exec(block)?.[1],
+        job: JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? '{}') as Job,
+      }));
+    assert.ok(events.length >= 2, text);
+    assert.equal(events.at(-1)?.event, 'end');
+    assert.equal(events.at(-1)?.job.status, 'done');
+    assert.equal(events.at(-1)?.job.done, 3);
+    assert.ok(events.slice(0, -1).every((e) => e.event === 'progress'));
+    // Progress only grows.
+    const done = events.map((e) => e.job.done);
+    assert.deepEqual(
+      done,
+      [...done].sort((a, b) => a - b),
+    );
+  });
+});
+
+describe('DELETE /v1/jobs/{id}', () => {
+  it('cancels a running job; what was done stays downloadable', async () => {
+    // slow.test greets after 1.5 s: enough time to cancel with most addresses still pending.
+    const emails = ['alice@acme.test', ...Array.from({ length: 12 }, (_, i) => `ann${i}@slow.test`)];
+    const id = await createOk(JSON.stringify({ emails }), 'application/json');
+    await waitFor(id, ['running', 'done']);
+    const response = await app.request(`/v1/jobs/${id}`, { method: 'DELETE', headers: bearer(KEY_A) });
+    assert.equal(response.status, 200);
+    const cancelled = (await response.json()) as Job;
+    assert.equal(cancelled.status, 'cancelled');
+    assert.ok(cancelled.done < cancelled.total, `done ${cancelled.done} of ${cancelled.total}`);
+    // It stays cancelled: the runner does not finish it behind the caller's back.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const later = await getJob(id);
+    assert.equal(later.status, 'cancelled');
+    const rows = (await (await results(id, 'ndjson')).text())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { error: string | null; verdict?: string });
+    assert.equal(rows.length, 13);
+    assert.ok(
+      rows.some((row) => row.error === 'not verified'),
+      'some rows were never verified',
+    );
+    // Cancelling again is harmless.
+    const again = await app.request(`/v1/jobs/${id}`, { method: 'DELETE', headers: bearer(KEY_A) });
+    assert.equal(((await again.json()) as Job).status, 'cancelled');
+  });
+});
+
+describe('with jobs', () => {
+  it('reports the store in /healthz', async () => {
+    assert.deepEqual(await (await app.request('/healthz')).json(), {
+      status: 'ok',
+      jobs: true,
+      auth: 'api-key',
+    });
+  });
+});

@@ -1,0 +1,237 @@
+/**
+ * The server on real sockets: `startServer()` on port 0 with a SQLite job store, driven with fetch
+ * (upload, live events, results), the loopback-only rule without keys, and `rcpt serve` as a child
+ * process stopped by SIGTERM.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+
+import { run } from '../../../src/cli/main.js';
+import { startServer, type RunningServer } from '../../../src/server/server.js';
+import { KEY_A, KEY_B, bearer, capturedLogger, startWorld, type World } from './helpers.js';
+
+let world: World;
+let directory: string;
+
+before(async () => {
+  world = await startWorld();
+  directory = mkdtempSync(join(tmpdir(), 'rcpt-server-listener-'));
+});
+
+after(async () => {
+  await world.close();
+  rmSync(directory, { recursive: true, force: true });
+});
+
+describe('startServer()', () => {
+  let server: RunningServer;
+  const logs = capturedLogger();
+
+  before(async () => {
+    server = await startServer({
+      port: 0,
+      verify: world.options,
+      apiKeys: [KEY_A, KEY_B],
+      db: join(directory, 'nested', 'jobs.db'),
+      logger: logs.logger,
+      processMetrics: false,
+    });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it('listens on loopback and serves the page', async () => {
+    assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const page = await fetch(`${server.url}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<h1 id="input-title">Verify email addresses<\/h1>/);
+  });
+
+  it('runs a CSV job over HTTP: upload, live events, results', async () => {
+    const created = await fetch(`${server.url}/v1/jobs`, {
+      method: 'POST',
+      headers: { ...bearer(KEY_A), 'content-type': 'text/csv' },
+      body: 'email,name\nalice@acme.test,Alice\nnobody@acme.test,Nobody\nanyone@catchall.test,Any\n',
+    });
+    assert.equal(created.status, 202);
+    const { id } = (await created.json()) as { id: string };
+
+    const events = await fetch(`${server.url}/v1/jobs/${id}/events`, { headers: bearer(KEY_A) });
+    assert.equal(events.status, 200);
+    const text = await events.text();
+    assert.match(text, /event: end\ndata: \{"id":"[^"]+","status":"done","total":3,"done":3/);
+
+    const csv = await (
+      await fetch(`${server.url}/v1/jobs/${id}/results?format=csv`, { headers: bearer(KEY_A) })
+    ).text();
+    const lines = csv.trim().split('\n');
+    assert.equal(lines.length, 4);
+    assert.match(lines[1] ?? '', /^alice@acme\.test,Alice,deliverable,accepted,/);
+    assert.match(lines[2] ?? '', /^nobody@acme\.test,Nobody,undeliverable,mailbox_not_found,/);
+    assert.match(lines[3] ?? '', /^anyone@catchall\.test,Any,risky,catch_all,/);
+
+    const other = await fetch(`${server.url}/v1/jobs/${id}`, { headers: bearer(KEY_B) });
+    assert.equal(other.status, 404);
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: bearer(KEY_A) })).text();
+    assert.match(metrics, /rcpt_jobs_queue_depth 0/);
+  });
+
+  it('never logs the keys or the addresses', () => {
+    const text = logs.lines().join('\n');
+    assert.match(text, /"msg":"listening"/);
+    for (const secret of [KEY_A, KEY_B, 'alice@acme.test', 'nobody@acme.test']) {
+      assert.ok(!text.includes(secret), `${secret} in the log`);
+    }
+  });
+});
+
+describe('without API keys', () => {
+  it('listens on loopback only, whatever host was asked, and says so', async () => {
+    const logs = capturedLogger();
+    const server = await startServer({
+      port: 0,
+      host: '0.0.0.0',
+      verify: world.options,
+      logger: logs.logger,
+      processMetrics: false,
+    });
+    try {
+      assert.equal(server.host, '127.0.0.1');
+      assert.match(logs.lines().join('\n'), /no API keys configured.*listening on loopback only/);
+      const response = await fetch(`${server.url}/v1/verify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'alice@acme.test' }),
+      });
+      assert.equal(response.status, 200);
+      const health = (await (await fetch(`${server.url}/healthz`)).json()) as { auth: string; jobs: boolean };
+      assert.deepEqual(health, { status: 'ok', jobs: false, auth: 'none' });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('closes promptly with an event stream open', async () => {
+    const server = await startServer({
+      port: 0,
+      verify: world.options,
+      db: join(directory, 'close.db'),
+      logger: capturedLogger().logger,
+      processMetrics: false,
+    });
+    const created = await fetch(`${server.url}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: Array.from({ length: 6 }, (_, i) => `ann${i}@slow.test`).join('\n'),
+    });
+    const { id } = (await created.json()) as { id: string };
+    const events = await fetch(`${server.url}/v1/jobs/${id}/events`);
+    const reader = events.body?.getReader();
+    await reader?.read();
+    const started = Date.now();
+    await server.close();
+    // Event streams end at once on shutdown; running verifications finish (slow.test greets in 1.5 s).
+    assert.ok(Date.now() - started < 4_000, `close took ${Date.now() - started} ms`);
+    await reader?.cancel().catch(() => undefined);
+  });
+});
+
+describe('rcpt serve', () => {
+  it('starts from the CLI with keys from a file, serves, and stops cleanly on SIGTERM', async () => {
+    const keyFile = join(directory, 'keys.txt');
+    writeFileSync(keyFile, `# rcpt keys\n${KEY_A}\n\n`);
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        "const { run } = await import('./src/cli/main.ts'); process.exitCode = await run(process.argv);",
+        '--',
+        'rcpt',
+        'serve',
+        '--port',
+        '0',
+        '--api-key-file',
+        keyFile,
+        '--db',
+        join(directory, 'cli.db'),
+        '--dns-server',
+        world.world.dnsServer,
+        '--smtp-port',
+        String(world.world.smtpPort),
+        '--allow-private-targets',
+        '--helo',
+        'probe.rcpt.test',
+      ],
+      { cwd: process.cwd(), env: { ...process.env, RCPT_API_KEYS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => {
+        resolve(code);
+      }),
+    );
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          reject(new Error(`no "listening" line:\n${output}`));
+        }, 30_000);
+        child.stdout.on('data', () => {
+          const match = /"url":"(http:[^"]+)".*"msg":"listening"/.exec(output);
+          if (match?.[1] !== undefined) {
+            clearTimeout(timer);
+            resolve(match[1]);
+          }
+        });
+      });
+      assert.equal((await fetch(`${url}/v1/verify`, { method: 'POST' })).status, 401);
+      const response = await fetch(`${url}/v1/verify`, {
+        method: 'POST',
+        headers: { ...bearer(KEY_A), 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'alice@acme.test' }),
+      });
+      assert.equal(response.status, 200);
+      assert.equal(((await response.json()) as { verdict: string }).verdict, 'deliverable');
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, output);
+      assert.match(output, /"signal":"SIGTERM","msg":"stopping"/);
+      assert.match(output, /"msg":"stopped"/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('refuses a PostgreSQL URL and a short key with exit status 64', async () => {
+    // Usage errors come before anything listens, so the CLI runs in-process here.
+    const runCli = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+      let output = '';
+      const sink = new PassThrough();
+      sink.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const code = await run(['node', 'rcpt', 'serve', '--port', '0', ...args], {
+        stdout: sink,
+        stderr: sink,
+        env,
+      });
+      return { code, output };
+    };
+    const postgres = await runCli(['--db', 'postgres://localhost/rcpt']);
+    assert.equal(postgres.code, 64);
+    assert.match(postgres.output, /PostgreSQL job store is not built yet/);
+    const short = await runCli([], { RCPT_API_KEYS: 'tiny-key' });
+    assert.equal(short.code, 64);
+    assert.match(short.output, /API key [0-9a-f]{12} is too short/);
+    assert.ok(!short.output.includes('tiny-key'), 'the key itself is not echoed');
+    const missing = await runCli(['--api-key-file', join(directory, 'no-such-file')]);
+    assert.equal(missing.code, 64);
+    assert.match(missing.output, /cannot read --api-key-file/);
+  });
+});
