@@ -13,6 +13,7 @@
  * The verifier supplies the per-address logic (`prepare`, `conclude`), so bulk and single verification
  * reach the same verdicts from the same replies.
  */
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -120,6 +121,8 @@ const PREPARE_CONCURRENCY = 64;
 const SESSION_IDLE_MS = 300;
 /** A second session is opened for a host only when this many addresses are waiting for it. */
 const EXTRA_SESSION_MIN_QUEUE = 4;
+/** Pause between a session's close and the next session on its slot (see `runSession`). */
+const SLOT_RELEASE_MS = 2;
 /** A session whose error budget is this low is replaced rather than fed one RCPT per round trip. */
 const MIN_USEFUL_BUDGET = 2;
 
@@ -204,6 +207,8 @@ export async function* schedule<P extends PlannedAddress>(
   const iterator =
     Symbol.asyncIterator in inputs ? inputs[Symbol.asyncIterator]() : inputs[Symbol.iterator]();
   const stop = new AbortController();
+  // Every open session listens on it: hundreds at once are expected, not a leak.
+  setMaxListeners(0, stop.signal);
   const hosts = new Map<string, Host>();
   const domains = new Map<string, DomainState>();
   const live = new Set<Job>();
@@ -710,8 +715,11 @@ export async function* schedule<P extends PlannedAddress>(
     } finally {
       if (!run.stopped) await session.quit();
       else session.close();
+      // The slot is free once the server has seen the connection go: its FIN is processed on the next
+      // turn of its event loop, and a new connection before that would exceed the cap as it counts.
+      if (!isStopped()) await sleep(SLOT_RELEASE_MS);
       host.active -= 1;
-      if (!run.stopped) {
+      if (!isStopped()) {
         pump(host);
         dropIfIdle(host);
       }
@@ -904,8 +912,9 @@ export async function* schedule<P extends PlannedAddress>(
     for (;;) {
       const next = output.shift();
       if (next !== undefined) {
-        inFlight -= 1;
         yield next;
+        // Counted out only once the consumer has it: the window bounds read-but-unconsumed addresses.
+        inFlight -= 1;
         readMore();
         continue;
       }

@@ -1,0 +1,417 @@
+/**
+ * verifyMany() through the scheduler, against real servers on loopback (127.0.2.x): a Postfix-like MTA
+ * with small error limits (sleeps, then `421 … too many errors`), one with a 3-recipient limit
+ * (`452 4.5.3`), a greylisting one, an Outlook.com-shaped one (one RCPT per transaction), an
+ * accept-all provider and a shared host serving several domains under their own MX names (smtp-server
+ * personas), a dead first MX, and a host that always answers 421. Bulk verdicts must equal
+ * address-by-address verdicts; connections, RCPTs and peak connections are counted at the servers.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+
+import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
+import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
+import { mailboxes, startPersona, type RunningPersona } from '../../../src/demo/smtp-persona.js';
+import { createVerifier, type VerifyOptions, type VerifyResult } from '../../../src/index.js';
+
+const GREYLIST_MS = 1_000;
+/** Mailboxes exist when their local part starts with "ok". */
+const okOnly = (address: string) =>
+  address.startsWith('ok')
+    ? null
+    : {
+        code: 550,
+        text: `5.1.1 <${address}>: Recipient address rejected: User unknown in local recipient table`,
+      };
+
+let dns: DnsServer;
+let port: number;
+let postfix: SimMta;
+let limited: SimMta;
+let grey: SimMta;
+let outlook: SimMta;
+let yahoo: RunningPersona;
+let shared: RunningPersona;
+let deferring: Server;
+let deferringConnections = 0;
+const rawSockets = new Set<Socket>();
+let base: VerifyOptions;
+
+const range = (prefix: string, count: number, domain: string): string[] =>
+  Array.from({ length: count }, (_, i) => `${prefix}${i + 1}@${domain}`);
+
+/** The list: interleaved good and bad addresses at each kind of server, plus DNS-only and syntax cases. */
+const LIST: readonly string[] = [
+  ...range('ok', 12, 'big.test').flatMap((ok, i) => [ok, `no${i + 1}@big.test`]),
+  ...range('ok', 6, 'limit.test'),
+  ...range('no', 3, 'limit.test'),
+  'ok1@grey.test',
+  'ok2@grey.test',
+  'no1@grey.test',
+  'ok1@hot.test',
+  'no1@hot.test',
+  'ok2@hot.test',
+  'anyone@aa.test',
+  'someone@bb.test',
+  ...['s1', 's2', 's3', 's4'].flatMap((d) => [`alice@${d}.test`, `bob@${d}.test`, `zed@${d}.test`]),
+  'bob@fallback.test',
+  'carol@fallback.test',
+  'a@deferring.test',
+  'b@deferring.test',
+  'user@nullmx.test',
+  'user@nowhere.test',
+  'bad..dots@s1.test',
+];
+
+before(async () => {
+  postfix = await startSimMta({
+    name: 'big.test',
+    host: '127.0.2.2',
+    port: 0,
+    recipient: okOnly,
+    errorLimits: { soft: 3, hard: 6, sleepMs: 100 },
+  });
+  port = postfix.port;
+  limited = await startSimMta({
+    name: 'limit.test',
+    host: '127.0.2.3',
+    port,
+    recipient: okOnly,
+    recipientLimit: 3,
+  });
+  grey = await startSimMta({
+    name: 'grey.test',
+    host: '127.0.2.4',
+    port,
+    recipient: okOnly,
+    greylistMs: GREYLIST_MS,
+  });
+  outlook = await startSimMta({
+    name: 'olc.protection.outlook.com',
+    host: '127.0.2.5',
+    port,
+    recipient: (address) =>
+      address.startsWith('ok')
+        ? null
+        : { code: 550, text: '5.5.0 Requested action not taken: mailbox unavailable' },
+    recipientLimit: 1,
+  });
+  yahoo = await startPersona(
+    { name: 'yahoodns.net', banner: 'mta5.am0.yahoodns.net ESMTP ready' },
+    '127.0.2.6',
+    port,
+  );
+  shared = await startPersona(
+    { name: 'shared.test', onRcptTo: mailboxes(['alice', 'bob']) },
+    '127.0.2.7',
+    port,
+  );
+  deferring = createServer((socket) => {
+    deferringConnections += 1;
+    rawSockets.add(socket);
+    socket.on('close', () => rawSockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.end('421 4.7.0 mx.deferring.test Service temporarily unavailable, try again later\r\n');
+  });
+  await new Promise<void>((resolve) => deferring.listen(port, '127.0.2.8', resolve));
+  const mx = (exchange: string) => ({ MX: [{ priority: 10, exchange }] });
+  dns = await startDnsServer({
+    zones: {
+      'big.test': mx('mx.big.test'),
+      'mx.big.test': { A: ['127.0.2.2'] },
+      'limit.test': mx('mx.limit.test'),
+      'mx.limit.test': { A: ['127.0.2.3'] },
+      'grey.test': mx('mx.grey.test'),
+      'mx.grey.test': { A: ['127.0.2.4'] },
+      'hot.test': mx('hot-test.olc.protection.outlook.com'),
+      'hot-test.olc.protection.outlook.com': { A: ['127.0.2.5'] },
+      'aa.test': mx('mta5.am0.yahoodns.net'),
+      'bb.test': mx('mta6.am0.yahoodns.net'),
+      'mta5.am0.yahoodns.net': { A: ['127.0.2.6'] },
+      'mta6.am0.yahoodns.net': { A: ['127.0.2.6'] },
+      // Four domains, four MX names, one server address: one queue, one cap.
+      's1.test': mx('mx.s1.test'),
+      's2.test': mx('mx.s2.test'),
+      's3.test': mx('mx.s3.test'),
+      's4.test': mx('mx.s4.test'),
+      'mx.s1.test': { A: ['127.0.2.7'] },
+      'mx.s2.test': { A: ['127.0.2.7'] },
+      'mx.s3.test': { A: ['127.0.2.7'] },
+      'mx.s4.test': { A: ['127.0.2.7'] },
+      'fallback.test': {
+        MX: [
+          { priority: 10, exchange: 'mx-dead.fallback.test' },
+          { priority: 20, exchange: 'mx.s1.test' },
+        ],
+      },
+      // Nothing listens on 127.0.2.9.
+      'mx-dead.fallback.test': { A: ['127.0.2.9'] },
+      'deferring.test': mx('mx.deferring.test'),
+      'mx.deferring.test': { A: ['127.0.2.8'] },
+      'nullmx.test': { MX: [{ priority: 0, exchange: '.' }] },
+    },
+  });
+  base = {
+    dnsServers: [dns.address],
+    smtpPort: port,
+    allowPrivateTargets: true,
+    helo: 'probe.rcpt.test',
+    mailFrom: 'verify@rcpt.test',
+    timeoutMs: 8_000,
+    connectTimeoutMs: 1_000,
+    greylistWaitMs: GREYLIST_MS,
+  };
+});
+
+after(async () => {
+  for (const socket of rawSockets) socket.destroy();
+  await Promise.all([
+    dns.close(),
+    postfix.close(),
+    limited.close(),
+    grey.close(),
+    outlook.close(),
+    yahoo.close(),
+    shared.close(),
+    new Promise((resolve) => deferring.close(resolve)),
+  ]);
+});
+
+const fast = { backoffMs: 20, maxBackoffMs: 100, hostTries: 3 } as const;
+
+async function bulk(list: readonly string[], options = {}, verifyOptions: VerifyOptions = {}) {
+  const verifier = createVerifier({ ...base, ...verifyOptions });
+  const results = new Map<string, VerifyResult>();
+  try {
+    for await (const result of verifier.verifyMany(list, { ...fast, ...options })) {
+      assert.ok(!results.has(result.input), `two results for ${result.input}`);
+      results.set(result.input, result);
+    }
+  } finally {
+    await verifier.close();
+  }
+  return results;
+}
+
+function counters() {
+  return {
+    postfix: { ...postfix.stats },
+    limited: { ...limited.stats },
+    grey: { ...grey.stats },
+    outlook: { ...outlook.stats },
+    shared: { ...shared.stats },
+    yahoo: { ...yahoo.stats },
+  };
+}
+
+const verdictOf = (r: VerifyResult | undefined) => (r === undefined ? 'missing' : `${r.verdict}/${r.reason}`);
+
+describe('verifyMany() through the scheduler', () => {
+  let bulkResults: Map<string, VerifyResult>;
+  let used: Record<string, { connections: number; rcpts: number; peak: number; mails?: number }>;
+
+  let deferringUsed = 0;
+  let hardLimitHits = 0;
+
+  before(async () => {
+    const start = counters();
+    const startDeferring = deferringConnections;
+    const startHard = postfix.stats.hardLimitHits;
+    for (const server of [postfix, limited, grey, outlook]) server.stats.peak = 0;
+    for (const persona of [shared, yahoo]) persona.stats.peak = 0;
+    bulkResults = await bulk(LIST);
+    deferringUsed = deferringConnections - startDeferring;
+    hardLimitHits = postfix.stats.hardLimitHits - startHard;
+    const end = counters();
+    used = Object.fromEntries(
+      Object.entries(end).map(([name, stats]) => {
+        const before = start[name as keyof typeof start];
+        return [
+          name,
+          {
+            connections: stats.connections - before.connections,
+            rcpts: stats.rcpts - before.rcpts,
+            peak: stats.peak,
+            ...('mails' in stats && 'mails' in before ? { mails: stats.mails - before.mails } : {}),
+          },
+        ];
+      }),
+    );
+  });
+
+  it('yields exactly one result per input', () => {
+    assert.equal(bulkResults.size, LIST.length);
+    for (const input of LIST) assert.ok(bulkResults.has(input), input);
+  });
+
+  it('gives the verdicts that address-by-address verification gives', async () => {
+    const verifier = createVerifier(base);
+    try {
+      const mismatches: string[] = [];
+      for (const input of LIST) {
+        const single = await verifier.verify(input);
+        const many = bulkResults.get(input);
+        if (verdictOf(single) !== verdictOf(many))
+          mismatches.push(`${input}: single ${verdictOf(single)}, bulk ${verdictOf(many)}`);
+        if (single.flags.catchAll !== many?.flags.catchAll)
+          mismatches.push(`${input}: catch-all flag differs`);
+      }
+      assert.deepEqual(mismatches, []);
+    } finally {
+      await verifier.close();
+    }
+  });
+
+  it('reads each server the way a person would', () => {
+    const expect: Record<string, string> = {
+      'ok1@big.test': 'deliverable/accepted',
+      'no12@big.test': 'undeliverable/mailbox_not_found',
+      'ok6@limit.test': 'deliverable/accepted',
+      'no3@limit.test': 'undeliverable/mailbox_not_found',
+      'ok1@grey.test': 'deliverable/accepted',
+      'no1@grey.test': 'undeliverable/mailbox_not_found',
+      'ok2@hot.test': 'deliverable/accepted',
+      'no1@hot.test': 'undeliverable/mailbox_not_found',
+      'anyone@aa.test': 'risky/accept_all_provider',
+      'bob@s3.test': 'deliverable/accepted',
+      'zed@s4.test': 'undeliverable/mailbox_not_found',
+      'carol@fallback.test': 'undeliverable/mailbox_not_found',
+      'user@nullmx.test': 'undeliverable/null_mx',
+      'user@nowhere.test': 'undeliverable/domain_not_found',
+      'bad..dots@s1.test': 'undeliverable/invalid_syntax',
+    };
+    for (const [input, verdict] of Object.entries(expect)) {
+      assert.equal(verdictOf(bulkResults.get(input)), verdict, input);
+    }
+    assert.equal(bulkResults.get('bob@fallback.test')?.smtp?.host, 'mx.s1.test');
+  });
+
+  it('reschedules greylisted addresses after the window, with the same MAIL FROM', () => {
+    const result = bulkResults.get('ok2@grey.test');
+    assert.equal(verdictOf(result), 'deliverable/accepted');
+    assert.equal(result?.retryAt, null);
+    assert.ok((result?.durationMs ?? 0) >= GREYLIST_MS, `durationMs ${String(result?.durationMs)}`);
+    // Each address was asked twice (first deferred, then passed); the catch-all probe once.
+    assert.equal(used.grey?.rcpts, 3 * 2 + 1);
+  });
+
+  it('ends addresses at a host that keeps deferring as unknown, after a bounded number of sessions', () => {
+    for (const input of ['a@deferring.test', 'b@deferring.test']) {
+      const result = bulkResults.get(input);
+      assert.equal(result?.verdict, 'unknown', input);
+      assert.equal(result?.smtp?.reply?.code, 421);
+    }
+    // Both addresses share the host's sessions: hostTries sessions in all, not per address.
+    assert.ok(deferringUsed <= fast.hostTries, `connections ${deferringUsed}`);
+  });
+
+  it('stays under the Postfix error limits after the first 421, reconnecting for the rest', () => {
+    // 12 refusals + 1 catch-all refusal cannot fit in one session under a 6-error hard limit.
+    assert.ok((used.postfix?.connections ?? 0) >= 3, `connections ${String(used.postfix?.connections)}`);
+    // Addresses cut off by the 421 were asked again; nothing was asked more than twice.
+    assert.ok((used.postfix?.rcpts ?? 0) <= 24 + 1 + 6, `rcpts ${String(used.postfix?.rcpts)}`);
+    // The limit is learned from the first 421: at most one more by the other session open at the time.
+    assert.ok(hardLimitHits <= 2, `hard limit hit ${hardLimitHits} times`);
+  });
+
+  it('sends the rest of a batch in the next transaction after 452 4.5.3, not as a verdict', () => {
+    // 9 addresses and a catch-all probe: 10 RCPTs answered, plus the 452s of the first pipelined batch
+    // (9 RCPTs sent before the limit of 3 was known); after that, batches of 3.
+    assert.ok((used.limited?.rcpts ?? 0) <= 10 + 9 - 3, `rcpts ${String(used.limited?.rcpts)}`);
+    assert.ok((used.limited?.connections ?? 0) <= 2, `connections ${String(used.limited?.connections)}`);
+  });
+
+  it('sends one RCPT per transaction to Outlook.com', () => {
+    assert.equal(used.outlook?.rcpts, used.outlook?.mails);
+    assert.equal(used.outlook?.rcpts, 3 + 1);
+  });
+
+  it('shares sessions between domains whose MX names resolve to one address', () => {
+    // 12 addresses at 4 domains (+ 4 catch-all probes) and bob@fallback.test, carol@fallback.test
+    // (+ 1): 19 RCPTs, each once, in far fewer connections than addresses.
+    assert.equal(used.shared?.rcpts, 12 + 4 + 2 + 1);
+    assert.ok((used.shared?.connections ?? 0) <= 3, `connections ${String(used.shared?.connections)}`);
+    // Two domains, two MX names, one address: a second session only once four addresses queue there.
+    assert.ok((used.yahoo?.connections ?? 0) <= 2, `connections ${String(used.yahoo?.connections)}`);
+  });
+
+  it('never opens more connections to a host than the cap (2)', () => {
+    for (const [name, stats] of Object.entries(used))
+      assert.ok(stats.peak <= 2, `${name} peak ${stats.peak}`);
+  });
+});
+
+describe('verifyMany() politeness and memory', () => {
+  it('holds the cap of 1 connection per host address', async () => {
+    const list = ['s1', 's2', 's3', 's4'].flatMap((d) => range('alice', 15, `${d}.test`));
+    shared.stats.peak = 0;
+    const before = shared.stats.connections;
+    const results = await bulk(list, { hostConcurrency: 1 });
+    assert.equal(results.size, list.length);
+    assert.equal(shared.stats.peak, 1);
+    // 60 refused addresses and 4 refused probes, nine refusals a session at most.
+    assert.ok(shared.stats.connections - before <= Math.ceil(64 / 8), `${shared.stats.connections - before}`);
+  });
+
+  it('reaches but never exceeds a cap of 2 on a long list', async () => {
+    const list = ['s1', 's2'].flatMap((d) => range('bob', 40, `${d}.test`));
+    shared.stats.peak = 0;
+    const results = await bulk(list, { hostConcurrency: 2 }, { catchAll: false });
+    assert.equal(results.size, list.length);
+    assert.equal(shared.stats.peak, 2);
+  });
+
+  it('reads the input lazily: never more than `concurrency` addresses read and not yet yielded', async () => {
+    let pulled = 0;
+    let yielded = 0;
+    let widest = 0;
+    function* source() {
+      for (let i = 0; i < 120; i += 1) {
+        pulled += 1;
+        widest = Math.max(widest, pulled - yielded);
+        yield `user${i}@${i % 3 === 0 ? 'nullmx.test' : 's2.test'}`;
+      }
+    }
+    const verifier = createVerifier(base);
+    try {
+      for await (const result of verifier.verifyMany(source(), { concurrency: 10 })) {
+        assert.ok(result.input.startsWith('user'), result.input);
+        yielded += 1;
+      }
+    } finally {
+      await verifier.close();
+    }
+    assert.equal(yielded, 120);
+    assert.ok(widest <= 10, `widest window ${widest}`);
+  });
+
+  it('ends every address in flight as unknown/timeout when the caller aborts', async () => {
+    const controller = new AbortController();
+    const list = ['ok1@grey.test', 'ok9@grey.test', 'user@nullmx.test'];
+    const verifier = createVerifier(base);
+    const results: VerifyResult[] = [];
+    setTimeout(() => {
+      controller.abort();
+    }, 300);
+    try {
+      for await (const result of verifier.verifyMany(list, { signal: controller.signal }))
+        results.push(result);
+    } finally {
+      await verifier.close();
+    }
+    assert.equal(results.length, list.length);
+    // ok9 is greylisted (new triplet) and waiting for its retry when the abort comes.
+    const waiting = results.find((r) => r.input === 'ok9@grey.test');
+    assert.equal(verdictOf(waiting), 'unknown/timeout');
+    assert.equal(verdictOf(results.find((r) => r.input === 'user@nullmx.test')), 'undeliverable/null_mx');
+  });
+
+  it('rejects bad scheduler options naming the option', async () => {
+    const verifier = createVerifier(base);
+    assert.throws(() => verifier.verifyMany([], { hostConcurrency: 0 }), /hostConcurrency/);
+    assert.throws(() => verifier.verifyMany([], { hostTries: 1.5 }), /hostTries/);
+    assert.throws(() => verifier.verifyMany([], { greylistRetries: -1 }), /greylistRetries/);
+    await verifier.close();
+  });
+});

@@ -1,0 +1,91 @@
+/** The pure arithmetic of the scheduler's politeness: batch sizes, backoff, session-level replies. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import {
+  DEFAULT_RECIPIENT_LIMIT,
+  SESSION_ERROR_BUDGET,
+  backoffDelayMs,
+  batchSize,
+  isClosingReply,
+  isTooManyRecipients,
+} from '../../../src/scheduler/index.js';
+import type { SmtpReplyInfo } from '../../../src/types.js';
+
+const rcpt = (code: number, enhanced: string | null, text: string): SmtpReplyInfo => ({
+  stage: 'rcpt',
+  code,
+  enhanced,
+  text,
+});
+
+describe('batchSize', () => {
+  const cases: [string, Parameters<typeof batchSize>[0], number][] = [
+    [
+      'a fresh session: the error budget',
+      { recipientLimit: 100, oneRecipient: false, errorBudgetLeft: 9 },
+      9,
+    ],
+    [
+      'a learned recipient limit below the budget',
+      { recipientLimit: 3, oneRecipient: false, errorBudgetLeft: 9 },
+      3,
+    ],
+    [
+      'one recipient per transaction (Outlook.com)',
+      { recipientLimit: 100, oneRecipient: true, errorBudgetLeft: 9 },
+      1,
+    ],
+    ['the last refusal of the budget', { recipientLimit: 100, oneRecipient: false, errorBudgetLeft: 1 }, 1],
+    ['a spent budget: a new session', { recipientLimit: 100, oneRecipient: false, errorBudgetLeft: 0 }, 0],
+    [
+      'a spent budget, even for one recipient',
+      { recipientLimit: 100, oneRecipient: true, errorBudgetLeft: 0 },
+      0,
+    ],
+    [
+      'a broken recipient limit of 0 still sends one',
+      { recipientLimit: 0, oneRecipient: false, errorBudgetLeft: 5 },
+      1,
+    ],
+  ];
+  for (const [name, limits, expected] of cases) {
+    it(name, () => {
+      assert.equal(batchSize(limits), expected);
+    });
+  }
+
+  it('stays below the Postfix soft error limit (10) and within RFC 5321 limits', () => {
+    assert.ok(SESSION_ERROR_BUDGET < 10, `budget ${SESSION_ERROR_BUDGET}`);
+    assert.equal(DEFAULT_RECIPIENT_LIMIT, 100);
+  });
+});
+
+describe('backoffDelayMs', () => {
+  it('doubles from the base and stops at the cap', () => {
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5, 6, 7].map((n) => backoffDelayMs(n, 1000, 20_000)),
+      [0, 1000, 2000, 4000, 8000, 16_000, 20_000, 20_000],
+    );
+  });
+
+  it('stays finite for absurd failure counts', () => {
+    assert.equal(backoffDelayMs(10_000, 1000, 120_000), 120_000);
+  });
+});
+
+describe('session-level replies', () => {
+  it('reads 452 4.5.3 as the recipient limit, not as a full mailbox', () => {
+    assert.equal(isTooManyRecipients(rcpt(452, '4.5.3', 'Error: too many recipients')), true);
+    assert.equal(isTooManyRecipients(rcpt(452, null, 'Too many recipients received this hour')), true);
+    assert.equal(isTooManyRecipients(rcpt(452, '4.2.2', 'Mailbox full')), false);
+    assert.equal(isTooManyRecipients(rcpt(452, '4.3.1', 'Insufficient system storage')), false);
+    assert.equal(isTooManyRecipients({ ...rcpt(452, '4.5.3', 'too many recipients'), stage: 'mail' }), false);
+  });
+
+  it('reads any 421 as the server closing the session (RFC 5321 §3.8)', () => {
+    assert.equal(isClosingReply(rcpt(421, '4.7.0', 'mx Error: too many errors')), true);
+    assert.equal(isClosingReply({ ...rcpt(421, null, 'Service not available'), stage: 'greeting' }), true);
+    assert.equal(isClosingReply(rcpt(450, '4.2.0', 'Greylisted')), false);
+  });
+});
