@@ -1,0 +1,227 @@
+/**
+ * The web page in a real browser: Debian's Chromium driven by playwright-core, against `rcpt serve`
+ * (startServer, SQLite job store, API keys) on the demo world. Enter the key, upload a CSV, follow the
+ * job to the end, check the chart and the table (and its filters), download the CSV, and save a
+ * screenshot under test-output/. Skips only when /usr/bin/chromium is absent (.ci/run installs it).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+import { startDemoWorld, type DemoWorld } from '../../src/demo/world.js';
+import { createLogger } from '../../src/server/logger.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SKIP = existsSync(CHROMIUM)
+  ? false
+  : `${CHROMIUM} is absent: install Debian's Chromium (apt-get install -y chromium) to run the browser test`;
+const KEY = 'browser-test-key-0123456789';
+const OUTPUT = join(process.cwd(), 'test-output');
+
+const CSV = [
+  'name,email,team',
+  'Alice,alice@acme.test,red',
+  'Bob,bob@fallback.test,red',
+  'Nobody,nobody@acme.test,blue',
+  'Carol,carol@acme.test,blue',
+  'Dave,dave@acme.test,green',
+  'Any,anyone@catchall.test,green',
+  'Temp,temp123@mailinator.com,green',
+  'Null,user@nullmx.test,red',
+  'Broken DNS,user@broken-dns.test,blue',
+  'Typo,alice@gmial.com,red',
+  '',
+].join('\n');
+
+describe('the web page', { skip: SKIP }, () => {
+  let world: DemoWorld;
+  let server: RunningServer;
+  let browser: Browser;
+  let page: Page;
+  let directory: string;
+  const problems: string[] = [];
+
+  before(async () => {
+    world = await startDemoWorld();
+    directory = mkdtempSync(join(tmpdir(), 'rcpt-browser-'));
+    server = await startServer({
+      port: 0,
+      verify: {
+        dnsServers: [world.dnsServer],
+        smtpPort: world.smtpPort,
+        allowPrivateTargets: true,
+        helo: 'probe.rcpt.test',
+        mailFrom: 'verify@rcpt.test',
+        timeoutMs: 10_000,
+        connectTimeoutMs: 1_000,
+        greylistWaitMs: 0,
+      },
+      apiKeys: [KEY],
+      db: join(directory, 'jobs.db'),
+      logger: createLogger({ level: 'silent' }),
+      processMetrics: false,
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    const context = await browser.newContext({
+      acceptDownloads: true,
+      viewport: { width: 1200, height: 900 },
+    });
+    page = await context.newPage();
+    // A CSP violation, a script error or a failed request shows up here.
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await world?.close();
+    if (directory !== undefined) rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('asks for the API key, then verifies an uploaded CSV from start to download', async () => {
+    await page.goto(`${server.url}/`);
+    assert.equal(await page.title(), 'rcpt · email verification');
+
+    // The server has keys: the page asks for one before anything else.
+    await page.locator('#key-panel').waitFor({ state: 'visible' });
+    await page.getByRole('textbox', { name: 'API key' }).fill(KEY);
+    await page.getByRole('button', { name: 'Use this key' }).click();
+    await page.locator('#key-panel').waitFor({ state: 'hidden' });
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('rcpt.apiKey')), KEY);
+
+    await page.setInputFiles('#file', {
+      name: 'contacts.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(CSV),
+    });
+    assert.match((await page.locator('#file-name').textContent()) ?? '', /contacts\.csv/);
+    await page.getByRole('button', { name: 'Verify', exact: true }).click();
+
+    await page.locator('#job').waitFor({ state: 'visible' });
+    await page.locator('#job-status', { hasText: 'done' }).waitFor({ timeout: 30_000 });
+    await page.locator('#results').waitFor({ state: 'visible' });
+    assert.match(
+      (await page.locator('#progress-text').textContent()) ?? '',
+      /^10 of 10 addresses checked · 100 %/,
+    );
+    assert.equal(
+      await page.locator('#bar').evaluate((bar) => (bar as unknown as { value: number }).value),
+      1,
+    );
+
+    // The chart: one bar per verdict, wide in proportion, with the counts as text.
+    const bars = await page.locator('#chart svg g').evaluateAll((groups) =>
+      groups.map((group) => ({
+        verdict: group.getAttribute('data-verdict'),
+        width: Number(group.querySelector('rect.bar')?.getAttribute('width')),
+        count: group.querySelector('text.count')?.textContent,
+      })),
+    );
+    assert.deepEqual(
+      bars.map((bar) => bar.verdict),
+      ['deliverable', 'risky', 'undeliverable', 'unknown'],
+    );
+    const counts = Object.fromEntries(bars.map((bar) => [bar.verdict, bar.count]));
+    assert.deepEqual(counts, {
+      deliverable: '2 (20 %)',
+      risky: '3 (30 %)',
+      undeliverable: '4 (40 %)',
+      unknown: '1 (10 %)',
+    });
+    for (const bar of bars) assert.ok(bar.width > 0, `${bar.verdict} bar is drawn`);
+    const deliverable = bars.find((bar) => bar.verdict === 'deliverable')?.width ?? 0;
+    const undeliverable = bars.find((bar) => bar.verdict === 'undeliverable')?.width ?? 0;
+    assert.ok(Math.abs(undeliverable / deliverable - 2) < 0.01, 'bar widths follow the counts');
+    assert.match(
+      (await page.locator('#chart-title').textContent()) ?? '',
+      /Deliverable: 2, Risky: 3, Undeliverable: 4, Unknown: 1/,
+    );
+
+    // The table: every row in input order, with its verdict, reason and the SMTP reply.
+    const rows = await page
+      .locator('#table tbody tr')
+      .evaluateAll((trs) =>
+        trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent.trim())),
+      );
+    assert.equal(rows.length, 10);
+    assert.deepEqual(rows[0]?.slice(0, 4), ['1', 'alice@acme.test', 'Deliverable', 'accepted']);
+    assert.deepEqual(rows[2]?.slice(0, 4), ['3', 'nobody@acme.test', 'Undeliverable', 'mailbox not found']);
+    assert.match(rows[2]?.[4] ?? '', /^550 5\.1\.1 /);
+    assert.deepEqual(rows[4]?.slice(0, 4), ['5', 'dave@acme.test', 'Undeliverable', 'mailbox disabled']);
+    assert.match(rows[4]?.[4] ?? '', /^550 5\.2\.1 The email account that you tried to reach is disabled$/);
+    assert.deepEqual(rows[8], ['9', 'user@broken-dns.test', 'Unknown', 'dns error', 'DNS: SERVFAIL']);
+    assert.match(rows[9]?.[1] ?? '', /alice@gmial\.comdid you mean alice@gmail\.com\?/);
+
+    // Filters: by verdict, then by text.
+    await page.getByLabel('Verdict', { exact: true }).selectOption('risky');
+    const risky = await page
+      .locator('#table tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-verdict')));
+    assert.deepEqual(risky, ['risky', 'risky', 'risky']);
+    await page.getByLabel('Verdict', { exact: true }).selectOption('');
+    await page.getByLabel('Search addresses, reasons and replies').fill('quota');
+    assert.deepEqual(await page.locator('#table tbody tr td.address').allTextContents(), ['carol@acme.test']);
+    assert.match((await page.locator('#table-note').textContent()) ?? '', /1 of 10 rows/);
+    await page.getByLabel('Search addresses, reasons and replies').fill('');
+
+    // Download: the CSV keeps the uploaded columns and adds the result columns.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download CSV' }).click(),
+    ]);
+    assert.match(download.suggestedFilename(), /^rcpt-.+\.csv$/);
+    const path = await download.path();
+    const lines = readFileSync(path, 'utf8').trim().split('\n');
+    assert.equal(lines.length, 11);
+    assert.match(lines[0] ?? '', /^name,email,team,verdict,reason,address,/);
+    assert.match(lines[1] ?? '', /^Alice,alice@acme\.test,red,deliverable,accepted,/);
+    assert.match(lines[4] ?? '', /^Carol,carol@acme\.test,blue,risky,mailbox_full,/);
+
+    mkdirSync(OUTPUT, { recursive: true });
+    await page.screenshot({ path: join(OUTPUT, 'web-page.png'), fullPage: true });
+    assert.deepEqual(problems, []);
+  });
+
+  it('labels every control and can be driven from the keyboard', async () => {
+    const unlabelled = await page.evaluate(() =>
+      [...document.querySelectorAll('input, select, textarea')]
+        .filter(
+          (element) => element.id === '' || document.querySelector(`label[for="${element.id}"]`) === null,
+        )
+        .map((element) => element.outerHTML),
+    );
+    assert.deepEqual(unlabelled, []);
+    // A new job from the keyboard alone: type addresses, Tab to the button, Enter.
+    await page.getByRole('button', { name: 'Remove file' }).click();
+    await page.locator('#addresses').focus();
+    await page.keyboard.type('alice@acme.test\nnobody@acme.test');
+    await page.locator('#start').focus();
+    await page.keyboard.press('Enter');
+    await page
+      .locator('#progress-text', { hasText: '2 of 2 addresses checked' })
+      .waitFor({ timeout: 30_000 });
+    await page.locator('#job-status', { hasText: 'done' }).waitFor();
+    assert.equal(await page.locator('#table tbody tr').count(), 2);
+    assert.deepEqual(problems, []);
+  });
+});
