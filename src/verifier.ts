@@ -231,7 +231,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     const facts = domainFacts(localPart, domain);
     const flags: Flags = { ...facts, catchAll: false };
 
-    const route = await resolver.resolveMail(domain, signal);
+    const route = domain.startsWith('[') ? literalRoute(domain) : await resolver.resolveMail(domain, signal);
     const dns = dnsBlock(route);
     const dnsOnly = (reason: Reason): Prepared => ({
       kind: 'done',
@@ -474,6 +474,21 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       },
     };
   }
+}
+
+/**
+ * An address literal (`user@[192.0.2.1]`, `user@[IPv6:2001:db8::1]`, RFC 5321 §4.1.3) names its host:
+ * no DNS is asked (a bracketed name is no DNS name), and the address goes through the same target
+ * filter as a resolved one, so `user@[127.0.0.1]` cannot reach this machine by default.
+ */
+function literalRoute(literal: string): MailRoute {
+  const ip = literal.slice(1, -1).replace(/^IPv6:/i, '');
+  return {
+    kind: 'hosts',
+    mx: [],
+    implicitMx: false,
+    hosts: [{ exchange: literal, priority: 0, addresses: [ip] }],
+  };
 }
 
 function outcome(reason: Reason): { verdict: VerifyResult['verdict']; reason: Reason } {
