@@ -129,6 +129,7 @@ start_knot() {
   local dir=$LAB_RUN/knot
   mkdir -p "$dir/db"
   render "$LAB_SRC/knot/knot.conf" "$dir/knot.conf" RUN="$dir" ZONES="$LAB_SRC/zones" DNS_ADDR="$LAB_DNS_ADDR"
+  chown -R knot: "$dir"
   knotc -c "$dir/knot.conf" conf-check >/dev/null
   in_lab_ns knotd -c "$dir/knot.conf" -d
   wait_port "$LAB_DNS_ADDR" 53 knot "$dir/knot.log"
