@@ -19,6 +19,7 @@ export { addressKey } from './address-key.js';
 export {
   openInput,
   detectDelimiter,
+  parseFields,
   InputError,
   MAX_LINE_CHARS,
   type InputRow,

@@ -2,7 +2,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { InputError, MAX_LINE_CHARS, detectDelimiter, openInput, type InputRow } from '../../../src/index.js';
+import { parse } from 'csv-parse/sync';
+import fc from 'fast-check';
+
+import {
+  InputError,
+  MAX_LINE_CHARS,
+  detectDelimiter,
+  openInput,
+  parseFields,
+  type InputRow,
+} from '../../../src/index.js';
 
 async function read(
   text: string,
@@ -148,5 +158,51 @@ describe('openInput', () => {
     const { layout, rows } = await read('');
     assert.equal(layout.format, 'list');
     assert.equal(rows.length, 0);
+  });
+});
+
+describe('parseFields', () => {
+  it('splits RFC 4180 fields and refuses what a reader cannot guess', () => {
+    assert.deepEqual(parseFields('a;"b;""c""";', ';'), ['a', 'b;"c"', '']);
+    assert.deepEqual(parseFields('"x\ny",z', ','), ['x\ny', 'z']);
+    assert.deepEqual(parseFields('', ','), ['']);
+    assert.throws(() => parseFields('"a"b,c', ','), /text after a closing quote at column 4/);
+    assert.throws(() => parseFields('"a,b', ','), /unterminated quoted field/);
+    assert.throws(() => parseFields('O"Brien,c', ','), /a quote inside an unquoted field/);
+  });
+
+  it('agrees with csv-parse on seeded random well-formed records', () => {
+    const alphabet = ['a', 'b', '@', '.', ' ', '"', ',', ';', '\t', '|', '\n', 'é', '\u{1F600}'];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(',', ';', '\t', '|'),
+        fc.array(
+          fc.array(fc.constantFrom(...alphabet), { maxLength: 8 }).map((chars) => chars.join('')),
+          {
+            minLength: 1,
+            maxLength: 6,
+          },
+        ),
+        fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }),
+        (delimiter, values, quoteAnyway) => {
+          const text = values
+            .map((value, index) =>
+              quoteAnyway[index] === true || /["\n,;\t|]/.test(value)
+                ? `"${value.replace(/"/g, '""')}"`
+                : value,
+            )
+            .join(delimiter);
+          const expected: string[][] = parse(text, {
+            delimiter,
+            relax_column_count: true,
+            record_delimiter: ['\r\n', '\n'],
+          });
+          // csv-parse reads an empty text as no record; one empty field is ours.
+          assert.deepEqual(parseFields(text, delimiter), expected[0] ?? ['']);
+          assert.deepEqual(parseFields(text, delimiter), values);
+        },
+      ),
+      { seed: 6, numRuns: 2_000 },
+    );
   });
 });
