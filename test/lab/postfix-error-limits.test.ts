@@ -100,7 +100,7 @@ describe('30 unknown users at Postfix in one verifyMany() run (session reuse)', 
     await verifier.close();
   });
 
-  it('every one ends mailbox_not_found from its own 550, through sleeps and 421s, at a polite pace', async () => {
+  it('every one ends mailbox_not_found from its own 550, through sleeps and 421s, at a polite pace', async (t) => {
     const offset = statSync(MAILLOG).size;
     const addresses = Array.from({ length: 30 }, (_, i) => `unknown${String(i).padStart(2, '0')}@pf.test`);
     const results: VerifyResult[] = [];
@@ -123,6 +123,7 @@ describe('30 unknown users at Postfix in one verifyMany() run (session reuse)', 
     // Postfix really reached its limits (the lab's are below the scheduler's per-session error budget,
     // which is sized for Postfix's defaults): it slept and then disconnected with 421.
     const closings = events.filter((e) => e.kind === 'reply' && e.line.startsWith('421 '));
+    // (If a future scheduler stays under the limits by itself, this scenario needs stricter lab limits.)
     assert.ok(closings.length >= 1, 'Postfix never said "too many errors"');
     for (const closing of closings)
       assert.match(closing.line, /^421 4\.7\.0 mx\.pf\.test Error: too many errors$/);
@@ -144,6 +145,9 @@ describe('30 unknown users at Postfix in one verifyMany() run (session reuse)', 
     assert.equal(seen.tooManyErrors, closings.length);
     assert.ok(seen.maxOpen <= HOST_CONCURRENCY, `Postfix saw ${seen.maxOpen} sessions open at once`);
     assert.ok(seen.sessions < 30, `sessions ${seen.sessions}: no reuse`);
+    t.diagnostic(
+      `${seen.sessions} sessions (at most ${seen.maxOpen} at once), ${closings.length} ended by Postfix's 421`,
+    );
   });
 });
 
