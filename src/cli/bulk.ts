@@ -246,6 +246,9 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
           stream: stderr,
           fps: PROGRESS_FPS,
           hideCursor: true,
+          barCompleteChar: '\u2588',
+          barIncompleteChar: '\u2591',
+          barsize: 30,
           clearOnComplete: false,
           format:
             '{bar} {value}/{total} addresses | {rate}/s | ETA {eta_formatted} | {deliverable} deliverable, {undeliverable} undeliverable, {risky} risky, {unknown} unknown',
