@@ -36,3 +36,4 @@ export {
   type DoctorStatus,
 } from './doctor/index.js';
 export * from './jobs/index.js';
+export * from './jobs/postgres/index.js';

@@ -13,6 +13,7 @@ import { addDoctorOptions, runDoctorCommand, type DoctorFlags } from './doctor.j
 import { printResults, useColour, verifyAll, type CliIo } from './run-verify.js';
 import { addServeOptions, runServe, type ServeFlags } from './serve.js';
 import { UsageError, addSharedOptions, toVerifyOptions, type SharedFlags } from './shared-options.js';
+import { addWorkerOptions, runWorker, type WorkerFlags } from './worker.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -28,12 +29,6 @@ class ExitError extends Error {
   ) {
     super(message);
   }
-}
-
-function notBuiltYet(verb: string): () => never {
-  return () => {
-    throw new ExitError(EXIT_FAILURE, `rcpt ${verb}: not built yet in this version of rcpt.`);
-  };
 }
 
 export function buildProgram(io: CliIo): Command {
@@ -78,10 +73,9 @@ export function buildProgram(io: CliIo): Command {
       await runServe(flags, io);
     },
   );
-  program
-    .command('worker')
-    .description('a worker for scale-out on PostgreSQL (not built yet)')
-    .action(notBuiltYet('worker'));
+  addWorkerOptions(program.command('worker')).action(async (flags: WorkerFlags) => {
+    await runWorker(flags, io);
+  });
   // Exit status 1 when a check failed (warnings alone exit 0), so `rcpt doctor && rcpt serve` works.
   addDoctorOptions(program.command('doctor')).action(async (flags: DoctorFlags) => {
     const report = await runDoctorCommand(flags, io);

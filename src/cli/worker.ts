@@ -1,0 +1,124 @@
+/**
+ * `rcpt worker --db postgres://…`: one scale-out worker (DESIGN.md §4). It plans submitted jobs and
+ * verifies per-MX-host batches under cluster-wide host leases, logs one JSON line per event, and on
+ * SIGTERM/SIGINT hands back what is in flight and exits 0.
+ */
+import { isIP } from 'node:net';
+
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+import { isPostgresUrl, startWorker, type WorkerEvent } from '../index.js';
+import type { CliIo } from './run-verify.js';
+import { UsageError, addSharedOptions, toVerifyOptions, type SharedFlags } from './shared-options.js';
+
+export interface WorkerFlags extends SharedFlags {
+  db?: string;
+  concurrency?: number;
+  hostConcurrency?: number;
+  sourceIp?: string;
+  leaseMs?: number;
+  pgSchema?: string;
+}
+
+function integer(name: string, min: number, max: number): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (!/^\d+$/.test(value) || number < min || number > max) {
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}.`);
+    }
+    return number;
+  };
+}
+
+/** Declares `rcpt worker`'s options (and the shared ones) on `command`. */
+export function addWorkerOptions(command: Command): Command {
+  return addSharedOptions(
+    command
+      .description('a scale-out worker: verifies jobs from a PostgreSQL job store, politely cluster-wide')
+      .addOption(new Option('--db <url>', 'the PostgreSQL job store, postgres://… (env RCPT_DB)'))
+      .addOption(
+        new Option('--concurrency <n>', 'MX hosts worked on at once (default 8)').argParser(
+          integer('--concurrency', 1, 1000),
+        ),
+      )
+      .addOption(
+        new Option(
+          '--host-concurrency <n>',
+          'connections at once per MX host, held across the cluster (default 2; give every worker the same)',
+        ).argParser(integer('--host-concurrency', 1, 100)),
+      )
+      .addOption(
+        new Option(
+          '--source-ip <address>',
+          'local address to send SMTP from: this worker’s sending IP (env RCPT_SOURCE_IP)',
+        ),
+      )
+      .addOption(
+        new Option('--lease-ms <ms>', 'host lease; a dead worker’s hosts return after it (default 30000)')
+          .argParser(integer('--lease-ms', 300, 3_600_000))
+          .hideHelp(),
+      )
+      .addOption(
+        new Option(
+          '--pg-schema <name>',
+          'PostgreSQL schema for rcpt’s tables (env RCPT_PG_SCHEMA; default rcpt)',
+        ),
+      ),
+  );
+}
+
+/** The PostgreSQL URL from `--db` or `RCPT_DB`; a usage error for anything else. */
+export function postgresUrl(db: string | undefined, env: NodeJS.ProcessEnv, verb: string): string {
+  const url = db ?? env.RCPT_DB;
+  if (url === undefined || url === '') {
+    throw new UsageError(`rcpt ${verb} needs --db postgres://… (or RCPT_DB)`);
+  }
+  if (!isPostgresUrl(url))
+    throw new UsageError(`--db must be a postgres:// URL for rcpt ${verb}, got ${url}`);
+  return url;
+}
+
+function describe(event: WorkerEvent): Record<string, unknown> {
+  if (event.type !== 'error') return { ...event };
+  const error = event.error;
+  return {
+    type: 'error',
+    where: event.where,
+    message: error instanceof Error ? error.message : String(error),
+  };
+}
+
+/** Runs a worker until SIGTERM or SIGINT. */
+export async function runWorker(flags: WorkerFlags, io: CliIo): Promise<void> {
+  const url = postgresUrl(flags.db, io.env, 'worker');
+  const sourceIp = flags.sourceIp ?? io.env.RCPT_SOURCE_IP;
+  if (sourceIp !== undefined && isIP(sourceIp) === 0) {
+    throw new UsageError(`--source-ip must be an IP address, got ${sourceIp}`);
+  }
+  const schema = flags.pgSchema ?? io.env.RCPT_PG_SCHEMA;
+  const verify = toVerifyOptions(flags, io.env);
+  const log = (event: WorkerEvent) => {
+    io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...describe(event) })}\n`);
+  };
+  const worker = await startWorker({
+    url,
+    verify: sourceIp === undefined ? verify : { ...verify, localAddress: sourceIp },
+    ...(schema === undefined ? {} : { schema }),
+    ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
+    ...(flags.hostConcurrency === undefined ? {} : { hostConcurrency: flags.hostConcurrency }),
+    ...(flags.leaseMs === undefined ? {} : { leaseMs: flags.leaseMs }),
+    onEvent: log,
+  });
+  // SIGTERM: stop taking hosts, hand back what is in flight, write what is verified, exit 0.
+  const onSignal = () => {
+    void worker.stop();
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  try {
+    await worker.done;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}

@@ -1,0 +1,390 @@
+/**
+ * The job store on PostgreSQL (`pg`), for scale-out: the same `JobStore` contract as the SQLite
+ * store, so the runner, the HTTP server and `rcpt bulk` work on either. Every call is one statement or
+ * one transaction; rows go in as arrays through `unnest()`, so a batch of thousands is one round trip.
+ *
+ * Results are keyed (job, key) with `ON CONFLICT DO UPDATE`: a worker that replays a write after a
+ * crash, or two workers that both verified an address while a lease changed hands, leave one result.
+ */
+import { randomUUID } from 'node:crypto';
+
+import pg from 'pg';
+
+import { VERDICTS, type Verdict, type VerifyResult } from '../../types.js';
+import type {
+  DomainFacts,
+  InputLayout,
+  JobItem,
+  JobProgress,
+  JobRecord,
+  JobSource,
+  JobStatus,
+  JobStore,
+  KeyedResult,
+  NewJob,
+  OutputRow,
+  PendingAddress,
+} from '../job-store.js';
+import { checkSchemaName, migrate } from './schema.js';
+
+/** The schema the tables live in unless told otherwise. */
+export const DEFAULT_PG_SCHEMA = 'rcpt';
+/** Rows per page when reading output. */
+const DEFAULT_OUTPUT_PAGE = 1_000;
+/** Connections per process: a worker's host loops, its planner and its heartbeats. */
+const DEFAULT_POOL_SIZE = 10;
+
+export interface PgJobStoreOptions {
+  /** The schema for rcpt's tables (created when missing). Default `rcpt`. */
+  readonly schema?: string;
+  /** Connections in this process's pool. Default 10. */
+  readonly poolSize?: number;
+}
+
+/** A PostgreSQL job store, with what the scale-out queue needs to share its connection pool. */
+export interface PgJobStore extends JobStore {
+  readonly pool: pg.Pool;
+  readonly schema: string;
+  /** Runs `body` in one transaction on one connection. */
+  transaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T>;
+}
+
+interface JobRow {
+  id: string;
+  owner: string | null;
+  status: JobStatus;
+  created_at: string;
+  started_at: string | null;
+  updated_at: string;
+  options: string;
+  source: string | null;
+  layout: string | null;
+  ingested: boolean;
+  total_rows: number;
+  total_addresses: number;
+  done_addresses: number;
+  error: string | null;
+}
+
+function toJob(row: JobRow): JobRecord {
+  return {
+    id: row.id,
+    owner: row.owner,
+    status: row.status,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    updatedAt: row.updated_at,
+    options: JSON.parse(row.options) as Record<string, unknown>,
+    source: row.source === null ? null : (JSON.parse(row.source) as JobSource),
+    layout: row.layout === null ? null : (JSON.parse(row.layout) as InputLayout),
+    ingested: row.ingested,
+    totalRows: row.total_rows,
+    totalAddresses: row.total_addresses,
+    doneAddresses: row.done_addresses,
+    error: row.error,
+  };
+}
+
+/** True for a `postgres://` or `postgresql://` URL (what `--db` and `RCPT_DB` take for scale-out). */
+export function isPostgresUrl(value: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(value);
+}
+
+/**
+ * Connects to PostgreSQL, creates or migrates rcpt's schema, and returns the job store.
+ *
+ * @example
+ * const store = await openPgJobStore('postgres://rcpt@db.internal/rcpt');
+ * const job = await store.createJob({ options: {} });
+ * await store.close();
+ */
+export async function openPgJobStore(url: string, options: PgJobStoreOptions = {}): Promise<PgJobStore> {
+  const schema = checkSchemaName(options.schema ?? DEFAULT_PG_SCHEMA);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? DEFAULT_POOL_SIZE,
+    application_name: 'rcpt',
+  });
+  // An idle client's error (the server restarted) must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  const client = await pool.connect().catch(async (error: unknown) => {
+    await pool.end().catch(() => undefined);
+    throw error;
+  });
+  try {
+    await migrate(client, schema);
+  } catch (error) {
+    client.release();
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+  client.release();
+  const s = schema;
+  const now = () => new Date().toISOString();
+  let closed = false;
+
+  async function transaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const tx = await pool.connect();
+    try {
+      await tx.query('BEGIN');
+      const value = await body(tx);
+      await tx.query('COMMIT');
+      return value;
+    } catch (error) {
+      await tx.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      tx.release();
+    }
+  }
+
+  async function getJob(id: string): Promise<JobRecord | null> {
+    const { rows } = await pool.query<JobRow>(`SELECT * FROM ${s}.jobs WHERE id = $1`, [id]);
+    const row = rows[0];
+    return row === undefined ? null : toJob(row);
+  }
+
+  async function requireJob(id: string): Promise<JobRecord> {
+    const job = await getJob(id);
+    if (job === null) throw new Error(`no job ${id}`);
+    return job;
+  }
+
+  const store: PgJobStore = {
+    pool,
+    schema,
+    transaction,
+    async createJob(job: NewJob) {
+      const id = randomUUID();
+      const at = now();
+      await pool.query(
+        `INSERT INTO ${s}.jobs (id, owner, status, created_at, updated_at, options, source, source_path, layout)
+         VALUES ($1, $2, 'queued', $3, $3, $4, $5, $6, $7)`,
+        [
+          id,
+          job.owner ?? null,
+          at,
+          JSON.stringify(job.options ?? {}),
+          job.source ? JSON.stringify(job.source) : null,
+          job.source?.path ?? null,
+          job.layout ? JSON.stringify(job.layout) : null,
+        ],
+      );
+      return requireJob(id);
+    },
+    getJob,
+    async findJobBySourcePath(path) {
+      const { rows } = await pool.query<JobRow>(
+        `SELECT * FROM ${s}.jobs WHERE source_path = $1 ORDER BY created_at DESC, seq DESC LIMIT 1`,
+        [path],
+      );
+      const row = rows[0];
+      return row === undefined ? null : toJob(row);
+    },
+    async setLayout(id, layout) {
+      await pool.query(`UPDATE ${s}.jobs SET layout = $1, updated_at = $2 WHERE id = $3`, [
+        JSON.stringify(layout),
+        now(),
+        id,
+      ]);
+    },
+    async addItems(id, items: readonly JobItem[]) {
+      if (items.length === 0) return;
+      await pool.query(
+        `INSERT INTO ${s}.items (job_id, row_no, line, key, input, fields, error)
+         SELECT $1, * FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[])
+         ON CONFLICT (job_id, row_no) DO NOTHING`,
+        [
+          id,
+          items.map((item) => item.row),
+          items.map((item) => item.line),
+          items.map((item) => item.key),
+          items.map((item) => item.input),
+          items.map((item) => (item.fields === null ? null : JSON.stringify(item.fields))),
+          items.map((item) => item.error),
+        ],
+      );
+    },
+    async finishIngest(id) {
+      await pool.query(
+        `UPDATE ${s}.jobs SET ingested = true,
+           total_rows = (SELECT count(*) FROM ${s}.items WHERE job_id = $1),
+           total_addresses = (SELECT count(DISTINCT key) FROM ${s}.items WHERE job_id = $1),
+           done_addresses = (SELECT count(*) FROM ${s}.results WHERE job_id = $1),
+           updated_at = $2
+         WHERE id = $1`,
+        [id, now()],
+      );
+      return requireJob(id);
+    },
+    async setStatus(id, status, error = null) {
+      const at = now();
+      await transaction(async (tx) => {
+        await tx.query(
+          `UPDATE ${s}.jobs SET status = $2, error = $3, updated_at = $4,
+             started_at = CASE WHEN $2 = 'running' AND started_at IS NULL THEN $4 ELSE started_at END
+           WHERE id = $1`,
+          [id, status, error, at],
+        );
+        // A cancelled or failed job leaves no work behind for the workers.
+        if (status === 'cancelled' || status === 'failed') {
+          await tx.query(`DELETE FROM ${s}.work WHERE job_id = $1`, [id]);
+        }
+      });
+      return requireJob(id);
+    },
+    async pendingAddresses(id, afterKey, limit) {
+      const { rows } = await pool.query<PendingAddress>(
+        `SELECT i.key AS key, min(i.input) AS input FROM ${s}.items i
+         WHERE i.job_id = $1 AND i.key > $2 AND i.error IS NULL
+           AND NOT EXISTS (SELECT 1 FROM ${s}.results r WHERE r.job_id = $1 AND r.key = i.key)
+         GROUP BY i.key ORDER BY i.key LIMIT $3`,
+        [id, afterKey ?? '', limit],
+      );
+      return rows;
+    },
+    async putResults(id, results: readonly KeyedResult[]) {
+      if (results.length === 0) return 0;
+      // One row per key: ON CONFLICT DO UPDATE may not touch a row twice in one statement.
+      const byKey = new Map<string, VerifyResult>();
+      for (const { key, result } of results) byKey.set(key, result);
+      const keys = [...byKey.keys()];
+      const values = [...byKey.values()];
+      return transaction(async (tx) => {
+        const { rows } = await tx.query<{ added: number }>(
+          `WITH written AS (
+             INSERT INTO ${s}.results (job_id, key, verdict, reason, result, checked_at)
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+             ON CONFLICT (job_id, key) DO UPDATE SET verdict = excluded.verdict, reason = excluded.reason,
+               result = excluded.result, checked_at = excluded.checked_at
+             RETURNING (xmax = 0) AS inserted
+           )
+           SELECT count(*) FILTER (WHERE inserted)::int AS added FROM written`,
+          [
+            id,
+            keys,
+            values.map((r) => r.verdict),
+            values.map((r) => r.reason),
+            values.map((r) => JSON.stringify(r)),
+            values.map((r) => r.checkedAt),
+          ],
+        );
+        const added = rows[0]?.added ?? 0;
+        if (added > 0) {
+          await tx.query(
+            `UPDATE ${s}.jobs SET done_addresses = done_addresses + $2, updated_at = $3 WHERE id = $1`,
+            [id, added, now()],
+          );
+        }
+        // An address with its result is no longer work, whoever verified it.
+        await tx.query(`DELETE FROM ${s}.work WHERE job_id = $1 AND key = ANY($2::text[])`, [id, keys]);
+        return added;
+      });
+    },
+    async getProgress(id) {
+      const job = await requireJob(id);
+      const counts = Object.fromEntries(VERDICTS.map((verdict) => [verdict, 0])) as Record<Verdict, number>;
+      const reasons: Record<string, number> = {};
+      const { rows } = await pool.query<{ verdict: Verdict; reason: string; n: number }>(
+        `SELECT verdict, reason, count(*)::int AS n FROM ${s}.results WHERE job_id = $1 GROUP BY verdict, reason`,
+        [id],
+      );
+      for (const { verdict, reason, n } of rows) {
+        counts[verdict] += n;
+        reasons[reason] = (reasons[reason] ?? 0) + n;
+      }
+      const progress: JobProgress = {
+        totalRows: job.totalRows,
+        totalAddresses: job.totalAddresses,
+        doneAddresses: job.doneAddresses,
+        counts,
+        reasons,
+      };
+      return progress;
+    },
+    async *readOutput(id, readOptions = {}) {
+      const pageSize = readOptions.pageSize ?? DEFAULT_OUTPUT_PAGE;
+      let after = 0;
+      for (;;) {
+        const { rows } = await pool.query<{
+          row_no: number;
+          line: number;
+          key: string;
+          input: string;
+          fields: string | null;
+          error: string | null;
+          result: string | null;
+        }>(
+          `SELECT i.row_no, i.line, i.key, i.input, i.fields, i.error, r.result FROM ${s}.items i
+           LEFT JOIN ${s}.results r ON r.job_id = i.job_id AND r.key = i.key
+           WHERE i.job_id = $1 AND i.row_no > $2 ORDER BY i.row_no LIMIT $3`,
+          [id, after, pageSize],
+        );
+        for (const row of rows) {
+          const item: OutputRow = {
+            row: row.row_no,
+            line: row.line,
+            key: row.key,
+            input: row.input,
+            fields: row.fields === null ? null : (JSON.parse(row.fields) as string[]),
+            error: row.error,
+            result: row.result === null ? null : (JSON.parse(row.result) as VerifyResult),
+          };
+          yield item;
+        }
+        const last = rows.at(-1);
+        if (last === undefined || rows.length < pageSize) return;
+        after = last.row_no;
+      }
+    },
+    async deleteJob(id) {
+      const { rowCount } = await pool.query(`DELETE FROM ${s}.jobs WHERE id = $1`, [id]);
+      return (rowCount ?? 0) > 0;
+    },
+    async getDomainFacts(domain, at = Date.now()) {
+      const { rows } = await pool.query<{
+        domain: string;
+        mx: string | null;
+        catch_all: boolean | null;
+        provider: string | null;
+        expires_at: string;
+      }>(`SELECT * FROM ${s}.domain_cache WHERE domain = $1 AND expires_at > $2`, [domain, at]);
+      const row = rows[0];
+      if (row === undefined) return null;
+      const facts: DomainFacts = {
+        domain: row.domain,
+        mx: row.mx === null ? null : (JSON.parse(row.mx) as unknown),
+        catchAll: row.catch_all,
+        provider: row.provider,
+        expiresAt: Number(row.expires_at),
+      };
+      return facts;
+    },
+    async putDomainFacts(facts) {
+      await pool.query(
+        `INSERT INTO ${s}.domain_cache (domain, mx, catch_all, provider, expires_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (domain) DO UPDATE SET mx = excluded.mx, catch_all = excluded.catch_all,
+           provider = excluded.provider, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
+        [
+          facts.domain,
+          facts.mx === null || facts.mx === undefined ? null : JSON.stringify(facts.mx),
+          facts.catchAll,
+          facts.provider,
+          facts.expiresAt,
+          Date.now(),
+        ],
+      );
+    },
+    async purgeDomainFacts(at = Date.now()) {
+      const { rowCount } = await pool.query(`DELETE FROM ${s}.domain_cache WHERE expires_at <= $1`, [at]);
+      return rowCount ?? 0;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+  return store;
+}

@@ -1,0 +1,130 @@
+/**
+ * The scale-out queue on PostgreSQL: the job store, plus a pg-boss queue that carries two kinds of
+ * entries between processes:
+ *
+ * - `rcpt-plan` `{ jobId }`: a job whose input is stored and waits to be split into per-MX-host work
+ *   (sent by `rcpt serve` or `rcpt bulk`, taken by one worker);
+ * - `rcpt-host` `{ host }`: "this MX host address has work due" (sent by the planner, by a worker
+ *   handing a host back, and as *delayed* entries for greylisting retries).
+ *
+ * Who may talk to a host is not decided by the queue but by a lease row per host (`host_leases`),
+ * renewed while its holder works and free once it expires: pg-boss's `singleton` policy would fail a
+ * whole fetch when the oldest entry's host is busy, so exclusivity lives in our own table.
+ */
+import PgBoss from 'pg-boss';
+
+import { openPgJobStore, type PgJobStore, type PgJobStoreOptions } from './pg-job-store.js';
+
+export const PLAN_QUEUE = 'rcpt-plan';
+export const HOST_QUEUE = 'rcpt-host';
+/**
+ * A planning worker that dies leaves its entry active; pg-boss hands it to another worker after this
+ * long. Planning resolves each domain once and writes in pages, so minutes cover millions of rows.
+ */
+export const DEFAULT_PLAN_EXPIRE_SECONDS = 600;
+/** How often pg-boss expires dead entries (its default is two minutes: too slow for a dead planner). */
+export const DEFAULT_MAINTENANCE_SECONDS = 30;
+
+export interface ScaleOutOptions extends PgJobStoreOptions {
+  /** Run pg-boss's maintenance (expiry of dead entries) in this process. Default true. */
+  readonly supervise?: boolean;
+  /** Seconds between pg-boss maintenance runs. Default 30. */
+  readonly maintenanceIntervalSeconds?: number;
+  /** Seconds before a dead planner's entry is handed to another worker. Default 600. */
+  readonly planExpireSeconds?: number;
+  /** Errors pg-boss reports in the background (connection lost, maintenance failed). */
+  readonly onError?: (error: Error) => void;
+}
+
+export interface PlanEntry {
+  readonly jobId: string;
+}
+
+export interface HostEntry {
+  readonly host: string;
+}
+
+/** The store and the queue, sharing one database. */
+export interface ScaleOut {
+  readonly store: PgJobStore;
+  readonly boss: PgBoss;
+  /** Hands an ingested job to the workers. */
+  submit(jobId: string): Promise<void>;
+  /** Announces work due on these hosts, now or at `startAfter`. */
+  announceHosts(hosts: Iterable<string>, startAfter?: Date): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function ensureQueue(boss: PgBoss, name: string, options: PgBoss.Queue): Promise<void> {
+  if ((await boss.getQueue(name)) !== null) return;
+  try {
+    await boss.createQueue(name, options);
+  } catch (error) {
+    // Two processes starting at once: the other one created it.
+    if ((await boss.getQueue(name)) === null) throw error;
+  }
+}
+
+/**
+ * Opens the job store and the queue (creating rcpt's schema and pg-boss's `<schema>_boss` schema).
+ *
+ * @example
+ * const cluster = await openScaleOut('postgres://rcpt@db.internal/rcpt');
+ * const job = await cluster.store.createJob({ options: {} });
+ * // … ingest rows …
+ * await cluster.submit(job.id);
+ */
+export async function openScaleOut(url: string, options: ScaleOutOptions = {}): Promise<ScaleOut> {
+  const store = await openPgJobStore(url, options);
+  const planExpire = options.planExpireSeconds ?? DEFAULT_PLAN_EXPIRE_SECONDS;
+  const boss = new PgBoss({
+    connectionString: url,
+    schema: `${store.schema}_boss`,
+    max: 4,
+    application_name: 'rcpt-queue',
+    supervise: options.supervise ?? true,
+    schedule: false,
+    maintenanceIntervalSeconds: options.maintenanceIntervalSeconds ?? DEFAULT_MAINTENANCE_SECONDS,
+  });
+  boss.on('error', (error) => {
+    options.onError?.(error);
+  });
+  try {
+    await boss.start();
+    await ensureQueue(boss, PLAN_QUEUE, {
+      name: PLAN_QUEUE,
+      policy: 'standard',
+      expireInSeconds: planExpire,
+      retryLimit: 20,
+      retryDelay: 1,
+    });
+    // Host entries are completed as soon as they are taken (the lease takes over), so they never expire.
+    await ensureQueue(boss, HOST_QUEUE, { name: HOST_QUEUE, policy: 'standard', retryLimit: 0 });
+  } catch (error) {
+    await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
+    await store.close();
+    throw error;
+  }
+  let closed = false;
+  return {
+    store,
+    boss,
+    async submit(jobId) {
+      await boss.send(PLAN_QUEUE, { jobId } satisfies PlanEntry, { expireInSeconds: planExpire });
+    },
+    async announceHosts(hosts, startAfter) {
+      const entries = [...new Set(hosts)].map((host) => ({
+        name: HOST_QUEUE,
+        data: { host } satisfies HostEntry,
+        ...(startAfter === undefined ? {} : { startAfter }),
+      }));
+      if (entries.length > 0) await boss.insert(entries);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await boss.stop({ graceful: false, wait: true, close: true });
+      await store.close();
+    },
+  };
+}
