@@ -1,0 +1,139 @@
+/** Output formats: CSV columns (kept, padded, clashing names prefixed), NDJSON and JSON shapes. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { parse } from 'csv-parse/sync';
+
+import {
+  RESULT_COLUMNS,
+  csvHeader,
+  formatOutput,
+  parseAddress,
+  verdictOf,
+  type InputLayout,
+  type OutputFormat,
+  type OutputRow,
+  type Reason,
+  type VerifyResult,
+} from '../../../src/index.js';
+
+const layout: InputLayout = {
+  format: 'csv',
+  delimiter: ';',
+  columns: ['Name', 'email', 'Verdict'],
+  addressColumn: 1,
+  headerless: false,
+};
+
+function result(input: string, reason: Reason): VerifyResult {
+  return {
+    input,
+    address: input,
+    verdict: verdictOf(reason),
+    reason,
+    flags: { role: false, free: true, disposable: false, catchAll: false },
+    suggestion: null,
+    syntax: parseAddress(input),
+    dns: null,
+    smtp: {
+      host: 'mx.x.test',
+      ip: '192.0.2.1',
+      port: 25,
+      tls: false,
+      provider: null,
+      reply: { stage: 'rcpt', code: 550, enhanced: '5.1.1', text: 'No such user\nsee https://x.test' },
+      catchAll: false,
+      attempts: 1,
+      transcript: null,
+    },
+    durationMs: 3,
+    checkedAt: '2026-11-28T20:00:00.000Z',
+    retryAt: null,
+  };
+}
+
+const rows: OutputRow[] = [
+  {
+    row: 1,
+    line: 2,
+    input: 'a@x.test',
+    key: 'a@x.test',
+    fields: ['A; "quoted"', 'a@x.test', 'mine'],
+    error: null,
+    result: result('A@x.test', 'mailbox_not_found'),
+  },
+  { row: 2, line: 3, input: 'b@x.test', key: 'b@x.test', fields: ['B'], error: null, result: null },
+  {
+    row: 3,
+    line: 4,
+    input: '',
+    key: '#row:3',
+    fields: null,
+    error: 'line 4: unterminated quoted field',
+    result: null,
+  },
+];
+
+async function render(format: OutputFormat): Promise<string> {
+  async function* source() {
+    await Promise.resolve();
+    yield* rows;
+  }
+  let text = '';
+  for await (const chunk of formatOutput(source(), layout, format)) text += chunk;
+  return text;
+}
+
+describe('formatOutput', () => {
+  it('CSV: input columns in order, then result columns; a clashing name gets rcpt_', async () => {
+    assert.deepEqual(csvHeader(layout), [
+      'Name',
+      'email',
+      'Verdict',
+      ...RESULT_COLUMNS.map((name) => (name === 'verdict' ? 'rcpt_verdict' : name)),
+    ]);
+    const records: string[][] = parse(await render('csv'));
+    assert.equal(records.length, 4);
+    const [, first, second, third] = records;
+    assert.deepEqual(first?.slice(0, 6), [
+      'A; "quoted"',
+      'a@x.test',
+      'mine',
+      'undeliverable',
+      'mailbox_not_found',
+      'A@x.test',
+    ]);
+    const cell = (record: string[] | undefined, name: string) => record?.[csvHeader(layout).indexOf(name)];
+    assert.equal(cell(first, 'free'), 'true');
+    assert.equal(cell(first, 'smtp_code'), '550');
+    assert.equal(cell(first, 'smtp_message'), 'No such user see https://x.test');
+    // A short row is padded; a row not yet verified says so.
+    assert.deepEqual(second?.slice(0, 4), ['B', '', '', '']);
+    assert.equal(cell(second, 'error'), 'not verified');
+    // An unreadable row keeps its place, reads as invalid_syntax, and carries its line.
+    assert.equal(cell(third, 'rcpt_verdict'), 'undeliverable');
+    assert.equal(cell(third, 'reason'), 'invalid_syntax');
+    assert.equal(cell(third, 'error'), 'line 4: unterminated quoted field');
+  });
+
+  it('NDJSON: one result per line with row, line and the row’s own input', async () => {
+    const lines = (await render('ndjson')).trim().split('\n');
+    const records = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.deepEqual(
+      records.map((r) => [r.row, r.line, r.input, r.reason ?? null, r.error]),
+      [
+        [1, 2, 'a@x.test', 'mailbox_not_found', null],
+        [2, 3, 'b@x.test', null, 'not verified'],
+        [3, 4, '', 'invalid_syntax', 'line 4: unterminated quoted field'],
+      ],
+    );
+  });
+
+  it('JSON: one array, also when empty', async () => {
+    const records = JSON.parse(await render('json')) as unknown[];
+    assert.equal(records.length, 3);
+    let empty = '';
+    for await (const chunk of formatOutput((async function* () {})(), layout, 'json')) empty += chunk;
+    assert.deepEqual(JSON.parse(empty), []);
+  });
+});
