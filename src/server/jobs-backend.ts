@@ -34,6 +34,11 @@ export interface JobsBackendOptions {
   readonly runningJobs?: number;
   /** Addresses in flight per job (`verifyMany` concurrency). Default: the verifier's. */
   readonly concurrency?: number;
+  /**
+   * Hands a stored job to someone else instead of running it here: scale-out on PostgreSQL sends it to
+   * the workers' queue (`rcpt worker`), and this process only accepts jobs and serves results.
+   */
+  readonly dispatch?: (jobId: string) => Promise<void>;
 }
 
 export interface ClosableJobsBackend extends JobsBackend {
@@ -143,8 +148,12 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
       }
       const stored = await store.getJob(job.id);
       if (stored === null) throw new Error(`job ${job.id} vanished after ingest`);
-      waiting.push(job.id);
-      pump();
+      if (options.dispatch !== undefined) {
+        await options.dispatch(job.id);
+      } else {
+        waiting.push(job.id);
+        pump();
+      }
       return view(stored);
     },
 
