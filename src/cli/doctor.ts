@@ -14,9 +14,11 @@ import {
   type DoctorOptions,
   type DoctorReport,
   type DoctorStatus,
+  type VerifyOptions,
 } from '../index.js';
+import { parseApiKeys } from '../server/auth.js';
 import { useColour, type CliIo } from './run-verify.js';
-import { toVerifyOptions, type SharedFlags } from './shared-options.js';
+import { toVerifyOptions, UsageError, type SharedFlags } from './shared-options.js';
 
 export interface DoctorFlags {
   helo?: string;
@@ -207,4 +209,76 @@ export async function runDoctorCommand(flags: DoctorFlags, io: CliIo): Promise<D
     );
   }
   return report;
+}
+
+/**
+ * The doctor's options for a server: its verify options (DNS servers, port, HELO, MAIL FROM, bind
+ * address, private targets) and `RCPT_SOURCE_IP`, so `GET /v1/doctor` and the start-up check judge the
+ * configuration the server really probes with.
+ */
+export function doctorOptionsFor(verify: VerifyOptions, env: NodeJS.ProcessEnv): DoctorOptions {
+  const sourceIp = env.RCPT_SOURCE_IP === '' ? undefined : env.RCPT_SOURCE_IP;
+  return {
+    ...(verify.dnsServers === undefined ? {} : { dnsServers: verify.dnsServers }),
+    ...(verify.smtpPort === undefined ? {} : { smtpPort: verify.smtpPort }),
+    ...(verify.helo === undefined ? {} : { helo: verify.helo }),
+    ...(verify.mailFrom === undefined ? {} : { mailFrom: verify.mailFrom }),
+    ...(verify.localAddress === undefined ? {} : { localAddress: verify.localAddress }),
+    ...(verify.allowPrivateTargets === true ? { allowPrivateTargets: true } : {}),
+    ...(sourceIp === undefined ? {} : { sourceIp }),
+  };
+}
+
+/** `RCPT_OPERATOR_KEYS`: API keys that may also read `GET /v1/doctor`. A bad key is a usage error. */
+export function operatorKeysFrom(env: NodeJS.ProcessEnv): string[] {
+  try {
+    return parseApiKeys(env.RCPT_OPERATOR_KEYS);
+  } catch (error) {
+    throw new UsageError(`RCPT_OPERATOR_KEYS: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** The one line a server logs at start-up when a doctor check failed, or `null` when none did. */
+export function doctorWarning(report: DoctorReport): string | null {
+  const failed = report.checks.filter((check) => check.status === 'fail');
+  if (failed.length === 0) return null;
+  const names = [
+    ...new Set(
+      failed.map((check) =>
+        check.subject === null ? LABELS[check.id] : `${LABELS[check.id]} ${check.subject}`,
+      ),
+    ),
+  ];
+  return `rcpt doctor: ${failed.length} check(s) failed (${names.join(', ')}); run "rcpt doctor" for what to do`;
+}
+
+/**
+ * Runs the doctor in the background when a server starts, and calls `warn` with one line when a check
+ * failed; the server does not wait for it. `RCPT_DOCTOR=0` skips it. `stop()` abandons a run still going
+ * (at shutdown), so it never holds the process open.
+ */
+export function startupDoctor(
+  options: DoctorOptions,
+  env: NodeJS.ProcessEnv,
+  warn: (line: string) => void,
+): { readonly done: Promise<void>; stop(): void } {
+  const controller = new AbortController();
+  if (env.RCPT_DOCTOR === '0') return { done: Promise.resolve(), stop: () => undefined };
+  const done = runDoctor({ ...options, signal: controller.signal }).then(
+    (report) => {
+      const line = doctorWarning(report);
+      if (line !== null) warn(line);
+    },
+    (error: unknown) => {
+      if (!controller.signal.aborted) {
+        warn(`rcpt doctor could not run: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    },
+  );
+  return {
+    done,
+    stop: () => {
+      controller.abort();
+    },
+  };
 }

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 
+import { startupDoctor } from '../../../src/cli/doctor.js';
 import { run } from '../../../src/cli/main.js';
 import type { DoctorReport } from '../../../src/index.js';
 import { GOOD_IP, NO_PTR_IP, startDoctorWorld, type DoctorWorld } from './doctor-world.js';
@@ -143,5 +144,44 @@ describe('rcpt doctor', () => {
     const { code, stderr } = await rcpt(['doctor', ...worldFlags(), '--source-ip', 'nope']);
     assert.equal(code, 64);
     assert.match(stderr, /sourceIp/);
+  });
+});
+
+describe('the start-up check of rcpt serve', () => {
+  it('warns with one line naming the failed checks', async () => {
+    const lines: string[] = [];
+    const check = startupDoctor(world.options({ helo: 'localhost' }), {}, (line) => lines.push(line));
+    await check.done;
+    assert.deepEqual(lines, [
+      'rcpt doctor: 2 check(s) failed (HELO name, HELO DNS); run "rcpt doctor" for what to do',
+    ]);
+  });
+
+  it('says nothing when no check fails', async () => {
+    const lines: string[] = [];
+    await startupDoctor(world.options({ mailFrom: '' }), {}, (line) => lines.push(line)).done;
+    assert.deepEqual(lines, []);
+  });
+
+  it('is skipped with RCPT_DOCTOR=0', async () => {
+    const queries = world.dns.queries;
+    const lines: string[] = [];
+    await startupDoctor(world.options({ helo: 'localhost' }), { RCPT_DOCTOR: '0' }, (line) =>
+      lines.push(line),
+    ).done;
+    assert.deepEqual(lines, []);
+    assert.equal(world.dns.queries, queries);
+  });
+
+  it('stops at shutdown without a warning', async () => {
+    const lines: string[] = [];
+    const check = startupDoctor(
+      world.options({ helo: 'localhost', providers: ['silent.test'], greetingTimeoutMs: 5_000 }),
+      {},
+      (line) => lines.push(line),
+    );
+    check.stop();
+    await check.done;
+    assert.deepEqual(lines, []);
   });
 });
