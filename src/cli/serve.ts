@@ -9,6 +9,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseApiKeys } from '../server/auth.js';
 import { createLogger } from '../server/logger.js';
 import { DEFAULT_HOST, DEFAULT_PORT, startServer, type RunningServer } from '../server/server.js';
+import { doctorOptionsFor, operatorKeysFrom, startupDoctor } from './doctor.js';
 import type { CliIo } from './run-verify.js';
 import { UsageError, addSharedOptions, toVerifyOptions, type SharedFlags } from './shared-options.js';
 
@@ -126,18 +127,27 @@ export async function runServe(
   if (/^postgres(ql)?:\/\//i.test(db)) {
     throw new UsageError('--db: a PostgreSQL job store is not built yet; give a SQLite file');
   }
+  const operatorKeys = operatorKeysFrom(env);
+  const doctor = doctorOptionsFor(toVerifyOptions(flags, env), env);
   const server = await startServer({
     port: port ?? DEFAULT_PORT,
     host: flags.host ?? env.RCPT_HOST ?? DEFAULT_HOST,
     verify: toVerifyOptions(flags, env),
-    apiKeys,
+    apiKeys: [...apiKeys, ...operatorKeys],
+    doctor,
+    operatorKeys,
     db,
     ...(rateLimit === undefined ? {} : { rateLimit: rateLimit === 0 ? null : { perMinute: rateLimit } }),
     logger,
     logAddresses: flags.logAddresses === true,
   });
   started?.(server);
+  // One warning line when this machine cannot verify well (issue 10); the server does not wait for it.
+  const check = startupDoctor(doctor, env, (line) => {
+    logger.warn(line);
+  });
   const signal = await nextSignal(['SIGTERM', 'SIGINT']);
+  check.stop();
   logger.info({ signal }, 'stopping');
   await server.close();
 }

@@ -10,6 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 
 import { createVerifier, openSqliteJobStore, type VerifyOptions } from '../index.js';
+import type { DoctorOptions } from '../index.js';
 import { createApp, type App, type Limits } from './app.js';
 import { createJobsBackend, type ClosableJobsBackend } from './jobs-backend.js';
 import { createLogger, type Logger } from './logger.js';
@@ -47,6 +48,10 @@ export interface ServerOptions {
   readonly logAddresses?: boolean;
   /** Collect Node process metrics (CPU, memory, event loop) too. Default true. */
   readonly processMetrics?: boolean;
+  /** Options of `GET /v1/doctor` (see `createApp`). */
+  readonly doctor?: DoctorOptions;
+  /** API keys that may call `GET /v1/doctor` (they must also be among `apiKeys`). */
+  readonly operatorKeys?: readonly string[];
 }
 
 export interface RunningServer {
@@ -123,6 +128,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       logger,
       metrics,
       logAddresses: options.logAddresses === true,
+      ...(options.doctor === undefined ? {} : { doctor: options.doctor }),
+      ...(options.operatorKeys === undefined ? {} : { operatorKeys: options.operatorKeys }),
     });
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
     await new Promise<void>((resolve, reject) => {
