@@ -110,18 +110,46 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
     let inTransaction = 0;
     let errors = 0;
 
+    /** Replies owed, in command order; one timer for the head keeps them in order (RFC 2920). */
+    const owed: { at: number; text: string; close: boolean }[] = [];
+    let timer: NodeJS.Timeout | null = null;
+    let counted = true;
+    /** The session is over for the server once it said 221 or 421: the slot is free from then on. */
+    const release = (): void => {
+      if (!counted) return;
+      counted = false;
+      stats.open -= 1;
+    };
+    const flush = (): void => {
+      if (timer !== null) timers.delete(timer);
+      timer = null;
+      const now = Date.now();
+      while (owed.length > 0 && (owed[0]?.at ?? Infinity) <= now) {
+        const next = owed.shift();
+        if (next === undefined) break;
+        pending -= 1;
+        if (socket.destroyed) continue;
+        socket.write(`${next.text}\r\n`);
+        if (next.close) {
+          release();
+          socket.end();
+        }
+      }
+      const head = owed[0];
+      if (head !== undefined) {
+        timer = setTimeout(flush, Math.max(0, head.at - Date.now()));
+        timers.add(timer);
+      }
+    };
     const reply = (text: string, extraMs = 0, close = false): void => {
       const at = Math.max(Date.now() + latency, lastAt) + extraMs;
       lastAt = at;
       pending += 1;
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        pending -= 1;
-        if (socket.destroyed) return;
-        socket.write(`${text}\r\n`);
-        if (close) socket.end();
-      }, at - Date.now());
-      timers.add(timer);
+      owed.push({ at, text, close });
+      if (timer === null) {
+        timer = setTimeout(flush, Math.max(0, at - Date.now()));
+        timers.add(timer);
+      }
     };
 
     const answer = (line: string): void => {
@@ -251,7 +279,11 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
     });
     socket.on('close', () => {
       sockets.delete(socket);
-      stats.open -= 1;
+      if (timer !== null) {
+        clearTimeout(timer);
+        timers.delete(timer);
+      }
+      release();
     });
     reply(`220 ${options.banner ?? `${name} ESMTP Postfix`}`);
   });

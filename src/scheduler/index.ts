@@ -9,7 +9,9 @@ export {
 } from './scheduler.js';
 export {
   DEFAULT_RECIPIENT_LIMIT,
+  OVERSPEND_RISK,
   SESSION_ERROR_BUDGET,
+  binomialTailAbove,
   backoffDelayMs,
   batchSize,
   isClosingReply,

@@ -18,6 +18,12 @@ export const DEFAULT_RECIPIENT_LIMIT = 100;
  */
 export const SESSION_ERROR_BUDGET = 9;
 
+/**
+ * Acceptable chance that one batch draws more refusals than the session can still afford. Postfix's
+ * penalty for going over is a 1 s sleep per later reply in that session, so the risk is kept small.
+ */
+export const OVERSPEND_RISK = 0.01;
+
 /** How a session's next batch is sized. */
 export interface BatchLimits {
   /** The host's recipients-per-transaction limit (learned from 452 4.5.3, else the default). */
@@ -26,17 +32,43 @@ export interface BatchLimits {
   readonly oneRecipient: boolean;
   /** Refused commands this session may still draw before the server slows down or disconnects. */
   readonly errorBudgetLeft: number;
+  /**
+   * The host's estimated share of refused RCPTs (0–1). Unknown hosts start at a pessimistic 0.5; a
+   * value of 1 sizes batches so that even all-refused batches stay within the budget.
+   */
+  readonly refusalRate: number;
 }
 
 /**
- * How many RCPTs the next transaction may carry: within the server's recipient limit, and no more than
- * the refusals the session can still afford (any of them may be refused). At least 1 when the budget
- * is not spent; 0 means "start a new session".
+ * P(X > k) for X ~ Binomial(n, p), by summing the lower tail (n ≤ a few hundred here).
+ */
+export function binomialTailAbove(n: number, p: number, k: number): number {
+  if (k >= n) return 0;
+  if (p <= 0) return 0;
+  if (p >= 1) return 1;
+  let term = (1 - p) ** n; // P(X = 0)
+  let cumulative = term;
+  for (let i = 1; i <= k; i += 1) {
+    term *= ((n - i + 1) / i) * (p / (1 - p));
+    cumulative += term;
+  }
+  return Math.max(0, 1 - cumulative);
+}
+
+/**
+ * How many RCPTs the next transaction may carry: within the server's recipient limit, and as many as
+ * keep the chance of drawing more refusals than the session can still afford below `OVERSPEND_RISK`,
+ * given the host's refusal rate so far. Never fewer than the budget left (even all refused, those fit),
+ * at least 1 while the budget is not spent; 0 means "start a new session".
  */
 export function batchSize(limits: BatchLimits): number {
-  if (limits.errorBudgetLeft <= 0) return 0;
+  const budget = limits.errorBudgetLeft;
+  if (budget <= 0) return 0;
   if (limits.oneRecipient) return 1;
-  return Math.max(1, Math.min(limits.recipientLimit, limits.errorBudgetLeft));
+  const cap = Math.max(1, limits.recipientLimit);
+  let size = Math.min(cap, budget);
+  while (size < cap && binomialTailAbove(size + 1, limits.refusalRate, budget) <= OVERSPEND_RISK) size += 1;
+  return size;
 }
 
 /**

@@ -105,7 +105,7 @@ export interface SchedulerSettings {
   readonly maxBackoffMs: number;
   /** Greylisting retries per address after the first attempt. */
   readonly greylistRetries: number;
-  /** Per DNS lookup and per SMTP transaction, in milliseconds (the verifier's `timeoutMs`). */
+  /** Per SMTP transaction, in milliseconds (the verifier's `timeoutMs`); DNS has its own timeouts. */
   readonly timeoutMs: number;
   readonly session: SessionSettings;
   /** A random local part for catch-all probes. */
@@ -113,7 +113,7 @@ export interface SchedulerSettings {
 }
 
 /** Lookups resolving at once (the resolver shares in-flight queries per domain; this bounds sockets). */
-const PREPARE_CONCURRENCY = 64;
+const PREPARE_CONCURRENCY = 256;
 /**
  * How long an idle session waits for more work before QUIT: long enough to pick up the addresses DNS
  * is still resolving, far below any server's idle timeout (RFC 5321 §4.5.3.2.7: 5 minutes).
@@ -124,7 +124,7 @@ const EXTRA_SESSION_MIN_QUEUE = 4;
 /** Pause between a session's close and the next session on its slot (see `runSession`). */
 const SLOT_RELEASE_MS = 2;
 /** A session whose error budget is this low is replaced rather than fed one RCPT per round trip. */
-const MIN_USEFUL_BUDGET = 2;
+const MIN_USEFUL_BUDGET = 4;
 
 interface SessionView {
   readonly host: string;
@@ -189,6 +189,9 @@ interface Host {
   unreachable: boolean;
   recipientLimit: number;
   errorBudget: number;
+  /** RCPT replies read from this host, and how many refused (for batch sizing). */
+  replies: number;
+  refusals: number;
   oneRecipient: boolean;
   nextSendAt: number;
 }
@@ -286,10 +289,11 @@ export async function* schedule<P extends PlannedAddress>(
     const startedAt = performance.now();
     const checkedAt = new Date().toISOString();
     preparing += 1;
-    const deadline = AbortSignal.timeout(settings.timeoutMs);
-    const prepareSignal = AbortSignal.any([deadline, stop.signal]);
+    // The resolver bounds each query (dnsTimeoutMs × dnsTries); the run's signal ends them all at once.
+    // One signal for the run instead of a timer and a signal per address: a 2-million-line list must
+    // not cost 4 million timers.
     void ports
-      .prepare(input, prepareSignal)
+      .prepare(input, stop.signal)
       .then(
         (prepared) => {
           if (prepared.kind === 'done') {
@@ -494,6 +498,8 @@ export async function* schedule<P extends PlannedAddress>(
         unreachable: false,
         recipientLimit: DEFAULT_RECIPIENT_LIMIT,
         errorBudget: SESSION_ERROR_BUDGET,
+        replies: 0,
+        refusals: 0,
         oneRecipient: false,
         nextSendAt: 0,
       };
@@ -656,6 +662,8 @@ export async function* schedule<P extends PlannedAddress>(
           recipientLimit: host.recipientLimit,
           oneRecipient: host.oneRecipient,
           errorBudgetLeft: left,
+          // Laplace-style estimate with a pessimistic prior (2 refused of 4): small first batches.
+          refusalRate: (host.refusals + 2) / (host.replies + 4),
         });
         let batch = takeBatch(host, size);
         if (batch.length === 0) {
@@ -811,6 +819,8 @@ export async function* schedule<P extends PlannedAddress>(
       });
       const classification = classifyReply(reply, { provider });
       if (reply.code >= 400) errors += 1;
+      host.replies += 1;
+      if (reply.code >= 400) host.refusals += 1;
       if (isClosingReply(reply) || (classification.backOff && classification.reason !== 'greylisted')) {
         // Postfix `421 4.7.0 Error: too many errors`, rate limits, blocks: about us, not the address.
         job.lastReply = reply;

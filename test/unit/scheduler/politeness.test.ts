@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 
 import {
   DEFAULT_RECIPIENT_LIMIT,
+  OVERSPEND_RISK,
   SESSION_ERROR_BUDGET,
+  binomialTailAbove,
   backoffDelayMs,
   batchSize,
   isClosingReply,
@@ -23,29 +25,37 @@ describe('batchSize', () => {
   const cases: [string, Parameters<typeof batchSize>[0], number][] = [
     [
       'a fresh session: the error budget',
-      { recipientLimit: 100, oneRecipient: false, errorBudgetLeft: 9 },
+      { recipientLimit: 100, oneRecipient: false, errorBudgetLeft: 9, refusalRate: 1 },
       9,
     ],
     [
       'a learned recipient limit below the budget',
-      { recipientLimit: 3, oneRecipient: false, errorBudgetLeft: 9 },
+      { recipientLimit: 3, oneRecipient: false, errorBudgetLeft: 9, refusalRate: 1 },
       3,
     ],
     [
       'one recipient per transaction (Outlook.com)',
-      { recipientLimit: 100, oneRecipient: true, errorBudgetLeft: 9 },
+      { recipientLimit: 100, oneRecipient: true, errorBudgetLeft: 9, refusalRate: 1 },
       1,
     ],
-    ['the last refusal of the budget', { recipientLimit: 100, oneRecipient: false, errorBudgetLeft: 1 }, 1],
-    ['a spent budget: a new session', { recipientLimit: 100, oneRecipient: false, errorBudgetLeft: 0 }, 0],
+    [
+      'the last refusal of the budget',
+      { recipientLimit: 100, oneRecipient: false, errorBudgetLeft: 1, refusalRate: 1 },
+      1,
+    ],
+    [
+      'a spent budget: a new session',
+      { recipientLimit: 100, oneRecipient: false, errorBudgetLeft: 0, refusalRate: 1 },
+      0,
+    ],
     [
       'a spent budget, even for one recipient',
-      { recipientLimit: 100, oneRecipient: true, errorBudgetLeft: 0 },
+      { recipientLimit: 100, oneRecipient: true, errorBudgetLeft: 0, refusalRate: 1 },
       0,
     ],
     [
       'a broken recipient limit of 0 still sends one',
-      { recipientLimit: 0, oneRecipient: false, errorBudgetLeft: 5 },
+      { recipientLimit: 0, oneRecipient: false, errorBudgetLeft: 5, refusalRate: 1 },
       1,
     ],
   ];
@@ -54,6 +64,37 @@ describe('batchSize', () => {
       assert.equal(batchSize(limits), expected);
     });
   }
+
+  it('grows with a low refusal rate, keeping the overspend risk under 1 %', () => {
+    const limits = { recipientLimit: 100, oneRecipient: false, errorBudgetLeft: 9 };
+    const pessimistic = batchSize({ ...limits, refusalRate: 0.5 });
+    const typical = batchSize({ ...limits, refusalRate: 0.2 });
+    const clean = batchSize({ ...limits, refusalRate: 0.02 });
+    assert.ok(
+      pessimistic >= 9 && pessimistic < typical && typical < clean,
+      `${pessimistic} ${typical} ${clean}`,
+    );
+    assert.equal(clean, 100);
+    for (const [rate, size] of [
+      [0.5, pessimistic],
+      [0.2, typical],
+    ] as const) {
+      assert.ok(binomialTailAbove(size, rate, 9) <= OVERSPEND_RISK, `rate ${rate} size ${size}`);
+      assert.ok(
+        binomialTailAbove(size + 1, rate, 9) > OVERSPEND_RISK,
+        `rate ${rate} size ${size} is not the largest`,
+      );
+    }
+    assert.equal(batchSize({ ...limits, recipientLimit: 3, refusalRate: 0.01 }), 3);
+  });
+
+  it('computes binomial upper tails', () => {
+    assert.equal(binomialTailAbove(5, 0.5, 5), 0);
+    assert.ok(Math.abs(binomialTailAbove(2, 0.5, 0) - 0.75) < 1e-12);
+    assert.ok(Math.abs(binomialTailAbove(10, 0.5, 4) - 0.623046875) < 1e-12);
+    assert.equal(binomialTailAbove(10, 0, 0), 0);
+    assert.equal(binomialTailAbove(10, 1, 3), 1);
+  });
 
   it('stays below the Postfix soft error limit (10) and within RFC 5321 limits', () => {
     assert.ok(SESSION_ERROR_BUDGET < 10, `budget ${SESSION_ERROR_BUDGET}`);

@@ -1,0 +1,295 @@
+/**
+ * `npm run bench` (bulk part): rcpt's `verifyMany()` against a naive baseline that opens one connection
+ * per address (what open-source peers do: `verify()` per address, here with the same per-host cap), in
+ * the same run, on the benchmark world of bulk-world.ts (every reply delayed to model a round trip).
+ *
+ * Prints, for both: addresses per second, connections, RCPTs and round trips per address (counted at the
+ * servers), peak connections per host; then this world's lower bounds (issue 6):
+ *   lock-step            = L × ⌈(3 × sessions + 2 × extra transactions + N) / C⌉ per host,
+ *   one conn per address = L × ⌈4N / C⌉ per host,
+ * the slowest host bounding the world; and checks the targets and that every verdict equals the
+ * address-by-address one (and the one the world was built to give).
+ *
+ * Usage: node --import tsx bench/bulk.bench.ts [--addresses 10000] [--latency 25] [--cap 2]
+ * Exit status 1 when a target is missed or a verdict differs.
+ */
+import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+
+import { createVerifier, type VerifyOptions, type VerifyResult } from '../src/index.js';
+import type { WorldAddress } from './bulk-world.js';
+import type { SimStats } from './sim-mta.js';
+
+const { values } = parseArgs({
+  options: {
+    addresses: { type: 'string', default: '10000' },
+    latency: { type: 'string', default: '25' },
+    cap: { type: 'string', default: '2' },
+    /** Only rcpt's run (for profiling): no baseline, no ratios, no verdict comparison. */
+    'rcpt-only': { type: 'boolean', default: false },
+  },
+});
+const COUNT = Number(values.addresses);
+const LATENCY = Number(values.latency);
+const CAP = Number(values.cap);
+
+interface HostStats extends Omit<SimStats, 'verbs'> {
+  readonly name: string;
+  readonly ip: string;
+  /** `null`: no recipient limit. */
+  readonly recipientLimit: number | null;
+}
+
+/** The world, running in a worker thread (world-worker.ts). */
+interface World {
+  readonly dnsServer: string;
+  readonly smtpPort: number;
+  readonly addresses: readonly WorldAddress[];
+  readonly hosts: readonly HostStats[];
+  stats(): Promise<HostStats[]>;
+  resetPeaks(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startWorld(count: number, latencyMs: number): Promise<World> {
+  // Node 20 workers do not inherit the tsx loader; tsImport loads the TypeScript entry with it.
+  const entry = new URL('./world-worker.ts', import.meta.url).href;
+  const worker = new Worker(
+    `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`,
+    { eval: true, workerData: { count, latencyMs } },
+  );
+  const ask = async <T>(type: string, answer: string): Promise<T> => {
+    worker.postMessage({ type });
+    for (;;) {
+      const [message] = (await once(worker, 'message')) as [{ type: string } & T];
+      if (message.type === answer) return message;
+    }
+  };
+  const [ready] = (await once(worker, 'message')) as [
+    { dnsServer: string; smtpPort: number; addresses: WorldAddress[]; stats: HostStats[] },
+  ];
+  return {
+    dnsServer: ready.dnsServer,
+    smtpPort: ready.smtpPort,
+    addresses: ready.addresses,
+    hosts: ready.stats,
+    stats: async () => (await ask<{ stats: HostStats[] }>('stats', 'stats')).stats,
+    resetPeaks: async () => {
+      await ask('resetPeaks', 'ok');
+    },
+    close: async () => {
+      await ask('close', 'closed');
+      await worker.terminate();
+    },
+  };
+}
+
+interface Counted {
+  connections: number;
+  rcpts: number;
+  roundTrips: number;
+  peakByHost: Map<string, number>;
+  sleptReplies: number;
+  hardLimitHits: number;
+}
+
+function counted(before: readonly HostStats[], after: readonly HostStats[]): Counted {
+  const result: Counted = {
+    connections: 0,
+    rcpts: 0,
+    roundTrips: 0,
+    peakByHost: new Map(),
+    sleptReplies: 0,
+    hardLimitHits: 0,
+  };
+  after.forEach((end, i) => {
+    const start = before[i];
+    if (start === undefined) return;
+    result.connections += end.connections - start.connections;
+    result.rcpts += end.rcpts - start.rcpts;
+    result.roundTrips += end.roundTrips - start.roundTrips;
+    result.sleptReplies += end.sleptReplies - start.sleptReplies;
+    result.hardLimitHits += end.hardLimitHits - start.hardLimitHits;
+    result.peakByHost.set(end.name, end.peak);
+  });
+  return result;
+}
+
+async function runRcpt(world: World, options: VerifyOptions): Promise<Map<string, VerifyResult>> {
+  const verifier = createVerifier(options);
+  const results = new Map<string, VerifyResult>();
+  try {
+    for await (const result of verifier.verifyMany(
+      world.addresses.map((a) => a.address),
+      { hostConcurrency: CAP },
+    )) {
+      results.set(result.input, result);
+    }
+  } finally {
+    await verifier.close();
+  }
+  return results;
+}
+
+/** One connection per address: `verify()` per address, at most CAP at once per MX host address. */
+async function runNaive(world: World, options: VerifyOptions): Promise<Map<string, VerifyResult>> {
+  const verifier = createVerifier(options);
+  const results = new Map<string, VerifyResult>();
+  const byHost = new Map<string, string[]>();
+  for (const { address, hostIp } of world.addresses) {
+    const key = hostIp ?? 'dns-only';
+    byHost.set(key, [...(byHost.get(key) ?? []), address]);
+  }
+  try {
+    await Promise.all(
+      [...byHost.entries()].flatMap(([key, list]) => {
+        let next = 0;
+        const workers = key === 'dns-only' ? 16 : CAP;
+        return Array.from({ length: workers }, async () => {
+          while (next < list.length) {
+            const address = list[next++];
+            if (address !== undefined) results.set(address, await verifier.verify(address));
+          }
+        });
+      }),
+    );
+  } finally {
+    await verifier.close();
+  }
+  return results;
+}
+
+/** Per-host bounds of issue 6 for this world, in milliseconds; the slowest host bounds the world. */
+function bounds(world: World): { lockStep: number; onePerAddress: number } {
+  const perHost = new Map<string, number>();
+  for (const { hostIp } of world.addresses)
+    if (hostIp !== null) perHost.set(hostIp, (perHost.get(hostIp) ?? 0) + 1);
+  let lockStep = 0;
+  let onePerAddress = 0;
+  for (const host of world.hosts) {
+    const n = perHost.get(host.ip) ?? 0;
+    if (n === 0) continue;
+    const sessions = Math.min(CAP, n);
+    const transactions = Math.max(
+      sessions,
+      host.recipientLimit === null ? 0 : Math.ceil(n / host.recipientLimit),
+    );
+    const extra = transactions - sessions;
+    lockStep = Math.max(lockStep, LATENCY * Math.ceil((3 * sessions + 2 * extra + n) / CAP));
+    onePerAddress = Math.max(onePerAddress, LATENCY * Math.ceil((4 * n) / CAP));
+  }
+  return { lockStep, onePerAddress };
+}
+
+const fmt = (n: number, digits = 2) => n.toFixed(digits);
+
+async function main(): Promise<number> {
+  const world = await startWorld(COUNT, LATENCY);
+  try {
+    const smtpAddresses = world.addresses.filter((a) => a.hostIp !== null).length;
+    const domains = new Set(world.addresses.map((a) => a.address.slice(a.address.lastIndexOf('@') + 1)));
+    console.log(
+      `bulk: ${world.addresses.length} addresses (${smtpAddresses} reach SMTP) at ${domains.size} domains, ` +
+        `${world.hosts.length} MX hosts, ${LATENCY} ms per reply, cap ${CAP} connections per host`,
+    );
+    const options: VerifyOptions = {
+      dnsServers: [world.dnsServer],
+      smtpPort: world.smtpPort,
+      allowPrivateTargets: true,
+      helo: 'bench.rcpt.test',
+      mailFrom: 'verify@rcpt.test',
+      greylistWaitMs: 0,
+    };
+
+    const runs: {
+      name: string;
+      ms: number;
+      cpuMs: number;
+      counts: Counted;
+      results: Map<string, VerifyResult>;
+    }[] = [];
+    const all = [
+      ['rcpt verifyMany', runRcpt],
+      ['naive (1 conn/address)', runNaive],
+    ] as const;
+    for (const [name, run] of values['rcpt-only'] ? all.slice(0, 1) : all) {
+      const cpu = process.cpuUsage();
+      await world.resetPeaks();
+      const before = await world.stats();
+      const started = performance.now();
+      const results = await run(world, options);
+      const ms = performance.now() - started;
+      const used = process.cpuUsage(cpu);
+      runs.push({
+        name,
+        ms,
+        cpuMs: (used.user + used.system) / 1000,
+        counts: counted(before, await world.stats()),
+        results,
+      });
+    }
+
+    const { lockStep, onePerAddress } = bounds(world);
+    console.log('');
+    console.log(
+      'run                      addr/s   seconds  conn/addr  rcpt/addr  rtt/addr  peak/host  slept  421s  cpu s',
+    );
+    for (const { name, ms, cpuMs, counts, results } of runs) {
+      const peak = Math.max(...counts.peakByHost.values());
+      console.log(
+        `${name.padEnd(24)} ${fmt(results.size / (ms / 1000), 0).padStart(6)} ${fmt(ms / 1000, 1).padStart(9)} ` +
+          `${fmt(counts.connections / smtpAddresses, 3).padStart(10)} ${fmt(counts.rcpts / smtpAddresses, 3).padStart(10)} ` +
+          `${fmt(counts.roundTrips / smtpAddresses, 2).padStart(9)} ${String(peak).padStart(10)} ` +
+          `${String(counts.sleptReplies).padStart(6)} ${String(counts.hardLimitHits).padStart(5)} ` +
+          fmt(cpuMs / 1000, 1).padStart(6),
+      );
+    }
+    const [rcpt, naive] = runs;
+    if (rcpt === undefined || naive === undefined) return 1;
+    console.log('');
+    console.log(`lower bound, lock-step (session reuse, no pipelining): ${fmt(lockStep / 1000, 1)} s`);
+    console.log(`lower bound, one connection per address:              ${fmt(onePerAddress / 1000, 1)} s`);
+    const speedup = naive.ms / rcpt.ms;
+    const vsLockStep = lockStep / rcpt.ms;
+    console.log(
+      `rcpt vs naive: ${fmt(speedup, 1)}x   rcpt vs lock-step bound: ${fmt(vsLockStep, 2)}x   ` +
+        `naive vs one-per-address bound: ${fmt(onePerAddress / naive.ms, 2)}x`,
+    );
+
+    // Verdicts: bulk = address by address = what the world was built to give.
+    const differences: string[] = [];
+    for (const { address, expected } of world.addresses) {
+      const many = rcpt.results.get(address);
+      const single = naive.results.get(address);
+      const a = many === undefined ? 'missing' : `${many.verdict}/${many.reason}`;
+      const b = single === undefined ? 'missing' : `${single.verdict}/${single.reason}`;
+      if (a !== b || a !== expected)
+        differences.push(`${address}: bulk ${a}, single ${b}, expected ${expected}`);
+    }
+    const peakRcpt = Math.max(...rcpt.counts.peakByHost.values());
+    const checks: [string, boolean][] = [
+      [`>= 10x naive throughput (${fmt(speedup, 1)}x)`, speedup >= 10],
+      [`>= 1.0x the lock-step bound (${fmt(vsLockStep, 2)}x)`, vsLockStep >= 1],
+      [
+        `<= 1.1 RCPT per address (${fmt(rcpt.counts.rcpts / smtpAddresses, 3)})`,
+        rcpt.counts.rcpts / smtpAddresses <= 1.1,
+      ],
+      [
+        `<= 0.05 connections per address (${fmt(rcpt.counts.connections / smtpAddresses, 3)})`,
+        rcpt.counts.connections / smtpAddresses <= 0.05,
+      ],
+      [`peak connections per host <= ${CAP} (${peakRcpt})`, peakRcpt <= CAP],
+      [`every verdict equals address-by-address (${differences.length} differ)`, differences.length === 0],
+    ];
+    console.log('');
+    for (const [what, ok] of checks) console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+    for (const line of differences.slice(0, 10)) console.log(`  ${line}`);
+    return checks.every(([, ok]) => ok) ? 0 : 1;
+  } finally {
+    await world.close();
+  }
+}
+
+process.exitCode = await main();
