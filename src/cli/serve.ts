@@ -53,7 +53,12 @@ export function addServeOptions(command: Command): Command {
           `address to listen on (env RCPT_HOST; default ${DEFAULT_HOST}; loopback only without API keys)`,
         ),
       )
-      .addOption(new Option('--db <file>', `job store: a SQLite file (env RCPT_DB; default ${DEFAULT_DB})`))
+      .addOption(
+        new Option(
+          '--db <file|url>',
+          `job store: a SQLite file, or postgres://… for scale-out with rcpt worker (env RCPT_DB; default ${DEFAULT_DB})`,
+        ),
+      )
       .addOption(
         new Option(
           '--api-key-file <file>',
@@ -124,9 +129,6 @@ export async function runServe(
     flags.port ?? (env.RCPT_PORT === undefined ? undefined : integer('RCPT_PORT', 0, 65535)(env.RCPT_PORT));
   const rateLimit = flags.rateLimit;
   const db = flags.db ?? env.RCPT_DB ?? DEFAULT_DB;
-  if (/^postgres(ql)?:\/\//i.test(db)) {
-    throw new UsageError('--db: a PostgreSQL job store is not built yet; give a SQLite file');
-  }
   const operatorKeys = operatorKeysFrom(env);
   const doctor = doctorOptionsFor(toVerifyOptions(flags, env), env);
   const server = await startServer({
@@ -137,6 +139,8 @@ export async function runServe(
     doctor,
     operatorKeys,
     db,
+    // Scale-out (`--db postgres://…`): the schema of rcpt's tables, as `rcpt worker` takes it.
+    ...(env.RCPT_PG_SCHEMA === undefined ? {} : { pgSchema: env.RCPT_PG_SCHEMA }),
     ...(rateLimit === undefined ? {} : { rateLimit: rateLimit === 0 ? null : { perMinute: rateLimit } }),
     logger,
     logAddresses: flags.logAddresses === true,

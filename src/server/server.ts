@@ -9,7 +9,13 @@ import { dirname, resolve } from 'node:path';
 
 import { createAdaptorServer } from '@hono/node-server';
 
-import { createVerifier, openSqliteJobStore, type VerifyOptions } from '../index.js';
+import {
+  createVerifier,
+  isPostgresUrl,
+  openScaleOut,
+  openSqliteJobStore,
+  type VerifyOptions,
+} from '../index.js';
 import type { DoctorOptions } from '../index.js';
 import { createApp, type App, type Limits } from './app.js';
 import { createJobsBackend, type ClosableJobsBackend } from './jobs-backend.js';
@@ -38,6 +44,8 @@ export interface ServerOptions {
    * `jobs`), the `/v1/jobs` routes answer 503.
    */
   readonly db?: string;
+  /** The PostgreSQL schema when `db` is a `postgres://` URL (scale-out). Default `rcpt`. */
+  readonly pgSchema?: string;
   /** A job backend of the caller's own (tests); wins over `db`. */
   readonly jobs?: ClosableJobsBackend | null;
   /** Jobs verified at once. Default 2. */
@@ -101,7 +109,30 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   ];
   try {
     let jobs: ClosableJobsBackend | null = options.jobs ?? null;
-    if (jobs === null && options.db !== undefined) {
+    if (jobs === null && options.db !== undefined && isPostgresUrl(options.db)) {
+      // Scale-out: jobs are stored in PostgreSQL and verified by `rcpt worker` processes; this server
+      // accepts them and serves progress and results.
+      const cluster = await openScaleOut(options.db, {
+        supervise: false,
+        ...(options.pgSchema === undefined ? {} : { schema: options.pgSchema }),
+        onError: (error) => {
+          logger.error({ err: error }, 'job queue error');
+        },
+      });
+      toClose.push(() => cluster.close());
+      jobs = createJobsBackend({
+        store: cluster.store,
+        verifier,
+        logger,
+        dispatch: (id) => cluster.submit(id),
+      });
+      const shown = new URL(options.db);
+      if (shown.password !== '') shown.password = '***';
+      logger.info(
+        { db: shown.href, schema: cluster.store.schema },
+        'job store open (PostgreSQL: rcpt worker verifies)',
+      );
+    } else if (jobs === null && options.db !== undefined) {
       await mkdir(dirname(resolve(options.db)), { recursive: true });
       jobs = createJobsBackend({
         store: openSqliteJobStore(options.db),
