@@ -178,6 +178,27 @@ describe('rcpt bulk', () => {
     assert.match(bad.stderr, /no column named "mail" in the header \(work, home\)/);
   });
 
+  it('--resume of a finished job rewrites the output without verifying; a changed input is refused (1)', async () => {
+    const input = await file('again.txt', 'alice@acme.test\nnobody@acme.test\n');
+    const output = join(dir, 'again.csv');
+    const first = await rcpt(['bulk', input, '-o', output, ...worldFlags()]);
+    assert.equal(first.code, 0, first.stderr);
+    const written = await readFile(output, 'utf8');
+    await rm(output);
+    const acme = world.personas.find((persona) => persona.host === '127.0.0.2');
+    const rcpts = acme?.stats.rcpts;
+    const again = await rcpt(['bulk', input, '-o', output, '--resume', ...worldFlags()]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /resuming job .* \(2 of 2 addresses done\)/);
+    assert.match(again.stderr, /0 verifications this run/);
+    assert.equal(acme?.stats.rcpts, rcpts);
+    assert.equal(await readFile(output, 'utf8'), written);
+    await writeFile(input, 'alice@acme.test\nnobody@acme.test\nbob@acme.test\n');
+    const changed = await rcpt(['bulk', input, '-o', output, '--resume', ...worldFlags()]);
+    assert.equal(changed.code, 1);
+    assert.match(changed.stderr, /changed since job .*; run without --resume to start again/);
+  });
+
   it('exits 64 on usage errors and 1 on an unreadable input, with a clear message', async () => {
     const input = await file('one.txt', 'alice@acme.test\n');
     const format = await rcpt(['bulk', input, '--format', 'xml']);
