@@ -88,18 +88,19 @@ export async function runJob(
   // Writes are serialised on one chain: the timer and the loop may both ask for a flush.
   let writing: Promise<void> = Promise.resolve();
   const flush = (): Promise<void> => {
-    if (buffer.length === 0) return writing;
     const batch = buffer;
     buffer = [];
+    // With nothing to write the store is still asked, so a cancel (DELETE /v1/jobs/{id}) is seen while
+    // every address in flight waits on a slow server.
     writing = writing.then(async () => {
       try {
-        done += await store.putResults(jobId, batch);
+        if (batch.length > 0) done += await store.putResults(jobId, batch);
         const job = await store.getJob(jobId);
         if (job?.status === 'cancelled') {
           state.cancelled = true;
           stop.abort();
         }
-        options.onProgress?.({ done, total: initial.totalAddresses, counts });
+        if (batch.length > 0) options.onProgress?.({ done, total: initial.totalAddresses, counts });
       } catch (error) {
         state.writeError ??= error;
         stop.abort();
