@@ -237,6 +237,7 @@ describe('documents and the page', () => {
     );
     assert.deepEqual(routes.sort(), [
       'DELETE /v1/jobs/{id}',
+      'GET /v1/doctor',
       'GET /v1/jobs/{id}',
       'GET /v1/jobs/{id}/events',
       'GET /v1/jobs/{id}/results',
