@@ -20,8 +20,12 @@ import {
   createVerifier,
   formatOutput,
   ingestInput,
+  followJob,
+  isPostgresUrl,
+  openScaleOut,
   openSqliteJobStore,
   runJob,
+  type ScaleOut,
   type JobRecord,
   type JobSource,
   type JobStore,
@@ -166,11 +170,29 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
     ? { path: null, size: null, mtimeMs: null, headSha256: null }
     : await fingerprint(input);
 
-  const dbPath = resolve(flags.db ?? (flags.output !== undefined ? `${flags.output}.rcpt.db` : DEFAULT_DB));
-  await mkdir(dirname(dbPath), { recursive: true });
+  // Scale-out: with a postgres:// job store (--db or RCPT_DB), `rcpt worker` processes verify the job
+  // and this command submits it, follows it, and writes the output.
+  const pgUrl = [flags.db, io.env.RCPT_DB].find((db) => db !== undefined && isPostgresUrl(db)) ?? null;
+  if (pgUrl !== null && flags.demo === true) {
+    throw new UsageError(
+      '--demo runs its world in this process; it cannot be combined with a postgres:// --db',
+    );
+  }
+  const dbPath =
+    pgUrl ?? resolve(flags.db ?? (flags.output !== undefined ? `${flags.output}.rcpt.db` : DEFAULT_DB));
   let store: JobStore;
+  let cluster: ScaleOut | null = null;
   try {
-    store = openSqliteJobStore(dbPath);
+    if (pgUrl !== null) {
+      cluster = await openScaleOut(pgUrl, {
+        supervise: false,
+        ...(io.env.RCPT_PG_SCHEMA === undefined ? {} : { schema: io.env.RCPT_PG_SCHEMA }),
+      });
+      store = cluster.store;
+    } else {
+      await mkdir(dirname(dbPath), { recursive: true });
+      store = openSqliteJobStore(dbPath);
+    }
   } catch (error) {
     throw new BulkError(
       `cannot open the job database ${dbPath}: ${error instanceof Error ? error.message : String(error)}`,
@@ -259,7 +281,19 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
       const progress = await store.getProgress(job.id);
       bar?.start(job.totalAddresses, job.doneAddresses, { rate: '0', ...progress.counts });
       const seen = { ...progress.counts };
-      outcome = await runJob(store, job.id, verifier, {
+      if (cluster !== null) {
+        outcome = await followJob(cluster, job.id, {
+          signal: interrupt.signal,
+          onProgress: ({ done, counts }) => {
+            const seconds = (performance.now() - runStarted) / 1000;
+            bar?.update(done, {
+              rate: seconds > 0 ? ((done - startDone) / seconds).toFixed(1) : '0',
+              ...counts,
+            });
+          },
+        });
+      }
+      outcome ??= await runJob(store, job.id, verifier, {
         signal: interrupt.signal,
         verifyMany: flags.hostConcurrency !== undefined ? { hostConcurrency: flags.hostConcurrency } : {},
         onResult: (result) => {
@@ -337,7 +371,7 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
       ].join('\n'),
     );
   } finally {
-    await store.close();
+    await (cluster ?? store).close();
     await world?.close();
   }
 }

@@ -29,3 +29,4 @@ export {
   type WorkerEvent,
   type WorkerOptions,
 } from './worker.js';
+export { followJob, DEFAULT_FOLLOW_POLL_MS, type FollowJobOptions } from './follow-job.js';
