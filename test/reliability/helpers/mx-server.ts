@@ -41,6 +41,8 @@ export interface MxSession {
   /** True when the server ended the connection before the client did (hostile kinds, 421). */
   serverClosedFirst: boolean;
   closed: boolean;
+  /** Called by the dialogue when QUIT arrives. */
+  onQuit?: () => void;
 }
 
 export interface MxServer {
@@ -50,8 +52,15 @@ export interface MxServer {
   readonly sessions: readonly MxSession[];
   /** Connections open now. */
   readonly open: () => number;
-  /** Most connections open at once. */
+  /** Most TCP connections open at once, until the server processed each close (since `resetPeak()`). */
   readonly peak: () => number;
+  /**
+   * Most SMTP sessions live at once (since `resetPeak()`): a session ends when its QUIT is received or
+   * its connection closes, whichever comes first. The client's cap is judged on this one: after QUIT
+   * and 221 the session is over, whether or not the server has yet processed the FIN that follows.
+   */
+  readonly sessionPeak: () => number;
+  resetPeak(): void;
   /** Resolves once no connection is open (rejects after `timeoutMs`). */
   settled(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -66,6 +75,8 @@ export async function startMxServer(options: MxServerOptions): Promise<MxServer>
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let peak = 0;
+  let live = 0;
+  let sessionPeak = 0;
 
   const later = (ms: number, action: () => void): void => {
     const timer = setTimeout(() => {
@@ -80,6 +91,15 @@ export async function startMxServer(options: MxServerOptions): Promise<MxServer>
     peak = Math.max(peak, sockets.size);
     const session: MxSession = { commands: [], serverClosedFirst: false, closed: false };
     sessions.push(session);
+    live += 1;
+    sessionPeak = Math.max(sessionPeak, live);
+    let ended = false;
+    const endSession = (): void => {
+      if (ended) return;
+      ended = true;
+      live -= 1;
+    };
+    session.onQuit = endSession;
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
     // 'end' is the client's FIN: from then on the client closed first, whatever the server does next.
@@ -89,6 +109,7 @@ export async function startMxServer(options: MxServerOptions): Promise<MxServer>
       socket.end();
     });
     socket.on('close', () => {
+      endSession();
       session.closed = true;
       sockets.delete(socket);
     });
@@ -118,6 +139,11 @@ export async function startMxServer(options: MxServerOptions): Promise<MxServer>
     sessions,
     open: () => sockets.size,
     peak: () => peak,
+    sessionPeak: () => sessionPeak,
+    resetPeak: () => {
+      peak = sockets.size;
+      sessionPeak = live;
+    },
     settled: async (timeoutMs = 3_000) => {
       const until = Date.now() + timeoutMs;
       while (sockets.size > 0) {
@@ -286,6 +312,7 @@ function serve(
           reply('250 2.0.0 Ok');
           break;
         case 'QUIT':
+          session.onQuit?.();
           reply('221 2.0.0 Bye');
           queue = queue.then(() => {
             socket.end();
