@@ -170,7 +170,11 @@ describe('rcpt serve', () => {
         '--helo',
         'probe.rcpt.test',
       ],
-      { cwd: process.cwd(), env: { ...process.env, RCPT_API_KEYS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        cwd: process.cwd(), // RCPT_DOCTOR=0: the start-up doctor would look beyond loopback (public IP, blocklists).
+        env: { ...process.env, RCPT_API_KEYS: '', RCPT_DOCTOR: '0' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
