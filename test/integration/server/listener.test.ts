@@ -171,7 +171,8 @@ describe('rcpt serve', () => {
         'probe.rcpt.test',
       ],
       {
-        cwd: process.cwd(), // RCPT_DOCTOR=0: the start-up doctor would look beyond loopback (public IP, blocklists).
+        cwd: process.cwd(),
+        // RCPT_DOCTOR=0: the start-up doctor would look beyond loopback (public IP, blocklists).
         env: { ...process.env, RCPT_API_KEYS: '', RCPT_DOCTOR: '0' },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
