@@ -31,6 +31,9 @@ import { checkSchemaName, migrate } from './schema.js';
 export const DEFAULT_PG_SCHEMA = 'rcpt';
 /** Rows per page when reading output. */
 const DEFAULT_OUTPUT_PAGE = 1_000;
+/** SQLSTATE of a deadlock victim, and how often its transaction is run again. */
+const DEADLOCK_DETECTED = '40P01';
+const DEADLOCK_RETRIES = 5;
 /** Connections per process: a worker's host loops, its planner and its heartbeats. */
 const DEFAULT_POOL_SIZE = 10;
 
@@ -124,17 +127,22 @@ export async function openPgJobStore(url: string, options: PgJobStoreOptions = {
   let closed = false;
 
   async function transaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const tx = await pool.connect();
-    try {
-      await tx.query('BEGIN');
-      const value = await body(tx);
-      await tx.query('COMMIT');
-      return value;
-    } catch (error) {
-      await tx.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      tx.release();
+    for (let attempt = 1; ; attempt++) {
+      const tx = await pool.connect();
+      try {
+        await tx.query('BEGIN');
+        const value = await body(tx);
+        await tx.query('COMMIT');
+        return value;
+      } catch (error) {
+        await tx.query('ROLLBACK').catch(() => undefined);
+        // Workers writing overlapping rows can still deadlock (PostgreSQL picks one victim, 40P01):
+        // the transaction is whole or nothing, so running it again is safe.
+        if ((error as { code?: unknown }).code !== DEADLOCK_DETECTED || attempt >= DEADLOCK_RETRIES)
+          throw error;
+      } finally {
+        tx.release();
+      }
     }
   }
 
@@ -248,8 +256,9 @@ export async function openPgJobStore(url: string, options: PgJobStoreOptions = {
       // One row per key: ON CONFLICT DO UPDATE may not touch a row twice in one statement.
       const byKey = new Map<string, VerifyResult>();
       for (const { key, result } of results) byKey.set(key, result);
-      const keys = [...byKey.keys()];
-      const values = [...byKey.values()];
+      // Rows locked in one order by every writer, so two workers' batches wait rather than deadlock.
+      const keys = [...byKey.keys()].sort();
+      const values = keys.map((key) => byKey.get(key) as VerifyResult);
       return transaction(async (tx) => {
         const { rows } = await tx.query<{ added: number }>(
           `WITH written AS (

@@ -1,0 +1,96 @@
+/**
+ * The scale-out verbs as processes: `rcpt bulk --db postgres://…` submits a CSV, follows it while a
+ * worker verifies it, and writes the output with the input's columns; `rcpt worker` refuses what it
+ * cannot use (no database, a SQLite file, a bad source address) with exit status 64.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { parse } from 'csv-parse/sync';
+
+import { startWorker, type RunningWorker } from '../../src/index.js';
+import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, startRcpt } from './helpers.js';
+import { startScaleWorld, type ScaleWorld } from './world.js';
+
+describe('rcpt bulk and rcpt worker on PostgreSQL', { skip: SKIP_NO_PG }, () => {
+  const url = PG_URL ?? '';
+  const schema = freshSchema('cli');
+  let world: ScaleWorld;
+  let worker: RunningWorker;
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rcpt-scale-cli-'));
+    world = await startScaleWorld({
+      size: 600,
+      hostCount: 5,
+      domainCount: 30,
+      latencyMs: 2,
+      greylistMs: 300,
+    });
+    worker = await startWorker({
+      url,
+      schema,
+      verify: {
+        dnsServers: [world.dns.address],
+        smtpPort: world.port,
+        allowPrivateTargets: true,
+        helo: 'probe.rcpt.test',
+        mailFrom: 'verify@rcpt.test',
+        greylistWaitMs: 500,
+        timeoutMs: 10_000,
+        localAddress: '127.0.1.9',
+      },
+      leaseMs: 2_000,
+      pollMs: 100,
+    });
+  });
+
+  after(async () => {
+    await worker?.stop();
+    await world?.close();
+    await dropSchema(url, schema);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('bulk submits a CSV, follows the workers, and writes every row with its verdict', async () => {
+    const input = join(dir, 'list.csv');
+    const output = join(dir, 'out.csv');
+    const rows = world.addresses.map((a, i) => `${i + 1};"Name ${i + 1}";${a.address}`);
+    // A duplicate row and a row that is not an address: verified once / reported, as without PostgreSQL.
+    rows.push(`601;"Again";${world.addresses[0]?.address ?? ''}`, '602;"Broken";not-an-address');
+    await writeFile(input, `id;name;email\n${rows.join('\n')}\n`);
+    const bulk = startRcpt(['bulk', input, '-o', output, '--db', url], { RCPT_PG_SCHEMA: schema });
+    const code = await bulk.exited;
+    assert.equal(code, 0, bulk.stderr());
+    assert.match(bulk.stderr(), /602 rows \(601 distinct addresses, 1 duplicate\)/);
+    const records: Record<string, string>[] = parse(await readFile(output, 'utf8'), { columns: true });
+    assert.equal(records.length, 602);
+    const expected = new Map(world.addresses.map((a) => [a.address, a.verdict]));
+    for (const [index, record] of records.slice(0, 600).entries()) {
+      assert.equal(record.email, world.addresses[index]?.address);
+      assert.ok(record.verdict === 'deliverable' || record.verdict === 'undeliverable', record.verdict);
+      assert.equal(record.verdict, expected.get(record.email ?? ''), record.email);
+    }
+    assert.equal(records[600]?.verdict, records[0]?.verdict);
+    assert.equal(records[601]?.reason, 'invalid_syntax');
+    assert.equal(records[1]?.name, 'Name 2');
+    // The worker sent every RCPT from its own source address.
+    assert.deepEqual([...new Set(world.hosts.flatMap((h) => [...h.clients]))], ['127.0.1.9']);
+  });
+
+  it('worker refuses to start without a PostgreSQL URL or with a bad source address (exit 64)', async () => {
+    const none = startRcpt(['worker'], { RCPT_DB: '' });
+    assert.equal(await none.exited, 64);
+    assert.match(none.stderr(), /needs --db postgres:\/\//);
+    const sqlite = startRcpt(['worker', '--db', join(dir, 'jobs.db')]);
+    assert.equal(await sqlite.exited, 64);
+    assert.match(sqlite.stderr(), /must be a postgres:\/\/ URL/);
+    const badIp = startRcpt(['worker', '--db', url, '--source-ip', 'not-an-ip']);
+    assert.equal(await badIp.exited, 64);
+    assert.match(badIp.stderr(), /--source-ip must be an IP address/);
+  });
+});

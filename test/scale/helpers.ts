@@ -1,0 +1,139 @@
+/**
+ * Helpers of the scale-out suite: the PostgreSQL under test (`RCPT_TEST_PG`, set by `npm run
+ * test:scale`, which starts a throwaway cluster), a fresh schema per test file, and `rcpt` processes
+ * run from source with their JSON log lines collected.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+
+import pg from 'pg';
+
+export const repo = join(import.meta.dirname, '..', '..');
+
+/** The database URL, or `undefined` when this suite runs without one (it then skips, saying why). */
+export const PG_URL: string | undefined = process.env.RCPT_TEST_PG;
+export const SKIP_NO_PG =
+  PG_URL === undefined ? 'RCPT_TEST_PG is not set: run `npm run test:scale` (it starts PostgreSQL)' : false;
+
+/** A schema name no other test uses. */
+export function freshSchema(prefix = 't'): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+/** Drops the schema and pg-boss's schema beside it. */
+export async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.query(`DROP SCHEMA IF EXISTS ${schema}_boss CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs one query on its own connection. */
+export async function query<T extends pg.QueryResultRow>(
+  url: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+export interface RcptProcess {
+  readonly child: ChildProcess;
+  /** JSON lines written to stdout, parsed (other lines are kept as `{ text }`). */
+  readonly lines: Record<string, unknown>[];
+  readonly stderr: () => string;
+  /** Resolves with the first line that matches. */
+  waitFor(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  /** Resolves with the exit code or signal. */
+  readonly exited: Promise<number | string | null>;
+}
+
+/** Starts `rcpt ARGS…` from source. */
+export function startRcpt(args: readonly string[], env: NodeJS.ProcessEnv = {}): RcptProcess {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(repo, 'test/scale/rcpt-entry.ts'), ...args],
+    {
+      cwd: repo,
+      env: { ...process.env, RCPT_DOCTOR: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const lines: Record<string, unknown>[] = [];
+  const waiters = new Set<() => void>();
+  let buffer = '';
+  let errors = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let index: number;
+    while ((index = buffer.indexOf('\n')) !== -1) {
+      const text = buffer.slice(0, index);
+      buffer = buffer.slice(index + 1);
+      try {
+        lines.push(JSON.parse(text) as Record<string, unknown>);
+      } catch {
+        lines.push({ text });
+      }
+      for (const wake of waiters) wake();
+    }
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    errors += chunk.toString();
+  });
+  const exited = new Promise<number | string | null>((resolve) => {
+    child.on('exit', (code, signal) => {
+      resolve(signal ?? code);
+      for (const wake of waiters) wake();
+    });
+  });
+  return {
+    child,
+    lines,
+    stderr: () => errors,
+    exited,
+    waitFor(match, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = lines.find(match);
+          if (found !== undefined) {
+            cleanup();
+            resolve(found);
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            cleanup();
+            reject(new Error(`rcpt exited (${child.exitCode ?? child.signalCode}) first: ${errors}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`timed out waiting for a log line; stderr: ${errors}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/** Stops a process that is still running (SIGKILL), and waits for it. */
+export async function ensureStopped(process: RcptProcess): Promise<void> {
+  if (process.child.exitCode === null && process.child.signalCode === null) process.child.kill('SIGKILL');
+  await process.exited;
+}
