@@ -29,6 +29,8 @@ const { values } = parseArgs({
     cap: { type: 'string', default: '2' },
     /** Only rcpt's run (for profiling): no baseline, no ratios, no verdict comparison. */
     'rcpt-only': { type: 'boolean', default: false },
+    /** Print when each host's last rcpt result arrived, and results per second. */
+    timeline: { type: 'boolean', default: false },
   },
 });
 const COUNT = Number(values.addresses);
@@ -120,15 +122,32 @@ function counted(before: readonly HostStats[], after: readonly HostStats[]): Cou
 async function runRcpt(world: World, options: VerifyOptions): Promise<Map<string, VerifyResult>> {
   const verifier = createVerifier(options);
   const results = new Map<string, VerifyResult>();
+  const hostOf = new Map(world.addresses.map((a) => [a.address, a.hostIp ?? 'dns only']));
+  const started = performance.now();
+  const lastByHost = new Map<string, { at: number; count: number }>();
+  const perSecond: number[] = [];
   try {
     for await (const result of verifier.verifyMany(
       world.addresses.map((a) => a.address),
       { hostConcurrency: CAP },
     )) {
       results.set(result.input, result);
+      const at = performance.now() - started;
+      const host = hostOf.get(result.input) ?? '?';
+      lastByHost.set(host, { at, count: (lastByHost.get(host)?.count ?? 0) + 1 });
+      const second = Math.floor(at / 1000);
+      perSecond[second] = (perSecond[second] ?? 0) + 1;
     }
   } finally {
     await verifier.close();
+  }
+  if (values.timeline) {
+    for (const [host, { at, count }] of [...lastByHost.entries()].sort((a, b) => a[1].at - b[1].at)) {
+      console.log(
+        `  ${host.padEnd(10)} ${String(count).padStart(5)} addresses, last result at ${fmt(at / 1000, 2)} s`,
+      );
+    }
+    console.log(`  results per second: ${perSecond.map((n) => String(n)).join(' ')}`);
   }
   return results;
 }
@@ -202,6 +221,12 @@ async function main(): Promise<number> {
       mailFrom: 'verify@rcpt.test',
       greylistWaitMs: 0,
     };
+
+    // Warm-up outside the timings: the first verification loads the domain-facts data (disposable and
+    // free-provider lists) and compiles the hot paths; whichever run came first would pay for it.
+    const warm = createVerifier(options);
+    await warm.verify('warm.up@warmup-nowhere.test');
+    await warm.close();
 
     const runs: {
       name: string;
