@@ -48,7 +48,11 @@ for (const name of wanted) {
     );
   } catch (error) {
     failed = true;
-    console.error(`${name}: FAILED\n${error instanceof Error ? error.message : String(error)}`);
+    const cause =
+      error instanceof Error && error.cause !== undefined
+        ? `\ncause: ${error.cause instanceof Error ? error.cause.message : JSON.stringify(error.cause)}`
+        : '';
+    console.error(`${name}: FAILED\n${error instanceof Error ? error.message : String(error)}${cause}`);
   }
 }
 clearInterval(sampler);

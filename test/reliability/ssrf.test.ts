@@ -423,4 +423,3 @@ describe('SSRF: control', () => {
     touched.length = 0;
   });
 });
-
