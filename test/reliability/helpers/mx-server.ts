@@ -284,6 +284,11 @@ function serve(
           });
           return;
         case 'MAIL':
+          if (kind === 'badtls') {
+            // TLS required (Postfix smtpd_tls_security_level = encrypt): no answer without a handshake.
+            reply('530 5.7.0 Must issue a STARTTLS command first');
+            break;
+          }
           mailFrom = /<([^>]*)>/.exec(line)?.[1] ?? '';
           reply('250 2.1.0 Ok');
           break;
