@@ -348,7 +348,9 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
         await rename(temporary, target);
       } catch (error) {
         out.destroy();
-        await rm(temporary, { force: true });
+        // `force` ignores only ENOENT: a path under a regular file fails again here (ENOTDIR), and
+        // that must not hide the message below.
+        await rm(temporary, { force: true }).catch(() => undefined);
         throw new BulkError(
           `cannot write ${flags.output}: ${error instanceof Error ? error.message : String(error)}`,
         );
