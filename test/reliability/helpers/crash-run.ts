@@ -1,0 +1,233 @@
+/**
+ * Crash safety of `rcpt bulk` (issue 9): a real child process killed with SIGKILL at random points,
+ * `kills` times in a row (the first run fresh, every later one with `--resume`), then one last
+ * `--resume` left to finish; the output must hold every input row exactly once, in input order, with
+ * the right verdict. Kill points are drawn from a seeded generator: half after a random delay from the
+ * spawn (so some land during start-up and ingest), half once a random number of new results are stored.
+ * Used by test/reliability/crash.test.ts (5 kills) and bench/crash.bench.ts (20 kills).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import Database from 'better-sqlite3';
+import { parse } from 'csv-parse/sync';
+
+import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
+import { startMxServer, type MxServer } from './mx-server.js';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const ENTRY = join(REPO, 'test/fixtures/bulk/rcpt-entry.ts');
+
+/** mulberry32: a small seeded generator, so a failing kill sequence can be replayed. */
+export function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+export interface CrashWorld {
+  readonly dns: DnsServer;
+  readonly servers: readonly MxServer[];
+  readonly flags: readonly string[];
+  /** RCPT commands the servers received. */
+  rcpts(): number;
+  close(): Promise<void>;
+}
+
+/** Two slow MTAs (25 ms per RCPT reply) on 127.9.4.1–2 serving two domains; `ok…` mailboxes exist. */
+export async function startCrashWorld(): Promise<CrashWorld> {
+  const users = new Set(Array.from({ length: 10_000 }, (_, i) => `ok${i}`));
+  let servers: MxServer[] = [];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const first = await startMxServer({ host: '127.9.4.1', port: 0, users, rcptDelayMs: 25 });
+      servers = [first, await startMxServer({ host: '127.9.4.2', port: first.port, users, rcptDelayMs: 25 })];
+      break;
+    } catch (error) {
+      await Promise.all(servers.map((server) => server.close()));
+      if (attempt >= 4) throw error;
+    }
+  }
+  const dns = await startDnsServer({
+    host: '127.0.0.1',
+    port: 0,
+    zones: {
+      'one.crash.test': { MX: [{ priority: 10, exchange: 'mx.one.crash.test' }] },
+      'mx.one.crash.test': { A: ['127.9.4.1'] },
+      'two.crash.test': { MX: [{ priority: 10, exchange: 'mx.two.crash.test' }] },
+      'mx.two.crash.test': { A: ['127.9.4.2'] },
+    },
+  });
+  return {
+    dns,
+    servers,
+    flags: [
+      '--dns-server',
+      dns.address,
+      '--smtp-port',
+      String(servers[0]?.port ?? 0),
+      '--allow-private-targets',
+      '--helo',
+      'probe.crash.test',
+      '--no-catch-all',
+      '--host-concurrency',
+      '1',
+    ],
+    rcpts: () =>
+      servers.reduce(
+        (sum, server) =>
+          sum + server.sessions.reduce((n, s) => n + s.commands.filter((c) => /^RCPT /i.test(c)).length, 0),
+        0,
+      ),
+    close: async () => {
+      await Promise.all([dns.close(), ...servers.map((server) => server.close())]);
+    },
+  };
+}
+
+function storedResults(db: string): number {
+  if (!existsSync(db)) return 0;
+  let reader: Database.Database | null = null;
+  try {
+    reader = new Database(db, { readonly: true, fileMustExist: true });
+    return (reader.prepare('SELECT count(*) AS n FROM results').get() as { n: number } | undefined)?.n ?? 0;
+  } catch {
+    return 0; // not created yet, or the schema is being written
+  } finally {
+    reader?.close();
+  }
+}
+
+export interface CrashReport {
+  readonly kills: number;
+  /** Runs that ended on their own before their kill point (the job was already done). */
+  readonly finishedBeforeKill: number;
+  /** Stored results after each kill. */
+  readonly storedAfterKill: readonly number[];
+  readonly rows: number;
+  readonly distinct: number;
+  /** RCPTs sent over all runs minus the distinct addresses: work redone for addresses in flight at a kill. */
+  readonly reverified: number;
+  /** Problems found in the final output; empty when every row is there once with the right verdict. */
+  readonly problems: readonly string[];
+  readonly ms: number;
+}
+
+interface ChildRun {
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly stderr: string;
+}
+
+function startChild(args: readonly string[]): {
+  child: ReturnType<typeof spawn>;
+  done: Promise<ChildRun>;
+} {
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'bulk', ...args], {
+    cwd: REPO,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<ChildRun>((resolve) => {
+    child.on('exit', (code, signal) => {
+      resolve({ code, signal, stderr });
+    });
+  });
+  return { child, done };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs the kill cycle in `dir` against `world`; never throws for what it finds (see `problems`). */
+export async function runCrashCycle(
+  world: CrashWorld,
+  dir: string,
+  settings: { kills: number; distinct: number; seed: number },
+): Promise<CrashReport> {
+  const started = performance.now();
+  const random = seeded(settings.seed);
+  const addresses = Array.from(
+    { length: settings.distinct },
+    (_, i) => `${i % 4 === 3 ? 'nobody' : 'ok'}${i}@${i % 2 === 0 ? 'one' : 'two'}.crash.test`,
+  );
+  // A tenth repeated, so duplicates must come out once per row too.
+  const rowsIn = [...addresses, ...addresses.slice(0, Math.floor(settings.distinct / 10))];
+  const input = join(dir, 'crash.csv');
+  await writeFile(input, `id,email\n${rowsIn.map((address, i) => `${i + 1},"${address}"`).join('\n')}\n`);
+  const output = join(dir, 'crash.out.csv');
+  const db = `${output}.rcpt.db`;
+  const rcptsBefore = world.rcpts();
+  const storedAfterKill: number[] = [];
+  let finishedBeforeKill = 0;
+  const problems: string[] = [];
+
+  for (let kill = 0; kill < settings.kills; kill++) {
+    const args = [input, '-o', output, ...world.flags, ...(kill > 0 ? ['--resume'] : [])];
+    const { child, done } = startChild(args);
+    let exited: ChildRun | null = null;
+    void done.then((run) => (exited = run));
+    const byTime = random() < 0.5;
+    const stored = storedResults(db);
+    const deadline = Date.now() + 60_000;
+    if (byTime) {
+      // 100 ms – 3 s after the spawn: start-up and ingest are in this window too.
+      await sleep(100 + Math.floor(random() * 2_900));
+    } else {
+      const wanted = stored + 1 + Math.floor(random() * 40);
+      while (exited === null && Date.now() < deadline && storedResults(db) < wanted) await sleep(20);
+    }
+    if (exited === null) {
+      child.kill('SIGKILL');
+      const run = await done;
+      if (run.signal !== 'SIGKILL') finishedBeforeKill += 1;
+    } else {
+      finishedBeforeKill += 1;
+    }
+    storedAfterKill.push(storedResults(db));
+    if (existsSync(output) && storedResults(db) < settings.distinct) {
+      problems.push(`after kill ${kill + 1}: an output file exists before the job finished`);
+    }
+    // Let the servers see the dead child's connections go before the next run counts its sessions.
+    await Promise.all(world.servers.map((server) => server.settled(5_000).catch(() => undefined)));
+  }
+
+  const final = await startChild([input, '-o', output, ...world.flags, '--resume']).done;
+  if (final.code !== 0)
+    problems.push(`the last --resume exited ${final.code ?? final.signal}: ${final.stderr}`);
+  const rows: Record<string, string>[] = existsSync(output)
+    ? parse(await readFile(output, 'utf8'), { columns: true })
+    : [];
+  if (rows.length !== rowsIn.length)
+    problems.push(`${rows.length} output rows for ${rowsIn.length} input rows`);
+  for (const [index, expected] of rowsIn.entries()) {
+    const row = rows[index];
+    if (row === undefined) break;
+    if (row.id !== String(index + 1) || row.email !== expected) {
+      problems.push(`row ${index + 1}: ${row.id} ${row.email}, expected ${index + 1} ${expected}`);
+    }
+    const reason = expected.startsWith('ok') ? 'accepted' : 'mailbox_not_found';
+    if (row.reason !== reason)
+      problems.push(`row ${index + 1} (${expected}): ${row.reason}, expected ${reason}`);
+  }
+  const ids = new Set(rows.map((row) => row.id));
+  if (ids.size !== rows.length) problems.push('a row appears twice');
+  return {
+    kills: settings.kills,
+    finishedBeforeKill,
+    storedAfterKill,
+    rows: rowsIn.length,
+    distinct: settings.distinct,
+    reverified: world.rcpts() - rcptsBefore - settings.distinct,
+    problems,
+    ms: performance.now() - started,
+  };
+}
