@@ -241,6 +241,11 @@ export interface ProbeRequest {
   readonly catchAllRecipient: string | null;
   /** True when a recipient needs SMTPUTF8 (RFC 6531). */
   readonly smtputf8: boolean;
+  /**
+   * Ask the catch-all address in a transaction of its own (`RSET`, `MAIL FROM`, `RCPT`): Outlook.com
+   * answers a second RCPT in one transaction with `452 4.5.3` (providers.md §B, AfterShip #72).
+   */
+  readonly oneRecipientPerTransaction?: boolean;
   /** Aborts the whole probe (the per-address deadline). */
   readonly signal?: AbortSignal;
 }

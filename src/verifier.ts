@@ -42,6 +42,8 @@ import {
 
 /** A catch-all verdict is a property of the domain's server, not of one address: cache it for a while. */
 const CATCH_ALL_CACHE_TTL_MS = 3_600_000;
+/** The window over which gateways such as IronPort count refused recipients (per hour). */
+const HARVEST_WINDOW_MS = 3_600_000;
 /** A greylist retry must leave this much of the deadline for the second conversation. */
 const GREYLIST_RETRY_MARGIN_MS = 5_000;
 /** Bound on hosts × addresses tried for one address, so a domain with 50 MX records cannot stall us. */
@@ -119,6 +121,8 @@ interface ProbePlan extends PlannedAddress {
   readonly base: Pick<Body, 'input' | 'address' | 'suggestion' | 'syntax'>;
   readonly flags: Flags;
   readonly dns: DnsResult;
+  /** The provider rule that the first MX host's name matches, known before connecting. */
+  readonly provider: ProviderRule | null;
 }
 
 type Prepared = Preparation<ProbePlan>;
@@ -199,7 +203,50 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       localAddress: config.localAddress,
     });
   const catchAllCache = new Map<string, CatchAllEntry>();
+  /** Times of refused RCPTs per MX address, for gateways that count them (IronPort DHAP). */
+  const refusals = new Map<string, number[]>();
   let closed = false;
+
+  /**
+   * Records the refused RCPTs of a session at a gateway whose rule counts them per hour: Cisco
+   * IronPort's Directory Harvest Attack Prevention drops or, worse, silently accepts every recipient
+   * once a sender passes its threshold (providers.md §B), so from then on a 250 there proves nothing.
+   */
+  function countInvalidRecipients(provider: ProviderRule | null, probe: ProbeResult): void {
+    if (provider?.maxInvalidRecipientsPerHour === undefined || probe.ip === null) return;
+    const refused = [
+      ...probe.replies.map((r) => r.reply),
+      ...(probe.catchAll ? [probe.catchAll] : []),
+    ].filter((reply) => reply.code >= 500).length;
+    if (refused === 0) return;
+    const now = Date.now();
+    const times = (refusals.get(probe.ip) ?? []).filter((time) => now - time < HARVEST_WINDOW_MS);
+    for (let i = 0; i < refused; i += 1) times.push(now);
+    refusals.set(probe.ip, times);
+  }
+
+  /**
+   * Before probing a gateway that counts refused RCPTs: once this verifier has spent the hour's
+   * allowance at its first MX address, do not probe it (the answer could not be trusted, and probing
+   * on is what gets a sender listed); say when the window frees up instead.
+   */
+  function harvestLimitReached(plan: ProbePlan): Body | null {
+    const limit = plan.provider?.maxInvalidRecipientsPerHour;
+    const ip = plan.targets[0]?.ip;
+    if (limit === undefined || ip === undefined) return null;
+    const now = Date.now();
+    const times = (refusals.get(ip) ?? []).filter((time) => now - time < HARVEST_WINDOW_MS);
+    if (times.length < limit) return null;
+    const retryAt = new Date((times[0] ?? now) + HARVEST_WINDOW_MS).toISOString();
+    return {
+      ...plan.base,
+      ...outcome('rate_limited'),
+      flags: plan.flags,
+      dns: plan.dns,
+      smtp: null,
+      retryAt,
+    };
+  }
 
   function knownCatchAllOf(domain: string): boolean | null {
     const cached = catchAllCache.get(domain);
@@ -266,6 +313,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
         base,
         flags,
         dns,
+        provider: matchProvider({ mxHost: targets[0]?.host ?? null, banner: null }),
         recipient: `${localPart}@${domain}`,
         domain,
         targets,
@@ -283,10 +331,12 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
   function conclude(plan: ProbePlan, probe: ProbeResult, attempts: number, timedOut: boolean): Concluded {
     const provider: ProviderRule | null = matchProvider({ mxHost: probe.host, banner: probe.banner });
     let catchAll = knownCatchAllOf(plan.domain);
-    if (probe.catchAll !== null) {
-      catchAll = probe.catchAll.code >= 200 && probe.catchAll.code < 300;
-      catchAllCache.set(plan.domain, { accepted: catchAll, expires: Date.now() + CATCH_ALL_CACHE_TTL_MS });
+    const probed = catchAllAnswer(probe.catchAll);
+    if (probed !== null) {
+      catchAll = probed;
+      catchAllCache.set(plan.domain, { accepted: probed, expires: Date.now() + CATCH_ALL_CACHE_TTL_MS });
     }
+    countInvalidRecipients(provider, probe);
     const flags = { ...plan.flags, catchAll: catchAll === true };
     const rcptReply = probe.replies.find((r) => r.recipient === plan.recipient)?.reply ?? null;
     const decision = decide(rcptReply, probe, provider, catchAll, flags, timedOut);
@@ -320,6 +370,8 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     const prepared = await prepare(input, signal);
     if (prepared.kind === 'done') return prepared.body;
     const plan = prepared.plan;
+    const harvestLimit = harvestLimitReached(plan);
+    if (harvestLimit !== null) return harvestLimit;
     let catchAllRecipient: string | null = plan.needsCatchAll ? `${randomLocalPart()}@${plan.domain}` : null;
     let attempts = 0;
     for (;;) {
@@ -328,10 +380,12 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
         recipients: [plan.recipient],
         catchAllRecipient,
         smtputf8: plan.smtputf8,
+        oneRecipientPerTransaction: plan.provider?.oneRecipientPerTransaction === true,
         signal,
       });
       attempts += probe.attempts;
-      if (probe.catchAll !== null) catchAllRecipient = null;
+      // A 4xx to the random address (greylisting, a 452 recipient limit) says nothing: ask again on retry.
+      if (catchAllAnswer(probe.catchAll) !== null) catchAllRecipient = null;
       const concluded = conclude(plan, probe, attempts, signal.aborted);
       const waitMs = concluded.waitMs;
       // Greylisting passes on a retry with the same (IP, MAIL FROM, RCPT) triplet (RFC 6647 §2.1).
@@ -481,6 +535,14 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
  * no DNS is asked (a bracketed name is no DNS name), and the address goes through the same target
  * filter as a resolved one, so `user@[127.0.0.1]` cannot reach this machine by default.
  */
+/** What the random-address probe proves: 2xx catch-all, 5xx not; a 4xx or no reply proves nothing. */
+function catchAllAnswer(reply: SmtpReplyInfo | null): boolean | null {
+  if (reply === null) return null;
+  if (reply.code >= 200 && reply.code < 300) return true;
+  if (reply.code >= 500 && reply.code < 600) return false;
+  return null;
+}
+
 function literalRoute(literal: string): MailRoute {
   const ip = literal.slice(1, -1).replace(/^IPv6:/i, '');
   return {

@@ -66,7 +66,12 @@ function plans(): PersonaPlan[] {
       spec: {
         name: 'greylist.test',
         banner: 'mx.greylist.test ESMTP Postfix',
-        onRcptTo: greylisting(DEMO_GREYLIST_WINDOW_MS),
+        // As Postfix orders it: unknown users are refused before postgrey is asked (lab-notes.md).
+        onRcptTo: (() => {
+          const known = mailboxes(['user', 'first', 'second', 'postmaster']);
+          const greylist = greylisting(DEMO_GREYLIST_WINDOW_MS);
+          return (recipient, context) => known(recipient) ?? greylist(recipient, context);
+        })(),
       },
     },
     {

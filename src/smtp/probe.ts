@@ -149,23 +149,37 @@ async function probe(options: ProberOptions, request: ProbeRequest): Promise<Smt
     attempts += session.connections;
     if (session.connected) answered = session;
     if (opened === null) {
+      const separate = request.oneRecipientPerTransaction === true && request.catchAllRecipient !== null;
       const recipients = [
         ...request.recipients,
-        ...(request.catchAllRecipient === null ? [] : [request.catchAllRecipient]),
+        ...(request.catchAllRecipient === null || separate ? [] : [request.catchAllRecipient]),
       ];
       const outcome = await session.transaction({
         mailFrom: options.mailFrom,
         recipients,
         smtputf8: request.smtputf8,
-        quit: true,
+        quit: !separate,
       });
-      await session.quit();
       failure = outcome.failure;
       const replies = outcome.recipients
         .slice(0, request.recipients.length)
         .map((reply, i) => ({ recipient: request.recipients[i] ?? '', reply }));
-      const catchAll =
-        request.catchAllRecipient === null ? null : (outcome.recipients[request.recipients.length] ?? null);
+      let catchAll: SmtpReplyInfo | null = null;
+      if (request.catchAllRecipient !== null && !separate) {
+        catchAll = outcome.recipients[request.recipients.length] ?? null;
+      } else if (request.catchAllRecipient !== null && failure === null && session.connected) {
+        // The catch-all question in a transaction of its own, after RSET; its failure does not
+        // overwrite the answers already read.
+        const probeOutcome = await session.transaction({
+          mailFrom: options.mailFrom,
+          recipients: [request.catchAllRecipient],
+          smtputf8: request.smtputf8,
+          reset: true,
+          quit: true,
+        });
+        catchAll = probeOutcome.recipients[0] ?? null;
+      }
+      await session.quit();
       return result(session, replies, catchAll);
     }
     failure = opened;
