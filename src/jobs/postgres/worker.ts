@@ -452,7 +452,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       writing = writing.then(() => write(batch, again, tally));
       return writing;
     };
-    const timer = setInterval(() => void flush(), WRITE_INTERVAL_MS);
+    // A failed write surfaces at the next awaited flush (and ends this pass); the timer only starts them.
+    const timer = setInterval(() => {
+      flush().catch(() => undefined);
+    }, WRITE_INTERVAL_MS);
     try {
       for await (const result of verifier.verifyMany(inputs(), {
         hostConcurrency,
