@@ -6,7 +6,7 @@
  * Results are keyed (job, key) with `ON CONFLICT DO UPDATE`: a worker that replays a write after a
  * crash, or two workers that both verified an address while a lease changed hands, leave one result.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 import pg from 'pg';
 
@@ -163,7 +163,8 @@ export async function openPgJobStore(url: string, options: PgJobStoreOptions = {
     schema,
     transaction,
     async createJob(job: NewJob) {
-      const id = randomUUID();
+      // 128 bits from the CSPRNG (a v4 UUID carries 122): the id is a capability in URLs and logs.
+      const id = randomBytes(16).toString('hex');
       const at = now();
       await pool.query(
         `INSERT INTO ${s}.jobs (id, owner, status, created_at, updated_at, options, source, source_path, layout)
