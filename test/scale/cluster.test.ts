@@ -139,6 +139,19 @@ describe('scale-out: three workers and a server on PostgreSQL', { skip: SKIP_NO_
       'the terminated worker reported its stop',
     );
     assert.equal(survivor.child.exitCode, null, 'the third worker is still running');
+    // SIGTERM handed everything back: no lease left in its name, and it signed off; the killed one did not.
+    const idOf = (w: RcptProcess) => String(w.lines.find((line) => line.type === 'started')?.worker);
+    const leases = await query<{ worker: string }>(url, `SELECT worker FROM ${schema}.host_leases`);
+    assert.ok(
+      !leases.some((lease) => lease.worker === idOf(terminated)),
+      'no lease left by the SIGTERM worker',
+    );
+    const signedOff = await query<{ id: string; stopped: boolean }>(
+      url,
+      `SELECT id, stopped_at IS NOT NULL AS stopped FROM ${schema}.workers`,
+    );
+    assert.equal(signedOff.find((w) => w.id === idOf(terminated))?.stopped, true);
+    assert.equal(signedOff.find((w) => w.id === idOf(killed))?.stopped, false);
     // The dead worker's leases ran out and another worker's sweep handed its hosts on.
     const swept = [terminated, survivor].flatMap((w) => w.lines.filter((line) => line.type === 'swept'));
     assert.ok(swept.length > 0, 'a sweep found the killed worker’s expired leases');
