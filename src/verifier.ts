@@ -77,6 +77,11 @@ export interface VerifyManyOptions {
   readonly maxBackoffMs?: number;
   /** Greylisting retries per address (each after the server's window or `greylistWaitMs`). Default 2. */
   readonly greylistRetries?: number;
+  /**
+   * SMTP sessions open at once over all MX hosts (each holds a socket, a file descriptor). Default 256:
+   * under the usual 1,024 descriptors a process may open, with room for DNS, the job store and a server.
+   */
+  readonly maxSessions?: number;
 }
 
 /** Addresses in flight at once in `verifyMany()` unless told otherwise: the memory bound of a run. */
@@ -91,6 +96,8 @@ export const DEFAULT_BACKOFF_MS = 2_000;
 export const DEFAULT_MAX_BACKOFF_MS = 120_000;
 /** Greylisting retries: postgrey passes the first retry after its window; a second covers clock skew. */
 export const DEFAULT_GREYLIST_RETRIES = 2;
+/** Sessions open at once over all hosts: well under the default 1,024 file descriptors per process. */
+export const DEFAULT_MAX_SESSIONS = 256;
 
 /** A verifier: shared caches (MX answers, catch-all verdicts) and configuration for many verifications. */
 export interface Verifier {
@@ -513,6 +520,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       backoffMs: count('backoffMs', DEFAULT_BACKOFF_MS),
       maxBackoffMs: count('maxBackoffMs', DEFAULT_MAX_BACKOFF_MS),
       greylistRetries: count('greylistRetries', DEFAULT_GREYLIST_RETRIES, 0),
+      maxSessions: count('maxSessions', DEFAULT_MAX_SESSIONS),
       timeoutMs: config.timeoutMs,
       randomLocalPart,
       session: {

@@ -105,6 +105,8 @@ export interface SchedulerSettings {
   readonly maxBackoffMs: number;
   /** Greylisting retries per address after the first attempt. */
   readonly greylistRetries: number;
+  /** SMTP sessions open at once over all hosts, at most (each is a socket and a file descriptor). */
+  readonly maxSessions: number;
   /** Per SMTP transaction, in milliseconds (the verifier's `timeoutMs`); DNS has its own timeouts. */
   readonly timeoutMs: number;
   readonly session: SessionSettings;
@@ -233,6 +235,8 @@ export async function* schedule<P extends PlannedAddress>(
   const isStopped = (): boolean => run.stopped;
   let nextJobId = 0;
   let nextSessionId = 0;
+  /** Sessions open now over all hosts, against `settings.maxSessions`. */
+  let openSessions = 0;
 
   const notify = (): void => {
     const resolve = wake;
@@ -561,6 +565,7 @@ export async function* schedule<P extends PlannedAddress>(
     }
     while (
       host.active < host.cap &&
+      openSessions < settings.maxSessions &&
       host.queue.length >= (host.active === 0 ? 1 : EXTRA_SESSION_MIN_QUEUE * host.active)
     ) {
       void runSession(host);
@@ -621,6 +626,7 @@ export async function* schedule<P extends PlannedAddress>(
 
   async function runSession(host: Host): Promise<void> {
     host.active += 1;
+    openSessions += 1;
     const sessionId = nextSessionId++;
     const name = host.queue[0]?.targets[host.queue[0].targetIndex]?.host ?? host.ip;
     const transcript: TranscriptEntry[] | null = settings.session.transcript ? [] : null;
@@ -727,9 +733,14 @@ export async function* schedule<P extends PlannedAddress>(
       // turn of its event loop, and a new connection before that would exceed the cap as it counts.
       if (!isStopped()) await sleep(SLOT_RELEASE_MS);
       host.active -= 1;
+      openSessions -= 1;
       if (!isStopped()) {
         pump(host);
         dropIfIdle(host);
+        // A slot freed under the global cap: hosts kept waiting by it may start a session now.
+        if (openSessions < settings.maxSessions) {
+          for (const other of hosts.values()) if (other !== host && other.queue.length > 0) pump(other);
+        }
       }
     }
   }
