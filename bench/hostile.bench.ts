@@ -27,7 +27,7 @@ try {
   const kinds = new Map<string, Map<string, number>>();
   let good = 0;
   let wrong = 0;
-  const kindOfDomain = new Map(
+  const kindOfDomain = new Map<string, string>(
     world.servers.map((server, index) => [`d${index}.scale.test`, server.kind] as const),
   );
   for (const result of run.results) {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { startDnsServer, type DnsServer, type DnsZones } from '../../src/demo/dns-server.js';
 import { createVerifier, type VerifyOptions, type VerifyResult } from '../../src/index.js';
 import { PERSONA_ZONES, startPersonaWorld, type PersonaWorld } from '../personas/personas.js';
-import { startMxServer, type MxServer, type MxSession } from './helpers/mx-server.js';
+import { startMxServer, type MxServer, type MxSession, type SessionCounter } from './helpers/mx-server.js';
 
 const HELO = 'probe.citizen.test';
 const MAIL_FROM = 'verify@citizen.test';
@@ -162,6 +162,64 @@ after(() => {
     process.stdout.write(
       `# TCP connections over the per-host cap until the server processed a FIN: ${socketOvershoot}\n`,
     );
+  }
+});
+
+describe('the global session cap (maxSessions)', () => {
+  let capped: MxServer[] = [];
+  let cappedDns: DnsServer;
+  const shared: SessionCounter = { live: 0, peak: 0 };
+  before(async () => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const first = await startMxServer({ host: '127.9.5.1', port: 0, users, rcptDelayMs: 5, shared });
+        capped = [first];
+        for (let i = 2; i <= HOSTS; i++) {
+          capped.push(
+            await startMxServer({ host: `127.9.5.${i}`, port: first.port, users, rcptDelayMs: 5, shared }),
+          );
+        }
+        break;
+      } catch (error) {
+        await Promise.all(capped.map((server) => server.close()));
+        if (attempt >= 4) throw error;
+      }
+    }
+    const zones: Record<string, DnsZones[string]> = {};
+    for (let h = 1; h <= HOSTS; h++) {
+      zones[`mx${h}.capped.test`] = { A: [`127.9.5.${h}`] };
+      zones[`d${h}.capped.test`] = { MX: [{ priority: 10, exchange: `mx${h}.capped.test` }] };
+    }
+    cappedDns = await startDnsServer({ host: '127.0.0.1', port: 0, zones });
+  });
+  after(async () => {
+    await Promise.all([cappedDns.close(), ...capped.map((server) => server.close())]);
+  });
+
+  for (const maxSessions of [1, 3]) {
+    it(`maxSessions ${maxSessions} over ${HOSTS} hosts × hostConcurrency 2: never more sessions at once in total`, async () => {
+      shared.peak = shared.live;
+      const addresses: string[] = [];
+      for (let i = 0; i < 40; i++)
+        for (let h = 1; h <= HOSTS; h++) addresses.push(`ok${i}@d${h}.capped.test`);
+      const verifier = createVerifier({
+        ...options(),
+        dnsServers: [cappedDns.address],
+        smtpPort: capped[0]?.port ?? 0,
+      });
+      let accepted = 0;
+      try {
+        for await (const result of verifier.verifyMany(addresses, { hostConcurrency: 2, maxSessions })) {
+          if (result.reason === 'accepted') accepted += 1;
+        }
+      } finally {
+        await verifier.close();
+      }
+      assert.equal(accepted, addresses.length);
+      assert.ok(shared.peak <= maxSessions, `${shared.peak} sessions at once > ${maxSessions}`);
+      assert.ok(shared.peak >= 1);
+      await Promise.all(capped.map((server) => server.settled()));
+    });
   }
 });
 

@@ -32,6 +32,13 @@ export interface MxServerOptions {
   readonly users?: ReadonlySet<string> | null;
   /** Delay before each RCPT reply, in milliseconds. Default 0. */
   readonly rcptDelayMs?: number;
+  /** A counter shared by several servers: SMTP sessions live over all of them, and its peak. */
+  readonly shared?: SessionCounter;
+}
+
+export interface SessionCounter {
+  live: number;
+  peak: number;
 }
 
 /** One connection as the server saw it. */
@@ -93,11 +100,17 @@ export async function startMxServer(options: MxServerOptions): Promise<MxServer>
     sessions.push(session);
     live += 1;
     sessionPeak = Math.max(sessionPeak, live);
+    const shared = options.shared;
+    if (shared !== undefined) {
+      shared.live += 1;
+      shared.peak = Math.max(shared.peak, shared.live);
+    }
     let ended = false;
     const endSession = (): void => {
       if (ended) return;
       ended = true;
       live -= 1;
+      if (shared !== undefined) shared.live -= 1;
     };
     session.onQuit = endSession;
     socket.setNoDelay(true);
