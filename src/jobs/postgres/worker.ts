@@ -575,37 +575,57 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     }
   }
 
-  async function hostLoop(): Promise<void> {
-    while (!stopping.signal.aborted) {
+  /** Takes a host from an entry and works it, unless someone (or another lane here) holds it. */
+  async function takeHost(host: string): Promise<void> {
+    try {
+      // Held by this worker's other lane, or another live worker: the holder re-announces the host
+      // when it lets go, and the sweeper does if the holder dies.
+      if (held.has(host) || !(await tryLease(host))) return;
+      held.add(host);
+      try {
+        await workHost(host);
+      } finally {
+        held.delete(host);
+      }
+    } catch (error) {
+      report({ type: 'error', error, where: `host ${host}` });
+    }
+  }
+
+  /**
+   * One fetch loop for all lanes: as many entries as lanes are free, in one query, so an idle worker
+   * asks the queue once per poll interval rather than once per lane.
+   */
+  async function hostLoop(lanes: number): Promise<void> {
+    const running = new Set<Promise<void>>();
+    while (!isStopping()) {
+      if (running.size >= lanes) {
+        await Promise.race(running);
+        continue;
+      }
       let entries: PgBoss.Job<HostEntry>[] = [];
       try {
-        entries = await boss.fetch<HostEntry>(HOST_QUEUE, { batchSize: 1 });
+        entries = await boss.fetch<HostEntry>(HOST_QUEUE, { batchSize: lanes - running.size });
+        // The lease is the claim from here on; the entry was only the news.
+        if (entries.length > 0)
+          await boss.complete(
+            HOST_QUEUE,
+            entries.map((entry) => entry.id),
+          );
       } catch (error) {
         report({ type: 'error', error, where: 'fetch host' });
       }
-      const entry = entries[0];
-      if (entry === undefined) {
+      if (entries.length === 0) {
+        // Nothing announced: ask again after the poll interval.
         await nap(pollMs);
         continue;
       }
-      const host = entry.data.host;
-      try {
-        // The lease is the claim from here on; the entry was only the news.
-        await boss.complete(HOST_QUEUE, entry.id);
-        // Held by this worker's other lane, or another live worker: the holder re-announces the host
-        // when it lets go, and the sweeper does if the holder dies.
-        if (held.has(host) || !(await tryLease(host))) continue;
-        held.add(host);
-        try {
-          await workHost(host);
-        } finally {
-          held.delete(host);
-        }
-      } catch (error) {
-        report({ type: 'error', error, where: `host ${host}` });
-        await nap(pollMs);
+      for (const host of new Set(entries.map((entry) => entry.data.host))) {
+        const lane: Promise<void> = takeHost(host).finally(() => running.delete(lane));
+        running.add(lane);
       }
     }
+    await Promise.allSettled(running);
   }
 
   /** Removes leases that ran out (their holder died) and announces their hosts again. */
@@ -632,11 +652,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     }
   }
 
-  const lanes = [
-    planLoop(),
-    sweepLoop(),
-    ...Array.from({ length: options.concurrency ?? DEFAULT_WORKER_CONCURRENCY }, () => hostLoop()),
-  ];
+  const lanes = [planLoop(), sweepLoop(), hostLoop(options.concurrency ?? DEFAULT_WORKER_CONCURRENCY)];
   let stopped: Promise<void> | null = null;
   const done = (async () => {
     await Promise.allSettled(lanes);
