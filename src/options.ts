@@ -3,7 +3,7 @@
  * `resolveOptions()` that applies and validates them once (the tldts / ky model). A leaf module.
  */
 import { OptionsError } from './errors.js';
-import type { MailResolver, Prober } from './types.js';
+import type { CatchAllFacts, MailResolver, Prober } from './types.js';
 
 /** RFC 5321 §4.5.3.2 allows minutes; a probe that waits that long is useless to a sign-up form. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -90,6 +90,8 @@ export interface VerifyOptions {
   readonly resolver?: MailResolver;
   /** Replace the SMTP layer (tests, custom transports). */
   readonly prober?: Prober;
+  /** Catch-all verdicts shared beyond this verifier (scale-out workers). Default: none. */
+  readonly catchAllFacts?: CatchAllFacts;
 }
 
 export interface ResolvedOptions {
@@ -112,6 +114,7 @@ export interface ResolvedOptions {
   readonly localAddress: string | null;
   readonly resolver: MailResolver | null;
   readonly prober: Prober | null;
+  readonly catchAllFacts: CatchAllFacts | null;
 }
 
 function positiveInt(name: string, value: unknown, fallback: number, max = 2 ** 31 - 1): number {
@@ -210,5 +213,6 @@ export function resolveOptions(options: VerifyOptions = {}): ResolvedOptions {
     localAddress: typeof localAddress === 'string' ? localAddress : null,
     resolver: options.resolver ?? null,
     prober: options.prober ?? null,
+    catchAllFacts: options.catchAllFacts ?? null,
   };
 }

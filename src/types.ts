@@ -294,3 +294,15 @@ export interface ProbeResult {
 export interface Prober {
   probe(request: ProbeRequest): Promise<ProbeResult>;
 }
+
+/**
+ * Catch-all verdicts known beyond one verifier (scale-out workers share them through PostgreSQL). Asked
+ * before a domain's random address is probed, told what a probe found. Synchronous: it is asked per
+ * address, so an implementation answers from memory it fills ahead.
+ */
+export interface CatchAllFacts {
+  /** Whether the A-label domain accepts any local part; `null` when not known. */
+  known(asciiDomain: string): boolean | null;
+  /** What a catch-all probe of the domain found. */
+  learned(asciiDomain: string, catchAll: boolean): void;
+}

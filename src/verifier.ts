@@ -257,7 +257,8 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
 
   function knownCatchAllOf(domain: string): boolean | null {
     const cached = catchAllCache.get(domain);
-    return cached !== undefined && cached.expires > Date.now() ? cached.accepted : null;
+    if (cached !== undefined && cached.expires > Date.now()) return cached.accepted;
+    return config.catchAllFacts?.known(domain) ?? null;
   }
 
   /**
@@ -342,6 +343,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     if (probed !== null) {
       catchAll = probed;
       catchAllCache.set(plan.domain, { accepted: probed, expires: Date.now() + CATCH_ALL_CACHE_TTL_MS });
+      config.catchAllFacts?.learned(plan.domain, probed);
     }
     countInvalidRecipients(provider, probe);
     const flags = { ...plan.flags, catchAll: catchAll === true };
