@@ -25,7 +25,7 @@ import type PgBoss from 'pg-boss';
 import { createResolver, type Resolver } from '../../dns/resolver.js';
 import { isAllowedTarget } from '../../dns/target-filter.js';
 import type { VerifyOptions } from '../../options.js';
-import type { MailResolver, MailRoute, VerifyResult } from '../../types.js';
+import type { CatchAllFacts, MailResolver, MailRoute, VerifyResult } from '../../types.js';
 import { createVerifier } from '../../verifier.js';
 import type { KeyedResult } from '../job-store.js';
 import type { PgJobStore } from './pg-job-store.js';
@@ -242,7 +242,20 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   });
   const domainTtlMs = options.domainCacheTtlMs ?? DEFAULT_DOMAIN_CACHE_TTL_MS;
   const resolver = sharedResolver(store, dns, domainTtlMs);
-  const verifier = createVerifier({ ...verifyOptions, resolver });
+  // Catch-all verdicts from the shared cache, filled a page ahead of the addresses that need them, so a
+  // domain probed by one worker is not probed again by the next holder of its host.
+  const catchAllKnown = new Map<string, { value: boolean; expiresAt: number }>();
+  const catchAllFacts: CatchAllFacts = {
+    known(domain) {
+      const hit = catchAllKnown.get(domain);
+      return hit !== undefined && hit.expiresAt > Date.now() ? hit.value : null;
+    },
+    learned(domain, value) {
+      if (catchAllKnown.size >= LOCAL_DOMAIN_CACHE) catchAllKnown.clear();
+      catchAllKnown.set(domain, { value, expiresAt: Date.now() + domainTtlMs });
+    },
+  };
+  const verifier = createVerifier({ ...verifyOptions, resolver, catchAllFacts });
   const stopping = new AbortController();
   const held = new Set<string>();
   let verified = 0;
@@ -408,6 +421,22 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     else if (row?.next != null) await cluster.announceHosts([host], row.next);
   }
 
+  /** Reads the shared catch-all verdicts of these domains that this worker does not know yet. */
+  async function loadCatchAll(domains: readonly (string | null)[]): Promise<void> {
+    const unknown = [...new Set(domains)].filter(
+      (domain): domain is string => domain !== null && catchAllFacts.known(domain) === null,
+    );
+    if (unknown.length === 0) return;
+    const { rows } = await store.pool.query<{ domain: string; catch_all: boolean; expires_at: string }>(
+      `SELECT domain, catch_all, expires_at FROM ${s}.domain_cache
+       WHERE domain = ANY($1::text[]) AND catch_all IS NOT NULL AND expires_at > $2`,
+      [unknown, Date.now()],
+    );
+    for (const row of rows) {
+      catchAllKnown.set(row.domain, { value: row.catch_all, expiresAt: Number(row.expires_at) });
+    }
+  }
+
   /** One pass over the host's due work; resolves with how many addresses it read. */
   async function streamHost(host: string, signal: AbortSignal, tally: { written: number }): Promise<number> {
     const waiting = new Map<string, WorkRow[]>();
@@ -422,6 +451,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
            ORDER BY w.job_id, w.key LIMIT $4`,
           [host, cursor.job, cursor.key, WORK_PAGE],
         );
+        await loadCatchAll(rows.map((row) => domainOfKey(row.key)));
         for (const row of rows) {
           read += 1;
           // The same address in two jobs is verified once and written to both.
