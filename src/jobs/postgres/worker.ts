@@ -3,7 +3,8 @@
  *
  * - **Planning** (`rcpt-plan`): a job's pending addresses are assigned to the MX host *address* their
  *   domain reaches first (as the scheduler groups them), written as `work` rows, and each host with
- *   work is announced on `rcpt-host`. MX answers go to the shared domain cache.
+ *   work is announced on `rcpt-host`. MX answers go to the shared domain cache, and catch-all verdicts
+ *   join them as they are learned, so the next holder of a host neither looks up nor probes again.
  * - **Hosts** (`rcpt-host`): a worker leases the host (one holder cluster-wide, renewed every third of
  *   the lease; a dead holder's lease runs out), streams the host's due work through `verifyMany()` with
  *   the per-host connection cap, writes results (idempotent: keyed by job and address), and hands the
@@ -24,7 +25,7 @@ import type PgBoss from 'pg-boss';
 
 import { createResolver, type Resolver } from '../../dns/resolver.js';
 import { isAllowedTarget } from '../../dns/target-filter.js';
-import type { VerifyOptions } from '../../options.js';
+import { resolveOptions, type VerifyOptions } from '../../options.js';
 import type { CatchAllFacts, MailResolver, MailRoute, VerifyResult } from '../../types.js';
 import { createVerifier } from '../../verifier.js';
 import type { KeyedResult } from '../job-store.js';
@@ -219,6 +220,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const report = (event: WorkerEvent) => {
     options.onEvent?.(event);
   };
+  // Validated before connecting (a bad option throws OptionsError, nothing to clean up); the DNS
+  // settings are the ones the verifier's own resolver would get.
+  const resolved = resolveOptions(options.verify ?? {});
   const cluster: ScaleOut = await openScaleOut(options.url, {
     ...options,
     onError: (error) => {
@@ -235,10 +239,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const verifyOptions = options.verify ?? {};
   const allowPrivate = verifyOptions.allowPrivateTargets === true;
   const dns = createResolver({
-    servers: verifyOptions.dnsServers ?? null,
-    timeoutMs: verifyOptions.dnsTimeoutMs ?? 5_000,
-    tries: verifyOptions.dnsTries ?? 2,
-    maxCacheTtlMs: verifyOptions.dnsCacheMaxTtlMs ?? 3_600_000,
+    servers: resolved.dnsServers,
+    timeoutMs: resolved.dnsTimeoutMs,
+    tries: resolved.dnsTries,
+    maxCacheTtlMs: resolved.dnsCacheMaxTtlMs,
   });
   const domainTtlMs = options.domainCacheTtlMs ?? DEFAULT_DOMAIN_CACHE_TTL_MS;
   const resolver = sharedResolver(store, dns, domainTtlMs);
