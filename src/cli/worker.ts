@@ -9,6 +9,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 
 import { isPostgresUrl, startWorker, type WorkerEvent } from '../index.js';
 import type { CliIo } from './run-verify.js';
+import { doctorOptionsFor, startupDoctor } from './doctor.js';
 import { UsageError, addSharedOptions, toVerifyOptions, type SharedFlags } from './shared-options.js';
 
 export interface WorkerFlags extends SharedFlags {
@@ -100,17 +101,28 @@ export async function runWorker(flags: WorkerFlags, io: CliIo): Promise<void> {
   const log = (event: WorkerEvent) => {
     io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...describe(event) })}\n`);
   };
+  const workerVerify = sourceIp === undefined ? verify : { ...verify, localAddress: sourceIp };
   const worker = await startWorker({
     url,
-    verify: sourceIp === undefined ? verify : { ...verify, localAddress: sourceIp },
+    verify: workerVerify,
     ...(schema === undefined ? {} : { schema }),
     ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
     ...(flags.hostConcurrency === undefined ? {} : { hostConcurrency: flags.hostConcurrency }),
     ...(flags.leaseMs === undefined ? {} : { leaseMs: flags.leaseMs }),
     onEvent: log,
   });
+  // One warning line when this machine cannot verify well (issue 10), as `rcpt serve` does; the worker
+  // does not wait for it. RCPT_DOCTOR=0 skips it.
+  const check = startupDoctor(
+    doctorOptionsFor(workerVerify, sourceIp === undefined ? io.env : { ...io.env, RCPT_SOURCE_IP: sourceIp }),
+    io.env,
+    (line) => {
+      io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'warn', msg: line })}\n`);
+    },
+  );
   // SIGTERM: stop taking hosts, hand back what is in flight, write what is verified, exit 0.
   const onSignal = () => {
+    check.stop();
     void worker.stop();
   };
   process.once('SIGTERM', onSignal);
@@ -118,6 +130,7 @@ export async function runWorker(flags: WorkerFlags, io: CliIo): Promise<void> {
   try {
     await worker.done;
   } finally {
+    check.stop();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
