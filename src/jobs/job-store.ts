@@ -134,6 +134,8 @@ export interface JobStore {
   getJob(id: string): Promise<JobRecord | null>;
   /** The most recent job whose source has this path, or `null`. */
   findJobBySourcePath(path: string): Promise<JobRecord | null>;
+  /** Jobs in any of these statuses, oldest first (a server resumes its unfinished jobs at start). */
+  listJobs(statuses: readonly JobStatus[]): Promise<JobRecord[]>;
   /** Records how the input is read (known after its first bytes). */
   setLayout(id: string, layout: InputLayout): Promise<void>;
   /** Stores rows; a row already stored (same job and row number) is left as it is. */

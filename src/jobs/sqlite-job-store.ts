@@ -294,6 +294,14 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
       const row = statements.findBySource.get(path);
       return Promise.resolve(row === undefined ? null : toJob(row));
     },
+    listJobs(statuses) {
+      if (statuses.length === 0) return Promise.resolve([]);
+      const marks = statuses.map(() => '?').join(', ');
+      const rows = db
+        .prepare<string[], JobRow>(`SELECT * FROM jobs WHERE status IN (${marks}) ORDER BY created_at, rowid`)
+        .all(...statuses);
+      return Promise.resolve(rows.map(toJob));
+    },
     setLayout(id, layout) {
       statements.setLayout.run(JSON.stringify(layout), now(), id);
       return Promise.resolve();

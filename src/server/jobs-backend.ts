@@ -42,6 +42,11 @@ export interface JobsBackendOptions {
 }
 
 export interface ClosableJobsBackend extends JobsBackend {
+  /**
+   * Settles when the jobs that an earlier process left `queued` or `running` (a restart, a crash) are
+   * queued again here, with their number. Always 0 when jobs are dispatched to workers.
+   */
+  readonly resumed: Promise<number>;
   /** Stops running jobs (they go back to `queued`, resumable) and closes the store. */
   close(): Promise<void>;
 }
@@ -103,6 +108,35 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
     }
   }
 
+  /**
+   * Queues again the API's jobs that an earlier process left unfinished: the runner skips what has a
+   * result, so a restart costs only the verifications in flight. A job whose upload never finished
+   * cannot run and is marked failed. CLI jobs (`rcpt bulk`) in the same file are left to `--resume`.
+   */
+  async function resumeUnfinished(): Promise<number> {
+    let resumed = 0;
+    for (const job of await store.listJobs(['queued', 'running'])) {
+      if (job.options.via !== 'http' || waiting.includes(job.id) || running.has(job.id)) continue;
+      if (!job.ingested) {
+        await store.setStatus(job.id, 'failed', 'the upload was interrupted before it was stored whole');
+        continue;
+      }
+      waiting.push(job.id);
+      resumed += 1;
+    }
+    if (resumed > 0) logger.info({ jobs: resumed }, 'resuming unfinished jobs');
+    pump();
+    return resumed;
+  }
+
+  const resumed =
+    options.dispatch === undefined
+      ? resumeUnfinished().catch((error: unknown) => {
+          logger.error({ err: error }, 'could not resume unfinished jobs');
+          return 0;
+        })
+      : Promise.resolve(0);
+
   /** Stores a JSON list as a plain list: one row per address, in order, duplicates sharing a key. */
   async function storeList(id: string, emails: readonly string[]): Promise<void> {
     await store.setLayout(id, {
@@ -132,6 +166,7 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
   }
 
   return {
+    resumed,
     async create(owner: string, input: JobInput, limits): Promise<JobView> {
       const job = await store.createJob({ owner, options: { via: 'http', input: input.kind } });
       try {

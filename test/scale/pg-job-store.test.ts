@@ -103,6 +103,12 @@ describe('openPgJobStore', { skip: SKIP_NO_PG }, () => {
       source: { path: '/lists/a.csv', size: 11, mtimeMs: 6, headSha256: 'cd' },
     });
     assert.equal((await store.findJobBySourcePath('/lists/a.csv'))?.id, later.id);
+    // listJobs: by status, oldest first (a server resumes its unfinished jobs with it).
+    assert.ok((await store.listJobs(['queued'])).some((listed) => listed.id === job.id));
+    await store.setStatus(job.id, 'done');
+    assert.ok(!(await store.listJobs(['queued', 'running'])).some((listed) => listed.id === job.id));
+    assert.ok((await store.listJobs(['done'])).some((listed) => listed.id === job.id));
+    assert.deepEqual(await store.listJobs([]), []);
   });
 
   it('upserts results by (job, key): a replayed write neither duplicates nor recounts', async () => {

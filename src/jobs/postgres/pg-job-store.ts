@@ -190,6 +190,14 @@ export async function openPgJobStore(url: string, options: PgJobStoreOptions = {
       const row = rows[0];
       return row === undefined ? null : toJob(row);
     },
+    async listJobs(statuses) {
+      if (statuses.length === 0) return [];
+      const { rows } = await pool.query<JobRow>(
+        `SELECT * FROM ${s}.jobs WHERE status = ANY($1::text[]) ORDER BY created_at, seq`,
+        [statuses],
+      );
+      return rows.map(toJob);
+    },
     async setLayout(id, layout) {
       await pool.query(`UPDATE ${s}.jobs SET layout = $1, updated_at = $2 WHERE id = $3`, [
         JSON.stringify(layout),

@@ -82,6 +82,12 @@ describe('openSqliteJobStore', () => {
     assert.equal(ingested.totalAddresses, 3);
     assert.equal((await store.findJobBySourcePath('/lists/a.csv'))?.id, job.id);
     assert.equal(await store.findJobBySourcePath('/lists/other.csv'), null);
+    // listJobs: by status, oldest first (a server resumes its unfinished jobs with it).
+    assert.ok((await store.listJobs(['queued'])).some((listed) => listed.id === job.id));
+    await store.setStatus(job.id, 'done');
+    assert.ok(!(await store.listJobs(['queued', 'running'])).some((listed) => listed.id === job.id));
+    assert.ok((await store.listJobs(['done'])).some((listed) => listed.id === job.id));
+    assert.deepEqual(await store.listJobs([]), []);
   });
 
   it('upserts results by (job, key): a replayed write neither duplicates nor recounts', async () => {

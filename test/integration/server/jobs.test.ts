@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { openSqliteJobStore } from '../../../src/index.js';
+import { addressKey, openSqliteJobStore } from '../../../src/index.js';
 import { createApp, type App } from '../../../src/server/app.js';
 import { createJobsBackend, type ClosableJobsBackend } from '../../../src/server/jobs-backend.js';
 import { createLogger } from '../../../src/server/logger.js';
@@ -302,5 +302,62 @@ describe('with jobs', () => {
       jobs: true,
       auth: 'api-key',
     });
+  });
+});
+
+describe('after a restart', () => {
+  it('runs the jobs an earlier process left unfinished, and fails an upload cut short', async () => {
+    const file = join(directory, 'restart.db');
+    const before = openSqliteJobStore(file);
+    // A job as the API stores it, left queued by a process that stopped before running it.
+    const left = await before.createJob({ owner: 'key-id', options: { via: 'http', input: 'list' } });
+    await before.setLayout(left.id, {
+      format: 'list',
+      delimiter: null,
+      columns: ['email'],
+      addressColumn: 0,
+      headerless: true,
+    });
+    const emails = ['alice@acme.test', 'nobody@acme.test', 'user@nullmx.test'];
+    await before.addItems(
+      left.id,
+      emails.map((input, index) => ({
+        row: index + 1,
+        line: index + 1,
+        input,
+        key: addressKey(input),
+        fields: null,
+        error: null,
+      })),
+    );
+    await before.finishIngest(left.id);
+    await before.setStatus(left.id, 'running');
+    const cut = await before.createJob({ owner: 'key-id', options: { via: 'http', input: 'csv' } });
+    const cli = await before.createJob({ options: {} });
+    await before.close();
+
+    const backend = createJobsBackend({
+      store: openSqliteJobStore(file),
+      verifier: world.verifier(),
+      logger: createLogger({ level: 'silent' }),
+    });
+    try {
+      assert.equal(await backend.resumed, 1);
+      const deadline = Date.now() + 20_000;
+      let view = await backend.get(left.id);
+      while (view?.status !== 'done' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        view = await backend.get(left.id);
+      }
+      assert.equal(view?.status, 'done');
+      assert.equal(view.done, 3);
+      assert.equal(view.counts.deliverable, 1);
+      assert.equal(view.counts.undeliverable, 2);
+      assert.equal((await backend.get(cut.id))?.status, 'failed');
+      // A CLI job in the same file is left to `rcpt bulk --resume`.
+      assert.equal((await backend.get(cli.id))?.status, 'queued');
+    } finally {
+      await backend.close();
+    }
   });
 });
