@@ -9,34 +9,18 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 
-import { run } from '../../src/cli/main.js';
 import { startDnsServer, type DnsServer } from '../../src/demo/dns-server.js';
 import { mailboxes, startPersona, type RunningPersona } from '../../src/demo/smtp-persona.js';
 import { startDemoWorld, type DemoWorld } from '../../src/demo/world.js';
+import { runCli, type Captured } from '../helpers/run-cli.js';
 
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function rcpt(args: string[], stdin?: string): Promise<Captured> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const input = new PassThrough();
-  input.end(stdin ?? '');
-  const code = await run(['node', 'rcpt', ...args], { stdout, stderr, env: {}, stdin: input });
-  return { code, stdout: out, stderr: err };
+function rcpt(args: string[], stdin?: string): Promise<Captured> {
+  return runCli(args, stdin === undefined ? {} : { stdin });
 }
 
 let world: DemoWorld;

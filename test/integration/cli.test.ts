@@ -1,27 +1,13 @@
 /** The `rcpt` command line, run in-process through `run()` with captured output. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 
-import { run } from '../../src/cli/main.js';
 import { startDemoWorld, type DemoWorld } from '../../src/demo/world.js';
 import type { VerifyResult } from '../../src/index.js';
+import { runCli, type Captured } from '../helpers/run-cli.js';
 
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function rcpt(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Captured> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const code = await run(['node', 'rcpt', ...args], { stdout, stderr, env });
-  return { code, stdout: out, stderr: err };
+function rcpt(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Captured> {
+  return runCli(args, { env });
 }
 
 let world: DemoWorld;

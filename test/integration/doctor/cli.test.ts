@@ -1,28 +1,14 @@
 /** `rcpt doctor` run in-process through `run()` against the doctor's loopback world. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 
 import { startupDoctor } from '../../../src/cli/doctor.js';
-import { run } from '../../../src/cli/main.js';
 import type { DoctorReport } from '../../../src/index.js';
+import { runCli, type Captured } from '../../helpers/run-cli.js';
 import { GOOD_IP, NO_PTR_IP, startDoctorWorld, type DoctorWorld } from './doctor-world.js';
 
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function rcpt(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Captured> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const code = await run(['node', 'rcpt', ...args], { stdout, stderr, env });
-  return { code, stdout: out, stderr: err };
+function rcpt(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Captured> {
+  return runCli(args, { env });
 }
 
 let world: DoctorWorld;
