@@ -339,7 +339,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
   function conclude(plan: ProbePlan, probe: ProbeResult, attempts: number, timedOut: boolean): Concluded {
     const provider: ProviderRule | null = matchProvider({ mxHost: probe.host, banner: probe.banner });
     let catchAll = knownCatchAllOf(plan.domain);
-    const probed = catchAllAnswer(probe.catchAll);
+    const probed = catchAllAnswer(probe.catchAll, provider);
     if (probed !== null) {
       catchAll = probed;
       catchAllCache.set(plan.domain, { accepted: probed, expires: Date.now() + CATCH_ALL_CACHE_TTL_MS });
@@ -394,7 +394,8 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       });
       attempts += probe.attempts;
       // A 4xx to the random address (greylisting, a 452 recipient limit) says nothing: ask again on retry.
-      if (catchAllAnswer(probe.catchAll) !== null) catchAllRecipient = null;
+      const provider = matchProvider({ mxHost: probe.host, banner: probe.banner });
+      if (catchAllAnswer(probe.catchAll, provider) !== null) catchAllRecipient = null;
       const concluded = conclude(plan, probe, attempts, signal.aborted);
       const waitMs = concluded.waitMs;
       // Greylisting passes on a retry with the same (IP, MAIL FROM, RCPT) triplet (RFC 6647 §2.1).
@@ -545,11 +546,16 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
  * no DNS is asked (a bracketed name is no DNS name), and the address goes through the same target
  * filter as a resolved one, so `user@[127.0.0.1]` cannot reach this machine by default.
  */
-/** What the random-address probe proves: 2xx catch-all, 5xx not; a 4xx or no reply proves nothing. */
-function catchAllAnswer(reply: SmtpReplyInfo | null): boolean | null {
+/**
+ * What the random-address probe proves: a 2xx, catch-all; a 5xx that says the mailbox is missing, not
+ * catch-all. A 4xx, a block of our sender or any other reply proves nothing either way.
+ */
+function catchAllAnswer(reply: SmtpReplyInfo | null, provider: ProviderRule | null): boolean | null {
   if (reply === null) return null;
   if (reply.code >= 200 && reply.code < 300) return true;
-  if (reply.code >= 500 && reply.code < 600) return false;
+  if (reply.code >= 500 && reply.code < 600) {
+    return classifyReply(reply, { provider }).verdict === 'undeliverable' ? false : null;
+  }
   return null;
 }
 

@@ -203,6 +203,11 @@ interface Host {
  * lazily: at most `settings.window` addresses are read and not yet yielded. Never throws for what
  * servers do; an input that throws ends the run with that error.
  */
+/** A 5xx reply that refuses our sender (blocklist, reputation, policy): final within one run. */
+function isPermanentSenderBlock(reply: SmtpReplyInfo): boolean {
+  return reply.code >= 500 && reply.code < 600 && classifyReply(reply).reason === 'sender_blocked';
+}
+
 export async function* schedule<P extends PlannedAddress>(
   inputs: Iterable<string> | AsyncIterable<string>,
   ports: SchedulerPorts<P>,
@@ -794,6 +799,13 @@ export async function* schedule<P extends PlannedAddress>(
     const failed = outcome.failure;
     if (failed !== null && failed.kind === 'reply' && (failed.stage === 'mail' || failed.stage === 'rset')) {
       const reply = failed.reply;
+      if (reply !== null && isPermanentSenderBlock(reply)) {
+        // A 5xx block of our sender (blocklisted IP, policy) does not lift within a run: each address
+        // gets it now, as verify() gives it, and the host is left alone for a while.
+        for (const job of batch) finalize(job, null, failed, view, transcript);
+        backOff(host);
+        return { errors: 1, progress: true, endSession: true };
+      }
       if (reply !== null && (isClosingReply(reply) || classifyReply(reply).backOff)) {
         for (const job of batch) {
           job.lastFailure = failed;
@@ -832,7 +844,11 @@ export async function* schedule<P extends PlannedAddress>(
       if (reply.code >= 400) errors += 1;
       host.replies += 1;
       if (reply.code >= 400) host.refusals += 1;
-      if (isClosingReply(reply) || (classification.backOff && classification.reason !== 'greylisted')) {
+      const permanentBlock = isPermanentSenderBlock(reply);
+      if (
+        isClosingReply(reply) ||
+        (classification.backOff && classification.reason !== 'greylisted' && !permanentBlock)
+      ) {
         // Postfix `421 4.7.0 Error: too many errors`, rate limits, blocks: about us, not the address.
         job.lastReply = reply;
         job.lastFailure = null;
@@ -846,6 +862,9 @@ export async function* schedule<P extends PlannedAddress>(
         }
         continue;
       }
+      // A permanent block of our sender is this address's answer (unknown/sender_blocked, as verify()
+      // says at once); asking again after a backoff would only repeat it. The host still slows down.
+      if (permanentBlock) deferred = true;
       progress = true;
       deliver(job, reply, view, transcript);
     }

@@ -33,6 +33,7 @@ let grey: SimMta;
 let outlook: SimMta;
 let yahoo: RunningPersona;
 let shared: RunningPersona;
+let blocking: RunningPersona;
 let deferring: Server;
 let deferringConnections = 0;
 const rawSockets = new Set<Socket>();
@@ -115,6 +116,17 @@ before(async () => {
     socket.end('421 4.7.0 mx.deferring.test Service temporarily unavailable, try again later\r\n');
   });
   await new Promise<void>((resolve) => deferring.listen(port, '127.0.2.8', resolve));
+  blocking = await startPersona(
+    {
+      name: 'blocking.test',
+      onRcptTo: () => ({
+        code: 554,
+        text: '5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org',
+      }),
+    },
+    '127.0.2.10',
+    port,
+  );
   const mx = (exchange: string) => ({ MX: [{ priority: 10, exchange }] });
   dns = await startDnsServer({
     zones: {
@@ -150,6 +162,8 @@ before(async () => {
       'deferring.test': mx('mx.deferring.test'),
       'mx.deferring.test': { A: ['127.0.2.8'] },
       'nullmx.test': { MX: [{ priority: 0, exchange: '.' }] },
+      'blocking.test': mx('mx.blocking.test'),
+      'mx.blocking.test': { A: ['127.0.2.10'] },
     },
   });
   base = {
@@ -174,6 +188,7 @@ after(async () => {
     outlook.close(),
     yahoo.close(),
     shared.close(),
+    blocking.close(),
     new Promise((resolve) => deferring.close(resolve)),
   ]);
 });
@@ -343,6 +358,17 @@ describe('verifyMany() through the scheduler', () => {
 });
 
 describe('verifyMany() politeness and memory', () => {
+  it('takes a permanent block of our sender as the answer for each address, without asking again', async () => {
+    const before = blocking.stats.rcpts;
+    const list = ['a@blocking.test', 'b@blocking.test', 'c@blocking.test'];
+    const results = await bulk(list);
+    for (const input of list) assert.equal(verdictOf(results.get(input)), 'unknown/sender_blocked', input);
+    // One RCPT per address and at most one catch-all probe: no retries after backoffs.
+    assert.ok(blocking.stats.rcpts - before <= list.length + 1, `${blocking.stats.rcpts - before} RCPTs`);
+    // A block says nothing about catch-all.
+    assert.equal(results.get('a@blocking.test')?.smtp?.catchAll, null);
+  });
+
   it('holds the cap of 1 connection per host address', async () => {
     const list = ['s1', 's2', 's3', 's4'].flatMap((d) => range('alice', 15, `${d}.test`));
     shared.stats.peak = 0;
