@@ -11,7 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { once } from 'node:events';
 
 import { SingleBar } from 'cli-progress';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 
 import {
   InputError,
@@ -35,7 +35,13 @@ import {
 } from '../index.js';
 import { DEMO_GREYLIST_WINDOW_MS, startDemoWorld, type DemoWorld } from '../demo/world.js';
 import type { CliIo } from './run-verify.js';
-import { UsageError, addSharedOptions, toVerifyOptions, type SharedFlags } from './shared-options.js';
+import {
+  integer,
+  UsageError,
+  addSharedOptions,
+  toVerifyOptions,
+  type SharedFlags,
+} from './shared-options.js';
 
 /** Bytes hashed to recognise the input on `--resume` (with its size and modification time). */
 const FINGERPRINT_BYTES = 65_536;
@@ -77,12 +83,7 @@ export function addBulkOptions(command: Command): Command {
       .option('--resume', 'continue the job recorded for this input after a crash or Ctrl-C')
       .addOption(
         new Option('--host-concurrency <n>', 'connections at once per MX host (default 2)').argParser(
-          (value: string) => {
-            if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 100) {
-              throw new InvalidArgumentError('--host-concurrency must be an integer from 1 to 100.');
-            }
-            return Number(value);
-          },
+          integer('--host-concurrency', 1, 100),
         ),
       )
       .option('--db <file>', 'the job database (default: OUTPUT.rcpt.db, or .rcpt/jobs.db without -o)')

@@ -6,7 +6,7 @@
  */
 import { styleText } from 'node:util';
 
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 
 import {
   runDoctor,
@@ -18,7 +18,7 @@ import {
 } from '../index.js';
 import { parseApiKeys } from '../server/auth.js';
 import { useColour, type CliIo } from './run-verify.js';
-import { toVerifyOptions, UsageError, type SharedFlags } from './shared-options.js';
+import { collect, integer, toVerifyOptions, UsageError, type SharedFlags } from './shared-options.js';
 
 export interface DoctorFlags {
   helo?: string;
@@ -50,20 +50,6 @@ const STATUS_STYLE = { pass: 'green', warn: 'yellow', fail: 'red' } as const sat
   DoctorStatus,
   string
 >;
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-function integer(name: string, min: number, max: number): (value: string) => number {
-  return (value) => {
-    const number = Number(value);
-    if (!/^\d+$/.test(value) || number < min || number > max) {
-      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}.`);
-    }
-    return number;
-  };
-}
 
 /** Adds the doctor's flags to its command. */
 export function addDoctorOptions(command: Command): Command {

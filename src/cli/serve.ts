@@ -4,14 +4,20 @@
  */
 import { readFile } from 'node:fs/promises';
 
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 
 import { parseApiKeys } from '../server/auth.js';
 import { createLogger } from '../server/logger.js';
 import { DEFAULT_HOST, DEFAULT_PORT, startServer, type RunningServer } from '../server/server.js';
 import { doctorOptionsFor, operatorKeysFrom, startupDoctor } from './doctor.js';
 import type { CliIo } from './run-verify.js';
-import { UsageError, addSharedOptions, toVerifyOptions, type SharedFlags } from './shared-options.js';
+import {
+  integer,
+  UsageError,
+  addSharedOptions,
+  toVerifyOptions,
+  type SharedFlags,
+} from './shared-options.js';
 
 export interface ServeFlags extends SharedFlags {
   port?: number;
@@ -27,16 +33,6 @@ export interface ServeFlags extends SharedFlags {
 export const DEFAULT_DB = '.rcpt/jobs.db';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-function integer(name: string, min: number, max: number): (value: string) => number {
-  return (value) => {
-    const number = Number(value);
-    if (!/^\d+$/.test(value) || number < min || number > max) {
-      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}.`);
-    }
-    return number;
-  };
-}
 
 /** Adds `serve`'s own options (the shared ones come from shared-options.ts). */
 export function addServeOptions(command: Command): Command {

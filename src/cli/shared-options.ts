@@ -18,7 +18,8 @@ export interface SharedFlags {
   transcript?: boolean;
 }
 
-function integer(name: string, min: number, max: number): (value: string) => number {
+/** A commander argument parser for an integer from `min` to `max`; anything else is a usage error. */
+export function integer(name: string, min: number, max: number): (value: string) => number {
   return (value) => {
     const number = Number(value);
     if (!/^\d+$/.test(value) || number < min || number > max) {
@@ -28,7 +29,8 @@ function integer(name: string, min: number, max: number): (value: string) => num
   };
 }
 
-function collect(value: string, previous: string[] | undefined): string[] {
+/** A commander argument parser that collects a repeatable option's values. */
+export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 

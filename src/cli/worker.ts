@@ -5,12 +5,18 @@
  */
 import { isIP } from 'node:net';
 
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 
 import { isPostgresUrl, startWorker, type WorkerEvent } from '../index.js';
 import type { CliIo } from './run-verify.js';
 import { doctorOptionsFor, startupDoctor } from './doctor.js';
-import { UsageError, addSharedOptions, toVerifyOptions, type SharedFlags } from './shared-options.js';
+import {
+  integer,
+  UsageError,
+  addSharedOptions,
+  toVerifyOptions,
+  type SharedFlags,
+} from './shared-options.js';
 
 export interface WorkerFlags extends SharedFlags {
   db?: string;
@@ -19,16 +25,6 @@ export interface WorkerFlags extends SharedFlags {
   sourceIp?: string;
   leaseMs?: number;
   pgSchema?: string;
-}
-
-function integer(name: string, min: number, max: number): (value: string) => number {
-  return (value) => {
-    const number = Number(value);
-    if (!/^\d+$/.test(value) || number < min || number > max) {
-      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}.`);
-    }
-    return number;
-  };
 }
 
 /** Declares `rcpt worker`'s options (and the shared ones) on `command`. */
