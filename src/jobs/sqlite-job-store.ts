@@ -7,18 +7,15 @@ import { randomBytes } from 'node:crypto';
 
 import Database from 'better-sqlite3';
 
-import { VERDICTS, type Verdict, type VerifyResult } from '../types.js';
+import { VERDICTS, type Verdict } from '../types.js';
+import { toJobRecord, toOutputRow, type StoredJobRow, type StoredOutputRow } from './stored-rows.js';
 import type {
-  InputLayout,
   JobItem,
   JobProgress,
   JobRecord,
-  JobSource,
-  JobStatus,
   JobStore,
   KeyedResult,
   NewJob,
-  OutputRow,
   PendingAddress,
 } from './job-store.js';
 
@@ -78,51 +75,8 @@ CREATE TABLE IF NOT EXISTS domain_cache (
 );
 `;
 
-interface JobRow {
-  id: string;
-  owner: string | null;
-  status: JobStatus;
-  created_at: string;
-  started_at: string | null;
-  updated_at: string;
-  options: string;
-  source: string | null;
-  layout: string | null;
-  ingested: number;
-  total_rows: number;
-  total_addresses: number;
-  done_addresses: number;
-  error: string | null;
-}
-
-interface ItemRow {
-  row: number;
-  line: number;
-  key: string;
-  input: string;
-  fields: string | null;
-  error: string | null;
-  result: string | null;
-}
-
-function toJob(row: JobRow): JobRecord {
-  return {
-    id: row.id,
-    owner: row.owner,
-    status: row.status,
-    createdAt: row.created_at,
-    startedAt: row.started_at,
-    updatedAt: row.updated_at,
-    options: JSON.parse(row.options) as Record<string, unknown>,
-    source: row.source === null ? null : (JSON.parse(row.source) as JobSource),
-    layout: row.layout === null ? null : (JSON.parse(row.layout) as InputLayout),
-    ingested: row.ingested === 1,
-    totalRows: row.total_rows,
-    totalAddresses: row.total_addresses,
-    doneAddresses: row.done_addresses,
-    error: row.error,
-  };
-}
+type JobRow = StoredJobRow;
+type ItemRow = StoredOutputRow;
 
 export interface SqliteJobStoreOptions {
   /** Open an existing file read-only (a process that only watches progress). Default false. */
@@ -229,7 +183,7 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
   function requireJob(id: string): JobRecord {
     const row = statements.getJob.get(id);
     if (row === undefined) throw new Error(`no job ${id}`);
-    return toJob(row);
+    return toJobRecord(row);
   }
 
   const addItems = db.transaction((id: string, items: readonly JobItem[]) => {
@@ -288,11 +242,11 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
     },
     getJob(id) {
       const row = statements.getJob.get(id);
-      return Promise.resolve(row === undefined ? null : toJob(row));
+      return Promise.resolve(row === undefined ? null : toJobRecord(row));
     },
     findJobBySourcePath(path) {
       const row = statements.findBySource.get(path);
-      return Promise.resolve(row === undefined ? null : toJob(row));
+      return Promise.resolve(row === undefined ? null : toJobRecord(row));
     },
     listJobs(statuses) {
       if (statuses.length === 0) return Promise.resolve([]);
@@ -300,7 +254,7 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
       const rows = db
         .prepare<string[], JobRow>(`SELECT * FROM jobs WHERE status IN (${marks}) ORDER BY created_at, rowid`)
         .all(...statuses);
-      return Promise.resolve(rows.map(toJob));
+      return Promise.resolve(rows.map(toJobRecord));
     },
     setLayout(id, layout) {
       statements.setLayout.run(JSON.stringify(layout), now(), id);
@@ -351,18 +305,7 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
         const page = statements.outputPage.all(id, id, after, pageSize);
         // Let the runner's writes in between pages (one connection, one thread).
         await Promise.resolve();
-        for (const row of page) {
-          const item: OutputRow = {
-            row: row.row,
-            line: row.line,
-            key: row.key,
-            input: row.input,
-            fields: row.fields === null ? null : (JSON.parse(row.fields) as string[]),
-            error: row.error,
-            result: row.result === null ? null : (JSON.parse(row.result) as VerifyResult),
-          };
-          yield item;
-        }
+        for (const row of page) yield toOutputRow(row);
         const last = page.at(-1);
         if (last === undefined || page.length < pageSize) return;
         after = last.row;

@@ -13,18 +13,15 @@ import pg from 'pg';
 import { VERDICTS, type Verdict, type VerifyResult } from '../../types.js';
 import type {
   DomainFacts,
-  InputLayout,
   JobItem,
   JobProgress,
   JobRecord,
-  JobSource,
-  JobStatus,
   JobStore,
   KeyedResult,
   NewJob,
-  OutputRow,
   PendingAddress,
 } from '../job-store.js';
+import { toJobRecord, toOutputRow, type StoredJobRow, type StoredOutputRow } from '../stored-rows.js';
 import { checkSchemaName, migrate } from './schema.js';
 
 /** The schema the tables live in unless told otherwise. */
@@ -52,41 +49,7 @@ export interface PgJobStore extends JobStore {
   transaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T>;
 }
 
-interface JobRow {
-  id: string;
-  owner: string | null;
-  status: JobStatus;
-  created_at: string;
-  started_at: string | null;
-  updated_at: string;
-  options: string;
-  source: string | null;
-  layout: string | null;
-  ingested: boolean;
-  total_rows: number;
-  total_addresses: number;
-  done_addresses: number;
-  error: string | null;
-}
-
-function toJob(row: JobRow): JobRecord {
-  return {
-    id: row.id,
-    owner: row.owner,
-    status: row.status,
-    createdAt: row.created_at,
-    startedAt: row.started_at,
-    updatedAt: row.updated_at,
-    options: JSON.parse(row.options) as Record<string, unknown>,
-    source: row.source === null ? null : (JSON.parse(row.source) as JobSource),
-    layout: row.layout === null ? null : (JSON.parse(row.layout) as InputLayout),
-    ingested: row.ingested,
-    totalRows: row.total_rows,
-    totalAddresses: row.total_addresses,
-    doneAddresses: row.done_addresses,
-    error: row.error,
-  };
-}
+type JobRow = StoredJobRow;
 
 /** True for a `postgres://` or `postgresql://` URL (what `--db` and `RCPT_DB` take for scale-out). */
 export function isPostgresUrl(value: string): boolean {
@@ -149,7 +112,7 @@ export async function openPgJobStore(url: string, options: PgJobStoreOptions = {
   async function getJob(id: string): Promise<JobRecord | null> {
     const { rows } = await pool.query<JobRow>(`SELECT * FROM ${s}.jobs WHERE id = $1`, [id]);
     const row = rows[0];
-    return row === undefined ? null : toJob(row);
+    return row === undefined ? null : toJobRecord(row);
   }
 
   async function requireJob(id: string): Promise<JobRecord> {
@@ -188,7 +151,7 @@ export async function openPgJobStore(url: string, options: PgJobStoreOptions = {
         [path],
       );
       const row = rows[0];
-      return row === undefined ? null : toJob(row);
+      return row === undefined ? null : toJobRecord(row);
     },
     async listJobs(statuses) {
       if (statuses.length === 0) return [];
@@ -196,7 +159,7 @@ export async function openPgJobStore(url: string, options: PgJobStoreOptions = {
         `SELECT * FROM ${s}.jobs WHERE status = ANY($1::text[]) ORDER BY created_at, seq`,
         [statuses],
       );
-      return rows.map(toJob);
+      return rows.map(toJobRecord);
     },
     async setLayout(id, layout) {
       await pool.query(`UPDATE ${s}.jobs SET layout = $1, updated_at = $2 WHERE id = $3`, [
@@ -324,35 +287,16 @@ export async function openPgJobStore(url: string, options: PgJobStoreOptions = {
       const pageSize = readOptions.pageSize ?? DEFAULT_OUTPUT_PAGE;
       let after = 0;
       for (;;) {
-        const { rows } = await pool.query<{
-          row_no: number;
-          line: number;
-          key: string;
-          input: string;
-          fields: string | null;
-          error: string | null;
-          result: string | null;
-        }>(
-          `SELECT i.row_no, i.line, i.key, i.input, i.fields, i.error, r.result FROM ${s}.items i
+        const { rows } = await pool.query<StoredOutputRow>(
+          `SELECT i.row_no AS row, i.line, i.key, i.input, i.fields, i.error, r.result FROM ${s}.items i
            LEFT JOIN ${s}.results r ON r.job_id = i.job_id AND r.key = i.key
            WHERE i.job_id = $1 AND i.row_no > $2 ORDER BY i.row_no LIMIT $3`,
           [id, after, pageSize],
         );
-        for (const row of rows) {
-          const item: OutputRow = {
-            row: row.row_no,
-            line: row.line,
-            key: row.key,
-            input: row.input,
-            fields: row.fields === null ? null : (JSON.parse(row.fields) as string[]),
-            error: row.error,
-            result: row.result === null ? null : (JSON.parse(row.result) as VerifyResult),
-          };
-          yield item;
-        }
+        for (const row of rows) yield toOutputRow(row);
         const last = rows.at(-1);
         if (last === undefined || rows.length < pageSize) return;
-        after = last.row_no;
+        after = last.row;
       }
     },
     async deleteJob(id) {
