@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Runs node:test over the TypeScript test files under the given folders (Node 20's --test takes no globs).
-// Usage: node scripts/run-tests.mjs test/unit test/integration [-- extra node --test flags]
+// Runs node:test over the TypeScript test files under the given folders, or the given test files (Node
+// 20's --test takes no globs).
+// Usage: node scripts/run-tests.mjs test/unit test/integration/verify.test.ts [-- extra node --test flags]
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -19,7 +20,9 @@ function walk(dir) {
     });
 }
 
-const files = roots.filter((root) => existsSync(root)).flatMap(walk);
+const files = roots
+  .filter((root) => existsSync(root))
+  .flatMap((root) => (statSync(root).isDirectory() ? walk(root) : [root]));
 if (files.length === 0) {
   console.error(`run-tests: no *.test.ts files under ${roots.join(', ')}`);
   process.exit(1);
