@@ -15,7 +15,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 
 import { classifyReply } from '../classify/index.js';
 import { matchProvider } from '../providers/index.js';
@@ -127,6 +127,12 @@ const EXTRA_SESSION_MIN_QUEUE = 4;
 const SLOT_RELEASE_MS = 2;
 /** A session whose error budget is this low is replaced rather than fed one RCPT per round trip. */
 const MIN_USEFUL_BUDGET = 4;
+/**
+ * Longest the run keeps the event loop to itself, in milliseconds. Answers from DNS caches and job
+ * stores settle as promise jobs only; without a turn now and then, timers (progress, flushes, session
+ * idles) and signals (Ctrl-C) would wait for the whole list (measured: 33 s on 1,000,000 addresses).
+ */
+const MAX_TURN_MS = 20;
 
 interface SessionView {
   readonly host: string;
@@ -949,7 +955,12 @@ export async function* schedule<P extends PlannedAddress>(
 
   try {
     readMore();
+    let turnStartedAt = performance.now();
     for (;;) {
+      if (performance.now() - turnStartedAt > MAX_TURN_MS) {
+        await nextTurn();
+        turnStartedAt = performance.now();
+      }
       const next = output.shift();
       if (next !== undefined) {
         yield next;

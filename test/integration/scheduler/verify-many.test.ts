@@ -412,6 +412,32 @@ describe('verifyMany() politeness and memory', () => {
     assert.ok(widest <= 10, `widest window ${widest}`);
   });
 
+  it('lets timers run while answers come from the DNS cache alone', async () => {
+    // Cached answers settle as promise jobs only: without turns of the event loop, a progress timer or
+    // Ctrl-C would wait until the whole list is done.
+    const count = 20_000;
+    const list = Array.from({ length: count }, (_, i) => `user${i}@nullmx.test`);
+    let ticks = 0;
+    const timer = setInterval(() => {
+      ticks += 1;
+    }, 1);
+    let ticksAtFirst = -1;
+    let seen = 0;
+    const verifier = createVerifier(base);
+    try {
+      for await (const result of verifier.verifyMany(list)) {
+        assert.equal(verdictOf(result), 'undeliverable/null_mx');
+        seen += 1;
+        if (seen === 1_000) ticksAtFirst = ticks;
+      }
+    } finally {
+      clearInterval(timer);
+      await verifier.close();
+    }
+    assert.equal(seen, count);
+    assert.ok(ticks > ticksAtFirst, `the timer never ran after result 1,000 (ticks ${ticks})`);
+  });
+
   it('ends every address in flight as unknown/timeout when the caller aborts', async () => {
     const controller = new AbortController();
     const list = ['ok1@grey.test', 'ok9@grey.test', 'user@nullmx.test'];
