@@ -8,7 +8,6 @@ import { Command, CommanderError } from 'commander';
 
 import { CHANNELS, OptionsError } from '../index.js';
 import { addBulkOptions, runBulk, type BulkFlags } from './bulk.js';
-import { runDemo } from './demo.js';
 import { addDoctorOptions, runDoctorCommand, type DoctorFlags } from './doctor.js';
 import { printResults, useColour, verifyAll, type CliIo } from './run-verify.js';
 import { addServeOptions, runServe, type ServeFlags } from './serve.js';
@@ -58,6 +57,8 @@ export function buildProgram(io: CliIo): Command {
     .option('--json', 'one JSON result per line')
     .option('--transcript', 'keep SMTP transcripts (with --json)')
     .action(async (flags: { json?: boolean; transcript?: boolean }) => {
+      // The demo world (smtp-server personas, a DNS server) is loaded by this verb only.
+      const { runDemo } = await import('./demo.js');
       await runDemo(io, {
         json: flags.json === true,
         transcript: flags.transcript === true,

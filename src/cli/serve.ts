@@ -7,8 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 
 import { parseApiKeys } from '../server/auth.js';
-import { createLogger } from '../server/logger.js';
-import { DEFAULT_HOST, DEFAULT_PORT, startServer, type RunningServer } from '../server/server.js';
+import { DEFAULT_HOST, DEFAULT_PORT } from '../server/defaults.js';
+import type { RunningServer } from '../server/server.js';
 import { doctorOptionsFor, operatorKeysFrom, startupDoctor } from './doctor.js';
 import type { CliIo } from './run-verify.js';
 import {
@@ -104,6 +104,11 @@ export async function runServe(
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new UsageError(`RCPT_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}.`);
   }
+  // The HTTP stack (Hono, zod, pino, prom-client) is loaded by this verb only: the others start lighter.
+  const [{ createLogger }, { startServer }] = await Promise.all([
+    import('../server/logger.js'),
+    import('../server/server.js'),
+  ]);
   const logger = createLogger({ level: logLevel, destination: io.stdout });
   let keyFile: string | undefined;
   if (flags.apiKeyFile !== undefined) {

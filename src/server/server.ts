@@ -18,14 +18,14 @@ import {
 } from '../index.js';
 import type { DoctorOptions } from '../index.js';
 import { createApp, type App, type Limits } from './app.js';
+import { DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 import { createJobsBackend, type ClosableJobsBackend } from './jobs-backend.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import type { RateLimitOptions } from './rate-limit.js';
 
-/** The port `rcpt serve` listens on unless told otherwise (DESIGN.md §3). */
-export const DEFAULT_PORT = 8025;
-export const DEFAULT_HOST = '127.0.0.1';
+export { DEFAULT_HOST, DEFAULT_PORT };
+
 /** Requests in flight get this long to finish on shutdown before their connections are cut. */
 export const SHUTDOWN_GRACE_MS = 5_000;
 /** How often idle keep-alive connections are closed while shutting down. */

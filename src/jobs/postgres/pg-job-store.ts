@@ -8,7 +8,8 @@
  */
 import { randomBytes } from 'node:crypto';
 
-import pg from 'pg';
+// Types only here: `pg` is loaded when a store is opened, so the library and the CLI start without it.
+import type pg from 'pg';
 
 import { VERDICTS, type Verdict, type VerifyResult } from '../../types.js';
 import type {
@@ -66,7 +67,8 @@ export function isPostgresUrl(value: string): boolean {
  */
 export async function openPgJobStore(url: string, options: PgJobStoreOptions = {}): Promise<PgJobStore> {
   const schema = checkSchemaName(options.schema ?? DEFAULT_PG_SCHEMA);
-  const pool = new pg.Pool({
+  const { default: driver } = await import('pg');
+  const pool = new driver.Pool({
     connectionString: url,
     max: options.poolSize ?? DEFAULT_POOL_SIZE,
     application_name: 'rcpt',

@@ -11,7 +11,8 @@
  * renewed while its holder works and free once it expires: pg-boss's `singleton` policy would fail a
  * whole fetch when the oldest entry's host is busy, so exclusivity lives in our own table.
  */
-import PgBoss from 'pg-boss';
+// Types only here: pg-boss is loaded when the queue is opened, so the library starts without it.
+import type PgBoss from 'pg-boss';
 
 import { openPgJobStore, type PgJobStore, type PgJobStoreOptions } from './pg-job-store.js';
 
@@ -77,7 +78,8 @@ async function ensureQueue(boss: PgBoss, name: string, options: PgBoss.Queue): P
 export async function openScaleOut(url: string, options: ScaleOutOptions = {}): Promise<ScaleOut> {
   const store = await openPgJobStore(url, options);
   const planExpire = options.planExpireSeconds ?? DEFAULT_PLAN_EXPIRE_SECONDS;
-  const boss = new PgBoss({
+  const { default: Boss } = await import('pg-boss');
+  const boss = new Boss({
     connectionString: url,
     schema: `${store.schema}_boss`,
     max: 4,
