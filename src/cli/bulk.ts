@@ -33,7 +33,7 @@ import {
   type Verdict,
   type VerifyOptions,
 } from '../index.js';
-import { DEMO_GREYLIST_WINDOW_MS, startDemoWorld, type DemoWorld } from '../demo/world.js';
+import type { DemoWorld } from '../demo/world.js';
 import type { CliIo } from './run-verify.js';
 import {
   integer,
@@ -131,7 +131,7 @@ function sameSource(a: JobSource | null, b: JobSource): boolean {
 }
 
 /** The options `rcpt demo` uses for its world (src/cli/demo.ts). */
-function demoOptions(world: DemoWorld): VerifyOptions {
+function demoOptions(world: DemoWorld, greylistWindowMs: number): VerifyOptions {
   return {
     dnsServers: [world.dnsServer],
     smtpPort: world.smtpPort,
@@ -140,7 +140,7 @@ function demoOptions(world: DemoWorld): VerifyOptions {
     mailFrom: 'verify@rcpt.test',
     timeoutMs: 15_000,
     connectTimeoutMs: 2_000,
-    greylistWaitMs: DEMO_GREYLIST_WINDOW_MS + 500,
+    greylistWaitMs: greylistWindowMs + 500,
   };
 }
 
@@ -250,8 +250,10 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
 
     let options = toVerifyOptions(flags, io.env);
     if (flags.demo === true) {
-      world = await startDemoWorld();
-      options = { ...demoOptions(world), ...options };
+      // Loaded only here: a real run does not carry the demo's SMTP and DNS servers.
+      const demo = await import('../demo/world.js');
+      world = await demo.startDemoWorld();
+      options = { ...demoOptions(world, demo.DEMO_GREYLIST_WINDOW_MS), ...options };
       io.stderr.write(`rcpt bulk: --demo: simulated mail world on loopback (DNS ${world.dnsServer})\n`);
     }
     const verifier = createVerifier(options);
