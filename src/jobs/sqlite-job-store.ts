@@ -83,6 +83,13 @@ export interface SqliteJobStoreOptions {
   readonly readonly?: boolean;
 }
 
+/** Runs a synchronous call as a promise: what it throws becomes the promise's rejection. */
+function settle<T>(call: () => T): Promise<T> {
+  return new Promise<T>((resolve) => {
+    resolve(call());
+  });
+}
+
 /**
  * Opens (and creates or migrates) a job store in a SQLite file. `':memory:'` gives a private store.
  *
@@ -92,20 +99,26 @@ export interface SqliteJobStoreOptions {
  */
 export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions = {}): JobStore {
   const db = new Database(path, { readonly: options.readonly === true });
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  if (options.readonly !== true) {
-    db.pragma('journal_mode = WAL');
-    // With WAL, NORMAL loses no committed transaction when the *process* dies (kill -9), only on power
-    // loss (sqlite.org/pragma.html#pragma_synchronous); a resumed job re-verifies what was lost.
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      db.close();
-      throw new Error(`${path}: job store schema ${version} is newer than this rcpt (${SCHEMA_VERSION})`);
+  try {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (options.readonly !== true) {
+      db.pragma('journal_mode = WAL');
+      // With WAL, NORMAL loses no committed transaction when the *process* dies (kill -9), only on power
+      // loss (sqlite.org/pragma.html#pragma_synchronous); a resumed job re-verifies what was lost.
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION) {
+        throw new Error(`${path}: job store schema ${version} is newer than this rcpt (${SCHEMA_VERSION})`);
+      }
+      db.exec(SCHEMA);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }
-    db.exec(SCHEMA);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  } catch (error) {
+    // A full disk (SQLITE_FULL creating the schema) or a directory that takes no -wal file: the caller
+    // gets the error, not a handle left open on the file.
+    db.close();
+    throw error;
   }
 
   const now = () => new Date().toISOString();
@@ -225,76 +238,96 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
     statements.finishIngest.run(totals.rows, totals.addresses, done, now(), id);
   });
 
+  // Every method answers through settle(): better-sqlite3 throws synchronously (no such job, a foreign
+  // key, a closed file), and a caller of a Promise-returning method catches with `.catch()`.
   const store: JobStore = {
     createJob(job: NewJob) {
-      // 128 bits from the CSPRNG (a v4 UUID carries 122): the id is a capability in URLs and logs.
-      const id = randomBytes(16).toString('hex');
-      statements.insertJob.run({
-        id,
-        owner: job.owner ?? null,
-        now: now(),
-        options: JSON.stringify(job.options ?? {}),
-        source: job.source ? JSON.stringify(job.source) : null,
-        sourcePath: job.source?.path ?? null,
-        layout: job.layout ? JSON.stringify(job.layout) : null,
+      return settle(() => {
+        // 128 bits from the CSPRNG (a v4 UUID carries 122): the id is a capability in URLs and logs.
+        const id = randomBytes(16).toString('hex');
+        statements.insertJob.run({
+          id,
+          owner: job.owner ?? null,
+          now: now(),
+          options: JSON.stringify(job.options ?? {}),
+          source: job.source ? JSON.stringify(job.source) : null,
+          sourcePath: job.source?.path ?? null,
+          layout: job.layout ? JSON.stringify(job.layout) : null,
+        });
+        return requireJob(id);
       });
-      return Promise.resolve(requireJob(id));
     },
     getJob(id) {
-      const row = statements.getJob.get(id);
-      return Promise.resolve(row === undefined ? null : toJobRecord(row));
+      return settle(() => {
+        const row = statements.getJob.get(id);
+        return row === undefined ? null : toJobRecord(row);
+      });
     },
     findJobBySourcePath(path) {
-      const row = statements.findBySource.get(path);
-      return Promise.resolve(row === undefined ? null : toJobRecord(row));
+      return settle(() => {
+        const row = statements.findBySource.get(path);
+        return row === undefined ? null : toJobRecord(row);
+      });
     },
     listJobs(statuses) {
-      if (statuses.length === 0) return Promise.resolve([]);
-      const marks = statuses.map(() => '?').join(', ');
-      const rows = db
-        .prepare<string[], JobRow>(`SELECT * FROM jobs WHERE status IN (${marks}) ORDER BY created_at, rowid`)
-        .all(...statuses);
-      return Promise.resolve(rows.map(toJobRecord));
+      return settle(() => {
+        if (statuses.length === 0) return [];
+        const marks = statuses.map(() => '?').join(', ');
+        const rows = db
+          .prepare<string[], JobRow>(
+            `SELECT * FROM jobs WHERE status IN (${marks}) ORDER BY created_at, rowid`,
+          )
+          .all(...statuses);
+        return rows.map(toJobRecord);
+      });
     },
     setLayout(id, layout) {
-      statements.setLayout.run(JSON.stringify(layout), now(), id);
-      return Promise.resolve();
+      return settle(() => {
+        statements.setLayout.run(JSON.stringify(layout), now(), id);
+      });
     },
     addItems(id, items) {
-      addItems(id, items);
-      return Promise.resolve();
+      return settle(() => {
+        addItems(id, items);
+      });
     },
     finishIngest(id) {
-      finishIngest(id);
-      return Promise.resolve(requireJob(id));
+      return settle(() => {
+        finishIngest(id);
+        return requireJob(id);
+      });
     },
     setStatus(id, status, error = null) {
-      statements.setStatus.run({ id, status, error, now: now() });
-      return Promise.resolve(requireJob(id));
+      return settle(() => {
+        statements.setStatus.run({ id, status, error, now: now() });
+        return requireJob(id);
+      });
     },
     pendingAddresses(id, afterKey, limit) {
       // '' sorts before every key, so "after nothing" is "after ''".
-      return Promise.resolve(statements.pending.all(id, afterKey ?? '', id, limit));
+      return settle(() => statements.pending.all(id, afterKey ?? '', id, limit));
     },
     putResults(id, results) {
-      return Promise.resolve(results.length === 0 ? 0 : putResults(id, results));
+      return settle(() => (results.length === 0 ? 0 : putResults(id, results)));
     },
     getProgress(id) {
-      const job = requireJob(id);
-      const counts = Object.fromEntries(VERDICTS.map((verdict) => [verdict, 0])) as Record<Verdict, number>;
-      const reasons: Record<string, number> = {};
-      for (const { verdict, reason, n } of statements.verdictCounts.all(id)) {
-        counts[verdict] += n;
-        reasons[reason] = (reasons[reason] ?? 0) + n;
-      }
-      const progress: JobProgress = {
-        totalRows: job.totalRows,
-        totalAddresses: job.totalAddresses,
-        doneAddresses: job.doneAddresses,
-        counts,
-        reasons,
-      };
-      return Promise.resolve(progress);
+      return settle(() => {
+        const job = requireJob(id);
+        const counts = Object.fromEntries(VERDICTS.map((verdict) => [verdict, 0])) as Record<Verdict, number>;
+        const reasons: Record<string, number> = {};
+        for (const { verdict, reason, n } of statements.verdictCounts.all(id)) {
+          counts[verdict] += n;
+          reasons[reason] = (reasons[reason] ?? 0) + n;
+        }
+        const progress: JobProgress = {
+          totalRows: job.totalRows,
+          totalAddresses: job.totalAddresses,
+          doneAddresses: job.doneAddresses,
+          counts,
+          reasons,
+        };
+        return progress;
+      });
     },
     async *readOutput(id, readOptions = {}) {
       const pageSize = readOptions.pageSize ?? DEFAULT_OUTPUT_PAGE;
@@ -312,36 +345,40 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
       }
     },
     deleteJob(id) {
-      return Promise.resolve(statements.deleteJob.run(id).changes > 0);
+      return settle(() => statements.deleteJob.run(id).changes > 0);
     },
     getDomainFacts(domain, at = Date.now()) {
-      const row = statements.getDomain.get(domain, at);
-      if (row === undefined) return Promise.resolve(null);
-      return Promise.resolve({
-        domain: row.domain,
-        mx: row.mx === null ? null : (JSON.parse(row.mx) as unknown),
-        catchAll: row.catch_all === null ? null : row.catch_all === 1,
-        provider: row.provider,
-        expiresAt: row.expires_at,
+      return settle(() => {
+        const row = statements.getDomain.get(domain, at);
+        if (row === undefined) return null;
+        return {
+          domain: row.domain,
+          mx: row.mx === null ? null : (JSON.parse(row.mx) as unknown),
+          catchAll: row.catch_all === null ? null : row.catch_all === 1,
+          provider: row.provider,
+          expiresAt: row.expires_at,
+        };
       });
     },
     putDomainFacts(facts) {
-      statements.putDomain.run({
-        domain: facts.domain,
-        mx: facts.mx === null || facts.mx === undefined ? null : JSON.stringify(facts.mx),
-        catchAll: facts.catchAll === null ? null : facts.catchAll ? 1 : 0,
-        provider: facts.provider,
-        expiresAt: facts.expiresAt,
-        now: Date.now(),
+      return settle(() => {
+        statements.putDomain.run({
+          domain: facts.domain,
+          mx: facts.mx === null || facts.mx === undefined ? null : JSON.stringify(facts.mx),
+          catchAll: facts.catchAll === null ? null : facts.catchAll ? 1 : 0,
+          provider: facts.provider,
+          expiresAt: facts.expiresAt,
+          now: Date.now(),
+        });
       });
-      return Promise.resolve();
     },
     purgeDomainFacts(at = Date.now()) {
-      return Promise.resolve(statements.purgeDomains.run(at).changes);
+      return settle(() => statements.purgeDomains.run(at).changes);
     },
     close() {
-      if (db.open) db.close();
-      return Promise.resolve();
+      return settle(() => {
+        if (db.open) db.close();
+      });
     },
   };
   return store;
