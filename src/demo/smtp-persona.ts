@@ -2,7 +2,14 @@
  * In-process SMTP servers that behave like real ones, for `rcpt demo`, the tests and the benchmarks.
  * Built on `smtp-server`; they never accept DATA (nothing is delivered anywhere) and count what they see.
  */
-import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
+import type { Socket } from 'node:net';
+
+import {
+  SMTPServer,
+  type SMTPServerAddress,
+  type SMTPServerOptions,
+  type SMTPServerSession,
+} from 'smtp-server';
 
 /** A reply the persona sends instead of accepting: `{ code: 550, text: '5.1.1 User unknown' }`. */
 export interface PersonaReply {
@@ -17,6 +24,10 @@ export interface PersonaContext {
   readonly remoteAddress: string;
   /** RCPTs already seen in this connection (rejected ones included). */
   readonly rcptCount: number;
+  /** The MAIL FROM parameters of the current transaction, as parsed (`{ SMTPUTF8: true }`). */
+  readonly mailParams: Readonly<Record<string, unknown>>;
+  /** True once the connection is encrypted (after STARTTLS). */
+  readonly secure: boolean;
 }
 
 export interface PersonaSpec {
@@ -24,8 +35,19 @@ export interface PersonaSpec {
   readonly name: string;
   /** The greeting text after `220 `. */
   readonly banner?: string;
-  /** Advertise and allow STARTTLS (smtp-server's built-in self-signed certificate). Default false. */
+  /** Advertise and allow STARTTLS (`tls`, or smtp-server's built-in self-signed pair). Default false. */
   readonly startTls?: boolean;
+  /** The PEM key and certificate STARTTLS presents. Default smtp-server's built-in self-signed pair. */
+  readonly tls?: { readonly key: string; readonly cert: string };
+  /** Accept EHLO. Default true; false answers it `500`, as a pre-ESMTP server does (the client says HELO). */
+  readonly ehlo?: boolean;
+  /**
+   * Let smtp-server put RFC 3463 enhanced codes in its replies (`250 2.1.5 Accepted`, `550 5.1.1 …`).
+   * Default false: the personas' reply texts carry their own, as real servers' texts do.
+   */
+  readonly enhancedStatusCodes?: boolean;
+  /** Refuse every connection at the greeting with this reply (421: a deferral; 554: no SMTP service). */
+  readonly refuseGreeting?: PersonaReply;
   /** Advertise PIPELINING. Default true. */
   readonly pipelining?: boolean;
   /** Advertise SMTPUTF8. Default true. */
@@ -38,6 +60,10 @@ export interface PersonaSpec {
   readonly onMailFrom?: (mailFrom: string, context: PersonaContext) => PersonaReply | null;
   /** Reply to RCPT TO: `null` accepts, a reply rejects. */
   readonly onRcptTo?: (recipient: string, context: PersonaContext) => PersonaReply | null;
+  /** Sees every command line as received, before it is handled (a test's record of the dialogue). */
+  readonly onCommand?: (line: string) => void;
+  /** Sees each accepted TCP connection's socket, before the greeting (a test watching the bytes). */
+  readonly onSocket?: (socket: Socket) => void;
 }
 
 export interface PersonaStats {
@@ -82,25 +108,60 @@ function addressOf(address: SMTPServerAddress | false): string {
   return address === false ? '' : address.address;
 }
 
+function paramsOf(address: SMTPServerAddress | false): Readonly<Record<string, unknown>> {
+  return address === false || address.args === false ? {} : { ...address.args };
+}
+
+/** smtp-server's logger interface (bunyan's shape). */
+type ServerLogger = Exclude<SMTPServerOptions['logger'], boolean | undefined>;
+
+/**
+ * A logger for smtp-server that keeps only the one entry showing each command line as received:
+ * `debug({ tnx: 'command' }, 'C:', line)`, logged before any handler runs.
+ */
+function commandLogger(onCommand: (line: string) => void): ServerLogger {
+  const ignore = (): void => undefined;
+  return {
+    level: ignore,
+    trace: ignore,
+    info: ignore,
+    warn: ignore,
+    error: ignore,
+    fatal: ignore,
+    debug: (entry: { tnx?: unknown } | null, _message: unknown, line: unknown) => {
+      if (entry?.tnx === 'command' && typeof line === 'string') onCommand(line);
+    },
+  };
+}
+
 /** Starts a persona on `host:port` (port 0 picks one). */
 export async function startPersona(spec: PersonaSpec, host: string, port: number): Promise<RunningPersona> {
   const stats: PersonaStats = { connections: 0, open: 0, peak: 0, rcpts: 0, verbs: [] };
   const rcptsBySession = new Map<string, number>();
   const openSessions = new Set<string>();
-  const context = (session: SMTPServerSession): PersonaContext => ({
-    mailFrom: addressOf(session.envelope.mailFrom),
+  // During MAIL the transaction is the command's: smtp-server records it in the envelope only once accepted.
+  const context = (session: SMTPServerSession, mail = session.envelope.mailFrom): PersonaContext => ({
+    mailFrom: addressOf(mail),
     remoteAddress: session.remoteAddress,
     rcptCount: rcptsBySession.get(session.id) ?? 0,
+    mailParams: paramsOf(mail),
+    secure: session.secure,
   });
   const server = new SMTPServer({
     name: `mx.${spec.name}`,
     banner: spec.banner ?? `mx.${spec.name} ESMTP`,
     authOptional: true,
-    disabledCommands: spec.startTls === true ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    disabledCommands: [
+      'AUTH',
+      ...(spec.startTls === true ? [] : ['STARTTLS']),
+      ...(spec.ehlo === false ? ['EHLO'] : []),
+    ],
+    ...(spec.tls === undefined ? {} : { key: spec.tls.key, cert: spec.tls.cert }),
     hidePIPELINING: spec.pipelining === false,
     hideSMTPUTF8: spec.smtputf8 === false,
     hideDSN: true,
-    logger: false,
+    hideENHANCEDSTATUSCODES: spec.enhancedStatusCodes !== true,
+    logger: spec.onCommand === undefined ? false : commandLogger(spec.onCommand),
     // smtp-server looks the client's address up with dns.reverse() otherwise: a query to the system
     // resolver, i.e. traffic beyond loopback, for every connection (and ~300 ms per greeting).
     disableReverseLookup: true,
@@ -111,15 +172,16 @@ export async function startPersona(spec: PersonaSpec, host: string, port: number
       openSessions.add(session.id);
       stats.open += 1;
       stats.peak = Math.max(stats.peak, stats.open);
-      if (spec.greetingDelayMs === undefined) {
-        callback();
-        return;
-      }
-      setTimeout(callback, spec.greetingDelayMs);
+      const refusal = spec.refuseGreeting;
+      const greet = () => {
+        callback(refusal === undefined ? undefined : replyError(refusal));
+      };
+      if (spec.greetingDelayMs === undefined) greet();
+      else setTimeout(greet, spec.greetingDelayMs);
     },
     onMailFrom(address, session, callback) {
       stats.verbs.push('MAIL');
-      const reply = spec.onMailFrom?.(address.address, context(session)) ?? null;
+      const reply = spec.onMailFrom?.(address.address, context(session, address)) ?? null;
       callback(reply === null ? undefined : replyError(reply));
     },
     onRcptTo(address, session, callback) {
@@ -150,6 +212,8 @@ export async function startPersona(spec: PersonaSpec, host: string, port: number
   server.on('error', () => {
     // Client misbehaviour (resets, TLS errors) is the client's problem; the persona keeps serving.
   });
+  const onSocket = spec.onSocket;
+  if (onSocket !== undefined) server.server.on('connection', onSocket);
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => {
       reject(error);

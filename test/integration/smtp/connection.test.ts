@@ -9,10 +9,10 @@ import { SmtpConnection, type ConnectionOptions } from '../../../src/smtp/connec
 import { SmtpSession } from '../../../src/smtp/session.js';
 import type { TranscriptEntry } from '../../../src/types.js';
 import { startRawServer, type RawScript, type RawServer } from '../../helpers/smtp-raw-server.js';
-import { startPersona, type Persona } from '../../helpers/smtp-persona-server.js';
+import { startWatchedPersona, type WatchedPersona } from '../../helpers/watched-persona.js';
 
 const raws: RawServer[] = [];
-const personas: Persona[] = [];
+const personas: WatchedPersona[] = [];
 after(async () => {
   await Promise.all([...raws.map((s) => s.close()), ...personas.map((s) => s.close())]);
 });
@@ -150,7 +150,7 @@ describe('SmtpConnection', () => {
   });
 
   it('talks to an IPv6 target (::1), naming it [::1] in messages', async () => {
-    const server = await startPersona({ listen: { host: '::1', port: 0 } });
+    const server = await startWatchedPersona({ listen: { host: '::1', port: 0 } });
     personas.push(server);
     const connection = await SmtpConnection.connect(options(server));
     try {
@@ -179,7 +179,7 @@ describe('SmtpConnection', () => {
 
 describe('SmtpSession', () => {
   it('runs several transactions on one connection, RSET pipelined between them', async () => {
-    const server = await startPersona({ users: ['alice@rcpt.test', 'carol@rcpt.test'] });
+    const server = await startWatchedPersona({ users: ['alice@rcpt.test', 'carol@rcpt.test'] });
     personas.push(server);
     const session = new SmtpSession({
       host: 'mx.rcpt.test',

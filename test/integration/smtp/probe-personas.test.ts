@@ -8,7 +8,11 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { CHANNELS } from '../../../src/diagnostics.js';
 import { createProber, type ProberOptions } from '../../../src/smtp/probe.js';
 import type { ProbeRequest } from '../../../src/types.js';
-import { startPersona, type Persona, type PersonaOptions } from '../../helpers/smtp-persona-server.js';
+import {
+  startWatchedPersona,
+  type WatchedPersona as Persona,
+  type WatchedPersonaOptions,
+} from '../../helpers/watched-persona.js';
 import { seenVerbs } from '../../helpers/smtp-verb-log.js';
 
 const MX = 'mx.rcpt.test';
@@ -17,8 +21,8 @@ after(async () => {
   await Promise.all(servers.map((server) => server.close()));
 });
 
-async function persona(options: PersonaOptions = {}): Promise<Persona> {
-  const server = await startPersona(options);
+async function persona(options: WatchedPersonaOptions = {}): Promise<Persona> {
+  const server = await startWatchedPersona(options);
   servers.push(server);
   return server;
 }
