@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { OptionsError } from '../errors.js';
 import type { DnsErrorKind } from '../types.js';
 import {
+  abortReason,
   exchange,
   type DnsQuestion,
   type DnsServerAddress,
@@ -19,6 +20,13 @@ import {
 const DNS_PORT = 53;
 /** c-ares (and so `node:dns`) asks 127.0.0.1 when the system names no server; so do we. */
 const FALLBACK_SERVER = '127.0.0.1';
+/**
+ * Queries outstanding at once, at most; the others wait their turn. A bulk run starts hundreds of
+ * lookups at once, and a burst like that overflows a resolver's UDP receive buffer (212 992 bytes by
+ * default on Linux): the dropped queries then cost a whole timeout each (measured on the bench world:
+ * 395 domains took 2.4 s instead of 0.1 s, 345 datagrams dropped).
+ */
+export const DEFAULT_MAX_QUERIES_IN_FLIGHT = 64;
 
 /**
  * Parses `HOST`, `HOST:PORT`, `[V6]`, `[V6]:PORT` or a bare IPv6 address (as `dns.getServers()`
@@ -54,6 +62,8 @@ export interface DnsClientOptions {
   readonly timeoutMs: number;
   /** Rounds over the server list. */
   readonly tries: number;
+  /** Queries outstanding at once, at most. Default `DEFAULT_MAX_QUERIES_IN_FLIGHT`. */
+  readonly maxInFlight?: number;
 }
 
 /** Counters of what the client sent. */
@@ -136,7 +146,51 @@ export function createDnsClient(options: DnsClientOptions): DnsClient {
   /** The server that answered last: later queries start there, so a dead first server costs one timeout, not one per query. */
   let preferred = 0;
 
+  const maxInFlight = positiveInteger('maxInFlight', options.maxInFlight ?? DEFAULT_MAX_QUERIES_IN_FLIGHT);
+  let inFlight = 0;
+  const waiting: (() => void)[] = [];
+
+  /** Waits for a free slot; rejects with the signal's reason if it aborts first. */
+  function acquire(signal: AbortSignal | undefined): Promise<void> {
+    if (inFlight < maxInFlight) {
+      inFlight++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted === true) {
+        reject(abortReason(signal));
+        return;
+      }
+      const onAbort = (): void => {
+        waiting.splice(waiting.indexOf(turn), 1);
+        if (signal) reject(abortReason(signal));
+      };
+      // The slot is handed over by `release`: `inFlight` stays as it is.
+      const turn = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      waiting.push(turn);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  function release(): void {
+    const next = waiting.shift();
+    if (next === undefined) inFlight--;
+    else next();
+  }
+
   async function query(question: DnsQuestion, signal?: AbortSignal): Promise<ExchangeResult> {
+    await acquire(signal);
+    try {
+      return await ask(question, signal);
+    } finally {
+      release();
+    }
+  }
+
+  async function ask(question: DnsQuestion, signal?: AbortSignal): Promise<ExchangeResult> {
     let worst: ExchangeResult & { kind: 'failure' } = {
       kind: 'failure',
       error: 'TIMEOUT',

@@ -28,6 +28,8 @@ export interface ResolverOptions {
   readonly random?: () => number;
   /** Record sets kept in the cache; the oldest go first. Default 10 000. */
   readonly maxCacheEntries?: number;
+  /** DNS queries outstanding at once, at most; the others wait. Default 64. */
+  readonly maxInFlight?: number;
 }
 
 /** What the resolver has done since it was built. */

@@ -88,6 +88,7 @@ const ZONES: DnsZones = {
   'long.test': { MX: [{ priority: 10, exchange: 'mx.long.test' }], ttl: 3600 },
   'mx.long.test': { A: ['127.0.0.91'], AAAA: ['::1'], ttl: 3600 },
   'slow.test': { MX: [{ priority: 10, exchange: 'mx.slow.test' }] },
+  'turn.test': { MX: [{ priority: 10, exchange: 'mx.turn.test' }] },
   'mx.slow.test': { A: ['127.0.0.92'], AAAA: ['::1'] },
   'spoofed.test': { behaviour: 'spoofed', MX: [{ priority: 10, exchange: 'mx.spoofed.test' }] },
   'mx.spoofed.test': { A: ['127.0.0.93'] },
@@ -398,6 +399,54 @@ describe('resolveMail: failures are errors, never nxdomain', () => {
     assert.equal((await resolver.resolveMail('a-only.test')).kind, 'hosts');
     assert.ok(performance.now() - started < 140, 'the answering server is asked first');
     assert.equal(resolver.stats.timeouts, 1);
+  });
+});
+
+describe('resolveMail: queries in flight', () => {
+  it('keeps at most maxInFlight queries outstanding at the server, and answers every lookup', async () => {
+    const zones: DnsZones = {};
+    for (let i = 0; i < 200; i += 1) zones[`n${i}.test`] = { MX: [{ priority: 0, exchange: '.' }] };
+    let outstanding = 0;
+    let peak = 0;
+    const busy = await startDnsServer({
+      zones,
+      // Counted as outstanding until just before the answer leaves (timers of one delay fire in order).
+      delayMs: () => {
+        outstanding += 1;
+        peak = Math.max(peak, outstanding);
+        setTimeout(() => {
+          outstanding -= 1;
+        }, 20);
+        return 20;
+      },
+    });
+    try {
+      const resolver = resolverFor({ servers: [busy.address], maxInFlight: 16 });
+      const routes = await Promise.all(Object.keys(zones).map((domain) => resolver.resolveMail(domain)));
+      assert.deepEqual(new Set(routes.map((route) => route.kind)), new Set(['null_mx']));
+      assert.equal(busy.queries, 200);
+      assert.ok(peak <= 16, `peak ${peak} queries outstanding`);
+      assert.ok(peak >= 8, `peak ${peak}: the lookups ran side by side`);
+    } finally {
+      await busy.close();
+    }
+  });
+
+  it('gives up a lookup waiting for its turn when its signal aborts', async () => {
+    const resolver = resolverFor({ maxInFlight: 1 });
+    // Holds the only slot for SLOW_MS: a name under slow.test that does not exist.
+    const slow = resolver.resolveMail('first-in-line.slow.test');
+    const controller = new AbortController();
+    const waiting = resolver.resolveMail('turn.test', controller.signal);
+    controller.abort(new Error('deadline'));
+    const route = await waiting;
+    assert.equal((await slow).kind, 'nxdomain');
+    assert.equal(errorOf(route).error, 'TIMEOUT');
+    assert.equal(queriesFor('turn.test'), 0, 'the waiting query was never sent');
+  });
+
+  it('rejects a maxInFlight that is not a positive integer', () => {
+    assert.throws(() => resolverFor({ maxInFlight: 0 }), OptionsError);
   });
 });
 
