@@ -404,8 +404,9 @@ describe('resolveMail: failures are errors, never nxdomain', () => {
 
 describe('resolveMail: queries in flight', () => {
   it('keeps at most maxInFlight queries outstanding at the server, and answers every lookup', async () => {
-    const zones: DnsZones = {};
-    for (let i = 0; i < 200; i += 1) zones[`n${i}.test`] = { MX: [{ priority: 0, exchange: '.' }] };
+    const zones: DnsZones = Object.fromEntries(
+      Array.from({ length: 200 }, (_, i) => [`n${i}.test`, { MX: [{ priority: 0, exchange: '.' }] }]),
+    );
     let outstanding = 0;
     let peak = 0;
     const busy = await startDnsServer({
