@@ -124,7 +124,7 @@ async function runRcpt(world: World, options: VerifyOptions): Promise<Map<string
   const results = new Map<string, VerifyResult>();
   const hostOf = new Map(world.addresses.map((a) => [a.address, a.hostIp ?? 'dns only']));
   const started = performance.now();
-  const lastByHost = new Map<string, { at: number; count: number }>();
+  const lastByHost = new Map<string, { first: number; at: number; count: number }>();
   const perSecond: number[] = [];
   try {
     for await (const result of verifier.verifyMany(
@@ -134,7 +134,8 @@ async function runRcpt(world: World, options: VerifyOptions): Promise<Map<string
       results.set(result.input, result);
       const at = performance.now() - started;
       const host = hostOf.get(result.input) ?? '?';
-      lastByHost.set(host, { at, count: (lastByHost.get(host)?.count ?? 0) + 1 });
+      const seen = lastByHost.get(host);
+      lastByHost.set(host, { first: seen?.first ?? at, at, count: (seen?.count ?? 0) + 1 });
       const second = Math.floor(at / 1000);
       perSecond[second] = (perSecond[second] ?? 0) + 1;
     }
@@ -142,9 +143,9 @@ async function runRcpt(world: World, options: VerifyOptions): Promise<Map<string
     await verifier.close();
   }
   if (values.timeline) {
-    for (const [host, { at, count }] of [...lastByHost.entries()].sort((a, b) => a[1].at - b[1].at)) {
+    for (const [host, { first, at, count }] of [...lastByHost.entries()].sort((a, b) => a[1].at - b[1].at)) {
       console.log(
-        `  ${host.padEnd(10)} ${String(count).padStart(5)} addresses, last result at ${fmt(at / 1000, 2)} s`,
+        `  ${host.padEnd(10)} ${String(count).padStart(5)} addresses, results from ${fmt(first / 1000, 2)} s to ${fmt(at / 1000, 2)} s`,
       );
     }
     console.log(`  results per second: ${perSecond.map((n) => String(n)).join(' ')}`);
