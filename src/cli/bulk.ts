@@ -5,8 +5,8 @@
  * leaves a half file that looks complete. `--resume` continues the job recorded for the same input.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { constants, createReadStream, type Stats } from 'node:fs';
+import { access, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { once } from 'node:events';
 
@@ -49,6 +49,15 @@ const FINGERPRINT_BYTES = 65_536;
 const DEFAULT_DB = '.rcpt/jobs.db';
 /** Progress bar redraws per second: enough to look alive, cheap on a slow terminal. */
 const PROGRESS_FPS = 5;
+/**
+ * Bytes written (then removed) beside the output before anything is verified: a place that takes no
+ * file (missing directory, read-only file system, no permission) or a disk with no room left fails in
+ * a second instead of after an hour of verification. One block: a larger probe would refuse a nearly
+ * full disk that the output might still fit on.
+ */
+const PROBE_BYTES = 4_096;
+/** Output text gathered per write: one system call per 64 KiB, not per row. */
+const WRITE_BYTES = 65_536;
 
 export interface BulkFlags extends SharedFlags {
   output?: string;
@@ -152,10 +161,248 @@ function plural(count: number, word: string, words = `${word}s`): string {
   return `${count.toLocaleString('en-US')} ${count === 1 ? word : words}`;
 }
 
-/** Writes text chunks to a stream, waiting when it asks us to (a slow disk or a slow pipe). */
+/**
+ * Where the output goes. A regular file (new or existing) is written to `OUTPUT.tmp-PID` and renamed
+ * when complete. An existing device, FIFO or socket (`/dev/null`, `/dev/stdout`, a shell's
+ * `>(gzip > out.gz)`) is written in place: it cannot be renamed over, and a temporary file beside it
+ * would be made among the devices.
+ */
+type OutputTarget =
+  | { readonly kind: 'stdout' }
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'stream'; readonly path: string };
+
+/** File-system errors as people say them; the code stays in the message for searching. */
+const FS_REASONS: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EFBIG: 'file too large',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'it is a directory',
+  EIO: 'input/output error',
+  EPIPE: 'the reading end was closed',
+};
+
+/** SQLite's result codes (better-sqlite3 puts the extended one in `code`), by prefix. */
+const SQLITE_REASONS: readonly (readonly [prefix: string, reason: string])[] = [
+  ['SQLITE_FULL', 'the disk is full'],
+  ['SQLITE_IOERR', 'a disk error'],
+  ['SQLITE_READONLY', 'it is read-only'],
+  ['SQLITE_CANTOPEN', 'it cannot be opened or created'],
+  ['SQLITE_CORRUPT', 'it is damaged'],
+  ['SQLITE_NOTADB', 'it is not a database'],
+  ['SQLITE_BUSY', 'another process holds its lock'],
+];
+
+function errorCode(error: unknown): string | null {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : null;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function fsReason(error: unknown): string {
+  const code = errorCode(error);
+  const reason = code === null ? undefined : FS_REASONS[code];
+  return reason === undefined ? messageOf(error) : `${reason} (${code ?? ''})`;
+}
+
+/**
+ * What a job store error means, or `null` when `error` (or its cause) is not one: better-sqlite3's
+ * `SqliteError` (`code` SQLITE_…) or a PostgreSQL error (a five-character SQLSTATE and a `severity`).
+ */
+function storeReason(error: unknown): string | null {
+  for (let cause = error, depth = 0; cause !== null && cause !== undefined && depth < 5; depth++) {
+    const code = errorCode(cause);
+    if (code?.startsWith('SQLITE_') === true) {
+      const known = SQLITE_REASONS.find(([prefix]) => code.startsWith(prefix));
+      return `${known?.[1] ?? messageOf(cause)} (${code})`;
+    }
+    if (code !== null && /^[0-9A-Z]{5}$/.test(code) && typeof cause === 'object' && 'severity' in cause) {
+      // SQLSTATE class 53: insufficient resources (53100 disk_full).
+      return code === '53100'
+        ? `the database server's disk is full (${code})`
+        : `${messageOf(cause)} (${code})`;
+    }
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return null;
+}
+
+/** When to run again, from the reason's code: free space, a writable place, or a fix. */
+function onceFixed(reason: string): string {
+  if (/\((ENOSPC|EDQUOT|EFBIG|SQLITE_FULL\w*|53100)\)/.test(reason)) return 'once there is free space';
+  if (/\((EROFS|EACCES|EPERM|SQLITE_READONLY\w*)\)/.test(reason)) return 'once it is writable';
+  return 'once that is fixed';
+}
+
+/** Why `path` cannot be created: a missing directory is named, other errors are said as they are. */
+async function createFailure(error: unknown, path: string): Promise<string> {
+  if (errorCode(error) === 'ENOENT') {
+    const directory = dirname(path);
+    const exists = await stat(directory).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) return `the directory ${directory} does not exist`;
+  }
+  return fsReason(error);
+}
+
+/**
+ * Checks, before anything is verified, that the output can be written: not a directory; a device or
+ * FIFO must be writable; for a file, a temporary file beside it is created, written with one block and
+ * removed (nothing is left if the process dies after this). Throws `BulkError` naming the path.
+ */
+async function checkOutput(
+  output: string | undefined,
+  dbBeside: boolean,
+  nothingYet: string,
+): Promise<OutputTarget> {
+  if (output === undefined) return { kind: 'stdout' };
+  const path = resolve(output);
+  const refuse = (reason: string) => {
+    // Choosing another place for the output moves its default job database too: say so when the
+    // place itself refused (not for a typo in the path).
+    const where =
+      dbBeside && /\((EROFS|EACCES|EPERM|ENOSPC|EDQUOT)\)/.test(reason)
+        ? ' (the job database goes beside it unless --db says otherwise)'
+        : '';
+    const what = /\((ENOSPC|EDQUOT)\)/.test(reason)
+      ? `free some space or choose another -o${where}`
+      : `choose a writable -o${where}`;
+    return new BulkError(`cannot write ${output}: ${reason}; ${nothingYet}: ${what}`);
+  };
+  let info: Stats | null = null;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw refuse(fsReason(error));
+  }
+  if (info?.isDirectory() === true) throw refuse('it is a directory');
+  if (info !== null && !info.isFile()) {
+    await access(path, constants.W_OK).catch((error: unknown) => {
+      throw new BulkError(`cannot write ${output}: ${fsReason(error)}; ${nothingYet}: choose another -o`);
+    });
+    return { kind: 'stream', path };
+  }
+  const probe = `${path}.tmp-${process.pid}`;
+  try {
+    const handle = await open(probe, 'w');
+    try {
+      await handle.write(Buffer.alloc(PROBE_BYTES));
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    throw refuse(await createFailure(error, path));
+  } finally {
+    // `force` ignores only ENOENT; a path under a regular file fails again here (ENOTDIR).
+    await rm(probe, { force: true }).catch(() => undefined);
+  }
+  return { kind: 'file', path };
+}
+
+/** Why `place` cannot be written, or `null` when it can. */
+async function notWritable(place: string): Promise<string | null> {
+  return access(place, constants.W_OK).then(
+    () => null,
+    (error: unknown) => fsReason(error),
+  );
+}
+
+/**
+ * Why the SQLite job database cannot be opened. SQLite says only "unable to open database file", and
+ * a recursive mkdir answers ENOENT or EEXIST for a read-only or blocked path: so the file system is
+ * asked about the file and the nearest directory that exists, where the file (and its -wal and -shm
+ * files, or the missing directories) must be created.
+ */
+async function dbOpenFailure(error: unknown, path: string): Promise<string> {
+  const stored = storeReason(error);
+  if (stored !== null && !/^SQLITE_(CANTOPEN|READONLY|IOERR)/.test(errorCode(error) ?? '')) return stored;
+  const statOf = (place: string) => stat(place).catch(() => null);
+  if ((await statOf(path)) !== null) {
+    const denied = await notWritable(path);
+    if (denied !== null) return denied;
+  }
+  let place = dirname(path);
+  let info = await statOf(place);
+  while (info === null && dirname(place) !== place) {
+    place = dirname(place);
+    info = await statOf(place);
+  }
+  if (info?.isDirectory() === false) return `${place} is not a directory`;
+  if (info !== null) {
+    const denied = await notWritable(place);
+    if (denied !== null) return denied;
+  }
+  return stored ?? fsReason(error);
+}
+
+/** Writes text chunks to a stream (standard output), waiting when it asks us to; rejects on its error. */
 async function pipeText(chunks: AsyncIterable<string>, out: NodeJS.WritableStream): Promise<void> {
-  for await (const chunk of chunks) {
-    if (!out.write(chunk)) await once(out, 'drain');
+  // An error between two writes (a write that returned true, then failed) must not go unheard.
+  const failures: unknown[] = [];
+  const onError = (error: unknown) => failures.push(error);
+  out.on('error', onError);
+  try {
+    for await (const chunk of chunks) {
+      if (failures.length > 0) break;
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+    // Its callback comes after every earlier write is done: a failure of the last ones is heard here.
+    if (failures.length === 0) {
+      await new Promise<void>((resolve) =>
+        out.write('', (error) => {
+          if (error !== null && error !== undefined) failures.push(error);
+          resolve();
+        }),
+      );
+    }
+  } finally {
+    out.removeListener('error', onError);
+  }
+  if (failures.length > 0) throw failures[0];
+}
+
+/**
+ * Writes text chunks to a file in 64 KiB writes. With `sync`, the data is flushed to the disk before
+ * the handle is closed, so a file system that reserves space lazily (delayed allocation, NFS) reports
+ * a full disk here, before the rename makes the file look complete.
+ */
+async function writeFileText(
+  path: string,
+  chunks: AsyncIterable<string>,
+  options: { readonly sync: boolean },
+): Promise<void> {
+  const handle = await open(path, 'w');
+  try {
+    let pending: string[] = [];
+    let size = 0;
+    const writePending = async () => {
+      const bytes = Buffer.from(pending.join(''));
+      pending = [];
+      size = 0;
+      for (let offset = 0; offset < bytes.length;) {
+        const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
+        offset += bytesWritten;
+      }
+    };
+    for await (const chunk of chunks) {
+      pending.push(chunk);
+      size += chunk.length;
+      if (size >= WRITE_BYTES) await writePending();
+    }
+    await writePending();
+    if (options.sync) await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
@@ -179,8 +426,17 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
       '--demo runs its world in this process; it cannot be combined with a postgres:// --db',
     );
   }
-  const dbPath =
-    pgUrl ?? resolve(flags.db ?? (flags.output !== undefined ? `${flags.output}.rcpt.db` : DEFAULT_DB));
+  // A doomed output is refused before anything is stored or verified (and before its default job
+  // database is created beside it).
+  const target = await checkOutput(
+    flags.output,
+    pgUrl === null && flags.db === undefined,
+    'nothing was verified',
+  );
+  // The job database goes beside an output file unless --db says otherwise; a device or FIFO gets
+  // the default of standard output, not a database among the devices.
+  const dbBeside = pgUrl === null && flags.db === undefined && target.kind === 'file';
+  const dbPath = pgUrl ?? resolve(flags.db ?? (dbBeside ? `${target.path}.rcpt.db` : DEFAULT_DB));
   let store: JobStore;
   let cluster: ScaleOut | null = null;
   try {
@@ -191,18 +447,42 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
       });
       store = cluster.store;
     } else {
-      await mkdir(dirname(dbPath), { recursive: true });
+      // The default beside the output needs no directory: checkOutput() found the output's.
+      if (!dbBeside) await mkdir(dirname(dbPath), { recursive: true });
       store = openSqliteJobStore(dbPath);
     }
   } catch (error) {
-    throw new BulkError(
-      `cannot open the job database ${dbPath}: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    const reason = pgUrl === null ? await dbOpenFailure(error, dbPath) : messageOf(error);
+    const space = /\((ENOSPC|EDQUOT|SQLITE_FULL)\)/.test(reason) ? 'free some space, or ' : '';
+    const hint =
+      flags.db !== undefined
+        ? `${space}give --db a writable place`
+        : `${space}--db FILE puts it elsewhere (by default it is ${dbBeside ? 'beside the output' : `${DEFAULT_DB} in the current directory`})`;
+    throw new BulkError(`cannot open the job database ${dbPath}: ${reason}; nothing was verified: ${hint}`);
   }
+  // A job store failure (a full disk, SQLITE_FULL) becomes one line saying what failed and how to go on.
+  const inStore = async <T>(doing: string, work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      const reason = storeReason(error);
+      if (reason === null) throw error;
+      throw new BulkError(
+        `the job database ${dbPath} failed while ${doing}: ${reason}; ${
+          fromStdin
+            ? `run again ${onceFixed(reason)} (standard input cannot be resumed)`
+            : `the job is kept: run again with --resume ${onceFixed(reason)} (addresses with a stored result are not verified again)`
+        }`,
+      );
+    }
+  };
   let world: DemoWorld | null = null;
   try {
     let job: JobRecord | null = null;
-    const previous = source.path === null ? null : await store.findJobBySourcePath(source.path);
+    const previous =
+      source.path === null
+        ? null
+        : await inStore('reading', () => store.findJobBySourcePath(source.path ?? ''));
     if (flags.resume === true) {
       if (previous === null) {
         io.stderr.write(`rcpt bulk: no job for ${input} in ${dbPath}; starting a new one\n`);
@@ -219,30 +499,34 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
     } else if (previous !== null && previous.status !== 'done') {
       io.stderr.write(`rcpt bulk: job ${previous.id} for this input did not finish; --resume continues it\n`);
     }
-    job ??= await store.createJob({
-      options: { format, ...(flags.column !== undefined ? { column: flags.column } : {}) },
-      source,
-    });
+    job ??= await inStore('creating the job', () =>
+      store.createJob({
+        options: { format, ...(flags.column !== undefined ? { column: flags.column } : {}) },
+        source,
+      }),
+    );
 
     let malformed = 0;
     if (!job.ingested) {
       const stream = fromStdin ? (io.stdin ?? process.stdin) : createReadStream(input);
+      const jobId = job.id;
       try {
-        const summary = await ingestInput(store, job.id, stream as AsyncIterable<Uint8Array>, {
-          ...(flags.column !== undefined ? { column: flags.column } : {}),
-          onMalformed: (row) => {
-            malformed += 1;
-            io.stderr.write(
-              `rcpt bulk: ${input === '-' ? 'stdin' : input}: ${row.error ?? ''}; row ${row.row} not verified\n`,
-            );
-          },
-        });
+        const summary = await inStore('storing the input', () =>
+          ingestInput(store, jobId, stream as AsyncIterable<Uint8Array>, {
+            ...(flags.column !== undefined ? { column: flags.column } : {}),
+            onMalformed: (row) => {
+              malformed += 1;
+              io.stderr.write(
+                `rcpt bulk: ${input === '-' ? 'stdin' : input}: ${row.error ?? ''}; row ${row.row} not verified\n`,
+              );
+            },
+          }),
+        );
         job = summary.job;
       } catch (error) {
+        if (error instanceof BulkError) throw error;
         if (error instanceof InputError) throw new UsageError(`${input}: ${error.message}`);
-        throw new BulkError(
-          `cannot read ${input}: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        throw new BulkError(`cannot read ${input}: ${fsReason(error)}`);
       } finally {
         if ('destroy' in stream && typeof stream.destroy === 'function') stream.destroy();
       }
@@ -281,31 +565,37 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
       : null;
     let outcome;
     try {
-      const progress = await store.getProgress(job.id);
-      bar?.start(job.totalAddresses, job.doneAddresses, { rate: '0', ...progress.counts });
-      const seen = { ...progress.counts };
-      if (cluster !== null) {
-        outcome = await followJob(cluster, job.id, {
+      const running = job;
+      outcome = await inStore('storing results', async () => {
+        const progress = await store.getProgress(running.id);
+        bar?.start(running.totalAddresses, running.doneAddresses, { rate: '0', ...progress.counts });
+        const seen = { ...progress.counts };
+        if (cluster !== null) {
+          return followJob(cluster, running.id, {
+            signal: interrupt.signal,
+            onProgress: ({ done, counts }) => {
+              const seconds = (performance.now() - runStarted) / 1000;
+              bar?.update(done, {
+                rate: seconds > 0 ? ((done - startDone) / seconds).toFixed(1) : '0',
+                ...counts,
+              });
+            },
+          });
+        }
+        return runJob(store, running.id, verifier, {
           signal: interrupt.signal,
-          onProgress: ({ done, counts }) => {
+          verifyMany: flags.hostConcurrency !== undefined ? { hostConcurrency: flags.hostConcurrency } : {},
+          onResult: (result) => {
+            seen[result.verdict] += 1;
+          },
+          onProgress: ({ done }) => {
             const seconds = (performance.now() - runStarted) / 1000;
             bar?.update(done, {
               rate: seconds > 0 ? ((done - startDone) / seconds).toFixed(1) : '0',
-              ...counts,
+              ...seen,
             });
           },
         });
-      }
-      outcome ??= await runJob(store, job.id, verifier, {
-        signal: interrupt.signal,
-        verifyMany: flags.hostConcurrency !== undefined ? { hostConcurrency: flags.hostConcurrency } : {},
-        onResult: (result) => {
-          seen[result.verdict] += 1;
-        },
-        onProgress: ({ done }) => {
-          const seconds = (performance.now() - runStarted) / 1000;
-          bar?.update(done, { rate: seconds > 0 ? ((done - startDone) / seconds).toFixed(1) : '0', ...seen });
-        },
       });
     } finally {
       bar?.stop();
@@ -324,11 +614,12 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
     }
 
     // The output, in input order, from the store; to a temporary file renamed when complete.
-    const layout = outcome.job.layout;
-    if (layout === null) throw new BulkError(`job ${outcome.job.id} has no input layout`);
+    const finished = outcome.job;
+    const layout = finished.layout;
+    if (layout === null) throw new BulkError(`job ${finished.id} has no input layout`);
     const rows = { total: 0, counts: counter(), reasons: new Map<string, number>() };
     const counted = (async function* () {
-      for await (const row of store.readOutput(outcome.job.id)) {
+      for await (const row of store.readOutput(finished.id)) {
         rows.total += 1;
         if (row.result !== null) {
           rows.counts[row.result.verdict] += 1;
@@ -338,26 +629,27 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
       }
     })();
     const chunks = formatOutput(counted, layout, format);
-    if (flags.output === undefined) {
-      await pipeText(chunks, io.stdout);
-    } else {
-      const target = resolve(flags.output);
-      const temporary = `${target}.tmp-${process.pid}`;
-      const out = createWriteStream(temporary);
-      try {
-        await pipeText(chunks, out);
-        out.end();
-        await once(out, 'finish');
-        await rename(temporary, target);
-      } catch (error) {
-        out.destroy();
-        // `force` ignores only ENOENT: a path under a regular file fails again here (ENOTDIR), and
-        // that must not hide the message below.
-        await rm(temporary, { force: true }).catch(() => undefined);
-        throw new BulkError(
-          `cannot write ${flags.output}: ${error instanceof Error ? error.message : String(error)}`,
-        );
+    const temporary = target.kind === 'file' ? `${target.path}.tmp-${process.pid}` : null;
+    try {
+      if (target.kind === 'stdout') await pipeText(chunks, io.stdout);
+      else if (temporary === null) await writeFileText(target.path, chunks, { sync: false });
+      else {
+        await writeFileText(temporary, chunks, { sync: true });
+        await rename(temporary, target.path);
       }
+    } catch (error) {
+      if (temporary !== null) await rm(temporary, { force: true }).catch(() => undefined);
+      const stored = storeReason(error);
+      const reason = stored ?? fsReason(error);
+      const name = flags.output ?? 'standard output';
+      const again = fromStdin
+        ? 'standard input cannot be resumed: run again with the list in a file'
+        : `run again with --resume ${onceFixed(reason)}, or into another file with --resume --db ${dbPath} -o FILE; nothing is verified again`;
+      throw new BulkError(
+        stored !== null
+          ? `the job database ${dbPath} failed while reading the results: ${stored}; the job is kept (${finished.id}): ${again}`
+          : `cannot write ${name}: ${reason}; the results are kept (job ${finished.id} in ${dbPath}): ${again}`,
+      );
     }
 
     const seconds = (performance.now() - started) / 1000;
@@ -365,13 +657,13 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
       .sort((a, b) => b[1] - a[1])
       .slice(0, 5)
       .map(([reason, count]) => `${reason} ${count.toLocaleString('en-US')}`);
-    const duplicates = outcome.job.totalRows - outcome.job.totalAddresses;
+    const duplicates = finished.totalRows - finished.totalAddresses;
     io.stderr.write(
       [
-        `rcpt bulk: ${plural(rows.total, 'row')} (${plural(outcome.job.totalAddresses, 'distinct address', 'distinct addresses')}${duplicates > 0 ? `, ${plural(duplicates, 'duplicate')}` : ''}${malformed > 0 ? `, ${plural(malformed, 'unreadable row')}` : ''}) in ${seconds.toFixed(1)} s, ${plural(outcome.verified, 'verification')} this run`,
+        `rcpt bulk: ${plural(rows.total, 'row')} (${plural(finished.totalAddresses, 'distinct address', 'distinct addresses')}${duplicates > 0 ? `, ${plural(duplicates, 'duplicate')}` : ''}${malformed > 0 ? `, ${plural(malformed, 'unreadable row')}` : ''}) in ${seconds.toFixed(1)} s, ${plural(outcome.verified, 'verification')} this run`,
         `  ${VERDICTS.map((verdict) => `${verdict} ${rows.counts[verdict].toLocaleString('en-US')}`).join(', ')}`,
         `  top reasons: ${top.join(', ') || 'none'}`,
-        `  output: ${flags.output ?? 'stdout'} (${format}); job ${outcome.job.id} in ${dbPath}`,
+        `  output: ${flags.output ?? 'stdout'} (${format}); job ${finished.id} in ${dbPath}`,
         '',
       ].join('\n'),
     );
