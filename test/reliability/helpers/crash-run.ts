@@ -93,7 +93,8 @@ export async function startCrashWorld(): Promise<CrashWorld> {
   };
 }
 
-function storedResults(db: string): number {
+/** Results stored in the job database `db` so far (0 while it or its schema does not exist). */
+export function storedResults(db: string): number {
   if (!existsSync(db)) return 0;
   let reader: Database.Database | null = null;
   try {
@@ -147,6 +148,50 @@ function startChild(args: readonly string[]): {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Writes `dir/crash.csv`: `distinct` addresses over the crash world's two domains (every fourth one a
+ * mailbox that does not exist), then a tenth of them again, so duplicates must come out once per row.
+ */
+export async function writeCrashInput(
+  dir: string,
+  distinct: number,
+): Promise<{ input: string; rowsIn: readonly string[] }> {
+  const addresses = Array.from(
+    { length: distinct },
+    (_, i) => `${i % 4 === 3 ? 'nobody' : 'ok'}${i}@${i % 2 === 0 ? 'one' : 'two'}.crash.test`,
+  );
+  const rowsIn = [...addresses, ...addresses.slice(0, Math.floor(distinct / 10))];
+  const input = join(dir, 'crash.csv');
+  await writeFile(input, `id,email\n${rowsIn.map((address, i) => `${i + 1},"${address}"`).join('\n')}\n`);
+  return { input, rowsIn };
+}
+
+/**
+ * What is wrong with the CSV `output` of a job over `writeCrashInput()`'s rows: a missing, extra or
+ * repeated row, a row out of order, or a wrong verdict. Empty when every row is there exactly once.
+ */
+export async function outputProblems(output: string, rowsIn: readonly string[]): Promise<string[]> {
+  const problems: string[] = [];
+  const rows: Record<string, string>[] = existsSync(output)
+    ? parse(await readFile(output, 'utf8'), { columns: true })
+    : [];
+  if (rows.length !== rowsIn.length)
+    problems.push(`${rows.length} output rows for ${rowsIn.length} input rows`);
+  for (const [index, expected] of rowsIn.entries()) {
+    const row = rows[index];
+    if (row === undefined) break;
+    if (row.id !== String(index + 1) || row.email !== expected) {
+      problems.push(`row ${index + 1}: ${row.id} ${row.email}, expected ${index + 1} ${expected}`);
+    }
+    const reason = expected.startsWith('ok') ? 'accepted' : 'mailbox_not_found';
+    if (row.reason !== reason)
+      problems.push(`row ${index + 1} (${expected}): ${row.reason}, expected ${reason}`);
+  }
+  const ids = new Set(rows.map((row) => row.id));
+  if (ids.size !== rows.length) problems.push('a row appears twice');
+  return problems;
+}
+
 /** Runs the kill cycle in `dir` against `world`; never throws for what it finds (see `problems`). */
 export async function runCrashCycle(
   world: CrashWorld,
@@ -155,14 +200,7 @@ export async function runCrashCycle(
 ): Promise<CrashReport> {
   const started = performance.now();
   const random = seeded(settings.seed);
-  const addresses = Array.from(
-    { length: settings.distinct },
-    (_, i) => `${i % 4 === 3 ? 'nobody' : 'ok'}${i}@${i % 2 === 0 ? 'one' : 'two'}.crash.test`,
-  );
-  // A tenth repeated, so duplicates must come out once per row too.
-  const rowsIn = [...addresses, ...addresses.slice(0, Math.floor(settings.distinct / 10))];
-  const input = join(dir, 'crash.csv');
-  await writeFile(input, `id,email\n${rowsIn.map((address, i) => `${i + 1},"${address}"`).join('\n')}\n`);
+  const { input, rowsIn } = await writeCrashInput(dir, settings.distinct);
   const output = join(dir, 'crash.out.csv');
   const db = `${output}.rcpt.db`;
   const rcptsBefore = world.rcpts();
@@ -203,23 +241,7 @@ export async function runCrashCycle(
   const final = await startChild([input, '-o', output, ...world.flags, '--resume']).done;
   if (final.code !== 0)
     problems.push(`the last --resume exited ${final.code ?? final.signal}: ${final.stderr}`);
-  const rows: Record<string, string>[] = existsSync(output)
-    ? parse(await readFile(output, 'utf8'), { columns: true })
-    : [];
-  if (rows.length !== rowsIn.length)
-    problems.push(`${rows.length} output rows for ${rowsIn.length} input rows`);
-  for (const [index, expected] of rowsIn.entries()) {
-    const row = rows[index];
-    if (row === undefined) break;
-    if (row.id !== String(index + 1) || row.email !== expected) {
-      problems.push(`row ${index + 1}: ${row.id} ${row.email}, expected ${index + 1} ${expected}`);
-    }
-    const reason = expected.startsWith('ok') ? 'accepted' : 'mailbox_not_found';
-    if (row.reason !== reason)
-      problems.push(`row ${index + 1} (${expected}): ${row.reason}, expected ${reason}`);
-  }
-  const ids = new Set(rows.map((row) => row.id));
-  if (ids.size !== rows.length) problems.push('a row appears twice');
+  problems.push(...(await outputProblems(output, rowsIn)));
   return {
     kills: settings.kills,
     finishedBeforeKill,
