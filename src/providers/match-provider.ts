@@ -68,6 +68,14 @@ export function greetingHost(banner: string): string | null {
 }
 
 /**
+ * Answers already given, by evidence: a bulk run asks about the same few hosts for every address (three
+ * times each), and matching walks every suffix. Bounded: cleared when full; long banners are not kept.
+ */
+const answers = new Map<string, ProviderRule | null>();
+const MAX_ANSWERS = 4_096;
+const MAX_KEPT_BANNER = 512;
+
+/**
  * The provider rule for a host, or `null` when none applies. The MX host name decides when it matches
  * a suffix; otherwise the greeting's server name is matched against the same suffixes, then the rules'
  * banner patterns are tried in order (a vanity MX name pointing at a provider's servers).
@@ -75,6 +83,18 @@ export function greetingHost(banner: string): string | null {
  * @example matchProvider({ mxHost: 'alt1.aspmx.l.google.com.', banner: null })?.id // 'google'
  */
 export function matchProvider(evidence: ProviderEvidence): ProviderRule | null {
+  if (evidence.banner !== null && evidence.banner.length > MAX_KEPT_BANNER) return match(evidence);
+  // NUL cannot occur in either (a host name, a greeting line), so null and '' stay apart.
+  const key = `${evidence.mxHost ?? '\0'}\n${evidence.banner ?? '\0'}`;
+  const known = answers.get(key);
+  if (known !== undefined) return known;
+  const rule = match(evidence);
+  if (answers.size >= MAX_ANSWERS) answers.clear();
+  answers.set(key, rule);
+  return rule;
+}
+
+function match(evidence: ProviderEvidence): ProviderRule | null {
   if (evidence.mxHost !== null) {
     const byHost = matchHost(evidence.mxHost);
     if (byHost !== null) return byHost;

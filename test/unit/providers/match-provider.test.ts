@@ -192,6 +192,19 @@ describe('hasDomainSuffix (property)', () => {
     );
   });
 
+  it('answers the same when asked again, past the size of its memory of answers', () => {
+    const google = { mxHost: 'alt1.aspmx.l.google.com.', banner: null };
+    assert.equal(matchProvider(google)?.id, 'google');
+    for (let i = 0; i < 5_000; i += 1)
+      assert.equal(matchProvider({ mxHost: `mx${i}.example.test`, banner: null }), null);
+    assert.equal(matchProvider(google)?.id, 'google');
+    // null and empty stay apart; a long banner is matched without being kept.
+    assert.equal(matchProvider({ mxHost: null, banner: '' }), matchProvider({ mxHost: '', banner: null }));
+    const long = `220 mx.google.com ESMTP ${'x'.repeat(2_000)}`;
+    assert.equal(matchProvider({ mxHost: 'mail.vanity.test', banner: long })?.id, 'google');
+    assert.equal(matchProvider({ mxHost: 'mail.vanity.test', banner: long })?.id, 'google');
+  });
+
   it('never throws on arbitrary strings', () => {
     fc.assert(
       fc.property(fc.string(), fc.option(fc.string(), { nil: null }), (host, banner) => {
