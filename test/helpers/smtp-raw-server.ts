@@ -153,7 +153,7 @@ export async function startRawServer(script: RawScript): Promise<RawServer> {
     lines,
     connections: () => accepted,
     openSockets: () => sockets.size,
-    settled: async (timeoutMs = 2_000) => {
+    settled: async (timeoutMs = 10_000) => {
       const until = Date.now() + timeoutMs;
       while (sockets.size > 0) {
         if (Date.now() > until) throw new Error(`${sockets.size} connection(s) still open`);

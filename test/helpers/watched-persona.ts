@@ -100,7 +100,7 @@ export async function startWatchedPersona(options: WatchedPersonaOptions = {}): 
     flights,
     connections: () => flights.length,
     openConnections: () => Promise.resolve(persona.stats.open),
-    settled: async (timeoutMs = 2_000) => {
+    settled: async (timeoutMs = 10_000) => {
       const until = Date.now() + timeoutMs;
       while (sockets.size > 0) {
         if (Date.now() > until) throw new Error(`${sockets.size} connection(s) still open`);

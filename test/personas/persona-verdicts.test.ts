@@ -540,8 +540,9 @@ describe('hostile servers: unknown with the right reason, within the deadline, n
 
   /** Waits until the persona saw the client close, then checks no client socket or timer is left. */
   async function assertClosedAndClean(personaName: string | null): Promise<void> {
-    if (personaName !== null) await world.server(personaName).settled(1_000);
-    const until = Date.now() + 1_000;
+    // Waits, not time limits: on a loaded machine closing can take longer than a second.
+    if (personaName !== null) await world.server(personaName).settled(5_000);
+    const until = Date.now() + 5_000;
     while (activeResources('TCPSocketWrap') > 0 || activeResources('Timeout') > baselineTimers) {
       if (Date.now() > until) {
         assert.fail(`left behind: ${JSON.stringify(process.getActiveResourcesInfo())}`);

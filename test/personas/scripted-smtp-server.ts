@@ -433,7 +433,7 @@ export async function startScriptedServer(
     port: address.port,
     log,
     openSockets: () => sockets.size,
-    settled: async (timeoutMs = 2_000) => {
+    settled: async (timeoutMs = 10_000) => {
       const until = Date.now() + timeoutMs;
       while (sockets.size > 0) {
         if (Date.now() > until)

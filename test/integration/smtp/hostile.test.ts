@@ -77,7 +77,7 @@ async function run(
     ...requestOverrides,
   });
   const elapsedMs = performance.now() - started;
-  await server.settled(1_000);
+  await server.settled(5_000);
   const leftover = counts();
   for (const kind of ['Timeout', 'TCPSocketWrap', 'TLSWrap']) {
     assert.ok((leftover[kind] ?? 0) <= (before[kind] ?? 0), `${kind} leaked: ${JSON.stringify(leftover)}`);
