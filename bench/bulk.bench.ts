@@ -13,14 +13,11 @@
  * Usage: node --import tsx bench/bulk.bench.ts [--addresses 10000] [--latency 25] [--cap 2]
  * Exit status 1 when a target is missed or a verdict differs.
  */
-import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
 
 import { createVerifier, type VerifyOptions, type VerifyResult } from '../src/index.js';
-import type { WorldAddress } from './bulk-world.js';
-import type { SimStats } from './sim-mta.js';
+import { startWorldThread, type HostStats, type ThreadWorld } from './world-thread.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,57 +33,6 @@ const { values } = parseArgs({
 const COUNT = Number(values.addresses);
 const LATENCY = Number(values.latency);
 const CAP = Number(values.cap);
-
-interface HostStats extends Omit<SimStats, 'verbs'> {
-  readonly name: string;
-  readonly ip: string;
-  /** `null`: no recipient limit. */
-  readonly recipientLimit: number | null;
-}
-
-/** The world, running in a worker thread (world-worker.ts). */
-interface World {
-  readonly dnsServer: string;
-  readonly smtpPort: number;
-  readonly addresses: readonly WorldAddress[];
-  readonly hosts: readonly HostStats[];
-  stats(): Promise<HostStats[]>;
-  resetPeaks(): Promise<void>;
-  close(): Promise<void>;
-}
-
-async function startWorld(count: number, latencyMs: number): Promise<World> {
-  // Node 20 workers do not inherit the tsx loader; tsImport loads the TypeScript entry with it.
-  const entry = new URL('./world-worker.ts', import.meta.url).href;
-  const worker = new Worker(
-    `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`,
-    { eval: true, workerData: { count, latencyMs } },
-  );
-  const ask = async <T>(type: string, answer: string): Promise<T> => {
-    worker.postMessage({ type });
-    for (;;) {
-      const [message] = (await once(worker, 'message')) as [{ type: string } & T];
-      if (message.type === answer) return message;
-    }
-  };
-  const [ready] = (await once(worker, 'message')) as [
-    { dnsServer: string; smtpPort: number; addresses: WorldAddress[]; stats: HostStats[] },
-  ];
-  return {
-    dnsServer: ready.dnsServer,
-    smtpPort: ready.smtpPort,
-    addresses: ready.addresses,
-    hosts: ready.stats,
-    stats: async () => (await ask<{ stats: HostStats[] }>('stats', 'stats')).stats,
-    resetPeaks: async () => {
-      await ask('resetPeaks', 'ok');
-    },
-    close: async () => {
-      await ask('close', 'closed');
-      await worker.terminate();
-    },
-  };
-}
 
 interface Counted {
   connections: number;
@@ -119,7 +65,7 @@ function counted(before: readonly HostStats[], after: readonly HostStats[]): Cou
   return result;
 }
 
-async function runRcpt(world: World, options: VerifyOptions): Promise<Map<string, VerifyResult>> {
+async function runRcpt(world: ThreadWorld, options: VerifyOptions): Promise<Map<string, VerifyResult>> {
   const verifier = createVerifier(options);
   const results = new Map<string, VerifyResult>();
   const hostOf = new Map(world.addresses.map((a) => [a.address, a.hostIp ?? 'dns only']));
@@ -154,7 +100,7 @@ async function runRcpt(world: World, options: VerifyOptions): Promise<Map<string
 }
 
 /** One connection per address: `verify()` per address, at most CAP at once per MX host address. */
-async function runNaive(world: World, options: VerifyOptions): Promise<Map<string, VerifyResult>> {
+async function runNaive(world: ThreadWorld, options: VerifyOptions): Promise<Map<string, VerifyResult>> {
   const verifier = createVerifier(options);
   const results = new Map<string, VerifyResult>();
   const byHost = new Map<string, string[]>();
@@ -182,7 +128,7 @@ async function runNaive(world: World, options: VerifyOptions): Promise<Map<strin
 }
 
 /** Per-host bounds of issue 6 for this world, in milliseconds; the slowest host bounds the world. */
-function bounds(world: World): { lockStep: number; onePerAddress: number } {
+function bounds(world: ThreadWorld): { lockStep: number; onePerAddress: number } {
   const perHost = new Map<string, number>();
   for (const { hostIp } of world.addresses)
     if (hostIp !== null) perHost.set(hostIp, (perHost.get(hostIp) ?? 0) + 1);
@@ -206,7 +152,7 @@ function bounds(world: World): { lockStep: number; onePerAddress: number } {
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
 
 async function main(): Promise<number> {
-  const world = await startWorld(COUNT, LATENCY);
+  const world = await startWorldThread(COUNT, LATENCY);
   try {
     const smtpAddresses = world.addresses.filter((a) => a.hostIp !== null).length;
     const domains = new Set(world.addresses.map((a) => a.address.slice(a.address.lastIndexOf('@') + 1)));

@@ -17,11 +17,9 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
 
 import { addressKey, openScaleOut } from '../src/index.js';
-import type { WorldAddress } from './bulk-world.js';
-import type { SimStats } from './sim-mta.js';
+import { startWorldThread, type ThreadWorld } from './world-thread.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,52 +34,6 @@ const LATENCY = Number(values.latency);
 const CAP = Number(values.cap);
 const WORKER_COUNTS = values.workers.split(',').map(Number);
 const repo = join(import.meta.dirname, '..');
-
-interface HostStats extends Omit<SimStats, 'verbs'> {
-  readonly name: string;
-  readonly ip: string;
-}
-
-interface World {
-  readonly dnsServer: string;
-  readonly smtpPort: number;
-  readonly addresses: readonly WorldAddress[];
-  stats(): Promise<HostStats[]>;
-  resetPeaks(): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** The bulk benchmark's world in a worker thread (bench/world-worker.ts), as bench:bulk runs it. */
-async function startWorld(count: number, latencyMs: number): Promise<World> {
-  const entry = new URL('./world-worker.ts', import.meta.url).href;
-  const worker = new Worker(
-    `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`,
-    { eval: true, workerData: { count, latencyMs } },
-  );
-  const ask = async <T>(type: string, answer: string): Promise<T> => {
-    worker.postMessage({ type });
-    for (;;) {
-      const [message] = (await once(worker, 'message')) as [{ type: string } & T];
-      if (message.type === answer) return message;
-    }
-  };
-  const [ready] = (await once(worker, 'message')) as [
-    { dnsServer: string; smtpPort: number; addresses: WorldAddress[] },
-  ];
-  return {
-    dnsServer: ready.dnsServer,
-    smtpPort: ready.smtpPort,
-    addresses: ready.addresses,
-    stats: async () => (await ask<{ stats: HostStats[] }>('stats', 'stats')).stats,
-    resetPeaks: async () => {
-      await ask('resetPeaks', 'ok');
-    },
-    close: async () => {
-      await ask('close', 'closed');
-      await worker.terminate();
-    },
-  };
-}
 
 /** A PostgreSQL URL and how to let it go, or why there is none. */
 function findPostgres(): { url: string; stop: () => void } | { skip: string } {
@@ -108,7 +60,12 @@ function findPostgres(): { url: string; stop: () => void } | { skip: string } {
   }
 }
 
-function startWorkerProcess(url: string, schema: string, world: World, n: number): Promise<ChildProcess> {
+function startWorkerProcess(
+  url: string,
+  schema: string,
+  world: ThreadWorld,
+  n: number,
+): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -162,7 +119,7 @@ async function main(): Promise<number> {
     console.log(`scale: skipped: ${postgres.skip}`);
     return 0;
   }
-  const world = await startWorld(COUNT, LATENCY);
+  const world = await startWorldThread(COUNT, LATENCY);
   const smtpAddresses = world.addresses.filter((a) => a.hostIp !== null).length;
   console.log(
     `scale: ${world.addresses.length} addresses (${smtpAddresses} reach SMTP), ${LATENCY} ms per reply, ` +
