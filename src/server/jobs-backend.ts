@@ -224,9 +224,14 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
     },
 
     async queueDepth() {
+      // Here the queue is this process's own; with workers it is the store's: every queued or running
+      // job there (from any `rcpt serve` or `rcpt bulk` on the database) waits for the same workers.
+      const records =
+        options.dispatch === undefined
+          ? await Promise.all([...waiting, ...running.keys()].map((id) => store.getJob(id)))
+          : await store.listJobs(['queued', 'running']);
       let depth = 0;
-      for (const id of [...waiting, ...running.keys()]) {
-        const record = await store.getJob(id);
+      for (const record of records) {
         if (record !== null) depth += Math.max(0, record.totalAddresses - record.doneAddresses);
       }
       return depth;
