@@ -156,8 +156,6 @@ function plural(count: number, word: string, words = `${word}s`): string {
   return `${count.toLocaleString('en-US')} ${count === 1 ? word : words}`;
 }
 
-export { BulkError };
-
 /** Runs `rcpt bulk`. Resolves when the output is written; throws `UsageError` or `BulkError`. */
 export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promise<void> {
   const started = performance.now();
