@@ -7,17 +7,15 @@ import { randomBytes } from 'node:crypto';
 
 import Database from 'better-sqlite3';
 
-import { VERDICTS, type Verdict } from '../types.js';
-import { toJobRecord, toOutputRow, type StoredJobRow, type StoredOutputRow } from './stored-rows.js';
-import type {
-  JobItem,
-  JobProgress,
-  JobRecord,
-  JobStore,
-  KeyedResult,
-  NewJob,
-  PendingAddress,
-} from './job-store.js';
+import {
+  toJobProgress,
+  toJobRecord,
+  toOutputRow,
+  type StoredJobRow,
+  type StoredOutputRow,
+  type StoredResultCount,
+} from './stored-rows.js';
+import type { JobItem, JobRecord, JobStore, KeyedResult, NewJob, PendingAddress } from './job-store.js';
 
 /** Bumped when the schema changes; `PRAGMA user_version` records what a file has. */
 const SCHEMA_VERSION = 1;
@@ -81,6 +79,11 @@ type ItemRow = StoredOutputRow;
 export interface SqliteJobStoreOptions {
   /** Open an existing file read-only (a process that only watches progress). Default false. */
   readonly readonly?: boolean;
+  /**
+   * Caps the file at this many pages (`PRAGMA max_page_count`, this connection only): a write that
+   * needs more fails with SQLITE_FULL, as on a full disk. For tests of that case; default no cap.
+   */
+  readonly maxPageCount?: number;
 }
 
 /** Runs a synchronous call as a promise: what it throws becomes the promise's rejection. */
@@ -113,6 +116,9 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
       }
       db.exec(SCHEMA);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      if (options.maxPageCount !== undefined) {
+        db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxPageCount))}`);
+      }
     }
   } catch (error) {
     // A full disk (SQLITE_FULL creating the schema) or a directory that takes no -wal file: the caller
@@ -165,7 +171,7 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
       'UPDATE results SET verdict = ?, reason = ?, result = ?, checked_at = ? WHERE job_id = ? AND key = ?',
     ),
     addDone: db.prepare('UPDATE jobs SET done_addresses = done_addresses + ?, updated_at = ? WHERE id = ?'),
-    verdictCounts: db.prepare<[string], { verdict: Verdict; reason: string; n: number }>(
+    verdictCounts: db.prepare<[string], StoredResultCount>(
       'SELECT verdict, reason, count(*) AS n FROM results WHERE job_id = ? GROUP BY verdict, reason',
     ),
     outputPage: db.prepare<[string, string, number, number], ItemRow>(
@@ -312,21 +318,7 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
     },
     getProgress(id) {
       return settle(() => {
-        const job = requireJob(id);
-        const counts = Object.fromEntries(VERDICTS.map((verdict) => [verdict, 0])) as Record<Verdict, number>;
-        const reasons: Record<string, number> = {};
-        for (const { verdict, reason, n } of statements.verdictCounts.all(id)) {
-          counts[verdict] += n;
-          reasons[reason] = (reasons[reason] ?? 0) + n;
-        }
-        const progress: JobProgress = {
-          totalRows: job.totalRows,
-          totalAddresses: job.totalAddresses,
-          doneAddresses: job.doneAddresses,
-          counts,
-          reasons,
-        };
-        return progress;
+        return toJobProgress(requireJob(id), statements.verdictCounts.all(id));
       });
     },
     async *readOutput(id, readOptions = {}) {

@@ -2,8 +2,8 @@
  * The row shapes both job stores (SQLite and PostgreSQL) keep, and their one decoding into the
  * `JobStore` records: JSON columns are text, names are snake_case, as the two schemas agree.
  */
-import type { VerifyResult } from '../types.js';
-import type { InputLayout, JobRecord, JobSource, JobStatus, OutputRow } from './job-store.js';
+import { VERDICTS, type Verdict, type VerifyResult } from '../types.js';
+import type { InputLayout, JobProgress, JobRecord, JobSource, JobStatus, OutputRow } from './job-store.js';
 
 /** A `jobs` row. SQLite has no boolean type, so `ingested` is 0/1 there and a boolean in PostgreSQL. */
 export interface StoredJobRow {
@@ -62,5 +62,29 @@ export function toOutputRow(row: StoredOutputRow): OutputRow {
     fields: row.fields === null ? null : (JSON.parse(row.fields) as string[]),
     error: row.error,
     result: row.result === null ? null : (JSON.parse(row.result) as VerifyResult),
+  };
+}
+
+/** One `(verdict, reason)` group of a job's results, as both stores count them. */
+export interface StoredResultCount {
+  verdict: Verdict;
+  reason: string;
+  n: number;
+}
+
+/** A job's progress from its record and its results counted by verdict and reason. */
+export function toJobProgress(job: JobRecord, groups: Iterable<StoredResultCount>): JobProgress {
+  const counts = Object.fromEntries(VERDICTS.map((verdict) => [verdict, 0])) as Record<Verdict, number>;
+  const reasons: Record<string, number> = {};
+  for (const { verdict, reason, n } of groups) {
+    counts[verdict] += n;
+    reasons[reason] = (reasons[reason] ?? 0) + n;
+  }
+  return {
+    totalRows: job.totalRows,
+    totalAddresses: job.totalAddresses,
+    doneAddresses: job.doneAddresses,
+    counts,
+    reasons,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Every error the API answers with, and the one place they become responses (`app.onError`, the hono
  * model): a stable machine `error` code, a message for people, and the HTTP status. Malformed input is
- * always a 4xx; a 5xx means rcpt itself failed.
+ * always a 4xx; a 5xx means rcpt itself failed (507 `storage_full`: the job store has no space left).
  */
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
@@ -17,6 +17,7 @@ export const API_ERROR_CODES = [
   'unsupported_media_type',
   'rate_limited',
   'unavailable',
+  'storage_full',
   'internal',
 ] as const;
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
@@ -53,6 +54,7 @@ const STATUS_CODES: Partial<Record<number, ApiErrorCode>> = {
   415: 'unsupported_media_type',
   429: 'rate_limited',
   503: 'unavailable',
+  507: 'storage_full',
 };
 
 /** Answers one error as JSON; anything that is not an `HttpError` or hono's own becomes a 500. */

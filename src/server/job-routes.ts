@@ -58,6 +58,14 @@ export class JobInputError extends Error {
 }
 
 /**
+ * The job store has no space left (SQLite's SQLITE_FULL, PostgreSQL's 53100 disk_full): answered 507
+ * with a message saying so, instead of a bare 500. What the write was for is in the message.
+ */
+export class JobStoreFullError extends Error {
+  override readonly name = 'JobStoreFullError';
+}
+
+/**
  * The job store and runner as the API sees them (implemented over `src/jobs/` in jobs-backend.ts).
  * `create` consumes the input as it arrives and resolves once it is stored and queued.
  */
@@ -115,7 +123,16 @@ const errors = {
     description: 'Rate limited; see Retry-After',
     content: { 'application/json': { schema: ErrorSchema } },
   },
+  507: {
+    description: 'The job store is full (no space left on the server); nothing was changed',
+    content: { 'application/json': { schema: ErrorSchema } },
+  },
 } as const;
+
+/** A full job store as the API answers it; other errors pass through unchanged. */
+function storeFull(error: unknown): unknown {
+  return error instanceof JobStoreFullError ? new HttpError(507, 'storage_full', error.message) : error;
+}
 
 /** Counts bytes as they pass and stops the upload with a 413 past `max`. */
 async function* limitBytes(body: ReadableStream<Uint8Array>, max: number): AsyncIterable<Uint8Array> {
@@ -188,6 +205,7 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
           content: { 'application/json': { schema: ErrorSchema } },
         },
         429: errors[429],
+        507: errors[507],
       },
     }),
     async (c) => {
@@ -230,7 +248,7 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
             error.message,
           );
         }
-        throw error;
+        throw storeFull(error);
       }
       logger.info({ key: c.get('owner'), job: job.id, total: job.total, kind: input.kind }, 'job created');
       return c.json({ id: job.id, status: job.status, total: job.total }, 202, {
@@ -366,12 +384,17 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
         401: errors[401],
         404: errors[404],
         429: errors[429],
+        507: errors[507],
       },
     }),
     async (c) => {
       const id = c.req.valid('param').id;
       await ownJob(c, id);
-      const job = await backend().cancel(id);
+      const job = await backend()
+        .cancel(id)
+        .catch((error: unknown) => {
+          throw storeFull(error);
+        });
       if (job === null) throw new HttpError(404, 'not_found', `No job ${id}`);
       logger.info({ key: c.get('owner'), job: id, status: job.status }, 'job cancelled');
       return c.json(jobResponse(job), 200);

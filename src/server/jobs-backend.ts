@@ -16,7 +16,13 @@ import {
   type Verdict,
   type Verifier,
 } from '../index.js';
-import { JobInputError, type JobInput, type JobView, type JobsBackend } from './job-routes.js';
+import {
+  JobInputError,
+  JobStoreFullError,
+  type JobInput,
+  type JobView,
+  type JobsBackend,
+} from './job-routes.js';
 import type { Logger } from './logger.js';
 
 /** Jobs verified at once: a second job need not wait for a long first one; the scheduler shares hosts. */
@@ -49,6 +55,19 @@ export interface ClosableJobsBackend extends JobsBackend {
   readonly resumed: Promise<number>;
   /** Stops running jobs (they go back to `queued`, resumable) and closes the store. */
   close(): Promise<void>;
+}
+
+/**
+ * Whether a job store error (or one of its causes) means "no space left": better-sqlite3's SQLITE_FULL
+ * (a full disk, or the file at its `max_page_count`), PostgreSQL's SQLSTATE 53100 disk_full.
+ */
+export function isStoreFull(error: unknown): boolean {
+  for (let cause = error, depth = 0; typeof cause === 'object' && cause !== null && depth < 5; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && (code.startsWith('SQLITE_FULL') || code === '53100')) return true;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 const zeroCounts = (): Record<Verdict, number> =>
@@ -165,28 +184,38 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
     await store.finishIngest(id);
   }
 
+  /** A store error that means "no space left" becomes a `JobStoreFullError` saying what was refused. */
+  function whenFull(error: unknown, refused: string): unknown {
+    if (!isStoreFull(error)) return error;
+    logger.error({ err: error }, `job store full: ${refused}`);
+    return new JobStoreFullError(
+      `The job store is full (no space left on the server): ${refused}. Try again once space is freed.`,
+    );
+  }
+
   return {
     resumed,
     async create(owner: string, input: JobInput, limits): Promise<JobView> {
-      const job = await store.createJob({ owner, options: { via: 'http', input: input.kind } });
+      let id: string | null = null;
+      let stored: JobRecord | null;
       try {
-        if (input.kind === 'list') await storeList(job.id, input.emails);
-        else await ingestInput(store, job.id, input.body, { maxRows: limits.maxAddresses });
+        id = (await store.createJob({ owner, options: { via: 'http', input: input.kind } })).id;
+        if (input.kind === 'list') await storeList(id, input.emails);
+        else await ingestInput(store, id, input.body, { maxRows: limits.maxAddresses });
+        stored = await store.getJob(id);
+        if (stored === null) throw new Error(`job ${id} vanished after ingest`);
+        if (options.dispatch !== undefined) await options.dispatch(id);
       } catch (error) {
-        // A refused upload leaves nothing behind.
-        await store.deleteJob(job.id).catch(() => undefined);
+        // A refused upload leaves nothing behind (a worker given a deleted job skips it).
+        if (id !== null) await store.deleteJob(id).catch(() => undefined);
         if (error instanceof InputTooLargeError) {
           throw new JobInputError(`At most ${limits.maxAddresses} addresses per job`, true);
         }
         if (error instanceof InputError) throw new JobInputError(error.message);
-        throw error;
+        throw whenFull(error, 'the job was not stored');
       }
-      const stored = await store.getJob(job.id);
-      if (stored === null) throw new Error(`job ${job.id} vanished after ingest`);
-      if (options.dispatch !== undefined) {
-        await options.dispatch(job.id);
-      } else {
-        waiting.push(job.id);
+      if (options.dispatch === undefined) {
+        waiting.push(stored.id);
         pump();
       }
       return view(stored);
@@ -211,7 +240,14 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
         if (index !== -1) waiting.splice(index, 1);
         // A running job sees the status at its next write and stops (no need to wait for it here);
         // what is written stays downloadable.
-        await store.setStatus(id, 'cancelled');
+        await store.setStatus(id, 'cancelled').catch((error: unknown) => {
+          // Not cancelled after all: a waiting job keeps its turn.
+          if (index !== -1) {
+            waiting.splice(Math.min(index, waiting.length), 0, id);
+            pump();
+          }
+          throw whenFull(error, 'the job was not cancelled');
+        });
       }
       const after = await store.getJob(id);
       return after === null ? null : view(after);

@@ -11,18 +11,24 @@ import { randomBytes } from 'node:crypto';
 // Types only here: `pg` is loaded when a store is opened, so the library and the CLI start without it.
 import type pg from 'pg';
 
-import { VERDICTS, type Verdict, type VerifyResult } from '../../types.js';
+import type { VerifyResult } from '../../types.js';
 import type {
   DomainFacts,
   JobItem,
-  JobProgress,
   JobRecord,
   JobStore,
   KeyedResult,
   NewJob,
   PendingAddress,
 } from '../job-store.js';
-import { toJobRecord, toOutputRow, type StoredJobRow, type StoredOutputRow } from '../stored-rows.js';
+import {
+  toJobProgress,
+  toJobRecord,
+  toOutputRow,
+  type StoredJobRow,
+  type StoredOutputRow,
+  type StoredResultCount,
+} from '../stored-rows.js';
 import { checkSchemaName, migrate } from './schema.js';
 
 /** The schema the tables live in unless told otherwise. */
@@ -266,24 +272,11 @@ export async function openPgJobStore(url: string, options: PgJobStoreOptions = {
     },
     async getProgress(id) {
       const job = await requireJob(id);
-      const counts = Object.fromEntries(VERDICTS.map((verdict) => [verdict, 0])) as Record<Verdict, number>;
-      const reasons: Record<string, number> = {};
-      const { rows } = await pool.query<{ verdict: Verdict; reason: string; n: number }>(
+      const { rows } = await pool.query<StoredResultCount>(
         `SELECT verdict, reason, count(*)::int AS n FROM ${s}.results WHERE job_id = $1 GROUP BY verdict, reason`,
         [id],
       );
-      for (const { verdict, reason, n } of rows) {
-        counts[verdict] += n;
-        reasons[reason] = (reasons[reason] ?? 0) + n;
-      }
-      const progress: JobProgress = {
-        totalRows: job.totalRows,
-        totalAddresses: job.totalAddresses,
-        doneAddresses: job.doneAddresses,
-        counts,
-        reasons,
-      };
-      return progress;
+      return toJobProgress(job, rows);
     },
     async *readOutput(id, readOptions = {}) {
       const pageSize = readOptions.pageSize ?? DEFAULT_OUTPUT_PAGE;
