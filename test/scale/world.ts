@@ -54,6 +54,8 @@ export interface ScaleWorldOptions {
   readonly greylistMs?: number;
   /** Seed for the list. */
   readonly seed?: number;
+  /** Delay of every DNS answer, in milliseconds, or a function asked at each query. Default 0. */
+  readonly dnsDelayMs?: number | (() => number);
 }
 
 /** A small deterministic PRNG (mulberry32): the same list on every run. */
@@ -133,7 +135,13 @@ export async function startScaleWorld(options: ScaleWorldOptions): Promise<Scale
     domainsByHost.get(ips[host - 1] as string)?.push(domain);
   }
   zones['nxmx.scale.test'] = { MX: [{ priority: 10, exchange: 'missing.scale.test' }] };
-  const dns = await startDnsServer({ zones });
+  const dnsDelay = options.dnsDelayMs;
+  const dns = await startDnsServer({
+    zones,
+    ...(dnsDelay === undefined
+      ? {}
+      : { delayMs: typeof dnsDelay === 'number' ? dnsDelay : () => dnsDelay() }),
+  });
 
   const addresses: { address: string; verdict: 'deliverable' | 'undeliverable' }[] = [];
   for (let i = 0; i < options.size; i++) {

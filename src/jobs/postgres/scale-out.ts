@@ -12,6 +12,7 @@
  * whole fetch when the oldest entry's host is busy, so exclusivity lives in our own table.
  */
 // Types only here: pg-boss is loaded when the queue is opened, so the library starts without it.
+import type pg from 'pg';
 import type PgBoss from 'pg-boss';
 
 import { openPgJobStore, type PgJobStore, type PgJobStoreOptions } from './pg-job-store.js';
@@ -39,20 +40,35 @@ export interface ScaleOutOptions extends PgJobStoreOptions {
 
 export interface PlanEntry {
   readonly jobId: string;
+  /** Plans of this job that failed before this entry (absent on the first). */
+  readonly attempt?: number;
 }
 
 export interface HostEntry {
   readonly host: string;
 }
 
+/**
+ * Queue writes inside a transaction of the store (`PgJobStore.transaction`): the entry is stored with
+ * the change that makes it due, or not at all, so a process killed between the two loses nothing.
+ */
+export interface InTransaction {
+  readonly db?: PgBoss.Db;
+}
+
+/** pg-boss's view of one of our transactions' connections. */
+export function queueDb(client: pg.PoolClient): PgBoss.Db {
+  return { executeSql: (text, values) => client.query(text, values) };
+}
+
 /** The store and the queue, sharing one database. */
 export interface ScaleOut {
   readonly store: PgJobStore;
   readonly boss: PgBoss;
-  /** Hands an ingested job to the workers. */
-  submit(jobId: string): Promise<void>;
+  /** Hands an ingested job to the workers (at `startAfter`, for a retry). */
+  submit(jobId: string, options?: InTransaction & { startAfter?: Date; attempt?: number }): Promise<void>;
   /** Announces work due on these hosts, now or at `startAfter`. */
-  announceHosts(hosts: Iterable<string>, startAfter?: Date): Promise<void>;
+  announceHosts(hosts: Iterable<string>, startAfter?: Date, options?: InTransaction): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -111,16 +127,26 @@ export async function openScaleOut(url: string, options: ScaleOutOptions = {}): 
   return {
     store,
     boss,
-    async submit(jobId) {
-      await boss.send(PLAN_QUEUE, { jobId } satisfies PlanEntry, { expireInSeconds: planExpire });
+    async submit(jobId, submitOptions = {}) {
+      const { db, startAfter, attempt } = submitOptions;
+      await boss.send(
+        PLAN_QUEUE,
+        { jobId, ...(attempt === undefined ? {} : { attempt }) } satisfies PlanEntry,
+        {
+          expireInSeconds: planExpire,
+          ...(db === undefined ? {} : { db }),
+          ...(startAfter === undefined ? {} : { startAfter }),
+        },
+      );
     },
-    async announceHosts(hosts, startAfter) {
+    async announceHosts(hosts, startAfter, announceOptions = {}) {
       const entries = [...new Set(hosts)].map((host) => ({
         name: HOST_QUEUE,
         data: { host } satisfies HostEntry,
         ...(startAfter === undefined ? {} : { startAfter }),
       }));
-      if (entries.length > 0) await boss.insert(entries);
+      if (entries.length > 0)
+        await boss.insert(entries, announceOptions.db === undefined ? {} : { db: announceOptions.db });
     },
     async close() {
       if (closed) return;

@@ -11,7 +11,12 @@
  *   host back. Greylisted addresses get a `not_before` and a delayed `rcpt-host` entry instead of a
  *   result, and are tried again then, with the same MAIL FROM (RFC 6647 §2.1).
  * - **Sweeping**: expired leases (a worker killed with `kill -9`) are removed and their hosts announced
- *   again, so what the dead worker held is finished by others.
+ *   again (a plan lease: the job submitted again), so what the dead worker held is finished by others;
+ *   a job whose last results were written by a worker killed before it marked the job done is marked.
+ *
+ * Crash safety: every hand-over from one record to another (a queue entry taken and its lease taken, a
+ * lease released or swept and its host announced) is one transaction with pg-boss's statements in it,
+ * so a worker killed at any point leaves either the entry or the lease, and so someone to finish.
  *
  * Stopping (`stop()`, SIGTERM in `rcpt worker`): no new host is taken, addresses in flight are left as
  * work (the verifications cut short are not written), results in hand are written, leases are released
@@ -21,6 +26,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import type pg from 'pg';
 import type PgBoss from 'pg-boss';
 
 import { createResolver, type Resolver } from '../../dns/resolver.js';
@@ -34,6 +40,7 @@ import {
   HOST_QUEUE,
   PLAN_QUEUE,
   openScaleOut,
+  queueDb,
   type HostEntry,
   type PlanEntry,
   type ScaleOut,
@@ -73,6 +80,15 @@ const LOCAL_DOMAIN_CACHE = 20_000;
 const RUN_SETTLE_MS = 100;
 /** The host group of addresses that need no SMTP conversation (bad syntax, no usable MX). */
 export const NO_SMTP_HOST = '-';
+/**
+ * Planning holds a lease too, named after the job in `host_leases` (no host address starts so): a
+ * planner killed mid-plan is found by the sweep within a lease, instead of its queue entry staying
+ * active until pg-boss expires it (10 minutes).
+ */
+const PLAN_LEASE_PREFIX = 'plan:';
+/** Failed plans of one job before the job is marked failed; the next try waits this long. */
+const PLAN_ATTEMPTS = 20;
+const PLAN_RETRY_MS = 1_000;
 
 export interface WorkerOptions extends ScaleOutOptions {
   /** `postgres://…` */
@@ -142,6 +158,25 @@ function domainOfKey(key: string): string | null {
   if (key.startsWith('!') || key.startsWith('#')) return null;
   const at = key.lastIndexOf('@');
   return at === -1 ? null : key.slice(at + 1);
+}
+
+/** The lease key of a job's planning. */
+function planLease(jobId: string): string {
+  return `${PLAN_LEASE_PREFIX}${jobId}`;
+}
+
+/**
+ * Completes queue entries, on `db` (a transaction). pg-boss 10 takes `(name, ids, data, options)`,
+ * whatever its type declarations say for a list of ids.
+ */
+function completeEntries(boss: PgBoss, name: string, ids: string[], db: PgBoss.Db): Promise<unknown> {
+  const complete = boss.complete.bind(boss) as unknown as (
+    name: string,
+    ids: string[],
+    data: null,
+    options: PgBoss.ConnectionOptions,
+  ) => Promise<unknown>;
+  return complete(name, ids, null, { db });
 }
 
 async function mapLimit<T, R>(
@@ -325,15 +360,16 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     return hostOf;
   }
 
-  async function plan(jobId: string): Promise<void> {
+  /** Plans the job while `signal` is not aborted (a stop, or its plan lease lost). */
+  async function plan(jobId: string, signal: AbortSignal): Promise<void> {
     const job = await store.getJob(jobId);
-    if (job === null || !job.ingested || job.status === 'done' || job.status === 'cancelled') return;
+    if (job === null || !job.ingested || ['done', 'cancelled', 'failed'].includes(job.status)) return;
     if (job.status !== 'running') await store.setStatus(jobId, 'running');
     let after: string | null = null;
     let addresses = 0;
     const allHosts = new Set<string>();
     for (;;) {
-      if (stopping.signal.aborted) throw new Error('worker stopping');
+      if (isAborted(signal)) throw new Error(isStopping() ? 'worker stopping' : 'plan lease lost');
       const page = await store.pendingAddresses(jobId, after, PLAN_PAGE);
       if (page.length === 0) break;
       const domains = [...new Set(page.map((p) => domainOfKey(p.key)).filter((d) => d !== null))];
@@ -356,43 +392,97 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       if (last === undefined || page.length < PLAN_PAGE) break;
       after = last.key;
     }
-    await store.pool.query(`UPDATE ${s}.jobs SET planned = true, updated_at = $2 WHERE id = $1`, [
-      jobId,
-      new Date().toISOString(),
-    ]);
+    // Planned and the plan lease let go together: a kill between the two would plan the job again.
+    await store.transaction(async (tx) => {
+      await tx.query(`UPDATE ${s}.jobs SET planned = true, updated_at = $2 WHERE id = $1`, [
+        jobId,
+        new Date().toISOString(),
+      ]);
+      await tx.query(`DELETE FROM ${s}.host_leases WHERE host = $1 AND worker = $2`, [planLease(jobId), id]);
+    });
     report({ type: 'planned', job: jobId, addresses, hosts: allHosts.size });
     await finishIfDone(jobId);
   }
 
+  /**
+   * Takes plan entries one at a time. The entry and the job's plan lease change hands in one
+   * transaction; from then on the lease is the claim, renewed while planning, so a planner killed
+   * mid-plan is replaced by the sweep within a lease.
+   */
   async function planLoop(): Promise<void> {
-    while (!stopping.signal.aborted) {
-      let entries: PgBoss.Job<PlanEntry>[] = [];
+    while (!isStopping()) {
+      let taken: { entry: PlanEntry; leased: boolean } | null = null;
       try {
-        entries = await boss.fetch<PlanEntry>(PLAN_QUEUE, { batchSize: 1 });
+        taken = await store.transaction(async (tx) => {
+          const db = queueDb(tx);
+          const [entry] = await boss.fetch<PlanEntry>(PLAN_QUEUE, { batchSize: 1, db });
+          if (entry === undefined) return null;
+          // Held by a live planner (the job was submitted twice): that one plans it; its input was
+          // complete before either submission.
+          const leased = await tryLease(planLease(entry.data.jobId), tx);
+          await completeEntries(boss, PLAN_QUEUE, [entry.id], db);
+          return { entry: entry.data, leased };
+        });
       } catch (error) {
         report({ type: 'error', error, where: 'fetch plan' });
       }
-      const entry = entries[0];
-      if (entry === undefined) {
+      if (taken === null) {
         await nap(pollMs);
         continue;
       }
-      try {
-        await plan(entry.data.jobId);
-        await boss.complete(PLAN_QUEUE, entry.id);
-      } catch (error) {
-        // Another worker plans it again (planning is idempotent: work rows are keyed by job and key).
-        if (!isStopping()) report({ type: 'error', error, where: `plan ${entry.data.jobId}` });
-        await boss.fail(PLAN_QUEUE, entry.id).catch(() => undefined);
-      }
+      if (taken.leased) await planUnderLease(taken.entry);
+    }
+  }
+
+  async function planUnderLease(entry: PlanEntry): Promise<void> {
+    const key = planLease(entry.jobId);
+    const lease = new AbortController();
+    const heartbeat = keepLease(key, lease);
+    try {
+      await plan(entry.jobId, AbortSignal.any([lease.signal, stopping.signal]));
+      // A plan that found nothing to do still holds its lease.
+      await store.pool.query(`DELETE FROM ${s}.host_leases WHERE host = $1 AND worker = $2`, [key, id]);
+    } catch (error) {
+      // Lost lease: the sweep found it expired and submitted the job again.
+      if (lease.signal.aborted) return;
+      const stopped = isStopping();
+      if (!stopped) report({ type: 'error', error, where: `plan ${entry.jobId}` });
+      // A stop hands the plan on at once; a failure is tried again shortly, up to PLAN_ATTEMPTS times.
+      const attempt = (entry.attempt ?? 0) + (stopped ? 0 : 1);
+      const message = error instanceof Error ? error.message : String(error);
+      await store
+        .transaction(async (tx) => {
+          if (attempt >= PLAN_ATTEMPTS) {
+            await tx.query(
+              `UPDATE ${s}.jobs SET status = 'failed', error = $2, updated_at = $3
+               WHERE id = $1 AND status IN ('queued', 'running')`,
+              [entry.jobId, `planning failed ${attempt} times: ${message}`, new Date().toISOString()],
+            );
+            await tx.query(`DELETE FROM ${s}.work WHERE job_id = $1`, [entry.jobId]);
+          } else {
+            await cluster.submit(entry.jobId, {
+              db: queueDb(tx),
+              attempt,
+              ...(stopped ? {} : { startAfter: new Date(Date.now() + PLAN_RETRY_MS) }),
+            });
+          }
+          await tx.query(`DELETE FROM ${s}.host_leases WHERE host = $1 AND worker = $2`, [key, id]);
+        })
+        .catch((handOff: unknown) => {
+          // The lease stays and runs out; the sweep submits the job again.
+          report({ type: 'error', error: handOff, where: `hand on plan ${entry.jobId}` });
+        });
+    } finally {
+      clearInterval(heartbeat);
     }
   }
 
   // ---------------------------------------------------------------------------------------------
   // Hosts
 
-  async function tryLease(host: string): Promise<boolean> {
-    const { rowCount } = await store.pool.query(
+  /** Takes the lease of `host` (or of a plan) unless a live holder has it; on `client` when given. */
+  async function tryLease(host: string, client: pg.Pool | pg.PoolClient = store.pool): Promise<boolean> {
+    const { rowCount } = await client.query(
       `INSERT INTO ${s}.host_leases (host, worker, expires_at)
        VALUES ($1, $2, now() + $3 * interval '1 millisecond')
        ON CONFLICT (host) DO UPDATE SET worker = excluded.worker, expires_at = excluded.expires_at
@@ -411,18 +501,47 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     return (rowCount ?? 0) > 0;
   }
 
-  /** Releases the lease, then announces what is left (due now, or the next greylisting retry). */
-  async function handBack(host: string): Promise<void> {
-    await store.pool.query(`DELETE FROM ${s}.host_leases WHERE host = $1 AND worker = $2`, [host, id]);
-    const { rows } = await store.pool.query<{ due: boolean | null; next: Date | null }>(
-      `SELECT bool_or(w.not_before <= now()) AS due, min(w.not_before) AS next
-       FROM ${s}.work w JOIN ${s}.jobs j ON j.id = w.job_id
-       WHERE w.host = $1 AND j.status IN ('queued', 'running')`,
-      [host],
+  /**
+   * Renews `key`'s lease every third of the lease until cleared; aborts `lease` when it was lost (it ran
+   * out and was swept or taken).
+   */
+  function keepLease(key: string, lease: AbortController): NodeJS.Timeout {
+    return setInterval(
+      () => {
+        renewLease(key).then(
+          (kept) => {
+            if (!kept && !lease.signal.aborted) {
+              report({ type: 'lease-lost', host: key });
+              lease.abort();
+            }
+          },
+          (error: unknown) => {
+            report({ type: 'error', error, where: `renew ${key}` });
+          },
+        );
+      },
+      Math.max(100, Math.floor(leaseMs / 3)),
     );
-    const row = rows[0];
-    if (row?.due === true) await cluster.announceHosts([host]);
-    else if (row?.next != null) await cluster.announceHosts([host], row.next);
+  }
+
+  /**
+   * Releases the lease and announces what is left (due now, or the next greylisting retry), in one
+   * transaction: killed half-way, the lease stays, runs out, and the sweep announces the host.
+   */
+  async function handBack(host: string): Promise<void> {
+    await store.transaction(async (tx) => {
+      await tx.query(`DELETE FROM ${s}.host_leases WHERE host = $1 AND worker = $2`, [host, id]);
+      const { rows } = await tx.query<{ due: boolean | null; next: Date | null }>(
+        `SELECT bool_or(w.not_before <= now()) AS due, min(w.not_before) AS next
+         FROM ${s}.work w JOIN ${s}.jobs j ON j.id = w.job_id
+         WHERE w.host = $1 AND j.status IN ('queued', 'running')`,
+        [host],
+      );
+      const row = rows[0];
+      const db = queueDb(tx);
+      if (row?.due === true) await cluster.announceHosts([host], undefined, { db });
+      else if (row?.next != null) await cluster.announceHosts([host], row.next, { db });
+    });
   }
 
   /** Reads the shared catch-all verdicts of these domains that this worker does not know yet. */
@@ -582,22 +701,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   async function workHost(host: string): Promise<void> {
     const lease = new AbortController();
     const started = performance.now();
-    const heartbeat = setInterval(
-      () => {
-        renewLease(host).then(
-          (kept) => {
-            if (!kept && !lease.signal.aborted) {
-              report({ type: 'lease-lost', host });
-              lease.abort();
-            }
-          },
-          (error: unknown) => {
-            report({ type: 'error', error, where: `renew ${host}` });
-          },
-        );
-      },
-      Math.max(100, Math.floor(leaseMs / 3)),
-    );
+    const heartbeat = keepLease(host, lease);
     const signal = AbortSignal.any([lease.signal, stopping.signal]);
     const tally = { written: 0 };
     try {
@@ -609,21 +713,43 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     }
   }
 
-  /** Takes a host from an entry and works it, unless someone (or another lane here) holds it. */
-  async function takeHost(host: string): Promise<void> {
+  /** Works a host whose lease this worker took, then hands it back. */
+  async function runHost(host: string): Promise<void> {
+    held.add(host);
     try {
-      // Held by this worker's other lane, or another live worker: the holder re-announces the host
-      // when it lets go, and the sweeper does if the holder dies.
-      if (held.has(host) || !(await tryLease(host))) return;
-      held.add(host);
-      try {
-        await workHost(host);
-      } finally {
-        held.delete(host);
-      }
+      await workHost(host);
     } catch (error) {
       report({ type: 'error', error, where: `host ${host}` });
+    } finally {
+      held.delete(host);
     }
+  }
+
+  /**
+   * Takes up to `count` host entries and the leases of their hosts in one transaction (hosts in one
+   * order, so two workers wait for each other rather than deadlock): a worker killed here leaves the
+   * entries in the queue, never entries gone and no lease. Resolves with the entries taken and the
+   * hosts leased; a host held by another lane here or by another live worker is left to its holder,
+   * who announces it again when it lets go (or the sweep does if the holder dies).
+   */
+  async function takeHosts(count: number): Promise<{ entries: number; leased: string[] }> {
+    return store.transaction(async (tx) => {
+      const db = queueDb(tx);
+      const entries = await boss.fetch<HostEntry>(HOST_QUEUE, { batchSize: count, db });
+      const leased: string[] = [];
+      for (const host of [...new Set(entries.map((entry) => entry.data.host))].sort()) {
+        if (!held.has(host) && (await tryLease(host, tx))) leased.push(host);
+      }
+      // The lease is the claim from here on; the entry was only the news.
+      if (entries.length > 0)
+        await completeEntries(
+          boss,
+          HOST_QUEUE,
+          entries.map((entry) => entry.id),
+          db,
+        );
+      return { entries: entries.length, leased };
+    });
   }
 
   /**
@@ -637,45 +763,61 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         await Promise.race(running);
         continue;
       }
-      let entries: PgBoss.Job<HostEntry>[] = [];
+      let taken = { entries: 0, leased: [] as string[] };
       try {
-        entries = await boss.fetch<HostEntry>(HOST_QUEUE, { batchSize: lanes - running.size });
-        // The lease is the claim from here on; the entry was only the news.
-        if (entries.length > 0)
-          await boss.complete(
-            HOST_QUEUE,
-            entries.map((entry) => entry.id),
-          );
+        taken = await takeHosts(lanes - running.size);
       } catch (error) {
         report({ type: 'error', error, where: 'fetch host' });
       }
-      if (entries.length === 0) {
+      if (taken.entries === 0) {
         // Nothing announced: ask again after the poll interval.
         await nap(pollMs);
         continue;
       }
-      for (const host of new Set(entries.map((entry) => entry.data.host))) {
-        const lane: Promise<void> = takeHost(host).finally(() => running.delete(lane));
+      for (const host of taken.leased) {
+        const lane: Promise<void> = runHost(host).finally(() => running.delete(lane));
         running.add(lane);
       }
     }
     await Promise.allSettled(running);
   }
 
-  /** Removes leases that ran out (their holder died) and announces their hosts again. */
+  /**
+   * Removes leases that ran out (their holder died) and, in the same transaction, announces their hosts
+   * again and submits their plans again; then marks done the jobs whose last results a worker wrote
+   * but did not get to mark (killed between the two).
+   */
   async function sweepLoop(): Promise<void> {
     while (!stopping.signal.aborted) {
       await nap(Math.max(200, Math.floor(leaseMs / 2)));
       if (isStopping()) return;
       try {
-        const { rows } = await store.pool.query<{ host: string }>(
-          `DELETE FROM ${s}.host_leases WHERE expires_at < now() RETURNING host`,
+        const swept = await store.transaction(async (tx) => {
+          // In one order, skipping a lease that a fetch is taking over right now.
+          const { rows } = await tx.query<{ host: string }>(
+            `DELETE FROM ${s}.host_leases WHERE host IN (
+               SELECT host FROM ${s}.host_leases WHERE expires_at < now() ORDER BY host FOR UPDATE SKIP LOCKED)
+             RETURNING host`,
+          );
+          const keys = rows.map((r) => r.host);
+          const db = queueDb(tx);
+          await cluster.announceHosts(
+            keys.filter((key) => !key.startsWith(PLAN_LEASE_PREFIX)),
+            undefined,
+            { db },
+          );
+          for (const key of keys.filter((k) => k.startsWith(PLAN_LEASE_PREFIX))) {
+            await cluster.submit(key.slice(PLAN_LEASE_PREFIX.length), { db });
+          }
+          return keys;
+        });
+        if (swept.length > 0) report({ type: 'swept', hosts: swept });
+        const { rows: finished } = await store.pool.query<{ id: string }>(
+          `UPDATE ${s}.jobs SET status = 'done', updated_at = $1
+           WHERE status = 'running' AND planned AND done_addresses >= total_addresses RETURNING id`,
+          [new Date().toISOString()],
         );
-        if (rows.length > 0) {
-          const hosts = rows.map((r) => r.host);
-          await cluster.announceHosts(hosts);
-          report({ type: 'swept', hosts });
-        }
+        for (const job of finished) report({ type: 'job-done', job: job.id });
         await store.pool.query(`UPDATE ${s}.workers SET seen_at = now(), verified = $2 WHERE id = $1`, [
           id,
           verified,
