@@ -16,7 +16,9 @@ import { OptionsError } from './errors.js';
 import { resolveOptions, type ResolvedOptions, type VerifyOptions } from './options.js';
 import { matchProvider, type ProviderRule } from './providers/index.js';
 import {
+  HarvestAllowance,
   schedule,
+  type Reservation,
   type PlannedAddress,
   type Preparation,
   type ResultBody,
@@ -42,8 +44,6 @@ import {
 
 /** A catch-all verdict is a property of the domain's server, not of one address: cache it for a while. */
 const CATCH_ALL_CACHE_TTL_MS = 3_600_000;
-/** The window over which gateways such as IronPort count refused recipients (per hour). */
-const HARVEST_WINDOW_MS = 3_600_000;
 /** A greylist retry must leave this much of the deadline for the second conversation. */
 const GREYLIST_RETRY_MARGIN_MS = 5_000;
 /** Bound on hosts × addresses tried for one address, so a domain with 50 MX records cannot stall us. */
@@ -210,49 +210,49 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       localAddress: config.localAddress,
     });
   const catchAllCache = new Map<string, CatchAllEntry>();
-  /** Times of refused RCPTs per MX address, for gateways that count them (IronPort DHAP). */
-  const refusals = new Map<string, number[]>();
+  /**
+   * Refused RCPTs per MX address at gateways that count them per hour (IronPort DHAP), shared by
+   * `verify()` and `verifyMany()`: both reserve their RCPTs in it before sending them.
+   */
+  const allowance = new HarvestAllowance();
   let closed = false;
 
   /**
-   * Records the refused RCPTs of a session at a gateway whose rule counts them per hour: Cisco
-   * IronPort's Directory Harvest Attack Prevention drops or, worse, silently accepts every recipient
-   * once a sender passes its threshold (providers.md §B), so from then on a 250 there proves nothing.
+   * The answer for an address at a gateway whose hour of refused RCPTs is used up at `ip`: not asked
+   * (past the threshold the answer could not be trusted, and probing on is what gets a sender listed);
+   * `retryAt` says when the window frees up. Both paths answer with this.
    */
-  function countInvalidRecipients(provider: ProviderRule | null, probe: ProbeResult): void {
-    if (provider?.maxInvalidRecipientsPerHour === undefined || probe.ip === null) return;
-    const refused = [
-      ...probe.replies.map((r) => r.reply),
-      ...(probe.catchAll ? [probe.catchAll] : []),
-    ].filter((reply) => reply.code >= 500).length;
-    if (refused === 0) return;
-    const now = Date.now();
-    const times = (refusals.get(probe.ip) ?? []).filter((time) => now - time < HARVEST_WINDOW_MS);
-    for (let i = 0; i < refused; i += 1) times.push(now);
-    refusals.set(probe.ip, times);
-  }
-
-  /**
-   * Before probing a gateway that counts refused RCPTs: once this verifier has spent the hour's
-   * allowance at its first MX address, do not probe it (the answer could not be trusted, and probing
-   * on is what gets a sender listed); say when the window frees up instead.
-   */
-  function harvestLimitReached(plan: ProbePlan): Body | null {
-    const limit = plan.provider?.maxInvalidRecipientsPerHour;
-    const ip = plan.targets[0]?.ip;
-    if (limit === undefined || ip === undefined) return null;
-    const now = Date.now();
-    const times = (refusals.get(ip) ?? []).filter((time) => now - time < HARVEST_WINDOW_MS);
-    if (times.length < limit) return null;
-    const retryAt = new Date((times[0] ?? now) + HARVEST_WINDOW_MS).toISOString();
+  function harvestLimited(plan: ProbePlan, ip: string, wanted = 1): Body {
     return {
       ...plan.base,
       ...outcome('rate_limited'),
       flags: plan.flags,
       dns: plan.dns,
       smtp: null,
-      retryAt,
+      retryAt: new Date(allowance.freesAt(ip, wanted)).toISOString(),
     };
+  }
+
+  /**
+   * Reserves the RCPTs of one probe (`wanted()`: the address, and the catch-all probe while it is
+   * needed) at the first MX address, whose rule (by MX name) or an earlier banner may limit refusals per
+   * hour. Waits while the rest of the allowance is held by RCPTs in flight elsewhere; ends with the
+   * `rate_limited` answer when what is left cannot hold them.
+   */
+  async function reserveRcpts(
+    plan: ProbePlan,
+    wanted: () => number,
+    signal: AbortSignal,
+  ): Promise<{ readonly held: Reservation } | { readonly limited: Body }> {
+    const ip = plan.targets[0]?.ip ?? '';
+    const limit = plan.provider?.maxInvalidRecipientsPerHour ?? null;
+    for (;;) {
+      const count = wanted();
+      const reservation = allowance.reserve(ip, limit, count, count);
+      if (reservation.count === count) return { held: reservation };
+      if (allowance.inFlight(ip) === 0 || signal.aborted) return { limited: harvestLimited(plan, ip, count) };
+      await allowance.released(ip, signal);
+    }
   }
 
   function knownCatchAllOf(domain: string): boolean | null {
@@ -345,7 +345,6 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       catchAllCache.set(plan.domain, { accepted: probed, expires: Date.now() + CATCH_ALL_CACHE_TTL_MS });
       config.catchAllFacts?.learned(plan.domain, probed);
     }
-    countInvalidRecipients(provider, probe);
     const flags = { ...plan.flags, catchAll: catchAll === true };
     const rcptReply = probe.replies.find((r) => r.recipient === plan.recipient)?.reply ?? null;
     const decision = decide(rcptReply, probe, provider, catchAll, flags, timedOut);
@@ -379,22 +378,42 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     const prepared = await prepare(input, signal);
     if (prepared.kind === 'done') return prepared.body;
     const plan = prepared.plan;
-    const harvestLimit = harvestLimitReached(plan);
-    if (harvestLimit !== null) return harvestLimit;
     let catchAllRecipient: string | null = plan.needsCatchAll ? `${randomLocalPart()}@${plan.domain}` : null;
     let attempts = 0;
     for (;;) {
-      const probe: ProbeResult = await prober.probe({
-        targets: plan.targets,
-        recipients: [plan.recipient],
-        catchAllRecipient,
-        smtputf8: plan.smtputf8,
-        oneRecipientPerTransaction: plan.provider?.oneRecipientPerTransaction === true,
+      const reserved = await reserveRcpts(
+        plan,
+        () => {
+          // Another call may have learned the domain's catch-all status meanwhile (while this one
+          // waited for the harvest allowance or a greylisting window): the random RCPT is not needed.
+          if (catchAllRecipient !== null && knownCatchAllOf(plan.domain) !== null) catchAllRecipient = null;
+          return catchAllRecipient === null ? 1 : 2;
+        },
         signal,
-      });
+      );
+      if ('limited' in reserved) return reserved.limited;
+      const { held } = reserved;
+      let probe: ProbeResult;
+      let provider: ProviderRule | null;
+      try {
+        probe = await prober.probe({
+          targets: plan.targets,
+          recipients: [plan.recipient],
+          catchAllRecipient,
+          smtputf8: plan.smtputf8,
+          oneRecipientPerTransaction: plan.provider?.oneRecipientPerTransaction === true,
+          signal,
+        });
+        provider = matchProvider({ mxHost: probe.host, banner: probe.banner });
+        // Counted at the address that answered (a later MX when the first could not be reached); a
+        // limit matched only on the banner is remembered there for the next reservation.
+        if (probe.ip !== null)
+          allowance.record(probe.ip, provider?.maxInvalidRecipientsPerHour ?? null, refusedRcpts(probe));
+      } finally {
+        held.release();
+      }
       attempts += probe.attempts;
       // A 4xx to the random address (greylisting, a 452 recipient limit) says nothing: ask again on retry.
-      const provider = matchProvider({ mxHost: probe.host, banner: probe.banner });
       if (catchAllAnswer(probe.catchAll, provider) !== null) catchAllRecipient = null;
       const concluded = conclude(plan, probe, attempts, signal.aborted);
       const waitMs = concluded.waitMs;
@@ -488,7 +507,12 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       return (async function* () {
         runs.add(run);
         try {
-          yield* schedule(addresses, { prepare, conclude, finish }, settings, runSignal);
+          yield* schedule(
+            addresses,
+            { prepare, conclude, finish, allowance, harvestLimited },
+            settings,
+            runSignal,
+          );
         } finally {
           runs.delete(run);
         }
@@ -610,6 +634,13 @@ async function* pool<T, R>(
     await Promise.allSettled(running.values());
     if (!exhausted) await iterator.return?.();
   }
+}
+
+/** RCPTs of a probe refused with a 5xx, the catch-all probe's included: what DHAP counts. */
+function refusedRcpts(probe: ProbeResult): number {
+  const replies = probe.replies.map((r) => r.reply);
+  if (probe.catchAll !== null) replies.push(probe.catchAll);
+  return replies.filter((reply) => reply.code >= 500).length;
 }
 
 function isPositive(reply: SmtpReplyInfo): boolean {

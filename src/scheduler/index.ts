@@ -8,6 +8,12 @@ export {
   type SessionSettings,
 } from './scheduler.js';
 export {
+  HARVEST_WINDOW_MS,
+  HarvestAllowance,
+  type HarvestAllowanceOptions,
+  type Reservation,
+} from './harvest-allowance.js';
+export {
   DEFAULT_RECIPIENT_LIMIT,
   OVERSPEND_RISK,
   SESSION_ERROR_BUDGET,

@@ -28,6 +28,7 @@ import type {
   TranscriptEntry,
   VerifyResult,
 } from '../types.js';
+import type { HarvestAllowance, Reservation } from './harvest-allowance.js';
 import {
   DEFAULT_RECIPIENT_LIMIT,
   SESSION_ERROR_BUDGET,
@@ -74,6 +75,16 @@ export interface SchedulerPorts<P extends PlannedAddress> {
   ): { readonly body: ResultBody; readonly waitMs: number | null };
   /** Adds the timing fields (and publishes the result). */
   finish(body: ResultBody, startedAt: number, checkedAt: string): VerifyResult;
+  /**
+   * The verifier's ledger of refused RCPTs at gateways that count them per hour (IronPort DHAP), the
+   * one `verify()` uses: every RCPT of a batch at such a host is reserved in it before it is sent.
+   */
+  readonly allowance: HarvestAllowance;
+  /**
+   * The answer for an address not asked because the hour's allowance at host address `ip` is spent:
+   * `unknown/rate_limited` with `retryAt`, as `verify()` gives it.
+   */
+  harvestLimited(plan: P, ip: string): ResultBody;
 }
 
 /** How sessions are opened: the prober's settings. */
@@ -469,6 +480,21 @@ export async function* schedule<P extends PlannedAddress>(
     }
   };
 
+  /**
+   * Ends a job that cannot be asked within the hour's allowance of refusals at `ip`: an address gets
+   * `unknown/rate_limited` with `retryAt`; a catch-all probe settles as unanswered (its domain's
+   * addresses are concluded without it).
+   */
+  const endUnasked = (job: Job, ip: string): void => {
+    if (job.done) return;
+    if (job.kind === 'catchAll') {
+      finalize(job, null, null, null, null);
+      return;
+    }
+    release(job);
+    emit(ports.finish(ports.harvestLimited(job.plan as P, ip), job.startedAt, job.checkedAt));
+  };
+
   const settleCatchAll = (domain: DomainState, reply: SmtpReplyInfo | null): void => {
     domain.catchAll = reply === null ? 'failed' : 'done';
     domain.reply = reply;
@@ -552,6 +578,11 @@ export async function* schedule<P extends PlannedAddress>(
     }
     if (target === undefined) {
       giveUp(job);
+      return;
+    }
+    if (ports.allowance.isSpent(target.ip)) {
+      // The gateway's hour of refusals is used up: asking would prove nothing (no connection at all).
+      endUnasked(job, target.ip);
       return;
     }
     const host = hostOf(target.ip);
@@ -648,6 +679,8 @@ export async function* schedule<P extends PlannedAddress>(
       signal: stop.signal,
       transcript,
     });
+    /** The RCPTs of the batch in flight, reserved in the harvest allowance. */
+    let held: Reservation | null = null;
     try {
       await pace(host, 2);
       const opened = await session.open();
@@ -666,6 +699,7 @@ export async function* schedule<P extends PlannedAddress>(
       }
       host.unreachable = false;
       const provider = matchProvider({ mxHost: name, banner: session.banner });
+      const harvestLimit = provider?.maxInvalidRecipientsPerHour ?? null;
       if (provider?.oneRecipientPerTransaction === true) host.oneRecipient = true;
       if (provider?.maxConnections !== undefined) host.cap = Math.min(host.cap, provider.maxConnections);
       const utf8 = session.extensions.includes('SMTPUTF8');
@@ -708,6 +742,24 @@ export async function* schedule<P extends PlannedAddress>(
           batch = batch.filter((j) => !j.smtputf8);
           if (batch.length === 0) continue;
         }
+        // A gateway counting refused RCPTs per hour (IronPort DHAP): no more RCPTs than the hour has
+        // left, each reserved until its reply is counted, whoever else (verify(), other sessions, other
+        // runs) is asking the same host.
+        held = ports.allowance.reserve(host.ip, harvestLimit, batch.length);
+        if (held.count < batch.length) {
+          host.queue.unshift(...batch.slice(held.count));
+          batch = batch.slice(0, held.count);
+        }
+        if (batch.length === 0) {
+          // What is left is reserved by RCPTs in flight: they may come back unrefused.
+          if (ports.allowance.inFlight(host.ip) > 0) {
+            await ports.allowance.released(host.ip, stop.signal);
+            continue;
+          }
+          // Spent for the hour: every address waiting here gets its answer now, without an RCPT.
+          for (const job of host.queue.splice(0)) endUnasked(job, host.ip);
+          break;
+        }
         for (const job of batch) {
           if (job.lastSession !== sessionId) job.sessions += 1;
           job.lastSession = sessionId;
@@ -730,6 +782,9 @@ export async function* schedule<P extends PlannedAddress>(
         });
         clearTimeout(deadline);
         transactions += 1;
+        const refused = outcome.recipients.slice(0, batch.length).filter((reply) => reply.code >= 500);
+        ports.allowance.record(host.ip, harvestLimit, refused.length);
+        held.release();
         if (isStopped()) return;
         const lines = transcript === null ? null : transcript.slice(transactions === 1 ? 0 : mark);
         const handled = handleTransaction(host, batch, outcome, view, lines, timedOut);
@@ -738,6 +793,7 @@ export async function* schedule<P extends PlannedAddress>(
         if (handled.endSession) break;
       }
     } finally {
+      held?.release();
       if (!run.stopped) await session.quit();
       else session.close();
       // The slot is free once the server has seen the connection go: its FIN is processed on the next
