@@ -2,6 +2,7 @@
  * verify() end to end against real servers on loopback: the demo world's DNS server (real DNS packets
  * over UDP/TCP) and its smtp-server personas, plus raw TCP servers for misbehaviour.
  */
+import { createHook } from 'node:async_hooks';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -214,6 +215,47 @@ describe('verify() against the demo world', () => {
     }
   });
 });
+
+describe('verify() resources', () => {
+  it("ends each call's deadline timer with the call", async () => {
+    // AbortSignal.timeout() timers are unreferenced, so process.getActiveResourcesInfo() does not list
+    // them: async_hooks sees every Timeout created and destroyed (cleared or fired).
+    const live = new Set<number>();
+    const hook = createHook({
+      init(id, type) {
+        if (type === 'Timeout') live.add(id);
+      },
+      destroy(id) {
+        live.delete(id);
+      },
+    });
+    const calls = 2_000;
+    const verifier = createVerifier(base);
+    try {
+      // The DNS answer is cached after the first call: the rest are quick, DNS-only verifications.
+      assert.equal((await verifier.verify('user@nullmx.test')).reason, 'null_mx');
+      const referenced = activeTimeouts();
+      hook.enable();
+      try {
+        for (let i = 0; i < calls; i += 1) {
+          assert.equal((await verifier.verify(`user${i}@nullmx.test`)).reason, 'null_mx');
+        }
+        assert.ok(activeTimeouts() <= referenced, `${activeTimeouts() - referenced} more referenced timers`);
+        // Destroy hooks run a turn later.
+        for (let turn = 0; turn < 5 && live.size > 0; turn += 1) await new Promise(setImmediate);
+      } finally {
+        hook.disable();
+      }
+      assert.equal(live.size, 0, `${live.size} timers of ${calls} verify() calls are still alive`);
+    } finally {
+      await verifier.close();
+    }
+  });
+});
+
+function activeTimeouts(): number {
+  return process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+}
 
 describe('verifyMany()', () => {
   it('yields one result per input, each carrying its input, from a lazy async input', async () => {
