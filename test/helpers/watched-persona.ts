@@ -102,8 +102,11 @@ export async function startWatchedPersona(options: WatchedPersonaOptions = {}): 
     openConnections: () => Promise.resolve(persona.stats.open),
     settled: async (timeoutMs = 10_000) => {
       const until = Date.now() + timeoutMs;
-      while (sockets.size > 0) {
-        if (Date.now() > until) throw new Error(`${sockets.size} connection(s) still open`);
+      // Both views of a close: the socket's own event and the server's session count (smtp-server's
+      // onClose can come a tick after the socket closed).
+      while (sockets.size > 0 || persona.stats.open > 0) {
+        if (Date.now() > until)
+          throw new Error(`${Math.max(sockets.size, persona.stats.open)} connection(s) still open`);
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     },
