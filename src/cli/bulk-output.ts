@@ -4,9 +4,9 @@
  * turned into one line for people (with the code kept for searching) and the way to go on.
  */
 import { constants, type Stats } from 'node:fs';
-import { access, open, rm, stat } from 'node:fs/promises';
+import { access, open, readdir, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 
 /**
  * Bytes written (then removed) beside the output before anything is verified: a place that takes no
@@ -168,7 +168,34 @@ export async function checkOutput(
     // `force` ignores only ENOENT; a path under a regular file fails again here (ENOTDIR).
     await rm(probe, { force: true }).catch(() => undefined);
   }
+  await removeAbandoned(path);
   return { kind: 'file', path };
+}
+
+/** True when a process with this ID runs (or runs under another user). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errorCode(error) === 'EPERM';
+  }
+}
+
+/**
+ * Removes `OUTPUT.tmp-PID` files left by runs that were killed while writing the output (`kill -9`
+ * cannot clean up): only those whose process is gone, so a run writing the same output now keeps its
+ * file. Best effort: a file that cannot be removed is left.
+ */
+async function removeAbandoned(path: string): Promise<void> {
+  const prefix = `${basename(path)}.tmp-`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isRunning(pid)) continue;
+    await rm(resolve(dirname(path), name), { force: true }).catch(() => undefined);
+  }
 }
 
 /** Why `place` cannot be written, or `null` when it can. */

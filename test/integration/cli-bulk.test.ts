@@ -183,6 +183,28 @@ describe('rcpt bulk', () => {
     assert.match(changed.stderr, /changed since job .*; run without --resume to start again/);
   });
 
+  it('removes the temporary output of a killed run, not one whose process still runs', async () => {
+    const input = await file('leftover.txt', 'alice@acme.test\n');
+    const output = join(dir, 'leftover.csv');
+    // A process that has ended, and one that runs for the whole test.
+    const ended = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => ended.once('exit', resolve));
+    const running = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
+    try {
+      const abandoned = `${output}.tmp-${String(ended.pid)}`;
+      const inUse = `${output}.tmp-${String(running.pid)}`;
+      await writeFile(abandoned, 'half an output');
+      await writeFile(inUse, 'another run writing');
+      const run = await rcpt(['bulk', input, '-o', output, ...worldFlags()]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(existsSync(abandoned), false, 'the killed run’s file is removed');
+      assert.equal(existsSync(inUse), true, 'the running one’s file is kept');
+      assert.equal(csvRows(await readFile(output, 'utf8')).length, 1);
+    } finally {
+      running.kill();
+    }
+  });
+
   it('exits 64 on usage errors and 1 on an unreadable input, with a clear message', async () => {
     const input = await file('one.txt', 'alice@acme.test\n');
     const format = await rcpt(['bulk', input, '--format', 'xml']);
