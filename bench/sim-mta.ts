@@ -1,14 +1,35 @@
 /**
- * A simulated MTA on a raw `net` server, for the bulk benchmark and the scheduler tests: every reply
- * leaves `latencyMs` after its command arrived (a network round trip modelled in the server, since this
- * kernel has no netem), replies stay in command order (pipelining, RFC 2920), and the behaviours that
- * decide a bulk verifier's speed are built in: a per-transaction recipient limit (`452 4.5.3`),
- * Postfix's error limits (sleep after the soft limit, `421 4.7.0 Error: too many errors` at the hard
- * one), greylisting of (client IP, MAIL FROM, RCPT) triplets, and counters per connection.
+ * A simulated MTA on a raw `net` server, for the bulk benchmark, the scheduler tests and the
+ * reliability suite: every reply leaves `latencyMs` after its command arrived (a network round trip
+ * modelled in the server, since this kernel has no netem), replies stay in command order (pipelining,
+ * RFC 2920: one queue per connection, drained from its head), and the behaviours that decide a bulk
+ * verifier's speed are built in: a per-transaction recipient limit (`452 4.5.3`), Postfix's error
+ * limits (sleep after the soft limit, `421 4.7.0 Error: too many errors` at the hard one), greylisting of
+ * (client IP, MAIL FROM, RCPT) triplets, slow RCPT replies, and counters per connection.
  *
- * It never accepts DATA. It listens on loopback only.
+ * For good-citizenship checks it can keep every session (its command lines, who closed first) and
+ * counts sessions live at once, on one server or over several (`shared`). Instead of answering it can
+ * misbehave like the hostile servers of issue 9 (`kind`: tarpit, trickle, 1 MB line, endless
+ * continuation, reset, broken TLS, garbage).
+ *
+ * It never accepts DATA. It listens on loopback only. Everything it opens (sockets, timers) is
+ * released when a connection closes or the server stops.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+
+/** How a server behaves. `smtp` answers; the rest are the hostile kinds of issue 9. */
+export const MX_KINDS = [
+  'smtp',
+  'tarpit',
+  'trickle',
+  'longline',
+  'endless',
+  'reset',
+  'badtls',
+  'garbage',
+] as const;
+export type MxKind = (typeof MX_KINDS)[number];
+export const HOSTILE_KINDS = MX_KINDS.filter((kind) => kind !== 'smtp');
 
 /** A refusal: `{ code: 550, text: '5.1.1 <x>: Recipient address rejected: User unknown' }`. */
 export interface SimReply {
@@ -16,21 +37,36 @@ export interface SimReply {
   readonly text: string;
 }
 
+/** A counter shared by several servers: SMTP sessions live over all of them, and its peak. */
+export interface SessionCounter {
+  live: number;
+  peak: number;
+}
+
 export interface SimMtaOptions {
-  /** A name for reports. */
-  readonly name: string;
+  /** A name for reports; the server calls itself `mx.NAME`. Default `KIND.test`. */
+  readonly name?: string;
   /** Loopback address to listen on. */
   readonly host: string;
   /** Port; 0 picks one. */
   readonly port: number;
-  /** The greeting text after `220 `. */
+  /** Answer (`smtp`, the default) or misbehave. */
+  readonly kind?: MxKind;
+  /** The greeting text after `220 `. Default `mx.NAME ESMTP Postfix`. */
   readonly banner?: string;
   /** Delay of every reply after its command arrived (the greeting: after the connection), in ms. */
   readonly latencyMs?: number;
   /** Advertise PIPELINING. Default true. */
   readonly pipelining?: boolean;
-  /** `null` accepts the recipient, a reply refuses it. Default: accept everything. */
+  /** `null` accepts the recipient, a reply refuses it. Default: `users`, or accept everything. */
   readonly recipient?: (address: string) => SimReply | null;
+  /**
+   * Mailboxes (lower-case local parts) that exist; the others get Postfix's `550 5.1.1 <x>: Recipient
+   * address rejected: User unknown in virtual mailbox table`. Used when `recipient` is not given.
+   */
+  readonly users?: ReadonlySet<string> | null;
+  /** Extra delay of each reply to a recipient (after the reply before it), in ms. Default 0. */
+  readonly rcptDelayMs?: number;
   /** RCPTs accepted per transaction; the next ones get `452 4.5.3 Error: too many recipients`. */
   readonly recipientLimit?: number;
   /**
@@ -40,10 +76,15 @@ export interface SimMtaOptions {
   readonly errorLimits?: { readonly soft: number; readonly hard: number; readonly sleepMs: number };
   /** Greylist new (client IP, MAIL FROM, RCPT) triplets for this long (postgrey: 300 s). */
   readonly greylistMs?: number;
+  /** Keep every session (`SimMta.sessions`): its command lines and how it ended. Default false. */
+  readonly record?: boolean;
+  /** Counts this server's SMTP sessions into a counter shared with other servers. */
+  readonly shared?: SessionCounter;
 }
 
 export interface SimStats {
   connections: number;
+  /** Sessions open: from the connection until the server said 221 or 421 (or the connection closed). */
   open: number;
   peak: number;
   commands: number;
@@ -61,18 +102,45 @@ export interface SimStats {
   readonly verbs: Map<string, number>;
 }
 
+/** One connection as the server saw it (kept with `record: true`). */
+export interface SimSession {
+  /** Command lines received, in order. */
+  readonly commands: string[];
+  /** True when the server ended the connection before the client did (hostile kinds, 421). */
+  serverClosedFirst: boolean;
+  closed: boolean;
+}
+
 export interface SimMta {
   readonly name: string;
   readonly host: string;
   readonly port: number;
+  readonly kind: MxKind;
   readonly stats: SimStats;
+  /** Every session so far, with `record: true` (empty otherwise). */
+  readonly sessions: readonly SimSession[];
+  /** TCP connections open now. */
+  open(): number;
+  /** Most TCP connections open at once, until the server processed each close (since `resetPeak()`). */
+  peak(): number;
+  /**
+   * Most SMTP sessions live at once (since `resetPeak()`): a session ends when its QUIT is received or
+   * its connection closes, whichever comes first. A client's cap is judged on this one: after QUIT and
+   * 221 the session is over, whether or not the server has yet processed the FIN that follows.
+   */
+  sessionPeak(): number;
+  resetPeak(): void;
+  /** Resolves once no connection is open (rejects after `timeoutMs`). */
+  settled(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
 const MAX_LINE = 4096;
+const EHLO_KEYWORDS = ['SIZE 10240000', 'ENHANCEDSTATUSCODES', '8BITMIME', 'SMTPUTF8'];
 
 /** Starts a simulated MTA. */
 export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
+  const kind = options.kind ?? 'smtp';
   const latency = options.latencyMs ?? 0;
   const stats: SimStats = {
     connections: 0,
@@ -89,37 +157,87 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
   };
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
+  const sessions: SimSession[] = [];
   const firstSeen = new Map<string, number>();
-  const name = `mx.${options.name}`;
+  const reportName = options.name ?? `${kind}.test`;
+  const name = `mx.${reportName}`;
+  const users = options.users ?? null;
+  const recipient =
+    options.recipient ??
+    ((address: string): SimReply | null => {
+      const local = address.slice(0, address.lastIndexOf('@')).toLowerCase();
+      return users === null || users.has(local)
+        ? null
+        : {
+            code: 550,
+            text: `5.1.1 <${address}>: Recipient address rejected: User unknown in virtual mailbox table`,
+          };
+    });
+  let tcpPeak = 0;
+  let live = 0;
+  let livePeak = 0;
+
+  /** A timer released when it fires or the server stops. */
+  const later = (ms: number, action: () => void): void => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      action();
+    }, ms);
+    timers.add(timer);
+  };
 
   const server: Server = createServer((socket) => {
     sockets.add(socket);
+    tcpPeak = Math.max(tcpPeak, sockets.size);
     stats.connections += 1;
     stats.open += 1;
     stats.peak = Math.max(stats.peak, stats.open);
     stats.roundTrips += 1;
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
-    const remote = socket.remoteAddress ?? '';
-    let buffer = '';
-    let pending = 0;
-    let lastAt = 0;
-    let closing = false;
-    let hello = false;
-    let mailFrom: string | null = null;
-    let inTransaction = 0;
-    let errors = 0;
-
-    /** Replies owed, in command order; one timer for the head keeps them in order (RFC 2920). */
-    const owed: { at: number; text: string; close: boolean }[] = [];
-    let timer: NodeJS.Timeout | null = null;
+    const session: SimSession = { commands: [], serverClosedFirst: false, closed: false };
+    if (options.record === true) sessions.push(session);
+    const shared = options.shared;
+    live += 1;
+    livePeak = Math.max(livePeak, live);
+    if (shared !== undefined) {
+      shared.live += 1;
+      shared.peak = Math.max(shared.peak, shared.live);
+    }
+    let ended = false;
+    /** The SMTP session is over: QUIT received or connection closed. */
+    const endSession = (): void => {
+      if (ended) return;
+      ended = true;
+      live -= 1;
+      if (shared !== undefined) shared.live -= 1;
+    };
     let counted = true;
-    /** The session is over for the server once it said 221 or 421: the slot is free from then on. */
+    /** The session is over for `stats.open` once the server said 221 or 421: the slot is free from then on. */
     const release = (): void => {
       if (!counted) return;
       counted = false;
       stats.open -= 1;
     };
+    // 'end' is the client's FIN: from then on the client closed first, whatever the server does next.
+    let clientEnded = false;
+    socket.on('end', () => {
+      clientEnded = true;
+    });
+    const write = (data: string | Buffer): void => {
+      if (!socket.destroyed && socket.writable) socket.write(data);
+    };
+    const serverClose = (reset = false): void => {
+      if (!clientEnded && !session.closed) session.serverClosedFirst = true;
+      if (reset) socket.resetAndDestroy();
+      else socket.end();
+    };
+
+    /** Replies owed, in command order; one timer for the head keeps them in order (RFC 2920). */
+    const owed: { at: number; data: string; then: (() => void) | undefined }[] = [];
+    let timer: NodeJS.Timeout | null = null;
+    let pending = 0;
+    let lastAt = 0;
     const flush = (): void => {
       if (timer !== null) timers.delete(timer);
       timer = null;
@@ -129,11 +247,8 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
         if (next === undefined) break;
         pending -= 1;
         if (socket.destroyed) continue;
-        socket.write(`${next.text}\r\n`);
-        if (next.close) {
-          release();
-          socket.end();
-        }
+        write(next.data);
+        next.then?.();
       }
       const head = owed[0];
       if (head !== undefined) {
@@ -141,56 +256,119 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
         timers.add(timer);
       }
     };
-    const reply = (text: string, extraMs = 0, close = false): void => {
+    /** Owes `data` (sent as is), then runs `then`, `latencyMs + extraMs` from now and after every earlier reply. */
+    const send = (data: string, extraMs = 0, then?: () => void): void => {
       const at = Math.max(Date.now() + latency, lastAt) + extraMs;
       lastAt = at;
       pending += 1;
-      owed.push({ at, text, close });
+      owed.push({ at, data, then });
+      // Due now and nothing before it: out at once, as a server without latency would.
       if (timer === null) {
-        timer = setTimeout(flush, Math.max(0, at - Date.now()));
-        timers.add(timer);
+        if (at <= Date.now()) flush();
+        else {
+          timer = setTimeout(flush, at - Date.now());
+          timers.add(timer);
+        }
       }
     };
+    const reply = (text: string, extraMs = 0, then?: () => void): void => {
+      send(`${text}\r\n`, extraMs, then);
+    };
+
+    socket.on('close', () => {
+      sockets.delete(socket);
+      session.closed = true;
+      endSession();
+      if (timer !== null) {
+        clearTimeout(timer);
+        timers.delete(timer);
+      }
+      release();
+    });
+
+    if (misbehave(kind, socket, session, write, later)) return;
+
+    let buffer = '';
+    let closing = false;
+    let hello = false;
+    let mailFrom: string | null = null;
+    let inTransaction = 0;
+    let errors = 0;
 
     const answer = (line: string): void => {
       stats.commands += 1;
-      const verb = (line.split(' ', 1)[0] ?? '').toUpperCase();
+      if (options.record === true) session.commands.push(line);
+      const verb = (line.split(/[ :]/, 1)[0] ?? '').toUpperCase();
       stats.verbs.set(verb, (stats.verbs.get(verb) ?? 0) + 1);
       const sleep =
         options.errorLimits !== undefined && errors >= options.errorLimits.soft
           ? options.errorLimits.sleepMs
           : 0;
-      const refuse = (code: number, text: string): void => {
+      const refuse = (code: number, text: string, extraMs = 0): void => {
         errors += 1;
         stats.errors += 1;
         if (options.errorLimits !== undefined && errors >= options.errorLimits.hard) {
           stats.hardLimitHits += 1;
           closing = true;
-          reply(`421 4.7.0 ${name} Error: too many errors`, sleep, true);
+          reply(`421 4.7.0 ${name} Error: too many errors`, sleep + extraMs, () => {
+            release();
+            serverClose();
+          });
           return;
         }
-        reply(`${code} ${text}`, sleep);
+        reply(`${code} ${text}`, sleep + extraMs);
       };
       switch (verb) {
-        case 'EHLO':
+        case 'EHLO': {
           hello = true;
+          if (kind === 'reset') {
+            // RST in the middle of the EHLO reply.
+            closing = true;
+            send(`250-${name}\r\n250-PIPELI`, 0, () => {
+              later(10, () => {
+                serverClose(true);
+              });
+            });
+            return;
+          }
+          const keywords = [
+            ...(options.pipelining === false ? [] : ['PIPELINING']),
+            ...EHLO_KEYWORDS,
+            ...(kind === 'badtls' ? ['STARTTLS'] : []),
+          ];
+          const lines = [name, ...keywords];
           reply(
-            [
-              `250-${name}`,
-              ...(options.pipelining === false ? [] : ['250-PIPELINING']),
-              '250-SIZE 10240000',
-              '250-ENHANCEDSTATUSCODES',
-              '250-8BITMIME',
-              '250 SMTPUTF8',
-            ].join('\r\n'),
+            lines.map((text, i) => `250${i === lines.length - 1 ? ' ' : '-'}${text}`).join('\r\n'),
             sleep,
           );
           return;
+        }
         case 'HELO':
           hello = true;
           reply(`250 ${name}`, sleep);
           return;
+        case 'STARTTLS':
+          if (kind !== 'badtls') {
+            refuse(502, '5.5.1 Error: command not implemented');
+            return;
+          }
+          // Says yes, then sends bytes that are no TLS handshake, and closes.
+          closing = true;
+          reply('220 2.0.0 Ready to start TLS', 0, () => {
+            later(10, () => {
+              write('this is not a TLS handshake\r\n'.repeat(20));
+              later(10, () => {
+                serverClose();
+              });
+            });
+          });
+          return;
         case 'MAIL': {
+          if (kind === 'badtls') {
+            // TLS required (Postfix smtpd_tls_security_level = encrypt): no answer without a handshake.
+            refuse(530, '5.7.0 Must issue a STARTTLS command first');
+            return;
+          }
           if (!hello) {
             refuse(503, '5.5.1 Error: send HELO/EHLO first');
             return;
@@ -218,7 +396,7 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
           }
           if (sleep > 0) stats.sleptReplies += 1;
           if (options.greylistMs !== undefined) {
-            const key = `${remote}/${mailFrom}/${address}`;
+            const key = `${socket.remoteAddress ?? ''}/${mailFrom}/${address}`;
             const seen = firstSeen.get(key);
             if (seen === undefined) firstSeen.set(key, Date.now());
             if (seen === undefined || Date.now() - seen < options.greylistMs) {
@@ -229,13 +407,14 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
               return;
             }
           }
-          const refusal = options.recipient?.(address) ?? null;
+          const slow = options.rcptDelayMs ?? 0;
+          const refusal = recipient(address);
           if (refusal !== null) {
-            refuse(refusal.code, refusal.text);
+            refuse(refusal.code, refusal.text, slow);
             return;
           }
           inTransaction += 1;
-          reply('250 2.1.5 Ok', sleep);
+          reply('250 2.1.5 Ok', sleep + slow);
           return;
         }
         case 'RSET':
@@ -248,16 +427,19 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
           return;
         case 'QUIT':
           closing = true;
-          reply('221 2.0.0 Bye', 0, true);
+          endSession();
+          reply('221 2.0.0 Bye', 0, () => {
+            release();
+            socket.end();
+          });
           return;
-        case 'DATA': {
+        case 'DATA':
+        case 'BDAT':
+          // rcpt never sends either; the verb counts and the session log keep it so a test can prove that.
           refuse(554, '5.5.1 Error: this simulator never accepts mail');
           return;
-        }
-        default: {
+        default:
           refuse(502, '5.5.2 Error: command not recognized');
-          return;
-        }
       }
     };
 
@@ -277,14 +459,6 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
         answer(line);
       }
     });
-    socket.on('close', () => {
-      sockets.delete(socket);
-      if (timer !== null) {
-        clearTimeout(timer);
-        timers.delete(timer);
-      }
-      release();
-    });
     reply(`220 ${options.banner ?? `${name} ESMTP Postfix`}`);
   });
 
@@ -298,10 +472,26 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   return {
-    name: options.name,
+    name: reportName,
     host: options.host,
     port,
+    kind,
     stats,
+    sessions,
+    open: () => sockets.size,
+    peak: () => tcpPeak,
+    sessionPeak: () => livePeak,
+    resetPeak: () => {
+      tcpPeak = sockets.size;
+      livePeak = live;
+    },
+    settled: async (timeoutMs = 3_000) => {
+      const until = Date.now() + timeoutMs;
+      while (sockets.size > 0) {
+        if (Date.now() > until) throw new Error(`${options.host}: ${sockets.size} connection(s) still open`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const timer of timers) clearTimeout(timer);
@@ -312,4 +502,60 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
         });
       }),
   };
+}
+
+/**
+ * The hostile kinds that never hold a dialogue: they take over the connection and return true. `reset`
+ * and `badtls` start as a normal MTA and misbehave later, in the dialogue.
+ */
+function misbehave(
+  kind: MxKind,
+  socket: Socket,
+  session: SimSession,
+  write: (data: string | Buffer) => void,
+  later: (ms: number, action: () => void) => void,
+): boolean {
+  switch (kind) {
+    case 'tarpit':
+      // Accepts and never says a word; the client's greeting timeout must end it.
+      break;
+    case 'trickle': {
+      // One byte of the greeting every 200 ms: slower than any sane greeting timeout in the tests.
+      const bytes = Buffer.from('220 mx.trickle.test ESMTP at your leisure\r\n');
+      let index = 0;
+      const next = (): void => {
+        if (session.closed || index >= bytes.length) return;
+        write(bytes.subarray(index, index + 1));
+        index += 1;
+        later(200, next);
+      };
+      next();
+      break;
+    }
+    case 'longline':
+      // A 1 MB greeting line: the reply parser's line cap must stop it, not memory.
+      write(`220 ${'x'.repeat(1024 * 1024)}\r\n`);
+      break;
+    case 'endless': {
+      // A greeting that never ends: continuation lines, as fast as the client reads them.
+      const chunk = '220-mx.endless.test still greeting you\r\n'.repeat(64);
+      const pump = (): void => {
+        while (!session.closed && socket.writable) {
+          if (!socket.write(chunk)) {
+            socket.once('drain', pump);
+            return;
+          }
+        }
+      };
+      later(0, pump);
+      break;
+    }
+    case 'garbage':
+      write('HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\n\r\n<html>nope</html>\r\n');
+      break;
+    default:
+      return false;
+  }
+  socket.on('data', () => undefined);
+  return true;
 }
