@@ -42,7 +42,10 @@ export interface JobsBackendOptions {
   readonly concurrency?: number;
   /**
    * Hands a stored job to someone else instead of running it here: scale-out on PostgreSQL sends it to
-   * the workers' queue (`rcpt worker`), and this process only accepts jobs and serves results.
+   * the workers' queue (`rcpt worker`), and this process only accepts jobs and serves results. Called
+   * once the job is ingested, so it must bear a job handed over already: the PostgreSQL store submits
+   * it in the transaction that marks it ingested (a server killed before this call loses nothing), and
+   * a second submission is planned at most once.
    */
   readonly dispatch?: (jobId: string) => Promise<void>;
 }

@@ -62,15 +62,19 @@ export interface RcptProcess {
   readonly exited: Promise<number | string | null>;
 }
 
-/** Starts `rcpt ARGS…` from source. */
-export function startRcpt(args: readonly string[], env: NodeJS.ProcessEnv = {}): RcptProcess {
+/** Starts `rcpt ARGS…` from source; with `stdin`, its standard input is a pipe (`child.stdin`). */
+export function startRcpt(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  options: { readonly stdin?: boolean } = {},
+): RcptProcess {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(repo, 'test/scale/rcpt-entry.ts'), ...args],
     {
       cwd: repo,
       env: { ...process.env, RCPT_DOCTOR: '0', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     },
   );
   const lines: Record<string, unknown>[] = [];

@@ -21,8 +21,11 @@ export interface FollowJobOptions {
 }
 
 /**
- * Submits the job to the workers when nobody has it yet (status `queued`), then waits until it is
- * `done`, `cancelled` or `failed`, or the signal aborts.
+ * Submits the job to the workers again while nobody has started it (status `queued`), then waits
+ * until it is `done`, `cancelled` or `failed`, or the signal aborts. Ingesting through the cluster's
+ * store already submitted it; the second entry is planned at most once, and it covers a job whose
+ * entry is gone (stored by an earlier rcpt that was killed before submitting, or left untaken past
+ * pg-boss's retention of 14 days).
  *
  * @example
  * const cluster = await openScaleOut(url);

@@ -48,6 +48,15 @@ export interface PgJobStoreOptions {
   readonly poolSize?: number;
 }
 
+/** What the scale-out queue does inside the store's own transactions (`openScaleOut` sets it). */
+export interface PgJobStoreHooks {
+  /**
+   * Called inside `finishIngest`'s transaction when a `queued` job becomes ingested, on that
+   * transaction's connection: what it writes is committed with the `ingested` flag, or neither is.
+   */
+  readonly onIngested?: (client: pg.PoolClient, jobId: string) => Promise<void>;
+}
+
 /** A PostgreSQL job store, with what the scale-out queue needs to share its connection pool. */
 export interface PgJobStore extends JobStore {
   readonly pool: pg.Pool;
@@ -71,7 +80,11 @@ export function isPostgresUrl(value: string): boolean {
  * const job = await store.createJob({ options: {} });
  * await store.close();
  */
-export async function openPgJobStore(url: string, options: PgJobStoreOptions = {}): Promise<PgJobStore> {
+export async function openPgJobStore(
+  url: string,
+  options: PgJobStoreOptions = {},
+  hooks: PgJobStoreHooks = {},
+): Promise<PgJobStore> {
   const schema = checkSchemaName(options.schema ?? DEFAULT_PG_SCHEMA);
   const { default: driver } = await import('pg');
   const pool = new driver.Pool({
@@ -194,15 +207,25 @@ export async function openPgJobStore(url: string, options: PgJobStoreOptions = {
       );
     },
     async finishIngest(id) {
-      await pool.query(
-        `UPDATE ${s}.jobs SET ingested = true,
-           total_rows = (SELECT count(*) FROM ${s}.items WHERE job_id = $1),
-           total_addresses = (SELECT count(DISTINCT key) FROM ${s}.items WHERE job_id = $1),
-           done_addresses = (SELECT count(*) FROM ${s}.results WHERE job_id = $1),
-           updated_at = $2
-         WHERE id = $1`,
-        [id, now()],
-      );
+      await transaction(async (tx) => {
+        // The row is locked first: of two calls at once, one sees the job not yet ingested.
+        const { rows } = await tx.query<{ ingested: boolean; status: string }>(
+          `SELECT ingested, status FROM ${s}.jobs WHERE id = $1 FOR UPDATE`,
+          [id],
+        );
+        const before = rows[0];
+        if (before === undefined) return;
+        await tx.query(
+          `UPDATE ${s}.jobs SET ingested = true,
+             total_rows = (SELECT count(*) FROM ${s}.items WHERE job_id = $1),
+             total_addresses = (SELECT count(DISTINCT key) FROM ${s}.items WHERE job_id = $1),
+             done_addresses = (SELECT count(*) FROM ${s}.results WHERE job_id = $1),
+             updated_at = $2
+           WHERE id = $1`,
+          [id, now()],
+        );
+        if (!before.ingested && before.status === 'queued') await hooks.onIngested?.(tx, id);
+      });
       return requireJob(id);
     },
     async setStatus(id, status, error = null) {

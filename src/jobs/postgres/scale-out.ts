@@ -3,13 +3,19 @@
  * entries between processes:
  *
  * - `rcpt-plan` `{ jobId }`: a job whose input is stored and waits to be split into per-MX-host work
- *   (sent by `rcpt serve` or `rcpt bulk`, taken by one worker);
+ *   (sent by the store's `finishIngest`, in the transaction that marks the job ingested; taken by one
+ *   worker);
  * - `rcpt-host` `{ host }`: "this MX host address has work due" (sent by the planner, by a worker
  *   handing a host back, and as *delayed* entries for greylisting retries).
  *
  * Who may talk to a host is not decided by the queue but by a lease row per host (`host_leases`),
  * renewed while its holder works and free once it expires: pg-boss's `singleton` policy would fail a
  * whole fetch when the oldest entry's host is busy, so exclusivity lives in our own table.
+ *
+ * A job may be submitted more than once (`rcpt serve` and `rcpt bulk` still submit after ingesting, a
+ * `--resume` submits a job still `queued`, the sweep and a failed plan submit again): a worker plans
+ * a job once at a time (its plan lease) and never again once it is planned, so a second entry costs a
+ * lookup, not a second verification.
  */
 // Types only here: pg-boss is loaded when the queue is opened, so the library starts without it.
 import type pg from 'pg';
@@ -65,7 +71,10 @@ export function queueDb(client: pg.PoolClient): PgBoss.Db {
 export interface ScaleOut {
   readonly store: PgJobStore;
   readonly boss: PgBoss;
-  /** Hands an ingested job to the workers (at `startAfter`, for a retry). */
+  /**
+   * Hands an ingested job to the workers (at `startAfter`, for a retry). A job ingested through this
+   * store is already handed over; submitting it again is harmless (planned once).
+   */
   submit(jobId: string, options?: InTransaction & { startAfter?: Date; attempt?: number }): Promise<void>;
   /** Announces work due on these hosts, now or at `startAfter`. */
   announceHosts(hosts: Iterable<string>, startAfter?: Date, options?: InTransaction): Promise<void>;
@@ -88,12 +97,18 @@ async function ensureQueue(boss: PgBoss, name: string, options: PgBoss.Queue): P
  * @example
  * const cluster = await openScaleOut('postgres://rcpt@db.internal/rcpt');
  * const job = await cluster.store.createJob({ options: {} });
- * // … ingest rows …
- * await cluster.submit(job.id);
+ * // … ingest rows; finishIngest() hands the job to the workers …
+ * await cluster.store.finishIngest(job.id);
  */
 export async function openScaleOut(url: string, options: ScaleOutOptions = {}): Promise<ScaleOut> {
-  const store = await openPgJobStore(url, options);
   const planExpire = options.planExpireSeconds ?? DEFAULT_PLAN_EXPIRE_SECONDS;
+  // A job is handed to the workers in the transaction that marks it ingested, so no process killed
+  // between the two (`rcpt serve`, `rcpt bulk`, a library caller) leaves a job stored whole that nobody
+  // plans. pg-boss is started below; no job is ingested through this store before it returns.
+  let submit: ScaleOut['submit'] = () => Promise.reject(new Error('the queue is not started yet'));
+  const store = await openPgJobStore(url, options, {
+    onIngested: (client, jobId) => submit(jobId, { db: queueDb(client) }),
+  });
   const { default: Boss } = await import('pg-boss');
   const boss = new Boss({
     connectionString: url,
@@ -124,21 +139,22 @@ export async function openScaleOut(url: string, options: ScaleOutOptions = {}): 
     throw error;
   }
   let closed = false;
+  submit = async (jobId, submitOptions = {}) => {
+    const { db, startAfter, attempt } = submitOptions;
+    await boss.send(
+      PLAN_QUEUE,
+      { jobId, ...(attempt === undefined ? {} : { attempt }) } satisfies PlanEntry,
+      {
+        expireInSeconds: planExpire,
+        ...(db === undefined ? {} : { db }),
+        ...(startAfter === undefined ? {} : { startAfter }),
+      },
+    );
+  };
   return {
     store,
     boss,
-    async submit(jobId, submitOptions = {}) {
-      const { db, startAfter, attempt } = submitOptions;
-      await boss.send(
-        PLAN_QUEUE,
-        { jobId, ...(attempt === undefined ? {} : { attempt }) } satisfies PlanEntry,
-        {
-          expireInSeconds: planExpire,
-          ...(db === undefined ? {} : { db }),
-          ...(startAfter === undefined ? {} : { startAfter }),
-        },
-      );
-    },
+    submit,
     async announceHosts(hosts, startAfter, announceOptions = {}) {
       const entries = [...new Set(hosts)].map((host) => ({
         name: HOST_QUEUE,

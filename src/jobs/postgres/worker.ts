@@ -360,10 +360,19 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     return hostOf;
   }
 
-  /** Plans the job while `signal` is not aborted (a stop, or its plan lease lost). */
+  /**
+   * Plans the job while `signal` is not aborted (a stop, or its plan lease lost). A job planned already
+   * (submitted twice) is left alone: its work is the hosts' now, and planning it again could put back
+   * as work an address whose result a host's holder wrote meanwhile, to be verified a second time.
+   */
   async function plan(jobId: string, signal: AbortSignal): Promise<void> {
     const job = await store.getJob(jobId);
     if (job === null || !job.ingested || ['done', 'cancelled', 'failed'].includes(job.status)) return;
+    const { rows: planned } = await store.pool.query<{ planned: boolean }>(
+      `SELECT planned FROM ${s}.jobs WHERE id = $1`,
+      [jobId],
+    );
+    if (planned[0]?.planned !== false) return;
     if (job.status !== 'running') await store.setStatus(jobId, 'running');
     let after: string | null = null;
     let addresses = 0;
