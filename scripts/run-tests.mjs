@@ -28,9 +28,12 @@ if (files.length === 0) {
   process.exit(1);
 }
 const reporter = 'spec';
+// A test that hangs fails after 5 minutes instead of holding CI for its whole budget; the longest test
+// here (PostgreSQL crash safety, 20 kills) takes about a minute. A later --test-timeout in `extra` wins.
+const timeout = '--test-timeout=300000';
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-reporter=${reporter}`, ...extra, ...files],
+  ['--import', 'tsx', '--test', `--test-reporter=${reporter}`, timeout, ...extra, ...files],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);
