@@ -1,9 +1,9 @@
 /**
  * `npm run bench:memory`: peak memory of `rcpt bulk` as the list grows (issue 6: a 1,000,000-address
  * list streams through with peak RSS under 200 MB). The benchmark world of bulk-world.ts (no added
- * latency) runs in this process; `rcpt bulk` runs as a child process, the real CLI on a CSV file
- * (`id,email`), writing a CSV, and reports its own peak RSS (`process.resourceUsage().maxRSS`) when it
- * exits. Each size is compared with the smallest one, measured in the same run: memory bounded by the
+ * latency) runs in this process; `rcpt bulk` runs as a child process, the `rcpt` command as npm
+ * installs it (bin/rcpt), on a CSV file (`id,email`), writing a CSV, and reports its own peak RSS
+ * (`process.resourceUsage().maxRSS`) when it exits. Each size is compared with the smallest one, measured in the same run: memory bounded by the
  * work in flight stays flat as the list grows.
  *
  * Every output row is checked: each input row exactly once, in order, with the verdict the world was
@@ -35,7 +35,8 @@ const SIZES = values.sizes
   .map(Number)
   .sort((a, b) => a - b);
 const TARGET_MB = Number(values['target-mb']);
-const CLI = fileURLToPath(new URL('../bin/rcpt.js', import.meta.url));
+/** The `rcpt` command as installed (package.json "bin"): the sh wrapper that starts Node with its flags. */
+const CLI = fileURLToPath(new URL('../bin/rcpt', import.meta.url));
 const PEAK_REPORTER = fileURLToPath(new URL('../scripts/peak-rss.mjs', import.meta.url));
 
 interface Run {
@@ -90,11 +91,8 @@ async function runBulk(world: BenchWorld, rows: number, dir: string): Promise<Ru
   await writeList(world, rows, input);
   const started = performance.now();
   const child = spawn(
-    process.execPath,
+    CLI,
     [
-      '--import',
-      PEAK_REPORTER,
-      CLI,
       'bulk',
       input,
       '-o',
@@ -109,7 +107,10 @@ async function runBulk(world: BenchWorld, rows: number, dir: string): Promise<Ru
       '--mail-from',
       'verify@rcpt.test',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RCPT_PEAK_FILE: peakFile } },
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NODE_OPTIONS: `--import=${PEAK_REPORTER}`, RCPT_PEAK_FILE: peakFile },
+    },
   );
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
