@@ -19,7 +19,7 @@ import {
   startRcpt,
   type RcptProcess,
 } from './helpers.js';
-import { startScaleWorld, type ScaleWorld } from './world.js';
+import { startScaleWorld, worldFlags, type ScaleWorld } from './world.js';
 
 const SIZE = 4_000;
 const CAP = 2;
@@ -44,21 +44,7 @@ describe('scale-out: three workers and a server on PostgreSQL', { skip: SKIP_NO_
     // Greylisting for 800 ms, retried after 1 s (--greylist-wait 1) from whichever worker holds the host.
     world = await startScaleWorld({ size: SIZE, latencyMs: 5, greylistMs: 800 });
     const env = { RCPT_PG_SCHEMA: schema };
-    const verifyFlags = [
-      '--dns-server',
-      world.dns.address,
-      '--smtp-port',
-      String(world.port),
-      '--allow-private-targets',
-      '--helo',
-      'probe.rcpt.test',
-      '--mail-from',
-      'verify@rcpt.test',
-      '--greylist-wait',
-      '1',
-      '--timeout',
-      '15000',
-    ];
+    const verifyFlags = [...worldFlags(world), '--greylist-wait', '1', '--timeout', '15000'];
     server = startRcpt(['serve', '--db', url, '--port', '0', '--log-level', 'info', ...verifyFlags], env);
     const listening = await server.waitFor((line) => line.msg === 'listening');
     base = String(listening.url);

@@ -23,7 +23,7 @@ import pg from 'pg';
 
 import { seeded } from '../reliability/helpers/crash-run.js';
 import { ensureStopped, startRcpt, type RcptProcess } from './helpers.js';
-import type { ScaleWorld } from './world.js';
+import { worldFlags, type ScaleWorld } from './world.js';
 
 export type KillKind = 'worker' | 'bulk' | 'both';
 
@@ -114,21 +114,7 @@ export async function runPgCrashCycle(world: ScaleWorld, settings: PgCrashSettin
   await writeFile(input, `id,email\n${rowsIn.map((address, i) => `${i + 1},${address}`).join('\n')}\n`);
   const output = join(dir, 'out.csv');
 
-  const verifyFlags = [
-    '--dns-server',
-    world.dns.address,
-    '--smtp-port',
-    String(world.port),
-    '--allow-private-targets',
-    '--helo',
-    'probe.rcpt.test',
-    '--mail-from',
-    'verify@rcpt.test',
-    '--greylist-wait',
-    '1',
-    '--timeout',
-    '15000',
-  ];
+  const verifyFlags = [...worldFlags(world), '--greylist-wait', '1', '--timeout', '15000'];
   const workerArgs = (n: number) => [
     'worker',
     '--db',

@@ -34,7 +34,7 @@ import {
   startRcpt,
   type RcptProcess,
 } from './helpers.js';
-import { startScaleWorld, type ScaleWorld } from './world.js';
+import { startScaleWorld, worldFlags, type ScaleWorld } from './world.js';
 
 const LEASE_MS = 1_000;
 /** A worker plans and verifies these 60 addresses in about a second; without the fix, never. */
@@ -88,17 +88,7 @@ describe('a job stored but not yet submitted when its storer is killed', { skip:
     return schema;
   }
 
-  const verifyFlags = (): string[] => [
-    '--dns-server',
-    world.dns.address,
-    '--smtp-port',
-    String(world.port),
-    '--allow-private-targets',
-    '--helo',
-    'probe.rcpt.test',
-    '--mail-from',
-    'verify@rcpt.test',
-  ];
+  const verifyFlags = (): string[] => worldFlags(world);
 
   function worker(schema: string, n: number): RcptProcess {
     const process = startRcpt(

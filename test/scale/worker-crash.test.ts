@@ -29,7 +29,7 @@ import {
   startRcpt,
   type RcptProcess,
 } from './helpers.js';
-import { startScaleWorld, type ScaleWorld } from './world.js';
+import { startScaleWorld, worldFlags, type ScaleWorld } from './world.js';
 
 const LEASE_MS = 1_000;
 /** Well under pg-boss's expiry of an active entry (15 minutes; 10 for a plan). */
@@ -87,15 +87,7 @@ describe('a worker killed at a hand-over point', { skip: SKIP_NO_PG }, () => {
         String(LEASE_MS),
         '--concurrency',
         '4',
-        '--dns-server',
-        world.dns.address,
-        '--smtp-port',
-        String(world.port),
-        '--allow-private-targets',
-        '--helo',
-        'probe.rcpt.test',
-        '--mail-from',
-        'verify@rcpt.test',
+        ...worldFlags(world),
         '--greylist-wait',
         '1',
       ],

@@ -263,3 +263,18 @@ export async function startScaleWorld(options: ScaleWorldOptions): Promise<Scale
     },
   };
 }
+
+/** The verification flags of `rcpt serve | worker | bulk` that point them at `world` (loopback only). */
+export function worldFlags(world: ScaleWorld): string[] {
+  return [
+    '--dns-server',
+    world.dns.address,
+    '--smtp-port',
+    String(world.port),
+    '--allow-private-targets',
+    '--helo',
+    'probe.rcpt.test',
+    '--mail-from',
+    'verify@rcpt.test',
+  ];
+}
