@@ -6,6 +6,7 @@
  * Every domain lives under `.test` or is a provider-shaped name that exists only in this world's DNS.
  */
 import { startDnsServer, type DnsServer, type DnsZones } from '../src/demo/dns-server.js';
+import { seeded } from '../test/helpers/seeded.js';
 import { startSimMta, type SimMta, type SimMtaOptions } from './sim-mta.js';
 
 /** What an address should get, known from how the world was built. */
@@ -89,18 +90,6 @@ function hostPlans(): HostPlan[] {
   return plans;
 }
 
-/** A small seeded generator (mulberry32), so every run verifies the same list. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 interface DomainPlan {
   readonly domain: string;
   readonly mx: string;
@@ -144,7 +133,7 @@ function domainPlans(): DomainPlan[] {
       acceptAll: false,
     });
   }
-  const rng = random(7);
+  const rng = seeded(7);
   const order = small.map((plan) => ({ plan, key: rng() })).sort((a, b) => a.key - b.key);
   const zipf = order.map((_, rank) => 1 / (rank + 1) ** 0.8);
   const total = zipf.reduce((a, b) => a + b, 0);
@@ -154,7 +143,7 @@ function domainPlans(): DomainPlan[] {
 
 /** The list: `count` distinct addresses, 80 % existing mailboxes, 1 % unknown domains, 0.5 % bad syntax. */
 function buildList(count: number, domains: readonly DomainPlan[]): WorldAddress[] {
-  const rng = random(42);
+  const rng = seeded(42);
   const cumulative: number[] = [];
   let sum = 0;
   for (const plan of domains) {
@@ -234,4 +223,19 @@ export async function startBenchWorld(count: number, latencyMs: number): Promise
       await Promise.all([dns.close(), ...hosts.map((host) => host.mta.close())]);
     },
   };
+}
+
+/** The verification flags of `rcpt bulk | worker` that point them at a bench world (loopback only). */
+export function worldFlags(world: { readonly dnsServer: string; readonly smtpPort: number }): string[] {
+  return [
+    '--dns-server',
+    world.dnsServer,
+    '--smtp-port',
+    String(world.smtpPort),
+    '--allow-private-targets',
+    '--helo',
+    'bench.rcpt.test',
+    '--mail-from',
+    'verify@rcpt.test',
+  ];
 }

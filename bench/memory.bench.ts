@@ -22,7 +22,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { startBenchWorld, type BenchWorld } from './bulk-world.js';
+import { startBenchWorld, worldFlags, type BenchWorld } from './bulk-world.js';
 
 const { values } = parseArgs({
   options: {
@@ -90,28 +90,10 @@ async function runBulk(world: BenchWorld, rows: number, dir: string): Promise<Ru
   const peakFile = join(dir, `peak-${rows}.txt`);
   await writeList(world, rows, input);
   const started = performance.now();
-  const child = spawn(
-    CLI,
-    [
-      'bulk',
-      input,
-      '-o',
-      output,
-      '--dns-server',
-      world.dnsServer,
-      '--smtp-port',
-      String(world.smtpPort),
-      '--allow-private-targets',
-      '--helo',
-      'bench.rcpt.test',
-      '--mail-from',
-      'verify@rcpt.test',
-    ],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, NODE_OPTIONS: `--import=${PEAK_REPORTER}`, RCPT_PEAK_FILE: peakFile },
-    },
-  );
+  const child = spawn(CLI, ['bulk', input, '-o', output, ...worldFlags(world)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: `--import=${PEAK_REPORTER}`, RCPT_PEAK_FILE: peakFile },
+  });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-4_000);

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { addressKey, openScaleOut } from '../src/index.js';
+import { worldFlags } from './bulk-world.js';
 import { startWorldThread, type ThreadWorld } from './world-thread.js';
 
 const { values } = parseArgs({
@@ -79,15 +80,7 @@ function startWorkerProcess(
       `127.0.2.${n}`,
       '--host-concurrency',
       String(CAP),
-      '--dns-server',
-      world.dnsServer,
-      '--smtp-port',
-      String(world.smtpPort),
-      '--allow-private-targets',
-      '--helo',
-      'bench.rcpt.test',
-      '--mail-from',
-      'verify@rcpt.test',
+      ...worldFlags(world),
       '--greylist-wait',
       '0',
     ],

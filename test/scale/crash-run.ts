@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import pg from 'pg';
 
-import { seeded } from '../reliability/helpers/crash-run.js';
+import { seeded } from '../helpers/seeded.js';
 import { ensureStopped, startRcpt, type RcptProcess } from './helpers.js';
 import { worldFlags, type ScaleWorld } from './world.js';
 

@@ -13,6 +13,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 
 import { startDnsServer, type DnsServer, type DnsZones } from '../../src/demo/dns-server.js';
+import { seeded } from '../helpers/seeded.js';
 
 export interface HostStats {
   readonly ip: string;
@@ -58,18 +59,6 @@ export interface ScaleWorldOptions {
   readonly dnsDelayMs?: number | (() => number);
 }
 
-/** A small deterministic PRNG (mulberry32): the same list on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 async function listenAll(ips: readonly string[], handler: (socket: Socket, ip: string) => void) {
   // One port on every address; a port taken on one of them means trying another.
   for (let attempt = 0; attempt < 20; attempt++) {
@@ -107,7 +96,7 @@ export async function startScaleWorld(options: ScaleWorldOptions): Promise<Scale
   const domainCount = options.domainCount ?? 300;
   const latency = options.latencyMs ?? 5;
   const greylistMs = options.greylistMs ?? 600;
-  const rand = random(options.seed ?? 8);
+  const rand = seeded(options.seed ?? 8);
   const ips = Array.from({ length: hostCount }, (_, i) => `127.0.10.${i + 1}`);
   const greylistHost = ips[hostCount - 1] as string;
   const hosts: HostStats[] = ips.map((ip) => ({

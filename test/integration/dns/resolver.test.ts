@@ -7,6 +7,7 @@ import { startDnsServer, type DnsServer, type DnsZones } from '../../../src/demo
 import { createResolver, type Resolver, type ResolverOptions } from '../../../src/dns/resolver.js';
 import { DnsError, OptionsError, isVerifyError } from '../../../src/errors.js';
 import type { MailRoute } from '../../../src/types.js';
+import { seeded } from '../../helpers/seeded.js';
 
 const ZONES: DnsZones = {
   // Several preferences, listed out of order; mx1 is dual-stack.
@@ -152,18 +153,6 @@ async function blackHole(): Promise<string> {
   sockets.push(socket);
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   return `127.0.0.1:${socket.address().port}`;
-}
-
-/** A seeded PRNG (mulberry32), so shuffles are reproducible. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 before(async () => {

@@ -16,22 +16,11 @@ import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 
 import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
+import { seeded } from '../../helpers/seeded.js';
 import { startMxServer, type MxServer } from './mx-server.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const ENTRY = join(REPO, 'test/fixtures/bulk/rcpt-entry.ts');
-
-/** mulberry32: a small seeded generator, so a failing kill sequence can be replayed. */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 export interface CrashWorld {
   readonly dns: DnsServer;
