@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Enforces the dependency direction of STYLE.md ("Layout and dependency direction") and DESIGN.md §4.
+// Enforces the dependency direction described in docs/architecture.md.
 // Fails the build (exit 1) with one line per broken rule.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, dirname, resolve, sep } from 'node:path';

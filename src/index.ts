@@ -7,7 +7,7 @@
  * console.log(result.verdict, result.reason); // "deliverable accepted"
  *
  * Deliberately not exported: the SMTP connection and reply parser, the DNS client, the classifier rules
- * and the provider table. They are internals whose shape may change; the result schema (DESIGN.md §2)
+ * and the provider table. They are internals whose shape may change; the result schema (docs/result.md)
  * and the functions below do not.
  */
 export * from './types.js';

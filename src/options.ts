@@ -11,7 +11,7 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Tarpits (SpamExperts) answer after ~30 s; shorter greeting timeouts turn them into false "unknown". */
 export const DEFAULT_GREETING_TIMEOUT_MS = 30_000;
-/** Per command reply; same reasoning as the greeting (providers.md §D: respect timeouts). */
+/** Per command reply; same reasoning as the greeting (RFC 5321 §4.5.3.2: be patient with slow servers). */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 /** Per DNS query attempt. */
 export const DEFAULT_DNS_TIMEOUT_MS = 5_000;
@@ -23,12 +23,12 @@ export const DEFAULT_DNS_CACHE_MAX_TTL_MS = 3_600_000;
 export const DEFAULT_SMTP_PORT = 25;
 /**
  * The null reverse-path, as Exim's callout verification and Postfix's address probes use: it
- * impersonates nobody. Operators should set a real mailbox on a domain they control (providers.md §D).
+ * impersonates nobody. Operators should set a real mailbox on a domain they control (docs/doctor.md).
  */
 export const DEFAULT_MAIL_FROM = '';
 /**
  * How long to wait before retrying a greylisted address when the server does not say: postgrey's
- * default delay is 300 s (providers.md §B, Mimecast 1 min–12 h). A single `verify()` retries only when
+ * default delay is 300 s (Mimecast's greylisting lasts 1 min–12 h). A single `verify()` retries only when
  * the wait fits within its deadline.
  */
 export const DEFAULT_GREYLIST_WAIT_MS = 300_000;

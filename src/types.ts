@@ -1,5 +1,5 @@
 /**
- * The shapes rcpt publishes (DESIGN.md §2) and the ports between its layers.
+ * The shapes rcpt publishes (docs/result.md) and the ports between its layers.
  * A leaf module: it imports nothing from `src/` and does no I/O.
  */
 
@@ -8,7 +8,7 @@ export const VERDICTS = ['deliverable', 'undeliverable', 'risky', 'unknown'] as 
 export type Verdict = (typeof VERDICTS)[number];
 
 /**
- * Every reason code with the verdict it belongs to (DESIGN.md §2). One table, so the verdict of a
+ * Every reason code with the verdict it belongs to (docs/result.md, checked against this table by a test). One table, so the verdict of a
  * reason can never disagree with the documentation.
  */
 export const REASONS = {
@@ -166,7 +166,7 @@ export interface Flags {
   readonly catchAll: boolean;
 }
 
-/** One verification result (DESIGN.md §2). Every field is always present; `null` when not computed. */
+/** One verification result (docs/result.md). Every field is always present; `null` when not computed. */
 export interface VerifyResult {
   readonly input: string;
   readonly address: string | null;
@@ -181,14 +181,14 @@ export interface VerifyResult {
   readonly checkedAt: string;
   /**
    * When a retry may give a definite answer (greylisting, rate limits), as an ISO 8601 time; `null`
-   * otherwise. An addition to DESIGN.md §2, documented in README.md.
+   * otherwise. Documented in docs/result.md.
    */
   readonly retryAt: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Ports: what verifier.ts asks of the DNS and SMTP layers. `dns/` and `smtp/` never import each other;
-// the verifier hands the prober the hosts that the resolver found (DESIGN.md §4).
+// the verifier hands the prober the hosts that the resolver found (docs/architecture.md).
 
 /** One mail exchanger with the addresses it resolved to (empty when it did not resolve). */
 export interface MailHost {
@@ -243,7 +243,7 @@ export interface ProbeRequest {
   readonly smtputf8: boolean;
   /**
    * Ask the catch-all address in a transaction of its own (`RSET`, `MAIL FROM`, `RCPT`): Outlook.com
-   * answers a second RCPT in one transaction with `452 4.5.3` (providers.md §B, AfterShip #72).
+   * answers a second RCPT in one transaction with `452 4.5.3` (AfterShip email-verifier issue #72).
    */
   readonly oneRecipientPerTransaction?: boolean;
   /** Aborts the whole probe (the per-address deadline). */

@@ -1,5 +1,5 @@
 /**
- * Wires syntax → domain facts → DNS → SMTP → classification (DESIGN.md §1). The only module that joins
+ * Wires syntax → domain facts → DNS → SMTP → classification (docs/verdicts.md). The only module that joins
  * the I/O layers; it receives them as ports (`resolver`, `prober`) so it can be tested with real servers
  * or with fakes.
  */
@@ -458,7 +458,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     return { reason: 'accepted', retryAfterMs: null };
   }
 
-  /** Adds the timing fields in the key order of DESIGN.md §2 (stable, readable JSON) and publishes. */
+  /** Adds the timing fields in the key order of docs/result.md (stable, readable JSON) and publishes. */
   function finish(body: Body, startedAt: number, checkedAt: string): VerifyResult {
     const result: VerifyResult = {
       input: body.input,

@@ -1,5 +1,5 @@
 /**
- * Reply → verdict (DESIGN.md §1.5): walks the ordered rule table of reply-rules.ts. Total and pure: any
+ * Reply → verdict (docs/verdicts.md): walks the ordered rule table of reply-rules.ts. Total and pure: any
  * reply, however odd, gets a classification; nothing throws.
  */
 import { verdictOf, type SmtpReplyInfo } from '../types.js';

@@ -1,4 +1,4 @@
-/** The SMTP reply classifier (DESIGN.md §1.5): reply → verdict and reason, by an ordered rule table. Pure. */
+/** The SMTP reply classifier (docs/verdicts.md): reply → verdict and reason, by an ordered rule table. Pure. */
 export type { Classification, ClassifyContext, ReplyClass, ReplyRule } from './classification.js';
 export { classifyReply, isAccepted, isGreylisting, isTransient, shouldBackOff } from './classify-reply.js';
 export { effectiveEnhancedCode, type EnhancedCode } from './enhanced-code.js';

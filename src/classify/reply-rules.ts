@@ -1,7 +1,7 @@
 /**
  * The classifier's knowledge base: an ordered table of rules over (stage, code class, code, enhanced
  * code, text, provider). The first rule that matches decides. The order is the argument of
- * research/providers.md §B.1 and §E, and README.md in this folder:
+ * docs/verdicts.md and README.md in this folder:
  *
  *   1. positive replies;  2. stages that say nothing about a mailbox;  3. explicit greylisting (4xx);
  *   4. rate limits whose text would otherwise read as a block;  5. anything about the *sender* (IP,
@@ -187,7 +187,7 @@ export const REPLY_RULES = [
     reason: 'greylisted',
   },
   // Proofpoint / Postfix `reject_unverified_recipient`: `421 4.1.1 … unverified address: Address
-  // verification in progress` — the answer is not known yet; ask again (providers.md §B.1.1).
+  // verification in progress` — the answer is not known yet; ask again (Proofpoint and Postfix's verify(8)).
   {
     id: 'verification-in-progress',
     classes: [4],
@@ -227,7 +227,7 @@ export const REPLY_RULES = [
   // Outlook.com legacy `421 RP-001 … We have limits for how many messages can be sent per hour`.
   { id: 'outlook-rp-limits', text: /\bRP-00\d\b/, reason: 'rate_limited' },
 
-  // 5. The sender: never "mailbox not found" (providers.md §B.1.3, DESIGN.md §1.5).
+  // 5. The sender: never "mailbox not found" (docs/verdicts.md, "Replies about the sender").
   { id: 'tls-required', text: TLS_REQUIRED, reason: 'tls_error' },
   { id: 'sender-verify-failed', text: SENDER_VERIFY, reason: 'sender_blocked' },
   { id: 'relay-denied', text: RELAY, reason: 'sender_blocked' },
@@ -329,7 +329,7 @@ export const REPLY_RULES = [
     reason: 'sender_blocked',
   },
   // Zoho `552 5.1.1 <x> Mailbox delivery failure policy error`: listed for disabled *and* full mailboxes
-  // (providers.md §B), two different verdicts; not guessed.
+  // (docs/verdicts.md), two different verdicts; not guessed.
   {
     id: 'zoho-delivery-policy',
     classes: [5],
@@ -388,7 +388,7 @@ export const REPLY_RULES = [
   { id: 'user-not-local', codes: [551], stages: ['rcpt'], reason: 'mailbox_not_found' },
   // The ambiguous text (GMX/Web.de bare, or Outlook.com's without the provider known). Another
   // recipient accepted in the same session means the server is not refusing *us*, which leaves the
-  // recipient as the reason; without that evidence it is not guessed (providers.md §B.1.2). Under an
+  // recipient as the reason; without that evidence it is not guessed (docs/verdicts.md, "Ambiguous replies"). Under an
   // X.7.x code the server itself calls it policy, which evidence about the sender does not undo.
   {
     id: 'mailbox-unavailable-confirmed',

@@ -2,7 +2,7 @@
  * The delay a deferral asks for, read from its text. A pure module.
  */
 
-/** Longest delay believed: Mimecast greylisting can last 12 h (providers.md §B); beyond a day is noise. */
+/** Longest delay believed: Mimecast greylisting can last 12 h (Mimecast's greylisting documentation); beyond a day is noise. */
 export const MAX_RETRY_AFTER_MS = 86_400_000;
 
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000 } as const;

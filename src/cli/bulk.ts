@@ -1,5 +1,5 @@
 /**
- * `rcpt bulk INPUT`: verifies a CSV or a plain list through a resumable job (DESIGN.md §3). The input
+ * `rcpt bulk INPUT`: verifies a CSV or a plain list through a resumable job (docs/bulk.md). The input
  * is streamed into a SQLite job store next to the output, verified with `verifyMany()`, and the output
  * is written from the store in input order to a temporary file renamed at the end, so a crash never
  * leaves a half file that looks complete. `--resume` continues the job recorded for the same input.
@@ -51,7 +51,7 @@ import {
   addSharedOptions,
   toVerifyOptions,
   type SharedFlags,
-} from './shared-options.js';
+} from './common-options.js';
 
 /** Bytes hashed to recognise the input on `--resume` (with its size and modification time). */
 const FINGERPRINT_BYTES = 65_536;

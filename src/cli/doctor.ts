@@ -18,7 +18,7 @@ import {
 } from '../index.js';
 import { parseApiKeys } from '../server/auth.js';
 import { useColour, type CliIo } from './run-verify.js';
-import { collect, integer, toVerifyOptions, UsageError, type SharedFlags } from './shared-options.js';
+import { collect, integer, toVerifyOptions, UsageError, type SharedFlags } from './common-options.js';
 
 export interface DoctorFlags {
   helo?: string;

@@ -1,5 +1,5 @@
 /**
- * The `rcpt` command line (DESIGN.md §3): a thin wrapper over the public API. Exit status 0 when it ran,
+ * The `rcpt` command line (docs/cli.md): a thin wrapper over the public API. Exit status 0 when it ran,
  * 64 on a usage error, 1 on an operational failure.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
@@ -11,7 +11,7 @@ import { addBulkOptions, runBulk, type BulkFlags } from './bulk.js';
 import { addDoctorOptions, runDoctorCommand, type DoctorFlags } from './doctor.js';
 import { printResults, useColour, verifyAll, type CliIo } from './run-verify.js';
 import { addServeOptions, runServe, type ServeFlags } from './serve.js';
-import { UsageError, addSharedOptions, toVerifyOptions, type SharedFlags } from './shared-options.js';
+import { UsageError, addSharedOptions, toVerifyOptions, type SharedFlags } from './common-options.js';
 import { addWorkerOptions, runWorker, type WorkerFlags } from './worker.js';
 
 export const EXIT_OK = 0;

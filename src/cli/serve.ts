@@ -17,7 +17,7 @@ import {
   addSharedOptions,
   toVerifyOptions,
   type SharedFlags,
-} from './shared-options.js';
+} from './common-options.js';
 
 export interface ServeFlags extends SharedFlags {
   port?: number;

@@ -1,5 +1,5 @@
 /**
- * `rcpt worker --db postgres://…`: one scale-out worker (DESIGN.md §4). It plans submitted jobs and
+ * `rcpt worker --db postgres://…`: one scale-out worker (docs/scale-out.md). It plans submitted jobs and
  * verifies per-MX-host batches under cluster-wide host leases, logs one JSON line per event, and on
  * SIGTERM/SIGINT hands back what is in flight and exits 0.
  */
@@ -16,7 +16,7 @@ import {
   addSharedOptions,
   toVerifyOptions,
   type SharedFlags,
-} from './shared-options.js';
+} from './common-options.js';
 
 export interface WorkerFlags extends SharedFlags {
   db?: string;

@@ -66,7 +66,7 @@ function plans(): PersonaPlan[] {
       spec: {
         name: 'greylist.test',
         banner: 'mx.greylist.test ESMTP Postfix',
-        // As Postfix orders it: unknown users are refused before postgrey is asked (lab-notes.md).
+        // As Postfix orders it: unknown users are refused before postgrey is asked (seen on Postfix with postgrey in the lab, docs/lab.md).
         onRcptTo: (() => {
           const known = mailboxes(['user', 'first', 'second', 'postmaster']);
           const greylist = greylisting(DEMO_GREYLIST_WINDOW_MS);
@@ -87,7 +87,7 @@ function plans(): PersonaPlan[] {
       ip: '127.0.0.7',
       spec: {
         name: 'yahoodns.net',
-        // Yahoo/AOL accept every RCPT and reject unknown users only after DATA (providers.md §B).
+        // Yahoo/AOL accept every RCPT and reject unknown users only after DATA (docs/verdicts.md, "Providers").
         banner: 'mta7.am0.yahoodns.net ESMTP ready',
       },
     },

@@ -1,5 +1,5 @@
 /**
- * Where mail for a domain goes (DESIGN.md §1.3), as the `MailResolver` port of `src/types.ts`: MX
+ * Where mail for a domain goes (docs/verdicts.md, "DNS"), as the `MailResolver` port of `src/types.ts`: MX
  * records in preference order, RFC 7505 null MX, the RFC 5321 §5.1 implicit MX, each exchange's
  * addresses, and DNS failures kept apart from answers ("SERVFAIL" is never "no such domain").
  *
@@ -229,7 +229,7 @@ export function createResolver(options: ResolverOptions): Resolver {
     const addresses: string[] = [];
     let failure: (Lookup & { kind: 'error' }) | null = null;
     // IPv4 first: a prober without IPv6 connectivity or an IPv6 PTR fails there (Gmail answers
-    // `550 5.7.25` / `421 4.7.23` to IPv6 clients without a matching PTR, providers.md), and
+    // `550 5.7.25` / `421 4.7.23` to IPv6 clients without a matching PTR, Gmail's bulk-sender guidelines), and
     // receivers are stricter with IPv6 senders in general.
     for (const result of [a, aaaa]) {
       if (result.kind === 'records') {

@@ -1,5 +1,5 @@
 /**
- * Which IP addresses rcpt may open an SMTP connection to (DESIGN.md §1.3). A domain's owner chooses
+ * Which IP addresses rcpt may open an SMTP connection to (docs/verdicts.md, "DNS"). A domain's owner chooses
  * its MX records, so without this filter anyone could point `MX 10 internal.example.` at
  * 10.0.0.5 and turn a verifier behind an HTTP API into a port-25 scanner of its own network.
  *

@@ -6,7 +6,7 @@
 
 /**
  * The lists checked by default: the ones receivers most often consult and whose listings show up in
- * real rejections of probers (providers.md §D: "blocked using zen.spamhaus.org", Barracuda, SpamCop).
+ * real rejections of probers (docs/doctor.md; "blocked using zen.spamhaus.org", Barracuda, SpamCop).
  * SORBS is absent: it shut down in 2024 and its zones may answer anything.
  */
 export const DEFAULT_BLOCKLISTS: readonly string[] = [

@@ -1,7 +1,7 @@
 /**
  * The DNS questions the doctor asks (A, AAAA, MX, TXT, PTR), over the project's own stub client
- * (`dns/client.ts`), answered as plain text values. Keeps NXDOMAIN, NODATA and failures apart, as
- * STYLE.md asks: "listed" versus "not listed" versus "cannot tell" depends on it.
+ * (`dns/client.ts`), answered as plain text values. Keeps NXDOMAIN, NODATA and failures apart:
+ * the doctor's "listed" versus "not listed" versus "cannot tell" depends on it.
  */
 import type { Answer, RecordType } from 'dns-packet';
 import { addressOf, mxOf, readAnswer } from '../dns/answer.js';

@@ -1,5 +1,5 @@
 /**
- * What is wrong with a HELO name on its face, before any DNS (providers.md §D): the CBL/XBL lists IPs
+ * What is wrong with a HELO name on its face, before any DNS (docs/doctor.md): the CBL/XBL lists IPs
  * that HELO as `localhost`; Microsoft answers `5.7.506 Access Denied, Bad HELO` to HELO-as-the-target;
  * Reacher #1065 and deep-email-validator #69 report Spamhaus listings after HELO `gmail.com`. Pure.
  */

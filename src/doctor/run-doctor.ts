@@ -27,7 +27,7 @@ export const DOCTOR_CONNECT_TIMEOUT_MS = 5_000;
 export const DOCTOR_GREETING_TIMEOUT_MS = 10_000;
 /** Per DNS attempt: blocklists answer slowly under load, but a self-check should not hang. */
 export const DOCTOR_DNS_TIMEOUT_MS = 3_000;
-/** RFC 2606 names, never a real sender (AfterShip's `example.org` default is a known mistake, providers.md §D). */
+/** RFC 2606 names, never a real sender (AfterShip's `example.org` default is a known mistake). */
 const EXAMPLE_DOMAINS = ['example.com', 'example.net', 'example.org'];
 
 /** Options of `runDoctor()`. The fields it shares with `VerifyOptions` mean the same. */

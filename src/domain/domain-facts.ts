@@ -1,4 +1,4 @@
-/** The three facts about an address that need no network (DESIGN.md §1 step 2). */
+/** The three facts about an address that need no network (docs/verdicts.md, "Flags"). */
 import { isDisposableDomain } from './disposable.js';
 import { isFreeProvider } from './free-provider.js';
 import { isRoleLocalPart } from './role.js';

@@ -1,4 +1,4 @@
-/** Domain facts (DESIGN.md §1 step 2): pure lookups in lists from maintained npm packages. */
+/** Domain facts (docs/verdicts.md, "Flags"): pure lookups in lists from maintained npm packages. */
 export { domainFacts, type DomainFacts } from './domain-facts.js';
 export { isDisposableDomain } from './disposable.js';
 export { isFreeProvider } from './free-provider.js';

@@ -1,4 +1,4 @@
-/** Jobs (DESIGN.md §4): the job store, its SQLite implementation, input reading, output and the runner. */
+/** Jobs (docs/bulk.md, docs/architecture.md): the job store, its SQLite implementation, input reading, output and the runner. */
 export {
   JOB_STATUSES,
   type DomainFacts,

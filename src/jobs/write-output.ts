@@ -12,7 +12,7 @@ import type { InputLayout, OutputRow } from './job-store.js';
 export const OUTPUT_FORMATS = ['csv', 'ndjson', 'json'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
-/** The columns appended to a CSV, each from the row's result (DESIGN.md §2 names). */
+/** The columns appended to a CSV, each from the row's result (the field names of docs/result.md). */
 export const RESULT_COLUMNS = [
   'verdict',
   'reason',

@@ -1,7 +1,7 @@
 /**
  * The shape of a provider rule: what rcpt knows about one mail provider or filtering gateway, keyed by
  * the DNS names of its MX hosts. Rules are data (`as const satisfies ProviderRule`), each citing the
- * replies or documentation that justify it (research/providers.md §B). A pure module.
+ * replies or documentation that justify it (docs/verdicts.md, "Providers"). A pure module.
  */
 export interface ProviderRule {
   /** Stable identifier, reported as `smtp.provider` in results and matched by classifier rules. */

@@ -1,6 +1,6 @@
 /**
- * Provider rules as data (DESIGN.md §1.5, STYLE.md "Configuration"). Each rule cites the replies or
- * documentation that justify it; research/providers.md §B is the source unless another is named. Order
+ * Provider rules as data (docs/verdicts.md, "Providers"). Each rule cites the replies or
+ * documentation that justify it; docs/verdicts.md summarises them. Order
  * does not matter: `matchProvider()` picks the longest matching suffix. A pure module.
  */
 import type { ProviderRule } from './provider-rule.js';

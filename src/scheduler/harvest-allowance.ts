@@ -1,7 +1,7 @@
 /**
  * The hour's allowance of refused RCPTs at gateways that count them per client: Cisco IronPort's
  * Directory Harvest Attack Prevention allows 25 invalid recipients an hour per remote host by default,
- * then drops the connection or, worse, silently accepts every recipient (providers.md §B), so that from
+ * then drops the connection or, worse, silently accepts every recipient (Cisco AsyncOS, Directory Harvest Attack Prevention), so that from
  * then on a 250 proves nothing and the sender is taken for a harvester.
  *
  * One ledger per verifier, shared by `verify()` and the bulk scheduler. Both reserve the RCPTs they are

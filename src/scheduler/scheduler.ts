@@ -1,5 +1,5 @@
 /**
- * The bulk scheduler behind `verifyMany()` (DESIGN.md §4): addresses are grouped by the MX host
+ * The bulk scheduler behind `verifyMany()` (docs/library.md): addresses are grouped by the MX host
  * *address* they reach (hundreds of vanity MX names resolve to one provider's servers), and each host
  * gets at most `hostConcurrency` sessions that verify many addresses each: one EHLO, then batches of
  * RCPTs (`RSET`, `MAIL FROM`, RCPT…, pipelined when PIPELINING is advertised, RFC 2920), within the
@@ -385,7 +385,7 @@ export async function* schedule<P extends PlannedAddress>(
   const admit = (plan: P, startedAt: number, checkedAt: string): void => {
     const domain = domainOf(plan.domain);
     if (plan.needsCatchAll && domain.catchAll === 'idle') {
-      // Once per domain per run, in the same queue as the domain's first address (DESIGN.md §1.4).
+      // Once per domain per run, in the same queue as the domain's first address (docs/verdicts.md, "Catch-all domains").
       domain.catchAll = 'queued';
       const probe = newJob(
         'catchAll',
@@ -769,7 +769,7 @@ export async function* schedule<P extends PlannedAddress>(
         if (isStopped()) return;
         const mark = transcript?.length ?? 0;
         let timedOut = false;
-        // The per-address deadline, for bulk: each transaction gets `timeoutMs` (README.md).
+        // The per-address deadline, for bulk: each transaction gets `timeoutMs` (docs/library.md).
         const deadline = setTimeout(() => {
           timedOut = true;
           session.close();

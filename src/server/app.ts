@@ -374,7 +374,7 @@ export function createApp(deps: AppDeps): App {
         title: 'rcpt',
         version: '1',
         description:
-          'Email address verification: syntax, DNS and SMTP, with a verdict and its evidence. Results follow DESIGN.md §2.',
+          'Email address verification: syntax, DNS and SMTP, with a verdict and its evidence. Every result has the same fields; `verdict` is one of deliverable, undeliverable, risky, unknown, and `reason` one code of the Result schema.',
       },
     });
   app.get('/openapi.json', (c) => c.json(openApiDocument()));

@@ -1,5 +1,5 @@
 /**
- * Where `rcpt serve` listens unless told otherwise (DESIGN.md §3). Apart from server.ts so that the
+ * Where `rcpt serve` listens unless told otherwise (docs/api.md). Apart from server.ts so that the
  * CLI can print them in `--help` without loading the HTTP stack.
  */
 export const DEFAULT_PORT = 8025;

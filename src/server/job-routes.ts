@@ -330,7 +330,7 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
       path: '/v1/jobs/{id}/results',
       summary: 'The results so far, streamed as CSV or NDJSON',
       description:
-        'CSV keeps the input columns and appends the result columns; NDJSON is one result object (DESIGN.md §2) a line.',
+        'CSV keeps the input columns and appends the result columns; NDJSON is one result object (docs/result.md) a line.',
       security: [{ bearer: [] }],
       request: { params: JobIdParamSchema, query: ResultsQuerySchema },
       responses: {

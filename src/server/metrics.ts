@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics (`GET /metrics`, prom-client) fed by the library's diagnostics channels: the
- * library never counts or logs, it publishes (DESIGN.md §4), and the server subscribes here.
+ * library never counts or logs, it publishes (docs/architecture.md), and the server subscribes here.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 

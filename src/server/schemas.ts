@@ -1,6 +1,6 @@
 /**
  * The API's request and response schemas (zod, with OpenAPI metadata): `/openapi.json` is generated
- * from these, and requests are validated against them. The result schema mirrors DESIGN.md §2.
+ * from these, and requests are validated against them. The result schema mirrors docs/result.md.
  */
 import { z } from '@hono/zod-openapi';
 

@@ -60,7 +60,7 @@ export interface SendOptions {
   readonly timeoutMs?: number;
 }
 
-/** Verbs a prober must never send: `DATA`/`BDAT` would start delivering a message (DESIGN.md §1.4). */
+/** Verbs a prober must never send: `DATA`/`BDAT` would start delivering a message (docs/verdicts.md). */
 const FORBIDDEN_VERBS = new Set(['DATA', 'BDAT']);
 
 interface Expected {

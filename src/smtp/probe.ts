@@ -1,6 +1,6 @@
 /**
  * The SMTP side of a verification: the `Prober` port of `types.ts`. It receives the hosts to try from
- * the verifier (it never resolves DNS itself, DESIGN.md §4), opens one session, asks RCPT for every
+ * the verifier (it never resolves DNS itself, docs/architecture.md), opens one session, asks RCPT for every
  * recipient and then for the catch-all probe address, and quits. It never sends DATA.
  *
  * `probe()` never rejects for what a server did or failed to do: replies are data, and a session that

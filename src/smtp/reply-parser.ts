@@ -1,7 +1,7 @@
 /**
  * An incremental SMTP reply decoder (the node-redis `Decoder` shape): bytes in through `write()`,
  * complete replies out. It knows nothing of sockets, timers or promises, so it is tested byte by byte
- * without I/O. A pure module (STYLE.md, layout rule 2).
+ * without I/O. A pure module (docs/architecture.md).
  *
  * Errors are data: `write()` returns the replies it completed and, once the input stops being SMTP,
  * a `ReplyParseError`. The parser then stays failed (a reply stream cannot be resynchronised), and the

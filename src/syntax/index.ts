@@ -1,4 +1,4 @@
-/** The syntax layer (DESIGN.md §1 step 1): pure parsing, normalisation and typo suggestion. */
+/** The syntax layer (docs/verdicts.md, "Syntax"): pure parsing, normalisation and typo suggestion. */
 export {
   parseAddress,
   MAX_DOMAIN_OCTETS,

@@ -100,7 +100,7 @@ describe('rcpt verify', () => {
     assert.match(fromEnv.stderr, /RCPT_SMTP_PORT must be an integer/);
   });
 
-  it('lists every verb of DESIGN.md §3 in its help', async () => {
+  it('lists every verb of docs/cli.md in its help', async () => {
     const { code, stdout } = await rcpt(['--help']);
     assert.equal(code, 0);
     for (const verb of ['verify', 'bulk', 'serve', 'worker', 'demo', 'doctor']) {

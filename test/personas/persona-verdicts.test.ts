@@ -4,7 +4,7 @@
  * Mimecast, Barracuda, IronPort and Trend Micro (the real reply lines of research/providers.md §B), plus
  * generic MTAs (Spamhaus blocks, STARTTLS required, postgrey, 521/556) and hostile servers. Every
  * persona is reached through the loopback DNS under its provider's MX names, so `smtp.provider` is
- * matched as in production. The last test checks that every reason code of DESIGN.md §2 was produced.
+ * matched as in production. The last test checks that every reason code of docs/result.md was produced.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -586,7 +586,7 @@ describe('at the end', () => {
     assert.deepEqual(unhandled, []);
   });
 
-  it('every reason code of DESIGN.md §2 is produced by a test in this file', () => {
+  it('every reason code of docs/result.md is produced by a test in this file', () => {
     const missing = Object.keys(REASONS).filter((reason) => !seen.has(reason as Reason));
     assert.deepEqual(missing, []);
   });

@@ -1,4 +1,4 @@
-/** Scale-out on PostgreSQL (DESIGN.md §4): the job store, the pg-boss queue and the worker. */
+/** Scale-out on PostgreSQL (docs/scale-out.md): the job store, the pg-boss queue and the worker. */
 export {
   openPgJobStore,
   isPostgresUrl,

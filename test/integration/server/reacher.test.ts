@@ -1,7 +1,7 @@
 /**
  * `POST /v0/check_email` against Reacher's documented response shape (reacherhq/check-if-email-exists
  * backend 0.11, `core/src/util/input_output.rs`; field names and types as listed in
- * ../shared/research/reacher.md §1), checked by a shape description written here, independently of
+ * Reacher's CheckEmailOutput, version 0.11), checked by a shape description written here, independently of
  * the server's own zod schema.
  */
 import { after, before, describe, it } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * The options every verb shares (DESIGN.md §3), and their `RCPT_*` environment mirrors. The CLI is the
+ * The options every verb shares (docs/cli.md), and their `RCPT_*` environment mirrors. The CLI is the
  * only place that reads the environment; the library takes plain options.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
