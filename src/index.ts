@@ -13,6 +13,8 @@
 export * from './types.js';
 export * from './errors.js';
 export type { VerifyOptions } from './options.js';
+export { DEFAULT_SMTP_PORT, DEFAULT_TIMEOUT_MS } from './options.js';
+export { classifyTarget, isAllowedTarget, type TargetClass } from './dns/target-filter.js';
 export { CHANNELS } from './diagnostics.js';
 export {
   createVerifier,

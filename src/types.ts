@@ -248,6 +248,15 @@ export interface ProbeRequest {
   readonly oneRecipientPerTransaction?: boolean;
   /** Aborts the whole probe (the per-address deadline). */
   readonly signal?: AbortSignal;
+  /** How this probe presents itself, when it differs from the prober's own settings (per request). */
+  readonly session?: SessionOverrides;
+}
+
+/** Per-probe replacements for the prober's port, EHLO name and reverse-path. */
+export interface SessionOverrides {
+  readonly port?: number;
+  readonly helo?: string;
+  readonly mailFrom?: string;
 }
 
 /** Why a probe session stopped before every recipient had a reply. */

@@ -36,6 +36,7 @@ import {
   type ProbeTarget,
   type Prober,
   type Reason,
+  type SessionOverrides,
   type SmtpReplyInfo,
   type SmtpResult,
   type SyntaxResult,
@@ -52,6 +53,14 @@ const MAX_TARGETS = 6;
 export interface VerifyCallOptions {
   /** Aborts this verification; it then resolves with an `unknown/timeout` result. */
   readonly signal?: AbortSignal;
+  /** This call's deadline, in milliseconds, instead of the verifier's `timeoutMs`. */
+  readonly timeoutMs?: number;
+  /** This call's EHLO name, instead of the verifier's `helo` (validated the same way). */
+  readonly helo?: string;
+  /** This call's `MAIL FROM` reverse-path, instead of the verifier's `mailFrom`. */
+  readonly mailFrom?: string;
+  /** This call's SMTP port, instead of the verifier's `smtpPort`. */
+  readonly smtpPort?: number;
 }
 
 export interface VerifyManyOptions {
@@ -374,7 +383,12 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     };
   }
 
-  async function verifyOne(input: string, signal: AbortSignal, deadlineAt: number): Promise<Body> {
+  async function verifyOne(
+    input: string,
+    signal: AbortSignal,
+    deadlineAt: number,
+    session: SessionOverrides | undefined,
+  ): Promise<Body> {
     const prepared = await prepare(input, signal);
     if (prepared.kind === 'done') return prepared.body;
     const plan = prepared.plan;
@@ -403,6 +417,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
           smtputf8: plan.smtputf8,
           oneRecipientPerTransaction: plan.provider?.oneRecipientPerTransaction === true,
           signal,
+          ...(session === undefined ? {} : { session }),
         });
         provider = matchProvider({ mxHost: probe.host, banner: probe.banner });
         // Counted at the address that answered (a later MX when the first could not be reached); a
@@ -486,17 +501,18 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       if (typeof (input as unknown) !== 'string') throw new TypeError('address must be a string');
       const started = performance.now();
       const checkedAt = new Date().toISOString();
+      const { timeoutMs, session } = callSettings(callOptions, config);
       // The deadline's timer ends with the call: AbortSignal.timeout() would keep one per call alive
       // until its deadline (50,000 quick DNS-only calls: 50,000 timers for `timeoutMs`).
       const deadline = new AbortController();
       const timer = setTimeout(() => {
         deadline.abort(new DOMException('verification deadline', 'TimeoutError'));
-      }, config.timeoutMs);
+      }, timeoutMs);
       const signal = callOptions.signal
         ? AbortSignal.any([deadline.signal, callOptions.signal])
         : deadline.signal;
       try {
-        const body = await verifyOne(input, signal, Date.now() + config.timeoutMs);
+        const body = await verifyOne(input, signal, Date.now() + timeoutMs, session);
         return finish(body, started, checkedAt);
       } finally {
         clearTimeout(timer);
@@ -574,6 +590,36 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       },
     };
   }
+}
+
+/**
+ * A call's own deadline and session settings, validated by the same rules as the verifier's options
+ * (`resolveOptions`, which throws `OptionsError` naming the option); `session` is left out when the
+ * call changes nothing about how it presents itself.
+ */
+function callSettings(
+  call: VerifyCallOptions,
+  config: ResolvedOptions,
+): { timeoutMs: number; session: SessionOverrides | undefined } {
+  const { timeoutMs, helo, mailFrom, smtpPort } = call;
+  if (timeoutMs === undefined && helo === undefined && mailFrom === undefined && smtpPort === undefined) {
+    return { timeoutMs: config.timeoutMs, session: undefined };
+  }
+  const checked = resolveOptions({
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(helo === undefined ? {} : { helo }),
+    ...(mailFrom === undefined ? {} : { mailFrom }),
+    ...(smtpPort === undefined ? {} : { smtpPort }),
+  });
+  const session: SessionOverrides = {
+    ...(helo === undefined ? {} : { helo }),
+    ...(mailFrom === undefined ? {} : { mailFrom: checked.mailFrom }),
+    ...(smtpPort === undefined ? {} : { port: checked.smtpPort }),
+  };
+  return {
+    timeoutMs: timeoutMs === undefined ? config.timeoutMs : checked.timeoutMs,
+    session: Object.keys(session).length === 0 ? undefined : session,
+  };
 }
 
 /**

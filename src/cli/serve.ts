@@ -27,6 +27,7 @@ export interface ServeFlags extends SharedFlags {
   rateLimit?: number;
   logAddresses?: boolean;
   logLevel?: string;
+  reacherLock?: string;
 }
 
 /** The same default file as `rcpt bulk`: one machine, one job store. */
@@ -72,6 +73,12 @@ export function addServeOptions(command: Command): Command {
       )
       .addOption(
         new Option('--log-level <level>', 'log level (env RCPT_LOG_LEVEL; default info)').choices(LOG_LEVELS),
+      )
+      .addOption(
+        new Option(
+          '--reacher-lock <settings>',
+          'Reacher request settings a request may not set, comma-separated, or all: from_email, hello_name, smtp_port, smtp_timeout, proxy, *_verif_method, check_gravatar (env RCPT_REACHER_LOCK)',
+        ),
       ),
   );
 }
@@ -105,9 +112,10 @@ export async function runServe(
     throw new UsageError(`RCPT_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}.`);
   }
   // The HTTP stack (Hono, zod, pino, prom-client) is loaded by this verb only: the others start lighter.
-  const [{ createLogger }, { startServer }] = await Promise.all([
+  const [{ createLogger }, { startServer }, { parseLockedSettings }] = await Promise.all([
     import('../server/logger.js'),
     import('../server/server.js'),
+    import('../server/reacher-settings.js'),
   ]);
   const logger = createLogger({ level: logLevel, destination: io.stdout });
   let keyFile: string | undefined;
@@ -131,6 +139,12 @@ export async function runServe(
   const rateLimit = flags.rateLimit;
   const db = flags.db ?? env.RCPT_DB ?? DEFAULT_DB;
   const operatorKeys = operatorKeysFrom(env);
+  let locked;
+  try {
+    locked = parseLockedSettings(flags.reacherLock ?? env.RCPT_REACHER_LOCK ?? '');
+  } catch (error) {
+    throw new UsageError(`--reacher-lock: ${error instanceof Error ? error.message : String(error)}`);
+  }
   const doctor = doctorOptionsFor(toVerifyOptions(flags, env), env);
   const server = await startServer({
     port: port ?? DEFAULT_PORT,
@@ -145,6 +159,7 @@ export async function runServe(
     ...(rateLimit === undefined ? {} : { rateLimit: rateLimit === 0 ? null : { perMinute: rateLimit } }),
     logger,
     logAddresses: flags.logAddresses === true,
+    reacher: { locked },
   });
   started?.(server);
   // One warning line when this machine cannot verify well (issue 10); the server does not wait for it.

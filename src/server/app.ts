@@ -4,12 +4,15 @@
  * Routes and schemas are declared with @hono/zod-openapi, so `/openapi.json` is generated from the
  * same declarations that validate requests. Errors become JSON responses in one place (`onError`).
  */
+import { hostname } from 'node:os';
+
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { routePath } from 'hono/route';
 
-import type { Verifier, VerifyResult } from '../index.js';
+import { DEFAULT_SMTP_PORT, DEFAULT_TIMEOUT_MS } from '../index.js';
+import type { Verifier, VerifyCallOptions, VerifyResult } from '../index.js';
 import type { DoctorOptions } from '../index.js';
 import { loadWebAssets } from '../web/assets.js';
 import { LOCAL_OWNER, createApiKeys, presentedKey } from './auth.js';
@@ -19,16 +22,10 @@ import { HttpError, errorResponse } from './http-error.js';
 import { registerJobRoutes, type JobsBackend } from './job-routes.js';
 import { createLogger, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import { toReacherResponse } from './reacher.js';
+import { isReacherPath, registerReacherRoutes } from './reacher-routes.js';
+import { NO_PROXIES, type ReacherSetting, type ProxyPolicy } from './reacher-settings.js';
 import { createRateLimiter, type RateLimitOptions } from './rate-limit.js';
-import {
-  ErrorSchema,
-  ReacherRequestSchema,
-  ReacherResponseSchema,
-  ResultSchema,
-  VerifyManyResponseSchema,
-  VerifyRequestSchema,
-} from './schemas.js';
+import { ErrorSchema, ResultSchema, VerifyManyResponseSchema, VerifyRequestSchema } from './schemas.js';
 
 /** Size limits; each has a default below. */
 export interface Limits {
@@ -78,6 +75,23 @@ export interface AppDeps {
   readonly doctor?: DoctorOptions;
   /** API keys that may call operator-only routes (`GET /v1/doctor`); without API keys, the local caller may. */
   readonly operatorKeys?: readonly string[];
+  /** What Reacher's routes let a request set (`rcpt serve --reacher-lock`); default: everything but proxies. */
+  readonly reacher?: {
+    /** Settings a request may not set: refused with 403. */
+    readonly locked?: ReadonlySet<ReacherSetting>;
+    /** Which proxies a request may name. Default: none configured, so every proxy is refused. */
+    readonly proxies?: ProxyPolicy;
+  };
+  /**
+   * How the verifier presents itself, echoed in Reacher's `debug.smtp.verif_method` when a request sets
+   * nothing. Default: the verifier's defaults (`rcpt serve` passes its options).
+   */
+  readonly smtp?: {
+    readonly helo?: string;
+    readonly mailFrom?: string;
+    readonly port?: number;
+    readonly timeoutMs?: number;
+  };
 }
 
 export interface AppEnv {
@@ -124,36 +138,6 @@ function verifyRoute() {
   });
 }
 
-function reacherRoute() {
-  return createRoute({
-    method: 'post',
-    path: '/v0/check_email',
-    summary: 'Reacher-compatible check (reacherhq/check-if-email-exists)',
-    description:
-      "Accepts Reacher's request body and answers in Reacher's response shape, mapped from rcpt's result. The key may also be sent as `x-reacher-secret`.",
-    security: [{ bearer: [] }],
-    request: {
-      body: { content: { 'application/json': { schema: ReacherRequestSchema } }, required: true },
-    },
-    responses: {
-      200: {
-        description: "Reacher's CheckEmailOutput",
-        content: { 'application/json': { schema: ReacherResponseSchema } },
-      },
-      400: { description: 'Malformed request', content: { 'application/json': { schema: ErrorSchema } } },
-      401: {
-        description: 'Missing or unknown API key',
-        content: { 'application/json': { schema: ErrorSchema } },
-      },
-      413: { description: 'Body too large', content: { 'application/json': { schema: ErrorSchema } } },
-      429: {
-        description: 'Rate limited; see Retry-After',
-        content: { 'application/json': { schema: ErrorSchema } },
-      },
-    },
-  });
-}
-
 /** Builds the app. It owns no sockets: close `deps.verifier`, `deps.jobs` and `deps.metrics` yourself. */
 export function createApp(deps: AppDeps): App {
   const limits: Limits = {
@@ -192,9 +176,14 @@ export function createApp(deps: AppDeps): App {
   });
 
   app.onError((error, c) =>
-    errorResponse(error, c, (internal) => {
-      logger.error({ err: internal, method: c.req.method }, 'request failed');
-    }),
+    errorResponse(
+      error,
+      c,
+      (internal) => {
+        logger.error({ err: internal, method: c.req.method }, 'request failed');
+      },
+      isReacherPath(c.req.path) ? 'reacher' : 'rcpt',
+    ),
   );
   app.notFound((c) =>
     c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` }, 404),
@@ -291,11 +280,16 @@ export function createApp(deps: AppDeps): App {
   });
   app.use('/v1/verify', jsonLimit);
   app.use('/v0/check_email', jsonLimit);
+  app.use('/v1/check_email', jsonLimit);
 
   /** Verifies with the request's deadline: a client that hangs up stops its probes. */
-  const verifyFor = (c: Context<AppEnv>, address: string): Promise<VerifyResult> => {
+  const verifyFor = (
+    c: Context<AppEnv>,
+    address: string,
+    call: Omit<VerifyCallOptions, 'signal'> = {},
+  ): Promise<VerifyResult> => {
     const signal = AbortSignal.any([AbortSignal.timeout(limits.syncDeadlineMs), c.req.raw.signal]);
-    return deps.verifier.verify(address, { signal });
+    return deps.verifier.verify(address, { ...call, signal });
   };
   const logResults = (owner: string, results: readonly VerifyResult[]) => {
     for (const result of results) {
@@ -339,14 +333,21 @@ export function createApp(deps: AppDeps): App {
     return c.json({ results }, 200);
   });
 
-  app.openapi(reacherRoute(), async (c) => {
-    const body = c.req.valid('json');
-    const startedAt = new Date();
-    // Like Reacher without a proxy, per-request from_email, hello_name and smtp_port are not honoured:
-    // the operator's configuration decides how this server presents itself to mail servers.
-    const result = await verifyFor(c, body.to_email);
-    logResults(c.get('owner'), [result]);
-    return c.json(toReacherResponse(result, startedAt, deps.backendName ?? 'rcpt'), 200);
+  registerReacherRoutes(app, {
+    verify: verifyFor,
+    logResults,
+    settings: {
+      locked: deps.reacher?.locked ?? new Set(),
+      proxies: deps.reacher?.proxies ?? NO_PROXIES,
+      maxTimeoutMs: limits.syncDeadlineMs,
+    },
+    server: {
+      fromEmail: deps.smtp?.mailFrom ?? '',
+      helloName: deps.smtp?.helo ?? hostname(),
+      smtpPort: deps.smtp?.port ?? DEFAULT_SMTP_PORT,
+      timeoutMs: deps.smtp?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    },
+    backendName: deps.backendName ?? 'rcpt',
   });
 
   registerJobRoutes(app, {

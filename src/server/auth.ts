@@ -1,5 +1,5 @@
 /**
- * API keys (`Authorization: Bearer KEY`, or Reacher's `x-reacher-secret: KEY` on `/v0`). A key is never
+ * API keys (`Authorization: Bearer KEY`; Reacher's `Authorization: KEY` and `x-reacher-secret: KEY`). A key is never
  * stored, logged or compared as is: the server keeps its SHA-256 and names the caller by a short
  * prefix of that hash (`keyId`), which is also the owner recorded on jobs.
  */
@@ -65,14 +65,20 @@ export function createApiKeys(keys: readonly string[]): ApiKeys {
   };
 }
 
-/** The key in a request's headers: `Authorization: Bearer KEY`, else Reacher's `x-reacher-secret`. */
+/**
+ * The key in a request's headers: `Authorization: Bearer KEY`, or `Authorization: KEY` as hosted
+ * Reacher's clients send it (a value without a scheme), else Reacher's `x-reacher-secret: KEY`. Another
+ * scheme (`Basic …`) presents no key.
+ */
 export function presentedKey(
   authorization: string | undefined,
   reacherSecret: string | undefined,
 ): string | null {
   if (authorization !== undefined) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    return match?.[1] ?? null;
+    const value = authorization.trim();
+    const bearer = /^Bearer\s+(\S+)$/i.exec(value);
+    if (bearer !== null) return bearer[1] ?? null;
+    return /^\S+$/.test(value) ? value : null;
   }
   return reacherSecret?.trim() || null;
 }

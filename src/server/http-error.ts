@@ -11,6 +11,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 export const API_ERROR_CODES = [
   'bad_request',
   'unauthorized',
+  'forbidden',
   'not_found',
   'method_not_allowed',
   'payload_too_large',
@@ -48,6 +49,7 @@ export class HttpError extends Error {
 const STATUS_CODES: Partial<Record<number, ApiErrorCode>> = {
   400: 'bad_request',
   401: 'unauthorized',
+  403: 'forbidden',
   404: 'not_found',
   405: 'method_not_allowed',
   413: 'payload_too_large',
@@ -57,23 +59,46 @@ const STATUS_CODES: Partial<Record<number, ApiErrorCode>> = {
   507: 'storage_full',
 };
 
-/** Answers one error as JSON; anything that is not an `HttpError` or hono's own becomes a 500. */
-export function errorResponse(error: unknown, c: Context, onInternal: (error: unknown) => void): Response {
+/**
+ * The body of an error on Reacher's routes, as Reacher's backend writes it: the message in `error`
+ * (its `ReacherResponseError`), with rcpt's machine code beside it in `code`.
+ */
+export interface ReacherErrorBody {
+  readonly error: string;
+  readonly code: ApiErrorCode;
+}
+
+/**
+ * Answers one error as JSON; anything that is not an `HttpError` or hono's own becomes a 500.
+ * `style: 'reacher'` writes Reacher's body (`ReacherErrorBody`) for its routes.
+ */
+export function errorResponse(
+  error: unknown,
+  c: Context,
+  onInternal: (error: unknown) => void,
+  style: 'rcpt' | 'reacher' = 'rcpt',
+): Response {
+  let status: ContentfulStatusCode = 500;
+  let code: ApiErrorCode = 'internal';
+  let message = 'Internal server error';
+  let headers: Readonly<Record<string, string>> = {};
+  let details: ApiErrorBody['details'];
   if (error instanceof HttpError) {
-    const body: ApiErrorBody = {
-      error: error.code,
-      message: error.message,
-      ...(error.details === undefined ? {} : { details: error.details }),
-    };
-    return c.json(body, error.status, error.headers);
-  }
-  if (error instanceof HTTPException) {
+    ({ status, code, message, headers, details } = error);
+  } else if (error instanceof HTTPException) {
     // hono's validators throw these for malformed JSON (400) and unsupported media types (415).
-    const status = error.status;
-    const code = STATUS_CODES[status] ?? (status >= 500 ? 'internal' : 'bad_request');
+    status = error.status;
+    code = STATUS_CODES[status] ?? (status >= 500 ? 'internal' : 'bad_request');
+    message = error.message || 'Bad request';
     if (status >= 500) onInternal(error);
-    return c.json({ error: code, message: error.message || 'Bad request' } satisfies ApiErrorBody, status);
+  } else {
+    onInternal(error);
   }
-  onInternal(error);
-  return c.json({ error: 'internal', message: 'Internal server error' } satisfies ApiErrorBody, 500);
+  if (style === 'reacher') {
+    const detail = details?.map((d) => `${d.path}: ${d.message}`).join('; ');
+    const text = detail === undefined || detail === '' ? message : `${message}: ${detail}`;
+    return c.json({ error: text, code } satisfies ReacherErrorBody, status, headers);
+  }
+  const body: ApiErrorBody = { error: code, message, ...(details === undefined ? {} : { details }) };
+  return c.json(body, status, headers);
 }

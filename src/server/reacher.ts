@@ -4,6 +4,7 @@
  * deliberately answers differently are documented in src/server/README.md.
  */
 import type { Reason, Verdict, VerifyResult } from '../index.js';
+import { toDuration, type SmtpSettingsEcho } from './reacher-settings.js';
 import type { ReacherResponse } from './schemas.js';
 
 const IS_REACHABLE = {
@@ -33,10 +34,22 @@ const SMTP_ERROR_TYPES: Partial<Record<Reason, string>> = {
 /** Reacher's `description` for a sender-side refusal (`IpBlacklisted`; its `NeedsRDNS` is folded in). */
 const SMTP_DESCRIPTIONS: Partial<Record<Reason, string>> = { sender_blocked: 'IpBlacklisted' };
 
-/** Rust's `Duration` as serde writes it. */
-function duration(ms: number): { secs: number; nanos: number } {
-  const whole = Math.max(0, Math.round(ms));
-  return { secs: Math.floor(whole / 1000), nanos: (whole % 1000) * 1_000_000 };
+/** A duration as Rust's `Debug` prints it (`45s`, `1.5s`, `800ms`), as Reacher's timeout message has it. */
+function rustDuration(duration: { secs: number; nanos: number }): string {
+  const ms = duration.secs * 1000 + Math.round(duration.nanos / 1_000_000);
+  return ms >= 1000 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** Gmail ignores dots and `+tags` in the local part, and googlemail.com is gmail.com (Reacher's rule). */
+const GMAIL_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
+
+/** Reacher's `normalized_email`: the address, and for Gmail without dots or `+tag`, lowercased. */
+export function normalizedEmail(result: VerifyResult): string | null {
+  const { localPart, domain } = result.syntax;
+  if (!result.syntax.valid || localPart === null || domain === null) return null;
+  if (!GMAIL_DOMAINS.has(domain)) return result.address;
+  const local = localPart.split('+')[0]?.replace(/\./g, '').toLowerCase() ?? '';
+  return `${local}@gmail.com`;
 }
 
 /** A DNS name with its root dot, as Reacher prints MX records (`alt1.gmail-smtp-in.l.google.com.`). */
@@ -55,14 +68,18 @@ function mxBlock(result: VerifyResult): ReacherResponse['mx'] {
   return { accepts_mail: records.length > 0, records };
 }
 
-function smtpBlock(result: VerifyResult): ReacherResponse['smtp'] {
+function smtpBlock(result: VerifyResult, settings: SmtpSettingsEcho): ReacherResponse['smtp'] {
   const errorType = SMTP_ERROR_TYPES[result.reason];
   if (result.verdict === 'unknown' && errorType !== undefined) {
     const reply = result.smtp?.reply;
-    const message =
+    let message =
       reply !== null && reply !== undefined
         ? `${reply.code}${reply.enhanced === null ? '' : ` ${reply.enhanced}`} ${reply.text.replace(/\n/g, '; ')}`
         : result.reason.replace(/_/g, ' ');
+    // Reacher's timeout error names the limit that passed: `Timeout error: 45s`.
+    if (result.reason === 'timeout' && settings.smtp_timeout !== null) {
+      message = `Timeout error: ${rustDuration(settings.smtp_timeout)}`;
+    }
     const description = SMTP_DESCRIPTIONS[result.reason];
     return { error: { type: errorType, message }, ...(description === undefined ? {} : { description }) };
   }
@@ -88,13 +105,18 @@ function smtpBlock(result: VerifyResult): ReacherResponse['smtp'] {
   };
 }
 
-/** Maps one rcpt result to Reacher's response. `startedAt` is when the request began. */
+/**
+ * Maps one rcpt result to Reacher's response. `startedAt` is when the check began; `settings` how it
+ * presented itself (echoed in `debug.smtp.verif_method`).
+ */
 export function toReacherResponse(
   result: VerifyResult,
   startedAt: Date,
+  settings: SmtpSettingsEcho,
   backendName = 'rcpt',
 ): ReacherResponse {
   const end = new Date(startedAt.getTime() + result.durationMs);
+  const host = result.smtp?.host ?? null;
   return {
     input: result.input,
     is_reachable: IS_REACHABLE[result.verdict],
@@ -106,23 +128,26 @@ export function toReacherResponse(
       haveibeenpwned: null,
     },
     mx: mxBlock(result),
-    smtp: smtpBlock(result),
+    smtp: smtpBlock(result, settings),
     syntax: {
       address: result.address,
       domain: result.syntax.domain ?? '',
       username: result.syntax.localPart ?? '',
       is_valid_syntax: result.syntax.valid,
-      normalized_email: result.address,
+      normalized_email: normalizedEmail(result),
       suggestion: result.suggestion,
     },
     debug: {
       backend_name: backendName,
       start_time: startedAt.toISOString(),
       end_time: end.toISOString(),
-      duration: duration(result.durationMs),
+      duration: toDuration(result.durationMs),
       smtp: {
         verif_method:
-          result.smtp?.host != null ? { type: 'Smtp', host: result.smtp.host } : { type: 'Skipped' },
+          host === null
+            ? { type: 'Skipped' }
+            : // An address literal's host is no DNS name: it keeps its brackets and gets no dot.
+              { type: 'Smtp', host: host.startsWith('[') ? host : fqdn(host), verif_method: settings },
       },
     },
   };

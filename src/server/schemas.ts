@@ -151,15 +151,48 @@ export const ResultsQuerySchema = z.object({
 // ---------------------------------------------------------------------------------------------------
 // Reacher (reacherhq/check-if-email-exists backend 0.11) request and response, by field name and type.
 
+/** A request field that the handler checks itself (src/server/reacher-settings.ts), so bad values get
+ * Reacher's messages; the schema here documents it. */
+const documented = (type: 'string' | 'integer' | 'number' | 'boolean' | 'object', description: string) =>
+  z.unknown().optional().openapi({ type, description });
+
+const VERIF_METHOD_DOC =
+  'Accepted for compatibility: rcpt verifies every provider by SMTP, so only "Smtp" (or {"type":"smtp"}) is accepted; "Api" and "Headless" are refused with 400.';
+
 export const ReacherRequestSchema = z
   .looseObject({
-    to_email: z.string().openapi({ example: 'someone@gmail.com' }),
-    from_email: z.string().optional(),
-    hello_name: z.string().optional(),
-    proxy: z.unknown().optional(),
-    smtp_port: z.number().int().optional(),
+    // Optional to the validator so a missing to_email gets Reacher's own message from the handler.
+    to_email: z.unknown().optional().openapi({
+      type: 'string',
+      example: 'someone@example.com',
+      description: 'The address to check (required, not empty).',
+    }),
+    from_email: documented('string', "MAIL FROM address (an email address); the server's own when left out."),
+    hello_name: documented('string', 'EHLO name: a host name or an address literal.'),
+    smtp_port: documented('integer', "Port of the MX hosts, 1 to 65535. Default: the server's (25)."),
+    smtp_timeout: documented(
+      'object',
+      'Deadline of the check: Reacher\'s duration {"secs": 30, "nanos": 0}, or a number of seconds; capped at the synchronous deadline.',
+    ),
+    proxy: documented(
+      'object',
+      'A SOCKS5 proxy {host, port, username?, password?}: only proxies configured by the operator are accepted (none can be yet).',
+    ),
+    gmail_verif_method: documented('string', VERIF_METHOD_DOC),
+    hotmailb2b_verif_method: documented('string', VERIF_METHOD_DOC),
+    hotmailb2c_verif_method: documented('string', VERIF_METHOD_DOC),
+    yahoo_verif_method: documented('string', VERIF_METHOD_DOC),
+    check_gravatar: documented('boolean', 'Only false: rcpt makes no third-party lookups.'),
   })
   .openapi('ReacherCheckEmailRequest');
+
+/** Reacher's error body: the message in `error`; rcpt adds its machine code. */
+export const ReacherErrorBodySchema = z
+  .object({
+    error: z.string().openapi({ example: 'to_email field is required.' }),
+    code: z.string().openapi({ example: 'bad_request' }),
+  })
+  .openapi('ReacherError');
 
 const ReacherErrorSchema = z.object({ type: z.string(), message: z.string() });
 
@@ -202,7 +235,21 @@ export const ReacherResponseSchema = z
       end_time: z.string(),
       duration: z.object({ secs: z.number().int(), nanos: z.number().int() }),
       smtp: z.object({
-        verif_method: z.object({ type: z.enum(['Smtp', 'Skipped']), host: z.string().optional() }),
+        verif_method: z.union([
+          z.object({
+            type: z.literal('Smtp'),
+            host: z.string(),
+            verif_method: z.object({
+              from_email: z.string(),
+              hello_name: z.string(),
+              proxy: z.string().nullable(),
+              smtp_port: z.number().int(),
+              smtp_timeout: z.object({ secs: z.number().int(), nanos: z.number().int() }).nullable(),
+              retries: z.number().int(),
+            }),
+          }),
+          z.object({ type: z.literal('Skipped') }),
+        ]),
       }),
     }),
   })

@@ -17,7 +17,7 @@ import {
   type VerifyOptions,
 } from '../index.js';
 import type { DoctorOptions } from '../index.js';
-import { createApp, type App, type Limits } from './app.js';
+import { createApp, type App, type AppDeps, type Limits } from './app.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 import { createJobsBackend, type ClosableJobsBackend } from './jobs-backend.js';
 import { createLogger, type Logger } from './logger.js';
@@ -60,6 +60,8 @@ export interface ServerOptions {
   readonly doctor?: DoctorOptions;
   /** API keys that may call `GET /v1/doctor` (they must also be among `apiKeys`). */
   readonly operatorKeys?: readonly string[];
+  /** What Reacher's routes let a request set (see `createApp`). */
+  readonly reacher?: AppDeps['reacher'];
 }
 
 export interface RunningServer {
@@ -161,6 +163,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       logAddresses: options.logAddresses === true,
       ...(options.doctor === undefined ? {} : { doctor: options.doctor }),
       ...(options.operatorKeys === undefined ? {} : { operatorKeys: options.operatorKeys }),
+      ...(options.reacher === undefined ? {} : { reacher: options.reacher }),
+      // Echoed in Reacher's debug.smtp.verif_method when a request sets none of its own.
+      smtp: {
+        ...(verifyOptions.helo === undefined ? {} : { helo: verifyOptions.helo }),
+        ...(verifyOptions.mailFrom === undefined ? {} : { mailFrom: verifyOptions.mailFrom }),
+        ...(verifyOptions.smtpPort === undefined ? {} : { port: verifyOptions.smtpPort }),
+        ...(verifyOptions.timeoutMs === undefined ? {} : { timeoutMs: verifyOptions.timeoutMs }),
+      },
     });
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
     await new Promise<void>((resolve, reject) => {

@@ -95,7 +95,22 @@ function triesNextHost(failure: ProbeFailure): boolean {
 export function createProber(options: ProberOptions): SmtpProber {
   checkOptions(options);
   const settings = { ...options };
-  return { probe: (request) => probe(settings, request) };
+  return {
+    probe: (request) => {
+      const session = request.session;
+      if (session === undefined) return probe(settings, request);
+      // A request may present itself differently (a per-request EHLO name, MAIL FROM or port, as an
+      // HTTP caller of Reacher's API sends them): checked like the prober's own settings.
+      const overridden: ProberOptions = {
+        ...settings,
+        ...(session.port === undefined ? {} : { port: session.port }),
+        ...(session.helo === undefined ? {} : { helo: session.helo }),
+        ...(session.mailFrom === undefined ? {} : { mailFrom: session.mailFrom }),
+      };
+      checkOptions(overridden);
+      return probe(overridden, request);
+    },
+  };
 }
 
 async function probe(options: ProberOptions, request: ProbeRequest): Promise<SmtpProbeResult> {

@@ -242,6 +242,7 @@ describe('documents and the page', () => {
       'GET /v1/jobs/{id}/events',
       'GET /v1/jobs/{id}/results',
       'POST /v0/check_email',
+      'POST /v1/check_email',
       'POST /v1/jobs',
       'POST /v1/verify',
     ]);

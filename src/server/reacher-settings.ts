@@ -1,0 +1,279 @@
+/**
+ * The per-request settings of Reacher's check requests (`from_email`, `hello_name`, `smtp_port`,
+ * `smtp_timeout`, `proxy`, the `*_verif_method` fields), read from a request body: each value is
+ * checked, a bad one is refused with a message in Reacher's manner (its backend answers
+ * `{"error": "hello_name must be a hostname or an address literal."}`), and a setting the operator has
+ * locked (`rcpt serve --reacher-lock`) is refused rather than ignored. Field names and types follow
+ * Reacher's `CheckEmailRequest` (reacherhq/check-if-email-exists backend 0.11); docs/reacher.md maps
+ * each one to what rcpt does.
+ */
+import { parseAddress, type VerifyCallOptions } from '../index.js';
+import { HttpError } from './http-error.js';
+
+/** Every request field that changes how a check is made, listed once (what `--reacher-lock` names). */
+export const REACHER_SETTINGS = [
+  'from_email',
+  'hello_name',
+  'smtp_port',
+  'smtp_timeout',
+  'proxy',
+  'gmail_verif_method',
+  'hotmailb2b_verif_method',
+  'hotmailb2c_verif_method',
+  'yahoo_verif_method',
+  'check_gravatar',
+] as const;
+export type ReacherSetting = (typeof REACHER_SETTINGS)[number];
+
+/**
+ * The methods Reacher names per provider (its `*VerifMethod` enums; serde's variant names, so exact
+ * case). rcpt verifies every provider by SMTP, so `Smtp` is the only one it can honour.
+ */
+const VERIF_METHODS = {
+  gmail_verif_method: ['Api', 'Smtp'],
+  hotmailb2b_verif_method: ['Smtp'],
+  hotmailb2c_verif_method: ['Api', 'Headless', 'Smtp'],
+  yahoo_verif_method: ['Api', 'Headless', 'Smtp'],
+} as const satisfies Partial<Record<ReacherSetting, readonly string[]>>;
+
+/** A SOCKS5 proxy as Reacher's `CheckEmailInputProxy` names it. */
+export interface ReacherProxy {
+  readonly host: string;
+  readonly port: number;
+  readonly username: string | null;
+  readonly password: string | null;
+}
+
+/**
+ * Which proxies a request may name. rcpt has no proxies yet: the operator-configured list (issue 17)
+ * plugs in here, and `accept()` then answers the configured proxy a request's `proxy` matches.
+ */
+export interface ProxyPolicy {
+  /** The operator's proxy that `requested` names, or a message saying why it is refused. */
+  accept(requested: ReacherProxy): { readonly proxy: ReacherProxy } | { readonly refused: string };
+}
+
+/** No proxy is configured: every request that names one is refused, saying so. */
+export const NO_PROXIES: ProxyPolicy = {
+  accept: () => ({
+    refused:
+      'proxy: this server accepts only proxies configured by its operator, and none is configured; leave "proxy" out',
+  }),
+};
+
+/** What the operator decides about per-request settings. */
+export interface ReacherSettingsPolicy {
+  /** Settings a request may not set (refused with 403). */
+  readonly locked: ReadonlySet<ReacherSetting>;
+  readonly proxies: ProxyPolicy;
+  /** Longest `smtp_timeout` honoured, in milliseconds (the synchronous deadline); longer ones are capped. */
+  readonly maxTimeoutMs: number;
+}
+
+/** How a check presents itself to mail servers, as Reacher echoes it in `debug.smtp.verif_method`. */
+export interface SmtpSettingsEcho {
+  readonly from_email: string;
+  readonly hello_name: string;
+  readonly proxy: string | null;
+  readonly smtp_port: number;
+  readonly smtp_timeout: { readonly secs: number; readonly nanos: number } | null;
+  readonly retries: number;
+}
+
+/** The server's own settings, echoed when a request sets none. */
+export interface ServerSmtpSettings {
+  readonly fromEmail: string;
+  readonly helloName: string;
+  readonly smtpPort: number;
+  readonly timeoutMs: number;
+}
+
+/** A request's settings, checked. */
+export interface ReacherCheckSettings {
+  /** What to pass to `verifier.verify()` (only what the request set). */
+  readonly call: Pick<VerifyCallOptions, 'helo' | 'mailFrom' | 'smtpPort' | 'timeoutMs'>;
+  /** The effective settings, for `debug.smtp.verif_method.verif_method`. */
+  readonly echo: SmtpSettingsEcho;
+}
+
+/** A DNS host name (RFC 1123 §2.1 labels) or an address literal (RFC 5321 §4.1.3). */
+const HOST_NAME =
+  /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const ADDRESS_LITERAL = /^\[(?:\d{1,3}(?:\.\d{1,3}){3}|IPv6:[0-9A-Fa-f:.]{2,45})\]$/;
+
+/** Whether `name` may be sent in EHLO: a host name or an address literal, nothing that could split a line. */
+export function isValidHelloName(name: string): boolean {
+  return HOST_NAME.test(name) || ADDRESS_LITERAL.test(name);
+}
+
+function bad(message: string): HttpError {
+  return new HttpError(400, 'bad_request', message);
+}
+
+/** Rust's `Duration` as serde writes it, from milliseconds. */
+export function toDuration(ms: number): { secs: number; nanos: number } {
+  const whole = Math.max(0, Math.round(ms));
+  return { secs: Math.floor(whole / 1000), nanos: (whole % 1000) * 1_000_000 };
+}
+
+/** `smtp_timeout` in milliseconds: Reacher's `Duration` (`{"secs","nanos"}`), or a number of seconds. */
+function timeoutMsOf(value: unknown): number {
+  const message =
+    'smtp_timeout must be a number of seconds or a duration {"secs": 30, "nanos": 0}, greater than 0';
+  let ms: number;
+  if (typeof value === 'number') {
+    ms = value * 1000;
+  } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const { secs, nanos = 0 } = value as { secs?: unknown; nanos?: unknown };
+    if (typeof secs !== 'number' || typeof nanos !== 'number' || !Number.isInteger(secs)) throw bad(message);
+    if (!Number.isInteger(nanos) || nanos < 0 || nanos >= 1_000_000_000) throw bad(message);
+    ms = secs * 1000 + nanos / 1_000_000;
+  } else {
+    throw bad(message);
+  }
+  if (!Number.isFinite(ms) || ms < 1) throw bad(message);
+  return Math.round(ms);
+}
+
+function proxyOf(value: unknown): ReacherProxy {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw bad('proxy must be an object {"host": "…", "port": 1080, "username"?: "…", "password"?: "…"}');
+  }
+  const { host, port, username, password } = value as Record<string, unknown>;
+  if (typeof host !== 'string' || host === '') throw bad('proxy.host must be a non-empty string');
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw bad('proxy.port must be an integer from 1 to 65535');
+  }
+  for (const [name, field] of [
+    ['username', username],
+    ['password', password],
+  ] as const) {
+    if (field !== undefined && field !== null && typeof field !== 'string') {
+      throw bad(`proxy.${name} must be a string`);
+    }
+  }
+  return {
+    host,
+    port,
+    username: typeof username === 'string' ? username : null,
+    password: typeof password === 'string' ? password : null,
+  };
+}
+
+/** A `*_verif_method` value: Reacher's enum name, or its newer tagged form `{"type": "smtp", …}`. */
+function verifMethodOf(field: keyof typeof VERIF_METHODS, value: unknown): void {
+  const allowed: readonly string[] = VERIF_METHODS[field];
+  let name: unknown = value;
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const type = (value as { type?: unknown }).type;
+    // The tagged form is lower-case (`#[serde(tag = "type", rename_all = "lowercase")]`).
+    name = typeof type === 'string' ? allowed.find((method) => method.toLowerCase() === type) : undefined;
+    if (name === undefined) {
+      throw bad(
+        `${field}: unknown variant ${JSON.stringify(type)}, expected one of ${allowed.map((m) => `"${m.toLowerCase()}"`).join(', ')}`,
+      );
+    }
+  }
+  if (typeof name !== 'string' || !allowed.includes(name)) {
+    throw bad(
+      `${field}: unknown variant ${JSON.stringify(name)}, expected one of ${allowed.map((m) => `"${m}"`).join(', ')}`,
+    );
+  }
+  if (name !== 'Smtp') {
+    throw bad(
+      `${field}: rcpt verifies every provider by SMTP; "${name}" is not available here (send "Smtp" or leave the field out)`,
+    );
+  }
+}
+
+/**
+ * Reads and checks a Reacher request's settings. Throws an `HttpError`: 400 for a bad value, 403 for a
+ * setting the operator locked. `to_email` is checked by the caller.
+ */
+export function readReacherSettings(
+  body: Readonly<Record<string, unknown>>,
+  policy: ReacherSettingsPolicy,
+  server: ServerSmtpSettings,
+): ReacherCheckSettings {
+  for (const setting of REACHER_SETTINGS) {
+    if (body[setting] !== undefined && body[setting] !== null && policy.locked.has(setting)) {
+      throw new HttpError(
+        403,
+        'forbidden',
+        `${setting} is locked by this server's operator: requests may not set it`,
+      );
+    }
+  }
+  const present = (name: ReacherSetting): unknown => body[name] ?? undefined;
+
+  const helloName = present('hello_name');
+  if (helloName !== undefined && (typeof helloName !== 'string' || !isValidHelloName(helloName))) {
+    throw bad('hello_name must be a hostname or an address literal.');
+  }
+  const fromEmail = present('from_email');
+  if (fromEmail !== undefined && (typeof fromEmail !== 'string' || !parseAddress(fromEmail).valid)) {
+    throw bad('from_email must be an email address.');
+  }
+  const port = present('smtp_port');
+  if (
+    port !== undefined &&
+    (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535)
+  ) {
+    throw bad(`smtp_port must be an integer from 1 to 65535, got ${JSON.stringify(port)}`);
+  }
+  const timeout = present('smtp_timeout');
+  // Capped like Reacher's request deadline: one check may not outlast the synchronous request.
+  const timeoutMs = timeout === undefined ? undefined : Math.min(timeoutMsOf(timeout), policy.maxTimeoutMs);
+  for (const field of Object.keys(VERIF_METHODS) as (keyof typeof VERIF_METHODS)[]) {
+    const value = present(field);
+    if (value !== undefined) verifMethodOf(field, value);
+  }
+  const gravatar = present('check_gravatar');
+  if (gravatar !== undefined && typeof gravatar !== 'boolean') throw bad('check_gravatar must be a boolean');
+  if (gravatar === true) {
+    throw bad('check_gravatar: rcpt makes no third-party lookups (Gravatar, HaveIBeenPwned); leave it out');
+  }
+  const proxyValue = present('proxy');
+  let proxy: ReacherProxy | null = null;
+  if (proxyValue !== undefined) {
+    const accepted = policy.proxies.accept(proxyOf(proxyValue));
+    if ('refused' in accepted) throw bad(accepted.refused);
+    proxy = accepted.proxy;
+  }
+
+  return {
+    call: {
+      ...(typeof helloName === 'string' ? { helo: helloName } : {}),
+      ...(typeof fromEmail === 'string' ? { mailFrom: fromEmail } : {}),
+      ...(typeof port === 'number' ? { smtpPort: port } : {}),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    },
+    echo: {
+      from_email: typeof fromEmail === 'string' ? fromEmail : server.fromEmail,
+      hello_name: typeof helloName === 'string' ? helloName : server.helloName,
+      proxy: proxy === null ? null : `${proxy.host}:${proxy.port}`,
+      smtp_port: typeof port === 'number' ? port : server.smtpPort,
+      smtp_timeout: toDuration(timeoutMs ?? server.timeoutMs),
+      // rcpt makes one conversation per address (plus a greylisting retry when the deadline allows).
+      retries: 1,
+    },
+  };
+}
+
+/** Parses `--reacher-lock`'s value: setting names separated by commas; `all` locks every one. */
+export function parseLockedSettings(value: string): Set<ReacherSetting> {
+  const locked = new Set<ReacherSetting>();
+  for (const raw of value.split(/[\s,]+/)) {
+    const name = raw.trim();
+    if (name === '') continue;
+    if (name === 'all') {
+      for (const setting of REACHER_SETTINGS) locked.add(setting);
+      continue;
+    }
+    if (!(REACHER_SETTINGS as readonly string[]).includes(name)) {
+      throw new RangeError(`unknown setting "${name}" (one of ${REACHER_SETTINGS.join(', ')}, or all)`);
+    }
+    locked.add(name as ReacherSetting);
+  }
+  return locked;
+}
