@@ -187,6 +187,11 @@ interface Job {
   greylists: number;
   /** Sessions this address took part in. */
   sessions: number;
+  /**
+   * Milliseconds of server time charged to this address against `timeoutMs`: failed session opens
+   * while it waited for them, and the transactions it was in (see `chargeTransaction`).
+   */
+  spentMs: number;
   lastSession: number;
   lastFailure: ProbeFailure | null;
   /** A deferral (421, 4.7.x, rate limit) that was not a verdict, kept in case the address is given up. */
@@ -372,6 +377,7 @@ export async function* schedule<P extends PlannedAddress>(
       tries: 0,
       greylists: 0,
       sessions: 0,
+      spentMs: 0,
       lastSession: -1,
       lastFailure: null,
       lastReply: null,
@@ -672,18 +678,37 @@ export async function* schedule<P extends PlannedAddress>(
     const sessionId = nextSessionId++;
     const name = host.queue[0]?.targets[host.queue[0].targetIndex]?.host ?? host.ip;
     const transcript: TranscriptEntry[] | null = settings.session.transcript ? [] : null;
+    // The run's stop or an address's deadline ends the session: a signal reaches every phase, the TCP
+    // connect and the TLS handshake included (a closed socket would not stop a connect in progress).
+    const cut = new AbortController();
+    const onStop = (): void => {
+      cut.abort();
+    };
+    stop.signal.addEventListener('abort', onStop, { once: true });
     const session = new SmtpSession({
       ...settings.session,
       host: name,
       ip: host.ip,
-      signal: stop.signal,
+      signal: cut.signal,
       transcript,
     });
     /** The RCPTs of the batch in flight, reserved in the harvest allowance. */
     let held: Reservation | null = null;
     try {
       await pace(host, 2);
+      // The session is opened for the address at the front of the queue, within what is left of its
+      // deadline: a tarpit, a trickled greeting or a hung STARTTLS cost it `timeoutMs`, not
+      // `hostTries` × the greeting and command timeouts.
+      const front = host.queue[0];
+      const openedAt = performance.now();
+      const openDeadline = setTimeout(
+        () => {
+          cut.abort();
+        },
+        front === undefined ? settings.timeoutMs : remainingMs(front),
+      );
       const opened = await session.open();
+      clearTimeout(openDeadline);
       if (run.stopped) return;
       const view: SessionView = {
         host: name,
@@ -694,7 +719,7 @@ export async function* schedule<P extends PlannedAddress>(
         extensions: session.extensions,
       };
       if (opened !== null) {
-        onOpenFailure(host, opened, view);
+        onOpenFailure(host, opened, view, performance.now() - openedAt);
         return;
       }
       host.unreachable = false;
@@ -769,11 +794,16 @@ export async function* schedule<P extends PlannedAddress>(
         if (isStopped()) return;
         const mark = transcript?.length ?? 0;
         let timedOut = false;
-        // The per-address deadline, for bulk: each transaction gets `timeoutMs` (docs/library.md).
-        const deadline = setTimeout(() => {
-          timedOut = true;
-          session.close();
-        }, settings.timeoutMs);
+        // The per-address deadline (docs/library.md): the transaction ends when the address with the least time left
+        // runs out of it.
+        const sentAt = performance.now();
+        const deadline = setTimeout(
+          () => {
+            timedOut = true;
+            cut.abort();
+          },
+          Math.min(...batch.map(remainingMs)),
+        );
         const outcome = await session.transaction({
           mailFrom: settings.session.mailFrom,
           recipients: batch.map((job) => job.recipient),
@@ -788,11 +818,13 @@ export async function* schedule<P extends PlannedAddress>(
         if (isStopped()) return;
         const lines = transcript === null ? null : transcript.slice(transactions === 1 ? 0 : mark);
         const handled = handleTransaction(host, batch, outcome, view, lines, timedOut);
+        chargeTransaction(host, batch, outcome.recipients.length, performance.now() - sentAt, timedOut, view);
         errors += handled.errors;
         if (handled.progress) host.failures = 0;
         if (handled.endSession) break;
       }
     } finally {
+      stop.signal.removeEventListener('abort', onStop);
       held?.release();
       if (!run.stopped) await session.quit();
       else session.close();
@@ -812,8 +844,59 @@ export async function* schedule<P extends PlannedAddress>(
     }
   }
 
+  /** Milliseconds left of `job`'s deadline (at least 1: a job with none left is finalized). */
+  function remainingMs(job: Job): number {
+    return Math.max(1, settings.timeoutMs - job.spentMs);
+  }
+
+  /**
+   * Charges `ms` of server time to `job`; one whose deadline is spent ends now as `unknown/timeout`
+   * with `failed` (taken out of its host's queue). Returns whether it ended.
+   */
+  function charge(host: Host, job: Job, ms: number, failed: ProbeFailure, view: SessionView | null): boolean {
+    if (job.done) return true;
+    job.spentMs += ms;
+    if (job.spentMs < settings.timeoutMs) return false;
+    const index = host.queue.indexOf(job);
+    if (index !== -1) host.queue.splice(index, 1);
+    const message = `no answer within the deadline of ${settings.timeoutMs} ms (${failed.message})`;
+    finalize(job, null, { ...failed, kind: 'timeout', message }, view, null, true);
+    return true;
+  }
+
+  /**
+   * A transaction's time goes to the addresses it left without an answer. When the deadline cut it,
+   * only to the address the server was stuck on (replies come in order, RFC 2920 §3): the others of
+   * the batch are asked again in another session, unharmed, their try counted.
+   */
+  function chargeTransaction(
+    host: Host,
+    batch: readonly Job[],
+    replies: number,
+    ms: number,
+    timedOut: boolean,
+    view: SessionView,
+  ): void {
+    const failed: ProbeFailure = {
+      kind: 'timeout',
+      stage: replies === 0 ? 'mail' : 'rcpt',
+      message: 'the transaction was cut at the deadline',
+      reply: null,
+    };
+    // Asked again means back in the host's queue (an address waiting for its domain's catch-all reply
+    // has its answer and is not).
+    const waiting = (job: Job | undefined): job is Job =>
+      job !== undefined && !job.done && host.queue.includes(job);
+    if (timedOut) {
+      const stuck = batch[replies];
+      if (waiting(stuck)) charge(host, stuck, ms, failed, view);
+      return;
+    }
+    for (const job of batch) if (waiting(job)) charge(host, job, ms, job.lastFailure ?? failed, view);
+  }
+
   /** The session never became ready: next MX for addresses that have one, backoff, bounded tries. */
-  function onOpenFailure(host: Host, failed: ProbeFailure, view: SessionView): void {
+  function onOpenFailure(host: Host, failed: ProbeFailure, view: SessionView, ms: number): void {
     const unreachable =
       failed.stage === 'connect' && (failed.kind === 'connection_failed' || failed.kind === 'timeout');
     const deferred =
@@ -831,6 +914,8 @@ export async function* schedule<P extends PlannedAddress>(
       host.cap = Math.max(1, host.active - 1);
       return;
     }
+    // The time the open took is charged to every address that waited for it.
+    for (const job of [...host.queue]) charge(host, job, ms, failed, unreachable ? null : view);
     host.unreachable = unreachable;
     backOff(host);
     const jobs = host.queue.splice(0);
