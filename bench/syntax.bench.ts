@@ -1,6 +1,6 @@
 /**
  * `npm run bench:syntax`: rcpt's parseAddress() against validator's isEmail() on the same 1,000,000
- * addresses, in the same process. The list is generated from a seeded PRNG (identical on every run):
+ * addresses, in the same process, then rcpt's suggestAddress() (which bulk runs on every row) alone. The list is generated from a seeded PRNG (identical on every run):
  * big providers, corporate domains, subdomains, plus-tags and dots, some IDN and UTF-8 local parts, and
  * about 7% invalid inputs of the kinds users type. Both functions are warmed up, then run in
  * alternating rounds; the median rate of each is reported.
@@ -9,7 +9,7 @@
  */
 import isEmailModule from 'validator/lib/isEmail.js';
 
-import { parseAddress } from '../src/syntax/index.js';
+import { parseAddress, suggestAddress } from '../src/syntax/index.js';
 
 // validator is CommonJS: Node hands an ES import `module.exports`, which also carries `.default`.
 const isEmail = isEmailModule.default;
@@ -233,6 +233,12 @@ function runRcpt(list: readonly string[]): number {
   return valid;
 }
 
+function runSuggest(list: readonly string[]): number {
+  let suggested = 0;
+  for (const address of list) if (suggestAddress(address) !== null) suggested++;
+  return suggested;
+}
+
 function runValidator(list: readonly string[]): number {
   let valid = 0;
   for (const address of list) if (isEmail(address)) valid++;
@@ -280,6 +286,15 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 
+runSuggest(warmup);
+const suggestRates: number[] = [];
+let suggested = 0;
+for (let round = 0; round < ROUNDS; round++) {
+  const result = measure(runSuggest, list);
+  suggestRates.push(result.rate);
+  suggested = result.valid;
+}
+
 const rcpt = median(rcptRates);
 const validator = median(validatorRates);
 console.log(
@@ -290,3 +305,6 @@ console.log(
   `validator isEmail   ${format(validator).padStart(10)}   valid: ${validatorValid.toLocaleString('en')}`,
 );
 console.log(`ratio rcpt/validator ${(rcpt / validator).toFixed(2)}x`);
+console.log(
+  `rcpt suggestAddress ${format(median(suggestRates)).padStart(10)}   suggestions: ${suggested.toLocaleString('en')}`,
+);
