@@ -38,3 +38,14 @@ export function emailProviderDomains(): readonly string[] {
   providers ??= toDomainList(require('email-providers/all.json'));
   return providers;
 }
+
+let topLevel: ReadonlySet<string> | null = null;
+
+/**
+ * The top-level domains in the root zone (the `tlds` package, from ICANN's list), ASCII ones only:
+ * the list holds IDN TLDs as U-labels, so callers treat any `xn--` label as delegated themselves.
+ */
+export function delegatedTopLevelDomains(): ReadonlySet<string> {
+  topLevel ??= new Set(toDomainList(require('tlds')));
+  return topLevel;
+}

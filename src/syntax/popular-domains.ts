@@ -155,30 +155,48 @@ export const PROTECTED_DOMAINS: readonly string[] = [
 ];
 
 /**
- * Top-level slips that cannot be real: none of these is a delegated TLD (IANA root zone), so
- * `example.con` can receive no mail and correcting it to `example.com` can never rewrite a real
- * address. Applied to any domain.
+ * What a top-level label that is not in the root zone (`.con`, `.c0m`, `.nry`, `.couk`) is corrected
+ * to, for any domain: the one of these within 1 of it, counting a neighbouring key as half a slip (see
+ * `keyboardDistance`). Such a domain can receive no mail, so the fix can never rewrite a real address.
  */
-export const CERTAIN_TLD_FIXES: ReadonlyMap<string, string> = new Map([
-  ['con', 'com'],
-  ['cmo', 'com'],
-  ['ocm', 'com'],
-  ['comm', 'com'],
-  ['coom', 'com'],
-  ['ccom', 'com'],
-  ['cpm', 'com'],
-  ['vom', 'com'],
-  ['xom', 'com'],
-  ['nte', 'net'],
-  ['nett', 'net'],
-  ['ogr', 'org'],
-  ['orgg', 'org'],
+export const COMMON_SUFFIXES: readonly string[] = ['com', 'net', 'org', 'co.uk'];
+
+/**
+ * Names that are not in the root zone but are reserved for local use (RFC 6761 `.test`, `.example`,
+ * `.invalid`, `.localhost`; RFC 6762 `.local`; RFC 7686 `.onion`; RFC 9476 `.alt`; ICANN's
+ * `.internal`): never corrected, a test network or an intranet may use them on purpose.
+ */
+export const SPECIAL_USE_TLDS: ReadonlySet<string> = new Set([
+  'test',
+  'example',
+  'invalid',
+  'localhost',
+  'local',
+  'onion',
+  'alt',
+  'internal',
+]);
+
+/**
+ * Provider names whose first letter may be the slip: dropped (`otmail`, `ahoo`) or a neighbouring key
+ * (`jotmail`, `tahoo`). These are the biggest providers, the ones most slips are made on, and their
+ * name minus or with another first letter is not a mail service. Left out: `gmail` (`mail.com`,
+ * `fmail.com`, `hmail`, `vmail` are real services), `icloud` (`cloud.com`, `ucloud`, `ocloud` are cloud
+ * companies), `ymail` (`mail.com`).
+ */
+export const LOOSE_START_NAMES: ReadonlySet<string> = new Set([
+  'yahoo',
+  'hotmail',
+  'outlook',
+  'googlemail',
+  'protonmail',
 ]);
 
 /**
  * Top-level slips that are real TLDs (`.co` Colombia, `.cm` Cameroon, `.om` Oman, `.ne` Niger): they
  * are corrected only after a typo-target name (`gmail.cm` → `gmail.com`), and only when the result
- * is a typo target, because `shop.cm` may well be a Cameroonian shop.
+ * is a typo target, because `shop.cm` may well be a Cameroonian shop. `.c` and `.nt` are not in the root
+ * zone, but after a target name they mean `.com` and `.net` (`yahoo.c` is not `yahoo.ca`).
  */
 export const TARGET_TLD_FIXES: ReadonlyMap<string, string> = new Map([
   ['co', 'com'],

@@ -4,13 +4,15 @@
  * corrected, fuzzy matching only targets distinctive provider names, and ambiguous typos get no
  * suggestion. The rules are listed in `src/syntax/README.md`.
  */
-import { emailProviderDomains } from '../domain/package-data.js';
+import { delegatedTopLevelDomains, emailProviderDomains } from '../domain/package-data.js';
 import { KNOWN_TYPO_DOMAINS } from '../domain/known-typo-domains.js';
-import { editDistance } from './edit-distance.js';
+import { editDistance, isKeyNeighbour, keyboardDistance } from './edit-distance.js';
 import { parseAddress } from './parse-address.js';
 import {
-  CERTAIN_TLD_FIXES,
+  COMMON_SUFFIXES,
+  LOOSE_START_NAMES,
   PROTECTED_DOMAINS,
+  SPECIAL_USE_TLDS,
   TARGET_TLD_FIXES,
   TWO_LABEL_SUFFIXES,
   TYPO_TARGETS,
@@ -21,6 +23,8 @@ interface Target {
   /** The label before the suffix: `gmail` in `gmail.com`, `yahoo` in `yahoo.co.uk`. */
   readonly name: string;
   readonly suffix: string;
+  /** The name is in `LOOSE_START_NAMES`: its first letter may be the slip. */
+  readonly loose: boolean;
 }
 
 interface Split {
@@ -31,19 +35,145 @@ interface Split {
 
 let targets: readonly Target[] | null = null;
 let targetDomains: ReadonlySet<string> | null = null;
+let targetsByHead: ReadonlyMap<number, readonly string[]> | null = null;
 let knownReal: ReadonlySet<string> | null = null;
 
 function getTargets(): readonly Target[] {
   targets ??= TYPO_TARGETS.flatMap((domain) => {
     const split = splitDomain(domain);
-    return split === null ? [] : [{ domain, name: split.name, suffix: split.suffix }];
+    return split === null
+      ? []
+      : [{ domain, name: split.name, suffix: split.suffix, loose: LOOSE_START_NAMES.has(split.name) }];
   });
   return targets;
+}
+
+let targetsBySuffix: ReadonlyMap<string, readonly Target[]> | null = null;
+
+function targetsUnder(suffix: string): readonly Target[] {
+  if (targetsBySuffix === null) {
+    const map = new Map<string, Target[]>();
+    for (const target of getTargets()) map.set(target.suffix, [...(map.get(target.suffix) ?? []), target]);
+    targetsBySuffix = map;
+  }
+  return targetsBySuffix.get(suffix) ?? [];
 }
 
 function isTarget(domain: string): boolean {
   targetDomains ??= new Set(TYPO_TARGETS);
   return targetDomains.has(domain);
+}
+
+let targetNames: ReadonlySet<string> | null = null;
+
+function isTargetName(name: string): boolean {
+  targetNames ??= new Set(getTargets().map((target) => target.name));
+  return targetNames.has(name);
+}
+
+function countDots(domain: string): number {
+  let dots = 0;
+  for (let index = domain.indexOf('.'); index !== -1; index = domain.indexOf('.', index + 1)) dots++;
+  return dots;
+}
+
+/** The first four characters of `text` as one number (ASCII domains: 7 bits each), or -1. */
+function headKey(text: string): number {
+  if (text.length < 4) return -1;
+  return (
+    (text.charCodeAt(0) << 21) | (text.charCodeAt(1) << 14) | (text.charCodeAt(2) << 7) | text.charCodeAt(3)
+  );
+}
+
+/**
+ * The target whose letters `domain` has, in the same order, with its dots moved or dropped
+ * (`gmai.lcom`, `hotmailc.om`, `hotmail.couk`), else `null`. A domain with more dots than the target is
+ * left alone: `g.mail.com` is a host under mail.com, not a slip. Every target name has 5 or more
+ * letters, so a dot one place off leaves the first four characters as they are: those pick the
+ * candidates, and a domain that starts like no target costs one lookup.
+ */
+function targetWithDotsMoved(domain: string): string | null {
+  if (targetsByHead === null) {
+    const map = new Map<number, string[]>();
+    for (const target of TYPO_TARGETS) {
+      const key = headKey(target);
+      map.set(key, [...(map.get(key) ?? []), target]);
+    }
+    targetsByHead = map;
+  }
+  const candidates = targetsByHead.get(headKey(domain));
+  if (candidates === undefined) return null;
+  const letters = domain.replaceAll('.', '');
+  for (const target of candidates) {
+    if (target !== domain && target.replaceAll('.', '') === letters && countDots(domain) <= countDots(target))
+      return target;
+  }
+  return null;
+}
+
+/**
+ * True when `tld` is certainly not in the root zone, so no domain under it can receive mail. IDN
+ * top-level labels (`xn--p1ai`) count as delegated: the package lists them as U-labels.
+ */
+function isUndelegated(tld: string): boolean {
+  return !delegatedTopLevelDomains().has(tld) && !tld.startsWith('xn--') && !SPECIAL_USE_TLDS.has(tld);
+}
+
+/** The one entry of `candidates` nearest to `typed` within `max`, or `undefined` when none is or two tie. */
+function nearest(
+  typed: string,
+  candidates: readonly string[],
+  distance: (a: string, b: string) => number,
+  max: number,
+): string | undefined {
+  let best: string | undefined;
+  let bestScore = Number.POSITIVE_INFINITY;
+  let tie = false;
+  for (const candidate of candidates) {
+    const score = distance(typed, candidate);
+    if (score > max) continue;
+    if (score < bestScore) {
+      best = candidate;
+      bestScore = score;
+      tie = false;
+    } else if (score === bestScore) {
+      tie = true;
+    }
+  }
+  return tie ? undefined : best;
+}
+
+/** A slipped top-level label that is not in the root zone, fixed to a common suffix (`nry` → `net`). */
+function fixUndelegatedTld(tld: string): string | undefined {
+  return nearest(tld, COMMON_SUFFIXES, keyboardDistance, 1);
+}
+
+/**
+ * A target's exact name under a suffix that is not in the root zone (`yahoo.co.um`, `hotmail.couk`,
+ * `btinternet.couk`): the same provider's suffix nearest to what was typed, within 2 edits, unless two
+ * are equally near (`hotmail.ed`: `.de` or `.es`?).
+ */
+function ownSuffix(domain: string): string | null {
+  const dot = domain.indexOf('.');
+  const name = domain.slice(0, dot);
+  const suffixes = getTargets()
+    .filter((target) => target.name === name)
+    .map((target) => target.suffix);
+  const suffix = nearest(domain.slice(dot + 1), suffixes, (a, b) => editDistance(a, b, 2), 2);
+  return suffix === undefined ? null : `${name}.${suffix}`;
+}
+
+/**
+ * A target's exact name under a top-level label that is not in the root zone: `gmail.c` and
+ * `comcast.nt` (the `TARGET_TLD_FIXES`), then the provider's nearest suffix (`yahoo.co.um`,
+ * `yahoo.com.brr`), then the provider's domain with a stray label after it (`gmail.com.con`).
+ */
+function fixOwnSuffix(domain: string): string | null {
+  const lastDot = domain.lastIndexOf('.');
+  const head = domain.slice(0, lastDot);
+  const targetFix = TARGET_TLD_FIXES.get(domain.slice(lastDot + 1));
+  if (targetFix !== undefined && isTarget(`${head}.${targetFix}`)) return `${head}.${targetFix}`;
+  return ownSuffix(domain) ?? (isTarget(head) ? head : null);
 }
 
 /**
@@ -90,32 +220,55 @@ function sameStart(typed: string, target: string): boolean {
   return a0 === b0 || (a0 === target.charCodeAt(1) && typed.charCodeAt(1) === b0);
 }
 
-/** The closest target to `name` + `suffix`, or `null` when none is close enough or two tie. */
+/**
+ * True when `typed` is `target` with its first letter dropped (`otmail`) or hit on a neighbouring key
+ * (`jotmail`).
+ */
+function isFirstLetterSlip(typed: string, target: string): boolean {
+  if (typed.length === target.length - 1) return target.endsWith(typed);
+  return (
+    typed.length === target.length &&
+    isKeyNeighbour(target.charAt(0), typed.charAt(0)) &&
+    typed.endsWith(target.slice(1))
+  );
+}
+
+/** How far `name` is from `target`'s name, or `null` when it is not a likely slip of it. */
+function nameScore(name: string, target: Target): number | null {
+  if (name === target.name) return 0;
+  const max = maxNameDistance(target.name.length);
+  if (max === 0) return null;
+  if (sameStart(name, target.name)) {
+    const score = editDistance(name, target.name, max);
+    return score > max ? null : score;
+  }
+  return target.loose && isFirstLetterSlip(name, target.name) ? 1 : null;
+}
+
+/**
+ * The closest target to `name` + `suffix`, or `null` when none is close enough or two tie. Only the
+ * targets under `suffix` are compared by name; those under the `TARGET_TLD_FIXES` fix of the typed
+ * suffix (`gmail.cm` → `.com`) must have the exact name.
+ */
 function closestTarget(name: string, suffix: string, originalSuffix: string): string | null {
+  const scored: [domain: string, score: number][] = [];
+  for (const target of targetsUnder(suffix)) {
+    const score = nameScore(name, target);
+    if (score !== null) scored.push([target.domain, score]);
+  }
+  const fixed = TARGET_TLD_FIXES.get(originalSuffix);
+  if (fixed !== undefined && fixed !== suffix) {
+    for (const target of targetsUnder(fixed)) if (target.name === name) scored.push([target.domain, 1]);
+  }
   let best: string | null = null;
   let bestScore = Number.POSITIVE_INFINITY;
   let tie = false;
-  for (const target of getTargets()) {
-    let score: number;
-    if (target.suffix === suffix) {
-      if (name === target.name) {
-        score = 0;
-      } else {
-        const max = maxNameDistance(target.name.length);
-        if (max === 0 || !sameStart(name, target.name)) continue;
-        score = editDistance(name, target.name, max);
-        if (score > max) continue;
-      }
-    } else if (TARGET_TLD_FIXES.get(originalSuffix) === target.suffix && name === target.name) {
-      score = 1;
-    } else {
-      continue;
-    }
+  for (const [domain, score] of scored) {
     if (score < bestScore) {
-      best = target.domain;
+      best = domain;
       bestScore = score;
       tie = false;
-    } else if (score === bestScore && target.domain !== best) {
+    } else if (score === bestScore && domain !== best) {
       tie = true;
     }
   }
@@ -132,23 +285,32 @@ export function suggestDomain(domain: string): string | null {
   if (split === null) return null;
   const lastDot = domain.lastIndexOf('.');
   const tld = domain.slice(lastDot + 1);
-  const certainTld = CERTAIN_TLD_FIXES.get(tld);
-  // `gmail.com.com`, `gmail.com.con`: a target with a stray top-level label after it.
   const head = domain.slice(0, lastDot);
-  if ((tld === 'com' || tld === 'net' || tld === 'org' || certainTld !== undefined) && isTarget(head))
-    return head;
-  const suffix = certainTld ?? split.suffix;
+  const undelegated = isUndelegated(tld);
+  // A provider's exact name under a suffix that cannot exist: one of that provider's domains or
+  // nothing (`gmail.nry` is not `gmail.net`, which is not Google's).
+  if (undelegated && isTargetName(domain.slice(0, domain.indexOf('.')))) return fixOwnSuffix(domain);
+  // `gmail.com.com`: a target with a stray top-level label after it.
+  if ((tld === 'com' || tld === 'net' || tld === 'org' || undelegated) && isTarget(head)) return head;
+  const moved = targetWithDotsMoved(domain);
+  if (moved !== null) return moved;
+  const fixedTld = undelegated ? fixUndelegatedTld(tld) : undefined;
+  const suffix = fixedTld ?? split.suffix;
   if (!split.name.includes('.')) {
     const target = closestTarget(split.name, suffix, split.suffix);
     if (target !== null && target !== domain) return target;
   }
-  return certainTld === undefined ? null : `${head}.${certainTld}`;
+  return fixedTld === undefined ? null : `${head}.${fixedTld}`;
 }
 
-/** Repairs a domain that failed to parse only because of a slip around its dots (`gmail,com`, `gmail`). */
+/**
+ * Repairs a domain that failed to parse only because of a slip around its dots (`gmail,com`, `gmail`)
+ * or a stray symbol or space before it (`@.gmail.com`, `@,gmail.com`, `@-gmail.com`, `@ gmail.com`).
+ */
 function repairDomain(typed: string): string | null {
   const repaired = typed
     .toLowerCase()
+    .replace(/^[\s!-/:-@[-`{-~]+/, '')
     .replace(/[,;]/g, '.')
     .replace(/\.{2,}/g, '.')
     .replace(/^\.|\.$/g, '');
@@ -170,7 +332,14 @@ function repairDomain(typed: string): string | null {
   return suggestion !== null && isTarget(suggestion) ? suggestion : null;
 }
 
-const REPAIRABLE = new Set(['DOMAIN_DOTLESS', 'DOMAIN_TRAILING_DOT', 'LABEL_EMPTY', 'DOMAIN_INVALID_CHAR']);
+const REPAIRABLE = new Set([
+  'DOMAIN_DOTLESS',
+  'DOMAIN_TRAILING_DOT',
+  'LABEL_EMPTY',
+  'DOMAIN_INVALID_CHAR',
+  'LABEL_HYPHEN',
+  'WHITESPACE',
+]);
 
 /**
  * The corrected address when `input` looks like a typo of a well-known mail domain or of a top-level
@@ -179,6 +348,7 @@ const REPAIRABLE = new Set(['DOMAIN_DOTLESS', 'DOMAIN_TRAILING_DOT', 'LABEL_EMPT
  * @example
  * suggestAddress('alice@gmial.com')   // 'alice@gmail.com'
  * suggestAddress('bob@example.con')   // 'bob@example.com'
+ * suggestAddress('dan@hotmail.couk')  // 'dan@hotmail.co.uk'
  * suggestAddress('carol@gmx.com')     // null (a real provider)
  */
 export function suggestAddress(input: string): string | null {
@@ -191,8 +361,11 @@ export function suggestAddress(input: string): string | null {
   }
   if (parsed.error === null || !REPAIRABLE.has(parsed.error.code)) return null;
   const at = input.lastIndexOf('@');
-  const localPart = input.slice(0, at);
-  if (at <= 0 || !parseAddress(`${localPart}@example.com`).valid) return null;
+  // `alice@@gmail.com`: the local part ends where the run of `@` starts.
+  let end = at;
+  while (end > 0 && input.charCodeAt(end - 1) === 0x40) end--;
+  const localPart = input.slice(0, end);
+  if (end <= 0 || !parseAddress(`${localPart}@example.com`).valid) return null;
   const domain = repairDomain(input.slice(at + 1));
   return domain === null ? null : `${localPart}@${domain}`;
 }
