@@ -116,7 +116,11 @@ export interface DnsResult {
   readonly error: string | null;
 }
 
-/** Where in the SMTP dialogue a reply was read. */
+/**
+ * Where in the SMTP dialogue a reply was read. `data` (the reply after the message, RFC 5321 §4.1.1.4)
+ * never comes from `verify()`, which stops before DATA; `explainReply()` reads it in bounces and
+ * transcripts.
+ */
 export const SMTP_STAGES = [
   'connect',
   'greeting',
@@ -125,6 +129,7 @@ export const SMTP_STAGES = [
   'starttls',
   'mail',
   'rcpt',
+  'data',
   'rset',
   'quit',
 ] as const;

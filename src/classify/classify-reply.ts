@@ -5,7 +5,7 @@
 import { verdictOf, type SmtpReplyInfo } from '../types.js';
 import type { Classification, ClassifyContext, ReplyClass, ReplyRule } from './classification.js';
 import { effectiveEnhancedCode, type EnhancedCode } from './enhanced-code.js';
-import { REPLY_RULES } from './reply-rules.js';
+import { OUTSIDE_RULES, REPLY_RULES } from './reply-rules.js';
 import { parseRetryAfterMs } from './retry-after.js';
 
 /** Widened once, so optional conditions read as optional whatever each literal rule declares. */
@@ -71,6 +71,7 @@ export function classifyReply(reply: SmtpReplyInfo, context: ClassifyContext = {
       verdict: 'unknown',
       reason: 'protocol_error',
       rule: 'code-out-of-range',
+      category: OUTSIDE_RULES['code-out-of-range'].category,
       retryAfterMs: null,
       backOff: false,
     };
@@ -99,6 +100,7 @@ export function classifyReply(reply: SmtpReplyInfo, context: ClassifyContext = {
     verdict: verdictOf(reason),
     reason,
     rule: rule?.id ?? 'unrecognised',
+    category: rule?.category ?? OUTSIDE_RULES.unrecognised.category,
     retryAfterMs: deferred ? parseRetryAfterMs(text) : null,
     backOff:
       code === 421 ||

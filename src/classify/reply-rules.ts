@@ -13,7 +13,7 @@
  * Every rule cites the server or source whose replies it encodes; the reply lines themselves are in
  * test/fixtures/replies/reply-lines.ts with their sources. A pure module.
  */
-import type { ReplyRule } from './classification.js';
+import type { ReplyCategory, ReplyCategoryInfo, ReplyRule } from './classification.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Wording shared by several rules. Matched against the text with white space folded, case-insensitively.
@@ -57,8 +57,7 @@ const POLICY_BLOCK =
  * Authentication of the sender: SPF (Postfix policyd-spf `openspf.net/Why`), DMARC, DKIM, Google
  * `5.7.26 … unauthenticated`, Microsoft `5.7.57 Client not authenticated`.
  */
-const SENDER_AUTH =
-  /\bspf\b|openspf|\bdmarc\b|\bdkim\b|unauthenticated|not authenticated|authentication required/i;
+const SENDER_AUTH = /unauthenticated|not authenticated|authentication required/i;
 
 /**
  * Reputation and spam wording: Google `not authorized to send email directly to our servers`,
@@ -72,8 +71,10 @@ const REPUTATION = /not authori[sz]ed to send (?:e-?mail )?directly|unsolicited|
  * `… reverse hostname`, Google `does not have a PTR record`, GMX `Bad DNS PTR resource record` and
  * `Invalid DNS MX or A/AAAA resource record` (of the sender's domain).
  */
-const CLIENT_HOST =
-  /client host (?:\[[^\]]*\] )?(?:rejected|refused|blocked)|\bptr\b|\brdns\b|reverse (?:dns|hostname|lookup|dns entry)|cannot find your (?:reverse )?hostname|resource record/i;
+const RDNS =
+  /\bptr\b|\brdns\b|reverse (?:dns|hostname|lookup|dns entry)|cannot find your (?:reverse )?hostname|resource record/i;
+/** Postfix `Client host rejected: …` for any other client restriction (access(5), `reject_unknown_client_hostname` aside). */
+const CLIENT_HOST = /client host (?:\[[^\]]*\] )?(?:rejected|refused|blocked)/i;
 
 /**
  * HELO/EHLO refusals: Postfix `Helo command rejected: need fully-qualified hostname`, Microsoft
@@ -158,33 +159,363 @@ const NOT_FOUND =
  */
 const MAILBOX_UNAVAILABLE = /mailbox (?:is )?(?:unavailable|not available)|requested action not taken/i;
 
+/** Authentication of the sender, by mechanism: RFC 7208 SPF (Postfix policyd-spf `openspf.net/Why`). */
+const SPF = /\bspf\b|openspf|sender policy framework/i;
+/** RFC 6376 DKIM (Google `5.7.27 … DKIM`, Yahoo/AOL "DKIM signature"). */
+const DKIM = /\bdkim\b|domainkeys/i;
+/** RFC 7489 DMARC (Google `5.7.26 Unauthenticated email from … is not accepted due to domain's DMARC policy`). */
+const DMARC = /\bdmarc\b/i;
+
+/**
+ * Spam named in a refusal of the *message* (SpamAssassin/rspamd/Amavis `Message rejected as spam`,
+ * Mail.ru `spam message rejected`, Google `550 5.7.1 … likely unsolicited mail`, Proofpoint `Message
+ * rejected due to local spam policy`). The same reason as the sender rules; a finer category.
+ */
+const SPAM_CONTENT =
+  /\b(?:message|content|mail|e-?mail)\b[^.]{0,40}\b(?:spam|junk)\b|\bspam\b[^.]{0,20}\b(?:detected|content|message|score|policy)\b|(?:looks|considered|classified|identified|detected|flagged|rejected) (?:as |like )?(?:spam|junk)\b|likely unsolicited/i;
+
+/**
+ * Malware in the message: ClamAV/Amavis `554 5.7.0 Reject, id=… - INFECTED: Eicar-Test-Signature`,
+ * Exim malware ACL `This message contains a virus`, Microsoft `5.7.1 … malware`.
+ */
+const VIRUS = /\bvirus\b|\bmalware\b|\binfected\b|\btrojan\b/i;
+
+/**
+ * The message is too big: RFC 1870 §6 (`552 5.3.4 Message size exceeds fixed maximum message size`,
+ * Postfix `message_size_limit`), Exim `message too big`, Google `552 5.3.4 Your message exceeded
+ * Google's message size limits`, Microsoft `5.3.4 … message size exceeds`.
+ */
+const SIZE =
+  /message (?:size|length) exceeds|(?:message|mail|e-?mail)(?: is)? too (?:large|big|long)|message exceeded [^.]{0,40}size|exceeds? (?:the )?(?:fixed |maximum |max )*(?:message )?size|size limit exceeded for (?:this )?message/i;
+
+/**
+ * Delivery gave up after retrying (RFC 3463 X.4.7 "Delivery time expired"): Postfix `delivery temporarily
+ * suspended … (message expired)` / `Message expired`, Exim `retry timeout exceeded`, Sendmail `Cannot
+ * send message for 5 days`, Exchange `4.4.7 Message expired`.
+ */
+const EXPIRED =
+  /message expired|delivery time expired|retry time(?:out)? (?:not reached|exceeded)|too long in (?:the )?queue|cannot send message for \d+ days?/i;
+
+/** Stages whose refusal may be about the recipient: RCPT, and DATA (per-recipient replies after the message). */
+const RECIPIENT_STAGES = ['rcpt', 'data'] as const;
+
 // ---------------------------------------------------------------------------------------------------
+
+/**
+ * What each category says and what to do about it: the side and action that `explainReply()` reports.
+ * Rules may override the advice (a provider's own delisting page) or the side.
+ */
+export const REPLY_CATEGORIES = {
+  accepted: {
+    side: null,
+    action: 'none',
+    meaning: 'The server accepted the command.',
+    advice: 'Nothing to do.',
+  },
+  accepted_unverified: {
+    side: null,
+    action: 'none',
+    meaning:
+      'The server will accept the message but says it did not check the mailbox (RFC 5321 §3.5.3): the address may or may not exist.',
+    advice: 'Nothing to do now; a later bounce would settle it.',
+  },
+  mailbox_unknown: {
+    side: 'recipient',
+    action: 'remove_address',
+    meaning: 'The mailbox does not exist at this domain.',
+    advice: 'Remove the address (or correct a typo); sending again will bounce again.',
+  },
+  mailbox_disabled: {
+    side: 'recipient',
+    action: 'remove_address',
+    meaning: 'The mailbox exists but is disabled, suspended, locked or frozen: it does not receive mail.',
+    advice:
+      'Remove the address (or suppress it for months); accounts are rarely re-enabled, and mailing them hurts your reputation.',
+  },
+  mailbox_full: {
+    side: 'recipient',
+    action: 'retry_later',
+    meaning: 'The mailbox exists but is over its storage quota.',
+    advice:
+      'Retry later; if it is still full after several days the mailbox is probably abandoned: suppress the address.',
+  },
+  mailbox_moved: {
+    side: 'recipient',
+    action: 'remove_address',
+    meaning: 'The mailbox has moved or is no longer at this server (RFC 3463 X.1.6, RFC 5321 551).',
+    advice: 'Remove the address; use the new address if the reply names one.',
+  },
+  mailbox_unavailable: {
+    side: null,
+    action: 'investigate',
+    meaning:
+      'RFC 5321\'s own 550 text ("mailbox unavailable: mailbox not found, no access, or command rejected for policy reasons"): it does not say which.',
+    advice:
+      'Do not remove the address on this reply alone: check whether other recipients at the same server were accepted, or verify it.',
+  },
+  recipient_refused: {
+    side: 'recipient',
+    action: 'contact_postmaster',
+    meaning: 'The receiving site refused this recipient by a policy of its own; the mailbox may well exist.',
+    advice: 'Reach the recipient by another channel, or ask the receiving postmaster.',
+  },
+  recipient_syntax: {
+    side: 'recipient',
+    action: 'remove_address',
+    meaning: 'The receiving server says the recipient address is not valid syntax (RFC 3463 X.1.3).',
+    advice: 'Correct the address; as written it cannot be delivered there.',
+  },
+  domain_unknown: {
+    side: 'recipient',
+    action: 'remove_address',
+    meaning: 'The recipient domain does not exist or has no mail server (RFC 3463 X.1.2).',
+    advice: 'Remove the address or correct the domain (a typo?).',
+  },
+  domain_no_mail: {
+    side: 'recipient',
+    action: 'remove_address',
+    meaning: 'The domain or host says it accepts no mail at all (RFC 7504 521/556, RFC 7505 null MX).',
+    advice: 'Remove the address: this domain does not receive mail.',
+  },
+  relay_denied: {
+    side: 'sender',
+    action: 'contact_postmaster',
+    meaning:
+      'The server refused to relay: it does not consider itself the destination for this domain, or does not trust the client.',
+    advice:
+      "Check the recipient domain's MX records and that you are sending to the right server; it says nothing about the mailbox.",
+  },
+  sender_blocklisted: {
+    side: 'sender',
+    action: 'request_delisting',
+    meaning: 'The sending IP address or domain is on a blocklist the receiver uses.',
+    advice:
+      'Find why (compromised host, spam complaints, dynamic IP), fix it, then ask the blocklist for delisting.',
+  },
+  sender_spf: {
+    side: 'sender',
+    action: 'fix_sender',
+    meaning: "The sender's SPF record (RFC 7208) does not authorise the sending IP address.",
+    advice: "Add the sending IP address (or its provider's include:) to the SPF record of the MAIL FROM domain.",
+  },
+  sender_dkim: {
+    side: 'sender',
+    action: 'fix_sender',
+    meaning: 'The message has no valid DKIM signature (RFC 6376) where the receiver requires one.',
+    advice: 'Sign outgoing mail with DKIM for the From domain and publish the key.',
+  },
+  sender_dmarc: {
+    side: 'sender',
+    action: 'fix_sender',
+    meaning: "The message failed the From domain's DMARC policy (RFC 7489).",
+    advice: 'Align SPF or DKIM with the From domain, or change the DMARC policy.',
+  },
+  sender_authentication: {
+    side: 'sender',
+    action: 'fix_sender',
+    meaning: 'The receiver requires authenticated mail (SPF, DKIM, DMARC) and this sender did not pass.',
+    advice: 'Publish SPF, sign with DKIM and publish a DMARC record for the sending domain.',
+  },
+  sender_rdns: {
+    side: 'sender',
+    action: 'fix_sender',
+    meaning: 'The sending IP address has no usable reverse DNS (PTR) record, or it does not match.',
+    advice: 'Ask whoever owns the IP address for a PTR record naming the host, which resolves back to it.',
+  },
+  sender_helo: {
+    side: 'sender',
+    action: 'fix_sender',
+    meaning: 'The server refused the name the client gave in HELO/EHLO.',
+    advice: 'Use a fully-qualified host name that resolves to the sending IP address as the HELO name.',
+  },
+  sender_reputation: {
+    side: 'sender',
+    action: 'contact_postmaster',
+    meaning: 'The receiver refused mail because of the sending IP address or domain reputation.',
+    advice:
+      "Slow down, clean the list, check complaint rates, and use the provider's postmaster/sender support pages.",
+  },
+  sender_address: {
+    side: 'sender',
+    action: 'fix_sender',
+    meaning: 'The server refused the envelope sender (MAIL FROM) address or its domain.',
+    advice: 'Use a MAIL FROM address at a domain that exists, receives mail and passes sender verification.',
+  },
+  sender_policy: {
+    side: 'sender',
+    action: 'contact_postmaster',
+    meaning: "The server refused the client by a local policy (access list, geography, the sender's network).",
+    advice: "Ask the receiving site's postmaster; it says nothing about the mailbox.",
+  },
+  content_spam: {
+    side: 'message',
+    action: 'fix_message',
+    meaning: 'The receiver judged the message to be spam.',
+    advice: 'Check the content, links and authentication of the message; it says nothing about the mailbox.',
+  },
+  content_virus: {
+    side: 'message',
+    action: 'fix_message',
+    meaning: 'The receiver found malware in the message.',
+    advice: 'Remove the attachment or link that was flagged; scan the sending system.',
+  },
+  content_size: {
+    side: 'message',
+    action: 'fix_message',
+    meaning: 'The message is larger than the receiver accepts (RFC 1870, RFC 3463 X.3.4 / X.2.3).',
+    advice: 'Send a smaller message (a link instead of the attachment).',
+  },
+  content_rejected: {
+    side: 'message',
+    action: 'fix_message',
+    meaning: 'The receiver refused the content or format of the message.',
+    advice: 'Check the message against the text of the reply.',
+  },
+  rate_limited: {
+    side: 'sender',
+    action: 'retry_later',
+    meaning: 'The server is limiting how fast this client may send (connections, messages or recipients).',
+    advice: 'Slow down and retry later; it says nothing about the mailbox.',
+  },
+  greylisted: {
+    side: 'network',
+    action: 'retry_later',
+    meaning: 'A temporary refusal that asks the client to come back later (greylisting, RFC 6647).',
+    advice: 'Retry later from the same IP address with the same sender; most servers accept the retry.',
+  },
+  tls_required: {
+    side: 'sender',
+    action: 'fix_sender',
+    meaning: 'The server requires an encrypted (STARTTLS) connection.',
+    advice: 'Send with STARTTLS (RFC 3207).',
+  },
+  tls_failed: {
+    side: 'network',
+    action: 'retry_later',
+    meaning: 'STARTTLS was refused or failed.',
+    advice: 'Retry later, or check the TLS setup of the client.',
+  },
+  server_error: {
+    side: 'network',
+    action: 'retry_later',
+    meaning: 'The receiving mail system had a problem of its own (RFC 3463 X.3.x).',
+    advice: 'Retry later; it says nothing about the mailbox.',
+  },
+  network_error: {
+    side: 'network',
+    action: 'retry_later',
+    meaning: 'A routing or network problem between the servers (RFC 3463 X.4.x).',
+    advice: 'Retry later; check the DNS of the recipient domain if it persists.',
+  },
+  expired: {
+    side: 'network',
+    action: 'retry_later',
+    meaning: 'Delivery was retried until the sending server gave up (RFC 3463 X.4.7).',
+    advice: 'Look at the last temporary error behind it; the address itself is not known to be bad.',
+  },
+  protocol_error: {
+    side: 'sender',
+    action: 'investigate',
+    meaning: 'The server did not understand a command or its parameters (RFC 5321 §4.2.3 500–504, 555).',
+    advice: 'Check the client software; it says nothing about the mailbox.',
+  },
+  unrecognised: {
+    side: null,
+    action: 'investigate',
+    meaning: 'No rule recognises this reply; its code alone does not say whether the address is at fault.',
+    advice: 'Read the text; do not remove the address on this reply alone.',
+  },
+  not_a_reply: {
+    side: null,
+    action: 'investigate',
+    meaning: 'This is not an SMTP reply: no reply code (RFC 5321 §4.2: three digits, 2xx to 5xx).',
+    advice: 'Paste the line that starts with the server\'s three-digit code, such as "550 5.1.1 …".',
+  },
+} as const satisfies Record<ReplyCategory, ReplyCategoryInfo>;
 
 /** The ordered rules. The first match decides; `classifyReply()` falls back to `unexpected_reply`. */
 export const REPLY_RULES = [
   // 1. Positive replies. RFC 5321 §4.3.2: 250/251 are RCPT's success replies.
-  { id: 'rcpt-accepted', stages: ['rcpt'], codes: [250, 251], reason: 'accepted' },
+  {
+    id: 'rcpt-accepted',
+    stages: ['rcpt'],
+    codes: [250, 251],
+    reason: 'accepted',
+    category: 'accepted',
+    source: 'RFC 5321 §4.3.2 (RCPT: 250, 251)',
+  },
+  // RFC 5321 §4.1.1.4: 250 after the message is the server taking responsibility for delivery.
+  {
+    id: 'data-accepted',
+    stages: ['data'],
+    codes: [250],
+    reason: 'accepted',
+    category: 'accepted',
+    source: 'RFC 5321 §4.1.1.4 (DATA: 250 after the end of data)',
+  },
   // RFC 5321 §3.5.3: 252 "Cannot VRFY user, but will accept message and attempt delivery" — the server
   // says it did not verify: like an accept-all server, its acceptance proves nothing.
-  { id: 'rcpt-cannot-verify', stages: ['rcpt'], codes: [252], reason: 'accept_all_provider' },
+  {
+    id: 'rcpt-cannot-verify',
+    stages: ['rcpt'],
+    codes: [252],
+    reason: 'accept_all_provider',
+    category: 'accepted_unverified',
+    source: 'RFC 5321 §3.5.3 (252 Cannot VRFY user, but will accept message)',
+  },
   // Any other 2xx, or a 3xx (354 belongs to DATA), is not a reply RCPT can give (RFC 5321 §4.3.2).
-  { id: 'rcpt-odd-positive', stages: ['rcpt'], classes: [2, 3], reason: 'protocol_error' },
+  {
+    id: 'rcpt-odd-positive',
+    stages: ['rcpt'],
+    classes: [2, 3],
+    reason: 'protocol_error',
+    category: 'protocol_error',
+    source: 'RFC 5321 §4.3.2 (the replies RCPT may give)',
+  },
   // A positive reply at another stage says nothing about a mailbox.
-  { id: 'positive-outside-rcpt', classes: [2, 3], reason: 'unexpected_reply' },
+  {
+    id: 'positive-outside-rcpt',
+    classes: [2, 3],
+    reason: 'unexpected_reply',
+    category: 'accepted',
+    source: 'RFC 5321 §4.2.1 (2yz positive completion, 3yz positive intermediate)',
+  },
 
   // 2. Stages whose refusals say nothing about the mailbox.
   // RFC 3207 §4: 454 "TLS not available due to temporary reason", 501/5xx to STARTTLS.
-  { id: 'starttls-refused', stages: ['starttls'], reason: 'tls_error' },
-  { id: 'outside-transaction', stages: ['connect', 'rset', 'quit'], reason: 'unexpected_reply' },
+  {
+    id: 'starttls-refused',
+    stages: ['starttls'],
+    reason: 'tls_error',
+    category: 'tls_failed',
+    source: 'RFC 3207 §4 (STARTTLS replies 454, 501)',
+  },
+  {
+    id: 'outside-transaction',
+    stages: ['connect', 'rset', 'quit'],
+    reason: 'unexpected_reply',
+    category: 'unrecognised',
+    source: 'RFC 5321 §4.1.1.5, §4.1.1.10 (RSET, QUIT): no mail transaction',
+  },
 
   // 3. Greylisting named as such, before anything else reads "Recipient address rejected" (§B.1.1).
-  { id: 'greylisted', classes: [4], text: GREYLIST, reason: 'greylisted' },
+  {
+    id: 'greylisted',
+    classes: [4],
+    text: GREYLIST,
+    reason: 'greylisted',
+    category: 'greylisted',
+    source: 'RFC 6647 §2.1; postgrey, milter-greylist, Barracuda "Greylisted for 5 minutes"',
+  },
   // Mimecast's greylisting reply (Mimecast KB DOC-1369#451; triplet retry 1 min to 12 h).
   {
     id: 'mimecast-greylisting',
     classes: [4],
     text: /internal resource temporarily unavailable/i,
     reason: 'greylisted',
+    category: 'greylisted',
+    source: 'Mimecast SMTP error codes (451 Internal resource temporarily unavailable: greylisting)',
+    url: 'https://community.mimecast.com/docs/DOC-1369',
   },
   // Proofpoint / Postfix `reject_unverified_recipient`: `421 4.1.1 … unverified address: Address
   // verification in progress` — the answer is not known yet; ask again (Proofpoint and Postfix's verify(8)).
@@ -194,15 +525,34 @@ export const REPLY_RULES = [
     text: /unverified address|verification in progress/i,
     unlessText: /sender address rejected/i,
     reason: 'greylisted',
+    category: 'greylisted',
+    source: 'Postfix postconf(5) reject_unverified_recipient, unverified_recipient_defer_code (450)',
+    url: 'https://www.postfix.org/ADDRESS_VERIFICATION_README.html',
   },
   // Yahoo `421 4.7.0 [GL01] Message from (ip) temporarily deferred` (postmaster.yahooinc.com/error-codes):
   // deferral of an unknown sending IP, retried later.
-  { id: 'yahoo-gl01', classes: [4], text: /\[GL01\]/i, reason: 'greylisted' },
+  {
+    id: 'yahoo-gl01',
+    classes: [4],
+    text: /\[GL01\]/i,
+    reason: 'greylisted',
+    category: 'greylisted',
+    source: 'Yahoo SMTP error codes ([GL01] temporarily deferred)',
+    url: 'https://senders.yahooinc.com/smtp-error-codes/',
+  },
 
   // 4. Rate limits whose text mentions the IP or its reputation, so they must precede the sender rules.
   // Microsoft 4.7.500–4.7.699 "Server busy, please try again later", 4.7.650/4.7.651 "temporarily rate
   // limited due to IP reputation" (Exchange Online NDR reference; sisimai rhost-microsoft-05).
-  { id: 'microsoft-throttling', classes: [4], enhanced: /^7\.[56]\d\d$/, reason: 'rate_limited' },
+  {
+    id: 'microsoft-throttling',
+    classes: [4],
+    enhanced: /^7\.[56]\d\d$/,
+    reason: 'rate_limited',
+    category: 'rate_limited',
+    source: 'Microsoft, Email non-delivery reports and SMTP errors in Exchange Online (4.7.500-699)',
+    url: 'https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/non-delivery-reports-in-exchange-online',
+  },
   // Google 450 4.2.1 / 550 5.2.1 "The user you are trying to contact is receiving mail at a rate that
   // prevents additional messages from being delivered" (p=ReceivingRate, p=ReceivingRatePerm), Yahoo
   // `450 User is receiving mail too quickly`. About the recipient's inflow: it suggests the mailbox
@@ -212,6 +562,10 @@ export const REPLY_RULES = [
     classes: [4, 5],
     text: /receiving mail (?:at a rate|too quickly)|receivingrate/i,
     reason: 'rate_limited',
+    category: 'rate_limited',
+    side: 'recipient',
+    source: 'Google SMTP error reference (4.2.1/5.2.1 receiving mail at a rate)',
+    url: 'https://support.google.com/a/answer/3726730',
   },
   // Yandex `450 4.2.1 The recipient has exceeded message rate limit`; Microsoft 5.2.121/5.2.122 "The
   // recipient has exceeded their limit for the number of messages they can receive per hour".
@@ -220,21 +574,73 @@ export const REPLY_RULES = [
     classes: [4, 5],
     text: /recipient has exceeded|receive limit|messages they can receive/i,
     reason: 'rate_limited',
+    category: 'rate_limited',
+    side: 'recipient',
+    source: 'Microsoft Exchange Online NDR 5.2.121/5.2.122; Yandex 450 4.2.1 recipient rate limit',
+    url: 'https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/non-delivery-reports-in-exchange-online',
   },
   // Yahoo `421 4.7.0 [TSS04] Messages from ip temporarily deferred due to unexpected volume or user
   // complaints` (postmaster.yahooinc.com/error-codes): slow down, per the brief and §B.1.4.
-  { id: 'yahoo-tss04', text: /\[TSS04\]/i, reason: 'rate_limited' },
+  {
+    id: 'yahoo-tss04',
+    text: /\[TSS04\]/i,
+    reason: 'rate_limited',
+    category: 'rate_limited',
+    source: 'Yahoo SMTP error codes ([TSS04] unexpected volume or user complaints)',
+    url: 'https://senders.yahooinc.com/smtp-error-codes/',
+  },
   // Outlook.com legacy `421 RP-001 … We have limits for how many messages can be sent per hour`.
-  { id: 'outlook-rp-limits', text: /\bRP-00\d\b/, reason: 'rate_limited' },
+  {
+    id: 'outlook-rp-limits',
+    text: /\bRP-00\d\b/,
+    reason: 'rate_limited',
+    category: 'rate_limited',
+    source: 'Outlook.com postmaster, RP-001/RP-002/RP-003 rate limits',
+    url: 'https://sendersupport.olc.protection.outlook.com/pm/troubleshooting.aspx',
+  },
 
   // 5. The sender: never "mailbox not found" (docs/verdicts.md, "Replies about the sender").
-  { id: 'tls-required', text: TLS_REQUIRED, reason: 'tls_error' },
-  { id: 'sender-verify-failed', text: SENDER_VERIFY, reason: 'sender_blocked' },
-  { id: 'relay-denied', text: RELAY, reason: 'sender_blocked' },
-  { id: 'blocklisted', text: BLOCKLIST, reason: 'sender_blocked' },
-  // Yahoo `[TSS09]` permanent deferral, `[TS01-03]`, `[BL21-23]` blocklists, `[DM..]`/`[RL..]`
-  // (postmaster.yahooinc.com/error-codes).
-  { id: 'yahoo-sender-codes', text: /\[(?:TSS?|BL|DM|RL)\d\d\]/i, reason: 'sender_blocked' },
+  {
+    id: 'tls-required',
+    text: TLS_REQUIRED,
+    reason: 'tls_error',
+    category: 'tls_required',
+    source: 'RFC 3207 §4 (530 Must issue a STARTTLS command first); Google 5.7.0, Exchange 5.7.57',
+  },
+  {
+    id: 'sender-verify-failed',
+    text: SENDER_VERIFY,
+    reason: 'sender_blocked',
+    category: 'sender_address',
+    source: 'Exim specification, "verify = sender" callouts (Sender verify failed)',
+    url: 'https://www.exim.org/exim-html-current/doc/html/spec_html/ch-access_control_lists.html',
+  },
+  {
+    id: 'relay-denied',
+    text: RELAY,
+    reason: 'sender_blocked',
+    category: 'relay_denied',
+    source: 'Postfix smtpd_check.c reject_unauth_destination (Relay access denied); Sendmail, Exim, qmail',
+    url: 'https://www.postfix.org/postconf.5.html#reject_unauth_destination',
+  },
+  {
+    id: 'blocklisted',
+    text: BLOCKLIST,
+    reason: 'sender_blocked',
+    category: 'sender_blocklisted',
+    source: 'RFC 5782 (DNS blocklists); Postfix reject_rbl_client, Exim dnslists',
+    url: 'https://www.postfix.org/postconf.5.html#reject_rbl_client',
+  },
+  // Yahoo `[TSS09]` permanent deferral, `[TS01-03]`, `[BL21-23]` blocklists (named ones are caught above),
+  // `[DM..]`/`[RL..]` (postmaster.yahooinc.com/error-codes).
+  {
+    id: 'yahoo-sender-codes',
+    text: /\[(?:TSS?|BL|DM|RL)\d\d\]/i,
+    reason: 'sender_blocked',
+    category: 'sender_reputation',
+    source: 'Yahoo SMTP error codes ([TSS09], [TS01]-[TS03], [BL21]-[BL23])',
+    url: 'https://senders.yahooinc.com/smtp-error-codes/',
+  },
   // Microsoft EOP access-denied range: 5.7.501–503, 5.7.505–5.7.799 (5.7.506 bad HELO, 5.7.511 banned
   // sender, 5.7.513 customer block list, 5.7.606–649 banned sending IP, 5.7.7xx tenant thresholds,
   // 5.7.750 unregistered domains) — 5.7.504 is the DBEB "recipient … isn't valid" and is left out.
@@ -243,6 +649,9 @@ export const REPLY_RULES = [
     classes: [5],
     enhanced: /^7\.(?:50[1-35-9]|5[1-9]\d|[67]\d\d)$/,
     reason: 'sender_blocked',
+    category: 'sender_policy',
+    source: 'Microsoft Exchange Online NDR reference (5.7.501-5.7.799, not 5.7.504)',
+    url: 'https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/non-delivery-reports-in-exchange-online',
   },
   // Outlook.com / Microsoft anti-spam codes: S3140/S3150 IP block list, S8001/S8002 Spamhaus HELO/MAIL
   // FROM, legacy SC-00x/DY-00x/OU-00x ("does not relay dynamically-assigned IP ranges").
@@ -250,23 +659,216 @@ export const REPLY_RULES = [
     id: 'microsoft-sender-codes',
     text: /\(S(?:3140|3150|8001|8002)\)|\b(?:SC|DY|OU)-00\d\b/,
     reason: 'sender_blocked',
+    category: 'sender_blocklisted',
+    source: 'Outlook.com postmaster troubleshooting (S3140, S3150, SC-001, DY-001, OU-001)',
+    url: 'https://sendersupport.olc.protection.outlook.com/pm/troubleshooting.aspx',
+    advice: 'Ask Microsoft for delisting through its sender support form (sender.office.com).',
   },
-  // RFC 7372 §3 (X.7.23 SPF, X.7.24 SPF error, X.7.25 reverse DNS, X.7.26 multiple authentication
-  // failures), RFC 7505 §4.2 (X.7.27 sender address has null MX), Google 4.7.28 "unusual rate of
-  // unsolicited mail originating from your IP"; Google 4.7.23 / 5.7.25 PTR.
-  { id: 'sender-auth-codes', classes: [4, 5], enhanced: /^7\.2[3-8]$/, reason: 'sender_blocked' },
+  // RFC 7372 §3: X.7.23 "SPF validation failed", X.7.24 "SPF validation error".
+  {
+    id: 'sender-spf-codes',
+    classes: [4, 5],
+    enhanced: /^7\.2[34]$/,
+    reason: 'sender_blocked',
+    category: 'sender_spf',
+    source: 'RFC 7372 §3.2 (X.7.23, X.7.24 SPF)',
+    url: 'https://www.rfc-editor.org/rfc/rfc7372#section-3.2',
+  },
+  // RFC 7372 §3.3: X.7.25 "Reverse DNS validation failed" (Google `5.7.25 … does not have a PTR record`).
+  {
+    id: 'sender-rdns-code',
+    classes: [4, 5],
+    enhanced: /^7\.25$/,
+    reason: 'sender_blocked',
+    category: 'sender_rdns',
+    source: 'RFC 7372 §3.3 (X.7.25 reverse DNS validation failed)',
+    url: 'https://www.rfc-editor.org/rfc/rfc7372#section-3.3',
+  },
+  // RFC 7372 §3.4 X.7.26 "Multiple authentication checks failed"; RFC 7505 §4.2 X.7.27 "Sender address
+  // has null MX", which Google also uses for SPF failures (`421 4.7.27 … SPF authentication didn't pass`).
+  {
+    id: 'sender-auth-codes',
+    classes: [4, 5],
+    enhanced: /^7\.2[67]$/,
+    reason: 'sender_blocked',
+    category: 'sender_authentication',
+    source: 'RFC 7372 §3.4 (X.7.26), RFC 7505 §4.2 (X.7.27); Google 5.7.26 / 4.7.27',
+    url: 'https://www.rfc-editor.org/rfc/rfc7372#section-3.4',
+  },
+  // Google 4.7.28 "Our system has detected an unusual rate of unsolicited mail originating from your IP
+  // address" (X.7.28 "Mail flood detection", IANA enhanced status code registry).
+  {
+    id: 'sender-flood-code',
+    classes: [4, 5],
+    enhanced: /^7\.28$/,
+    reason: 'sender_blocked',
+    category: 'sender_reputation',
+    source: 'IANA SMTP enhanced status codes (X.7.28 mail flood detection); Google 4.7.28',
+    url: 'https://support.google.com/a/answer/3726730',
+  },
   // RFC 3463 X.1.7 "Bad sender's mailbox address syntax", X.1.8 "Bad sender's system address".
-  { id: 'sender-address-codes', classes: [4, 5], enhanced: /^1\.[78]$/, reason: 'sender_blocked' },
-  { id: 'sender-rejected', text: SENDER, reason: 'sender_blocked' },
-  { id: 'client-host-rejected', text: CLIENT_HOST, reason: 'sender_blocked' },
-  { id: 'helo-rejected', text: HELO, reason: 'sender_blocked' },
-  { id: 'sender-authentication', text: SENDER_AUTH, reason: 'sender_blocked' },
-  { id: 'sender-reputation', text: REPUTATION, reason: 'sender_blocked' },
-  { id: 'policy-block', text: POLICY_BLOCK, reason: 'sender_blocked' },
+  {
+    id: 'sender-address-codes',
+    classes: [4, 5],
+    enhanced: /^1\.[78]$/,
+    reason: 'sender_blocked',
+    category: 'sender_address',
+    source: "RFC 3463 §3.2 (X.1.7 bad sender's mailbox address syntax, X.1.8 bad sender's system address)",
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.2',
+  },
+  {
+    id: 'sender-rejected',
+    text: SENDER,
+    reason: 'sender_blocked',
+    category: 'sender_address',
+    source: 'Postfix smtpd_check.c (Sender address rejected: …); Sendmail (Domain of sender address … does not exist)',
+    url: 'https://www.postfix.org/postconf.5.html#smtpd_sender_restrictions',
+  },
+  {
+    id: 'sender-rdns',
+    text: RDNS,
+    reason: 'sender_blocked',
+    category: 'sender_rdns',
+    source: 'Postfix reject_unknown_client_hostname (cannot find your hostname); Google 5.7.25 PTR',
+    url: 'https://www.postfix.org/postconf.5.html#reject_unknown_client_hostname',
+  },
+  {
+    id: 'client-host-rejected',
+    text: CLIENT_HOST,
+    reason: 'sender_blocked',
+    category: 'sender_policy',
+    source: 'Postfix smtpd_check.c (Client host rejected: …), smtpd_client_restrictions',
+    url: 'https://www.postfix.org/postconf.5.html#smtpd_client_restrictions',
+  },
+  {
+    id: 'helo-rejected',
+    text: HELO,
+    reason: 'sender_blocked',
+    category: 'sender_helo',
+    source: 'Postfix smtpd_helo_restrictions (Helo command rejected); Microsoft 5.7.506 Bad HELO',
+    url: 'https://www.postfix.org/postconf.5.html#smtpd_helo_restrictions',
+  },
+  {
+    id: 'sender-dmarc',
+    text: DMARC,
+    reason: 'sender_blocked',
+    category: 'sender_dmarc',
+    source: 'RFC 7489 §6.6.3 (DMARC reject); Google 5.7.26 DMARC policy',
+    url: 'https://support.google.com/a/answer/3726730',
+  },
+  {
+    id: 'sender-dkim',
+    text: DKIM,
+    reason: 'sender_blocked',
+    category: 'sender_dkim',
+    source: 'RFC 6376; Google 5.7.27 / Yahoo sender requirements (DKIM)',
+    url: 'https://support.google.com/a/answer/3726730',
+  },
+  {
+    id: 'sender-spf',
+    text: SPF,
+    reason: 'sender_blocked',
+    category: 'sender_spf',
+    source: 'RFC 7208 §8.4 (SPF fail); Postfix policyd-spf',
+    url: 'https://www.rfc-editor.org/rfc/rfc7208#section-8.4',
+  },
+  {
+    id: 'sender-authentication',
+    text: SENDER_AUTH,
+    reason: 'sender_blocked',
+    category: 'sender_authentication',
+    source: 'Google 5.7.26 unauthenticated; Microsoft 5.7.57 client not authenticated',
+    url: 'https://support.google.com/a/answer/3726730',
+  },
+  {
+    id: 'content-spam',
+    text: SPAM_CONTENT,
+    reason: 'sender_blocked',
+    category: 'content_spam',
+    source: 'SpamAssassin/rspamd/Amavis spam rejections; Google 5.7.1 likely unsolicited mail',
+    url: 'https://support.google.com/a/answer/3726730',
+  },
+  {
+    id: 'sender-reputation',
+    text: REPUTATION,
+    reason: 'sender_blocked',
+    category: 'sender_reputation',
+    source: 'Google 5.7.1 not authorized to send directly; Barracuda poor reputation; Trend Micro ERS',
+    url: 'https://support.google.com/a/answer/3726730',
+  },
+  // Malware is about the message; before the policy wording, which "blocked" would otherwise claim.
+  {
+    id: 'content-virus',
+    text: VIRUS,
+    reason: 'unexpected_reply',
+    category: 'content_virus',
+    source: 'Amavis/ClamAV (554 5.7.0 Reject … INFECTED), Exim malware ACL condition',
+    url: 'https://www.exim.org/exim-html-current/doc/html/spec_html/ch-content_scanning_at_acl_time.html',
+  },
+  {
+    id: 'policy-block',
+    text: POLICY_BLOCK,
+    reason: 'sender_blocked',
+    category: 'sender_policy',
+    source: 'Exim default ACL (Administrative prohibition); Mimecast, GMX, Barracuda policy rejections',
+  },
 
   // 6. Other rate limits. RFC 3463 X.5.3 "Too many recipients", X.4.5 "Mail system congestion".
-  { id: 'rate-limit', classes: [4, 5], text: RATE, reason: 'rate_limited' },
-  { id: 'too-many-recipients-code', classes: [4, 5], enhanced: /^(?:5\.3|4\.5)$/, reason: 'rate_limited' },
+  {
+    id: 'rate-limit',
+    classes: [4, 5],
+    text: RATE,
+    reason: 'rate_limited',
+    category: 'rate_limited',
+    source: 'Postfix anvil (too many connections/recipients), smtpd_hard_error_limit; Microsoft, Yahoo, Apple, Google limits',
+    url: 'https://www.postfix.org/TUNING_README.html',
+  },
+  {
+    id: 'too-many-recipients-code',
+    classes: [4, 5],
+    enhanced: /^(?:5\.3|4\.5)$/,
+    reason: 'rate_limited',
+    category: 'rate_limited',
+    source: 'RFC 3463 §3.5, §3.4 (X.5.3 too many recipients, X.4.5 mail system congestion)',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.5',
+  },
+  // The message is too big: about the message, never the mailbox (RFC 1870 §6, RFC 3463 X.3.4, X.2.3).
+  {
+    id: 'content-size-code',
+    classes: [4, 5],
+    enhanced: /^(?:3\.4|2\.3)$/,
+    reason: 'unexpected_reply',
+    category: 'content_size',
+    source: 'RFC 3463 §3.3 X.2.3 (message length exceeds administrative limit), §3.4 X.3.4 (message too big for system)',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.3',
+  },
+  {
+    id: 'content-size',
+    classes: [4, 5],
+    text: SIZE,
+    reason: 'unexpected_reply',
+    category: 'content_size',
+    source: 'RFC 1870 §6 (552 message size exceeds fixed maximum); Postfix message_size_limit',
+    url: 'https://www.rfc-editor.org/rfc/rfc1870#section-6',
+  },
+  // RFC 3463 X.4.7 "Delivery time expired": the sending MTA gave up, not the receiving one refusing.
+  {
+    id: 'delivery-expired',
+    classes: [4, 5],
+    enhanced: /^4\.7$/,
+    reason: 'unexpected_reply',
+    category: 'expired',
+    source: 'RFC 3463 §3.5 (X.4.7 delivery time expired)',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.5',
+  },
+  {
+    id: 'delivery-expired-text',
+    classes: [4, 5],
+    text: EXPIRED,
+    reason: 'unexpected_reply',
+    category: 'expired',
+    source: 'Postfix (message expired), Exim (retry timeout exceeded), Sendmail (Cannot send message for N days)',
+  },
 
   // 7. 5xx at the session stages: about the client, never a mailbox.
   // RFC 7504 §3: 521 "Host does not accept mail", sent instead of (or in reply to the first command
@@ -276,6 +878,9 @@ export const REPLY_RULES = [
     codes: [521],
     stages: ['greeting', 'ehlo', 'helo', 'mail'],
     reason: 'domain_rejects_mail',
+    category: 'domain_no_mail',
+    source: 'RFC 7504 §3 (521 host does not accept mail)',
+    url: 'https://www.rfc-editor.org/rfc/rfc7504#section-3',
   },
   // RFC 5321 §4.2.3: 500–504 are syntax and sequence errors, 555 unrecognised MAIL parameters (the
   // verifier falls back to HELO after an EHLO 500/502, §4.1.4).
@@ -284,6 +889,9 @@ export const REPLY_RULES = [
     codes: [500, 501, 502, 503, 504, 555],
     stages: ['greeting', 'ehlo', 'helo', 'mail'],
     reason: 'protocol_error',
+    category: 'protocol_error',
+    source: 'RFC 5321 §4.2.3 (500-504, 555)',
+    url: 'https://www.rfc-editor.org/rfc/rfc5321#section-4.2.3',
   },
   // RFC 5321 §3.1: a 554 greeting means "no SMTP service here" for this client; any other 5xx before
   // RCPT refuses the client or its MAIL FROM (GMX `554-… Nemesis ESMTP Service not available`).
@@ -292,31 +900,106 @@ export const REPLY_RULES = [
     classes: [5],
     stages: ['greeting', 'ehlo', 'helo', 'mail'],
     reason: 'sender_blocked',
+    category: 'sender_policy',
+    source: 'RFC 5321 §3.1 (554 greeting: no SMTP service here), §4.2.2',
+    url: 'https://www.rfc-editor.org/rfc/rfc5321#section-3.1',
   },
 
   // 8. A full mailbox: the one 4xx that says the mailbox exists. RFC 3463 X.2.2 "Mailbox full".
-  { id: 'mailbox-full-code', classes: [4, 5], stages: ['rcpt'], enhanced: /^2\.2$/, reason: 'mailbox_full' },
-  { id: 'mailbox-full-text', classes: [4, 5], stages: ['rcpt'], text: FULL, reason: 'mailbox_full' },
+  {
+    id: 'mailbox-full-code',
+    classes: [4, 5],
+    stages: RECIPIENT_STAGES,
+    enhanced: /^2\.2$/,
+    reason: 'mailbox_full',
+    category: 'mailbox_full',
+    source: 'RFC 3463 §3.3 (X.2.2 mailbox full)',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.3',
+  },
+  {
+    id: 'mailbox-full-text',
+    classes: [4, 5],
+    stages: RECIPIENT_STAGES,
+    text: FULL,
+    reason: 'mailbox_full',
+    category: 'mailbox_full',
+    source: 'Google 4.2.2/5.2.2 over quota; Apple, Yandex, Dovecot LMTP (Mailbox is full), RFC 5321 552',
+    url: 'https://support.google.com/a/answer/3726730',
+  },
 
   // 9. The rest of 4xx: never undeliverable (RFC 5321 §4.2.1: "the error condition is temporary").
   // A 421 closes the channel (RFC 5321 §3.8); asking to come back later is a throttle.
-  { id: 'closing-try-later', codes: [421], text: TRY_LATER, reason: 'rate_limited' },
-  { id: 'transient-try-later', classes: [4], text: TRY_LATER, reason: 'greylisted' },
-  { id: 'transient-other', classes: [4], reason: 'unexpected_reply' },
+  {
+    id: 'closing-try-later',
+    codes: [421],
+    text: TRY_LATER,
+    reason: 'rate_limited',
+    category: 'rate_limited',
+    source: 'RFC 5321 §3.8 (421 service not available, closing transmission channel)',
+    url: 'https://www.rfc-editor.org/rfc/rfc5321#section-3.8',
+  },
+  {
+    id: 'transient-try-later',
+    classes: [4],
+    text: TRY_LATER,
+    reason: 'greylisted',
+    category: 'greylisted',
+    source: 'RFC 5321 §4.2.1 (4yz transient negative completion); rspamd, Exim, Barracuda "try again later"',
+    url: 'https://www.rfc-editor.org/rfc/rfc5321#section-4.2.1',
+  },
+  // RFC 3463 X.3.x "Mail system status" (X.3.1 system full, X.3.2 not accepting messages) and X.4.x
+  // "Network and routing status": the receiving system's own trouble.
+  {
+    id: 'transient-server-error',
+    classes: [4],
+    enhanced: /^3\.\d{1,3}$/,
+    reason: 'unexpected_reply',
+    category: 'server_error',
+    source: 'RFC 3463 §3.4 (X.3.x mail system status)',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.4',
+  },
+  {
+    id: 'transient-network-error',
+    classes: [4],
+    enhanced: /^4\.\d{1,3}$/,
+    reason: 'unexpected_reply',
+    category: 'network_error',
+    source: 'RFC 3463 §3.5 (X.4.x network and routing status)',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.5',
+  },
+  {
+    id: 'transient-other',
+    classes: [4],
+    reason: 'unexpected_reply',
+    category: 'server_error',
+    source: 'RFC 5321 §4.2.1 (4yz: the error condition is temporary)',
+    url: 'https://www.rfc-editor.org/rfc/rfc5321#section-4.2.1',
+  },
 
-  // 10. 5xx at RCPT.
+  // 10. 5xx at RCPT (and at DATA, where a per-recipient reply answers for the recipient).
   // RFC 7504 §3 / RFC 7505 §4.1: 556 "Domain does not accept mail" (`556 5.1.10 Recipient address has
   // null MX`), 521 "Host does not accept mail".
-  { id: 'domain-rejects-mail', codes: [521, 556], stages: ['rcpt'], reason: 'domain_rejects_mail' },
+  {
+    id: 'domain-rejects-mail',
+    codes: [521, 556],
+    stages: RECIPIENT_STAGES,
+    reason: 'domain_rejects_mail',
+    category: 'domain_no_mail',
+    source: 'RFC 7504 §3 (521, 556), RFC 7505 §4.1 (556 5.1.10 null MX)',
+    url: 'https://www.rfc-editor.org/rfc/rfc7504#section-3',
+  },
   // Outlook.com: `550 5.5.0 Requested action not taken: mailbox unavailable` is its unknown-user reply;
   // its blocks carry S3150/SC-001 codes (caught above).
   {
     id: 'outlook-mailbox-unavailable',
     providers: ['outlook'],
     classes: [5],
-    stages: ['rcpt'],
+    stages: RECIPIENT_STAGES,
     text: MAILBOX_UNAVAILABLE,
     reason: 'mailbox_not_found',
+    category: 'mailbox_unknown',
+    source: 'Outlook.com: 550 5.5.0 Requested action not taken: mailbox unavailable for unknown users',
+    url: 'https://sendersupport.olc.protection.outlook.com/pm/troubleshooting.aspx',
   },
   // Proton Mail `550 5.5.1 Protocol error` at RCPT: tied to the client's HELO identity
   // (jeremydumais/CPP-SMTPClient-library #57), not to the recipient.
@@ -324,68 +1007,115 @@ export const REPLY_RULES = [
     id: 'proton-protocol-error',
     providers: ['proton'],
     classes: [5],
-    stages: ['rcpt'],
+    stages: RECIPIENT_STAGES,
     enhanced: /^5\.1$/,
     reason: 'sender_blocked',
+    category: 'sender_helo',
+    source: 'Proton Mail 550 5.5.1 Protocol error at RCPT (jeremydumais/CPP-SMTPClient-library#57)',
   },
   // Zoho `552 5.1.1 <x> Mailbox delivery failure policy error`: listed for disabled *and* full mailboxes
   // (docs/verdicts.md), two different verdicts; not guessed.
   {
     id: 'zoho-delivery-policy',
     classes: [5],
-    stages: ['rcpt'],
+    stages: RECIPIENT_STAGES,
     text: /mailbox delivery (?:failure|restricted)[^.]{0,20}policy/i,
     reason: 'unexpected_reply',
+    category: 'recipient_refused',
+    source: 'Zoho Mail bounce reasons (Mailbox delivery failure policy error: disabled or full)',
+    url: 'https://www.zoho.com/mail/help/adminconsole/email-bounce-back.html',
   },
   // Yandex `550 5.7.1 Policy rejection on the target address`: a policy about the recipient, not a
   // statement that it does not exist; no public source maps it to unknown users. Not guessed.
   {
     id: 'yandex-policy-on-target',
     classes: [5],
-    stages: ['rcpt'],
+    stages: RECIPIENT_STAGES,
     text: /policy rejection on the target address/i,
     reason: 'unexpected_reply',
+    category: 'recipient_refused',
+    source: 'Yandex Mail 550 5.7.1 Policy rejection on the target address',
   },
-  { id: 'mailbox-disabled', classes: [5], stages: ['rcpt'], text: DISABLED, reason: 'mailbox_disabled' },
+  {
+    id: 'mailbox-disabled',
+    classes: [5],
+    stages: RECIPIENT_STAGES,
+    text: DISABLED,
+    reason: 'mailbox_disabled',
+    category: 'mailbox_disabled',
+    source: 'Google 5.2.1 (account disabled/inactive), Yahoo 554.30, Mail.ru, Apple (inactive email address)',
+    url: 'https://support.google.com/a/answer/3726730',
+  },
   // RFC 3463 X.1.2 "Bad destination system address: … does not exist or is incapable of accepting mail"
   // (Google `553 5.1.2 We weren't able to find the recipient domain`).
   {
     id: 'destination-system-code',
     classes: [5],
-    stages: ['rcpt'],
+    stages: RECIPIENT_STAGES,
     enhanced: /^1\.2$/,
     reason: 'domain_rejects_mail',
+    category: 'domain_unknown',
+    source: 'RFC 3463 §3.2 (X.1.2 bad destination system address)',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.2',
   },
   // RFC 3463 X.1.3 "Bad destination mailbox address syntax": the server could not parse what we sent
   // (an address the syntax layer accepted); a protocol disagreement, not a missing mailbox.
   {
     id: 'recipient-syntax-code',
     classes: [5],
-    stages: ['rcpt'],
+    stages: RECIPIENT_STAGES,
     enhanced: /^1\.3$/,
     reason: 'protocol_error',
+    category: 'recipient_syntax',
+    source: 'RFC 3463 §3.2 (X.1.3 bad destination mailbox address syntax)',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.2',
   },
   {
     id: 'mailbox-not-found-text',
     classes: [5],
-    stages: ['rcpt'],
+    stages: RECIPIENT_STAGES,
     text: NOT_FOUND,
     unlessText: /\bdomain\b.{0,60}(?:does not|doesn'?t) exist/i,
     reason: 'mailbox_not_found',
+    category: 'mailbox_unknown',
+    source: 'Postfix (User unknown in local recipient table), Sendmail, Exim (Unrouteable address), qmail, Google, Apple, Yahoo',
+    url: 'https://www.postfix.org/postconf.5.html#local_recipient_maps',
+  },
+  // RFC 3463 X.1.6 "Destination mailbox has moved, No forwarding address" (Apple `550 5.1.6 recipient no
+  // longer on server`); RFC 5321 §3.4 551 "User not local; please try <forward-path>".
+  {
+    id: 'mailbox-moved-code',
+    classes: [5],
+    stages: RECIPIENT_STAGES,
+    enhanced: /^1\.6$/,
+    reason: 'mailbox_not_found',
+    category: 'mailbox_moved',
+    source: 'RFC 3463 §3.2 (X.1.6 destination mailbox has moved, no forwarding address)',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.2',
   },
   // RFC 3463 X.1.0 other address status (IronPort `550 #5.1.0 Address rejected.`), X.1.1 bad destination
-  // mailbox, X.1.6 "mailbox has moved, no forwarding address" (Apple `550 5.1.6 recipient no longer on
-  // server`); RFC 5248 X.1.10 "Recipient address has null MX" (Microsoft uses it for
+  // mailbox; RFC 5248 X.1.10 "Recipient address has null MX" (Microsoft uses it for
   // `RESOLVER.ADR.RecipientNotFound`).
   {
     id: 'mailbox-not-found-code',
     classes: [5],
-    stages: ['rcpt'],
-    enhanced: /^1\.(?:0|1|6|10)$/,
+    stages: RECIPIENT_STAGES,
+    enhanced: /^1\.(?:0|1|10)$/,
     reason: 'mailbox_not_found',
+    category: 'mailbox_unknown',
+    source: 'RFC 3463 §3.2 (X.1.0, X.1.1 bad destination mailbox address), RFC 5248 X.1.10',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.2',
   },
   // RFC 5321 §3.4: 551 "User not local; please try <forward-path>": no mailbox here.
-  { id: 'user-not-local', codes: [551], stages: ['rcpt'], reason: 'mailbox_not_found' },
+  {
+    id: 'user-not-local',
+    codes: [551],
+    stages: RECIPIENT_STAGES,
+    reason: 'mailbox_not_found',
+    category: 'mailbox_moved',
+    source: 'RFC 5321 §3.4 (551 User not local; please try <forward-path>)',
+    url: 'https://www.rfc-editor.org/rfc/rfc5321#section-3.4',
+  },
   // The ambiguous text (GMX/Web.de bare, or Outlook.com's without the provider known). Another
   // recipient accepted in the same session means the server is not refusing *us*, which leaves the
   // recipient as the reason; without that evidence it is not guessed (docs/verdicts.md, "Ambiguous replies"). Under an
@@ -393,31 +1123,99 @@ export const REPLY_RULES = [
   {
     id: 'mailbox-unavailable-confirmed',
     classes: [5],
-    stages: ['rcpt'],
+    stages: RECIPIENT_STAGES,
     text: MAILBOX_UNAVAILABLE,
     unlessEnhanced: /^7\./,
     requires: 'otherRecipientAccepted',
     reason: 'mailbox_not_found',
+    category: 'mailbox_unknown',
+    source: 'RFC 5321 §4.2.2 (550 mailbox unavailable), with another recipient of the session accepted',
+    url: 'https://www.rfc-editor.org/rfc/rfc5321#section-4.2.2',
   },
   {
     id: 'mailbox-unavailable-ambiguous',
     classes: [5],
-    stages: ['rcpt'],
+    stages: RECIPIENT_STAGES,
     text: MAILBOX_UNAVAILABLE,
     unlessEnhanced: /^7\./,
     reason: 'unexpected_reply',
+    category: 'mailbox_unavailable',
+    source: 'RFC 5321 §4.2.2 (550: mailbox not found, no access, or command rejected for policy reasons)',
+    url: 'https://www.rfc-editor.org/rfc/rfc5321#section-4.2.2',
   },
 
   // 11. Leftover codes. RFC 3463 X.7.x "Security or policy status" (X.7.1: "the sender is not
   // authorized to send to the destination"), e.g. Apple `550 5.7.1 [CS01] Message rejected due to local
   // policy`, Microsoft `RESOLVER.RST.NotAuthorized`.
-  { id: 'policy-code', classes: [5], enhanced: /^7\.\d{1,3}$/, reason: 'sender_blocked' },
+  {
+    id: 'policy-code',
+    classes: [5],
+    enhanced: /^7\.\d{1,3}$/,
+    reason: 'sender_blocked',
+    category: 'sender_policy',
+    source: 'RFC 3463 §3.8 (X.7.x security or policy status; X.7.1 delivery not authorized)',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.8',
+  },
   // RFC 3463 X.5.x "Mail delivery protocol status"; RFC 5321 §4.2.3 500–504, 555 (MAIL/RCPT parameters).
-  { id: 'protocol-code', classes: [5], enhanced: /^5\.\d{1,3}$/, reason: 'protocol_error' },
-  { id: 'protocol-reply-code', codes: [500, 501, 502, 503, 504, 555], reason: 'protocol_error' },
+  {
+    id: 'protocol-code',
+    classes: [5],
+    enhanced: /^5\.\d{1,3}$/,
+    reason: 'protocol_error',
+    category: 'protocol_error',
+    source: 'RFC 3463 §3.6 (X.5.x mail delivery protocol status)',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.6',
+  },
+  {
+    id: 'protocol-reply-code',
+    codes: [500, 501, 502, 503, 504, 555],
+    reason: 'protocol_error',
+    category: 'protocol_error',
+    source: 'RFC 5321 §4.2.3 (500-504, 555)',
+    url: 'https://www.rfc-editor.org/rfc/rfc5321#section-4.2.3',
+  },
+  {
+    id: 'server-error-code',
+    classes: [5],
+    enhanced: /^3\.\d{1,3}$/,
+    reason: 'unexpected_reply',
+    category: 'server_error',
+    source: 'RFC 3463 §3.4 (X.3.x mail system status)',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.4',
+  },
+  {
+    id: 'network-error-code',
+    classes: [5],
+    enhanced: /^4\.\d{1,3}$/,
+    reason: 'unexpected_reply',
+    category: 'network_error',
+    source: 'RFC 3463 §3.5 (X.4.x network and routing status)',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.5',
+  },
   // A bare 550/553/554 with text that names neither the mailbox nor the sender: not guessed.
-  { id: 'permanent-other', classes: [5], reason: 'unexpected_reply' },
+  {
+    id: 'permanent-other',
+    classes: [5],
+    reason: 'unexpected_reply',
+    category: 'unrecognised',
+    source: 'RFC 5321 §4.2.1 (5yz permanent negative completion: says nothing more)',
+    url: 'https://www.rfc-editor.org/rfc/rfc5321#section-4.2.1',
+  },
 ] as const satisfies readonly ReplyRule[];
 
 /** The id of a rule in `REPLY_RULES`, plus the two decided outside the table. */
 export type ReplyRuleId = (typeof REPLY_RULES)[number]['id'] | 'code-out-of-range' | 'unrecognised';
+
+/** The category, source and advice of the two outcomes decided outside the table. */
+export const OUTSIDE_RULES = {
+  'code-out-of-range': {
+    category: 'not_a_reply',
+    source: 'RFC 5321 §4.2 (reply codes are three digits, 2yz to 5yz)',
+    url: 'https://www.rfc-editor.org/rfc/rfc5321#section-4.2',
+  },
+  unrecognised: {
+    category: 'unrecognised',
+    source: 'no rule matched',
+    url: null,
+  },
+} as const;

@@ -96,8 +96,8 @@ describe('classifyReply (seeded properties)', () => {
     );
   });
 
-  it('never speaks about a mailbox outside RCPT', () => {
-    const stages = SMTP_STAGES.filter((stage) => stage !== 'rcpt');
+  it('never speaks about a mailbox outside RCPT (and DATA, its per-recipient reply)', () => {
+    const stages = SMTP_STAGES.filter((stage) => stage !== 'rcpt' && stage !== 'data');
     fc.assert(
       fc.property(reply, context, fc.constantFrom(...stages), (r, c, stage) => {
         const result = classifyReply({ ...r, stage }, c);
@@ -107,12 +107,13 @@ describe('classifyReply (seeded properties)', () => {
     );
   });
 
-  it('calls an address deliverable only for 250/251 at RCPT', () => {
+  it('calls an address deliverable only for 250/251 at RCPT (or 250 after DATA)', () => {
     fc.assert(
       fc.property(reply, context, (r, c) => {
         const result = classifyReply(r, c);
         if (result.verdict === 'deliverable') {
-          assert.equal(r.stage, 'rcpt');
+          if (r.stage === 'data') assert.equal(r.code, 250);
+          else assert.equal(r.stage, 'rcpt');
           assert.ok(r.code === 250 || r.code === 251);
         }
       }),
