@@ -15,7 +15,7 @@ function walk(dir) {
 }
 
 const LEAVES = new Set(['errors.ts', 'types.ts', 'options.ts', 'diagnostics.ts']);
-const PURE_DIRS = ['syntax', 'domain', 'classify', 'providers'];
+const PURE_DIRS = ['syntax', 'domain', 'classify', 'providers', 'explain'];
 const PURE_FILES = new Set(['smtp/reply-parser.ts', 'dns/target-filter.ts']);
 const APPS = ['cli', 'server', 'web', 'demo'];
 const IO_MODULES = /^node:(net|tls|dns|dgram|http|https|fs|child_process|timers)(\/|$)/;

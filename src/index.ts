@@ -7,7 +7,8 @@
  * console.log(result.verdict, result.reason); // "deliverable accepted"
  *
  * Deliberately not exported: the SMTP connection and reply parser, the DNS client, the classifier rules
- * and the provider table. They are internals whose shape may change; the result schema (docs/result.md)
+ * and the provider table (`explainReply()` answers with their ids and sources). They are internals whose
+ * shape may change; the result schema (docs/result.md)
  * and the functions below do not.
  */
 export * from './types.js';
@@ -42,5 +43,20 @@ export {
   type DoctorReport,
   type DoctorStatus,
 } from './doctor/index.js';
+export {
+  EXPLAIN_COMMANDS,
+  explainReply,
+  type ExplainCommand,
+  type ExplainReplyOptions,
+  type ReplyExplanation,
+  type ReplyPermanence,
+} from './explain/index.js';
+export {
+  ACTION_KINDS,
+  CATEGORY_IDS,
+  type ActionKind,
+  type ReplyCategory,
+  type ReplySide,
+} from './classify/index.js';
 export * from './jobs/index.js';
 export * from './jobs/postgres/index.js';

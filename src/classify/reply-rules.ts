@@ -296,7 +296,8 @@ export const REPLY_CATEGORIES = {
     side: 'sender',
     action: 'fix_sender',
     meaning: "The sender's SPF record (RFC 7208) does not authorise the sending IP address.",
-    advice: "Add the sending IP address (or its provider's include:) to the SPF record of the MAIL FROM domain.",
+    advice:
+      "Add the sending IP address (or its provider's include:) to the SPF record of the MAIL FROM domain.",
   },
   sender_dkim: {
     side: 'sender',
@@ -344,7 +345,8 @@ export const REPLY_CATEGORIES = {
   sender_policy: {
     side: 'sender',
     action: 'contact_postmaster',
-    meaning: "The server refused the client by a local policy (access list, geography, the sender's network).",
+    meaning:
+      "The server refused the client by a local policy (access list, geography, the sender's network).",
     advice: "Ask the receiving site's postmaster; it says nothing about the mailbox.",
   },
   content_spam: {
@@ -721,7 +723,8 @@ export const REPLY_RULES = [
     text: SENDER,
     reason: 'sender_blocked',
     category: 'sender_address',
-    source: 'Postfix smtpd_check.c (Sender address rejected: …); Sendmail (Domain of sender address … does not exist)',
+    source:
+      'Postfix smtpd_check.c (Sender address rejected: …); Sendmail (Domain of sender address … does not exist)',
     url: 'https://www.postfix.org/postconf.5.html#smtpd_sender_restrictions',
   },
   {
@@ -820,7 +823,8 @@ export const REPLY_RULES = [
     text: RATE,
     reason: 'rate_limited',
     category: 'rate_limited',
-    source: 'Postfix anvil (too many connections/recipients), smtpd_hard_error_limit; Microsoft, Yahoo, Apple, Google limits',
+    source:
+      'Postfix anvil (too many connections/recipients), smtpd_hard_error_limit; Microsoft, Yahoo, Apple, Google limits',
     url: 'https://www.postfix.org/TUNING_README.html',
   },
   {
@@ -839,7 +843,8 @@ export const REPLY_RULES = [
     enhanced: /^(?:3\.4|2\.3)$/,
     reason: 'unexpected_reply',
     category: 'content_size',
-    source: 'RFC 3463 §3.3 X.2.3 (message length exceeds administrative limit), §3.4 X.3.4 (message too big for system)',
+    source:
+      'RFC 3463 §3.3 X.2.3 (message length exceeds administrative limit), §3.4 X.3.4 (message too big for system)',
     url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.3',
   },
   {
@@ -867,7 +872,8 @@ export const REPLY_RULES = [
     text: EXPIRED,
     reason: 'unexpected_reply',
     category: 'expired',
-    source: 'Postfix (message expired), Exim (retry timeout exceeded), Sendmail (Cannot send message for N days)',
+    source:
+      'Postfix (message expired), Exim (retry timeout exceeded), Sendmail (Cannot send message for N days)',
   },
 
   // 7. 5xx at the session stages: about the client, never a mailbox.
@@ -1078,7 +1084,8 @@ export const REPLY_RULES = [
     unlessText: /\bdomain\b.{0,60}(?:does not|doesn'?t) exist/i,
     reason: 'mailbox_not_found',
     category: 'mailbox_unknown',
-    source: 'Postfix (User unknown in local recipient table), Sendmail, Exim (Unrouteable address), qmail, Google, Apple, Yahoo',
+    source:
+      'Postfix (User unknown in local recipient table), Sendmail, Exim (Unrouteable address), qmail, Google, Apple, Yahoo',
     url: 'https://www.postfix.org/postconf.5.html#local_recipient_maps',
   },
   // RFC 3463 X.1.6 "Destination mailbox has moved, No forwarding address" (Apple `550 5.1.6 recipient no

@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { CHANNELS, OptionsError } from '../index.js';
 import { addBulkOptions, runBulk, type BulkFlags } from './bulk.js';
 import { addDoctorOptions, runDoctorCommand, type DoctorFlags } from './doctor.js';
+import { addExplainOptions, runExplain, type ExplainFlags } from './explain.js';
 import { printResults, useColour, verifyAll, type CliIo } from './run-verify.js';
 import { addServeOptions, runServe, type ServeFlags } from './serve.js';
 import { UsageError, addSharedOptions, toVerifyOptions, type SharedFlags } from './common-options.js';
@@ -82,6 +83,13 @@ export function buildProgram(io: CliIo): Command {
     const report = await runDoctorCommand(flags, io);
     if (!report.ok) {
       throw new ExitError(EXIT_FAILURE, `rcpt doctor: ${report.counts.fail} check(s) failed.`);
+    }
+  });
+  // Exit status 1 when the input held no reply (empty, binary, no reply code): the report says which.
+  addExplainOptions(program.command('explain')).action(async (argument: string, flags: ExplainFlags) => {
+    const explanations = await runExplain(argument, flags, io);
+    if (explanations.every((explanation) => explanation.category === 'not_a_reply')) {
+      throw new ExitError(EXIT_FAILURE, 'rcpt explain: no SMTP reply found in the input.');
     }
   });
   return program;

@@ -46,12 +46,14 @@ const microsoft365 = {
  * Outlook.com consumer mail (hotmail.com, outlook.com, live.com, msn.com):
  * `hotmail-com.olc.protection.outlook.com`. Unknown users get `550 5.5.0 Requested action not taken:
  * mailbox unavailable`; a second RCPT in one transaction gets `452 4.5.3 Too many recipients`, which
- * flips catch-all results (AfterShip/email-verifier #72, Reacher #569).
+ * flips catch-all results (AfterShip/email-verifier #72, Reacher #569). The Hotmail MX names of old
+ * (`mx1.hotmail.com` … `mx4.hotmail.com`) no longer serve, but bounces still name them, and
+ * `explainReply()` reads the provider from a bounce's host name.
  */
 const outlook = {
   id: 'outlook',
   name: 'Outlook.com (Hotmail, Live, MSN)',
-  mxSuffixes: ['olc.protection.outlook.com'],
+  mxSuffixes: ['olc.protection.outlook.com', 'hotmail.com'],
   oneRecipientPerTransaction: true,
   notes: 'Blocks many cloud IP ranges outright (truemail #101: S3150 block list).',
 } as const satisfies ProviderRule;

@@ -18,6 +18,7 @@ import { loadWebAssets } from '../web/assets.js';
 import { LOCAL_OWNER, createApiKeys, presentedKey } from './auth.js';
 import { renderDocsPage } from './docs-page.js';
 import { registerDoctorRoute } from './doctor-route.js';
+import { registerExplainRoute } from './explain-route.js';
 import { HttpError, errorResponse } from './http-error.js';
 import { registerJobRoutes, type JobsBackend } from './job-routes.js';
 import { createLogger, type Logger } from './logger.js';
@@ -29,7 +30,7 @@ import { ErrorSchema, ResultSchema, VerifyManyResponseSchema, VerifyRequestSchem
 
 /** Size limits; each has a default below. */
 export interface Limits {
-  /** Largest JSON body accepted by `/v1/verify` and `/v0/check_email`, in bytes. Default 64 KiB. */
+  /** Largest body accepted by `/v1/verify`, `/v0/check_email` and `/v1/explain`, in bytes. Default 64 KiB. */
   readonly maxBodyBytes: number;
   /** Most addresses in one synchronous `/v1/verify` request. Default 10. */
   readonly maxSyncAddresses: number;
@@ -281,6 +282,7 @@ export function createApp(deps: AppDeps): App {
   app.use('/v1/verify', jsonLimit);
   app.use('/v0/check_email', jsonLimit);
   app.use('/v1/check_email', jsonLimit);
+  app.use('/v1/explain', jsonLimit);
 
   /** Verifies with the request's deadline: a client that hangs up stops its probes. */
   const verifyFor = (
@@ -356,6 +358,8 @@ export function createApp(deps: AppDeps): App {
     logger,
     ...(deps.shutdown === undefined ? {} : { shutdown: deps.shutdown }),
   });
+
+  registerExplainRoute(app);
 
   registerDoctorRoute(app, { options: deps.doctor ?? {}, operatorKeys: deps.operatorKeys ?? [] });
 

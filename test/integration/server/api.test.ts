@@ -243,6 +243,7 @@ describe('documents and the page', () => {
       'GET /v1/jobs/{id}/results',
       'POST /v0/check_email',
       'POST /v1/check_email',
+      'POST /v1/explain',
       'POST /v1/jobs',
       'POST /v1/verify',
     ]);

@@ -13,7 +13,11 @@ import {
 import { providerById } from '../../../src/providers/index.js';
 import { ReplyParser } from '../../../src/smtp/reply-parser.js';
 import { REASONS, type SmtpReplyInfo, type SmtpStage } from '../../../src/types.js';
-import { REPLY_LINES, SYNTHETIC_LINES as SYNTHETIC, type ReplyLine } from '../../fixtures/replies/reply-lines.js';
+import {
+  REPLY_LINES,
+  SYNTHETIC_LINES as SYNTHETIC,
+  type ReplyLine,
+} from '../../fixtures/replies/reply-lines.js';
 
 /** Turns a reply as written on the wire into what the prober reports, through the real parser. */
 function toReply(stage: SmtpStage, wire: string): SmtpReplyInfo {

@@ -1,0 +1,156 @@
+/**
+ * `npm run bench:explain -- [dir]`: how well `explainReply()` (the classifier `verify` uses) reads real
+ * server replies, on a labelled corpus. `dir` (default `../shared/corpora` beside the repository root)
+ * holds `replies/cases.jsonl` (one labelled reply per line: `reply`, `command`, `sisimai_reason`) and
+ * `replies/mapping.json` (what a verifier should conclude from each label, judged for replies to RCPT
+ * TO). The corpus is a benchmark, not a fixture: nothing in src/ or test/ is derived from its lines.
+ *
+ * Figures, over the replies answered to RCPT or to an unstated command:
+ * - agreement: the verdict equals the mapping's `primary` verdict (labels the mapping calls ambiguous
+ *   or excluded are not scored);
+ * - protected replies called undeliverable: sender, policy, spam, reputation, authentication and rate
+ *   refusals (mapping group `protected`) that explain calls `undeliverable` (the goal is 0);
+ * - the 4-way figure: the verdict is one of the mapping's `acceptable` verdicts.
+ *
+ * Options: `--verbose` lists every disagreement; `--json` prints the figures as one JSON object.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { explainReply, type ExplainCommand, type Verdict } from '../src/index.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const verbose = args.includes('--verbose');
+const asJson = args.includes('--json');
+/** `../shared/corpora` beside the checkout; from a worktree one level deeper, `../../shared/corpora`. */
+const DEFAULT_CORPORA = ['../shared/corpora', '../../shared/corpora'].map((path) => resolve(root, path));
+const given = args.find((arg) => !arg.startsWith('--'));
+const dir =
+  given === undefined
+    ? (DEFAULT_CORPORA.find((path) => existsSync(join(path, 'replies'))) ??
+      resolve(root, '../shared/corpora'))
+    : resolve(given);
+
+interface Case {
+  readonly reply: string;
+  readonly command: string | null;
+  readonly sisimai_reason: string;
+  readonly source: string;
+}
+
+interface Mapping {
+  readonly group: string;
+  readonly primary: Verdict | null;
+  readonly acceptable: readonly Verdict[];
+}
+
+export interface ReplyFigures {
+  /** Replies answered to RCPT or an unstated command. */
+  readonly replies: number;
+  /** Of those, the ones the mapping scores (not ambiguous, not excluded). */
+  readonly scored: number;
+  readonly agreeing: number;
+  readonly agreement: number;
+  readonly acceptable: number;
+  readonly protectedReplies: number;
+  readonly protectedUndeliverable: number;
+  readonly disagreements: readonly string[];
+}
+
+function commandOf(command: string | null): ExplainCommand | null {
+  return command === 'RCPT' ? 'RCPT' : null;
+}
+
+/** The reply figures of the corpus in `corpora` (see the header). */
+export function runReplyBench(corpora: string): ReplyFigures {
+  const folder = join(corpora, 'replies');
+  const mapping = JSON.parse(readFileSync(join(folder, 'mapping.json'), 'utf8')) as Record<string, Mapping>;
+  const cases = readFileSync(join(folder, 'cases.jsonl'), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Case);
+  let replies = 0;
+  let scored = 0;
+  let agreeing = 0;
+  let acceptable = 0;
+  let protectedReplies = 0;
+  let protectedUndeliverable = 0;
+  const disagreements: string[] = [];
+  for (const entry of cases) {
+    if (entry.command !== null && entry.command !== 'RCPT') continue;
+    const expected = mapping[entry.sisimai_reason];
+    if (expected === undefined) throw new Error(`mapping.json has no entry for ${entry.sisimai_reason}`);
+    replies += 1;
+    const [explanation] = explainReply(entry.reply, { command: commandOf(entry.command) });
+    if (explanation === undefined) throw new Error(`no explanation for ${entry.reply}`);
+    const verdict = explanation.verdict;
+    const line = `${entry.sisimai_reason} → expected ${expected.primary ?? expected.acceptable.join('|')}, got ${verdict}/${explanation.reason} (${explanation.rule.id}): ${entry.reply.slice(0, 160)}`;
+    if (expected.group === 'protected') {
+      protectedReplies += 1;
+      if (verdict === 'undeliverable') {
+        protectedUndeliverable += 1;
+        disagreements.push(`PROTECTED ${line}`);
+      }
+    }
+    if (expected.primary === null) continue;
+    scored += 1;
+    if (expected.acceptable.includes(verdict)) acceptable += 1;
+    if (verdict === expected.primary) agreeing += 1;
+    else if (expected.group !== 'protected' || verdict !== 'undeliverable') disagreements.push(line);
+  }
+  return {
+    replies,
+    scored,
+    agreeing,
+    agreement: scored === 0 ? 0 : agreeing / scored,
+    acceptable,
+    protectedReplies,
+    protectedUndeliverable,
+    disagreements,
+  };
+}
+
+function commit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function percent(value: number): string {
+  return `${(value * 100).toFixed(1)}%`;
+}
+
+function main(): void {
+  if (!existsSync(join(dir, 'replies', 'cases.jsonl'))) {
+    process.stderr.write(
+      `bench:explain: no corpus at ${dir} (expected replies/cases.jsonl and replies/mapping.json); pass its folder as the argument.\n`,
+    );
+    process.exitCode = 2;
+    return;
+  }
+  const date = new Date().toISOString().slice(0, 10);
+  const replies = runReplyBench(dir);
+  if (asJson) {
+    const figures = Object.fromEntries(Object.entries(replies).filter(([key]) => key !== 'disagreements'));
+    process.stdout.write(`${JSON.stringify({ date, commit: commit(), corpus: dir, replies: figures })}\n`);
+    return;
+  }
+  const out = [
+    `bench:explain  ${date}  commit ${commit()}  corpus ${dir}`,
+    '',
+    `replies answered to RCPT or an unstated command: ${replies.replies}`,
+    `  agreement with mapping.json:            ${percent(replies.agreement)} (${replies.agreeing} of ${replies.scored} scored)`,
+    `  verdict among the acceptable ones:      ${percent(replies.scored === 0 ? 0 : replies.acceptable / replies.scored)} (${replies.acceptable} of ${replies.scored})`,
+    `  protected replies called undeliverable: ${replies.protectedUndeliverable} of ${replies.protectedReplies}`,
+  ];
+  if (verbose && replies.disagreements.length > 0)
+    out.push('', ...replies.disagreements.map((d) => `  ${d}`));
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+main();

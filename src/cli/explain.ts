@@ -1,0 +1,184 @@
+/**
+ * `rcpt explain <reply|->`: what an SMTP reply (or every reply of a pasted transcript) means, whose side
+ * it is on and what to do, by the classifier `verify` uses. A thin wrapper over `explainReply()`: the
+ * argument (or standard input with `-`) in, a readable report or one JSON object per reply out.
+ *
+ * Exit status (main.ts): 0 when at least one reply was explained, 1 when the input held none (empty,
+ * binary, no reply code: the answer says which), 64 on a usage error.
+ */
+import { stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { styleText } from 'node:util';
+
+import { Option, type Command } from 'commander';
+
+import { EXPLAIN_COMMANDS, explainReply, type ExplainCommand, type ReplyExplanation } from '../index.js';
+import { useColour, type CliIo } from './run-verify.js';
+import { UsageError } from './shared-options.js';
+
+export interface ExplainFlags {
+  command?: string;
+  provider?: string;
+  json?: boolean;
+}
+
+/**
+ * Most bytes read from standard input or a file: a transcript or a reply is a few KiB; beyond this the
+ * input is cut (explainReply() reads at most 1 MiB of text anyway) instead of held whole in memory.
+ */
+export const MAX_EXPLAIN_INPUT_BYTES = 4 * 1024 * 1024;
+
+const VERDICT_STYLE = {
+  deliverable: 'green',
+  undeliverable: 'red',
+  risky: 'yellow',
+  unknown: 'cyan',
+} as const;
+
+/** Adds the explain verb's flags to its command. */
+export function addExplainOptions(command: Command): Command {
+  return command
+    .argument('<reply>', 'an SMTP reply or transcript (quote it), a file holding one, or - for stdin')
+    .description('explain an SMTP reply: what it says about the address, whose side it is on, what to do')
+    .addOption(
+      new Option(
+        '--command <name>',
+        'the command the reply answered, when the input does not say (default: RCPT)',
+      ).choices(EXPLAIN_COMMANDS),
+    )
+    .addOption(
+      new Option(
+        '--provider <id|host>',
+        'the provider or MX host that sent the reply (google, outlook, mx1.hotmail.com …)',
+      ),
+    )
+    .option('--json', 'one JSON object per reply');
+}
+
+/** Reads a stream as UTF-8 text, up to `MAX_EXPLAIN_INPUT_BYTES` (the rest is not read). */
+async function readText(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    chunks.push(buffer);
+    size += buffer.length;
+    if (size >= MAX_EXPLAIN_INPUT_BYTES) break;
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_EXPLAIN_INPUT_BYTES).toString('utf8');
+}
+
+/** True when `argument` names an existing file or directory (and so is not a reply typed inline). */
+async function isPath(argument: string): Promise<boolean> {
+  if (argument.includes('\n') || /^[2-5]\d\d(?:[ -]|$)/.test(argument)) return false;
+  try {
+    await stat(argument);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The dispatch point for paths: a regular file is read as text and its replies explained. Bounce
+ * messages (.eml, a directory of them, an mbox) are parsed here by their own reader when one exists.
+ */
+async function explainPath(path: string, flags: ExplainFlags): Promise<ReplyExplanation[]> {
+  const info = await stat(path);
+  if (!info.isFile()) throw new UsageError(`${path}: not a file (give a reply, a file holding one, or -)`);
+  return explainText(await readText(createReadStream(path)), flags);
+}
+
+function explainText(text: string, flags: ExplainFlags): ReplyExplanation[] {
+  return explainReply(text, {
+    command: (flags.command ?? null) as ExplainCommand | null,
+    provider: flags.provider ?? null,
+  });
+}
+
+/** Greedy word wrap of `text` to `width` columns, continuation lines indented by `indent`. */
+function wrap(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let current = '';
+  for (const word of text.split(/\s+/)) {
+    if (word === '') continue;
+    if (current !== '' && indent.length + current.length + 1 + word.length > width) {
+      lines.push(current);
+      current = word;
+    } else {
+      current = current === '' ? word : `${current} ${word}`;
+    }
+  }
+  if (current !== '') lines.push(current);
+  return lines.join(`\n${indent}`);
+}
+
+function words(id: string): string {
+  return id.replaceAll('_', ' ');
+}
+
+/** The explanations as a report: per reply, its verdict, what it means, what to do, and the rule. */
+export function formatExplanations(
+  explanations: readonly ReplyExplanation[],
+  options: { readonly colour: boolean; readonly width: number },
+): string {
+  const paint = (style: Parameters<typeof styleText>[0], text: string) =>
+    options.colour ? styleText(style, text) : text;
+  const width = Math.max(60, Math.min(options.width, 120));
+  const label = (name: string) => `  ${name.padEnd(10)}`;
+  const indent = ' '.repeat(12);
+  const out: string[] = [];
+  const count = explanations.filter((e) => e.category !== 'not_a_reply').length;
+  out.push(`rcpt explain: ${count} repl${count === 1 ? 'y' : 'ies'}`);
+  for (const e of explanations) {
+    out.push('');
+    if (e.category === 'not_a_reply') {
+      out.push(`${paint('red', 'NOT A REPLY')}  ${wrap(e.meaning, width, '             ')}`);
+      if (e.reply.text !== '')
+        out.push(`${label('input')}${wrap(JSON.stringify(e.reply.text), width, indent)}`);
+      out.push(`${indent}${paint('bold', wrap(`→ ${e.action.advice}`, width, `${indent}  `))}`);
+      continue;
+    }
+    const codes = [e.reply.code, e.reply.enhanced].filter((part) => part !== null).join(' ');
+    const answered =
+      e.reply.command === null ? 'command not stated (read as RCPT)' : `answer to ${e.reply.command}`;
+    const verdict = paint(VERDICT_STYLE[e.verdict], e.verdict.toUpperCase());
+    out.push(`${paint('bold', codes)}  ${answered}  ${verdict}  ${e.reason}`);
+    const firstLines = e.reply.text.split('\n').slice(0, 4).join(' ');
+    out.push(`${label('reply')}${paint('gray', wrap(firstLines.slice(0, 600), width, indent))}`);
+    const side = e.side === null ? '' : `${e.side} side, `;
+    out.push(`${label('category')}${words(e.category)} (${side}${e.permanence ?? 'no code'})`);
+    out.push(`${label('means')}${wrap(e.meaning, width, indent)}`);
+    out.push(`${indent}${paint('bold', wrap(`→ ${e.action.advice}`, width, `${indent}  `))}`);
+    if (e.action.url !== null && e.action.url !== e.rule.url) out.push(`${indent}  ${e.action.url}`);
+    const provider = e.provider === null ? '' : ` · provider ${e.provider}`;
+    out.push(
+      `${label('rule')}${paint('gray', wrap(`${e.rule.id}${provider} · ${e.rule.source}`, width, indent))}`,
+    );
+    if (e.rule.url !== null) out.push(`${indent}${paint('gray', e.rule.url)}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * Runs the verb: reads the reply (inline, a file, or stdin), explains it and prints. Returns the
+ * explanations; main.ts exits 1 when none of them is a reply.
+ */
+export async function runExplain(
+  argument: string,
+  flags: ExplainFlags,
+  io: CliIo,
+): Promise<readonly ReplyExplanation[]> {
+  let explanations: ReplyExplanation[];
+  if (argument === '-') explanations = explainText(await readText(io.stdin ?? process.stdin), flags);
+  else if (await isPath(argument)) explanations = await explainPath(argument, flags);
+  else explanations = explainText(argument, flags);
+  if (flags.json === true) {
+    for (const explanation of explanations) io.stdout.write(`${JSON.stringify(explanation)}\n`);
+  } else {
+    io.stdout.write(
+      formatExplanations(explanations, { colour: useColour(io), width: io.stdout.columns ?? 100 }),
+    );
+  }
+  return explanations;
+}

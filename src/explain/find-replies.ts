@@ -1,0 +1,300 @@
+/**
+ * Finds the SMTP replies in what a person pastes: one reply line, a multi-line reply (`550-…` then
+ * `550 …`), a session transcript (a telnet session, Sendmail's `>>>`/`<<<` transcript, rcpt's own
+ * `>`/`<` transcript, `C:`/`S:` as in the RFCs), or a reply quoted in a bounce (Postfix `host … said:
+ * 550 … (in reply to RCPT TO command)`, Exim `SMTP error from remote mail server after RCPT TO:<…>:`,
+ * `Diagnostic-Code: smtp; 550 …`). In a transcript, the command each reply answers is read from the
+ * transcript: replies answer commands in order (RFC 5321 §4.1, pipelined or not, RFC 2920 §3).
+ * A pure module: text in, replies out; nothing throws.
+ */
+
+/** The SMTP commands a reply can answer, as `explainReply()` names them; `CONNECT` is the greeting. */
+export const EXPLAIN_COMMANDS = [
+  'CONNECT',
+  'EHLO',
+  'HELO',
+  'STARTTLS',
+  'AUTH',
+  'MAIL',
+  'RCPT',
+  'DATA',
+  'RSET',
+  'QUIT',
+] as const;
+export type ExplainCommand = (typeof EXPLAIN_COMMANDS)[number];
+
+/** One reply found in the input. */
+export interface FoundReply {
+  /** The reply code; `null` when the text has none (the caller says it is not a reply). */
+  readonly code: number | null;
+  /** The RFC 3463 enhanced code of the first line, as written, or `null`. */
+  readonly enhanced: string | null;
+  /** The text of all lines without codes, lines joined by `\n`. */
+  readonly text: string;
+  /** The reply as found (its lines, trimmed of transcript markers). */
+  readonly raw: string;
+  /** The command it answered, when the input says so; `null` otherwise. */
+  readonly command: ExplainCommand | null;
+  /** The host that sent it, when the input names it (Postfix `host mx.example.com[192.0.2.1] said:`). */
+  readonly host: string | null;
+  /** The greeting of the session, when the input is a transcript that has one. */
+  readonly banner: string | null;
+  /** Index of the mail transaction (MAIL FROM … end) in a transcript, `null` outside one. */
+  readonly transaction: number | null;
+}
+
+/**
+ * At most this many replies are read from one input: a transcript of a long session has a few hundred;
+ * more is not a paste but a log, and would only make the answer unreadable.
+ */
+export const MAX_REPLIES = 1000;
+/** Longest input read, in characters (the rest is ignored): 1 MiB covers any transcript worth explaining. */
+export const MAX_INPUT_CHARS = 1024 * 1024;
+/** Longest reply text kept: servers send up to 64 KiB; the classifier reads 4 KiB. */
+const MAX_REPLY_TEXT = 8192;
+
+/**
+ * A reply line: the code, then a space or `-` (RFC 5321 §4.2) or, as some bounces quote it, a colon
+ * (`550: 5.1.1 <x>... User Unknown`).
+ */
+const REPLY_LINE = /^([2-5]\d\d)(?:([ -]|:\s*)(.*))?$/;
+const ENHANCED_FIRST = /^([245]\.\d{1,3}\.\d{1,3})(?:\s+|$)/;
+
+/**
+ * Transcript markers: `>`/`<` (rcpt, many tools), `>>>`/`<<<` (Sendmail's transcript), `C:`/`S:`
+ * (RFC 5321's examples), `->`/`<-`. The first group is the client side. A lone `<` or `>` needs a space
+ * after it: `<x@example.com>` at the start of a wrapped line is an address, not a marker.
+ */
+const MARKER = /^\s*(?:(>>>|->|>(?=\s)|C:|client:)|(<<<|<-|<(?=\s)|S:|server:))\s?/i;
+
+const COMMANDS: readonly (readonly [RegExp, ExplainCommand])[] = [
+  [/^(?:EHLO|LHLO)\b/i, 'EHLO'],
+  [/^HELO\b/i, 'HELO'],
+  [/^STARTTLS\b/i, 'STARTTLS'],
+  [/^AUTH\b/i, 'AUTH'],
+  [/^MAIL\s+FROM\s*:/i, 'MAIL'],
+  [/^RCPT\s+TO\s*:/i, 'RCPT'],
+  [/^(?:DATA|BDAT\b.*)$/i, 'DATA'],
+  [/^RSET\b/i, 'RSET'],
+  [/^QUIT\b/i, 'QUIT'],
+];
+
+/** Commands that have no place in `EXPLAIN_COMMANDS` but still take a reply (NOOP, VRFY, EXPN, HELP). */
+const OTHER_COMMAND = /^(?:NOOP|VRFY|EXPN|HELP|ETRN|TURN|XCLIENT|XFORWARD)\b/i;
+
+/** How bounces name the command a quoted reply answered. */
+const COMMAND_HINTS: readonly (readonly [RegExp, ExplainCommand])[] = [
+  [/\b(?:end of )?data\b/i, 'DATA'],
+  [/\brcpt\b/i, 'RCPT'],
+  [/\bmail\b/i, 'MAIL'],
+  [/\b(?:ehlo|lhlo)\b/i, 'EHLO'],
+  [/\bhelo\b/i, 'HELO'],
+  [/\bstarttls\b/i, 'STARTTLS'],
+  [/\b(?:connect|greeting|initial|banner)\b/i, 'CONNECT'],
+];
+
+/** Postfix `(in reply to RCPT TO command)`, `(in reply to end of DATA command)`. */
+const IN_REPLY_TO = /\s*\(in reply to ([a-z ]{2,30}?) command\)\s*$/i;
+/** Exim `SMTP error from remote mail server after RCPT TO:<x@example.com>:` (the reply follows). */
+const EXIM_AFTER =
+  /SMTP error from remote (?:mail server|mailer|server) after ([a-z ]{2,30}?)(?::<[^>]*>)?(?:\s*:|$)/i;
+/** Postfix `host mx.example.com[192.0.2.1] said: 550 …`, Exim `host mx.example.com [192.0.2.1]: 550 …`. */
+const HOST_SAID = /\bhost\s+([a-z0-9][a-z0-9.-]*[a-z0-9])\s*\[[0-9a-f.:]+\](?:\s+said)?\s*:\s*/i;
+/** Exim's `host mx.example.com [192.0.2.1]` on a line of its own; RFC 3464 §2.3.5 `Remote-MTA: dns; mx…`. */
+const HOST_LINE =
+  /^(?:host\s+([a-z0-9][a-z0-9.-]*[a-z0-9])\s*\[[0-9a-f.:]+\]\s*$|remote-mta\s*:\s*dns\s*;\s*([a-z0-9][a-z0-9.-]*[a-z0-9])\.?\s*$)/i;
+/** RFC 3464 §2.3.6 `Diagnostic-Code: smtp; 550 …`. */
+const DIAGNOSTIC = /^\s*diagnostic-code\s*:\s*smtp\s*;\s*/i;
+
+function commandOf(line: string): ExplainCommand | 'OTHER' | null {
+  for (const [pattern, command] of COMMANDS) if (pattern.test(line)) return command;
+  return OTHER_COMMAND.test(line) ? 'OTHER' : null;
+}
+
+function hintedCommand(phrase: string): ExplainCommand | null {
+  for (const [pattern, command] of COMMAND_HINTS) if (pattern.test(phrase)) return command;
+  return null;
+}
+
+/** A reply being read: its lines so far, and whether the last one said more lines follow. */
+interface Pending {
+  code: number;
+  enhanced: string | null;
+  texts: string[];
+  raws: string[];
+  open: boolean;
+  command: ExplainCommand | null;
+  fromBounce: boolean;
+  host: string | null;
+}
+
+function splitEnhanced(rest: string): { enhanced: string | null; text: string } {
+  const match = ENHANCED_FIRST.exec(rest);
+  if (match === null) return { enhanced: null, text: rest };
+  return { enhanced: match[1] ?? null, text: rest.slice(match[0].length) };
+}
+
+/**
+ * The replies in `input`, in order. `command` is the command a reply answers when the input does not
+ * say (a bare reply line); in a transcript the transcript decides.
+ */
+export function findReplies(input: string, command: ExplainCommand | null = null): FoundReply[] {
+  const lines = input.slice(0, MAX_INPUT_CHARS).split(/\r?\n|\r/);
+  const replies: FoundReply[] = [];
+  /** Commands sent and not yet answered, oldest first (RFC 2920 §3: replies come in order). */
+  const queue: (ExplainCommand | 'OTHER')[] = [];
+  // A transcript has client commands; then a reply before the first command is the greeting.
+  const isTranscript = lines.some((line) => {
+    const marker = MARKER.exec(line);
+    if (marker !== null && marker[2] !== undefined) return false;
+    const rest = (marker === null ? line : line.slice(marker[0].length)).trim();
+    return commandOf(rest) !== null && !REPLY_LINE.test(rest);
+  });
+  let lastCommand: ExplainCommand | 'OTHER' | null = null;
+  // Set inside finish(): typed wide so the checks below are not narrowed to the initial value.
+  let inMessage = false as boolean;
+  let banner: string | null = null;
+  let transaction: number | null = null;
+  let transactions = 0;
+  let pending: Pending | null = null;
+
+  const finish = () => {
+    if (pending === null || replies.length >= MAX_REPLIES) {
+      pending = null;
+      return;
+    }
+    const current: Pending = pending;
+    pending = null;
+    let text = current.texts.join('\n').slice(0, MAX_REPLY_TEXT);
+    let answered: ExplainCommand | 'OTHER' | null = current.command;
+    const hint = IN_REPLY_TO.exec(text);
+    if (hint !== null) {
+      answered = hintedCommand(hint[1] ?? '') ?? answered;
+      text = text.slice(0, hint.index);
+    }
+    if (answered === null && isTranscript) {
+      answered = queue.shift() ?? (replies.length === 0 && lastCommand === null ? 'CONNECT' : lastCommand);
+    }
+    if (answered === null) answered = command;
+    if (answered === 'CONNECT' && banner === null) banner = text;
+    if (answered === 'MAIL') transaction = transactions++;
+    const found: FoundReply = {
+      code: current.code,
+      enhanced: current.enhanced,
+      text,
+      raw: current.raws.join('\n'),
+      command: answered === 'OTHER' ? null : answered,
+      host: current.host,
+      banner: isTranscript ? banner : null,
+      transaction: answered === 'RCPT' || answered === 'DATA' || answered === 'MAIL' ? transaction : null,
+    };
+    replies.push(found);
+    // RFC 5321 §4.1.1.4: after 354 the client sends the message, ended by a line with a single dot.
+    if (answered === 'DATA' && current.code === 354) inMessage = true;
+    if (answered === 'DATA' && current.code !== 354) transaction = null;
+  };
+
+  let hintCommand: ExplainCommand | null = null;
+  let hintHost: string | null = null;
+
+  for (const original of lines) {
+    if (replies.length >= MAX_REPLIES) break;
+    const marker = MARKER.exec(original);
+    const side = marker === null ? null : marker[1] !== undefined ? 'client' : 'server';
+    const line = (marker === null ? original : original.slice(marker[0].length)).replace(/\s+$/, '');
+
+    if (inMessage) {
+      if (side !== 'server' && line.trim() === '.') {
+        inMessage = false;
+        queue.push('DATA');
+      }
+      continue;
+    }
+
+    const trimmed = line.trim();
+    if (trimmed === '') {
+      if (pending !== null && !pending.open) finish();
+      continue;
+    }
+
+    // A client command (a server line never starts with one).
+    if (side !== 'server') {
+      const sent = commandOf(trimmed);
+      if (sent !== null && !REPLY_LINE.test(trimmed)) {
+        if (pending !== null) finish();
+        lastCommand = sent;
+        queue.push(sent);
+        continue;
+      }
+    }
+
+    // A reply line, at the start of the line or after a bounce's preamble.
+    let candidate = side === 'client' ? null : trimmed;
+    let fromBounce = false;
+    let host: string | null = null;
+    const named = candidate === null ? null : HOST_LINE.exec(candidate);
+    if (named !== null) {
+      if (pending !== null) finish();
+      hintHost = named[1] ?? named[2] ?? null;
+      continue;
+    }
+    if (candidate !== null && !REPLY_LINE.test(candidate)) {
+      const exim = EXIM_AFTER.exec(candidate);
+      if (exim !== null) {
+        if (pending !== null) finish();
+        hintCommand = hintedCommand(exim[1] ?? '');
+        candidate = candidate.slice(exim.index + exim[0].length).trim();
+      }
+      const said = HOST_SAID.exec(candidate);
+      if (said !== null) {
+        host = said[1] ?? null;
+        hintHost = host;
+        candidate = candidate.slice(said.index + said[0].length).trim();
+        fromBounce = true;
+      }
+      const diagnostic = DIAGNOSTIC.exec(candidate);
+      if (diagnostic !== null) {
+        candidate = candidate.slice(diagnostic[0].length).trim();
+        fromBounce = true;
+      }
+      if (exim !== null) fromBounce = true;
+    }
+    const match = candidate === null ? null : REPLY_LINE.exec(candidate);
+    if (match !== null && candidate !== null) {
+      const code = Number(match[1]);
+      const separator = match[2] === '-' ? '-' : ' ';
+      const { enhanced, text } = splitEnhanced(match[3] ?? '');
+      if (pending?.open === true && pending.code === code) {
+        pending.texts.push(text);
+        pending.raws.push(candidate);
+        pending.open = separator === '-';
+        continue;
+      }
+      if (pending !== null) finish();
+      pending = {
+        code,
+        enhanced,
+        texts: [text],
+        raws: [candidate],
+        open: separator === '-',
+        command: hintCommand,
+        fromBounce,
+        host: host ?? hintHost,
+      };
+      hintCommand = null;
+      continue;
+    }
+
+    // Anything else: the wrapped rest of a reply quoted in a bounce, or of a pasted reply.
+    if (pending !== null && !isTranscript && (pending.fromBounce || /^\s/.test(original) || !pending.open)) {
+      // A wrapped line continues the text of the reply line it was cut from.
+      const last = pending.texts.length - 1;
+      pending.texts[last] = `${pending.texts[last] ?? ''} ${trimmed}`.trim();
+      pending.raws.push(trimmed);
+      continue;
+    }
+    if (pending !== null) finish();
+  }
+  if (pending !== null) finish();
+  return replies;
+}

@@ -1,0 +1,149 @@
+/**
+ * `POST /v1/explain`: `explainReply()` over HTTP. A `text/plain` body is a reply, a multi-line reply or
+ * a session transcript; a JSON body is `{ "reply": "…", "command"?: "RCPT", "provider"?: "google" }`.
+ * The answer is `{ "explanations": [ … ] }`, one per reply found; input with no reply in it (empty,
+ * binary, no reply code) gets one explanation of category `not_a_reply` that says why. Authentication,
+ * the rate limit and the body limit are the app's, as for `/v1/verify`.
+ */
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+
+import {
+  ACTION_KINDS,
+  CATEGORY_IDS,
+  EXPLAIN_COMMANDS,
+  REASONS,
+  SMTP_STAGES,
+  VERDICTS,
+  explainReply,
+  type ExplainReplyOptions,
+  type Reason,
+  type ReplyExplanation,
+} from '../index.js';
+import type { AppEnv } from './app.js';
+import { HttpError } from './http-error.js';
+import { ErrorSchema } from './schemas.js';
+
+const ExplainRequestSchema = z
+  .object({
+    reply: z.string().openapi({
+      description: 'A reply, a multi-line reply, a reply quoted in a bounce, or an SMTP session transcript',
+      example: '550 5.1.1 <x@example.com>: Recipient address rejected: User unknown in virtual mailbox table',
+    }),
+    command: z.enum(EXPLAIN_COMMANDS).nullable().optional().openapi({
+      description: 'The command the reply answered, when the text does not say (default: read as RCPT)',
+    }),
+    provider: z.string().max(253).nullable().optional().openapi({
+      description: 'The provider id (`google`, `outlook`, …) or MX host name that sent the reply',
+    }),
+  })
+  .openapi('ExplainRequest');
+
+export const ExplanationSchema = z
+  .object({
+    reply: z.object({
+      code: z.number().int().nullable(),
+      enhanced: z.string().nullable(),
+      text: z.string(),
+      command: z.enum(EXPLAIN_COMMANDS).nullable(),
+    }),
+    readAs: z.enum(SMTP_STAGES).nullable(),
+    verdict: z.enum(VERDICTS),
+    reason: z.enum(Object.keys(REASONS) as [Reason, ...Reason[]]),
+    category: z.enum(CATEGORY_IDS),
+    permanence: z.enum(['success', 'temporary', 'permanent']).nullable(),
+    side: z.enum(['recipient', 'sender', 'message', 'network']).nullable(),
+    meaning: z.string(),
+    action: z.object({
+      kind: z.enum(ACTION_KINDS),
+      advice: z.string(),
+      retryAfterMs: z.number().int().nullable(),
+      url: z.string().nullable(),
+    }),
+    rule: z.object({ id: z.string(), source: z.string(), url: z.string().nullable() }),
+    provider: z.string().nullable(),
+  })
+  .openapi('ReplyExplanation');
+
+const ExplainResponseSchema = z
+  .object({ explanations: z.array(ExplanationSchema) })
+  .openapi('ExplainResponse');
+
+function explainRoute() {
+  return createRoute({
+    method: 'post',
+    path: '/v1/explain',
+    summary: 'Explain an SMTP reply or transcript',
+    description:
+      'What a reply means for the address (the verdict and reason `verify` would give), a finer category, whose side it is on (recipient, sender, message, network), what to do, and the rule with its source. Send the reply as `text/plain`, or `{"reply": "…", "command"?: "RCPT", "provider"?: "google"}`. A transcript gets one explanation per reply, each with the command it answered.',
+    security: [{ bearer: [] }],
+    request: {
+      body: {
+        // Not `required`: a required body makes the JSON validator run for text bodies too.
+        required: false,
+        content: {
+          'application/json': { schema: ExplainRequestSchema },
+          'text/plain': { schema: z.string() },
+        },
+      },
+    },
+    responses: {
+      200: {
+        description: 'One explanation per reply found',
+        content: { 'application/json': { schema: ExplainResponseSchema } },
+      },
+      400: { description: 'Malformed JSON body', content: { 'application/json': { schema: ErrorSchema } } },
+      401: {
+        description: 'Missing or unknown API key',
+        content: { 'application/json': { schema: ErrorSchema } },
+      },
+      413: { description: 'Body too large', content: { 'application/json': { schema: ErrorSchema } } },
+      415: {
+        description: 'Unsupported content type',
+        content: { 'application/json': { schema: ErrorSchema } },
+      },
+      429: { description: 'Rate limit reached', content: { 'application/json': { schema: ErrorSchema } } },
+    },
+  });
+}
+
+/** The media type of the request, without parameters, lowercased. */
+function mediaType(c: Context<AppEnv>): string {
+  return (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+/**
+ * Adds `POST /v1/explain`. The app's `/v1/*` middleware authenticates and charges the caller, and its
+ * body limit applies. Other media types (a bounce message) are answered by `explainOther` when given.
+ */
+export function registerExplainRoute(
+  app: OpenAPIHono<AppEnv>,
+  explainOther?: (c: Context<AppEnv>, type: string) => Promise<ReplyExplanation[] | null>,
+): void {
+  app.openapi(explainRoute(), async (c) => {
+    const type = mediaType(c);
+    let explanations: ReplyExplanation[];
+    if (type === 'application/json' || type.endsWith('+json')) {
+      // Only JSON bodies are validated (and only they reach here); text is read below.
+      const body = c.req.valid('json') as z.infer<typeof ExplainRequestSchema>;
+      const options: ExplainReplyOptions = {
+        ...(body.command === undefined ? {} : { command: body.command }),
+        ...(body.provider === undefined ? {} : { provider: body.provider }),
+      };
+      explanations = explainReply(body.reply, options);
+    } else if (type === 'text/plain' || type === '') {
+      explanations = explainReply(await c.req.text());
+    } else {
+      const other = explainOther === undefined ? null : await explainOther(c, type);
+      if (other === null) {
+        throw new HttpError(
+          415,
+          'unsupported_media_type',
+          `Send text/plain (a reply or transcript) or application/json ({"reply": "…"}), not ${type}`,
+        );
+      }
+      explanations = other;
+    }
+    return c.json({ explanations }, 200);
+  });
+}

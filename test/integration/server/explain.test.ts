@@ -1,0 +1,121 @@
+/**
+ * `POST /v1/explain` through `app.request()`: text and JSON bodies, transcripts, bad input, and the
+ * app's authentication, rate limit and body limit.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { createVerifier, type ReplyExplanation } from '../../../src/index.js';
+import { createApp } from '../../../src/server/app.js';
+import { KEY_A, bearer } from './helpers.js';
+
+// Never asked to verify: the explain route only reads what it is sent.
+const verifier = createVerifier({});
+after(async () => {
+  await verifier.close();
+});
+
+const app = createApp({
+  verifier,
+  apiKeys: [KEY_A],
+  rateLimit: { perMinute: 600, burst: 100 },
+  limits: { maxBodyBytes: 4_096 },
+});
+
+async function explain(
+  body: string,
+  type: string,
+  headers: Record<string, string> = bearer(KEY_A),
+): Promise<Response> {
+  return app.request('/v1/explain', { method: 'POST', headers: { 'Content-Type': type, ...headers }, body });
+}
+
+async function explanationsOf(response: Response): Promise<ReplyExplanation[]> {
+  assert.equal(response.status, 200);
+  const { explanations } = (await response.json()) as { explanations: ReplyExplanation[] };
+  return explanations;
+}
+
+describe('POST /v1/explain', () => {
+  it('explains a text/plain reply', async () => {
+    const [e, ...rest] = await explanationsOf(
+      await explain(
+        '550 5.1.1 <x@example.com>: Recipient address rejected: User unknown in local recipient table',
+        'text/plain',
+      ),
+    );
+    assert.equal(rest.length, 0);
+    assert.deepEqual(
+      [e?.verdict, e?.reason, e?.category, e?.side, e?.action.kind],
+      ['undeliverable', 'mailbox_not_found', 'mailbox_unknown', 'recipient', 'remove_address'],
+    );
+  });
+
+  it('takes {reply, command, provider} as JSON', async () => {
+    const body = JSON.stringify({
+      reply: '550 5.5.0 Requested action not taken: mailbox unavailable',
+      command: 'RCPT',
+      provider: 'outlook',
+    });
+    const [e] = await explanationsOf(await explain(body, 'application/json'));
+    assert.deepEqual([e?.reason, e?.provider, e?.reply.command], ['mailbox_not_found', 'outlook', 'RCPT']);
+    const [plain] = await explanationsOf(
+      await explain(
+        JSON.stringify({ reply: '552 5.3.4 Message size exceeds fixed limit', command: 'DATA' }),
+        'application/json',
+      ),
+    );
+    assert.deepEqual([plain?.category, plain?.readAs], ['content_size', 'data']);
+  });
+
+  it('answers one explanation per reply of a transcript', async () => {
+    const transcript =
+      'S: 220 mx.example.com ESMTP\nC: HELO probe.example.net\nS: 250 mx.example.com\nC: MAIL FROM:<a@example.net>\nS: 553 5.7.1 Sender address rejected: not owned by user\n';
+    const explanations = await explanationsOf(await explain(transcript, 'text/plain'));
+    assert.deepEqual(
+      explanations.map((e) => [e.reply.command, e.category]),
+      [
+        ['CONNECT', 'accepted'],
+        ['HELO', 'accepted'],
+        ['MAIL', 'sender_address'],
+      ],
+    );
+  });
+
+  it('answers bad input with a not_a_reply explanation that says why', async () => {
+    const [empty] = await explanationsOf(await explain('', 'text/plain'));
+    assert.equal(empty?.category, 'not_a_reply');
+    assert.match(empty?.meaning ?? '', /empty/);
+    const [none] = await explanationsOf(
+      await explain(JSON.stringify({ reply: 'User unknown' }), 'application/json'),
+    );
+    assert.match(none?.meaning ?? '', /No SMTP reply code/);
+  });
+
+  it('refuses malformed JSON, a bad command and other media types', async () => {
+    assert.equal((await explain('{"reply":', 'application/json')).status, 400);
+    assert.equal(
+      (await explain(JSON.stringify({ reply: '550 x', command: 'LIST' }), 'application/json')).status,
+      400,
+    );
+    const other = await explain('<x/>', 'application/xml');
+    assert.equal(other.status, 415);
+    assert.equal(((await other.json()) as { error: string }).error, 'unsupported_media_type');
+  });
+
+  it('needs an API key, and applies the body limit', async () => {
+    assert.equal((await explain('550 x', 'text/plain', {})).status, 401);
+    assert.equal((await explain(`550 ${'x'.repeat(5_000)}`, 'text/plain')).status, 413);
+  });
+
+  it('is in the OpenAPI document with its schemas', async () => {
+    const document = (await (await app.request('/openapi.json')).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, unknown> };
+    };
+    assert.ok(document.paths['/v1/explain']?.post !== undefined);
+    for (const name of ['ExplainRequest', 'ExplainResponse', 'ReplyExplanation']) {
+      assert.ok(name in document.components.schemas, name);
+    }
+  });
+});
