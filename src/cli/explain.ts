@@ -14,7 +14,7 @@ import { Option, type Command } from 'commander';
 
 import { EXPLAIN_COMMANDS, explainReply, type ExplainCommand, type ReplyExplanation } from '../index.js';
 import { useColour, type CliIo } from './run-verify.js';
-import { UsageError } from './shared-options.js';
+import { UsageError } from './common-options.js';
 
 export interface ExplainFlags {
   command?: string;
