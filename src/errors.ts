@@ -29,12 +29,31 @@ export class VerifyError extends Error {
 
 /** A bad option value, named in the message. Thrown once, when options are resolved. */
 export class OptionsError extends VerifyError {
-  override readonly name = 'OptionsError';
+  override readonly name: string = 'OptionsError';
   readonly option: string;
 
   constructor(option: string, message: string) {
     super('ERR_RCPT_OPTIONS', `Invalid option \`${option}\`: ${message}`);
     this.option = option;
+  }
+}
+
+/**
+ * An option key that rcpt does not know, with the nearest known key when one is close (`dnsServer`:
+ * did you mean `dnsServers`?). An `OptionsError`, so code that catches those catches this too.
+ */
+export class UnknownOptionError extends OptionsError {
+  override readonly name = 'UnknownOptionError';
+  /** The known key the unknown one most likely meant, or `null`. */
+  readonly suggestion: string | null;
+
+  constructor(option: string, suggestion: string | null, known: readonly string[]) {
+    super(option, 'unknown');
+    this.suggestion = suggestion;
+    this.message =
+      suggestion === null
+        ? `Unknown option \`${option}\`; the options are ${known.map((key) => `\`${key}\``).join(', ')}`
+        : `Unknown option \`${option}\`: did you mean \`${suggestion}\`?`;
   }
 }
 

@@ -20,6 +20,7 @@ export { CHANNELS } from './diagnostics.js';
 export {
   createVerifier,
   verify,
+  verifyMany,
   DEFAULT_VERIFY_MANY_CONCURRENCY,
   DEFAULT_HOST_CONCURRENCY,
   DEFAULT_HOST_TRIES,

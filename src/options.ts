@@ -94,6 +94,35 @@ export interface VerifyOptions {
   readonly catchAllFacts?: CatchAllFacts;
 }
 
+/**
+ * Every key of `VerifyOptions`, once (the compiler checks the list is complete and has nothing else).
+ * Keys outside it are refused, so a misspelt `dnsServer` cannot silently fall back to the system's
+ * resolver.
+ */
+const VERIFY_OPTION_KEY_SET = {
+  dnsServers: true,
+  dnsTimeoutMs: true,
+  dnsTries: true,
+  dnsCacheMaxTtlMs: true,
+  smtpPort: true,
+  helo: true,
+  mailFrom: true,
+  timeoutMs: true,
+  greylistWaitMs: true,
+  connectTimeoutMs: true,
+  greetingTimeoutMs: true,
+  commandTimeoutMs: true,
+  allowPrivateTargets: true,
+  catchAll: true,
+  startTls: true,
+  transcript: true,
+  localAddress: true,
+  resolver: true,
+  prober: true,
+  catchAllFacts: true,
+} as const satisfies Record<keyof VerifyOptions, true>;
+export const VERIFY_OPTION_KEYS = Object.keys(VERIFY_OPTION_KEY_SET) as readonly (keyof VerifyOptions)[];
+
 export interface ResolvedOptions {
   readonly dnsServers: readonly string[] | null;
   readonly dnsTimeoutMs: number;

@@ -13,7 +13,8 @@ import { domainFacts } from './domain/index.js';
 import { createResolver } from './dns/resolver.js';
 import { isAllowedTarget } from './dns/target-filter.js';
 import { OptionsError } from './errors.js';
-import { resolveOptions, type ResolvedOptions, type VerifyOptions } from './options.js';
+import { rejectUnknownKeys } from './option-keys.js';
+import { resolveOptions, VERIFY_OPTION_KEYS, type ResolvedOptions, type VerifyOptions } from './options.js';
 import { matchProvider, type ProviderRule } from './providers/index.js';
 import {
   HarvestAllowance,
@@ -92,6 +93,27 @@ export interface VerifyManyOptions {
    */
   readonly maxSessions?: number;
 }
+
+/** The keys of `VerifyCallOptions`, once; others are refused. */
+const VERIFY_CALL_OPTION_KEY_SET = { signal: true } as const satisfies Record<keyof VerifyCallOptions, true>;
+/** The keys of `VerifyManyOptions`, once; others are refused. */
+const VERIFY_MANY_OPTION_KEY_SET = {
+  signal: true,
+  concurrency: true,
+  hostConcurrency: true,
+  hostCommandsPerSecond: true,
+  hostTries: true,
+  backoffMs: true,
+  maxBackoffMs: true,
+  greylistRetries: true,
+  maxSessions: true,
+} as const satisfies Record<keyof VerifyManyOptions, true>;
+export const VERIFY_CALL_OPTION_KEYS = Object.keys(
+  VERIFY_CALL_OPTION_KEY_SET,
+) as readonly (keyof VerifyCallOptions)[];
+export const VERIFY_MANY_OPTION_KEYS = Object.keys(
+  VERIFY_MANY_OPTION_KEY_SET,
+) as readonly (keyof VerifyManyOptions)[];
 
 /** Addresses in flight at once in `verifyMany()` unless told otherwise: the memory bound of a run. */
 export const DEFAULT_VERIFY_MANY_CONCURRENCY = 2000;
@@ -186,8 +208,12 @@ const FAILURE_REASONS = {
   smtputf8_unsupported: 'smtputf8_unsupported',
 } as const satisfies Record<string, Reason>;
 
-/** Creates a verifier. Options are validated here, once; a bad option throws `OptionsError`. */
+/**
+ * Creates a verifier. Options are validated here, once: a bad value throws `OptionsError`, an unknown
+ * key `UnknownOptionError` (an `OptionsError` naming the key and the nearest known one).
+ */
 export function createVerifier(options: VerifyOptions = {}): Verifier {
+  rejectUnknownKeys(options, VERIFY_OPTION_KEYS);
   const config: ResolvedOptions = resolveOptions(options);
   const helo = config.helo ?? hostname();
   if (!isFullyQualified(helo)) {
@@ -499,6 +525,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     async verify(input: string, callOptions: VerifyCallOptions = {}): Promise<VerifyResult> {
       if (closed) throw new TypeError('verifier is closed');
       if (typeof (input as unknown) !== 'string') throw new TypeError('address must be a string');
+      rejectUnknownKeys(callOptions, VERIFY_CALL_OPTION_KEYS);
       const started = performance.now();
       const checkedAt = new Date().toISOString();
       const { timeoutMs, session } = callSettings(callOptions, config);
@@ -555,6 +582,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
   };
 
   function manySettings(manyOptions: VerifyManyOptions): SchedulerSettings {
+    rejectUnknownKeys(manyOptions, VERIFY_MANY_OPTION_KEYS);
     const count = (name: keyof VerifyManyOptions, fallback: number, min = 1): number => {
       const value: unknown = manyOptions[name];
       if (value === undefined) return fallback;
@@ -720,11 +748,67 @@ async function waitUnlessAborted(ms: number, signal: AbortSignal): Promise<boole
  * const result = await verify('alice@example.com', { mailFrom: 'verify@mydomain.example', helo: 'probe.mydomain.example' });
  * if (result.verdict === 'undeliverable') console.log(result.reason); // e.g. "mailbox_not_found"
  */
-export async function verify(address: string, options: VerifyOptions = {}): Promise<VerifyResult> {
-  const verifier = createVerifier(options);
+export async function verify(
+  address: string,
+  options: VerifyOptions & VerifyCallOptions = {},
+): Promise<VerifyResult> {
+  const { verifyOptions, callOptions } = splitOptions(options, VERIFY_CALL_OPTION_KEYS);
+  const verifier = createVerifier(verifyOptions);
   try {
-    return await verifier.verify(address);
+    return await verifier.verify(address, callOptions);
   } finally {
     await verifier.close();
   }
+}
+
+/**
+ * Verifies many addresses with one verifier made for the run: `createVerifier(options).verifyMany(
+ * addresses, options)` with both kinds of options in one object, closed when the iteration ends
+ * (all results read, `break`, or an error). Options are checked at the call, before anything is read.
+ *
+ * @example
+ * for await (const result of verifyMany(['alice@example.com', 'bob@example.org'], { helo: 'probe.example.net' })) {
+ *   console.log(result.input, result.verdict, result.reason);
+ * }
+ */
+export function verifyMany(
+  addresses: Iterable<string> | AsyncIterable<string>,
+  options: VerifyOptions & VerifyManyOptions = {},
+): AsyncIterable<VerifyResult> {
+  const { verifyOptions, callOptions } = splitOptions(options, VERIFY_MANY_OPTION_KEYS);
+  const verifier = createVerifier(verifyOptions);
+  let results: AsyncIterable<VerifyResult>;
+  try {
+    results = verifier.verifyMany(addresses, callOptions);
+  } catch (error) {
+    void verifier.close();
+    throw error;
+  }
+  return (async function* () {
+    try {
+      yield* results;
+    } finally {
+      await verifier.close();
+    }
+  })();
+}
+
+/**
+ * Splits one options object into the verifier's options and the call's (`signal`, `verifyMany()`'s
+ * settings); a key neither knows is refused, named, with the nearest key of either.
+ */
+function splitOptions<Call extends object>(
+  options: object,
+  callKeys: readonly (keyof Call)[],
+): { verifyOptions: VerifyOptions; callOptions: Call } {
+  if (typeof (options as unknown) !== 'object' || (options as unknown) === null) {
+    return { verifyOptions: options, callOptions: {} as Call };
+  }
+  const call = callKeys as readonly string[];
+  rejectUnknownKeys(options, [...VERIFY_OPTION_KEYS, ...call]);
+  const entries = Object.entries(options);
+  return {
+    verifyOptions: Object.fromEntries(entries.filter(([key]) => !call.includes(key))),
+    callOptions: Object.fromEntries(entries.filter(([key]) => call.includes(key))) as Call,
+  };
 }

@@ -287,7 +287,15 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
       // Loaded only here: a real run does not carry the demo's SMTP and DNS servers.
       const demo = await import('../demo/world.js');
       world = await demo.startDemoWorld();
-      options = { ...demoOptions(world, demo.DEMO_GREYLIST_WINDOW_MS), ...options };
+      // Flags and RCPT_* variables may change the HELO, sender or timeouts, never where the world is.
+      const worldOptions = demoOptions(world, demo.DEMO_GREYLIST_WINDOW_MS);
+      options = {
+        ...worldOptions,
+        ...options,
+        dnsServers: worldOptions.dnsServers ?? [],
+        smtpPort: world.smtpPort,
+        allowPrivateTargets: true,
+      };
       io.stderr.write(`rcpt bulk: --demo: simulated mail world on loopback (DNS ${world.dnsServer})\n`);
     }
     const verifier = createVerifier(options);

@@ -8,3 +8,4 @@ export {
   MAX_PATH_OCTETS,
 } from './parse-address.js';
 export { suggestAddress, suggestDomain } from './suggest-address.js';
+export { editDistance } from './edit-distance.js';

@@ -93,6 +93,20 @@ describe('rcpt bulk', () => {
     assert.doesNotMatch(stderr, /█|░|ETA/);
   });
 
+  it('--demo verifies against its own world, whatever RCPT_DNS_SERVER and RCPT_SMTP_PORT say', async () => {
+    // Before, the environment's DNS server replaced the world's: every domain came out domain_not_found.
+    const input = await file('demo-list.txt', 'alice@acme.test\nnobody@acme.test\n');
+    const output = join(dir, 'demo.ndjson');
+    const env = { RCPT_DNS_SERVER: '127.0.0.1:9', RCPT_SMTP_PORT: '9', RCPT_HELO: 'probe.rcpt.test' };
+    const { code, stderr } = await runCli(['bulk', input, '--demo', '-o', output], { env });
+    assert.equal(code, 0, stderr);
+    const reasons = (await readFile(output, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { reason: string }).reason);
+    assert.deepEqual(reasons, ['accepted', 'mailbox_not_found']);
+  });
+
   it('reads a plain list and writes NDJSON (chosen from the output name) with row numbers', async () => {
     const input = await file('list.txt', 'user@nullmx.test\n\nnot an address\nhello@implicit.test\n');
     const output = join(dir, 'list.ndjson');
