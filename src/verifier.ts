@@ -95,7 +95,13 @@ export interface VerifyManyOptions {
 }
 
 /** The keys of `VerifyCallOptions`, once; others are refused. */
-const VERIFY_CALL_OPTION_KEY_SET = { signal: true } as const satisfies Record<keyof VerifyCallOptions, true>;
+const VERIFY_CALL_OPTION_KEY_SET = {
+  signal: true,
+  timeoutMs: true,
+  helo: true,
+  mailFrom: true,
+  smtpPort: true,
+} as const satisfies Record<keyof VerifyCallOptions, true>;
 /** The keys of `VerifyManyOptions`, once; others are refused. */
 const VERIFY_MANY_OPTION_KEY_SET = {
   signal: true,
@@ -752,7 +758,8 @@ export async function verify(
   address: string,
   options: VerifyOptions & VerifyCallOptions = {},
 ): Promise<VerifyResult> {
-  const { verifyOptions, callOptions } = splitOptions(options, VERIFY_CALL_OPTION_KEYS);
+  // Everything but the signal configures the one-call verifier (its per-call overrides would be the same).
+  const { verifyOptions, callOptions } = splitOptions<VerifyCallOptions>(options, ['signal']);
   const verifier = createVerifier(verifyOptions);
   try {
     return await verifier.verify(address, callOptions);

@@ -16,6 +16,7 @@ import {
   DEFAULT_MAX_BACKOFF_MS,
   DEFAULT_MAX_SESSIONS,
   DEFAULT_VERIFY_MANY_CONCURRENCY,
+  VERIFY_CALL_OPTION_KEYS,
   VERIFY_MANY_OPTION_KEYS,
 } from '../../../src/verifier.js';
 import { toVerifyOptions } from '../../../src/cli/common-options.js';
@@ -46,6 +47,7 @@ function table(title: string): Row[] {
 
 const verifierRows = table('Verifier options');
 const manyRows = table('`verifyMany()` options');
+const callRows = table('Call options');
 
 describe('docs/library.md options', () => {
   it('lists every verifier option once, and nothing else', () => {
@@ -54,6 +56,10 @@ describe('docs/library.md options', () => {
 
   it('lists every verifyMany() option once, and nothing else', () => {
     assert.deepEqual(manyRows.map((r) => r.option).sort(), [...VERIFY_MANY_OPTION_KEYS].sort());
+  });
+
+  it("lists every call option of a verifier's verify() once, and nothing else", () => {
+    assert.deepEqual(callRows.map((r) => r.option).sort(), [...VERIFY_CALL_OPTION_KEYS].sort());
   });
 
   it('gives each verifier option the default resolveOptions() applies', () => {
