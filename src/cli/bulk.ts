@@ -275,7 +275,10 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
         job = summary.job;
       } catch (error) {
         if (error instanceof BulkError) throw error;
-        if (error instanceof InputError) throw new UsageError(`${input}: ${error.message}`);
+        if (error instanceof InputError) {
+          const hint = error.noAddressColumn ? '; name it with --column' : '';
+          throw new UsageError(`${input}: ${error.message}${hint}`);
+        }
         throw new BulkError(`cannot read ${input}: ${fsReason(error)}`);
       } finally {
         if ('destroy' in stream && typeof stream.destroy === 'function') stream.destroy();

@@ -28,6 +28,7 @@ export interface ServeFlags extends SharedFlags {
   logAddresses?: boolean;
   logLevel?: string;
   reacherLock?: string;
+  allowedHost?: string[];
 }
 
 /** The same default file as `rcpt bulk`: one machine, one job store. */
@@ -73,6 +74,12 @@ export function addServeOptions(command: Command): Command {
       )
       .addOption(
         new Option('--log-level <level>', 'log level (env RCPT_LOG_LEVEL; default info)').choices(LOG_LEVELS),
+      )
+      .addOption(
+        new Option(
+          '--allowed-host <name>',
+          'a host name the server is reached by besides loopback (a proxy, a LAN name); repeat for more (env RCPT_ALLOWED_HOSTS, comma-separated). Other Host headers get 421 (DNS rebinding)',
+        ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]),
       )
       .addOption(
         new Option(
@@ -160,6 +167,13 @@ export async function runServe(
     logger,
     logAddresses: flags.logAddresses === true,
     reacher: { locked },
+    allowedHosts: [
+      ...(flags.allowedHost ?? []),
+      ...(env.RCPT_ALLOWED_HOSTS ?? '')
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== ''),
+    ],
   });
   started?.(server);
   // One warning line when this machine cannot verify well (issue 10); the server does not wait for it.

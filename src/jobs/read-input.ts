@@ -46,6 +46,16 @@ const squash = (name: string) =>
 /** Bad input that stops the read (no address column, unknown `--column`): not a row-level problem. */
 export class InputError extends Error {
   override readonly name = 'InputError';
+  constructor(
+    message: string,
+    /**
+     * True when no header names the address column: the caller says how to name it (the CLI's
+     * `--column`, the API's column names), since the way differs.
+     */
+    readonly noAddressColumn = false,
+  ) {
+    super(message);
+  }
 }
 
 export interface ReadInputOptions {
@@ -367,7 +377,7 @@ export async function openInput(
     // No header names an address column; if the first line holds an address, the file has no header.
     addressColumn = header.findIndex((field) => /^[^@\s]+@[^@\s]+$/.test(field.trim()));
     if (addressColumn === -1) {
-      throw new InputError(`no address column in the header (${columns.join(', ')}); name it with --column`);
+      throw new InputError(`no address column in the header (${columns.join(', ')})`, true);
     }
     headerless = true;
     columns = header.map((_, index) => `column${index + 1}`);

@@ -8,7 +8,6 @@ import { hostname } from 'node:os';
 
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { routePath } from 'hono/route';
 
 import { DEFAULT_SMTP_PORT, DEFAULT_TIMEOUT_MS } from '../index.js';
@@ -16,11 +15,13 @@ import type { Verifier, VerifyCallOptions, VerifyResult } from '../index.js';
 import type { DoctorOptions } from '../index.js';
 import { loadWebAssets } from '../web/assets.js';
 import { LOCAL_OWNER, createApiKeys, presentedKey } from './auth.js';
+import { limitBodies } from './body-limit.js';
+import { guardOrigin } from './origin-guard.js';
 import { renderDocsPage } from './docs-page.js';
 import { registerDoctorRoute } from './doctor-route.js';
 import { registerExplainRoute } from './explain-route.js';
 import { HttpError, errorResponse } from './http-error.js';
-import { registerJobRoutes, type JobsBackend } from './job-routes.js';
+import { isJsonType, registerJobRoutes, type JobsBackend } from './job-routes.js';
 import { createLogger, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { isReacherPath, registerReacherRoutes } from './reacher-routes.js';
@@ -51,6 +52,11 @@ export const DEFAULT_SYNC_DEADLINE_MS = 90_000;
 /** Reacher's bulk limit is 50 MB; a 1 M-row CSV export of names and addresses fits. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
 export const DEFAULT_MAX_JOB_ADDRESSES = 1_000_000;
+/**
+ * Wrong API keys per client address: 20 at once, then 10 a minute (a mistyped key is retried a few
+ * times; guessing needs millions). Past it, 429 with Retry-After, whatever the key.
+ */
+export const AUTH_FAILURE_LIMIT: RateLimitOptions = { perMinute: 10, burst: 20 };
 /** Per key: a sign-up form checks one address per visitor; 300 a minute with bursts of 60 is generous. */
 export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perMinute: 300, burst: 60 };
 
@@ -76,6 +82,12 @@ export interface AppDeps {
   readonly doctor?: DoctorOptions;
   /** API keys that may call operator-only routes (`GET /v1/doctor`); without API keys, the local caller may. */
   readonly operatorKeys?: readonly string[];
+  /**
+   * Host names (or addresses) the server is reached by besides loopback, e.g. a proxy's name. Without
+   * API keys only loopback names and these are answered (DNS rebinding); with keys, when given, only
+   * these.
+   */
+  readonly allowedHosts?: readonly string[];
   /** What Reacher's routes let a request set (`rcpt serve --reacher-lock`); default: everything but proxies. */
   readonly reacher?: {
     /** Settings a request may not set: refused with 403. */
@@ -224,6 +236,9 @@ export function createApp(deps: AppDeps): App {
     }
   });
 
+  app.use('*', guardOrigin({ keyless: !keys.required, allowedHosts: deps.allowedHosts ?? [] }));
+
+  const authFailures = createRateLimiter(AUTH_FAILURE_LIMIT);
   const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
     if (!keys.required) {
       c.set('owner', LOCAL_OWNER);
@@ -231,6 +246,18 @@ export function createApp(deps: AppDeps): App {
     }
     const presented = presentedKey(c.req.header('authorization'), c.req.header('x-reacher-secret'));
     const owner = presented === null ? null : keys.identify(presented);
+    if (owner === null && presented !== null) {
+      // Guessing keys is slowed per client address; a right key still passes.
+      const decision = authFailures.take(clientAddress(c));
+      if (!decision.allowed) {
+        throw new HttpError(
+          429,
+          'rate_limited',
+          `Too many wrong API keys from this address; retry in ${decision.retryAfterSeconds} s`,
+          { 'Retry-After': String(decision.retryAfterSeconds) },
+        );
+      }
+    }
     if (owner === null) {
       throw new HttpError(
         401,
@@ -269,20 +296,24 @@ export function createApp(deps: AppDeps): App {
   }
   app.use('/metrics', authenticate);
 
-  const jsonLimit = bodyLimit({
-    maxSize: limits.maxBodyBytes,
-    onError: () => {
-      throw new HttpError(
-        413,
-        'payload_too_large',
-        `The body is larger than ${limits.maxBodyBytes} bytes; for long lists, create a job (POST /v1/jobs)`,
-      );
-    },
-  });
-  app.use('/v1/verify', jsonLimit);
-  app.use('/v0/check_email', jsonLimit);
-  app.use('/v1/check_email', jsonLimit);
-  app.use('/v1/explain', jsonLimit);
+  // Every body of every route, counted as it arrives whatever its framing: job uploads up to their
+  // own limit (streamed into the store unless they are a JSON list), everything else up to
+  // `maxBodyBytes`, routes added later included.
+  app.use(
+    '*',
+    limitBodies(
+      limits.maxBodyBytes,
+      [
+        {
+          method: 'POST',
+          path: '/v1/jobs',
+          maxBytes: limits.maxUploadBytes,
+          streams: (type) => !isJsonType(type),
+        },
+      ],
+      (rule) => (rule === null ? '; for long lists, create a job (POST /v1/jobs)' : ''),
+    ),
+  );
 
   /** Verifies with the request's deadline: a client that hangs up stops its probes. */
   const verifyFor = (
@@ -391,4 +422,10 @@ export function createApp(deps: AppDeps): App {
     );
   }
   return app;
+}
+
+/** The client's IP address as the socket saw it (`unknown` under `app.request()`, without a socket). */
+function clientAddress(c: Context): string {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
 }

@@ -8,6 +8,7 @@ import type { Context } from 'hono';
 import { stream, streamSSE } from 'hono/streaming';
 
 import type { Verdict } from '../index.js';
+import { mediaTypeOf } from './body-limit.js';
 import { HttpError } from './http-error.js';
 import type { Logger } from './logger.js';
 import type { AppEnv, Limits } from './app.js';
@@ -134,16 +135,37 @@ function storeFull(error: unknown): unknown {
   return error instanceof JobStoreFullError ? new HttpError(507, 'storage_full', error.message) : error;
 }
 
-/** Counts bytes as they pass and stops the upload with a 413 past `max`. */
-async function* limitBytes(body: ReadableStream<Uint8Array>, max: number): AsyncIterable<Uint8Array> {
-  let seen = 0;
-  for await (const chunk of body) {
-    seen += chunk.byteLength;
-    if (seen > max) {
-      throw new HttpError(413, 'payload_too_large', `The upload is larger than ${max} bytes`);
+/** A JSON media type (`application/json`, `application/…+json`): the body is a list, parsed whole. */
+export function isJsonType(type: string): boolean {
+  return type === 'application/json' || type.endsWith('+json');
+}
+
+/**
+ * The body as chunks, or `null` when it has no byte at all (an empty upload is refused, not stored as
+ * a job of no rows). Reads the first chunk to know.
+ */
+async function nonEmpty(body: ReadableStream<Uint8Array> | null): Promise<AsyncIterable<Uint8Array> | null> {
+  if (body === null) return null;
+  const reader = body.getReader();
+  let first = await reader.read();
+  while (!first.done && first.value.byteLength === 0) first = await reader.read();
+  if (first.done) return null;
+  const head = first.value;
+  return (async function* () {
+    let finished = false;
+    try {
+      yield head;
+      for (;;) {
+        const next = await reader.read();
+        if (next.done) break;
+        yield next.value;
+      }
+      finished = true;
+    } finally {
+      // A reader that stopped early (a refused upload) leaves the rest of the body unread.
+      if (!finished) await reader.cancel().catch(() => undefined);
     }
-    yield chunk;
-  }
+  })();
 }
 
 export interface JobRoutesDeps {
@@ -210,25 +232,19 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
     }),
     async (c) => {
       const jobs = backend();
-      const declared = Number(c.req.header('content-length') ?? '0');
-      if (declared > limits.maxUploadBytes) {
-        throw new HttpError(
-          413,
-          'payload_too_large',
-          `The upload is larger than ${limits.maxUploadBytes} bytes`,
-        );
-      }
-      const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+      // The body was counted on the way in (body-limit.ts): a JSON list up to the upload limit before
+      // the validator parsed it, a CSV or text upload is counted as it streams into the store.
+      const type = mediaTypeOf(c);
       let input: JobInput;
-      if (type === 'application/json' || type.endsWith('+json')) {
+      if (isJsonType(type)) {
         // Only JSON bodies are validated (and only they reach here); the text types are read below.
         const body = c.req.valid('json') as z.infer<typeof JobCreateJsonSchema>;
         if (body.emails.length === 0) throw new HttpError(400, 'bad_request', '"emails" is empty');
         input = { kind: 'list', emails: body.emails };
       } else {
-        const raw = c.req.raw.body;
-        if (raw === null) throw new HttpError(400, 'bad_request', 'The body is empty');
-        input = { kind: type === 'text/csv' ? 'csv' : 'text', body: limitBytes(raw, limits.maxUploadBytes) };
+        const body = await nonEmpty(c.req.raw.body);
+        if (body === null) throw new HttpError(400, 'bad_request', 'The body is empty');
+        input = { kind: type === 'text/csv' ? 'csv' : 'text', body };
       }
       if (input.kind === 'list' && input.emails.length > limits.maxJobAddresses) {
         throw new HttpError(

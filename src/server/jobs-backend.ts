@@ -26,6 +26,9 @@ import {
 import type { Logger } from './logger.js';
 
 /** Jobs verified at once: a second job need not wait for a long first one; the scheduler shares hosts. */
+/** What an upload's address column may be called (a few of the names read-input.ts accepts). */
+const API_ADDRESS_COLUMNS = 'email, e-mail, address or mail';
+
 export const DEFAULT_RUNNING_JOBS = 2;
 /** Rows per write while storing a JSON list. */
 const LIST_BATCH_ROWS = 5_000;
@@ -207,6 +210,7 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
         else await ingestInput(store, id, input.body, { maxRows: limits.maxAddresses });
         stored = await store.getJob(id);
         if (stored === null) throw new Error(`job ${id} vanished after ingest`);
+        if (stored.totalRows === 0) throw new InputError('the upload has no rows with an address');
         if (options.dispatch !== undefined) await options.dispatch(id);
       } catch (error) {
         // A refused upload leaves nothing behind (a worker given a deleted job skips it).
@@ -214,7 +218,11 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
         if (error instanceof InputTooLargeError) {
           throw new JobInputError(`At most ${limits.maxAddresses} addresses per job`, true);
         }
-        if (error instanceof InputError) throw new JobInputError(error.message);
+        if (error instanceof InputError) {
+          // The API has no --column: the column is found by its name.
+          const hint = error.noAddressColumn ? `; name the address column ${API_ADDRESS_COLUMNS}` : '';
+          throw new JobInputError(`${error.message}${hint}`);
+        }
         throw whenFull(error, 'the job was not stored');
       }
       if (options.dispatch === undefined) {

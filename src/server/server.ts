@@ -62,6 +62,8 @@ export interface ServerOptions {
   readonly operatorKeys?: readonly string[];
   /** What Reacher's routes let a request set (see `createApp`). */
   readonly reacher?: AppDeps['reacher'];
+  /** Host names the server answers besides loopback (see `createApp`). */
+  readonly allowedHosts?: readonly string[];
 }
 
 export interface RunningServer {
@@ -164,6 +166,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       ...(options.doctor === undefined ? {} : { doctor: options.doctor }),
       ...(options.operatorKeys === undefined ? {} : { operatorKeys: options.operatorKeys }),
       ...(options.reacher === undefined ? {} : { reacher: options.reacher }),
+      ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }),
       // Echoed in Reacher's debug.smtp.verif_method when a request sets none of its own.
       smtp: {
         ...(verifyOptions.helo === undefined ? {} : { helo: verifyOptions.helo }),

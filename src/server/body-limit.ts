@@ -1,0 +1,116 @@
+/**
+ * One size limit for every request body, whatever its framing (issue 14): a `Content-Length` over the
+ * limit is refused before a byte is read, and a body without one (`Transfer-Encoding: chunked`) is
+ * counted as it arrives and cut at the limit with a 413 naming it. Applied to every route of the app
+ * (`app.use('*')`), so a route added later gets the default limit without doing anything; a route
+ * whose bodies may be larger (job uploads) has a rule of its own.
+ *
+ * A body that a handler parses whole (JSON) is read here, up to the limit, before any validator runs:
+ * hono's validators would otherwise read it without a bound, and turn a failed read into "Malformed
+ * JSON". A streamed body (a CSV or text upload going into the job store) is passed on through a
+ * counter that fails the stream with the 413 at the limit, so it is never held whole.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+
+import { HttpError } from './http-error.js';
+
+/** A route whose bodies have their own limit. */
+export interface BodyLimitRule {
+  readonly method: string;
+  readonly path: string;
+  /** Largest body, in bytes. */
+  readonly maxBytes: number;
+  /** True when the handler streams bodies of this media type (lower case, no parameters). */
+  readonly streams?: (mediaType: string) => boolean;
+}
+
+/**
+ * After a 413, what is left of the body is read and dropped for a while (as a lingering close does),
+ * so that a client still sending reads its 413 instead of a reset, and a keep-alive connection stays
+ * usable; past this many bytes or milliseconds the body is cancelled, which closes the connection.
+ */
+const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
+const DISCARD_MAX_MS = 2_000;
+
+function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>): void {
+  void (async () => {
+    const until = Date.now() + DISCARD_MAX_MS;
+    let dropped = 0;
+    try {
+      while (dropped <= DISCARD_MAX_BYTES && Date.now() < until) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        dropped += value.byteLength;
+      }
+      await reader.cancel();
+    } catch {
+      // The client went away: nothing left to drop.
+    }
+  })();
+}
+
+/** The 413 for a body over `maxBytes`. */
+export function bodyTooLarge(maxBytes: number, hint = ''): HttpError {
+  return new HttpError(413, 'payload_too_large', `The body is larger than ${maxBytes} bytes${hint}`);
+}
+
+/** The media type of a request, lower case, without parameters. */
+export function mediaTypeOf(c: Context): string {
+  return (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+/**
+ * The middleware: `defaultMaxBytes` for every body, or the limit of the first rule that matches the
+ * request's method and path. `hintFor` adds to the message (where to send larger inputs).
+ */
+export function limitBodies(
+  defaultMaxBytes: number,
+  rules: readonly BodyLimitRule[],
+  hintFor: (rule: BodyLimitRule | null) => string = () => '',
+): MiddlewareHandler {
+  return async (c, next) => {
+    const raw = c.req.raw;
+    if (raw.body === null) return next();
+    const rule = rules.find((r) => r.method === c.req.method && r.path === c.req.path) ?? null;
+    const maxBytes = rule?.maxBytes ?? defaultMaxBytes;
+    const tooLarge = () => bodyTooLarge(maxBytes, hintFor(rule));
+    const body: ReadableStream<Uint8Array> = raw.body;
+    const declared = raw.headers.get('content-length');
+    if (declared !== null && Number(declared) > maxBytes) {
+      discardRest(body.getReader());
+      throw tooLarge();
+    }
+    if (rule?.streams?.(mediaTypeOf(c)) === true) {
+      let seen = 0;
+      const counter = new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          seen += chunk.byteLength;
+          if (seen > maxBytes) controller.error(tooLarge());
+          else controller.enqueue(chunk);
+        },
+      });
+      body.pipeTo(counter.writable, { preventCancel: true }).catch(() => {
+        if (!body.locked) discardRest(body.getReader());
+      });
+      c.req.raw = new Request(raw, { body: counter.readable, duplex: 'half' });
+      return next();
+    }
+    const chunks: Uint8Array[] = [];
+    let seen = 0;
+    const reader = body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      seen += value.byteLength;
+      if (seen > maxBytes) {
+        // Nothing more is kept; cancelling at once would reset the connection under a client still
+        // sending, which would then never read its 413.
+        discardRest(reader);
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+    c.req.raw = new Request(raw, { body: Buffer.concat(chunks, seen) });
+    return next();
+  };
+}

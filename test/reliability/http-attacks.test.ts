@@ -1,0 +1,286 @@
+/**
+ * The HTTP attacks of issue 14, through real `rcpt serve` processes on loopback: oversized bodies
+ * whatever their framing (with the server's memory read from /proc); a keyless server driven from a
+ * web page (cross-site POST, DNS rebinding); wrong API keys without end; an empty upload; an error
+ * that told API callers to use a CLI flag. Each fails on 392480d.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { startServe, type ServeChild } from './helpers/serve-child.js';
+
+const KEY = 'keyA-0123456789abcdef';
+const MiB = 1024 * 1024;
+/** The job upload limit of `rcpt serve` (DEFAULT_MAX_UPLOAD_BYTES). */
+const UPLOAD_LIMIT = 50 * MiB;
+/**
+ * The bound this suite holds the server to while it refuses oversized uploads: the server's peak
+ * resident set may grow by at most this over its resident set before the attacks (docs/api.md).
+ */
+const MEMORY_BOUND = 160 * MiB;
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+  /** Bytes of the body the client managed to send before the answer (or the connection's end). */
+  readonly sent: number;
+}
+
+/**
+ * Sends a JSON job list of `size` bytes (`{"emails":["xxx…@pub.test",…]}`, each address 1,009
+ * characters as in the issue) in 64 KiB chunks, never held whole; chunked unless `contentLength`.
+ * Stops writing once the server answers.
+ */
+function sendJobList(base: string, size: number, contentLength: boolean): Promise<Answer> {
+  const item = JSON.stringify(`${'x'.repeat(1000)}@pub.test`);
+  const chunk = Buffer.from(`${item},`.repeat(Math.floor((64 * 1024) / (item.length + 1))));
+  const head = Buffer.from('{"emails":[');
+  const tail = Buffer.from(`${item}]}`);
+  const middle = size - head.length - tail.length;
+  const total = head.length + Math.floor(middle / chunk.length) * chunk.length + tail.length;
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    let sent = 0;
+    const req = request(
+      `${base}/v1/jobs`,
+      {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${KEY}`,
+          'content-type': 'application/json',
+          ...(contentLength ? { 'content-length': String(total) } : {}),
+        },
+      },
+      (res) => {
+        answered = true;
+        let body = '';
+        res.on('data', (data: Buffer) => (body += data.toString()));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, sent });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', (error) => {
+      // The server closes the connection after its 413: writing on is an EPIPE / reset, not a failure.
+      if (!answered) reject(error);
+    });
+    const write = (data: Buffer): Promise<void> =>
+      new Promise((done) => {
+        sent += data.length;
+        if (req.write(data)) done();
+        else req.once('drain', done);
+      });
+    void (async () => {
+      await write(head);
+      for (let at = 0; at + chunk.length <= middle && !answered && !req.destroyed; at += chunk.length) {
+        await write(chunk);
+      }
+      if (!answered && !req.destroyed) req.end(tail);
+    })();
+  });
+}
+
+/** One plain request with any headers (`Host` included), the body sent whole. */
+function call(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}${path}`, { method, headers, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (data: Buffer) => (text += data.toString()));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, sent: 0 });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+let dir: string;
+let server: ServeChild;
+let keyless: ServeChild;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rcpt-http-attacks-'));
+  [server, keyless] = await Promise.all([
+    startServe(['--db', join(dir, 'jobs.db')], { RCPT_API_KEYS: KEY }),
+    startServe(['--db', join(dir, 'keyless.db')], { RCPT_ALLOWED_HOSTS: 'rcpt.lan' }),
+  ]);
+});
+after(async () => {
+  await Promise.all([server.close(), keyless.close()]);
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('attack 1: oversized bodies, whatever the framing', () => {
+  it('60 MiB and 200 MiB chunked job lists and a 60 MiB one with Content-Length: 413 naming the limit, cut at it, the server within its memory bound', async () => {
+    const before = server.memory();
+    const answers: Answer[] = [];
+    for (const [size, contentLength] of [
+      [60 * MiB, false],
+      [200 * MiB, false],
+      [60 * MiB, true],
+    ] as const) {
+      const answer = await sendJobList(server.url, size, contentLength);
+      answers.push(answer);
+      const framing = contentLength ? 'Content-Length' : 'chunked';
+      assert.equal(
+        answer.status,
+        413,
+        `${size / MiB} MiB ${framing}: ${answer.status} ${answer.body.slice(0, 200)}`,
+      );
+      assert.match(answer.body, new RegExp(`larger than ${UPLOAD_LIMIT} bytes`));
+      // Cut at the limit: the client could not send the whole body (socket buffers aside).
+      assert.ok(answer.sent < UPLOAD_LIMIT + 8 * MiB, `${framing}: ${answer.sent} bytes went in`);
+    }
+    const after = server.memory();
+    const growth = after.peak - before.rss;
+    process.stdout.write(
+      `rcpt serve under the upload attack: RSS ${(before.rss / MiB).toFixed(0)} MiB before, peak ${(after.peak / MiB).toFixed(0)} MiB (growth ${(growth / MiB).toFixed(0)} MiB, bound ${MEMORY_BOUND / MiB} MiB); sent ${answers.map((a) => (a.sent / MiB).toFixed(1)).join(', ')} MiB\n`,
+    );
+    assert.ok(growth <= MEMORY_BOUND, `peak RSS grew by ${(growth / MiB).toFixed(0)} MiB`);
+    // The server still works.
+    const health = await fetch(`${server.url}/healthz`);
+    assert.equal(health.status, 200);
+  });
+
+  it('every route has a limit: a 1 MiB body to /v1/verify, to a job cancel route and to a route that does not exist is 413', async () => {
+    for (const [method, path] of [
+      ['POST', '/v1/verify'],
+      ['POST', '/v1/jobs/0123456789abcdef0123456789abcdef/cancel'],
+      ['POST', '/v1/no-such-route'],
+    ] as const) {
+      const response = await new Promise<Answer>((resolve, reject) => {
+        const req = request(
+          `${server.url}${path}`,
+          { method, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' } },
+          (res) => {
+            let body = '';
+            res.on('data', (data: Buffer) => (body += data.toString()));
+            res.on('end', () => {
+              resolve({ status: res.statusCode ?? 0, headers: res.headers, body, sent: 0 });
+            });
+          },
+        );
+        req.on('error', reject);
+        req.end(Buffer.alloc(MiB, 0x20));
+      });
+      assert.equal(response.status, 413, `${method} ${path}: ${response.body}`);
+      assert.match(response.body, /larger than 65536 bytes/);
+    }
+  });
+});
+
+describe('attack 3: a keyless server driven from a web page', () => {
+  it('a cross-site POST (Origin or Sec-Fetch-Site) is refused with 403 and creates no job; a same-origin one works', async () => {
+    const own = `127.0.0.1:${keyless.port}`;
+    const post = (headers: Record<string, string>) =>
+      call(
+        keyless.url,
+        'POST',
+        '/v1/jobs',
+        { 'content-type': 'text/plain', ...headers },
+        'victim@example.com\n',
+      );
+    for (const headers of [
+      { origin: 'http://evil.test' },
+      { origin: 'null' },
+      { origin: `http://localhost:${keyless.port}` },
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site', origin: `http://${own}` },
+    ]) {
+      const answer = await post(headers);
+      assert.equal(answer.status, 403, `${JSON.stringify(headers)}: ${answer.status} ${answer.body}`);
+      assert.match(answer.body, /"error":"forbidden"/);
+    }
+    const same = await post({ origin: `http://${own}`, 'sec-fetch-site': 'same-origin' });
+    assert.equal(same.status, 202, same.body);
+    const plain = await post({});
+    assert.equal(plain.status, 202, 'a client that is not a browser sends neither header');
+  });
+
+  it('DNS rebinding: a Host the server does not serve gets 421 on every route; loopback names and --allowed-host names are answered', async () => {
+    for (const path of [
+      '/metrics',
+      '/v1/doctor',
+      '/healthz',
+      '/v1/jobs/0123456789abcdef0123456789abcdef',
+      '/',
+    ]) {
+      const answer = await call(keyless.url, 'GET', path, { host: `evil.test:${keyless.port}` });
+      assert.equal(answer.status, 421, `${path}: ${answer.status}`);
+      assert.doesNotMatch(answer.body, /rcpt_|helo|mailFrom/i, `${path} says nothing about the server`);
+    }
+    for (const host of [
+      `localhost:${keyless.port}`,
+      `127.0.0.1:${keyless.port}`,
+      `rcpt.lan:${keyless.port}`,
+      'RCPT.LAN',
+    ]) {
+      const answer = await call(keyless.url, 'GET', '/healthz', { host });
+      assert.equal(answer.status, 200, `${host}: ${answer.status} ${answer.body}`);
+    }
+  });
+});
+
+describe('smaller attacks', () => {
+  it('wrong API keys from one address: 401 at first, then 429 with Retry-After; the right key still passes', async () => {
+    const statuses: number[] = [];
+    let retryAfter: string | string[] | undefined;
+    for (let i = 0; i < 40; i++) {
+      const answer = await call(server.url, 'GET', '/v1/jobs/0123456789abcdef0123456789abcdef', {
+        authorization: `Bearer wrong-key-${String(i).padStart(12, '0')}`,
+      });
+      statuses.push(answer.status);
+      if (answer.status === 429) retryAfter = answer.headers['retry-after'];
+    }
+    assert.deepEqual([...new Set(statuses.slice(0, 20))], [401]);
+    assert.deepEqual([...new Set(statuses.slice(25))], [429], statuses.join(' '));
+    assert.match(String(retryAfter), /^\d+$/);
+    const right = await call(server.url, 'GET', '/v1/jobs/0123456789abcdef0123456789abcdef', {
+      authorization: `Bearer ${KEY}`,
+    });
+    assert.equal(right.status, 404, right.body);
+  });
+
+  it('an empty text/plain or CSV job is refused with 400, not stored as a job of no rows', async () => {
+    for (const [type, body] of [
+      ['text/plain', ''],
+      ['text/csv', ''],
+      ['text/plain', '\n\n'],
+    ] as const) {
+      const answer = await call(
+        server.url,
+        'POST',
+        '/v1/jobs',
+        { authorization: `Bearer ${KEY}`, 'content-type': type },
+        body,
+      );
+      assert.equal(answer.status, 400, `${type} ${JSON.stringify(body)}: ${answer.status} ${answer.body}`);
+    }
+  });
+
+  it('a CSV upload without an address column: the error names the API way, not the CLI flag --column', async () => {
+    const answer = await call(
+      server.url,
+      'POST',
+      '/v1/jobs',
+      { authorization: `Bearer ${KEY}`, 'content-type': 'text/csv' },
+      'name,team\nAlice,red\n',
+    );
+    assert.equal(answer.status, 400);
+    assert.match(answer.body, /no address column in the header \(name, team\)/);
+    assert.doesNotMatch(answer.body, /--column/);
+    assert.match(answer.body, /name the address column email, e-mail, address or mail/);
+  });
+});
