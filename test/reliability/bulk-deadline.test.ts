@@ -16,8 +16,11 @@ import { join } from 'node:path';
 import { startBulk } from './helpers/disk-run.js';
 
 const TIMEOUT_MS = 3_000;
-/** Process start, scheduling and a loaded machine, over the deadline. */
-const SLACK_MS = 2_000;
+/**
+ * Timers late on a loaded machine, over the deadline (measured 5.0 s for a 3 s deadline at load 22 on
+ * 2 cores). Before the fix the first of them took the 30 s greeting timeout, then three more.
+ */
+const SLACK_MS = 5_000;
 
 type Script = (socket: Socket) => void;
 
@@ -191,6 +194,6 @@ describe('rcpt bulk keeps --timeout per address (attack 5)', () => {
     assert.equal(`${byInput.get('ok3@[127.9.6.4]')?.verdict}`, 'deliverable');
     assert.equal(`${byInput.get('nobody@[127.9.6.4]')?.verdict}`, 'undeliverable');
     // The whole run: the deadline plus a backoff and a retry for the addresses after the hung one.
-    assert.ok(wall < 4 * TIMEOUT_MS + 4 * SLACK_MS, `the run took ${Math.round(wall)} ms`);
+    assert.ok(wall < 4 * TIMEOUT_MS + 2 * SLACK_MS, `the run took ${Math.round(wall)} ms`);
   });
 });
