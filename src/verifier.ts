@@ -493,7 +493,13 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       if (timedOut) return { reason: 'timeout', retryAfterMs: null };
       return { reason: FAILURE_REASONS[failure.kind], retryAfterMs: null };
     }
-    const otherRecipientAccepted = probe.replies.some((r) => r.reply !== rcptReply && isPositive(r.reply));
+    // Another RCPT accepted from this client (same IP, HELO, MAIL FROM): another recipient of the session,
+    // or the domain's random address. Then the server is not refusing us, and an ambiguous refusal of this
+    // recipient is about the recipient (docs/verdicts.md, "Ambiguous replies"); explainReply() reads a
+    // transcript the same way.
+    const otherRecipientAccepted =
+      probe.replies.some((r) => r.reply !== rcptReply && isPositive(r.reply)) ||
+      (probe.catchAll !== null && isPositive(probe.catchAll));
     const classification: Classification = classifyReply(rcptReply, { provider, otherRecipientAccepted });
     if (classification.reason !== 'accepted') {
       return { reason: classification.reason, retryAfterMs: classification.retryAfterMs };
