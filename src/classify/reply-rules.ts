@@ -108,10 +108,10 @@ const TLS_REQUIRED =
  * to excessive volume`; Yahoo `[TSS04] … unexpected volume`; IronPort `452 Too many recipients received
  * this hour`; Google `452 4.5.3 Domain policy size per transaction exceeded, please try this recipient
  * in a separate transaction`, `550 5.4.5 Daily sending quota exceeded`, `Peak SMTP relay limit exceeded`;
- * Exchange `452 … Exceed Recipient Limit`.
+ * Exchange `452 … Exceed Recipient Limit`; Postfix postscreen `421 4.3.2 All server ports are busy`.
  */
 const RATE =
-  /rate[- ]limit|too many (?:recipients|connections|messages|errors|concurrent|sessions|commands|invalid|unknown)|too (?:fast|quickly|frequent)|excessive (?:volume|number|rate|connections)|unexpected volume|server busy|\bmax(?:imum)? (?:number of )?(?:messages?|recipients|connections) per\b|concurrent (?:server )?connections|recipient (?:limit|quota)|limits? for how many messages|sending quota|relay limit|separate transaction|received this hour/i;
+  /rate[- ]limit|too many (?:recipients|connections|messages|errors|concurrent|sessions|commands|invalid|unknown)|too (?:fast|quickly|frequent)|excessive (?:volume|number|rate|connections)|unexpected volume|server busy|\bmax(?:imum)? (?:number of )?(?:messages?|recipients|connections) per\b|concurrent (?:server )?connections|recipient (?:limit|quota)|limits? for how many messages|sending quota|relay limit|separate transaction|received this hour|all server ports are busy/i;
 
 /**
  * "Ask again later": rspamd's greylisting `Try again later`, Exim `please try later`, Barracuda
@@ -122,21 +122,33 @@ const TRY_LATER = /\b(?:try|retry|come back|resend|call back)\b[^.]{0,40}\blater
 /**
  * A full mailbox: Google `The email account that you tried to reach is over quota`, `inbox is out of
  * storage space`; Apple `user is over quota`; Yandex `Mailbox size limit exceeded`; GMX (RFC 5321's 552
- * text) `exceeded storage allocation`; Dovecot LMTP `Mailbox is full`; Exchange `mailbox full`. Not
- * Postfix's `452 4.3.1 Insufficient system storage` (the server's disk), nor a bare "quota exceeded"
+ * text) `exceeded storage allocation`; Dovecot LMTP `Mailbox is full`; Exchange `mailbox full`; Yandex
+ * `Mailbox size exceeded`, `Account is full`. Not Postfix's `452 4.3.1 Insufficient system storage` (the server's disk), nor a bare "quota exceeded"
  * (Google `550 5.7.1 Email quota exceeded` is the *sender's* quota).
  */
 const FULL =
-  /over ?quota|mailbox (?:is )?full|inbox is full|out of storage space|mailbox size limit|exceeded storage allocation|(?:mailbox|user|disk|storage) quota (?:exceeded|full)|quota (?:exceeded|full) for (?:user|mailbox)/i;
+  /over ?quota|mailbox (?:is )?full|mailbox size exceeded|account is full|inbox is full|out of storage space|mailbox size limit|exceeded storage allocation|(?:mailbox|user|disk|storage) quota (?:exceeded|full)|quota (?:exceeded|full) for (?:user|mailbox)/i;
 
 /**
  * A disabled account, only when the text is about the account (Reacher's bare `disabled`/`inactive`
  * substrings also match unrelated texts): Google `The email account that you tried to reach is
  * disabled` / `is inactive`; Mail.ru `account is disabled`; Yahoo `This mailbox is disabled (554.30)`,
- * `This account has been disabled or discontinued`; Apple `inactive email address`.
+ * `This account has been disabled or discontinued`; Apple `inactive email address`; Coremail/NetEase
+ * `User suspended`, `user is locked`; frozen and locked accounts (`Mailbox is frozen`, `User <address>
+ * temporarily locked`); RFC 4954 §6's X.7.13 text `User account disabled` and its recipient form
+ * `Disabled recipient address`.
  */
 const DISABLED =
-  /\b(?:account|mailbox|user|address)(?: that you tried to reach)? (?:is|has been|was) (?:disabled|deactivated|inactive|suspended|closed|locked|discontinued|terminated)|\b(?:account|mailbox) (?:disabled|deactivated|suspended)|\binactive (?:e-?mail address|account|mailbox|user|recipient)|disabled or discontinued/i;
+  /\b(?:account|mailbox|user|address)(?: that you tried to reach)? (?:is|has been|was) (?:temporarily )?(?:disabled|deactivated|inactive|suspended|closed|locked|frozen|discontinued|terminated)|\b(?:account|mailbox|user) (?:disabled|deactivated|suspended|frozen|locked)\b|\binactive (?:e-?mail address|account|mailbox|user|recipient)|disabled or discontinued|\bdisabled (?:recipient|account|mailbox|user)\b|\buser \S+@\S+ (?:is )?(?:temporar(?:il)?y )?(?:locked|frozen|suspended|disabled)\b/i;
+
+/**
+ * The recipient's account blocked by its provider, said in so many words: Yandex documents its `550
+ * 5.7.1 Policy rejection on the target address` as "your recipient's account has been blocked due to
+ * User Agreement violations"; `The recipient account is blocked` (Orange). Read before the policy
+ * wording, which `blocked` would otherwise claim for the sender.
+ */
+const RECIPIENT_BLOCKED =
+  /\brecipient(?:'s)? (?:e-?mail )?(?:account|mailbox) (?:is|has been|was) (?:temporarily )?(?:blocked|locked|frozen|suspended|disabled)\b/i;
 
 /**
  * The mailbox does not exist: Postfix `User unknown in local recipient table` / `… virtual mailbox
@@ -147,10 +159,12 @@ const DISABLED =
  * email address is marked as invalid` (under 5.7.1); Microsoft `Recipient not found by SMTP address
  * lookup`, DBEB `Recipient address rejected: Access denied` (5.4.1), Trend Micro (5.7.1) and Postfix
  * access(5) `REJECT` the same; Mail.ru `user not found`; Yahoo `doesn't have a yahoo.com account`,
- * `is no longer valid`, `mailbox not found`. A domain that "does not exist" is not a mailbox.
+ * `is no longer valid`, `mailbox not found`; Apple `unknown or illegal alias`; NTT PC InfoSphere `550 can't
+ * accept user... (#5.7.1)` (its documented reply for an address that does not exist). A domain that
+ * "does not exist" is not a mailbox.
  */
 const NOT_FOUND =
-  /user unknown|unknown user|no such (?:user|mailbox|recipient|person|account|address)|(?:user|mailbox|recipient|account|addressee|address) (?:not found|unknown|is unknown)|(?<!domain )(?:does not|doesn'?t|do not) exists?|invalid (?:recipient|mailbox|user|e-?mail address|address)|unknown (?:recipient|local[- ]part|mailbox|address)|recipient (?:invalid|unknown)|unrout(?:e)?able address|no mailbox|not a valid (?:mailbox|user|recipient|e-?mail address)|marked as invalid|undeliverable address|recipient address rejected: access denied|doesn'?t have an? .{0,40}?account|no longer (?:on (?:this )?server|available|valid)|not our customer/i;
+  /user unknown|unknown user|no such (?:user|mailbox|recipient|person|account|address)|(?:user|mailbox|recipient|account|addressee|address) (?:not found|unknown|is unknown)|(?<!domain )(?:does not|doesn'?t|do not) exists?|invalid (?:recipient|mailbox|user|e-?mail address|address)|unknown (?:recipient|local[- ]part|mailbox|address)|recipient (?:invalid|unknown)|unrout(?:e)?able address|no mailbox|not a valid (?:mailbox|user|recipient|e-?mail address)|marked as invalid|undeliverable address|recipient address rejected: access denied|doesn'?t have an? .{0,40}?account|no longer (?:on (?:this )?server|available|valid)|not our customer|unknown or illegal alias|can'?t accept user/i;
 
 /**
  * RFC 5321 §4.2.2's own text for 550, "Requested action not taken: mailbox unavailable (e.g., mailbox
@@ -169,10 +183,11 @@ const DMARC = /\bdmarc\b/i;
 /**
  * Spam named in a refusal of the *message* (SpamAssassin/rspamd/Amavis `Message rejected as spam`,
  * Mail.ru `spam message rejected`, Google `550 5.7.1 … likely unsolicited mail`, Proofpoint `Message
- * rejected due to local spam policy`). The same reason as the sender rules; a finer category.
+ * rejected due to local spam policy`, Yandex `Message rejected under suspicion of SPAM`, `Sorry, message looks
+ * like SPAM to me`). The same reason as the sender rules; a finer category.
  */
 const SPAM_CONTENT =
-  /\b(?:message|content|mail|e-?mail)\b[^.]{0,40}\b(?:spam|junk)\b|\bspam\b[^.]{0,20}\b(?:detected|content|message|score|policy)\b|(?:looks|considered|classified|identified|detected|flagged|rejected) (?:as |like )?(?:spam|junk)\b|likely unsolicited/i;
+  /\b(?:message|content|mail|e-?mail)\b[^.]{0,40}\b(?:spam|junk)\b|\bspam\b[^.]{0,20}\b(?:detected|content|message|score|policy)\b|(?:looks|considered|classified|identified|detected|flagged|rejected) (?:as |like )?(?:spam|junk)\b|likely unsolicited|suspicion of spam|looks like spam/i;
 
 /**
  * Malware in the message: ClamAV/Amavis `554 5.7.0 Reject, id=… - INFECTED: Eicar-Test-Signature`,
@@ -625,6 +640,36 @@ export const REPLY_RULES = [
     source: 'Postfix smtpd_check.c reject_unauth_destination (Relay access denied); Sendmail, Exim, qmail',
     url: 'https://www.postfix.org/postconf.5.html#reject_unauth_destination',
   },
+  // Postfix postscreen(8) refuses a client that failed its tests (permanent blocklist, DNSBL score,
+  // pregreeting) with `550 5.3.2 Service currently unavailable`, or `521 5.3.2 …` when it drops the
+  // connection: a block of the client, not RFC 7504's "host does not accept mail".
+  {
+    id: 'postscreen-refused',
+    classes: [5],
+    text: /service currently unavailable/i,
+    reason: 'sender_blocked',
+    category: 'sender_policy',
+    source: 'Postfix postscreen.c (550/521 5.3.2 Service currently unavailable), POSTSCREEN_README',
+    url: 'https://www.postfix.org/POSTSCREEN_README.html',
+  },
+  // Mimecast `550 Rejected by header based Anti-Spoofing policy` (a spoofed internal sender) and `451
+  // Message temporarily deferred due to unresolvable RFC.5321 from domain` (the MAIL FROM domain).
+  {
+    id: 'mimecast-anti-spoofing',
+    text: /anti-?spoofing/i,
+    reason: 'sender_blocked',
+    category: 'sender_authentication',
+    source: 'Mimecast SMTP error codes (Rejected by header based Anti-Spoofing policy)',
+    url: 'https://community.mimecast.com/docs/DOC-1369',
+  },
+  {
+    id: 'mimecast-unresolvable-sender',
+    text: /unresolvable RFC\.?5321 from domain/i,
+    reason: 'sender_blocked',
+    category: 'sender_address',
+    source: 'Mimecast SMTP error codes (unresolvable RFC.5321 from domain)',
+    url: 'https://community.mimecast.com/docs/DOC-1369',
+  },
   {
     id: 'blocklisted',
     text: BLOCKLIST,
@@ -653,6 +698,19 @@ export const REPLY_RULES = [
     reason: 'sender_blocked',
     category: 'sender_policy',
     source: 'Microsoft Exchange Online NDR reference (5.7.501-5.7.799, not 5.7.504)',
+    url: 'https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/non-delivery-reports-in-exchange-online',
+  },
+  // Microsoft 5.7.124 "sender not in the group's allowed senders list", 5.7.133–5.7.136 "the group / mailbox
+  // accepts mail only from authenticated (internal) senders": a restriction the recipient's organisation
+  // set on that recipient, neither a missing mailbox nor a block of the sending server.
+  {
+    id: 'microsoft-recipient-restriction',
+    classes: [5],
+    stages: RECIPIENT_STAGES,
+    enhanced: /^7\.(?:124|13[3-6])$/,
+    reason: 'unexpected_reply',
+    category: 'recipient_refused',
+    source: 'Microsoft Exchange Online NDR reference (5.7.124, 5.7.133-5.7.136)',
     url: 'https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/non-delivery-reports-in-exchange-online',
   },
   // Outlook.com / Microsoft anti-spam codes: S3140/S3150 IP block list, S8001/S8002 Spamhaus HELO/MAIL
@@ -807,6 +865,16 @@ export const REPLY_RULES = [
     category: 'content_virus',
     source: 'Amavis/ClamAV (554 5.7.0 Reject … INFECTED), Exim malware ACL condition',
     url: 'https://www.exim.org/exim-html-current/doc/html/spec_html/ch-content_scanning_at_acl_time.html',
+  },
+  {
+    id: 'recipient-account-blocked',
+    classes: [5],
+    stages: RECIPIENT_STAGES,
+    text: RECIPIENT_BLOCKED,
+    reason: 'mailbox_disabled',
+    category: 'mailbox_disabled',
+    source: "Yandex Mail, non-delivery to Yandex (the recipient's account has been blocked)",
+    url: 'https://yandex.com/support/mail/bounces/yandex.html',
   },
   {
     id: 'policy-block',
@@ -1031,16 +1099,18 @@ export const REPLY_RULES = [
     source: 'Zoho Mail bounce reasons (Mailbox delivery failure policy error: disabled or full)',
     url: 'https://www.zoho.com/mail/help/adminconsole/email-bounce-back.html',
   },
-  // Yandex `550 5.7.1 Policy rejection on the target address`: a policy about the recipient, not a
-  // statement that it does not exist; no public source maps it to unknown users. Not guessed.
+  // Yandex `550 5.7.1 Policy rejection on the target address`: Yandex's own bounce reference says it means
+  // "your recipient's account has been blocked due to User Agreement violations" (the owner can unblock
+  // it): a disabled mailbox, not a missing one, and not a refusal of the sender.
   {
     id: 'yandex-policy-on-target',
     classes: [5],
     stages: RECIPIENT_STAGES,
     text: /policy rejection on the target address/i,
-    reason: 'unexpected_reply',
-    category: 'recipient_refused',
-    source: 'Yandex Mail 550 5.7.1 Policy rejection on the target address',
+    reason: 'mailbox_disabled',
+    category: 'mailbox_disabled',
+    source: 'Yandex Mail, non-delivery to Yandex (Policy rejection on the target address: account blocked)',
+    url: 'https://yandex.com/support/mail/bounces/yandex.html',
   },
   {
     id: 'mailbox-disabled',
@@ -1052,7 +1122,19 @@ export const REPLY_RULES = [
     source: 'Google 5.2.1 (account disabled/inactive), Yahoo 554.30, Mail.ru, Apple (inactive email address)',
     url: 'https://support.google.com/a/answer/3726730',
   },
-  // RFC 3463 X.1.2 "Bad destination system address: … does not exist or is incapable of accepting mail"
+  // RFC 4954 §6 `525 5.7.13 User account disabled` (IANA: "Sometimes a system administrator will have to
+  // disable a user's account"). At RCPT the only account in question is the recipient's.
+  {
+    id: 'mailbox-disabled-code',
+    classes: [5],
+    stages: RECIPIENT_STAGES,
+    enhanced: /^7\.13$/,
+    reason: 'mailbox_disabled',
+    category: 'mailbox_disabled',
+    source: 'RFC 4954 §6 (525 5.7.13 User account disabled), IANA enhanced status codes X.7.13',
+    url: 'https://www.rfc-editor.org/rfc/rfc4954#section-6',
+  },
+  // RFC 3463 X.1.2 "Bad destination system address": … does not exist or is incapable of accepting mail"
   // (Google `553 5.1.2 We weren't able to find the recipient domain`).
   {
     id: 'destination-system-code',
@@ -1064,14 +1146,15 @@ export const REPLY_RULES = [
     source: 'RFC 3463 §3.2 (X.1.2 bad destination system address)',
     url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.2',
   },
-  // RFC 3463 X.1.3 "Bad destination mailbox address syntax": the server could not parse what we sent
-  // (an address the syntax layer accepted); a protocol disagreement, not a missing mailbox.
+  // RFC 3463 X.1.3 "Bad destination mailbox address syntax: The destination address was syntactically
+  // invalid": however the address reads to rcpt's syntax check, this server will never deliver to it as
+  // written, which for the address is what a missing mailbox is.
   {
     id: 'recipient-syntax-code',
     classes: [5],
     stages: RECIPIENT_STAGES,
     enhanced: /^1\.3$/,
-    reason: 'protocol_error',
+    reason: 'mailbox_not_found',
     category: 'recipient_syntax',
     source: 'RFC 3463 §3.2 (X.1.3 bad destination mailbox address syntax)',
     url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.2',
@@ -1113,11 +1196,14 @@ export const REPLY_RULES = [
     source: 'RFC 3463 §3.2 (X.1.0, X.1.1 bad destination mailbox address), RFC 5248 X.1.10',
     url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.2',
   },
-  // RFC 5321 §3.4: 551 "User not local; please try <forward-path>": no mailbox here.
+  // RFC 5321 §3.4: 551 "User not local; please try <forward-path>": no mailbox here. Not under an X.7.x
+  // code, which the server uses to say "delivery not authorized" (RFC 3463 X.7.1): a policy, left to
+  // policy-code below.
   {
     id: 'user-not-local',
     codes: [551],
     stages: RECIPIENT_STAGES,
+    unlessEnhanced: /^7\./,
     reason: 'mailbox_not_found',
     category: 'mailbox_moved',
     source: 'RFC 5321 §3.4 (551 User not local; please try <forward-path>)',

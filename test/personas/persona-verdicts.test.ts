@@ -217,7 +217,9 @@ const TABLE: readonly (readonly [string, string | null, readonly Row[]])[] = [
       row('nobody@yandex.ru', 'undeliverable/mailbox_not_found', 550, { note: '550 5.7.1 No such user!' }),
       row('hoarder@yandex.ru', 'risky/mailbox_full', 552),
       row('popular@yandex.ru', 'unknown/rate_limited', 450),
-      row('guarded@yandex.ru', 'unknown/unexpected_reply', 550, { note: 'Policy rejection on the target' }),
+      row('guarded@yandex.ru', 'undeliverable/mailbox_disabled', 550, {
+        note: 'Policy rejection on the target: a blocked account, per Yandex',
+      }),
     ],
   ],
   [

@@ -258,7 +258,8 @@ const zoho: PersonaDefinition = {
 /**
  * Yandex. providers.md §B Yandex row: `550 5.7.1 No such user!` (a user-unknown under 5.7.x), `552 5.2.2
  * Mailbox size limit exceeded`, `450 4.2.1 The recipient has exceeded message rate limit. Try again
- * later.`, `550 5.7.1 Policy rejection on the target address` (ambiguous).
+ * later.`, `550 5.7.1 Policy rejection on the target address` (a blocked account, by Yandex's bounce
+ * reference).
  */
 const yandex: PersonaDefinition = {
   name: 'mx.yandex.ru',
