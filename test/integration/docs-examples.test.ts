@@ -2,11 +2,11 @@
  * Every code block of README.md and docs/*.md is run, so an example that stops working fails the
  * tests (issue 15). In a loopback world only (test/helpers/docs/docs-world.ts: `example.com`,
  * `example.org`, `example.net` served on 127.0.15.x), from a scratch directory holding `list.txt`,
- * `contacts.csv` and `examples/sample.csv`:
+ * `contacts.csv`, `session.txt`, `reply.txt` and `examples/sample.csv`:
  *
  * - `ts`/`js` blocks run as ES modules; `'rcpt'` is the library from src/ with the world's DNS server,
  *   SMTP port and loopback allowance added to its options (test/helpers/docs/rcpt-in-docs-world.ts).
- * - `sh` blocks: `rcpt verify`, `rcpt bulk` and `rcpt demo` lines run through `sh` (`npx rcpt` and
+ * - `sh` blocks: `rcpt verify`, `bulk`, `demo` and `explain` lines run through `sh` (`npx rcpt` and
  *   `rcpt` are the CLI from src/, RCPT_DNS_SERVER etc. pointing at the world) and must exit 0; `rcpt
  *   serve`, `rcpt worker` and `rcpt doctor` lines, which run until stopped or probe the machine's own
  *   network, have their flags checked by the CLI's own parser. Any other line must be in a marked block.
@@ -34,13 +34,14 @@ import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { buildProgram } from '../../src/cli/main.js';
+import { verify } from '../../src/index.js';
 import { startDocsWorld, type DocsWorld } from '../helpers/docs/docs-world.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const CODE = new Set(['ts', 'typescript', 'js', 'javascript', 'mjs']);
 const SHELL = new Set(['sh', 'bash', 'shell']);
 /** Verbs that finish on their own against a loopback world; the others are checked for flags. */
-const RUN_VERBS = new Set(['verify', 'bulk', 'demo']);
+const RUN_VERBS = new Set(['verify', 'bulk', 'demo', 'explain']);
 
 interface Block {
   readonly file: string;
@@ -200,6 +201,14 @@ before(async () => {
     join(scratch, 'contacts.csv'),
     'name,email\nAlice,alice@example.com\nBob,bob@example.org\nNobody,nobody@example.com\n',
   );
+  writeFileSync(
+    join(scratch, 'session.txt'),
+    'S: 220 mx.example.com ESMTP\nC: EHLO probe.example.net\nS: 250 mx.example.com\nC: MAIL FROM:<verify@example.net>\nS: 250 2.1.0 Ok\nC: RCPT TO:<nobody@example.com>\nS: 550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown\n',
+  );
+  writeFileSync(
+    join(scratch, 'reply.txt'),
+    '452 4.2.2 The email account that you tried to reach is over quota.\n',
+  );
   cpSync(join(root, 'examples'), join(scratch, 'examples'), { recursive: true });
   const bin = join(scratch, '.bin');
   mkdirSync(bin);
@@ -237,6 +246,63 @@ describe('the code blocks of README.md and docs/', () => {
         );
       }
     }
+  });
+
+  it("docs/result.md's example result has exactly the fields of a real one", async () => {
+    const example = blocks.find((b) => b.file === 'docs/result.md' && b.lang === 'jsonc');
+    assert.ok(example !== undefined, 'docs/result.md shows a result');
+    const documented: unknown = JSON.parse(example.code.replace(/\/\/.*$/gm, ''));
+    const real = await verify('alice@example.com', {
+      dnsServers: [world.dnsServer],
+      smtpPort: world.smtpPort,
+      allowPrivateTargets: true,
+      helo: 'probe.example.net',
+    });
+    /** The field names of a value, nested; an array by its first element, a leaf as `true`. */
+    const fields = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.length === 0 ? [] : [fields(value[0])];
+      if (typeof value !== 'object' || value === null) return true;
+      return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, fields(inner)]));
+    };
+    assert.deepEqual(fields(documented), fields(JSON.parse(JSON.stringify(real))));
+  });
+
+  it('ts blocks typecheck in a strict TypeScript project', async () => {
+    const dir = join(scratch, 'typecheck');
+    mkdirSync(dir);
+    const index = join(root, 'src/index.js');
+    const files: string[] = [];
+    for (const block of blocks) {
+      if (block.marker?.kind === 'not run' || !['ts', 'typescript'].includes(block.lang)) continue;
+      const file = join(dir, `${block.file.replace(/[^\w]/g, '_')}_${block.line}.mts`);
+      // `export {}` keeps each block a module of its own even if it imports nothing.
+      writeFileSync(file, `${block.code.replace(/from\s+'rcpt'/g, `from '${index}'`)}\nexport {};\n`);
+      files.push(file);
+    }
+    // A user's strict project (not this repo's extra checks), with the library's sources standing in for
+    // its published types.
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          target: 'ES2022',
+          lib: ['ES2023'],
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          types: ['node'],
+          typeRoots: [join(root, 'node_modules/@types')],
+          resolveJsonModule: true,
+          skipLibCheck: true,
+          noEmit: true,
+        },
+        include: [join(root, 'src/**/*.d.ts')],
+        files,
+      }),
+    );
+    const tsc = join(root, 'node_modules/typescript/bin/tsc');
+    const ran = await runProcess(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], dir, env);
+    assert.equal(ran.code, 0, `${ran.stdout}${ran.stderr}`.replaceAll(`${dir}/`, ''));
   });
 
   for (const block of blocks) {
