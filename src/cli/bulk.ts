@@ -16,7 +16,10 @@ import {
   InputError,
   OUTPUT_FORMATS,
   VERDICTS,
+  compareSettings,
   createVerifier,
+  describeDifferences,
+  recordedSettings,
   formatOutput,
   ingestInput,
   followJob,
@@ -26,6 +29,7 @@ import {
   runJob,
   type ScaleOut,
   type JobRecord,
+  type JobSettings,
   type JobSource,
   type JobStore,
   type OutputFormat,
@@ -49,6 +53,8 @@ import {
   integer,
   UsageError,
   addSharedOptions,
+  sharedFlagsOf,
+  sharedSettings,
   toVerifyOptions,
   type SharedFlags,
 } from './common-options.js';
@@ -67,6 +73,7 @@ export interface BulkFlags extends SharedFlags {
   hostConcurrency?: number;
   db?: string;
   demo?: boolean;
+  overrideSettings?: boolean;
 }
 
 /** Declares `rcpt bulk`'s argument and options (and the shared ones) on `command`. */
@@ -84,7 +91,14 @@ export function addBulkOptions(command: Command): Command {
         ),
       )
       .option('--column <name>', 'the CSV column holding addresses (default: found by name, e.g. email)')
-      .option('--resume', 'continue the job recorded for this input after a crash or Ctrl-C')
+      .option(
+        '--resume',
+        'continue the job recorded for this input after a crash or Ctrl-C, with the settings it began with',
+      )
+      .option(
+        '--override-settings',
+        'with --resume: verify the rest with the flags given now where they differ from the job',
+      )
       .addOption(
         new Option('--host-concurrency <n>', 'connections at once per MX host (default 2)').argParser(
           integer('--host-concurrency', 1, 100),
@@ -95,14 +109,42 @@ export function addBulkOptions(command: Command): Command {
   );
 }
 
-function chooseFormat(flags: BulkFlags): OutputFormat {
+/** The format asked for by --format or the output file's name; `null` when neither says. */
+function givenFormat(flags: BulkFlags): OutputFormat | null {
   const wanted = flags.format ?? (flags.output ? /\.(nd)?json(l)?$/i.exec(flags.output)?.[0] : undefined);
-  if (wanted === undefined) return 'csv';
+  if (wanted === undefined) return null;
   const format = wanted.toLowerCase().replace(/^\./, '').replace('jsonl', 'ndjson');
   if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}`);
   }
   return format as OutputFormat;
+}
+
+/**
+ * What a bulk job records of how it was asked to run (src/jobs/job-settings.ts): the shared flags
+ * that decide verdicts and bulk's own (host concurrency, column, format, the demo world).
+ */
+function bulkSettings(flags: BulkFlags, env: NodeJS.ProcessEnv): JobSettings {
+  const settings: Record<string, JobSettings[string]> = { ...sharedSettings(flags, env) };
+  if (flags.hostConcurrency !== undefined) settings['--host-concurrency'] = flags.hostConcurrency;
+  if (flags.column !== undefined) settings['--column'] = flags.column;
+  const format = givenFormat(flags);
+  if (format !== null) settings['--format'] = format;
+  if (flags.demo === true) settings['--demo'] = true;
+  return settings;
+}
+
+/** The flags a job's recorded settings stand for (the inverse of `bulkSettings`). */
+function bulkFlagsOf(settings: JobSettings): BulkFlags {
+  const flags: BulkFlags = sharedFlagsOf(settings);
+  const hostConcurrency = settings['--host-concurrency'];
+  if (typeof hostConcurrency === 'number') flags.hostConcurrency = hostConcurrency;
+  const column = settings['--column'];
+  if (typeof column === 'string') flags.column = column;
+  const format = settings['--format'];
+  if (typeof format === 'string') flags.format = format;
+  if (settings['--demo'] === true) flags.demo = true;
+  return flags;
 }
 
 async function fingerprint(path: string): Promise<JobSource> {
@@ -156,10 +198,47 @@ function plural(count: number, word: string, words = `${word}s`): string {
   return `${count.toLocaleString('en-US')} ${count === 1 ? word : words}`;
 }
 
+/**
+ * The settings a resumed job goes on with: those it recorded, with the flags given now where they
+ * agree. A flag that contradicts the job is refused (exit 64) unless `--override-settings`, which
+ * records the new settings so a later resume keeps them. A job from before settings were recorded
+ * goes on with the flags given now, and says so.
+ */
+async function resumeSettings(
+  job: JobRecord,
+  given: JobSettings,
+  flags: BulkFlags,
+  store: JobStore,
+  io: CliIo,
+): Promise<JobSettings> {
+  const recorded = recordedSettings(job.options);
+  if (recorded === null) {
+    io.stderr.write(
+      `rcpt bulk: job ${job.id} was made by an older rcpt that did not record its settings; it goes on with the flags given now\n`,
+    );
+    return given;
+  }
+  const differences = compareSettings(recorded, given);
+  if (differences.length === 0) return { ...recorded, ...given };
+  if (flags.overrideSettings !== true) {
+    throw new UsageError(
+      `--resume: job ${job.id} began with other settings (${describeDifferences(differences)}); leave these flags out to go on with the job's settings, or add --override-settings to verify the rest with the new ones`,
+    );
+  }
+  const settings = { ...recorded, ...given };
+  await store.setOptions(job.id, { ...job.options, settings });
+  io.stderr.write(
+    `rcpt bulk: --override-settings: the rest of job ${job.id} is verified with new settings (${describeDifferences(differences)})\n`,
+  );
+  return settings;
+}
+
 /** Runs `rcpt bulk`. Resolves when the output is written; throws `UsageError` or `BulkError`. */
-export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promise<void> {
+export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): Promise<void> {
   const started = performance.now();
-  const format = chooseFormat(flags);
+  const given = bulkSettings(givenFlags, io.env);
+  // On --resume, the job's recorded settings fill in what is not given (below).
+  let flags = givenFlags;
   const fromStdin = input === '-';
   if (fromStdin && flags.resume === true) {
     throw new UsageError('--resume needs an input file: standard input cannot be read again');
@@ -242,6 +321,7 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
         );
       } else {
         job = previous;
+        flags = { ...givenFlags, ...bulkFlagsOf(await resumeSettings(job, given, givenFlags, store, io)) };
         io.stderr.write(
           `rcpt bulk: resuming job ${job.id} (${job.doneAddresses.toLocaleString('en-US')} of ${job.totalAddresses.toLocaleString('en-US')} addresses done)\n`,
         );
@@ -249,9 +329,14 @@ export async function runBulk(input: string, flags: BulkFlags, io: CliIo): Promi
     } else if (previous !== null && previous.status !== 'done') {
       io.stderr.write(`rcpt bulk: job ${previous.id} for this input did not finish; --resume continues it\n`);
     }
+    const format = givenFormat(flags) ?? 'csv';
     job ??= await inStore('creating the job', () =>
       store.createJob({
-        options: { format, ...(flags.column !== undefined ? { column: flags.column } : {}) },
+        options: {
+          format,
+          ...(flags.column !== undefined ? { column: flags.column } : {}),
+          settings: given,
+        },
         source,
       }),
     );

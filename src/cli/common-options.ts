@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import type { VerifyOptions } from '../index.js';
+import type { JobSettings, SettingValue, VerifyOptions } from '../index.js';
 
 export interface SharedFlags {
   dnsServer?: string[];
@@ -135,12 +135,66 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** The flags in effect: those given on the command line over their `RCPT_*` mirrors. */
+function mergeEnvironment<T extends SharedFlags>(cliFlags: T, env: NodeJS.ProcessEnv): T {
+  const defined = Object.fromEntries(Object.entries(cliFlags).filter(([, value]) => value !== undefined));
+  return { ...flagsFromEnvironment(env), ...defined } as T;
+}
+
+/** `--dns-server` values as servers: RCPT_DNS_SERVER may hold several separated by commas or spaces. */
+function dnsServersOf(flags: SharedFlags): string[] | undefined {
+  return flags.dnsServer?.flatMap((value) => value.split(/[\s,]+/).filter(Boolean));
+}
+
+/**
+ * The shared flags that decide verdicts, in effect (command line over environment), as a job records
+ * them: keyed by flag name, defaults left out (src/jobs/job-settings.ts).
+ */
+export function sharedSettings(cliFlags: SharedFlags, env: NodeJS.ProcessEnv = {}): JobSettings {
+  const flags = mergeEnvironment(cliFlags, env);
+  const dnsServers = dnsServersOf(flags);
+  const settings: Record<string, SettingValue> = {};
+  if (dnsServers !== undefined && dnsServers.length > 0) settings['--dns-server'] = dnsServers;
+  if (flags.smtpPort !== undefined) settings['--smtp-port'] = flags.smtpPort;
+  if (flags.helo !== undefined) settings['--helo'] = flags.helo;
+  if (flags.mailFrom !== undefined) settings['--mail-from'] = flags.mailFrom;
+  if (flags.timeout !== undefined) settings['--timeout'] = flags.timeout;
+  if (flags.greylistWait !== undefined) settings['--greylist-wait'] = flags.greylistWait;
+  if (flags.allowPrivateTargets === true) settings['--allow-private-targets'] = true;
+  if (flags.catchAll === false) settings['--no-catch-all'] = true;
+  if (flags.transcript === true) settings['--transcript'] = true;
+  return settings;
+}
+
+/** The shared flags a job's recorded settings stand for (the inverse of `sharedSettings`). */
+export function sharedFlagsOf(settings: JobSettings): SharedFlags {
+  const text = (name: string) => {
+    const value = settings[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const number = (name: string) => {
+    const value = settings[name];
+    return typeof value === 'number' ? value : undefined;
+  };
+  const dns = settings['--dns-server'];
+  const flags: { [K in keyof SharedFlags]: SharedFlags[K] | undefined } = {
+    dnsServer: Array.isArray(dns) ? [...(dns as readonly string[])] : undefined,
+    smtpPort: number('--smtp-port'),
+    helo: text('--helo'),
+    mailFrom: text('--mail-from'),
+    timeout: number('--timeout'),
+    greylistWait: number('--greylist-wait'),
+    allowPrivateTargets: settings['--allow-private-targets'] === true ? true : undefined,
+    catchAll: settings['--no-catch-all'] === true ? false : undefined,
+    transcript: settings['--transcript'] === true ? true : undefined,
+  };
+  return Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined));
+}
+
 /** Translates parsed flags into library options; flags override the environment's values. */
 export function toVerifyOptions(cliFlags: SharedFlags, env: NodeJS.ProcessEnv = {}): VerifyOptions {
-  const defined = Object.fromEntries(Object.entries(cliFlags).filter(([, value]) => value !== undefined));
-  const flags: SharedFlags = { ...flagsFromEnvironment(env), ...defined };
-  // RCPT_DNS_SERVER may hold several servers separated by commas or spaces.
-  const dnsServers = flags.dnsServer?.flatMap((value) => value.split(/[\s,]+/).filter(Boolean));
+  const flags = mergeEnvironment(cliFlags, env);
+  const dnsServers = dnsServersOf(flags);
   return {
     ...(dnsServers !== undefined && dnsServers.length > 0 ? { dnsServers } : {}),
     ...(flags.smtpPort !== undefined ? { smtpPort: flags.smtpPort } : {}),

@@ -15,6 +15,7 @@ import {
   integer,
   UsageError,
   addSharedOptions,
+  sharedSettings,
   toVerifyOptions,
   type SharedFlags,
 } from './common-options.js';
@@ -29,6 +30,7 @@ export interface ServeFlags extends SharedFlags {
   logLevel?: string;
   reacherLock?: string;
   allowedHost?: string[];
+  overrideSettings?: boolean;
 }
 
 /** The same default file as `rcpt bulk`: one machine, one job store. */
@@ -71,6 +73,12 @@ export function addServeOptions(command: Command): Command {
       )
       .addOption(
         new Option('--log-addresses', 'write verified addresses to the log (off: they are personal data)'),
+      )
+      .addOption(
+        new Option(
+          '--override-settings',
+          'finish the unfinished jobs of an earlier server with these settings where they differ',
+        ),
       )
       .addOption(
         new Option('--log-level <level>', 'log level (env RCPT_LOG_LEVEL; default info)').choices(LOG_LEVELS),
@@ -153,10 +161,14 @@ export async function runServe(
     throw new UsageError(`--reacher-lock: ${error instanceof Error ? error.message : String(error)}`);
   }
   const doctor = doctorOptionsFor(toVerifyOptions(flags, env), env);
+  const { JobSettingsError } = await import('../server/jobs-backend.js');
   const server = await startServer({
     port: port ?? DEFAULT_PORT,
     host: flags.host ?? env.RCPT_HOST ?? DEFAULT_HOST,
     verify: toVerifyOptions(flags, env),
+    // Recorded with each job; a restart with other settings does not silently finish old jobs.
+    jobSettings: sharedSettings(flags, env),
+    overrideSettings: flags.overrideSettings === true,
     apiKeys: [...apiKeys, ...operatorKeys],
     doctor,
     operatorKeys,
@@ -174,6 +186,9 @@ export async function runServe(
         .map((name) => name.trim())
         .filter((name) => name !== ''),
     ],
+  }).catch((error: unknown) => {
+    // Unfinished jobs that began with other settings: a usage error, named (exit 64).
+    throw error instanceof JobSettingsError ? new UsageError(error.message) : error;
   });
   started?.(server);
   // One warning line when this machine cannot verify well (issue 10); the server does not wait for it.

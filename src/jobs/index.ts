@@ -36,3 +36,11 @@ export {
   type OutputFormat,
 } from './write-output.js';
 export { runJob, type RunJobOptions, type RunOutcome, type RunProgress } from './run-job.js';
+export {
+  compareSettings,
+  describeDifferences,
+  recordedSettings,
+  type JobSettings,
+  type SettingDifference,
+  type SettingValue,
+} from './job-settings.js';

@@ -138,6 +138,8 @@ export interface JobStore {
   listJobs(statuses: readonly JobStatus[]): Promise<JobRecord[]>;
   /** Records how the input is read (known after its first bytes). */
   setLayout(id: string, layout: InputLayout): Promise<void>;
+  /** Replaces the job's caller-owned options (`rcpt bulk --resume --override-settings` records new settings). */
+  setOptions(id: string, options: Readonly<Record<string, unknown>>): Promise<void>;
   /** Stores rows; a row already stored (same job and row number) is left as it is. */
   addItems(id: string, items: readonly JobItem[]): Promise<void>;
   /** Marks the input as completely stored and computes the row and address totals. */

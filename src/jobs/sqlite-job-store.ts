@@ -138,6 +138,7 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
       'SELECT * FROM jobs WHERE source_path = ? ORDER BY created_at DESC, rowid DESC LIMIT 1',
     ),
     setLayout: db.prepare('UPDATE jobs SET layout = ?, updated_at = ? WHERE id = ?'),
+    setOptions: db.prepare('UPDATE jobs SET options = ?, updated_at = ? WHERE id = ?'),
     insertItem: db.prepare(
       `INSERT INTO items (job_id, row, line, key, input, fields, error)
        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, row) DO NOTHING`,
@@ -290,6 +291,11 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
     setLayout(id, layout) {
       return settle(() => {
         statements.setLayout.run(JSON.stringify(layout), now(), id);
+      });
+    },
+    setOptions(id, options) {
+      return settle(() => {
+        statements.setOptions.run(JSON.stringify(options), now(), id);
       });
     },
     addItems(id, items) {

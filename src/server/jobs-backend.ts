@@ -8,10 +8,14 @@ import {
   InputTooLargeError,
   VERDICTS,
   addressKey,
+  compareSettings,
+  describeDifferences,
   formatOutput,
+  recordedSettings,
   ingestInput,
   runJob,
   type JobRecord,
+  type JobSettings,
   type JobStore,
   type Verdict,
   type Verifier,
@@ -51,12 +55,32 @@ export interface JobsBackendOptions {
    * a second submission is planned at most once.
    */
   readonly dispatch?: (jobId: string) => Promise<void>;
+  /**
+   * The settings this server verifies with, by flag name (src/jobs/job-settings.ts): recorded with
+   * each job, and compared with those of the unfinished jobs an earlier process left. Without it,
+   * nothing is recorded or compared.
+   */
+  readonly settings?: JobSettings;
+  /**
+   * Resume unfinished jobs that began with other settings with this server's (recorded from then on).
+   * Without it, such jobs make `resumed` reject with a `JobSettingsError` and none is resumed.
+   */
+  readonly overrideSettings?: boolean;
+}
+
+/**
+ * Unfinished jobs began with settings other than this server's: resuming them would mix two
+ * configurations in one job's results. The message names each job and difference.
+ */
+export class JobSettingsError extends Error {
+  override readonly name = 'JobSettingsError';
 }
 
 export interface ClosableJobsBackend extends JobsBackend {
   /**
    * Settles when the jobs that an earlier process left `queued` or `running` (a restart, a crash) are
-   * queued again here, with their number. Always 0 when jobs are dispatched to workers.
+   * queued again here, with their number. Always 0 when jobs are dispatched to workers. Rejects with
+   * a `JobSettingsError` when some began with other settings (see `overrideSettings`).
    */
   readonly resumed: Promise<number>;
   /** Stops running jobs (they go back to `queued`, resumable) and closes the store. */
@@ -139,9 +163,12 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
    * cannot run and is marked failed. CLI jobs (`rcpt bulk`) in the same file are left to `--resume`.
    */
   async function resumeUnfinished(): Promise<number> {
+    const unfinished = (await store.listJobs(['queued', 'running'])).filter(
+      (job) => job.options.via === 'http' && !waiting.includes(job.id) && !running.has(job.id),
+    );
+    await checkSettings(unfinished.filter((job) => job.ingested));
     let resumed = 0;
-    for (const job of await store.listJobs(['queued', 'running'])) {
-      if (job.options.via !== 'http' || waiting.includes(job.id) || running.has(job.id)) continue;
+    for (const job of unfinished) {
       if (!job.ingested) {
         await store.setStatus(job.id, 'failed', 'the upload was interrupted before it was stored whole');
         continue;
@@ -154,13 +181,47 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
     return resumed;
   }
 
+  /**
+   * Before anything is resumed: the jobs whose recorded settings differ from this server's are
+   * refused all together (`JobSettingsError`), or with `overrideSettings` get this server's settings
+   * recorded. A job from before settings were recorded resumes with this server's.
+   */
+  async function checkSettings(jobs: readonly JobRecord[]): Promise<void> {
+    const current = options.settings;
+    if (current === undefined) return;
+    const conflicts: string[] = [];
+    for (const job of jobs) {
+      const recorded = recordedSettings(job.options);
+      if (recorded === null) continue;
+      const differences = compareSettings(recorded, current, { complete: true });
+      if (differences.length === 0) continue;
+      if (options.overrideSettings === true) {
+        await store.setOptions(job.id, { ...job.options, settings: current });
+        logger.warn(
+          { job: job.id, differences },
+          `job ${job.id} goes on with this server's settings (${describeDifferences(differences)})`,
+        );
+      } else {
+        conflicts.push(`job ${job.id}: ${describeDifferences(differences)}`);
+      }
+    }
+    if (conflicts.length > 0) {
+      throw new JobSettingsError(
+        `unfinished jobs began with other settings than this server's (${conflicts.join('; ')}); start it with the jobs' settings, or add --override-settings to finish them with these`,
+      );
+    }
+  }
+
   const resumed =
     options.dispatch === undefined
       ? resumeUnfinished().catch((error: unknown) => {
+          if (error instanceof JobSettingsError) throw error;
           logger.error({ err: error }, 'could not resume unfinished jobs');
           return 0;
         })
       : Promise.resolve(0);
+  // Whoever awaits `resumed` hears a conflict; nobody awaiting it must not crash the process.
+  resumed.catch(() => undefined);
 
   /** Stores a JSON list as a plain list: one row per address, in order, duplicates sharing a key. */
   async function storeList(id: string, emails: readonly string[]): Promise<void> {
@@ -205,7 +266,16 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
       let id: string | null = null;
       let stored: JobRecord | null;
       try {
-        id = (await store.createJob({ owner, options: { via: 'http', input: input.kind } })).id;
+        id = (
+          await store.createJob({
+            owner,
+            options: {
+              via: 'http',
+              input: input.kind,
+              ...(options.settings === undefined ? {} : { settings: options.settings }),
+            },
+          })
+        ).id;
         if (input.kind === 'list') await storeList(id, input.emails);
         else await ingestInput(store, id, input.body, { maxRows: limits.maxAddresses });
         stored = await store.getJob(id);

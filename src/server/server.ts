@@ -16,7 +16,7 @@ import {
   openSqliteJobStore,
   type VerifyOptions,
 } from '../index.js';
-import type { DoctorOptions } from '../index.js';
+import type { DoctorOptions, JobSettings } from '../index.js';
 import { createApp, type App, type AppDeps, type Limits } from './app.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 import { createJobsBackend, type ClosableJobsBackend } from './jobs-backend.js';
@@ -50,6 +50,10 @@ export interface ServerOptions {
   readonly jobs?: ClosableJobsBackend | null;
   /** Jobs verified at once. Default 2. */
   readonly runningJobs?: number;
+  /** `verify` as the flags that set it, recorded with each job (see `JobsBackendOptions.settings`). */
+  readonly jobSettings?: JobSettings;
+  /** Resume jobs that began with other settings with these (see `JobsBackendOptions`). */
+  readonly overrideSettings?: boolean;
   readonly rateLimit?: RateLimitOptions | null;
   readonly limits?: Partial<Limits>;
   readonly logger?: Logger;
@@ -143,6 +147,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         verifier,
         logger,
         ...(options.runningJobs === undefined ? {} : { runningJobs: options.runningJobs }),
+        ...(options.jobSettings === undefined ? {} : { settings: options.jobSettings }),
+        ...(options.overrideSettings === undefined ? {} : { overrideSettings: options.overrideSettings }),
       });
       logger.info({ db: resolve(options.db) }, 'job store open');
     }
@@ -151,6 +157,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       // Running jobs stop first (they go back to queued, resumable), then the verifier closes.
       toClose.unshift(() => backend.close());
       metrics.setQueueDepth(() => backend.queueDepth());
+      // Unfinished jobs that began with other settings stop the start (JobSettingsError), before
+      // this server listens.
+      await backend.resumed;
     }
     const shutdown = new AbortController();
     const app = createApp({

@@ -116,6 +116,12 @@ export function describeJobStoreContract(
       assert.equal(job.owner, 'key1');
       assert.deepEqual(job.options, { format: 'csv' });
       assert.deepEqual(job.source, { path: '/lists/a.csv', size: 10, mtimeMs: 5, headSha256: 'ab' });
+      // Options are the caller's: replaced whole (a resume that overrides its settings records them).
+      const settings = { format: 'csv', settings: { '--dns-server': ['127.0.0.1:53'], '--timeout': 500 } };
+      await store.setOptions(job.id, settings);
+      assert.deepEqual((await store.getJob(job.id))?.options, settings);
+      await store.setOptions(job.id, { format: 'csv' });
+      assert.deepEqual((await store.getJob(job.id))?.options, { format: 'csv' });
       const items = [
         jobItem(1, 'a@x.test'),
         jobItem(2, 'B@X.TEST'),

@@ -378,4 +378,141 @@ describe('rcpt bulk --resume after kill -9', () => {
       assert.equal(row.reason, index % 3 === 0 ? 'mailbox_not_found' : 'accepted', row.email);
     }
   });
+
+  /** Runs `rcpt bulk` in this process and sends it SIGINT once `atLeast` results are stored. */
+  async function interrupted(args: string[], db: string, atLeast: number): Promise<Captured> {
+    const running = rcpt(args);
+    let stored = 0;
+    const deadline = Date.now() + 60_000;
+    while (stored < atLeast && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (!existsSync(db)) continue;
+      const reader = new Database(db, { readonly: true, fileMustExist: true });
+      try {
+        stored =
+          (reader.prepare('SELECT count(*) AS n FROM results').get() as { n: number } | undefined)?.n ?? 0;
+      } catch {
+        stored = 0;
+      } finally {
+        reader.close();
+      }
+    }
+    process.emit('SIGINT');
+    return running;
+  }
+
+  const slowFlags = () => [
+    '--dns-server',
+    dns.address,
+    '--smtp-port',
+    String(persona.port),
+    '--allow-private-targets',
+    '--helo',
+    'probe.rcpt.test',
+    '--no-catch-all',
+    '--host-concurrency',
+    '1',
+  ];
+
+  it('--resume after Ctrl-C goes on with the settings the job began with, without repeating them', async () => {
+    const addresses = Array.from({ length: 60 }, (_, index) => `user${index}@slowbulk.test`);
+    const input = await file('settings.txt', `${addresses.join('\n')}\n`);
+    const output = join(dir, 'settings.ndjson');
+    const db = `${output}.rcpt.db`;
+    const stopped = await interrupted(['bulk', input, '-o', output, ...slowFlags()], db, 5);
+    assert.equal(stopped.code, 1, stopped.stderr);
+    assert.match(stopped.stderr, /stopped with \d+ of 60 addresses done; run again with --resume/);
+
+    // Exactly what the stop message says: no --dns-server, --smtp-port, --allow-private-targets, …
+    const resumed = await rcpt(['bulk', input, '-o', output, '--resume']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /resuming job/);
+    const records = (await readFile(output, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { input: string; reason: string });
+    assert.deepEqual(
+      records.map((record) => [record.input, record.reason]),
+      addresses.map((address, index) => [address, index % 3 === 0 ? 'mailbox_not_found' : 'accepted']),
+    );
+  });
+
+  it('--resume refuses a flag that contradicts the job (64, named), unless --override-settings', async () => {
+    const addresses = Array.from({ length: 60 }, (_, index) => `user${index + 60}@slowbulk.test`);
+    const input = await file('contradict.txt', `${addresses.join('\n')}\n`);
+    const output = join(dir, 'contradict.csv');
+    const db = `${output}.rcpt.db`;
+    const stopped = await interrupted(['bulk', input, '-o', output, ...slowFlags()], db, 5);
+    assert.equal(stopped.code, 1, stopped.stderr);
+
+    const refused = await rcpt(['bulk', input, '-o', output, '--resume', '--helo', 'other.rcpt.test']);
+    assert.equal(refused.code, 64, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /--resume: job \S+ began with other settings \(--helo: the job used probe\.rcpt\.test, now other\.rcpt\.test\); leave these flags out .* or add --override-settings/,
+    );
+    assert.equal(existsSync(output), false);
+    // A flag that agrees with the job is not named; one the job left at its default is.
+    const timeout = await rcpt([
+      'bulk',
+      input,
+      '-o',
+      output,
+      '--resume',
+      '--helo',
+      'probe.rcpt.test',
+      '--timeout',
+      '5000',
+    ]);
+    assert.equal(timeout.code, 64);
+    assert.match(
+      timeout.stderr,
+      /other settings \(--timeout: the job used not set \(the default\), now 5000\)/,
+    );
+
+    const overridden = await rcpt([
+      'bulk',
+      input,
+      '-o',
+      output,
+      '--resume',
+      '--helo',
+      'other.rcpt.test',
+      '--override-settings',
+    ]);
+    assert.equal(overridden.code, 0, overridden.stderr);
+    assert.match(overridden.stderr, /--override-settings: the rest of job \S+ is verified with new settings/);
+    assert.equal(csvRows(await readFile(output, 'utf8')).length, 60);
+    // The override is recorded: the next resume takes the new HELO without being told.
+    const reader = new Database(db, { readonly: true, fileMustExist: true });
+    const options = JSON.parse(
+      (reader.prepare('SELECT options FROM jobs').get() as { options: string }).options,
+    ) as { settings: Record<string, unknown> };
+    reader.close();
+    assert.equal(options.settings['--helo'], 'other.rcpt.test');
+    assert.equal(options.settings['--dns-server']?.toString(), dns.address);
+  });
+
+  it('a job database from before settings were recorded still resumes, with the flags given, and says so', async () => {
+    const addresses = Array.from({ length: 40 }, (_, index) => `user${index}@slowbulk.test`);
+    const input = await file('old-db.txt', `${addresses.join('\n')}\n`);
+    const output = join(dir, 'old-db.csv');
+    const db = `${output}.rcpt.db`;
+    const stopped = await interrupted(['bulk', input, '-o', output, ...slowFlags()], db, 5);
+    assert.equal(stopped.code, 1, stopped.stderr);
+    // What rcpt before issue 15 stored: the format only.
+    const writer = new Database(db, { fileMustExist: true });
+    writer.prepare(`UPDATE jobs SET options = '{"format":"csv"}'`).run();
+    writer.close();
+    const resumed = await rcpt(['bulk', input, '-o', output, '--resume', ...slowFlags()]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(
+      resumed.stderr,
+      /made by an older rcpt that did not record its settings; it goes on with the flags given now/,
+    );
+    assert.deepEqual(
+      csvRows(await readFile(output, 'utf8')).map((row) => row.reason),
+      addresses.map((_, index) => (index % 3 === 0 ? 'mailbox_not_found' : 'accepted')),
+    );
+  });
 });

@@ -189,6 +189,13 @@ export async function openPgJobStore(
         id,
       ]);
     },
+    async setOptions(id, options) {
+      await pool.query(`UPDATE ${s}.jobs SET options = $1, updated_at = $2 WHERE id = $3`, [
+        JSON.stringify(options),
+        now(),
+        id,
+      ]);
+    },
     async addItems(id, items: readonly JobItem[]) {
       if (items.length === 0) return;
       await pool.query(

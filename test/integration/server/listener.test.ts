@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 
 import { run } from '../../../src/cli/main.js';
+import { addressKey, openSqliteJobStore, type JobSettings } from '../../../src/index.js';
+import { JobSettingsError } from '../../../src/server/jobs-backend.js';
 import { startServer, type RunningServer } from '../../../src/server/server.js';
 import { KEY_A, KEY_B, bearer, capturedLogger, startWorld, type World } from './helpers.js';
 
@@ -235,5 +237,129 @@ describe('rcpt serve', () => {
     const missing = await runCli(['--api-key-file', join(directory, 'no-such-file')]);
     assert.equal(missing.code, 64);
     assert.match(missing.output, /cannot read --api-key-file/);
+  });
+});
+
+describe('a restarted server and the settings of unfinished jobs', () => {
+  /** An API job left running by an earlier server that verified with `settings`. */
+  async function leftJob(file: string, settings: JobSettings): Promise<string> {
+    const store = openSqliteJobStore(file);
+    const job = await store.createJob({ owner: 'key-id', options: { via: 'http', input: 'list', settings } });
+    await store.setLayout(job.id, {
+      format: 'list',
+      delimiter: null,
+      columns: ['email'],
+      addressColumn: 0,
+      headerless: true,
+    });
+    const emails = ['alice@acme.test', 'nobody@acme.test'];
+    await store.addItems(
+      job.id,
+      emails.map((input, index) => ({
+        row: index + 1,
+        line: index + 1,
+        input,
+        key: addressKey(input),
+        fields: null,
+        error: null,
+      })),
+    );
+    await store.finishIngest(job.id);
+    await store.setStatus(job.id, 'running');
+    await store.close();
+    return job.id;
+  }
+
+  it('records its settings with each job', async () => {
+    const file = join(directory, 'records.db');
+    const settings = { '--helo': 'probe.rcpt.test', '--allow-private-targets': true };
+    const server = await startServer({
+      port: 0,
+      verify: world.options,
+      db: file,
+      jobSettings: settings,
+      logger: capturedLogger().logger,
+      processMetrics: false,
+    });
+    try {
+      const created = await fetch(`${server.url}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ emails: ['alice@acme.test'] }),
+      });
+      assert.equal(created.status, 202);
+      const { id } = (await created.json()) as { id: string };
+      const store = openSqliteJobStore(file, { readonly: true });
+      assert.deepEqual((await store.getJob(id))?.options.settings, settings);
+      await store.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses to start with other settings than an unfinished job began with (exit 64, named)', async () => {
+    const file = join(directory, 'conflict.db');
+    const id = await leftJob(file, { '--helo': 'probe.rcpt.test', '--dns-server': ['127.0.0.1:5353'] });
+    let output = '';
+    const sink = new PassThrough();
+    sink.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await run(
+      [
+        'node',
+        'rcpt',
+        'serve',
+        '--port',
+        '0',
+        '--db',
+        file,
+        '--helo',
+        'other.rcpt.test',
+        '--log-level',
+        'silent',
+      ],
+      { stdout: sink, stderr: sink, env: {} },
+    );
+    assert.equal(code, 64, output);
+    assert.match(
+      output,
+      new RegExp(
+        `job ${id}: --dns-server: the job used 127\\.0\\.0\\.1:5353, now not set \\(the default\\); --helo: the job used probe\\.rcpt\\.test, now other\\.rcpt\\.test\\).*--override-settings`,
+      ),
+    );
+    const store = openSqliteJobStore(file, { readonly: true });
+    assert.equal((await store.getJob(id))?.status, 'running', 'the job is left as it was');
+    assert.equal((await store.getJob(id))?.doneAddresses, 0);
+    await store.close();
+  });
+
+  it('with --override-settings finishes such a job with its own settings, and records them', async () => {
+    const file = join(directory, 'override.db');
+    const id = await leftJob(file, { '--helo': 'old.rcpt.test' });
+    const now = { '--helo': 'probe.rcpt.test' };
+    const options = {
+      port: 0,
+      verify: world.options,
+      db: file,
+      jobSettings: now,
+      logger: capturedLogger().logger,
+      processMetrics: false,
+    };
+    await assert.rejects(startServer(options), JobSettingsError);
+    const server = await startServer({ ...options, overrideSettings: true });
+    try {
+      const deadline = Date.now() + 20_000;
+      let status = '';
+      while (status !== 'done' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const store = openSqliteJobStore(file, { readonly: true });
+        const job = await store.getJob(id);
+        await store.close();
+        status = job?.status ?? '';
+        assert.deepEqual(job?.options.settings, now);
+      }
+      assert.equal(status, 'done');
+    } finally {
+      await server.close();
+    }
   });
 });
