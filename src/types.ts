@@ -35,6 +35,9 @@ export const REASONS = {
   smtputf8_unsupported: 'unknown',
   target_not_allowed: 'unknown',
   unexpected_reply: 'unknown',
+  // A bulk row that could not be read as CSV (a stray quote, an over-long line): never verified, and
+  // kept in the output with its own text so no one loses a row an undeliverable filter would drop.
+  unreadable_row: 'unknown',
 } as const satisfies Record<string, Verdict>;
 export type Reason = keyof typeof REASONS;
 

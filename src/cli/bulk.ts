@@ -341,7 +341,6 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
       }),
     );
 
-    let malformed = 0;
     if (!job.ingested) {
       const stream = fromStdin ? (io.stdin ?? process.stdin) : createReadStream(input);
       const jobId = job.id;
@@ -350,9 +349,8 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
           ingestInput(store, jobId, stream as AsyncIterable<Uint8Array>, {
             ...(flags.column !== undefined ? { column: flags.column } : {}),
             onMalformed: (row) => {
-              malformed += 1;
               io.stderr.write(
-                `rcpt bulk: ${input === '-' ? 'stdin' : input}: ${row.error ?? ''}; row ${row.row} not verified\n`,
+                `rcpt bulk: ${input === '-' ? 'stdin' : input}: ${row.error ?? ''}; row ${row.row} kept as written, not verified (unreadable_row)\n`,
               );
             },
           }),
@@ -463,11 +461,13 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
     const finished = outcome.job;
     const layout = finished.layout;
     if (layout === null) throw new BulkError(`job ${finished.id} has no input layout`);
-    const rows = { total: 0, counts: counter(), reasons: new Map<string, number>() };
+    const rows = { total: 0, unreadable: 0, counts: counter(), reasons: new Map<string, number>() };
     const counted = (async function* () {
       for await (const row of store.readOutput(finished.id)) {
         rows.total += 1;
-        if (row.result !== null) {
+        // Rows that could not be read are counted apart: they are not addresses, and have no verdict.
+        if (row.error !== null) rows.unreadable += 1;
+        else if (row.result !== null) {
           rows.counts[row.result.verdict] += 1;
           rows.reasons.set(row.result.reason, (rows.reasons.get(row.result.reason) ?? 0) + 1);
         }
@@ -504,9 +504,11 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
       .slice(0, 5)
       .map(([reason, count]) => `${reason} ${count.toLocaleString('en-US')}`);
     const duplicates = finished.totalRows - finished.totalAddresses;
+    // Each unreadable row has a key of its own: not a distinct address.
+    const distinct = finished.totalAddresses - rows.unreadable;
     io.stderr.write(
       [
-        `rcpt bulk: ${plural(rows.total, 'row')} (${plural(finished.totalAddresses, 'distinct address', 'distinct addresses')}${duplicates > 0 ? `, ${plural(duplicates, 'duplicate')}` : ''}${malformed > 0 ? `, ${plural(malformed, 'unreadable row')}` : ''}) in ${seconds.toFixed(1)} s, ${plural(outcome.verified, 'verification')} this run`,
+        `rcpt bulk: ${plural(rows.total, 'row')} (${plural(distinct, 'distinct address', 'distinct addresses')}${duplicates > 0 ? `, ${plural(duplicates, 'duplicate')}` : ''}${rows.unreadable > 0 ? `, ${plural(rows.unreadable, 'unreadable row')} kept as written, verdict unknown (unreadable_row)` : ''}) in ${seconds.toFixed(1)} s, ${plural(outcome.verified, 'verification')} this run`,
         `  ${VERDICTS.map((verdict) => `${verdict} ${rows.counts[verdict].toLocaleString('en-US')}`).join(', ')}`,
         `  top reasons: ${top.join(', ') || 'none'}`,
         `  output: ${flags.output ?? 'stdout'} (${format}); job ${finished.id} in ${dbPath}`,

@@ -20,6 +20,7 @@ export {
   openInput,
   detectDelimiter,
   parseFields,
+  looseFields,
   InputError,
   MAX_LINE_CHARS,
   type InputRow,

@@ -31,7 +31,7 @@ export class InputTooLargeError extends Error {
 
 /**
  * Reads `source` into the job: its layout, every row (unreadable rows as items with their error and an
- * `invalid_syntax` result, so they appear in the output but are never verified), then the totals.
+ * `unknown`/`unreadable_row` result, so they appear in the output but are never verified), then the totals.
  *
  * @example
  * const { job } = await ingestInput(store, job.id, createReadStream('list.csv'), { column: 'Email' });
@@ -56,10 +56,9 @@ export async function ingestInput(
     await store.addItems(jobId, items);
     const broken = items.filter((item) => item.error !== null);
     if (broken.length > 0) {
-      const result = unreadableRowResult();
       await store.putResults(
         jobId,
-        broken.map((item) => ({ key: item.key, result })),
+        broken.map((item) => ({ key: item.key, result: unreadableRowResult(item.input) })),
       );
     }
   };

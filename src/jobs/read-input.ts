@@ -69,9 +69,15 @@ export interface InputRow {
   readonly row: number;
   /** 1-based physical line where the row starts. */
   readonly line: number;
-  /** The address, trimmed (`''` when the row has no such field). */
+  /**
+   * The address, trimmed (`''` when the row has no such field). For a row that could not be read: its
+   * address field as written when its fields could still be told apart, else its whole text.
+   */
   readonly input: string;
-  /** The CSV fields; `null` for a list or a malformed row. */
+  /**
+   * The CSV fields; `null` for a list. For a row that could not be read: its fields as written
+   * (`looseFields()`) when there are as many as the header's, else `null`.
+   */
   readonly fields: readonly string[] | null;
   /** Why the row could not be read, naming its line; `null` when it was read. */
   readonly error: string | null;
@@ -224,6 +230,32 @@ interface RawRecord {
   readonly line: number;
   readonly text: string | null;
   readonly error: string | null;
+  /** For a record that could not be read: the text of its first line (`null` when over-long). */
+  readonly raw?: string | null;
+}
+
+/**
+ * The fields of a record `parseFields()` refused, as written: split at each delimiter outside
+ * double quotes, a field's surrounding quotes removed only when it is quoted cleanly. Keeps a user's
+ * columns for a row with a stray quote (`2,"bob@x.test"junk,notes` → `2`, `"bob@x.test"junk`, `notes`).
+ */
+export function looseFields(text: string, delimiter: string): string[] {
+  const fields: string[] = [];
+  let quoted = false;
+  let start = 0;
+  for (let index = 0; index < text.length; index += 1) {
+    const char = text[index];
+    if (char === '"') quoted = !quoted;
+    else if (!quoted && text.startsWith(delimiter, index)) {
+      fields.push(text.slice(start, index));
+      start = index + delimiter.length;
+      index += delimiter.length - 1;
+    }
+  }
+  fields.push(text.slice(start));
+  return fields.map((field) =>
+    /^"(?:[^"]|"")*"$/.test(field) ? field.slice(1, -1).replace(/""/g, '"') : field,
+  );
 }
 
 /**
@@ -242,7 +274,12 @@ function createRecordGrouper(): {
     const [first, ...again] = pending;
     pending = [];
     if (first) {
-      out.push({ line: first.number, text: null, error: `line ${first.number}: unterminated quoted field` });
+      out.push({
+        line: first.number,
+        text: null,
+        error: `line ${first.number}: unterminated quoted field`,
+        raw: first.text,
+      });
     }
     return again;
   };
@@ -403,6 +440,25 @@ async function* listRows(lines: AsyncIterable<PhysicalLine>): AsyncGenerator<Inp
   }
 }
 
+/**
+ * A row that could not be read keeps what the user wrote: its fields as written when they match the
+ * header's count, else its whole text as the address; an over-long line's text is not kept.
+ */
+function unreadable(
+  row: number,
+  line: number,
+  raw: string | null,
+  layout: InputLayout,
+  error: string,
+): InputRow {
+  if (raw === null) return { row, line, input: '', fields: null, error };
+  const fields = looseFields(raw, layout.delimiter ?? ',');
+  if (fields.length === layout.columns.length) {
+    return { row, line, input: (fields[layout.addressColumn] ?? '').trim(), fields, error };
+  }
+  return { row, line, input: raw, fields: null, error };
+}
+
 async function* csvRows(
   lines: AsyncIterable<PhysicalLine>,
   layout: InputLayout,
@@ -419,7 +475,7 @@ async function* csvRows(
     }
     row += 1;
     if (record.text === null) {
-      yield { row, line: record.line, input: '', fields: null, error: record.error };
+      yield unreadable(row, record.line, record.raw ?? null, layout, record.error ?? '');
       continue;
     }
     let fields: string[];
@@ -427,7 +483,7 @@ async function* csvRows(
       fields = parseFields(record.text, delimiter);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      yield { row, line: record.line, input: '', fields: null, error: `line ${record.line}: ${message}` };
+      yield unreadable(row, record.line, record.text, layout, `line ${record.line}: ${message}`);
       continue;
     }
     yield { row, line: record.line, input: (fields[layout.addressColumn] ?? '').trim(), fields, error: null };

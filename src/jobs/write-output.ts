@@ -37,18 +37,19 @@ export const RESULT_COLUMNS = [
 const CSV_CHUNK_ROWS = 500;
 
 /**
- * The result of a row that could not be read (malformed CSV, over-long line): `invalid_syntax`,
- * because no address can be taken from it, and never verified. Its `input` is empty.
+ * The result of a row that could not be read (malformed CSV, over-long line): `unknown` with reason
+ * `unreadable_row`, never verified: nothing is known of the address, and an `undeliverable` here
+ * would delete a customer from a list filtered on it. `input` is the row's own text as read.
  */
-export function unreadableRowResult(checkedAt = new Date().toISOString()): VerifyResult {
+export function unreadableRowResult(input = '', checkedAt = new Date().toISOString()): VerifyResult {
   return {
-    input: '',
+    input,
     address: null,
-    verdict: 'undeliverable',
-    reason: 'invalid_syntax',
+    verdict: 'unknown',
+    reason: 'unreadable_row',
     flags: { role: false, free: false, disposable: false, catchAll: false },
     suggestion: null,
-    syntax: parseAddress(''),
+    syntax: parseAddress(input),
     dns: null,
     smtp: null,
     durationMs: 0,
@@ -107,7 +108,7 @@ function inputCells(row: OutputRow, layout: InputLayout): string[] {
 
 /** The object written per row in NDJSON and JSON: the result with the row's own input. */
 export function outputRecord(row: OutputRow): Record<string, unknown> {
-  const result = row.result ?? (row.error !== null ? unreadableRowResult() : null);
+  const result = row.result ?? (row.error !== null ? unreadableRowResult(row.input) : null);
   return {
     row: row.row,
     line: row.line,
@@ -131,7 +132,7 @@ export async function* formatOutput(
   if (format === 'csv') {
     let batch: string[][] = [csvHeader(layout)];
     for await (const row of rows) {
-      const result = row.result ?? (row.error !== null ? unreadableRowResult() : null);
+      const result = row.result ?? (row.error !== null ? unreadableRowResult(row.input) : null);
       batch.push([...inputCells(row, layout), ...resultCells(result, row.error)]);
       if (batch.length >= CSV_CHUNK_ROWS) {
         yield stringify(batch);

@@ -146,22 +146,52 @@ describe('rcpt bulk', () => {
     );
   });
 
-  it('reports a malformed row with its line number and verifies the rest of the file', async () => {
+  it('keeps an unreadable row as written, unknown/unreadable_row, counted apart; verifies the rest', async () => {
     const input = await file(
       'broken.csv',
-      'email,name\nalice@acme.test,A\n"bob@acme.test"oops,B\nnobody@acme.test,C\n',
+      'id,email,notes\n1,alice@acme.test,A\n2,"bob@x.test"junk,precious notes\n3,nobody@acme.test,C\n4,"open,never closed\n',
     );
     const output = join(dir, 'broken.out.csv');
     const { code, stderr } = await rcpt(['bulk', input, '-o', output, ...worldFlags()]);
     assert.equal(code, 0, stderr);
-    assert.match(stderr, /broken\.csv: line 3: .*row 2 not verified/);
+    assert.match(stderr, /broken\.csv: line 3: .*row 2 kept as written, not verified \(unreadable_row\)/);
     const rows = csvRows(await readFile(output, 'utf8'));
     assert.deepEqual(
-      rows.map((row) => [row.email, row.verdict, row.reason, (row.error ?? '').slice(0, 7)]),
+      rows.map((row) => [
+        row.id,
+        row.email,
+        row.notes,
+        row.verdict,
+        row.reason,
+        (row.error ?? '').slice(0, 7),
+      ]),
       [
-        ['alice@acme.test', 'deliverable', 'accepted', ''],
-        ['', 'undeliverable', 'invalid_syntax', 'line 3:'],
-        ['nobody@acme.test', 'undeliverable', 'mailbox_not_found', ''],
+        ['1', 'alice@acme.test', 'A', 'deliverable', 'accepted', ''],
+        // The user's columns as far as they split.
+        ['2', '"bob@x.test"junk', 'precious notes', 'unknown', 'unreadable_row', 'line 3:'],
+        ['3', 'nobody@acme.test', 'C', 'undeliverable', 'mailbox_not_found', ''],
+        // They do not: the raw line in one column.
+        ['', '4,"open,never closed', '', 'unknown', 'unreadable_row', 'line 5:'],
+      ],
+    );
+    // Counted apart: not distinct addresses, and not in the verdict counts.
+    assert.match(stderr, /4 rows \(2 distinct addresses, 2 unreadable rows kept as written/);
+    assert.match(stderr, /deliverable 1, undeliverable 1, risky 0, unknown 0/);
+
+    const ndjson = join(dir, 'broken.out.ndjson');
+    const again = await rcpt(['bulk', input, '-o', ndjson, ...worldFlags()]);
+    assert.equal(again.code, 0, again.stderr);
+    const records = (await readFile(ndjson, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { input: string; verdict: string; reason: string });
+    assert.deepEqual(
+      records.map((record) => [record.input, record.verdict, record.reason]),
+      [
+        ['alice@acme.test', 'deliverable', 'accepted'],
+        ['"bob@x.test"junk', 'unknown', 'unreadable_row'],
+        ['nobody@acme.test', 'undeliverable', 'mailbox_not_found'],
+        ['4,"open,never closed', 'unknown', 'unreadable_row'],
       ],
     );
   });

@@ -589,7 +589,10 @@ describe('at the end', () => {
   });
 
   it('every reason code of docs/result.md is produced by a test in this file', () => {
-    const missing = Object.keys(REASONS).filter((reason) => !seen.has(reason as Reason));
+    // unreadable_row is a bulk job's, for a row no address could be read from (test/unit/jobs).
+    const missing = Object.keys(REASONS).filter(
+      (reason) => !seen.has(reason as Reason) && reason !== 'unreadable_row',
+    );
     assert.deepEqual(missing, []);
   });
 });

@@ -162,6 +162,9 @@ describe('POST /v1/jobs and GET /v1/jobs/{id}', () => {
     assert.equal(rows.length, 3);
     assert.equal(rows[0]?.reason, 'accepted');
     assert.match(rows[1]?.error ?? '', /^line 3/);
+    // Kept as written, and not called undeliverable.
+    assert.equal(rows[1]?.input, '"broken,"x"y');
+    assert.equal(rows[1]?.reason, 'unreadable_row');
     assert.equal(rows[2]?.reason, 'mailbox_not_found');
   });
 

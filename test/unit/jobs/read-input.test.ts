@@ -6,6 +6,7 @@ import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 
 import {
+  looseFields,
   InputError,
   MAX_LINE_CHARS,
   detectDelimiter,
@@ -122,16 +123,27 @@ describe('openInput', () => {
     const text = 'email,name\na@x.test,A\n"b@x.test"junk,B\nc@x.test,C\n"d@x.test,never closed\ne@x.test,E\n';
     const { rows } = await read(text);
     assert.deepEqual(
-      rows.map((r) => [r.row, r.line, r.input, r.error === null ? null : r.error.slice(0, 8)]),
+      rows.map((r) => [r.row, r.line, r.input, r.fields, r.error === null ? null : r.error.slice(0, 8)]),
       [
-        [1, 2, 'a@x.test', null],
-        [2, 3, '', 'line 3: '],
-        [3, 4, 'c@x.test', null],
-        [4, 5, '', 'line 5: '],
-        [5, 6, 'e@x.test', null],
+        [1, 2, 'a@x.test', ['a@x.test', 'A'], null],
+        // An unreadable row keeps its text: its fields as written when they split as the header's…
+        [2, 3, '"b@x.test"junk', ['"b@x.test"junk', 'B'], 'line 3: '],
+        [3, 4, 'c@x.test', ['c@x.test', 'C'], null],
+        // … else the whole line as its address.
+        [4, 5, '"d@x.test,never closed', null, 'line 5: '],
+        [5, 6, 'e@x.test', ['e@x.test', 'E'], null],
       ],
     );
     assert.match(rows[3]?.error ?? '', /unterminated quoted field/);
+  });
+
+  it('looseFields() splits a refused record as written', () => {
+    assert.deepEqual(looseFields('2,"bob@x.test"junk,precious notes', ','), [
+      '2',
+      '"bob@x.test"junk',
+      'precious notes',
+    ]);
+    assert.deepEqual(looseFields('"a;b";"say ""hi""";x"y', ';'), ['a;b', 'say "hi"', 'x"y']);
   });
 
   it('caps a huge line: reported, skipped, and the next lines are read', async () => {

@@ -66,7 +66,7 @@ const rows: OutputRow[] = [
   {
     row: 3,
     line: 4,
-    input: '',
+    input: 'C,"c@x.test',
     key: '#row:3',
     fields: null,
     error: 'line 4: unterminated quoted field',
@@ -110,9 +110,11 @@ describe('formatOutput', () => {
     // A short row is padded; a row not yet verified says so.
     assert.deepEqual(second?.slice(0, 4), ['B', '', '', '']);
     assert.equal(cell(second, 'error'), 'not verified');
-    // An unreadable row keeps its place, reads as invalid_syntax, and carries its line.
-    assert.equal(cell(third, 'rcpt_verdict'), 'undeliverable');
-    assert.equal(cell(third, 'reason'), 'invalid_syntax');
+    // An unreadable row keeps its place and its text (here whole, in the address column), reads as
+    // unknown/unreadable_row, and carries its line.
+    assert.deepEqual(third?.slice(0, 3), ['', 'C,"c@x.test', '']);
+    assert.equal(cell(third, 'rcpt_verdict'), 'unknown');
+    assert.equal(cell(third, 'reason'), 'unreadable_row');
     assert.equal(cell(third, 'error'), 'line 4: unterminated quoted field');
   });
 
@@ -124,7 +126,7 @@ describe('formatOutput', () => {
       [
         [1, 2, 'a@x.test', 'mailbox_not_found', null],
         [2, 3, 'b@x.test', null, 'not verified'],
-        [3, 4, '', 'invalid_syntax', 'line 4: unterminated quoted field'],
+        [3, 4, 'C,"c@x.test', 'unreadable_row', 'line 4: unterminated quoted field'],
       ],
     );
   });
