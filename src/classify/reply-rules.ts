@@ -191,9 +191,18 @@ const SPAM_CONTENT =
 
 /**
  * Malware in the message: ClamAV/Amavis `554 5.7.0 Reject, id=… - INFECTED: Eicar-Test-Signature`,
- * Exim malware ACL `This message contains a virus`, Microsoft `5.7.1 … malware`.
+ * Exim malware ACL `This message contains a virus`, Microsoft `5.7.1 … malware`, Google `552 5.7.0 This
+ * message was blocked because its content presents a potential security issue`.
  */
-const VIRUS = /\bvirus\b|\bmalware\b|\binfected\b|\btrojan\b/i;
+const VIRUS = /\bvirus\b|\bmalware\b|\binfected\b|\btrojan\b|content presents a potential security issue/i;
+
+/**
+ * The message breaks the format rules: Google `550 5.7.1 … this message is not RFC 5322 compliant`,
+ * `Messages missing a valid address in the From: header … are not accepted`, `Messages with multiple
+ * addresses in From: header are not accepted`, `554 5.6.0 Mail message is malformed`.
+ */
+const FORMAT =
+  /\brfc[- ]?5322\b[^.]{0,20}\bcomplian|\bFrom: header\b|multiple addresses in From|message is malformed|malformed message/i;
 
 /**
  * The message is too big: RFC 1870 §6 (`552 5.3.4 Message size exceeds fixed maximum message size`,
@@ -842,6 +851,14 @@ export const REPLY_RULES = [
     url: 'https://support.google.com/a/answer/3726730',
   },
   {
+    id: 'content-format',
+    text: FORMAT,
+    reason: 'unexpected_reply',
+    category: 'content_rejected',
+    source: 'Google SMTP error reference (5.7.1 not RFC 5322 compliant, From: header; 5.6.0 malformed)',
+    url: 'https://support.google.com/a/answer/3726730',
+  },
+  {
     id: 'content-spam',
     text: SPAM_CONTENT,
     reason: 'sender_blocked',
@@ -923,6 +940,17 @@ export const REPLY_RULES = [
     category: 'content_size',
     source: 'RFC 1870 §6 (552 message size exceeds fixed maximum); Postfix message_size_limit',
     url: 'https://www.rfc-editor.org/rfc/rfc1870#section-6',
+  },
+  // RFC 3463 X.6.x "Message content or media status" (X.6.0 other, X.6.1 media not supported, X.6.3
+  // conversion required but not supported): the message, not the mailbox.
+  {
+    id: 'content-format-code',
+    classes: [4, 5],
+    enhanced: /^6\.\d{1,3}$/,
+    reason: 'unexpected_reply',
+    category: 'content_rejected',
+    source: 'RFC 3463 §3.7 (X.6.x message content or media status)',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.7',
   },
   // RFC 3463 X.4.7 "Delivery time expired": the sending MTA gave up, not the receiving one refusing.
   {
