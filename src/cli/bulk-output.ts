@@ -76,6 +76,17 @@ export function fsReason(error: unknown): string {
 }
 
 /**
+ * Why an input file cannot be read, in plain words: "no such file: nope.csv", "cannot read list.csv:
+ * permission denied (EACCES)".
+ */
+export function cannotRead(path: string, error: unknown): string {
+  const code = errorCode(error);
+  if (code === 'ENOENT') return `no such file: ${path}`;
+  if (code === 'EISDIR') return `${path} is a directory, not a list`;
+  return `cannot read ${path}: ${fsReason(error)}`;
+}
+
+/**
  * What a job store error means, or `null` when `error` (or its cause) is not one: better-sqlite3's
  * `SqliteError` (`code` SQLITE_…) or a PostgreSQL error (a five-character SQLSTATE and a `severity`).
  */

@@ -9,7 +9,6 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 
-import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 
 import {
@@ -39,6 +38,7 @@ import {
 import type { DemoWorld } from '../demo/world.js';
 import {
   BulkError,
+  cannotRead,
   checkOutput,
   dbOpenFailure,
   fsReason,
@@ -48,6 +48,7 @@ import {
   storeReason,
   writeFileText,
 } from './bulk-output.js';
+import { startProgressBar, type ProgressBar } from './progress.js';
 import type { CliIo } from './run-verify.js';
 import {
   integer,
@@ -63,8 +64,6 @@ import {
 const FINGERPRINT_BYTES = 65_536;
 /** Default job database when the output goes to stdout. */
 const DEFAULT_DB = '.rcpt/jobs.db';
-/** Progress bar redraws per second: enough to look alive, cheap on a slow terminal. */
-const PROGRESS_FPS = 5;
 export interface BulkFlags extends SharedFlags {
   output?: string;
   format?: string;
@@ -152,11 +151,12 @@ async function fingerprint(path: string): Promise<JobSource> {
   try {
     info = await stat(path);
   } catch (error) {
-    throw new BulkError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new BulkError(cannotRead(path, error));
   }
+  if (info.isDirectory()) throw new BulkError(`${path} is a directory, not a list`);
   if (!info.isFile()) throw new BulkError(`cannot read ${path}: not a file`);
   const handle = await open(path, 'r').catch((error: unknown) => {
-    throw new BulkError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new BulkError(cannotRead(path, error));
   });
   try {
     const buffer = Buffer.alloc(Math.min(FINGERPRINT_BYTES, info.size));
@@ -392,37 +392,22 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
     process.once('SIGINT', onSigint);
     const stderr = io.stderr as NodeJS.WritableStream & { isTTY?: boolean };
     const showBar = stderr.isTTY === true && io.env.CI === undefined;
-    const runStarted = performance.now();
-    const startDone = job.doneAddresses;
-    const bar = showBar
-      ? new SingleBar({
-          stream: stderr,
-          fps: PROGRESS_FPS,
-          hideCursor: true,
-          barCompleteChar: '\u2588',
-          barIncompleteChar: '\u2591',
-          barsize: 30,
-          clearOnComplete: false,
-          format:
-            '{bar} {value}/{total} addresses | {rate}/s | ETA {eta_formatted} | {deliverable} deliverable, {undeliverable} undeliverable, {risky} risky, {unknown} unknown',
-        })
-      : null;
+    // Set once the run starts (inside the store call below).
+    const progress: { bar: ProgressBar | null } = { bar: null };
     let outcome;
     try {
       const running = job;
       outcome = await inStore('storing results', async () => {
-        const progress = await store.getProgress(running.id);
-        bar?.start(running.totalAddresses, running.doneAddresses, { rate: '0', ...progress.counts });
-        const seen = { ...progress.counts };
+        const stored = await store.getProgress(running.id);
+        const seen = { ...counter(), ...stored.counts };
+        if (showBar) {
+          progress.bar = startProgressBar(stderr, running.totalAddresses, running.doneAddresses, seen);
+        }
         if (cluster !== null) {
           return followJob(cluster, running.id, {
             signal: interrupt.signal,
             onProgress: ({ done, counts }) => {
-              const seconds = (performance.now() - runStarted) / 1000;
-              bar?.update(done, {
-                rate: seconds > 0 ? ((done - startDone) / seconds).toFixed(1) : '0',
-                ...counts,
-              });
+              progress.bar?.update(done, { ...counter(), ...counts });
             },
           });
         }
@@ -433,16 +418,12 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
             seen[result.verdict] += 1;
           },
           onProgress: ({ done }) => {
-            const seconds = (performance.now() - runStarted) / 1000;
-            bar?.update(done, {
-              rate: seconds > 0 ? ((done - startDone) / seconds).toFixed(1) : '0',
-              ...seen,
-            });
+            progress.bar?.update(done, seen);
           },
         });
       });
     } finally {
-      bar?.stop();
+      progress.bar?.stop();
       process.removeListener('SIGINT', onSigint);
       await verifier.close();
     }

@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import type { JobSettings, SettingValue, VerifyOptions } from '../index.js';
+import type { JobSettings, OptionsError, SettingValue, VerifyOptions } from '../index.js';
 
 export interface SharedFlags {
   dnsServer?: string[];
@@ -206,4 +206,32 @@ export function toVerifyOptions(cliFlags: SharedFlags, env: NodeJS.ProcessEnv = 
     ...(flags.catchAll === false ? { catchAll: false } : {}),
     ...(flags.transcript === true ? { transcript: true } : {}),
   };
+}
+
+/** The flag that sets each library option the CLI passes (`toVerifyOptions`), for error messages. */
+const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
+  dnsServers: '--dns-server',
+  smtpPort: '--smtp-port',
+  port: '--smtp-port',
+  helo: '--helo',
+  mailFrom: '--mail-from',
+  timeoutMs: '--timeout',
+  greylistWaitMs: '--greylist-wait',
+  allowPrivateTargets: '--allow-private-targets',
+  catchAll: '--no-catch-all',
+  transcript: '--transcript',
+};
+
+/**
+ * A library option error in the user's words: the flag they typed (`--dns-server`), not the option
+ * it became (`dnsServers`). An option no flag sets keeps the library's message.
+ *
+ * @example
+ * flagOfOption(new OptionsError('helo', 'expected a host name')) // '--helo: expected a host name'
+ */
+export function flagOfOption(error: OptionsError): string {
+  const flag = FLAG_OF_OPTION[error.option];
+  if (flag === undefined) return error.message;
+  const detail = error.message.replace(/^Invalid option `[^`]*`: /, '');
+  return `${flag}: ${detail}`;
 }

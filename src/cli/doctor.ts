@@ -19,6 +19,7 @@ import {
 import { parseApiKeys } from '../server/auth.js';
 import { useColour, type CliIo } from './run-verify.js';
 import { collect, integer, toVerifyOptions, UsageError, type SharedFlags } from './common-options.js';
+import { escapeControl } from './terminal-text.js';
 
 export interface DoctorFlags {
   helo?: string;
@@ -162,12 +163,15 @@ export function formatDoctorReport(
   ];
   for (const check of report.checks) {
     const status = paint(STATUS_STYLE[check.status], check.status.toUpperCase().padEnd(4));
-    out.push(`${status}  ${LABELS[check.id].padEnd(labelWidth)}${wrap(check.summary, width, indent)}`);
+    // Summaries and evidence quote servers (banners, replies): escaped, never raw on the terminal.
+    out.push(
+      `${status}  ${LABELS[check.id].padEnd(labelWidth)}${wrap(escapeControl(check.summary), width, indent)}`,
+    );
     if (check.advice !== null)
-      out.push(`${indent}${paint('bold', wrap(`→ ${check.advice}`, width, `${indent}  `))}`);
+      out.push(`${indent}${paint('bold', wrap(`→ ${escapeControl(check.advice)}`, width, `${indent}  `))}`);
     if (check.status !== 'pass' || options.verbose) {
       for (const fact of check.evidence)
-        out.push(`${indent}${paint('gray', wrap(`· ${fact}`, width, `${indent}  `))}`);
+        out.push(`${indent}${paint('gray', wrap(`· ${escapeControl(fact)}`, width, `${indent}  `))}`);
     }
   }
   const { pass, warn, fail } = report.counts;

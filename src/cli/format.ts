@@ -2,6 +2,7 @@
 import { styleText } from 'node:util';
 
 import { VERDICTS, type Verdict, type VerifyResult } from '../index.js';
+import { escapeControl } from './terminal-text.js';
 
 const VERDICT_COLOURS = {
   deliverable: 'green',
@@ -43,8 +44,16 @@ function truncate(text: string, width: number): string {
 
 /** Formats results as an aligned table. */
 export function formatTable(results: readonly VerifyResult[], options: FormatOptions, width = 120): string {
+  // Addresses and replies come from outside: a CR, LF or escape sequence in one must not break the
+  // table or reach the terminal.
   const rows = results.map(
-    (result) => [result.input, result.verdict, result.reason, describeEvidence(result)] as const,
+    (result) =>
+      [
+        escapeControl(result.input),
+        result.verdict,
+        result.reason,
+        escapeControl(describeEvidence(result)),
+      ] as const,
   );
   const headers = ['ADDRESS', 'VERDICT', 'REASON', 'EVIDENCE'] as const;
   const widths = [0, 1, 2].map((column) =>
@@ -75,4 +84,27 @@ export function formatSummary(results: readonly VerifyResult[]): string {
     (verdict) => `${results.filter((r) => r.verdict === verdict).length} ${verdict}`,
   );
   return `${results.length} address${results.length === 1 ? '' : 'es'}: ${counts.join(', ')}`;
+}
+
+/**
+ * The SMTP transcripts kept (`--transcript`), one block per address that has one, each line as sent
+ * (`>`) or received (`<`) with its time; `''` when none was kept.
+ */
+export function formatTranscripts(results: readonly VerifyResult[]): string {
+  const blocks: string[] = [];
+  for (const result of results) {
+    const transcript = result.smtp?.transcript;
+    if (transcript === null || transcript === undefined || transcript.length === 0) continue;
+    const where = [result.smtp?.host, result.smtp?.ip].filter((part) => part != null).join(' ');
+    blocks.push(
+      [
+        `Transcript of ${escapeControl(result.input)}${where === '' ? '' : ` (${escapeControl(where)})`}:`,
+        ...transcript.map(
+          (entry) =>
+            `  ${String(Math.round(entry.ms)).padStart(6)} ms ${entry.dir} ${escapeControl(entry.line)}`,
+        ),
+      ].join('\n'),
+    );
+  }
+  return blocks.join('\n\n');
 }

@@ -1,18 +1,37 @@
 /**
  * The `rcpt` command line (docs/cli.md): a thin wrapper over the public API. Exit status 0 when it ran,
- * 64 on a usage error, 1 on an operational failure.
+ * 64 on a usage error, 1 on an operational failure; `rcpt verify` also says what it found (2, 3, 4:
+ * see `--fail-on`).
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { createRequire } from 'node:module';
 
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 
 import { CHANNELS, OptionsError } from '../index.js';
 import { addBulkOptions, runBulk, type BulkFlags } from './bulk.js';
 import { addDoctorOptions, runDoctorCommand, type DoctorFlags } from './doctor.js';
 import { addExplainOptions, runExplain, type ExplainFlags } from './explain.js';
-import { printResults, useColour, verifyAll, type CliIo } from './run-verify.js';
+import {
+  FAIL_ON,
+  VERIFY_FORMATS,
+  exitStatusFor,
+  printResults,
+  useColour,
+  verifyAll,
+  type CliIo,
+  type FailOn,
+  type VerifyFormat,
+} from './run-verify.js';
 import { addServeOptions, runServe, type ServeFlags } from './serve.js';
-import { UsageError, addSharedOptions, toVerifyOptions, type SharedFlags } from './common-options.js';
+import {
+  UsageError,
+  addSharedOptions,
+  flagOfOption,
+  toVerifyOptions,
+  type SharedFlags,
+} from './common-options.js';
+import { escapeControl, escapeLines } from './terminal-text.js';
 import { addWorkerOptions, runWorker, type WorkerFlags } from './worker.js';
 
 export const EXIT_OK = 0;
@@ -21,6 +40,9 @@ export const EXIT_USAGE = 64;
 
 /** Addresses verified at once by `rcpt verify` (they usually share no server, so this is polite). */
 const VERIFY_CONCURRENCY = 4;
+
+/** The package's version, from its package.json (two levels up from src/cli and from dist/cli). */
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 class ExitError extends Error {
   constructor(
@@ -31,35 +53,77 @@ class ExitError extends Error {
   }
 }
 
-export function buildProgram(io: CliIo): Command {
+/** A verb's one-line pointer to its help, shown after a usage error instead of the whole help. */
+function helpHint(verb: string | null): string {
+  return verb === null
+    ? "(rcpt --help lists the verbs; rcpt VERB --help a verb's options)"
+    : `(rcpt ${verb} --help lists its options)`;
+}
+
+interface VerifyFlags extends SharedFlags {
+  json?: boolean;
+  format?: VerifyFormat;
+  failOn?: FailOn;
+}
+
+export function buildProgram(
+  io: CliIo,
+  state: { verb: string | null; exitCode: number } = { verb: null, exitCode: 0 },
+): Command {
   const program = new Command('rcpt')
     .description('Verify email addresses: syntax, DNS and SMTP, with a verdict and its evidence.')
+    .version(VERSION, '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
-      writeErr: (text) => io.stderr.write(text),
+      // Commander quotes what was typed (an unknown option, a bad value): escaped like every message.
+      writeErr: (text) => io.stderr.write(escapeLines(text)),
     })
-    .showHelpAfterError();
+    .showHelpAfterError(helpHint(null));
 
   addSharedOptions(
     program
       .command('verify')
       .argument('<address...>', 'addresses to verify')
-      .description('verify addresses and print a table (or one JSON result per line with --json)')
-      .option('--json', 'one JSON result per line'),
-  ).action(async (addresses: string[], flags: SharedFlags & { json?: boolean }) => {
-    const results = await verifyAll(addresses, toVerifyOptions(flags, io.env), VERIFY_CONCURRENCY);
-    printResults(results, flags.json === true, io);
+      .description('verify addresses and print a table (or CSV, or JSON with --format)')
+      .addOption(
+        new Option(
+          '--format <format>',
+          'table (default), csv, ndjson (one JSON result a line) or json',
+        ).choices(VERIFY_FORMATS),
+      )
+      .option('--json', 'one JSON result per line (--format ndjson)')
+      .addOption(
+        new Option(
+          '--fail-on <verdict>',
+          'exit non-zero when an address is: undeliverable (2); or unknown (3, the default); or risky (4); never',
+        ).choices(FAIL_ON),
+      ),
+  ).action(async (addresses: string[], flags: VerifyFlags) => {
+    // Surrounding white space is trimmed as rcpt bulk trims a list's addresses.
+    const inputs = addresses.map((address) => address.trim());
+    const results = await verifyAll(inputs, toVerifyOptions(flags, io.env), VERIFY_CONCURRENCY);
+    const format = flags.format ?? (flags.json === true ? 'ndjson' : 'table');
+    await printResults(results, format, io);
+    state.exitCode = exitStatusFor(results, flags.failOn ?? 'unknown');
   });
 
   program
     .command('demo')
     .description('start a simulated mail world on loopback and verify a sample list against it')
     .option('--json', 'one JSON result per line')
-    .option('--transcript', 'keep SMTP transcripts (with --json)')
-    .action(async (flags: { json?: boolean; transcript?: boolean }) => {
+    .option('--transcript', 'keep SMTP transcripts')
+    .option(
+      '--world',
+      'only start the world and keep it running until Ctrl-C; prints the flags that point verify, bulk and serve at it',
+    )
+    .action(async (flags: { json?: boolean; transcript?: boolean; world?: boolean }) => {
       // The demo world (smtp-server personas, a DNS server) is loaded by this verb only.
-      const { runDemo } = await import('./demo.js');
+      const { runDemo, runDemoWorld } = await import('./demo.js');
+      if (flags.world === true) {
+        await runDemoWorld(io);
+        return;
+      }
       await runDemo(io, {
         json: flags.json === true,
         transcript: flags.transcript === true,
@@ -92,6 +156,12 @@ export function buildProgram(io: CliIo): Command {
       throw new ExitError(EXIT_FAILURE, 'rcpt explain: no SMTP reply found in the input.');
     }
   });
+  for (const command of program.commands) {
+    command.showHelpAfterError(helpHint(command.name()));
+    command.hook('preAction', () => {
+      state.verb = command.name();
+    });
+  }
   return program;
 }
 
@@ -102,23 +172,32 @@ export async function run(
 ): Promise<number> {
   const onWarning = (message: unknown) => {
     const { message: text } = message as { message: string };
-    io.stderr.write(`rcpt: warning: ${text}\n`);
+    io.stderr.write(`rcpt: warning: ${escapeControl(text)}\n`);
   };
   subscribe(CHANNELS.warning, onWarning);
+  const state: { verb: string | null; exitCode: number } = { verb: null, exitCode: EXIT_OK };
+  const say = (message: string) => io.stderr.write(`${escapeControl(message)}\n`);
   try {
-    await buildProgram(io).parseAsync([...argv]);
-    return EXIT_OK;
+    await buildProgram(io, state).parseAsync([...argv]);
+    return state.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     if (error instanceof ExitError) {
-      io.stderr.write(`${error.message}\n`);
+      say(error.message);
       return error.exitCode;
     }
-    if (error instanceof OptionsError || error instanceof UsageError) {
-      io.stderr.write(`rcpt: ${error.message}\n`);
+    if (error instanceof OptionsError) {
+      // The library names its option (`dnsServers`); the user typed a flag (`--dns-server`).
+      say(`rcpt: ${flagOfOption(error)}`);
+      io.stderr.write(`${helpHint(state.verb)}\n`);
       return EXIT_USAGE;
     }
-    io.stderr.write(`rcpt: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (error instanceof UsageError) {
+      say(`rcpt: ${error.message}`);
+      io.stderr.write(`${helpHint(state.verb)}\n`);
+      return EXIT_USAGE;
+    }
+    say(`rcpt: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT_FAILURE;
   } finally {
     unsubscribe(CHANNELS.warning, onWarning);

@@ -1,6 +1,50 @@
-/** Verifying a list of addresses from the CLI, and printing the results. */
-import { createVerifier, type VerifyOptions, type VerifyResult } from '../index.js';
-import { formatSummary, formatTable } from './format.js';
+/** Verifying a list of addresses from the CLI, printing the results, and the exit status they mean. */
+import {
+  createVerifier,
+  formatOutput,
+  type OutputRow,
+  type Verdict,
+  type VerifyOptions,
+  type VerifyResult,
+} from '../index.js';
+import { pipeText } from './bulk-output.js';
+import { formatSummary, formatTable, formatTranscripts } from './format.js';
+
+/** `rcpt verify --format`: a table for people, or the formats of `rcpt bulk`'s output. */
+export const VERIFY_FORMATS = ['table', 'csv', 'ndjson', 'json'] as const;
+export type VerifyFormat = (typeof VERIFY_FORMATS)[number];
+
+/**
+ * `rcpt verify --fail-on`: which verdicts make the exit status non-zero. Each includes the ones before
+ * it: `undeliverable`; `unknown` (and undeliverable: the default); `risky` (and both); `never`.
+ */
+export const FAIL_ON = ['undeliverable', 'unknown', 'risky', 'never'] as const;
+export type FailOn = (typeof FAIL_ON)[number];
+
+/** Exit statuses of `rcpt verify` by the worst verdict that `--fail-on` counts (docs/cli.md). */
+export const VERDICT_EXIT: Readonly<Record<Exclude<Verdict, 'deliverable'>, number>> = {
+  undeliverable: 2,
+  unknown: 3,
+  risky: 4,
+};
+
+/**
+ * The exit status for `results`: 0 unless an address has a verdict that `failOn` counts, then that
+ * verdict's status, undeliverable (2) before unknown (3) before risky (4).
+ *
+ * @example
+ * exitStatusFor(results, 'unknown') // 2 when one is undeliverable, else 3 when one is unknown, else 0
+ */
+export function exitStatusFor(results: readonly VerifyResult[], failOn: FailOn): number {
+  if (failOn === 'never') return 0;
+  const counted = FAIL_ON.slice(0, FAIL_ON.indexOf(failOn) + 1);
+  for (const verdict of ['undeliverable', 'unknown', 'risky'] as const) {
+    if (counted.includes(verdict) && results.some((result) => result.verdict === verdict)) {
+      return VERDICT_EXIT[verdict];
+    }
+  }
+  return 0;
+}
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
@@ -38,12 +82,51 @@ export async function verifyAll(
   }
 }
 
-export function printResults(results: readonly VerifyResult[], json: boolean, io: CliIo): void {
-  if (json) {
+/** Prints results in `format`: a table with a summary (and the transcripts kept), or CSV/NDJSON/JSON. */
+export async function printResults(
+  results: readonly VerifyResult[],
+  format: VerifyFormat,
+  io: CliIo,
+): Promise<void> {
+  if (format === 'table') {
+    const transcripts = formatTranscripts(results);
+    io.stdout.write(
+      `${formatTable(results, { colour: useColour(io) }, io.stdout.columns ?? 120)}\n\n${formatSummary(results)}\n${
+        transcripts === '' ? '' : `\n${transcripts}\n`
+      }`,
+    );
+    return;
+  }
+  // JSON: the results themselves (docs/result.md), one a line or one array.
+  if (format === 'ndjson') {
     for (const result of results) io.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
-  io.stdout.write(
-    `${formatTable(results, { colour: useColour(io) }, io.stdout.columns ?? 120)}\n\n${formatSummary(results)}\n`,
-  );
+  if (format === 'json') {
+    io.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    return;
+  }
+  // CSV: rcpt bulk's writer, as for a list of the addresses given (an email column, then the results).
+  const rows = (async function* (): AsyncGenerator<OutputRow> {
+    await Promise.resolve();
+    for (const [index, result] of results.entries()) {
+      yield {
+        row: index + 1,
+        line: index + 1,
+        input: result.input,
+        key: '',
+        fields: null,
+        error: null,
+        result,
+      };
+    }
+  })();
+  const layout = {
+    format: 'list',
+    delimiter: null,
+    columns: ['email'],
+    addressColumn: 0,
+    headerless: true,
+  } as const;
+  await pipeText(formatOutput(rows, layout, format), io.stdout);
 }

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 
 import { parseApiKeys } from '../server/auth.js';
+import { cannotRead } from './bulk-output.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../server/defaults.js';
 import type { RunningServer } from '../server/server.js';
 import { doctorOptionsFor, operatorKeysFrom, startupDoctor } from './doctor.js';
@@ -138,9 +139,7 @@ export async function runServe(
     try {
       keyFile = await readFile(flags.apiKeyFile, 'utf8');
     } catch (error) {
-      throw new UsageError(
-        `cannot read --api-key-file ${flags.apiKeyFile}: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      throw new UsageError(`--api-key-file: ${cannotRead(flags.apiKeyFile, error)}`);
     }
   }
   let apiKeys: string[];

@@ -20,6 +20,13 @@ export const MAX_LINE_CHARS = 65_536;
 const MAX_RECORD_LINES = 100;
 /** How much of the input is looked at to choose the format and the delimiter. */
 const SNIFF_LINES = 20;
+/**
+ * Bytes looked at for a NUL, the mark of a file that is not text (a spreadsheet workbook, an image, a
+ * UTF-16 export); git and GNU grep decide the same way on the first few kilobytes.
+ */
+const BINARY_SNIFF_BYTES = 8_192;
+/** Longest header text quoted back in an error message. */
+const QUOTED_HEADER_CHARS = 200;
 
 /** Column names taken as the address column, compared case-insensitively without spaces, `-` or `_`. */
 const ADDRESS_COLUMN_NAMES = [
@@ -92,6 +99,26 @@ interface PhysicalLine {
   readonly number: number;
   /** `null` when the line was longer than `MAX_LINE_CHARS` (its text is dropped). */
   readonly text: string | null;
+}
+
+/** Passes `source` through, refusing it (`InputError`) when its first kilobytes hold a NUL. */
+async function* refuseBinary(
+  source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+): AsyncGenerator<Uint8Array | string> {
+  let seen = 0;
+  for await (const chunk of source) {
+    if (seen < BINARY_SNIFF_BYTES) {
+      const head = chunk.slice(0, BINARY_SNIFF_BYTES - seen);
+      const nul = typeof head === 'string' ? head.indexOf('\u0000') : head.indexOf(0);
+      if (nul !== -1) {
+        throw new InputError(
+          `not a text file (a NUL byte at byte ${seen + nul + 1}): rcpt reads a CSV or one address per line in UTF-8; save a spreadsheet or a UTF-16 export as CSV (UTF-8)`,
+        );
+      }
+      seen += head.length;
+    }
+    yield chunk;
+  }
 }
 
 /** Splits a byte or text stream into lines (LF or CRLF), capping each line's length. */
@@ -325,11 +352,17 @@ async function* records(lines: AsyncIterable<PhysicalLine>): AsyncGenerator<RawR
   yield* grouper.drain();
 }
 
+/** The header's names for an error message, cut to a readable length. */
+function quoteHeader(columns: readonly string[]): string {
+  const text = columns.join(', ');
+  return text.length <= QUOTED_HEADER_CHARS ? text : `${text.slice(0, QUOTED_HEADER_CHARS)}…`;
+}
+
 function findAddressColumn(columns: readonly string[], wanted: string | undefined): number {
   if (wanted !== undefined) {
     const index = columns.findIndex((name) => name.trim().toLowerCase() === wanted.trim().toLowerCase());
     if (index === -1) {
-      throw new InputError(`no column named "${wanted}" in the header (${columns.join(', ')})`);
+      throw new InputError(`no column named "${wanted}" in the header (${quoteHeader(columns)})`);
     }
     return index;
   }
@@ -352,7 +385,7 @@ export async function openInput(
   source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   options: ReadInputOptions = {},
 ): Promise<OpenedInput> {
-  const iterator = splitLines(source)[Symbol.asyncIterator]();
+  const iterator = splitLines(refuseBinary(source))[Symbol.asyncIterator]();
   const head: PhysicalLine[] = [];
   while (head.length < SNIFF_LINES) {
     const step = await iterator.next();
@@ -379,7 +412,9 @@ export async function openInput(
         ? name.toLowerCase() === options.column.trim().toLowerCase()
         : ADDRESS_COLUMN_NAMES.includes(squash(name)) && !name.includes('@');
     if (options.column !== undefined && !named && sample.length > 0) {
-      throw new InputError(`no column named "${options.column}": the input has one column, headed "${name}"`);
+      throw new InputError(
+        `no column named "${options.column}": the input has one column, headed "${quoteHeader([name])}"`,
+      );
     }
     if (named) {
       const layout: InputLayout = {
@@ -414,7 +449,7 @@ export async function openInput(
     // No header names an address column; if the first line holds an address, the file has no header.
     addressColumn = header.findIndex((field) => /^[^@\s]+@[^@\s]+$/.test(field.trim()));
     if (addressColumn === -1) {
-      throw new InputError(`no address column in the header (${columns.join(', ')})`, true);
+      throw new InputError(`no address column in the header (${quoteHeader(columns)})`, true);
     }
     headerless = true;
     columns = header.map((_, index) => `column${index + 1}`);

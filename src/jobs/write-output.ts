@@ -130,16 +130,18 @@ export async function* formatOutput(
   format: OutputFormat,
 ): AsyncGenerator<string> {
   if (format === 'csv') {
+    // The input's own delimiter: a `;` file from a French Excel comes back as one that Excel opens.
+    const options = { delimiter: layout.delimiter ?? ',' };
     let batch: string[][] = [csvHeader(layout)];
     for await (const row of rows) {
       const result = row.result ?? (row.error !== null ? unreadableRowResult(row.input) : null);
       batch.push([...inputCells(row, layout), ...resultCells(result, row.error)]);
       if (batch.length >= CSV_CHUNK_ROWS) {
-        yield stringify(batch);
+        yield stringify(batch, options);
         batch = [];
       }
     }
-    if (batch.length > 0) yield stringify(batch);
+    if (batch.length > 0) yield stringify(batch, options);
     return;
   }
   if (format === 'ndjson') {

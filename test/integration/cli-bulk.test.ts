@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 import Database from 'better-sqlite3';
@@ -17,6 +18,7 @@ import { parse } from 'csv-parse/sync';
 import { startDnsServer, type DnsServer } from '../../src/demo/dns-server.js';
 import { mailboxes, startPersona, type RunningPersona } from '../../src/demo/smtp-persona.js';
 import { startDemoWorld, type DemoWorld } from '../../src/demo/world.js';
+import { run } from '../../src/cli/main.js';
 import { runCli, type Captured } from '../helpers/run-cli.js';
 
 function rcpt(args: string[], stdin?: string): Promise<Captured> {
@@ -63,7 +65,10 @@ describe('rcpt bulk', () => {
     const output = join(dir, 'people.out.csv');
     const { code, stderr } = await rcpt(['bulk', input, '-o', output, ...worldFlags()]);
     assert.equal(code, 0, stderr);
-    const rows = csvRows(await readFile(output, 'utf8'));
+    // Written with the input's own delimiter.
+    const text = await readFile(output, 'utf8');
+    assert.ok(text.startsWith('Name;E-mail;Company;verdict;reason;'), text.slice(0, 80));
+    const rows: Record<string, string>[] = parse(text, { columns: true, delimiter: ';' });
     assert.deepEqual(
       rows.map((row) => [row.Name, row['E-mail'], row.Company, row.verdict, row.reason, row.smtp_code]),
       [
@@ -268,10 +273,45 @@ describe('rcpt bulk', () => {
     assert.equal(concurrency.code, 64);
     const missing = await rcpt(['bulk', join(dir, 'does-not-exist.csv'), '--db', join(dir, 'm.db')]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /cannot read .*does-not-exist\.csv: ENOENT/);
+    // Plain words, not the system's code.
+    assert.match(missing.stderr, /^rcpt: no such file: .*does-not-exist\.csv\n$/);
     const directory = await rcpt(['bulk', dir, '--db', join(dir, 'm.db')]);
     assert.equal(directory.code, 1);
-    assert.match(directory.stderr, /not a file/);
+    assert.match(directory.stderr, /is a directory, not a list/);
+  });
+});
+
+describe('rcpt bulk progress on a terminal', () => {
+  it('does not promise "1s" while it waits out greylisting', async () => {
+    const input = await file('grey.txt', 'alice@acme.test\nnobody@acme.test\nuser@greylist.test\n');
+    let shown = '';
+    const stderr = Object.assign(new PassThrough(), { isTTY: true, columns: 200 });
+    stderr.on('data', (chunk: Buffer) => (shown += chunk.toString()));
+    const stdout = new PassThrough();
+    stdout.resume();
+    // The demo greylists for 2 s; the retry comes after --greylist-wait 4.
+    const flags = worldFlags().filter(
+      (flag, index, all) => flag !== '--greylist-wait' && all[index - 1] !== '--greylist-wait',
+    );
+    const code = await run(
+      [
+        'node',
+        'rcpt',
+        'bulk',
+        input,
+        '--db',
+        join(dir, 'grey.db'),
+        ...flags,
+        '--greylist-wait',
+        '4',
+        '--mail-from',
+        'bar@rcpt.test',
+      ],
+      { stdout, stderr, env: {}, stdin: new PassThrough() },
+    );
+    assert.equal(code, 0, shown);
+    assert.match(shown, /2\/3 addresses .* ETA \? \(no result for [2-4]s: waiting on a server\)/);
+    assert.match(shown, /3\/3 addresses/);
   });
 });
 

@@ -128,10 +128,10 @@ describe('POST /v1/jobs and GET /v1/jobs/{id}', () => {
     assert.match(response.headers.get('content-type') ?? '', /text\/csv/);
     assert.match(response.headers.get('content-disposition') ?? '', new RegExp(`rcpt-${id}\\.csv`));
     const lines = (await response.text()).trim().split('\n');
-    assert.match(lines[0] ?? '', /^Name,E-Mail,Team,verdict,reason,address,/);
-    assert.match(lines[1] ?? '', /^Alice,alice@acme.test,red,deliverable,accepted,/);
-    // Output is comma-separated whatever the input used; a field is quoted only when it must be.
-    assert.match(lines[2] ?? '', /^Smith; Bob,bob@acme.test,blue,deliverable,accepted,/);
+    // Output keeps the input's delimiter; a field is quoted only when it must be.
+    assert.match(lines[0] ?? '', /^Name;E-Mail;Team;verdict;reason;address;/);
+    assert.match(lines[1] ?? '', /^Alice;alice@acme.test;red;deliverable;accepted;/);
+    assert.match(lines[2] ?? '', /^"Smith; Bob";bob@acme.test;blue;deliverable;accepted;/);
   });
 
   it('takes a plain text list', async () => {

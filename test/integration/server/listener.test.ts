@@ -236,7 +236,7 @@ describe('rcpt serve', () => {
     assert.ok(!short.output.includes('tiny-key'), 'the key itself is not echoed');
     const missing = await runCli(['--api-key-file', join(directory, 'no-such-file')]);
     assert.equal(missing.code, 64);
-    assert.match(missing.output, /cannot read --api-key-file/);
+    assert.match(missing.output, /--api-key-file: no such file: .*no-such-file/);
   });
 });
 

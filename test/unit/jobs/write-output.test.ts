@@ -92,7 +92,10 @@ describe('formatOutput', () => {
       'Verdict',
       ...RESULT_COLUMNS.map((name) => (name === 'verdict' ? 'rcpt_verdict' : name)),
     ]);
-    const records: string[][] = parse(await render('csv'));
+    const text = await render('csv');
+    // The input's delimiter (`;`) is kept: the header line is the input's columns joined by it.
+    assert.ok(text.startsWith('Name;email;Verdict;rcpt_verdict;reason;'), text.slice(0, 60));
+    const records: string[][] = parse(text, { delimiter: ';' });
     assert.equal(records.length, 4);
     const [, first, second, third] = records;
     assert.deepEqual(first?.slice(0, 6), [
@@ -116,6 +119,29 @@ describe('formatOutput', () => {
     assert.equal(cell(third, 'rcpt_verdict'), 'unknown');
     assert.equal(cell(third, 'reason'), 'unreadable_row');
     assert.equal(cell(third, 'error'), 'line 4: unterminated quoted field');
+  });
+
+  it('CSV keeps each input delimiter (tab, |) and a list is written with commas', async () => {
+    for (const delimiter of ['\t', '|', ',']) {
+      let text = '';
+      for await (const chunk of formatOutput(
+        (async function* () {
+          await Promise.resolve();
+          yield* rows;
+        })(),
+        { ...layout, delimiter },
+        'csv',
+      )) {
+        text += chunk;
+      }
+      assert.ok(text.startsWith(['Name', 'email', 'Verdict', 'rcpt_verdict'].join(delimiter)), delimiter);
+      const records: string[][] = parse(text, { delimiter, columns: false });
+      assert.equal(records[1]?.[1], 'a@x.test');
+    }
+    let list = '';
+    const listLayout = { ...layout, format: 'list', delimiter: null } as const;
+    for await (const chunk of formatOutput((async function* () {})(), listLayout, 'csv')) list += chunk;
+    assert.ok(list.startsWith('Name,email,Verdict,'), list.slice(0, 30));
   });
 
   it('NDJSON: one result per line with row, line and the row’s own input', async () => {

@@ -1,0 +1,35 @@
+/** rcpt bulk's ETA: from the run's rate, and honest about a wait with no result (greylisting). */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { etaText } from '../../../src/cli/progress.js';
+
+describe('etaText', () => {
+  const cases: [string, Parameters<typeof etaText>[0], string][] = [
+    ['nothing left', { remaining: 0, doneThisRun: 10, elapsedMs: 1_000, sinceLastMs: 0 }, '0s'],
+    ['no result yet', { remaining: 10, doneThisRun: 0, elapsedMs: 0, sinceLastMs: 200 }, '?'],
+    ['from the run rate', { remaining: 100, doneThisRun: 50, elapsedMs: 10_000, sinceLastMs: 0 }, '20s'],
+    [
+      'counts down between results',
+      { remaining: 100, doneThisRun: 50, elapsedMs: 10_000, sinceLastMs: 5_000 },
+      '15s',
+    ],
+    ['minutes', { remaining: 1_000, doneThisRun: 10, elapsedMs: 1_000, sinceLastMs: 0 }, '1m40s'],
+    [
+      // The last address greylisted: 99 results in 2 s, then a 20 s wait for its retry.
+      'a greylisting wait is a wait, not "1s"',
+      { remaining: 1, doneThisRun: 99, elapsedMs: 2_000, sinceLastMs: 12_000 },
+      '? (no result for 12s: waiting on a server)',
+    ],
+    [
+      'nothing yet for long',
+      { remaining: 5, doneThisRun: 0, elapsedMs: 0, sinceLastMs: 3_000 },
+      '? (no result for 3s: waiting on a server)',
+    ],
+  ];
+  for (const [name, progress, expected] of cases) {
+    it(name, () => {
+      assert.equal(etaText(progress), expected);
+    });
+  }
+});
