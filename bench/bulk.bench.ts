@@ -3,7 +3,9 @@
  * per address (what open-source peers do: `verify()` per address, here with the same per-host cap), in
  * the same run, on the benchmark world of bulk-world.ts (every reply delayed to model a round trip).
  *
- * Prints, for both: addresses per second, connections, RCPTs and round trips per address (counted at the
+ * Prints, for both: addresses per second, CPU time per address (process.cpuUsage() around the run,
+ * user + system, divided by the addresses verified; the world's thread is in the same process and
+ * counted too), connections, RCPTs and round trips per address (counted at the
  * servers), peak connections per host; then this world's lower bounds (issue 6):
  *   lock-step            = L × ⌈(3 × sessions + 2 × extra transactions + N) / C⌉ per host,
  *   one conn per address = L × ⌈4N / C⌉ per host,
@@ -206,7 +208,7 @@ async function main(): Promise<number> {
     const { lockStep, onePerAddress } = bounds(world);
     console.log('');
     console.log(
-      'run                      addr/s   seconds  conn/addr  rcpt/addr  rtt/addr  peak/host  slept  421s  cpu s',
+      'run                      addr/s   seconds  conn/addr  rcpt/addr  rtt/addr  peak/host  slept  421s  cpu s  cpu µs/addr',
     );
     for (const { name, ms, cpuMs, counts, results } of runs) {
       const peak = Math.max(...counts.peakByHost.values());
@@ -215,7 +217,7 @@ async function main(): Promise<number> {
           `${fmt(counts.connections / smtpAddresses, 3).padStart(10)} ${fmt(counts.rcpts / smtpAddresses, 3).padStart(10)} ` +
           `${fmt(counts.roundTrips / smtpAddresses, 2).padStart(9)} ${String(peak).padStart(10)} ` +
           `${String(counts.sleptReplies).padStart(6)} ${String(counts.hardLimitHits).padStart(5)} ` +
-          fmt(cpuMs / 1000, 1).padStart(6),
+          `${fmt(cpuMs / 1000, 1).padStart(6)} ${fmt((cpuMs * 1000) / results.size, 0).padStart(12)}`,
       );
     }
     const [rcpt, naive] = runs;
