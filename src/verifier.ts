@@ -26,6 +26,7 @@ import {
   type SchedulerSettings,
 } from './scheduler/index.js';
 import { createProber } from './smtp/probe.js';
+import { SmtpSession } from './smtp/session.js';
 import { parseAddress, suggestAddress } from './syntax/index.js';
 import {
   verdictOf,
@@ -617,6 +618,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       maxSessions: count('maxSessions', DEFAULT_MAX_SESSIONS),
       timeoutMs: config.timeoutMs,
       randomLocalPart,
+      openSession: (sessionOptions) => new SmtpSession(sessionOptions),
       session: {
         port: config.smtpPort,
         helo,

@@ -1,4 +1,5 @@
 export {
+  Scheduler,
   schedule,
   type PlannedAddress,
   type Preparation,
@@ -7,6 +8,13 @@ export {
   type SchedulerSettings,
   type SessionSettings,
 } from './scheduler.js';
+export type {
+  ProbeSession,
+  SessionFactory,
+  SessionOpenOptions,
+  SessionTransaction,
+  SessionTransactionResult,
+} from './session-port.js';
 export {
   HARVEST_WINDOW_MS,
   HarvestAllowance,

@@ -1,0 +1,270 @@
+/**
+ * One MX host *address* in a run: the queue of jobs waiting for it and what the run has learned about
+ * its politeness (session cap, backoff, recipient limit, error budget, refusal rate, pace). Hosts are
+ * keyed by address because hundreds of vanity MX names resolve to one provider's servers.
+ */
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import type { ProviderRule } from '../providers/index.js';
+import type { Job } from './job.js';
+import { DEFAULT_RECIPIENT_LIMIT, SESSION_ERROR_BUDGET, backoffDelayMs, batchSize } from './politeness.js';
+
+/**
+ * How long an idle session waits for more work before QUIT: long enough to pick up the addresses DNS
+ * is still resolving, far below any server's idle timeout (RFC 5321 §4.5.3.2.7: 5 minutes).
+ */
+export const SESSION_IDLE_MS = 300;
+/** A second session is opened for a host only when this many addresses are waiting for it. */
+export const EXTRA_SESSION_MIN_QUEUE = 4;
+/** A session whose error budget is this low is replaced rather than fed one RCPT per round trip. */
+export const MIN_USEFUL_BUDGET = 4;
+
+/** The run's limits a host needs. */
+export interface HostLimits {
+  /** Sessions at once before any provider rule or 421 lowers it. */
+  readonly hostConcurrency: number;
+  readonly backoffMs: number;
+  readonly maxBackoffMs: number;
+  /** Commands per second over all the host's sessions; `0` for no pace. */
+  readonly hostCommandsPerSecond: number;
+}
+
+export class Host {
+  readonly ip: string;
+  readonly #limits: HostLimits;
+  readonly #queue: Job[] = [];
+  /** Idle sessions waiting for work, woken one per queued job. */
+  readonly #idle: (() => void)[] = [];
+  #cap: number;
+  /** Sessions open now. */
+  active = 0;
+  /** Consecutive failures (the backoff exponent). */
+  #failures = 0;
+  #backoffUntil = 0;
+  #backoffTimer: NodeJS.Timeout | null = null;
+  /** The last session failed to connect at all: addresses with another MX go there meanwhile. */
+  unreachable = false;
+  #recipientLimit = DEFAULT_RECIPIENT_LIMIT;
+  #errorBudget = SESSION_ERROR_BUDGET;
+  /** RCPT replies read from this host, and how many refused (for batch sizing). */
+  #replies = 0;
+  #refusals = 0;
+  #oneRecipient = false;
+  #nextSendAt = 0;
+
+  constructor(ip: string, limits: HostLimits) {
+    this.ip = ip;
+    this.#limits = limits;
+    this.#cap = limits.hostConcurrency;
+  }
+
+  // Queue ---------------------------------------------------------------------------------------
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** The job at the front of the queue (the one a new session is opened for). */
+  get front(): Job | undefined {
+    return this.#queue[0];
+  }
+
+  has(job: Job): boolean {
+    return this.#queue.includes(job);
+  }
+
+  /** Adds a job and wakes an idle session for it; returns false when none was idle. */
+  add(job: Job, front: boolean): boolean {
+    if (front) this.#queue.unshift(job);
+    else this.#queue.push(job);
+    const waiter = this.#idle.shift();
+    waiter?.();
+    return waiter !== undefined;
+  }
+
+  /** Puts jobs back at the front, in order (a pushed-back address must not wait behind the list). */
+  putBack(jobs: readonly Job[]): void {
+    this.#queue.unshift(...jobs);
+  }
+
+  remove(job: Job): void {
+    const index = this.#queue.indexOf(job);
+    if (index !== -1) this.#queue.splice(index, 1);
+  }
+
+  /** Takes up to `count` jobs that are not done yet. */
+  take(count: number): Job[] {
+    const batch: Job[] = [];
+    while (batch.length < count) {
+      const job = this.#queue.shift();
+      if (job === undefined) break;
+      if (!job.done) batch.push(job);
+    }
+    return batch;
+  }
+
+  /** The queued jobs, as a copy (safe to iterate while jobs leave the queue). */
+  snapshot(): Job[] {
+    return [...this.#queue];
+  }
+
+  takeAll(): Job[] {
+    return this.#queue.splice(0);
+  }
+
+  /**
+   * Waits up to `SESSION_IDLE_MS` for a job; resolves false when none came (or none can come:
+   * `mayArrive` false once the input is read and nothing is being prepared).
+   */
+  waitForWork(mayArrive: boolean): Promise<boolean> {
+    if (this.#queue.length > 0) return Promise.resolve(true);
+    if (!mayArrive) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        const index = this.#idle.indexOf(onWork);
+        if (index !== -1) this.#idle.splice(index, 1);
+        resolve(false);
+      }, SESSION_IDLE_MS);
+      const onWork = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#idle.push(onWork);
+    });
+  }
+
+  // Sessions ------------------------------------------------------------------------------------
+
+  get cap(): number {
+    return this.#cap;
+  }
+
+  /** True when the queue justifies one more session within the host's cap. */
+  wantsSession(): boolean {
+    return (
+      this.active < this.#cap &&
+      this.#queue.length >= (this.active === 0 ? 1 : EXTRA_SESSION_MIN_QUEUE * this.active)
+    );
+  }
+
+  /** "421 Too many connections from your IP" while our other sessions work: that is the cap. */
+  lowerCapBelowActive(): void {
+    this.#cap = Math.max(1, this.active - 1);
+  }
+
+  /** What the provider rule of the host's name or banner says about sessions and batches. */
+  applyProvider(provider: ProviderRule | null): void {
+    if (provider?.oneRecipientPerTransaction === true) this.#oneRecipient = true;
+    if (provider?.maxConnections !== undefined) this.#cap = Math.min(this.#cap, provider.maxConnections);
+  }
+
+  // Backoff -------------------------------------------------------------------------------------
+
+  /** One more consecutive failure: the host is left alone for an exponentially longer while. */
+  backOff(): void {
+    this.#failures += 1;
+    this.#backoffUntil =
+      Date.now() + backoffDelayMs(this.#failures, this.#limits.backoffMs, this.#limits.maxBackoffMs);
+  }
+
+  /** A session made progress: the next failure starts the backoff over. */
+  recovered(): void {
+    this.#failures = 0;
+  }
+
+  get backoffUntil(): number {
+    return this.#backoffUntil;
+  }
+
+  /** True while a host that could not be reached backs off (RFC 5321 §5.1 skips it meanwhile). */
+  isSkipped(now: number): boolean {
+    return this.unreachable && this.#backoffUntil > now;
+  }
+
+  /**
+   * While the host backs off, arranges one call of `resume` when the backoff ends and returns true;
+   * false when the host may be asked now.
+   */
+  deferWhileBackingOff(resume: () => void): boolean {
+    const now = Date.now();
+    if (this.#backoffUntil <= now) return false;
+    this.#backoffTimer ??= setTimeout(() => {
+      this.#backoffTimer = null;
+      resume();
+    }, this.#backoffUntil - now);
+    return true;
+  }
+
+  // Batches -------------------------------------------------------------------------------------
+
+  /** True while a session that drew `errors` refusals may go on (else a fresh session is better). */
+  hasUsefulBudget(errors: number): boolean {
+    return this.#errorBudget - errors >= Math.min(MIN_USEFUL_BUDGET, this.#errorBudget);
+  }
+
+  /** RCPTs for the next transaction of a session that drew `errors` refusals so far. */
+  batchSize(errors: number): number {
+    return batchSize({
+      recipientLimit: this.#recipientLimit,
+      oneRecipient: this.#oneRecipient,
+      errorBudgetLeft: this.#errorBudget - errors,
+      // Laplace-style estimate with a pessimistic prior (2 refused of 4): small first batches.
+      refusalRate: (this.#refusals + 2) / (this.#replies + 4),
+    });
+  }
+
+  /** Counts one RCPT reply (refused when `code` ≥ 400) for the refusal rate. */
+  countReply(code: number): void {
+    this.#replies += 1;
+    if (code >= 400) this.#refusals += 1;
+  }
+
+  /** `452 4.5.3` after `accepted` RCPTs: the server's per-transaction limit (RFC 5321 §4.5.3.1.10). */
+  learnRecipientLimit(accepted: number): void {
+    this.#recipientLimit = Math.max(1, accepted);
+  }
+
+  /**
+   * The server said its hard error limit (Postfix `421 4.7.0 Error: too many errors`) after `errors`
+   * refusals; Postfix's soft limit (the sleeps) is about half of it (smtpd_soft_error_limit 10,
+   * smtpd_hard_error_limit 20): stay below that from now on.
+   */
+  learnErrorLimit(errors: number): void {
+    this.#errorBudget = Math.min(this.#errorBudget, Math.max(1, Math.floor((errors - 1) / 2)));
+  }
+
+  /** Waits until `commands` more commands may be sent within `hostCommandsPerSecond`. */
+  async pace(commands: number, signal: AbortSignal): Promise<void> {
+    const rate = this.#limits.hostCommandsPerSecond;
+    if (rate <= 0) return;
+    const now = performance.now();
+    const at = Math.max(now, this.#nextSendAt);
+    this.#nextSendAt = at + (commands * 1000) / rate;
+    if (at > now) await sleep(at - now, undefined, { signal }).catch(() => undefined);
+  }
+
+  // Lifetime ------------------------------------------------------------------------------------
+
+  /** True when the host has nothing to do and learned nothing beyond the defaults: it can be forgotten. */
+  get isForgettable(): boolean {
+    return (
+      this.#queue.length === 0 &&
+      this.active === 0 &&
+      this.#backoffTimer === null &&
+      this.#failures === 0 &&
+      !this.unreachable &&
+      this.#recipientLimit === DEFAULT_RECIPIENT_LIMIT &&
+      this.#errorBudget === SESSION_ERROR_BUDGET &&
+      !this.#oneRecipient &&
+      this.#cap === this.#limits.hostConcurrency
+    );
+  }
+
+  /** The run stopped: no timer left, every idle session woken (to find the run stopped). */
+  stop(): void {
+    if (this.#backoffTimer !== null) clearTimeout(this.#backoffTimer);
+    this.#backoffTimer = null;
+    for (const waiter of this.#idle.splice(0)) waiter();
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * One piece of work for the scheduler: an address to verify, or a domain's catch-all probe (a random
+ * address at the same hosts). A record with the counters that decide when the address is asked again,
+ * moved to the next MX host, or given up.
+ */
+import type { ProbeFailure, ProbeTarget, SmtpReplyInfo } from '../types.js';
+import type { DomainState } from './domain-state.js';
+import type { PlannedAddress } from './ports.js';
+
+/** What the session an address was last in looked like (evidence for its result). */
+export interface SessionView {
+  readonly host: string;
+  readonly ip: string;
+  readonly tls: boolean;
+  readonly tlsCertificateError: string | null;
+  readonly banner: string | null;
+  readonly extensions: readonly string[];
+}
+
+export type JobKind = 'address' | 'catchAll';
+
+export class Job<P extends PlannedAddress = PlannedAddress> {
+  readonly id: number;
+  /** `address`: a verification; `catchAll`: the domain's random-address probe. */
+  readonly kind: JobKind;
+  readonly recipient: string;
+  readonly smtputf8: boolean;
+  readonly targets: readonly ProbeTarget[];
+  readonly domain: DomainState;
+  /** The verifier's plan (`null` for a catch-all probe). */
+  readonly plan: P | null;
+  readonly startedAt: number;
+  readonly checkedAt: string;
+  targetIndex = 0;
+  /** Sessions that ended without a reply for this address. */
+  tries = 0;
+  greylists = 0;
+  /** Sessions this address took part in. */
+  sessions = 0;
+  /**
+   * Milliseconds of server time charged to this address against `timeoutMs`: failed session opens
+   * while it waited for them, and the transactions it was in (see `SessionRun`).
+   */
+  spentMs = 0;
+  lastSession = -1;
+  lastFailure: ProbeFailure | null = null;
+  /** A deferral (421, 4.7.x, rate limit) that was not a verdict, kept in case the address is given up. */
+  lastReply: SmtpReplyInfo | null = null;
+  lastView: SessionView | null = null;
+  done = false;
+
+  constructor(fields: {
+    readonly id: number;
+    readonly kind: JobKind;
+    readonly recipient: string;
+    readonly smtputf8: boolean;
+    readonly targets: readonly ProbeTarget[];
+    readonly domain: DomainState;
+    readonly plan: P | null;
+    readonly startedAt: number;
+    readonly checkedAt: string;
+  }) {
+    this.id = fields.id;
+    this.kind = fields.kind;
+    this.recipient = fields.recipient;
+    this.smtputf8 = fields.smtputf8;
+    this.targets = fields.targets;
+    this.domain = fields.domain;
+    this.plan = fields.plan;
+    this.startedAt = fields.startedAt;
+    this.checkedAt = fields.checkedAt;
+  }
+
+  /** The MX host address the job is queued for now. */
+  get target(): ProbeTarget | undefined {
+    return this.targets[this.targetIndex];
+  }
+
+  /** True when another MX host is left after the current one (RFC 5321 §5.1). */
+  get hasNextTarget(): boolean {
+    return this.targetIndex + 1 < this.targets.length;
+  }
+
+  /** Counts session `sessionId` once, however many transactions of it the address is in. */
+  joinSession(sessionId: number): void {
+    if (this.lastSession !== sessionId) this.sessions += 1;
+    this.lastSession = sessionId;
+  }
+}

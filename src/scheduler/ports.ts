@@ -1,0 +1,96 @@
+/**
+ * What the scheduler and the verifier exchange: the plan for an address that needs an SMTP
+ * conversation, the per-address logic the verifier supplies, and the run's settings.
+ */
+import type { ProbeResult, ProbeTarget, VerifyResult } from '../types.js';
+import type { HarvestAllowance } from './harvest-allowance.js';
+import type { SessionFactory } from './session-port.js';
+
+/** What the scheduler needs to know about an address that needs an SMTP conversation. */
+export interface PlannedAddress {
+  /** The address for `RCPT TO`. */
+  readonly recipient: string;
+  /** The A-label domain (catch-all probes are per domain). */
+  readonly domain: string;
+  /** MX hosts to try in order, each with one address. */
+  readonly targets: readonly ProbeTarget[];
+  /** The address needs SMTPUTF8 (RFC 6531). */
+  readonly smtputf8: boolean;
+  /** The domain's catch-all status is not known yet: a random address must be asked too. */
+  readonly needsCatchAll: boolean;
+}
+
+/** A result before its timing fields. */
+export type ResultBody = Omit<VerifyResult, 'durationMs' | 'checkedAt'>;
+
+/** The first half of a verification: finished already, or a plan for the SMTP conversation. */
+export type Preparation<P extends PlannedAddress> =
+  { readonly kind: 'done'; readonly body: ResultBody } | { readonly kind: 'probe'; readonly plan: P };
+
+/** The per-address logic, supplied by the verifier. */
+export interface SchedulerPorts<P extends PlannedAddress> {
+  /** Syntax, facts, DNS, targets. Never rejects for what DNS said. */
+  prepare(input: string, signal: AbortSignal): Promise<Preparation<P>>;
+  /**
+   * Reads one address's share of a conversation (as a one-address `ProbeResult`) into a result body;
+   * `waitMs` is set when a greylisting retry may give an answer.
+   */
+  conclude(
+    plan: P,
+    probe: ProbeResult,
+    attempts: number,
+    timedOut: boolean,
+  ): { readonly body: ResultBody; readonly waitMs: number | null };
+  /** Adds the timing fields (and publishes the result). */
+  finish(body: ResultBody, startedAt: number, checkedAt: string): VerifyResult;
+  /**
+   * The verifier's ledger of refused RCPTs at gateways that count them per hour (IronPort DHAP), the
+   * one `verify()` uses: every RCPT of a batch at such a host is reserved in it before it is sent.
+   */
+  readonly allowance: HarvestAllowance;
+  /**
+   * The answer for an address not asked because the hour's allowance at host address `ip` is spent:
+   * `unknown/rate_limited` with `retryAt`, as `verify()` gives it.
+   */
+  harvestLimited(plan: P, ip: string): ResultBody;
+}
+
+/** How sessions are opened: the prober's settings. */
+export interface SessionSettings {
+  readonly port: number;
+  readonly helo: string;
+  readonly mailFrom: string;
+  readonly localAddress: string | null;
+  readonly connectTimeoutMs: number;
+  readonly greetingTimeoutMs: number;
+  readonly commandTimeoutMs: number;
+  readonly startTls: boolean;
+  readonly transcript: boolean;
+}
+
+/** The scheduler's limits; `verifyMany()` validates them and supplies the defaults. */
+export interface SchedulerSettings {
+  /** Addresses read from the input and not yet yielded, at most. */
+  readonly window: number;
+  /** Sessions open at once per MX host address, at most (a provider rule may lower it). */
+  readonly hostConcurrency: number;
+  /** Commands per second sent to one MX host over all its sessions; `0` for no pace. */
+  readonly hostCommandsPerSecond: number;
+  /** Sessions an address may take part in without getting its own reply before it is given up. */
+  readonly hostTries: number;
+  /** First backoff after a host pushes back, in milliseconds; it doubles on each further failure. */
+  readonly backoffMs: number;
+  /** Longest backoff, in milliseconds. */
+  readonly maxBackoffMs: number;
+  /** Greylisting retries per address after the first attempt. */
+  readonly greylistRetries: number;
+  /** SMTP sessions open at once over all hosts, at most (each is a socket and a file descriptor). */
+  readonly maxSessions: number;
+  /** Per SMTP transaction, in milliseconds (the verifier's `timeoutMs`); DNS has its own timeouts. */
+  readonly timeoutMs: number;
+  readonly session: SessionSettings;
+  /** Opens a session with one MX host address (`new SmtpSession(options)`; a fake in unit tests). */
+  readonly openSession: SessionFactory;
+  /** A random local part for catch-all probes. */
+  readonly randomLocalPart: () => string;
+}

@@ -1,0 +1,458 @@
+/**
+ * One SMTP session with one MX host address, feeding it batches of the host's queued jobs: open (within
+ * the deadline of the address it is opened for), then `RSET`/`MAIL FROM`/RCPT… transactions sized by the
+ * host's politeness, until the queue is empty, the error budget is spent or the server pushes back.
+ * What each reply means for its address is left to the run (`SessionOwner`); this class reads what a
+ * reply means for the *session* and the *host*.
+ */
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { classifyReply } from '../classify/index.js';
+import { matchProvider } from '../providers/index.js';
+import type { ProbeFailure, SmtpReplyInfo, TranscriptEntry } from '../types.js';
+import type { HarvestAllowance, Reservation } from './harvest-allowance.js';
+import type { Host } from './host.js';
+import type { Job, SessionView } from './job.js';
+import { isClosingReply, isTooManyRecipients } from './politeness.js';
+import type { SchedulerSettings } from './ports.js';
+import type { ProbeSession, SessionTransactionResult } from './session-port.js';
+
+/** Pause between a session's close and the next session on its slot (see `SessionRun.run`). */
+const SLOT_RELEASE_MS = 2;
+
+/** What a session needs from the run it belongs to. */
+export interface SessionOwner {
+  readonly settings: SchedulerSettings;
+  readonly allowance: HarvestAllowance;
+  /** Fires when the run stops; every session listens on it. */
+  readonly stopSignal: AbortSignal;
+  /** A method, not a field: the run may stop during any `await` (flow analysis cannot see that). */
+  isStopped(): boolean;
+  /** False once the input is read and no address is being prepared: no more work can arrive. */
+  readonly mayGetWork: boolean;
+  /** Ends a job with its RCPT reply, or with why it has none. */
+  finalize(
+    job: Job,
+    reply: SmtpReplyInfo | null,
+    failure: ProbeFailure | null,
+    view: SessionView | null,
+    transcript: TranscriptEntry[] | null,
+    timedOut?: boolean,
+  ): void;
+  /** A job has its RCPT reply: conclude it, or park it until its domain's catch-all reply. */
+  deliver(job: Job, reply: SmtpReplyInfo, view: SessionView, transcript: TranscriptEntry[] | null): void;
+  /** Puts jobs back at the front of `host`'s queue (`counted`: the session is one of their tries). */
+  requeue(host: Host, jobs: readonly Job[], counted: boolean): void;
+  /** Queues a job at the host of its current target. */
+  enqueue(job: Job): void;
+  /** Ends a job that the hour's allowance of refusals at `ip` does not let us ask. */
+  endUnasked(job: Job, ip: string): void;
+  /** Charges server time to a job; ends it as a timeout when its deadline is spent. */
+  charge(host: Host, job: Job, ms: number, failed: ProbeFailure, view: SessionView | null): boolean;
+  /** Milliseconds left of a job's deadline (at least 1). */
+  remainingMs(job: Job): number;
+  /** The session's slot is free again. */
+  sessionClosed(host: Host): void;
+}
+
+/** A 5xx reply that refuses our sender (blocklist, reputation, policy): final within one run. */
+function isPermanentSenderBlock(reply: SmtpReplyInfo): boolean {
+  return reply.code >= 500 && reply.code < 600 && classifyReply(reply).reason === 'sender_blocked';
+}
+
+/** What a transaction's replies did to the session. */
+interface TransactionEffect {
+  readonly errors: number;
+  readonly progress: boolean;
+  readonly endSession: boolean;
+}
+
+export class SessionRun {
+  readonly #owner: SessionOwner;
+  readonly #host: Host;
+  readonly #id: number;
+  /** The host name sessions are opened with (the front job's MX name). */
+  readonly #name: string;
+  readonly #transcript: TranscriptEntry[] | null;
+  /**
+   * The run's stop or an address's deadline ends the session: a signal reaches every phase, the TCP
+   * connect and the TLS handshake included (a closed socket would not stop a connect in progress).
+   */
+  readonly #cut = new AbortController();
+  readonly #session: ProbeSession;
+  /** The RCPTs of the batch in flight, reserved in the harvest allowance. */
+  #held: Reservation | null = null;
+  #transactions = 0;
+  #errors = 0;
+
+  constructor(owner: SessionOwner, host: Host, id: number) {
+    this.#owner = owner;
+    this.#host = host;
+    this.#id = id;
+    const front = host.front;
+    this.#name = front?.target?.host ?? host.ip;
+    this.#transcript = owner.settings.session.transcript ? [] : null;
+    this.#session = owner.settings.openSession({
+      ...owner.settings.session,
+      host: this.#name,
+      ip: host.ip,
+      signal: this.#cut.signal,
+      transcript: this.#transcript,
+    });
+  }
+
+  readonly #onStop = (): void => {
+    this.#cut.abort();
+  };
+
+  /** Runs the session to its end; the caller has counted it in `host.active` already. */
+  async run(): Promise<void> {
+    const owner = this.#owner;
+    owner.stopSignal.addEventListener('abort', this.#onStop, { once: true });
+    try {
+      const view = await this.#open();
+      if (view !== null) await this.#feed(view);
+    } finally {
+      owner.stopSignal.removeEventListener('abort', this.#onStop);
+      this.#held?.release();
+      if (!owner.isStopped()) await this.#session.quit();
+      else this.#session.close();
+      // The slot is free once the server has seen the connection go: its FIN is processed on the next
+      // turn of its event loop, and a new connection before that would exceed the cap as it counts.
+      if (!owner.isStopped()) await sleep(SLOT_RELEASE_MS);
+      owner.sessionClosed(this.#host);
+    }
+  }
+
+  /**
+   * Opens the session for the address at the front of the queue, within what is left of its deadline:
+   * a tarpit, a trickled greeting or a hung STARTTLS cost it `timeoutMs`, not `hostTries` × the
+   * greeting and command timeouts. Returns the session's view when ready, `null` when not.
+   */
+  async #open(): Promise<SessionView | null> {
+    const owner = this.#owner;
+    const host = this.#host;
+    await host.pace(2, owner.stopSignal);
+    const front = host.front;
+    const openedAt = performance.now();
+    const openDeadline = setTimeout(
+      () => {
+        this.#cut.abort();
+      },
+      front === undefined ? owner.settings.timeoutMs : owner.remainingMs(front),
+    );
+    const opened = await this.#session.open();
+    clearTimeout(openDeadline);
+    if (owner.isStopped()) return null;
+    const session = this.#session;
+    const view: SessionView = {
+      host: this.#name,
+      ip: host.ip,
+      tls: session.tls !== null,
+      tlsCertificateError: session.tls?.certificateError ?? null,
+      banner: session.banner,
+      extensions: session.extensions,
+    };
+    if (opened !== null) {
+      this.#onOpenFailure(opened, view, performance.now() - openedAt);
+      return null;
+    }
+    host.unreachable = false;
+    return view;
+  }
+
+  /** Transactions until the queue is empty, the budget is spent or the server ends the session. */
+  async #feed(view: SessionView): Promise<void> {
+    const owner = this.#owner;
+    const host = this.#host;
+    const provider = matchProvider({ mxHost: this.#name, banner: view.banner });
+    const harvestLimit = provider?.maxInvalidRecipientsPerHour ?? null;
+    host.applyProvider(provider);
+    const utf8 = view.extensions.includes('SMTPUTF8');
+    for (;;) {
+      if (owner.isStopped()) return;
+      if (!host.hasUsefulBudget(this.#errors)) return;
+      let batch = host.take(host.batchSize(this.#errors));
+      if (batch.length === 0) {
+        if (await host.waitForWork(owner.mayGetWork)) continue;
+        return;
+      }
+      if (!utf8) {
+        batch = this.#refuseUtf8(batch, view);
+        if (batch.length === 0) continue;
+      }
+      // A gateway counting refused RCPTs per hour (IronPort DHAP): no more RCPTs than the hour has
+      // left, each reserved until its reply is counted, whoever else (verify(), other sessions, other
+      // runs) is asking the same host.
+      const held = owner.allowance.reserve(host.ip, harvestLimit, batch.length);
+      this.#held = held;
+      if (held.count < batch.length) {
+        host.putBack(batch.slice(held.count));
+        batch = batch.slice(0, held.count);
+      }
+      if (batch.length === 0) {
+        // What is left is reserved by RCPTs in flight: they may come back unrefused.
+        if (owner.allowance.inFlight(host.ip) > 0) {
+          await owner.allowance.released(host.ip, owner.stopSignal);
+          continue;
+        }
+        // Spent for the hour: every address waiting here gets its answer now, without an RCPT.
+        for (const job of host.takeAll()) owner.endUnasked(job, host.ip);
+        return;
+      }
+      const effect = await this.#send(batch, view, harvestLimit, held);
+      if (effect === null) return;
+      this.#errors += effect.errors;
+      if (effect.progress) host.recovered();
+      if (effect.endSession) return;
+    }
+  }
+
+  /** RFC 6531 §3.4: without SMTPUTF8 a UTF-8 address cannot be sent at all. Returns the others. */
+  #refuseUtf8(batch: readonly Job[], view: SessionView): Job[] {
+    for (const job of batch.filter((j) => j.smtputf8)) {
+      job.joinSession(this.#id);
+      this.#owner.finalize(
+        job,
+        null,
+        {
+          kind: 'smtputf8_unsupported',
+          stage: 'mail',
+          message: `${this.#name} does not advertise SMTPUTF8, needed for a UTF-8 address (RFC 6531)`,
+          reply: null,
+        },
+        view,
+        null,
+      );
+    }
+    return batch.filter((j) => !j.smtputf8);
+  }
+
+  /** One transaction for `batch`; `null` when the run stopped meanwhile. */
+  async #send(
+    batch: readonly Job[],
+    view: SessionView,
+    harvestLimit: number | null,
+    held: Reservation,
+  ): Promise<TransactionEffect | null> {
+    const owner = this.#owner;
+    const host = this.#host;
+    for (const job of batch) {
+      job.joinSession(this.#id);
+      job.lastView = view;
+    }
+    await host.pace(batch.length + (this.#transactions > 0 ? 2 : 1), owner.stopSignal);
+    if (owner.isStopped()) return null;
+    const mark = this.#transcript?.length ?? 0;
+    let timedOut = false;
+    // The per-address deadline (docs/library.md): the transaction ends when the address with the least
+    // time left runs out of it.
+    const sentAt = performance.now();
+    const deadline = setTimeout(
+      () => {
+        timedOut = true;
+        this.#cut.abort();
+      },
+      Math.min(...batch.map((job) => owner.remainingMs(job))),
+    );
+    const outcome = await this.#session.transaction({
+      mailFrom: owner.settings.session.mailFrom,
+      recipients: batch.map((job) => job.recipient),
+      smtputf8: batch.some((job) => job.smtputf8),
+      reset: this.#transactions > 0,
+    });
+    clearTimeout(deadline);
+    this.#transactions += 1;
+    const refused = outcome.recipients.slice(0, batch.length).filter((reply) => reply.code >= 500);
+    owner.allowance.record(host.ip, harvestLimit, refused.length);
+    held.release();
+    if (owner.isStopped()) return null;
+    const transcript = this.#transcript;
+    const lines = transcript === null ? null : transcript.slice(this.#transactions === 1 ? 0 : mark);
+    const effect = this.#read(batch, outcome, view, lines, timedOut);
+    this.#chargeTransaction(batch, outcome.recipients.length, performance.now() - sentAt, timedOut, view);
+    return effect;
+  }
+
+  /**
+   * A transaction's time goes to the addresses it left without an answer. When the deadline cut it,
+   * only to the address the server was stuck on (replies come in order, RFC 2920 §3): the others of
+   * the batch are asked again in another session, unharmed, their try counted.
+   */
+  #chargeTransaction(
+    batch: readonly Job[],
+    replies: number,
+    ms: number,
+    timedOut: boolean,
+    view: SessionView,
+  ): void {
+    const host = this.#host;
+    const failed: ProbeFailure = {
+      kind: 'timeout',
+      stage: replies === 0 ? 'mail' : 'rcpt',
+      message: 'the transaction was cut at the deadline',
+      reply: null,
+    };
+    // Asked again means back in the host's queue (an address waiting for its domain's catch-all reply
+    // has its answer and is not).
+    const waiting = (job: Job | undefined): job is Job => job !== undefined && !job.done && host.has(job);
+    if (timedOut) {
+      const stuck = batch[replies];
+      if (waiting(stuck)) this.#owner.charge(host, stuck, ms, failed, view);
+      return;
+    }
+    for (const job of batch)
+      if (waiting(job)) this.#owner.charge(host, job, ms, job.lastFailure ?? failed, view);
+  }
+
+  /** The session never became ready: next MX for addresses that have one, backoff, bounded tries. */
+  #onOpenFailure(failed: ProbeFailure, view: SessionView, ms: number): void {
+    const owner = this.#owner;
+    const host = this.#host;
+    const unreachable =
+      failed.stage === 'connect' && (failed.kind === 'connection_failed' || failed.kind === 'timeout');
+    const deferred =
+      failed.kind === 'reply' &&
+      failed.reply !== null &&
+      (isClosingReply(failed.reply) || classifyReply(failed.reply).backOff);
+    if (failed.kind === 'reply' && !deferred) {
+      // A definite refusal (554 at the greeting, EHLO and HELO refused): every queued address gets it,
+      // as verify() would give it to each.
+      for (const job of host.takeAll()) owner.finalize(job, null, failed, view, null);
+      return;
+    }
+    if (deferred && host.active > 1) {
+      host.lowerCapBelowActive();
+      return;
+    }
+    // The time the open took is charged to every address that waited for it.
+    for (const job of host.snapshot()) owner.charge(host, job, ms, failed, unreachable ? null : view);
+    host.unreachable = unreachable;
+    host.backOff();
+    const stay: Job[] = [];
+    for (const job of host.takeAll()) {
+      job.lastFailure = failed;
+      job.lastView = unreachable ? null : view;
+      if ((unreachable || deferred) && job.hasNextTarget) {
+        // RFC 5321 §5.1: the next MX host, at once.
+        job.targetIndex += 1;
+        owner.enqueue(job);
+      } else {
+        stay.push(job);
+      }
+    }
+    owner.requeue(host, stay, true);
+  }
+
+  /** Reads a transaction's replies into verdicts, deferrals and addresses to ask again. */
+  #read(
+    batch: readonly Job[],
+    outcome: SessionTransactionResult,
+    view: SessionView,
+    transcript: TranscriptEntry[] | null,
+    timedOut: boolean,
+  ): TransactionEffect {
+    const failed = outcome.failure;
+    if (failed !== null && failed.kind === 'reply' && (failed.stage === 'mail' || failed.stage === 'rset')) {
+      return this.#readMailRefusal(batch, failed, view, transcript);
+    }
+    const owner = this.#owner;
+    const host = this.#host;
+    let errors = 0;
+    let progress = false;
+    let endSession = failed !== null;
+    let deferred = false;
+    let answered = 0;
+    for (const [index, reply] of outcome.recipients.entries()) {
+      const job = batch[index];
+      if (job === undefined) break;
+      answered = index + 1;
+      if (isTooManyRecipients(reply)) {
+        // The server's per-transaction limit: the rest go in the next transaction, not a verdict.
+        host.learnRecipientLimit(index);
+        owner.requeue(host, batch.slice(index), false);
+        answered = batch.length;
+        break;
+      }
+      const provider = matchProvider({ mxHost: job.target?.host ?? view.host, banner: view.banner });
+      const classification = classifyReply(reply, { provider });
+      if (reply.code >= 400) errors += 1;
+      host.countReply(reply.code);
+      const permanentBlock = isPermanentSenderBlock(reply);
+      if (
+        isClosingReply(reply) ||
+        (classification.backOff && classification.reason !== 'greylisted' && !permanentBlock)
+      ) {
+        // Postfix `421 4.7.0 Error: too many errors`, rate limits, blocks: about us, not the address.
+        job.lastReply = reply;
+        job.lastFailure = null;
+        owner.requeue(host, [job], true);
+        deferred = true;
+        endSession = true;
+        if (isClosingReply(reply) && /too many errors/i.test(reply.text)) host.learnErrorLimit(errors);
+        continue;
+      }
+      // A permanent block of our sender is this address's answer (unknown/sender_blocked, as verify()
+      // says at once); asking again after a backoff would only repeat it. The host still slows down.
+      if (permanentBlock) deferred = true;
+      progress = true;
+      owner.deliver(job, reply, view, transcript);
+    }
+    const unanswered = batch.slice(answered);
+    if (unanswered.length > 0) {
+      this.#requeueUnanswered(unanswered, failed, timedOut);
+      endSession = true;
+      if (!progress) deferred = true;
+    }
+    if (deferred) host.backOff();
+    return { errors, progress, endSession };
+  }
+
+  /** MAIL FROM (or RSET) refused: about our sender, so about every address of the batch alike. */
+  #readMailRefusal(
+    batch: readonly Job[],
+    failed: ProbeFailure,
+    view: SessionView,
+    transcript: TranscriptEntry[] | null,
+  ): TransactionEffect {
+    const owner = this.#owner;
+    const host = this.#host;
+    const reply = failed.reply;
+    if (reply !== null && isPermanentSenderBlock(reply)) {
+      // A 5xx block of our sender (blocklisted IP, policy) does not lift within a run: each address
+      // gets it now, as verify() gives it, and the host is left alone for a while.
+      for (const job of batch) owner.finalize(job, null, failed, view, transcript);
+      host.backOff();
+      return { errors: 1, progress: true, endSession: true };
+    }
+    if (reply !== null && (isClosingReply(reply) || classifyReply(reply).backOff)) {
+      for (const job of batch) {
+        job.lastFailure = failed;
+        job.lastReply = reply;
+      }
+      owner.requeue(host, batch, true);
+      host.backOff();
+      return { errors: 1, progress: false, endSession: true };
+    }
+    // MAIL FROM refused for good (sender policy): each address gets it, as verify() gives it.
+    for (const job of batch) owner.finalize(job, null, failed, view, transcript);
+    return { errors: 1, progress: true, endSession: true };
+  }
+
+  /** A disconnect is never a verdict about the addresses that did not get their own reply. */
+  #requeueUnanswered(unanswered: readonly Job[], failed: ProbeFailure | null, timedOut: boolean): void {
+    const why: ProbeFailure = failed ?? {
+      kind: 'protocol_error',
+      stage: 'rcpt',
+      message: 'the session ended before every RCPT was answered',
+      reply: null,
+    };
+    const effective: ProbeFailure = timedOut ? { ...why, kind: 'timeout' } : why;
+    for (const job of unanswered) {
+      job.lastFailure = effective;
+      job.lastReply = null;
+    }
+    this.#owner.requeue(this.#host, unanswered, true);
+  }
+}

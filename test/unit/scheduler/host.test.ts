@@ -1,0 +1,136 @@
+/** One MX host address's queue and politeness (src/scheduler/host.ts), and a domain's catch-all state. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { DomainState, DomainTable } from '../../../src/scheduler/domain-state.js';
+import { EXTRA_SESSION_MIN_QUEUE, Host } from '../../../src/scheduler/host.js';
+import { Job } from '../../../src/scheduler/job.js';
+import { SESSION_ERROR_BUDGET } from '../../../src/scheduler/politeness.js';
+import type { ProviderRule } from '../../../src/providers/index.js';
+
+const limits = { hostConcurrency: 2, backoffMs: 1000, maxBackoffMs: 8000, hostCommandsPerSecond: 0 };
+
+function job(id: number, domain = new DomainState('example.test')): Job {
+  return new Job({
+    id,
+    kind: 'address',
+    recipient: `user${String(id)}@example.test`,
+    smtputf8: false,
+    targets: [{ host: 'mx.example.test', ip: '192.0.2.1' }],
+    domain,
+    plan: null,
+    startedAt: 0,
+    checkedAt: '',
+  });
+}
+
+describe('Host', () => {
+  it('takes jobs in order, skipping those already done, and puts pushed-back ones at the front', () => {
+    const host = new Host('192.0.2.1', limits);
+    const jobs = [job(0), job(1), job(2), job(3)];
+    for (const j of jobs) host.add(j, false);
+    const first = jobs[1];
+    assert.ok(first !== undefined);
+    first.done = true;
+    assert.deepEqual(
+      host.take(2).map((j) => j.id),
+      [0, 2],
+    );
+    host.putBack([jobs[0] as Job]);
+    assert.deepEqual(
+      host.takeAll().map((j) => j.id),
+      [0, 3],
+    );
+  });
+
+  it('wants a first session for one job, a second only for a longer queue, never over the cap', () => {
+    const host = new Host('192.0.2.1', limits);
+    assert.equal(host.wantsSession(), false);
+    host.add(job(0), false);
+    assert.equal(host.wantsSession(), true);
+    host.active = 1;
+    assert.equal(host.wantsSession(), false);
+    for (let i = 1; i < EXTRA_SESSION_MIN_QUEUE; i += 1) host.add(job(i), false);
+    assert.equal(host.wantsSession(), true);
+    host.active = 2;
+    for (let i = 0; i < 20; i += 1) host.add(job(100 + i), false);
+    assert.equal(host.wantsSession(), false, 'hostConcurrency 2');
+  });
+
+  it('lowers its cap for a provider rule, and is then not forgettable', () => {
+    const host = new Host('192.0.2.1', limits);
+    assert.equal(host.isForgettable, true);
+    host.applyProvider({ maxConnections: 1 } as unknown as ProviderRule);
+    assert.equal(host.cap, 1);
+    assert.equal(host.isForgettable, false);
+  });
+
+  it('backs off exponentially and starts over after progress', () => {
+    const host = new Host('192.0.2.1', limits);
+    const before = Date.now();
+    host.backOff();
+    host.backOff();
+    host.backOff();
+    assert.ok(host.backoffUntil >= before + 4000, 'third failure: 1000 × 2²');
+    assert.ok(host.backoffUntil <= Date.now() + 4000);
+    host.recovered();
+    host.backOff();
+    assert.ok(host.backoffUntil <= Date.now() + 1000);
+    host.stop();
+  });
+
+  it('sizes batches within the error budget and learns the limits servers state', () => {
+    const host = new Host('192.0.2.1', limits);
+    assert.equal(host.hasUsefulBudget(0), true);
+    assert.ok(host.batchSize(0) >= SESSION_ERROR_BUDGET);
+    host.learnRecipientLimit(3);
+    assert.equal(host.batchSize(0), 3);
+    host.learnErrorLimit(5); // `421 too many errors` at the 5th refusal: budget ⌊4 / 2⌋ = 2
+    assert.equal(host.batchSize(0), 2);
+    assert.equal(host.hasUsefulBudget(2), false);
+  });
+
+  it('wakes an idle session when a job arrives, and says none can arrive once the input is done', async () => {
+    const host = new Host('192.0.2.1', limits);
+    assert.equal(await host.waitForWork(false), false);
+    const waiting = host.waitForWork(true);
+    assert.equal(host.add(job(0), false), true, 'an idle session took it');
+    assert.equal(await waiting, true);
+  });
+});
+
+describe('DomainState', () => {
+  it('claims the catch-all probe once, parks answers and hands them back with the reply', () => {
+    const table = new DomainTable();
+    const domain = table.acquire('example.test');
+    assert.equal(domain.claimProbe(), true);
+    assert.equal(domain.claimProbe(), false);
+    assert.equal(domain.isPending, true);
+    const reply = { stage: 'rcpt', code: 550, enhanced: '5.1.1', text: 'no' } as const;
+    const view = {
+      host: 'mx',
+      ip: '192.0.2.1',
+      tls: false,
+      tlsCertificateError: null,
+      banner: null,
+      extensions: [],
+    };
+    domain.park({ job: job(0, domain), reply, view, transcript: null });
+    const parked = domain.settle(reply);
+    assert.equal(parked.length, 1);
+    assert.equal(domain.isPending, false);
+    assert.deepEqual(domain.catchAllReply, reply);
+    assert.equal(domain.settle(null).length, 0);
+    assert.equal(domain.catchAllReply, null, 'a probe without a reply leaves nothing to read');
+  });
+
+  it('is dropped from the table with its last job', () => {
+    const table = new DomainTable();
+    const a = table.acquire('example.test');
+    table.acquire('example.test');
+    table.release(a);
+    assert.equal(table.size, 1);
+    table.release(a);
+    assert.equal(table.size, 0);
+  });
+});

@@ -1,0 +1,295 @@
+/**
+ * The scheduler's run logic with a scripted session (test/helpers/fake-session.ts) and fake verifier
+ * ports: batching at one host, the session cap, a 421 at the greeting, a disconnect mid-batch, a
+ * recipient limit, greylisting, the catch-all probe, and the next MX host. No sockets, no timers beyond
+ * the scheduler's own (small backoffs).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import {
+  HarvestAllowance,
+  schedule,
+  type PlannedAddress,
+  type Preparation,
+  type ResultBody,
+  type SchedulerPorts,
+  type SchedulerSettings,
+} from '../../../src/scheduler/index.js';
+import { parseAddress } from '../../../src/syntax/index.js';
+import {
+  verdictOf,
+  type SmtpReplyInfo,
+  type ProbeResult,
+  type ProbeTarget,
+  type Reason,
+  type VerifyResult,
+} from '../../../src/types.js';
+import { FakeSmtp, NO_SUCH_USER, OK, reply, type HostScript } from '../../helpers/fake-session.js';
+
+const MX1: ProbeTarget = { host: 'mx1.example.test', ip: '192.0.2.1' };
+const MX2: ProbeTarget = { host: 'mx2.example.test', ip: '192.0.2.2' };
+
+interface Ports extends SchedulerPorts<PlannedAddress> {
+  /** Catch-all replies each concluded address saw, by recipient. */
+  readonly catchAllSeen: Map<string, number | null>;
+}
+
+/** Ports that plan every valid address at `targets`, and read a reply code as its reason. */
+function fakePorts(targets: readonly ProbeTarget[], options: { catchAll?: boolean } = {}): Ports {
+  const catchAllSeen = new Map<string, number | null>();
+  const body = (input: string, reason: Reason): ResultBody => ({
+    input,
+    address: input,
+    verdict: verdictOf(reason),
+    reason,
+    flags: { role: false, free: false, disposable: false, catchAll: false },
+    suggestion: null,
+    syntax: parseAddress(input),
+    dns: null,
+    smtp: null,
+    retryAt: null,
+  });
+  return {
+    catchAllSeen,
+    allowance: new HarvestAllowance(),
+    prepare(input): Promise<Preparation<PlannedAddress>> {
+      if (!input.includes('@')) return Promise.resolve({ kind: 'done', body: body(input, 'invalid_syntax') });
+      return Promise.resolve({
+        kind: 'probe',
+        plan: {
+          recipient: input,
+          domain: input.slice(input.indexOf('@') + 1),
+          targets,
+          smtputf8: false,
+          needsCatchAll: options.catchAll === true,
+        },
+      });
+    },
+    conclude(plan, probe: ProbeResult, _attempts, timedOut) {
+      catchAllSeen.set(plan.recipient, probe.catchAll?.code ?? null);
+      const rcpt = probe.replies[0]?.reply ?? null;
+      if (rcpt === null)
+        return { body: body(plan.recipient, timedOut ? 'timeout' : 'connection_failed'), waitMs: null };
+      if (rcpt.code === 450) return { body: body(plan.recipient, 'greylisted'), waitMs: 5 };
+      return { body: body(plan.recipient, rcpt.code < 300 ? 'accepted' : 'mailbox_not_found'), waitMs: null };
+    },
+    finish: (result, _startedAt, checkedAt) => ({ ...result, durationMs: 0, checkedAt }),
+    harvestLimited: (plan) => body(plan.recipient, 'rate_limited'),
+  };
+}
+
+function settings(smtp: FakeSmtp, overrides: Partial<SchedulerSettings> = {}): SchedulerSettings {
+  return {
+    window: 1000,
+    hostConcurrency: 1,
+    hostCommandsPerSecond: 0,
+    hostTries: 4,
+    backoffMs: 1,
+    maxBackoffMs: 4,
+    greylistRetries: 2,
+    maxSessions: 256,
+    timeoutMs: 10_000,
+    randomLocalPart: () => 'random',
+    openSession: smtp.factory,
+    session: {
+      port: 25,
+      helo: 'probe.test',
+      mailFrom: 'verify@probe.test',
+      localAddress: null,
+      connectTimeoutMs: 1000,
+      greetingTimeoutMs: 1000,
+      commandTimeoutMs: 1000,
+      startTls: false,
+      transcript: false,
+    },
+    ...overrides,
+  };
+}
+
+async function run(
+  inputs: readonly string[],
+  ports: SchedulerPorts<PlannedAddress>,
+  smtp: FakeSmtp,
+  overrides: Partial<SchedulerSettings> = {},
+): Promise<Map<string, VerifyResult>> {
+  const results = new Map<string, VerifyResult>();
+  for await (const result of schedule(inputs, ports, settings(smtp, overrides))) {
+    assert.equal(results.has(result.input), false, `one result per input (${result.input})`);
+    results.set(result.input, result);
+  }
+  return results;
+}
+
+const addresses = (count: number, domain = 'example.test'): string[] =>
+  Array.from({ length: count }, (_, i) => `user${String(i)}@${domain}`);
+
+/** Answers `user<even>` with 250 and `user<odd>` with 550 5.1.1. */
+const evenOdd: HostScript['rcpt'] = (recipient) =>
+  Number(/user(\d+)/.exec(recipient)?.[1]) % 2 === 0 ? OK : NO_SUCH_USER;
+
+describe('schedule() with a fake session', () => {
+  it('verifies many addresses at one host in one session, several RCPTs per transaction', async () => {
+    const smtp = new FakeSmtp({ [MX1.ip]: { rcpt: () => OK } });
+    const inputs = addresses(60);
+    const results = await run(inputs, fakePorts([MX1]), smtp);
+    assert.equal(results.size, 60);
+    for (const input of inputs) assert.equal(results.get(input)?.reason, 'accepted');
+    assert.equal(smtp.sessions.length, 1, 'one session for one host at hostConcurrency 1');
+    assert.ok(smtp.transactions.length < 60, `batched (${String(smtp.transactions.length)} transactions)`);
+    assert.ok(
+      smtp.transactions.slice(1).every((t) => t.reset),
+      'RSET between transactions',
+    );
+    const asked = smtp.transactions.flatMap((t) => t.recipients);
+    assert.deepEqual([...asked].sort(), [...inputs].sort(), 'each address asked exactly once');
+  });
+
+  it('answers an address that needs no conversation without a session', async () => {
+    const smtp = new FakeSmtp({ [MX1.ip]: { rcpt: () => OK } });
+    const results = await run(['not-an-address'], fakePorts([MX1]), smtp);
+    assert.equal(results.get('not-an-address')?.reason, 'invalid_syntax');
+    assert.equal(smtp.sessions.length, 0);
+  });
+
+  it('keeps within the error budget: refusals end a session and a new one goes on', async () => {
+    const smtp = new FakeSmtp({ [MX1.ip]: { rcpt: evenOdd } });
+    const inputs = addresses(80);
+    const results = await run(inputs, fakePorts([MX1]), smtp);
+    for (const [i, input] of inputs.entries())
+      assert.equal(results.get(input)?.reason, i % 2 === 0 ? 'accepted' : 'mailbox_not_found');
+    // 40 refusals, at most 9 per session (Postfix's soft limit, politeness.ts).
+    assert.ok(smtp.sessions.length >= 5, `${String(smtp.sessions.length)} sessions`);
+    const bySession = new Map<number, number>();
+    for (const t of smtp.transactions) {
+      const refused = t.recipients.filter((r) => evenOdd(r, 0) !== OK).length;
+      bySession.set(t.session, (bySession.get(t.session) ?? 0) + refused);
+    }
+    for (const [session, refused] of bySession)
+      assert.ok(refused <= 9, `session ${String(session)}: ${String(refused)}`);
+  });
+
+  it('never opens more sessions at a host than hostConcurrency', async () => {
+    const smtp = new FakeSmtp({ [MX1.ip]: { rcpt: evenOdd } });
+    await run(addresses(200), fakePorts([MX1]), smtp, { hostConcurrency: 2 });
+    assert.ok((smtp.peak.get(MX1.ip) ?? 0) <= 2);
+    assert.ok(smtp.sessions.length > 2);
+  });
+
+  it('backs off after a 421 greeting and asks again', async () => {
+    const smtp = new FakeSmtp({
+      [MX1.ip]: {
+        open: (attempt) =>
+          attempt === 0
+            ? {
+                kind: 'reply',
+                stage: 'greeting',
+                message: 'busy',
+                reply: { stage: 'greeting', code: 421, enhanced: '4.3.2', text: 'Try again later' },
+              }
+            : null,
+        rcpt: () => OK,
+      },
+    });
+    const results = await run(addresses(5), fakePorts([MX1]), smtp);
+    assert.equal(results.size, 5);
+    for (const result of results.values()) assert.equal(result.reason, 'accepted');
+    assert.equal(smtp.sessions.length, 2);
+  });
+
+  it('goes to the next MX host when the first cannot be reached (RFC 5321 §5.1)', async () => {
+    const smtp = new FakeSmtp({
+      [MX1.ip]: {
+        open: () => ({ kind: 'connection_failed', stage: 'connect', message: 'refused', reply: null }),
+        rcpt: () => OK,
+      },
+      [MX2.ip]: { rcpt: () => NO_SUCH_USER },
+    });
+    const results = await run(addresses(3), fakePorts([MX1, MX2]), smtp);
+    for (const result of results.values()) assert.equal(result.reason, 'mailbox_not_found');
+    assert.ok(smtp.transactions.every((t) => t.ip === MX2.ip));
+  });
+
+  it('asks an address again in a new session after a disconnect, never making it a verdict', async () => {
+    const smtp = new FakeSmtp({
+      [MX1.ip]: { rcpt: (recipient, n) => (recipient === 'user2@example.test' && n === 0 ? 'drop' : OK) },
+    });
+    const results = await run(addresses(6), fakePorts([MX1]), smtp);
+    for (const result of results.values()) assert.equal(result.reason, 'accepted');
+    assert.ok(smtp.sessions.length >= 2);
+  });
+
+  it('gives an address up after hostTries sessions without its own reply', async () => {
+    const smtp = new FakeSmtp({ [MX1.ip]: { rcpt: () => 'drop' } });
+    const results = await run(['a@example.test'], fakePorts([MX1]), smtp, { hostTries: 3 });
+    assert.equal(results.get('a@example.test')?.reason, 'connection_failed');
+    assert.equal(smtp.sessions.length, 3);
+  });
+
+  it('learns a recipient limit from 452 4.5.3 and sends the rest in the next transaction', async () => {
+    const limit = 3;
+    // The (limit+1)-th RCPT of each transaction is refused with 452 4.5.3.
+    const limited: FakeSmtp = new FakeSmtp({
+      [MX1.ip]: {
+        rcpt: (recipient): SmtpReplyInfo => {
+          const index: number = limited.transactions.at(-1)?.recipients.indexOf(recipient) ?? 0;
+          return index >= limit ? reply(452, '4.5.3', 'Too many recipients') : OK;
+        },
+      },
+    });
+    const inputs = addresses(12);
+    const results = await run(inputs, fakePorts([MX1]), limited);
+    for (const input of inputs) assert.equal(results.get(input)?.reason, 'accepted');
+    const sizes = limited.transactions.map((t) => t.recipients.length);
+    assert.ok(
+      sizes.slice(-2).every((size) => size <= limit),
+      `later transactions within the limit: ${sizes.join(',')}`,
+    );
+  });
+
+  it('retries a greylisted address after the window, at the same host', async () => {
+    const smtp = new FakeSmtp({
+      [MX1.ip]: { rcpt: (_recipient, n) => (n === 0 ? reply(450, '4.2.0', 'Greylisted') : OK) },
+    });
+    const results = await run(['a@example.test', 'b@example.test'], fakePorts([MX1]), smtp);
+    for (const result of results.values()) assert.equal(result.reason, 'accepted');
+  });
+
+  it('asks the catch-all question once per domain and hands its reply to every address there', async () => {
+    const smtp = new FakeSmtp({
+      [MX1.ip]: { rcpt: (recipient) => (recipient.startsWith('random@') ? NO_SUCH_USER : OK) },
+    });
+    const inputs = [...addresses(4, 'one.test'), ...addresses(3, 'two.test')];
+    const ports = fakePorts([MX1], { catchAll: true });
+    const results = await run(inputs, ports, smtp);
+    assert.equal(results.size, 7);
+    const asked = smtp.transactions.flatMap((t) => t.recipients);
+    assert.equal(asked.filter((r) => r === 'random@one.test').length, 1);
+    assert.equal(asked.filter((r) => r === 'random@two.test').length, 1);
+    for (const input of inputs) assert.equal(ports.catchAllSeen.get(input), 550, input);
+  });
+
+  it('ends every address in flight as a timeout when the caller aborts', async () => {
+    const smtp = new FakeSmtp({
+      [MX1.ip]: { open: () => null, rcpt: () => reply(450, '4.2.0', 'Greylisted') },
+    });
+    const controller = new AbortController();
+    const results: VerifyResult[] = [];
+    const ports = fakePorts([MX1]);
+    const slow: SchedulerPorts<PlannedAddress> = {
+      ...ports,
+      conclude: (plan, probe, attempts, timedOut) => {
+        const concluded = ports.conclude(plan, probe, attempts, timedOut);
+        // The caller aborts soon after the first greylisting reply, while the retries wait.
+        setImmediate(() => {
+          controller.abort();
+        });
+        return { ...concluded, waitMs: concluded.waitMs === null ? null : 60_000 };
+      },
+    };
+    for await (const result of schedule(addresses(3), slow, settings(smtp), controller.signal))
+      results.push(result);
+    assert.equal(results.length, 3);
+    for (const result of results) assert.equal(result.reason, 'timeout');
+  });
+});
