@@ -15,13 +15,18 @@ function walk(dir) {
 }
 
 const LEAVES = new Set(['errors.ts', 'types.ts', 'options.ts', 'diagnostics.ts']);
-const PURE_DIRS = ['syntax', 'domain', 'classify', 'providers', 'explain'];
+const PURE_DIRS = ['syntax', 'domain', 'classify', 'providers', 'explain', 'decide'];
 const PURE_FILES = new Set(['smtp/reply-parser.ts', 'dns/target-filter.ts']);
 const APPS = ['cli', 'server', 'web', 'demo'];
 const IO_MODULES = /^node:(net|tls|dns|dgram|http|https|fs|child_process|timers)(\/|$)/;
 /** Files allowed to wire `dns/` and `smtp/` together. */
 const WIRING = new Set(['verifier.ts', 'index.ts']);
-const WIRING_DIRS = ['scheduler', 'jobs', 'doctor'];
+/**
+ * Folders that still reach the I/O modules themselves: `doctor/` (it tests this machine's DNS and port
+ * 25 directly) and `jobs/` (the PostgreSQL worker resolves hosts to route work). The scheduler is not
+ * among them: it opens sessions through the factory verifier.ts hands it.
+ */
+const WIRING_DIRS = ['jobs', 'doctor'];
 
 const top = (rel) => (rel.includes('/') ? rel.split('/')[0] : null);
 const isLeaf = (rel) => LEAVES.has(rel);
@@ -64,7 +69,7 @@ for (const file of walk(src)) {
       !WIRING_DIRS.includes(from ?? '') &&
       !isPure(target)
     ) {
-      problems.push(`${rel}: only verifier.ts (and the scheduler) wire the I/O modules (${target})`);
+      problems.push(`${rel}: only verifier.ts (and doctor/, jobs/) wire the I/O modules (${target})`);
     }
     if (
       APPS.includes(from ?? '') &&
@@ -74,6 +79,9 @@ for (const file of walk(src)) {
       !APPS.includes(to ?? '')
     ) {
       problems.push(`${rel}: apps use the library through src/index.ts, not ${target}`);
+    }
+    if (internal && !APPS.includes(from ?? '') && APPS.includes(to ?? '')) {
+      problems.push(`${rel}: the core never imports an app (${target})`);
     }
   }
   if (isPure(rel)) {

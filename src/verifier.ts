@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { classifyReply, type Classification } from './classify/index.js';
+import { catchAllAnswer, decideReason } from './decide/index.js';
 import { verifyDoneChannel, warnOnce } from './diagnostics.js';
 import { domainFacts } from './domain/index.js';
 import { createResolver } from './dns/resolver.js';
@@ -19,6 +19,8 @@ import { matchProvider, type ProviderRule } from './providers/index.js';
 import {
   HarvestAllowance,
   schedule,
+  type Concluded,
+  type Conversation,
   type Reservation,
   type PlannedAddress,
   type Preparation,
@@ -153,11 +155,6 @@ export interface Verifier {
   close(): Promise<void>;
 }
 
-interface Decision {
-  readonly reason: Reason;
-  readonly retryAfterMs: number | null;
-}
-
 /** A result before its timing fields. */
 type Body = ResultBody;
 
@@ -166,17 +163,9 @@ interface ProbePlan extends PlannedAddress {
   readonly base: Pick<Body, 'input' | 'address' | 'suggestion' | 'syntax'>;
   readonly flags: Flags;
   readonly dns: DnsResult;
-  /** The provider rule that the first MX host's name matches, known before connecting. */
-  readonly provider: ProviderRule | null;
 }
 
 type Prepared = Preparation<ProbePlan>;
-
-interface Concluded {
-  readonly body: Body;
-  /** Set when the address was greylisted and a retry after this many milliseconds may answer. */
-  readonly waitMs: number | null;
-}
 
 interface CatchAllEntry {
   readonly accepted: boolean;
@@ -206,14 +195,6 @@ function dnsBlock(route: MailRoute): DnsResult {
       return { mx: null, implicitMx: false, nullMx: false, error: route.error };
   }
 }
-
-const FAILURE_REASONS = {
-  connection_failed: 'connection_failed',
-  timeout: 'timeout',
-  tls_error: 'tls_error',
-  protocol_error: 'protocol_error',
-  smtputf8_unsupported: 'smtputf8_unsupported',
-} as const satisfies Record<string, Reason>;
 
 /**
  * Creates a verifier. Options are validated here, once: a bad value throws `OptionsError`, an unknown
@@ -283,11 +264,12 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
    */
   async function reserveRcpts(
     plan: ProbePlan,
+    provider: ProviderRule | null,
     wanted: () => number,
     signal: AbortSignal,
   ): Promise<{ readonly held: Reservation } | { readonly limited: Body }> {
     const ip = plan.targets[0]?.ip ?? '';
-    const limit = plan.provider?.maxInvalidRecipientsPerHour ?? null;
+    const limit = provider?.maxInvalidRecipientsPerHour ?? null;
     for (;;) {
       const count = wanted();
       const reservation = allowance.reserve(ip, limit, count, count);
@@ -308,8 +290,9 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
    * facts, DNS and the probe targets. Ends with a finished body when no SMTP conversation is needed.
    */
   async function prepare(input: string, signal: AbortSignal): Promise<Prepared> {
+    // Parsed once per address: the suggestion reads the same parse.
     const syntax: SyntaxResult = parseAddress(input);
-    const suggestion = suggestAddress(input);
+    const suggestion = suggestAddress(input, syntax);
     const base = {
       input,
       address: syntax.valid ? `${syntax.localPart ?? ''}@${syntax.domain ?? ''}` : null,
@@ -363,7 +346,6 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
         base,
         flags,
         dns,
-        provider: matchProvider({ mxHost: targets[0]?.host ?? null, banner: null }),
         recipient: `${localPart}@${domain}`,
         domain,
         targets,
@@ -376,20 +358,27 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
   /**
    * The second half, shared by `verify()` and the bulk scheduler: what the SMTP conversation said about
    * this address (its RCPT reply, or why there was none; the domain's catch-all reply when one was
-   * asked) becomes the result body. `waitMs` is set when a greylisting retry may give an answer.
+   * asked) becomes the result body (decide/decide.ts). `waitMs` is set when a greylisting retry may
+   * give an answer.
    */
-  function conclude(plan: ProbePlan, probe: ProbeResult, attempts: number, timedOut: boolean): Concluded {
-    const provider: ProviderRule | null = matchProvider({ mxHost: probe.host, banner: probe.banner });
+  function conclude(plan: ProbePlan, conversation: Conversation): Concluded {
+    const provider = conversation.provider;
     let catchAll = knownCatchAllOf(plan.domain);
-    const probed = catchAllAnswer(probe.catchAll, provider);
+    const probed = catchAllAnswer(conversation.catchAll, provider);
     if (probed !== null) {
       catchAll = probed;
       catchAllCache.set(plan.domain, { accepted: probed, expires: Date.now() + CATCH_ALL_CACHE_TTL_MS });
       config.catchAllFacts?.learned(plan.domain, probed);
     }
     const flags = { ...plan.flags, catchAll: catchAll === true };
-    const rcptReply = probe.replies.find((r) => r.recipient === plan.recipient)?.reply ?? null;
-    const decision = decide(rcptReply, probe, provider, catchAll, flags, timedOut);
+    // Another RCPT accepted from this client (same IP, HELO, MAIL FROM): another recipient of the session,
+    // or the domain's random address. Then the server is not refusing us, and an ambiguous refusal of this
+    // recipient is about the recipient (docs/verdicts.md, "Ambiguous replies"); explainReply() reads a
+    // transcript the same way.
+    const otherRecipientAccepted =
+      conversation.otherRecipientAccepted ||
+      (conversation.catchAll !== null && isPositive(conversation.catchAll));
+    const decision = decideReason({ ...conversation, otherRecipientAccepted, catchAll, flags });
     let retryAt: string | null = null;
     let waitMs: number | null = null;
     if (decision.reason === 'greylisted' || decision.reason === 'rate_limited') {
@@ -400,15 +389,15 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       }
     }
     const smtp: SmtpResult = {
-      host: probe.host,
-      ip: probe.ip,
-      port: probe.port,
-      tls: probe.tls,
+      host: conversation.host,
+      ip: conversation.ip,
+      port: conversation.port,
+      tls: conversation.tls,
       provider: provider?.id ?? null,
-      reply: rcptReply ?? probe.failure?.reply ?? null,
+      reply: conversation.reply ?? conversation.failure?.reply ?? null,
       catchAll,
-      attempts,
-      transcript: probe.transcript,
+      attempts: conversation.attempts,
+      transcript: conversation.transcript,
     };
     return {
       body: { ...plan.base, ...outcome(decision.reason), flags, dns: plan.dns, smtp, retryAt },
@@ -425,11 +414,14 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     const prepared = await prepare(input, signal);
     if (prepared.kind === 'done') return prepared.body;
     const plan = prepared.plan;
+    // The rule of the first MX host's name, known before connecting (limits, one RCPT per transaction).
+    const firstProvider = matchProvider({ mxHost: plan.targets[0]?.host ?? null, banner: null });
     let catchAllRecipient: string | null = plan.needsCatchAll ? `${randomLocalPart()}@${plan.domain}` : null;
     let attempts = 0;
     for (;;) {
       const reserved = await reserveRcpts(
         plan,
+        firstProvider,
         () => {
           // Another call may have learned the domain's catch-all status meanwhile (while this one
           // waited for the harvest allowance or a greylisting window): the random RCPT is not needed.
@@ -448,7 +440,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
           recipients: [plan.recipient],
           catchAllRecipient,
           smtputf8: plan.smtputf8,
-          oneRecipientPerTransaction: plan.provider?.oneRecipientPerTransaction === true,
+          oneRecipientPerTransaction: firstProvider?.oneRecipientPerTransaction === true,
           signal,
           ...(session === undefined ? {} : { session }),
         });
@@ -463,7 +455,10 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       attempts += probe.attempts;
       // A 4xx to the random address (greylisting, a 452 recipient limit) says nothing: ask again on retry.
       if (catchAllAnswer(probe.catchAll, provider) !== null) catchAllRecipient = null;
-      const concluded = conclude(plan, probe, attempts, signal.aborted);
+      const concluded = conclude(
+        plan,
+        conversationOf(probe, plan.recipient, provider, attempts, signal.aborted),
+      );
       const waitMs = concluded.waitMs;
       // Greylisting passes on a retry with the same (IP, MAIL FROM, RCPT) triplet (RFC 6647 §2.1).
       if (waitMs !== null && Date.now() + waitMs + GREYLIST_RETRY_MARGIN_MS < deadlineAt) {
@@ -471,45 +466,6 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       }
       return concluded.body;
     }
-  }
-
-  /** Turns what the server said into a reason; the evidence of a missing mailbox dominates flags. */
-  function decide(
-    rcptReply: SmtpReplyInfo | null,
-    probe: ProbeResult,
-    provider: ProviderRule | null,
-    catchAll: boolean | null,
-    flags: Flags,
-    timedOut: boolean,
-  ): Decision {
-    if (rcptReply === null) {
-      const failure = probe.failure;
-      if (failure === null) return { reason: 'protocol_error', retryAfterMs: null };
-      if (failure.kind === 'reply' && failure.reply !== null) {
-        const classification = classifyReply(failure.reply, { provider });
-        return { reason: classification.reason, retryAfterMs: classification.retryAfterMs };
-      }
-      if (failure.kind === 'reply') return { reason: 'unexpected_reply', retryAfterMs: null };
-      // The deadline firing mid-session is a timeout whatever phase the connection was in.
-      if (timedOut) return { reason: 'timeout', retryAfterMs: null };
-      return { reason: FAILURE_REASONS[failure.kind], retryAfterMs: null };
-    }
-    // Another RCPT accepted from this client (same IP, HELO, MAIL FROM): another recipient of the session,
-    // or the domain's random address. Then the server is not refusing us, and an ambiguous refusal of this
-    // recipient is about the recipient (docs/verdicts.md, "Ambiguous replies"); explainReply() reads a
-    // transcript the same way.
-    const otherRecipientAccepted =
-      probe.replies.some((r) => r.reply !== rcptReply && isPositive(r.reply)) ||
-      (probe.catchAll !== null && isPositive(probe.catchAll));
-    const classification: Classification = classifyReply(rcptReply, { provider, otherRecipientAccepted });
-    if (classification.reason !== 'accepted') {
-      return { reason: classification.reason, retryAfterMs: classification.retryAfterMs };
-    }
-    // A disposable service is risky whatever its server says; then a 250 that proves nothing.
-    if (flags.disposable) return { reason: 'disposable', retryAfterMs: null };
-    if (provider?.acceptAll === true) return { reason: 'accept_all_provider', retryAfterMs: null };
-    if (catchAll === true) return { reason: 'catch_all', retryAfterMs: null };
-    return { reason: 'accepted', retryAfterMs: null };
   }
 
   /** Adds the timing fields in the key order of docs/result.md (stable, readable JSON) and publishes. */
@@ -669,17 +625,31 @@ function callSettings(
  * no DNS is asked (a bracketed name is no DNS name), and the address goes through the same target
  * filter as a resolved one, so `user@[127.0.0.1]` cannot reach this machine by default.
  */
-/**
- * What the random-address probe proves: a 2xx, catch-all; a 5xx that says the mailbox is missing, not
- * catch-all. A 4xx, a block of our sender or any other reply proves nothing either way.
- */
-function catchAllAnswer(reply: SmtpReplyInfo | null, provider: ProviderRule | null): boolean | null {
-  if (reply === null) return null;
-  if (reply.code >= 200 && reply.code < 300) return true;
-  if (reply.code >= 500 && reply.code < 600) {
-    return classifyReply(reply, { provider }).verdict === 'undeliverable' ? false : null;
-  }
-  return null;
+/** What one probe said about `recipient` (a `ProbeResult` may carry several), for `conclude()`. */
+function conversationOf(
+  probe: ProbeResult,
+  recipient: string,
+  provider: ProviderRule | null,
+  attempts: number,
+  timedOut: boolean,
+): Conversation {
+  const reply = probe.replies.find((r) => r.recipient === recipient)?.reply ?? null;
+  return {
+    host: probe.host,
+    ip: probe.ip,
+    port: probe.port,
+    tls: probe.tls,
+    provider,
+    reply,
+    classification: null,
+    otherRecipientAccepted:
+      reply !== null && probe.replies.some((r) => r.reply !== reply && isPositive(r.reply)),
+    failure: probe.failure,
+    catchAll: probe.catchAll,
+    attempts,
+    transcript: probe.transcript,
+    timedOut,
+  };
 }
 
 function literalRoute(literal: string): MailRoute {

@@ -110,12 +110,18 @@ export async function runJob(
   };
   const timer = setInterval(() => void flush(), flushIntervalMs);
 
+  /**
+   * The key of each address handed to `verifyMany()` until its result comes back: the store knows it,
+   * so the address is not parsed again to find it (bounded by the run's window).
+   */
+  const keyOf = new Map<string, string>();
   async function* pending(): AsyncGenerator<string> {
     let after: string | null = null;
     while (!stop.signal.aborted) {
       const page = await store.pendingAddresses(jobId, after, PENDING_PAGE);
       for (const address of page) {
         if (stopped()) return;
+        keyOf.set(address.input, address.key);
         yield address.input;
       }
       const last = page.at(-1);
@@ -129,12 +135,14 @@ export async function runJob(
       ...options.verifyMany,
       signal: stop.signal,
     })) {
+      const key = keyOf.get(result.input) ?? addressKey(result.input);
+      keyOf.delete(result.input);
       // A result cut short by the stop is not an answer about the address: leave it pending.
       if (stop.signal.aborted && result.reason === 'timeout') continue;
       verified += 1;
       counts[result.verdict] += 1;
       options.onResult?.(result);
-      buffer.push({ key: addressKey(result.input), result });
+      buffer.push({ key, result });
       if (buffer.length >= batchSize) await flush();
     }
   } finally {

@@ -3,15 +3,13 @@
  * per run, docs/verdicts.md "Catch-all domains") is queued or answered, and the addresses that have
  * their own RCPT reply and wait for it. Dropped when no job of the domain is alive (bounded memory).
  */
-import type { SmtpReplyInfo, TranscriptEntry } from '../types.js';
-import type { Job, SessionView } from './job.js';
+import type { SmtpReplyInfo } from '../types.js';
+import type { Answer, Job } from './job.js';
 
 /** An address with its RCPT reply, waiting for its domain's catch-all reply. */
 export interface ParkedAnswer {
   readonly job: Job;
-  readonly reply: SmtpReplyInfo;
-  readonly view: SessionView;
-  readonly transcript: TranscriptEntry[] | null;
+  readonly answer: Answer;
 }
 
 /** `idle`: no probe queued; `queued`: a probe is queued or in a session; `done`/`failed`: settled. */

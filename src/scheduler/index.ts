@@ -1,6 +1,8 @@
 export {
   Scheduler,
   schedule,
+  type Concluded,
+  type Conversation,
   type PlannedAddress,
   type Preparation,
   type ResultBody,

@@ -3,7 +3,9 @@
  * address at the same hosts). A record with the counters that decide when the address is asked again,
  * moved to the next MX host, or given up.
  */
-import type { ProbeFailure, ProbeTarget, SmtpReplyInfo } from '../types.js';
+import type { Classification } from '../classify/index.js';
+import { matchProvider, type ProviderRule } from '../providers/index.js';
+import type { ProbeFailure, ProbeTarget, SmtpReplyInfo, TranscriptEntry } from '../types.js';
 import type { DomainState } from './domain-state.js';
 import type { PlannedAddress } from './ports.js';
 
@@ -15,6 +17,40 @@ export interface SessionView {
   readonly tlsCertificateError: string | null;
   readonly banner: string | null;
   readonly extensions: readonly string[];
+  /** Provider rules matched in this session (its banner), by MX host name: once each. */
+  readonly providers: Map<string, ProviderRule | null>;
+}
+
+/** The provider rule for `mxHost` as greeted in the session of `view` (matched once per name). */
+export function providerAt(view: SessionView, mxHost: string): ProviderRule | null {
+  let provider = view.providers.get(mxHost);
+  if (provider === undefined) {
+    provider = matchProvider({ mxHost, banner: view.banner });
+    view.providers.set(mxHost, provider);
+  }
+  return provider;
+}
+
+/** What a job ends with: its RCPT reply (classified where it was read), or why it has none. */
+export interface Answer {
+  readonly reply: SmtpReplyInfo | null;
+  readonly classification: Classification | null;
+  readonly failure: ProbeFailure | null;
+  /** The session it was last in; `null` when none got that far. */
+  readonly view: SessionView | null;
+  readonly transcript: TranscriptEntry[] | null;
+  /** The deadline cut it. */
+  readonly timedOut: boolean;
+}
+
+/** An answer without a reply. */
+export function failed(
+  failure: ProbeFailure | null,
+  view: SessionView | null,
+  transcript: TranscriptEntry[] | null = null,
+  timedOut = false,
+): Answer {
+  return { reply: null, classification: null, failure, view, transcript, timedOut };
 }
 
 export type JobKind = 'address' | 'catchAll';

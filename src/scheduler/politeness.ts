@@ -1,8 +1,8 @@
 /**
- * The pure arithmetic of politeness towards one MX host: backoff delays, batch sizes and which replies
- * speak about the session rather than about the recipient they answered.
+ * The pure arithmetic of politeness towards one MX host: backoff delays and batch sizes.
  */
-import type { SmtpReplyInfo } from '../types.js';
+// What a reply asks of the session lives with the other reply decisions (decide/decide.ts).
+export { isClosingReply, isTooManyRecipients } from '../decide/index.js';
 
 /**
  * RFC 5321 §4.5.3.1.8: a server must accept at least 100 recipients per transaction. Servers that
@@ -85,21 +85,4 @@ export function backoffDelayMs(failures: number, baseMs: number, maxMs: number):
   if (failures <= 0) return 0;
   // 2^30 is far beyond any cap; bounding the exponent keeps the arithmetic finite.
   return Math.min(maxMs, baseMs * 2 ** Math.min(failures - 1, 30));
-}
-
-/**
- * True for `452 4.5.3 Too many recipients` (RFC 5321 §4.5.3.1.10, RFC 3463 X.5.3): the server's
- * recipient limit for this transaction, not a verdict. The recipient goes in the next transaction.
- */
-export function isTooManyRecipients(reply: SmtpReplyInfo): boolean {
-  if (reply.stage !== 'rcpt' || reply.code !== 452) return false;
-  return reply.enhanced === '4.5.3' || /too many recipients/i.test(reply.text);
-}
-
-/**
- * True for a reply that ends the session whatever command it answers: `421` (RFC 5321 §3.8: the
- * server is closing the channel). It says nothing about the recipient whose RCPT drew it.
- */
-export function isClosingReply(reply: SmtpReplyInfo): boolean {
-  return reply.code === 421;
 }

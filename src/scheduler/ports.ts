@@ -2,7 +2,9 @@
  * What the scheduler and the verifier exchange: the plan for an address that needs an SMTP
  * conversation, the per-address logic the verifier supplies, and the run's settings.
  */
-import type { ProbeResult, ProbeTarget, VerifyResult } from '../types.js';
+import type { Classification } from '../classify/index.js';
+import type { ProviderRule } from '../providers/index.js';
+import type { ProbeFailure, ProbeTarget, SmtpReplyInfo, TranscriptEntry, VerifyResult } from '../types.js';
 import type { HarvestAllowance } from './harvest-allowance.js';
 import type { SessionFactory } from './session-port.js';
 
@@ -23,6 +25,42 @@ export interface PlannedAddress {
 /** A result before its timing fields. */
 export type ResultBody = Omit<VerifyResult, 'durationMs' | 'checkedAt'>;
 
+/**
+ * What an SMTP conversation said about one address, read once: its RCPT reply (classified where it was
+ * read) or why it has none, the domain's catch-all reply when one was asked, and where it was asked.
+ */
+export interface Conversation {
+  /** The MX host name asked; `null` when no session got that far. */
+  readonly host: string | null;
+  readonly ip: string | null;
+  readonly port: number;
+  readonly tls: boolean;
+  /** The provider rule of that host (its name, else its greeting), matched once. */
+  readonly provider: ProviderRule | null;
+  /** The address's RCPT reply, `null` when it got none. */
+  readonly reply: SmtpReplyInfo | null;
+  /** `reply` classified with `provider` (`null`: not classified yet). */
+  readonly classification: Classification | null;
+  /** Another recipient of the same transaction was accepted (see `ClassifyContext`). */
+  readonly otherRecipientAccepted: boolean;
+  /** Why the session stopped before the address had its reply (kept beside a reply by `verify()`). */
+  readonly failure: ProbeFailure | null;
+  /** The reply to the domain's random address, when it was asked. */
+  readonly catchAll: SmtpReplyInfo | null;
+  /** Sessions the address took part in. */
+  readonly attempts: number;
+  readonly transcript: readonly TranscriptEntry[] | null;
+  /** The deadline (or the caller's signal) cut the conversation. */
+  readonly timedOut: boolean;
+}
+
+/** A concluded address: its result body, and whether a greylisting retry may still answer. */
+export interface Concluded {
+  readonly body: ResultBody;
+  /** Set when the address was greylisted and a retry after this many milliseconds may answer. */
+  readonly waitMs: number | null;
+}
+
 /** The first half of a verification: finished already, or a plan for the SMTP conversation. */
 export type Preparation<P extends PlannedAddress> =
   { readonly kind: 'done'; readonly body: ResultBody } | { readonly kind: 'probe'; readonly plan: P };
@@ -32,15 +70,10 @@ export interface SchedulerPorts<P extends PlannedAddress> {
   /** Syntax, facts, DNS, targets. Never rejects for what DNS said. */
   prepare(input: string, signal: AbortSignal): Promise<Preparation<P>>;
   /**
-   * Reads one address's share of a conversation (as a one-address `ProbeResult`) into a result body;
-   * `waitMs` is set when a greylisting retry may give an answer.
+   * Reads what the conversation said about one address into a result body; `waitMs` is set when a
+   * greylisting retry may give an answer. `verify()` calls it with what its probe got.
    */
-  conclude(
-    plan: P,
-    probe: ProbeResult,
-    attempts: number,
-    timedOut: boolean,
-  ): { readonly body: ResultBody; readonly waitMs: number | null };
+  conclude(plan: P, conversation: Conversation): Concluded;
   /** Adds the timing fields (and publishes the result). */
   finish(body: ResultBody, startedAt: number, checkedAt: string): VerifyResult;
   /**

@@ -21,14 +21,16 @@ import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
-import type { ProbeFailure, SmtpReplyInfo, TranscriptEntry, VerifyResult } from '../types.js';
+import type { ProbeFailure, SmtpReplyInfo, VerifyResult } from '../types.js';
 import { DomainTable, type DomainState } from './domain-state.js';
 import { Host } from './host.js';
-import { Job, type JobKind, type SessionView } from './job.js';
-import type { PlannedAddress, SchedulerPorts, SchedulerSettings } from './ports.js';
+import { Job, failed as noReply, providerAt, type Answer, type JobKind, type SessionView } from './job.js';
+import type { Conversation, PlannedAddress, SchedulerPorts, SchedulerSettings } from './ports.js';
 import { SessionRun, type SessionOwner } from './session-run.js';
 
 export type {
+  Concluded,
+  Conversation,
   PlannedAddress,
   Preparation,
   ResultBody,
@@ -294,44 +296,17 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     this.#domains.release(job.domain);
   }
 
-  finalize(
-    job: Job,
-    reply: SmtpReplyInfo | null,
-    failureOfJob: ProbeFailure | null,
-    view: SessionView | null,
-    transcript: TranscriptEntry[] | null,
-    timedOut = false,
-  ): void {
+  /** Ends a job with its answer: a catch-all probe settles its domain, an address is concluded. */
+  finalize(job: Job, answer: Answer): void {
     if (job.done) return;
     if (job.kind === 'catchAll') {
       this.#release(job);
-      this.#settleCatchAll(job.domain, reply);
+      this.#settleCatchAll(job.domain, answer.reply);
       return;
     }
     const plan = job.plan as P;
-    const target = job.target ?? job.targets[0];
-    const catchAllReply = plan.needsCatchAll ? job.domain.catchAllReply : null;
-    const settings = this.settings;
-    const concluded = this.#ports.conclude(
-      plan,
-      {
-        host: view === null ? null : (target?.host ?? view.host),
-        ip: view?.ip ?? null,
-        port: settings.session.port,
-        tls: view?.tls ?? false,
-        tlsCertificateError: view?.tlsCertificateError ?? null,
-        banner: view?.banner ?? null,
-        extensions: view?.extensions ?? [],
-        attempts: job.sessions,
-        replies: reply === null ? [] : [{ recipient: job.recipient, reply }],
-        catchAll: catchAllReply,
-        failure: reply === null ? failureOfJob : null,
-        transcript,
-      },
-      job.sessions,
-      timedOut,
-    );
-    if (concluded.waitMs !== null && job.greylists < settings.greylistRetries && !this.#stopped) {
+    const concluded = this.#ports.conclude(plan, this.#conversation(job, plan, answer));
+    if (concluded.waitMs !== null && job.greylists < this.settings.greylistRetries && !this.#stopped) {
       // RFC 6647 §2.1: the same (client IP, MAIL FROM, RCPT) triplet passes after the window; the
       // address goes back to the same host address, the MAIL FROM never changes.
       job.greylists += 1;
@@ -345,26 +320,44 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     this.#emit(this.#ports.finish(concluded.body, job.startedAt, job.checkedAt));
   }
 
+  /** What the run's sessions said about one address, for the verifier's `conclude`. */
+  #conversation(job: Job, plan: P, answer: Answer): Conversation {
+    const { reply, view } = answer;
+    const target = job.target ?? job.targets[0];
+    const host = view === null ? null : (target?.host ?? view.host);
+    return {
+      host,
+      ip: view?.ip ?? null,
+      port: this.settings.session.port,
+      tls: view?.tls ?? false,
+      provider: view === null || host === null ? null : providerAt(view, host),
+      reply,
+      classification: answer.classification,
+      otherRecipientAccepted: false,
+      failure: reply === null ? answer.failure : null,
+      catchAll: plan.needsCatchAll ? job.domain.catchAllReply : null,
+      attempts: job.sessions,
+      transcript: answer.transcript,
+      timedOut: answer.timedOut,
+    };
+  }
+
   /** Gives an address up after `hostTries` sessions without its own reply. */
   #giveUp(job: Job): void {
     const view = job.lastView;
-    if (job.lastReply !== null && job.lastReply.stage === 'rcpt') {
-      this.finalize(job, job.lastReply, null, view, null);
+    const reply = job.lastReply;
+    if (reply !== null && reply.stage === 'rcpt') {
+      const answer = { reply, classification: null, failure: null, view, transcript: null, timedOut: false };
+      this.finalize(job, answer);
       return;
     }
-    this.finalize(
-      job,
-      null,
-      job.lastFailure ?? {
-        kind: 'connection_failed',
-        stage: 'connect',
-        message: 'no session could be completed',
-        reply: job.lastReply,
-      },
-      view,
-      null,
-      job.lastFailure?.kind === 'timeout',
-    );
+    const failure: ProbeFailure = job.lastFailure ?? {
+      kind: 'connection_failed',
+      stage: 'connect',
+      message: 'no session could be completed',
+      reply,
+    };
+    this.finalize(job, noReply(failure, view, null, job.lastFailure?.kind === 'timeout'));
   }
 
   /**
@@ -375,7 +368,7 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
   endUnasked(job: Job, ip: string): void {
     if (job.done) return;
     if (job.kind === 'catchAll') {
-      this.finalize(job, null, null, null, null);
+      this.finalize(job, noReply(null, null));
       return;
     }
     this.#release(job);
@@ -384,16 +377,15 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
   }
 
   #settleCatchAll(domain: DomainState, reply: SmtpReplyInfo | null): void {
-    for (const entry of domain.settle(reply))
-      this.finalize(entry.job, entry.reply, null, entry.view, entry.transcript);
+    for (const { job, answer } of domain.settle(reply)) this.finalize(job, answer);
   }
 
-  deliver(job: Job, reply: SmtpReplyInfo, view: SessionView, transcript: TranscriptEntry[] | null): void {
+  deliver(job: Job, answer: Answer): void {
     if (job.kind === 'address' && job.plan?.needsCatchAll === true && job.domain.isPending) {
-      job.domain.park({ job, reply, view, transcript });
+      job.domain.park({ job, answer });
       return;
     }
-    this.finalize(job, reply, null, view, transcript);
+    this.finalize(job, answer);
   }
 
   /** Milliseconds left of `job`'s deadline (at least 1: a job with none left is finalized). */
@@ -412,7 +404,7 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     if (job.spentMs < timeoutMs) return false;
     host.remove(job);
     const message = `no answer within the deadline of ${timeoutMs} ms (${failed.message})`;
-    this.finalize(job, null, { ...failed, kind: 'timeout', message }, view, null, true);
+    this.finalize(job, noReply({ ...failed, kind: 'timeout', message }, view, null, true));
     return true;
   }
 
@@ -502,25 +494,21 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
   }
 
   #abortedResult(plan: P, attempts: number, startedAt: number, checkedAt: string): VerifyResult {
-    const concluded = this.#ports.conclude(
-      plan,
-      {
-        host: null,
-        ip: null,
-        port: this.settings.session.port,
-        tls: false,
-        tlsCertificateError: null,
-        banner: null,
-        extensions: [],
-        attempts,
-        replies: [],
-        catchAll: null,
-        failure: { kind: 'timeout', stage: 'connect', message: 'verification run.aborted', reply: null },
-        transcript: null,
-      },
+    const concluded = this.#ports.conclude(plan, {
+      host: null,
+      ip: null,
+      port: this.settings.session.port,
+      tls: false,
+      provider: null,
+      reply: null,
+      classification: null,
+      otherRecipientAccepted: false,
+      failure: { kind: 'timeout', stage: 'connect', message: 'verification run.aborted', reply: null },
+      catchAll: null,
       attempts,
-      true,
-    );
+      transcript: null,
+      timedOut: true,
+    });
     return this.#ports.finish(concluded.body, startedAt, checkedAt);
   }
 

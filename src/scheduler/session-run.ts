@@ -8,13 +8,11 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { classifyReply } from '../classify/index.js';
-import { matchProvider } from '../providers/index.js';
-import type { ProbeFailure, SmtpReplyInfo, TranscriptEntry } from '../types.js';
+import { readRcptReply, readSessionRefusal } from '../decide/index.js';
+import type { ProbeFailure, TranscriptEntry } from '../types.js';
 import type { HarvestAllowance, Reservation } from './harvest-allowance.js';
 import type { Host } from './host.js';
-import type { Job, SessionView } from './job.js';
-import { isClosingReply, isTooManyRecipients } from './politeness.js';
+import { failed as noReply, providerAt, type Answer, type Job, type SessionView } from './job.js';
 import type { SchedulerSettings } from './ports.js';
 import type { ProbeSession, SessionTransactionResult } from './session-port.js';
 
@@ -32,16 +30,9 @@ export interface SessionOwner {
   /** False once the input is read and no address is being prepared: no more work can arrive. */
   readonly mayGetWork: boolean;
   /** Ends a job with its RCPT reply, or with why it has none. */
-  finalize(
-    job: Job,
-    reply: SmtpReplyInfo | null,
-    failure: ProbeFailure | null,
-    view: SessionView | null,
-    transcript: TranscriptEntry[] | null,
-    timedOut?: boolean,
-  ): void;
+  finalize(job: Job, answer: Answer): void;
   /** A job has its RCPT reply: conclude it, or park it until its domain's catch-all reply. */
-  deliver(job: Job, reply: SmtpReplyInfo, view: SessionView, transcript: TranscriptEntry[] | null): void;
+  deliver(job: Job, answer: Answer): void;
   /** Puts jobs back at the front of `host`'s queue (`counted`: the session is one of their tries). */
   requeue(host: Host, jobs: readonly Job[], counted: boolean): void;
   /** Queues a job at the host of its current target. */
@@ -54,11 +45,6 @@ export interface SessionOwner {
   remainingMs(job: Job): number;
   /** The session's slot is free again. */
   sessionClosed(host: Host): void;
-}
-
-/** A 5xx reply that refuses our sender (blocklist, reputation, policy): final within one run. */
-function isPermanentSenderBlock(reply: SmtpReplyInfo): boolean {
-  return reply.code >= 500 && reply.code < 600 && classifyReply(reply).reason === 'sender_blocked';
 }
 
 /** What a transaction's replies did to the session. */
@@ -153,6 +139,7 @@ export class SessionRun {
       tlsCertificateError: session.tls?.certificateError ?? null,
       banner: session.banner,
       extensions: session.extensions,
+      providers: new Map(),
     };
     if (opened !== null) {
       this.#onOpenFailure(opened, view, performance.now() - openedAt);
@@ -166,7 +153,7 @@ export class SessionRun {
   async #feed(view: SessionView): Promise<void> {
     const owner = this.#owner;
     const host = this.#host;
-    const provider = matchProvider({ mxHost: this.#name, banner: view.banner });
+    const provider = providerAt(view, this.#name);
     const harvestLimit = provider?.maxInvalidRecipientsPerHour ?? null;
     host.applyProvider(provider);
     const utf8 = view.extensions.includes('SMTPUTF8');
@@ -213,18 +200,13 @@ export class SessionRun {
   #refuseUtf8(batch: readonly Job[], view: SessionView): Job[] {
     for (const job of batch.filter((j) => j.smtputf8)) {
       job.joinSession(this.#id);
-      this.#owner.finalize(
-        job,
-        null,
-        {
-          kind: 'smtputf8_unsupported',
-          stage: 'mail',
-          message: `${this.#name} does not advertise SMTPUTF8, needed for a UTF-8 address (RFC 6531)`,
-          reply: null,
-        },
-        view,
-        null,
-      );
+      const failure: ProbeFailure = {
+        kind: 'smtputf8_unsupported',
+        stage: 'mail',
+        message: `${this.#name} does not advertise SMTPUTF8, needed for a UTF-8 address (RFC 6531)`,
+        reply: null,
+      };
+      this.#owner.finalize(job, noReply(failure, view));
     }
     return batch.filter((j) => !j.smtputf8);
   }
@@ -312,14 +294,15 @@ export class SessionRun {
     const host = this.#host;
     const unreachable =
       failed.stage === 'connect' && (failed.kind === 'connection_failed' || failed.kind === 'timeout');
+    // A push-back (421, 4.7.x, a block of our sender) is asked again later, as any other reply is not.
     const deferred =
       failed.kind === 'reply' &&
       failed.reply !== null &&
-      (isClosingReply(failed.reply) || classifyReply(failed.reply).backOff);
+      readSessionRefusal(failed.reply, providerAt(view, this.#name)) !== 'refused';
     if (failed.kind === 'reply' && !deferred) {
       // A definite refusal (554 at the greeting, EHLO and HELO refused): every queued address gets it,
       // as verify() would give it to each.
-      for (const job of host.takeAll()) owner.finalize(job, null, failed, view, null);
+      for (const job of host.takeAll()) owner.finalize(job, noReply(failed, view));
       return;
     }
     if (deferred && host.active > 1) {
@@ -368,36 +351,37 @@ export class SessionRun {
       const job = batch[index];
       if (job === undefined) break;
       answered = index + 1;
-      if (isTooManyRecipients(reply)) {
+      // Read once: what the reply means for the session and the host here, for the address later.
+      const provider = providerAt(view, job.target?.host ?? view.host);
+      const reading = readRcptReply(reply, provider);
+      if (reading.action === 'next_transaction') {
         // The server's per-transaction limit: the rest go in the next transaction, not a verdict.
         host.learnRecipientLimit(index);
         owner.requeue(host, batch.slice(index), false);
         answered = batch.length;
         break;
       }
-      const provider = matchProvider({ mxHost: job.target?.host ?? view.host, banner: view.banner });
-      const classification = classifyReply(reply, { provider });
       if (reply.code >= 400) errors += 1;
       host.countReply(reply.code);
-      const permanentBlock = isPermanentSenderBlock(reply);
-      if (
-        isClosingReply(reply) ||
-        (classification.backOff && classification.reason !== 'greylisted' && !permanentBlock)
-      ) {
-        // Postfix `421 4.7.0 Error: too many errors`, rate limits, blocks: about us, not the address.
+      if (reading.backOff) deferred = true;
+      if (reading.endSession) endSession = true;
+      if (reading.action === 'ask_again') {
         job.lastReply = reply;
         job.lastFailure = null;
         owner.requeue(host, [job], true);
-        deferred = true;
-        endSession = true;
-        if (isClosingReply(reply) && /too many errors/i.test(reply.text)) host.learnErrorLimit(errors);
+        if (reading.errorLimit) host.learnErrorLimit(errors);
         continue;
       }
-      // A permanent block of our sender is this address's answer (unknown/sender_blocked, as verify()
-      // says at once); asking again after a backoff would only repeat it. The host still slows down.
-      if (permanentBlock) deferred = true;
       progress = true;
-      owner.deliver(job, reply, view, transcript);
+      const answer: Answer = {
+        reply,
+        classification: reading.classification,
+        failure: null,
+        view,
+        transcript,
+        timedOut: false,
+      };
+      owner.deliver(job, answer);
     }
     const unanswered = batch.slice(answered);
     if (unanswered.length > 0) {
@@ -419,14 +403,15 @@ export class SessionRun {
     const owner = this.#owner;
     const host = this.#host;
     const reply = failed.reply;
-    if (reply !== null && isPermanentSenderBlock(reply)) {
+    const refusal = reply === null ? 'refused' : readSessionRefusal(reply, providerAt(view, this.#name));
+    if (refusal === 'blocked') {
       // A 5xx block of our sender (blocklisted IP, policy) does not lift within a run: each address
       // gets it now, as verify() gives it, and the host is left alone for a while.
-      for (const job of batch) owner.finalize(job, null, failed, view, transcript);
+      for (const job of batch) owner.finalize(job, noReply(failed, view, transcript));
       host.backOff();
       return { errors: 1, progress: true, endSession: true };
     }
-    if (reply !== null && (isClosingReply(reply) || classifyReply(reply).backOff)) {
+    if (reply !== null && refusal === 'deferred') {
       for (const job of batch) {
         job.lastFailure = failed;
         job.lastReply = reply;
@@ -436,7 +421,7 @@ export class SessionRun {
       return { errors: 1, progress: false, endSession: true };
     }
     // MAIL FROM refused for good (sender policy): each address gets it, as verify() gives it.
-    for (const job of batch) owner.finalize(job, null, failed, view, transcript);
+    for (const job of batch) owner.finalize(job, noReply(failed, view, transcript));
     return { errors: 1, progress: true, endSession: true };
   }
 

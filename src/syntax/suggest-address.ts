@@ -8,6 +8,7 @@ import { delegatedTopLevelDomains, emailProviderDomains } from '../domain/packag
 import { KNOWN_TYPO_DOMAINS } from '../domain/known-typo-domains.js';
 import { editDistance, isKeyNeighbour, keyboardDistance } from './edit-distance.js';
 import { parseAddress } from './parse-address.js';
+import type { SyntaxResult } from '../types.js';
 import {
   COMMON_SUFFIXES,
   LOOSE_START_NAMES,
@@ -350,9 +351,11 @@ const REPAIRABLE = new Set([
  * suggestAddress('bob@example.con')   // 'bob@example.com'
  * suggestAddress('dan@hotmail.couk')  // 'dan@hotmail.co.uk'
  * suggestAddress('carol@gmx.com')     // null (a real provider)
+ *
+ * `parsed` is `parseAddress(input)` when the caller has it already (the verifier does), so the address
+ * is not parsed twice.
  */
-export function suggestAddress(input: string): string | null {
-  const parsed = parseAddress(input);
+export function suggestAddress(input: string, parsed: SyntaxResult = parseAddress(input)): string | null {
   if (parsed.valid) {
     const { localPart, asciiDomain } = parsed;
     if (localPart === null || asciiDomain === null || asciiDomain.startsWith('[')) return null;

@@ -114,8 +114,10 @@ describe('DomainState', () => {
       tlsCertificateError: null,
       banner: null,
       extensions: [],
+      providers: new Map(),
     };
-    domain.park({ job: job(0, domain), reply, view, transcript: null });
+    const answer = { reply, classification: null, failure: null, view, transcript: null, timedOut: false };
+    domain.park({ job: job(0, domain), answer });
     const parked = domain.settle(reply);
     assert.equal(parked.length, 1);
     assert.equal(domain.isPending, false);

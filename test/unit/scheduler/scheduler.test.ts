@@ -15,12 +15,13 @@ import {
   type ResultBody,
   type SchedulerPorts,
   type SchedulerSettings,
+  type Conversation,
 } from '../../../src/scheduler/index.js';
+import { classifyReply } from '../../../src/classify/index.js';
 import { parseAddress } from '../../../src/syntax/index.js';
 import {
   verdictOf,
   type SmtpReplyInfo,
-  type ProbeResult,
   type ProbeTarget,
   type Reason,
   type VerifyResult,
@@ -66,11 +67,15 @@ function fakePorts(targets: readonly ProbeTarget[], options: { catchAll?: boolea
         },
       });
     },
-    conclude(plan, probe: ProbeResult, _attempts, timedOut) {
-      catchAllSeen.set(plan.recipient, probe.catchAll?.code ?? null);
-      const rcpt = probe.replies[0]?.reply ?? null;
-      if (rcpt === null)
-        return { body: body(plan.recipient, timedOut ? 'timeout' : 'connection_failed'), waitMs: null };
+    conclude(plan, conversation: Conversation) {
+      catchAllSeen.set(plan.recipient, conversation.catchAll?.code ?? null);
+      const rcpt = conversation.reply;
+      if (rcpt === null) {
+        const reason = conversation.timedOut ? 'timeout' : 'connection_failed';
+        return { body: body(plan.recipient, reason), waitMs: null };
+      }
+      // Read once, where the reply arrived: the verifier does not classify it again.
+      assert.equal(conversation.classification?.verdict, classifyReply(rcpt).verdict);
       if (rcpt.code === 450) return { body: body(plan.recipient, 'greylisted'), waitMs: 5 };
       return { body: body(plan.recipient, rcpt.code < 300 ? 'accepted' : 'mailbox_not_found'), waitMs: null };
     },
@@ -278,8 +283,8 @@ describe('schedule() with a fake session', () => {
     const ports = fakePorts([MX1]);
     const slow: SchedulerPorts<PlannedAddress> = {
       ...ports,
-      conclude: (plan, probe, attempts, timedOut) => {
-        const concluded = ports.conclude(plan, probe, attempts, timedOut);
+      conclude: (plan, conversation) => {
+        const concluded = ports.conclude(plan, conversation);
         // The caller aborts soon after the first greylisting reply, while the retries wait.
         setImmediate(() => {
           controller.abort();
