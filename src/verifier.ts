@@ -25,6 +25,7 @@ import {
   type PlannedAddress,
   type Preparation,
   type ResultBody,
+  type SchedulerPorts,
   type SchedulerSettings,
 } from './scheduler/index.js';
 import { createProber } from './smtp/probe.js';
@@ -202,57 +203,83 @@ function dnsBlock(route: MailRoute): DnsResult {
  */
 export function createVerifier(options: VerifyOptions = {}): Verifier {
   rejectUnknownKeys(options, VERIFY_OPTION_KEYS);
-  const config: ResolvedOptions = resolveOptions(options);
-  const helo = config.helo ?? hostname();
-  if (!isFullyQualified(helo)) {
-    warnOnce({
-      code: 'HELO_NOT_FQDN',
-      message: `HELO name "${helo}" is not a fully qualified domain name; receivers and blocklists penalise that (set --helo)`,
-    });
-  }
-  const ownResolver = config.resolver === null;
-  const resolver: MailResolver & { close?: () => void } =
-    config.resolver ??
-    createResolver({
-      servers: config.dnsServers,
-      timeoutMs: config.dnsTimeoutMs,
-      tries: config.dnsTries,
-      maxCacheTtlMs: config.dnsCacheMaxTtlMs,
-    });
-  const prober: Prober =
-    config.prober ??
-    createProber({
-      port: config.smtpPort,
-      helo,
-      mailFrom: config.mailFrom,
-      connectTimeoutMs: config.connectTimeoutMs,
-      greetingTimeoutMs: config.greetingTimeoutMs,
-      commandTimeoutMs: config.commandTimeoutMs,
-      startTls: config.startTls,
-      transcript: config.transcript,
-      localAddress: config.localAddress,
-    });
-  const catchAllCache = new Map<string, CatchAllEntry>();
+  const verifier = new RcptVerifier(options);
+  // A plain object, as before: its methods may be passed around without their verifier.
+  return {
+    verify: (address, callOptions) => verifier.verify(address, callOptions),
+    verifyMany: (addresses, manyOptions) => verifier.verifyMany(addresses, manyOptions),
+    close: () => verifier.close(),
+  };
+}
+
+/**
+ * The verifier: the resolved options, the I/O ports (`resolver`, `prober`), and what verifications
+ * share (the catch-all cache, the harvest allowance, the runs of `verifyMany()` still going).
+ */
+class RcptVerifier implements Verifier {
+  readonly #config: ResolvedOptions;
+  readonly #helo: string;
+  readonly #ownResolver: boolean;
+  readonly #resolver: MailResolver & { close?: () => void };
+  readonly #prober: Prober;
+  readonly #catchAllCache = new Map<string, CatchAllEntry>();
   /**
    * Refused RCPTs per MX address at gateways that count them per hour (IronPort DHAP), shared by
    * `verify()` and `verifyMany()`: both reserve their RCPTs in it before sending them.
    */
-  const allowance = new HarvestAllowance();
-  let closed = false;
+  readonly #allowance = new HarvestAllowance();
+  /** `verifyMany()` runs still going: `close()` ends them. */
+  readonly #runs = new Set<AbortController>();
+  #closed = false;
+
+  constructor(options: VerifyOptions) {
+    const config = resolveOptions(options);
+    this.#config = config;
+    const helo = config.helo ?? hostname();
+    this.#helo = helo;
+    if (!isFullyQualified(helo)) {
+      warnOnce({
+        code: 'HELO_NOT_FQDN',
+        message: `HELO name "${helo}" is not a fully qualified domain name; receivers and blocklists penalise that (set --helo)`,
+      });
+    }
+    this.#ownResolver = config.resolver === null;
+    this.#resolver =
+      config.resolver ??
+      createResolver({
+        servers: config.dnsServers,
+        timeoutMs: config.dnsTimeoutMs,
+        tries: config.dnsTries,
+        maxCacheTtlMs: config.dnsCacheMaxTtlMs,
+      });
+    this.#prober =
+      config.prober ??
+      createProber({
+        port: config.smtpPort,
+        helo,
+        mailFrom: config.mailFrom,
+        connectTimeoutMs: config.connectTimeoutMs,
+        greetingTimeoutMs: config.greetingTimeoutMs,
+        commandTimeoutMs: config.commandTimeoutMs,
+        startTls: config.startTls,
+        transcript: config.transcript,
+        localAddress: config.localAddress,
+      });
+  }
 
   /**
    * The answer for an address at a gateway whose hour of refused RCPTs is used up at `ip`: not asked
    * (past the threshold the answer could not be trusted, and probing on is what gets a sender listed);
    * `retryAt` says when the window frees up. Both paths answer with this.
    */
-  function harvestLimited(plan: ProbePlan, ip: string, wanted = 1): Body {
+  #harvestLimited(plan: ProbePlan, ip: string, wanted = 1): Body {
     return {
       ...plan.base,
       ...outcome('rate_limited'),
       flags: plan.flags,
       dns: plan.dns,
       smtp: null,
-      retryAt: new Date(allowance.freesAt(ip, wanted)).toISOString(),
+      retryAt: new Date(this.#allowance.freesAt(ip, wanted)).toISOString(),
     };
   }
 
@@ -262,7 +289,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
    * hour. Waits while the rest of the allowance is held by RCPTs in flight elsewhere; ends with the
    * `rate_limited` answer when what is left cannot hold them.
    */
-  async function reserveRcpts(
+  async #reserveRcpts(
     plan: ProbePlan,
     provider: ProviderRule | null,
     wanted: () => number,
@@ -272,24 +299,25 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     const limit = provider?.maxInvalidRecipientsPerHour ?? null;
     for (;;) {
       const count = wanted();
-      const reservation = allowance.reserve(ip, limit, count, count);
+      const reservation = this.#allowance.reserve(ip, limit, count, count);
       if (reservation.count === count) return { held: reservation };
-      if (allowance.inFlight(ip) === 0 || signal.aborted) return { limited: harvestLimited(plan, ip, count) };
-      await allowance.released(ip, signal);
+      if (this.#allowance.inFlight(ip) === 0 || signal.aborted)
+        return { limited: this.#harvestLimited(plan, ip, count) };
+      await this.#allowance.released(ip, signal);
     }
   }
 
-  function knownCatchAllOf(domain: string): boolean | null {
-    const cached = catchAllCache.get(domain);
+  #knownCatchAllOf(domain: string): boolean | null {
+    const cached = this.#catchAllCache.get(domain);
     if (cached !== undefined && cached.expires > Date.now()) return cached.accepted;
-    return config.catchAllFacts?.known(domain) ?? null;
+    return this.#config.catchAllFacts?.known(domain) ?? null;
   }
 
   /**
    * The first half of a verification, shared by `verify()` and the bulk scheduler: syntax, domain
    * facts, DNS and the probe targets. Ends with a finished body when no SMTP conversation is needed.
    */
-  async function prepare(input: string, signal: AbortSignal): Promise<Prepared> {
+  async #prepare(input: string, signal: AbortSignal): Promise<Prepared> {
     // Parsed once per address: the suggestion reads the same parse.
     const syntax: SyntaxResult = parseAddress(input);
     const suggestion = suggestAddress(input, syntax);
@@ -311,7 +339,9 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     const facts = domainFacts(localPart, domain);
     const flags: Flags = { ...facts, catchAll: false };
 
-    const route = domain.startsWith('[') ? literalRoute(domain) : await resolver.resolveMail(domain, signal);
+    const route = domain.startsWith('[')
+      ? literalRoute(domain)
+      : await this.#resolver.resolveMail(domain, signal);
     const dns = dnsBlock(route);
     const dnsOnly = (reason: Reason): Prepared => ({
       kind: 'done',
@@ -334,12 +364,12 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     let refused = 0;
     for (const host of route.hosts) {
       for (const ip of host.addresses) {
-        if (!isAllowedTarget(ip, config.allowPrivateTargets)) refused += 1;
+        if (!isAllowedTarget(ip, this.#config.allowPrivateTargets)) refused += 1;
         else if (targets.length < MAX_TARGETS) targets.push({ host: host.exchange, ip });
       }
     }
     if (targets.length === 0) return dnsOnly(refused > 0 ? 'target_not_allowed' : 'no_mail_server');
-    const knownCatchAll = knownCatchAllOf(domain);
+    const knownCatchAll = this.#knownCatchAllOf(domain);
     return {
       kind: 'probe',
       plan: {
@@ -350,7 +380,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
         domain,
         targets,
         smtputf8: syntax.smtputf8,
-        needsCatchAll: config.catchAll && knownCatchAll === null,
+        needsCatchAll: this.#config.catchAll && knownCatchAll === null,
       },
     };
   }
@@ -361,14 +391,17 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
    * asked) becomes the result body (decide/decide.ts). `waitMs` is set when a greylisting retry may
    * give an answer.
    */
-  function conclude(plan: ProbePlan, conversation: Conversation): Concluded {
+  #conclude(plan: ProbePlan, conversation: Conversation): Concluded {
     const provider = conversation.provider;
-    let catchAll = knownCatchAllOf(plan.domain);
+    let catchAll = this.#knownCatchAllOf(plan.domain);
     const probed = catchAllAnswer(conversation.catchAll, provider);
     if (probed !== null) {
       catchAll = probed;
-      catchAllCache.set(plan.domain, { accepted: probed, expires: Date.now() + CATCH_ALL_CACHE_TTL_MS });
-      config.catchAllFacts?.learned(plan.domain, probed);
+      this.#catchAllCache.set(plan.domain, {
+        accepted: probed,
+        expires: Date.now() + CATCH_ALL_CACHE_TTL_MS,
+      });
+      this.#config.catchAllFacts?.learned(plan.domain, probed);
     }
     const flags = { ...plan.flags, catchAll: catchAll === true };
     // Another RCPT accepted from this client (same IP, HELO, MAIL FROM): another recipient of the session,
@@ -382,7 +415,8 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     let retryAt: string | null = null;
     let waitMs: number | null = null;
     if (decision.reason === 'greylisted' || decision.reason === 'rate_limited') {
-      const wait = decision.retryAfterMs ?? (decision.reason === 'greylisted' ? config.greylistWaitMs : null);
+      const wait =
+        decision.retryAfterMs ?? (decision.reason === 'greylisted' ? this.#config.greylistWaitMs : null);
       if (wait !== null && wait > 0) {
         retryAt = new Date(Date.now() + wait).toISOString();
         if (decision.reason === 'greylisted') waitMs = wait;
@@ -405,13 +439,13 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     };
   }
 
-  async function verifyOne(
+  async #verifyOne(
     input: string,
     signal: AbortSignal,
     deadlineAt: number,
     session: SessionOverrides | undefined,
   ): Promise<Body> {
-    const prepared = await prepare(input, signal);
+    const prepared = await this.#prepare(input, signal);
     if (prepared.kind === 'done') return prepared.body;
     const plan = prepared.plan;
     // The rule of the first MX host's name, known before connecting (limits, one RCPT per transaction).
@@ -419,13 +453,14 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     let catchAllRecipient: string | null = plan.needsCatchAll ? `${randomLocalPart()}@${plan.domain}` : null;
     let attempts = 0;
     for (;;) {
-      const reserved = await reserveRcpts(
+      const reserved = await this.#reserveRcpts(
         plan,
         firstProvider,
         () => {
           // Another call may have learned the domain's catch-all status meanwhile (while this one
           // waited for the harvest allowance or a greylisting window): the random RCPT is not needed.
-          if (catchAllRecipient !== null && knownCatchAllOf(plan.domain) !== null) catchAllRecipient = null;
+          if (catchAllRecipient !== null && this.#knownCatchAllOf(plan.domain) !== null)
+            catchAllRecipient = null;
           return catchAllRecipient === null ? 1 : 2;
         },
         signal,
@@ -435,7 +470,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       let probe: ProbeResult;
       let provider: ProviderRule | null;
       try {
-        probe = await prober.probe({
+        probe = await this.#prober.probe({
           targets: plan.targets,
           recipients: [plan.recipient],
           catchAllRecipient,
@@ -448,14 +483,18 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
         // Counted at the address that answered (a later MX when the first could not be reached); a
         // limit matched only on the banner is remembered there for the next reservation.
         if (probe.ip !== null)
-          allowance.record(probe.ip, provider?.maxInvalidRecipientsPerHour ?? null, refusedRcpts(probe));
+          this.#allowance.record(
+            probe.ip,
+            provider?.maxInvalidRecipientsPerHour ?? null,
+            refusedRcpts(probe),
+          );
       } finally {
         held.release();
       }
       attempts += probe.attempts;
       // A 4xx to the random address (greylisting, a 452 recipient limit) says nothing: ask again on retry.
       if (catchAllAnswer(probe.catchAll, provider) !== null) catchAllRecipient = null;
-      const concluded = conclude(
+      const concluded = this.#conclude(
         plan,
         conversationOf(probe, plan.recipient, provider, attempts, signal.aborted),
       );
@@ -469,7 +508,7 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
   }
 
   /** Adds the timing fields in the key order of docs/result.md (stable, readable JSON) and publishes. */
-  function finish(body: Body, startedAt: number, checkedAt: string): VerifyResult {
+  #finish(body: Body, startedAt: number, checkedAt: string): VerifyResult {
     const result: VerifyResult = {
       input: body.input,
       address: body.address,
@@ -488,69 +527,73 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
     return result;
   }
 
-  const runs = new Set<AbortController>();
+  async verify(input: string, callOptions: VerifyCallOptions = {}): Promise<VerifyResult> {
+    if (this.#closed) throw new TypeError('verifier is closed');
+    if (typeof (input as unknown) !== 'string') throw new TypeError('address must be a string');
+    rejectUnknownKeys(callOptions, VERIFY_CALL_OPTION_KEYS);
+    const started = performance.now();
+    const checkedAt = new Date().toISOString();
+    const { timeoutMs, session } = callSettings(callOptions, this.#config);
+    // The deadline's timer ends with the call: AbortSignal.timeout() would keep one per call alive
+    // until its deadline (50,000 quick DNS-only calls: 50,000 timers for `timeoutMs`).
+    const deadline = new AbortController();
+    const timer = setTimeout(() => {
+      deadline.abort(new DOMException('verification deadline', 'TimeoutError'));
+    }, timeoutMs);
+    const signal = callOptions.signal
+      ? AbortSignal.any([deadline.signal, callOptions.signal])
+      : deadline.signal;
+    try {
+      const body = await this.#verifyOne(input, signal, Date.now() + timeoutMs, session);
+      return this.#finish(body, started, checkedAt);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
-  return {
-    async verify(input: string, callOptions: VerifyCallOptions = {}): Promise<VerifyResult> {
-      if (closed) throw new TypeError('verifier is closed');
-      if (typeof (input as unknown) !== 'string') throw new TypeError('address must be a string');
-      rejectUnknownKeys(callOptions, VERIFY_CALL_OPTION_KEYS);
-      const started = performance.now();
-      const checkedAt = new Date().toISOString();
-      const { timeoutMs, session } = callSettings(callOptions, config);
-      // The deadline's timer ends with the call: AbortSignal.timeout() would keep one per call alive
-      // until its deadline (50,000 quick DNS-only calls: 50,000 timers for `timeoutMs`).
-      const deadline = new AbortController();
-      const timer = setTimeout(() => {
-        deadline.abort(new DOMException('verification deadline', 'TimeoutError'));
-      }, timeoutMs);
-      const signal = callOptions.signal
-        ? AbortSignal.any([deadline.signal, callOptions.signal])
-        : deadline.signal;
+  verifyMany(
+    addresses: Iterable<string> | AsyncIterable<string>,
+    manyOptions: VerifyManyOptions = {},
+  ): AsyncIterable<VerifyResult> {
+    if (this.#closed) throw new TypeError('verifier is closed');
+    const settings = this.#manySettings(manyOptions);
+    const signal = manyOptions.signal;
+    if (this.#config.prober !== null) {
+      // An injected prober is a one-address port: no sessions to share, so a bounded pool of verify().
+      return pool(addresses, Math.min(settings.window, 64), (address) =>
+        this.verify(address, signal === undefined ? {} : { signal }),
+      );
+    }
+    // close() ends the runs still going: their sessions close and their addresses end as timeouts.
+    const run = new AbortController();
+    const runSignal = signal === undefined ? run.signal : AbortSignal.any([run.signal, signal]);
+    const runs = this.#runs;
+    const ports: SchedulerPorts<ProbePlan> = {
+      prepare: (input, prepareSignal) => this.#prepare(input, prepareSignal),
+      conclude: (plan, conversation) => this.#conclude(plan, conversation),
+      finish: (body, startedAt, checkedAt) => this.#finish(body, startedAt, checkedAt),
+      allowance: this.#allowance,
+      harvestLimited: (plan, ip) => this.#harvestLimited(plan, ip),
+    };
+    return (async function* () {
+      runs.add(run);
       try {
-        const body = await verifyOne(input, signal, Date.now() + timeoutMs, session);
-        return finish(body, started, checkedAt);
+        yield* schedule(addresses, ports, settings, runSignal);
       } finally {
-        clearTimeout(timer);
+        runs.delete(run);
       }
-    },
-    verifyMany(addresses, manyOptions = {}) {
-      if (closed) throw new TypeError('verifier is closed');
-      const settings = manySettings(manyOptions);
-      const signal = manyOptions.signal;
-      if (config.prober !== null) {
-        // An injected prober is a one-address port: no sessions to share, so a bounded pool of verify().
-        return pool(addresses, Math.min(settings.window, 64), (address) =>
-          this.verify(address, signal === undefined ? {} : { signal }),
-        );
-      }
-      // close() ends the runs still going: their sessions close and their addresses end as timeouts.
-      const run = new AbortController();
-      const runSignal = signal === undefined ? run.signal : AbortSignal.any([run.signal, signal]);
-      return (async function* () {
-        runs.add(run);
-        try {
-          yield* schedule(
-            addresses,
-            { prepare, conclude, finish, allowance, harvestLimited },
-            settings,
-            runSignal,
-          );
-        } finally {
-          runs.delete(run);
-        }
-      })();
-    },
-    async close(): Promise<void> {
-      closed = true;
-      for (const run of runs) run.abort();
-      catchAllCache.clear();
-      if (ownResolver) resolver.close?.();
-      await Promise.resolve();
-    },
-  };
+    })();
+  }
 
-  function manySettings(manyOptions: VerifyManyOptions): SchedulerSettings {
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const run of this.#runs) run.abort();
+    this.#catchAllCache.clear();
+    if (this.#ownResolver) this.#resolver.close?.();
+    await Promise.resolve();
+  }
+
+  #manySettings(manyOptions: VerifyManyOptions): SchedulerSettings {
     rejectUnknownKeys(manyOptions, VERIFY_MANY_OPTION_KEYS);
     const count = (name: keyof VerifyManyOptions, fallback: number, min = 1): number => {
       const value: unknown = manyOptions[name];
@@ -572,19 +615,19 @@ export function createVerifier(options: VerifyOptions = {}): Verifier {
       maxBackoffMs: count('maxBackoffMs', DEFAULT_MAX_BACKOFF_MS),
       greylistRetries: count('greylistRetries', DEFAULT_GREYLIST_RETRIES, 0),
       maxSessions: count('maxSessions', DEFAULT_MAX_SESSIONS),
-      timeoutMs: config.timeoutMs,
+      timeoutMs: this.#config.timeoutMs,
       randomLocalPart,
       openSession: (sessionOptions) => new SmtpSession(sessionOptions),
       session: {
-        port: config.smtpPort,
-        helo,
-        mailFrom: config.mailFrom,
-        localAddress: config.localAddress,
-        connectTimeoutMs: config.connectTimeoutMs,
-        greetingTimeoutMs: config.greetingTimeoutMs,
-        commandTimeoutMs: config.commandTimeoutMs,
-        startTls: config.startTls,
-        transcript: config.transcript,
+        port: this.#config.smtpPort,
+        helo: this.#helo,
+        mailFrom: this.#config.mailFrom,
+        localAddress: this.#config.localAddress,
+        connectTimeoutMs: this.#config.connectTimeoutMs,
+        greetingTimeoutMs: this.#config.greetingTimeoutMs,
+        commandTimeoutMs: this.#config.commandTimeoutMs,
+        startTls: this.#config.startTls,
+        transcript: this.#config.transcript,
       },
     };
   }
