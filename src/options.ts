@@ -3,7 +3,7 @@
  * `resolveOptions()` that applies and validates them once (the tldts / ky model). A leaf module.
  */
 import { OptionsError } from './errors.js';
-import type { CatchAllFacts, MailResolver, Prober } from './types.js';
+import type { CatchAllFacts, MailResolver, Prober, SessionFactory } from './types.js';
 
 /** RFC 5321 §4.5.3.2 allows minutes; a probe that waits that long is useless to a sign-up form. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -88,8 +88,17 @@ export interface VerifyOptions {
   readonly localAddress?: string;
   /** Replace the DNS layer (tests, custom resolution). */
   readonly resolver?: MailResolver;
-  /** Replace the SMTP layer (tests, custom transports). */
+  /**
+   * Replace the SMTP layer of `verify()` (tests, custom transports). Without `openSession` as well,
+   * `verifyMany()` then verifies address by address with this prober (no shared sessions, no per-host
+   * scheduling) and says so once on the warning channel.
+   */
   readonly prober?: Prober;
+  /**
+   * Replace how `verifyMany()` opens an SMTP session with one MX host address (tests drive the whole
+   * scheduler with a scripted session). Default: real sessions (`smtp/session.ts`).
+   */
+  readonly openSession?: SessionFactory;
   /** Catch-all verdicts shared beyond this verifier (scale-out workers). Default: none. */
   readonly catchAllFacts?: CatchAllFacts;
 }
@@ -119,6 +128,7 @@ const VERIFY_OPTION_KEY_SET = {
   localAddress: true,
   resolver: true,
   prober: true,
+  openSession: true,
   catchAllFacts: true,
 } as const satisfies Record<keyof VerifyOptions, true>;
 export const VERIFY_OPTION_KEYS = Object.keys(VERIFY_OPTION_KEY_SET) as readonly (keyof VerifyOptions)[];
@@ -143,6 +153,7 @@ export interface ResolvedOptions {
   readonly localAddress: string | null;
   readonly resolver: MailResolver | null;
   readonly prober: Prober | null;
+  readonly openSession: SessionFactory | null;
   readonly catchAllFacts: CatchAllFacts | null;
 }
 
@@ -242,6 +253,7 @@ export function resolveOptions(options: VerifyOptions = {}): ResolvedOptions {
     localAddress: typeof localAddress === 'string' ? localAddress : null,
     resolver: options.resolver ?? null,
     prober: options.prober ?? null,
+    openSession: options.openSession ?? null,
     catchAllFacts: options.catchAllFacts ?? null,
   };
 }

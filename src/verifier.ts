@@ -558,8 +558,13 @@ class RcptVerifier implements Verifier {
     if (this.#closed) throw new TypeError('verifier is closed');
     const settings = this.#manySettings(manyOptions);
     const signal = manyOptions.signal;
-    if (this.#config.prober !== null) {
+    if (this.#config.prober !== null && this.#config.openSession === null) {
       // An injected prober is a one-address port: no sessions to share, so a bounded pool of verify().
+      warnOnce({
+        code: 'VERIFY_MANY_PROBER',
+        message:
+          'verifyMany() with an injected prober and no openSession verifies address by address (no shared sessions, no per-host scheduling)',
+      });
       return pool(addresses, Math.min(settings.window, 64), (address) =>
         this.verify(address, signal === undefined ? {} : { signal }),
       );
@@ -617,7 +622,7 @@ class RcptVerifier implements Verifier {
       maxSessions: count('maxSessions', DEFAULT_MAX_SESSIONS),
       timeoutMs: this.#config.timeoutMs,
       randomLocalPart,
-      openSession: (sessionOptions) => new SmtpSession(sessionOptions),
+      openSession: this.#config.openSession ?? ((sessionOptions) => new SmtpSession(sessionOptions)),
       session: {
         port: this.#config.smtpPort,
         helo: this.#helo,
