@@ -67,7 +67,10 @@ describe('rcpt bulk and rcpt worker on PostgreSQL', { skip: SKIP_NO_PG }, () => 
     const code = await bulk.exited;
     assert.equal(code, 0, bulk.stderr());
     assert.match(bulk.stderr(), /602 rows \(601 distinct addresses, 1 duplicate\)/);
-    const records: Record<string, string>[] = parse(await readFile(output, 'utf8'), { columns: true });
+    // The output keeps the input's delimiter (`;`), as without PostgreSQL.
+    const text = await readFile(output, 'utf8');
+    assert.ok(text.startsWith('id;name;email;verdict;'), text.slice(0, 40));
+    const records: Record<string, string>[] = parse(text, { columns: true, delimiter: ';' });
     assert.equal(records.length, 602);
     const expected = new Map(world.addresses.map((a) => [a.address, a.verdict]));
     for (const [index, record] of records.slice(0, 600).entries()) {
