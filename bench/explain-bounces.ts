@@ -1,0 +1,160 @@
+/**
+ * The bounce half of `npm run bench:explain`: explainBounce() on a folder of real bounce messages,
+ * scored against per-recipient labels from an independent bounce analyser.
+ *
+ * The folder holds `*.eml` and `labels.jsonl` (one object per labelled recipient: `file`,
+ * `recipient`, `reason` as Sisimai names reasons); `mapping.json` (Sisimai reason → reason group) is
+ * read from the folder or from `../replies/` beside it. Printed: recipients found (by address), and
+ * the share whose reason group is right. Groups: recipient_gone, recipient_disabled, mailbox_full,
+ * domain_gone, protected (sender, policy, spam, rate), transient (expired, network, server), not_rcpt
+ * (size, content, virus); `ambiguous` labels (filtered, onhold) count for "found" but not for the group;
+ * `feedback`, `vacation` and `delivered` labels are right when the message's kind is
+ * feedback_report, auto_reply and delivery_report.
+ *
+ * Usage: node --import tsx bench/explain-bounces.ts [dir] [--misses]
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { explainBounce } from '../src/explain/bounce.js';
+import type { BounceExplanation } from '../src/explain/bounce-types.js';
+
+interface Label {
+  readonly file: string;
+  readonly recipient: string;
+  readonly reason: string;
+}
+
+/** explainReply's categories → the reason groups of mapping.json. */
+export const CATEGORY_GROUPS: Readonly<Record<string, string>> = {
+  mailbox_unknown: 'recipient_gone',
+  mailbox_moved: 'recipient_gone',
+  mailbox_disabled: 'recipient_disabled',
+  mailbox_full: 'mailbox_full',
+  domain_unknown: 'domain_gone',
+  domain_no_mail: 'domain_gone',
+  relay_denied: 'protected',
+  sender_blocklist: 'protected',
+  sender_spf: 'protected',
+  sender_dkim: 'protected',
+  sender_dmarc: 'protected',
+  sender_rdns: 'protected',
+  sender_helo: 'protected',
+  sender_reputation: 'protected',
+  sender_policy: 'protected',
+  content_spam: 'protected',
+  rate_limited: 'protected',
+  greylisted: 'transient',
+  tls_required: 'transient',
+  server_error: 'transient',
+  expired: 'transient',
+  network: 'transient',
+  content_virus: 'not_rcpt',
+  content_size: 'not_rcpt',
+  content_other: 'not_rcpt',
+};
+
+const KIND_LABELS: Readonly<Record<string, BounceExplanation['kind']>> = {
+  feedback: 'feedback_report',
+  vacation: 'auto_reply',
+  delivered: 'delivery_report',
+};
+
+export interface BounceFigures {
+  readonly messages: number;
+  readonly labelled: number;
+  readonly found: number;
+  readonly scored: number;
+  readonly right: number;
+  readonly misses: readonly string[];
+}
+
+export const DEFAULT_BOUNCE_DIR = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  '../../shared/corpora/bounces',
+);
+
+export async function benchBounces(dir: string): Promise<BounceFigures | null> {
+  const labelsPath = join(dir, 'labels.jsonl');
+  const mappingPath = [join(dir, 'mapping.json'), join(dir, '../replies/mapping.json')].find((p) =>
+    existsSync(p),
+  );
+  if (!existsSync(dir) || !existsSync(labelsPath) || mappingPath === undefined) return null;
+  const mapping = JSON.parse(readFileSync(mappingPath, 'utf8')) as Record<string, { group?: string }>;
+  const labels = readFileSync(labelsPath, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Label);
+  const byFile = new Map<string, Label[]>();
+  for (const label of labels) byFile.set(label.file, [...(byFile.get(label.file) ?? []), label]);
+  const files = readdirSync(dir)
+    .filter((name) => name.endsWith('.eml'))
+    .sort();
+  let labelled = 0;
+  let found = 0;
+  let scored = 0;
+  let right = 0;
+  const misses: string[] = [];
+  for (const file of files) {
+    const explained = await explainBounce(readFileSync(join(dir, file)));
+    for (const label of byFile.get(file) ?? []) {
+      const group = mapping[label.reason]?.group ?? null;
+      const kind = KIND_LABELS[label.reason];
+      if (group === 'excluded' || (group === null && kind === undefined)) continue;
+      labelled++;
+      if (kind !== undefined) {
+        found++;
+        scored++;
+        if (explained.kind === kind) right++;
+        else misses.push(`${file} ${label.recipient}: labelled ${label.reason}, kind ${explained.kind}`);
+        continue;
+      }
+      const recipient = explained.recipients.find(
+        (r) => r.address.toLowerCase() === label.recipient.toLowerCase(),
+      );
+      if (recipient === undefined) {
+        if (group !== 'ambiguous') scored++;
+        misses.push(
+          `${file} ${label.recipient}: labelled ${label.reason} (${group ?? ''}), not found (kind ${explained.kind}; found ${explained.recipients.map((r) => r.address).join(', ')})`,
+        );
+        continue;
+      }
+      found++;
+      if (group === 'ambiguous') continue;
+      scored++;
+      const ours = CATEGORY_GROUPS[recipient.explanation?.category ?? ''] ?? 'none';
+      if (ours === group) right++;
+      else
+        misses.push(
+          `${file} ${label.recipient}: labelled ${label.reason} (${group ?? ''}), got ${recipient.explanation?.category ?? 'no explanation'} (${ours}) from ${recipient.explainedFrom ?? '-'}: ${recipient.reply ?? recipient.status ?? ''} | ${recipient.diagnostic?.slice(0, 100) ?? ''}`,
+        );
+    }
+  }
+  return { messages: files.length, labelled, found, scored, right, misses };
+}
+
+export function printBounceFigures(figures: BounceFigures, showMisses: boolean): void {
+  const pct = (n: number, d: number) => (d === 0 ? '-' : `${((100 * n) / d).toFixed(1)}%`);
+  console.log(`bounces: ${figures.messages} messages, ${figures.labelled} labelled recipients`);
+  console.log(
+    `  recipients found:                 ${figures.found} of ${figures.labelled} (${pct(figures.found, figures.labelled)})`,
+  );
+  console.log(
+    `  found with the right reason group: ${figures.right} of ${figures.scored} scored (${pct(figures.right, figures.scored)}; ambiguous labels not scored)`,
+  );
+  if (showMisses) for (const miss of figures.misses) console.log(`  miss: ${miss}`);
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const dir = resolve(args.find((a) => !a.startsWith('--')) ?? DEFAULT_BOUNCE_DIR);
+  const figures = await benchBounces(dir);
+  if (figures === null) {
+    console.log(
+      `bench:explain bounces: no corpus at ${dir} (needs *.eml, labels.jsonl and mapping.json); skipped`,
+    );
+  } else {
+    printBounceFigures(figures, args.includes('--misses'));
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * What bounces say in words, without a reply code: each rule maps a diagnosis an MTA writes itself to
+ * the RFC 3463 status code that names the same condition, so the explanation goes through the same
+ * reply knowledge as a server's reply (`explainReply`). Ordered: the first match decides. Matched
+ * against the recipient's lines, then against the whole text before the original message.
+ */
+export interface BounceTextRule {
+  readonly id: string;
+  readonly text: RegExp;
+  /** The RFC 3463 status the diagnosis amounts to. */
+  readonly status: string;
+}
+
+export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
+  {
+    // Sendmail `Message could not be delivered for 5 days`, `Cannot send message for 4 days`, Exim
+    // `retry timeout exceeded`, Postfix `delivery temporarily suspended` after the queue lifetime
+    // (`maximal_queue_lifetime`), qmail `I'm not going to try again; this message has been in the
+    // queue too long`, Microsoft `message expired`, Courier `Delivery to this address has been delayed
+    // … and will be returned`. RFC 3463 X.4.7: delivery time expired.
+    id: 'expired',
+    text: /could not be delivered for (?:more than )?\d+|cannot send message for (?:more than )?\d+|retry time(?:out)? (?:exceeded|expired|not reached for any host)|been in the queue too long|message (?:has )?expired|delivery time expired|expired after|too long in (?:the )?queue|no (?:successful )?delivery (?:within|in) |maximum time|was not delivered within|giving up after|after multiple retries|all hosts have been failing for a long time|envelope expired|delivery failed \d+ attempts|will be retried for|have been unable to deliver/i,
+    status: '4.4.7',
+  },
+  {
+    // A DNS failure that may pass: Postfix `Name service error for domain …: Host not found, try
+    // again`, glibc `Temporary failure in name resolution`. RFC 3463 X.4.3: directory server failure.
+    id: 'dns-temporary',
+    text: /host not found, try again|temporary failure in name resolution|name server (?:timeout|failure)|servfail/i,
+    status: '4.4.3',
+  },
+  {
+    // Postfix `Host or domain name not found`, Exim `all relevant MX records point to non-existent
+    // hosts` and `Unrouteable address`, Sendmail `Host unknown (Name server: …: host not found)`,
+    // qmail `Sorry, I couldn't find any host named`, Gmail `DNS Error: Domain name not found`.
+    // RFC 3463 X.1.2: bad destination system address.
+    id: 'host-unknown',
+    text: /host or domain name not found|domain name not found|host unknown|unknown host|couldn't find any host|could not find any host|non-existent hosts?|unrout(?:e)?able (?:address|domain|mail domain)|no such domain|domain (?:does not exist|not found)|name or service not known|nxdomain|no mx (?:record|host)s?|dns error|couldn't find a mail exchanger|could not find a mail exchanger/i,
+    status: '5.1.2',
+  },
+  {
+    // RFC 7505 null MX: Postfix `Domain … does not accept mail (nullMX)`. RFC 7505 §4.2: X.1.10.
+    id: 'domain-accepts-no-mail',
+    text: /does not accept (?:e-?)?mail|null ?mx|indicated no smtp service/i,
+    status: '5.1.10',
+  },
+  {
+    // Account states: Exchange `The recipient's mailbox is disabled`, Gmail `The account … is
+    // disabled`, Yahoo `This account has been disabled or discontinued`, RFC 3463 X.2.1.
+    id: 'mailbox-disabled',
+    text: /(?:account|mailbox|user) (?:has been |is )?(?:disabled|suspended|deactivated|inactive|locked|frozen|discontinued|blocked)|(?:disabled|inactive|suspended|expired) (?:account|mailbox|user)/i,
+    status: '5.2.1',
+  },
+  {
+    // Quota: Exim `mailbox is full`, Courier `Mailbox over quota`, KDDI `As their mailbox is full`,
+    // Exchange `The recipient's mailbox is full`. RFC 3463 X.2.2.
+    id: 'mailbox-full',
+    text: /mail ?(?:box|folder) (?:is )?full|mailbox exceed|over ?quota|quota (?:exceeded|full)|exceeded (?:the )?(?:storage|quota|mailbox size)|insufficient (?:disk )?space|mail ?box size limit|disk quota|too much mail|一杯/i,
+    status: '4.2.2',
+  },
+  {
+    // Unknown recipient in words: Exchange 2003 `The recipient name is not recognized`, IMail `Unknown
+    // user:`, X2 `This user doesn't have a … account`, Notes `User … not listed in public Name &
+    // Address Book`, Courier `Unknown local user`, Google Groups `… group does not exist`.
+    // RFC 3463 X.1.1.
+    id: 'mailbox-unknown',
+    text: /user unknown|unknown (?:local )?user|unknown recipient|no such (?:user|mailbox|recipient|address|person)|recipient (?:name )?is not recognized|(?:does ?n[o']t|doesn't) have an? [^.]{0,60}account|(?:mailbox|user|recipient|address|account) (?:does not exist|doesn't exist|not found|unknown|unavailable)|not listed in (?:public )?(?:name|domino)|invalid (?:recipient|mailbox|address|final delivery userid)|no mailbox|not a valid (?:user|mailbox|recipient)|group (?:does not exist|not found)/i,
+    status: '5.1.1',
+  },
+  {
+    // RFC 3463 X.1.6: destination mailbox has moved, no forwarding address.
+    id: 'mailbox-moved',
+    text: /has moved|no longer (?:with|at|available at)|no forwarding address/i,
+    status: '5.1.6',
+  },
+  {
+    // Sizes: Exim `message too big`, Sendmail `Message size exceeds fixed maximum message size`.
+    // RFC 3463 X.3.4.
+    id: 'message-too-big',
+    text: /message (?:is )?too (?:big|large)|size limit exceeded|size exceeds|exceeds (?:the )?(?:maximum )?(?:message )?size|message size limit/i,
+    status: '5.3.4',
+  },
+  {
+    // Relaying: Sendmail `Relaying denied`, Exim `relay not permitted`. RFC 3463 X.7.1.
+    id: 'relay-denied',
+    text: /relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited|disallowed)|unable to relay/i,
+    status: '5.7.1',
+  },
+  {
+    // The sender named as blocked: Exim ACLs `you are sending to/from an address that has been
+    // blacklisted`, DNSBL rejections quoted without their reply. RFC 3463 X.7.1.
+    id: 'sender-blocked',
+    text: /black ?listed|block ?listed|blocked (?:by|using|because)|\bspam\b|not (?:allowed|permitted|authori[sz]ed) to (?:send|post)|permission to post/i,
+    status: '5.7.1',
+  },
+  {
+    // Local delivery programs: Sendmail `unknown mailer error`, Exim `Child process of … returned`,
+    // Postfix `Command died with status`, procmail/maildrop exit codes. RFC 3463 X.3.0.
+    id: 'mailer-error',
+    text: /mailer error|unknown mailer|command died|child process of|returned (?:a )?(?:non-zero|error) (?:exit )?(?:code|status)|exit (?:code|status) \d|pipe to \|/i,
+    status: '5.3.0',
+  },
+  {
+    // Network: Postfix `connect to …: Connection timed out`, Sendmail `Deferred: Connection refused by`,
+    // qmail `Sorry, I wasn't able to establish an SMTP connection`, `lost connection`. RFC 3463 X.4.1
+    // (no answer from host) and X.4.2 (bad connection).
+    id: 'network',
+    text: /did not accept our requests to connect|network error|connection (?:timed out|refused|reset|closed|lost)|lost connection|timed out|no route to host|network is unreachable|couldn't connect|unable to connect|wasn't able to establish|could not connect|connect to [^\s]+ failed/i,
+    status: '4.4.1',
+  },
+];
+
+/** The status a diagnosis in words amounts to, and the rule that says so. */
+export function statusFromText(text: string): { status: string; rule: string } | null {
+  for (const rule of BOUNCE_TEXT_RULES) {
+    if (rule.text.test(text)) return { status: rule.status, rule: rule.id };
+  }
+  return null;
+}
+
+/**
+ * Evidence that a message is a bounce: a sender that is a mail system (RFC 3464 §2 suggests
+ * `MAILER-DAEMON`, `postmaster`), Exim's `X-Failed-Recipients`, or a subject one of the MTAs uses
+ * (Postfix `Undelivered Mail Returned to Sender`, Sendmail `Returned mail:`, qmail `failure notice`,
+ * Exim `Mail delivery failed`, Microsoft `Undeliverable:`, Gmail `Delivery Status Notification`).
+ */
+export const BOUNCE_SENDER =
+  /mailer-daemon|postmaster|mail delivery (?:subsystem|system)|mail ?administrator|mail-?system|\bmaildelivery\b|returned ?mail/i;
+export const BOUNCE_SUBJECT =
+  /undeliver|undelivered|delivery (?:status|failure|failed|notification|problem|has failed)|returned mail|returning message|failure notice|mail delivery|non-?deliver|could not be delivered|not delivered|delivery report|mail system error|mail failure|rejected|bounce|メールエラー|配信|délivr|unzustellbar|nicht zugestellt|no entregado/i;
+
+/**
+ * Automatic replies (RFC 3834): `Auto-Submitted: auto-replied`, and the headers vacation programs set
+ * instead (`X-Autoreply`, `X-Autorespond`, `Precedence: auto_reply`, Microsoft
+ * `X-MS-Exchange-Inbox-Rules-Loop`/`X-Auto-Response-Suppress` are not enough alone), or a subject like
+ * `Out of Office`, `Automatic reply:`, `Auto:`, `Vacation`, `Abwesenheitsnotiz`, `Réponse automatique`.
+ */
+export const AUTO_REPLY_SUBJECT =
+  /out of (?:the )?office|automatic reply|auto(?:matic)?[- ]?(?:reply|response|antwort)|^auto:|vacation|abwesen|réponse automatique|respuesta automática|risposta automatica|自動応答|不在/i;

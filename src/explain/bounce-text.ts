@@ -1,0 +1,232 @@
+/**
+ * Reads the human-readable text of a bounce: the non-standard formats of MTAs that send no RFC 3464
+ * report (qmail, Exim, Gmail, Yahoo, Exchange 2003, …) and the text part beside a report, which often
+ * holds what the report leaves out (the command a reply answered, a reply the report truncated).
+ *
+ * The formats share a shape: a preamble, then per failed recipient a line that starts with the
+ * address (`<a@example.com>:`, `  a@example.com`, `a@example.com: 550 …`), then the remote server's
+ * reply or a diagnosis in words, then a copy of the original message. Each MTA's markers are data below.
+ */
+
+/**
+ * Lines that start the copy of the original message; nothing after them is about the delivery.
+ * qmail `--- Below this line is a copy of the message.`; Exim `------ This is a copy of the message,
+ * including all the headers. ------`; Gmail and Google Groups `----- Original message -----`;
+ * Sendmail `----- Unsent message follows -----` and `----- Original message follows -----`; IMail
+ * `Original message follows.`; X2 `--- Original message follows.`; m-FILTER `-------original message`;
+ * Lotus Notes `------- Returned Message --------`; DragonFly `Message headers follow.`; OpenSMTPD
+ * `Below is a copy of the original message:`; Courier `--- original message follows ---`; Mail.ru and
+ * Exchange `Original message headers:`.
+ */
+const ORIGINAL_MESSAGE_MARKERS: readonly RegExp[] = [
+  /^-+ ?below this line is a copy of the message/i,
+  /^-+ ?this is a copy of the message/i,
+  /^-+ ?original message -+/i,
+  /^\s*-+ ?(?:unsent|original|returned) message(?: follows)? ?-*/i,
+  /^-*\s*original message follows/i,
+  /^\s*below is a copy of the original message/i,
+  /^message headers follow/i,
+  /^original message headers:?$/i,
+  /^-+ ?(?:the )?(?:header|headers) of (?:the )?original message/i,
+  /^-+ ?original message header/i,
+  /^-+ ?message (?:text|header)s? follows?/i,
+  /^\s*-+ ?(?:your|the) message (?:follows|was)/i,
+];
+
+/** An address in bounce text: the dot-atom form, Unicode letters allowed (RFC 6531). */
+const ADDRESS =
+  /[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-][\p{L}\p{N}.!#$%&'*+/=?^_`{|}~-]*@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+/gu;
+
+/** Lines quoting message headers, whose addresses are not failed recipients. */
+const HEADER_LINE =
+  /^\s*(?:message-id|in-reply-to|references|received|return-path|from|sender|reply-to|to|cc|date|subject|x-[\w-]+|dkim-signature|authentication-results|arc-[\w-]+|envelope-from|delivered-to)\s*:/i;
+
+/**
+ * A reply code where a server's reply begins: at a line's start (after a transcript's `<<<`), or
+ * after `said:`, `: `, `(reason: `, `returned was:`, `ERROR_CODE :`; the enhanced code may follow.
+ */
+const REPLY_START =
+  /(^\s*|<<<\s*|said:\s*|said\s+|reason:\s*|error:\s*|returned was:\s*|returned '|\]:\s*|\):\s*|>:\s*|[\w.-]:\s+|\s-\s)([245]\d\d)(?:([ -]|:\s)(?:#?([245]\.\d{1,3}\.\d{1,3})\b)?|$)/;
+
+/** Which command a reply answered, from the words around it, in the order they are tried. */
+const COMMANDS: readonly (readonly [RegExp, string])[] = [
+  // Postfix `(in reply to end of DATA command)`, Exim `after end of data`, DragonFly `final DATA`,
+  // Sendmail transcript `>>> DATA`.
+  [/end of data|final data|>>> data|\bafter data\b|data command|in reply to data|\bdata\b response/i, 'DATA'],
+  // Postfix `(in reply to RCPT TO command)`, Exim `after RCPT TO:<…>`, qmail `does not like recipient`,
+  // Yahoo `[RCPT_TO]`, Sendmail `>>> RCPT To:<…>`.
+  [/rcpt[ _]to|does not like recipient|>>> rcpt/i, 'RCPT'],
+  [/mail from|does not like sender|>>> mail/i, 'MAIL'],
+  [/initial connection|greeting|banner|connect to|\bconnection (?:refused|timed out)/i, 'CONNECT'],
+  [/\b(?:e?helo)\b/i, 'HELO'],
+];
+
+/** What the text says about one recipient. */
+export interface TextRecipient {
+  readonly address: string;
+  readonly reply: string | null;
+  readonly command: string | null;
+  readonly remoteMta: string | null;
+  /** The recipient's lines (without the reply), for a diagnosis in words. */
+  readonly diagnostic: string | null;
+}
+
+/** The text before the copy of the original message. */
+export function cutOriginalMessage(text: string): string {
+  const lines = text.split(/\r?\n/);
+  const end = lines.findIndex((line) => ORIGINAL_MESSAGE_MARKERS.some((marker) => marker.test(line.trim())));
+  return (end < 0 ? lines : lines.slice(0, end)).join('\n');
+}
+
+/** Every address in a line, lower-cased domain kept as written. */
+export function addressesIn(line: string): string[] {
+  return [...line.matchAll(ADDRESS)].map((match) => match[0].replace(/^[.]+|[.]+$/g, ''));
+}
+
+const normalise = (address: string): string => address.toLowerCase();
+
+/**
+ * The recipients the text reports, each with its reply or diagnosis. `exclude` holds addresses that
+ * are not recipients (the bounce's own sender and recipient).
+ */
+export function scanBounceText(text: string, exclude: ReadonlySet<string>): TextRecipient[] {
+  const lines = cutOriginalMessage(text).split('\n');
+  const anchors: { address: string; index: number }[] = [];
+  const mentioned: { address: string; index: number }[] = [];
+  lines.forEach((line, index) => {
+    if (HEADER_LINE.test(line)) return;
+    for (const address of addressesIn(line)) {
+      if (exclude.has(normalise(address))) continue;
+      mentioned.push({ address, index });
+      // The address opens the line: `<a@x>:`, `  a@x`, `a@x: 550 …`, `a@x on <date>`.
+      if (new RegExp(`^\\s*<?${escapeRegExp(address)}>?(?:[\\s:;,.)]|$)`, 'u').test(line)) {
+        anchors.push({ address, index });
+      }
+    }
+  });
+  const starts = anchors.length > 0 ? anchors : mentioned;
+  const firsts = new Map<string, number>();
+  for (const { address, index } of starts) {
+    if (!firsts.has(normalise(address))) firsts.set(normalise(address), index);
+  }
+  const order = [...firsts.entries()].sort((a, b) => a[1] - b[1]);
+  const single = order.length === 1;
+  return order.map(([key, start], position) => {
+    const address = starts.find((entry) => normalise(entry.address) === key)?.address ?? key;
+    const next = order[position + 1]?.[1] ?? lines.length;
+    const block = anchors.length > 0 ? lines.slice(start, Math.max(next, start + 1)) : lines;
+    const found =
+      findReply(lines, (line) => line.toLowerCase().includes(key)) ??
+      findReply(block) ??
+      (single ? findReply(lines) : null);
+    const context = found?.context ?? block.join('\n');
+    return {
+      address,
+      reply: found?.reply ?? null,
+      command: commandIn(found?.context ?? '') ?? (single ? commandIn(lines.join('\n')) : commandIn(context)),
+      remoteMta: remoteMtaIn(context) ?? (single ? remoteMtaIn(lines.join('\n')) : null),
+      diagnostic: diagnosticOf(block, address),
+    };
+  });
+}
+
+interface FoundReply {
+  readonly reply: string;
+  /** The reply's lines with the line before, where the command is usually named. */
+  readonly context: string;
+}
+
+/** The first server reply in `lines` (on a line that `accept` takes), with its continuation lines. */
+export function findReply(
+  lines: readonly string[],
+  accept: (line: string) => boolean = () => true,
+): FoundReply | null {
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index] ?? '';
+    const zoho = /ERROR_CODE\s*:\s*([245]\d\d),\s*ERROR_CODE\s*:\s*(.*)$/.exec(line);
+    if (zoho !== null && accept(line)) {
+      // Zoho Mail `ERROR_CODE :550, ERROR_CODE :5.1.1 <a@x>... User Unknown`.
+      return { reply: `${zoho[1] ?? ''} ${(zoho[2] ?? '').trim()}`, context: line };
+    }
+    const match = REPLY_START.exec(line);
+    if (match === null || !accept(line)) continue;
+    const code = match[2] ?? '';
+    const start = match.index + (match[1] ?? '').length;
+    const parts = [line.slice(start).trim()];
+    const indented = /^\s/.test(line);
+    for (let next = index + 1; next < lines.length && parts.length < 12; next++) {
+      const following = lines[next] ?? '';
+      if (following.trim() === '') break;
+      // A multi-line reply (`550-5.7.26 …` then `550 5.7.26 …`, RFC 5321 §4.2.1) or a line the MTA
+      // wrapped (Postfix and Exim indent the rest of a long reply).
+      const continues =
+        new RegExp(`^\\s*(?:<<<\\s*)?${code}[ -]`).test(following) ||
+        (/^\s+\S/.test(following) &&
+          (indented || parts.length === 1) &&
+          !/^\s*[-=*]{3}/.test(following) &&
+          !REPLY_START.test(following.trimStart().slice(0, 4)));
+      if (!continues) break;
+      parts.push(following.trim());
+      if (new RegExp(`^\\s*${code} `).test(following)) break;
+    }
+    const reply = joinReply(parts, code);
+    return { reply, context: [lines[index - 1] ?? '', line, ...parts.slice(1)].join('\n') };
+  }
+  return null;
+}
+
+/** A multi-line reply as one line: the repeated `550-5.7.26` prefixes dropped after the first. */
+function joinReply(parts: readonly string[], code: string): string {
+  const [first = '', ...rest] = parts;
+  const tail = rest.map((part) =>
+    part.replace(new RegExp(`^(?:<<<\\s*)?${code}[ -](?:[245]\\.\\d{1,3}\\.\\d{1,3}\\s*)?`), ''),
+  );
+  return [first, ...tail]
+    .join(' ')
+    .replace(/\s*\(in reply to [^)]*command\)\s*$/i, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** The command named around a reply (`COMMANDS`), or `null`. */
+export function commandIn(context: string): string | null {
+  let best: { at: number; command: string } | null = null;
+  for (const [pattern, command] of COMMANDS) {
+    const match = pattern.exec(context);
+    if (match !== null && (best === null || match.index < best.at)) best = { at: match.index, command };
+  }
+  if (best !== null) return best.command;
+  // m-FILTER: `-------SMTP command` and the command on the next line.
+  const mfilter = /-+SMTP command\s*\n\s*([A-Z]+)/i.exec(context);
+  return mfilter?.[1]?.toUpperCase() ?? null;
+}
+
+/**
+ * The server that replied: Exim `host mx.example.jp [192.0.2.1]:`, Postfix `host mx[192.0.2.1] said:`,
+ * Gmail `by mx.example.jp. [192.0.2.1]`, DragonFly `mx.example.jp [192.0.2.1] did not like`.
+ */
+export function remoteMtaIn(text: string): string | null {
+  const match =
+    /\b((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,})\.?\s*\[(?:[0-9.]+|[0-9a-f:]+|ipv6:[0-9a-f:]+)\]/i.exec(
+      text,
+    ) ?? /remote host ([0-9.]+) said|\b([0-9]{1,3}(?:\.[0-9]{1,3}){3}) does not like/i.exec(text);
+  if (match === null) return null;
+  return (match[1] ?? match[2] ?? null)?.toLowerCase() ?? null;
+}
+
+/** The recipient's block in words, without the address itself: at most a few lines. */
+function diagnosticOf(block: readonly string[], address: string): string | null {
+  const text = block
+    .slice(0, 8)
+    .map((line) => line.split(address).join(' '))
+    .join(' ')
+    .replace(/[<>]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .replace(/^[\s:;,.-]+/, '')
+    .trim();
+  return text === '' ? null : text.slice(0, 500);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

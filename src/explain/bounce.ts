@@ -1,0 +1,450 @@
+/**
+ * `explainBounce()`: what a bounce message says about each recipient it reports, explained with the
+ * same reply knowledge as `verify` (`explainReply`). MIME is parsed by postal-mime; the delivery status
+ * fields (RFC 3464, RFC 6533) by bounce-dsn.ts; the words of non-standard bounces by bounce-text.ts.
+ * Total: any input gets an answer (`kind` says what it was); nothing here throws for what a message
+ * contains.
+ */
+import PostalMime, { type Attachment, type Email } from 'postal-mime';
+
+import { addressOf, parseDeliveryStatus, statusOf, typeOf, untyped, type DsnFields } from './bounce-dsn.js';
+import { AUTO_REPLY_SUBJECT, BOUNCE_SENDER, BOUNCE_SUBJECT, statusFromText } from './bounce-rules.js';
+import {
+  addressesIn,
+  cutOriginalMessage,
+  findReply,
+  scanBounceText,
+  type TextRecipient,
+} from './bounce-text.js';
+import type {
+  BounceAction,
+  BounceExplanation,
+  BounceKind,
+  BounceRecipient,
+  ExplainedFrom,
+} from './bounce-types.js';
+import { explainReply, type ReplyExplanation } from './reply-interim.js';
+
+/**
+ * Bytes of a message that are read. A bounce's report and text come first and fit in a few KiB; what
+ * makes a bounce large is the copy of the original message (RFC 3462 puts it last), so a larger
+ * message is read up to here and marked `truncated`, in bounded time and memory.
+ */
+export const MAX_BOUNCE_BYTES = 2 * 1024 * 1024;
+
+/** Longest line the text scanner looks at: a base64 blob without line ends must not cost O(n²). */
+const MAX_LINE_CHARS = 2000;
+
+/** Bytes inspected for NUL bytes to tell a binary file from a message. */
+const BINARY_SNIFF_BYTES = 64 * 1024;
+
+/** The MIME types of delivery status reports: RFC 3464 §2 and RFC 6533 §6. */
+const DSN_TYPES = new Set(['message/delivery-status', 'message/global-delivery-status']);
+
+/** The MIME types that hold the original message or its headers (RFC 3462, RFC 6533 §6.3–6.4). */
+const ORIGINAL_TYPES = new Set([
+  'message/rfc822',
+  'text/rfc822-headers',
+  'message/global',
+  'message/global-headers',
+]);
+
+/** Replies and diagnoses that mean "still trying": a delay notice, not a failure. */
+const DELAY_TEXT =
+  /will (?:continue to )?(?:retry|try again|keep trying)|delivery (?:is |has been )?delayed|has not (?:yet )?been delivered|this is (?:only )?a warning|warning: could not send|still (?:undelivered|trying)|delivery attempts will continue/i;
+const PERMANENT_TEXT = /permanent(?:ly)?|given up|giving up|fatal|failed permanently/i;
+
+const decoder = new TextDecoder('utf-8');
+
+/**
+ * What a bounce message says, per recipient: the address, the server's reply, the command it
+ * answered, the remote MTA, and what the reply means (the verdict and reason vocabulary of `verify`).
+ * Auto-replies and abuse feedback reports come back as such (`kind`), not as bounces.
+ *
+ * @example
+ * const explained = await explainBounce(readFileSync('bounce.eml'));
+ * for (const r of explained.recipients) console.log(r.address, r.explanation?.reason, r.explanation?.action);
+ */
+export async function explainBounce(message: string | Uint8Array): Promise<BounceExplanation> {
+  const { bytes, truncated } = bounded(message);
+  const problem = unreadableBytes(bytes);
+  if (problem !== null) return emptyAnswer(problem.kind, problem.problem, truncated);
+  let email: Email;
+  try {
+    email = await PostalMime.parse(bytes, {
+      forceRfc822Attachments: true,
+      attachmentEncoding: 'arraybuffer',
+      maxNestingDepth: 64,
+      maxHeadersSize: 512 * 1024,
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return emptyAnswer('unreadable', `the MIME structure could not be parsed: ${reason}`, truncated);
+  }
+  return new BounceReader(email, truncated).read();
+}
+
+function bounded(message: string | Uint8Array): { bytes: Uint8Array; truncated: boolean } {
+  if (typeof message === 'string') {
+    const truncated = message.length > MAX_BOUNCE_BYTES;
+    return {
+      bytes: Buffer.from(truncated ? message.slice(0, MAX_BOUNCE_BYTES) : message, 'utf8'),
+      truncated,
+    };
+  }
+  const truncated = message.byteLength > MAX_BOUNCE_BYTES;
+  return { bytes: truncated ? message.subarray(0, MAX_BOUNCE_BYTES) : message, truncated };
+}
+
+function unreadableBytes(bytes: Uint8Array): { kind: BounceKind; problem: string } | null {
+  const sniff = bytes.subarray(0, BINARY_SNIFF_BYTES);
+  if (sniff.every((byte) => byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d)) {
+    return { kind: 'empty', problem: 'the input is empty' };
+  }
+  if (sniff.includes(0)) {
+    return { kind: 'binary', problem: 'the input is binary (it holds NUL bytes), not an email message' };
+  }
+  const head = decoder.decode(sniff.subarray(0, 1024)).replace(/^[\s\uFEFF]+/, '');
+  // RFC 5322 §2.2: a message starts with header fields (an mbox `From ` line may precede them).
+  if (!/^(?:From |>?[!-9;-~]+:)/.test(head)) {
+    return { kind: 'not_a_message', problem: 'the input has no message header; it is not an email message' };
+  }
+  return null;
+}
+
+function emptyAnswer(kind: BounceKind, problem: string | null, truncated: boolean): BounceExplanation {
+  return {
+    kind,
+    format: null,
+    reportingMta: null,
+    from: null,
+    subject: null,
+    date: null,
+    recipients: [],
+    feedbackType: null,
+    truncated,
+    problem,
+  };
+}
+
+/** One parsed message being read: its headers, parts and text, and what they add up to. */
+class BounceReader {
+  readonly #email: Email;
+  readonly #truncated: boolean;
+  readonly #text: string;
+  readonly #contentType: string;
+
+  constructor(email: Email, truncated: boolean) {
+    this.#email = email;
+    this.#truncated = truncated;
+    this.#text = capLines(email.text ?? '');
+    this.#contentType = this.#header('content-type') ?? '';
+  }
+
+  read(): BounceExplanation {
+    const base = {
+      from: this.#from(),
+      subject: this.#email.subject ?? null,
+      date: isoDate(this.#email.date),
+      truncated: this.#truncated,
+      problem: null,
+    };
+    const feedback = this.#feedbackReport();
+    if (feedback !== null) {
+      return {
+        ...base,
+        kind: 'feedback_report',
+        format: null,
+        reportingMta: null,
+        recipients: [],
+        feedbackType: feedback,
+      };
+    }
+    const dsn = this.#deliveryStatus();
+    const looksLikeBounce = dsn !== null || this.#hasBounceEvidence();
+    if (!looksLikeBounce) {
+      const kind = this.#isAutoReply() ? 'auto_reply' : 'not_a_bounce';
+      return { ...base, kind, format: null, reportingMta: null, recipients: [], feedbackType: null };
+    }
+    const scanned = scanBounceText(this.#text, this.#excluded());
+    let recipients: BounceRecipient[] = [];
+    let format: BounceExplanation['format'] = null;
+    if (dsn !== null && dsn.recipients.length > 0) {
+      recipients = dsn.recipients.map((fields) => this.#fromDsn(fields, dsn.message, scanned));
+      format = 'dsn';
+    }
+    if (recipients.length === 0) {
+      recipients = (scanned.length > 0 ? scanned : this.#fallbackRecipients()).map((found) =>
+        this.#fromText(found),
+      );
+      format = recipients.length > 0 ? 'text' : null;
+    }
+    const reportingMta = untyped(dsn?.message.get('reporting-mta')) ?? null;
+    const kind = kindOf(recipients, this.#isAutoReply());
+    return {
+      ...base,
+      kind,
+      format,
+      reportingMta,
+      recipients: recipients.filter((r) => kind !== 'auto_reply' || r.action !== null),
+      feedbackType: null,
+    };
+  }
+
+  #header(name: string): string | null {
+    return this.#email.headers.find((header) => header.key === name)?.value ?? null;
+  }
+
+  #from(): string | null {
+    const from = this.#email.from;
+    if (from === undefined) return null;
+    return from.address ?? from.name;
+  }
+
+  #attachments(types: ReadonlySet<string>): Attachment[] {
+    return this.#email.attachments.filter((attachment) => types.has(attachment.mimeType));
+  }
+
+  /** RFC 5965 §3: `multipart/report; report-type=feedback-report` with a `message/feedback-report` part. */
+  #feedbackReport(): string | null {
+    const part = this.#attachments(new Set(['message/feedback-report']))[0];
+    if (part === undefined && !/report-type\s*=\s*"?feedback-report/i.test(this.#contentType)) return null;
+    const fields =
+      part === undefined ? new Map<string, string>() : parseDeliveryStatus(contentText(part)).message;
+    return fields.get('feedback-type')?.trim().toLowerCase() ?? 'abuse';
+  }
+
+  /** The report part, or DSN fields written into the text by MTAs that send no report part. */
+  #deliveryStatus(): ReturnType<typeof parseDeliveryStatus> | null {
+    const parts = this.#attachments(DSN_TYPES);
+    if (parts.length > 0) {
+      const parsed = parts.map((part) => parseDeliveryStatus(contentText(part)));
+      return {
+        message: parsed[0]?.message ?? new Map(),
+        recipients: parsed.flatMap((status) => status.recipients),
+      };
+    }
+    const at = this.#text.search(/^(?:Final-Recipient|Original-Recipient):/im);
+    if (at < 0) return null;
+    const status = parseDeliveryStatus(
+      this.#text.slice(Math.max(0, this.#text.lastIndexOf('\n\n', at)), at + 64 * 1024),
+    );
+    return status.recipients.length > 0 ? status : null;
+  }
+
+  #hasBounceEvidence(): boolean {
+    if (this.#header('x-failed-recipients') !== null) return true;
+    if (/report-type\s*=\s*"?delivery-status/i.test(this.#contentType)) return true;
+    const from = this.#header('from') ?? '';
+    if (BOUNCE_SENDER.test(from)) return true;
+    const subject = this.#email.subject ?? '';
+    if (BOUNCE_SUBJECT.test(subject) && !AUTO_REPLY_SUBJECT.test(subject)) return true;
+    return /could not be delivered|wasn't able to deliver|unable to deliver|delivery (?:has )?failed|failed permanently|did not reach|permanent (?:fatal )?errors?|undeliverable/i.test(
+      cutOriginalMessage(this.#text).slice(0, 8192),
+    );
+  }
+
+  /** RFC 3834 §5: `Auto-Submitted` other than `no`, and the headers vacation programs use instead. */
+  #isAutoReply(): boolean {
+    const submitted = this.#header('auto-submitted')?.toLowerCase() ?? 'no';
+    if (/auto-replied/.test(submitted)) return !BOUNCE_SENDER.test(this.#header('from') ?? '');
+    if (this.#header('x-autoreply') !== null || this.#header('x-autorespond') !== null) return true;
+    if (/auto[_-]?reply/i.test(this.#header('precedence') ?? '')) return true;
+    return AUTO_REPLY_SUBJECT.test(this.#email.subject ?? '');
+  }
+
+  /** The bounce's own addresses, which the text mentions but which did not fail. */
+  #excluded(): Set<string> {
+    const out = new Set<string>();
+    for (const name of ['from', 'to', 'return-path', 'reply-to', 'sender', 'errors-to']) {
+      for (const header of this.#email.headers.filter((h) => h.key === name)) {
+        for (const address of addressesIn(header.value)) out.add(address.toLowerCase());
+      }
+    }
+    return out;
+  }
+
+  /** Exim's `X-Failed-Recipients`, else the recipients of the returned original message. */
+  #fallbackRecipients(): TextRecipient[] {
+    const failed = this.#header('x-failed-recipients');
+    let addresses = failed === null ? [] : addressesIn(failed);
+    if (addresses.length === 0) addresses = this.#originalRecipients();
+    const excluded = this.#excluded();
+    const unique = [...new Set(addresses.filter((a) => !excluded.has(a.toLowerCase())))].slice(0, 50);
+    const found = findReply(cutOriginalMessage(this.#text).split('\n'));
+    const diagnostic = cutOriginalMessage(this.#text).replace(/\s+/g, ' ').trim().slice(0, 500) || null;
+    return unique.map((address) => ({
+      address,
+      reply: unique.length === 1 ? (found?.reply ?? null) : null,
+      command: null,
+      remoteMta: null,
+      diagnostic,
+    }));
+  }
+
+  /** `To`/`Cc` of the original message: an attached message or headers, else the text after the marker. */
+  #originalRecipients(): string[] {
+    const part = this.#attachments(ORIGINAL_TYPES)[0];
+    const headerText =
+      part === undefined ? this.#text.slice(cutOriginalMessage(this.#text).length) : contentText(part);
+    const headers = headerText.split(/\r?\n\r?\n/).find((block) => /^(?:to|cc)\s*:/im.test(block)) ?? '';
+    const unfolded = headers.replace(/\r?\n[ \t]+/g, ' ');
+    return [...unfolded.matchAll(/^(?:to|cc)\s*:(.*)$/gim)].flatMap((match) => addressesIn(match[1] ?? ''));
+  }
+
+  #fromDsn(fields: DsnFields, message: DsnFields, scanned: readonly TextRecipient[]): BounceRecipient {
+    const address =
+      addressOf(fields.get('final-recipient')) ?? addressOf(fields.get('original-recipient')) ?? '';
+    const text =
+      scanned.find((found) => found.address.toLowerCase() === address.toLowerCase()) ??
+      (scanned.length === 1 ? scanned[0] : undefined);
+    const diagnosticField = fields.get('diagnostic-code');
+    const diagnosticValue = untyped(diagnosticField);
+    let reply: string | null = null;
+    let diagnostic: string | null = null;
+    if (diagnosticValue !== null) {
+      const found = /^[245]\d\d(?:[ -]|$)/.test(diagnosticValue)
+        ? diagnosticValue
+        : (findReply([diagnosticValue])?.reply ?? null);
+      if (found !== null) reply = found.replace(/\s+/g, ' ').trim();
+      else diagnostic = diagnosticValue;
+    }
+    if (reply === null && text?.reply != null) reply = text.reply;
+    const action = actionOf(fields.get('action'));
+    const status = statusOf(fields.get('status'));
+    const remoteMta = untyped(fields.get('remote-mta')) ?? text?.remoteMta ?? null;
+    const command = text?.command ?? (typeOf(diagnosticField) === 'smtp' ? null : null);
+    return this.#recipient({
+      address,
+      originalRecipient: addressOf(fields.get('original-recipient')),
+      action,
+      status,
+      reply,
+      command,
+      remoteMta,
+      diagnostic: reply === null ? (diagnostic ?? text?.diagnostic ?? null) : null,
+      date: isoDate(fields.get('last-attempt-date') ?? message.get('arrival-date') ?? this.#email.date),
+    });
+  }
+
+  #fromText(found: TextRecipient): BounceRecipient {
+    const context = `${found.reply ?? ''} ${found.diagnostic ?? ''}`;
+    const code = /^([245])\d\d/.exec(found.reply ?? '')?.[1];
+    const delayed =
+      code === '4' || (code === undefined && DELAY_TEXT.test(this.#text) && !PERMANENT_TEXT.test(this.#text));
+    return this.#recipient({
+      address: found.address,
+      originalRecipient: null,
+      action: delayed && !/expired|too long|giving up|given up/i.test(context) ? 'delayed' : 'failed',
+      status: statusOf(found.reply?.slice(3, 16)) ?? null,
+      reply: found.reply,
+      command: found.command,
+      remoteMta: found.remoteMta,
+      diagnostic: found.reply === null ? found.diagnostic : null,
+      date: isoDate(this.#email.date),
+    });
+  }
+
+  /** Adds the explanation: from the reply, else the DSN status, else the diagnosis in words. */
+  #recipient(fields: Omit<BounceRecipient, 'explanation' | 'explainedFrom'>): BounceRecipient {
+    const { explanation, explainedFrom } = this.#explain(fields);
+    return { ...fields, explanation, explainedFrom };
+  }
+
+  #explain(fields: Omit<BounceRecipient, 'explanation' | 'explainedFrom'>): {
+    explanation: ReplyExplanation | null;
+    explainedFrom: ExplainedFrom | null;
+  } {
+    const command = fields.command === null ? {} : { command: fields.command };
+    if (fields.reply !== null) {
+      const explanation = explainReply(withStatus(fields.reply, fields.status), command)[0] ?? null;
+      // A reply the rules do not know may still use a bounce's own words (Sendmail `554 <a@x>... 550
+      // Host unknown`, `Mailbox is frozen`): those decide, with the reply's class.
+      const words = explanation?.reason === 'unexpected_reply' ? statusFromText(fields.reply) : null;
+      if (words !== null) {
+        const status = `${fields.reply[0] ?? '5'}${words.status.slice(1)}`;
+        return {
+          explanation: fromStatus(status, fields.reply.replace(/^[245]\d\d[ -]?/, ''), command),
+          explainedFrom: 'reply',
+        };
+      }
+      return { explanation, explainedFrom: 'reply' };
+    }
+    const words = fields.diagnostic ?? '';
+    // A diagnosis in words names the condition more precisely than the generic statuses reports
+    // carry with it (`4.0.0`, `5.4.4`); the report's status still says whether it was temporary.
+    const fromWords =
+      statusFromText(words) ??
+      (fields.status === null ? statusFromText(cutOriginalMessage(this.#text).slice(0, 8192)) : null);
+    if (fromWords !== null) {
+      const status =
+        fields.status === null ? fromWords.status : `${fields.status[0] ?? '5'}${fromWords.status.slice(1)}`;
+      return { explanation: fromStatus(status, words, command), explainedFrom: 'diagnostic' };
+    }
+    if (fields.status !== null) {
+      return { explanation: fromStatus(fields.status, words, command), explainedFrom: 'status' };
+    }
+    return { explanation: null, explainedFrom: null };
+  }
+}
+
+/** A status code explained as the reply a server would have sent with it (`550 5.1.1 …`). */
+function fromStatus(status: string, words: string, command: { command?: string }): ReplyExplanation | null {
+  const code = status.startsWith('2') ? '250' : status.startsWith('4') ? '450' : '550';
+  return explainReply(`${code} ${status} ${words}`.trim(), command)[0] ?? null;
+}
+
+/**
+ * A reply without an enhanced code, explained with the DSN's status code when the classes agree: the
+ * report's `Status` is the reporting MTA's reading of the same reply (RFC 3464 §2.3.4).
+ */
+function withStatus(reply: string, status: string | null): string {
+  if (status === null || /^[245]\.0\.0$/.test(status)) return reply;
+  const match = /^([245])(\d\d)([ -])(?![245]\.\d{1,3}\.\d{1,3})/.exec(reply);
+  if (match === null || match[1] !== status[0]) return reply;
+  return `${match[1]}${match[2]} ${status} ${reply.slice(match[0].length)}`;
+}
+
+function kindOf(recipients: readonly BounceRecipient[], autoReply: boolean): BounceKind {
+  if (recipients.some((r) => r.action === 'failed')) return 'bounce';
+  if (recipients.some((r) => r.action === 'delayed')) return 'delay';
+  if (recipients.some((r) => r.action !== null)) return 'delivery_report';
+  return autoReply ? 'auto_reply' : 'not_a_bounce';
+}
+
+function actionOf(value: string | undefined): BounceAction | null {
+  const action = value
+    ?.trim()
+    .toLowerCase()
+    .split(/[\s;(]/)[0];
+  switch (action) {
+    case 'failed':
+    case 'delayed':
+    case 'delivered':
+    case 'relayed':
+    case 'expanded':
+      return action;
+    default:
+      // RFC 3464 §2.3.3 names five actions; a report that names another still reports a failure.
+      return action === undefined || action === '' ? 'failed' : 'failed';
+  }
+}
+
+function contentText(part: Attachment): string {
+  const content = part.content;
+  if (typeof content === 'string') return content;
+  return decoder.decode(content instanceof ArrayBuffer ? new Uint8Array(content) : content);
+}
+
+function capLines(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((line) => (line.length > MAX_LINE_CHARS ? line.slice(0, MAX_LINE_CHARS) : line))
+    .join('\n');
+}
+
+function isoDate(value: string | undefined | null): string | null {
+  if (value === undefined || value === null || value.trim() === '') return null;
+  const time = Date.parse(value.trim());
+  return Number.isNaN(time) ? value.trim() : new Date(time).toISOString();
+}
