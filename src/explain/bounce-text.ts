@@ -153,18 +153,17 @@ export function findReply(
     const code = match[2] ?? '';
     const start = match.index + (match[1] ?? '').length;
     const parts = [line.slice(start).trim()];
-    const indented = /^\s/.test(line);
+    const indent = indentOf(line);
     for (let next = index + 1; next < lines.length && parts.length < 12; next++) {
       const following = lines[next] ?? '';
       if (following.trim() === '') break;
       // A multi-line reply (`550-5.7.26 …` then `550 5.7.26 …`, RFC 5321 §4.2.1) or a line the MTA
-      // wrapped (Postfix and Exim indent the rest of a long reply).
+      // wrapped: Postfix indents the rest of a long reply under a flush first line, Exim keeps the
+      // indentation of the reply's first line.
+      const wrapped = indentOf(following) > indent || (indent > 0 && indentOf(following) === indent);
       const continues =
         new RegExp(`^\\s*(?:<<<\\s*)?${code}[ -]`).test(following) ||
-        (/^\s+\S/.test(following) &&
-          (indented || parts.length === 1) &&
-          !/^\s*[-=*]{3}/.test(following) &&
-          !REPLY_START.test(following.trimStart().slice(0, 4)));
+        (wrapped && !/^\s*[-=*#]{3}/.test(following) && !/^\s*(?:<<<|>>>)/.test(following));
       if (!continues) break;
       parts.push(following.trim());
       if (new RegExp(`^\\s*${code} `).test(following)) break;
@@ -181,7 +180,7 @@ function joinReply(parts: readonly string[], code: string): string {
   const tail = rest.map((part) =>
     part.replace(new RegExp(`^(?:<<<\\s*)?${code}[ -](?:[245]\\.\\d{1,3}\\.\\d{1,3}\\s*)?`), ''),
   );
-  return [first, ...tail]
+  return [first.replace(/^([245]\d\d)-/, '$1 '), ...tail]
     .join(' ')
     .replace(/\s*\(in reply to [^)]*command\)\s*$/i, '')
     .replace(/\s+/g, ' ')
@@ -225,6 +224,10 @@ function diagnosticOf(block: readonly string[], address: string): string | null 
     .replace(/^[\s:;,.-]+/, '')
     .trim();
   return text === '' ? null : text.slice(0, 500);
+}
+
+function indentOf(line: string): number {
+  return /^\s*/.exec(line)?.[0].length ?? 0;
 }
 
 function escapeRegExp(text: string): string {

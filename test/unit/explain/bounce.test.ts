@@ -1,0 +1,308 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+
+import { MAX_BOUNCE_BYTES, explainBounce } from '../../../src/explain/bounce.js';
+import type { BounceKind, BounceRecipient } from '../../../src/explain/bounce-types.js';
+import type { Reason } from '../../../src/types.js';
+
+const fixture = (name: string): Buffer =>
+  readFileSync(new URL(`../../fixtures/bounces/${name}`, import.meta.url));
+
+interface Expected {
+  readonly address: string;
+  readonly action: BounceRecipient['action'];
+  readonly command?: string | null;
+  readonly remoteMta?: string | null;
+  /** The start of the reply as quoted, or null when the bounce quotes none. */
+  readonly reply?: string | null;
+  readonly status?: string | null;
+  readonly reason: Reason;
+}
+
+interface Case {
+  readonly file: string;
+  readonly kind: BounceKind;
+  readonly format: 'dsn' | 'text' | null;
+  readonly recipients: readonly Expected[];
+}
+
+/** One fixture per MTA family (test/fixtures/bounces/README.md) and what it must yield. */
+const CASES: readonly Case[] = [
+  {
+    file: 'postfix.eml',
+    kind: 'bounce',
+    format: 'dsn',
+    recipients: [
+      {
+        address: 'alice@example.com',
+        action: 'failed',
+        command: 'RCPT',
+        remoteMta: 'mx.example.com',
+        reply:
+          '550 5.1.1 <alice@example.com>: Recipient address rejected: User unknown in virtual mailbox table',
+        status: '5.1.1',
+        reason: 'mailbox_not_found',
+      },
+      {
+        address: 'bob@example.com',
+        action: 'failed',
+        command: 'RCPT',
+        status: '4.2.2',
+        reason: 'mailbox_full',
+      },
+    ],
+  },
+  {
+    file: 'exim.eml',
+    kind: 'bounce',
+    format: 'text',
+    recipients: [
+      {
+        address: 'carol@example.org',
+        action: 'failed',
+        command: 'RCPT',
+        remoteMta: 'mx.example.org',
+        reply: '550 5.2.1 <carol@example.org>: mailbox disabled',
+        reason: 'mailbox_disabled',
+      },
+    ],
+  },
+  {
+    file: 'qmail.eml',
+    kind: 'bounce',
+    format: 'text',
+    recipients: [
+      {
+        address: 'erin@example.com',
+        action: 'failed',
+        command: 'RCPT',
+        remoteMta: '192.0.2.30',
+        reply: '550 sorry, no mailbox here by that name. (#5.1.1)',
+        reason: 'mailbox_not_found',
+      },
+    ],
+  },
+  {
+    file: 'sendmail.eml',
+    kind: 'bounce',
+    format: 'dsn',
+    recipients: [
+      {
+        address: 'frank@example.com',
+        action: 'failed',
+        command: 'DATA',
+        remoteMta: 'mx.example.com',
+        reply: '554 5.7.1 Service unavailable; Client host [198.51.100.7] blocked using zen.spamhaus.org',
+        reason: 'sender_blocked',
+      },
+    ],
+  },
+  {
+    file: 'office365.eml',
+    kind: 'bounce',
+    format: 'dsn',
+    recipients: [
+      {
+        address: 'grace@example.com',
+        action: 'failed',
+        reply: '550 5.1.10 RESOLVER.ADR.RecipientNotFound',
+        status: '5.1.10',
+        reason: 'mailbox_not_found',
+      },
+    ],
+  },
+  {
+    file: 'gmail.eml',
+    kind: 'bounce',
+    format: 'text',
+    recipients: [
+      {
+        address: 'heidi@example.org',
+        action: 'failed',
+        remoteMta: 'mx.example.org',
+        reply:
+          '550 5.7.26 This mail is unauthenticated, which poses a security risk to the sender and Gmail users, and has been blocked. The sender must authenticate with at least one of SPF or DKIM.',
+        reason: 'sender_blocked',
+      },
+    ],
+  },
+  {
+    file: 'yahoo.eml',
+    kind: 'bounce',
+    format: 'text',
+    recipients: [
+      {
+        address: 'ivan@example.com',
+        action: 'failed',
+        command: 'RCPT',
+        reply: '552 1 Requested mail action aborted, mailbox not found [RCPT_TO]',
+        reason: 'mailbox_not_found',
+      },
+    ],
+  },
+  {
+    file: 'amazonses.eml',
+    kind: 'bounce',
+    format: 'dsn',
+    recipients: [
+      {
+        address: 'judy@example.com',
+        action: 'failed',
+        status: '4.4.7',
+        reply: '554 4.4.7 Message expired',
+        reason: 'unexpected_reply',
+      },
+    ],
+  },
+  {
+    file: 'global-dsn.eml',
+    kind: 'bounce',
+    format: 'dsn',
+    recipients: [
+      {
+        address: 'jörg@example.de',
+        action: 'failed',
+        remoteMta: 'mx.example.de',
+        status: '5.1.1',
+        reason: 'mailbox_not_found',
+      },
+    ],
+  },
+  {
+    file: 'delay.eml',
+    kind: 'delay',
+    format: 'dsn',
+    recipients: [{ address: 'kim@example.com', action: 'delayed', command: 'RCPT', reason: 'greylisted' }],
+  },
+  {
+    file: 'exchange2003.eml',
+    kind: 'bounce',
+    format: 'text',
+    recipients: [{ address: 'leo@example.com', action: 'failed', reply: null, reason: 'mailbox_not_found' }],
+  },
+  { file: 'vacation.eml', kind: 'auto_reply', format: null, recipients: [] },
+  { file: 'arf.eml', kind: 'feedback_report', format: null, recipients: [] },
+  { file: 'not-a-bounce.eml', kind: 'not_a_bounce', format: null, recipients: [] },
+];
+
+describe('explainBounce: one fixture per MTA family', () => {
+  for (const testCase of CASES) {
+    for (const input of ['bytes', 'string'] as const) {
+      it(`${testCase.file} (${input}) → ${testCase.kind}`, async () => {
+        const raw = fixture(testCase.file);
+        const explained = await explainBounce(input === 'bytes' ? raw : raw.toString('utf8'));
+        assert.equal(explained.kind, testCase.kind);
+        assert.equal(explained.format, testCase.format);
+        assert.equal(explained.truncated, false);
+        assert.deepEqual(
+          explained.recipients.map((r) => r.address),
+          testCase.recipients.map((r) => r.address),
+        );
+        testCase.recipients.forEach((expected, index) => {
+          const got = explained.recipients[index];
+          assert.ok(got !== undefined);
+          assert.equal(got.action, expected.action, `${expected.address} action`);
+          if (expected.command !== undefined)
+            assert.equal(got.command, expected.command, `${expected.address} command`);
+          if (expected.remoteMta !== undefined)
+            assert.equal(got.remoteMta, expected.remoteMta, `${expected.address} remote MTA`);
+          if (expected.status !== undefined)
+            assert.equal(got.status, expected.status, `${expected.address} status`);
+          if (expected.reply === null) assert.equal(got.reply, null);
+          else if (expected.reply !== undefined)
+            assert.ok(
+              got.reply?.startsWith(expected.reply),
+              `${expected.address} reply: ${got.reply ?? 'null'}`,
+            );
+          assert.equal(got.explanation?.reason, expected.reason, `${expected.address} reason`);
+        });
+      });
+    }
+  }
+
+  it('an ARF report names its feedback type', async () => {
+    const explained = await explainBounce(fixture('arf.eml'));
+    assert.equal(explained.feedbackType, 'abuse');
+  });
+
+  it('a bounce without a reply explains the diagnosis in words (Exchange 2003)', async () => {
+    const explained = await explainBounce(fixture('exchange2003.eml'));
+    assert.equal(explained.recipients[0]?.explainedFrom, 'diagnostic');
+    assert.match(explained.recipients[0]?.diagnostic ?? '', /recipient name is not recognized/);
+  });
+});
+
+describe('explainBounce: bad input gets a clear answer', () => {
+  it('an empty input', async () => {
+    for (const input of ['', '   \r\n\r\n', new Uint8Array(0)]) {
+      const explained = await explainBounce(input);
+      assert.equal(explained.kind, 'empty');
+      assert.match(explained.problem ?? '', /empty/);
+      assert.deepEqual(explained.recipients, []);
+    }
+  });
+
+  it('a binary file', async () => {
+    // A PNG signature and header: NUL bytes within the first bytes.
+    const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex');
+    const explained = await explainBounce(png);
+    assert.equal(explained.kind, 'binary');
+    assert.match(explained.problem ?? '', /binary/);
+  });
+
+  it('text that is not a message (a bare reply)', async () => {
+    const explained = await explainBounce('550 5.1.1 <a@example.com>: User unknown');
+    assert.equal(explained.kind, 'not_a_message');
+    assert.match(explained.problem ?? '', /no message header/);
+  });
+
+  it('a message with no bounce in it', async () => {
+    const explained = await explainBounce(fixture('not-a-bounce.eml'));
+    assert.equal(explained.kind, 'not_a_bounce');
+    assert.equal(explained.problem, null);
+    assert.deepEqual(explained.recipients, []);
+  });
+
+  it('broken MIME (an unclosed multipart, bad base64, an unterminated parameter)', async () => {
+    const explained = await explainBounce(fixture('broken-mime.eml'));
+    assert.equal(explained.kind, 'bounce');
+    assert.equal(explained.recipients[0]?.address, 'paul@example.com');
+    assert.equal(explained.recipients[0]?.status, '5.1.1');
+  });
+
+  it('MIME nested past any sane depth is unreadable, not a crash', async () => {
+    const depth = 200;
+    let body = 'Final-Recipient: rfc822; deep@example.com\r\n';
+    for (let level = depth; level > 0; level--) {
+      body = `Content-Type: multipart/mixed; boundary="b${level}"\r\n\r\n--b${level}\r\n${body}\r\n--b${level}--\r\n`;
+    }
+    const explained = await explainBounce(`From: MAILER-DAEMON@example.net\r\nSubject: x\r\n${body}`);
+    assert.equal(explained.kind, 'unreadable');
+    assert.match(explained.problem ?? '', /MIME structure could not be parsed: .*nesting depth/);
+  });
+
+  it('a 30 MB message is read up to MAX_BOUNCE_BYTES and says so', async () => {
+    const head = fixture('postfix.eml').toString('utf8');
+    const cut = head.lastIndexOf('--A1B2C3');
+    const filler = `${'x'.repeat(76)}\r\n`.repeat(Math.ceil((30 * 1024 * 1024) / 78));
+    const huge = Buffer.from(`${head.slice(0, cut)}${filler}${head.slice(cut)}`);
+    assert.ok(huge.byteLength > 30 * 1024 * 1024);
+    const explained = await explainBounce(huge);
+    assert.equal(explained.truncated, true);
+    assert.ok(MAX_BOUNCE_BYTES < huge.byteLength);
+    assert.equal(explained.kind, 'bounce');
+    assert.deepEqual(
+      explained.recipients.map((r) => r.address),
+      ['alice@example.com', 'bob@example.com'],
+    );
+  });
+
+  it('one 30 MB line without line ends is a clear answer too', async () => {
+    const explained = await explainBounce(
+      `From: a@example.com\r\nSubject: x\r\n\r\n${'a'.repeat(30 * 1024 * 1024)}`,
+    );
+    assert.equal(explained.truncated, true);
+    assert.equal(explained.kind, 'not_a_bounce');
+  });
+});
