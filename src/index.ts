@@ -61,3 +61,14 @@ export {
 } from './classify/index.js';
 export * from './jobs/index.js';
 export * from './jobs/postgres/index.js';
+export { explainBounce, looksLikeMessage, MAX_BOUNCE_BYTES } from './explain/bounce.js';
+export {
+  BOUNCE_KINDS,
+  type BounceAction,
+  type BounceExplanation,
+  type BounceKind,
+  type BounceRecipient,
+  type ExplainedFrom,
+} from './explain/bounce-types.js';
+export { readMbox, MboxSplitter, type MboxMessage } from './explain/mbox.js';
+export { toSuppressionRows, SUPPRESSION_COLUMNS, type SuppressionRow } from './explain/suppression.js';

@@ -13,10 +13,11 @@ import { styleText } from 'node:util';
 import { Option, type Command } from 'commander';
 
 import { EXPLAIN_COMMANDS, explainReply, type ExplainCommand, type ReplyExplanation } from '../index.js';
+import { explainInput, type BounceFlags } from './explain-bounces.js';
 import { useColour, type CliIo } from './run-verify.js';
 import { UsageError } from './common-options.js';
 
-export interface ExplainFlags {
+export interface ExplainFlags extends BounceFlags {
   command?: string;
   provider?: string;
   json?: boolean;
@@ -38,8 +39,13 @@ const VERDICT_STYLE = {
 /** Adds the explain verb's flags to its command. */
 export function addExplainOptions(command: Command): Command {
   return command
-    .argument('<reply>', 'an SMTP reply or transcript (quote it), a file holding one, or - for stdin')
-    .description('explain an SMTP reply: what it says about the address, whose side it is on, what to do')
+    .argument(
+      '<reply>',
+      'an SMTP reply or transcript (quote it), a file holding one, a bounce message (.eml), a directory of .eml files, an mbox, or - for stdin',
+    )
+    .description(
+      'explain an SMTP reply or a bounce: what it says about the address, whose side it is on, what to do; a directory or an mbox becomes a suppression list',
+    )
     .addOption(
       new Option(
         '--command <name>',
@@ -52,7 +58,9 @@ export function addExplainOptions(command: Command): Command {
         'the provider or MX host that sent the reply (google, outlook, mx1.hotmail.com …)',
       ),
     )
-    .option('--json', 'one JSON object per reply');
+    .option('--json', 'one JSON object per reply (or per bounce message)')
+    .option('--format <format>', 'suppression list format for a directory or an mbox: csv or ndjson', 'csv')
+    .option('-o, --output <file>', 'write the suppression list here instead of stdout');
 }
 
 /** Reads a stream as UTF-8 text, up to `MAX_EXPLAIN_INPUT_BYTES` (the rest is not read). */
@@ -79,14 +87,15 @@ async function isPath(argument: string): Promise<boolean> {
   }
 }
 
-/**
- * The dispatch point for paths: a regular file is read as text and its replies explained. Bounce
- * messages (.eml, a directory of them, an mbox) are parsed here by their own reader when one exists.
- */
-async function explainPath(path: string, flags: ExplainFlags): Promise<ReplyExplanation[]> {
+/** A regular file that is not a message (bounce-side) is read as text and its replies explained. */
+async function explainPath(
+  path: string,
+  text: string | null,
+  flags: ExplainFlags,
+): Promise<ReplyExplanation[]> {
   const info = await stat(path);
   if (!info.isFile()) throw new UsageError(`${path}: not a file (give a reply, a file holding one, or -)`);
-  return explainText(await readText(createReadStream(path)), flags);
+  return explainText(text ?? (await readText(createReadStream(path))), flags);
 }
 
 function explainText(text: string, flags: ExplainFlags): ReplyExplanation[] {
@@ -162,17 +171,25 @@ export function formatExplanations(
 
 /**
  * Runs the verb: reads the reply (inline, a file, or stdin), explains it and prints. Returns the
- * explanations; main.ts exits 1 when none of them is a reply.
+ * explanations, main.ts exiting 1 when none of them is a reply; or `message` when the input was a
+ * bounce message, a directory or an mbox (`unreadable` for a message whose MIME could not be read).
  */
 export async function runExplain(
   argument: string,
   flags: ExplainFlags,
   io: CliIo,
-): Promise<readonly ReplyExplanation[]> {
+): Promise<readonly ReplyExplanation[] | 'message' | 'unreadable'> {
   let explanations: ReplyExplanation[];
-  if (argument === '-') explanations = explainText(await readText(io.stdin ?? process.stdin), flags);
-  else if (await isPath(argument)) explanations = await explainPath(argument, flags);
-  else explanations = explainText(argument, flags);
+  if (argument === '-' || (await isPath(argument))) {
+    // The dispatch point: a bounce message, a directory of them or an mbox goes to the bounce side;
+    // anything else comes back as text, a reply or a transcript.
+    const outcome = await explainInput(argument, flags, io);
+    if (outcome.handled) return outcome.readable ? 'message' : 'unreadable';
+    explanations =
+      argument === '-' ? explainText(outcome.text, flags) : await explainPath(argument, outcome.text, flags);
+  } else {
+    explanations = explainText(argument, flags);
+  }
   if (flags.json === true) {
     for (const explanation of explanations) io.stdout.write(`${JSON.stringify(explanation)}\n`);
   } else {

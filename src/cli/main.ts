@@ -149,9 +149,15 @@ export function buildProgram(
       throw new ExitError(EXIT_FAILURE, `rcpt doctor: ${report.counts.fail} check(s) failed.`);
     }
   });
-  // Exit status 1 when the input held no reply (empty, binary, no reply code): the report says which.
+  // Exit status 1 when the input held no reply (empty, binary, no reply code) or held a message that
+  // could not be read: the report says which.
   addExplainOptions(program.command('explain')).action(async (argument: string, flags: ExplainFlags) => {
     const explanations = await runExplain(argument, flags, io);
+    // A bounce message, a directory or an mbox was read by the bounce side (explain-bounces.ts).
+    if (explanations === 'message') return;
+    if (explanations === 'unreadable') {
+      throw new ExitError(EXIT_FAILURE, 'rcpt explain: the message could not be read.');
+    }
     if (explanations.every((explanation) => explanation.category === 'not_a_reply')) {
       throw new ExitError(EXIT_FAILURE, 'rcpt explain: no SMTP reply found in the input.');
     }

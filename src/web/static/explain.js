@@ -1,0 +1,201 @@
+// The "Explain a bounce" panel: a reply, a transcript or a bounce message (pasted or an .eml file)
+// goes to POST /v1/explain; the answer is shown per reply or per failed recipient. Every value from
+// the server is put in the page as text, never as HTML.
+
+const $ = (id) => document.getElementById(id);
+const KEY_STORAGE = 'rcpt.apiKey';
+
+const KINDS = {
+  bounce: 'A bounce',
+  delay: 'A delay notice: delivery is still being tried',
+  delivery_report: 'A delivery report: nothing failed',
+  auto_reply: 'An automatic reply (out of office, vacation), not a bounce',
+  feedback_report: 'An abuse feedback report (ARF), not a bounce',
+  not_a_bounce: 'A message that reports no failed delivery',
+  not_a_message: 'Not an email message',
+  empty: 'Nothing to explain',
+  binary: 'A binary file, not an email message',
+  unreadable: 'A message that could not be read',
+};
+
+/** Header fields nearly every message has: text that starts with them is a message, not a reply. */
+const MESSAGE_HEAD = /^(?:From |[A-Za-z][A-Za-z0-9-]*[ \t]*:)/;
+const COMMON_HEADER =
+  /^(?:from|to|subject|date|received|return-path|message-id|mime-version|content-type)[ \t]*:/im;
+
+let explainFile = null;
+
+function chooseExplainFile(file) {
+  explainFile = file;
+  $('explain-file-name').textContent = file ? file.name : '';
+  $('explain-clear-file').hidden = !file;
+  $('explain-text').disabled = Boolean(file);
+}
+
+function looksLikeMessage(text) {
+  const head = text.trimStart();
+  return MESSAGE_HEAD.test(head) && COMMON_HEADER.test(head.split(/\r?\n\r?\n/, 1)[0] ?? '');
+}
+
+async function explain(event) {
+  event.preventDefault();
+  $('explain-error').textContent = '';
+  let body;
+  let type;
+  if (explainFile) {
+    body = explainFile;
+    type = 'message/rfc822';
+  } else {
+    const text = $('explain-text').value;
+    if (text.trim() === '') {
+      $('explain-error').textContent = 'Paste a reply or a bounce, or choose an .eml file.';
+      $('explain-text').focus();
+      return;
+    }
+    body = text;
+    type = looksLikeMessage(text) ? 'message/rfc822' : 'text/plain; charset=utf-8';
+  }
+  $('explain-start').disabled = true;
+  try {
+    const headers = new Headers({ 'Content-Type': type, Accept: 'application/json' });
+    const key = sessionStorage.getItem(KEY_STORAGE);
+    if (key) headers.set('Authorization', `Bearer ${key}`);
+    const response = await fetch('/v1/explain', { method: 'POST', headers, body });
+    let answer = null;
+    try {
+      answer = await response.json();
+    } catch {
+      // Not JSON: the status says enough.
+    }
+    if (!response.ok) {
+      throw new Error(
+        answer && typeof answer.message === 'string'
+          ? answer.message
+          : `The server answered ${response.status}`,
+      );
+    }
+    render(answer);
+  } catch (error) {
+    $('explain-error').textContent = error instanceof Error ? error.message : String(error);
+  } finally {
+    $('explain-start').disabled = false;
+  }
+}
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+function badge(verdict) {
+  return element('span', `badge ${verdict}`, verdict);
+}
+
+/** One explanation as a list of facts: what it means, whose side, what to do, and the rule. */
+function facts(explanation, extra) {
+  const list = element('dl', 'explain-facts');
+  const add = (term, value, code = false) => {
+    if (value === null || value === undefined || value === '') return;
+    list.append(element('dt', '', term));
+    const dd = element('dd');
+    if (code) dd.append(element('code', '', value));
+    else dd.textContent = String(value);
+    list.append(dd);
+  };
+  for (const [term, value, code] of extra) add(term, value, code);
+  if (explanation) {
+    add('Means', `${explanation.reason}${explanation.category ? ` (${explanation.category})` : ''}`);
+    if (explanation.permanent !== null && explanation.permanent !== undefined) {
+      add('Lasts', explanation.permanent ? 'permanent' : 'temporary');
+    }
+    add('Side', explanation.side);
+    add('What to do', explanation.action);
+    add('Rule', explanation.source ? `${explanation.rule} (${explanation.source})` : explanation.rule);
+  }
+  return list;
+}
+
+function replyItem(explanation) {
+  const item = element('li');
+  const head = element('p', 'explain-head');
+  head.append(badge(explanation.verdict), element('code', '', explanation.reply ?? ''));
+  item.append(head, facts(explanation, [['Command', explanation.command]]));
+  return item;
+}
+
+function recipientItem(recipient) {
+  const item = element('li');
+  const head = element('p', 'explain-head');
+  if (recipient.explanation) head.append(badge(recipient.explanation.verdict));
+  head.append(element('span', '', recipient.address), element('span', 'hint', recipient.action ?? ''));
+  item.append(
+    head,
+    facts(recipient.explanation, [
+      ['Reply', recipient.reply, true],
+      ['Command', recipient.command],
+      ['Server', recipient.remoteMta],
+      ['Status', recipient.status],
+      ['Says', recipient.diagnostic],
+    ]),
+  );
+  return item;
+}
+
+/** The explanations of replies, whether the server sent them as an array or under a key. */
+function replyExplanations(answer) {
+  if (Array.isArray(answer)) return answer;
+  for (const key of ['explanations', 'replies', 'results']) {
+    if (Array.isArray(answer?.[key])) return answer[key];
+  }
+  return [];
+}
+
+function render(answer) {
+  const items = $('explain-items');
+  items.replaceChildren();
+  let summary;
+  if (answer && typeof answer.kind === 'string' && Array.isArray(answer.recipients)) {
+    summary = KINDS[answer.kind] ?? answer.kind;
+    if (answer.problem) summary += `: ${answer.problem}`;
+    else if (answer.recipients.length > 0) {
+      summary += ` (${answer.recipients.length} recipient${answer.recipients.length === 1 ? '' : 's'})`;
+    }
+    for (const recipient of answer.recipients) items.append(recipientItem(recipient));
+  } else {
+    const replies = replyExplanations(answer);
+    summary = replies.length === 1 ? 'One reply' : `${replies.length} replies`;
+    for (const explanation of replies) items.append(replyItem(explanation));
+  }
+  $('explain-summary').textContent = summary;
+  $('explain-result').hidden = false;
+  $('explain-summary').focus();
+}
+
+function setUp() {
+  const drop = $('explain-drop');
+  $('explain-file').addEventListener('change', (event) => chooseExplainFile(event.target.files[0] ?? null));
+  $('explain-clear-file').addEventListener('click', () => {
+    $('explain-file').value = '';
+    chooseExplainFile(null);
+    $('explain-file').focus();
+  });
+  for (const type of ['dragenter', 'dragover']) {
+    drop.addEventListener(type, (event) => {
+      event.preventDefault();
+      drop.classList.add('over');
+    });
+  }
+  for (const type of ['dragleave', 'drop']) {
+    drop.addEventListener(type, () => drop.classList.remove('over'));
+  }
+  drop.addEventListener('drop', (event) => {
+    event.preventDefault();
+    const file = event.dataTransfer?.files[0];
+    if (file) chooseExplainFile(file);
+  });
+  $('explain-form').addEventListener('submit', explain);
+}
+
+setUp();

@@ -1,0 +1,223 @@
+/**
+ * `rcpt explain` on bounce messages end to end through `run()`: a message file, a directory of .eml
+ * files, an mbox and stdin; and an mbox of 10,000 bounces in a child process whose peak RSS is
+ * asserted (the mbox is larger than the bound, so holding it would fail the test).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { parse } from 'csv-parse/sync';
+
+import { runCli } from '../helpers/run-cli.js';
+
+const fixtures = fileURLToPath(new URL('../fixtures/bounces/', import.meta.url));
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rcpt-explain-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** An mboxrd file of the given messages: `From ` lines in bodies quoted with `>`. */
+function toMbox(messages: readonly string[]): string {
+  return messages
+    .map((message) => {
+      const body = message.replace(/\r\n/g, '\n').replace(/^(>*From )/gm, '>$1');
+      return `From MAILER-DAEMON Mon Nov 30 10:00:00 2026\n${body.endsWith('\n') ? body : `${body}\n`}\n`;
+    })
+    .join('');
+}
+
+interface Row {
+  address: string;
+  reason: string;
+  suppress: string;
+  source: string;
+  action: string;
+  date: string;
+}
+
+describe('rcpt explain: bounce messages', () => {
+  it('a message file: the readable layout, and --json', async () => {
+    const file = join(fixtures, 'postfix.eml');
+    const readable = await runCli(['explain', file]);
+    assert.equal(readable.code, 0, readable.stderr);
+    assert.match(readable.stdout, /a bounce \(RFC 3464 delivery status report\)/);
+    assert.match(
+      readable.stdout,
+      /alice@example\.com {2}failed\n {4}reply {5}550 5\.1\.1 .*\(to RCPT, from mx\.example\.com\)/,
+    );
+    assert.match(readable.stdout, /means {5}undeliverable \/ mailbox_not_found/);
+    const json = await runCli(['explain', file, '--json']);
+    const parsed = JSON.parse(json.stdout) as {
+      kind: string;
+      recipients: { address: string }[];
+      source: string;
+    };
+    assert.equal(parsed.kind, 'bounce');
+    assert.equal(parsed.source, file);
+    assert.deepEqual(
+      parsed.recipients.map((r) => r.address),
+      ['alice@example.com', 'bob@example.com'],
+    );
+  });
+
+  it('an auto-reply, an ARF report and a binary file each get a clear answer', async () => {
+    const vacation = await runCli(['explain', join(fixtures, 'vacation.eml')]);
+    assert.match(vacation.stdout, /an automatic reply \(RFC 3834\), not a bounce/);
+    const arf = await runCli(['explain', join(fixtures, 'arf.eml')]);
+    assert.match(arf.stdout, /an abuse feedback report \(RFC 5965\), not a bounce\n {2}feedback type: abuse/);
+    const binary = join(dir, 'image.png');
+    await writeFile(binary, Buffer.from('89504e470d0a1a0a0000000d4948445200', 'hex'));
+    const answer = await runCli(['explain', binary]);
+    assert.equal(answer.code, 0, answer.stderr);
+    assert.match(answer.stdout, /a binary file, not an email message/);
+  });
+
+  it('a missing path is a usage error', async () => {
+    const missing = await runCli(['explain', join(dir, 'nope.eml')]);
+    assert.equal(missing.code, 64);
+    assert.match(missing.stderr, /cannot read .*nope\.eml/);
+  });
+
+  it('a directory: a CSV suppression list, one row per failed or delayed recipient, in file order', async () => {
+    const result = await runCli(['explain', fixtures]);
+    assert.equal(result.code, 0, result.stderr);
+    const rows = parse<Row>(result.stdout, { columns: true });
+    const names = (await readdir(fixtures)).filter((name) => name.endsWith('.eml')).sort();
+    assert.deepEqual(
+      [...new Set(rows.map((row) => row.source))],
+      names.filter((name) => rows.some((row) => row.source === name)),
+    );
+    const byAddress = new Map(rows.map((row) => [row.address, row]));
+    assert.equal(byAddress.get('alice@example.com')?.suppress, 'true');
+    assert.equal(byAddress.get('alice@example.com')?.reason, 'mailbox_not_found');
+    assert.equal(byAddress.get('bob@example.com')?.suppress, 'false', 'a full mailbox is not suppressed');
+    assert.equal(
+      byAddress.get('frank@example.com')?.suppress,
+      'false',
+      'a blocklisted sender never suppresses',
+    );
+    assert.equal(byAddress.get('kim@example.com')?.suppress, 'false', 'a delay never suppresses');
+    assert.equal(byAddress.has('mallory@example.com'), false, 'an auto-reply is no row');
+    assert.equal(byAddress.has('nina@example.com'), false, 'an ARF report is no row');
+    assert.match(result.stderr, /rcpt explain: 15 messages \(.*1 auto_reply.*\), 13 rows, 8 to suppress/);
+  });
+
+  it('an mbox: NDJSON to --output, sources numbered, quoted From lines unquoted', async () => {
+    const files = ['postfix.eml', 'qmail.eml', 'vacation.eml', 'exim.eml'];
+    const messages = await Promise.all(files.map((name) => readFile(join(fixtures, name), 'utf8')));
+    const mbox = join(dir, 'bounces.mbox');
+    await writeFile(mbox, toMbox(messages));
+    const output = join(dir, 'list.ndjson');
+    const result = await runCli(['explain', mbox, '--format', 'ndjson', '-o', output]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, '');
+    const rows = (await readFile(output, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Omit<Row, 'suppress'> & { suppress: boolean });
+    assert.deepEqual(
+      rows.map((row) => [row.address, row.source, row.suppress]),
+      [
+        ['alice@example.com', 'bounces.mbox#1', true],
+        ['bob@example.com', 'bounces.mbox#1', false],
+        ['erin@example.com', 'bounces.mbox#2', true],
+        ['carol@example.org', 'bounces.mbox#4', true],
+      ],
+    );
+    assert.match(result.stderr, /4 messages/);
+  });
+
+  it('stdin: a message, and an mbox', async () => {
+    const message = await readFile(join(fixtures, 'qmail.eml'), 'utf8');
+    const one = await runCli(['explain', '-', '--json'], { stdin: message });
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(
+      (JSON.parse(one.stdout) as { recipients: { address: string }[] }).recipients[0]?.address,
+      'erin@example.com',
+    );
+    const many = await runCli(['explain', '-', '--format', 'ndjson'], { stdin: toMbox([message, message]) });
+    assert.equal(many.code, 0, many.stderr);
+    assert.deepEqual(
+      many.stdout
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as Row).source),
+      ['stdin#1', 'stdin#2'],
+    );
+  });
+
+  it('an unknown --format is a usage error', async () => {
+    const result = await runCli(['explain', fixtures, '--format', 'xml']);
+    assert.equal(result.code, 64);
+    assert.match(result.stderr, /--format must be csv or ndjson/);
+  });
+});
+
+/**
+ * Peak RSS allowed for 10,000 bounces. The process holds one message at a time; what it keeps per
+ * message (a row, a count) is small, so the peak is the code and the heap's working size, not the
+ * mbox. `npm run bench:explain` measures the same run on a 260 MB mbox (larger than this bound).
+ */
+const MBOX_RSS_BOUND_MB = 256;
+const MBOX_MESSAGES = 10_000;
+
+describe('rcpt explain: an mbox of 10,000 bounces streams in bounded memory', () => {
+  it(`peak RSS stays under ${MBOX_RSS_BOUND_MB} MB`, async () => {
+    const postfix = (await readFile(join(fixtures, 'postfix.eml'), 'utf8')).replace(/\r\n/g, '\n');
+    const mbox = join(dir, 'big.mbox');
+    const out = createWriteStream(mbox);
+    for (let index = 0; index < MBOX_MESSAGES; index++) {
+      const message = postfix.replace(/alice@example\.com/g, `user${index}@example.com`);
+      if (!out.write(toMbox([message])))
+        await new Promise<void>((resolve) =>
+          out.once('drain', () => {
+            resolve();
+          }),
+        );
+    }
+    await new Promise<void>((resolve) => out.end(resolve));
+    const size = (await stat(mbox)).size;
+    const output = join(dir, 'big.csv');
+    // As bin/rcpt runs the CLI (--max-semi-space-size=8).
+    const child = spawn(
+      process.execPath,
+      [
+        '--max-semi-space-size=8',
+        '--import',
+        'tsx',
+        join(repo, 'test/helpers/rcpt-max-rss.ts'),
+        'explain',
+        mbox,
+        '-o',
+        output,
+      ],
+      { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /rcpt explain: 10,000 messages \(10,000 bounce\), 20,000 rows, 10,000 to suppress/);
+    const peak = /max-rss-kb (\d+)/.exec(stderr)?.[1];
+    assert.ok(peak !== undefined, stderr);
+    const peakMb = Number(peak) / 1024;
+    process.stderr.write(
+      `# mbox ${(size / 1024 / 1024).toFixed(0)} MB, ${MBOX_MESSAGES} bounces: peak RSS ${peakMb.toFixed(0)} MB\n`,
+    );
+    assert.ok(peakMb < MBOX_RSS_BOUND_MB, `peak RSS ${peakMb.toFixed(0)} MB`);
+    const lines = (await readFile(output, 'utf8')).trim().split('\n');
+    assert.equal(lines.length, 1 + 2 * MBOX_MESSAGES);
+    assert.match(lines[2 * MBOX_MESSAGES - 1] ?? '', /^user9999@example\.com,mailbox_not_found/);
+  });
+});
