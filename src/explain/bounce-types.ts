@@ -70,10 +70,10 @@ export interface BounceRecipient {
 export interface BounceExplanation {
   readonly kind: BounceKind;
   /**
-   * How the recipients were read: `dsn` (RFC 3464 / RFC 6533 report), or the text parser that found
-   * them (`text`); `null` when there were none.
+   * How the recipients were read: `dsn` (RFC 3464 / RFC 6533 report), `ses` (an Amazon SES JSON
+   * notification), or the text parser that found them (`text`); `null` when there were none.
    */
-  readonly format: 'dsn' | 'text' | null;
+  readonly format: 'dsn' | 'ses' | 'text' | null;
   /** The reporting MTA (RFC 3464 `Reporting-MTA`), when stated. */
   readonly reportingMta: string | null;
   readonly from: string | null;

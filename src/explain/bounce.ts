@@ -8,6 +8,7 @@
 import PostalMime, { type Attachment, type Email } from 'postal-mime';
 
 import { addressOf, parseDeliveryStatus, statusOf, typeOf, untyped, type DsnFields } from './bounce-dsn.js';
+import { readSesNotification, type SesNotification } from './bounce-ses.js';
 import { AUTO_REPLY_SUBJECT, BOUNCE_SENDER, BOUNCE_SUBJECT, statusFromText } from './bounce-rules.js';
 import {
   addressesIn,
@@ -83,7 +84,7 @@ export async function explainBounce(message: string | Uint8Array): Promise<Bounc
     const reason = error instanceof Error ? error.message : String(error);
     return emptyAnswer('unreadable', `the MIME structure could not be parsed: ${reason}`, truncated);
   }
-  return new BounceReader(email, truncated).read();
+  return new BounceReader(email, truncated, rawBody(bytes)).read();
 }
 
 /** Header fields nearly every message has (RFC 5322 §3.6); a reply or a transcript has none. */
@@ -103,6 +104,15 @@ export function looksLikeMessage(input: string | Uint8Array): boolean {
   return COMMON_HEADER.test(headerBlock);
 }
 
+/** The bytes after the header block, as text: what a broken multipart still holds. */
+function rawBody(bytes: Uint8Array): string {
+  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 1024 * 1024));
+  const crlf = head.indexOf('\r\n\r\n');
+  const lf = head.indexOf('\n\n');
+  const end = crlf >= 0 && (lf < 0 || crlf < lf) ? crlf + 4 : lf >= 0 ? lf + 2 : head.length;
+  return decoder.decode(head.subarray(end));
+}
+
 function bounded(message: string | Uint8Array): { bytes: Uint8Array; truncated: boolean } {
   if (typeof message === 'string') {
     const truncated = message.length > MAX_BOUNCE_BYTES;
@@ -120,11 +130,13 @@ function unreadableBytes(bytes: Uint8Array): { kind: BounceKind; problem: string
   if (sniff.every((byte) => byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d)) {
     return { kind: 'empty', problem: 'the input is empty' };
   }
-  if (sniff.includes(0)) {
+  const head = decoder.decode(sniff.subarray(0, 1024)).replace(/^[\s\uFEFF]+/, '');
+  // RFC 5322 §2.2: a message starts with header fields (an mbox `From ` line may precede them). A
+  // message may still carry a stray NUL in its body; a file with NULs and no header is binary.
+  const hasHeader = /^(?:From |>?[!-9;-~]+:)/.test(head) && looksLikeMessage(sniff);
+  if (sniff.includes(0) && !hasHeader) {
     return { kind: 'binary', problem: 'the input is binary (it holds NUL bytes), not an email message' };
   }
-  const head = decoder.decode(sniff.subarray(0, 1024)).replace(/^[\s\uFEFF]+/, '');
-  // RFC 5322 §2.2: a message starts with header fields (an mbox `From ` line may precede them).
   if (!/^(?:From |>?[!-9;-~]+:)/.test(head)) {
     return { kind: 'not_a_message', problem: 'the input has no message header; it is not an email message' };
   }
@@ -153,10 +165,14 @@ class BounceReader {
   readonly #text: string;
   readonly #contentType: string;
 
-  constructor(email: Email, truncated: boolean) {
+  constructor(email: Email, truncated: boolean, raw: string) {
     this.#email = email;
     this.#truncated = truncated;
-    this.#text = capLines(email.text ?? '');
+    // A multipart whose boundary matches none of its parts (a broken bounce) leaves no text: the raw
+    // body is read instead, so its report and its words are still found.
+    const parsed = email.text ?? '';
+    const hasReport = email.attachments.some((part) => DSN_TYPES.has(part.mimeType));
+    this.#text = capLines(parsed.trim() === '' && !hasReport ? raw : parsed);
     this.#contentType = this.#header('content-type') ?? '';
   }
 
@@ -179,13 +195,16 @@ class BounceReader {
         feedbackType: feedback,
       };
     }
+    const ses = readSesNotification(this.#text);
+    if (ses !== null) return this.#fromSes(ses, base);
     const dsn = this.#deliveryStatus();
     const looksLikeBounce = dsn !== null || this.#hasBounceEvidence();
     if (!looksLikeBounce) {
       const kind = this.#isAutoReply() ? 'auto_reply' : 'not_a_bounce';
       return { ...base, kind, format: null, reportingMta: null, recipients: [], feedbackType: null };
     }
-    const scanned = scanBounceText(this.#text, this.#excluded());
+    // The bounce's own recipient is its sender's address; a test bounce sent to itself says no more.
+    const scanned = scanBounceText(this.#text, this.#excluded(true));
     let recipients: BounceRecipient[] = [];
     let format: BounceExplanation['format'] = null;
     if (dsn !== null && dsn.recipients.length > 0) {
@@ -193,9 +212,10 @@ class BounceReader {
       format = 'dsn';
     }
     if (recipients.length === 0) {
-      recipients = (scanned.length > 0 ? scanned : this.#fallbackRecipients()).map((found) =>
-        this.#fromText(found),
-      );
+      const fallback = scanned.length > 0 ? scanned : this.#fallbackRecipients();
+      // Last: a bounce addressed to the recipient it reports (a test sent to oneself).
+      const found = fallback.length > 0 ? fallback : scanBounceText(this.#text, this.#excluded(false));
+      recipients = found.map((found) => this.#fromText(found));
       format = recipients.length > 0 ? 'text' : null;
     }
     const reportingMta = untyped(dsn?.message.get('reporting-mta')) ?? null;
@@ -273,9 +293,10 @@ class BounceReader {
   }
 
   /** The bounce's own addresses, which the text mentions but which did not fail. */
-  #excluded(): Set<string> {
+  #excluded(withTo: boolean): Set<string> {
     const out = new Set<string>();
-    for (const name of ['from', 'to', 'return-path', 'reply-to', 'sender', 'errors-to']) {
+    const names = ['from', 'return-path', 'reply-to', 'sender', 'errors-to', ...(withTo ? ['to'] : [])];
+    for (const name of names) {
       for (const header of this.#email.headers.filter((h) => h.key === name)) {
         for (const address of addressesIn(header.value)) out.add(address.toLowerCase());
       }
@@ -283,12 +304,52 @@ class BounceReader {
     return out;
   }
 
+  /** An Amazon SES notification: bounces per recipient, a complaint, or a delivery. */
+  #fromSes(
+    ses: SesNotification,
+    base: Pick<BounceExplanation, 'from' | 'subject' | 'date' | 'truncated' | 'problem'>,
+  ): BounceExplanation {
+    if (ses.type === 'Complaint') {
+      return {
+        ...base,
+        kind: 'feedback_report',
+        format: null,
+        reportingMta: null,
+        recipients: [],
+        feedbackType: 'abuse',
+      };
+    }
+    const recipients = ses.recipients.map((found) => {
+      const diagnostic = untyped(found.diagnosticCode ?? undefined);
+      const reply = diagnostic !== null && /^[245]\d\d(?:[ -]|$)/.test(diagnostic) ? diagnostic : null;
+      return this.#recipient({
+        address: found.address,
+        originalRecipient: null,
+        action: actionOf(found.action ?? (ses.type === 'Delivery' ? 'delivered' : 'failed')),
+        status: statusOf(found.status ?? undefined),
+        reply,
+        command: null,
+        remoteMta: null,
+        diagnostic: reply === null ? diagnostic : null,
+        date: isoDate(ses.timestamp ?? this.#email.date),
+      });
+    });
+    return {
+      ...base,
+      kind: kindOf(recipients, false),
+      format: 'ses',
+      reportingMta: ses.reportingMta,
+      recipients,
+      feedbackType: null,
+    };
+  }
+
   /** Exim's `X-Failed-Recipients`, else the recipients of the returned original message. */
   #fallbackRecipients(): TextRecipient[] {
     const failed = this.#header('x-failed-recipients');
     let addresses = failed === null ? [] : addressesIn(failed);
     if (addresses.length === 0) addresses = this.#originalRecipients();
-    const excluded = this.#excluded();
+    const excluded = this.#excluded(false);
     const unique = [...new Set(addresses.filter((a) => !excluded.has(a.toLowerCase())))].slice(0, 50);
     const found = findReply(cutOriginalMessage(this.#text).split('\n'));
     const diagnostic = cutOriginalMessage(this.#text).replace(/\s+/g, ' ').trim().slice(0, 500) || null;

@@ -110,7 +110,7 @@ describe('rcpt explain: bounce messages', () => {
     assert.equal(byAddress.get('kim@example.com')?.suppress, 'false', 'a delay never suppresses');
     assert.equal(byAddress.has('mallory@example.com'), false, 'an auto-reply is no row');
     assert.equal(byAddress.has('nina@example.com'), false, 'an ARF report is no row');
-    assert.match(result.stderr, /rcpt explain: 15 messages \(.*1 auto_reply.*\), 13 rows, 8 to suppress/);
+    assert.match(result.stderr, /rcpt explain: 17 messages \(.*1 auto_reply.*\), 15 rows, 10 to suppress/);
   });
 
   it('an mbox: NDJSON to --output, sources numbered, quoted From lines unquoted', async () => {

@@ -23,7 +23,7 @@ interface Expected {
 interface Case {
   readonly file: string;
   readonly kind: BounceKind;
-  readonly format: 'dsn' | 'text' | null;
+  readonly format: 'dsn' | 'ses' | 'text' | null;
   readonly recipients: readonly Expected[];
 }
 
@@ -180,6 +180,35 @@ const CASES: readonly Case[] = [
     kind: 'bounce',
     format: 'text',
     recipients: [{ address: 'leo@example.com', action: 'failed', reply: null, reason: 'mailbox_not_found' }],
+  },
+  {
+    file: 'amazonses-notification.eml',
+    kind: 'bounce',
+    format: 'ses',
+    recipients: [
+      {
+        address: 'quinn@example.com',
+        action: 'failed',
+        status: '5.1.1',
+        reply: '550 5.1.1 user unknown',
+        reason: 'mailbox_not_found',
+      },
+    ],
+  },
+  {
+    // The declared boundary matches no part: the raw body is read.
+    file: 'mismatched-boundary.eml',
+    kind: 'bounce',
+    format: 'dsn',
+    recipients: [
+      {
+        address: 'rita@example.com',
+        action: 'failed',
+        command: 'RCPT',
+        status: '5.1.1',
+        reason: 'mailbox_not_found',
+      },
+    ],
   },
   { file: 'vacation.eml', kind: 'auto_reply', format: null, recipients: [] },
   { file: 'arf.eml', kind: 'feedback_report', format: null, recipients: [] },

@@ -1,0 +1,55 @@
+/**
+ * Amazon SES bounce notifications delivered by email (an SNS topic subscribed by email): a JSON
+ * object with `notificationType` `Bounce`, `Complaint` or `Delivery`, and per bounced recipient
+ * `emailAddress`, `action`, `status`, `diagnosticCode` (Amazon SES Developer Guide, "Contents of
+ * notifications for Amazon SES"). Mail systems fold such long lines, so the fields are read one
+ * recipient object at a time rather than with one JSON.parse.
+ */
+
+export interface SesNotification {
+  readonly type: 'Bounce' | 'Complaint' | 'Delivery';
+  readonly recipients: readonly SesRecipient[];
+  readonly reportingMta: string | null;
+  readonly timestamp: string | null;
+}
+
+export interface SesRecipient {
+  readonly address: string;
+  readonly action: string | null;
+  readonly status: string | null;
+  readonly diagnosticCode: string | null;
+}
+
+/** A JSON string's value: the field after `"name":`, escapes decoded. */
+function field(text: string, name: string): string | null {
+  const match = new RegExp(`"${name}"\\s*:\\s*"((?:[^"\\\\]|\\\\.)*)"`).exec(text);
+  if (match === null) return null;
+  try {
+    return JSON.parse(`"${match[1] ?? ''}"`) as string;
+  } catch {
+    return match[1] ?? null;
+  }
+}
+
+export function readSesNotification(text: string): SesNotification | null {
+  const type = /"notificationType"\s*:\s*"(Bounce|Complaint|Delivery)"/.exec(text)?.[1];
+  if (type === undefined) return null;
+  // Undo the folding of a long line (`…"name":"!\n Content-…`) before reading fields.
+  const json = text.replace(/!?\r?\n[ \t]+/g, '');
+  const list = /"(?:bouncedRecipients|complainedRecipients)"\s*:\s*\[([^\]]*)\]/.exec(json)?.[1] ?? '';
+  const recipients = [...list.matchAll(/\{[^{}]*\}/g)]
+    .map((object) => ({
+      address: field(object[0], 'emailAddress') ?? '',
+      action: field(object[0], 'action'),
+      status: field(object[0], 'status'),
+      diagnosticCode: field(object[0], 'diagnosticCode'),
+    }))
+    .filter((recipient) => recipient.address !== '');
+  const reportingMta = field(json, 'reportingMTA');
+  return {
+    type: type as SesNotification['type'],
+    recipients,
+    reportingMta: reportingMta === null ? null : reportingMta.replace(/^dsn;\s*/i, ''),
+    timestamp: field(json, 'timestamp'),
+  };
+}
