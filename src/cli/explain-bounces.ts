@@ -151,11 +151,17 @@ export function formatBounce(explained: BounceExplanation, source: string): stri
       lines.push('    means     nothing to explain: the bounce quotes no reply, status or diagnosis');
       continue;
     }
-    const temporal = explanation.permanent === null ? '' : explanation.permanent ? 'permanent' : 'temporary';
+    const placed = [
+      explanation.side === null ? null : `${explanation.side} side`,
+      explanation.permanence,
+    ].filter((part) => part !== null);
     lines.push(
-      `    means     ${explanation.verdict} / ${explanation.reason}: ${explanation.category}${temporal === '' ? '' : ` (${temporal}, ${explanation.side} side)`}`,
-      `    do        ${explanation.action}`,
-      `    rule      ${explanation.rule}${explanation.source === '' ? '' : ` (${explanation.source})`}${recipient.explainedFrom === 'reply' || recipient.explainedFrom === null ? '' : `, from the ${recipient.explainedFrom}`}`,
+      `    means     ${explanation.verdict} / ${explanation.reason}: ${explanation.category.replace(/_/g, ' ')}${placed.length > 0 ? ` (${placed.join(', ')})` : ''}`,
+    );
+    if (explanation.meaning !== '') lines.push(`              ${explanation.meaning}`);
+    lines.push(
+      `    do        ${explanation.action.advice}`,
+      `    rule      ${explanation.rule.id}${explanation.rule.source === '' ? '' : ` · ${explanation.rule.source}`}${recipient.explainedFrom === 'reply' || recipient.explainedFrom === null ? '' : ` (from the ${recipient.explainedFrom})`}`,
     );
   }
   return `${lines.join('\n')}\n`;

@@ -8,6 +8,8 @@
  * reply or a diagnosis in words, then a copy of the original message. Each MTA's markers are data below.
  */
 
+import type { ExplainCommand } from './reply-interim.js';
+
 /**
  * Lines that start the copy of the original message; nothing after them is about the delivery.
  * qmail `--- Below this line is a copy of the message.`; Exim `------ This is a copy of the message,
@@ -49,7 +51,7 @@ const REPLY_START =
   /(^\s*|<<<\s*|said:\s*|said\s+|reason:\s*|error:\s*|returned was:\s*|returned '|\]:\s*|\):\s*|>:\s*|[\w.-]:\s+|\s-\s)([245]\d\d)(?:([ -]|:\s)(?:#?([245]\.\d{1,3}\.\d{1,3})\b)?|$)/;
 
 /** Which command a reply answered, from the words around it, in the order they are tried. */
-const COMMANDS: readonly (readonly [RegExp, string])[] = [
+const COMMANDS: readonly (readonly [RegExp, ExplainCommand])[] = [
   // Postfix `(in reply to end of DATA command)`, Exim `after end of data`, DragonFly `final DATA`,
   // Sendmail transcript `>>> DATA`.
   [/end of data|final data|>>> data|\bafter data\b|data command|in reply to data|\bdata\b response/i, 'DATA'],
@@ -65,7 +67,7 @@ const COMMANDS: readonly (readonly [RegExp, string])[] = [
 export interface TextRecipient {
   readonly address: string;
   readonly reply: string | null;
-  readonly command: string | null;
+  readonly command: ExplainCommand | null;
   readonly remoteMta: string | null;
   /** The recipient's lines (without the reply), for a diagnosis in words. */
   readonly diagnostic: string | null;
@@ -188,16 +190,16 @@ function joinReply(parts: readonly string[], code: string): string {
 }
 
 /** The command named around a reply (`COMMANDS`), or `null`. */
-export function commandIn(context: string): string | null {
-  let best: { at: number; command: string } | null = null;
+export function commandIn(context: string): ExplainCommand | null {
+  let best: { at: number; command: ExplainCommand } | null = null;
   for (const [pattern, command] of COMMANDS) {
     const match = pattern.exec(context);
     if (match !== null && (best === null || match.index < best.at)) best = { at: match.index, command };
   }
   if (best !== null) return best.command;
   // m-FILTER: `-------SMTP command` and the command on the next line.
-  const mfilter = /-+SMTP command\s*\n\s*([A-Z]+)/i.exec(context);
-  return mfilter?.[1]?.toUpperCase() ?? null;
+  const mfilter = /-+SMTP command\s*\n\s*([A-Z]+)/i.exec(context)?.[1]?.toUpperCase();
+  return COMMANDS.find(([, command]) => command === mfilter)?.[1] ?? null;
 }
 
 /**

@@ -2,7 +2,7 @@
  * The shapes `explainBounce()` returns: what kind of message it was and, per recipient it reports,
  * the address, the server's reply, the command it answered and what that reply means.
  */
-import type { ReplyExplanation } from './reply-interim.js';
+import type { ExplainCommand, ReplyExplanation } from './reply-interim.js';
 
 /**
  * What a message turned out to be.
@@ -51,7 +51,7 @@ export interface BounceRecipient {
   /** The remote server's reply as the bounce quotes it (`550 5.1.1 <x@example.com>: User unknown`). */
   readonly reply: string | null;
   /** The SMTP command that reply answered (`RCPT`, `MAIL`, `DATA`, `CONNECT`, `HELO`), when stated. */
-  readonly command: string | null;
+  readonly command: ExplainCommand | null;
   /** The server that gave the reply (RFC 3464 `Remote-MTA`, or the host the text names). */
   readonly remoteMta: string | null;
   /**

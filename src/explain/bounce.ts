@@ -24,7 +24,7 @@ import type {
   BounceRecipient,
   ExplainedFrom,
 } from './bounce-types.js';
-import { explainReply, type ReplyExplanation } from './reply-interim.js';
+import { explainReply, type ExplainCommand, type ReplyExplanation } from './reply-interim.js';
 
 /**
  * Bytes of a message that are read. A bounce's report and text come first (RFC 3462 §1: the
@@ -435,7 +435,7 @@ class BounceReader {
     explanation: ReplyExplanation | null;
     explainedFrom: ExplainedFrom | null;
   } {
-    const command = fields.command === null ? {} : { command: fields.command };
+    const command = { command: fields.command };
     if (fields.reply !== null) {
       const explanation = explainReply(withStatus(fields.reply, fields.status), command)[0] ?? null;
       // A reply the rules do not know may still use a bounce's own words (Sendmail `554 <a@x>... 550
@@ -469,7 +469,11 @@ class BounceReader {
 }
 
 /** A status code explained as the reply a server would have sent with it (`550 5.1.1 …`). */
-function fromStatus(status: string, words: string, command: { command?: string }): ReplyExplanation | null {
+function fromStatus(
+  status: string,
+  words: string,
+  command: { command: ExplainCommand | null },
+): ReplyExplanation | null {
   const code = status.startsWith('2') ? '250' : status.startsWith('4') ? '450' : '550';
   return explainReply(`${code} ${status} ${words}`.trim(), command)[0] ?? null;
 }

@@ -1,23 +1,41 @@
 /**
- * INTERIM: a minimal `explainReply` over the classifier, used by the bounce explainer until the reply
- * explainer of issue 18 lands; replaced by it on rebase. Not exported from the package.
+ * INTERIM: a minimal `explainReply` over the classifier, in the shape of the reply explainer of issue
+ * 18, used by the bounce explainer until that lands; replaced by it on rebase. Not exported.
  */
 import { classifyReply } from '../classify/index.js';
 import type { Reason, SmtpStage, Verdict } from '../types.js';
 
+export type ReplyPermanence = 'success' | 'temporary' | 'permanent';
+export type ExplainCommand =
+  'CONNECT' | 'EHLO' | 'HELO' | 'STARTTLS' | 'AUTH' | 'MAIL' | 'RCPT' | 'DATA' | 'RSET' | 'QUIT';
+
 export interface ReplyExplanation {
-  readonly reply: string;
-  readonly code: number | null;
-  readonly enhanced: string | null;
-  readonly command: string | null;
+  readonly reply: {
+    readonly code: number | null;
+    readonly enhanced: string | null;
+    readonly text: string;
+    readonly command: ExplainCommand | null;
+  };
+  readonly readAs: SmtpStage | null;
   readonly verdict: Verdict;
   readonly reason: Reason;
   readonly category: string;
-  readonly permanent: boolean | null;
-  readonly side: string;
-  readonly action: string;
-  readonly rule: string;
-  readonly source: string;
+  readonly permanence: ReplyPermanence | null;
+  readonly side: string | null;
+  readonly meaning: string;
+  readonly action: {
+    readonly kind: string;
+    readonly advice: string;
+    readonly retryAfterMs: number | null;
+    readonly url: string | null;
+  };
+  readonly rule: { readonly id: string; readonly source: string; readonly url: string | null };
+  readonly provider: string | null;
+}
+
+export interface ExplainReplyOptions {
+  readonly command?: ExplainCommand | null;
+  readonly provider?: string | null;
 }
 
 const STAGES: Record<string, SmtpStage> = {
@@ -29,49 +47,49 @@ const STAGES: Record<string, SmtpStage> = {
   EHLO: 'helo',
 };
 
-export function explainReply(
-  input: string,
-  options: { command?: string | null; provider?: string | null } = {},
-): ReplyExplanation[] {
+export function explainReply(input: string, options: ExplainReplyOptions = {}): ReplyExplanation[] {
   const match = /^\s*([2-5]\d\d)(?:[ -]|$)\s*(?:([2-5]\.\d{1,3}\.\d{1,3})\b)?\s*([\s\S]*)$/.exec(input);
   const command = options.command ?? null;
   if (match === null) {
     return [
       {
-        reply: input,
-        code: null,
-        enhanced: null,
-        command,
+        reply: { code: null, enhanced: null, text: input, command },
+        readAs: null,
         verdict: 'unknown',
         reason: 'unexpected_reply',
-        category: 'unknown',
-        permanent: null,
-        side: 'unknown',
-        action: 'look at the reply',
-        rule: 'no-code',
-        source: '',
+        category: 'not_a_reply',
+        permanence: null,
+        side: null,
+        meaning: 'No SMTP reply code was found.',
+        action: { kind: 'investigate', advice: 'Look at the reply.', retryAfterMs: null, url: null },
+        rule: { id: 'not-a-reply', source: '', url: null },
+        provider: null,
       },
     ];
   }
   const code = Number(match[1]);
   const enhanced = match[2] ?? null;
   const text = (match[3] ?? '').replace(/^[2-5]\d\d[- ](?:[2-5]\.\d{1,3}\.\d{1,3} )?/gm, '');
-  const c = classifyReply({ stage: STAGES[command ?? ''] ?? 'rcpt', code, enhanced, text });
-  const category = categoryOf(c.reason, code, enhanced, text);
+  const stage = STAGES[command ?? ''] ?? 'rcpt';
+  const c = classifyReply({ stage, code, enhanced, text });
   return [
     {
-      reply: input,
-      code,
-      enhanced,
-      command,
+      reply: { code, enhanced, text, command },
+      readAs: stage,
       verdict: c.verdict,
       reason: c.reason,
-      category,
-      permanent: code >= 500,
-      side: 'unknown',
-      action: c.verdict === 'undeliverable' ? 'remove the address' : 'retry later',
-      rule: c.rule,
-      source: '',
+      category: categoryOf(c.reason, code, enhanced, text),
+      permanence: code >= 500 ? 'permanent' : code >= 400 ? 'temporary' : 'success',
+      side: null,
+      meaning: '',
+      action: {
+        kind: c.verdict === 'undeliverable' ? 'remove_address' : 'retry_later',
+        advice: c.verdict === 'undeliverable' ? 'Remove the address.' : 'Retry later.',
+        retryAfterMs: c.retryAfterMs,
+        url: null,
+      },
+      rule: { id: c.rule, source: '', url: null },
+      provider: null,
     },
   ];
 }
@@ -91,6 +109,7 @@ function categoryOf(reason: Reason, code: number, enhanced: string | null, text:
   if (/\bspam\b/i.test(text)) return 'content_spam';
   if (reason === 'sender_blocked') return 'sender_policy';
   if (sd === '4.7') return 'expired';
+  if (sd === '4.1' || sd === '4.2') return 'network_error';
   if (code >= 400) return 'server_error';
-  return 'unknown';
+  return 'unrecognised';
 }

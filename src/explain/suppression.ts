@@ -13,7 +13,7 @@ export interface SuppressionRow {
   readonly reason: string | null;
   /** The finer category of the explanation (`mailbox_unknown`, `sender_blocklist`, …). */
   readonly category: string | null;
-  /** What to do: remove the address, retry later, fix something on the sending side. */
+  /** What to do (explainReply's `action.kind`): `remove_address`, `retry_later`, `fix_sender`, … */
   readonly action: string | null;
   readonly suppress: boolean;
   /** When it bounced (the report's last attempt, or the bounce's date), ISO 8601 when known. */
@@ -44,7 +44,7 @@ export function toSuppressionRows(explained: BounceExplanation, source: string):
       address: recipient.address,
       reason: recipient.explanation?.reason ?? null,
       category: recipient.explanation?.category ?? null,
-      action: recipient.explanation?.action ?? null,
+      action: recipient.explanation?.action.kind ?? null,
       suppress: recipient.action === 'failed' && recipient.explanation?.verdict === 'undeliverable',
       date: recipient.date ?? explained.date,
       source,

@@ -106,22 +106,33 @@ function facts(explanation, extra) {
   };
   for (const [term, value, code] of extra) add(term, value, code);
   if (explanation) {
-    add('Means', `${explanation.reason}${explanation.category ? ` (${explanation.category})` : ''}`);
-    if (explanation.permanent !== null && explanation.permanent !== undefined) {
-      add('Lasts', explanation.permanent ? 'permanent' : 'temporary');
-    }
-    add('Side', explanation.side);
-    add('What to do', explanation.action);
-    add('Rule', explanation.source ? `${explanation.rule} (${explanation.source})` : explanation.rule);
+    add('Means', `${explanation.reason} · ${String(explanation.category).replace(/_/g, ' ')}`);
+    add('In words', explanation.meaning);
+    const placed = [explanation.side ? `${explanation.side} side` : null, explanation.permanence].filter(
+      Boolean,
+    );
+    add('Whose side', placed.join(', '));
+    add('What to do', explanation.action?.advice);
+    add(
+      'Rule',
+      explanation.rule?.source ? `${explanation.rule.id} · ${explanation.rule.source}` : explanation.rule?.id,
+    );
   }
   return list;
+}
+
+function replyText(reply) {
+  if (!reply) return '';
+  return [reply.code, reply.enhanced, reply.text]
+    .filter((part) => part !== null && part !== undefined && part !== '')
+    .join(' ');
 }
 
 function replyItem(explanation) {
   const item = element('li');
   const head = element('p', 'explain-head');
-  head.append(badge(explanation.verdict), element('code', '', explanation.reply ?? ''));
-  item.append(head, facts(explanation, [['Command', explanation.command]]));
+  head.append(badge(explanation.verdict), element('code', '', replyText(explanation.reply)));
+  item.append(head, facts(explanation, [['Command', explanation.reply?.command]]));
   return item;
 }
 
