@@ -38,33 +38,42 @@ interface Label {
   readonly reason: string;
 }
 
-/** explainReply's categories → the reason groups of mapping.json. */
+/**
+ * explainReply's categories → the reason groups of mapping.json. `mailbox_unavailable` (RFC 5321's
+ * ambiguous text), `unrecognised` and `not_a_reply` belong to no group: they never count as right.
+ */
 export const CATEGORY_GROUPS: Readonly<Record<string, string>> = {
   mailbox_unknown: 'recipient_gone',
   mailbox_moved: 'recipient_gone',
+  recipient_syntax: 'recipient_gone',
   mailbox_disabled: 'recipient_disabled',
   mailbox_full: 'mailbox_full',
   domain_unknown: 'domain_gone',
   domain_no_mail: 'domain_gone',
+  recipient_refused: 'protected',
   relay_denied: 'protected',
-  sender_blocklist: 'protected',
+  sender_blocklisted: 'protected',
   sender_spf: 'protected',
   sender_dkim: 'protected',
   sender_dmarc: 'protected',
+  sender_authentication: 'protected',
   sender_rdns: 'protected',
   sender_helo: 'protected',
   sender_reputation: 'protected',
+  sender_address: 'protected',
   sender_policy: 'protected',
   content_spam: 'protected',
   rate_limited: 'protected',
   greylisted: 'transient',
   tls_required: 'transient',
+  tls_failed: 'transient',
   server_error: 'transient',
+  network_error: 'transient',
   expired: 'transient',
-  network: 'transient',
+  protocol_error: 'transient',
   content_virus: 'not_rcpt',
   content_size: 'not_rcpt',
-  content_other: 'not_rcpt',
+  content_rejected: 'not_rcpt',
 };
 
 const KIND_LABELS: Readonly<Record<string, BounceExplanation['kind']>> = {
@@ -82,12 +91,9 @@ export interface BounceFigures {
   readonly misses: readonly string[];
 }
 
-export const DEFAULT_BOUNCE_DIR = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  '../../shared/corpora/bounces',
-);
-
-export async function benchBounces(dir: string): Promise<BounceFigures | null> {
+export async function benchBounces(root: string): Promise<BounceFigures | null> {
+  // The corpora folder (with bounces/ inside) or the bounces folder itself.
+  const dir = existsSync(join(root, 'bounces', 'labels.jsonl')) ? join(root, 'bounces') : root;
   const labelsPath = join(dir, 'labels.jsonl');
   const mappingPath = [join(dir, 'mapping.json'), join(dir, '../replies/mapping.json')].find((p) =>
     existsSync(p),
@@ -234,7 +240,7 @@ export function printMboxMemory(figures: MboxMemoryFigures): void {
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
-  const dir = resolve(args.find((a) => !a.startsWith('--')) ?? DEFAULT_BOUNCE_DIR);
+  const dir = resolve(args.find((a) => !a.startsWith('--')) ?? join(REPO, '../shared/corpora'));
   const figures = await benchBounces(dir);
   if (figures === null) {
     console.log(
