@@ -18,10 +18,25 @@ export interface DeliveryStatus {
 /** A field line: `Name: value`. RFC 3464 field names are RFC 5322 field names. */
 const FIELD = /^([A-Za-z0-9][A-Za-z0-9-]*)\s*:\s?(.*)$/;
 
-/** The fields that open a recipient's group (RFC 3464 §2.3). */
-const RECIPIENT_START = new Set(['final-recipient', 'original-recipient']);
+/** Per-recipient fields (RFC 3464 §2.3, and the X- fields MTAs add to a recipient's group). */
+const RECIPIENT_FIELDS = new Set([
+  'final-recipient',
+  'original-recipient',
+  'action',
+  'status',
+  'remote-mta',
+  'diagnostic-code',
+  'last-attempt-date',
+  'final-log-id',
+  'will-retry-until',
+  'x-actual-recipient',
+]);
 
-/** Folded lines joined; groups split on blank lines or where a second `Final-Recipient` begins. */
+/**
+ * Folded lines joined; groups split on blank lines, or where a field repeats (a report written without
+ * blank lines). A recipient's fields may come in any order (Facebook writes `Diagnostic-Code` and
+ * `Status` before `Final-Recipient`, AOL `Original-Recipient` after it).
+ */
 export function parseDeliveryStatus(text: string): DeliveryStatus {
   const message = new Map<string, string>();
   const recipients: Map<string, string>[] = [];
@@ -41,15 +56,16 @@ export function parseDeliveryStatus(text: string): DeliveryStatus {
     if (match === null) continue;
     const name = (match[1] ?? '').toLowerCase();
     const value = (match[2] ?? '').trim();
-    if (RECIPIENT_START.has(name)) {
-      // A group with this field already (a DSN written without blank lines) means a new recipient;
-      // AOL writes `Original-Recipient` after `Final-Recipient`, so either order joins one group.
+    let target: Map<string, string> | null;
+    if (RECIPIENT_FIELDS.has(name)) {
       if (current === null || current.has(name)) {
         current = new Map();
         recipients.push(current);
       }
+      target = current;
+    } else {
+      target = current ?? (recipients.length === 0 ? message : null);
     }
-    const target = current ?? (recipients.length === 0 ? message : null);
     if (target === null) continue;
     if (!target.has(name)) target.set(name, value);
     last = { fields: target, name };

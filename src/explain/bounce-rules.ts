@@ -13,13 +13,21 @@ export interface BounceTextRule {
 
 export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
   {
+    // Google Groups: `the group you tried to contact (…) may not exist, or you may not have permission
+    // to post messages to the group` (in the sender's language, with a link to Google Groups help):
+    // the group refuses the sender, which says nothing about an address. RFC 3463 X.7.1.
+    id: 'google-groups-refused',
+    text: /groups\.google\.com\/support|permission to post messages to the group/i,
+    status: '5.7.1',
+  },
+  {
     // Sendmail `Message could not be delivered for 5 days`, `Cannot send message for 4 days`, Exim
     // `retry timeout exceeded`, Postfix `delivery temporarily suspended` after the queue lifetime
     // (`maximal_queue_lifetime`), qmail `I'm not going to try again; this message has been in the
     // queue too long`, Microsoft `message expired`, Courier `Delivery to this address has been delayed
     // … and will be returned`. RFC 3463 X.4.7: delivery time expired.
     id: 'expired',
-    text: /could not be delivered for (?:more than )?\d+|cannot send message for (?:more than )?\d+|retry time(?:out)? (?:exceeded|expired|not reached for any host)|been in the queue too long|message (?:has )?expired|delivery time expired|expired after|too long in (?:the )?queue|no (?:successful )?delivery (?:within|in) |maximum time|was not delivered within|giving up after|after multiple retries|all hosts have been failing for a long time|envelope expired|delivery failed \d+ attempts|will be retried for|have been unable to deliver/i,
+    text: /could not be delivered for (?:more than )?\d+|cannot send message for (?:more than )?\d+|retry time(?:out)? (?:exceeded|expired|not reached for any host)|been in the queue too long|message (?:has )?expired|delivery time expired|expired after|too long in (?:the )?queue|no (?:successful )?delivery (?:within|in) |maximum time|was not delivered within|giving up after|after multiple retries|all hosts have been failing for a long time|envelope expired|delivery failed \d+ attempts|will be retried for|have been unable to deliver|could not deliver for the last|aborted after [\d.]+ hours?/i,
     status: '4.4.7',
   },
   {
@@ -35,7 +43,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     // qmail `Sorry, I couldn't find any host named`, Gmail `DNS Error: Domain name not found`.
     // RFC 3463 X.1.2: bad destination system address.
     id: 'host-unknown',
-    text: /host or domain name not found|domain name not found|host unknown|unknown host|couldn't find any host|could not find any host|non-existent hosts?|unrout(?:e)?able (?:address|domain|mail domain)|no such domain|domain (?:does not exist|not found)|name or service not known|nxdomain|no mx (?:record|host)s?|dns error|couldn't find a mail exchanger|could not find a mail exchanger/i,
+    text: /host or domain name not found|domain name not found|host unknown|unknown host|couldn't find any host|could not find any host|non-existent hosts?|unrout(?:e)?able (?:address|domain|mail domain)|no such domain|domain (?:does not exist|not found)|name or service not known|nxdomain|no mx (?:record|host)s?|dns error|dns lookup failure|couldn't find a mail exchanger|could not find a mail exchanger|could not find a gateway|domain is not reachable/i,
     status: '5.1.2',
   },
   {
@@ -45,7 +53,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     status: '5.1.10',
   },
   {
-    // Account states: Exchange `The recipient's mailbox is disabled`, Gmail `The account … is
+    // Recipient account states: Exchange `The recipient's mailbox is disabled`, Gmail `The account … is
     // disabled`, Yahoo `This account has been disabled or discontinued`, RFC 3463 X.2.1.
     id: 'mailbox-disabled',
     text: /(?:account|mailbox|user) (?:has been |is )?(?:disabled|suspended|deactivated|inactive|locked|frozen|discontinued|blocked)|(?:disabled|inactive|suspended|expired) (?:account|mailbox|user)/i,
@@ -64,7 +72,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     // Address Book`, Courier `Unknown local user`, Google Groups `… group does not exist`.
     // RFC 3463 X.1.1.
     id: 'mailbox-unknown',
-    text: /user unknown|unknown (?:local )?user|unknown recipient|no such (?:user|mailbox|recipient|address|person)|recipient (?:name )?is not recognized|(?:does ?n[o']t|doesn't) have an? [^.]{0,60}account|(?:mailbox|user|recipient|address|account) (?:does not exist|doesn't exist|not found|unknown|unavailable)|not listed in (?:public )?(?:name|domino)|invalid (?:recipient|mailbox|address|final delivery userid)|no mailbox|not a valid (?:user|mailbox|recipient)|group (?:does not exist|not found)/i,
+    text: /user unknown|unknown (?:local )?user|unknown recipient|no such (?:user|mailbox|recipient|address|person)|recipient (?:name )?is not recognized|(?:does ?n[o']t|doesn't) have an? [^.]{0,60}account|(?:mailbox|user|recipient|address|account) (?:does not exist|doesn't exist|not found|unknown|unavailable)|not listed in (?:public )?(?:name|domino)|invalid (?:recipient|mailbox|address|final delivery userid)|no mailbox|not a valid (?:user|mailbox|recipient)|check if (?:the )?address is correct/i,
     status: '5.1.1',
   },
   {

@@ -52,6 +52,12 @@ const ORIGINAL_TYPES = new Set([
   'message/global-headers',
 ]);
 
+/**
+ * Categories the reply rules give a reply they cannot place more precisely: a bounce's own wording
+ * (bounce-rules.ts) may then say more.
+ */
+const GENERIC_CATEGORIES = new Set(['unrecognised', 'protocol_error', 'server_error', 'not_a_reply']);
+
 /** Replies and diagnoses that mean "still trying": a delay notice, not a failure. */
 const DELAY_TEXT =
   /will (?:continue to )?(?:retry|try again|keep trying)|delivery (?:is |has been )?delayed|has not (?:yet )?been delivered|this is (?:only )?a warning|warning: could not send|still (?:undelivered|trying)|delivery attempts will continue/i;
@@ -440,7 +446,8 @@ class BounceReader {
       const explanation = explainReply(withStatus(fields.reply, fields.status), command)[0] ?? null;
       // A reply the rules do not know may still use a bounce's own words (Sendmail `554 <a@x>... 550
       // Host unknown`, `Mailbox is frozen`): those decide, with the reply's class.
-      const words = explanation?.reason === 'unexpected_reply' ? statusFromText(fields.reply) : null;
+      const generic = explanation === null || GENERIC_CATEGORIES.has(explanation.category);
+      const words = generic ? statusFromText(fields.reply) : null;
       if (words !== null) {
         const status = `${fields.reply[0] ?? '5'}${words.status.slice(1)}`;
         return {
