@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { MAX_BOUNCE_BYTES, explainBounce } from '../../../src/explain/bounce.js';
+import { MAX_BOUNCE_BYTES, explainBounce, looksLikeMessage } from '../../../src/explain/bounce.js';
 import type { BounceKind, BounceRecipient } from '../../../src/explain/bounce-types.js';
 import type { Reason } from '../../../src/types.js';
 
@@ -333,5 +333,18 @@ describe('explainBounce: bad input gets a clear answer', () => {
     );
     assert.equal(explained.truncated, true);
     assert.equal(explained.kind, 'not_a_bounce');
+  });
+});
+
+describe('looksLikeMessage', () => {
+  it('tells a pasted message from a reply or a transcript', () => {
+    assert.equal(looksLikeMessage(fixture('postfix.eml')), true);
+    assert.equal(looksLikeMessage('From MAILER-DAEMON Mon Nov 30 10:00:00 2026\nSubject: x\n\nbody'), true);
+    assert.equal(looksLikeMessage('550 5.1.1 <a@example.com>: User unknown'), false);
+    assert.equal(
+      looksLikeMessage('S: 220 mx.example.com ESMTP\nC: EHLO client.example.net\nS: 250 ok'),
+      false,
+    );
+    assert.equal(looksLikeMessage(''), false);
   });
 });
