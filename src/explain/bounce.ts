@@ -379,8 +379,17 @@ class BounceReader {
   }
 
   #fromDsn(fields: DsnFields, message: DsnFields, scanned: readonly TextRecipient[]): BounceRecipient {
+    const final = addressOf(fields.get('final-recipient'));
+    const original = addressOf(fields.get('original-recipient'));
+    // A final recipient that is no address (Sendmail `@mx.example.org`, a source route
+    // `@relay:user@host` from Sun Messaging Server) yields to the original one, or to the one address
+    // the text names.
     const address =
-      addressOf(fields.get('final-recipient')) ?? addressOf(fields.get('original-recipient')) ?? '';
+      [final, original].find((candidate) => candidate !== null && isPlainAddress(candidate)) ??
+      (scanned.length === 1 ? scanned[0]?.address : undefined) ??
+      final ??
+      original ??
+      '';
     const text =
       scanned.find((found) => found.address.toLowerCase() === address.toLowerCase()) ??
       (scanned.length === 1 ? scanned[0] : undefined);
@@ -494,6 +503,10 @@ function withStatus(reply: string, status: string | null): string {
   const match = /^([245])(\d\d)([ -])(?![245]\.\d{1,3}\.\d{1,3})/.exec(reply);
   if (match === null || match[1] !== status[0]) return reply;
   return `${match[1]}${match[2]} ${status} ${reply.slice(match[0].length)}`;
+}
+
+function isPlainAddress(address: string): boolean {
+  return /^[^@\s:]+@[^@\s:]+$/.test(address);
 }
 
 function kindOf(recipients: readonly BounceRecipient[], autoReply: boolean): BounceKind {
