@@ -9,6 +9,17 @@ export interface BounceTextRule {
   readonly text: RegExp;
   /** The RFC 3463 status the diagnosis amounts to. */
   readonly status: string;
+  /**
+   * The same condition in the plain words of RFC 3463 (or the MTA whose wording is best known), which
+   * is what gets explained: a bounce's own sentence may hold words the reply rules read otherwise
+   * (Domino's `not listed in Domino Directory` is no blocklist).
+   */
+  readonly words: string;
+  /**
+   * The class is the condition's own (an expired message, a network failure, a null MX), not the
+   * report's `Status` class.
+   */
+  readonly keepClass?: boolean;
 }
 
 export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
@@ -19,6 +30,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     id: 'google-groups-refused',
     text: /groups\.google\.com\/support|permission to post messages to the group/i,
     status: '5.7.1',
+    words: 'Delivery not authorized, message refused',
   },
   {
     // Sendmail `Message could not be delivered for 5 days`, `Cannot send message for 4 days`, Exim
@@ -29,6 +41,17 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     id: 'expired',
     text: /could not be delivered for (?:more than )?\d+|cannot send message for (?:more than )?\d+|retry time(?:out)? (?:exceeded|expired|not reached for any host)|been in the queue too long|message (?:has )?expired|delivery time expired|expired after|too long in (?:the )?queue|no (?:successful )?delivery (?:within|in) |maximum time|was not delivered within|giving up after|after multiple retries|all hosts have been failing for a long time|envelope expired|delivery failed \d+ attempts|will be retried for|have been unable to deliver|could not deliver for the last|aborted after [\d.]+ hours?/i,
     status: '4.4.7',
+    words: 'Delivery time expired',
+    keepClass: true,
+  },
+  {
+    // RFC 7505 null MX: Postfix `Domain … does not accept mail (nullMX)`, Gmail `The domain … doesn't
+    // receive email according to the administrator: returned NULL MX`. RFC 7505 §4.2: 556 X.1.10.
+    id: 'domain-accepts-no-mail',
+    text: /does not accept (?:e-?)?mail|doesn't receive e-?mail|null ?mx|indicated no smtp service/i,
+    status: '5.1.10',
+    words: 'Domain does not accept mail',
+    keepClass: true,
   },
   {
     // A DNS failure that may pass: Postfix `Name service error for domain …: Host not found, try
@@ -36,6 +59,8 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     id: 'dns-temporary',
     text: /host not found, try again|temporary failure in name resolution|name server (?:timeout|failure)|servfail/i,
     status: '4.4.3',
+    words: 'Directory server failure',
+    keepClass: true,
   },
   {
     // Postfix `Host or domain name not found`, Exim `all relevant MX records point to non-existent
@@ -45,12 +70,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     id: 'host-unknown',
     text: /host or domain name not found|domain name not found|host unknown|unknown host|couldn't find any host|could not find any host|non-existent hosts?|unrout(?:e)?able (?:address|domain|mail domain)|no such domain|domain (?:does not exist|not found)|name or service not known|nxdomain|no mx (?:record|host)s?|dns error|dns lookup failure|couldn't find a mail exchanger|could not find a mail exchanger|could not find a gateway|domain is not reachable/i,
     status: '5.1.2',
-  },
-  {
-    // RFC 7505 null MX: Postfix `Domain … does not accept mail (nullMX)`. RFC 7505 §4.2: X.1.10.
-    id: 'domain-accepts-no-mail',
-    text: /does not accept (?:e-?)?mail|null ?mx|indicated no smtp service/i,
-    status: '5.1.10',
+    words: 'Host or domain name not found',
   },
   {
     // Recipient account states: Exchange `The recipient's mailbox is disabled`, Gmail `The account … is
@@ -58,6 +78,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     id: 'mailbox-disabled',
     text: /(?:account|mailbox|user) (?:has been |is )?(?:disabled|suspended|deactivated|inactive|locked|frozen|discontinued|blocked)|(?:disabled|inactive|suspended|expired) (?:account|mailbox|user)/i,
     status: '5.2.1',
+    words: 'Mailbox disabled, not accepting messages',
   },
   {
     // Quota: Exim `mailbox is full`, Courier `Mailbox over quota`, KDDI `As their mailbox is full`,
@@ -65,6 +86,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     id: 'mailbox-full',
     text: /mail ?(?:box|folder) (?:is )?full|mailbox exceed|over ?quota|quota (?:exceeded|full)|exceeded (?:the )?(?:storage|quota|mailbox size)|insufficient (?:disk )?space|mail ?box size limit|disk quota|too much mail|一杯/i,
     status: '4.2.2',
+    words: 'Mailbox full',
   },
   {
     // Unknown recipient in words: Exchange 2003 `The recipient name is not recognized`, IMail `Unknown
@@ -74,12 +96,14 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     id: 'mailbox-unknown',
     text: /user unknown|unknown (?:local )?user|unknown recipient|no such (?:user|mailbox|recipient|address|person)|recipient (?:name )?is not recognized|(?:does ?n[o']t|doesn't) have an? [^.]{0,60}account|(?:mailbox|user|recipient|address|account) (?:does not exist|doesn't exist|not found|unknown|unavailable)|not listed in (?:public )?(?:name|domino)|invalid (?:recipient|mailbox|address|final delivery userid)|no mailbox|not a valid (?:user|mailbox|recipient)|check if (?:the )?address is correct/i,
     status: '5.1.1',
+    words: 'User unknown',
   },
   {
     // RFC 3463 X.1.6: destination mailbox has moved, no forwarding address.
     id: 'mailbox-moved',
     text: /has moved|no longer (?:with|at|available at)|no forwarding address/i,
     status: '5.1.6',
+    words: 'Mailbox has moved',
   },
   {
     // Sizes: Exim `message too big`, Sendmail `Message size exceeds fixed maximum message size`.
@@ -87,12 +111,14 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     id: 'message-too-big',
     text: /message (?:is )?too (?:big|large)|size limit exceeded|size exceeds|exceeds (?:the )?(?:maximum )?(?:message )?size|message size limit/i,
     status: '5.3.4',
+    words: 'Message too big for system',
   },
   {
     // Relaying: Sendmail `Relaying denied`, Exim `relay not permitted`. RFC 3463 X.7.1.
     id: 'relay-denied',
     text: /relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited|disallowed)|unable to relay/i,
     status: '5.7.1',
+    words: 'Relay access denied',
   },
   {
     // The sender named as blocked: Exim ACLs `you are sending to/from an address that has been
@@ -100,6 +126,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     id: 'sender-blocked',
     text: /black ?listed|block ?listed|blocked (?:by|using|because)|\bspam\b|not (?:allowed|permitted|authori[sz]ed) to (?:send|post)|permission to post/i,
     status: '5.7.1',
+    words: 'Client host blocked',
   },
   {
     // Local delivery programs: Sendmail `unknown mailer error`, Exim `Child process of … returned`,
@@ -107,6 +134,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     id: 'mailer-error',
     text: /mailer error|unknown mailer|command died|child process of|returned (?:a )?(?:non-zero|error) (?:exit )?(?:code|status)|exit (?:code|status) \d|pipe to \|/i,
     status: '5.3.0',
+    words: 'Local delivery program failed',
   },
   {
     // Network: Postfix `connect to …: Connection timed out`, Sendmail `Deferred: Connection refused by`,
@@ -115,15 +143,29 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     id: 'network',
     text: /did not accept our requests to connect|network error|connection (?:timed out|refused|reset|closed|lost)|lost connection|timed out|no route to host|network is unreachable|couldn't connect|unable to connect|wasn't able to establish|could not connect|connect to [^\s]+ failed/i,
     status: '4.4.1',
+    words: 'Connection timed out',
+    keepClass: true,
   },
 ];
 
-/** The status a diagnosis in words amounts to, and the rule that says so. */
-export function statusFromText(text: string): { status: string; rule: string } | null {
-  for (const rule of BOUNCE_TEXT_RULES) {
-    if (rule.text.test(text)) return { status: rule.status, rule: rule.id };
-  }
-  return null;
+/** The first rule whose wording the text holds. */
+export function matchBounceText(text: string): BounceTextRule | null {
+  return BOUNCE_TEXT_RULES.find((rule) => rule.text.test(text)) ?? null;
+}
+
+/**
+ * The reply a rule's condition amounts to (`550 5.1.1 User unknown`), in the class of the report's
+ * status when there is one (a `4.0.0` report of a missing host is a temporary failure), unless the
+ * condition has its own class. RFC 7505's null MX is 556.
+ */
+export function replyForRule(rule: BounceTextRule, reportStatus: string | null): string {
+  const reportClass = reportStatus?.[0];
+  const cls =
+    rule.keepClass === true || reportClass === undefined || reportClass === '2'
+      ? rule.status[0]
+      : reportClass;
+  const code = rule.id === 'domain-accepts-no-mail' && cls === '5' ? '556' : `${cls ?? '5'}50`;
+  return `${code} ${cls ?? '5'}${rule.status.slice(1)} ${rule.words}`;
 }
 
 /**

@@ -64,6 +64,11 @@ export interface BounceRecipient {
   /** What the reply (or status, or diagnostic) means; `null` when the bounce gives nothing to explain. */
   readonly explanation: ReplyExplanation | null;
   readonly explainedFrom: ExplainedFrom | null;
+  /**
+   * The rule of src/explain/bounce-rules.ts that read the bounce's own words (`mailbox-unknown`,
+   * `expired`, …) when they decided the explanation; `null` when the reply or status did.
+   */
+  readonly bounceRule: string | null;
 }
 
 /** The answer of `explainBounce()`. Every field is present; `null` when not known. */

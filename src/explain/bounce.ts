@@ -9,7 +9,13 @@ import PostalMime, { type Attachment, type Email } from 'postal-mime';
 
 import { addressOf, parseDeliveryStatus, statusOf, typeOf, untyped, type DsnFields } from './bounce-dsn.js';
 import { readSesNotification, type SesNotification } from './bounce-ses.js';
-import { AUTO_REPLY_SUBJECT, BOUNCE_SENDER, BOUNCE_SUBJECT, statusFromText } from './bounce-rules.js';
+import {
+  AUTO_REPLY_SUBJECT,
+  BOUNCE_SENDER,
+  BOUNCE_SUBJECT,
+  matchBounceText,
+  replyForRule,
+} from './bounce-rules.js';
 import {
   addressesIn,
   cutOriginalMessage,
@@ -441,57 +447,57 @@ class BounceReader {
   }
 
   /** Adds the explanation: from the reply, else the DSN status, else the diagnosis in words. */
-  #recipient(fields: Omit<BounceRecipient, 'explanation' | 'explainedFrom'>): BounceRecipient {
-    const { explanation, explainedFrom } = this.#explain(fields);
-    return { ...fields, explanation, explainedFrom };
+  #recipient(fields: Omit<BounceRecipient, 'explanation' | 'explainedFrom' | 'bounceRule'>): BounceRecipient {
+    return { ...fields, ...this.#explain(fields) };
   }
 
-  #explain(fields: Omit<BounceRecipient, 'explanation' | 'explainedFrom'>): {
+  #explain(fields: Omit<BounceRecipient, 'explanation' | 'explainedFrom' | 'bounceRule'>): {
     explanation: ReplyExplanation | null;
     explainedFrom: ExplainedFrom | null;
+    bounceRule: string | null;
   } {
     const command = { command: fields.command };
+    const explain = (reply: string) => explainReply(reply, command)[0] ?? null;
     if (fields.reply !== null) {
-      const explanation = explainReply(withStatus(fields.reply, fields.status), command)[0] ?? null;
-      // A reply the rules do not know may still use a bounce's own words (Sendmail `554 <a@x>... 550
-      // Host unknown`, `Mailbox is frozen`): those decide, with the reply's class.
+      const explanation = explain(withStatus(fields.reply, fields.status));
+      // A reply the rules cannot place may still use a bounce's own words (Sendmail `554 <a@x>... 550
+      // Host unknown`, `Mailbox is frozen`): those decide, in the reply's class.
       const generic = explanation === null || GENERIC_CATEGORIES.has(explanation.category);
-      const words = generic ? statusFromText(fields.reply) : null;
-      if (words !== null) {
-        const status = `${fields.reply[0] ?? '5'}${words.status.slice(1)}`;
+      const rule = generic ? matchBounceText(fields.reply) : null;
+      if (rule !== null) {
+        const replyClass = `${fields.reply[0] ?? '5'}.0.0`;
         return {
-          explanation: fromStatus(status, fields.reply.replace(/^[245]\d\d[ -]?/, ''), command),
+          explanation: explain(replyForRule(rule, replyClass)),
           explainedFrom: 'reply',
+          bounceRule: rule.id,
         };
       }
-      return { explanation, explainedFrom: 'reply' };
+      return { explanation, explainedFrom: 'reply', bounceRule: null };
     }
-    const words = fields.diagnostic ?? '';
     // A diagnosis in words names the condition more precisely than the generic statuses reports
     // carry with it (`4.0.0`, `5.4.4`); the report's status still says whether it was temporary.
-    const fromWords =
-      statusFromText(words) ??
-      (fields.status === null ? statusFromText(cutOriginalMessage(this.#text).slice(0, 8192)) : null);
-    if (fromWords !== null) {
-      const status =
-        fields.status === null ? fromWords.status : `${fields.status[0] ?? '5'}${fromWords.status.slice(1)}`;
-      return { explanation: fromStatus(status, words, command), explainedFrom: 'diagnostic' };
+    const words = fields.diagnostic ?? '';
+    const rule =
+      matchBounceText(words) ??
+      (fields.status === null ? matchBounceText(cutOriginalMessage(this.#text).slice(0, 8192)) : null);
+    if (rule !== null) {
+      return {
+        explanation: explain(replyForRule(rule, fields.status)),
+        explainedFrom: 'diagnostic',
+        bounceRule: rule.id,
+      };
     }
     if (fields.status !== null) {
-      return { explanation: fromStatus(fields.status, words, command), explainedFrom: 'status' };
+      return { explanation: fromStatus(fields.status, command), explainedFrom: 'status', bounceRule: null };
     }
-    return { explanation: null, explainedFrom: null };
+    return { explanation: null, explainedFrom: null, bounceRule: null };
   }
 }
 
 /** A status code explained as the reply a server would have sent with it (`550 5.1.1 …`). */
-function fromStatus(
-  status: string,
-  words: string,
-  command: { command: ExplainCommand | null },
-): ReplyExplanation | null {
+function fromStatus(status: string, command: { command: ExplainCommand | null }): ReplyExplanation | null {
   const code = status.startsWith('2') ? '250' : status.startsWith('4') ? '450' : '550';
-  return explainReply(`${code} ${status} ${words}`.trim(), command)[0] ?? null;
+  return explainReply(`${code} ${status}`, command)[0] ?? null;
 }
 
 /**
