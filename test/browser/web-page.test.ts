@@ -2,14 +2,16 @@
  * The web page in a real browser: Debian's Chromium driven by playwright-core, against `rcpt serve`
  * (startServer, SQLite job store, API keys) on the demo world. Enter the key, upload a CSV, follow the
  * job to the end, check the chart and the table (and its filters), download the CSV, and save a
- * screenshot under test-output/. Skipped, and reported as skipped, when /usr/bin/chromium is absent; under CI that fails instead
- * (.ci/run installs it).
+ * screenshot under test-output/; explain a reply and a bounce in the "Explain a bounce" panel; run
+ * axe-core's WCAG 2 A/AA rules on the page. Skipped, and reported as skipped, when /usr/bin/chromium is
+ * absent; under CI that fails instead (.ci/run installs it).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { chromium, type Browser, type Page } from 'playwright-core';
 
@@ -24,6 +26,7 @@ const ABSENT = existsSync(CHROMIUM)
   : `${CHROMIUM} is absent: install Debian's Chromium (apt-get install -y chromium) to run the browser test`;
 const KEY = 'browser-test-key-0123456789';
 const OUTPUT = join(process.cwd(), 'test-output');
+const AXE = fileURLToPath(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url));
 
 const CSV = [
   'name,email,team',
@@ -233,5 +236,72 @@ describe('the web page', { skip: ABSENT !== null }, () => {
     await page.locator('#job-status', { hasText: 'done' }).waitFor();
     assert.equal(await page.locator('#table tbody tr').count(), 2);
     assert.deepEqual(problems, []);
+  });
+
+  it('explains a pasted reply and a dropped bounce in the "Explain a bounce" panel, from the keyboard', async () => {
+    // A reply, typed and sent with Enter on the button.
+    await page.locator('#explain-text').focus();
+    await page.keyboard.type(
+      '550 5.1.1 <x@example.com>: Recipient address rejected: User unknown in virtual mailbox table',
+    );
+    await page.locator('#explain-start').focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#explain-summary', { hasText: 'One reply' }).waitFor();
+    assert.equal(
+      await page.evaluate('document.activeElement?.id'),
+      'explain-summary',
+      'focus moves to the answer',
+    );
+    const reply = page.locator('#explain-items > li').first();
+    assert.equal(await reply.locator('.badge').textContent(), 'undeliverable');
+    assert.match((await reply.textContent()) ?? '', /mailbox_not_found · mailbox unknown/);
+
+    // A bounce message, chosen as a file: one item per failed recipient.
+    await page.setInputFiles('#explain-file', {
+      name: 'bounce.eml',
+      mimeType: 'message/rfc822',
+      buffer: readFileSync(new URL('../fixtures/bounces/postfix.eml', import.meta.url)),
+    });
+    assert.equal(await page.locator('#explain-file-name').textContent(), 'bounce.eml');
+    assert.equal(await page.locator('#explain-text').isDisabled(), true);
+    await page.getByRole('button', { name: 'Explain', exact: true }).click();
+    await page.locator('#explain-summary', { hasText: 'A bounce (2 recipients)' }).waitFor();
+    const items = await page.locator('#explain-items > li').allTextContents();
+    assert.equal(items.length, 2);
+    assert.match(
+      items[0] ?? '',
+      /alice@example\.com.*failed.*550 5\.1\.1.*RCPT.*mx\.example\.com.*mailbox_not_found/s,
+    );
+    assert.match(items[1] ?? '', /bob@example\.com.*mailbox_full/s);
+
+    // An auto-reply is said to be one.
+    await page.setInputFiles('#explain-file', {
+      name: 'vacation.eml',
+      mimeType: 'message/rfc822',
+      buffer: readFileSync(new URL('../fixtures/bounces/vacation.eml', import.meta.url)),
+    });
+    await page.getByRole('button', { name: 'Explain', exact: true }).click();
+    await page.locator('#explain-summary', { hasText: 'An automatic reply' }).waitFor();
+    await page.setInputFiles('#explain-file', {
+      name: 'bounce.eml',
+      mimeType: 'message/rfc822',
+      buffer: readFileSync(new URL('../fixtures/bounces/postfix.eml', import.meta.url)),
+    });
+    await page.getByRole('button', { name: 'Explain', exact: true }).click();
+    await page.locator('#explain-summary', { hasText: 'A bounce (2 recipients)' }).waitFor();
+
+    mkdirSync(OUTPUT, { recursive: true });
+    await page.locator('#explain').screenshot({ path: join(OUTPUT, 'explain-panel.png') });
+    assert.deepEqual(problems, []);
+  });
+
+  it('has no WCAG 2 A/AA violations (axe-core)', async () => {
+    // Evaluated through the DevTools protocol, which the page's CSP does not govern.
+    await page.evaluate(readFileSync(AXE, 'utf8'));
+    const violations = (await page.evaluate(
+      `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } }).then((r) =>
+        r.violations.map((v) => v.id + ': ' + v.help + ' (' + v.nodes.map((n) => n.target.join(' ')).join(', ') + ')'))`,
+    )) as string[];
+    assert.deepEqual(violations, []);
   });
 });
