@@ -29,8 +29,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { explainBounce } from '../src/explain/bounce.js';
-import type { BounceExplanation } from '../src/explain/bounce-types.js';
+import { explainBounce, type BounceExplanation } from '../src/index.js';
 
 interface Label {
   readonly file: string;
@@ -152,16 +151,18 @@ export async function benchBounces(root: string): Promise<BounceFigures | null> 
   return { messages: files.length, labelled, found, scored, right, misses };
 }
 
-export function printBounceFigures(figures: BounceFigures, showMisses: boolean): void {
+export function bounceFigureLines(figures: BounceFigures, showMisses: boolean): string[] {
   const pct = (n: number, d: number) => (d === 0 ? '-' : `${((100 * n) / d).toFixed(1)}%`);
-  console.log(`bounces: ${figures.messages} messages, ${figures.labelled} labelled recipients`);
-  console.log(
-    `  recipients found:                 ${figures.found} of ${figures.labelled} (${pct(figures.found, figures.labelled)})`,
-  );
-  console.log(
-    `  found with the right reason group: ${figures.right} of ${figures.scored} scored (${pct(figures.right, figures.scored)}; ambiguous labels not scored)`,
-  );
-  if (showMisses) for (const miss of figures.misses) console.log(`  miss: ${miss}`);
+  return [
+    `bounces: ${figures.messages} messages, ${figures.labelled} labelled recipients`,
+    `  recipients found:                       ${figures.found} of ${figures.labelled} (${pct(figures.found, figures.labelled)})`,
+    `  found with the right reason group:      ${figures.right} of ${figures.scored} scored (${pct(figures.right, figures.scored)}; ambiguous labels not scored)`,
+    ...(showMisses ? figures.misses.map((miss) => `  miss: ${miss}`) : []),
+  ];
+}
+
+export function printBounceFigures(figures: BounceFigures, showMisses: boolean): void {
+  console.log(bounceFigureLines(figures, showMisses).join('\n'));
 }
 
 export interface MboxMemoryFigures {

@@ -8,7 +8,7 @@
  * reply or a diagnosis in words, then a copy of the original message. Each MTA's markers are data below.
  */
 
-import type { ExplainCommand } from './reply-interim.js';
+import type { ExplainCommand } from './find-replies.js';
 
 /**
  * Lines that start the copy of the original message; nothing after them is about the delivery.

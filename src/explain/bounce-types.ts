@@ -2,7 +2,8 @@
  * The shapes `explainBounce()` returns: what kind of message it was and, per recipient it reports,
  * the address, the server's reply, the command it answered and what that reply means.
  */
-import type { ExplainCommand, ReplyExplanation } from './reply-interim.js';
+import type { ReplyExplanation } from './explain-reply.js';
+import type { ExplainCommand } from './find-replies.js';
 
 /**
  * What a message turned out to be.

@@ -30,7 +30,8 @@ import type {
   BounceRecipient,
   ExplainedFrom,
 } from './bounce-types.js';
-import { explainReply, type ExplainCommand, type ReplyExplanation } from './reply-interim.js';
+import { explainReply, type ReplyExplanation } from './explain-reply.js';
+import type { ExplainCommand } from './find-replies.js';
 
 /**
  * Bytes of a message that are read. A bounce's report and text come first (RFC 3462 §1: the
@@ -456,7 +457,8 @@ class BounceReader {
     explainedFrom: ExplainedFrom | null;
     bounceRule: string | null;
   } {
-    const command = { command: fields.command };
+    // The server that answered may change a reply's meaning (provider rules): its host goes along.
+    const command = { command: fields.command, provider: fields.remoteMta };
     const explain = (reply: string) => explainReply(reply, command)[0] ?? null;
     if (fields.reply !== null) {
       const explanation = explain(withStatus(fields.reply, fields.status));

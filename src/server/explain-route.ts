@@ -2,8 +2,10 @@
  * `POST /v1/explain`: `explainReply()` over HTTP. A `text/plain` body is a reply, a multi-line reply or
  * a session transcript; a JSON body is `{ "reply": "…", "command"?: "RCPT", "provider"?: "google" }`.
  * The answer is `{ "explanations": [ … ] }`, one per reply found; input with no reply in it (empty,
- * binary, no reply code) gets one explanation of category `not_a_reply` that says why. Authentication,
- * the rate limit and the body limit are the app's, as for `/v1/verify`.
+ * binary, no reply code) gets one explanation of category `not_a_reply` that says why. A
+ * `message/rfc822` body (or RFC 6532's `message/global`) is a bounce: `explainBounce()` answers in
+ * `bounce`, and `explanations` holds its recipients' explanations. Authentication, the rate limit and
+ * the body limit are the app's, as for `/v1/verify`.
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
@@ -15,6 +17,8 @@ import {
   REASONS,
   SMTP_STAGES,
   VERDICTS,
+  BOUNCE_KINDS,
+  explainBounce,
   explainReply,
   type ExplainReplyOptions,
   type Reason,
@@ -65,17 +69,66 @@ export const ExplanationSchema = z
   })
   .openapi('ReplyExplanation');
 
+const BounceRecipientSchema = z
+  .object({
+    address: z.string(),
+    originalRecipient: z.string().nullable(),
+    action: z.enum(['failed', 'delayed', 'delivered', 'relayed', 'expanded']).nullable(),
+    status: z.string().nullable().openapi({ description: 'RFC 3463 status (`5.1.1`)' }),
+    reply: z
+      .string()
+      .nullable()
+      .openapi({ description: "The remote server's reply as the bounce quotes it" }),
+    command: z.enum(EXPLAIN_COMMANDS).nullable(),
+    remoteMta: z.string().nullable(),
+    diagnostic: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The diagnosis in words, when there is no reply' }),
+    date: z.string().nullable(),
+    explanation: ExplanationSchema.nullable(),
+    explainedFrom: z.enum(['reply', 'status', 'diagnostic']).nullable(),
+    bounceRule: z.string().nullable(),
+  })
+  .openapi('BounceRecipient');
+
+export const BounceSchema = z
+  .object({
+    kind: z.enum(BOUNCE_KINDS).openapi({
+      description:
+        'bounce, delay, delivery_report, auto_reply, feedback_report (ARF), not_a_bounce, not_a_message, empty, binary, unreadable',
+    }),
+    format: z.enum(['dsn', 'ses', 'text']).nullable(),
+    reportingMta: z.string().nullable(),
+    from: z.string().nullable(),
+    subject: z.string().nullable(),
+    date: z.string().nullable(),
+    recipients: z.array(BounceRecipientSchema),
+    feedbackType: z.string().nullable(),
+    truncated: z.boolean(),
+    problem: z.string().nullable(),
+  })
+  .openapi('BounceExplanation');
+
 const ExplainResponseSchema = z
-  .object({ explanations: z.array(ExplanationSchema) })
+  .object({
+    explanations: z.array(ExplanationSchema),
+    bounce: BounceSchema.optional().openapi({
+      description: 'For a message/rfc822 body: the bounce, per recipient',
+    }),
+  })
   .openapi('ExplainResponse');
+
+/** Media types of a whole message: RFC 2046 §5.2.1, and RFC 6532 §3.7 for an internationalised one. */
+const MESSAGE_TYPES = new Set(['message/rfc822', 'message/global']);
 
 function explainRoute() {
   return createRoute({
     method: 'post',
     path: '/v1/explain',
-    summary: 'Explain an SMTP reply or transcript',
+    summary: 'Explain an SMTP reply, a transcript or a bounce message',
     description:
-      'What a reply means for the address (the verdict and reason `verify` would give), a finer category, whose side it is on (recipient, sender, message, network), what to do, and the rule with its source. Send the reply as `text/plain`, or `{"reply": "…", "command"?: "RCPT", "provider"?: "google"}`. A transcript gets one explanation per reply, each with the command it answered.',
+      'What a reply means for the address (the verdict and reason `verify` would give), a finer category, whose side it is on (recipient, sender, message, network), what to do, and the rule with its source. Send the reply as `text/plain`, or `{"reply": "…", "command"?: "RCPT", "provider"?: "google"}`. A transcript gets one explanation per reply, each with the command it answered. A bounce message (`message/rfc822`, an .eml file) is answered in `bounce`: what kind of message it is (a bounce, an auto-reply, an abuse report …) and per failed recipient the address, the reply, the command it answered, the remote MTA and the explanation.',
     security: [{ bearer: [] }],
     request: {
       body: {
@@ -84,6 +137,12 @@ function explainRoute() {
         content: {
           'application/json': { schema: ExplainRequestSchema },
           'text/plain': { schema: z.string() },
+          'message/rfc822': {
+            schema: z.string().openapi({ description: 'A bounce message (an .eml file)' }),
+          },
+          'message/global': {
+            schema: z.string().openapi({ description: 'An internationalised bounce message (RFC 6532)' }),
+          },
         },
       },
     },
@@ -133,13 +192,19 @@ export function registerExplainRoute(
       explanations = explainReply(body.reply, options);
     } else if (type === 'text/plain' || type === '') {
       explanations = explainReply(await c.req.text());
+    } else if (MESSAGE_TYPES.has(type)) {
+      const bounce = await explainBounce(new Uint8Array(await c.req.arrayBuffer()));
+      const fromRecipients = bounce.recipients.flatMap((r) =>
+        r.explanation === null ? [] : [r.explanation],
+      );
+      return c.json({ explanations: fromRecipients, bounce }, 200);
     } else {
       const other = explainOther === undefined ? null : await explainOther(c, type);
       if (other === null) {
         throw new HttpError(
           415,
           'unsupported_media_type',
-          `Send text/plain (a reply or transcript) or application/json ({"reply": "…"}), not ${type}`,
+          `Send text/plain (a reply or transcript), application/json ({"reply": "…"}) or message/rfc822 (a bounce), not ${type}`,
         );
       }
       explanations = other;

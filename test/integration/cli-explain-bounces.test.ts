@@ -76,17 +76,31 @@ describe('rcpt explain: bounce messages', () => {
     assert.match(vacation.stdout, /an automatic reply \(RFC 3834\), not a bounce/);
     const arf = await runCli(['explain', join(fixtures, 'arf.eml')]);
     assert.match(arf.stdout, /an abuse feedback report \(RFC 5965\), not a bounce\n {2}feedback type: abuse/);
+    // Bytes that are no message go to the reply side, which says they are binary (exit 1).
     const binary = join(dir, 'image.png');
     await writeFile(binary, Buffer.from('89504e470d0a1a0a0000000d4948445200', 'hex'));
     const answer = await runCli(['explain', binary]);
-    assert.equal(answer.code, 0, answer.stderr);
-    assert.match(answer.stdout, /a binary file, not an email message/);
+    assert.equal(answer.code, 1);
+    assert.match(answer.stdout, /binary/);
   });
 
-  it('a missing path is a usage error', async () => {
-    const missing = await runCli(['explain', join(dir, 'nope.eml')]);
-    assert.equal(missing.code, 64);
-    assert.match(missing.stderr, /cannot read .*nope\.eml/);
+  it('a message whose MIME cannot be read exits 1 with the reason', async () => {
+    let body = 'Final-Recipient: rfc822; deep@example.com\r\n';
+    for (let level = 100; level > 0; level--) {
+      body = `Content-Type: multipart/mixed; boundary="b${level}"\r\n\r\n--b${level}\r\n${body}\r\n--b${level}--\r\n`;
+    }
+    const path = join(dir, 'deep.eml');
+    await writeFile(path, `From: MAILER-DAEMON@example.net\r\nSubject: Undelivered Mail\r\n${body}`);
+    const result = await runCli(['explain', path]);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /could not be read\n {2}the MIME structure could not be parsed/);
+  });
+
+  it('a directory without .eml files is a usage error', async () => {
+    const empty = await mkdtemp(join(dir, 'empty-'));
+    const result = await runCli(['explain', empty]);
+    assert.equal(result.code, 64);
+    assert.match(result.stderr, /a directory with no \.eml files/);
   });
 
   it('a directory: a CSV suppression list, one row per failed or delayed recipient, in file order', async () => {

@@ -23,6 +23,12 @@ const MESSAGE_HEAD = /^(?:From |[A-Za-z][A-Za-z0-9-]*[ \t]*:)/;
 const COMMON_HEADER =
   /^(?:from|to|subject|date|received|return-path|message-id|mime-version|content-type)[ \t]*:/im;
 
+/**
+ * The server's default body limit (64 KiB). A bounce's report and text come before the returned
+ * message, so a larger .eml is sent cut to its start rather than refused.
+ */
+const MAX_MESSAGE_BYTES = 64 * 1024;
+
 let explainFile = null;
 
 function chooseExplainFile(file) {
@@ -42,8 +48,11 @@ async function explain(event) {
   $('explain-error').textContent = '';
   let body;
   let type;
+  let note = '';
   if (explainFile) {
-    body = explainFile;
+    body = explainFile.size > MAX_MESSAGE_BYTES ? explainFile.slice(0, MAX_MESSAGE_BYTES) : explainFile;
+    if (explainFile.size > MAX_MESSAGE_BYTES)
+      note = 'Only the first 64 KB of the file were sent: they hold the report.';
     type = 'message/rfc822';
   } else {
     const text = $('explain-text').value;
@@ -74,7 +83,7 @@ async function explain(event) {
           : `The server answered ${response.status}`,
       );
     }
-    render(answer);
+    render(answer, note);
   } catch (error) {
     $('explain-error').textContent = error instanceof Error ? error.message : String(error);
   } finally {
@@ -163,23 +172,26 @@ function replyExplanations(answer) {
   return [];
 }
 
-function render(answer) {
+function render(answer, note) {
   const items = $('explain-items');
   items.replaceChildren();
   let summary;
-  if (answer && typeof answer.kind === 'string' && Array.isArray(answer.recipients)) {
-    summary = KINDS[answer.kind] ?? answer.kind;
-    if (answer.problem) summary += `: ${answer.problem}`;
-    else if (answer.recipients.length > 0) {
-      summary += ` (${answer.recipients.length} recipient${answer.recipients.length === 1 ? '' : 's'})`;
+  const bounce = answer?.bounce;
+  if (bounce && typeof bounce.kind === 'string' && Array.isArray(bounce.recipients)) {
+    summary = KINDS[bounce.kind] ?? bounce.kind;
+    if (bounce.problem) summary += `: ${bounce.problem}`;
+    else if (bounce.recipients.length > 0) {
+      summary += ` (${bounce.recipients.length} recipient${bounce.recipients.length === 1 ? '' : 's'})`;
     }
-    for (const recipient of answer.recipients) items.append(recipientItem(recipient));
+    for (const recipient of bounce.recipients) items.append(recipientItem(recipient));
   } else {
     const replies = replyExplanations(answer);
-    summary = replies.length === 1 ? 'One reply' : `${replies.length} replies`;
-    for (const explanation of replies) items.append(replyItem(explanation));
+    const found = replies.filter((explanation) => explanation.category !== 'not_a_reply');
+    summary = found.length === 1 ? 'One reply' : `${found.length} replies`;
+    if (found.length === 0) summary = replies[0]?.meaning ?? 'No reply found';
+    for (const explanation of found) items.append(replyItem(explanation));
   }
-  $('explain-summary').textContent = summary;
+  $('explain-summary').textContent = note ? `${summary}. ${note}` : summary;
   $('explain-result').hidden = false;
   $('explain-summary').focus();
 }

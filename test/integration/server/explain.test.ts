@@ -5,7 +5,9 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { createVerifier, type ReplyExplanation } from '../../../src/index.js';
+import { readFileSync } from 'node:fs';
+
+import { createVerifier, type BounceExplanation, type ReplyExplanation } from '../../../src/index.js';
 import { createApp } from '../../../src/server/app.js';
 import { KEY_A, bearer } from './helpers.js';
 
@@ -117,5 +119,59 @@ describe('POST /v1/explain', () => {
     for (const name of ['ExplainRequest', 'ExplainResponse', 'ReplyExplanation']) {
       assert.ok(name in document.components.schemas, name);
     }
+  });
+});
+
+describe('POST /v1/explain with a message/rfc822 body (a bounce)', () => {
+  const fixture = (name: string): string =>
+    readFileSync(new URL(`../../fixtures/bounces/${name}`, import.meta.url), 'utf8');
+
+  interface Answer {
+    explanations: ReplyExplanation[];
+    bounce: BounceExplanation;
+  }
+
+  it('answers the bounce per recipient, and the recipients’ explanations', async () => {
+    const response = await explain(fixture('qmail.eml'), 'message/rfc822');
+    assert.equal(response.status, 200);
+    const { explanations, bounce } = (await response.json()) as Answer;
+    assert.equal(bounce.kind, 'bounce');
+    assert.deepEqual(
+      bounce.recipients.map((r) => [r.address, r.command, r.remoteMta, r.explanation?.reason]),
+      [['erin@example.com', 'RCPT', '192.0.2.30', 'mailbox_not_found']],
+    );
+    assert.deepEqual(
+      explanations.map((e) => e.reason),
+      ['mailbox_not_found'],
+    );
+  });
+
+  it('says what is not a bounce, and what is no message', async () => {
+    const vacation = (await (await explain(fixture('vacation.eml'), 'message/rfc822')).json()) as Answer;
+    assert.equal(vacation.bounce.kind, 'auto_reply');
+    assert.deepEqual(vacation.explanations, []);
+    const arf = (await (await explain(fixture('arf.eml'), 'message/global')).json()) as Answer;
+    assert.equal(arf.bounce.kind, 'feedback_report');
+    const empty = (await (await explain('', 'message/rfc822')).json()) as Answer;
+    assert.equal(empty.bounce.kind, 'empty');
+    assert.match(empty.bounce.problem ?? '', /empty/);
+  });
+
+  it('needs an API key, and applies the same body limit', async () => {
+    assert.equal((await explain(fixture('qmail.eml'), 'message/rfc822', {})).status, 401);
+    const big = `${fixture('qmail.eml')}\n${'x'.repeat(5_000)}\n`;
+    const tooLarge = await explain(big, 'message/rfc822');
+    assert.equal(tooLarge.status, 413);
+    assert.equal(((await tooLarge.json()) as { error: string }).error, 'payload_too_large');
+  });
+
+  it('is in the OpenAPI document', async () => {
+    const document = (await (await app.request('/openapi.json')).json()) as {
+      paths: Record<string, { post?: { requestBody?: { content?: Record<string, unknown> } } }>;
+      components: { schemas: Record<string, unknown> };
+    };
+    assert.ok('message/rfc822' in (document.paths['/v1/explain']?.post?.requestBody?.content ?? {}));
+    for (const name of ['BounceExplanation', 'BounceRecipient'])
+      assert.ok(name in document.components.schemas, name);
   });
 });
