@@ -298,10 +298,10 @@ describe('the web page', { skip: ABSENT !== null }, () => {
   it('has no WCAG 2 A/AA violations (axe-core)', async () => {
     // Evaluated through the DevTools protocol, which the page's CSP does not govern.
     await page.evaluate(readFileSync(AXE, 'utf8'));
-    const violations = (await page.evaluate(
+    const violations = await page.evaluate<string[]>(
       `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } }).then((r) =>
         r.violations.map((v) => v.id + ': ' + v.help + ' (' + v.nodes.map((n) => n.target.join(' ')).join(', ') + ')'))`,
-    )) as string[];
+    );
     assert.deepEqual(violations, []);
   });
 });
