@@ -185,6 +185,8 @@ export async function runServe(
         .map((name) => name.trim())
         .filter((name) => name !== ''),
     ],
+    // Signs webhook calls for the local caller of a server without API keys (with keys, each key's own).
+    ...(env.RCPT_WEBHOOK_SECRET === undefined ? {} : { webhooks: { localSecret: env.RCPT_WEBHOOK_SECRET } }),
   }).catch((error: unknown) => {
     // Unfinished jobs that began with other settings: a usage error, named (exit 64).
     throw error instanceof JobSettingsError ? new UsageError(error.message) : error;

@@ -13,6 +13,9 @@ export {
   type NewJob,
   type OutputRow,
   type PendingAddress,
+  type JobWebhookFlags,
+  type WebhookDelivery,
+  type WebhookOutcome,
 } from './job-store.js';
 export { openSqliteJobStore, type SqliteJobStoreOptions } from './sqlite-job-store.js';
 export { addressKey } from './address-key.js';

@@ -118,6 +118,35 @@ export interface DomainFacts {
   readonly expiresAt: number;
 }
 
+/**
+ * What a job's webhook asks for, kept in its options under `webhook` (the store reads these two flags;
+ * the URL and the rest are the caller's): a delivery per verified address, and one when the job ends.
+ */
+export interface JobWebhookFlags {
+  readonly onResult: boolean;
+  readonly onEnd: boolean;
+}
+
+/** A webhook call owed: one per address whose first result was stored, and one when the job ended. */
+export interface WebhookDelivery {
+  /** The delivery's own number (stable across retries and restarts). */
+  readonly id: number;
+  readonly jobId: string;
+  /** `result` for an address's result (its `key`), `end` for the job's end (`key` is `''`). */
+  readonly event: 'result' | 'end';
+  readonly key: string;
+  /** Attempts made before this one. */
+  readonly attempts: number;
+  /** The address's stored result for a `result` delivery; `null` for `end`. */
+  readonly result: VerifyResult | null;
+}
+
+/** What became of a delivery attempt. */
+export type WebhookOutcome =
+  | { readonly state: 'delivered' }
+  | { readonly state: 'failed'; readonly error: string }
+  | { readonly state: 'pending'; readonly error: string; readonly nextAt: number };
+
 export interface NewJob {
   readonly owner?: string | null;
   readonly options?: Readonly<Record<string, unknown>>;
@@ -165,5 +194,22 @@ export interface JobStore {
   putDomainFacts(facts: DomainFacts): Promise<void>;
   /** Removes expired domain facts; resolves with how many. */
   purgeDomainFacts(now?: number): Promise<number>;
+  /**
+   * A small positive integer naming the job, given on first asking and kept (APIs whose clients expect
+   * an integer id, such as Reacher's bulk `job_id`). Never reused, even after the job is deleted.
+   */
+  numberJob(id: string): Promise<number>;
+  /** The job a number names, or `null`. */
+  jobIdOfNumber(number: number): Promise<string | null>;
+  /**
+   * Takes up to `limit` webhook deliveries due at `now` (epoch ms), holding each for `leaseMs` (another
+   * process asking meanwhile does not get it). Deliveries are owed, in the store, by the writes that
+   * cause them: `putResults` adds one per first result of a job whose options say `webhook.onResult`,
+   * and a job that ended (done, cancelled, failed) with `webhook.onEnd` owes one `end` delivery, so a
+   * crash between a result and its delivery loses nothing.
+   */
+  claimWebhookDeliveries(now: number, leaseMs: number, limit: number): Promise<WebhookDelivery[]>;
+  /** Records an attempt: delivered, given up, or due again at `nextAt`. */
+  settleWebhookDelivery(id: number, outcome: WebhookOutcome): Promise<void>;
   close(): Promise<void>;
 }

@@ -11,14 +11,25 @@ import {
   toJobProgress,
   toJobRecord,
   toOutputRow,
+  toWebhookDelivery,
+  webhookFlagsOf,
+  type StoredDeliveryRow,
   type StoredJobRow,
   type StoredOutputRow,
   type StoredResultCount,
 } from './stored-rows.js';
-import type { JobItem, JobRecord, JobStore, KeyedResult, NewJob, PendingAddress } from './job-store.js';
+import type {
+  JobItem,
+  JobRecord,
+  JobStore,
+  KeyedResult,
+  NewJob,
+  PendingAddress,
+  WebhookDelivery,
+} from './job-store.js';
 
 /** Bumped when the schema changes; `PRAGMA user_version` records what a file has. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 /** Rows per page when reading output: bounded memory, and no read statement held open across awaits. */
 const DEFAULT_OUTPUT_PAGE = 1_000;
 /** How long a writer waits for another process's lock before failing (a server and a CLI on one file). */
@@ -71,6 +82,25 @@ CREATE TABLE IF NOT EXISTS domain_cache (
   expires_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL
 );
+-- Version 2. A small integer per job for APIs that want one (Reacher's bulk job_id); AUTOINCREMENT so a
+-- number is never given twice.
+CREATE TABLE IF NOT EXISTS job_numbers (
+  number INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id TEXT NOT NULL UNIQUE REFERENCES jobs (id) ON DELETE CASCADE
+);
+-- Webhook calls owed, written in the transaction that causes them (see JobStore.claimWebhookDeliveries).
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  event TEXT NOT NULL CHECK (event IN ('result','end')),
+  key TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','delivered','failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL,
+  last_error TEXT,
+  UNIQUE (job_id, event, key)
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (state, next_at);
 `;
 
 type JobRow = StoredJobRow;
@@ -198,6 +228,30 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
        provider = excluded.provider, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
     ),
     purgeDomains: db.prepare('DELETE FROM domain_cache WHERE expires_at <= ?'),
+    jobOptions: db.prepare<[string], { options: string }>('SELECT options FROM jobs WHERE id = ?'),
+    insertNumber: db.prepare('INSERT INTO job_numbers (job_id) VALUES (?) ON CONFLICT (job_id) DO NOTHING'),
+    numberOf: db.prepare<[string], { number: number }>('SELECT number FROM job_numbers WHERE job_id = ?'),
+    idOfNumber: db.prepare<[number], { job_id: string }>('SELECT job_id FROM job_numbers WHERE number = ?'),
+    owe: db.prepare(
+      `INSERT INTO webhook_deliveries (job_id, event, key, next_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (job_id, event, key) DO NOTHING`,
+    ),
+    // Jobs that ended with an end webhook and do not owe it yet (a job ended by any process or path).
+    endedWithWebhook: db.prepare<[], { id: string; options: string }>(
+      `SELECT j.id, j.options FROM jobs j
+       WHERE j.status IN ('done','cancelled','failed') AND j.options LIKE '%"onEnd":true%'
+         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.job_id = j.id AND d.event = 'end')`,
+    ),
+    due: db.prepare<[number, number], StoredDeliveryRow>(
+      `SELECT d.id, d.job_id, d.event, d.key, d.attempts, r.result FROM webhook_deliveries d
+       LEFT JOIN results r ON d.event = 'result' AND r.job_id = d.job_id AND r.key = d.key
+       WHERE d.state = 'pending' AND d.next_at <= ? ORDER BY d.next_at, d.id LIMIT ?`,
+    ),
+    hold: db.prepare('UPDATE webhook_deliveries SET next_at = ? WHERE id = ?'),
+    settle: db.prepare(
+      `UPDATE webhook_deliveries SET state = @state, attempts = attempts + 1, last_error = @error,
+       next_at = coalesce(@nextAt, next_at) WHERE id = @id`,
+    ),
   };
 
   function requireJob(id: string): JobRecord {
@@ -222,6 +276,9 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
 
   const putResults = db.transaction((id: string, results: readonly KeyedResult[]): number => {
     let added = 0;
+    const options = statements.jobOptions.get(id)?.options;
+    const owesResults = options !== undefined && webhookFlagsOf(options).onResult;
+    const at = Date.now();
     for (const { key, result } of results) {
       const json = JSON.stringify(result);
       const inserted = statements.insertResult.run(
@@ -232,11 +289,30 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
         json,
         result.checkedAt,
       );
-      if (inserted.changes === 1) added += 1;
-      else statements.replaceResult.run(result.verdict, result.reason, json, result.checkedAt, id, key);
+      if (inserted.changes === 1) {
+        added += 1;
+        // The webhook call for a first result is owed in the same transaction as the result.
+        if (owesResults) statements.owe.run(id, 'result', key, at);
+      } else statements.replaceResult.run(result.verdict, result.reason, json, result.checkedAt, id, key);
     }
     if (added > 0) statements.addDone.run(added, now(), id);
     return added;
+  });
+
+  const claimDeliveries = db.transaction((at: number, leaseMs: number, limit: number): WebhookDelivery[] => {
+    for (const job of statements.endedWithWebhook.all()) {
+      if (webhookFlagsOf(job.options).onEnd) statements.owe.run(job.id, 'end', '', at);
+    }
+    const rows = statements.due.all(at, limit);
+    for (const row of rows) statements.hold.run(at + leaseMs, row.id);
+    return rows.map(toWebhookDelivery);
+  });
+
+  const numberJob = db.transaction((id: string): number => {
+    statements.insertNumber.run(id);
+    const row = statements.numberOf.get(id);
+    if (row === undefined) throw new Error(`no job ${id}`);
+    return row.number;
   });
 
   const finishIngest = db.transaction((id: string) => {
@@ -372,6 +448,25 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
     },
     purgeDomainFacts(at = Date.now()) {
       return settle(() => statements.purgeDomains.run(at).changes);
+    },
+    numberJob(id) {
+      return settle(() => numberJob(id));
+    },
+    jobIdOfNumber(number) {
+      return settle(() => statements.idOfNumber.get(number)?.job_id ?? null);
+    },
+    claimWebhookDeliveries(at, leaseMs, limit) {
+      return settle(() => claimDeliveries(at, leaseMs, limit));
+    },
+    settleWebhookDelivery(id, outcome) {
+      return settle(() => {
+        statements.settle.run({
+          id,
+          state: outcome.state,
+          error: outcome.state === 'delivered' ? null : outcome.error,
+          nextAt: outcome.state === 'pending' ? outcome.nextAt : null,
+        });
+      });
     },
     close() {
       return settle(() => {

@@ -3,7 +3,51 @@
  * `JobStore` records: JSON columns are text, names are snake_case, as the two schemas agree.
  */
 import { VERDICTS, type Verdict, type VerifyResult } from '../types.js';
-import type { InputLayout, JobProgress, JobRecord, JobSource, JobStatus, OutputRow } from './job-store.js';
+import type {
+  InputLayout,
+  JobProgress,
+  JobRecord,
+  JobSource,
+  JobStatus,
+  JobWebhookFlags,
+  OutputRow,
+  WebhookDelivery,
+} from './job-store.js';
+
+/** The webhook flags in a job's stored options (JSON text); both off when there is no webhook. */
+export function webhookFlagsOf(options: string): JobWebhookFlags {
+  let webhook: unknown;
+  try {
+    webhook = (JSON.parse(options) as { webhook?: unknown }).webhook;
+  } catch {
+    webhook = undefined;
+  }
+  if (typeof webhook !== 'object' || webhook === null) return { onResult: false, onEnd: false };
+  const flags = webhook as { onResult?: unknown; onEnd?: unknown };
+  return { onResult: flags.onResult === true, onEnd: flags.onEnd === true };
+}
+
+/** A `webhook_deliveries` row as both stores return it. */
+export interface StoredDeliveryRow {
+  id: number | string;
+  job_id: string;
+  event: 'result' | 'end';
+  key: string;
+  attempts: number;
+  result: string | null;
+}
+
+/** A claimed delivery row as the store returns it. */
+export function toWebhookDelivery(row: StoredDeliveryRow): WebhookDelivery {
+  return {
+    id: Number(row.id),
+    jobId: row.job_id,
+    event: row.event,
+    key: row.key,
+    attempts: row.attempts,
+    result: row.result === null ? null : (JSON.parse(row.result) as VerifyResult),
+  };
+}
 
 /** A `jobs` row. SQLite has no boolean type, so `ingested` is 0/1 there and a boolean in PostgreSQL. */
 export interface StoredJobRow {

@@ -25,7 +25,13 @@ import { isJsonType, registerJobRoutes, type JobsBackend } from './job-routes.js
 import { createLogger, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { isReacherPath, registerReacherRoutes } from './reacher-routes.js';
-import { NO_PROXIES, type ReacherSetting, type ProxyPolicy } from './reacher-settings.js';
+import { webhookSecrets } from './webhooks.js';
+import {
+  NO_PROXIES,
+  type ProxyPolicy,
+  type ReacherSetting,
+  type ServerSmtpSettings,
+} from './reacher-settings.js';
 import { createRateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { ErrorSchema, ResultSchema, VerifyManyResponseSchema, VerifyRequestSchema } from './schemas.js';
 
@@ -99,6 +105,12 @@ export interface AppDeps {
    * How the verifier presents itself, echoed in Reacher's `debug.smtp.verif_method` when a request sets
    * nothing. Default: the verifier's defaults (`rcpt serve` passes its options).
    */
+  readonly webhooks?: {
+    /** Webhook URLs may reach loopback and private addresses (`--allow-private-targets`). Default false. */
+    readonly allowPrivateTargets?: boolean;
+    /** The signing secret of the local caller when the server runs without keys (`RCPT_WEBHOOK_SECRET`). */
+    readonly localSecret?: string;
+  };
   readonly smtp?: {
     readonly helo?: string;
     readonly mailFrom?: string;
@@ -151,6 +163,16 @@ function verifyRoute() {
   });
 }
 
+/** How the verifier presents itself, from its options with the library's defaults filled in. */
+export function serverSmtpSettings(smtp: AppDeps['smtp']): ServerSmtpSettings {
+  return {
+    fromEmail: smtp?.mailFrom ?? '',
+    helloName: smtp?.helo ?? hostname(),
+    smtpPort: smtp?.port ?? DEFAULT_SMTP_PORT,
+    timeoutMs: smtp?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  };
+}
+
 /** Builds the app. It owns no sockets: close `deps.verifier`, `deps.jobs` and `deps.metrics` yourself. */
 export function createApp(deps: AppDeps): App {
   const limits: Limits = {
@@ -166,6 +188,7 @@ export function createApp(deps: AppDeps): App {
   const rateLimit = deps.rateLimit === undefined ? DEFAULT_RATE_LIMIT : deps.rateLimit;
   const limiter = rateLimit === null ? null : createRateLimiter(rateLimit);
   const assets = loadWebAssets();
+  const secretOf = webhookSecrets(deps.apiKeys ?? [], deps.webhooks?.localSecret);
 
   const app: App = new OpenAPIHono<AppEnv>({
     // Validation failures become the same JSON error as everything else, with each field's problem.
@@ -310,6 +333,8 @@ export function createApp(deps: AppDeps): App {
           maxBytes: limits.maxUploadBytes,
           streams: (type) => !isJsonType(type),
         },
+        // Reacher's bulk list is JSON, read whole, up to the same upload limit.
+        { method: 'POST', path: '/v1/bulk', maxBytes: limits.maxUploadBytes },
       ],
       (rule) => (rule === null ? '; for long lists, create a job (POST /v1/jobs)' : ''),
     ),
@@ -374,19 +399,20 @@ export function createApp(deps: AppDeps): App {
       proxies: deps.reacher?.proxies ?? NO_PROXIES,
       maxTimeoutMs: limits.syncDeadlineMs,
     },
-    server: {
-      fromEmail: deps.smtp?.mailFrom ?? '',
-      helloName: deps.smtp?.helo ?? hostname(),
-      smtpPort: deps.smtp?.port ?? DEFAULT_SMTP_PORT,
-      timeoutMs: deps.smtp?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    },
+    server: serverSmtpSettings(deps.smtp),
     backendName: deps.backendName ?? 'rcpt',
+    jobs: deps.jobs ?? null,
+    limits,
+    allowPrivateTargets: deps.webhooks?.allowPrivateTargets === true,
+    canSignWebhooks: (owner) => secretOf(owner) !== null,
   });
 
   registerJobRoutes(app, {
     jobs: deps.jobs ?? null,
     limits,
     logger,
+    allowPrivateTargets: deps.webhooks?.allowPrivateTargets === true,
+    canSignWebhooks: (owner) => secretOf(owner) !== null,
     ...(deps.shutdown === undefined ? {} : { shutdown: deps.shutdown }),
   });
 

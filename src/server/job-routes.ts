@@ -7,9 +7,10 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { stream, streamSSE } from 'hono/streaming';
 
-import type { Verdict } from '../index.js';
+import type { OutputRow, Verdict, WebhookDelivery, WebhookOutcome } from '../index.js';
 import { mediaTypeOf } from './body-limit.js';
 import { HttpError } from './http-error.js';
+import { checkWebhookHeaders, checkWebhookUrl, type JobWebhook } from './webhooks.js';
 import type { Logger } from './logger.js';
 import type { AppEnv, Limits } from './app.js';
 import {
@@ -39,6 +40,8 @@ export interface JobView {
   readonly startedAt: string | null;
   readonly updatedAt: string | null;
   readonly error: string | null;
+  /** What the job was created with (its webhook, the API it came from). */
+  readonly options: Readonly<Record<string, unknown>>;
 }
 
 /** The input of a new job. */
@@ -71,8 +74,25 @@ export class JobStoreFullError extends Error {
  * `create` consumes the input as it arrives and resolves once it is stored and queued.
  */
 export interface JobsBackend {
-  create(owner: string, input: JobInput, options: { readonly maxAddresses: number }): Promise<JobView>;
+  create(
+    owner: string,
+    input: JobInput,
+    options: {
+      readonly maxAddresses: number;
+      /** Stored with the job's options (its webhook, the API it came from). */
+      readonly extra?: Readonly<Record<string, unknown>>;
+    },
+  ): Promise<JobView>;
   get(id: string): Promise<JobView | null>;
+  /** The job's small integer (given on first asking; Reacher's `job_id`). */
+  number(id: string): Promise<number>;
+  /** The job a number names, or `null`. */
+  idOfNumber(number: number): Promise<string | null>;
+  /** Every input row in order with its result (`null` while not verified), read in pages. */
+  rows(id: string): AsyncIterable<OutputRow>;
+  /** Webhook calls owed (see `JobStore.claimWebhookDeliveries`). */
+  claimWebhooks(now: number, leaseMs: number, limit: number): Promise<WebhookDelivery[]>;
+  settleWebhook(id: number, outcome: WebhookOutcome): Promise<void>;
   /** Cancels a queued or running job; what is done stays readable. Resolves with the job after. */
   cancel(id: string): Promise<JobView | null>;
   /** The results so far, streamed: CSV (input columns, then result columns) or one JSON result a line. */
@@ -172,6 +192,10 @@ export interface JobRoutesDeps {
   readonly jobs: JobsBackend | null;
   readonly limits: Limits;
   readonly logger: Logger;
+  /** Webhook URLs may reach private addresses (`--allow-private-targets`). */
+  readonly allowPrivateTargets: boolean;
+  /** Whether the caller has a webhook signing secret. */
+  readonly canSignWebhooks: (owner: string) => boolean;
   /** Ends event streams when the server shuts down. */
   readonly shutdown?: AbortSignal;
 }
@@ -181,6 +205,32 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
   const backend = (): JobsBackend => {
     if (deps.jobs === null) throw new HttpError(503, 'unavailable', 'This server runs without a job store');
     return deps.jobs;
+  };
+  /** rcpt's `webhook` object, checked: its URL through the private-target filter, its headers. */
+  const readJobWebhook = async (
+    owner: string,
+    given: NonNullable<z.infer<typeof JobCreateJsonSchema>['webhook']>,
+  ): Promise<JobWebhook> => {
+    if (!deps.canSignWebhooks(owner)) {
+      throw new HttpError(
+        400,
+        'bad_request',
+        'webhook: this server has no API keys, so no key to sign webhook calls with: set RCPT_WEBHOOK_SECRET',
+      );
+    }
+    const target = {
+      url: await checkWebhookUrl(given.url, deps.allowPrivateTargets),
+      headers: checkWebhookHeaders(given.headers),
+      extra: null,
+    };
+    const events = new Set(given.events ?? ['end']);
+    return {
+      onResult: events.has('result'),
+      onEnd: events.has('end'),
+      api: 'rcpt',
+      result: events.has('result') ? target : null,
+      end: events.has('end') ? target : null,
+    };
   };
   /** The caller's job, or a 404 that does not say whether the id exists for someone else. */
   const ownJob = async (c: Context<AppEnv>, id: string): Promise<JobView> => {
@@ -236,11 +286,13 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
       // the validator parsed it, a CSV or text upload is counted as it streams into the store.
       const type = mediaTypeOf(c);
       let input: JobInput;
+      let webhook: JobWebhook | null = null;
       if (isJsonType(type)) {
         // Only JSON bodies are validated (and only they reach here); the text types are read below.
         const body = c.req.valid('json') as z.infer<typeof JobCreateJsonSchema>;
         if (body.emails.length === 0) throw new HttpError(400, 'bad_request', '"emails" is empty');
         input = { kind: 'list', emails: body.emails };
+        if (body.webhook !== undefined) webhook = await readJobWebhook(c.get('owner'), body.webhook);
       } else {
         const body = await nonEmpty(c.req.raw.body);
         if (body === null) throw new HttpError(400, 'bad_request', 'The body is empty');
@@ -255,7 +307,10 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
       }
       let job: JobView;
       try {
-        job = await jobs.create(c.get('owner'), input, { maxAddresses: limits.maxJobAddresses });
+        job = await jobs.create(c.get('owner'), input, {
+          maxAddresses: limits.maxJobAddresses,
+          ...(webhook === null ? {} : { extra: { webhook } }),
+        });
       } catch (error) {
         if (error instanceof JobInputError) {
           throw new HttpError(

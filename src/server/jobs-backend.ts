@@ -125,6 +125,7 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
       startedAt: record.startedAt,
       updatedAt: record.updatedAt,
       error: record.error,
+      options: record.options,
     };
   }
 
@@ -270,6 +271,7 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
           await store.createJob({
             owner,
             options: {
+              ...limits.extra,
               via: 'http',
               input: input.kind,
               ...(options.settings === undefined ? {} : { settings: options.settings }),
@@ -333,6 +335,12 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
       const after = await store.getJob(id);
       return after === null ? null : view(after);
     },
+
+    number: (id) => store.numberJob(id),
+    idOfNumber: (number) => store.jobIdOfNumber(number),
+    rows: (id) => store.readOutput(id),
+    claimWebhooks: (now, leaseMs, limit) => store.claimWebhookDeliveries(now, leaseMs, limit),
+    settleWebhook: (id, outcome) => store.settleWebhookDelivery(id, outcome),
 
     async *results(id, format) {
       const record = await store.getJob(id);

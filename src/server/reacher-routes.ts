@@ -4,19 +4,33 @@
  * (reacher-settings.ts), and its error body (`{"error": "message"}`). docs/reacher.md is the
  * user-facing map of what answers what.
  */
-import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { stringify } from 'csv-stringify/sync';
 import type { Context } from 'hono';
 
 import type { VerifyCallOptions, VerifyResult } from '../index.js';
-import type { AppEnv } from './app.js';
+import type { AppEnv, Limits } from './app.js';
 import { HttpError } from './http-error.js';
-import { toReacherResponse } from './reacher.js';
+import { JobInputError, JobStoreFullError, type JobView, type JobsBackend } from './job-routes.js';
+import { REACHER_CSV_COLUMNS, toReacherCsvRecord, toReacherProgress, toReacherResponse } from './reacher.js';
 import {
   readReacherSettings,
+  serverEcho,
   type ReacherSettingsPolicy,
   type ServerSmtpSettings,
 } from './reacher-settings.js';
-import { ReacherErrorBodySchema, ReacherRequestSchema, ReacherResponseSchema } from './schemas.js';
+import {
+  ReacherBulkCreatedSchema,
+  ReacherBulkProgressSchema,
+  ReacherBulkRequestSchema,
+  ReacherBulkResultsSchema,
+  ReacherErrorBodySchema,
+  ReacherJobIdParamSchema,
+  ReacherRequestSchema,
+  ReacherResponseSchema,
+  ReacherResultsQuerySchema,
+} from './schemas.js';
+import { checkWebhookHeaders, checkWebhookUrl, type JobWebhook, type WebhookTarget } from './webhooks.js';
 
 /** The paths answered in Reacher's manner (its error body included). */
 const REACHER_PATHS = /^\/v[01]\/check_email$|^\/v1\/bulk(\/|$)/;
@@ -40,7 +54,17 @@ export interface ReacherRoutesDeps {
   readonly server: ServerSmtpSettings;
   /** The name in `debug.backend_name`. */
   readonly backendName: string;
+  /** The job store and runner (bulk routes answer 503 without it). */
+  readonly jobs: JobsBackend | null;
+  readonly limits: Limits;
+  /** Webhook URLs may reach private addresses (`--allow-private-targets`). */
+  readonly allowPrivateTargets: boolean;
+  /** Whether the caller has a webhook signing secret (an API key, or the server's own without keys). */
+  readonly canSignWebhooks: (owner: string) => boolean;
 }
+
+/** Reacher's default page of JSON results (its `GET /v1/bulk/{id}/results`). */
+const DEFAULT_JSON_LIMIT = 50;
 
 /** Reacher's error responses, documented once. */
 export const reacherErrors = {
@@ -54,6 +78,10 @@ export const reacherErrors = {
   },
   403: {
     description: 'A setting the operator locked (rcpt serve --reacher-lock)',
+    content: { 'application/json': { schema: ReacherErrorBodySchema } },
+  },
+  404: {
+    description: 'No such job for this key',
     content: { 'application/json': { schema: ReacherErrorBodySchema } },
   },
   413: { description: 'Body too large', content: { 'application/json': { schema: ReacherErrorBodySchema } } },
@@ -99,7 +127,41 @@ export function toEmailOf(body: Readonly<Record<string, unknown>>): string {
   return toEmail;
 }
 
+/** One receiver of Reacher's webhook object (`{url, headers?, extra?}`), checked. */
+async function readTarget(
+  name: string,
+  value: { url: string; headers?: Record<string, string> | undefined; extra?: unknown } | undefined,
+  allowPrivate: boolean,
+): Promise<WebhookTarget | null> {
+  if (value === undefined) return null;
+  try {
+    return {
+      url: await checkWebhookUrl(value.url, allowPrivate),
+      headers: checkWebhookHeaders(value.headers),
+      extra: value.extra ?? null,
+    };
+  } catch (error) {
+    if (error instanceof HttpError)
+      throw new HttpError(400, 'bad_request', `webhook.${name}: ${error.message}`);
+    throw error;
+  }
+}
+
 export function registerReacherRoutes(app: OpenAPIHono<AppEnv>, deps: ReacherRoutesDeps): void {
+  const backend = (): JobsBackend => {
+    if (deps.jobs === null) throw new HttpError(503, 'unavailable', 'This server runs without a job store');
+    return deps.jobs;
+  };
+  /** The caller's job by Reacher number, or the same 404 whether it exists for someone else or not. */
+  const ownJob = async (c: Context<AppEnv>, jobId: number): Promise<JobView> => {
+    const jobs = backend();
+    const id = await jobs.idOfNumber(jobId);
+    const job = id === null ? null : await jobs.get(id);
+    if (job === null || job.owner !== c.get('owner'))
+      throw new HttpError(404, 'not_found', `No job ${jobId}`);
+    return job;
+  };
+
   for (const version of ['v0', 'v1'] as const) {
     app.openapi(checkEmailRoute(version), async (c) => {
       const body = c.req.valid('json') as Record<string, unknown>;
@@ -111,4 +173,156 @@ export function registerReacherRoutes(app: OpenAPIHono<AppEnv>, deps: ReacherRou
       return c.json(toReacherResponse(result, startedAt, settings.echo, deps.backendName), 200);
     });
   }
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/bulk',
+      summary: 'Reacher-compatible bulk job',
+      description:
+        'Reacher\'s `{"input": [...], "webhook"?: {"on_each_email": {url, headers?, extra?}}}` → `{"job_id": n}`. Runs on rcpt\'s job engine (the same store, tenancy, limits and politeness as /v1/jobs); duplicates are verified once. rcpt adds `webhook.on_job_end`. Per-request SMTP settings are refused: bulk jobs run with the server\'s own.',
+      security: [{ bearer: [] }],
+      request: {
+        body: { content: { 'application/json': { schema: ReacherBulkRequestSchema } }, required: true },
+      },
+      responses: {
+        200: {
+          description: 'The job, queued',
+          content: { 'application/json': { schema: ReacherBulkCreatedSchema } },
+        },
+        ...reacherErrors,
+        507: {
+          description: 'The job store is full',
+          content: { 'application/json': { schema: ReacherErrorBodySchema } },
+        },
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const jobs = backend();
+      if (body.input.length === 0) throw new HttpError(400, 'bad_request', 'Empty input');
+      if (body.input.length > deps.limits.maxJobAddresses) {
+        throw new HttpError(
+          413,
+          'payload_too_large',
+          `At most ${deps.limits.maxJobAddresses} addresses per job (got ${body.input.length})`,
+        );
+      }
+      for (const setting of ['from_email', 'hello_name', 'proxy', 'smtp_port', 'smtp_timeout']) {
+        if (body[setting] !== undefined && body[setting] !== null) {
+          throw new HttpError(
+            400,
+            'bad_request',
+            `${setting}: bulk jobs run with this server's own SMTP settings; leave it out (or use /v1/check_email)`,
+          );
+        }
+      }
+      const owner = c.get('owner');
+      const result = await readTarget('on_each_email', body.webhook?.on_each_email, deps.allowPrivateTargets);
+      const end = await readTarget('on_job_end', body.webhook?.on_job_end, deps.allowPrivateTargets);
+      if ((result !== null || end !== null) && !deps.canSignWebhooks(owner)) {
+        throw new HttpError(
+          400,
+          'bad_request',
+          'webhook: this server has no API keys, so no key to sign webhook calls with: set RCPT_WEBHOOK_SECRET',
+        );
+      }
+      const webhook: JobWebhook | null =
+        result === null && end === null
+          ? null
+          : { onResult: result !== null, onEnd: end !== null, api: 'reacher', result, end };
+      let job: JobView;
+      try {
+        job = await jobs.create(
+          owner,
+          { kind: 'list', emails: body.input },
+          {
+            maxAddresses: deps.limits.maxJobAddresses,
+            extra: { api: 'reacher', ...(webhook === null ? {} : { webhook }) },
+          },
+        );
+      } catch (error) {
+        if (error instanceof JobInputError) {
+          throw new HttpError(
+            error.tooLarge ? 413 : 400,
+            error.tooLarge ? 'payload_too_large' : 'bad_request',
+            error.message,
+          );
+        }
+        if (error instanceof JobStoreFullError) throw new HttpError(507, 'storage_full', error.message);
+        throw error;
+      }
+      return c.json({ job_id: await jobs.number(job.id) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/bulk/{job_id}',
+      summary: 'Reacher-compatible bulk job progress',
+      description:
+        'Counts are of distinct addresses (a duplicate in `input` is verified once); `job_status` is `Completed` once the job is done, cancelled or failed.',
+      security: [{ bearer: [] }],
+      request: { params: ReacherJobIdParamSchema },
+      responses: {
+        200: {
+          description: 'The job',
+          content: { 'application/json': { schema: ReacherBulkProgressSchema } },
+        },
+        ...reacherErrors,
+      },
+    }),
+    async (c) => {
+      const jobId = c.req.valid('param').job_id;
+      const job = await ownJob(c, jobId);
+      return c.json(toReacherProgress(job, jobId), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/bulk/{job_id}/results',
+      summary: 'Reacher-compatible bulk job results',
+      description:
+        'JSON `{"results": [CheckEmailOutput…]}` (`limit` default 50, `offset`) or CSV with Reacher\'s columns (`format=csv`; every row unless `limit`), one per input row in input order. A job still running is a 400, as in Reacher.',
+      security: [{ bearer: [] }],
+      request: { params: ReacherJobIdParamSchema, query: ReacherResultsQuerySchema },
+      responses: {
+        200: {
+          description: 'A page of results',
+          content: {
+            'application/json': { schema: ReacherBulkResultsSchema },
+            'text/csv': { schema: z.string() },
+          },
+        },
+        ...reacherErrors,
+      },
+    }),
+    async (c) => {
+      const jobId = c.req.valid('param').job_id;
+      const query = c.req.valid('query');
+      const job = await ownJob(c, jobId);
+      if (toReacherProgress(job, jobId).job_status === 'Running') {
+        throw new HttpError(400, 'bad_request', `Job ${jobId} is still running, please try again later`);
+      }
+      const format = query.format ?? 'json';
+      const offset = query.offset ?? 0;
+      const limit = query.limit ?? (format === 'json' ? DEFAULT_JSON_LIMIT : Number.POSITIVE_INFINITY);
+      const echo = serverEcho(deps.server);
+      const page = [];
+      let seen = 0;
+      for await (const row of backend().rows(job.id)) {
+        if (page.length >= limit) break;
+        // Rows never verified (a cancelled job) have no output, as Reacher has no task result for them.
+        if (row.result === null) continue;
+        if (seen++ < offset) continue;
+        page.push(toReacherResponse(row.result, new Date(row.result.checkedAt), echo, deps.backendName));
+      }
+      if (format === 'json') return c.json({ results: page }, 200);
+      const csv = stringify([[...REACHER_CSV_COLUMNS], ...page.map(toReacherCsvRecord)]);
+      return c.body(csv, 200, { 'Content-Type': 'text/csv; charset=utf-8' });
+    },
+  );
 }

@@ -96,6 +96,19 @@ export interface ReacherCheckSettings {
   readonly echo: SmtpSettingsEcho;
 }
 
+/** The server's own settings as Reacher echoes them (bulk jobs run with these). */
+export function serverEcho(server: ServerSmtpSettings): SmtpSettingsEcho {
+  return {
+    from_email: server.fromEmail,
+    hello_name: server.helloName,
+    proxy: null,
+    smtp_port: server.smtpPort,
+    smtp_timeout: toDuration(server.timeoutMs),
+    // rcpt makes one conversation per address (plus a greylisting retry when the deadline allows).
+    retries: 1,
+  };
+}
+
 /** A DNS host name (RFC 1123 §2.1 labels) or an address literal (RFC 5321 §4.1.3). */
 const HOST_NAME =
   /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
@@ -249,13 +262,12 @@ export function readReacherSettings(
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
     },
     echo: {
-      from_email: typeof fromEmail === 'string' ? fromEmail : server.fromEmail,
-      hello_name: typeof helloName === 'string' ? helloName : server.helloName,
-      proxy: proxy === null ? null : `${proxy.host}:${proxy.port}`,
-      smtp_port: typeof port === 'number' ? port : server.smtpPort,
-      smtp_timeout: toDuration(timeoutMs ?? server.timeoutMs),
-      // rcpt makes one conversation per address (plus a greylisting retry when the deadline allows).
-      retries: 1,
+      ...serverEcho(server),
+      ...(typeof fromEmail === 'string' ? { from_email: fromEmail } : {}),
+      ...(typeof helloName === 'string' ? { hello_name: helloName } : {}),
+      ...(proxy === null ? {} : { proxy: `${proxy.host}:${proxy.port}` }),
+      ...(typeof port === 'number' ? { smtp_port: port } : {}),
+      ...(timeoutMs === undefined ? {} : { smtp_timeout: toDuration(timeoutMs) }),
     },
   };
 }

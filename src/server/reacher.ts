@@ -5,7 +5,8 @@
  */
 import type { Reason, Verdict, VerifyResult } from '../index.js';
 import { toDuration, type SmtpSettingsEcho } from './reacher-settings.js';
-import type { ReacherResponse } from './schemas.js';
+import type { JobView } from './job-routes.js';
+import type { ReacherBulkProgress, ReacherResponse } from './schemas.js';
 
 const IS_REACHABLE = {
   deliverable: 'safe',
@@ -150,5 +151,86 @@ export function toReacherResponse(
               { type: 'Smtp', host: host.startsWith('[') ? host : fqdn(host), verif_method: settings },
       },
     },
+  };
+}
+
+/** The columns of Reacher's bulk CSV (its `CsvResponse`), in its order. */
+export const REACHER_CSV_COLUMNS = [
+  'input',
+  'is_reachable',
+  'misc.is_disposable',
+  'misc.is_role_account',
+  'misc.gravatar_url',
+  'mx.accepts_mail',
+  'smtp.can_connect',
+  'smtp.has_full_inbox',
+  'smtp.is_catch_all',
+  'smtp.is_deliverable',
+  'smtp.is_disabled',
+  'syntax.is_valid_syntax',
+  'syntax.domain',
+  'syntax.username',
+  'error',
+] as const;
+
+/**
+ * One output as a row of Reacher's bulk CSV: booleans as `true`/`false`, a missing value empty, and
+ * `error` the JSON of the mx or smtp error. (Reacher's own CSV reads `mx.accepts_email`, a name its
+ * output does not have, so its `mx.accepts_mail` column is always false; rcpt writes the real value.)
+ */
+export function toReacherCsvRecord(output: ReacherResponse): string[] {
+  const bool = (value: boolean | undefined): string => (value === true ? 'true' : 'false');
+  const mx = 'error' in output.mx ? null : output.mx;
+  const smtp = 'error' in output.smtp ? null : output.smtp;
+  const error =
+    'error' in output.smtp
+      ? JSON.stringify(output.smtp.error)
+      : 'error' in output.mx
+        ? JSON.stringify(output.mx.error)
+        : '';
+  return [
+    output.input,
+    output.is_reachable,
+    bool(output.misc.is_disposable),
+    bool(output.misc.is_role_account),
+    output.misc.gravatar_url ?? '',
+    bool(mx?.accepts_mail),
+    bool(smtp?.can_connect_smtp),
+    bool(smtp?.has_full_inbox),
+    bool(smtp?.is_catch_all),
+    bool(smtp?.is_deliverable),
+    bool(smtp?.is_disabled),
+    bool(output.syntax.is_valid_syntax),
+    output.syntax.domain,
+    output.syntax.username,
+    error,
+  ];
+}
+
+/** Reacher's `job_status`: it knows only these two; a cancelled or failed job has ended too. */
+const REACHER_JOB_STATUS = {
+  queued: 'Running',
+  running: 'Running',
+  done: 'Completed',
+  cancelled: 'Completed',
+  failed: 'Completed',
+} as const satisfies Record<JobView['status'], 'Running' | 'Completed'>;
+
+/** A job as Reacher's `GET /v1/bulk/{job_id}` answers it. Counts are of distinct addresses. */
+export function toReacherProgress(job: JobView, jobId: number): ReacherBulkProgress {
+  const status = REACHER_JOB_STATUS[job.status];
+  return {
+    job_id: jobId,
+    created_at: job.createdAt,
+    finished_at: status === 'Completed' ? (job.updatedAt ?? job.createdAt) : null,
+    total_records: job.total,
+    total_processed: job.done,
+    summary: {
+      total_safe: job.counts.deliverable,
+      total_risky: job.counts.risky,
+      total_invalid: job.counts.undeliverable,
+      total_unknown: job.counts.unknown,
+    },
+    job_status: status,
   };
 }

@@ -94,10 +94,28 @@ export const VerifyRequestSchema = z
 
 export const VerifyManyResponseSchema = z.object({ results: z.array(ResultSchema) }).openapi('VerifyResults');
 
+export const JobWebhookSchema = z
+  .object({
+    url: z.string().openapi({ example: 'https://hooks.example.com/rcpt' }),
+    events: z
+      .array(z.enum(['result', 'end']))
+      .min(1)
+      .optional()
+      .openapi({
+        description: 'When to call: per verified address, when the job ends, or both. Default ["end"].',
+      }),
+    headers: z.record(z.string(), z.string()).optional(),
+  })
+  .openapi('JobWebhook', {
+    description:
+      'Calls signed with Rcpt-Signature (HMAC-SHA256 over "timestamp.body" with the per-key secret), retried with backoff, kept across restarts; see docs/api.md.',
+  });
+
 export const JobCreateJsonSchema = z
   .object({
     emails: z.array(z.string()).openapi({ example: ['alice@example.com', 'bob@example.org'] }),
     name: z.string().max(200).optional(),
+    webhook: JobWebhookSchema.optional(),
   })
   .openapi('JobRequest');
 
@@ -256,3 +274,89 @@ export const ReacherResponseSchema = z
   .openapi('ReacherCheckEmailResponse');
 
 export type ReacherResponse = z.infer<typeof ReacherResponseSchema>;
+
+export const ReacherBulkRequestSchema = z
+  .looseObject({
+    input: z.array(z.string()).openapi({ example: ['alice@example.com', 'bob@example.org'] }),
+    webhook: z
+      .looseObject({
+        on_each_email: z
+          .object({
+            url: z.string(),
+            headers: z.record(z.string(), z.string()).optional(),
+            extra: z.unknown().optional(),
+          })
+          .optional()
+          .openapi({
+            description: 'POSTed `{result, extra, job_id, event: "result"}` for every address verified',
+          }),
+        on_job_end: z
+          .object({
+            url: z.string(),
+            headers: z.record(z.string(), z.string()).optional(),
+            extra: z.unknown().optional(),
+          })
+          .optional()
+          .openapi({ description: 'rcpt addition: POSTed the job progress once when the job ends' }),
+      })
+      .optional()
+      .openapi({ description: 'Signed (Rcpt-Signature), retried with backoff; see docs/reacher.md' }),
+  })
+  .openapi('ReacherBulkRequest');
+
+export const ReacherBulkCreatedSchema = z
+  .object({ job_id: z.number().int().openapi({ example: 1 }) })
+  .openapi('ReacherBulkCreated');
+
+export const ReacherBulkProgressSchema = z
+  .object({
+    job_id: z.number().int(),
+    created_at: z.string(),
+    finished_at: z.string().nullable(),
+    total_records: z.number().int(),
+    total_processed: z.number().int(),
+    summary: z.object({
+      total_safe: z.number().int(),
+      total_risky: z.number().int(),
+      total_invalid: z.number().int(),
+      total_unknown: z.number().int(),
+    }),
+    job_status: z.enum(['Running', 'Completed']),
+  })
+  .openapi('ReacherBulkProgress');
+
+export type ReacherBulkProgress = z.infer<typeof ReacherBulkProgressSchema>;
+
+export const ReacherBulkResultsSchema = z
+  .object({ results: z.array(ReacherResponseSchema) })
+  .openapi('ReacherBulkResults');
+
+export const ReacherJobIdParamSchema = z.object({
+  job_id: z.coerce
+    .number()
+    .int()
+    .positive()
+    .openapi({ param: { name: 'job_id', in: 'path' }, example: 1 }),
+});
+
+export const ReacherResultsQuerySchema = z.object({
+  format: z
+    .enum(['json', 'csv'])
+    .optional()
+    .openapi({ param: { name: 'format', in: 'query' }, example: 'json' }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .openapi({
+      param: { name: 'limit', in: 'query' },
+      description: 'default 50 for JSON, every row for CSV',
+    }),
+  offset: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .openapi({ param: { name: 'offset', in: 'query' }, example: 0 }),
+});

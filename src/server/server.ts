@@ -17,11 +17,13 @@ import {
   type VerifyOptions,
 } from '../index.js';
 import type { DoctorOptions, JobSettings } from '../index.js';
-import { createApp, type App, type AppDeps, type Limits } from './app.js';
+import { createApp, serverSmtpSettings, type App, type AppDeps, type Limits } from './app.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 import { createJobsBackend, type ClosableJobsBackend } from './jobs-backend.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { createWebhookSource } from './webhook-source.js';
+import { WebhookSender, webhookSecrets } from './webhooks.js';
 import type { RateLimitOptions } from './rate-limit.js';
 
 export { DEFAULT_HOST, DEFAULT_PORT };
@@ -68,6 +70,15 @@ export interface ServerOptions {
   readonly reacher?: AppDeps['reacher'];
   /** Host names the server answers besides loopback (see `createApp`). */
   readonly allowedHosts?: readonly string[];
+  /** Webhook calls of jobs: the local caller's secret without keys, and the sender's timings. */
+  readonly webhooks?: {
+    readonly localSecret?: string;
+    readonly pollMs?: number;
+    readonly backoffMs?: number;
+    readonly maxBackoffMs?: number;
+    readonly maxAttempts?: number;
+    readonly timeoutMs?: number;
+  };
 }
 
 export interface RunningServer {
@@ -152,6 +163,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       });
       logger.info({ db: resolve(options.db) }, 'job store open');
     }
+    const smtp = {
+      ...(verifyOptions.helo === undefined ? {} : { helo: verifyOptions.helo }),
+      ...(verifyOptions.mailFrom === undefined ? {} : { mailFrom: verifyOptions.mailFrom }),
+      ...(verifyOptions.smtpPort === undefined ? {} : { port: verifyOptions.smtpPort }),
+      ...(verifyOptions.timeoutMs === undefined ? {} : { timeoutMs: verifyOptions.timeoutMs }),
+    };
+    const allowPrivateTargets = verifyOptions.allowPrivateTargets === true;
+    const { localSecret, ...senderTimings } = options.webhooks ?? {};
     if (jobs !== null) {
       const backend = jobs;
       // Running jobs stop first (they go back to queued, resumable), then the verifier closes.
@@ -160,6 +179,16 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       // Unfinished jobs that began with other settings stop the start (JobSettingsError), before
       // this server listens.
       await backend.resumed;
+      // Webhook calls owed by any job of the store, sent from here; stopped before the store closes.
+      const sender = new WebhookSender({
+        source: createWebhookSource(backend, serverSmtpSettings(smtp), 'rcpt'),
+        secretOf: webhookSecrets(apiKeys, localSecret),
+        allowPrivateTargets,
+        logger,
+        ...senderTimings,
+      });
+      sender.start();
+      toClose.unshift(() => sender.close());
     }
     const shutdown = new AbortController();
     const app = createApp({
@@ -177,12 +206,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       ...(options.reacher === undefined ? {} : { reacher: options.reacher }),
       ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }),
       // Echoed in Reacher's debug.smtp.verif_method when a request sets none of its own.
-      smtp: {
-        ...(verifyOptions.helo === undefined ? {} : { helo: verifyOptions.helo }),
-        ...(verifyOptions.mailFrom === undefined ? {} : { mailFrom: verifyOptions.mailFrom }),
-        ...(verifyOptions.smtpPort === undefined ? {} : { port: verifyOptions.smtpPort }),
-        ...(verifyOptions.timeoutMs === undefined ? {} : { timeoutMs: verifyOptions.timeoutMs }),
-      },
+      smtp,
+      webhooks: { allowPrivateTargets, ...(localSecret === undefined ? {} : { localSecret }) },
     });
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
     await new Promise<void>((resolve, reject) => {

@@ -346,6 +346,67 @@ export function describeJobStoreContract(
       assert.equal(await store.getDomainFacts('x.test', now + 2_000), null);
     });
 
+    it('numbers a job once, never gives a number twice, and finds the job by it', async () => {
+      const first = await store.createJob({});
+      const second = await store.createJob({});
+      const n1 = await store.numberJob(first.id);
+      assert.ok(Number.isInteger(n1) && n1 > 0);
+      assert.equal(await store.numberJob(first.id), n1, 'asking again gives the same number');
+      const n2 = await store.numberJob(second.id);
+      assert.notEqual(n2, n1);
+      assert.equal(await store.jobIdOfNumber(n1), first.id);
+      assert.equal(await store.jobIdOfNumber(n2), second.id);
+      assert.equal(await store.jobIdOfNumber(987_654_321), null);
+      await store.deleteJob(second.id);
+      assert.equal(await store.jobIdOfNumber(n2), null);
+      const third = await store.createJob({});
+      assert.ok((await store.numberJob(third.id)) > n2, "a deleted job's number is not given again");
+      await assert.rejects(() => store.numberJob('no-such-job'));
+    });
+
+    it('owes a webhook call per first result and one at the end, claims, holds and settles them', async () => {
+      const plain = await store.createJob({});
+      const hooked = await store.createJob({ options: { webhook: { onResult: true, onEnd: true } } });
+      for (const job of [plain, hooked]) {
+        await store.addItems(job.id, [jobItem(1, 'a@x.test'), jobItem(2, 'b@x.test')]);
+        await store.finishIngest(job.id);
+      }
+      const put = (jobId: string, input: string) =>
+        store.putResults(jobId, [{ key: addressKey(input), result: fakeResult(input, 'accepted') }]);
+      await put(plain.id, 'a@x.test');
+      await put(hooked.id, 'a@x.test');
+      await put(hooked.id, 'a@x.test'); // a replayed write owes nothing more
+      const t0 = Date.now();
+      const first = await store.claimWebhookDeliveries(t0, 60_000, 10);
+      assert.deepEqual(
+        first.map((d) => [d.jobId, d.event, d.key, d.attempts]),
+        [[hooked.id, 'result', addressKey('a@x.test'), 0]],
+      );
+      // Held for the lease: a second claimer (another process) gets nothing until it passes.
+      assert.deepEqual(await store.claimWebhookDeliveries(t0 + 1, 60_000, 10), []);
+      const delivery = first[0];
+      assert.ok(delivery !== undefined);
+      await store.settleWebhookDelivery(delivery.id, { state: 'pending', error: 'HTTP 500', nextAt: t0 + 5 });
+      const again = await store.claimWebhookDeliveries(t0 + 10, 60_000, 10);
+      assert.deepEqual(
+        again.map((d) => [d.id, d.attempts]),
+        [[delivery.id, 1]],
+      );
+      await store.settleWebhookDelivery(delivery.id, { state: 'delivered' });
+
+      await put(hooked.id, 'b@x.test');
+      await store.setStatus(hooked.id, 'done');
+      await store.setStatus(plain.id, 'done');
+      const rest = await store.claimWebhookDeliveries(Date.now(), 60_000, 10);
+      assert.deepEqual(rest.map((d) => [d.jobId, d.event, d.key]).sort(), [
+        [hooked.id, 'end', ''],
+        [hooked.id, 'result', addressKey('b@x.test')],
+      ]);
+      for (const d of rest) await store.settleWebhookDelivery(d.id, { state: 'failed', error: 'gave up' });
+      // The end is owed once: a settled one is not owed again.
+      assert.deepEqual(await store.claimWebhookDeliveries(Date.now() + 1e9, 60_000, 10), []);
+    });
+
     it('survives a reopen: another handle on the same data gives the same jobs', async () => {
       const job = await store.createJob({ options: { a: 1 } });
       const other = await subject.openAnother();

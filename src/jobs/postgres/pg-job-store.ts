@@ -25,6 +25,8 @@ import {
   toJobProgress,
   toJobRecord,
   toOutputRow,
+  toWebhookDelivery,
+  type StoredDeliveryRow,
   type StoredJobRow,
   type StoredOutputRow,
   type StoredResultCount,
@@ -270,13 +272,21 @@ export async function openPgJobStore(
       const keys = [...byKey.keys()].sort();
       const values = keys.map((key) => byKey.get(key) as VerifyResult);
       return transaction(async (tx) => {
+        // A first result of a job with a per-result webhook owes its call, in this same transaction.
         const { rows } = await tx.query<{ added: number }>(
           `WITH written AS (
              INSERT INTO ${s}.results (job_id, key, verdict, reason, result, checked_at)
              SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
              ON CONFLICT (job_id, key) DO UPDATE SET verdict = excluded.verdict, reason = excluded.reason,
                result = excluded.result, checked_at = excluded.checked_at
-             RETURNING (xmax = 0) AS inserted
+             RETURNING key, (xmax = 0) AS inserted
+           ), owed AS (
+             INSERT INTO ${s}.webhook_deliveries (job_id, event, key, next_at)
+             SELECT $1, 'result', w.key, $7::bigint FROM written w
+             WHERE w.inserted AND EXISTS (
+               SELECT 1 FROM ${s}.jobs j WHERE j.id = $1
+                 AND (j.options::jsonb #>> '{webhook,onResult}') = 'true')
+             ON CONFLICT (job_id, event, key) DO NOTHING
            )
            SELECT count(*) FILTER (WHERE inserted)::int AS added FROM written`,
           [
@@ -286,6 +296,7 @@ export async function openPgJobStore(
             values.map((r) => r.reason),
             values.map((r) => JSON.stringify(r)),
             values.map((r) => r.checkedAt),
+            Date.now(),
           ],
         );
         const added = rows[0]?.added ?? 0;
@@ -366,6 +377,65 @@ export async function openPgJobStore(
     async purgeDomainFacts(at = Date.now()) {
       const { rowCount } = await pool.query(`DELETE FROM ${s}.domain_cache WHERE expires_at <= $1`, [at]);
       return rowCount ?? 0;
+    },
+    async numberJob(id) {
+      const { rows } = await pool.query<{ number: string }>(
+        `WITH added AS (
+           INSERT INTO ${s}.job_numbers (job_id) VALUES ($1) ON CONFLICT (job_id) DO NOTHING RETURNING number
+         )
+         SELECT number FROM added UNION ALL SELECT number FROM ${s}.job_numbers WHERE job_id = $1`,
+        [id],
+      );
+      const number = rows[0]?.number;
+      if (number === undefined) throw new Error(`no job ${id}`);
+      return Number(number);
+    },
+    async jobIdOfNumber(number) {
+      const { rows } = await pool.query<{ job_id: string }>(
+        `SELECT job_id FROM ${s}.job_numbers WHERE number = $1`,
+        [number],
+      );
+      return rows[0]?.job_id ?? null;
+    },
+    async claimWebhookDeliveries(at, leaseMs, limit) {
+      return transaction(async (tx) => {
+        // Jobs that ended (however: a worker marks them done in its own statements) owe their end call.
+        await tx.query(
+          `INSERT INTO ${s}.webhook_deliveries (job_id, event, key, next_at)
+           SELECT j.id, 'end', '', $1::bigint FROM ${s}.jobs j
+           WHERE j.status IN ('done','cancelled','failed')
+             AND (j.options::jsonb #>> '{webhook,onEnd}') = 'true'
+             AND NOT EXISTS (SELECT 1 FROM ${s}.webhook_deliveries d WHERE d.job_id = j.id AND d.event = 'end')
+           ON CONFLICT (job_id, event, key) DO NOTHING`,
+          [at],
+        );
+        // SKIP LOCKED: two servers claiming at once take different deliveries.
+        const { rows } = await tx.query<StoredDeliveryRow>(
+          `WITH held AS (
+             UPDATE ${s}.webhook_deliveries SET next_at = $1::bigint + $2::bigint
+             WHERE id IN (SELECT id FROM ${s}.webhook_deliveries WHERE state = 'pending' AND next_at <= $1::bigint
+                          ORDER BY next_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED)
+             RETURNING id, job_id, event, key, attempts
+           )
+           SELECT h.*, r.result FROM held h
+           LEFT JOIN ${s}.results r ON h.event = 'result' AND r.job_id = h.job_id AND r.key = h.key
+           ORDER BY h.id`,
+          [at, leaseMs, limit],
+        );
+        return rows.map(toWebhookDelivery);
+      });
+    },
+    async settleWebhookDelivery(id, outcome) {
+      await pool.query(
+        `UPDATE ${s}.webhook_deliveries SET state = $2, attempts = attempts + 1, last_error = $3,
+           next_at = coalesce($4, next_at) WHERE id = $1`,
+        [
+          id,
+          outcome.state,
+          outcome.state === 'delivered' ? null : outcome.error,
+          outcome.state === 'pending' ? outcome.nextAt : null,
+        ],
+      );
     },
     async close() {
       if (closed) return;

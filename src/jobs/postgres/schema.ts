@@ -102,11 +102,31 @@ function migrations(s: string): readonly string[] {
       stopped_at timestamptz
     );
     `,
+    `
+    -- A small integer per job for APIs that want one (Reacher's bulk job_id); never given twice.
+    CREATE TABLE ${s}.job_numbers (
+      number bigserial PRIMARY KEY,
+      job_id text NOT NULL UNIQUE REFERENCES ${s}.jobs (id) ON DELETE CASCADE
+    );
+    -- Webhook calls owed, written in the transaction that causes them (JobStore.claimWebhookDeliveries).
+    CREATE TABLE ${s}.webhook_deliveries (
+      id bigserial PRIMARY KEY,
+      job_id text NOT NULL REFERENCES ${s}.jobs (id) ON DELETE CASCADE,
+      event text NOT NULL CHECK (event IN ('result','end')),
+      key text COLLATE "C" NOT NULL,
+      state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','delivered','failed')),
+      attempts integer NOT NULL DEFAULT 0,
+      next_at bigint NOT NULL,
+      last_error text,
+      UNIQUE (job_id, event, key)
+    );
+    CREATE INDEX webhook_deliveries_due ON ${s}.webhook_deliveries (state, next_at);
+    `,
   ];
 }
 
 /** The schema version this rcpt knows. */
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
 
 /** Creates the schema and applies the steps not yet applied. Refuses a database newer than this rcpt. */
 export async function migrate(client: PoolClient, schema: string): Promise<void> {

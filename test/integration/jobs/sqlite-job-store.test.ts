@@ -57,12 +57,33 @@ describe('openSqliteJobStore on a file', () => {
       const db = new Database(path, { readonly: true });
       try {
         assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-        assert.equal(db.pragma('user_version', { simple: true }), 1);
+        assert.equal(db.pragma('user_version', { simple: true }), 2);
       } finally {
         db.close();
       }
     } finally {
       await store.close();
+    }
+  });
+
+  it('upgrades a file of schema 1 (before job numbers and webhook deliveries), keeping its jobs', async () => {
+    const path = join(dir, 'version1.db');
+    const before = openSqliteJobStore(path);
+    const job = await before.createJob({ options: { kept: true } });
+    await before.close();
+    const db = new Database(path);
+    try {
+      db.exec('DROP TABLE job_numbers; DROP TABLE webhook_deliveries; PRAGMA user_version = 1');
+    } finally {
+      db.close();
+    }
+    const upgraded = openSqliteJobStore(path);
+    try {
+      assert.deepEqual((await upgraded.getJob(job.id))?.options, { kept: true });
+      assert.equal(await upgraded.jobIdOfNumber(await upgraded.numberJob(job.id)), job.id);
+      assert.deepEqual(await upgraded.claimWebhookDeliveries(Date.now(), 1_000, 10), []);
+    } finally {
+      await upgraded.close();
     }
   });
 
@@ -75,7 +96,7 @@ describe('openSqliteJobStore on a file', () => {
     } finally {
       db.close();
     }
-    assert.throws(() => openSqliteJobStore(path), /job store schema 99 is newer than this rcpt \(1\)/);
+    assert.throws(() => openSqliteJobStore(path), /job store schema 99 is newer than this rcpt \(2\)/);
     const after = new Database(path, { readonly: true });
     try {
       assert.equal(after.pragma('user_version', { simple: true }), 99);

@@ -237,11 +237,14 @@ describe('documents and the page', () => {
     );
     assert.deepEqual(routes.sort(), [
       'DELETE /v1/jobs/{id}',
+      'GET /v1/bulk/{job_id}',
+      'GET /v1/bulk/{job_id}/results',
       'GET /v1/doctor',
       'GET /v1/jobs/{id}',
       'GET /v1/jobs/{id}/events',
       'GET /v1/jobs/{id}/results',
       'POST /v0/check_email',
+      'POST /v1/bulk',
       'POST /v1/check_email',
       'POST /v1/explain',
       'POST /v1/jobs',

@@ -11,13 +11,21 @@ import assert from 'node:assert/strict';
 import { Ajv } from 'ajv';
 
 import { startPersona } from '../../../src/demo/smtp-persona.js';
+import { openSqliteJobStore } from '../../../src/index.js';
 import { createApp, type App } from '../../../src/server/app.js';
-import { JSON_TYPE, startWorld, type World } from './helpers.js';
+import { createJobsBackend, type ClosableJobsBackend } from '../../../src/server/jobs-backend.js';
+import { JSON_TYPE, KEY_A, KEY_B, capturedLogger, startWorld, type World } from './helpers.js';
 
 const outputSchema = JSON.parse(
   readFileSync(new URL('../../fixtures/reacher/check-email-output.schema.json', import.meta.url), 'utf8'),
 ) as object;
-const validateOutput = new Ajv({ allErrors: true, strict: true }).compile(outputSchema);
+const ajv = new Ajv({ allErrors: true, strict: true });
+const validateOutput = ajv.compile(outputSchema);
+const validateProgress = ajv.compile(
+  JSON.parse(
+    readFileSync(new URL('../../fixtures/reacher/bulk-progress.schema.json', import.meta.url), 'utf8'),
+  ) as object,
+);
 
 /** Reacher's whole output shape, and what the schema cannot say (times in order). */
 function checkReacher(body: Record<string, unknown>): void {
@@ -368,5 +376,146 @@ describe("Reacher's ways of sending the key", () => {
       assert.equal(response.body.code, 'unauthorized');
       assert.equal(typeof response.body.error, 'string');
     }
+  });
+});
+
+describe("Reacher's bulk routes on rcpt's job engine", () => {
+  let jobs: ClosableJobsBackend;
+  let bulkApp: App;
+  const as = (key: string) => ({ authorization: key });
+  const get = async (path: string, key = KEY_A) => {
+    const response = await bulkApp.request(path, { headers: as(key) });
+    const text = await response.text();
+    return { status: response.status, type: response.headers.get('content-type') ?? '', text };
+  };
+
+  before(() => {
+    const verifier = world.verifier();
+    jobs = createJobsBackend({
+      store: openSqliteJobStore(':memory:'),
+      verifier,
+      logger: capturedLogger().logger,
+    });
+    bulkApp = createApp({
+      verifier,
+      jobs,
+      apiKeys: [KEY_A, KEY_B],
+      rateLimit: null,
+      smtp,
+      webhooks: { allowPrivateTargets: true },
+    });
+  });
+  after(async () => {
+    await jobs.close();
+  });
+
+  async function completed(jobId: number): Promise<Record<string, unknown>> {
+    for (;;) {
+      const progress = await get(`/v1/bulk/${jobId}`);
+      assert.equal(progress.status, 200);
+      const body = JSON.parse(progress.text) as Record<string, unknown>;
+      assert.ok(validateProgress(body), JSON.stringify(validateProgress.errors));
+      if (body.job_status === 'Completed') return body;
+      assert.equal(body.finished_at, null);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  it('creates a job with an integer job_id, answers its progress and pages of Reacher outputs', async () => {
+    const inputs = ['alice@acme.test', 'nobody@acme.test', 'anyone@catchall.test', 'alice..smith@acme.test'];
+    const created = await post('/v1/bulk', { input: inputs }, as(KEY_A), bulkApp);
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    assert.deepEqual(Object.keys(created.body), ['job_id']);
+    const jobId = created.body.job_id as number;
+    assert.ok(Number.isInteger(jobId) && jobId > 0);
+    const progress = await completed(jobId);
+    assert.equal(progress.total_records, 4);
+    assert.equal(progress.total_processed, 4);
+    assert.deepEqual(progress.summary, { total_safe: 1, total_risky: 1, total_invalid: 2, total_unknown: 0 });
+
+    const page = JSON.parse((await get(`/v1/bulk/${jobId}/results?limit=3&offset=1`)).text) as {
+      results: Record<string, unknown>[];
+    };
+    assert.deepEqual(Object.keys(page), ['results']);
+    assert.deepEqual(
+      page.results.map((r) => r.input),
+      inputs.slice(1, 4),
+      'input order, from the offset',
+    );
+    for (const output of page.results) checkReacher(output);
+    const rest = JSON.parse((await get(`/v1/bulk/${jobId}/results?offset=4`)).text) as { results: unknown[] };
+    assert.deepEqual(rest.results, []);
+
+    const csv = await get(`/v1/bulk/${jobId}/results?format=csv`);
+    assert.equal(csv.status, 200);
+    assert.match(csv.type, /^text\/csv/);
+    const lines = csv.text.trim().split('\n');
+    assert.equal(
+      lines[0],
+      'input,is_reachable,misc.is_disposable,misc.is_role_account,misc.gravatar_url,mx.accepts_mail,smtp.can_connect,smtp.has_full_inbox,smtp.is_catch_all,smtp.is_deliverable,smtp.is_disabled,syntax.is_valid_syntax,syntax.domain,syntax.username,error',
+    );
+    assert.equal(
+      lines[1],
+      'alice@acme.test,safe,false,false,,true,true,false,false,true,false,true,acme.test,alice,',
+    );
+    assert.equal(lines.length, 5);
+    const limited = await get(`/v1/bulk/${jobId}/results?format=csv&limit=1`);
+    assert.equal(limited.text.trim().split('\n').length, 2);
+  });
+
+  it("keeps jobs to their key, and answers Reacher's errors", async () => {
+    const created = await post('/v1/bulk', { input: ['ann@slow.test'] }, as(KEY_A), bulkApp);
+    const jobId = created.body.job_id as number;
+    // slow.test greets after 1.5 s: the job is still running.
+    const early = await get(`/v1/bulk/${jobId}/results`);
+    assert.equal(early.status, 400);
+    assert.deepEqual(JSON.parse(early.text), {
+      error: `Job ${jobId} is still running, please try again later`,
+      code: 'bad_request',
+    });
+    for (const path of [`/v1/bulk/${jobId}`, `/v1/bulk/${jobId}/results`]) {
+      const other = await get(path, KEY_B);
+      assert.equal(other.status, 404, path);
+      assert.deepEqual(JSON.parse(other.text), { error: `No job ${jobId}`, code: 'not_found' });
+    }
+    assert.equal((await get('/v1/bulk/999999')).status, 404);
+    assert.equal((await get('/v1/bulk/abc')).status, 400);
+    const cases: [Record<string, unknown>, number, RegExp][] = [
+      [{ input: [] }, 400, /^Empty input$/],
+      [{}, 400, /input/],
+      [{ input: 'a@b.test' }, 400, /input/],
+      [
+        { input: ['a@acme.test'], hello_name: 'x.test' },
+        400,
+        /^hello_name: bulk jobs run with this server's own SMTP settings/,
+      ],
+      [
+        {
+          input: ['a@acme.test'],
+          webhook: { on_each_email: { url: 'http://127.0.0.1:1/', headers: { 'Rcpt-Signature': 'x' } } },
+        },
+        400,
+        /set by rcpt/,
+      ],
+    ];
+    for (const [body, status, message] of cases) {
+      const response = await post('/v1/bulk', body, as(KEY_A), bulkApp);
+      assert.equal(response.status, status, JSON.stringify(body));
+      assert.match(response.body.error as string, message, JSON.stringify(body));
+    }
+    await completed(jobId);
+  });
+
+  it('refuses a webhook on a server without keys and without RCPT_WEBHOOK_SECRET: nothing to sign with', async () => {
+    const verifier = world.verifier();
+    const local = createApp({ verifier, jobs, rateLimit: null, webhooks: { allowPrivateTargets: true } });
+    const response = await post(
+      '/v1/bulk',
+      { input: ['alice@acme.test'], webhook: { on_each_email: { url: 'http://127.0.0.1:9/hook' } } },
+      {},
+      local,
+    );
+    assert.equal(response.status, 400);
+    assert.match(response.body.error as string, /set RCPT_WEBHOOK_SECRET/);
   });
 });
