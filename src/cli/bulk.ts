@@ -12,6 +12,7 @@ import { dirname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 
 import {
+  CSV_FORMULAS,
   InputError,
   OUTPUT_FORMATS,
   VERDICTS,
@@ -30,6 +31,7 @@ import {
   type JobRecord,
   type JobSettings,
   type JobSource,
+  type CsvFormulas,
   type JobStore,
   type OutputFormat,
   type Verdict,
@@ -67,6 +69,7 @@ const DEFAULT_DB = '.rcpt/jobs.db';
 export interface BulkFlags extends SharedFlags {
   output?: string;
   format?: string;
+  csvFormulas?: CsvFormulas;
   column?: string;
   resume?: boolean;
   hostConcurrency?: number;
@@ -88,6 +91,12 @@ export function addBulkOptions(command: Command): Command {
         new Option('--format <format>', 'output format (default: csv, or from the output file name)').choices(
           OUTPUT_FORMATS,
         ),
+      )
+      .addOption(
+        new Option(
+          '--csv-formulas <mode>',
+          "CSV cells starting with = + - @ tab or CR: escape puts a ' before them so spreadsheets do not run them as formulas; keep writes them as they are (default escape)",
+        ).choices(CSV_FORMULAS),
       )
       .option('--column <name>', 'the CSV column holding addresses (default: found by name, e.g. email)')
       .option(
@@ -172,6 +181,29 @@ async function fingerprint(path: string): Promise<JobSource> {
   }
 }
 
+/**
+ * Refuses an output or job database that is the input file itself, by any path (a symlink, a hard
+ * link, `./x/../`): the same device and inode. Writing it would replace the user's list, losing the
+ * rows that could not be read and the chance to `--resume` (issue 14). Checked before anything is
+ * created or written.
+ */
+async function refuseInputAsOutput(input: string, flags: BulkFlags): Promise<void> {
+  const inputInfo = await stat(input);
+  for (const [option, path] of [
+    ['-o', flags.output],
+    ['--db', flags.db],
+  ] as const) {
+    if (path === undefined) continue;
+    // Resolved as the writer resolves it (`x/../` lexically), then to the file it names.
+    const info = await stat(resolve(path)).catch(() => null);
+    if (info !== null && info.dev === inputInfo.dev && info.ino === inputInfo.ino) {
+      throw new UsageError(
+        `${option} ${path} is the input file ${input}: choose another file, the input is left as it is`,
+      );
+    }
+  }
+}
+
 function sameSource(a: JobSource | null, b: JobSource): boolean {
   return a !== null && a.size === b.size && a.mtimeMs === b.mtimeMs && a.headSha256 === b.headSha256;
 }
@@ -246,6 +278,7 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
   const source: JobSource = fromStdin
     ? { path: null, size: null, mtimeMs: null, headSha256: null }
     : await fingerprint(input);
+  if (!fromStdin) await refuseInputAsOutput(input, flags);
 
   // Scale-out: with a postgres:// job store (--db or RCPT_DB), `rcpt worker` processes verify the job
   // and this command submits it, follows it, and writes the output.
@@ -455,7 +488,7 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
         yield row;
       }
     })();
-    const chunks = formatOutput(counted, layout, format);
+    const chunks = formatOutput(counted, layout, format, { csvFormulas: flags.csvFormulas ?? 'escape' });
     const temporary = target.kind === 'file' ? `${target.path}.tmp-${process.pid}` : null;
     try {
       if (target.kind === 'stdout') await pipeText(chunks, io.stdout);

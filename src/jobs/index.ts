@@ -35,8 +35,11 @@ export {
   formatOutput,
   csvHeader,
   outputRecord,
+  CSV_FORMULAS,
   OUTPUT_FORMATS,
   RESULT_COLUMNS,
+  type CsvFormulas,
+  type FormatOptions,
   type OutputFormat,
 } from './write-output.js';
 export { runJob, type RunJobOptions, type RunOutcome, type RunProgress } from './run-job.js';

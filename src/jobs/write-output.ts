@@ -33,6 +33,40 @@ export const RESULT_COLUMNS = [
   'error',
 ] as const;
 
+/**
+ * What CSV output does with cells a spreadsheet would run as formulas: `escape` (the default) puts a
+ * `'` before a cell that starts with `=`, `+`, `-`, `@`, tab or CR (OWASP, "CSV Injection"); `keep`
+ * writes them as they are, for pipelines that read the CSV as data. NDJSON and JSON are never changed.
+ */
+export const CSV_FORMULAS = ['escape', 'keep'] as const;
+export type CsvFormulas = (typeof CSV_FORMULAS)[number];
+
+export interface FormatOptions {
+  /** Default `escape`. */
+  readonly csvFormulas?: CsvFormulas;
+}
+
+/** A cell that Excel, LibreOffice or Google Sheets would read as a formula, with a `'` before it. */
+export function escapeFormula(cell: string): string {
+  const first = cell.charCodeAt(0);
+  // = + - @ TAB CR
+  return first === 61 || first === 43 || first === 45 || first === 64 || first === 9 || first === 13
+    ? `'${cell}`
+    : cell;
+}
+
+/**
+ * Control bytes in text from outside (a server's reply, a DNS name) as `\xNN`, so that no NUL,
+ * escape sequence or bell reaches a CSV file raw. Line breaks are turned into spaces before this.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex
+    /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
 /** Rows per CSV chunk: one csv-stringify call per chunk instead of per row. */
 const CSV_CHUNK_ROWS = 500;
 
@@ -73,13 +107,13 @@ function resultCells(result: VerifyResult | null, error: string | null): string[
     yesNo(result.flags.free),
     yesNo(result.flags.disposable),
     yesNo(result.flags.catchAll),
-    result.smtp?.host ?? '',
+    escapeControls(result.smtp?.host ?? ''),
     result.smtp?.ip ?? '',
     result.smtp?.provider ?? '',
     reply === null ? '' : String(reply.code),
     reply?.enhanced ?? '',
     // One line per cell: spreadsheets show a multi-line reply badly, and the first line carries the code.
-    reply === null ? '' : reply.text.replace(/\s*\n\s*/g, ' '),
+    reply === null ? '' : escapeControls(reply.text.replace(/\s*\n\s*/g, ' ')),
     result.retryAt ?? '',
     result.checkedAt,
     error ?? '',
@@ -128,20 +162,22 @@ export async function* formatOutput(
   rows: AsyncIterable<OutputRow>,
   layout: InputLayout,
   format: OutputFormat,
+  options: FormatOptions = {},
 ): AsyncGenerator<string> {
   if (format === 'csv') {
     // The input's own delimiter: a `;` file from a French Excel comes back as one that Excel opens.
-    const options = { delimiter: layout.delimiter ?? ',' };
-    let batch: string[][] = [csvHeader(layout)];
+    const csvOptions = { delimiter: layout.delimiter ?? ',' };
+    const cell = options.csvFormulas === 'keep' ? (text: string) => text : escapeFormula;
+    let batch: string[][] = [csvHeader(layout).map(cell)];
     for await (const row of rows) {
       const result = row.result ?? (row.error !== null ? unreadableRowResult(row.input) : null);
-      batch.push([...inputCells(row, layout), ...resultCells(result, row.error)]);
+      batch.push([...inputCells(row, layout), ...resultCells(result, row.error)].map(cell));
       if (batch.length >= CSV_CHUNK_ROWS) {
-        yield stringify(batch, options);
+        yield stringify(batch, csvOptions);
         batch = [];
       }
     }
-    if (batch.length > 0) yield stringify(batch, options);
+    if (batch.length > 0) yield stringify(batch, csvOptions);
     return;
   }
   if (format === 'ndjson') {

@@ -7,7 +7,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { stream, streamSSE } from 'hono/streaming';
 
-import type { OutputRow, Verdict, WebhookDelivery, WebhookOutcome } from '../index.js';
+import type { FormatOptions, OutputRow, Verdict, WebhookDelivery, WebhookOutcome } from '../index.js';
 import { mediaTypeOf } from './body-limit.js';
 import { HttpError } from './http-error.js';
 import { checkWebhookHeaders, checkWebhookUrl, type JobWebhook } from './webhooks.js';
@@ -96,7 +96,7 @@ export interface JobsBackend {
   /** Cancels a queued or running job; what is done stays readable. Resolves with the job after. */
   cancel(id: string): Promise<JobView | null>;
   /** The results so far, streamed: CSV (input columns, then result columns) or one JSON result a line. */
-  results(id: string, format: 'csv' | 'ndjson'): AsyncIterable<string>;
+  results(id: string, format: 'csv' | 'ndjson', options?: FormatOptions): AsyncIterable<string>;
   /** Addresses waiting in queued and running jobs (the `rcpt_jobs_queue_depth` metric). */
   queueDepth(): number | Promise<number>;
 }
@@ -416,9 +416,10 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
     }),
     async (c) => {
       const id = c.req.valid('param').id;
-      const format = c.req.valid('query').format ?? 'csv';
+      const query = c.req.valid('query');
+      const format = query.format ?? 'csv';
       await ownJob(c, id);
-      const lines = backend().results(id, format);
+      const lines = backend().results(id, format, { csvFormulas: query.csv_formulas ?? 'escape' });
       c.header('Content-Type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
       c.header(
         'Content-Disposition',

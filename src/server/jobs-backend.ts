@@ -342,10 +342,10 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
     claimWebhooks: (now, leaseMs, limit) => store.claimWebhookDeliveries(now, leaseMs, limit),
     settleWebhook: (id, outcome) => store.settleWebhookDelivery(id, outcome),
 
-    async *results(id, format) {
+    async *results(id, format, formatOptions = {}) {
       const record = await store.getJob(id);
       if (record?.layout == null) return;
-      yield* formatOutput(store.readOutput(id), record.layout, format);
+      yield* formatOutput(store.readOutput(id), record.layout, format, formatOptions);
     },
 
     async queueDepth() {

@@ -164,6 +164,15 @@ export const ResultsQuerySchema = z.object({
     .enum(['csv', 'ndjson'])
     .optional()
     .openapi({ param: { name: 'format', in: 'query' }, example: 'csv' }),
+  csv_formulas: z
+    .enum(['escape', 'keep'])
+    .optional()
+    .openapi({
+      param: { name: 'csv_formulas', in: 'query' },
+      description:
+        "CSV cells starting with = + - @ tab or CR: `escape` (default) puts a ' before them so spreadsheets do not run them as formulas; `keep` writes them as they are. NDJSON is never changed.",
+      example: 'escape',
+    }),
 });
 
 // ---------------------------------------------------------------------------------------------------
