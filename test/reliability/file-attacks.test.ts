@@ -110,7 +110,7 @@ describe('attack 2: CSV formula injection and control bytes', () => {
     assert.ok(rawCells.includes('=1+1@[192.0.2.1]') && rawCells.includes('-2'), 'kept as they are');
 
     const json = join(dir, 'f-out.ndjson');
-    const nd = await bulk([input, '-o', json, '--db', join(dir, 'f.db'), '--resume']);
+    const nd = await bulk([input, '-o', json, '--db', join(dir, 'f-nd.db')]);
     assert.equal(nd.code, 0, nd.stderr);
     const records = (await readFile(json, 'utf8'))
       .trim()
