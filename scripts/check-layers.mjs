@@ -16,7 +16,12 @@ function walk(dir) {
 
 const LEAVES = new Set(['errors.ts', 'types.ts', 'options.ts', 'diagnostics.ts']);
 const PURE_DIRS = ['syntax', 'domain', 'classify', 'providers', 'explain', 'decide'];
-const PURE_FILES = new Set(['smtp/reply-parser.ts', 'dns/target-filter.ts']);
+const PURE_FILES = new Set([
+  'smtp/reply-parser.ts',
+  'dns/target-filter.ts',
+  'proxy/proxy-url.ts',
+  'proxy/proxy-routes.ts',
+]);
 const APPS = ['cli', 'server', 'web', 'demo'];
 const IO_MODULES = /^node:(net|tls|dns|dgram|http|https|fs|child_process|timers)(\/|$)/;
 /** Files allowed to wire `dns/` and `smtp/` together. */

@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   'ERR_RCPT_SMTP_TIMEOUT',
   'ERR_RCPT_SMTP_PROTOCOL',
   'ERR_RCPT_SMTP_TLS',
+  'ERR_RCPT_PROXY',
   'ERR_RCPT_CLOSED',
   'ERR_RCPT_NOT_IMPLEMENTED',
 ] as const;
@@ -111,6 +112,36 @@ export class SmtpTlsError extends VerifyError {
 
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_RCPT_SMTP_TLS', message, options);
+  }
+}
+
+/**
+ * What went wrong on the way through a SOCKS5 proxy (RFC 1928), each the proxy's failure, never the
+ * mailbox's: `unreachable` (no TCP connection to the proxy, or it closed during the handshake),
+ * `auth_failed` (RFC 1929 credentials refused, or no method both sides accept), `refused` (the proxy's
+ * ruleset, reply 0x02, or another refusal of the request: 0x01, 0x07, 0x08), `target_unreachable` (the
+ * proxy could not reach the MX: replies 0x03 to 0x06), `timeout` (the proxy stalled).
+ */
+export type ProxyFailureKind = 'unreachable' | 'auth_failed' | 'refused' | 'target_unreachable' | 'timeout';
+
+/** A SOCKS5 proxy failed to supply a connection; `proxy` names it (its URL without the password). */
+export class ProxyError extends VerifyError {
+  override readonly name = 'ProxyError';
+  readonly proxy: string;
+  readonly kind: ProxyFailureKind;
+  /** The SOCKS5 reply code (RFC 1928 §6) when the proxy answered the request with one, else `null`. */
+  readonly socksReply: number | null;
+
+  constructor(
+    proxy: string,
+    kind: ProxyFailureKind,
+    message: string,
+    options?: { cause?: unknown; socksReply?: number | null },
+  ) {
+    super('ERR_RCPT_PROXY', message, options);
+    this.proxy = proxy;
+    this.kind = kind;
+    this.socksReply = options?.socksReply ?? null;
   }
 }
 

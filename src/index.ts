@@ -13,7 +13,9 @@
  */
 export * from './types.js';
 export * from './errors.js';
-export type { VerifyOptions } from './options.js';
+export type { ProxyRouteOption, VerifyOptions } from './options.js';
+export { parseProxyUrl, type ProxyEndpoint, type ProxyUrlResult } from './proxy/proxy-url.js';
+export { parseProxyRoute, type ProxyRoute } from './proxy/proxy-routes.js';
 export { DEFAULT_SMTP_PORT, DEFAULT_TIMEOUT_MS } from './options.js';
 export { classifyTarget, isAllowedTarget, type TargetClass } from './dns/target-filter.js';
 export { CHANNELS } from './diagnostics.js';

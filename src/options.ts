@@ -86,6 +86,27 @@ export interface VerifyOptions {
   readonly transcript?: boolean;
   /** Local address to bind outgoing SMTP connections to. Default: the system's choice. */
   readonly localAddress?: string;
+  /**
+   * SOCKS5 proxies that connect to MX hosts for rcpt, where port 25 is blocked (docs/proxies.md):
+   * `socks5://[user:pass@]host:port`, one or a pool. rcpt still resolves the MX and checks its address
+   * (`allowPrivateTargets`) and asks the proxy for that address. Default: none, connect directly.
+   * @example ['socks5://probe:secret@192.0.2.7:1080']
+   */
+  readonly proxy?: string | readonly string[];
+  /**
+   * Which addresses go which way, first match wins: `match` is a provider id (`microsoft365`), a domain
+   * (the recipient's domain or an MX host under it) or an MX suffix (`.outlook.com`); `via` a proxy URL
+   * or `'direct'`. Addresses no rule matches use `proxy` (or go direct). Default: none.
+   * @example [{ match: 'microsoft365', via: 'socks5://192.0.2.7:1080' }, { match: 'google', via: 'direct' }]
+   */
+  readonly proxyRoutes?: readonly ProxyRouteOption[];
+  /**
+   * The proxies of a pool leave from distinct addresses: in bulk runs each counts its own per-host
+   * connection caps and backoff, and addresses at one MX are spread over them (each recipient keeps
+   * its proxy, so greylisting passes). Default false: a pool shares an MX host's cap, and each MX
+   * address goes through one member at a time.
+   */
+  readonly proxyDistinctEgress?: boolean;
   /** Replace the DNS layer (tests, custom resolution). */
   readonly resolver?: MailResolver;
   /**
@@ -126,12 +147,22 @@ const VERIFY_OPTION_KEY_SET = {
   startTls: true,
   transcript: true,
   localAddress: true,
+  proxy: true,
+  proxyRoutes: true,
+  proxyDistinctEgress: true,
   resolver: true,
   prober: true,
   openSession: true,
   catchAllFacts: true,
 } as const satisfies Record<keyof VerifyOptions, true>;
 export const VERIFY_OPTION_KEYS = Object.keys(VERIFY_OPTION_KEY_SET) as readonly (keyof VerifyOptions)[];
+
+/** One routing rule for `proxyRoutes`. */
+export interface ProxyRouteOption {
+  readonly match: string;
+  /** A `socks5://` URL, or `'direct'`. */
+  readonly via: string;
+}
 
 export interface ResolvedOptions {
   readonly dnsServers: readonly string[] | null;
@@ -151,6 +182,10 @@ export interface ResolvedOptions {
   readonly startTls: boolean;
   readonly transcript: boolean;
   readonly localAddress: string | null;
+  /** The pool's URLs as given (parsed by the verifier, src/proxy/); empty for none. */
+  readonly proxy: readonly string[];
+  readonly proxyRoutes: readonly ProxyRouteOption[];
+  readonly proxyDistinctEgress: boolean;
   readonly resolver: MailResolver | null;
   readonly prober: Prober | null;
   readonly openSession: SessionFactory | null;
@@ -226,6 +261,27 @@ export function resolveOptions(options: VerifyOptions = {}): ResolvedOptions {
   if (localAddress !== undefined && typeof localAddress !== 'string') {
     throw new OptionsError('localAddress', 'expected an IP address string');
   }
+  const proxyOption: unknown = options.proxy;
+  const proxy = proxyOption === undefined ? [] : Array.isArray(proxyOption) ? proxyOption : [proxyOption];
+  if (proxy.some((url: unknown) => typeof url !== 'string')) {
+    throw new OptionsError('proxy', 'expected a socks5:// URL or an array of them');
+  }
+  const routesOption: unknown = options.proxyRoutes ?? [];
+  if (
+    !Array.isArray(routesOption) ||
+    routesOption.some(
+      (route: unknown) =>
+        typeof route !== 'object' ||
+        route === null ||
+        typeof (route as ProxyRouteOption).match !== 'string' ||
+        typeof (route as ProxyRouteOption).via !== 'string',
+    )
+  ) {
+    throw new OptionsError(
+      'proxyRoutes',
+      "expected an array of { match, via } (via: a socks5:// URL or 'direct')",
+    );
+  }
   return {
     dnsServers,
     dnsTimeoutMs: positiveInt('dnsTimeoutMs', options.dnsTimeoutMs, DEFAULT_DNS_TIMEOUT_MS),
@@ -251,6 +307,9 @@ export function resolveOptions(options: VerifyOptions = {}): ResolvedOptions {
     startTls: bool('startTls', options.startTls, true),
     transcript: bool('transcript', options.transcript, false),
     localAddress: typeof localAddress === 'string' ? localAddress : null,
+    proxy: proxy as string[],
+    proxyRoutes: routesOption as ProxyRouteOption[],
+    proxyDistinctEgress: bool('proxyDistinctEgress', options.proxyDistinctEgress, false),
     resolver: options.resolver ?? null,
     prober: options.prober ?? null,
     openSession: options.openSession ?? null,

@@ -38,6 +38,11 @@ export const REASONS = {
   // A bulk row that could not be read as CSV (a stray quote, an over-long line): never verified, and
   // kept in the output with its own text so no one loses a row an undeliverable filter would drop.
   unreadable_row: 'unknown',
+  proxy_unreachable: 'unknown',
+  proxy_auth_failed: 'unknown',
+  proxy_refused: 'unknown',
+  proxy_target_unreachable: 'unknown',
+  proxy_timeout: 'unknown',
 } as const satisfies Record<string, Verdict>;
 export type Reason = keyof typeof REASONS;
 
@@ -165,6 +170,11 @@ export interface SmtpResult {
   readonly catchAll: boolean | null;
   readonly attempts: number;
   readonly transcript: readonly TranscriptEntry[] | null;
+  /**
+   * The SOCKS5 proxy the last connection went through (`socks5://host:port`, credentials never shown),
+   * `null` when it went direct. The receiving server saw the proxy's egress address, not this host's.
+   */
+  readonly proxy: string | null;
 }
 
 export interface Flags {
@@ -238,6 +248,43 @@ export interface MailResolver {
 export interface ProbeTarget {
   readonly host: string;
   readonly ip: string;
+  /**
+   * Who opens the TCP connection to `ip`: a proxy pool chosen by the verifier's routing rules; absent
+   * (or `null`) to connect directly. The connector is asked for this address, never for a name.
+   */
+  readonly via?: Connector | null;
+}
+
+/** What a connector is asked for: a TCP stream to an MX address the verifier already allowed. */
+export interface ConnectRequest {
+  /** The MX address (the private-target filter has passed it): never a name for someone else to resolve. */
+  readonly ip: string;
+  readonly port: number;
+  /** The MX host name, for messages. */
+  readonly host: string;
+  /** Local address to bind the connection to the proxy to; `null` for the system's choice. */
+  readonly localAddress: string | null;
+  /** For the whole connection through the proxy (its TCP connect and the SOCKS5 exchange), in milliseconds. */
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** A connected stream and the proxy it went through. */
+export interface Connected {
+  /** A `net.Socket` (typed loosely so this leaf imports no I/O module). */
+  readonly socket: unknown;
+  /** The proxy's name (`socks5://host:port`, no credentials). */
+  readonly proxy: string;
+}
+
+/**
+ * Supplies the TCP stream to an MX address in place of a direct connect: a SOCKS5 proxy pool.
+ * Rejects with a `ProxyError` (errors.ts) naming the proxy; never for what the MX later says.
+ */
+export interface Connector {
+  /** A stable name for the route (`socks5://host:port`, or a pool's members joined), for keys and messages. */
+  readonly name: string;
+  connect(request: ConnectRequest): Promise<Connected>;
 }
 
 export interface ProbeRequest {
@@ -275,6 +322,12 @@ export interface ProbeFailure {
     | 'tls_error'
     | 'protocol_error'
     | 'smtputf8_unsupported'
+    /** A SOCKS5 proxy failed before the MX was reached (ProxyError's kinds). */
+    | 'proxy_unreachable'
+    | 'proxy_auth_failed'
+    | 'proxy_refused'
+    | 'proxy_target_unreachable'
+    | 'proxy_timeout'
     /** The server refused at session level (greeting, EHLO/HELO, MAIL FROM): see `reply`. */
     | 'reply';
   readonly stage: SmtpStage;
@@ -306,6 +359,8 @@ export interface ProbeResult {
   readonly catchAll: SmtpReplyInfo | null;
   readonly failure: ProbeFailure | null;
   readonly transcript: readonly TranscriptEntry[] | null;
+  /** The proxy the reported connection went through; absent or `null` when direct. */
+  readonly proxy?: string | null;
 }
 
 export interface Prober {
@@ -321,6 +376,8 @@ export interface SessionOpenOptions {
   /** The name sent in EHLO/HELO. */
   readonly helo: string;
   readonly localAddress: string | null;
+  /** Supplies the TCP stream (a SOCKS5 proxy pool); `null` or absent to connect directly. */
+  readonly connector?: Connector | null;
   readonly connectTimeoutMs: number;
   readonly greetingTimeoutMs: number;
   readonly commandTimeoutMs: number;
@@ -365,6 +422,8 @@ export interface ProbeSession {
   readonly extensions: readonly string[];
   /** `null` when the session is in plaintext. */
   readonly tls: { readonly certificateError: string | null } | null;
+  /** The proxy the session went through (`socks5://host:port`), `null` or absent when direct. */
+  readonly proxy?: string | null;
 }
 
 /** Opens a session with one MX host address (the real one is `new SmtpSession(options)`). */

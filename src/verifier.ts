@@ -12,6 +12,8 @@ import { verifyDoneChannel, warnOnce } from './diagnostics.js';
 import { domainFacts } from './domain/index.js';
 import { createResolver } from './dns/resolver.js';
 import { isAllowedTarget } from './dns/target-filter.js';
+import { ProxyPool } from './proxy/proxy-pool.js';
+import { createProxyRouter, type ProxyRouter } from './proxy/proxy-router.js';
 import { OptionsError } from './errors.js';
 import { rejectUnknownKeys } from './option-keys.js';
 import { resolveOptions, VERIFY_OPTION_KEYS, type ResolvedOptions, type VerifyOptions } from './options.js';
@@ -34,6 +36,7 @@ import { parseAddress, suggestAddress } from './syntax/index.js';
 import {
   verdictOf,
   type DnsResult,
+  type Connector,
   type Flags,
   type MailResolver,
   type MailRoute,
@@ -66,6 +69,12 @@ export interface VerifyCallOptions {
   readonly mailFrom?: string;
   /** This call's SMTP port, instead of the verifier's `smtpPort`. */
   readonly smtpPort?: number;
+  /**
+   * Send this call through one of the verifier's own proxies (`proxy` or `proxyRoutes`), named by its
+   * URL (`socks5://[user:pass@]host:port`), instead of the routing rules. A proxy the verifier was not
+   * configured with is refused with `OptionsError`: a caller must not make the verifier connect anywhere.
+   */
+  readonly proxy?: string;
 }
 
 export interface VerifyManyOptions {
@@ -105,6 +114,7 @@ const VERIFY_CALL_OPTION_KEY_SET = {
   helo: true,
   mailFrom: true,
   smtpPort: true,
+  proxy: true,
 } as const satisfies Record<keyof VerifyCallOptions, true>;
 /** The keys of `VerifyManyOptions`, once; others are refused. */
 const VERIFY_MANY_OPTION_KEY_SET = {
@@ -231,10 +241,14 @@ class RcptVerifier implements Verifier {
   /** `verifyMany()` runs still going: `close()` ends them. */
   readonly #runs = new Set<AbortController>();
   #closed = false;
+  /** The operator's SOCKS5 proxies and routes (docs/proxies.md), `null` when there are none. */
+  readonly #proxies: ProxyRouter | null;
 
   constructor(options: VerifyOptions) {
     const config = resolveOptions(options);
     this.#config = config;
+    // A proxy URL that does not parse is refused here, before any address is looked at.
+    this.#proxies = createProxyRouter(config.proxy, config.proxyRoutes);
     const helo = config.helo ?? hostname();
     this.#helo = helo;
     if (!isFullyQualified(helo)) {
@@ -363,9 +377,26 @@ class RcptVerifier implements Verifier {
     const targets: ProbeTarget[] = [];
     let refused = 0;
     for (const host of route.hosts) {
+      // The route is chosen per MX host, and the proxy is asked for the address checked here: the
+      // private-target filter decides whatever the proxy could reach (docs/proxies.md).
+      const via =
+        this.#proxies?.route({
+          domain,
+          mxHost: host.exchange,
+          provider: matchProvider({ mxHost: host.exchange, banner: null })?.id ?? null,
+        }) ?? null;
       for (const ip of host.addresses) {
         if (!isAllowedTarget(ip, this.#config.allowPrivateTargets)) refused += 1;
-        else if (targets.length < MAX_TARGETS) targets.push({ host: host.exchange, ip });
+        else if (targets.length < MAX_TARGETS) {
+          // Distinct egress addresses: each recipient keeps one member, whose caps count apart.
+          const through =
+            via instanceof ProxyPool && this.#config.proxyDistinctEgress && via.endpoints.length > 1
+              ? via.pinned(`${localPart}@${domain}|${ip}`)
+              : via;
+          targets.push(
+            through === null ? { host: host.exchange, ip } : { host: host.exchange, ip, via: through },
+          );
+        }
       }
     }
     if (targets.length === 0) return dnsOnly(refused > 0 ? 'target_not_allowed' : 'no_mail_server');
@@ -432,6 +463,7 @@ class RcptVerifier implements Verifier {
       catchAll,
       attempts: conversation.attempts,
       transcript: conversation.transcript,
+      proxy: conversation.proxy ?? null,
     };
     return {
       body: { ...plan.base, ...outcome(decision.reason), flags, dns: plan.dns, smtp, retryAt },
@@ -444,10 +476,14 @@ class RcptVerifier implements Verifier {
     signal: AbortSignal,
     deadlineAt: number,
     session: SessionOverrides | undefined,
+    via: Connector | null = null,
   ): Promise<Body> {
     const prepared = await this.#prepare(input, signal);
     if (prepared.kind === 'done') return prepared.body;
-    const plan = prepared.plan;
+    const plan =
+      via === null
+        ? prepared.plan
+        : { ...prepared.plan, targets: prepared.plan.targets.map((target) => ({ ...target, via })) };
     // The rule of the first MX host's name, known before connecting (limits, one RCPT per transaction).
     const firstProvider = matchProvider({ mxHost: plan.targets[0]?.host ?? null, banner: null });
     let catchAllRecipient: string | null = plan.needsCatchAll ? `${randomLocalPart()}@${plan.domain}` : null;
@@ -527,6 +563,15 @@ class RcptVerifier implements Verifier {
     return result;
   }
 
+  /** The configured proxy a call names (`VerifyCallOptions.proxy`); throws `OptionsError` for any other. */
+  #configuredProxy(url: string): Connector {
+    const pool = this.#proxies?.named(url) ?? null;
+    if (pool === null) {
+      throw new OptionsError('proxy', 'not one of the proxies this verifier was configured with');
+    }
+    return pool;
+  }
+
   async verify(input: string, callOptions: VerifyCallOptions = {}): Promise<VerifyResult> {
     if (this.#closed) throw new TypeError('verifier is closed');
     if (typeof (input as unknown) !== 'string') throw new TypeError('address must be a string');
@@ -534,6 +579,7 @@ class RcptVerifier implements Verifier {
     const started = performance.now();
     const checkedAt = new Date().toISOString();
     const { timeoutMs, session } = callSettings(callOptions, this.#config);
+    const via = callOptions.proxy === undefined ? null : this.#configuredProxy(callOptions.proxy);
     // The deadline's timer ends with the call: AbortSignal.timeout() would keep one per call alive
     // until its deadline (50,000 quick DNS-only calls: 50,000 timers for `timeoutMs`).
     const deadline = new AbortController();
@@ -544,7 +590,7 @@ class RcptVerifier implements Verifier {
       ? AbortSignal.any([deadline.signal, callOptions.signal])
       : deadline.signal;
     try {
-      const body = await this.#verifyOne(input, signal, Date.now() + timeoutMs, session);
+      const body = await this.#verifyOne(input, signal, Date.now() + timeoutMs, session, via);
       return this.#finish(body, started, checkedAt);
     } finally {
       clearTimeout(timer);
@@ -697,6 +743,7 @@ function conversationOf(
     attempts,
     transcript: probe.transcript,
     timedOut,
+    proxy: probe.proxy ?? null,
   };
 }
 
@@ -782,10 +829,11 @@ async function waitUnlessAborted(ms: number, signal: AbortSignal): Promise<boole
  */
 export async function verify(
   address: string,
-  options: VerifyOptions & VerifyCallOptions = {},
+  // `proxy` is the verifier's own option here (a URL or a pool), not a choice among configured ones.
+  options: VerifyOptions & Omit<VerifyCallOptions, 'proxy'> = {},
 ): Promise<VerifyResult> {
   // Everything but the signal configures the one-call verifier (its per-call overrides would be the same).
-  const { verifyOptions, callOptions } = splitOptions<VerifyCallOptions>(options, ['signal']);
+  const { verifyOptions, callOptions } = splitOptions<Omit<VerifyCallOptions, 'proxy'>>(options, ['signal']);
   const verifier = createVerifier(verifyOptions);
   try {
     return await verifier.verify(address, callOptions);

@@ -4,7 +4,14 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import type { JobSettings, OptionsError, SettingValue, VerifyOptions } from '../index.js';
+import {
+  OptionsError,
+  parseProxyRoute,
+  parseProxyUrl,
+  type JobSettings,
+  type SettingValue,
+  type VerifyOptions,
+} from '../index.js';
 
 export interface SharedFlags {
   dnsServer?: string[];
@@ -16,6 +23,9 @@ export interface SharedFlags {
   allowPrivateTargets?: boolean;
   catchAll?: boolean;
   transcript?: boolean;
+  proxy?: string[];
+  proxyFor?: string[];
+  proxyDistinctEgress?: boolean;
 }
 
 /** A commander argument parser for an integer from `min` to `max`; anything else is a usage error. */
@@ -32,6 +42,32 @@ export function integer(name: string, min: number, max: number): (value: string)
 /** A commander argument parser that collects a repeatable option's values. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+/**
+ * A commander argument parser for `--proxy`: one `socks5://` URL (or several, comma-separated), checked
+ * at once so a malformed URL is a usage error (exit 64) with the reason, before anything starts.
+ */
+export function proxyUrls(name: string): (value: string, previous: string[] | undefined) => string[] {
+  return (value, previous) => {
+    const urls = value.split(/[\s,]+/).filter(Boolean);
+    if (urls.length === 0) throw new InvalidArgumentError(`${name}: empty proxy URL.`);
+    for (const url of urls) {
+      const parsed = parseProxyUrl(url);
+      if (!parsed.ok) throw new InvalidArgumentError(`${name}: ${parsed.reason}.`);
+    }
+    return [...(previous ?? []), ...urls];
+  };
+}
+
+/** A commander argument parser for `--proxy-for MATCH=URL|direct`, checked like `--proxy`. */
+export function proxyRoutes(name: string): (value: string, previous: string[] | undefined) => string[] {
+  return (value, previous) => {
+    const parsed = parseProxyRoute(value);
+    if (!parsed.ok) throw new InvalidArgumentError(`${name}: ${parsed.reason}.`);
+    if (parsed.route.via.toLowerCase() !== 'direct') proxyUrls(name)(parsed.route.via, []);
+    return [...(previous ?? []), value];
+  };
 }
 
 /** Adds the shared options to a command. */
@@ -76,7 +112,25 @@ export function addSharedOptions(command: Command): Command {
       ),
     )
     .addOption(new Option('--no-catch-all', 'do not probe a random address to detect catch-all domains'))
-    .addOption(new Option('--transcript', 'keep the SMTP transcript in results'));
+    .addOption(new Option('--transcript', 'keep the SMTP transcript in results'))
+    .addOption(
+      new Option(
+        '--proxy <url>',
+        'connect to MX hosts through this SOCKS5 proxy, socks5://[user:pass@]host:port; repeat for a pool (env RCPT_PROXY; docs/proxies.md)',
+      ).argParser(proxyUrls('--proxy')),
+    )
+    .addOption(
+      new Option(
+        '--proxy-for <match=url|direct>',
+        'route a provider id, domain or .mx-suffix through its own proxy or direct, repeatable, first match wins (env RCPT_PROXY_FOR)',
+      ).argParser(proxyRoutes('--proxy-for')),
+    )
+    .addOption(
+      new Option(
+        '--proxy-distinct-egress',
+        "the pool's proxies leave from distinct addresses: per-host caps count per proxy (env RCPT_PROXY_DISTINCT_EGRESS=1)",
+      ),
+    );
 }
 
 /** The `RCPT_*` variables and the flag each mirrors; a flag given on the command line wins. */
@@ -88,6 +142,9 @@ const ENVIRONMENT = {
   RCPT_TIMEOUT: 'timeout',
   RCPT_GREYLIST_WAIT: 'greylistWait',
   RCPT_ALLOW_PRIVATE_TARGETS: 'allowPrivateTargets',
+  RCPT_PROXY: 'proxy',
+  RCPT_PROXY_FOR: 'proxyFor',
+  RCPT_PROXY_DISTINCT_EGRESS: 'proxyDistinctEgress',
 } as const satisfies Record<string, keyof SharedFlags>;
 
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
@@ -116,11 +173,23 @@ export function flagsFromEnvironment(env: NodeJS.ProcessEnv): SharedFlags {
           flags.greylistWait = integer('RCPT_GREYLIST_WAIT', 0, 86_400)(value);
           break;
         case 'allowPrivateTargets':
-          flags.allowPrivateTargets = TRUE_WORDS.has(value.toLowerCase());
+        case 'proxyDistinctEgress':
+          flags[flag] = TRUE_WORDS.has(value.toLowerCase());
           break;
         case 'helo':
         case 'mailFrom':
           flags[flag] = value;
+          break;
+        case 'proxy':
+          // Several proxies (a pool) separated by commas or spaces.
+          flags.proxy = proxyUrls('RCPT_PROXY')(value, []);
+          break;
+        case 'proxyFor':
+          // Rules separated by spaces (a rule's own pool is comma-separated).
+          flags.proxyFor = value
+            .split(/\s+/)
+            .filter(Boolean)
+            .reduce<string[]>((routes, rule) => proxyRoutes('RCPT_PROXY_FOR')(rule, routes), []);
           break;
       }
     } catch (error) {
@@ -205,6 +274,16 @@ export function toVerifyOptions(cliFlags: SharedFlags, env: NodeJS.ProcessEnv = 
     ...(flags.allowPrivateTargets === true ? { allowPrivateTargets: true } : {}),
     ...(flags.catchAll === false ? { catchAll: false } : {}),
     ...(flags.transcript === true ? { transcript: true } : {}),
+    ...(flags.proxy !== undefined && flags.proxy.length > 0 ? { proxy: flags.proxy } : {}),
+    ...(flags.proxyDistinctEgress === true ? { proxyDistinctEgress: true } : {}),
+    ...(flags.proxyFor !== undefined && flags.proxyFor.length > 0
+      ? {
+          proxyRoutes: flags.proxyFor.map((rule) => {
+            const eq = rule.indexOf('=');
+            return { match: rule.slice(0, eq), via: rule.slice(eq + 1) };
+          }),
+        }
+      : {}),
   };
 }
 

@@ -18,8 +18,15 @@ import {
 } from '../index.js';
 import { parseApiKeys } from '../server/auth.js';
 import { useColour, type CliIo } from './run-verify.js';
-import { collect, integer, toVerifyOptions, UsageError, type SharedFlags } from './common-options.js';
 import { escapeControl } from './terminal-text.js';
+import {
+  collect,
+  integer,
+  proxyUrls,
+  toVerifyOptions,
+  UsageError,
+  type SharedFlags,
+} from './common-options.js';
 
 export interface DoctorFlags {
   helo?: string;
@@ -31,11 +38,13 @@ export interface DoctorFlags {
   provider?: string[];
   blocklist?: string[];
   greetingTimeout?: number;
+  proxy?: string[];
   json?: boolean;
   verbose?: boolean;
 }
 
 const LABELS: Readonly<Record<DoctorCheck['id'], string>> = {
+  proxy: 'proxy',
   port25: 'port 25',
   source_address: 'source address',
   ptr: 'reverse DNS',
@@ -102,6 +111,12 @@ export function addDoctorOptions(command: Command): Command {
         'greet MX hosts on private/loopback addresses (test worlds only)',
       ),
     )
+    .addOption(
+      new Option(
+        '--proxy <url>',
+        'check through this SOCKS5 proxy, socks5://[user:pass@]host:port: it answers, port 25 works through it, and its egress address (env RCPT_PROXY; docs/proxies.md)',
+      ).argParser(proxyUrls('--proxy')),
+    )
     .option('--json', 'print the report as one JSON object')
     .option('--verbose', 'print the evidence of passing lines too');
 }
@@ -114,8 +129,12 @@ export function toDoctorOptions(flags: DoctorFlags, env: NodeJS.ProcessEnv): Doc
     ...(flags.dnsServer === undefined ? {} : { dnsServer: flags.dnsServer }),
     ...(flags.smtpPort === undefined ? {} : { smtpPort: flags.smtpPort }),
     ...(flags.allowPrivateTargets === true ? { allowPrivateTargets: true } : {}),
+    ...(flags.proxy === undefined ? {} : { proxy: flags.proxy }),
   };
   const verify = toVerifyOptions(shared, env);
+  const proxies =
+    verify.proxy === undefined ? [] : typeof verify.proxy === 'string' ? [verify.proxy] : verify.proxy;
+  if (proxies.length > 1) throw new UsageError('rcpt doctor checks one proxy at a time: give one --proxy');
   const sourceIp = flags.sourceIp ?? (env.RCPT_SOURCE_IP === '' ? undefined : env.RCPT_SOURCE_IP);
   return {
     ...(verify.dnsServers === undefined ? {} : { dnsServers: verify.dnsServers }),
@@ -127,6 +146,7 @@ export function toDoctorOptions(flags: DoctorFlags, env: NodeJS.ProcessEnv): Doc
     ...(flags.provider === undefined ? {} : { providers: flags.provider }),
     ...(flags.blocklist === undefined ? {} : { blocklists: flags.blocklist }),
     ...(flags.greetingTimeout === undefined ? {} : { greetingTimeoutMs: flags.greetingTimeout }),
+    ...(proxies[0] === undefined ? {} : { proxy: proxies[0] }),
   };
 }
 
@@ -208,6 +228,8 @@ export async function runDoctorCommand(flags: DoctorFlags, io: CliIo): Promise<D
  */
 export function doctorOptionsFor(verify: VerifyOptions, env: NodeJS.ProcessEnv): DoctorOptions {
   const sourceIp = env.RCPT_SOURCE_IP === '' ? undefined : env.RCPT_SOURCE_IP;
+  // With a pool the doctor checks its first proxy: the way most verifications leave.
+  const proxy = typeof verify.proxy === 'string' ? verify.proxy : verify.proxy?.[0];
   return {
     ...(verify.dnsServers === undefined ? {} : { dnsServers: verify.dnsServers }),
     ...(verify.smtpPort === undefined ? {} : { smtpPort: verify.smtpPort }),
@@ -216,6 +238,7 @@ export function doctorOptionsFor(verify: VerifyOptions, env: NodeJS.ProcessEnv):
     ...(verify.localAddress === undefined ? {} : { localAddress: verify.localAddress }),
     ...(verify.allowPrivateTargets === true ? { allowPrivateTargets: true } : {}),
     ...(sourceIp === undefined ? {} : { sourceIp }),
+    ...(proxy === undefined ? {} : { proxy }),
   };
 }
 

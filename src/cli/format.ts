@@ -32,6 +32,7 @@ export function describeEvidence(result: VerifyResult): string {
   } else if (result.dns?.nullMx) {
     parts.push('null MX (RFC 7505)');
   }
+  if (result.smtp?.proxy != null) parts.push(`via ${result.smtp.proxy}`);
   if (result.flags.role) parts.push('role address');
   if (result.retryAt !== null) parts.push(`retry after ${result.retryAt}`);
   if (result.suggestion !== null) parts.push(`did you mean ${result.suggestion}?`);

@@ -128,7 +128,7 @@ export async function runServe(
     throw new UsageError(`RCPT_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}.`);
   }
   // The HTTP stack (Hono, zod, pino, prom-client) is loaded by this verb only: the others start lighter.
-  const [{ createLogger }, { startServer }, { parseLockedSettings }] = await Promise.all([
+  const [{ createLogger }, { startServer }, { parseLockedSettings, configuredProxies }] = await Promise.all([
     import('../server/logger.js'),
     import('../server/server.js'),
     import('../server/reacher-settings.js'),
@@ -161,10 +161,16 @@ export async function runServe(
   }
   const doctor = doctorOptionsFor(toVerifyOptions(flags, env), env);
   const { JobSettingsError } = await import('../server/jobs-backend.js');
+  const verify = toVerifyOptions(flags, env);
+  // Reacher's per-request `proxy` may name only the operator's own proxies (docs/proxies.md).
+  const proxies = configuredProxies([
+    ...(typeof verify.proxy === 'string' ? [verify.proxy] : (verify.proxy ?? [])),
+    ...(verify.proxyRoutes ?? []).flatMap((route) => (route.via === 'direct' ? [] : route.via.split(','))),
+  ]);
   const server = await startServer({
     port: port ?? DEFAULT_PORT,
     host: flags.host ?? env.RCPT_HOST ?? DEFAULT_HOST,
-    verify: toVerifyOptions(flags, env),
+    verify,
     // Recorded with each job; a restart with other settings does not silently finish old jobs.
     jobSettings: sharedSettings(flags, env),
     overrideSettings: flags.overrideSettings === true,
@@ -177,7 +183,7 @@ export async function runServe(
     ...(rateLimit === undefined ? {} : { rateLimit: rateLimit === 0 ? null : { perMinute: rateLimit } }),
     logger,
     logAddresses: flags.logAddresses === true,
-    reacher: { locked },
+    reacher: { locked, proxies },
     allowedHosts: [
       ...(flags.allowedHost ?? []),
       ...(env.RCPT_ALLOWED_HOSTS ?? '')

@@ -152,6 +152,11 @@ const FAILURE_REASONS = {
   tls_error: 'tls_error',
   protocol_error: 'protocol_error',
   smtputf8_unsupported: 'smtputf8_unsupported',
+  proxy_unreachable: 'proxy_unreachable',
+  proxy_auth_failed: 'proxy_auth_failed',
+  proxy_refused: 'proxy_refused',
+  proxy_target_unreachable: 'proxy_target_unreachable',
+  proxy_timeout: 'proxy_timeout',
 } as const satisfies Record<Exclude<ProbeFailure['kind'], 'reply'>, Reason>;
 
 /** Turns what the server said into a reason; the evidence of a missing mailbox dominates flags. */

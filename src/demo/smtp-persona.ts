@@ -28,6 +28,8 @@ export interface PersonaContext {
   readonly mailParams: Readonly<Record<string, unknown>>;
   /** True once the connection is encrypted (after STARTTLS). */
   readonly secure: boolean;
+  /** The TLS server name (SNI) the client sent, `null` in plaintext or when it sent none. */
+  readonly servername: string | null;
 }
 
 export interface PersonaSpec {
@@ -146,6 +148,7 @@ export async function startPersona(spec: PersonaSpec, host: string, port: number
     rcptCount: rcptsBySession.get(session.id) ?? 0,
     mailParams: paramsOf(mail),
     secure: session.secure,
+    servername: (session as { servername?: string }).servername ?? null,
   });
   const server = new SMTPServer({
     name: `mx.${spec.name}`,

@@ -6,9 +6,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import { classifyTarget } from '../dns/target-filter.js';
-import { SmtpConnectError, SmtpTimeoutError } from '../errors.js';
+import { ProxyError, SmtpConnectError, SmtpTimeoutError } from '../errors.js';
 import { SmtpConnection } from '../smtp/connection.js';
 import { QUIT_TIMEOUT_MS } from '../smtp/session.js';
+import type { Connector } from '../types.js';
 import type { DoctorDns } from './doctor-dns.js';
 
 /** What reaching one provider's MX produced. */
@@ -26,7 +27,9 @@ export type Port25Outcome =
   /** The provider's MX hosts could not be found. */
   | 'dns_error'
   /** The MX address is private/loopback and `allowPrivateTargets` is off. */
-  | 'not_allowed';
+  | 'not_allowed'
+  /** The SOCKS5 proxy failed before the MX was reached (see `proxyError`). */
+  | 'proxy_error';
 
 export interface Port25Result {
   readonly domain: string;
@@ -38,6 +41,13 @@ export interface Port25Result {
   readonly ms: number;
   /** One line for the report. */
   readonly line: string;
+  /** Through a proxy: how it failed (`ProxyError`'s kind), `null` when it did not. */
+  readonly proxyError: ProxyError['kind'] | null;
+  /**
+   * The client address the server echoed in its EHLO reply (`250-mx.google.com at your service,
+   * [203.0.113.9]`): what receivers see, behind a proxy or NAT. `null` when not asked or not echoed.
+   */
+  readonly echoedAddress: string | null;
 }
 
 export interface Port25Options {
@@ -47,6 +57,16 @@ export interface Port25Options {
   readonly localAddress: string | null;
   readonly allowPrivateTargets: boolean;
   readonly signal?: AbortSignal | undefined;
+  /** Connect through this (a SOCKS5 proxy), `null` for directly. */
+  readonly connector?: Connector | null;
+  /** Say EHLO with this name after the greeting, to read the client address the server echoes. */
+  readonly ehlo?: string | null;
+}
+
+/** `[203.0.113.9]` or `[IPv6:2001:db8::9]` in the first line of an EHLO reply (RFC 5321 §4.1.3 literal). */
+export function echoedAddressOf(line: string): string | null {
+  const match = /\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]/.exec(line);
+  return match?.[1] ?? null;
 }
 
 async function firstAddress(dns: DoctorDns, host: string): Promise<string | { error: string }> {
@@ -69,7 +89,13 @@ export async function checkProvider(
   const result = (
     outcome: Port25Outcome,
     line: string,
-    extra: { host?: string; ip?: string; greeting?: string } = {},
+    extra: {
+      host?: string;
+      ip?: string;
+      greeting?: string;
+      proxyError?: ProxyError['kind'];
+      echoed?: string | null;
+    } = {},
   ): Port25Result => ({
     domain,
     outcome,
@@ -78,6 +104,8 @@ export async function checkProvider(
     greeting: extra.greeting ?? null,
     ms: elapsed(),
     line: `${domain}: ${line}`,
+    proxyError: extra.proxyError ?? null,
+    echoedAddress: extra.echoed ?? null,
   });
 
   const mx = await dns.mx(domain);
@@ -106,6 +134,7 @@ export async function checkProvider(
       ip: address,
       port: options.port,
       localAddress: options.localAddress,
+      connector: options.connector ?? null,
       connectTimeoutMs: options.connectTimeoutMs,
       greetingTimeoutMs: options.greetingTimeoutMs,
       commandTimeoutMs: QUIT_TIMEOUT_MS,
@@ -116,6 +145,16 @@ export async function checkProvider(
     const greeting = await connection.greeting();
     const first = greeting.lines[0] ?? String(greeting.code);
     const ms = elapsed();
+    let echoed: string | null = null;
+    const via = connection.proxy === null ? '' : ` through ${connection.proxy}`;
+    if (options.ehlo !== undefined && options.ehlo !== null && greeting.code >= 200 && greeting.code < 300) {
+      try {
+        const reply = await connection.command(`EHLO ${options.ehlo}`);
+        if (reply.code >= 200 && reply.code < 300) echoed = echoedAddressOf(reply.lines[0] ?? '');
+      } catch {
+        // The greeting answered the question; the echo is a bonus.
+      }
+    }
     try {
       // RFC 5321 §4.1.1.10: end politely; the answer changes nothing.
       await connection.command('QUIT');
@@ -123,13 +162,23 @@ export async function checkProvider(
       // A server that drops the connection at QUIT has already told us what we needed.
     }
     if (greeting.code >= 200 && greeting.code < 300) {
-      return result('open', `${target} greeted "${first}" in ${ms} ms`, { ...where, greeting: first });
+      const saw = echoed === null ? '' : `; it saw us as ${echoed}`;
+      return result('open', `${target} greeted "${first}" in ${ms} ms${via}${saw}`, {
+        ...where,
+        greeting: first,
+        echoed,
+      });
     }
-    return result('rejected', `${target} connected but refused us at the greeting: "${first}"`, {
+    return result('rejected', `${target} connected${via} but refused us at the greeting: "${first}"`, {
       ...where,
       greeting: first,
     });
   } catch (error) {
+    if (error instanceof ProxyError) {
+      // The proxy could not reach the MX: port 25 is blocked or refused from the proxy's host.
+      if (error.kind === 'target_unreachable') return result('refused', `${target}: ${error.message}`, where);
+      return result('proxy_error', `${target}: ${error.message}`, { ...where, proxyError: error.kind });
+    }
     if (error instanceof SmtpTimeoutError && error.phase === 'greeting') {
       return result(
         'silent',

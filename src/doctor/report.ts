@@ -5,6 +5,8 @@
 
 /** Every check the doctor runs, listed once. */
 export const DOCTOR_CHECK_IDS = [
+  /** With a SOCKS5 proxy: it answers and accepts the credentials (`--proxy`, docs/proxies.md). */
+  'proxy',
   /** Outbound TCP to port 25 of well-known providers' MX hosts (greeting, then QUIT). */
   'port25',
   /** Which address the probes come from, and whether it is public. */
@@ -43,7 +45,7 @@ export interface DoctorCheck {
 }
 
 /** Where a value came from: given as an option, or found on this machine. */
-export type DoctorOrigin = 'option' | 'interface' | 'hostname' | 'default';
+export type DoctorOrigin = 'option' | 'interface' | 'hostname' | 'default' | 'greeting';
 
 export interface DoctorReport {
   /** The worst status of all checks. */

@@ -9,6 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { classifyTarget } from '../dns/target-filter.js';
 import { OptionsError } from '../errors.js';
 import { resolveOptions, DEFAULT_MAIL_FROM } from '../options.js';
+import { ProxyPool } from '../proxy/proxy-pool.js';
+import { parseProxyUrl } from '../proxy/proxy-url.js';
 import { parseAddress } from '../syntax/index.js';
 import { DEFAULT_BLOCKLISTS, interpretListing, removalPage } from './blocklists.js';
 import { createDoctorDns, type DoctorDns, type DoctorLookup } from './doctor-dns.js';
@@ -61,6 +63,12 @@ export interface DoctorOptions {
   readonly greetingTimeoutMs?: number;
   /** Allow greeting MX hosts on private/loopback addresses (test worlds). Default false. */
   readonly allowPrivateTargets?: boolean;
+  /**
+   * Check through this SOCKS5 proxy (`socks5://[user:pass@]host:port`, docs/proxies.md): that it
+   * answers and takes the credentials, that port 25 works through it, and, unless `sourceIp` says
+   * it, the egress address a provider's EHLO reply echoes gets the reverse DNS, SPF and blocklist checks.
+   */
+  readonly proxy?: string;
   /** Aborting it stops the checks; `runDoctor()` then rejects with the signal's reason. */
   readonly signal?: AbortSignal;
 }
@@ -116,6 +124,46 @@ function describeLookup(lookup: DoctorLookup): string {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// proxy
+
+const PROXY_FAILURES: Readonly<
+  Record<NonNullable<Port25Result['proxyError']>, { readonly summary: string; readonly advice: string }>
+> = {
+  unreachable: {
+    summary: 'cannot be reached, or is no SOCKS5 proxy',
+    advice: 'check its host and port, that it runs, and that a firewall lets this host reach it',
+  },
+  auth_failed: {
+    summary: 'refused the user name and password',
+    advice:
+      'check the credentials in the URL (socks5://user:password@host:port); Dante checks them against system users',
+  },
+  refused: {
+    summary: "refused to connect to the providers' MX hosts (its ruleset)",
+    advice: 'let the proxy connect to port 25 (Dante: a `socks pass { … port = 25 command: connect }` rule)',
+  },
+  target_unreachable: {
+    summary: "could not reach the providers' MX hosts",
+    advice: 'port 25 looks blocked on the proxy host too: run it where outbound port 25 is open',
+  },
+  timeout: {
+    summary: 'did not complete a connection in time',
+    advice: 'check that the proxy host is up and not overloaded',
+  },
+};
+
+function proxyCheck(name: string, results: readonly Port25Result[]): DoctorCheck {
+  const failed = results.filter((result) => result.outcome === 'proxy_error');
+  const evidence = failed.map((result) => result.line);
+  if (failed.length < results.length || results.length === 0) {
+    return check('proxy', 'pass', `proxy ${name} answers and accepted us`, null, evidence, name);
+  }
+  const kind = failed[0]?.proxyError ?? 'unreachable';
+  const { summary, advice } = PROXY_FAILURES[kind];
+  return check('proxy', 'fail', `proxy ${name} ${summary}`, advice, evidence, name);
+}
+
+// ---------------------------------------------------------------------------------------------------
 // port 25
 
 function port25Check(results: readonly Port25Result[]): DoctorCheck {
@@ -143,6 +191,7 @@ function port25Check(results: readonly Port25Result[]): DoctorCheck {
     );
   }
   if (outcomes.has('dns_error')) advice.push('some MX hosts could not be found: check DNS (--dns-server)');
+  if (outcomes.has('proxy_error')) advice.push('the proxy failed: see the proxy line');
   if (outcomes.has('not_allowed')) {
     advice.push('MX addresses are private: only test worlds need --allow-private-targets');
   }
@@ -177,7 +226,15 @@ function port25Check(results: readonly Port25Result[]): DoctorCheck {
 // ---------------------------------------------------------------------------------------------------
 // source address, reverse DNS, HELO
 
-function sourceCheck(source: Source, interfaceName: string | null): DoctorCheck {
+function sourceCheck(source: Source, interfaceName: string | null, proxy: string | null): DoctorCheck {
+  if (source.ip === null && proxy !== null) {
+    return check(
+      'source_address',
+      'warn',
+      `the egress address of proxy ${proxy} is unknown: no provider's EHLO reply echoed it`,
+      "give the proxy host's public address with --source-ip, so the reverse DNS, SPF and blocklist lines check it",
+    );
+  }
   if (source.ip === null) {
     return check(
       'source_address',
@@ -190,7 +247,9 @@ function sourceCheck(source: Source, interfaceName: string | null): DoctorCheck 
   const from =
     source.origin === 'option'
       ? 'given with --source-ip'
-      : `taken from interface ${interfaceName ?? '?'} (no --source-ip given)`;
+      : source.origin === 'greeting'
+        ? "the proxy's egress address, as a provider's EHLO reply echoed it"
+        : `taken from interface ${interfaceName ?? '?'} (no --source-ip given)`;
   if (cls !== 'public') {
     return check(
       'source_address',
@@ -200,7 +259,7 @@ function sourceCheck(source: Source, interfaceName: string | null): DoctorCheck 
     );
   }
   const nat =
-    source.origin === 'option'
+    source.origin === 'option' || source.origin === 'greeting'
       ? []
       : ['if this host sends through NAT, receivers see another address: give it with --source-ip'];
   return check('source_address', 'pass', `probing address ${source.ip} (${from})`, null, nat);
@@ -710,6 +769,14 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
     greetingTimeoutMs: options.greetingTimeoutMs ?? DOCTOR_GREETING_TIMEOUT_MS,
   });
   const providers = domainList('providers', options.providers, DEFAULT_DOCTOR_PROVIDERS);
+  let proxy: ProxyPool | null = null;
+  if (options.proxy !== undefined) {
+    const parsed = typeof options.proxy === 'string' ? parseProxyUrl(options.proxy) : null;
+    if (parsed === null || !parsed.ok) {
+      throw new OptionsError('proxy', parsed?.reason ?? 'expected a socks5:// URL');
+    }
+    proxy = new ProxyPool([parsed.endpoint]);
+  }
   const zones = domainList('blocklists', options.blocklists, DEFAULT_BLOCKLISTS);
   let source: Source;
   let interfaceName: string | null = null;
@@ -718,6 +785,9 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
     if (bytes === null)
       throw new OptionsError('sourceIp', `expected an IP address, got ${JSON.stringify(options.sourceIp)}`);
     source = { ip: formatIp(bytes), bytes, origin: 'option' };
+  } else if (proxy !== null) {
+    // Behind a proxy this host's own interfaces say nothing: the egress is read from the providers.
+    source = { ip: null, bytes: null, origin: null };
   } else {
     const picked = pickSourceAddress(networkInterfaces());
     const bytes = picked === null ? null : parseIp(picked.address);
@@ -737,7 +807,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
     signal: options.signal,
   });
 
-  const [port25, reverse, sender, blocklists] = await Promise.all([
+  const greetProviders = (): Promise<Port25Result[]> =>
     Promise.all(
       providers.map((domain) =>
         checkProvider(domain, dns, {
@@ -747,9 +817,20 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
           localAddress: shared.localAddress,
           allowPrivateTargets: shared.allowPrivateTargets,
           signal: options.signal,
+          connector: proxy,
+          // Through a proxy with no --source-ip, EHLO asks the provider who it sees (its reply echoes it).
+          ehlo: proxy !== null && source.origin === null ? helo : null,
         }),
       ),
-    ),
+    );
+  // The egress address must be known before the checks about it: greet first when it is read there.
+  const greeted = proxy !== null && source.origin === null ? await greetProviders() : null;
+  const echoed = greeted?.find((result) => result.echoedAddress !== null)?.echoedAddress ?? null;
+  const echoedBytes = echoed === null ? null : parseIp(echoed);
+  if (echoedBytes !== null) source = { ip: formatIp(echoedBytes), bytes: echoedBytes, origin: 'greeting' };
+
+  const [port25, reverse, sender, blocklists] = await Promise.all([
+    greeted ?? greetProviders(),
     (async () => {
       const result = await reverseChecks(source, helo, dns);
       return { ...result, heloDns: await heloDnsCheck(helo, source, result, dns) };
@@ -764,8 +845,9 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   // A greeting cut short by the signal reads as a timeout above; the caller asked to stop, so say that.
   options.signal?.throwIfAborted();
   const checks: DoctorCheck[] = [
+    ...(proxy === null ? [] : [proxyCheck(proxy.name, port25)]),
     port25Check(port25),
-    sourceCheck(source, interfaceName),
+    sourceCheck(source, interfaceName, proxy?.name ?? null),
     reverse.ptr,
     reverse.fcrdns,
     heloNameCheck(helo, heloOrigin),

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { ProviderRule } from '../providers/index.js';
+import type { Connector } from '../types.js';
 import type { Job } from './job.js';
 import { DEFAULT_RECIPIENT_LIMIT, SESSION_ERROR_BUDGET, backoffDelayMs, batchSize } from './politeness.js';
 
@@ -32,6 +33,10 @@ export interface HostLimits {
 
 export class Host {
   readonly ip: string;
+  /** `ip`, or `proxy route|ip`: caps and backoff count per (egress, MX address). */
+  readonly key: string;
+  /** Who opens this host's connections (a SOCKS5 proxy pool), `null` for directly. */
+  readonly via: Connector | null;
   readonly #limits: HostLimits;
   readonly #queue: Job[] = [];
   /** Idle sessions waiting for work, woken one per queued job. */
@@ -53,8 +58,10 @@ export class Host {
   #oneRecipient = false;
   #nextSendAt = 0;
 
-  constructor(ip: string, limits: HostLimits) {
+  constructor(ip: string, limits: HostLimits, key: string = ip, via: Connector | null = null) {
     this.ip = ip;
+    this.key = key;
+    this.via = via;
     this.#limits = limits;
     this.#cap = limits.hostConcurrency;
   }

@@ -13,6 +13,8 @@ import type { PlannedAddress } from './ports.js';
 export interface SessionView {
   readonly host: string;
   readonly ip: string;
+  /** The proxy the session went through, `null` when direct. */
+  readonly proxy?: string | null;
   readonly tls: boolean;
   readonly tlsCertificateError: string | null;
   readonly banner: string | null;

@@ -52,6 +52,8 @@ export interface Conversation {
   readonly transcript: readonly TranscriptEntry[] | null;
   /** The deadline (or the caller's signal) cut the conversation. */
   readonly timedOut: boolean;
+  /** The proxy the conversation went through, `null` or absent when direct. */
+  readonly proxy?: string | null;
 }
 
 /** A concluded address: its result body, and whether a greylisting retry may still answer. */

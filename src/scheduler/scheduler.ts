@@ -21,7 +21,7 @@ import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
-import type { ProbeFailure, SmtpReplyInfo, VerifyResult } from '../types.js';
+import type { ProbeFailure, ProbeTarget, SmtpReplyInfo, VerifyResult } from '../types.js';
 import { DomainTable, type DomainState } from './domain-state.js';
 import { Host } from './host.js';
 import { Job, failed as noReply, providerAt, type Answer, type JobKind, type SessionView } from './job.js';
@@ -339,6 +339,7 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
       attempts: job.sessions,
       transcript: answer.transcript,
       timedOut: answer.timedOut,
+      proxy: view?.proxy ?? null,
     };
   }
 
@@ -410,11 +411,13 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
 
   // Hosts -----------------------------------------------------------------------------------------
 
-  #hostOf(ip: string): Host {
-    let host = this.#hosts.get(ip);
+  #hostOf(target: ProbeTarget): Host {
+    const ip = target.ip;
+    const key = hostKey(target);
+    let host = this.#hosts.get(key);
     if (host === undefined) {
-      host = new Host(ip, this.settings);
-      this.#hosts.set(ip, host);
+      host = new Host(ip, this.settings, key, target.via ?? null);
+      this.#hosts.set(key, host);
     }
     return host;
   }
@@ -426,7 +429,7 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     // A host that could not be reached is skipped while it backs off, as RFC 5321 §5.1 skips it.
     const now = Date.now();
     while (target !== undefined && job.hasNextTarget) {
-      if (this.#hosts.get(target.ip)?.isSkipped(now) !== true) break;
+      if (this.#hosts.get(hostKey(target))?.isSkipped(now) !== true) break;
       job.targetIndex += 1;
       target = job.target;
     }
@@ -439,7 +442,7 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
       this.endUnasked(job, target.ip);
       return;
     }
-    const host = this.#hostOf(target.ip);
+    const host = this.#hostOf(target);
     if (!host.add(job, front)) this.#pump(host);
   }
 
@@ -474,7 +477,7 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     if (this.#stopped) return;
     this.#pump(host);
     // Forgets a host with nothing to do and nothing learned beyond the defaults (bounded memory).
-    if (host.isForgettable) this.#hosts.delete(host.ip);
+    if (host.isForgettable) this.#hosts.delete(host.key);
     // A slot freed under the global cap: hosts kept waiting by it may start a session now.
     if (this.#openSessions < this.settings.maxSessions) {
       for (const other of this.#hosts.values()) if (other !== host && other.queued > 0) this.#pump(other);
@@ -525,4 +528,9 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     this.#live.clear();
     this.#notify();
   }
+}
+
+/** Hosts are keyed by MX address, and by the proxy route too when there is one: caps per (egress, MX). */
+function hostKey(target: ProbeTarget): string {
+  return target.via === undefined || target.via === null ? target.ip : `${target.via.name}|${target.ip}`;
 }

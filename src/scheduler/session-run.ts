@@ -83,6 +83,7 @@ export class SessionRun {
       ...owner.settings.session,
       host: this.#name,
       ip: host.ip,
+      connector: host.via,
       signal: this.#cut.signal,
       transcript: this.#transcript,
     });
@@ -135,6 +136,7 @@ export class SessionRun {
     const view: SessionView = {
       host: this.#name,
       ip: host.ip,
+      proxy: session.proxy ?? null,
       tls: session.tls !== null,
       tlsCertificateError: session.tls?.certificateError ?? null,
       banner: session.banner,

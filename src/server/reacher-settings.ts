@@ -7,7 +7,7 @@
  * Reacher's `CheckEmailRequest` (reacherhq/check-if-email-exists backend 0.11); docs/reacher.md maps
  * each one to what rcpt does.
  */
-import { parseAddress, type VerifyCallOptions } from '../index.js';
+import { parseAddress, parseProxyUrl, type ProxyEndpoint, type VerifyCallOptions } from '../index.js';
 import { HttpError } from './http-error.js';
 
 /** Every request field that changes how a check is made, listed once (what `--reacher-lock` names). */
@@ -45,12 +45,14 @@ export interface ReacherProxy {
 }
 
 /**
- * Which proxies a request may name. rcpt has no proxies yet: the operator-configured list (issue 17)
- * plugs in here, and `accept()` then answers the configured proxy a request's `proxy` matches.
+ * Which proxies a request may name: only the operator's (`rcpt serve --proxy`, docs/proxies.md). A
+ * client-chosen proxy would let any API user make the server connect anywhere.
  */
 export interface ProxyPolicy {
-  /** The operator's proxy that `requested` names, or a message saying why it is refused. */
-  accept(requested: ReacherProxy): { readonly proxy: ReacherProxy } | { readonly refused: string };
+  /** The operator's proxy that `requested` names (and its URL for the verifier), or why it is refused. */
+  accept(
+    requested: ReacherProxy,
+  ): { readonly proxy: ReacherProxy; readonly url: string } | { readonly refused: string };
 }
 
 /** No proxy is configured: every request that names one is refused, saying so. */
@@ -60,6 +62,34 @@ export const NO_PROXIES: ProxyPolicy = {
       'proxy: this server accepts only proxies configured by its operator, and none is configured; leave "proxy" out',
   }),
 };
+
+/**
+ * The operator's proxies (`socks5://` URLs, as `rcpt serve --proxy` takes them): a request's `proxy`
+ * is honoured when host, port, username and password all match one of them; anything else is refused.
+ */
+export function configuredProxies(urls: readonly string[]): ProxyPolicy {
+  const endpoints = urls.flatMap((url) => {
+    const parsed = parseProxyUrl(url);
+    return parsed.ok ? [{ url, endpoint: parsed.endpoint }] : [];
+  });
+  if (endpoints.length === 0) return NO_PROXIES;
+  const same = (endpoint: ProxyEndpoint, requested: ReacherProxy): boolean =>
+    endpoint.host.toLowerCase() === requested.host.toLowerCase().replace(/^\[|\]$/g, '') &&
+    endpoint.port === requested.port &&
+    endpoint.username === requested.username &&
+    endpoint.password === requested.password;
+  return {
+    accept(requested) {
+      const match = endpoints.find(({ endpoint }) => same(endpoint, requested));
+      if (match === undefined) {
+        return {
+          refused: `proxy: ${requested.host}:${requested.port} is not one of the proxies configured by this server's operator (with those credentials)`,
+        };
+      }
+      return { proxy: requested, url: match.url };
+    },
+  };
+}
 
 /** What the operator decides about per-request settings. */
 export interface ReacherSettingsPolicy {
@@ -91,7 +121,7 @@ export interface ServerSmtpSettings {
 /** A request's settings, checked. */
 export interface ReacherCheckSettings {
   /** What to pass to `verifier.verify()` (only what the request set). */
-  readonly call: Pick<VerifyCallOptions, 'helo' | 'mailFrom' | 'smtpPort' | 'timeoutMs'>;
+  readonly call: Pick<VerifyCallOptions, 'helo' | 'mailFrom' | 'smtpPort' | 'timeoutMs' | 'proxy'>;
   /** The effective settings, for `debug.smtp.verif_method.verif_method`. */
   readonly echo: SmtpSettingsEcho;
 }
@@ -248,10 +278,12 @@ export function readReacherSettings(
   }
   const proxyValue = present('proxy');
   let proxy: ReacherProxy | null = null;
+  let proxyUrl: string | null = null;
   if (proxyValue !== undefined) {
     const accepted = policy.proxies.accept(proxyOf(proxyValue));
     if ('refused' in accepted) throw bad(accepted.refused);
     proxy = accepted.proxy;
+    proxyUrl = accepted.url;
   }
 
   return {
@@ -260,6 +292,7 @@ export function readReacherSettings(
       ...(typeof fromEmail === 'string' ? { mailFrom: fromEmail } : {}),
       ...(typeof port === 'number' ? { smtpPort: port } : {}),
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(proxyUrl === null ? {} : { proxy: proxyUrl }),
     },
     echo: {
       ...serverEcho(server),

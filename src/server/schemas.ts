@@ -74,6 +74,7 @@ export const ResultSchema = z
           .array(z.object({ dir: z.enum(['>', '<']), line: z.string(), ms: z.number() }))
           .readonly()
           .nullable(),
+        proxy: z.string().nullable(),
       })
       .nullable(),
     durationMs: z.number().int(),
@@ -203,7 +204,7 @@ export const ReacherRequestSchema = z
     ),
     proxy: documented(
       'object',
-      'A SOCKS5 proxy {host, port, username?, password?}: only proxies configured by the operator are accepted (none can be yet).',
+      'A SOCKS5 proxy {host, port, username?, password?}: honoured only when it names one of the operator proxies (rcpt serve --proxy), else 400.',
     ),
     gmail_verif_method: documented('string', VERIF_METHOD_DOC),
     hotmailb2b_verif_method: documented('string', VERIF_METHOD_DOC),

@@ -13,6 +13,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { smtpConnectChannel, smtpLineChannel } from '../diagnostics.js';
 import {
+  ProxyError,
   SmtpConnectError,
   SmtpProtocolError,
   SmtpTimeoutError,
@@ -20,7 +21,7 @@ import {
   VerifyError,
   type TimeoutPhase,
 } from '../errors.js';
-import type { TranscriptEntry } from '../types.js';
+import type { Connector, TranscriptEntry } from '../types.js';
 import { ReplyParser, type SmtpReply } from './reply-parser.js';
 
 export interface ConnectionOptions {
@@ -31,6 +32,12 @@ export interface ConnectionOptions {
   readonly port: number;
   /** Local address to bind to; `null` for the system's choice. */
   readonly localAddress: string | null;
+  /**
+   * Supplies the TCP stream instead of a direct connect (a SOCKS5 proxy pool); `null` or absent to
+   * connect directly. It is asked for `ip`, never for `host`. With a proxy, `connectTimeoutMs` covers
+   * the connection to the proxy and the proxy's connection to `ip`.
+   */
+  readonly connector?: Connector | null | undefined;
   /** TCP connect, in milliseconds. */
   readonly connectTimeoutMs: number;
   /** From connect to the complete 220 greeting, in milliseconds. */
@@ -111,6 +118,7 @@ export class SmtpConnection {
   #tls: TlsInfo | null = null;
   #closed = false;
   #failure: VerifyError | null = null;
+  #proxy: string | null = null;
 
   private constructor(options: ConnectionOptions) {
     this.#options = options;
@@ -129,6 +137,11 @@ export class SmtpConnection {
   /** `host (ip:port)`, as used in error messages. */
   get where(): string {
     return this.#where;
+  }
+
+  /** The proxy the connection goes through (`socks5://host:port`), `null` when direct. */
+  get proxy(): string | null {
+    return this.#proxy;
   }
 
   /** The TLS state after a successful STARTTLS, `null` while in plaintext. */
@@ -209,7 +222,7 @@ export class SmtpConnection {
   // -------------------------------------------------------------------------------------------------
 
   #connect(): Promise<this> {
-    const { ip, port, host, localAddress, signal, connectTimeoutMs } = this.#options;
+    const { ip, port, host, signal, connector } = this.#options;
     return new Promise<this>((resolve, reject) => {
       this.#connectWaiter = {
         resolve: () => {
@@ -223,22 +236,64 @@ export class SmtpConnection {
       }
       signal?.addEventListener('abort', this.#onAbort, { once: true });
       if (smtpConnectChannel.hasSubscribers) smtpConnectChannel.publish({ host, ip, port });
-      const socket = netConnect({ host: ip, port, ...(localAddress === null ? {} : { localAddress }) });
-      this.#socket = socket;
-      socket.on('error', this.#onError);
-      socket.on('close', this.#onClose);
-      this.#startTimer('connect', connectTimeoutMs, 'TCP connect');
-      socket.once('connect', () => {
-        this.#clearTimer();
-        // Commands are written whole; Nagle would only delay a pipelined group's successor.
-        socket.setNoDelay(true);
-        socket.on('data', this.#onData);
-        this.#greeting = handled(this.#expect(null, false, this.#options.greetingTimeoutMs));
-        const waiter = this.#connectWaiter;
-        this.#connectWaiter = null;
-        waiter?.resolve();
-      });
+      if (connector === null || connector === undefined) this.#connectDirect();
+      else this.#connectThrough(connector);
     });
+  }
+
+  #connectDirect(): void {
+    const { ip, port, localAddress, connectTimeoutMs } = this.#options;
+    const socket = netConnect({ host: ip, port, ...(localAddress === null ? {} : { localAddress }) });
+    this.#socket = socket;
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
+    this.#startTimer('connect', connectTimeoutMs, 'TCP connect');
+    socket.once('connect', () => {
+      this.#clearTimer();
+      this.#onConnected(socket);
+    });
+  }
+
+  /**
+   * The connector (a proxy) keeps its own timer over the whole connection, `connectTimeoutMs`; the
+   * deadline's signal reaches it too. Its failure (a `ProxyError`) ends the connection as is.
+   */
+  #connectThrough(connector: Connector): void {
+    const { ip, port, host, localAddress, signal, connectTimeoutMs } = this.#options;
+    connector.connect({ ip, port, host, localAddress, timeoutMs: connectTimeoutMs, signal }).then(
+      (connected) => {
+        const socket = connected.socket as Socket;
+        this.#proxy = connected.proxy;
+        if (this.#closed) {
+          socket.destroy();
+          return;
+        }
+        this.#socket = socket;
+        socket.on('error', this.#onError);
+        socket.on('close', this.#onClose);
+        this.#onConnected(socket);
+      },
+      (error: unknown) => {
+        if (error instanceof ProxyError) this.#proxy = error.proxy;
+        this.#teardown(
+          error instanceof VerifyError
+            ? error
+            : new SmtpConnectError(host, port, `cannot connect to ${this.#where}: ${describeError(error)}`, {
+                cause: error,
+              }),
+        );
+      },
+    );
+  }
+
+  #onConnected(socket: Socket): void {
+    // Commands are written whole; Nagle would only delay a pipelined group's successor.
+    socket.setNoDelay(true);
+    socket.on('data', this.#onData);
+    this.#greeting = handled(this.#expect(null, false, this.#options.greetingTimeoutMs));
+    const waiter = this.#connectWaiter;
+    this.#connectWaiter = null;
+    waiter?.resolve();
   }
 
   #enqueue(lines: readonly string[], upgrade: boolean, timeoutMs: number): Promise<SmtpReply>[] {

@@ -78,7 +78,16 @@ function checkOptions(options: ProberOptions): void {
 
 /** True when the next host should be tried (RFC 5321 §5.1): no connection, or a 421 greeting. */
 function triesNextHost(failure: ProbeFailure): boolean {
-  if (failure.stage === 'connect') return failure.kind === 'connection_failed' || failure.kind === 'timeout';
+  if (failure.stage === 'connect') {
+    // Through a proxy: a refusal of this MX (ruleset, 0x02) or the proxy failing to reach it (0x03–0x06)
+    // is about this host; a proxy that is down, refuses us or stalls would fail every host the same way.
+    return (
+      failure.kind === 'connection_failed' ||
+      failure.kind === 'timeout' ||
+      failure.kind === 'proxy_refused' ||
+      failure.kind === 'proxy_target_unreachable'
+    );
+  }
   return failure.stage === 'greeting' && failure.kind === 'reply' && failure.reply?.code === 421;
 }
 
@@ -119,6 +128,7 @@ async function probe(options: ProberOptions, request: ProbeRequest): Promise<Smt
   let attempts = 0;
   let answered: SmtpSession | null = null;
   let failure: ProbeFailure | null = null;
+  let proxy: string | null = null;
   const sessionTargets = new WeakMap<SmtpSession, { host: string; ip: string }>();
 
   const result = (
@@ -141,6 +151,7 @@ async function probe(options: ProberOptions, request: ProbeRequest): Promise<Smt
       catchAll,
       failure,
       transcript,
+      proxy,
     };
   };
   for (const target of request.targets) {
@@ -151,6 +162,7 @@ async function probe(options: ProberOptions, request: ProbeRequest): Promise<Smt
       port: options.port,
       helo: options.helo,
       localAddress: options.localAddress,
+      connector: target.via ?? null,
       connectTimeoutMs: options.connectTimeoutMs,
       greetingTimeoutMs: options.greetingTimeoutMs,
       commandTimeoutMs: options.commandTimeoutMs,
@@ -162,6 +174,7 @@ async function probe(options: ProberOptions, request: ProbeRequest): Promise<Smt
     sessionTargets.set(session, target);
     const opened = await session.open();
     attempts += session.connections;
+    proxy = session.proxy;
     if (session.connected) answered = session;
     if (opened === null) {
       const separate = request.oneRecipientPerTransaction === true && request.catchAllRecipient !== null;

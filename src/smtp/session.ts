@@ -9,13 +9,14 @@
  */
 import { performance } from 'node:perf_hooks';
 import {
+  ProxyError,
   SmtpConnectError,
   SmtpProtocolError,
   SmtpTimeoutError,
   SmtpTlsError,
   VerifyError,
 } from '../errors.js';
-import type { ProbeFailure, SmtpReplyInfo, SmtpStage, TranscriptEntry } from '../types.js';
+import type { Connector, ProbeFailure, SmtpReplyInfo, SmtpStage, TranscriptEntry } from '../types.js';
 import { SmtpConnection, type TlsInfo } from './connection.js';
 import type { SmtpReply } from './reply-parser.js';
 
@@ -27,6 +28,8 @@ export interface SessionOptions {
   /** The name sent in EHLO/HELO. */
   readonly helo: string;
   readonly localAddress: string | null;
+  /** Supplies the TCP stream (a SOCKS5 proxy pool); `null` or absent to connect directly. */
+  readonly connector?: Connector | null | undefined;
   readonly connectTimeoutMs: number;
   readonly greetingTimeoutMs: number;
   readonly commandTimeoutMs: number;
@@ -77,6 +80,7 @@ export function replyInfo(stage: SmtpStage, reply: SmtpReply): SmtpReplyInfo {
 /** Turns an operational error into failure data; anything unexpected becomes a protocol error. */
 export function failureOf(error: unknown, stage: SmtpStage): ProbeFailure {
   const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof ProxyError) return { kind: `proxy_${error.kind}`, stage, message, reply: null };
   const kind: ProbeFailure['kind'] =
     error instanceof SmtpTimeoutError
       ? 'timeout'
@@ -111,6 +115,7 @@ export class SmtpSession {
   #tls: TlsInfo | null = null;
   #tlsFallback: string | null = null;
   #quitSent = false;
+  #proxy: string | null = null;
 
   constructor(options: SessionOptions) {
     this.#options = options;
@@ -120,6 +125,11 @@ export class SmtpSession {
   /** TCP connections made (2 when a failed TLS handshake was followed by a plaintext retry). */
   get connections(): number {
     return this.#connections;
+  }
+
+  /** The proxy the last connection went (or tried to go) through, `null` when direct. */
+  get proxy(): string | null {
+    return this.#proxy;
   }
 
   /** True once a TCP connection to the host was established. */
@@ -243,6 +253,7 @@ export class SmtpSession {
         ip,
         port,
         localAddress,
+        connector: this.#options.connector ?? null,
         connectTimeoutMs,
         greetingTimeoutMs,
         commandTimeoutMs,
@@ -251,8 +262,10 @@ export class SmtpSession {
         startedAt: this.#startedAt,
       });
     } catch (error) {
+      if (error instanceof ProxyError) this.#proxy = error.proxy;
       return failureOf(error, 'connect');
     }
+    this.#proxy = connection.proxy;
     this.#connection = connection;
     this.#connected = true;
     let greeting: SmtpReply;

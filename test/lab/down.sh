@@ -63,6 +63,8 @@ stop_postfix() {
 }
 
 [ -d "$LAB_RUN" ] || exit 0
+stop_pid "dante (open)" "$LAB_RUN/dante-open/danted.pid" danted
+stop_pid "dante (auth)" "$LAB_RUN/dante-auth/danted.pid" danted
 stop_pid opensmtpd "$LAB_RUN/opensmtpd/smtpd.pid" smtpd
 stop_pid exim "$LAB_RUN/exim/log/exim.pid" exim4
 stop_pid postgrey "$LAB_RUN/postgrey/postgrey.pid" postgrey

@@ -17,6 +17,8 @@ const PID_FILES = {
   'postfix (grey)': `${LAB_RUN}/postfix-grey/queue/pid/master.pid`,
   exim: `${LAB_RUN}/exim/log/exim.pid`,
   opensmtpd: `${LAB_RUN}/opensmtpd/smtpd.pid`,
+  'dante (open)': `${LAB_RUN}/dante-open/danted.pid`,
+  'dante (auth)': `${LAB_RUN}/dante-auth/danted.pid`,
 } as const;
 
 const POSTFIX_INSTANCES = ['reject', 'catchall', 'grey'] as const;

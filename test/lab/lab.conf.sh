@@ -14,6 +14,17 @@ LAB_SMTPD_ADDR=127.0.25.30     # OpenSMTPD (opensmtpd.test, fallback.test)
 LAB_DEAD_ADDR=127.0.25.99      # nothing listens: dead.test's only MX
 LAB_DOWN_ADDR=127.0.25.98      # nothing listens: fallback.test's first MX
 LAB_POSTGREY_PORT=10023
+# Two Dante SOCKS5 proxies (issue 17): each listens on its own address, port 1080, and connects out from
+# its own `external:` address, so the servers' logs show the proxy as the client. The external
+# addresses sit in /24s of their own, because postgrey's triplet keys on the client's /24.
+LAB_DANTE_OPEN_ADDR=127.0.25.40   # no authentication; its ruleset refuses LAB_REFUSED_ADDR
+LAB_DANTE_OPEN_EXTERNAL=127.0.141.1
+LAB_DANTE_AUTH_ADDR=127.0.25.42   # RFC 1929 user/password against the system user below
+LAB_DANTE_AUTH_EXTERNAL=127.0.142.1
+LAB_DANTE_PORT=1080
+LAB_DANTE_USER=rcpt-lab-proxy
+LAB_DANTE_PASSWORD=lab-proxy-secret
+LAB_REFUSED_ADDR=127.0.25.97     # refused.test's MX: the open Dante's ruleset blocks it (reply 0x02)
 # postgrey's delay, in seconds: short, so the suite waits it out (Debian's default is 300).
 LAB_GREYLIST_DELAY=3
 

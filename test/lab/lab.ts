@@ -20,6 +20,20 @@ export const LAB_ADDR = {
   down: '127.0.25.98',
 } as const;
 
+/** The two Dante SOCKS5 proxies of lab.conf.sh: where each listens and the address it connects out from. */
+export const LAB_DANTE = {
+  open: { url: 'socks5://127.0.25.40:1080', external: '127.0.141.1' },
+  auth: {
+    url: 'socks5://rcpt-lab-proxy:lab-proxy-secret@127.0.25.42:1080',
+    /** How results name it: the user name, never the password. */
+    name: 'socks5://rcpt-lab-proxy@127.0.25.42:1080',
+    external: '127.0.142.1',
+  },
+} as const;
+
+/** refused.test's MX address, which the open Dante's ruleset refuses. */
+export const LAB_REFUSED_ADDR = '127.0.25.97';
+
 /** postgrey's `--delay` in lab.conf.sh, in milliseconds. */
 export const LAB_GREYLIST_DELAY_MS = 3_000;
 

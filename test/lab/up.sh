@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings up rcpt's real-MTA lab (issue 5): Knot, three Postfix instances (one with postgrey), Exim and
-# OpenSMTPD, each on its own loopback address, port 25. Debian 12, as root, no systemd needed.
+# OpenSMTPD, each on its own loopback address, port 25; and two Dante SOCKS5 proxies (issue 17). Debian 12, as root, no systemd needed.
 #
 # Idempotent: installs what is missing from Debian's archive, stops a previous run (down.sh), renders
 # the configs of this folder into $LAB_RUN and starts every daemon fresh. Nothing relays, nothing
@@ -23,7 +23,7 @@ command -v apt-get >/dev/null || die "needs Debian (apt-get)"
 # --- packages -------------------------------------------------------------------------------------
 
 # Installed normally. Postfix is preseeded to "No configuration": the lab writes its own per instance.
-APT_PACKAGES=(knot postfix postgrey util-linux)
+APT_PACKAGES=(knot postfix postgrey util-linux dante-server)
 # Shared libraries the unpacked Exim and OpenSMTPD binaries link against (their Depends:).
 APT_LIBS=(libgnutls30 libgnutls-dane0 libidn12 libidn2-0 libpcre2-8-0 libnsl2 libdb5.3 libcrypt1
   libevent-2.1-7 libpam0g libssl3 zlib1g)
@@ -92,6 +92,11 @@ prepare_system() {
   if [ ! -e /usr/libexec/opensmtpd ]; then ln -s "$LAB_PKGS/root/usr/libexec/opensmtpd" /usr/libexec/opensmtpd; fi
   mkdir -p /var/lib/opensmtpd/empty
   chmod 711 /var/spool/smtpd 2>/dev/null || install -d -m 711 /var/spool/smtpd
+  # Dante's `socksmethod: username` checks RFC 1929 logins against system users: a dedicated one, with
+  # no home and no shell, whose password the suite knows (lab.conf.sh).
+  getent passwd "$LAB_DANTE_USER" >/dev/null ||
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$LAB_DANTE_USER"
+  echo "$LAB_DANTE_USER:$LAB_DANTE_PASSWORD" | chpasswd
 }
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -199,6 +204,20 @@ start_opensmtpd() {
   wait_port "$LAB_SMTPD_ADDR" 25 opensmtpd "$dir/smtpd.log"
 }
 
+# start_dante NAME ADDR EXTERNAL METHOD BLOCK: one danted from dante/danted.conf (`-D`: a daemon that
+# writes its pid file). BLOCK is an address the ruleset refuses, or empty.
+start_dante() {
+  local name=$1 addr=$2 external=$3 method=$4 block=$5 dir=$LAB_RUN/dante-$1 rule=''
+  mkdir -p "$dir"
+  [ -z "$block" ] || rule="socks block { from: 0.0.0.0/0 to: $block/32 log: error }"
+  render "$LAB_SRC/dante/danted.conf" "$dir/danted.conf" LOG="$dir/danted.log" ADDR="$addr" \
+    PORT="$LAB_DANTE_PORT" EXTERNAL="$external" METHOD="$method" BLOCK="$rule"
+  : >"$dir/danted.log"
+  in_lab_ns danted -f "$dir/danted.conf" -p "$dir/danted.pid" -D -N 1 2>>"$dir/danted.log" ||
+    die "dante ($name) failed to start: $(tail -n 5 "$dir/danted.log")"
+  wait_port "$addr" "$LAB_DANTE_PORT" "dante ($name)" "$dir/danted.log"
+}
+
 # --- main -----------------------------------------------------------------------------------------
 
 started=$(date +%s)
@@ -217,4 +236,6 @@ start_postfix grey "$LAB_GREY_ADDR" mx.grey.test
 start_postgrey
 start_exim
 start_opensmtpd
-log "up in $(($(date +%s) - started)) s: knot $LAB_DNS_ADDR:53, postfix $LAB_PF_ADDR $LAB_CATCHALL_ADDR $LAB_GREY_ADDR (postgrey :$LAB_POSTGREY_PORT, delay ${LAB_GREYLIST_DELAY}s), exim $LAB_EXIM_ADDR, opensmtpd $LAB_SMTPD_ADDR; state in $LAB_RUN"
+start_dante open "$LAB_DANTE_OPEN_ADDR" "$LAB_DANTE_OPEN_EXTERNAL" none "$LAB_REFUSED_ADDR"
+start_dante auth "$LAB_DANTE_AUTH_ADDR" "$LAB_DANTE_AUTH_EXTERNAL" username ''
+log "up in $(($(date +%s) - started)) s: knot $LAB_DNS_ADDR:53, postfix $LAB_PF_ADDR $LAB_CATCHALL_ADDR $LAB_GREY_ADDR (postgrey :$LAB_POSTGREY_PORT, delay ${LAB_GREYLIST_DELAY}s), exim $LAB_EXIM_ADDR, opensmtpd $LAB_SMTPD_ADDR, dante $LAB_DANTE_OPEN_ADDR $LAB_DANTE_AUTH_ADDR (:$LAB_DANTE_PORT); state in $LAB_RUN"

@@ -25,6 +25,7 @@ import {
   startPersonaWorld,
   type PersonaWorld,
 } from './personas.js';
+import { startRawSocksServer, type RawSocksBehaviour } from '../helpers/socks-raw-server.js';
 
 let world: PersonaWorld;
 let base: VerifyOptions;
@@ -581,6 +582,30 @@ describe('hostile servers: unknown with the right reason, within the deadline, n
     assert.ok(result.durationMs < 1_500, `${result.durationMs} ms`);
     await assertClosedAndClean('mx.tarpit.test');
   });
+});
+
+describe('through a SOCKS5 proxy that fails (docs/proxies.md): never a verdict about the mailbox', () => {
+  const cases: [RawSocksBehaviour | 'dead', Reason][] = [
+    ['dead', 'proxy_unreachable'],
+    [{ kind: 'auth_fail' }, 'proxy_auth_failed'],
+    [{ kind: 'reply', code: 2 }, 'proxy_refused'],
+    [{ kind: 'reply', code: 4 }, 'proxy_target_unreachable'],
+    [{ kind: 'stall' }, 'proxy_timeout'],
+  ];
+  for (const [behaviour, reason] of cases) {
+    it(`${reason}: unknown, naming the proxy`, async () => {
+      const raw = behaviour === 'dead' ? null : await startRawSocksServer('127.0.30.1', behaviour);
+      const url = (raw?.url ?? 'socks5://127.0.30.2:1080').replace('socks5://', 'socks5://probe:pw@');
+      try {
+        const result = await run('alice@gmail.com', { proxy: url });
+        assert.equal(result.verdict, 'unknown');
+        assert.equal(result.reason, reason);
+        assert.equal(result.smtp?.proxy, url.replace(':pw@', '@'));
+      } finally {
+        await raw?.close();
+      }
+    });
+  }
 });
 
 describe('at the end', () => {

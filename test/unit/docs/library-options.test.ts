@@ -99,7 +99,14 @@ describe('docs/library.md options', () => {
     const source = read('src/cli/common-options.ts');
     const variables = [...new Set(source.match(/RCPT_[A-Z_]+/g) ?? [])];
     assert.ok(variables.length >= 5, 'the CLI reads some variables');
-    const samples = ['1', '127.0.0.1', 'probe.example.net', 'verify@example.net'];
+    const samples = [
+      '1',
+      '127.0.0.1',
+      'probe.example.net',
+      'verify@example.net',
+      'socks5://127.0.0.1:1080',
+      'example.com=direct',
+    ];
     for (const variable of variables) {
       const keys = new Set<string>();
       for (const sample of samples) {

@@ -45,6 +45,7 @@ function result(input: string, reason: Reason): VerifyResult {
       catchAll: false,
       attempts: 1,
       transcript: null,
+      proxy: null,
     },
     durationMs: 3,
     checkedAt: '2026-11-28T20:00:00.000Z',

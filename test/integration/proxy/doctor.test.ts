@@ -1,0 +1,134 @@
+/**
+ * `rcpt doctor --proxy` / `runDoctor({ proxy })` against the doctor's loopback world through Dante: the
+ * proxy answers and accepts us, port 25 works through it, and the egress address is read from the
+ * provider's EHLO reply; and what the doctor says for a dead proxy, refused credentials and a ruleset
+ * that refuses port 25.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { runDoctor, type DoctorReport } from '../../../src/index.js';
+import { startDoctorWorld, type DoctorWorld } from '../doctor/doctor-world.js';
+import { startDante, type RunningDante } from '../../helpers/dante.js';
+import { startRawSocksServer } from '../../helpers/socks-raw-server.js';
+import { runCli } from '../../helpers/run-cli.js';
+
+const EXTERNAL = '127.0.31.141';
+let world: DoctorWorld;
+let dante: RunningDante;
+let blocking: RunningDante;
+
+before(async () => {
+  world = await startDoctorWorld();
+  dante = await startDante({ internal: '127.0.31.41', external: EXTERNAL });
+  // Refuses the "provider" at 127.0.10.1 by its ruleset.
+  blocking = await startDante({
+    internal: '127.0.31.42',
+    external: '127.0.31.142',
+    block: ['127.0.10.1/32'],
+  });
+});
+
+after(async () => {
+  await Promise.all([world.close(), dante.close(), blocking.close()]);
+});
+
+function line(report: DoctorReport, id: string) {
+  const found = report.checks.find((check) => check.id === id);
+  assert.ok(found !== undefined, id);
+  return found;
+}
+
+describe('rcpt doctor --proxy', () => {
+  it('the proxy answers, port 25 works through it, and the egress address comes from the EHLO reply', async () => {
+    const options = { ...world.options({ proxy: dante.url }) };
+    delete options.sourceIp;
+    const report = await runDoctor(options);
+    assert.deepEqual(
+      report.checks.slice(0, 3).map((check) => [check.id, check.status]),
+      [
+        ['proxy', 'pass'],
+        ['port25', 'pass'],
+        ['source_address', 'warn'],
+      ],
+    );
+    assert.match(
+      line(report, 'proxy').summary,
+      new RegExp(`proxy ${dante.url.replace(/\./g, '\\.')} answers`),
+    );
+    assert.match(
+      line(report, 'port25').evidence.join('\n'),
+      new RegExp(`through socks5://.*it saw us as ${EXTERNAL}`),
+    );
+    // The address the provider saw is Dante's `external:`, and the other checks are about it.
+    assert.equal(report.sourceIp, EXTERNAL);
+    assert.equal(report.sourceIpOrigin, 'greeting');
+    assert.match(
+      line(report, 'source_address').summary,
+      /egress address, as a provider's EHLO reply echoed it/,
+    );
+    assert.match(line(report, 'ptr').summary, new RegExp(EXTERNAL.replace(/\./g, '\\.')));
+  });
+
+  it('with --source-ip, the given address is checked and EHLO is not needed', async () => {
+    const report = await runDoctor(world.options({ proxy: dante.url }));
+    assert.equal(report.sourceIpOrigin, 'option');
+    assert.equal(line(report, 'proxy').status, 'pass');
+    assert.equal(line(report, 'port25').status, 'pass');
+    assert.equal(line(report, 'ptr').status, 'pass');
+  });
+
+  it('a dead proxy fails the proxy line, and port 25 with it', async () => {
+    const dead = 'socks5://127.0.31.99:1080';
+    const report = await runDoctor(world.options({ proxy: dead }));
+    assert.equal(line(report, 'proxy').status, 'fail');
+    assert.match(line(report, 'proxy').summary, /cannot be reached/);
+    assert.equal(line(report, 'port25').status, 'fail');
+    assert.equal(report.ok, false);
+  });
+
+  it('refused credentials and a ruleset that refuses port 25 each fail the proxy line, saying which', async () => {
+    const raw = await startRawSocksServer('127.0.31.50', { kind: 'auth_fail' });
+    try {
+      const report = await runDoctor(
+        world.options({ proxy: raw.url.replace('socks5://', 'socks5://probe:wrong@') }),
+      );
+      assert.equal(line(report, 'proxy').status, 'fail');
+      assert.match(line(report, 'proxy').summary, /refused the user name and password/);
+      assert.match(line(report, 'proxy').advice ?? '', /credentials/);
+    } finally {
+      await raw.close();
+    }
+    const report = await runDoctor(world.options({ proxy: blocking.url }));
+    assert.equal(line(report, 'proxy').status, 'fail');
+    assert.match(line(report, 'proxy').summary, /ruleset/);
+    assert.match(line(report, 'proxy').advice ?? '', /port = 25/);
+  });
+
+  it('on the command line: the proxy line first, and a malformed URL is exit 64', async () => {
+    const flags = [
+      'doctor',
+      '--dns-server',
+      world.dns.address,
+      '--smtp-port',
+      String(world.smtpPort),
+      '--allow-private-targets',
+      '--provider',
+      'open.test',
+      '--blocklist',
+      'bl.test',
+      '--source-ip',
+      '11.0.25.25',
+      '--helo',
+      'probe.good.test',
+      '--mail-from',
+      'verify@good.test',
+    ];
+    const run = await runCli([...flags, '--proxy', dante.url]);
+    assert.equal(run.code, 0, run.stderr + run.stdout);
+    assert.match(run.stdout.split('\n')[2] ?? '', /^PASS\s+proxy\s+proxy socks5:\/\//);
+    const bad = await runCli([...flags, '--proxy', 'socks5://127.0.0.1']);
+    assert.equal(bad.code, 64);
+    assert.match(bad.stderr, /missing port/);
+  });
+});
