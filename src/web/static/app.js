@@ -2,6 +2,8 @@
 // Plain browser JavaScript served as is (no framework, no bundler). It talks to the same JSON API any
 // client uses (GET /docs); every value from the server is put in the page as text, never as HTML.
 
+import { wireFileDrop } from './file-drop.js';
+
 const VERDICTS = ['deliverable', 'risky', 'undeliverable', 'unknown'];
 const LABELS = {
   deliverable: 'Deliverable',
@@ -74,27 +76,7 @@ function formatBytes(bytes) {
 }
 
 function setUpDrop() {
-  const drop = $('drop');
-  $('file').addEventListener('change', (event) => chooseFile(event.target.files[0] ?? null));
-  $('clear-file').addEventListener('click', () => {
-    $('file').value = '';
-    chooseFile(null);
-    $('file').focus();
-  });
-  for (const type of ['dragenter', 'dragover']) {
-    drop.addEventListener(type, (event) => {
-      event.preventDefault();
-      drop.classList.add('over');
-    });
-  }
-  for (const type of ['dragleave', 'drop']) {
-    drop.addEventListener(type, () => drop.classList.remove('over'));
-  }
-  drop.addEventListener('drop', (event) => {
-    event.preventDefault();
-    const file = event.dataTransfer?.files[0];
-    if (file) chooseFile(file);
-  });
+  wireFileDrop({ drop: 'drop', input: 'file', clear: 'clear-file' }, chooseFile);
 }
 
 async function startJob(event) {

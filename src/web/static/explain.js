@@ -2,6 +2,8 @@
 // goes to POST /v1/explain; the answer is shown per reply or per failed recipient. Every value from
 // the server is put in the page as text, never as HTML.
 
+import { wireFileDrop } from './file-drop.js';
+
 const $ = (id) => document.getElementById(id);
 const KEY_STORAGE = 'rcpt.apiKey';
 
@@ -197,27 +199,10 @@ function render(answer, note) {
 }
 
 function setUp() {
-  const drop = $('explain-drop');
-  $('explain-file').addEventListener('change', (event) => chooseExplainFile(event.target.files[0] ?? null));
-  $('explain-clear-file').addEventListener('click', () => {
-    $('explain-file').value = '';
-    chooseExplainFile(null);
-    $('explain-file').focus();
-  });
-  for (const type of ['dragenter', 'dragover']) {
-    drop.addEventListener(type, (event) => {
-      event.preventDefault();
-      drop.classList.add('over');
-    });
-  }
-  for (const type of ['dragleave', 'drop']) {
-    drop.addEventListener(type, () => drop.classList.remove('over'));
-  }
-  drop.addEventListener('drop', (event) => {
-    event.preventDefault();
-    const file = event.dataTransfer?.files[0];
-    if (file) chooseExplainFile(file);
-  });
+  wireFileDrop(
+    { drop: 'explain-drop', input: 'explain-file', clear: 'explain-clear-file' },
+    chooseExplainFile,
+  );
   $('explain-form').addEventListener('submit', explain);
 }
 
