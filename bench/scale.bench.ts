@@ -18,7 +18,8 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { addressKey, openScaleOut } from '../src/index.js';
+import { addressKey } from '../src/jobs/index.js';
+import { openScaleOut } from '../src/jobs/postgres/index.js';
 import { worldFlags } from './bulk-world.js';
 import { startWorldThread, type ThreadWorld } from './world-thread.js';
 

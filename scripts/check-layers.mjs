@@ -23,6 +23,8 @@ const PURE_FILES = new Set([
   'proxy/proxy-routes.ts',
 ]);
 const APPS = ['cli', 'server', 'web', 'demo'];
+/** The library's entries (package.json `exports`): `rcpt`, `rcpt/jobs`, `rcpt/jobs/postgres`. */
+const ENTRIES = new Set(['index.ts', 'jobs/index.ts', 'jobs/postgres/index.ts']);
 const IO_MODULES = /^node:(net|tls|dns|dgram|http|https|fs|child_process|timers)(\/|$)/;
 /** Files allowed to wire `dns/` and `smtp/` together. */
 const WIRING = new Set(['verifier.ts', 'index.ts']);
@@ -79,11 +81,13 @@ for (const file of walk(src)) {
     if (
       APPS.includes(from ?? '') &&
       internal &&
-      target !== 'index.ts' &&
+      !ENTRIES.has(target) &&
       top(target) !== from &&
       !APPS.includes(to ?? '')
     ) {
-      problems.push(`${rel}: apps use the library through src/index.ts, not ${target}`);
+      problems.push(
+        `${rel}: apps use the library through its entries (${[...ENTRIES].join(', ')}), not ${target}`,
+      );
     }
     if (internal && !APPS.includes(from ?? '') && APPS.includes(to ?? '')) {
       problems.push(`${rel}: the core never imports an app (${target})`);

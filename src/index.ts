@@ -1,5 +1,9 @@
 /**
- * rcpt: email address verification. The one entry point of the library.
+ * rcpt: email address verification. The main entry of the library (package.json `exports` "."): verify,
+ * verifyMany, createVerifier, parsing and typo suggestion, explain, doctor, the result types and the
+ * errors. Jobs are `rcpt/jobs` (src/jobs/index.ts), scale-out `rcpt/jobs/postgres`
+ * (src/jobs/postgres/index.ts) and the HTTP API `rcpt/server` (src/server/index.ts): importing this
+ * entry loads none of their modules (no SQLite, no PostgreSQL driver, no HTTP server).
  *
  * @example
  * import { verify } from 'rcpt';
@@ -61,8 +65,6 @@ export {
   type ReplyCategory,
   type ReplySide,
 } from './classify/index.js';
-export * from './jobs/index.js';
-export * from './jobs/postgres/index.js';
 export { explainBounce, looksLikeMessage, MAX_BOUNCE_BYTES } from './explain/bounce.js';
 export {
   BOUNCE_KINDS,

@@ -11,32 +11,26 @@ import { dirname, resolve } from 'node:path';
 
 import { Option, type Command } from 'commander';
 
+import { VERDICTS, createVerifier, type Verdict, type VerifyOptions } from '../index.js';
 import {
   CSV_FORMULAS,
   InputError,
   OUTPUT_FORMATS,
-  VERDICTS,
   compareSettings,
-  createVerifier,
   describeDifferences,
   recordedSettings,
   formatOutput,
   ingestInput,
-  followJob,
-  isPostgresUrl,
-  openScaleOut,
   openSqliteJobStore,
   runJob,
-  type ScaleOut,
   type JobRecord,
   type JobSettings,
   type JobSource,
   type CsvFormulas,
   type JobStore,
   type OutputFormat,
-  type Verdict,
-  type VerifyOptions,
-} from '../index.js';
+} from '../jobs/index.js';
+import { followJob, isPostgresUrl, openScaleOut, type ScaleOut } from '../jobs/postgres/index.js';
 import type { DemoWorld } from '../demo/world.js';
 import {
   BulkError,

@@ -4,14 +4,8 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import {
-  OptionsError,
-  parseProxyRoute,
-  parseProxyUrl,
-  type JobSettings,
-  type SettingValue,
-  type VerifyOptions,
-} from '../index.js';
+import { OptionsError, parseProxyRoute, parseProxyUrl, type VerifyOptions } from '../index.js';
+import type { JobSettings, SettingValue } from '../jobs/index.js';
 
 export interface SharedFlags {
   dnsServer?: string[];

@@ -1,12 +1,6 @@
 /** Verifying a list of addresses from the CLI, printing the results, and the exit status they mean. */
-import {
-  createVerifier,
-  formatOutput,
-  type OutputRow,
-  type Verdict,
-  type VerifyOptions,
-  type VerifyResult,
-} from '../index.js';
+import { createVerifier, type Verdict, type VerifyOptions, type VerifyResult } from '../index.js';
+import { formatOutput, type OutputRow } from '../jobs/index.js';
 import { pipeText } from './bulk-output.js';
 import { formatSummary, formatTable, formatTranscripts } from './format.js';
 

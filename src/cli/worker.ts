@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 
 import { Option, type Command } from 'commander';
 
-import { isPostgresUrl, startWorker, type WorkerEvent } from '../index.js';
+import { isPostgresUrl, startWorker, type WorkerEvent } from '../jobs/postgres/index.js';
 import type { CliIo } from './run-verify.js';
 import { doctorOptionsFor, startupDoctor } from './doctor.js';
 import {

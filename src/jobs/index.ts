@@ -1,4 +1,8 @@
-/** Jobs (docs/bulk.md, docs/architecture.md): the job store, its SQLite implementation, input reading, output and the runner. */
+/**
+ * `rcpt/jobs` (package.json `exports`; docs/library.md, docs/bulk.md): a list made a resumable job. The
+ * job store and its SQLite implementation, input reading and ingest, the output formats, the runner and
+ * the settings a job records. Loads better-sqlite3; the main entry `rcpt` does not.
+ */
 export {
   JOB_STATUSES,
   type DomainFacts,
@@ -21,9 +25,6 @@ export { openSqliteJobStore, type SqliteJobStoreOptions } from './sqlite-job-sto
 export { addressKey } from './address-key.js';
 export {
   openInput,
-  detectDelimiter,
-  parseFields,
-  looseFields,
   InputError,
   MAX_LINE_CHARS,
   type InputRow,
@@ -33,8 +34,6 @@ export {
 export { ingestInput, InputTooLargeError, type IngestOptions, type IngestSummary } from './ingest.js';
 export {
   formatOutput,
-  csvHeader,
-  outputRecord,
   CSV_FORMULAS,
   OUTPUT_FORMATS,
   RESULT_COLUMNS,

@@ -7,7 +7,8 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { stream, streamSSE } from 'hono/streaming';
 
-import type { FormatOptions, OutputRow, Verdict, WebhookDelivery, WebhookOutcome } from '../index.js';
+import type { Verdict } from '../index.js';
+import type { FormatOptions, OutputRow, WebhookDelivery, WebhookOutcome } from '../jobs/index.js';
 import { mediaTypeOf } from './body-limit.js';
 import { HttpError } from './http-error.js';
 import { checkWebhookHeaders, checkWebhookUrl, type JobWebhook } from './webhooks.js';

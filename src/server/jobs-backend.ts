@@ -1,12 +1,12 @@
 /**
- * The API's `JobsBackend` over the library's job store and runner (src/jobs through src/index.ts): an
+ * The API's `JobsBackend` over the library's job store and runner (its entry src/jobs/index.ts, `rcpt/jobs`): an
  * upload is ingested as it streams in, then queued; a few jobs run at once in this process, sharing
  * the server's verifier (and so its DNS and catch-all caches).
  */
+import { VERDICTS, type Verdict, type Verifier } from '../index.js';
 import {
   InputError,
   InputTooLargeError,
-  VERDICTS,
   addressKey,
   compareSettings,
   describeDifferences,
@@ -17,9 +17,7 @@ import {
   type JobRecord,
   type JobSettings,
   type JobStore,
-  type Verdict,
-  type Verifier,
-} from '../index.js';
+} from '../jobs/index.js';
 import {
   JobInputError,
   JobStoreFullError,

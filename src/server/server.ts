@@ -9,14 +9,11 @@ import { dirname, resolve } from 'node:path';
 
 import { createAdaptorServer } from '@hono/node-server';
 
-import {
-  createVerifier,
-  isPostgresUrl,
-  openScaleOut,
-  openSqliteJobStore,
-  type VerifyOptions,
-} from '../index.js';
-import type { DoctorOptions, JobSettings } from '../index.js';
+import { createVerifier, type VerifyOptions } from '../index.js';
+import { openSqliteJobStore } from '../jobs/index.js';
+import { isPostgresUrl, openScaleOut } from '../jobs/postgres/index.js';
+import type { DoctorOptions } from '../index.js';
+import type { JobSettings } from '../jobs/index.js';
 import { createApp, serverSmtpSettings, type App, type AppDeps, type Limits } from './app.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 import { createJobsBackend, type ClosableJobsBackend } from './jobs-backend.js';

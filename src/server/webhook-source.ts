@@ -4,7 +4,7 @@
  * Reacher's bulk jobs get Reacher's body (`{"result": CheckEmailOutput, "extra"}`, as its worker posts
  * it, plus `job_id` and `event`); rcpt's jobs get rcpt's result and job (docs/api.md).
  */
-import type { WebhookDelivery } from '../index.js';
+import type { WebhookDelivery } from '../jobs/index.js';
 import { jobResponse, type JobsBackend } from './job-routes.js';
 import { toReacherProgress, toReacherResponse } from './reacher.js';
 import { serverEcho, type ServerSmtpSettings } from './reacher-settings.js';

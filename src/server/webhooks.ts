@@ -14,7 +14,8 @@ import { request as httpRequest, type IncomingMessage, type RequestOptions } fro
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 
-import { classifyTarget, isAllowedTarget, type WebhookDelivery, type WebhookOutcome } from '../index.js';
+import { classifyTarget, isAllowedTarget } from '../index.js';
+import type { WebhookDelivery, WebhookOutcome } from '../jobs/index.js';
 import { LOCAL_OWNER, keyIdOf } from './auth.js';
 import { HttpError } from './http-error.js';
 import type { Logger } from './logger.js';

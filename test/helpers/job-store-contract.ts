@@ -8,16 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import {
-  addressKey,
-  parseAddress,
-  verdictOf,
-  type InputLayout,
-  type JobItem,
-  type JobStore,
-  type Reason,
-  type VerifyResult,
-} from '../../src/index.js';
+import { parseAddress, verdictOf, type Reason, type VerifyResult } from '../../src/index.js';
+import { addressKey, type InputLayout, type JobItem, type JobStore } from '../../src/jobs/index.js';
 
 /** A store under test, fresh and empty, and what the contract needs to look beside it. */
 export interface StoreUnderTest {

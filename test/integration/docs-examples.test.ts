@@ -267,6 +267,17 @@ describe('the code blocks of README.md and docs/', () => {
     assert.deepEqual(fields(documented), fields(JSON.parse(JSON.stringify(real))));
   });
 
+  /**
+   * A block's imports of the package's entries (package.json `exports`) as the sources they are built
+   * from: `'rcpt'` as `main` (the docs world's shim when run, src/index.ts when typechecked).
+   */
+  const fromEntries = (code: string, main: string): string =>
+    code
+      .replace(/from\s+'rcpt'/g, `from '${main}'`)
+      .replace(/from\s+'rcpt\/(jobs|jobs\/postgres|server)'/g, (_, entry: string) => {
+        return `from '${join(root, 'src', entry, 'index.js')}'`;
+      });
+
   it('ts blocks typecheck in a strict TypeScript project', async () => {
     const dir = join(scratch, 'typecheck');
     mkdirSync(dir);
@@ -276,7 +287,7 @@ describe('the code blocks of README.md and docs/', () => {
       if (block.marker?.kind === 'not run' || !['ts', 'typescript'].includes(block.lang)) continue;
       const file = join(dir, `${block.file.replace(/[^\w]/g, '_')}_${block.line}.mts`);
       // `export {}` keeps each block a module of its own even if it imports nothing.
-      writeFileSync(file, `${block.code.replace(/from\s+'rcpt'/g, `from '${index}'`)}\nexport {};\n`);
+      writeFileSync(file, `${fromEntries(block.code, index)}\nexport {};\n`);
       files.push(file);
     }
     // A user's strict project (not this repo's extra checks), with the library's sources standing in for
@@ -311,7 +322,7 @@ describe('the code blocks of README.md and docs/', () => {
     if (CODE.has(block.lang)) {
       it(`${where} runs`, async () => {
         const shim = pathToFileURL(join(root, 'test/helpers/docs/rcpt-in-docs-world.ts')).href;
-        const source = block.code.replace(/from\s+'rcpt'/g, `from '${shim}'`);
+        const source = fromEntries(block.code, shim);
         assert.ok(source !== block.code || !block.code.includes('rcpt'), 'imports rcpt as a user would');
         const file = join(scratch, `block-${block.line}.mts`);
         writeFileSync(file, source);

@@ -18,8 +18,9 @@ import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 
 import { startDnsServer } from '../../src/demo/dns-server.js';
-import { createVerifier, InputError, openInput, openSqliteJobStore, parseAddress } from '../../src/index.js';
-import type { InputRow } from '../../src/index.js';
+import { createVerifier, parseAddress } from '../../src/index.js';
+import { InputError, openInput, openSqliteJobStore } from '../../src/jobs/index.js';
+import type { InputRow } from '../../src/jobs/index.js';
 import { createApp } from '../../src/server/app.js';
 import { createJobsBackend } from '../../src/server/jobs-backend.js';
 import { createLogger } from '../../src/server/logger.js';

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { parse } from 'csv-parse/sync';
 
-import { startWorker, type RunningWorker } from '../../src/index.js';
+import { startWorker, type RunningWorker } from '../../src/jobs/postgres/index.js';
 import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, startRcpt } from './helpers.js';
 import { startScaleWorld, type ScaleWorld } from './world.js';
 

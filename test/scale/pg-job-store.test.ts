@@ -8,7 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { createVerifier, openPgJobStore, runJob, type PgJobStore } from '../../src/index.js';
+import { createVerifier } from '../../src/index.js';
+import { runJob } from '../../src/jobs/index.js';
+import { openPgJobStore, type PgJobStore } from '../../src/jobs/postgres/index.js';
 import { describeJobStoreContract, jobItem } from '../helpers/job-store-contract.js';
 import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, query } from './helpers.js';
 import { startScaleWorld } from './world.js';

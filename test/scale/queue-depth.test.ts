@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { openPgJobStore, type PgJobStore } from '../../src/index.js';
+import { openPgJobStore, type PgJobStore } from '../../src/jobs/postgres/index.js';
 import { createLogger } from '../../src/server/logger.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { fakeResult, jobItem } from '../helpers/job-store-contract.js';

@@ -23,7 +23,8 @@ import { after, afterEach, before, describe, it } from 'node:test';
 
 import pg from 'pg';
 
-import { addressKey, openScaleOut } from '../../src/index.js';
+import { addressKey } from '../../src/jobs/index.js';
+import { openScaleOut } from '../../src/jobs/postgres/index.js';
 import {
   PG_URL,
   SKIP_NO_PG,

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { startWorker, type RunningWorker } from '../../src/index.js';
+import { startWorker, type RunningWorker } from '../../src/jobs/postgres/index.js';
 import { createLogger } from '../../src/server/logger.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema } from './helpers.js';

@@ -18,7 +18,9 @@ import { after, afterEach, before, describe, it } from 'node:test';
 
 import pg from 'pg';
 
-import { addressKey, openScaleOut, type ScaleOut, type VerifyResult } from '../../src/index.js';
+import type { VerifyResult } from '../../src/index.js';
+import { addressKey } from '../../src/jobs/index.js';
+import { openScaleOut, type ScaleOut } from '../../src/jobs/postgres/index.js';
 import {
   PG_URL,
   SKIP_NO_PG,

@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { addressKey, openScaleOut, startWorker, type ScaleOut, type VerifyOptions } from '../../src/index.js';
+import type { VerifyOptions } from '../../src/index.js';
+import { addressKey } from '../../src/jobs/index.js';
+import { openScaleOut, startWorker, type ScaleOut } from '../../src/jobs/postgres/index.js';
 import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, query } from './helpers.js';
 import { startScaleWorld, type ScaleWorld } from './world.js';
 

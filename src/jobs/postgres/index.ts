@@ -1,4 +1,8 @@
-/** Scale-out on PostgreSQL (docs/scale-out.md): the job store, the pg-boss queue and the worker. */
+/**
+ * `rcpt/jobs/postgres` (package.json `exports`; docs/library.md, docs/scale-out.md): scale-out on
+ * PostgreSQL, the job store, the pg-boss queue and the worker. `pg` and `pg-boss` are loaded when a
+ * store or queue is opened, not by importing this entry.
+ */
 export {
   openPgJobStore,
   isPostgresUrl,
@@ -8,8 +12,6 @@ export {
 } from './pg-job-store.js';
 export {
   openScaleOut,
-  PLAN_QUEUE,
-  HOST_QUEUE,
   DEFAULT_PLAN_EXPIRE_SECONDS,
   DEFAULT_MAINTENANCE_SECONDS,
   type ScaleOut,
@@ -17,8 +19,6 @@ export {
 } from './scale-out.js';
 export {
   startWorker,
-  hostOfRoute,
-  NO_SMTP_HOST,
   DEFAULT_WORKER_CONCURRENCY,
   DEFAULT_CLUSTER_HOST_CONCURRENCY,
   DEFAULT_LEASE_MS,

@@ -9,17 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { startDemoWorld, type DemoWorld } from '../../../src/demo/world.js';
+import { createVerifier, verify, type VerifyOptions } from '../../../src/index.js';
 import {
-  createVerifier,
   formatOutput,
   ingestInput,
   openSqliteJobStore,
   runJob,
-  verify,
   type JobStore,
   type OutputRow,
-  type VerifyOptions,
-} from '../../../src/index.js';
+} from '../../../src/jobs/index.js';
 
 let world: DemoWorld;
 let base: VerifyOptions;

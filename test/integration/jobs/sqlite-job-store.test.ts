@@ -11,7 +11,7 @@ import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
 
-import { openSqliteJobStore } from '../../../src/index.js';
+import { openSqliteJobStore } from '../../../src/jobs/index.js';
 import { describeJobStoreContract } from '../../helpers/job-store-contract.js';
 
 describeJobStoreContract('openSqliteJobStore', async () => {

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { addressKey, openSqliteJobStore } from '../../../src/index.js';
+import { addressKey, openSqliteJobStore } from '../../../src/jobs/index.js';
 import { createApp, type App } from '../../../src/server/app.js';
 import { createJobsBackend, type ClosableJobsBackend } from '../../../src/server/jobs-backend.js';
 import { createLogger } from '../../../src/server/logger.js';

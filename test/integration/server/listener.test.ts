@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 
 import { run } from '../../../src/cli/main.js';
-import { addressKey, openSqliteJobStore, type JobSettings } from '../../../src/index.js';
+import { addressKey, openSqliteJobStore, type JobSettings } from '../../../src/jobs/index.js';
 import { JobSettingsError } from '../../../src/server/jobs-backend.js';
 import { startServer, type RunningServer } from '../../../src/server/server.js';
 import { KEY_A, KEY_B, bearer, capturedLogger, startWorld, type World } from './helpers.js';

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { Ajv } from 'ajv';
 
 import { startPersona } from '../../../src/demo/smtp-persona.js';
-import { openSqliteJobStore } from '../../../src/index.js';
+import { openSqliteJobStore } from '../../../src/jobs/index.js';
 import { createApp, type App } from '../../../src/server/app.js';
 import { createJobsBackend, type ClosableJobsBackend } from '../../../src/server/jobs-backend.js';
 import { JSON_TYPE, KEY_A, KEY_B, capturedLogger, startWorld, type World } from './helpers.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 import pg from 'pg';
 
-import { openSqliteJobStore } from '../../../src/index.js';
+import { openSqliteJobStore } from '../../../src/jobs/index.js';
 import { createApp, type App } from '../../../src/server/app.js';
 import {
   createJobsBackend,

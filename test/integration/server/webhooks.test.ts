@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { openSqliteJobStore } from '../../../src/index.js';
+import { openSqliteJobStore } from '../../../src/jobs/index.js';
 import { createApp } from '../../../src/server/app.js';
 import { createJobsBackend } from '../../../src/server/jobs-backend.js';
 import { startServer, type RunningServer } from '../../../src/server/server.js';

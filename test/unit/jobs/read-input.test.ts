@@ -5,15 +5,8 @@ import assert from 'node:assert/strict';
 import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 
-import {
-  looseFields,
-  InputError,
-  MAX_LINE_CHARS,
-  detectDelimiter,
-  openInput,
-  parseFields,
-  type InputRow,
-} from '../../../src/index.js';
+import { InputError, MAX_LINE_CHARS, openInput, type InputRow } from '../../../src/jobs/index.js';
+import { looseFields, detectDelimiter, parseFields } from '../../../src/jobs/read-input.js';
 
 async function read(
   text: string,

@@ -4,18 +4,15 @@ import assert from 'node:assert/strict';
 
 import { parse } from 'csv-parse/sync';
 
+import { parseAddress, verdictOf, type Reason, type VerifyResult } from '../../../src/index.js';
 import {
   RESULT_COLUMNS,
-  csvHeader,
   formatOutput,
-  parseAddress,
-  verdictOf,
   type InputLayout,
   type OutputFormat,
   type OutputRow,
-  type Reason,
-  type VerifyResult,
-} from '../../../src/index.js';
+} from '../../../src/jobs/index.js';
+import { csvHeader } from '../../../src/jobs/write-output.js';
 
 const layout: InputLayout = {
   format: 'csv',
