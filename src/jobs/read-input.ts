@@ -14,8 +14,15 @@ import { StringDecoder } from 'node:string_decoder';
 
 import type { InputLayout } from './job-store.js';
 
-/** Longest physical line kept, in characters; longer lines are reported and skipped. */
+/**
+ * Longest physical line read, in characters; a longer line is an unreadable row that keeps only its
+ * first `KEPT_LINE_CHARS` (marked with `CUT_MARK`), so memory holds at most this much of one line.
+ */
 export const MAX_LINE_CHARS = 65_536;
+/** How much of an over-long line is kept as the row's text. */
+export const KEPT_LINE_CHARS = 4_096;
+/** Appended to the kept start of an over-long line, so the text is not mistaken for the whole line. */
+export const CUT_MARK = '…[cut]';
 /** A quoted field may span lines (RFC 4180 §2.6), but not more than this many. */
 const MAX_RECORD_LINES = 100;
 /** How much of the input is looked at to choose the format and the delimiter. */
@@ -97,8 +104,21 @@ export interface OpenedInput {
 
 interface PhysicalLine {
   readonly number: number;
-  /** `null` when the line was longer than `MAX_LINE_CHARS` (its text is dropped). */
+  /** `null` when the line was longer than `MAX_LINE_CHARS` (see `cut`). */
   readonly text: string | null;
+  /** For an over-long line: its first `KEPT_LINE_CHARS` characters and its whole length. */
+  readonly cut?: { readonly start: string; readonly length: number };
+}
+
+/** "line 3: 1,048,576 characters, longer than 65,536; its first 4,096 are kept" */
+function overLongError(line: PhysicalLine): string {
+  const n = (value: number) => value.toLocaleString('en-US');
+  return `line ${line.number}: ${n(line.cut?.length ?? 0)} characters, longer than ${n(MAX_LINE_CHARS)}; its first ${n(KEPT_LINE_CHARS)} are kept`;
+}
+
+/** The text kept of an over-long line: its start, marked as cut; `null` for a line read whole. */
+function keptText(line: PhysicalLine): string | null {
+  return line.cut === undefined ? null : `${line.cut.start}${CUT_MARK}`;
 }
 
 /** Passes `source` through, refusing it (`InputError`) when its first kilobytes hold a NUL. */
@@ -121,24 +141,31 @@ async function* refuseBinary(
   }
 }
 
-/** Splits a byte or text stream into lines (LF or CRLF), capping each line's length. */
+/**
+ * Splits a byte or text stream into lines (LF or CRLF), capping each line's length: past
+ * `MAX_LINE_CHARS` only the line's first `KEPT_LINE_CHARS` are kept and the rest is counted as it
+ * passes, never held (a 1 GB file with no line break is read in bounded memory).
+ */
 async function* splitLines(
   source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
 ): AsyncGenerator<PhysicalLine> {
   const decoder = new StringDecoder('utf8');
   let buffer = '';
-  const state = { overflow: false };
+  /** `cut` is set while a line is over-long: its kept start and the characters seen so far. */
+  const state: { cut: { start: string; length: number } | null } = { cut: null };
   let number = 0;
   let first = true;
   const finish = (text: string): PhysicalLine => {
     number += 1;
+    const { cut } = state;
+    if (cut !== null) {
+      const length = cut.length + text.length - (text.endsWith('\r') ? 1 : 0);
+      state.cut = null;
+      return { number, text: null, cut: { start: cut.start, length } };
+    }
     const line = text.endsWith('\r') ? text.slice(0, -1) : text;
-    const result: PhysicalLine = {
-      number,
-      text: state.overflow || line.length > MAX_LINE_CHARS ? null : line,
-    };
-    state.overflow = false;
-    return result;
+    if (line.length <= MAX_LINE_CHARS) return { number, text: line };
+    return { number, text: null, cut: { start: line.slice(0, KEPT_LINE_CHARS), length: line.length } };
   };
   const take = function* (chunk: string): Generator<PhysicalLine> {
     let text = chunk;
@@ -150,14 +177,19 @@ async function* splitLines(
     for (;;) {
       const newline = text.indexOf('\n', start);
       if (newline === -1) break;
-      const piece = buffer + text.slice(start, newline);
+      const piece = state.cut === null ? buffer + text.slice(start, newline) : text.slice(start, newline);
       buffer = '';
       yield finish(piece);
       start = newline + 1;
     }
-    if (!state.overflow) buffer += text.slice(start);
+    const rest = text.slice(start);
+    if (state.cut !== null) {
+      state.cut.length += rest.length;
+      return;
+    }
+    buffer += rest;
     if (buffer.length > MAX_LINE_CHARS) {
-      state.overflow = true;
+      state.cut = { start: buffer.slice(0, KEPT_LINE_CHARS), length: buffer.length };
       buffer = '';
     }
   };
@@ -169,7 +201,7 @@ async function* splitLines(
     );
   }
   yield* take(decoder.end());
-  if (buffer.length > 0 || state.overflow) yield finish(buffer);
+  if (buffer.length > 0 || state.cut !== null) yield finish(buffer);
 }
 
 /** Counts `delimiter` outside double quotes. */
@@ -257,7 +289,7 @@ interface RawRecord {
   readonly line: number;
   readonly text: string | null;
   readonly error: string | null;
-  /** For a record that could not be read: the text of its first line (`null` when over-long). */
+  /** For a record that could not be read: the text of its first line (cut when over-long). */
   readonly raw?: string | null;
 }
 
@@ -317,11 +349,7 @@ function createRecordGrouper(): {
         feed(line);
         return;
       }
-      out.push({
-        line: line.number,
-        text: null,
-        error: `line ${line.number}: longer than ${MAX_LINE_CHARS} characters`,
-      });
+      out.push({ line: line.number, text: null, error: overLongError(line), raw: keptText(line) });
       return;
     }
     pending.push(line);
@@ -464,20 +492,14 @@ async function* listRows(lines: AsyncIterable<PhysicalLine>): AsyncGenerator<Inp
     if (line.text !== null && line.text.trim() === '') continue;
     row += 1;
     yield line.text === null
-      ? {
-          row,
-          line: line.number,
-          input: '',
-          fields: null,
-          error: `line ${line.number}: longer than ${MAX_LINE_CHARS} characters`,
-        }
+      ? { row, line: line.number, input: keptText(line) ?? '', fields: null, error: overLongError(line) }
       : { row, line: line.number, input: line.text.trim(), fields: null, error: null };
   }
 }
 
 /**
  * A row that could not be read keeps what the user wrote: its fields as written when they match the
- * header's count, else its whole text as the address; an over-long line's text is not kept.
+ * header's count, else its whole text as the address; an over-long line keeps its start, marked cut.
  */
 function unreadable(
   row: number,

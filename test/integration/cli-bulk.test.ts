@@ -154,8 +154,10 @@ describe('rcpt bulk', () => {
   it('keeps an unreadable row as written, unknown/unreadable_row, counted apart; verifies the rest', async () => {
     const input = await file(
       'broken.csv',
-      'id,email,notes\n1,alice@acme.test,A\n2,"bob@x.test"junk,precious notes\n3,nobody@acme.test,C\n4,"open,never closed\n',
+      `id,email,notes\n1,alice@acme.test,A\n2,"bob@x.test"junk,precious notes\n3,nobody@acme.test,C\n4,"open,never closed\n5,${'y'.repeat(70_000)}@acme.test,E\n`,
     );
+    // An over-long line keeps its first 4,096 characters, marked cut.
+    const cut = `5,${'y'.repeat(4_094)}…[cut]`;
     const output = join(dir, 'broken.out.csv');
     const { code, stderr } = await rcpt(['bulk', input, '-o', output, ...worldFlags()]);
     assert.equal(code, 0, stderr);
@@ -177,10 +179,16 @@ describe('rcpt bulk', () => {
         ['3', 'nobody@acme.test', 'C', 'undeliverable', 'mailbox_not_found', ''],
         // They do not: the raw line in one column.
         ['', '4,"open,never closed', '', 'unknown', 'unreadable_row', 'line 5:'],
+        ['', cut, '', 'unknown', 'unreadable_row', 'line 6:'],
       ],
     );
+    assert.match(
+      stderr,
+      /line 6: 70,014 characters, longer than 65,536; its first 4,096 are kept; row 5 kept as written/,
+    );
+    assert.equal(rows[4]?.error, 'line 6: 70,014 characters, longer than 65,536; its first 4,096 are kept');
     // Counted apart: not distinct addresses, and not in the verdict counts.
-    assert.match(stderr, /4 rows \(2 distinct addresses, 2 unreadable rows kept as written/);
+    assert.match(stderr, /5 rows \(2 distinct addresses, 3 unreadable rows kept as written/);
     assert.match(stderr, /deliverable 1, undeliverable 1, risky 0, unknown 0/);
 
     const ndjson = join(dir, 'broken.out.ndjson');
@@ -197,6 +205,7 @@ describe('rcpt bulk', () => {
         ['"bob@x.test"junk', 'unknown', 'unreadable_row'],
         ['nobody@acme.test', 'undeliverable', 'mailbox_not_found'],
         ['4,"open,never closed', 'unknown', 'unreadable_row'],
+        [cut, 'unknown', 'unreadable_row'],
       ],
     );
   });

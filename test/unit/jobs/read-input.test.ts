@@ -1,4 +1,5 @@
 /** Reading lists: format and delimiter detection, quoted fields, malformed rows, caps, chunking. */
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -6,7 +7,13 @@ import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 
 import { InputError, MAX_LINE_CHARS, openInput, type InputRow } from '../../../src/jobs/index.js';
-import { looseFields, detectDelimiter, parseFields } from '../../../src/jobs/read-input.js';
+import {
+  CUT_MARK,
+  KEPT_LINE_CHARS,
+  looseFields,
+  detectDelimiter,
+  parseFields,
+} from '../../../src/jobs/read-input.js';
 
 async function read(
   text: string,
@@ -139,19 +146,68 @@ describe('openInput', () => {
     assert.deepEqual(looseFields('"a;b";"say ""hi""";x"y', ';'), ['a;b', 'say "hi"', 'x"y']);
   });
 
-  it('caps a huge line: reported, skipped, and the next lines are read', async () => {
-    const huge = 'x'.repeat(MAX_LINE_CHARS * 3);
+  it('caps a huge line: unreadable, its start kept and marked cut, its length named, the next lines read', async () => {
+    const huge = `${'x'.repeat(MAX_LINE_CHARS * 3)}@x.test,H`;
+    const error = `line 3: ${huge.length.toLocaleString('en-US')} characters, longer than ${MAX_LINE_CHARS.toLocaleString('en-US')}; its first ${KEPT_LINE_CHARS.toLocaleString('en-US')} are kept`;
+    const kept = `${'x'.repeat(KEPT_LINE_CHARS)}${CUT_MARK}`;
+    // Chunks smaller than the cap (the cut comes at a chunk's end) and larger (within one chunk).
     for (const chunk of [4096, 1_000_000]) {
-      const { rows } = await read(`email,name\na@x.test,A\n${huge}@x.test,H\nb@x.test,B\n`, { chunk });
+      const { rows } = await read(`email,name\na@x.test,A\n${huge}\r\nb@x.test,B\n`, { chunk });
       assert.deepEqual(
-        rows.map((r) => [r.line, r.input, r.error]),
+        rows.map((r) => [r.line, r.input, r.fields, r.error]),
         [
-          [2, 'a@x.test', null],
-          [3, '', `line 3: longer than ${MAX_LINE_CHARS} characters`],
-          [4, 'b@x.test', null],
+          [2, 'a@x.test', ['a@x.test', 'A'], null],
+          [3, kept, null, error],
+          [4, 'b@x.test', ['b@x.test', 'B'], null],
+        ],
+      );
+      // A plain list, and an over-long last line without a line break.
+      const list = await read(`a@x.test\nb@x.test\n${huge}`, { chunk });
+      assert.deepEqual(
+        list.rows.map((r) => [r.line, r.input, r.error]),
+        [
+          [1, 'a@x.test', null],
+          [2, 'b@x.test', null],
+          [3, kept, error],
         ],
       );
     }
+  });
+
+  it('reads a line of 256 MiB in bounded memory (a child process with a 64 MB heap)', () => {
+    // Were the line held whole (256 Mi one-byte characters), the child would run out of heap and die.
+    const script = `
+      import { openInput } from './src/jobs/index.ts';
+      const chunk = Buffer.alloc(1 << 20, 0x78);
+      async function* source() {
+        yield Buffer.from('email,name\\na@x.test,A\\n');
+        for (let i = 0; i < 256; i++) yield chunk;
+        yield Buffer.from('\\nb@x.test,B\\n');
+      }
+      const { rows } = await openInput(source());
+      for await (const row of rows) console.log(JSON.stringify([row.line, row.input.length, row.error]));
+    `;
+    const child = spawnSync(
+      process.execPath,
+      ['--max-old-space-size=64', '--import', 'tsx', '--input-type=module', '-e', script],
+      { cwd: new URL('../../..', import.meta.url), encoding: 'utf8' },
+    );
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(
+      child.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as unknown),
+      [
+        [2, 8, null],
+        [
+          3,
+          KEPT_LINE_CHARS + CUT_MARK.length,
+          `line 3: 268,435,456 characters, longer than 65,536; its first 4,096 are kept`,
+        ],
+        [4, 8, null],
+      ],
+    );
   });
 
   it('decodes UTF-8 split across chunks', async () => {
