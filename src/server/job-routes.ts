@@ -32,8 +32,11 @@ export interface JobView {
   /** The key id that created the job. */
   readonly owner: string;
   readonly status: JobStatus;
+  /** Distinct addresses, not counting rows that could not be read. */
   readonly total: number;
   readonly done: number;
+  /** Rows that could not be read (unknown/unreadable_row), apart from `total`, `counts` and `reasons`. */
+  readonly unreadable: number;
   readonly counts: Readonly<Record<Verdict, number>>;
   readonly reasons: Readonly<Record<string, number>>;
   readonly createdAt: string;
@@ -123,6 +126,7 @@ export function jobResponse(job: JobView, now = Date.now()): z.infer<typeof JobS
     total: job.total,
     done: job.done,
     progress: job.total === 0 ? (FINISHED.has(job.status) ? 1 : 0) : job.done / job.total,
+    unreadable: job.unreadable,
     counts: { ...job.counts },
     reasons: { ...job.reasons },
     createdAt: job.createdAt,

@@ -98,6 +98,9 @@ export function isStoreFull(error: unknown): boolean {
   return false;
 }
 
+/** The reason of a row that could not be read (src/jobs/write-output.ts). */
+const UNREADABLE_ROW = 'unreadable_row';
+
 const zeroCounts = (): Record<Verdict, number> =>
   Object.fromEntries(VERDICTS.map((verdict) => [verdict, 0])) as Record<Verdict, number>;
 
@@ -111,14 +114,20 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
 
   async function view(record: JobRecord): Promise<JobView> {
     const progress = await store.getProgress(record.id);
+    // Rows that could not be read are counted apart, as the CLI's summary does: each has a result of
+    // its own (unknown/unreadable_row, stored at ingest), but is no address and has no verdict.
+    const { [UNREADABLE_ROW]: unreadable = 0, ...reasons } = progress.reasons;
+    const counts = { ...zeroCounts(), ...progress.counts };
+    counts.unknown -= unreadable;
     return {
       id: record.id,
       owner: record.owner ?? '',
       status: record.status,
-      total: progress.totalAddresses,
-      done: progress.doneAddresses,
-      counts: { ...zeroCounts(), ...progress.counts },
-      reasons: progress.reasons,
+      total: progress.totalAddresses - unreadable,
+      done: progress.doneAddresses - unreadable,
+      unreadable,
+      counts,
+      reasons,
       createdAt: record.createdAt,
       startedAt: record.startedAt,
       updatedAt: record.updatedAt,

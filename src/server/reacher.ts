@@ -223,13 +223,14 @@ export function toReacherProgress(job: JobView, jobId: number): ReacherBulkProgr
     job_id: jobId,
     created_at: job.createdAt,
     finished_at: status === 'Completed' ? (job.updatedAt ?? job.createdAt) : null,
-    total_records: job.total,
-    total_processed: job.done,
+    // Reacher has no count of unreadable rows: they are its unknown records.
+    total_records: job.total + job.unreadable,
+    total_processed: job.done + job.unreadable,
     summary: {
       total_safe: job.counts.deliverable,
       total_risky: job.counts.risky,
       total_invalid: job.counts.undeliverable,
-      total_unknown: job.counts.unknown,
+      total_unknown: job.counts.unknown + job.unreadable,
     },
     job_status: status,
   };

@@ -139,8 +139,12 @@ export const JobSchema = z
       .openapi({ description: 'distinct addresses to verify (a duplicate row shares its result)' }),
     done: z.number().int().openapi({ description: 'distinct addresses with a result' }),
     progress: z.number().openapi({ description: 'done / total, from 0 to 1' }),
-    counts: VerdictCountsSchema,
-    reasons: z.record(z.string(), z.number().int()),
+    unreadable: z.number().int().openapi({
+      description:
+        'rows that could not be read (a broken quote, an over-long line): kept as written with unknown/unreadable_row in the results, counted here and not in total, done, counts or reasons',
+    }),
+    counts: VerdictCountsSchema.openapi({ description: 'distinct addresses by verdict' }),
+    reasons: z.record(z.string(), z.number().int()).openapi({ description: 'distinct addresses by reason' }),
     createdAt: z.string(),
     updatedAt: z.string().nullable(),
     etaSeconds: z.number().nullable().openapi({ description: 'estimated seconds left, null when unknown' }),

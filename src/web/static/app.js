@@ -194,6 +194,12 @@ function renderJob(job) {
   $('bar').value = job.progress;
   const parts = [`${number.format(job.done)} of ${number.format(job.total)} addresses checked`];
   if (job.total > 0) parts.push(`${Math.floor(job.progress * 100)} %`);
+  // Rows that could not be read are no addresses: counted apart, as the CLI's summary does.
+  if (job.unreadable > 0) {
+    parts.push(
+      `${number.format(job.unreadable)} unreadable ${job.unreadable === 1 ? 'row' : 'rows'} kept as written (unknown, unreadable_row)`,
+    );
+  }
   if (job.status === 'running' && job.etaSeconds !== null) parts.push(formatEta(job.etaSeconds));
   if (job.status === 'cancelled') parts.push('cancelled: what was checked can still be downloaded');
   if (job.status === 'failed' && job.error) parts.push(`failed: ${job.error}`);

@@ -84,6 +84,41 @@ describe('startServer()', () => {
     assert.match(metrics, /rcpt_jobs_queue_depth 0/);
   });
 
+  it('counts rows that could not be read apart in a job progress, as the CLI summary does', async () => {
+    const created = await fetch(`${server.url}/v1/jobs`, {
+      method: 'POST',
+      headers: { ...bearer(KEY_A), 'content-type': 'text/csv' },
+      body: `email,name\nalice@acme.test,Alice\n"broken,"x"y\nnobody@acme.test,Nobody\n${'z'.repeat(70_000)},Long\n`,
+    });
+    assert.equal(created.status, 202);
+    const { id } = (await created.json()) as { id: string };
+    let job: { status: string; total: number; done: number; unreadable: number; progress: number } & {
+      counts: Record<string, number>;
+      reasons: Record<string, number>;
+    };
+    const deadline = Date.now() + 20_000;
+    do {
+      const response = await fetch(`${server.url}/v1/jobs/${id}`, { headers: bearer(KEY_A) });
+      assert.equal(response.status, 200);
+      job = (await response.json()) as typeof job;
+    } while (job.status !== 'done' && Date.now() < deadline);
+    assert.equal(job.status, 'done');
+    // Two addresses, two unreadable rows: not addresses, not unknown verdicts, not a reason.
+    assert.deepEqual([job.total, job.done, job.progress, job.unreadable], [2, 2, 1, 2]);
+    assert.deepEqual(job.counts, { deliverable: 1, undeliverable: 1, risky: 0, unknown: 0 });
+    assert.deepEqual(job.reasons, { accepted: 1, mailbox_not_found: 1 });
+    // The rows themselves are still in the results, unknown/unreadable_row.
+    const rows = (
+      await (
+        await fetch(`${server.url}/v1/jobs/${id}/results?format=ndjson`, { headers: bearer(KEY_A) })
+      ).text()
+    )
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { reason: string }).reason);
+    assert.deepEqual(rows, ['accepted', 'unreadable_row', 'mailbox_not_found', 'unreadable_row']);
+  });
+
   it('never logs the keys or the addresses', () => {
     const text = logs.lines().join('\n');
     assert.match(text, /"msg":"listening"/);
