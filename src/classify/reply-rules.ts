@@ -46,18 +46,22 @@ const RELAY =
 /**
  * Policy aimed at the connecting client: Exim's default ACL text `Administrative prohibition`, Mimecast
  * `envelope blocked` / `Host network not allowed` / `security policies`, GMX `Reject due to policy
- * restrictions`, Google `IP not in whitelist for RCPT domain`, Barracuda `Policy Rejection- Abuse` (but not Yandex's ambiguous `Policy rejection on
+ * restrictions`, Google `IP not in whitelist for RCPT domain`, RFC 5321 §4.2.2's "command rejected for policy
+ * reasons" (`550 Denied by policy`, Yahoo Japan `554 Message not allowed - … not accepted for policy reasons`), Barracuda `Policy Rejection- Abuse` (but not Yandex's ambiguous `Policy rejection on
  * the target address`), Microsoft `Access denied, banned sender` / `Access denied, bad HELO`, and any
  * `blocked` / `banned` wording, which no server uses for a mailbox that does not exist.
  */
 const POLICY_BLOCK =
-  /administrative prohibition|envelope (?:blocked|rejected)|host network not allowed|policy restrictions|policy rejection(?! on the target)|(?:local|security|site) polic(?:y|ies)|access denied, (?:banned|bad)|\bblocked\b|\bbanned\b|not allowed to (?:connect|send)|not in (?:the )?(?:white|allow) ?list|\b(?:your|sending|client|remote) (?:ip|host|server|network)\b[^.]{0,40}\b(?:not allowed|refused|rejected|denied)/i;
+  /administrative prohibition|denied by policy|(?:rejected|refused|not accepted) for policy reasons|envelope (?:blocked|rejected)|host network not allowed|policy restrictions|policy rejection(?! on the target)|(?:local|security|site) polic(?:y|ies)|access denied, (?:banned|bad)|\bblocked\b|\bbanned\b|not allowed to (?:connect|send)|not in (?:the )?(?:white|allow) ?list|\b(?:your|sending|client|remote) (?:ip|host|server|network)\b[^.]{0,40}\b(?:not allowed|refused|rejected|denied)/i;
 
 /**
  * Authentication of the sender: SPF (Postfix policyd-spf `openspf.net/Why`), DMARC, DKIM, Google
- * `5.7.26 … unauthenticated`, Microsoft `5.7.57 Client not authenticated`.
+ * `5.7.26 … unauthenticated`, Microsoft `5.7.57 Client not authenticated`, and a server asking the client to
+ * use SMTP AUTH (RFC 4954 §6 `530 5.7.0 Authentication required`; `Please turn on SMTP Authentication in
+ * your mail client`).
  */
-const SENDER_AUTH = /unauthenticated|not authenticated|authentication required/i;
+const SENDER_AUTH =
+  /unauthenticated|not authenticated|authentication required|turn on smtp auth|smtp auth(?:entication)? (?:is )?(?:required|needed)/i;
 
 /**
  * Reputation and spam wording: Google `not authorized to send email directly to our servers`,
@@ -69,10 +73,11 @@ const REPUTATION = /not authori[sz]ed to send (?:e-?mail )?directly|unsolicited|
 /**
  * The client's own name and address: Postfix `Client host rejected: cannot find your hostname` /
  * `… reverse hostname`, Google `does not have a PTR record`, GMX `Bad DNS PTR resource record` and
- * `Invalid DNS MX or A/AAAA resource record` (of the sender's domain).
+ * `Invalid DNS MX or A/AAAA resource record` (of the sender's domain), Sendmail's FEATURE(`require_rdns')
+ * `Access denied. IP name lookup failed [192.0.2.1]` (cf/feature/require_rdns.m4).
  */
 const RDNS =
-  /\bptr\b|\brdns\b|reverse (?:dns|hostname|lookup|dns entry)|cannot find your (?:reverse )?hostname|resource record/i;
+  /\bptr\b|\brdns\b|reverse (?:dns|hostname|lookup|dns entry)|cannot find your (?:reverse )?hostname|resource record|ip name lookup failed/i;
 /** Postfix `Client host rejected: …` for any other client restriction (access(5), `reject_unknown_client_hostname` aside). */
 const CLIENT_HOST = /client host (?:\[[^\]]*\] )?(?:rejected|refused|blocked)/i;
 
@@ -164,13 +169,24 @@ const RECIPIENT_BLOCKED =
  * "does not exist" is not a mailbox.
  */
 const NOT_FOUND =
-  /user unknown|unknown user|no such (?:user|mailbox|recipient|person|account|address)|(?:user|mailbox|recipient|account|addressee|address) (?:not found|unknown|is unknown)|(?<!domain )(?:does not|doesn'?t|do not) exists?|invalid (?:recipient|mailbox|user|e-?mail address|address)|unknown (?:recipient|local[- ]part|mailbox|address)|recipient (?:invalid|unknown)|unrout(?:e)?able address|no mailbox|not a valid (?:mailbox|user|recipient|e-?mail address)|marked as invalid|undeliverable address|recipient address rejected: access denied|doesn'?t have an? .{0,40}?account|no longer (?:on (?:this )?server|available|valid)|not our customer|unknown or illegal alias|can'?t accept user/i;
+  /user unknown|unknown user|no such (?:user|mailbox|recipient|person|account|address)|(?:user|mailbox|recipient|account|addressee|address) (?:not found|unknown|is unknown)|(?<!domain )(?:does not|doesn'?t|do not) exists?|invalid (?:recipient|mailbox|user|e-?mail address|address)|unknown (?:recipient|local[- ]part|mailbox|address)|recipient (?:invalid|unknown)|unrout(?:e)?able address|no mailbox|not a valid (?:mailbox|user|recipient|e-?mail address)|marked as invalid|undeliverable address|recipient address rejected: access denied|recipientnotfound|not found by smtp address lookup|doesn'?t have an? .{0,40}?account|no longer (?:on (?:this )?server|available|valid)|not our customer|unknown or illegal alias|can'?t accept user/i;
 
 /**
  * RFC 5321 §4.2.2's own text for 550, "Requested action not taken: mailbox unavailable (e.g., mailbox
  * not found, no access, or command rejected for policy reasons)": ambiguous by definition. GMX and
  * Web.de use it bare for unknown users and for policy; Outlook.com with 5.5.0 for unknown users.
  */
+/**
+ * A domain or host name (not an address) that "does not exist": `553 mail.example.com does not exist`,
+ * `Domain example.com does not exist`. RFC 3463 X.1.2, not a mailbox.
+ */
+const HOST_DOES_NOT_EXIST = /(?:^|[\s<])(?:[a-z0-9-]+\.){2,}[a-z]{2,}\.?>? (?:does not|doesn'?t) exist/i;
+/** Either form: not the mailbox-not-found rule's (a domain "that does not exist here" is left unguessed). */
+const DOMAIN_DOES_NOT_EXIST = new RegExp(
+  `\\bdomain\\b.{0,60}(?:does not|doesn'?t) exist|${HOST_DOES_NOT_EXIST.source}`,
+  'i',
+);
+
 const MAILBOX_UNAVAILABLE = /mailbox (?:is )?(?:unavailable|not available)|requested action not taken/i;
 
 /** Authentication of the sender, by mechanism: RFC 7208 SPF (Postfix policyd-spf `openspf.net/Why`). */
@@ -625,7 +641,46 @@ export const REPLY_RULES = [
     url: 'https://sendersupport.olc.protection.outlook.com/pm/troubleshooting.aspx',
   },
 
+  // The receiving server's own disk: Sendmail `452 4.4.5 Insufficient disk space; try again later`
+  // (srvrsmtp.c, under the X.4.5 congestion code), Postfix `452 4.3.1 Insufficient system storage`
+  // (smtpd.c, queue_minfree), RFC 5321 §4.2.2 452 "insufficient system storage": not a rate limit.
+  {
+    id: 'server-storage',
+    classes: [4, 5],
+    text: /insufficient (?:disk space|system storage)/i,
+    reason: 'unexpected_reply',
+    category: 'server_error',
+    source: 'RFC 5321 §4.2.2 (452 insufficient system storage); Sendmail srvrsmtp.c, Postfix smtpd.c',
+    url: 'https://www.rfc-editor.org/rfc/rfc5321#section-4.2.2',
+  },
+
   // 5. The sender: never "mailbox not found" (docs/verdicts.md, "Replies about the sender").
+  // Amazon SES refuses to send from an identity that is not verified in the region: `554 Message
+  // rejected: Email address is not verified. The following identities failed the check in region …`
+  // (AWS knowledge center, "ses-554-400-message-rejected-error"): the sender's address.
+  {
+    id: 'ses-identity-not-verified',
+    text: /address is not verified|identities failed the check/i,
+    reason: 'sender_blocked',
+    category: 'sender_address',
+    source: 'Amazon SES: 554 Message rejected: Email address is not verified (unverified sending identity)',
+    url: 'https://repost.aws/knowledge-center/ses-554-400-message-rejected-error',
+  },
+  // RFC 7504 §3: "Host does not accept mail" (521) and "Domain does not accept mail" (556) are the
+  // recipient side's: a status the report adds (`5.7.27`, the *sender's* null MX) does not make it
+  // the sender's.
+  {
+    id: 'host-does-not-accept-mail',
+    // 521 and 556 themselves are RFC 7504's codes, read at their stages below.
+    codes: [550, 551, 552, 553, 554],
+    stages: RECIPIENT_STAGES,
+    text: /\b(?:host|domain) does not accept (?:e-?)?mail/i,
+    unlessText: /\bsender\b/i,
+    reason: 'domain_rejects_mail',
+    category: 'domain_no_mail',
+    source: 'RFC 7504 §3 (521 Host does not accept mail, 556 Domain does not accept mail)',
+    url: 'https://www.rfc-editor.org/rfc/rfc7504#section-3',
+  },
   {
     id: 'tls-required',
     text: TLS_REQUIRED,
@@ -984,6 +1039,19 @@ export const REPLY_RULES = [
     source: 'RFC 7504 §3 (521 host does not accept mail)',
     url: 'https://www.rfc-editor.org/rfc/rfc7504#section-3',
   },
+  // RFC 5321 §4.1.1.1: the HELO/EHLO argument is the client's domain; a server that refuses it as
+  // invalid (`501 5.0.0 Invalid domain name`; qmail-remote reports it as "Connected to … but my name
+  // was rejected") refuses the client's name, not a syntax of the command.
+  {
+    id: 'helo-name-invalid',
+    classes: [5],
+    stages: ['ehlo', 'helo'],
+    text: /invalid (?:domain|host) ?name|(?:bad|invalid|not a valid) (?:domain|host)\b/i,
+    reason: 'sender_blocked',
+    category: 'sender_helo',
+    source: 'RFC 5321 §4.1.1.1 (HELO domain); qmail-remote.c (my name was rejected)',
+    url: 'https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1.1',
+  },
   // RFC 5321 §4.2.3: 500–504 are syntax and sequence errors, 555 unrecognised MAIL parameters (the
   // verifier falls back to HELO after an EHLO 500/502, §4.1.4).
   {
@@ -1192,7 +1260,7 @@ export const REPLY_RULES = [
     classes: [5],
     stages: RECIPIENT_STAGES,
     text: NOT_FOUND,
-    unlessText: /\bdomain\b.{0,60}(?:does not|doesn'?t) exist/i,
+    unlessText: DOMAIN_DOES_NOT_EXIST,
     reason: 'mailbox_not_found',
     category: 'mailbox_unknown',
     source:
@@ -1212,16 +1280,39 @@ export const REPLY_RULES = [
     url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.2',
   },
   // RFC 3463 X.1.0 other address status (IronPort `550 #5.1.0 Address rejected.`), X.1.1 bad destination
-  // mailbox; RFC 5248 X.1.10 "Recipient address has null MX" (Microsoft uses it for
-  // `RESOLVER.ADR.RecipientNotFound`).
+  // mailbox.
   {
     id: 'mailbox-not-found-code',
     classes: [5],
     stages: RECIPIENT_STAGES,
-    enhanced: /^1\.(?:0|1|10)$/,
+    enhanced: /^1\.[01]$/,
     reason: 'mailbox_not_found',
     category: 'mailbox_unknown',
-    source: 'RFC 3463 §3.2 (X.1.0, X.1.1 bad destination mailbox address), RFC 5248 X.1.10',
+    source: 'RFC 3463 §3.2 (X.1.0, X.1.1 bad destination mailbox address)',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.2',
+  },
+  // RFC 7505 §4.2: X.1.10 "Recipient address has null MX": the domain accepts no mail. Microsoft also
+  // sends 5.1.10 with `RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup`,
+  // whose words the not-found rule above reads first; the code alone is RFC 7505's.
+  {
+    id: 'null-mx-code',
+    classes: [5],
+    stages: RECIPIENT_STAGES,
+    enhanced: /^1\.10$/,
+    reason: 'domain_rejects_mail',
+    category: 'domain_no_mail',
+    source: 'RFC 7505 §4.2 (X.1.10 recipient address has null MX)',
+    url: 'https://www.rfc-editor.org/rfc/rfc7505#section-4.2',
+  },
+  // A host name that does not exist (`553 mail.example.com does not exist`): RFC 3463 X.1.2.
+  {
+    id: 'host-does-not-exist',
+    classes: [5],
+    stages: RECIPIENT_STAGES,
+    text: HOST_DOES_NOT_EXIST,
+    reason: 'domain_rejects_mail',
+    category: 'domain_unknown',
+    source: 'RFC 3463 §3.2 (X.1.2 bad destination system address: does not exist)',
     url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.2',
   },
   // RFC 5321 §3.4: 551 "User not local; please try <forward-path>": no mailbox here. Not under an X.7.x
@@ -1265,6 +1356,21 @@ export const REPLY_RULES = [
     url: 'https://www.rfc-editor.org/rfc/rfc5321#section-4.2.2',
   },
 
+  // Orange (orange.fr, wanadoo.fr) and La Poste (laposte.net) tag their refusals with codes `OFR_506`,
+  // `OFR004_105`, `LPN007_510`: blocks and temporary refusals of the sending IP for its reputation or
+  // volume ("Service refuse. Veuillez essayer plus tard", "Mail rejete. Mail rejected"). Their codes
+  // for the recipient (`OFR_416 Invalid recipient`, `LPN007_426 The recipient account is blocked`)
+  // say so in words, which the rules above read first (Orange postmaster; Postmastery's list of Orange
+  // OFR codes).
+  {
+    id: 'orange-laposte-codes',
+    text: /\b(?:OFR|LPN)\d*_\d{3}\b/,
+    reason: 'sender_blocked',
+    category: 'sender_reputation',
+    source: 'Orange postmaster (postmaster.orange.fr) and its OFR/LPN reply codes',
+    url: 'https://www.postmastery.com/orange-postmaster-smtp-error-codes-ofr/',
+  },
+
   // 11. Leftover codes. RFC 3463 X.7.x "Security or policy status" (X.7.1: "the sender is not
   // authorized to send to the destination"), e.g. Apple `550 5.7.1 [CS01] Message rejected due to local
   // policy`, Microsoft `RESOLVER.RST.NotAuthorized`.
@@ -1303,6 +1409,34 @@ export const REPLY_RULES = [
     category: 'server_error',
     source: 'RFC 3463 §3.4 (X.3.x mail system status)',
     url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.4',
+  },
+  // RFC 3463 X.4.4 "Unable to route": the next hop could not be found in the DNS ("a DNS lookup
+  // returning only an SOA record … is one example"); final (5.x), the destination domain has no mail
+  // route: Postfix `5.4.4 Host or domain name not found`, Microsoft 5.4.4 `HostUnknown`.
+  {
+    id: 'unroutable-code',
+    classes: [5],
+    stages: RECIPIENT_STAGES,
+    enhanced: /^4\.4$/,
+    reason: 'domain_rejects_mail',
+    category: 'domain_unknown',
+    source: 'RFC 3463 §3.5 (X.4.4 unable to route); Postfix smtp(8) 5.4.4 Host or domain name not found',
+    url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.5',
+  },
+  // X.4.1 with a refusal in words (`550 5.4.1 All recipient addresses rejected : Access denied`,
+  // `541 5.4.1 Mail rejected by destination domain`): the destination's own access rules refused the
+  // recipient (Microsoft's Exchange Online NDR reference for 5.4.1: the recipient domain's
+  // access/connector settings), which names no missing mailbox.
+  {
+    id: 'destination-refused-code',
+    classes: [5],
+    stages: RECIPIENT_STAGES,
+    enhanced: /^4\.1$/,
+    text: /access denied|rejected|refused/i,
+    reason: 'unexpected_reply',
+    category: 'recipient_refused',
+    source: 'Microsoft Exchange Online NDR reference (5.4.1 access denied); RFC 3463 §3.5',
+    url: 'https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/fix-error-code-550-5-4-1-in-exchange-online',
   },
   {
     id: 'network-error-code',

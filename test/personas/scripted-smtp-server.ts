@@ -62,6 +62,8 @@ export interface PersonaBehaviour {
   readonly ehloGreet?: string;
   /** Replaces the whole EHLO reply (a refusal such as Google's `421 4.7.0 Try again later`). */
   readonly ehloReply?: WireReply;
+  /** Replaces the HELO reply (default `250 <name>`): a server that refuses the client's name either way. */
+  readonly heloReply?: WireReply;
   /** EHLO keywords in order (`PIPELINING`, `SIZE 35882577`, …). `STARTTLS` is dropped once TLS is on. */
   readonly extensions?: readonly string[];
   /** `required`: MAIL in plaintext gets `530 5.7.0 Must issue a STARTTLS command first`. */
@@ -324,7 +326,7 @@ async function converse(
       }
       case 'HELO':
         mailFrom = null;
-        send(`250 ${name}`);
+        if (!send(definition.heloReply ?? `250 ${name}`)) return;
         break;
       case 'STARTTLS': {
         if (tls || !(definition.extensions ?? []).includes('STARTTLS')) {

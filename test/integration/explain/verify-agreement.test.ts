@@ -99,8 +99,12 @@ function personaFor(entry: ReplyLine): PersonaDefinition {
     case 'greeting':
       return { name, greeting: entry.line };
     case 'ehlo':
-    case 'helo':
       return { name, ehloReply: entry.line };
+    case 'helo':
+      // verify() says HELO after a 5xx to EHLO (RFC 5321 §4.1.4): a 5xx at HELO answers both.
+      return entry.line.startsWith('5')
+        ? { name, ehloReply: entry.line, heloReply: entry.line }
+        : { name, ehloReply: entry.line };
     case 'mail':
       return { name, mail: () => entry.line };
     default:
@@ -237,8 +241,12 @@ describe('verify() and explainReply() agree on every rule of the reply table', (
         // verify() decided on this very reply, at this stage.
         assert.deepEqual(
           [result.smtp?.reply?.code, result.smtp?.reply?.stage],
-          // The persona answers EHLO with a line recorded at HELO: verify() says EHLO first.
-          [explained.reply.code, entry.stage === 'helo' ? 'ehlo' : entry.stage],
+          // The persona answers EHLO with a line recorded at HELO: verify() says EHLO first, and HELO
+          // after a 5xx.
+          [
+            explained.reply.code,
+            entry.stage === 'helo' && !entry.line.startsWith('5') ? 'ehlo' : entry.stage,
+          ],
         );
       } finally {
         await server?.close();
