@@ -87,7 +87,16 @@ export interface BounceFigures {
   readonly found: number;
   readonly scored: number;
   readonly right: number;
+  /** Scored and right on the samples numbered even and odd (`lhost-exim-NN.eml`). */
+  readonly halves: {
+    readonly even: { scored: number; right: number };
+    readonly odd: { scored: number; right: number };
+  };
   readonly misses: readonly string[];
+}
+
+function halfOfFile(file: string): 'even' | 'odd' {
+  return Number(/-(\d+)\.eml$/.exec(file)?.[1] ?? '0') % 2 === 0 ? 'even' : 'odd';
 }
 
 export async function benchBounces(root: string): Promise<BounceFigures | null> {
@@ -112,9 +121,11 @@ export async function benchBounces(root: string): Promise<BounceFigures | null> 
   let found = 0;
   let scored = 0;
   let right = 0;
+  const halves = { even: { scored: 0, right: 0 }, odd: { scored: 0, right: 0 } };
   const misses: string[] = [];
   for (const file of files) {
     const explained = await explainBounce(readFileSync(join(dir, file)));
+    const half = halves[halfOfFile(file)];
     for (const label of byFile.get(file) ?? []) {
       const group = mapping[label.reason]?.group ?? null;
       const kind = KIND_LABELS[label.reason];
@@ -123,15 +134,21 @@ export async function benchBounces(root: string): Promise<BounceFigures | null> 
       if (kind !== undefined) {
         found++;
         scored++;
-        if (explained.kind === kind) right++;
-        else misses.push(`${file} ${label.recipient}: labelled ${label.reason}, kind ${explained.kind}`);
+        half.scored++;
+        if (explained.kind === kind) {
+          right++;
+          half.right++;
+        } else misses.push(`${file} ${label.recipient}: labelled ${label.reason}, kind ${explained.kind}`);
         continue;
       }
       const recipient = explained.recipients.find(
         (r) => r.address.toLowerCase() === label.recipient.toLowerCase(),
       );
       if (recipient === undefined) {
-        if (group !== 'ambiguous') scored++;
+        if (group !== 'ambiguous') {
+          scored++;
+          half.scored++;
+        }
         misses.push(
           `${file} ${label.recipient}: labelled ${label.reason} (${group ?? ''}), not found (kind ${explained.kind}; found ${explained.recipients.map((r) => r.address).join(', ')})`,
         );
@@ -140,15 +157,18 @@ export async function benchBounces(root: string): Promise<BounceFigures | null> 
       found++;
       if (group === 'ambiguous') continue;
       scored++;
+      half.scored++;
       const ours = CATEGORY_GROUPS[recipient.explanation?.category ?? ''] ?? 'none';
-      if (ours === group) right++;
-      else
+      if (ours === group) {
+        right++;
+        half.right++;
+      } else
         misses.push(
           `${file} ${label.recipient}: labelled ${label.reason} (${group ?? ''}), got ${recipient.explanation?.category ?? 'no explanation'} (${ours}) from ${recipient.explainedFrom ?? '-'}: ${recipient.reply ?? recipient.status ?? ''} | ${recipient.diagnostic?.slice(0, 100) ?? ''}`,
         );
     }
   }
-  return { messages: files.length, labelled, found, scored, right, misses };
+  return { messages: files.length, labelled, found, scored, right, halves, misses };
 }
 
 export function bounceFigureLines(figures: BounceFigures, showMisses: boolean): string[] {
@@ -157,6 +177,7 @@ export function bounceFigureLines(figures: BounceFigures, showMisses: boolean): 
     `bounces: ${figures.messages} messages, ${figures.labelled} labelled recipients`,
     `  recipients found:                       ${figures.found} of ${figures.labelled} (${pct(figures.found, figures.labelled)})`,
     `  found with the right reason group:      ${figures.right} of ${figures.scored} scored (${pct(figures.right, figures.scored)}; ambiguous labels not scored)`,
+    `  by sample number, even / odd:           ${pct(figures.halves.even.right, figures.halves.even.scored)} (${figures.halves.even.right} of ${figures.halves.even.scored}) / ${pct(figures.halves.odd.right, figures.halves.odd.scored)} (${figures.halves.odd.right} of ${figures.halves.odd.scored})`,
     ...(showMisses ? figures.misses.map((miss) => `  miss: ${miss}`) : []),
   ];
 }

@@ -46,6 +46,44 @@ interface Case {
   readonly command: string | null;
   readonly sisimai_reason: string;
   readonly source: string;
+  readonly sources?: readonly { readonly source: string }[];
+}
+
+/**
+ * The corpus names the answering provider of its `rhost-<provider>-NN.eml` samples (the remote side is
+ * that provider). `verify` always knows which provider's MX it talks to; with `--provider` or a
+ * bounce's Remote-MTA, `explain` does too. Corpus names → rcpt provider ids, where rcpt has the provider.
+ */
+const RHOST_PROVIDERS: Readonly<Record<string, string>> = {
+  google: 'google',
+  gsuite: 'google',
+  microsoft: 'microsoft365',
+  outlook: 'outlook',
+  yahooinc: 'yahoo',
+  apple: 'apple',
+  mimecast: 'mimecast',
+  zoho: 'zoho',
+  yandex: 'yandex',
+  gmx: 'gmx',
+};
+
+function answeringProvider(entry: Case): string | null {
+  for (const { source } of entry.sources ?? [{ source: entry.source }]) {
+    const name = /rhost-([a-z0-9]+)-\d+\.eml$/.exec(source)?.[1];
+    if (name !== undefined && RHOST_PROVIDERS[name] !== undefined) return RHOST_PROVIDERS[name];
+  }
+  return null;
+}
+
+/** Which half of the corpus a sample is in: its number `NN` (`lhost-postfix-NN.eml`), even or odd. */
+export function halfOf(file: string): 'even' | 'odd' {
+  const number = Number(/-(\d+)\.eml$/.exec(file)?.[1] ?? '0');
+  return number % 2 === 0 ? 'even' : 'odd';
+}
+
+interface HalfFigures {
+  scored: number;
+  agreeing: number;
 }
 
 interface Mapping {
@@ -64,6 +102,10 @@ export interface ReplyFigures {
   readonly acceptable: number;
   readonly protectedReplies: number;
   readonly protectedUndeliverable: number;
+  /** The same agreement when the answering provider is known (the `rhost-*` samples name it). */
+  readonly withProvider: { readonly agreeing: number; readonly protectedUndeliverable: number };
+  /** Agreement on the samples numbered even and odd (a held-out check: see docs/explain.md). */
+  readonly halves: { readonly even: HalfFigures; readonly odd: HalfFigures };
   readonly disagreements: readonly string[];
 }
 
@@ -85,6 +127,9 @@ export function runReplyBench(corpora: string): ReplyFigures {
   let acceptable = 0;
   let protectedReplies = 0;
   let protectedUndeliverable = 0;
+  let providerAgreeing = 0;
+  let providerProtectedUndeliverable = 0;
+  const halves = { even: { scored: 0, agreeing: 0 }, odd: { scored: 0, agreeing: 0 } };
   const disagreements: string[] = [];
   for (const entry of cases) {
     if (entry.command !== null && entry.command !== 'RCPT') continue;
@@ -94,6 +139,19 @@ export function runReplyBench(corpora: string): ReplyFigures {
     const [explanation] = explainReply(entry.reply, { command: commandOf(entry.command) });
     if (explanation === undefined) throw new Error(`no explanation for ${entry.reply}`);
     const verdict = explanation.verdict;
+    const provider = answeringProvider(entry);
+    const withProvider =
+      provider === null
+        ? verdict
+        : (explainReply(entry.reply, { command: commandOf(entry.command), provider })[0]?.verdict ?? verdict);
+    if (expected.group === 'protected' && withProvider === 'undeliverable')
+      providerProtectedUndeliverable += 1;
+    if (expected.primary !== null && withProvider === expected.primary) providerAgreeing += 1;
+    if (expected.primary !== null) {
+      const half = halves[halfOf(entry.source)];
+      half.scored += 1;
+      if (verdict === expected.primary) half.agreeing += 1;
+    }
     const line = `${entry.sisimai_reason} → expected ${expected.primary ?? expected.acceptable.join('|')}, got ${verdict}/${explanation.reason} (${explanation.rule.id}): ${entry.reply.slice(0, 160)}`;
     if (expected.group === 'protected') {
       protectedReplies += 1;
@@ -116,6 +174,8 @@ export function runReplyBench(corpora: string): ReplyFigures {
     acceptable,
     protectedReplies,
     protectedUndeliverable,
+    withProvider: { agreeing: providerAgreeing, protectedUndeliverable: providerProtectedUndeliverable },
+    halves,
     disagreements,
   };
 }
@@ -130,6 +190,10 @@ function commit(): string {
 
 function percent(value: number): string {
   return `${(value * 100).toFixed(1)}%`;
+}
+
+function halfLine(half: { readonly scored: number; readonly agreeing: number }): string {
+  return `${percent(half.scored === 0 ? 0 : half.agreeing / half.scored)} (${half.agreeing} of ${half.scored})`;
 }
 
 async function main(): Promise<void> {
@@ -161,6 +225,8 @@ async function main(): Promise<void> {
     `  agreement with mapping.json:            ${percent(replies.agreement)} (${replies.agreeing} of ${replies.scored} scored)`,
     `  verdict among the acceptable ones:      ${percent(replies.scored === 0 ? 0 : replies.acceptable / replies.scored)} (${replies.acceptable} of ${replies.scored})`,
     `  protected replies called undeliverable: ${replies.protectedUndeliverable} of ${replies.protectedReplies}`,
+    `  with the answering provider known:     ${percent(replies.scored === 0 ? 0 : replies.withProvider.agreeing / replies.scored)} (${replies.withProvider.agreeing} of ${replies.scored}; ${replies.withProvider.protectedUndeliverable} protected called undeliverable)`,
+    `  by sample number, even / odd:           ${halfLine(replies.halves.even)} / ${halfLine(replies.halves.odd)}`,
   ];
   if (verbose && replies.disagreements.length > 0)
     out.push('', ...replies.disagreements.map((d) => `  ${d}`));

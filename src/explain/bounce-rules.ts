@@ -24,6 +24,15 @@ export interface BounceTextRule {
 
 export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
   {
+    // procmail, the local delivery agent, reports its own failures (procmail(1), DIAGNOSTICS:
+    // `Couldn't create "…"`, `Lock failure on "…"`, `Error while writing to "…"`): the delivery program
+    // failed, whatever else the lines it quotes say. RFC 3463 X.3.0.
+    id: 'procmail',
+    text: /\bprocmail: (?:couldn't create|lock failure|error while writing|couldn't (?:chdir|open|write)|unable to treat as directory)/i,
+    status: '5.3.0',
+    words: 'Local delivery program failed',
+  },
+  {
     // Google Groups: `the group you tried to contact (…) may not exist, or you may not have permission
     // to post messages to the group` (in the sender's language, with a link to Google Groups help):
     // the group refuses the sender, which says nothing about an address. RFC 3463 X.7.1.
@@ -31,6 +40,16 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     text: /groups\.google\.com\/support|permission to post messages to the group/i,
     status: '5.7.1',
     words: 'Delivery not authorized, message refused',
+  },
+  {
+    // Quota: Exim `mailbox is full`, Courier `Mailbox over quota`, KDDI `As their mailbox is full`,
+    // Exchange `The recipient's mailbox is full`. RFC 3463 X.2.2. Before the expiry: Exim writes the
+    // last error before `retry timeout exceeded` (`mailbox is full: retry timeout exceeded`), and the
+    // full mailbox is the reason the retries failed.
+    id: 'mailbox-full',
+    text: /mail ?(?:box|folder) (?:is )?full|mailbox exceed|over ?quota|quota (?:exceeded|full)|exceeded (?:the )?(?:storage|quota|mailbox size)|insufficient (?:disk )?space|mail ?box size limit|disk quota|too much mail|一杯/i,
+    status: '4.2.2',
+    words: 'Mailbox full',
   },
   {
     // Sendmail `Message could not be delivered for 5 days`, `Cannot send message for 4 days`, Exim
@@ -81,20 +100,14 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     words: 'Mailbox disabled, not accepting messages',
   },
   {
-    // Quota: Exim `mailbox is full`, Courier `Mailbox over quota`, KDDI `As their mailbox is full`,
-    // Exchange `The recipient's mailbox is full`. RFC 3463 X.2.2.
-    id: 'mailbox-full',
-    text: /mail ?(?:box|folder) (?:is )?full|mailbox exceed|over ?quota|quota (?:exceeded|full)|exceeded (?:the )?(?:storage|quota|mailbox size)|insufficient (?:disk )?space|mail ?box size limit|disk quota|too much mail|一杯/i,
-    status: '4.2.2',
-    words: 'Mailbox full',
-  },
-  {
     // Unknown recipient in words: Exchange 2003 `The recipient name is not recognized`, IMail `Unknown
     // user:`, X2 `This user doesn't have a … account`, Notes `User … not listed in public Name &
-    // Address Book`, Courier `Unknown local user`, Google Groups `… group does not exist`.
-    // RFC 3463 X.1.1.
+    // Address Book`, Courier `Unknown local user`, Google Groups `… group does not exist`, Microsoft
+    // DBEB `5.4.1 Recipient address rejected: Access denied` quoted by a gateway (Microsoft's 5.4.1
+    // NDR page: the recipient does not exist in the tenant), Verizon's MMS gateway `No valid
+    // recipients for this MM` (its one recipient). RFC 3463 X.1.1.
     id: 'mailbox-unknown',
-    text: /user unknown|unknown (?:local )?user|unknown recipient|no such (?:user|mailbox|recipient|address|person)|recipient (?:name )?is not recognized|(?:does ?n[o']t|doesn't) have an? [^.]{0,60}account|(?:mailbox|user|recipient|address|account) (?:does not exist|doesn't exist|not found|unknown|unavailable)|not listed in (?:public )?(?:name|domino)|invalid (?:recipient|mailbox|address|final delivery userid)|no mailbox|not a valid (?:user|mailbox|recipient)|check if (?:the )?address is correct/i,
+    text: /user unknown|unknown (?:local )?user|unknown recipient|no such (?:user|mailbox|recipient|address|person)|recipient (?:name )?is not recognized|(?:does ?n[o']t|doesn't) have an? [^.]{0,60}account|(?:mailbox|user|recipient|address|account) (?:does not exist|doesn't exist|not found|unknown|unavailable)|not listed in (?:public )?(?:name|domino)|invalid (?:recipient|mailbox|address|final delivery userid)|no mailbox|not a valid (?:user|mailbox|recipient)|check if (?:the )?address is correct|recipient address rejected: access denied|no valid recipients?\b/i,
     status: '5.1.1',
     words: 'User unknown',
   },
@@ -175,7 +188,7 @@ export function replyForRule(rule: BounceTextRule, reportStatus: string | null):
  * Exim `Mail delivery failed`, Microsoft `Undeliverable:`, Gmail `Delivery Status Notification`).
  */
 export const BOUNCE_SENDER =
-  /mailer-daemon|postmaster|mail delivery (?:subsystem|system)|mail ?administrator|mail-?system|\bmaildelivery\b|returned ?mail/i;
+  /mailer-daemon|post_?master|mail delivery (?:subsystem|system)|mail ?administrator|mail-?system|\bmaildelivery\b|returned ?mail/i;
 export const BOUNCE_SUBJECT =
   /undeliver|undelivered|delivery (?:status|failure|failed|notification|problem|has failed)|returned mail|returning message|failure notice|mail delivery|non-?deliver|could not be delivered|not delivered|delivery report|mail system error|mail failure|rejected|bounce|メールエラー|配信|délivr|unzustellbar|nicht zugestellt|no entregado/i;
 

@@ -31,13 +31,25 @@ function field(text: string, name: string): string | null {
   }
 }
 
-export function readSesNotification(text: string): SesNotification | null {
+/**
+ * An Amazon SNS notification delivered by email-json (or pasted from an HTTP endpoint): `"Type" :
+ * "Notification"` with the SES notification as a JSON *string* in `"Message"` (Amazon SNS Developer
+ * Guide, "Parsing message formats"). The string is decoded so its fields read like a plain one's.
+ */
+function unwrapSns(text: string): string {
+  if (!/"Type"\s*:\s*"Notification"/.test(text)) return text;
+  const message = field(text.replace(/\r?\n[ \t]+/g, ''), 'Message');
+  return message !== null && /"notificationType"/.test(message) ? message : text;
+}
+
+export function readSesNotification(input: string): SesNotification | null {
+  const text = unwrapSns(input);
   const type = /"notificationType"\s*:\s*"(Bounce|Complaint|Delivery)"/.exec(text)?.[1];
   if (type === undefined) return null;
   // Undo the folding of a long line (`…"name":"!\n Content-…`) before reading fields.
   const json = text.replace(/!?\r?\n[ \t]+/g, '');
   const list = /"(?:bouncedRecipients|complainedRecipients)"\s*:\s*\[([^\]]*)\]/.exec(json)?.[1] ?? '';
-  const recipients = [...list.matchAll(/\{[^{}]*\}/g)]
+  let recipients: SesRecipient[] = [...list.matchAll(/\{[^{}]*\}/g)]
     .map((object) => ({
       address: field(object[0], 'emailAddress') ?? '',
       action: field(object[0], 'action'),
@@ -45,6 +57,16 @@ export function readSesNotification(text: string): SesNotification | null {
       diagnosticCode: field(object[0], 'diagnosticCode'),
     }))
     .filter((recipient) => recipient.address !== '');
+  if (type === 'Delivery') {
+    // A delivery notification lists its recipients as strings: `"delivery": {"recipients": ["a@x"], …}`.
+    const delivered = /"delivery"\s*:\s*\{[^{}]*?"recipients"\s*:\s*\[([^\]]*)\]/.exec(json)?.[1] ?? '';
+    recipients = [...delivered.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((match) => ({
+      address: match[1] ?? '',
+      action: 'delivered',
+      status: field(json, 'smtpResponse')?.match(/\b2\.\d{1,3}\.\d{1,3}\b/)?.[0] ?? null,
+      diagnosticCode: field(json, 'smtpResponse'),
+    }));
+  }
   const reportingMta = field(json, 'reportingMTA');
   return {
     type: type as SesNotification['type'],

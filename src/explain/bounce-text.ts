@@ -18,7 +18,7 @@ import type { ExplainCommand } from './find-replies.js';
  * `Original message follows.`; X2 `--- Original message follows.`; m-FILTER `-------original message`;
  * Lotus Notes `------- Returned Message --------`; DragonFly `Message headers follow.`; OpenSMTPD
  * `Below is a copy of the original message:`; Courier `--- original message follows ---`; Mail.ru and
- * Exchange `Original message headers:`.
+ * Exchange `Original message headers:`; Exim 3 `|------------------------- Message text follows: ---|`.
  */
 const ORIGINAL_MESSAGE_MARKERS: readonly RegExp[] = [
   /^-+ ?below this line is a copy of the message/i,
@@ -31,7 +31,9 @@ const ORIGINAL_MESSAGE_MARKERS: readonly RegExp[] = [
   /^original message headers:?$/i,
   /^-+ ?(?:the )?(?:header|headers) of (?:the )?original message/i,
   /^-+ ?original message header/i,
-  /^-+ ?message (?:text|header)s? follows?/i,
+  /^\|?-+ ?message (?:text|header)s? follows?/i,
+  // Verizon's MMS gateway `Original Message:` before the original's header lines.
+  /^original message:$/i,
   /^\s*-+ ?(?:your|the) message (?:follows|was)/i,
 ];
 
@@ -45,10 +47,11 @@ const HEADER_LINE =
 
 /**
  * A reply code where a server's reply begins: at a line's start (after a transcript's `<<<`), or
- * after `said:`, `: `, `(reason: `, `returned was:`, `ERROR_CODE :`; the enhanced code may follow.
+ * after `said:`, `: `, `(reason: `, `returned was:`, `ERROR_CODE :`, `error message: [` (X6); the enhanced
+ * code may follow.
  */
 const REPLY_START =
-  /(^\s*|<<<\s*|said:\s*|said\s+|reason:\s*|error:\s*|returned was:\s*|returned '|\]:\s*|\):\s*|>:\s*|[\w.-]:\s+|\s-\s)([245]\d\d)(?:([ -]|:\s)(?:#?([245]\.\d{1,3}\.\d{1,3})\b)?|$)/;
+  /(^\s*|<<<\s*|said:\s*|said\s+|reason:\s*|error:\s*|returned was:\s*|returned '|\]:\s*|\):\s*|>:\s*|[\w.-]:\s+|\s-\s|message: \[)([245]\d\d)(?:([ -]|:\s)(?:#?([245]\.\d{1,3}\.\d{1,3})\b)?|$)/;
 
 /** Which command a reply answered, from the words around it, in the order they are tried. */
 const COMMANDS: readonly (readonly [RegExp, ExplainCommand])[] = [
@@ -60,7 +63,8 @@ const COMMANDS: readonly (readonly [RegExp, ExplainCommand])[] = [
   [/rcpt[ _]to|does not like recipient|>>> rcpt/i, 'RCPT'],
   [/mail from|does not like sender|>>> mail/i, 'MAIL'],
   [/initial connection|greeting|banner|connect to|\bconnection (?:refused|timed out)/i, 'CONNECT'],
-  [/\b(?:e?helo)\b/i, 'HELO'],
+  // qmail-remote `Connected to 192.0.2.1 but my name was rejected.` (its HELO).
+  [/\b(?:e?helo)\b|my name was rejected/i, 'HELO'],
 ];
 
 /** What the text says about one recipient. */
@@ -101,7 +105,8 @@ export function scanBounceText(text: string, exclude: ReadonlySet<string>): Text
       if (exclude.has(normalise(address))) continue;
       mentioned.push({ address, index });
       // The address opens the line: `<a@x>:`, `  a@x`, `a@x: 550 …`, `a@x on <date>`.
-      if (new RegExp(`^\\s*<?${escapeRegExp(address)}>?(?:[\\s:;,.)]|$)`, 'u').test(line)) {
+      // GMX quotes it (`"a@x":`), Mimecast lists it after `-- `.
+      if (new RegExp(`^\\s*(?:-- )?["<]?${escapeRegExp(address)}[">]?(?:[\\s:;,.)]|$)`, 'u').test(line)) {
         anchors.push({ address, index });
       }
     }
@@ -125,7 +130,7 @@ export function scanBounceText(text: string, exclude: ReadonlySet<string>): Text
     return {
       address,
       reply: found?.reply ?? null,
-      command: commandIn(found?.context ?? '') ?? (single ? commandIn(lines.join('\n')) : commandIn(context)),
+      command: commandIn(found?.context ?? '') ?? (single ? commandInText(lines) : commandIn(context)),
       remoteMta: remoteMtaIn(context) ?? (single ? remoteMtaIn(lines.join('\n')) : null),
       diagnostic: diagnosticOf(block, address),
     };
@@ -143,6 +148,15 @@ export function findReply(
   lines: readonly string[],
   accept: (line: string) => boolean = () => true,
 ): FoundReply | null {
+  // A bounce is about what failed: a transcript (Postfix's `notify_classes` report with `Out: 220 …`,
+  // `Out: 250 …`, then `Out: 451 4.3.0 …`) holds positive replies before the one that failed.
+  return (
+    firstReply(lines, (line) => accept(line) && /^[45]/.test(REPLY_START.exec(line)?.[2] ?? '')) ??
+    firstReply(lines, accept)
+  );
+}
+
+function firstReply(lines: readonly string[], accept: (line: string) => boolean): FoundReply | null {
   for (let index = 0; index < lines.length; index++) {
     const line = lines[index] ?? '';
     const zoho = /ERROR_CODE\s*:\s*([245]\d\d),\s*ERROR_CODE\s*:\s*(.*)$/.exec(line);
@@ -154,7 +168,9 @@ export function findReply(
     if (match === null || !accept(line)) continue;
     const code = match[2] ?? '';
     const start = match.index + (match[1] ?? '').length;
-    const parts = [line.slice(start).trim()];
+    // A reply in brackets (`error message: [554 …]`) ends at its closing bracket.
+    const rest = line.slice(start);
+    const parts = [((match[1] ?? '').endsWith('[') ? rest.replace(/\].*$/, '') : rest).trim()];
     const indent = indentOf(line);
     for (let next = index + 1; next < lines.length && parts.length < 12; next++) {
       const following = lines[next] ?? '';
@@ -187,6 +203,26 @@ function joinReply(parts: readonly string[], code: string): string {
     .replace(/\s*\(in reply to [^)]*command\)\s*$/i, '')
     .replace(/\s+/g, ' ')
     .trim();
+}
+
+/**
+ * The command a whole bounce text names, when the reply's own lines name none: only when one command
+ * is named, and not in quoted header fields (a `Received: … (HELO relay.example)` line, Verizon's
+ * `MAIL FROM: …` / `RCPT TO: …` summary of the message).
+ */
+function commandInText(lines: readonly string[]): ExplainCommand | null {
+  const body: string[] = [];
+  let inHeader = false;
+  for (const line of lines) {
+    if (HEADER_LINE.test(line)) inHeader = true;
+    else if (!(inHeader && /^[ \t]/.test(line))) {
+      inHeader = false;
+      body.push(line);
+    }
+  }
+  const text = body.join('\n');
+  const named = new Set(COMMANDS.filter(([pattern]) => pattern.test(text)).map(([, command]) => command));
+  return named.size === 1 ? commandIn(text) : null;
 }
 
 /** The command named around a reply (`COMMANDS`), or `null`. */

@@ -257,13 +257,26 @@ class BounceReader {
     return this.#email.attachments.filter((attachment) => types.has(attachment.mimeType));
   }
 
-  /** RFC 5965 §3: `multipart/report; report-type=feedback-report` with a `message/feedback-report` part. */
+  /**
+   * RFC 5965 §3: `multipart/report; report-type=feedback-report` with a `message/feedback-report` part;
+   * or Microsoft's older JMRP complaint (Junk Mail Reporting Program, "RFC822 Attachment" format): sent
+   * from `staff@hotmail.com`, the reported message attached with the complainant in
+   * `X-HmXmrOriginalRecipient`.
+   */
   #feedbackReport(): string | null {
+    if (this.#isJmrpComplaint()) return 'abuse';
     const part = this.#attachments(new Set(['message/feedback-report']))[0];
     if (part === undefined && !/report-type\s*=\s*"?feedback-report/i.test(this.#contentType)) return null;
     const fields =
       part === undefined ? new Map<string, string>() : parseDeliveryStatus(contentText(part)).message;
     return fields.get('feedback-type')?.trim().toLowerCase() ?? 'abuse';
+  }
+
+  #isJmrpComplaint(): boolean {
+    if (!/^staff@hotmail\.com$/i.test(this.#email.from?.address ?? '')) return false;
+    return this.#attachments(ORIGINAL_TYPES).some((part) =>
+      /^X-HmXmrOriginalRecipient:/im.test(contentText(part).slice(0, 16384)),
+    );
   }
 
   /** The report part, or DSN fields written into the text by MTAs that send no report part. */
@@ -360,9 +373,11 @@ class BounceReader {
   /** Exim's `X-Failed-Recipients`, else the recipients of the returned original message. */
   #fallbackRecipients(): TextRecipient[] {
     const failed = this.#header('x-failed-recipients');
-    let addresses = failed === null ? [] : addressesIn(failed);
-    if (addresses.length === 0) addresses = this.#originalRecipients();
-    const excluded = this.#excluded(false);
+    // Exim names the failed recipients in `X-Failed-Recipients` itself: they stand even when the
+    // bounce's own headers repeat one (a `Reply-To` of the same address).
+    const named = failed === null ? [] : addressesIn(failed);
+    const excluded = named.length > 0 ? new Set<string>() : this.#excluded(false);
+    const addresses = named.length > 0 ? named : this.#originalRecipients();
     const unique = [...new Set(addresses.filter((a) => !excluded.has(a.toLowerCase())))].slice(0, 50);
     const found = findReply(cutOriginalMessage(this.#text).split('\n'));
     const diagnostic = cutOriginalMessage(this.#text).replace(/\s+/g, ' ').trim().slice(0, 500) || null;
@@ -407,14 +422,21 @@ class BounceReader {
     if (diagnosticValue !== null) {
       const found = /^[245]\d\d(?:[ -]|$)/.test(diagnosticValue)
         ? diagnosticValue
-        : (findReply([diagnosticValue])?.reply ?? null);
+        : (sesQuotedReply(diagnosticValue) ?? findReply([diagnosticValue])?.reply ?? null);
       if (found !== null) reply = found.replace(/\s+/g, ' ').trim();
       else diagnostic = diagnosticValue;
     }
     if (reply === null && text?.reply != null) reply = text.reply;
     const action = actionOf(fields.get('action'));
     const status = statusOf(fields.get('status'));
-    const remoteMta = untyped(fields.get('remote-mta')) ?? text?.remoteMta ?? null;
+    // RFC 3464 §2.3.5: a report of a relay attempt over SMTP MUST carry the Remote-MTA. Without one,
+    // the reply is the reporting MTA's own (a local delivery), so its host is the provider whose
+    // rules apply.
+    const remoteMta =
+      untyped(fields.get('remote-mta')) ??
+      text?.remoteMta ??
+      (reply !== null ? untyped(message.get('reporting-mta')) : null) ??
+      null;
     const command = text?.command ?? (typeOf(diagnosticField) === 'smtp' ? null : null);
     return this.#recipient({
       address,
@@ -496,6 +518,16 @@ class BounceReader {
   }
 }
 
+/**
+ * Amazon SES's own Diagnostic-Code quotes the remote server's reply after its summary: `5.1.0 - Unknown
+ * address error 550-'5.1.1 <a@example.com>... User unknown' (delivery attempts: 0)`; the quoted reply
+ * (code, then text) is what the remote server said.
+ */
+function sesQuotedReply(diagnostic: string): string | null {
+  const match = /^[245]\.\d{1,3}\.\d{1,3} - [^']*?\b([245]\d\d)[- ]'([^']+)'/.exec(diagnostic);
+  return match === null ? null : `${match[1] ?? ''} ${(match[2] ?? '').trim()}`;
+}
+
 /** A status code explained as the reply a server would have sent with it (`550 5.1.1 …`). */
 function fromStatus(status: string, command: { command: ExplainCommand | null }): ReplyExplanation | null {
   const code = status.startsWith('2') ? '250' : status.startsWith('4') ? '450' : '550';
@@ -536,6 +568,10 @@ function actionOf(value: string | undefined): BounceAction | null {
     case 'relayed':
     case 'expanded':
       return action;
+    // Postfix's address verification reports (`sendmail -bv`, verify(8)) write `deliverable` and
+    // `undeliverable` (Postfix bounce(8), DSN_NOTIFY for verify requests).
+    case 'deliverable':
+      return 'delivered';
     default:
       // RFC 3464 §2.3.3 names five actions; a report that names another still reports a failure.
       return action === undefined || action === '' ? 'failed' : 'failed';
