@@ -20,7 +20,7 @@ export * from './errors.js';
 export type { ProxyRouteOption, VerifyOptions } from './options.js';
 export { parseProxyUrl, type ProxyEndpoint, type ProxyUrlResult } from './proxy/proxy-url.js';
 export { parseProxyRoute, type ProxyRoute } from './proxy/proxy-routes.js';
-export { DEFAULT_SMTP_PORT, DEFAULT_TIMEOUT_MS } from './options.js';
+export { DEFAULT_SMTP_PORT, DEFAULT_TIMEOUT_MS, MAX_HOST_RATE } from './options.js';
 export { classifyTarget, isAllowedTarget, type TargetClass } from './dns/target-filter.js';
 export { CHANNELS } from './diagnostics.js';
 export {
@@ -37,6 +37,7 @@ export {
   type VerifyCallOptions,
   type VerifyManyOptions,
 } from './verifier.js';
+export { HOST_RATE_WINDOW_MS, HostRateWindow, type HostRateWindowOptions } from './scheduler/host-rate.js';
 export { parseAddress, suggestAddress } from './syntax/index.js';
 export {
   runDoctor,

@@ -3,7 +3,7 @@
  * `resolveOptions()` that applies and validates them once (the tldts / ky model). A leaf module.
  */
 import { OptionsError } from './errors.js';
-import type { CatchAllFacts, MailResolver, Prober, SessionFactory } from './types.js';
+import type { CatchAllFacts, HostRateLimiter, MailResolver, Prober, SessionFactory } from './types.js';
 
 /** RFC 5321 §4.5.3.2 allows minutes; a probe that waits that long is useless to a sign-up form. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -32,6 +32,8 @@ export const DEFAULT_MAIL_FROM = '';
  * the wait fits within its deadline.
  */
 export const DEFAULT_GREYLIST_WAIT_MS = 300_000;
+/** The most `hostRate` accepts: 100,000 RCPTs a minute is beyond any host's patience anyway. */
+export const MAX_HOST_RATE = 100_000;
 
 export interface VerifyOptions {
   /**
@@ -107,6 +109,18 @@ export interface VerifyOptions {
    * address goes through one member at a time.
    */
   readonly proxyDistinctEgress?: boolean;
+  /**
+   * Most RCPTs per minute sent to one MX host address, over every session, run and (with a shared
+   * `hostRateLimiter`) scale-out worker: a sliding window of 60 s that a host never sees exceeded.
+   * `0` sets no ceiling anywhere. Default: none, except the provider defaults of docs/bulk.md
+   * ("RCPTs per minute"); a value set here replaces them at every host.
+   */
+  readonly hostRate?: number;
+  /**
+   * Where the `hostRate` windows are kept. Default: in this verifier's memory. Scale-out workers supply
+   * one kept in PostgreSQL, so the ceiling holds for the whole cluster.
+   */
+  readonly hostRateLimiter?: HostRateLimiter;
   /** Replace the DNS layer (tests, custom resolution). */
   readonly resolver?: MailResolver;
   /**
@@ -150,6 +164,8 @@ const VERIFY_OPTION_KEY_SET = {
   proxy: true,
   proxyRoutes: true,
   proxyDistinctEgress: true,
+  hostRate: true,
+  hostRateLimiter: true,
   resolver: true,
   prober: true,
   openSession: true,
@@ -186,6 +202,9 @@ export interface ResolvedOptions {
   readonly proxy: readonly string[];
   readonly proxyRoutes: readonly ProxyRouteOption[];
   readonly proxyDistinctEgress: boolean;
+  /** `null`: not set (the provider defaults apply); `0`: no ceiling anywhere. */
+  readonly hostRate: number | null;
+  readonly hostRateLimiter: HostRateLimiter | null;
   readonly resolver: MailResolver | null;
   readonly prober: Prober | null;
   readonly openSession: SessionFactory | null;
@@ -198,6 +217,18 @@ function positiveInt(name: string, value: unknown, fallback: number, max = 2 ** 
     throw new OptionsError(
       name,
       `expected an integer from 1 to ${max}, got ${typeof value === 'number' ? value : typeof value}`,
+    );
+  }
+  return value;
+}
+
+/** RCPTs per minute: an integer from 0 (no ceiling) to `MAX_HOST_RATE`, or `null` when not set. */
+function hostRate(value: unknown): number | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_HOST_RATE) {
+    throw new OptionsError(
+      'hostRate',
+      `expected RCPTs per minute, an integer from 0 (no ceiling) to ${MAX_HOST_RATE}, got ${typeof value === 'number' ? value : typeof value}`,
     );
   }
   return value;
@@ -310,6 +341,8 @@ export function resolveOptions(options: VerifyOptions = {}): ResolvedOptions {
     proxy: proxy as string[],
     proxyRoutes: routesOption as ProxyRouteOption[],
     proxyDistinctEgress: bool('proxyDistinctEgress', options.proxyDistinctEgress, false),
+    hostRate: hostRate(options.hostRate),
+    hostRateLimiter: options.hostRateLimiter ?? null,
     resolver: options.resolver ?? null,
     prober: options.prober ?? null,
     openSession: options.openSession ?? null,

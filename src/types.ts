@@ -440,3 +440,32 @@ export interface CatchAllFacts {
   /** What a catch-all probe of the domain found. */
   learned(asciiDomain: string, catchAll: boolean): void;
 }
+
+/** RCPTs taken from a host's window of the last minute (`HostRateLimiter`), until they are sent. */
+export interface RateGrant {
+  /** RCPTs granted now, from 0 to the number asked for. */
+  readonly count: number;
+  /**
+   * With nothing granted: milliseconds until the window may have room again (the oldest RCPTs in it
+   * leave it then; RCPTs in flight elsewhere count a full window from when they are settled). 0 when
+   * something was granted.
+   */
+  readonly waitMs: number;
+  /**
+   * The first `sent` RCPTs of the grant went out and were answered (or their session ended): they
+   * count from now for a window; the rest are given back. Later calls do nothing. Never throws.
+   */
+  settle(sent: number): void;
+}
+
+/**
+ * Where the per-host ceiling on RCPTs per minute (`hostRate`) is kept: in the verifier's memory by
+ * default, in PostgreSQL for scale-out workers (one ceiling per host for the whole cluster).
+ */
+export interface HostRateLimiter {
+  /**
+   * Grants up to `wanted` RCPTs at MX host address `host` within `perMinute` per window (RCPTs of the
+   * last window and grants in flight both count).
+   */
+  reserve(host: string, perMinute: number, wanted: number): RateGrant | Promise<RateGrant>;
+}

@@ -20,6 +20,8 @@ import { resolveOptions, VERIFY_OPTION_KEYS, type ResolvedOptions, type VerifyOp
 import { matchProvider, type ProviderRule } from './providers/index.js';
 import {
   HarvestAllowance,
+  HostRateWindow,
+  rateCeiling,
   schedule,
   type Concluded,
   type Conversation,
@@ -38,6 +40,8 @@ import {
   type DnsResult,
   type Connector,
   type Flags,
+  type HostRateLimiter,
+  type RateGrant,
   type MailResolver,
   type MailRoute,
   type ProbeResult,
@@ -55,6 +59,8 @@ import {
 const CATCH_ALL_CACHE_TTL_MS = 3_600_000;
 /** A greylist retry must leave this much of the deadline for the second conversation. */
 const GREYLIST_RETRY_MARGIN_MS = 5_000;
+/** How soon `verify()` asks again for room in a host's window of RCPTs per minute, at the least. */
+const RATE_RETRY_MS = 100;
 /** Bound on hosts × addresses tried for one address, so a domain with 50 MX records cannot stall us. */
 const MAX_TARGETS = 6;
 
@@ -238,6 +244,8 @@ class RcptVerifier implements Verifier {
    * `verify()` and `verifyMany()`: both reserve their RCPTs in it before sending them.
    */
   readonly #allowance = new HarvestAllowance();
+  /** RCPTs per minute per MX address (`hostRate`), in memory unless a shared limiter is given. */
+  readonly #rate: HostRateLimiter;
   /** `verifyMany()` runs still going: `close()` ends them. */
   readonly #runs = new Set<AbortController>();
   #closed = false;
@@ -247,6 +255,7 @@ class RcptVerifier implements Verifier {
   constructor(options: VerifyOptions) {
     const config = resolveOptions(options);
     this.#config = config;
+    this.#rate = config.hostRateLimiter ?? new HostRateWindow();
     // A proxy URL that does not parse is refused here, before any address is looked at.
     this.#proxies = createProxyRouter(config.proxy, config.proxyRoutes);
     const helo = config.helo ?? hostname();
@@ -318,6 +327,43 @@ class RcptVerifier implements Verifier {
       if (this.#allowance.inFlight(ip) === 0 || signal.aborted)
         return { limited: this.#harvestLimited(plan, ip, count) };
       await this.#allowance.released(ip, signal);
+    }
+  }
+
+  /**
+   * The politeness ceiling (`hostRate`) for one probe: its `count` RCPTs granted at the first MX
+   * address, waiting for room in the window while the deadline allows; past it, the address is not
+   * asked and gets `unknown/rate_limited` with `retryAt`. (The bulk scheduler counts at the address it
+   * is connected to; a probe that falls through to a later MX counts at the first.)
+   */
+  async #grantRcpts(
+    plan: ProbePlan,
+    provider: ProviderRule | null,
+    count: number,
+    signal: AbortSignal,
+    deadlineAt: number,
+  ): Promise<{ readonly grant: RateGrant | null } | { readonly limited: Body }> {
+    const ceiling = rateCeiling(this.#config.hostRate, provider);
+    if (ceiling === null) return { grant: null };
+    const ip = plan.targets[0]?.ip ?? '';
+    for (;;) {
+      const grant = await this.#rate.reserve(ip, ceiling, count);
+      if (grant.count >= count) return { grant };
+      grant.settle(0);
+      // A part granted: the rest frees up soon; ask again shortly rather than send half a probe.
+      const wait = grant.count > 0 ? RATE_RETRY_MS : Math.max(grant.waitMs, RATE_RETRY_MS);
+      if (Date.now() + wait >= deadlineAt || !(await waitUnlessAborted(wait, signal))) {
+        return {
+          limited: {
+            ...plan.base,
+            ...outcome('rate_limited'),
+            flags: plan.flags,
+            dns: plan.dns,
+            smtp: null,
+            retryAt: new Date(Date.now() + wait).toISOString(),
+          },
+        };
+      }
     }
   }
 
@@ -503,6 +549,11 @@ class RcptVerifier implements Verifier {
       );
       if ('limited' in reserved) return reserved.limited;
       const { held } = reserved;
+      const granted = await this.#grantRcpts(plan, firstProvider, held.count, signal, deadlineAt);
+      if ('limited' in granted) {
+        held.release();
+        return granted.limited;
+      }
       let probe: ProbeResult;
       let provider: ProviderRule | null;
       try {
@@ -526,6 +577,7 @@ class RcptVerifier implements Verifier {
           );
       } finally {
         held.release();
+        granted.grant?.settle(held.count);
       }
       attempts += probe.attempts;
       // A 4xx to the random address (greylisting, a 452 recipient limit) says nothing: ask again on retry.
@@ -624,6 +676,7 @@ class RcptVerifier implements Verifier {
       conclude: (plan, conversation) => this.#conclude(plan, conversation),
       finish: (body, startedAt, checkedAt) => this.#finish(body, startedAt, checkedAt),
       allowance: this.#allowance,
+      rate: this.#rate,
       harvestLimited: (plan, ip) => this.#harvestLimited(plan, ip),
     };
     return (async function* () {
@@ -661,6 +714,7 @@ class RcptVerifier implements Verifier {
       window: count('concurrency', DEFAULT_VERIFY_MANY_CONCURRENCY),
       hostConcurrency: count('hostConcurrency', DEFAULT_HOST_CONCURRENCY),
       hostCommandsPerSecond: count('hostCommandsPerSecond', 0, 0),
+      hostRate: this.#config.hostRate,
       hostTries: count('hostTries', DEFAULT_HOST_TRIES),
       backoffMs: count('backoffMs', DEFAULT_BACKOFF_MS),
       maxBackoffMs: count('maxBackoffMs', DEFAULT_MAX_BACKOFF_MS),

@@ -4,7 +4,13 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import { OptionsError, parseProxyRoute, parseProxyUrl, type VerifyOptions } from '../index.js';
+import {
+  MAX_HOST_RATE,
+  OptionsError,
+  parseProxyRoute,
+  parseProxyUrl,
+  type VerifyOptions,
+} from '../index.js';
 import type { JobSettings, SettingValue } from '../jobs/index.js';
 
 export interface SharedFlags {
@@ -20,6 +26,7 @@ export interface SharedFlags {
   proxy?: string[];
   proxyFor?: string[];
   proxyDistinctEgress?: boolean;
+  hostRate?: number;
 }
 
 /** A commander argument parser for an integer from `min` to `max`; anything else is a usage error. */
@@ -124,6 +131,12 @@ export function addSharedOptions(command: Command): Command {
         '--proxy-distinct-egress',
         "the pool's proxies leave from distinct addresses: per-host caps count per proxy (env RCPT_PROXY_DISTINCT_EGRESS=1)",
       ),
+    )
+    .addOption(
+      new Option(
+        '--host-rate <n>',
+        'most RCPTs per minute at one MX host address, 0 for none (env RCPT_HOST_RATE; default: 60 at Google, Microsoft and Yahoo, none elsewhere)',
+      ).argParser(integer('--host-rate', 0, MAX_HOST_RATE)),
     );
 }
 
@@ -139,6 +152,7 @@ const ENVIRONMENT = {
   RCPT_PROXY: 'proxy',
   RCPT_PROXY_FOR: 'proxyFor',
   RCPT_PROXY_DISTINCT_EGRESS: 'proxyDistinctEgress',
+  RCPT_HOST_RATE: 'hostRate',
 } as const satisfies Record<string, keyof SharedFlags>;
 
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
@@ -165,6 +179,9 @@ export function flagsFromEnvironment(env: NodeJS.ProcessEnv): SharedFlags {
           break;
         case 'greylistWait':
           flags.greylistWait = integer('RCPT_GREYLIST_WAIT', 0, 86_400)(value);
+          break;
+        case 'hostRate':
+          flags.hostRate = integer('RCPT_HOST_RATE', 0, MAX_HOST_RATE)(value);
           break;
         case 'allowPrivateTargets':
         case 'proxyDistinctEgress':
@@ -226,6 +243,7 @@ export function sharedSettings(cliFlags: SharedFlags, env: NodeJS.ProcessEnv = {
   if (flags.allowPrivateTargets === true) settings['--allow-private-targets'] = true;
   if (flags.catchAll === false) settings['--no-catch-all'] = true;
   if (flags.transcript === true) settings['--transcript'] = true;
+  if (flags.hostRate !== undefined) settings['--host-rate'] = flags.hostRate;
   return settings;
 }
 
@@ -250,6 +268,7 @@ export function sharedFlagsOf(settings: JobSettings): SharedFlags {
     allowPrivateTargets: settings['--allow-private-targets'] === true ? true : undefined,
     catchAll: settings['--no-catch-all'] === true ? false : undefined,
     transcript: settings['--transcript'] === true ? true : undefined,
+    hostRate: number('--host-rate'),
   };
   return Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined));
 }
@@ -268,6 +287,7 @@ export function toVerifyOptions(cliFlags: SharedFlags, env: NodeJS.ProcessEnv = 
     ...(flags.allowPrivateTargets === true ? { allowPrivateTargets: true } : {}),
     ...(flags.catchAll === false ? { catchAll: false } : {}),
     ...(flags.transcript === true ? { transcript: true } : {}),
+    ...(flags.hostRate !== undefined ? { hostRate: flags.hostRate } : {}),
     ...(flags.proxy !== undefined && flags.proxy.length > 0 ? { proxy: flags.proxy } : {}),
     ...(flags.proxyDistinctEgress === true ? { proxyDistinctEgress: true } : {}),
     ...(flags.proxyFor !== undefined && flags.proxyFor.length > 0
@@ -293,6 +313,7 @@ const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
   allowPrivateTargets: '--allow-private-targets',
   catchAll: '--no-catch-all',
   transcript: '--transcript',
+  hostRate: '--host-rate',
 };
 
 /**

@@ -33,6 +33,11 @@ export interface ProviderRule {
    * the connection or silently accepts everything); unset: no documented threshold.
    */
   readonly maxInvalidRecipientsPerHour?: number;
+  /**
+   * Default ceiling on RCPTs per minute at one of the provider's MX host addresses, when the run sets
+   * no `hostRate` (docs/bulk.md, "RCPTs per minute"); unset: none.
+   */
+  readonly maxRcptsPerMinute?: number;
   /** Anything a maintainer should know that the fields above do not say. */
   readonly notes?: string;
 }

@@ -6,6 +6,16 @@
 import type { ProviderRule } from './provider-rule.js';
 
 /**
+ * The default ceiling on RCPTs per minute at one MX address of the big mailbox providers (Google,
+ * Microsoft, Yahoo). None of them publishes an inbound rate; each throttles a sending IP whose volume
+ * jumps above its own history (Gmail `421 4.7.28`, Microsoft `451 4.7.500-699`, Yahoo `421 4.7.0
+ * [TSS04]`), and a verifier's IP has little history. One a second is the pace mail administrators give
+ * these providers in Postfix (`destination_rate_delay = 1s`); docs/bulk.md, "RCPTs per minute", has the
+ * sources.
+ */
+export const DEFAULT_PROVIDER_RCPTS_PER_MINUTE = 60;
+
+/**
  * Google: Gmail (`gmail-smtp-in.l.google.com`) and Workspace (`aspmx.l.google.com`, `alt1-4.aspmx…`,
  * `aspmx2-5.googlemail.com`, the 2023 single MX `smtp.google.com`). Rejects unknown users at RCPT
  * (sisimai `rhost-google-02.eml`, "in reply to RCPT TO": `550-5.1.1 The email account that you tried to
@@ -17,6 +27,7 @@ const google = {
   name: 'Google (Gmail, Workspace)',
   mxSuffixes: ['google.com', 'googlemail.com'],
   bannerPatterns: [/\bgsmtp\b/i],
+  maxRcptsPerMinute: DEFAULT_PROVIDER_RCPTS_PER_MINUTE,
   notes:
     'Workspace can route unknown users to a catch-all (zytzagoo/smtp-validate-email #84): a 250 is only ' +
     'proof when the catch-all probe was refused. 550 5.2.1 is both "disabled" and "receiving too fast".',
@@ -37,6 +48,7 @@ const microsoft365 = {
     'mail.protection.office365.us',
     'mail.protection.partner.outlook.cn',
   ],
+  maxRcptsPerMinute: DEFAULT_PROVIDER_RCPTS_PER_MINUTE,
   notes:
     'Accept-all when the tenant has no DBEB; 5.4.1 means "no such user" only with "Recipient address ' +
     'rejected" (otherwise "Relay Access Denied"); 5.7.606-649 are IP bans. 452 4.5.3 beyond 200 recipients.',
@@ -55,6 +67,7 @@ const outlook = {
   name: 'Outlook.com (Hotmail, Live, MSN)',
   mxSuffixes: ['olc.protection.outlook.com', 'hotmail.com'],
   oneRecipientPerTransaction: true,
+  maxRcptsPerMinute: DEFAULT_PROVIDER_RCPTS_PER_MINUTE,
   notes: 'Blocks many cloud IP ranges outright (truemail #101: S3150 block list).',
 } as const satisfies ProviderRule;
 
@@ -69,6 +82,7 @@ const yahoo = {
   name: 'Yahoo / AOL',
   mxSuffixes: ['yahoodns.net', 'yahoo.com', 'mx.aol.com'],
   acceptAll: true,
+  maxRcptsPerMinute: DEFAULT_PROVIDER_RCPTS_PER_MINUTE,
   notes: '"421 Max message per connection reached": keep sessions short; [TSS04] deferrals mean slow down.',
 } as const satisfies ProviderRule;
 

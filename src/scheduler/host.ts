@@ -47,6 +47,8 @@ export class Host {
   /** Consecutive failures (the backoff exponent). */
   #failures = 0;
   #backoffUntil = 0;
+  /** Until when the host's window of RCPTs per minute is full (`hostRate`): no session is opened. */
+  #rateFullUntil = 0;
   #backoffTimer: NodeJS.Timeout | null = null;
   /** The last session failed to connect at all: addresses with another MX go there meanwhile. */
   unreachable = false;
@@ -190,16 +192,30 @@ export class Host {
   }
 
   /**
-   * While the host backs off, arranges one call of `resume` when the backoff ends and returns true;
-   * false when the host may be asked now.
+   * The host's window of RCPTs per minute stays full for `ms`: sessions are closed rather than kept
+   * idle that long, and none is opened before then.
+   */
+  waitForRate(ms: number): void {
+    this.#rateFullUntil = Math.max(this.#rateFullUntil, Date.now() + ms);
+  }
+
+  /** Until when no session is opened (epoch milliseconds): the backoff, or a full window of RCPTs. */
+  get pausedUntil(): number {
+    return Math.max(this.#backoffUntil, this.#rateFullUntil);
+  }
+
+  /**
+   * While the host backs off (or its window of RCPTs per minute is full), arranges one call of `resume`
+   * when that ends and returns true; false when the host may be asked now.
    */
   deferWhileBackingOff(resume: () => void): boolean {
     const now = Date.now();
-    if (this.#backoffUntil <= now) return false;
+    const until = this.pausedUntil;
+    if (until <= now) return false;
     this.#backoffTimer ??= setTimeout(() => {
       this.#backoffTimer = null;
       resume();
-    }, this.#backoffUntil - now);
+    }, until - now);
     return true;
   }
 

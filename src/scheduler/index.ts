@@ -24,6 +24,15 @@ export {
   type Reservation,
 } from './harvest-allowance.js';
 export {
+  HOST_RATE_WINDOW_MS,
+  HostRateWindow,
+  rateCeiling,
+  rateWaitMs,
+  type HostRateLimiter,
+  type HostRateWindowOptions,
+  type RateGrant,
+} from './host-rate.js';
+export {
   DEFAULT_RECIPIENT_LIMIT,
   OVERSPEND_RISK,
   SESSION_ERROR_BUDGET,

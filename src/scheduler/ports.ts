@@ -4,7 +4,14 @@
  */
 import type { Classification } from '../classify/index.js';
 import type { ProviderRule } from '../providers/index.js';
-import type { ProbeFailure, ProbeTarget, SmtpReplyInfo, TranscriptEntry, VerifyResult } from '../types.js';
+import type {
+  HostRateLimiter,
+  ProbeFailure,
+  ProbeTarget,
+  SmtpReplyInfo,
+  TranscriptEntry,
+  VerifyResult,
+} from '../types.js';
 import type { HarvestAllowance } from './harvest-allowance.js';
 import type { SessionFactory } from './session-port.js';
 
@@ -84,6 +91,11 @@ export interface SchedulerPorts<P extends PlannedAddress> {
    */
   readonly allowance: HarvestAllowance;
   /**
+   * Where the per-host ceiling on RCPTs per minute is kept (the verifier's, shared with `verify()`, or
+   * a scale-out worker's in PostgreSQL): every RCPT of a batch is granted in it before it is sent.
+   */
+  readonly rate: HostRateLimiter;
+  /**
    * The answer for an address not asked because the hour's allowance at host address `ip` is spent:
    * `unknown/rate_limited` with `retryAt`, as `verify()` gives it.
    */
@@ -111,6 +123,11 @@ export interface SchedulerSettings {
   readonly hostConcurrency: number;
   /** Commands per second sent to one MX host over all its sessions; `0` for no pace. */
   readonly hostCommandsPerSecond: number;
+  /**
+   * RCPTs per minute at one MX host address (`hostRate`): `null` leaves the provider defaults, `0` sets
+   * no ceiling anywhere (see `rateCeiling`).
+   */
+  readonly hostRate: number | null;
   /** Sessions an address may take part in without getting its own reply before it is given up. */
   readonly hostTries: number;
   /** First backoff after a host pushes back, in milliseconds; it doubles on each further failure. */

@@ -109,6 +109,10 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     return this.#ports.allowance;
   }
 
+  get rate(): SchedulerPorts<P>['rate'] {
+    return this.#ports.rate;
+  }
+
   get stopSignal(): AbortSignal {
     return this.#stop.signal;
   }

@@ -9,20 +9,29 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { readRcptReply, readSessionRefusal } from '../decide/index.js';
-import type { ProbeFailure, TranscriptEntry } from '../types.js';
+import type { HostRateLimiter, ProbeFailure, RateGrant, TranscriptEntry } from '../types.js';
 import type { HarvestAllowance, Reservation } from './harvest-allowance.js';
 import type { Host } from './host.js';
+import { rateCeiling } from './host-rate.js';
 import { failed as noReply, providerAt, type Answer, type Job, type SessionView } from './job.js';
 import type { SchedulerSettings } from './ports.js';
 import type { ProbeSession, SessionTransactionResult } from './session-port.js';
 
 /** Pause between a session's close and the next session on its slot (see `SessionRun.run`). */
 const SLOT_RELEASE_MS = 2;
+/**
+ * Longest a session stays open, idle, waiting for room in its host's window of RCPTs per minute; a
+ * longer wait closes it and a new one is opened when the window has room. Postfix under stress drops
+ * a client idle for 10 s (`smtpd_timeout = ${stress?{10}:{300}}s`): stay well below.
+ */
+export const MAX_RATE_WAIT_IN_SESSION_MS = 5_000;
 
 /** What a session needs from the run it belongs to. */
 export interface SessionOwner {
   readonly settings: SchedulerSettings;
   readonly allowance: HarvestAllowance;
+  /** The per-host ceiling on RCPTs per minute (`hostRate`). */
+  readonly rate: HostRateLimiter;
   /** Fires when the run stops; every session listens on it. */
   readonly stopSignal: AbortSignal;
   /** A method, not a field: the run may stop during any `await` (flow analysis cannot see that). */
@@ -69,6 +78,8 @@ export class SessionRun {
   readonly #session: ProbeSession;
   /** The RCPTs of the batch in flight, reserved in the harvest allowance. */
   #held: Reservation | null = null;
+  /** The RCPTs of the batch in flight, granted in the host's window of RCPTs per minute. */
+  #granted: RateGrant | null = null;
   #transactions = 0;
   #errors = 0;
 
@@ -103,6 +114,8 @@ export class SessionRun {
     } finally {
       owner.stopSignal.removeEventListener('abort', this.#onStop);
       this.#held?.release();
+      // Sent or not, they may have reached the server: counted as sent.
+      this.#granted?.settle(this.#granted.count);
       if (!owner.isStopped()) await this.#session.quit();
       else this.#session.close();
       // The slot is free once the server has seen the connection go: its FIN is processed on the next
@@ -171,6 +184,13 @@ export class SessionRun {
         batch = this.#refuseUtf8(batch, view);
         if (batch.length === 0) continue;
       }
+      const ceiling = rateCeiling(owner.settings.hostRate, provider);
+      if (ceiling !== null) {
+        const granted = await this.#withinRate(batch, ceiling);
+        if (granted === null || owner.isStopped()) return;
+        if (granted.length === 0) continue;
+        batch = granted;
+      }
       // A gateway counting refused RCPTs per hour (IronPort DHAP): no more RCPTs than the hour has
       // left, each reserved until its reply is counted, whoever else (verify(), other sessions, other
       // runs) is asking the same host.
@@ -213,6 +233,30 @@ export class SessionRun {
     return batch.filter((j) => !j.smtputf8);
   }
 
+  /**
+   * The politeness ceiling (`hostRate`): `batch` cut to what the host's window of RCPTs per minute
+   * grants now (the rest back at the front of the queue), the grant kept until the transaction is
+   * answered. With nothing granted, waits for room while the wait is short (and returns no job); a
+   * longer one pauses the host and returns `null`: the session ends, and a new one opens when the
+   * window has room.
+   */
+  async #withinRate(batch: Job[], ceiling: number): Promise<Job[] | null> {
+    const owner = this.#owner;
+    const host = this.#host;
+    const grant = await owner.rate.reserve(host.ip, ceiling, batch.length);
+    if (grant.count < batch.length) host.putBack(batch.slice(grant.count));
+    if (grant.count === 0) {
+      if (grant.waitMs > MAX_RATE_WAIT_IN_SESSION_MS) {
+        host.waitForRate(grant.waitMs);
+        return null;
+      }
+      await sleep(grant.waitMs, undefined, { signal: owner.stopSignal }).catch(() => undefined);
+      return [];
+    }
+    this.#granted = grant;
+    return batch.slice(0, grant.count);
+  }
+
   /** One transaction for `batch`; `null` when the run stopped meanwhile. */
   async #send(
     batch: readonly Job[],
@@ -247,6 +291,9 @@ export class SessionRun {
       reset: this.#transactions > 0,
     });
     clearTimeout(deadline);
+    // Answered: the server has every RCPT of the batch; they count from now for a window.
+    this.#granted?.settle(batch.length);
+    this.#granted = null;
     this.#transactions += 1;
     const refused = outcome.recipients.slice(0, batch.length).filter((reply) => reply.code >= 500);
     owner.allowance.record(host.ip, harvestLimit, refused.length);

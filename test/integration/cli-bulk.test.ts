@@ -241,6 +241,24 @@ describe('rcpt bulk', () => {
     assert.match(changed.stderr, /changed since job .*; run without --resume to start again/);
   });
 
+  it('records --host-rate with the job: --resume keeps it, and refuses another (64, named)', async () => {
+    const input = await file('rate.txt', 'alice@acme.test\nnobody@acme.test\n');
+    const output = join(dir, 'rate.csv');
+    const first = await rcpt(['bulk', input, '-o', output, '--host-rate', '1000', ...worldFlags()]);
+    assert.equal(first.code, 0, first.stderr);
+    const reader = new Database(`${output}.rcpt.db`, { readonly: true, fileMustExist: true });
+    const options = JSON.parse(
+      (reader.prepare('SELECT options FROM jobs').get() as { options: string }).options,
+    ) as { settings: Record<string, unknown> };
+    reader.close();
+    assert.equal(options.settings['--host-rate'], 1000);
+    const refused = await rcpt(['bulk', input, '-o', output, '--resume', '--host-rate', '5']);
+    assert.equal(refused.code, 64);
+    assert.match(refused.stderr, /--host-rate: the job used 1000, now 5/);
+    const kept = await rcpt(['bulk', input, '-o', output, '--resume']);
+    assert.equal(kept.code, 0, kept.stderr);
+  });
+
   it('removes the temporary output of a killed run, not one whose process still runs', async () => {
     const input = await file('leftover.txt', 'alice@acme.test\n');
     const output = join(dir, 'leftover.csv');

@@ -109,6 +109,19 @@ describe('rcpt verify', () => {
     assert.match(fromEnv.stderr, /RCPT_SMTP_PORT must be an integer/);
   });
 
+  it('refuses a malformed --host-rate (or RCPT_HOST_RATE) in every verb that takes it, with 64 and the rule', async () => {
+    for (const verb of [['verify', 'a@b.test'], ['bulk', '-'], ['serve'], ['worker']]) {
+      for (const value of ['abc', '-1', '1.5', '100001', '']) {
+        const result = await rcpt([...verb, '--host-rate', value]);
+        assert.equal(result.code, 64, `${verb.join(' ')} --host-rate ${JSON.stringify(value)}`);
+        assert.match(result.stderr, /--host-rate must be an integer from 0 to 100000/);
+      }
+    }
+    const fromEnv = await rcpt(['verify', 'a@b.test'], { RCPT_HOST_RATE: 'fast' });
+    assert.equal(fromEnv.code, 64);
+    assert.match(fromEnv.stderr, /RCPT_HOST_RATE must be an integer from 0 to 100000/);
+  });
+
   it('lists every verb of docs/cli.md in its help', async () => {
     const { code, stdout } = await rcpt(['--help']);
     assert.equal(code, 0);

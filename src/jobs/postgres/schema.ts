@@ -122,11 +122,22 @@ function migrations(s: string): readonly string[] {
     );
     CREATE INDEX webhook_deliveries_due ON ${s}.webhook_deliveries (state, next_at);
     `,
+    `
+    -- RCPTs granted per MX host address under the ceiling on RCPTs per minute (src/jobs/postgres/host-rate.ts),
+    -- each counting until counts_until (epoch milliseconds of the database's clock).
+    CREATE TABLE ${s}.host_rcpts (
+      id bigserial PRIMARY KEY,
+      host text NOT NULL,
+      count integer NOT NULL,
+      counts_until bigint NOT NULL
+    );
+    CREATE INDEX host_rcpts_host ON ${s}.host_rcpts (host, counts_until);
+    `,
   ];
 }
 
 /** The schema version this rcpt knows. */
-export const PG_SCHEMA_VERSION = 2;
+export const PG_SCHEMA_VERSION = 3;
 
 /** Creates the schema and applies the steps not yet applied. Refuses a database newer than this rcpt. */
 export async function migrate(client: PoolClient, schema: string): Promise<void> {

@@ -35,6 +35,7 @@ import { resolveOptions, type VerifyOptions } from '../../options.js';
 import type { CatchAllFacts, MailResolver, MailRoute, VerifyResult } from '../../types.js';
 import { createVerifier } from '../../verifier.js';
 import type { KeyedResult } from '../job-store.js';
+import { pgHostRate } from './host-rate.js';
 import type { PgJobStore } from './pg-job-store.js';
 import {
   HOST_QUEUE,
@@ -78,6 +79,8 @@ const LOCAL_DOMAIN_CACHE = 20_000;
  * counts one connection too many for a moment (the scheduler's own slot pause, for the same reason).
  */
 const RUN_SETTLE_MS = 100;
+/** Beyond the deadline of a batch, how long a grant of RCPTs may stay in flight (its pace, its reads). */
+const RATE_HOLD_MARGIN_MS = 60_000;
 /** The host group of addresses that need no SMTP conversation (bad syntax, no usable MX). */
 export const NO_SMTP_HOST = '-';
 /**
@@ -107,6 +110,11 @@ export interface WorkerOptions extends ScaleOutOptions {
   readonly greylistRetries?: number;
   /** How long MX answers are shared, in milliseconds. Default 600000. */
   readonly domainCacheTtlMs?: number;
+  /**
+   * The window of the ceiling on RCPTs per minute (`verify.hostRate`), kept in PostgreSQL for the
+   * cluster, in milliseconds. Default 60000; tests shorten it.
+   */
+  readonly hostRateWindowMs?: number;
   /** What the worker does, for logs. */
   readonly onEvent?: (event: WorkerEvent) => void;
 }
@@ -294,7 +302,18 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       catchAllKnown.set(domain, { value, expiresAt: Date.now() + domainTtlMs });
     },
   };
-  const verifier = createVerifier({ ...verifyOptions, resolver, catchAllFacts });
+  // One ceiling on RCPTs per minute per MX address for the whole cluster, kept in PostgreSQL. A grant
+  // is settled once its transaction is answered, within the deadline (and its pace) of the batch.
+  const hostRateLimiter =
+    verifyOptions.hostRateLimiter ??
+    pgHostRate(store, {
+      holdMs: resolved.timeoutMs + RATE_HOLD_MARGIN_MS,
+      ...(options.hostRateWindowMs === undefined ? {} : { windowMs: options.hostRateWindowMs }),
+      onError: (error) => {
+        report({ type: 'error', error, where: 'host rate' });
+      },
+    });
+  const verifier = createVerifier({ ...verifyOptions, resolver, catchAllFacts, hostRateLimiter });
   const stopping = new AbortController();
   const held = new Set<string>();
   let verified = 0;

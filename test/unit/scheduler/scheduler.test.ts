@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 
 import {
   HarvestAllowance,
+  HostRateWindow,
   schedule,
   type PlannedAddress,
   type Preparation,
@@ -54,6 +55,7 @@ function fakePorts(targets: readonly ProbeTarget[], options: { catchAll?: boolea
   return {
     catchAllSeen,
     allowance: new HarvestAllowance(),
+    rate: new HostRateWindow(),
     prepare(input): Promise<Preparation<PlannedAddress>> {
       if (!input.includes('@')) return Promise.resolve({ kind: 'done', body: body(input, 'invalid_syntax') });
       return Promise.resolve({
@@ -89,6 +91,7 @@ function settings(smtp: FakeSmtp, overrides: Partial<SchedulerSettings> = {}): S
     window: 1000,
     hostConcurrency: 1,
     hostCommandsPerSecond: 0,
+    hostRate: null,
     hostTries: 4,
     backoffMs: 1,
     maxBackoffMs: 4,

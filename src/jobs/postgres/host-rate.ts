@@ -1,0 +1,91 @@
+/**
+ * The ceiling on RCPTs per minute at one MX host address (`hostRate`, docs/bulk.md), kept in
+ * PostgreSQL so that it holds for the whole cluster: the host's lease passes from worker to worker, and
+ * a window kept in one worker's memory would let the next holder send a second minute's worth at once.
+ *
+ * One row per grant (`host_rcpts`), taken in a transaction under the host's advisory lock, so that two
+ * workers granting at once see each other's rows. A grant counts until `counts_until`: while in flight,
+ * the end of the longest transaction plus a window (a worker killed mid-batch leaves a row that
+ * expires by itself); once settled, a window after its replies were read. Times are the database's
+ * clock, the one clock all workers share.
+ */
+import type { HostRateLimiter, RateGrant } from '../../types.js';
+import type { PgJobStore } from './pg-job-store.js';
+
+/** The window the ceiling counts over (the scheduler's `HOST_RATE_WINDOW_MS`). */
+const WINDOW_MS = 60_000;
+
+export interface PgHostRateOptions {
+  /** Default 60000; tests shorten it. */
+  readonly windowMs?: number;
+  /** Longest a grant may stay in flight before it is settled (the transaction deadline and a margin). */
+  readonly holdMs: number;
+  /** A settlement that could not be written (its row then counts until it expires by itself). */
+  readonly onError?: (error: unknown) => void;
+}
+
+interface Row {
+  count: number;
+  counts_until: string;
+}
+
+/** A `HostRateLimiter` over the store's `host_rcpts` table. */
+export function pgHostRate(store: PgJobStore, options: PgHostRateOptions): HostRateLimiter {
+  const s = store.schema;
+  const windowMs = options.windowMs ?? WINDOW_MS;
+  const nowMs = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
+  return {
+    async reserve(host, perMinute, wanted): Promise<RateGrant> {
+      const taken = await store.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`rcpt-rate:${s}:${host}`]);
+        const { rows: clock } = await tx.query<{ now: string }>(`SELECT ${nowMs} AS now`);
+        const now = Number(clock[0]?.now ?? Date.now());
+        await tx.query(`DELETE FROM ${s}.host_rcpts WHERE host = $1 AND counts_until <= $2`, [host, now]);
+        const { rows } = await tx.query<Row>(
+          `SELECT count, counts_until FROM ${s}.host_rcpts WHERE host = $1 ORDER BY counts_until`,
+          [host],
+        );
+        const used = rows.reduce((sum, row) => sum + row.count, 0);
+        const count = Math.max(0, Math.min(wanted, perMinute - used));
+        if (count === 0) {
+          // Until enough of the soonest-expiring grants leave the window for one more RCPT.
+          let over = used - (perMinute - 1);
+          let waitMs = windowMs;
+          for (const row of rows) {
+            over -= row.count;
+            if (over <= 0) {
+              waitMs = Math.max(1, Number(row.counts_until) - now);
+              break;
+            }
+          }
+          return { id: null, count, waitMs };
+        }
+        const { rows: inserted } = await tx.query<{ id: string }>(
+          `INSERT INTO ${s}.host_rcpts (host, count, counts_until) VALUES ($1, $2, $3) RETURNING id`,
+          [host, count, now + options.holdMs + windowMs],
+        );
+        return { id: inserted[0]?.id ?? null, count, waitMs: 0 };
+      });
+      let open = taken.id !== null;
+      return {
+        count: taken.count,
+        waitMs: taken.waitMs,
+        settle(sent) {
+          if (!open) return;
+          open = false;
+          const kept = Math.max(0, Math.min(taken.count, sent));
+          const done =
+            kept === 0
+              ? store.pool.query(`DELETE FROM ${s}.host_rcpts WHERE id = $1`, [taken.id])
+              : store.pool.query(
+                  `UPDATE ${s}.host_rcpts SET count = $2, counts_until = ${nowMs} + $3 WHERE id = $1`,
+                  [taken.id, kept, windowMs],
+                );
+          done.catch((error: unknown) => {
+            options.onError?.(error);
+          });
+        },
+      };
+    },
+  };
+}
