@@ -10,14 +10,14 @@ import { after, before, describe, it } from 'node:test';
 
 import { startSimMta, type SimMta } from '../../bench/sim-mta.js';
 import { startDnsServer, type DnsServer } from '../../src/demo/dns-server.js';
+import type { VerifyOptions } from '../../src/index.js';
+import { addressKey } from '../../src/jobs/index.js';
 import {
-  addressKey,
   openScaleOut,
   startWorker,
   type RunningWorker,
   type ScaleOut,
-  type VerifyOptions,
-} from '../../src/index.js';
+} from '../../src/jobs/postgres/index.js';
 import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, query } from './helpers.js';
 
 const WINDOW_MS = 1_500;
