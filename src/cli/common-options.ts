@@ -4,13 +4,7 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import {
-  MAX_HOST_RATE,
-  OptionsError,
-  parseProxyRoute,
-  parseProxyUrl,
-  type VerifyOptions,
-} from '../index.js';
+import { MAX_HOST_RATE, OptionsError, parseProxyRoute, parseProxyUrl, type VerifyOptions } from '../index.js';
 import type { JobSettings, SettingValue } from '../jobs/index.js';
 
 export interface SharedFlags {
