@@ -1,0 +1,196 @@
+/**
+ * Planning (`rcpt-plan`): a job's pending addresses are assigned to the MX host *address* their domain
+ * reaches first (as the scheduler groups them), written as `work` rows, and each host with work is
+ * announced on `rcpt-host`, page by page, so workers start on the first hosts while the rest is
+ * planned. A planner holds the job's plan lease; killed mid-plan, the sweep submits the job again.
+ */
+import type { Resolver } from '../../dns/resolver.js';
+import { PLAN_QUEUE, queueDb, type PlanEntry } from './scale-out.js';
+import { NO_SMTP_HOST, type DomainCache } from './worker-domains.js';
+import { planLease, type Leases } from './worker-leases.js';
+import {
+  completeEntries,
+  domainOfKey,
+  finishIfDone,
+  isAborted,
+  nap,
+  type WorkerContext,
+} from './worker-shared.js';
+
+/** Addresses planned per page. */
+const PLAN_PAGE = 2_000;
+/** Failed plans of one job before the job is marked failed; the next try waits this long. */
+const PLAN_ATTEMPTS = 20;
+const PLAN_RETRY_MS = 1_000;
+
+/** How a planner routes a job's domains. */
+export interface PlanRouting {
+  readonly dns: Resolver;
+  readonly allowPrivateTargets: boolean;
+}
+
+export class Planner {
+  readonly #context: WorkerContext;
+  readonly #leases: Leases;
+  readonly #domains: DomainCache;
+  readonly #routing: PlanRouting;
+
+  constructor(context: WorkerContext, leases: Leases, domains: DomainCache, routing: PlanRouting) {
+    this.#context = context;
+    this.#leases = leases;
+    this.#domains = domains;
+    this.#routing = routing;
+  }
+
+  /**
+   * Takes plan entries one at a time until the worker stops. The entry and the job's plan lease change
+   * hands in one transaction; from then on the lease is the claim, renewed while planning, so a planner
+   * killed mid-plan is replaced by the sweep within a lease.
+   */
+  async loop(): Promise<void> {
+    const { stopping, pollMs, report } = this.#context;
+    while (!isAborted(stopping)) {
+      let taken: { entry: PlanEntry; leased: boolean } | null = null;
+      try {
+        taken = await this.#take();
+      } catch (error) {
+        report({ type: 'error', error, where: 'fetch plan' });
+      }
+      if (taken === null) {
+        await nap(this.#context, pollMs);
+        continue;
+      }
+      if (taken.leased) await this.planUnderLease(taken.entry);
+    }
+  }
+
+  /** One plan entry and its job's plan lease, in one transaction; `null` when none is queued. */
+  #take(): Promise<{ entry: PlanEntry; leased: boolean } | null> {
+    const { store, cluster } = this.#context;
+    return store.transaction(async (tx) => {
+      const db = queueDb(tx);
+      const [entry] = await cluster.boss.fetch<PlanEntry>(PLAN_QUEUE, { batchSize: 1, db });
+      if (entry === undefined) return null;
+      // Held by a live planner (the job was submitted twice): that one plans it; its input was
+      // complete before either submission.
+      const leased = await this.#leases.take(planLease(entry.data.jobId), tx);
+      await completeEntries(cluster.boss, PLAN_QUEUE, [entry.id], db);
+      return { entry: entry.data, leased };
+    });
+  }
+
+  /** Plans the entry's job under its plan lease (taken), renewed meanwhile; hands it on on failure. */
+  async planUnderLease(entry: PlanEntry): Promise<void> {
+    const key = planLease(entry.jobId);
+    const lease = new AbortController();
+    const heartbeat = this.#leases.keep(key, lease);
+    try {
+      await this.plan(entry.jobId, AbortSignal.any([lease.signal, this.#context.stopping]));
+      // A plan that found nothing to do still holds its lease.
+      await this.#leases.release(key);
+    } catch (error) {
+      // Lost lease: the sweep found it expired and submitted the job again.
+      if (lease.signal.aborted) return;
+      await this.#handOn(entry, error);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  /** A stop hands the plan on at once; a failure is tried again shortly, up to PLAN_ATTEMPTS times. */
+  async #handOn(entry: PlanEntry, error: unknown): Promise<void> {
+    const { store, cluster, report } = this.#context;
+    const s = store.schema;
+    const stopped = isAborted(this.#context.stopping);
+    if (!stopped) report({ type: 'error', error, where: `plan ${entry.jobId}` });
+    const attempt = (entry.attempt ?? 0) + (stopped ? 0 : 1);
+    const message = error instanceof Error ? error.message : String(error);
+    await store
+      .transaction(async (tx) => {
+        if (attempt >= PLAN_ATTEMPTS) {
+          await tx.query(
+            `UPDATE ${s}.jobs SET status = 'failed', error = $2, updated_at = $3
+             WHERE id = $1 AND status IN ('queued', 'running')`,
+            [entry.jobId, `planning failed ${attempt} times: ${message}`, new Date().toISOString()],
+          );
+          await tx.query(`DELETE FROM ${s}.work WHERE job_id = $1`, [entry.jobId]);
+        } else {
+          await cluster.submit(entry.jobId, {
+            db: queueDb(tx),
+            attempt,
+            ...(stopped ? {} : { startAfter: new Date(Date.now() + PLAN_RETRY_MS) }),
+          });
+        }
+        await this.#leases.release(planLease(entry.jobId), tx);
+      })
+      .catch((handOff: unknown) => {
+        // The lease stays and runs out; the sweep submits the job again.
+        report({ type: 'error', error: handOff, where: `hand on plan ${entry.jobId}` });
+      });
+  }
+
+  /**
+   * Plans the job while `signal` is not aborted (a stop, or its plan lease lost). A job planned already
+   * (submitted twice) is left alone: its work is the hosts' now, and planning it again could put back
+   * as work an address whose result a host's holder wrote meanwhile, to be verified a second time.
+   */
+  async plan(jobId: string, signal: AbortSignal): Promise<void> {
+    const { store, report } = this.#context;
+    const s = store.schema;
+    const job = await store.getJob(jobId);
+    if (job === null || !job.ingested || ['done', 'cancelled', 'failed'].includes(job.status)) return;
+    const { rows: planned } = await store.pool.query<{ planned: boolean }>(
+      `SELECT planned FROM ${s}.jobs WHERE id = $1`,
+      [jobId],
+    );
+    if (planned[0]?.planned !== false) return;
+    if (job.status !== 'running') await store.setStatus(jobId, 'running');
+    const { addresses, hosts } = await this.#writeWork(jobId, signal);
+    // Planned and the plan lease let go together: a kill between the two would plan the job again.
+    await store.transaction(async (tx) => {
+      await tx.query(`UPDATE ${s}.jobs SET planned = true, updated_at = $2 WHERE id = $1`, [
+        jobId,
+        new Date().toISOString(),
+      ]);
+      await this.#leases.release(planLease(jobId), tx);
+    });
+    report({ type: 'planned', job: jobId, addresses, hosts });
+    await finishIfDone(this.#context, jobId);
+  }
+
+  /** Writes the job's pending addresses as work, page by page; resolves with the counts. */
+  async #writeWork(jobId: string, signal: AbortSignal): Promise<{ addresses: number; hosts: number }> {
+    const { store, cluster } = this.#context;
+    let after: string | null = null;
+    let addresses = 0;
+    const allHosts = new Set<string>();
+    for (;;) {
+      if (isAborted(signal)) {
+        throw new Error(isAborted(this.#context.stopping) ? 'worker stopping' : 'plan lease lost');
+      }
+      const page = await store.pendingAddresses(jobId, after, PLAN_PAGE);
+      if (page.length === 0) break;
+      const domains = [...new Set(page.map((p) => domainOfKey(p.key)).filter((d) => d !== null))];
+      const { dns, allowPrivateTargets } = this.#routing;
+      const hostOf = await this.#domains.route(domains, dns, allowPrivateTargets);
+      const hosts = page.map((p) => {
+        const domain = domainOfKey(p.key);
+        return domain === null ? NO_SMTP_HOST : (hostOf.get(domain) ?? NO_SMTP_HOST);
+      });
+      await store.pool.query(
+        `INSERT INTO ${store.schema}.work (job_id, key, input, host)
+         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])
+         ON CONFLICT (job_id, key) DO NOTHING`,
+        [jobId, page.map((p) => p.key), page.map((p) => p.input), hosts],
+      );
+      // Announced page by page: workers start on the first hosts while the rest is planned.
+      await cluster.announceHosts(hosts);
+      for (const host of hosts) allHosts.add(host);
+      addresses += page.length;
+      const last = page.at(-1);
+      if (last === undefined || page.length < PLAN_PAGE) break;
+      after = last.key;
+    }
+    return { addresses, hosts: allHosts.size };
+  }
+}
