@@ -224,7 +224,9 @@ describe('webhooks of Reacher bulk jobs and rcpt jobs', () => {
       });
       const rcptResult = bodies.find((b) => b.event === 'result' && b.job === rcptJob);
       assert.equal((rcptResult?.result as { verdict: string }).verdict, 'deliverable');
-      const rcptEnd = bodies.find((b) => b.event === 'end' && (b.job as { id?: string }).id === rcptJob);
+      const rcptEnd = bodies.find(
+        (b) => b.event === 'end' && (b.job as { id?: string } | undefined)?.id === rcptJob,
+      );
       assert.equal((rcptEnd?.job as { status: string }).status, 'done');
       for (const call of delivered()) assert.ok(signatureVerifies(call));
       assert.ok(failedBefore >= 2);
