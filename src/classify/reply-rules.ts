@@ -30,10 +30,11 @@ const GREYLIST = /\bgr[ae]y-?list/i;
  * SpamCop, Barracuda Reputation, Proofpoint (`prs.proofpoint.com`, `dnsbl-lookup`, `ipcheck`), Cloudmark,
  * Trend Micro RBL+, SORBS, CBL (abuseat), UCEPROTECT, PSBL, Abusix; Postfix `reject_rbl_client`
  * (`blocked using zen.spamhaus.org`), Exim `dnslists` (`is in a black list at`), Microsoft
- * `on our block list (S3150)`, GMX `IP address is block listed`.
+ * `on our block list (S3150)`, GMX `IP address is block listed`; a client refused as an open relay
+ * (`no access from mail server [192.0.2.1] which is an open relay`: open-relay lists such as ORDB).
  */
 const BLOCKLIST =
-  /spamhaus|spamcop|barracudacentral|cloudmark|prs\.proofpoint|ipcheck\.proofpoint|dnsbl|\brbl\b|blocked using|block ?list|black ?list|\blisted (?:at|in|on|by)\b|\bis listed\b|\bsorbs\b|abuseat|uceprotect|mail-abuse|\bpsbl\b|abusix|senderbase|\bsbrs\b/i;
+  /spamhaus|spamcop|barracudacentral|cloudmark|prs\.proofpoint|ipcheck\.proofpoint|dnsbl|\brbl\b|blocked using|block ?list|black ?list|\blisted (?:at|in|on|by)\b|\bis listed\b|\bsorbs\b|abuseat|uceprotect|mail-abuse|\bpsbl\b|abusix|senderbase|\bsbrs\b|\b(?:is|as) an open relay\b/i;
 
 /**
  * Relaying refused: Postfix `Relay access denied` (`reject_unauth_destination`), Sendmail `Relaying

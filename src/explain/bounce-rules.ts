@@ -33,6 +33,16 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     words: 'Local delivery program failed',
   },
   {
+    // Gmail's `You're sending this from a different address or alias using the 'Send mail as' feature.
+    // The settings for your 'Send mail as' account are misconfigured` (support.google.com/mail/
+    // ?p=CustomFromDenied): the sender's own address is refused, as Postfix's
+    // reject_sender_login_mismatch refuses it (`Sender address rejected: not owned by user`).
+    id: 'send-mail-as',
+    text: /'send mail as'|p=CustomFromDenied/i,
+    status: '5.7.1',
+    words: 'Sender address rejected: not owned by user',
+  },
+  {
     // Google Groups: `the group you tried to contact (…) may not exist, or you may not have permission
     // to post messages to the group` (in the sender's language, with a link to Google Groups help):
     // the group refuses the sender, which says nothing about an address. RFC 3463 X.7.1.

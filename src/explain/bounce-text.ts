@@ -123,6 +123,7 @@ export function scanBounceText(text: string, exclude: ReadonlySet<string>): Text
     const next = order[position + 1]?.[1] ?? lines.length;
     const block = anchors.length > 0 ? lines.slice(start, Math.max(next, start + 1)) : lines;
     const found =
+      transcriptReply(lines, key) ??
       findReply(lines, (line) => line.toLowerCase().includes(key)) ??
       findReply(block) ??
       (single ? findReply(lines) : null);
@@ -135,6 +136,33 @@ export function scanBounceText(text: string, exclude: ReadonlySet<string>): Text
       diagnostic: diagnosticOf(block, address),
     };
   });
+}
+
+/**
+ * Sendmail's transcript (`----- Transcript of session follows -----`): what it sent (`>>> MAIL
+ * From:<…>`), what the server answered (`<<< 550 …`), then its own summary per recipient (`554
+ * <a@example.com>... Remote protocol error`). The server's reply is the one about the recipient, the
+ * `>>>` line before it the command it answered; the summary only says the session failed.
+ */
+function transcriptReply(lines: readonly string[], key: string): FoundReply | null {
+  const summary = lines.findIndex((line) =>
+    new RegExp(`^\\s*[45]\\d\\d <${escapeRegExp(key)}>\\.\\.\\. `, 'i').test(line),
+  );
+  if (summary < 0) return null;
+  for (let index = summary - 1; index >= Math.max(0, summary - 6); index--) {
+    const line = lines[index] ?? '';
+    if (line.trim() === '' || /^while talking to /i.test(line) || /^\s*[45]\d\d <[^>]+>\.\.\. /.test(line)) {
+      return null;
+    }
+    if (!/^\s*<<<\s*[45]\d\d[ -]/.test(line)) continue;
+    // The reply's first line: a multi-line reply repeats `<<< 550-` above its last line.
+    let first = index;
+    while (first > 0 && /^\s*<<<\s*[45]\d\d-/.test(lines[first - 1] ?? '')) first--;
+    return findReply(lines.slice(first - 1 < 0 ? first : first - 1, index + 1), (candidate) =>
+      /^\s*<<</.test(candidate),
+    );
+  }
+  return null;
 }
 
 interface FoundReply {

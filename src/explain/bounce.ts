@@ -82,6 +82,10 @@ const decoder = new TextDecoder('utf-8');
  * for (const r of explained.recipients) console.log(r.address, r.explanation?.reason, r.explanation?.action);
  */
 export async function explainBounce(message: string | Uint8Array): Promise<BounceExplanation> {
+  return explainMessage(message, true);
+}
+
+async function explainMessage(message: string | Uint8Array, outer: boolean): Promise<BounceExplanation> {
   const { bytes, truncated } = bounded(message);
   const problem = unreadableBytes(bytes);
   if (problem !== null) return emptyAnswer(problem.kind, problem.problem, truncated);
@@ -97,7 +101,34 @@ export async function explainBounce(message: string | Uint8Array): Promise<Bounc
     const reason = error instanceof Error ? error.message : String(error);
     return emptyAnswer('unreadable', `the MIME structure could not be parsed: ${reason}`, truncated);
   }
-  return new BounceReader(email, truncated, rawBody(bytes)).read();
+  const answer = new BounceReader(email, truncated, rawBody(bytes)).read();
+  const forwarded = outer && answer.format !== 'dsn' ? forwardedReport(email, answer) : null;
+  if (forwarded !== null) {
+    const inner = await explainMessage(forwarded, false);
+    if (inner.format === 'dsn' && inner.recipients.length > 0) {
+      return { ...inner, truncated: inner.truncated || answer.truncated };
+    }
+  }
+  return answer;
+}
+
+/**
+ * A delivery report forwarded whole as an attached message (RFC 2046 §5.2.1 `message/rfc822`): a
+ * gateway's notice that wraps the bounce it received (Trend Micro InterScan sends the MTA's report on
+ * this way) and says nothing the report does not. Read when the outer message yields no report and
+ * explains none of its recipients; one level deep.
+ */
+function forwardedReport(email: Email, answer: BounceExplanation): Uint8Array | null {
+  if (answer.recipients.some((recipient) => recipient.explanation !== null)) return null;
+  for (const part of email.attachments) {
+    if (part.mimeType !== 'message/rfc822') continue;
+    const text = contentText(part);
+    const header = text.slice(0, 16384).split(/\r?\n\r?\n/, 1)[0] ?? '';
+    if (/^content-type:\s*multipart\/report;[^]*?report-type\s*=\s*"?delivery-status/im.test(header)) {
+      return Buffer.from(text, 'utf8');
+    }
+  }
+  return null;
 }
 
 /** Header fields nearly every message has (RFC 5322 §3.6); a reply or a transcript has none. */

@@ -393,4 +393,92 @@ describe('explainBounce: text bounces', () => {
     assert.equal(explained.recipients[0]?.bounceRule, 'procmail');
     assert.equal(explained.recipients[0]?.explanation?.category, 'server_error');
   });
+  it("Gmail's 'Send mail as' refusal is about the sender's own address", async () => {
+    const explained = await explainBounce(
+      message([
+        'From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>',
+        'To: xena@example.org',
+        'Subject: Delivery Status Notification (Failure)',
+        '',
+        '** Message not delivered **',
+        '',
+        "You're sending this from a different address or alias using the 'Send mail as' feature. The settings for",
+        "your 'Send mail as' account are misconfigured or out of date. Check those settings and try resending.",
+        '',
+        'Learn more here: https://support.google.com/mail/?p=CustomFromDenied',
+        '',
+        '----- Original message -----',
+        'To: team@example.com',
+      ]),
+    );
+    const [recipient] = explained.recipients;
+    assert.equal(recipient?.address, 'team@example.com');
+    assert.equal(recipient?.bounceRule, 'send-mail-as');
+    assert.equal(recipient?.explanation?.category, 'sender_address');
+  });
+
+  it("a gateway's notice that forwards the MTA's report as an attachment: the report is read", async () => {
+    const inner = dsn({
+      text: ['   ----- The following addresses had permanent fatal errors -----', 'yara@example.com'],
+      perMessage: ['Reporting-MTA: dns; mx.example.net'],
+      perRecipient: [
+        'Final-Recipient: RFC822; yara@example.com',
+        'Action: failed',
+        'Status: 5.1.1',
+        'Remote-MTA: DNS; mx.example.com',
+        'Diagnostic-Code: SMTP; 550 5.1.1 <yara@example.com>... User unknown',
+      ],
+    });
+    const explained = await explainBounce(
+      message([
+        'From: MAILER-DAEMON@gateway.example.net',
+        'To: notify@gateway.example.net',
+        'Subject: Returned mail: User unknown',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/mixed; boundary="WRAP"',
+        '',
+        '--WRAP',
+        'Content-Type: text/plain',
+        '',
+        '----- The following addresses had permanent delivery errors -----',
+        '',
+        '--WRAP',
+        'Content-Type: message/rfc822',
+        '',
+        inner,
+        '--WRAP--',
+      ]),
+    );
+    assert.equal(explained.format, 'dsn');
+    assert.equal(explained.recipients[0]?.address, 'yara@example.com');
+    assert.equal(explained.recipients[0]?.explanation?.category, 'mailbox_unknown');
+  });
+  it("Sendmail's transcript: the server's <<< reply and the >>> command it answered, not the summary line", async () => {
+    const explained = await explainBounce(
+      message([
+        'From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>',
+        'To: zoe@example.org',
+        'Subject: Returned mail: Remote protocol error',
+        '',
+        '   ----- Transcript of session follows -----',
+        'While talking to mx.example.com:',
+        '>>> MAIL From:<zoe@example.org>',
+        '<<< 501 <zoe@example.org>... no access from mail server [192.0.2.44] which is an open relay.',
+        '554 <adam@example.com>... Remote protocol error',
+        'While talking to mx.example.edu:',
+        '>>> RCPT To:<beth@example.edu>',
+        '<<< 550 <beth@example.edu>... User unknown',
+        '550 <beth@example.edu>... User unknown',
+        '',
+        '   ----- Unsent message follows -----',
+      ]),
+    );
+    assert.deepEqual(
+      explained.recipients.map((r) => [r.address, r.command, r.reply?.slice(0, 3), r.explanation?.category]),
+      [
+        ['adam@example.com', 'MAIL', '501', 'sender_blocklisted'],
+        ['beth@example.edu', 'RCPT', '550', 'mailbox_unknown'],
+      ],
+    );
+  });
 });
