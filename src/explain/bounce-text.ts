@@ -62,7 +62,13 @@ const COMMANDS: readonly (readonly [RegExp, ExplainCommand])[] = [
   // Yahoo `[RCPT_TO]`, Sendmail `>>> RCPT To:<…>`.
   [/rcpt[ _]to|does not like recipient|>>> rcpt/i, 'RCPT'],
   [/mail from|does not like sender|>>> mail/i, 'MAIL'],
-  [/initial connection|greeting|banner|connect to|\bconnection (?:refused|timed out)/i, 'CONNECT'],
+  // Postfix smtp(8) `host mx.example.com[192.0.2.1] refused to talk to me: 554 …` (the greeting), and
+  // a reply that is itself a banner (`554 mx.example.com ESMTP not accepting connections`: RFC 5321
+  // §4.2's greeting names the host, §3.1's 554 greeting refuses the client).
+  [
+    /initial connection|greeting|banner|connect to|\bconnection (?:refused|timed out)|refused to talk\s+to me|\b[45]\d\d[ -](?:[a-z0-9-]+\.)+[a-z]{2,} e?smtp\b/i,
+    'CONNECT',
+  ],
   // qmail-remote `Connected to 192.0.2.1 but my name was rejected.` (its HELO).
   [/\b(?:e?helo)\b|my name was rejected/i, 'HELO'],
 ];
@@ -220,13 +226,22 @@ function firstReply(lines: readonly string[], accept: (line: string) => boolean)
   return null;
 }
 
+/**
+ * A greeting that turned negative (`220-laposte` then `421 4.2.1 Service refused`, quoted by Postfix as
+ * one line): RFC 5321 §4.2.1 wants one code on every line of a reply, and the negative one is what
+ * ended the session, so the reply starts there.
+ */
+export function negativeAfterGreeting(reply: string): string {
+  return reply.replace(/^2\d\d-\S+\s+(?=[45]\d\d[ -])/, '');
+}
+
 /** A multi-line reply as one line: the repeated `550-5.7.26` prefixes dropped after the first. */
 function joinReply(parts: readonly string[], code: string): string {
   const [first = '', ...rest] = parts;
   const tail = rest.map((part) =>
     part.replace(new RegExp(`^(?:<<<\\s*)?${code}[ -](?:[245]\\.\\d{1,3}\\.\\d{1,3}\\s*)?`), ''),
   );
-  return [first.replace(/^([245]\d\d)-/, '$1 '), ...tail]
+  return [negativeAfterGreeting(first).replace(/^([245]\d\d)-/, '$1 '), ...tail]
     .join(' ')
     .replace(/\s*\(in reply to [^)]*command\)\s*$/i, '')
     .replace(/\s+/g, ' ')

@@ -20,6 +20,7 @@ import {
   addressesIn,
   cutOriginalMessage,
   findReply,
+  negativeAfterGreeting,
   scanBounceText,
   type TextRecipient,
 } from './bounce-text.js';
@@ -452,7 +453,7 @@ class BounceReader {
     let diagnostic: string | null = null;
     if (diagnosticValue !== null) {
       const found = /^[245]\d\d(?:[ -]|$)/.test(diagnosticValue)
-        ? diagnosticValue
+        ? negativeAfterGreeting(diagnosticValue)
         : (sesQuotedReply(diagnosticValue) ?? findReply([diagnosticValue])?.reply ?? null);
       if (found !== null) reply = found.replace(/\s+/g, ' ').trim();
       else diagnostic = diagnosticValue;

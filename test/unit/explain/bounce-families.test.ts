@@ -481,4 +481,36 @@ describe('explainBounce: text bounces', () => {
       ],
     );
   });
+  it('a greeting that turned negative (220- then 421), quoted by Postfix: the 421 to the connection is the reply', async () => {
+    const explained = await explainBounce(
+      message([
+        'From: MAILER-DAEMON@relay.example.org (Mail Delivery System)',
+        'To: sender@example.org',
+        'Subject: Undelivered Mail Returned to Sender',
+        '',
+        '<carl@example.net>: host mx.example.net[192.0.2.61] refused to talk',
+        '    to me: 220-mx 421 4.2.1 Service refused, please try later. XYZ001_100',
+      ]),
+    );
+    const [recipient] = explained.recipients;
+    assert.equal(recipient?.reply, '421 4.2.1 Service refused, please try later. XYZ001_100');
+    assert.equal(recipient?.command, 'CONNECT');
+    assert.equal(recipient?.explanation?.category, 'rate_limited');
+  });
+  it('a reply that is a banner (554 host ESMTP …) answered the connection: the client was refused', async () => {
+    const explained = await explainBounce(
+      message([
+        'From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.org>',
+        'To: sender@example.org',
+        'Subject: Returned mail: see transcript for details',
+        '',
+        '   ----- The following addresses had permanent fatal errors -----',
+        '<dora@example.com>',
+        '    (reason: 554 in1.mx.example.com ESMTP not accepting connections)',
+      ]),
+    );
+    const [recipient] = explained.recipients;
+    assert.equal(recipient?.command, 'CONNECT');
+    assert.equal(recipient?.explanation?.category, 'sender_policy');
+  });
 });
