@@ -26,7 +26,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { explainReply, type ExplainCommand, type Verdict } from '../src/index.js';
-import { benchBounces, benchMboxMemory, bounceFigureLines, printMboxMemory } from './explain-bounces.js';
+import {
+  MISS_NOTES,
+  benchBounces,
+  benchMboxMemory,
+  bounceFigureLines,
+  printMboxMemory,
+} from './explain-bounces.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -164,7 +170,16 @@ export function runReplyBench(corpora: string): ReplyFigures {
     scored += 1;
     if (expected.acceptable.includes(verdict)) acceptable += 1;
     if (verdict === expected.primary) agreeing += 1;
-    else if (expected.group !== 'protected' || verdict !== 'undeliverable') disagreements.push(line);
+    else if (expected.group !== 'protected' || verdict !== 'undeliverable') {
+      const note = MISS_NOTES[entry.source.split('/').pop() ?? ''];
+      const context =
+        provider !== null && withProvider === expected.primary
+          ? `\n      note: with the answering provider known (${provider}), ${withProvider}`
+          : '';
+      disagreements.push(
+        `${line}${note === undefined ? '' : `\n      note (${note.kind}): ${note.note}`}${context}`,
+      );
+    }
   }
   return {
     replies,
