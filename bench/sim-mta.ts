@@ -74,6 +74,11 @@ export interface SimMtaOptions {
    * error is answered `421 4.7.0 … Error: too many errors` and the connection is closed.
    */
   readonly errorLimits?: { readonly soft: number; readonly hard: number; readonly sleepMs: number };
+  /**
+   * After the first unknown recipient of a session, refuse every later RCPT of it (`550 5.7.1`), as
+   * some anti-harvest setups do: an address asked after a random one would lose its answer.
+   */
+  readonly refuseAllAfterUnknown?: boolean;
   /** Greylist new (client IP, MAIL FROM, RCPT) triplets for this long (postgrey: 300 s). */
   readonly greylistMs?: number;
   /** Keep every session (`SimMta.sessions`): its command lines and how it ended. Default false. */
@@ -96,8 +101,12 @@ export interface SimStats {
   errors: number;
   /** Connections ended with `421 … too many errors`. */
   hardLimitHits: number;
-  /** RCPTs answered late because of the soft error limit. */
+  /** Replies delayed by the soft error limit (every command's but QUIT's). */
   sleptReplies: number;
+  /** MAIL FROM commands refused (a refusal of our sender). */
+  mailRefusals: number;
+  /** RCPTs refused only because an unknown recipient came before them (`refuseAllAfterUnknown`). */
+  poisonedRcpts: number;
   /** Every verb received (DATA must never appear). */
   readonly verbs: Map<string, number>;
 }
@@ -153,6 +162,8 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
     errors: 0,
     hardLimitHits: 0,
     sleptReplies: 0,
+    poisonedRcpts: 0,
+    mailRefusals: 0,
     verbs: new Map(),
   };
   const sockets = new Set<Socket>();
@@ -294,6 +305,7 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
     let mailFrom: string | null = null;
     let inTransaction = 0;
     let errors = 0;
+    let poisoned = false;
 
     const answer = (line: string): void => {
       stats.commands += 1;
@@ -304,6 +316,7 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
         options.errorLimits !== undefined && errors >= options.errorLimits.soft
           ? options.errorLimits.sleepMs
           : 0;
+      if (sleep > 0 && verb !== 'QUIT') stats.sleptReplies += 1;
       const refuse = (code: number, text: string, extraMs = 0): void => {
         errors += 1;
         stats.errors += 1;
@@ -364,17 +377,18 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
           });
           return;
         case 'MAIL': {
-          if (kind === 'badtls') {
-            // TLS required (Postfix smtpd_tls_security_level = encrypt): no answer without a handshake.
-            refuse(530, '5.7.0 Must issue a STARTTLS command first');
-            return;
-          }
-          if (!hello) {
-            refuse(503, '5.5.1 Error: send HELO/EHLO first');
-            return;
-          }
-          if (mailFrom !== null) {
-            refuse(503, '5.5.1 Error: nested MAIL command');
+          const refusal =
+            kind === 'badtls'
+              ? // TLS required (Postfix smtpd_tls_security_level = encrypt): no answer without a handshake.
+                '530 5.7.0 Must issue a STARTTLS command first'
+              : !hello
+                ? '503 5.5.1 Error: send HELO/EHLO first'
+                : mailFrom !== null
+                  ? '503 5.5.1 Error: nested MAIL command'
+                  : null;
+          if (refusal !== null) {
+            stats.mailRefusals += 1;
+            refuse(Number(refusal.slice(0, 3)), refusal.slice(4));
             return;
           }
           stats.mails += 1;
@@ -394,7 +408,6 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
             reply('452 4.5.3 Error: too many recipients', sleep);
             return;
           }
-          if (sleep > 0) stats.sleptReplies += 1;
           if (options.greylistMs !== undefined) {
             const key = `${socket.remoteAddress ?? ''}/${mailFrom}/${address}`;
             const seen = firstSeen.get(key);
@@ -408,8 +421,14 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
             }
           }
           const slow = options.rcptDelayMs ?? 0;
+          if (poisoned) {
+            stats.poisonedRcpts += 1;
+            refuse(550, `5.7.1 <${address}>: Recipient address rejected: Access denied`, slow);
+            return;
+          }
           const refusal = recipient(address);
           if (refusal !== null) {
+            if (options.refuseAllAfterUnknown === true) poisoned = true;
             refuse(refusal.code, refusal.text, slow);
             return;
           }

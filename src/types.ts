@@ -396,6 +396,8 @@ export interface SessionTransaction {
   readonly smtputf8: boolean;
   /** Send `RSET` first (between transactions of one session). */
   readonly reset?: boolean;
+  /** More RCPTs for the transaction already open: no `RSET`, no `MAIL FROM` (see `smtp/session.ts`). */
+  readonly more?: boolean;
 }
 
 /** What a transaction got: the RCPT replies in request order, and why it stopped early, if it did. */

@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProviderRule } from '../providers/index.js';
 import type { Connector } from '../types.js';
 import type { Job } from './job.js';
-import { DEFAULT_RECIPIENT_LIMIT, SESSION_ERROR_BUDGET, backoffDelayMs, batchSize } from './politeness.js';
+import { LearnedLimits } from './learned-limits.js';
+import { DEFAULT_RECIPIENT_LIMIT, backoffDelayMs, batchSize } from './politeness.js';
 
 /**
  * How long an idle session waits for more work before QUIT: long enough to pick up the addresses DNS
@@ -20,6 +21,16 @@ export const SESSION_IDLE_MS = 300;
 export const EXTRA_SESSION_MIN_QUEUE = 4;
 /** A session whose error budget is this low is replaced rather than fed one RCPT per round trip. */
 export const MIN_USEFUL_BUDGET = 4;
+/**
+ * Catch-all probes waiting at a host that make a session send them (last) and end, rather than wait
+ * for the session's natural end: the addresses of their domains wait for them.
+ */
+export const PROBE_FLUSH_AT = 8;
+/**
+ * How long the oldest catch-all probe at a host may wait for a session's end before a session ends
+ * early to send it (a host without an error budget keeps a session for the whole run otherwise).
+ */
+export const PROBE_MAX_WAIT_MS = 250;
 
 /** The run's limits a host needs. */
 export interface HostLimits {
@@ -38,7 +49,16 @@ export class Host {
   /** Who opens this host's connections (a SOCKS5 proxy pool), `null` for directly. */
   readonly via: Connector | null;
   readonly #limits: HostLimits;
+  /** What the run learned of this host's limits (error budget, recipients, sessions). */
+  readonly learned: LearnedLimits;
   readonly #queue: Job[] = [];
+  /**
+   * Catch-all probes (random addresses), kept apart: a session sends them last, so that no real
+   * address is asked after one (some hosts refuse everything after an unknown recipient).
+   */
+  readonly #probes: Job[] = [];
+  /** `performance.now()` when the oldest waiting probe was queued. */
+  #probesSince = 0;
   /** Idle sessions waiting for work, woken one per queued job. */
   readonly #idle: (() => void)[] = [];
   #cap: number;
@@ -52,41 +72,73 @@ export class Host {
   #backoffTimer: NodeJS.Timeout | null = null;
   /** The last session failed to connect at all: addresses with another MX go there meanwhile. */
   unreachable = false;
-  #recipientLimit = DEFAULT_RECIPIENT_LIMIT;
-  #errorBudget = SESSION_ERROR_BUDGET;
   /** RCPT replies read from this host, and how many refused (for batch sizing). */
   #replies = 0;
   #refusals = 0;
   #oneRecipient = false;
   #nextSendAt = 0;
 
-  constructor(ip: string, limits: HostLimits, key: string = ip, via: Connector | null = null) {
+  constructor(
+    ip: string,
+    limits: HostLimits,
+    key: string = ip,
+    via: Connector | null = null,
+    learned: LearnedLimits = new LearnedLimits(),
+  ) {
     this.ip = ip;
     this.key = key;
     this.via = via;
     this.#limits = limits;
+    this.learned = learned;
     this.#cap = limits.hostConcurrency;
   }
 
   // Queue ---------------------------------------------------------------------------------------
 
+  /** Jobs waiting, catch-all probes included. */
   get queued(): number {
+    return this.#queue.length + this.#probes.length;
+  }
+
+  /** Catch-all probes waiting (sent last in a session). */
+  get probesQueued(): number {
+    return this.#probes.length;
+  }
+
+  /**
+   * Milliseconds until the waiting probes should be sent even if that ends a session early (0: now;
+   * `Infinity`: no probe waits): at once when `PROBE_FLUSH_AT` wait, else after `PROBE_MAX_WAIT_MS`.
+   */
+  probesDueIn(now = performance.now()): number {
+    if (this.#probes.length === 0) return Infinity;
+    if (this.#probes.length >= PROBE_FLUSH_AT) return 0;
+    return Math.max(0, this.#probesSince + PROBE_MAX_WAIT_MS - now);
+  }
+
+  /** Addresses waiting (probes not counted). */
+  get addressesQueued(): number {
     return this.#queue.length;
   }
 
   /** The job at the front of the queue (the one a new session is opened for). */
   get front(): Job | undefined {
-    return this.#queue[0];
+    return this.#queue[0] ?? this.#probes[0];
   }
 
   has(job: Job): boolean {
-    return this.#queue.includes(job);
+    return this.#listOf(job).includes(job);
+  }
+
+  #listOf(job: Job): Job[] {
+    return job.kind === 'catchAll' ? this.#probes : this.#queue;
   }
 
   /** Adds a job and wakes an idle session for it; returns false when none was idle. */
   add(job: Job, front: boolean): boolean {
-    if (front) this.#queue.unshift(job);
-    else this.#queue.push(job);
+    const list = this.#listOf(job);
+    if (job.kind === 'catchAll' && list.length === 0) this.#probesSince = performance.now();
+    if (front) list.unshift(job);
+    else list.push(job);
     const waiter = this.#idle.shift();
     waiter?.();
     return waiter !== undefined;
@@ -94,47 +146,55 @@ export class Host {
 
   /** Puts jobs back at the front, in order (a pushed-back address must not wait behind the list). */
   putBack(jobs: readonly Job[]): void {
-    this.#queue.unshift(...jobs);
+    if (this.#probes.length === 0 && jobs.some((job) => job.kind === 'catchAll'))
+      this.#probesSince = performance.now();
+    for (const job of [...jobs].reverse()) this.#listOf(job).unshift(job);
   }
 
   remove(job: Job): void {
-    const index = this.#queue.indexOf(job);
-    if (index !== -1) this.#queue.splice(index, 1);
+    const list = this.#listOf(job);
+    const index = list.indexOf(job);
+    if (index !== -1) list.splice(index, 1);
   }
 
-  /** Takes up to `count` jobs that are not done yet. */
+  /** Takes up to `count` addresses (no probes) that are not done yet. */
   take(count: number): Job[] {
-    const batch: Job[] = [];
-    while (batch.length < count) {
-      const job = this.#queue.shift();
-      if (job === undefined) break;
-      if (!job.done) batch.push(job);
-    }
-    return batch;
+    return takeFrom(this.#queue, count);
   }
 
-  /** The queued jobs, as a copy (safe to iterate while jobs leave the queue). */
+  /** Takes up to `count` catch-all probes that are not done yet. */
+  takeProbes(count: number): Job[] {
+    return takeFrom(this.#probes, count);
+  }
+
+  /** The queued jobs, probes last, as a copy (safe to iterate while jobs leave the queue). */
   snapshot(): Job[] {
-    return [...this.#queue];
+    return [...this.#queue, ...this.#probes];
   }
 
   takeAll(): Job[] {
-    return this.#queue.splice(0);
+    return [...this.#queue.splice(0), ...this.#probes.splice(0)];
   }
 
   /**
-   * Waits up to `SESSION_IDLE_MS` for a job; resolves false when none came (or none can come:
+   * Waits up to `SESSION_IDLE_MS` for an address (or enough probes); resolves false when none came (or none can come:
    * `mayArrive` false once the input is read and nothing is being prepared).
    */
   waitForWork(mayArrive: boolean): Promise<boolean> {
-    if (this.#queue.length > 0) return Promise.resolve(true);
+    // Probes alone are no work for the session's middle: they wait for its end, or until they are due.
+    const probesDue = this.probesDueIn();
+    if (this.#queue.length > 0 || probesDue === 0) return Promise.resolve(true);
     if (!mayArrive) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        const index = this.#idle.indexOf(onWork);
-        if (index !== -1) this.#idle.splice(index, 1);
-        resolve(false);
-      }, SESSION_IDLE_MS);
+      const timer = setTimeout(
+        () => {
+          const index = this.#idle.indexOf(onWork);
+          if (index !== -1) this.#idle.splice(index, 1);
+          // Due probes are work: the session sends them and ends.
+          resolve(this.probesDueIn() === 0);
+        },
+        Math.min(SESSION_IDLE_MS, probesDue),
+      );
       const onWork = (): void => {
         clearTimeout(timer);
         resolve(true);
@@ -145,21 +205,21 @@ export class Host {
 
   // Sessions ------------------------------------------------------------------------------------
 
+  /** Sessions at once: the run's cap, a provider rule's, and what the host told us it accepts. */
   get cap(): number {
-    return this.#cap;
+    return Math.min(this.#cap, this.learned.sessionLimit ?? Infinity);
   }
 
   /** True when the queue justifies one more session within the host's cap. */
   wantsSession(): boolean {
     return (
-      this.active < this.#cap &&
-      this.#queue.length >= (this.active === 0 ? 1 : EXTRA_SESSION_MIN_QUEUE * this.active)
+      this.active < this.cap && this.queued >= (this.active === 0 ? 1 : EXTRA_SESSION_MIN_QUEUE * this.active)
     );
   }
 
   /** "421 Too many connections from your IP" while our other sessions work: that is the cap. */
   lowerCapBelowActive(): void {
-    this.#cap = Math.max(1, this.active - 1);
+    this.learned.tooManySessions(this.active - 1);
   }
 
   /** What the provider rule of the host's name or banner says about sessions and batches. */
@@ -223,15 +283,29 @@ export class Host {
 
   /** True while a session that drew `errors` refusals may go on (else a fresh session is better). */
   hasUsefulBudget(errors: number): boolean {
-    return this.#errorBudget - errors >= Math.min(MIN_USEFUL_BUDGET, this.#errorBudget);
+    const budget = this.learned.errorBudget;
+    return budget - errors >= Math.min(MIN_USEFUL_BUDGET, budget);
   }
 
-  /** RCPTs for the next transaction of a session that drew `errors` refusals so far. */
-  batchSize(errors: number): number {
+  /** Refusals a session that drew `errors` may still draw (`Infinity`: the host has no budget). */
+  budgetLeft(errors: number): number {
+    return Math.max(0, this.learned.errorBudget - errors);
+  }
+
+  /** RCPTs one transaction may carry: the recipient limit, or 1 where a provider rule says so. */
+  get transactionLimit(): number {
+    return this.#oneRecipient ? 1 : (this.learned.recipientLimit ?? DEFAULT_RECIPIENT_LIMIT);
+  }
+
+  /**
+   * RCPTs for the next transaction of a session that drew `errors` refusals so far, keeping `reserve`
+   * refusals of the budget for the catch-all probes the session sends last.
+   */
+  batchSize(errors: number, reserve = 0): number {
     return batchSize({
-      recipientLimit: this.#recipientLimit,
+      recipientLimit: this.learned.recipientLimit ?? DEFAULT_RECIPIENT_LIMIT,
       oneRecipient: this.#oneRecipient,
-      errorBudgetLeft: this.#errorBudget - errors,
+      errorBudgetLeft: this.learned.errorBudget - errors - reserve,
       // Laplace-style estimate with a pessimistic prior (2 refused of 4): small first batches.
       refusalRate: (this.#refusals + 2) / (this.#replies + 4),
     });
@@ -245,7 +319,7 @@ export class Host {
 
   /** `452 4.5.3` after `accepted` RCPTs: the server's per-transaction limit (RFC 5321 §4.5.3.1.10). */
   learnRecipientLimit(accepted: number): void {
-    this.#recipientLimit = Math.max(1, accepted);
+    this.learned.tooManyRecipients(accepted);
   }
 
   /**
@@ -254,7 +328,7 @@ export class Host {
    * smtpd_hard_error_limit 20): stay below that from now on.
    */
   learnErrorLimit(errors: number): void {
-    this.#errorBudget = Math.min(this.#errorBudget, Math.max(1, Math.floor((errors - 1) / 2)));
+    this.learned.disconnectedAfter(errors);
   }
 
   /** Waits until `commands` more commands may be sent within `hostCommandsPerSecond`. */
@@ -272,13 +346,12 @@ export class Host {
   /** True when the host has nothing to do and learned nothing beyond the defaults: it can be forgotten. */
   get isForgettable(): boolean {
     return (
-      this.#queue.length === 0 &&
+      this.queued === 0 &&
       this.active === 0 &&
       this.#backoffTimer === null &&
       this.#failures === 0 &&
       !this.unreachable &&
-      this.#recipientLimit === DEFAULT_RECIPIENT_LIMIT &&
-      this.#errorBudget === SESSION_ERROR_BUDGET &&
+      this.learned.isDefault &&
       !this.#oneRecipient &&
       this.#cap === this.#limits.hostConcurrency
     );
@@ -290,4 +363,15 @@ export class Host {
     this.#backoffTimer = null;
     for (const waiter of this.#idle.splice(0)) waiter();
   }
+}
+
+/** Takes up to `count` jobs that are not done yet from the front of `list`. */
+function takeFrom(list: Job[], count: number): Job[] {
+  const batch: Job[] = [];
+  while (batch.length < count) {
+    const job = list.shift();
+    if (job === undefined) break;
+    if (!job.done) batch.push(job);
+  }
+  return batch;
 }

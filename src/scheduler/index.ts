@@ -33,6 +33,14 @@ export {
   type RateGrant,
 } from './host-rate.js';
 export {
+  CAUTIOUS_ERROR_BUDGET,
+  LearnedLimits,
+  NO_BUDGET_AFTER,
+  SLOW_REPLY_MS,
+  type BudgetSource,
+  type LimitsRecord,
+} from './learned-limits.js';
+export {
   DEFAULT_RECIPIENT_LIMIT,
   OVERSPEND_RISK,
   SESSION_ERROR_BUDGET,

@@ -14,6 +14,7 @@ import type { HarvestAllowance, Reservation } from './harvest-allowance.js';
 import type { Host } from './host.js';
 import { rateCeiling } from './host-rate.js';
 import { failed as noReply, providerAt, type Answer, type Job, type SessionView } from './job.js';
+import { SLOW_REPLY_MS } from './learned-limits.js';
 import type { SchedulerSettings } from './ports.js';
 import type { ProbeSession, SessionTransactionResult } from './session-port.js';
 
@@ -59,6 +60,8 @@ export interface SessionOwner {
 /** What a transaction's replies did to the session. */
 interface TransactionEffect {
   readonly errors: number;
+  /** RCPTs accepted (2xx). */
+  readonly accepted: number;
   readonly progress: boolean;
   readonly endSession: boolean;
 }
@@ -81,7 +84,14 @@ export class SessionRun {
   /** The RCPTs of the batch in flight, granted in the host's window of RCPTs per minute. */
   #granted: RateGrant | null = null;
   #transactions = 0;
+  /** Refused commands in this session so far (against the host's error budget). */
   #errors = 0;
+  /** Recipients accepted in the transaction open now (against the host's recipient limit). */
+  #openRecipients = 0;
+  /** Recipients already in the transaction when the RCPTs being read were sent (`more`). */
+  #openBefore = 0;
+  /** The session's quickest transaction, in milliseconds: its round trip, against which slowness shows. */
+  #fastestMs = Infinity;
 
   constructor(owner: SessionOwner, host: Host, id: number) {
     this.#owner = owner;
@@ -164,58 +174,161 @@ export class SessionRun {
     return view;
   }
 
-  /** Transactions until the queue is empty, the budget is spent or the server ends the session. */
+  /**
+   * Transactions until the queue is empty, the budget is spent or the server ends the session. The
+   * host's catch-all probes go in the session's last transaction, after every address it asks; where
+   * the host's error budget is not known, the session may first go on past it one RCPT at a time, to
+   * learn it (`LearnedLimits`).
+   */
   async #feed(view: SessionView): Promise<void> {
     const owner = this.#owner;
     const host = this.#host;
+    const learned = host.learned;
     const provider = providerAt(view, this.#name);
     const harvestLimit = provider?.maxInvalidRecipientsPerHour ?? null;
     host.applyProvider(provider);
+    learned.greeted(view.banner);
     const utf8 = view.extensions.includes('SMTPUTF8');
-    for (;;) {
-      if (owner.isStopped()) return;
-      if (!host.hasUsefulBudget(this.#errors)) return;
-      let batch = host.take(host.batchSize(this.#errors));
-      if (batch.length === 0) {
-        if (await host.waitForWork(owner.mayGetWork)) continue;
-        return;
-      }
-      if (!utf8) {
-        batch = this.#refuseUtf8(batch, view);
-        if (batch.length === 0) continue;
-      }
-      const ceiling = rateCeiling(owner.settings.hostRate, provider);
-      if (ceiling !== null) {
-        const granted = await this.#withinRate(batch, ceiling);
-        if (granted === null || owner.isStopped()) return;
-        if (granted.length === 0) continue;
-        batch = granted;
-      }
-      // A gateway counting refused RCPTs per hour (IronPort DHAP): no more RCPTs than the hour has
-      // left, each reserved until its reply is counted, whoever else (verify(), other sessions, other
-      // runs) is asking the same host.
-      const held = owner.allowance.reserve(host.ip, harvestLimit, batch.length);
-      this.#held = held;
-      if (held.count < batch.length) {
-        host.putBack(batch.slice(held.count));
-        batch = batch.slice(0, held.count);
-      }
-      if (batch.length === 0) {
-        // What is left is reserved by RCPTs in flight: they may come back unrefused.
-        if (owner.allowance.inFlight(host.ip) > 0) {
-          await owner.allowance.released(host.ip, owner.stopSignal);
+    try {
+      for (;;) {
+        if (owner.isStopped()) return;
+        const exploring = learned.isExploring(this.#id);
+        const probes = host.probesQueued;
+        const flushProbes = host.probesDueIn() === 0;
+        const reserve = Math.min(probes, host.budgetLeft(this.#errors));
+        if (!exploring && !flushProbes && host.hasUsefulBudget(this.#errors + reserve)) {
+          const batch = host.take(host.batchSize(this.#errors, reserve));
+          if (batch.length === 0) {
+            if (await host.waitForWork(owner.mayGetWork)) continue;
+            await this.#last(view, harvestLimit, utf8);
+            return;
+          }
+          const effect = await this.#ask(batch, view, harvestLimit, utf8, false);
+          if (effect === 'end') return;
           continue;
         }
-        // Spent for the hour: every address waiting here gets its answer now, without an RCPT.
-        for (const job of host.takeAll()) owner.endUnasked(job, host.ip);
+        // The budget is about spent (or probes wait): learn how far it goes, one RCPT a round trip,
+        // where nothing fixes it yet; else the last transaction, with the probes.
+        if (
+          !flushProbes &&
+          this.#openRecipients < host.transactionLimit &&
+          (exploring || learned.startExploring(this.#id))
+        ) {
+          if (host.addressesQueued === 0) {
+            if (await host.waitForWork(owner.mayGetWork)) continue;
+          } else {
+            const effect = await this.#explore(view, harvestLimit, utf8);
+            if (effect === 'end') return;
+            continue;
+          }
+        }
+        learned.stopExploring(this.#id);
+        await this.#last(view, harvestLimit, utf8);
         return;
       }
-      const effect = await this.#send(batch, view, harvestLimit, held);
-      if (effect === null) return;
-      this.#errors += effect.errors;
-      if (effect.progress) host.recovered();
-      if (effect.endSession) return;
+    } finally {
+      learned.stopExploring(this.#id);
     }
+  }
+
+  /**
+   * The session's last transaction(s): the addresses the budget still allows and the host's catch-all
+   * probes after them, then no more (some hosts refuse everything after an unknown recipient; a
+   * random address asked last costs no real address its answer).
+   */
+  async #last(view: SessionView, harvestLimit: number | null, utf8: boolean): Promise<void> {
+    const host = this.#host;
+    for (;;) {
+      if (this.#owner.isStopped()) return;
+      const left = host.budgetLeft(this.#errors);
+      if (left <= 0 || host.probesQueued === 0) return;
+      const probes = host.takeProbes(Math.min(left, host.transactionLimit));
+      if (probes.length === 0) return;
+      const room = host.transactionLimit - probes.length;
+      const addresses =
+        room > 0 ? host.take(Math.min(room, host.batchSize(this.#errors, probes.length))) : [];
+      const effect = await this.#ask([...addresses, ...probes], view, harvestLimit, utf8, false);
+      if (effect === 'end') return;
+    }
+  }
+
+  /**
+   * One RCPT added to the open transaction, past the error budget as known so far: its reply on time
+   * proves that the refusals drawn before it are allowed; a reply `SLOW_REPLY_MS` late means the host
+   * slows down from there (its budget is one less), and the session ends at once.
+   */
+  async #explore(view: SessionView, harvestLimit: number | null, utf8: boolean): Promise<'end' | 'more'> {
+    const learned = this.#host.learned;
+    const batch = this.#host.take(1);
+    if (batch.length === 0) return 'more';
+    const before = this.#errors;
+    const startedAt = performance.now();
+    const effect = await this.#ask(batch, view, harvestLimit, utf8, this.#openRecipients > 0);
+    const ms = performance.now() - startedAt;
+    if (effect === 'skipped') return 'more';
+    if (ms - this.#fastestMs >= SLOW_REPLY_MS) {
+      learned.slowedAfter(before);
+      return 'end';
+    }
+    learned.survived(before);
+    return effect;
+  }
+
+  /**
+   * Sends `batch` (addresses without SMTPUTF8 support filtered out, within the harvest allowance) as a
+   * transaction, or as more RCPTs of the open one; `end` when the session should end.
+   */
+  async #ask(
+    jobs: readonly Job[],
+    view: SessionView,
+    harvestLimit: number | null,
+    utf8: boolean,
+    more: boolean,
+  ): Promise<'end' | 'more' | 'skipped'> {
+    const owner = this.#owner;
+    const host = this.#host;
+    let batch = utf8 ? [...jobs] : this.#refuseUtf8(jobs, view);
+    if (batch.length === 0) return 'skipped';
+    const ceiling = rateCeiling(owner.settings.hostRate, providerAt(view, this.#name));
+    if (ceiling !== null) {
+      const granted = await this.#withinRate(batch, ceiling);
+      if (granted === null || owner.isStopped()) return 'end';
+      if (granted.length === 0) return 'skipped';
+      batch = granted;
+    }
+    // A gateway counting refused RCPTs per hour (IronPort DHAP): no more RCPTs than the hour has
+    // left, each reserved until its reply is counted, whoever else (verify(), other sessions, other
+    // runs) is asking the same host.
+    const held = owner.allowance.reserve(host.ip, harvestLimit, batch.length);
+    this.#held = held;
+    if (held.count < batch.length) {
+      host.putBack(batch.slice(held.count));
+      batch = batch.slice(0, held.count);
+    }
+    if (batch.length === 0) {
+      // What is left is reserved by RCPTs in flight: they may come back unrefused.
+      if (owner.allowance.inFlight(host.ip) > 0) {
+        await owner.allowance.released(host.ip, owner.stopSignal);
+        return 'skipped';
+      }
+      // Spent for the hour: every address waiting here gets its answer now, without an RCPT.
+      for (const job of host.takeAll()) owner.endUnasked(job, host.ip);
+      return 'end';
+    }
+    const startedAt = performance.now();
+    const effect = await this.#send(batch, view, harvestLimit, held, more);
+    if (effect === null) return 'end';
+    const ms = performance.now() - startedAt;
+    const slow = ms - this.#fastestMs >= SLOW_REPLY_MS;
+    this.#fastestMs = Math.min(this.#fastestMs, ms);
+    this.#errors += effect.errors;
+    this.#openRecipients = (more ? this.#openRecipients : 0) + effect.accepted;
+    if (effect.progress) host.recovered();
+    if (effect.endSession) return 'end';
+    // A transaction far slower than the session's quickest: the host may be slowing us down (a soft
+    // error limit, a tarpit). A fresh session costs less than seconds per reply.
+    if (slow && this.#errors > 0 && !more) return 'end';
+    return 'more';
   }
 
   /** RFC 6531 §3.4: without SMTPUTF8 a UTF-8 address cannot be sent at all. Returns the others. */
@@ -263,6 +376,7 @@ export class SessionRun {
     view: SessionView,
     harvestLimit: number | null,
     held: Reservation,
+    more: boolean,
   ): Promise<TransactionEffect | null> {
     const owner = this.#owner;
     const host = this.#host;
@@ -270,9 +384,10 @@ export class SessionRun {
       job.joinSession(this.#id);
       job.lastView = view;
     }
-    await host.pace(batch.length + (this.#transactions > 0 ? 2 : 1), owner.stopSignal);
+    await host.pace(batch.length + (more ? 0 : this.#transactions > 0 ? 2 : 1), owner.stopSignal);
     if (owner.isStopped()) return null;
     const mark = this.#transcript?.length ?? 0;
+    this.#openBefore = more ? this.#openRecipients : 0;
     let timedOut = false;
     // The per-address deadline (docs/library.md): the transaction ends when the address with the least
     // time left runs out of it.
@@ -288,7 +403,8 @@ export class SessionRun {
       mailFrom: owner.settings.session.mailFrom,
       recipients: batch.map((job) => job.recipient),
       smtputf8: batch.some((job) => job.smtputf8),
-      reset: this.#transactions > 0,
+      reset: this.#transactions > 0 && !more,
+      more,
     });
     clearTimeout(deadline);
     // Answered: the server has every RCPT of the batch; they count from now for a window.
@@ -392,6 +508,7 @@ export class SessionRun {
     const owner = this.#owner;
     const host = this.#host;
     let errors = 0;
+    let accepted = 0;
     let progress = false;
     let endSession = failed !== null;
     let deferred = false;
@@ -405,12 +522,13 @@ export class SessionRun {
       const reading = readRcptReply(reply, provider);
       if (reading.action === 'next_transaction') {
         // The server's per-transaction limit: the rest go in the next transaction, not a verdict.
-        host.learnRecipientLimit(index);
+        host.learnRecipientLimit(this.#openBefore + index);
         owner.requeue(host, batch.slice(index), false);
         answered = batch.length;
         break;
       }
       if (reply.code >= 400) errors += 1;
+      else if (reply.code < 300) accepted += 1;
       host.countReply(reply.code);
       if (reading.backOff) deferred = true;
       if (reading.endSession) endSession = true;
@@ -439,7 +557,7 @@ export class SessionRun {
       if (!progress) deferred = true;
     }
     if (deferred) host.backOff();
-    return { errors, progress, endSession };
+    return { errors, accepted, progress, endSession };
   }
 
   /** MAIL FROM (or RSET) refused: about our sender, so about every address of the batch alike. */
@@ -458,7 +576,7 @@ export class SessionRun {
       // gets it now, as verify() gives it, and the host is left alone for a while.
       for (const job of batch) owner.finalize(job, noReply(failed, view, transcript));
       host.backOff();
-      return { errors: 1, progress: true, endSession: true };
+      return { errors: 1, accepted: 0, progress: true, endSession: true };
     }
     if (reply !== null && refusal === 'deferred') {
       for (const job of batch) {
@@ -467,11 +585,11 @@ export class SessionRun {
       }
       owner.requeue(host, batch, true);
       host.backOff();
-      return { errors: 1, progress: false, endSession: true };
+      return { errors: 1, accepted: 0, progress: false, endSession: true };
     }
     // MAIL FROM refused for good (sender policy): each address gets it, as verify() gives it.
     for (const job of batch) owner.finalize(job, noReply(failed, view, transcript));
-    return { errors: 1, progress: true, endSession: true };
+    return { errors: 1, accepted: 0, progress: true, endSession: true };
   }
 
   /** A disconnect is never a verdict about the addresses that did not get their own reply. */

@@ -50,6 +50,12 @@ export interface TransactionRequest {
   readonly smtputf8: boolean;
   /** Send `RSET` first (between transactions of one session). */
   readonly reset?: boolean;
+  /**
+   * More recipients for the transaction already open (its MAIL FROM accepted): only `RCPT TO`s, no
+   * `RSET`, no `MAIL FROM`. The bulk scheduler adds one RCPT at a time this way while it learns how
+   * many refusals a host allows (each extra command could be the one the server delays).
+   */
+  readonly more?: boolean;
   /** End the session after this transaction (QUIT joins a pipelined group, RFC 2920 §3.1). */
   readonly quit?: boolean;
 }
@@ -356,15 +362,17 @@ export class SmtpSession {
     const pipelining = this.#extensions.has('PIPELINING');
     // A QUIT in the group would close the connection a 530-then-STARTTLS retry needs.
     const quitInGroup = request.quit === true && pipelining && !(mayUpgrade && this.#canUpgradeOnDemand());
+    const more = request.more === true;
+    const reset = request.reset === true && !more;
     const lines = [
-      ...(request.reset === true ? ['RSET'] : []),
-      `MAIL FROM:<${request.mailFrom}>${request.smtputf8 ? ' SMTPUTF8' : ''}`,
+      ...(reset ? ['RSET'] : []),
+      ...(more ? [] : [`MAIL FROM:<${request.mailFrom}>${request.smtputf8 ? ' SMTPUTF8' : ''}`]),
       ...request.recipients.map((recipient) => `RCPT TO:<${recipient}>`),
       ...(quitInGroup ? ['QUIT'] : []),
     ];
     const stages: SmtpStage[] = [
-      ...(request.reset === true ? (['rset'] as const) : []),
-      'mail',
+      ...(reset ? (['rset'] as const) : []),
+      ...(more ? [] : (['mail'] as const)),
       ...request.recipients.map(() => 'rcpt' as const),
       ...(quitInGroup ? (['quit'] as const) : []),
     ];
@@ -388,13 +396,14 @@ export class SmtpSession {
     let mail: SmtpReplyInfo | null = null;
     const recipients: SmtpReplyInfo[] = [];
     try {
-      if (request.reset === true) {
+      if (reset) {
         const reply = await next(index++);
         if (!is2xx(reply)) {
           await drain(index);
           return { mail, recipients, failure: refusal('rset', reply, 'RSET') };
         }
       }
+      if (more) return await this.#recipientsOnly(request, next, index, quitInGroup);
       const mailReply = await next(index++);
       mail = replyInfo('mail', mailReply);
       if (!is2xx(mailReply)) {
@@ -414,6 +423,26 @@ export class SmtpSession {
       return { mail, recipients, failure: null };
     } catch (error) {
       return { mail, recipients, failure: failureOf(error, stages[index - 1] ?? 'mail') };
+    }
+  }
+
+  /** The replies of a `more` request: RCPTs only (and QUIT when it joined the group). */
+  async #recipientsOnly(
+    request: TransactionRequest,
+    next: (index: number) => Promise<SmtpReply>,
+    from: number,
+    quitInGroup: boolean,
+  ): Promise<TransactionResult> {
+    let index = from;
+    const recipients: SmtpReplyInfo[] = [];
+    try {
+      while (recipients.length < request.recipients.length) {
+        recipients.push(replyInfo('rcpt', await next(index++)));
+      }
+      if (quitInGroup) await next(index++).catch(() => undefined);
+      return { mail: null, recipients, failure: null };
+    } catch (error) {
+      return { mail: null, recipients, failure: failureOf(error, 'rcpt') };
     }
   }
 }

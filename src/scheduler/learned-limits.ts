@@ -1,0 +1,269 @@
+/**
+ * What a run has learned about one MX host's limits, kept for the run (and shared by scale-out workers
+ * through the job store): how many refused RCPTs a session may draw before the server slows down or
+ * disconnects (its error budget), how many recipients it takes per transaction, how many sessions at
+ * once it accepts from us. A pure state machine: the session runner reports what it saw, and asks how
+ * far it may go. Polite first: start cautious, grow only on evidence, fall back at the first penalty.
+ *
+ * The error budget (docs/bulk.md, "How rcpt learns a host's limits"):
+ * - a host that greets as Postfix has Postfix's: `smtpd_soft_error_limit = 10` (every reply after the
+ *   10th error is delayed by a second), so 9 refusals per session, with one to spare;
+ * - any other host starts at the same 9, and may be *explored*: one session at a time goes on past
+ *   the budget one RCPT per round trip, so that a slowdown costs a single delayed reply. Each reply
+ *   that comes back at the usual pace after `n` refusals proves that `n` are safe (the budget grows);
+ *   a reply delayed by a second or more after `n` refusals means the budget is `n − 1` (fixed for the
+ *   run); `NO_BUDGET_AFTER` refusals without a slowdown means the host has none;
+ * - `421 … too many errors` after `n` refusals fixes the budget below it, as Postfix's soft limit is
+ *   half its hard one.
+ */
+
+/** Refusals per session before a budget is known: Postfix's default less one (see politeness.ts). */
+export const CAUTIOUS_ERROR_BUDGET = 9;
+
+/**
+ * Refusals one session drew with every reply on time, after which the host is taken to have no error
+ * budget: past Postfix's hard limit (20, a disconnect) and any soft limit seen in the lab.
+ */
+export const NO_BUDGET_AFTER = 24;
+
+/**
+ * A reply this much slower than the session's usual round trip is a penalty (Postfix sleeps
+ * `smtpd_error_sleep_time = 1s` per reply past its soft limit; tarpits sleep longer).
+ */
+export const SLOW_REPLY_MS = 500;
+
+/** How the error budget is known. */
+export type BudgetSource =
+  /** Nothing known: the cautious default, may be explored. */
+  | 'default'
+  /** The greeting names Postfix: its default soft limit. */
+  | 'postfix'
+  /** Refusals proven safe by replies on time; may be explored further. */
+  | 'probed'
+  /** A slowdown or a `421 too many errors` showed where it is: fixed for the run. */
+  | 'penalty'
+  /** `NO_BUDGET_AFTER` refusals in one session without a slowdown. */
+  | 'none';
+
+/** The limits learned at one host, as stored and shared (plain data, JSON-safe). */
+export interface LimitsRecord {
+  /** Refusals per session; `null` when the host has none. */
+  readonly errorBudget: number | null;
+  readonly budgetSource: BudgetSource;
+  /** Recipients per transaction, learned from `452 4.5.3`; `null` when none was seen. */
+  readonly recipientLimit: number | null;
+  /** Sessions at once the host accepts from us, learned from a 421 on connect; `null` when not seen. */
+  readonly sessionLimit: number | null;
+  /** Penalties the host gave (delayed replies, `421 too many errors`), for reports. */
+  readonly penalties: number;
+}
+
+const POSTFIX_GREETING = /\bPostfix\b/i;
+
+export class LearnedLimits {
+  #budget = CAUTIOUS_ERROR_BUDGET;
+  #source: BudgetSource = 'default';
+  #recipientLimit: number | null = null;
+  #sessionLimit: number | null = null;
+  #penalties = 0;
+  /** The session exploring past the budget now, or `null`: one at a time. */
+  #explorer: number | null = null;
+  /** Something was learned since the last `takeChanged()`. */
+  #changed = false;
+
+  /** Limits as another worker stored them; a record that makes no sense is ignored (defaults kept). */
+  static from(record: LimitsRecord | null): LearnedLimits {
+    const limits = new LearnedLimits();
+    if (record !== null) limits.merge(record);
+    return limits;
+  }
+
+  /**
+   * Takes in what another worker learned: the more cautious of the two for every limit that is known
+   * by evidence, the larger proven budget while both are still probing.
+   */
+  merge(record: LimitsRecord): void {
+    const budget = record.errorBudget;
+    switch (record.budgetSource) {
+      case 'penalty':
+        if (budget !== null && Number.isInteger(budget) && budget >= 1) this.#fix(budget);
+        break;
+      case 'postfix':
+        if (this.#source === 'default' || this.#source === 'probed') this.#source = 'postfix';
+        this.#budget = Math.min(this.#budget, CAUTIOUS_ERROR_BUDGET);
+        break;
+      case 'probed':
+        if (budget !== null && Number.isInteger(budget)) this.#proved(budget);
+        break;
+      case 'none':
+        if (this.#source === 'default' || this.#source === 'probed') {
+          this.#source = 'none';
+          this.#budget = Infinity;
+        }
+        break;
+      default:
+        break;
+    }
+    const limit = record.recipientLimit;
+    if (limit !== null && Number.isInteger(limit) && limit >= 1) this.#lowerRecipientLimit(limit);
+    const sessions = record.sessionLimit;
+    if (sessions !== null && Number.isInteger(sessions) && sessions >= 1) this.#lowerSessionLimit(sessions);
+    if (Number.isInteger(record.penalties) && record.penalties > this.#penalties)
+      this.#penalties = record.penalties;
+  }
+
+  // Error budget ------------------------------------------------------------------------------------
+
+  /** Refusals a session may draw (`Infinity` when the host has no budget). */
+  get errorBudget(): number {
+    return this.#budget;
+  }
+
+  get budgetSource(): BudgetSource {
+    return this.#source;
+  }
+
+  /** The host's greeting: Postfix's budget is known from it. */
+  greeted(banner: string | null): void {
+    if (this.#source === 'default' && banner !== null && POSTFIX_GREETING.test(banner)) {
+      this.#source = 'postfix';
+      this.#changed = true;
+    }
+  }
+
+  /** True when the budget may still grow: nothing fixes it yet, nobody else is exploring. */
+  get mayExplore(): boolean {
+    return (this.#source === 'default' || this.#source === 'probed') && this.#explorer === null;
+  }
+
+  /** Session `id` goes past the budget, one RCPT per round trip; false when it may not. */
+  startExploring(id: number): boolean {
+    if (!this.mayExplore) return false;
+    this.#explorer = id;
+    return true;
+  }
+
+  /** Session `id` stopped exploring (it ended, or ran out of work). */
+  stopExploring(id: number): void {
+    if (this.#explorer === id) this.#explorer = null;
+  }
+
+  isExploring(id: number): boolean {
+    return this.#explorer === id;
+  }
+
+  /** A reply came back on time after `refusals` refusals in one session: that many are safe. */
+  survived(refusals: number): void {
+    if (this.#source === 'default' || this.#source === 'probed') this.#proved(refusals);
+  }
+
+  /**
+   * A reply came back late (by `SLOW_REPLY_MS` or more) after `refusals` refusals in one session: the
+   * host's soft limit is `refusals`, and the budget one less (at least 1), for the rest of the run.
+   */
+  slowedAfter(refusals: number): void {
+    this.#penalties += 1;
+    this.#fix(Math.max(1, refusals - 1));
+  }
+
+  /**
+   * `421 … too many errors` after `refusals` refusals: the hard limit. Postfix's soft limit is half of
+   * it (10 and 20): stay below that from now on.
+   */
+  disconnectedAfter(refusals: number): void {
+    this.#penalties += 1;
+    this.#fix(Math.max(1, Math.floor((refusals - 1) / 2)));
+  }
+
+  #fix(budget: number): void {
+    const next = this.#source === 'penalty' ? Math.min(this.#budget, budget) : budget;
+    if (this.#source !== 'penalty' || next !== this.#budget) this.#changed = true;
+    this.#source = 'penalty';
+    this.#budget = next;
+    this.#explorer = null;
+  }
+
+  #proved(refusals: number): void {
+    if (refusals >= NO_BUDGET_AFTER) {
+      this.#source = 'none';
+      this.#budget = Infinity;
+      this.#explorer = null;
+      this.#changed = true;
+      return;
+    }
+    if (refusals > this.#budget) {
+      this.#budget = refusals;
+      this.#source = 'probed';
+      this.#changed = true;
+    }
+  }
+
+  // Recipients and sessions -------------------------------------------------------------------------
+
+  /** Recipients per transaction, `null` when no limit was seen (RFC 5321's 100 then applies). */
+  get recipientLimit(): number | null {
+    return this.#recipientLimit;
+  }
+
+  /** `452 4.5.3` after `accepted` RCPTs of one transaction (RFC 5321 §4.5.3.1.10). */
+  tooManyRecipients(accepted: number): void {
+    this.#lowerRecipientLimit(Math.max(1, accepted));
+  }
+
+  #lowerRecipientLimit(limit: number): void {
+    if (this.#recipientLimit !== null && this.#recipientLimit <= limit) return;
+    this.#recipientLimit = limit;
+    this.#changed = true;
+  }
+
+  /** Sessions at once the host accepts from us, `null` when it never refused one. */
+  get sessionLimit(): number | null {
+    return this.#sessionLimit;
+  }
+
+  /** "421 Too many connections" while `open` other sessions of ours were open: that many is the most. */
+  tooManySessions(open: number): void {
+    this.#lowerSessionLimit(Math.max(1, open));
+  }
+
+  #lowerSessionLimit(limit: number): void {
+    if (this.#sessionLimit !== null && this.#sessionLimit <= limit) return;
+    this.#sessionLimit = limit;
+    this.#changed = true;
+  }
+
+  // Reports -----------------------------------------------------------------------------------------
+
+  get penalties(): number {
+    return this.#penalties;
+  }
+
+  /** True while nothing is known beyond the defaults. */
+  get isDefault(): boolean {
+    return (
+      this.#source === 'default' &&
+      this.#recipientLimit === null &&
+      this.#sessionLimit === null &&
+      this.#penalties === 0 &&
+      this.#explorer === null
+    );
+  }
+
+  /** The record to store or share. */
+  record(): LimitsRecord {
+    return {
+      errorBudget: Number.isFinite(this.#budget) ? this.#budget : null,
+      budgetSource: this.#source,
+      recipientLimit: this.#recipientLimit,
+      sessionLimit: this.#sessionLimit,
+      penalties: this.#penalties,
+    };
+  }
+
+  /** True once when something was learned since the last call (to store it). */
+  takeChanged(): boolean {
+    const changed = this.#changed;
+    this.#changed = false;
+    return changed;
+  }
+}

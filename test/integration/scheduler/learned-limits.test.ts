@@ -1,0 +1,254 @@
+/**
+ * verifyMany() learning each host's limits (src/scheduler/learned-limits.ts) against real servers on
+ * loopback (127.0.5.x, the repo's DNS server): a host with an error budget it does not announce (no
+ * Postfix greeting), a Postfix host, a host with no budget at all, a host that refuses every RCPT after
+ * the first unknown one, and a host with a `452 4.5.3` recipient limit. Counters come from the servers;
+ * nothing is timed. Every verdict equals the address-by-address one.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
+import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
+import { createVerifier, type VerifyOptions, type VerifyResult } from '../../../src/index.js';
+
+const unknown = (address: string) =>
+  address.startsWith('ok')
+    ? null
+    : {
+        code: 550,
+        text: `5.1.1 <${address}>: Recipient address rejected: User unknown in local recipient table`,
+      };
+
+/** Its soft limit: the 13th command after 12 refusals is the first one delayed. */
+const HIDDEN_SOFT = 12;
+
+let dns: DnsServer;
+let hidden: SimMta;
+let postfix: SimMta;
+let open: SimMta;
+let poison: SimMta;
+let limited: SimMta;
+let base: VerifyOptions;
+
+/** `count` addresses at `domain`, every `every`-th unknown. */
+function list(domain: string, count: number, every: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${i % every === every - 1 ? 'no' : 'ok'}${i}@${domain}`);
+}
+
+before(async () => {
+  hidden = await startSimMta({
+    name: 'hidden.test',
+    host: '127.0.5.2',
+    port: 0,
+    banner: 'mx.hidden.test ESMTP ready',
+    recipient: unknown,
+    errorLimits: { soft: HIDDEN_SOFT, hard: 2 * HIDDEN_SOFT, sleepMs: 1_000 },
+    record: true,
+  });
+  const port = hidden.port;
+  postfix = await startSimMta({
+    name: 'postfix.test',
+    host: '127.0.5.3',
+    port,
+    recipient: unknown,
+    errorLimits: { soft: 10, hard: 20, sleepMs: 1_000 },
+    record: true,
+  });
+  open = await startSimMta({
+    name: 'open.test',
+    host: '127.0.5.4',
+    port,
+    banner: 'mx.open.test ESMTP Exim 4.96',
+    recipient: unknown,
+    record: true,
+  });
+  poison = await startSimMta({
+    name: 'poison.test',
+    host: '127.0.5.5',
+    port,
+    banner: 'mx.poison.test ESMTP',
+    recipient: unknown,
+    refuseAllAfterUnknown: true,
+    record: true,
+  });
+  limited = await startSimMta({
+    name: 'limited.test',
+    host: '127.0.5.6',
+    port,
+    banner: 'mx.limited.test ESMTP',
+    recipient: unknown,
+    recipientLimit: 5,
+    record: true,
+  });
+  const zones: Record<string, { MX?: { priority: number; exchange: string }[]; A?: string[] }> = {};
+  for (const [name, ip] of [
+    ['hidden', '127.0.5.2'],
+    ['postfix', '127.0.5.3'],
+    ['open', '127.0.5.4'],
+    ['poison', '127.0.5.5'],
+    ['limited', '127.0.5.6'],
+  ] as const) {
+    for (const domain of [`${name}.test`, `${name}-b.test`, `${name}-c.test`])
+      zones[domain] = { MX: [{ priority: 10, exchange: `mx.${name}.test` }] };
+    zones[`mx.${name}.test`] = { A: [ip] };
+  }
+  dns = await startDnsServer({ zones });
+  base = {
+    dnsServers: [dns.address],
+    smtpPort: port,
+    allowPrivateTargets: true,
+    helo: 'probe.rcpt.test',
+    mailFrom: 'verify@rcpt.test',
+    timeoutMs: 20_000,
+    greylistWaitMs: 0,
+  };
+});
+
+after(async () => {
+  await Promise.all([
+    dns.close(),
+    hidden.close(),
+    postfix.close(),
+    open.close(),
+    poison.close(),
+    limited.close(),
+  ]);
+});
+
+async function bulk(inputs: readonly string[]): Promise<Map<string, VerifyResult>> {
+  const verifier = createVerifier(base);
+  const results = new Map<string, VerifyResult>();
+  try {
+    for await (const result of verifier.verifyMany(inputs, { hostConcurrency: 2 }))
+      results.set(result.input, result);
+  } finally {
+    await verifier.close();
+  }
+  return results;
+}
+
+const verdictOf = (r: VerifyResult | undefined) => (r === undefined ? 'missing' : `${r.verdict}/${r.reason}`);
+
+function expected(input: string): string {
+  return input.startsWith('ok') ? 'deliverable/accepted' : 'undeliverable/mailbox_not_found';
+}
+
+/** Refused RCPTs per recorded session of `mta` (a recipient is refused when `unknown` says so). */
+function refusalsPerSession(mta: SimMta, from: number): number[] {
+  return mta.sessions.slice(from).map(
+    (session) =>
+      session.commands.filter((line) => {
+        const address = /^RCPT TO:<([^>]*)>/i.exec(line)?.[1];
+        return address !== undefined && unknown(address) !== null;
+      }).length,
+  );
+}
+
+describe('verifyMany() learns each host limits', () => {
+  it('learns a budget the host does not announce, crossing it at most once in the run', async () => {
+    const inputs = [...list('hidden.test', 240, 3), ...list('hidden-b.test', 60, 3)];
+    const first = hidden.sessions.length;
+    const results = await bulk(inputs);
+    for (const input of inputs) assert.equal(verdictOf(results.get(input)), expected(input), input);
+    // 100 refusals (and 2 catch-all probes): learning the soft limit costs one delayed reply, no more.
+    assert.ok(hidden.stats.sleptReplies <= 1, `${hidden.stats.sleptReplies} delayed replies`);
+    assert.equal(hidden.stats.hardLimitHits, 0);
+    const perSession = refusalsPerSession(hidden, first);
+    // Past the cautious 9 (the budget grew on evidence) and never past the soft limit but once.
+    assert.ok(
+      perSession.some((n) => n > 9),
+      `refusals per session ${perSession.join(' ')}`,
+    );
+    assert.ok(perSession.filter((n) => n >= HIDDEN_SOFT).length <= 1, perSession.join(' '));
+  });
+
+  it('gives a host without a budget bigger batches and fewer sessions than a Postfix host', async () => {
+    const openFirst = open.sessions.length;
+    const postfixFirst = postfix.sessions.length;
+    const openBefore = { ...open.stats };
+    const postfixBefore = { ...postfix.stats };
+    const inputs = [...list('open.test', 300, 3), ...list('postfix.test', 300, 3)];
+    const results = await bulk(inputs);
+    for (const input of inputs) assert.equal(verdictOf(results.get(input)), expected(input), input);
+    const openSessions = open.sessions.length - openFirst;
+    const postfixSessions = postfix.sessions.length - postfixFirst;
+    const openPerMail = (open.stats.rcpts - openBefore.rcpts) / (open.stats.mails - openBefore.mails);
+    const postfixPerMail =
+      (postfix.stats.rcpts - postfixBefore.rcpts) / (postfix.stats.mails - postfixBefore.mails);
+    assert.ok(
+      openSessions < postfixSessions,
+      `sessions: no budget ${openSessions}, Postfix ${postfixSessions}`,
+    );
+    assert.ok(
+      openPerMail > postfixPerMail,
+      `RCPTs per transaction: no budget ${openPerMail.toFixed(1)}, Postfix ${postfixPerMail.toFixed(1)}`,
+    );
+    // A session at the host without a budget went on far past Postfix's 10.
+    assert.ok(Math.max(...refusalsPerSession(open, openFirst)) > 20);
+    // The Postfix host: its budget is known from its greeting, never crossed.
+    assert.equal(postfix.stats.sleptReplies - postfixBefore.sleptReplies, 0);
+    assert.equal(postfix.stats.hardLimitHits - postfixBefore.hardLimitHits, 0);
+    assert.ok(Math.max(...refusalsPerSession(postfix, postfixFirst)) <= 9);
+  });
+
+  it('asks the catch-all probe last, so a host that refuses all after an unknown one costs no address its answer', async () => {
+    const inputs = ['poison.test', 'poison-b.test', 'poison-c.test'].flatMap((domain) =>
+      Array.from({ length: 20 }, (_, i) => `ok${i}@${domain}`),
+    );
+    const first = poison.sessions.length;
+    const results = await bulk(inputs);
+    for (const input of inputs) assert.equal(verdictOf(results.get(input)), 'deliverable/accepted', input);
+    // Each domain's random address was asked, each after every real address of its session.
+    let probes = 0;
+    for (const session of poison.sessions.slice(first)) {
+      const rcpts = session.commands.filter((line) => /^RCPT TO:/i.test(line));
+      const firstProbe = rcpts.findIndex((line) => !/^RCPT TO:<ok/i.test(line));
+      if (firstProbe === -1) continue;
+      probes += rcpts.length - firstProbe;
+      assert.ok(
+        rcpts.slice(firstProbe).every((line) => !/^RCPT TO:<ok/i.test(line)),
+        `an address after a probe: ${rcpts.join(' | ')}`,
+      );
+    }
+    assert.equal(probes, 3);
+  });
+
+  it('learns a 452 4.5.3 recipient limit and keeps every transaction within it', async () => {
+    const inputs = list('limited.test', 60, 4);
+    const first = limited.sessions.length;
+    const results = await bulk(inputs);
+    for (const input of inputs) assert.equal(verdictOf(results.get(input)), expected(input), input);
+    const perTransaction = limited.sessions.slice(first).flatMap((session) => {
+      const counts: number[] = [];
+      for (const line of session.commands) {
+        if (/^MAIL FROM:/i.test(line)) counts.push(0);
+        else if (/^RCPT TO:/i.test(line)) counts[counts.length - 1] = (counts.at(-1) ?? 0) + 1;
+      }
+      return counts;
+    });
+    const sent = perTransaction.reduce((a, b) => a + b, 0);
+    // 60 addresses and 1 probe, each answered once; the RCPTs refused with 452 before the limit was
+    // known (the first batch of each session open then) are all that is sent again.
+    assert.ok(sent - 61 <= 2 * 61 - 2 * 5, `${sent} RCPTs`);
+    assert.ok(sent - 61 <= 20, `${sent - 61} RCPTs sent again`);
+    // 45 accepted at 5 a transaction: at least 9 transactions, most of them of 5 to 6 RCPTs.
+    assert.ok(perTransaction.length >= 9, `${perTransaction.length} transactions`);
+  });
+
+  it('reaches the verdicts address-by-address verification gives', async () => {
+    const inputs = [
+      ...list('hidden-c.test', 12, 3),
+      ...list('open-b.test', 12, 3),
+      ...list('limited-b.test', 12, 4),
+    ];
+    const many = await bulk(inputs);
+    const verifier = createVerifier(base);
+    try {
+      for (const input of inputs)
+        assert.equal(verdictOf(many.get(input)), verdictOf(await verifier.verify(input)), input);
+    } finally {
+      await verifier.close();
+    }
+  });
+});

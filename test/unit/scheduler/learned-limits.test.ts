@@ -1,0 +1,137 @@
+/** What a run learns of one host's limits (src/scheduler/learned-limits.ts). */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import {
+  CAUTIOUS_ERROR_BUDGET,
+  LearnedLimits,
+  NO_BUDGET_AFTER,
+  type LimitsRecord,
+} from '../../../src/scheduler/learned-limits.js';
+
+describe('LearnedLimits', () => {
+  it('starts cautious, and knows Postfix from its greeting (no exploring then)', () => {
+    const limits = new LearnedLimits();
+    assert.equal(limits.errorBudget, CAUTIOUS_ERROR_BUDGET);
+    assert.equal(limits.budgetSource, 'default');
+    assert.equal(limits.isDefault, true);
+    assert.equal(limits.mayExplore, true);
+    limits.greeted('mx.example.test ESMTP Postfix (Debian/GNU)');
+    assert.equal(limits.budgetSource, 'postfix');
+    assert.equal(limits.errorBudget, CAUTIOUS_ERROR_BUDGET);
+    assert.equal(limits.mayExplore, false);
+    assert.equal(limits.startExploring(1), false);
+  });
+
+  it('lets one session at a time explore, and grows the budget on replies on time', () => {
+    const limits = new LearnedLimits();
+    limits.greeted('mx.example.test ESMTP ready');
+    assert.equal(limits.startExploring(1), true);
+    assert.equal(limits.startExploring(2), false, 'one explorer at a time');
+    assert.equal(limits.isExploring(1), true);
+    limits.survived(5);
+    assert.equal(limits.errorBudget, CAUTIOUS_ERROR_BUDGET, 'within the budget proves nothing new');
+    limits.survived(12);
+    assert.equal(limits.errorBudget, 12);
+    assert.equal(limits.budgetSource, 'probed');
+    limits.stopExploring(2);
+    assert.equal(limits.isExploring(1), true, 'only the explorer stops its exploring');
+    limits.stopExploring(1);
+    assert.equal(limits.startExploring(2), true);
+  });
+
+  it('fixes the budget one below the first slowdown, for the rest of the run', () => {
+    const limits = new LearnedLimits();
+    limits.startExploring(1);
+    limits.survived(11);
+    limits.slowedAfter(12);
+    assert.equal(limits.errorBudget, 11);
+    assert.equal(limits.budgetSource, 'penalty');
+    assert.equal(limits.penalties, 1);
+    assert.equal(limits.mayExplore, false);
+    assert.equal(limits.isExploring(1), false);
+    limits.survived(30);
+    assert.equal(limits.errorBudget, 11, 'a fixed budget does not grow again');
+    limits.slowedAfter(20);
+    assert.equal(limits.errorBudget, 11, 'nor rises with a later, higher slowdown');
+    limits.slowedAfter(4);
+    assert.equal(limits.errorBudget, 3, 'but falls with a lower one');
+  });
+
+  it('takes a host with no slowdown after NO_BUDGET_AFTER refusals to have no budget', () => {
+    const limits = new LearnedLimits();
+    limits.startExploring(1);
+    limits.survived(NO_BUDGET_AFTER - 1);
+    assert.equal(limits.errorBudget, NO_BUDGET_AFTER - 1);
+    limits.survived(NO_BUDGET_AFTER);
+    assert.equal(limits.errorBudget, Infinity);
+    assert.equal(limits.budgetSource, 'none');
+    assert.equal(limits.mayExplore, false);
+    assert.equal(limits.record().errorBudget, null, 'JSON-safe');
+  });
+
+  it('reads 421 too many errors as a hard limit twice the soft one', () => {
+    const limits = new LearnedLimits();
+    limits.greeted('mx.example.test ESMTP Postfix');
+    limits.disconnectedAfter(6);
+    assert.equal(limits.errorBudget, 2);
+    assert.equal(limits.budgetSource, 'penalty');
+    limits.disconnectedAfter(1);
+    assert.equal(limits.errorBudget, 1, 'never below one');
+  });
+
+  it('keeps the lowest recipient and session limits the host stated', () => {
+    const limits = new LearnedLimits();
+    assert.equal(limits.recipientLimit, null);
+    limits.tooManyRecipients(50);
+    limits.tooManyRecipients(80);
+    assert.equal(limits.recipientLimit, 50);
+    limits.tooManyRecipients(0);
+    assert.equal(limits.recipientLimit, 1);
+    limits.tooManySessions(3);
+    limits.tooManySessions(0);
+    assert.equal(limits.sessionLimit, 1);
+    assert.equal(limits.isDefault, false);
+  });
+
+  it('says once when something changed, to store it', () => {
+    const limits = new LearnedLimits();
+    assert.equal(limits.takeChanged(), false);
+    limits.tooManyRecipients(10);
+    assert.equal(limits.takeChanged(), true);
+    assert.equal(limits.takeChanged(), false);
+    limits.tooManyRecipients(20);
+    assert.equal(limits.takeChanged(), false, 'a higher limit is no news');
+  });
+
+  it('round-trips through its record, and merges what another worker learned cautiously', () => {
+    const limits = new LearnedLimits();
+    limits.startExploring(1);
+    limits.survived(15);
+    limits.tooManyRecipients(40);
+    const copy = LearnedLimits.from(limits.record());
+    assert.deepEqual(copy.record(), limits.record());
+    // Another worker saw the slowdown: the fixed budget wins over a probed one.
+    const penalty: LimitsRecord = {
+      errorBudget: 11,
+      budgetSource: 'penalty',
+      recipientLimit: 60,
+      sessionLimit: 1,
+      penalties: 1,
+    };
+    copy.merge(penalty);
+    assert.equal(copy.errorBudget, 11);
+    assert.equal(copy.budgetSource, 'penalty');
+    assert.equal(copy.recipientLimit, 40, 'the lower recipient limit stays');
+    assert.equal(copy.sessionLimit, 1);
+    // A record that makes no sense changes nothing.
+    const fresh = LearnedLimits.from({
+      errorBudget: -3,
+      budgetSource: 'penalty',
+      recipientLimit: 0,
+      sessionLimit: 1.5,
+      penalties: Number.NaN,
+    });
+    assert.equal(fresh.isDefault, true);
+  });
+});
