@@ -30,6 +30,8 @@ export interface HostPlan {
   readonly name: string;
   /** RCPTs per transaction the host accepts (`Infinity`: no limit). */
   readonly recipientLimit: number;
+  /** Its error budget: Postfix's (announced in its greeting), the same unannounced, or none. */
+  readonly budget: BudgetKind;
   readonly options: Omit<SimMtaOptions, 'host' | 'port' | 'latencyMs' | 'name'>;
 }
 
@@ -54,6 +56,9 @@ const mailbox = (address: string) =>
 /** Postfix defaults (research/lab-notes.md): sleep 1 s from the 10th error, 421 at the 20th. */
 const POSTFIX_LIMITS = { soft: 10, hard: 20, sleepMs: 1_000 } as const;
 
+/** What a host does about refused RCPTs, for the bench's report of penalties. */
+export type BudgetKind = 'postfix' | 'unannounced' | 'none';
+
 function hostPlans(): HostPlan[] {
   const plans: HostPlan[] = [];
   for (let i = 1; i <= 5; i += 1) {
@@ -61,10 +66,15 @@ function hostPlans(): HostPlan[] {
       ip: `127.0.1.${i}`,
       name: `big${i}`,
       recipientLimit: i === 2 ? 50 : Infinity,
+      budget: i === 1 || i === 3 ? 'postfix' : 'none',
       options: {
         recipient: mailbox,
-        // big1 and big3 run Postfix with its default anti-harvest limits; big2 takes 50 RCPTs a transaction.
-        ...(i === 1 || i === 3 ? { errorLimits: POSTFIX_LIMITS } : {}),
+        // big1 and big3 run Postfix with its default anti-harvest limits (and say so in their
+        // greeting); big2, big4 and big5 run an MTA without an error limit; big2 takes 50 RCPTs a
+        // transaction.
+        ...(i === 1 || i === 3
+          ? { errorLimits: POSTFIX_LIMITS }
+          : { banner: `mx.big${i}.test ESMTP Exim 4.96` }),
         ...(i === 2 ? { recipientLimit: 50 } : {}),
       },
     });
@@ -73,17 +83,23 @@ function hostPlans(): HostPlan[] {
     ip: '127.0.1.6',
     name: 'yahoodns',
     recipientLimit: Infinity,
+    budget: 'none',
     options: { banner: 'mta5.am0.yahoodns.net ESMTP ready' },
   });
   for (let i = 7; i <= 12; i += 1) {
+    // hosting1 and hosting3 run Postfix with its limits; hosting5 has the same limits behind a greeting
+    // that does not say Postfix (a changed smtpd_banner): rcpt has to learn them; the others have none.
+    const budget: BudgetKind = i === 11 ? 'unannounced' : i % 2 === 1 ? 'postfix' : 'none';
     plans.push({
       ip: `127.0.1.${i}`,
       name: `hosting${i - 6}`,
       recipientLimit: Infinity,
+      budget,
       options: {
         // Small domains whose names end in 0 accept every recipient (catch-all).
         recipient: (address) => (/^[^@]*@d\d\d0\.test$/.test(address) ? null : mailbox(address)),
-        ...(i % 2 === 1 ? { errorLimits: POSTFIX_LIMITS } : {}),
+        ...(budget === 'none' ? {} : { errorLimits: POSTFIX_LIMITS }),
+        ...(budget === 'postfix' ? {} : { banner: `mx.hosting${i - 6}.test ESMTP ready` }),
       },
     });
   }

@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 
-import type { WorldAddress } from './bulk-world.js';
+import type { BudgetKind, WorldAddress } from './bulk-world.js';
 import type { SimStats } from './sim-mta.js';
 
 /** One host's counters, as the worker reports them. */
@@ -15,6 +15,8 @@ export interface HostStats extends Omit<SimStats, 'verbs'> {
   readonly ip: string;
   /** `null`: no recipient limit. */
   readonly recipientLimit: number | null;
+  /** Its error budget: Postfix's (announced), the same unannounced, or none. */
+  readonly budget: BudgetKind;
 }
 
 export interface ThreadWorld {

@@ -22,6 +22,7 @@ const stats = () =>
     name: plan.name,
     ip: plan.ip,
     recipientLimit: Number.isFinite(plan.recipientLimit) ? plan.recipientLimit : null,
+    budget: plan.budget,
     ...mta.stats,
     verbs: Object.fromEntries(mta.stats.verbs),
   }));
