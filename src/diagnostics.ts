@@ -13,12 +13,30 @@ export const CHANNELS = {
   smtpLine: 'rcpt:smtp:line',
   /** `{ result }` when a verification ends. */
   verifyDone: 'rcpt:verify:done',
+  /**
+   * `{ ip, perMinute, waitMs }` when RCPTs for MX address `ip` wait for room under its ceiling on RCPTs
+   * per minute (`hostRate`): none fits before `waitMs` has passed.
+   */
+  hostRate: 'rcpt:host-rate',
 } as const;
 
 export const warningChannel = channel(CHANNELS.warning);
 export const smtpConnectChannel = channel(CHANNELS.smtpConnect);
 export const smtpLineChannel = channel(CHANNELS.smtpLine);
 export const verifyDoneChannel = channel(CHANNELS.verifyDone);
+export const hostRateChannel = channel(CHANNELS.hostRate);
+
+/** What `rcpt:host-rate` publishes. */
+export interface HostRateWait {
+  readonly ip: string;
+  readonly perMinute: number;
+  readonly waitMs: number;
+}
+
+/** Publishes that RCPTs for `ip` wait `waitMs` for room under the ceiling (`CHANNELS.hostRate`). */
+export function publishHostRateWait(wait: HostRateWait): void {
+  if (hostRateChannel.hasSubscribers) hostRateChannel.publish(wait);
+}
 
 export interface WarningMessage {
   readonly code: string;

@@ -22,7 +22,7 @@ export { parseProxyUrl, type ProxyEndpoint, type ProxyUrlResult } from './proxy/
 export { parseProxyRoute, type ProxyRoute } from './proxy/proxy-routes.js';
 export { DEFAULT_SMTP_PORT, DEFAULT_TIMEOUT_MS, MAX_HOST_RATE } from './options.js';
 export { classifyTarget, isAllowedTarget, type TargetClass } from './dns/target-filter.js';
-export { CHANNELS } from './diagnostics.js';
+export { CHANNELS, type HostRateWait } from './diagnostics.js';
 export {
   createVerifier,
   verify,

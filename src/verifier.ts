@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { catchAllAnswer, decideReason } from './decide/index.js';
-import { verifyDoneChannel, warnOnce } from './diagnostics.js';
+import { publishHostRateWait, verifyDoneChannel, warnOnce } from './diagnostics.js';
 import { domainFacts } from './domain/index.js';
 import { createResolver } from './dns/resolver.js';
 import { isAllowedTarget } from './dns/target-filter.js';
@@ -350,6 +350,7 @@ class RcptVerifier implements Verifier {
       const grant = await this.#rate.reserve(ip, ceiling, count);
       if (grant.count >= count) return { grant };
       grant.settle(0);
+      if (grant.count === 0) publishHostRateWait({ ip, perMinute: ceiling, waitMs: grant.waitMs });
       // A part granted: the rest frees up soon; ask again shortly rather than send half a probe.
       const wait = grant.count > 0 ? RATE_RETRY_MS : Math.max(grant.waitMs, RATE_RETRY_MS);
       if (Date.now() + wait >= deadlineAt || !(await waitUnlessAborted(wait, signal))) {

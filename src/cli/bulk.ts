@@ -5,13 +5,21 @@
  * leaves a half file that looks complete. `--resume` continues the job recorded for the same input.
  */
 import { createHash } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 
 import { Option, type Command } from 'commander';
 
-import { VERDICTS, createVerifier, type Verdict, type VerifyOptions } from '../index.js';
+import {
+  CHANNELS,
+  VERDICTS,
+  createVerifier,
+  type HostRateWait,
+  type Verdict,
+  type VerifyOptions,
+} from '../index.js';
 import {
   CSV_FORMULAS,
   InputError,
@@ -421,6 +429,11 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
     const showBar = stderr.isTTY === true && io.env.CI === undefined;
     // Set once the run starts (inside the store call below).
     const progress: { bar: ProgressBar | null } = { bar: null };
+    // Waits under the ceiling on RCPTs per minute (--host-rate) lengthen the ETA (src/cli/progress.ts).
+    const onRateWait = (message: unknown) => {
+      progress.bar?.rateWait((message as HostRateWait).waitMs);
+    };
+    if (showBar) subscribe(CHANNELS.hostRate, onRateWait);
     let outcome;
     try {
       const running = job;
@@ -451,6 +464,7 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
       });
     } finally {
       progress.bar?.stop();
+      if (showBar) unsubscribe(CHANNELS.hostRate, onRateWait);
       process.removeListener('SIGINT', onSigint);
       await verifier.close();
     }

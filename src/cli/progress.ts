@@ -4,6 +4,8 @@
  * wait (the address is asked again after `--greylist-wait`) or a slow server it read "ETA 1s" for as
  * long as the wait lasted. Here the ETA is worked out on every redraw from the whole run's rate, and
  * once no result has come for longer than it promised, the bar says it is waiting and for how long.
+ * A host whose window of RCPTs per minute is full (`--host-rate`, `rcpt:host-rate`) still has
+ * addresses to verify: the ETA is never shorter than its wait, and a pause says so.
  */
 import { SingleBar } from 'cli-progress';
 
@@ -34,18 +36,26 @@ export function etaText(progress: {
   readonly doneThisRun: number;
   readonly elapsedMs: number;
   readonly sinceLastMs: number;
+  /** How long a host with addresses left still waits for room under its RCPTs-per-minute ceiling. */
+  readonly rateWaitMs?: number;
 }): string {
   const { remaining, doneThisRun, elapsedMs, sinceLastMs } = progress;
+  const rateWaitMs = progress.rateWaitMs ?? 0;
   if (remaining <= 0) return '0s';
-  const waiting = `? (no result for ${seconds(sinceLastMs)}: waiting on a server)`;
+  const waiting =
+    rateWaitMs > 0
+      ? `? (no result for ${seconds(sinceLastMs)}: a host is at its RCPTs-per-minute ceiling, room in ${seconds(rateWaitMs)})`
+      : `? (no result for ${seconds(sinceLastMs)}: waiting on a server)`;
   if (doneThisRun <= 0) return sinceLastMs >= MIN_PATIENCE_MS ? waiting : '?';
   const estimate = (remaining * elapsedMs) / doneThisRun;
   if (sinceLastMs > Math.max(estimate, MIN_PATIENCE_MS)) return waiting;
-  return seconds(Math.max(estimate - sinceLastMs, 0));
+  return seconds(Math.max(estimate - sinceLastMs, rateWaitMs, 0));
 }
 
 export interface ProgressBar {
   update(done: number, counts: Readonly<Record<Verdict, number>>): void;
+  /** A host with addresses left waits `waitMs` for room under its ceiling on RCPTs per minute. */
+  rateWait(waitMs: number): void;
   stop(): void;
 }
 
@@ -72,6 +82,8 @@ export function startProgressBar(
   const startDone = done;
   let current = done;
   let lastResultAt = started;
+  /** Until when a host with addresses left waits for room under its ceiling (the longest such wait). */
+  let rateUntil = 0;
   const payload = () => {
     const elapsedMs = now() - started;
     return {
@@ -81,6 +93,7 @@ export function startProgressBar(
         doneThisRun: current - startDone,
         elapsedMs: lastResultAt - started,
         sinceLastMs: now() - lastResultAt,
+        rateWaitMs: Math.max(0, rateUntil - now()),
       }),
     };
   };
@@ -95,6 +108,9 @@ export function startProgressBar(
       if (next !== current) lastResultAt = now();
       current = next;
       bar.update(next, { ...nextCounts, ...payload() });
+    },
+    rateWait(waitMs) {
+      rateUntil = Math.max(rateUntil, now() + waitMs);
     },
     stop() {
       clearInterval(tick);

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { readRcptReply, readSessionRefusal } from '../decide/index.js';
+import { publishHostRateWait } from '../diagnostics.js';
 import type { HostRateLimiter, ProbeFailure, RateGrant, TranscriptEntry } from '../types.js';
 import type { HarvestAllowance, Reservation } from './harvest-allowance.js';
 import type { Host } from './host.js';
@@ -359,6 +360,7 @@ export class SessionRun {
     const grant = await owner.rate.reserve(host.ip, ceiling, batch.length);
     if (grant.count < batch.length) host.putBack(batch.slice(grant.count));
     if (grant.count === 0) {
+      publishHostRateWait({ ip: host.ip, perMinute: ceiling, waitMs: grant.waitMs });
       if (grant.waitMs > MAX_RATE_WAIT_IN_SESSION_MS) {
         host.waitForRate(grant.waitMs);
         return null;

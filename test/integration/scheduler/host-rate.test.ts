@@ -5,12 +5,20 @@
  * the runs stay short; the property checked is the ceiling's own: no window of that length, anywhere in
  * the server's log, holds more RCPTs than the ceiling.
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
 import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
-import { createVerifier, HostRateWindow, type VerifyOptions, type VerifyResult } from '../../../src/index.js';
+import {
+  CHANNELS,
+  createVerifier,
+  HostRateWindow,
+  type HostRateWait,
+  type VerifyOptions,
+  type VerifyResult,
+} from '../../../src/index.js';
 import { MAX_RATE_WAIT_IN_SESSION_MS } from '../../../src/scheduler/session-run.js';
 
 /** Server-side arrival times of RCPTs, per server. */
@@ -142,11 +150,24 @@ describe('hostRate: the ceiling on RCPTs per minute at one MX host address', () 
     assert.ok(server !== undefined);
     const before = server.stats.connections;
     const list = range('ok', 5, 'slow.test');
-    const results = await bulk(
-      list,
-      { hostRate: ceiling, catchAll: false, hostRateLimiter: new HostRateWindow({ windowMs }) },
-      1,
-    );
+    const waits: HostRateWait[] = [];
+    const onWait = (message: unknown) => waits.push(message as HostRateWait);
+    subscribe(CHANNELS.hostRate, onWait);
+    let results: Map<string, VerifyResult>;
+    try {
+      results = await bulk(
+        list,
+        { hostRate: ceiling, catchAll: false, hostRateLimiter: new HostRateWindow({ windowMs }) },
+        1,
+      );
+    } finally {
+      unsubscribe(CHANNELS.hostRate, onWait);
+    }
+    // The wait is published (the progress bar's ETA reads it): the window's length, give or take.
+    const first = waits[0];
+    assert.equal(first?.ip, '127.0.4.4');
+    assert.equal(first?.perMinute, ceiling);
+    assert.ok((first?.waitMs ?? 0) > MAX_RATE_WAIT_IN_SESSION_MS && (first?.waitMs ?? 0) <= windowMs);
     assert.deepEqual(
       [...results.values()].map((r) => r.verdict),
       list.map(() => 'deliverable'),

@@ -22,6 +22,22 @@ describe('etaText', () => {
       '? (no result for 12s: waiting on a server)',
     ],
     [
+      // A host at its ceiling on RCPTs per minute has addresses left: never sooner than its wait.
+      'not sooner than a host waits for room under --host-rate',
+      { remaining: 100, doneThisRun: 60, elapsedMs: 2_000, sinceLastMs: 0, rateWaitMs: 55_000 },
+      '55s',
+    ],
+    [
+      'a pause at the ceiling says so',
+      { remaining: 10, doneThisRun: 60, elapsedMs: 2_000, sinceLastMs: 3_000, rateWaitMs: 54_000 },
+      '? (no result for 3s: a host is at its RCPTs-per-minute ceiling, room in 54s)',
+    ],
+    [
+      'a wait that is over changes nothing',
+      { remaining: 100, doneThisRun: 50, elapsedMs: 10_000, sinceLastMs: 0, rateWaitMs: 0 },
+      '20s',
+    ],
+    [
       'nothing yet for long',
       { remaining: 5, doneThisRun: 0, elapsedMs: 0, sinceLastMs: 3_000 },
       '? (no result for 3s: waiting on a server)',
