@@ -367,6 +367,21 @@ describe('a restarted server and the settings of unfinished jobs', () => {
     await store.close();
   });
 
+  it('counts --host-rate among the settings: a server started without it does not finish a job that had it', async () => {
+    const file = join(directory, 'rate.db');
+    const id = await leftJob(file, { '--host-rate': 30 });
+    let output = '';
+    const sink = new PassThrough();
+    sink.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await run(['node', 'rcpt', 'serve', '--port', '0', '--db', file, '--log-level', 'silent'], {
+      stdout: sink,
+      stderr: sink,
+      env: { RCPT_HOST_RATE: '60' },
+    });
+    assert.equal(code, 64, output);
+    assert.match(output, new RegExp(`job ${id}: --host-rate: the job used 30, now 60`));
+  });
+
   it('with --override-settings finishes such a job with its own settings, and records them', async () => {
     const file = join(directory, 'override.db');
     const id = await leftJob(file, { '--helo': 'old.rcpt.test' });
