@@ -212,13 +212,13 @@ describe('prober against smtp-server personas', () => {
     assert.equal(result.catchAll?.code, 550);
   });
 
-  describe('several hosts on one port (127.0.0.2, .3, …)', () => {
+  describe('several hosts on one port (127.66.0.2, .3, …: addresses no other test listens on, so the shared port is free on both)', () => {
     it('421 at the greeting: the next target answers', async () => {
       const deferring = await persona({
         greeting: { code: 421, text: '4.7.0 Try again later, closing connection' },
-        listen: { host: '127.0.0.2', port: 0 },
+        listen: { host: '127.66.0.2', port: 0 },
       });
-      const good = await persona({ listen: { host: '127.0.0.3', port: deferring.port } });
+      const good = await persona({ listen: { host: '127.66.0.3', port: deferring.port } });
       const result = await proberFor(deferring.port).probe({
         ...request(good),
         targets: [
@@ -229,14 +229,14 @@ describe('prober against smtp-server personas', () => {
       assert.equal(result.failure, null);
       assert.equal(result.attempts, 2);
       assert.equal(result.host, 'mx2.rcpt.test');
-      assert.equal(result.ip, '127.0.0.3');
+      assert.equal(result.ip, '127.66.0.3');
       assert.equal(result.replies[0]?.reply.code, 250);
       assert.deepEqual(deferring.commands, []);
       assert.ok(result.transcript?.some((e) => e.line.startsWith('421 ')));
     });
 
     it('connection refused: the next target answers', async () => {
-      const good = await persona({ listen: { host: '127.0.0.3', port: 0 } });
+      const good = await persona({ listen: { host: '127.66.0.3', port: 0 } });
       const result = await proberFor(good.port).probe({
         ...request(good),
         targets: [
@@ -250,20 +250,20 @@ describe('prober against smtp-server personas', () => {
     });
 
     it('every target refuses: connection_failed at connect, naming host and port', async () => {
-      const good = await persona({ listen: { host: '127.0.0.3', port: 0 } });
+      const good = await persona({ listen: { host: '127.66.0.3', port: 0 } });
       await good.close();
       const result = await proberFor(good.port).probe({
         ...request(good),
         targets: [
           { host: 'mx1.rcpt.test', ip: '127.0.0.4' },
-          { host: 'mx2.rcpt.test', ip: '127.0.0.3' },
+          { host: 'mx2.rcpt.test', ip: '127.66.0.3' },
         ],
       });
       assert.equal(result.failure?.kind, 'connection_failed');
       assert.equal(result.failure.stage, 'connect');
       assert.match(
         result.failure.message,
-        new RegExp(`mx2\\.rcpt\\.test \\(127\\.0\\.0\\.3:${good.port}\\)`),
+        new RegExp(`mx2\\.rcpt\\.test \\(127\\.66\\.0\\.3:${good.port}\\)`),
       );
       assert.match(result.failure.message, /ECONNREFUSED/);
       assert.equal(result.attempts, 2);
@@ -273,9 +273,9 @@ describe('prober against smtp-server personas', () => {
     it('a 554 greeting is an answer: no next target', async () => {
       const refusing = await persona({
         greeting: { code: 554, text: 'No SMTP service here' },
-        listen: { host: '127.0.0.2', port: 0 },
+        listen: { host: '127.66.0.2', port: 0 },
       });
-      const good = await persona({ listen: { host: '127.0.0.3', port: refusing.port } });
+      const good = await persona({ listen: { host: '127.66.0.3', port: refusing.port } });
       const result = await proberFor(refusing.port).probe({
         ...request(good),
         targets: [
@@ -294,11 +294,11 @@ describe('prober against smtp-server personas', () => {
     it('every target says 421: the last 421 is the failure', async () => {
       const first = await persona({
         greeting: { code: 421, text: 'busy' },
-        listen: { host: '127.0.0.2', port: 0 },
+        listen: { host: '127.66.0.2', port: 0 },
       });
       const second = await persona({
         greeting: { code: 421, text: 'busy too' },
-        listen: { host: '127.0.0.3', port: first.port },
+        listen: { host: '127.66.0.3', port: first.port },
       });
       const result = await proberFor(first.port).probe({
         ...request(first),
