@@ -58,6 +58,7 @@ import {
   integer,
   UsageError,
   addSharedOptions,
+  proxiesLackingPassword,
   sharedFlagsOf,
   sharedSettings,
   toVerifyOptions,
@@ -251,6 +252,13 @@ async function resumeSettings(
       `rcpt bulk: job ${job.id} was made by an older rcpt that did not record its settings; it goes on with the flags given now\n`,
     );
     return given;
+  }
+  // A proxy's password is not recorded: such a proxy is given again, or the job cannot go on as it began.
+  const lacking = proxiesLackingPassword(recorded).filter((name) => given[name] === undefined);
+  if (lacking.length > 0) {
+    throw new UsageError(
+      `--resume: job ${job.id} began through ${lacking.map((name) => `${name} ${String(recorded[name])}`).join(' and ')}, whose password is not recorded: give ${lacking.join(' and ')} again (or RCPT_PROXY)`,
+    );
   }
   const differences = compareSettings(recorded, given);
   if (differences.length === 0) return { ...recorded, ...given };

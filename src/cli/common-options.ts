@@ -238,7 +238,42 @@ export function sharedSettings(cliFlags: SharedFlags, env: NodeJS.ProcessEnv = {
   if (flags.catchAll === false) settings['--no-catch-all'] = true;
   if (flags.transcript === true) settings['--transcript'] = true;
   if (flags.hostRate !== undefined) settings['--host-rate'] = flags.hostRate;
+  // Proxies without their passwords (src/jobs/job-settings.ts, settingsOfOptions does the same).
+  if (flags.proxy !== undefined && flags.proxy.length > 0)
+    settings['--proxy'] = flags.proxy.map(recordedProxy);
+  if (flags.proxyFor !== undefined && flags.proxyFor.length > 0) {
+    settings['--proxy-for'] = flags.proxyFor.map((rule) => {
+      const eq = rule.indexOf('=');
+      const pool = rule
+        .slice(eq + 1)
+        .split(/[\s,]+/)
+        .filter(Boolean);
+      return `${rule.slice(0, eq).trim()}=${pool.map(recordedProxy).join(',')}`;
+    });
+  }
+  if (flags.proxyDistinctEgress === true) settings['--proxy-distinct-egress'] = true;
   return settings;
+}
+
+/** Stands for a proxy's password in a recorded URL: the password itself is never recorded. */
+const HIDDEN_PASSWORD = '***';
+
+/** A proxy URL as a job records it: `socks5://user:***@host:port`, never the password. */
+export function recordedProxy(url: string): string {
+  if (url.trim().toLowerCase() === 'direct') return 'direct';
+  const parsed = parseProxyUrl(url);
+  if (!parsed.ok) return url.replace(/^([^:]*:\/\/[^:@/]*):[^@/]*@/, `$1:${HIDDEN_PASSWORD}@`);
+  const { name, password } = parsed.endpoint;
+  return password === null ? name : name.replace(/@(?=[^@]*$)/, `:${HIDDEN_PASSWORD}@`);
+}
+
+/** The recorded proxy settings that lack a password, so cannot be used as recorded: by flag name. */
+export function proxiesLackingPassword(settings: JobSettings): string[] {
+  const lacking = (name: string) => {
+    const value = settings[name];
+    return Array.isArray(value) && value.some((url: string) => url.includes(`:${HIDDEN_PASSWORD}@`));
+  };
+  return ['--proxy', '--proxy-for'].filter(lacking);
 }
 
 /** The shared flags a job's recorded settings stand for (the inverse of `sharedSettings`). */
@@ -250,6 +285,10 @@ export function sharedFlagsOf(settings: JobSettings): SharedFlags {
   const number = (name: string) => {
     const value = settings[name];
     return typeof value === 'number' ? value : undefined;
+  };
+  const list = (name: string) => {
+    const value = settings[name];
+    return Array.isArray(value) ? [...(value as readonly string[])] : undefined;
   };
   const dns = settings['--dns-server'];
   const flags: { [K in keyof SharedFlags]: SharedFlags[K] | undefined } = {
@@ -263,6 +302,10 @@ export function sharedFlagsOf(settings: JobSettings): SharedFlags {
     catchAll: settings['--no-catch-all'] === true ? false : undefined,
     transcript: settings['--transcript'] === true ? true : undefined,
     hostRate: number('--host-rate'),
+    // Proxies only as recorded whole: a recorded password is `***` (proxiesLackingPassword).
+    proxy: proxiesLackingPassword(settings).includes('--proxy') ? undefined : list('--proxy'),
+    proxyFor: proxiesLackingPassword(settings).includes('--proxy-for') ? undefined : list('--proxy-for'),
+    proxyDistinctEgress: settings['--proxy-distinct-egress'] === true ? true : undefined,
   };
   return Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined));
 }

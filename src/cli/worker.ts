@@ -76,6 +76,9 @@ export function postgresUrl(db: string | undefined, env: NodeJS.ProcessEnv, verb
 }
 
 function describe(event: WorkerEvent): Record<string, unknown> {
+  // A job verified with settings other than this worker's flags: a warning, in words.
+  if (event.type === 'settings')
+    return { level: 'warn', type: 'settings', job: event.job, msg: event.message };
   if (event.type !== 'error') return { ...event };
   const error = event.error;
   return {

@@ -220,6 +220,26 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
     }
   }
 
+  /**
+   * With workers (PostgreSQL): each job is verified with the settings recorded with it, whatever this
+   * server's (src/jobs/postgres/job-profile.ts), so nothing mixes and nothing is refused; the unfinished
+   * jobs that began with other settings are named, so an operator sees why their results differ.
+   */
+  async function noteDispatchedSettings(): Promise<void> {
+    const current = options.settings;
+    if (current === undefined) return;
+    for (const job of await store.listJobs(['queued', 'running'])) {
+      const recorded = recordedSettings(job.options);
+      if (recorded === null || job.options.via !== 'http') continue;
+      const differences = compareSettings(recorded, current, { complete: true });
+      if (differences.length === 0) continue;
+      logger.warn(
+        { job: job.id, differences },
+        `job ${job.id} goes on with the settings it began with, not this server's (${describeDifferences(differences)}): workers verify each job with its own`,
+      );
+    }
+  }
+
   const resumed =
     options.dispatch === undefined
       ? resumeUnfinished().catch((error: unknown) => {
@@ -227,7 +247,13 @@ export function createJobsBackend(options: JobsBackendOptions): ClosableJobsBack
           logger.error({ err: error }, 'could not resume unfinished jobs');
           return 0;
         })
-      : Promise.resolve(0);
+      : noteDispatchedSettings().then(
+          () => 0,
+          (error: unknown) => {
+            logger.error({ err: error }, 'could not read the settings of unfinished jobs');
+            return 0;
+          },
+        );
   // Whoever awaits `resumed` hears a conflict; nobody awaiting it must not crash the process.
   resumed.catch(() => undefined);
 

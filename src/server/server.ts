@@ -141,6 +141,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         verifier,
         logger,
         dispatch: (id) => cluster.submit(id),
+        // Recorded with each job: the workers verify it with these, not with their own flags.
+        ...(options.jobSettings === undefined ? {} : { settings: options.jobSettings }),
       });
       const shown = new URL(options.db);
       if (shown.password !== '') shown.password = '***';

@@ -210,6 +210,49 @@ describe('rcpt bulk', () => {
     );
   });
 
+  it('records a --proxy without its password; --resume needs it again, and compares it like the other settings', async () => {
+    const input = await file('proxied.txt', 'alice@acme.test\n');
+    const output = join(dir, 'proxied.csv');
+    const db = `${output}.rcpt.db`;
+    // Nothing listens there: the address ends unknown (the proxy named), and the job is done.
+    const proxy = 'socks5://probe:s3cret@127.0.0.1:9';
+    const first = await rcpt(['bulk', input, '-o', output, '--proxy', proxy, ...worldFlags()]);
+    assert.equal(first.code, 0, first.stderr);
+    const reader = new Database(db, { readonly: true, fileMustExist: true });
+    const stored = (reader.prepare('SELECT options FROM jobs').get() as { options: string }).options;
+    reader.close();
+    assert.deepEqual((JSON.parse(stored) as { settings: Record<string, unknown> }).settings['--proxy'], [
+      'socks5://probe:***@127.0.0.1:9',
+    ]);
+    assert.ok(!stored.includes('s3cret'), stored);
+
+    const without = await rcpt(['bulk', input, '-o', output, '--resume', ...worldFlags()]);
+    assert.equal(without.code, 64, without.stderr);
+    assert.match(
+      without.stderr,
+      /job \S+ began through --proxy socks5:\/\/probe:\*\*\*@127\.0\.0\.1:9, whose password is not recorded: give --proxy again/,
+    );
+    const other = await rcpt([
+      'bulk',
+      input,
+      '-o',
+      output,
+      '--resume',
+      '--proxy',
+      'socks5://probe:s3cret@127.0.0.1:10',
+      ...worldFlags(),
+    ]);
+    assert.equal(other.code, 64, other.stderr);
+    assert.match(
+      other.stderr,
+      /--proxy: the job used socks5:\/\/probe:\*\*\*@127\.0\.0\.1:9, now socks5:\/\/probe:\*\*\*@127\.0\.0\.1:10/,
+    );
+    assert.ok(!other.stderr.includes('s3cret'));
+    const same = await rcpt(['bulk', input, '-o', output, '--resume', '--proxy', proxy, ...worldFlags()]);
+    assert.equal(same.code, 0, same.stderr);
+    assert.equal(csvRows(await readFile(output, 'utf8'))[0]?.verdict, 'unknown');
+  });
+
   it('uses --column and refuses an unknown one (64)', async () => {
     const input = await file('two.csv', 'work,home\nnobody@acme.test,alice@acme.test\n');
     const ok = await rcpt(['bulk', input, '--column', 'HOME', '--db', join(dir, 'two.db'), ...worldFlags()]);

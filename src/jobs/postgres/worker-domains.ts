@@ -27,15 +27,32 @@ export function hostOfRoute(route: MailRoute, allowPrivateTargets: boolean): str
   return NO_SMTP_HOST;
 }
 
+/**
+ * The shared cache of one job profile (worker-profiles.ts): its rows are keyed by the domain, followed
+ * by the profile's namespace when it has one (jobs asking other DNS servers, or another SMTP port, must
+ * not share answers); the namespace `''` is the cache all workers shared before settings were recorded.
+ */
 export class DomainCache {
   readonly #store: PgJobStore;
   readonly #ttlMs: number;
+  readonly #namespace: string;
   /** Catch-all verdicts from the shared cache, filled a page ahead of the addresses that need them. */
   readonly #catchAll = new Map<string, { value: boolean; expiresAt: number }>();
 
-  constructor(store: PgJobStore, ttlMs: number) {
+  constructor(store: PgJobStore, ttlMs: number, namespace = '') {
     this.#store = store;
     this.#ttlMs = ttlMs;
+    this.#namespace = namespace;
+  }
+
+  /** The cache row of `domain` (no domain holds a space). */
+  #key(domain: string): string {
+    return this.#namespace === '' ? domain : `${domain} ${this.#namespace}`;
+  }
+
+  /** The domain of a cache row of this profile. */
+  #domainOf(key: string): string {
+    return this.#namespace === '' ? key : key.slice(0, key.indexOf(' '));
   }
 
   /** What the verifier asks and tells about catch-all domains, in front of the shared cache. */
@@ -89,7 +106,7 @@ export class DomainCache {
     const { rows } = await this.#store.pool.query<{ mx: string; expires_at: string }>(
       `SELECT mx, expires_at FROM ${this.#store.schema}.domain_cache
        WHERE domain = $1 AND expires_at > $2 AND mx IS NOT NULL`,
-      [domain, Date.now()],
+      [this.#key(domain), Date.now()],
     );
     const row = rows[0];
     return row === undefined
@@ -104,7 +121,7 @@ export class DomainCache {
       `INSERT INTO ${this.#store.schema}.domain_cache (domain, mx, expires_at, updated_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (domain) DO UPDATE SET mx = excluded.mx, expires_at = excluded.expires_at,
          updated_at = excluded.updated_at`,
-      [domain, JSON.stringify(route), expiresAt, Date.now()],
+      [this.#key(domain), JSON.stringify(route), expiresAt, Date.now()],
     );
     return expiresAt;
   }
@@ -122,10 +139,13 @@ export class DomainCache {
     const hostOf = new Map<string, string>();
     const { rows } = await this.#store.pool.query<{ domain: string; mx: string }>(
       `SELECT domain, mx FROM ${s}.domain_cache WHERE domain = ANY($1::text[]) AND expires_at > $2 AND mx IS NOT NULL`,
-      [domains, Date.now()],
+      [domains.map((domain) => this.#key(domain)), Date.now()],
     );
     for (const row of rows) {
-      hostOf.set(row.domain, hostOfRoute(JSON.parse(row.mx) as MailRoute, allowPrivateTargets));
+      hostOf.set(
+        this.#domainOf(row.domain),
+        hostOfRoute(JSON.parse(row.mx) as MailRoute, allowPrivateTargets),
+      );
     }
     const missing = domains.filter((domain) => !hostOf.has(domain));
     const answers = await mapLimit(missing, PLAN_DNS_CONCURRENCY, async (domain) => {
@@ -141,7 +161,7 @@ export class DomainCache {
          ON CONFLICT (domain) DO UPDATE SET mx = excluded.mx, expires_at = excluded.expires_at,
            updated_at = excluded.updated_at`,
         [
-          shared.map(([domain]) => domain),
+          shared.map(([domain]) => this.#key(domain)),
           shared.map(([, route]) => JSON.stringify(route)),
           Date.now() + this.#ttlMs,
           Date.now(),
@@ -160,10 +180,13 @@ export class DomainCache {
     const { rows } = await this.#store.pool.query<{ domain: string; catch_all: boolean; expires_at: string }>(
       `SELECT domain, catch_all, expires_at FROM ${this.#store.schema}.domain_cache
        WHERE domain = ANY($1::text[]) AND catch_all IS NOT NULL AND expires_at > $2`,
-      [unknown, Date.now()],
+      [unknown.map((domain) => this.#key(domain)), Date.now()],
     );
     for (const row of rows) {
-      this.#catchAll.set(row.domain, { value: row.catch_all, expiresAt: Number(row.expires_at) });
+      this.#catchAll.set(this.#domainOf(row.domain), {
+        value: row.catch_all,
+        expiresAt: Number(row.expires_at),
+      });
     }
   }
 
@@ -183,7 +206,7 @@ export class DomainCache {
        FROM unnest($1::text[], $2::boolean[], $3::text[]) AS t(domain, catch_all, provider)
        WHERE d.domain = t.domain`,
       [
-        [...facts.keys()],
+        [...facts.keys()].map((domain) => this.#key(domain)),
         [...facts.values()].map((f) => f.catchAll),
         [...facts.values()].map((f) => f.provider),
         Date.now(),

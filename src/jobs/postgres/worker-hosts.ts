@@ -8,11 +8,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { VerifyResult } from '../../types.js';
-import type { Verifier } from '../../verifier.js';
 import type { KeyedResult } from '../job-store.js';
 import { HOST_QUEUE, queueDb, type HostEntry } from './scale-out.js';
-import type { DomainCache } from './worker-domains.js';
 import type { Leases } from './worker-leases.js';
+import type { JobProfiles, ProfileRun } from './worker-profiles.js';
 import {
   completeEntries,
   domainOfKey,
@@ -42,29 +41,21 @@ export interface WorkRow {
   attempts: number;
 }
 
-/** How a host's work is verified. */
-export interface HostVerifying {
-  readonly verifier: Verifier;
-  /** Sessions per MX host address, held cluster-wide by the lease. */
-  readonly hostConcurrency: number;
-  /** Greylisting retries per address, each a delayed queue entry. */
-  readonly greylistRetries: number;
-}
-
 export class HostWorker {
   readonly #context: WorkerContext;
   readonly #leases: Leases;
-  readonly #domains: DomainCache;
-  readonly #verifying: HostVerifying;
+  readonly #profiles: JobProfiles;
+  /** Greylisting retries per address, each a delayed queue entry. */
+  readonly #greylistRetries: number;
   /** Hosts this worker holds now. */
   readonly #held = new Set<string>();
   #verified = 0;
 
-  constructor(context: WorkerContext, leases: Leases, domains: DomainCache, verifying: HostVerifying) {
+  constructor(context: WorkerContext, leases: Leases, profiles: JobProfiles, greylistRetries: number) {
     this.#context = context;
     this.#leases = leases;
-    this.#domains = domains;
-    this.#verifying = verifying;
+    this.#profiles = profiles;
+    this.#greylistRetries = greylistRetries;
   }
 
   /** Verifications written by this worker. */
@@ -156,25 +147,41 @@ export class HostWorker {
     }
   }
 
-  /** One pass over the host's due work; resolves with how many addresses it read. */
+  /**
+   * One pass over the host's due work, a run per job profile (jobs recorded with other settings are
+   * verified apart, each with its own); resolves with how many addresses it read.
+   */
   async #pass(host: string, signal: AbortSignal, tally: { written: number }): Promise<number> {
-    const pass = new HostPass(this.#context, this.#domains, host, signal, (written) => {
-      this.#verified += written;
-      tally.written += written;
-    });
-    return pass.run(this.#verifying);
+    let read = 0;
+    for (const { run, jobs } of await this.#profiles.atHost(host)) {
+      if (signal.aborted) break;
+      const pass = new HostPass(this.#context, run, { host, jobs, signal }, (written) => {
+        this.#verified += written;
+        tally.written += written;
+      });
+      read += await pass.run(this.#greylistRetries);
+    }
+    return read;
   }
 }
 
+/** Which work a pass takes: the host's due addresses of these jobs, until `signal`. */
+export interface PassScope {
+  readonly host: string;
+  readonly jobs: readonly string[];
+  readonly signal: AbortSignal;
+}
+
 /**
- * One pass over a host's due work: reads it a page at a time (the same address in two jobs is
- * verified once and written to both), verifies it, and writes results and greylisting retries in
- * batches.
+ * One pass over a host's due work of some jobs verified alike: reads it a page at a time (the same
+ * address in two jobs is verified once and written to both), verifies it with the jobs' profile, and
+ * writes results and greylisting retries in batches.
  */
 export class HostPass {
   readonly #context: WorkerContext;
-  readonly #domains: DomainCache;
+  readonly #run: ProfileRun;
   readonly #host: string;
+  readonly #jobs: readonly string[];
   readonly #signal: AbortSignal;
   readonly #onWritten: (count: number) => void;
   /** Rows read and not yet answered, by input. */
@@ -184,30 +191,25 @@ export class HostPass {
   #retries: { row: WorkRow; at: Date }[] = [];
   #writing: Promise<void> = Promise.resolve();
 
-  constructor(
-    context: WorkerContext,
-    domains: DomainCache,
-    host: string,
-    signal: AbortSignal,
-    onWritten: (count: number) => void,
-  ) {
+  constructor(context: WorkerContext, run: ProfileRun, scope: PassScope, onWritten: (count: number) => void) {
     this.#context = context;
-    this.#domains = domains;
-    this.#host = host;
-    this.#signal = signal;
+    this.#run = run;
+    this.#host = scope.host;
+    this.#jobs = scope.jobs;
+    this.#signal = scope.signal;
     this.#onWritten = onWritten;
   }
 
-  /** Verifies the host's due work; resolves with how many addresses were read. */
-  async run(verifying: HostVerifying): Promise<number> {
+  /** Verifies the work; resolves with how many addresses were read. */
+  async run(greylistRetries: number): Promise<number> {
     const signal = this.#signal;
     // A failed write surfaces at the next awaited flush (and ends this pass); the timer only starts them.
     const timer = setInterval(() => {
       this.#flush().catch(() => undefined);
     }, WRITE_INTERVAL_MS);
     try {
-      const results = verifying.verifier.verifyMany(this.#inputs(), {
-        hostConcurrency: verifying.hostConcurrency,
+      const results = this.#run.verifier.verifyMany(this.#inputs(), {
+        hostConcurrency: this.#run.profile.hostConcurrency,
         greylistRetries: 0,
         signal,
       });
@@ -218,9 +220,7 @@ export class HostPass {
         if (signal.aborted && result.reason === 'timeout') continue;
         for (const row of rows) {
           const retry =
-            result.reason === 'greylisted' &&
-            result.retryAt !== null &&
-            row.attempts < verifying.greylistRetries;
+            result.reason === 'greylisted' && result.retryAt !== null && row.attempts < greylistRetries;
           if (retry) this.#retries.push({ row, at: new Date(result.retryAt) });
           else this.#buffer.push({ row, result });
         }
@@ -243,11 +243,11 @@ export class HostPass {
       const { rows } = await store.pool.query<WorkRow>(
         `SELECT w.job_id, w.key, w.input, w.attempts FROM ${s}.work w JOIN ${s}.jobs j ON j.id = w.job_id
          WHERE w.host = $1 AND w.not_before <= now() AND j.status IN ('queued', 'running')
-           AND (w.job_id, w.key) > ($2, $3)
+           AND (w.job_id, w.key) > ($2, $3) AND w.job_id = ANY($5::text[])
          ORDER BY w.job_id, w.key LIMIT $4`,
-        [this.#host, cursor.job, cursor.key, WORK_PAGE],
+        [this.#host, cursor.job, cursor.key, WORK_PAGE, this.#jobs],
       );
-      await this.#domains.loadCatchAll(rows.map((row) => domainOfKey(row.key)));
+      await this.#run.domains.loadCatchAll(rows.map((row) => domainOfKey(row.key)));
       for (const row of rows) {
         this.#read += 1;
         // The same address in two jobs is verified once and written to both.
@@ -292,7 +292,7 @@ export class HostPass {
       this.#onWritten(results.length);
       await finishIfDone(this.#context, jobId);
     }
-    await this.#domains.recordFacts(batch.map((b) => b.result));
+    await this.#run.domains.recordFacts(batch.map((b) => b.result));
     if (again.length > 0) await this.#retryLater(again);
   }
 

@@ -4,10 +4,10 @@
  * announced on `rcpt-host`, page by page, so workers start on the first hosts while the rest is
  * planned. A planner holds the job's plan lease; killed mid-plan, the sweep submits the job again.
  */
-import type { Resolver } from '../../dns/resolver.js';
 import { PLAN_QUEUE, queueDb, type PlanEntry } from './scale-out.js';
-import { NO_SMTP_HOST, type DomainCache } from './worker-domains.js';
+import { NO_SMTP_HOST } from './worker-domains.js';
 import { planLease, type Leases } from './worker-leases.js';
+import type { JobProfiles } from './worker-profiles.js';
 import {
   completeEntries,
   domainOfKey,
@@ -23,23 +23,15 @@ const PLAN_PAGE = 2_000;
 const PLAN_ATTEMPTS = 20;
 const PLAN_RETRY_MS = 1_000;
 
-/** How a planner routes a job's domains. */
-export interface PlanRouting {
-  readonly dns: Resolver;
-  readonly allowPrivateTargets: boolean;
-}
-
 export class Planner {
   readonly #context: WorkerContext;
   readonly #leases: Leases;
-  readonly #domains: DomainCache;
-  readonly #routing: PlanRouting;
+  readonly #profiles: JobProfiles;
 
-  constructor(context: WorkerContext, leases: Leases, domains: DomainCache, routing: PlanRouting) {
+  constructor(context: WorkerContext, leases: Leases, profiles: JobProfiles) {
     this.#context = context;
     this.#leases = leases;
-    this.#domains = domains;
-    this.#routing = routing;
+    this.#profiles = profiles;
   }
 
   /**
@@ -161,6 +153,9 @@ export class Planner {
   /** Writes the job's pending addresses as work, page by page; resolves with the counts. */
   async #writeWork(jobId: string, signal: AbortSignal): Promise<{ addresses: number; hosts: number }> {
     const { store, cluster } = this.#context;
+    // Routed as the job is verified: its DNS servers, its private-target allowance (job-profile.ts).
+    const { dns, domains: cache, profile } = await this.#profiles.ofJob(jobId);
+    const allowPrivateTargets = profile.verify.allowPrivateTargets === true;
     let after: string | null = null;
     let addresses = 0;
     const allHosts = new Set<string>();
@@ -171,8 +166,7 @@ export class Planner {
       const page = await store.pendingAddresses(jobId, after, PLAN_PAGE);
       if (page.length === 0) break;
       const domains = [...new Set(page.map((p) => domainOfKey(p.key)).filter((d) => d !== null))];
-      const { dns, allowPrivateTargets } = this.#routing;
-      const hostOf = await this.#domains.route(domains, dns, allowPrivateTargets);
+      const hostOf = await cache.route(domains, dns, allowPrivateTargets);
       const hosts = page.map((p) => {
         const domain = domainOfKey(p.key);
         return domain === null ? NO_SMTP_HOST : (hostOf.get(domain) ?? NO_SMTP_HOST);

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import type PgBoss from 'pg-boss';
 
+import type { SettingDifference } from '../job-settings.js';
 import type { PgJobStore } from './pg-job-store.js';
 import type { ScaleOut } from './scale-out.js';
 
@@ -16,6 +17,13 @@ export type WorkerEvent =
   | { readonly type: 'lease-lost'; readonly host: string }
   | { readonly type: 'swept'; readonly hosts: readonly string[] }
   | { readonly type: 'job-done'; readonly job: string }
+  | {
+      readonly type: 'settings';
+      readonly job: string;
+      /** The worker's settings that differ from the job's, which the job is verified with. */
+      readonly differences: readonly SettingDifference[];
+      readonly message: string;
+    }
   | { readonly type: 'error'; readonly error: unknown; readonly where: string }
   | { readonly type: 'stopping'; readonly worker: string }
   | { readonly type: 'stopped'; readonly worker: string; readonly verified: number };

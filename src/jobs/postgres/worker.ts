@@ -28,15 +28,13 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 
-import { createResolver, type Resolver } from '../../dns/resolver.js';
 import { resolveOptions, type VerifyOptions } from '../../options.js';
-import { createVerifier, type Verifier } from '../../verifier.js';
 import { pgHostRate } from './host-rate.js';
 import { openScaleOut, queueDb, type ScaleOut, type ScaleOutOptions } from './scale-out.js';
-import { DomainCache } from './worker-domains.js';
 import { HostWorker } from './worker-hosts.js';
 import { Leases, PLAN_LEASE_PREFIX } from './worker-leases.js';
 import { Planner } from './worker-planner.js';
+import { JobProfiles } from './worker-profiles.js';
 import { isAborted, nap, type WorkerContext, type WorkerEvent } from './worker-shared.js';
 
 export type { WorkerEvent } from './worker-shared.js';
@@ -59,7 +57,11 @@ const RATE_HOLD_MARGIN_MS = 60_000;
 export interface WorkerOptions extends ScaleOutOptions {
   /** `postgres://…` */
   readonly url: string;
-  /** How to verify; `localAddress` is the source IP this worker probes from. */
+  /**
+   * How to verify; `localAddress` is the source IP this worker probes from. A job that recorded its
+   * settings (`rcpt bulk`, `rcpt serve`) is verified with those where it set them, and these fill in
+   * what it left at its defaults (job-profile.ts; docs/scale-out.md, "Whose settings").
+   */
   readonly verify?: VerifyOptions;
   /** Hosts worked on at once. Default 8. */
   readonly concurrency?: number;
@@ -124,8 +126,7 @@ async function sweepLeases(context: WorkerContext): Promise<string[]> {
 class Worker {
   readonly #context: WorkerContext;
   readonly #stopping: AbortController;
-  readonly #dns: Resolver;
-  readonly #verifier: Verifier;
+  readonly #profiles: JobProfiles;
   readonly #planner: Planner;
   readonly #hosts: HostWorker;
   readonly done: Promise<void>;
@@ -146,42 +147,31 @@ class Worker {
       report,
     };
     const verify = options.verify ?? {};
-    // The DNS settings are the ones the verifier's own resolver would get.
-    const resolved = resolveOptions(verify);
-    this.#dns = createResolver({
-      servers: resolved.dnsServers,
-      timeoutMs: resolved.dnsTimeoutMs,
-      tries: resolved.dnsTries,
-      maxCacheTtlMs: resolved.dnsCacheMaxTtlMs,
-    });
-    const domains = new DomainCache(cluster.store, options.domainCacheTtlMs ?? DEFAULT_DOMAIN_CACHE_TTL_MS);
-    const leases = new Leases(this.#context);
     // One ceiling on RCPTs per minute per MX address for the whole cluster, kept in PostgreSQL. A grant
     // is settled once its transaction is answered, within the deadline (and its pace) of the batch.
     const hostRateLimiter =
       verify.hostRateLimiter ??
       pgHostRate(cluster.store, {
-        holdMs: resolved.timeoutMs + RATE_HOLD_MARGIN_MS,
+        holdMs: resolveOptions(verify).timeoutMs + RATE_HOLD_MARGIN_MS,
         ...(options.hostRateWindowMs === undefined ? {} : { windowMs: options.hostRateWindowMs }),
         onError: (error) => {
           report({ type: 'error', error, where: 'host rate' });
         },
       });
-    this.#verifier = createVerifier({
-      ...verify,
-      resolver: domains.resolver(this.#dns),
-      catchAllFacts: domains.catchAllFacts,
-      hostRateLimiter,
-    });
-    this.#planner = new Planner(this.#context, leases, domains, {
-      dns: this.#dns,
-      allowPrivateTargets: verify.allowPrivateTargets === true,
-    });
-    this.#hosts = new HostWorker(this.#context, leases, domains, {
-      verifier: this.#verifier,
-      hostConcurrency: options.hostConcurrency ?? DEFAULT_CLUSTER_HOST_CONCURRENCY,
-      greylistRetries: options.greylistRetries ?? DEFAULT_CLUSTER_GREYLIST_RETRIES,
-    });
+    const leases = new Leases(this.#context);
+    this.#profiles = new JobProfiles(
+      this.#context,
+      { ...verify, hostRateLimiter },
+      options.hostConcurrency ?? DEFAULT_CLUSTER_HOST_CONCURRENCY,
+      options.domainCacheTtlMs ?? DEFAULT_DOMAIN_CACHE_TTL_MS,
+    );
+    this.#planner = new Planner(this.#context, leases, this.#profiles);
+    this.#hosts = new HostWorker(
+      this.#context,
+      leases,
+      this.#profiles,
+      options.greylistRetries ?? DEFAULT_CLUSTER_GREYLIST_RETRIES,
+    );
     const lanes = [
       this.#planner.loop(),
       this.#sweepLoop(),
@@ -219,8 +209,7 @@ class Worker {
         [this.id, this.verified],
       )
       .catch(() => undefined);
-    await this.#verifier.close();
-    this.#dns.close();
+    await this.#profiles.close();
     await cluster.close();
     report({ type: 'stopped', worker: this.id, verified: this.verified });
   }
