@@ -398,6 +398,8 @@ export interface SessionTransaction {
   readonly reset?: boolean;
   /** More RCPTs for the transaction already open: no `RSET`, no `MAIL FROM` (see `smtp/session.ts`). */
   readonly more?: boolean;
+  /** The session's last transaction: QUIT joins the pipelined group (RFC 2920 §3.1). */
+  readonly quit?: boolean;
 }
 
 /** What a transaction got: the RCPT replies in request order, and why it stopped early, if it did. */
