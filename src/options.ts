@@ -3,7 +3,14 @@
  * `resolveOptions()` that applies and validates them once (the tldts / ky model). A leaf module.
  */
 import { OptionsError } from './errors.js';
-import type { CatchAllFacts, HostRateLimiter, MailResolver, Prober, SessionFactory } from './types.js';
+import type {
+  CatchAllFacts,
+  HostLimitsFacts,
+  HostRateLimiter,
+  MailResolver,
+  Prober,
+  SessionFactory,
+} from './types.js';
 
 /** RFC 5321 §4.5.3.2 allows minutes; a probe that waits that long is useless to a sign-up form. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -136,6 +143,11 @@ export interface VerifyOptions {
   readonly openSession?: SessionFactory;
   /** Catch-all verdicts shared beyond this verifier (scale-out workers). Default: none. */
   readonly catchAllFacts?: CatchAllFacts;
+  /**
+   * Limits learned at MX hosts (error budget, recipients per transaction, sessions at once), shared
+   * beyond one `verifyMany()` run (scale-out workers). Default: each run learns its own.
+   */
+  readonly hostLimits?: HostLimitsFacts;
 }
 
 /**
@@ -170,6 +182,7 @@ const VERIFY_OPTION_KEY_SET = {
   prober: true,
   openSession: true,
   catchAllFacts: true,
+  hostLimits: true,
 } as const satisfies Record<keyof VerifyOptions, true>;
 export const VERIFY_OPTION_KEYS = Object.keys(VERIFY_OPTION_KEY_SET) as readonly (keyof VerifyOptions)[];
 
@@ -209,6 +222,7 @@ export interface ResolvedOptions {
   readonly prober: Prober | null;
   readonly openSession: SessionFactory | null;
   readonly catchAllFacts: CatchAllFacts | null;
+  readonly hostLimits: HostLimitsFacts | null;
 }
 
 function positiveInt(name: string, value: unknown, fallback: number, max = 2 ** 31 - 1): number {
@@ -347,5 +361,6 @@ export function resolveOptions(options: VerifyOptions = {}): ResolvedOptions {
     prober: options.prober ?? null,
     openSession: options.openSession ?? null,
     catchAllFacts: options.catchAllFacts ?? null,
+    hostLimits: options.hostLimits ?? null,
   };
 }

@@ -445,6 +445,34 @@ export interface CatchAllFacts {
   learned(asciiDomain: string, catchAll: boolean): void;
 }
 
+/** How a host's error budget is known (docs/bulk.md, "How rcpt learns a host's limits"). */
+export type BudgetSource = 'default' | 'postfix' | 'probed' | 'penalty' | 'none';
+
+/** The limits learned at one MX host address, as stored and shared (plain data, JSON-safe). */
+export interface HostLimitsRecord {
+  /** Refusals per session; `null` when the host has none. */
+  readonly errorBudget: number | null;
+  readonly budgetSource: BudgetSource;
+  /** Recipients per transaction, learned from `452 4.5.3`; `null` when none was seen. */
+  readonly recipientLimit: number | null;
+  /** Sessions at once the host accepts from us, learned from a 421 on connect; `null` when not seen. */
+  readonly sessionLimit: number | null;
+  /** Penalties the host gave (delayed replies, `421 too many errors`), for reports. */
+  readonly penalties: number;
+}
+
+/**
+ * Limits learned at MX hosts, known beyond one run (scale-out workers share them through the job
+ * store): asked when a run first meets a host address, told when a run learned something there.
+ * Synchronous, as `CatchAllFacts`: an implementation answers from memory it fills ahead.
+ */
+export interface HostLimitsFacts {
+  /** What is known of the limits at host `key` (an MX address, or `proxy|address`); `null`: nothing. */
+  known(key: string): HostLimitsRecord | null;
+  /** A run learned something new at host `key`. */
+  learned(key: string, record: HostLimitsRecord): void;
+}
+
 /** RCPTs taken from a host's window of the last minute (`HostRateLimiter`), until they are sent. */
 export interface RateGrant {
   /** RCPTs granted now, from 0 to the number asked for. */

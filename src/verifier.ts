@@ -678,6 +678,7 @@ class RcptVerifier implements Verifier {
       finish: (body, startedAt, checkedAt) => this.#finish(body, startedAt, checkedAt),
       allowance: this.#allowance,
       rate: this.#rate,
+      hostLimits: this.#config.hostLimits,
       harvestLimited: (plan, ip) => this.#harvestLimited(plan, ip),
     };
     return (async function* () {

@@ -17,6 +17,8 @@
  *   half its hard one.
  */
 
+import type { BudgetSource, HostLimitsRecord } from '../types.js';
+
 /** Refusals per session before a budget is known: Postfix's default less one (see politeness.ts). */
 export const CAUTIOUS_ERROR_BUDGET = 9;
 
@@ -32,31 +34,10 @@ export const NO_BUDGET_AFTER = 24;
  */
 export const SLOW_REPLY_MS = 500;
 
-/** How the error budget is known. */
-export type BudgetSource =
-  /** Nothing known: the cautious default, may be explored. */
-  | 'default'
-  /** The greeting names Postfix: its default soft limit. */
-  | 'postfix'
-  /** Refusals proven safe by replies on time; may be explored further. */
-  | 'probed'
-  /** A slowdown or a `421 too many errors` showed where it is: fixed for the run. */
-  | 'penalty'
-  /** `NO_BUDGET_AFTER` refusals in one session without a slowdown. */
-  | 'none';
-
-/** The limits learned at one host, as stored and shared (plain data, JSON-safe). */
-export interface LimitsRecord {
-  /** Refusals per session; `null` when the host has none. */
-  readonly errorBudget: number | null;
-  readonly budgetSource: BudgetSource;
-  /** Recipients per transaction, learned from `452 4.5.3`; `null` when none was seen. */
-  readonly recipientLimit: number | null;
-  /** Sessions at once the host accepts from us, learned from a 421 on connect; `null` when not seen. */
-  readonly sessionLimit: number | null;
-  /** Penalties the host gave (delayed replies, `421 too many errors`), for reports. */
-  readonly penalties: number;
-}
+/** How the error budget is known (see `BudgetSource` in types.ts). */
+export type { BudgetSource } from '../types.js';
+/** The limits learned at one host, as stored and shared. */
+export type LimitsRecord = HostLimitsRecord;
 
 const POSTFIX_GREETING = /\bPostfix\b/i;
 
@@ -75,6 +56,8 @@ export class LearnedLimits {
   static from(record: LimitsRecord | null): LearnedLimits {
     const limits = new LearnedLimits();
     if (record !== null) limits.merge(record);
+    // Known already where it came from: nothing to tell back.
+    limits.takeChanged();
     return limits;
   }
 

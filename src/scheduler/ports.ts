@@ -5,6 +5,7 @@
 import type { Classification } from '../classify/index.js';
 import type { ProviderRule } from '../providers/index.js';
 import type {
+  HostLimitsFacts,
   HostRateLimiter,
   ProbeFailure,
   ProbeTarget,
@@ -95,6 +96,11 @@ export interface SchedulerPorts<P extends PlannedAddress> {
    * a scale-out worker's in PostgreSQL): every RCPT of a batch is granted in it before it is sent.
    */
   readonly rate: HostRateLimiter;
+  /**
+   * Limits learned at hosts beyond this run (scale-out workers share them): a host starts from what is
+   * known there, and what the run learns is told back. `null` or absent: the run learns its own.
+   */
+  readonly hostLimits?: HostLimitsFacts | null;
   /**
    * The answer for an address not asked because the hour's allowance at host address `ip` is spent:
    * `unknown/rate_limited` with `retryAt`, as `verify()` gives it.

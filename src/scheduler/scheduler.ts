@@ -24,6 +24,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ProbeFailure, ProbeTarget, SmtpReplyInfo, VerifyResult } from '../types.js';
 import { DomainTable, type DomainState } from './domain-state.js';
 import { Host } from './host.js';
+import { LearnedLimits } from './learned-limits.js';
 import { Job, failed as noReply, providerAt, type Answer, type JobKind, type SessionView } from './job.js';
 import type { Conversation, PlannedAddress, SchedulerPorts, SchedulerSettings } from './ports.js';
 import { SessionRun, type SessionOwner } from './session-run.js';
@@ -171,7 +172,8 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      this.#shutdown();
+      // Every result out: the sessions still open end politely (QUIT), not cut.
+      this.#shutdown(this.#exhausted && !this.#reading && this.#inFlight === 0 && this.#failure === null);
       if (!this.#exhausted || this.#reading) await iterator.return?.();
     }
   }
@@ -420,7 +422,9 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     const key = hostKey(target);
     let host = this.#hosts.get(key);
     if (host === undefined) {
-      host = new Host(ip, this.settings, key, target.via ?? null);
+      // What other runs (other workers) learned of this host's limits is where this run starts.
+      const known = this.#ports.hostLimits?.known(key) ?? null;
+      host = new Host(ip, this.settings, key, target.via ?? null, LearnedLimits.from(known));
       this.#hosts.set(key, host);
     }
     return host;
@@ -475,9 +479,15 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     }
   }
 
+  /** Tells what the run learned of `host`'s limits since the last time to whoever shares them. */
+  shareLimits(host: Host): void {
+    if (host.learned.takeChanged()) this.#ports.hostLimits?.learned(host.key, host.learned.record());
+  }
+
   sessionClosed(host: Host): void {
     host.active -= 1;
     this.#openSessions -= 1;
+    this.shareLimits(host);
     if (this.#stopped) return;
     this.#pump(host);
     // Forgets a host with nothing to do and nothing learned beyond the defaults (bounded memory).
@@ -490,10 +500,14 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
 
   // Stopping --------------------------------------------------------------------------------------
 
-  #shutdown(): void {
+  /**
+   * Stops the run: nothing new starts, idle sessions are woken to end. A run that `completed` lets its
+   * sessions end with QUIT; any other stop cuts them (the stop signal).
+   */
+  #shutdown(completed = false): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#stop.abort();
+    if (!completed) this.#stop.abort();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     for (const host of this.#hosts.values()) host.stop();

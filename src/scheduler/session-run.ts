@@ -56,6 +56,8 @@ export interface SessionOwner {
   remainingMs(job: Job): number;
   /** The session's slot is free again. */
   sessionClosed(host: Host): void;
+  /** Tells what was learned of `host`'s limits to whoever shares them (scale-out workers). */
+  shareLimits(host: Host): void;
 }
 
 /** What a transaction's replies did to the session. */
@@ -127,7 +129,8 @@ export class SessionRun {
       this.#held?.release();
       // Sent or not, they may have reached the server: counted as sent.
       this.#granted?.settle(this.#granted.count);
-      if (!owner.isStopped()) await this.#session.quit();
+      // Cut when the run was stopped before its end; a run that completed lets its sessions QUIT.
+      if (!owner.stopSignal.aborted) await this.#session.quit();
       else this.#session.close();
       // The slot is free once the server has seen the connection go: its FIN is processed on the next
       // turn of its event loop, and a new connection before that would exceed the cap as it counts.
@@ -192,6 +195,7 @@ export class SessionRun {
     const utf8 = view.extensions.includes('SMTPUTF8');
     try {
       for (;;) {
+        owner.shareLimits(host);
         if (owner.isStopped()) return;
         const exploring = learned.isExploring(this.#id);
         const probes = host.probesQueued;
@@ -229,6 +233,7 @@ export class SessionRun {
       }
     } finally {
       learned.stopExploring(this.#id);
+      owner.shareLimits(host);
     }
   }
 

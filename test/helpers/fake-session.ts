@@ -33,6 +33,8 @@ export interface RecordedTransaction {
   readonly session: number;
   readonly recipients: readonly string[];
   readonly reset: boolean;
+  /** RCPTs added to the open transaction (no RSET, no MAIL FROM). */
+  readonly more: boolean;
 }
 
 export const reply = (code: number, enhanced: string | null, text: string): SmtpReplyInfo => ({
@@ -95,6 +97,7 @@ export class FakeSmtp {
           session: id,
           recipients: request.recipients,
           reset: request.reset === true,
+          more: request.more === true,
         });
         const recipients: SmtpReplyInfo[] = [];
         for (const recipient of request.recipients) {

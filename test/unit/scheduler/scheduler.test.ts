@@ -22,6 +22,8 @@ import { classifyReply } from '../../../src/classify/index.js';
 import { parseAddress } from '../../../src/syntax/index.js';
 import {
   verdictOf,
+  type HostLimitsFacts,
+  type HostLimitsRecord,
   type SmtpReplyInfo,
   type ProbeTarget,
   type Reason,
@@ -176,6 +178,35 @@ describe('schedule() with a fake session', () => {
     }
     for (const [session, refused] of bySession)
       assert.ok(refused <= 9, `session ${String(session)}: ${String(refused)}`);
+  });
+
+  it('learns a host without an error budget once, and a run sharing what it learned starts from it', async () => {
+    const told = new Map<string, HostLimitsRecord>();
+    const facts: HostLimitsFacts = {
+      known: (key) => told.get(key) ?? null,
+      learned: (key, record) => {
+        told.set(key, record);
+      },
+    };
+    // No Postfix greeting: the budget is not known, and the host never slows down.
+    const first = new FakeSmtp({ [MX1.ip]: { rcpt: evenOdd } });
+    const results = await run(addresses(120), { ...fakePorts([MX1]), hostLimits: facts }, first);
+    assert.equal(results.size, 120);
+    assert.ok(
+      first.transactions.some((t) => t.more),
+      'the first run went past the budget one RCPT at a time',
+    );
+    assert.equal(told.get(MX1.ip)?.budgetSource, 'none');
+    assert.equal(told.get(MX1.ip)?.errorBudget, null);
+    const second = new FakeSmtp({ [MX1.ip]: { rcpt: evenOdd } });
+    await run(addresses(120, 'other.test'), { ...fakePorts([MX1]), hostLimits: facts }, second);
+    assert.equal(
+      second.transactions.filter((t) => t.more).length,
+      0,
+      'nothing left to learn: no RCPT one at a time',
+    );
+    assert.equal(second.sessions.length, 1, '60 refusals in one session at a host without a budget');
+    assert.ok(second.transactions.length < first.transactions.length);
   });
 
   it('never opens more sessions at a host than hostConcurrency', async () => {
