@@ -1,7 +1,10 @@
 /**
  * Errors are for misuse and operational failure, never for what a server said: inside `verify()` they
- * become `unknown` verdicts with a reason. A leaf module.
+ * become `unknown` verdicts with a reason. A leaf module. Every error rcpt throws is a `VerifyError`
+ * with one of the codes below: the core's classes are here, the jobs' in src/jobs/errors.ts
+ * (docs/library.md "Errors"; test/unit/errors.test.ts checks them all).
  */
+import type { DnsErrorKind } from './types.js';
 
 /** Every error code rcpt throws, listed once. */
 export const ERROR_CODES = [
@@ -13,11 +16,17 @@ export const ERROR_CODES = [
   'ERR_RCPT_SMTP_TLS',
   'ERR_RCPT_PROXY',
   'ERR_RCPT_CLOSED',
-  'ERR_RCPT_NOT_IMPLEMENTED',
+  'ERR_RCPT_INPUT',
+  'ERR_RCPT_INPUT_TOO_LARGE',
+  'ERR_RCPT_JOB',
+  'ERR_RCPT_JOB_STORE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** Base class of every error rcpt throws. */
+/**
+ * Base class of every error rcpt throws. Thrown as itself only for `ERR_RCPT_CLOSED`: a resolver or
+ * connection used after `close()`.
+ */
 export class VerifyError extends Error {
   override readonly name: string = 'VerifyError';
   readonly code: ErrorCode;
@@ -33,8 +42,8 @@ export class OptionsError extends VerifyError {
   override readonly name: string = 'OptionsError';
   readonly option: string;
 
-  constructor(option: string, message: string) {
-    super('ERR_RCPT_OPTIONS', `Invalid option \`${option}\`: ${message}`);
+  constructor(option: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_RCPT_OPTIONS', `Invalid option \`${option}\`: ${message}`, options);
     this.option = option;
   }
 }
@@ -58,13 +67,21 @@ export class UnknownOptionError extends OptionsError {
   }
 }
 
+/**
+ * A DNS question that could not be asked or answered. `resolveMail()` answers DNS failures as a route
+ * (`{ kind: 'error' }`), so it throws this only for a name that is no ASCII domain (`INVALID_NAME`).
+ */
 export class DnsError extends VerifyError {
   override readonly name = 'DnsError';
-  /** SERVFAIL, REFUSED, TIMEOUT, … */
-  readonly kind: string;
+  /** A DNS failure (SERVFAIL, REFUSED, TIMEOUT, …), or `INVALID_NAME` for a name that cannot be asked. */
+  readonly kind: DnsErrorKind | 'INVALID_NAME';
   readonly server: string | null;
 
-  constructor(kind: string, message: string, options?: { cause?: unknown; server?: string | null }) {
+  constructor(
+    kind: DnsErrorKind | 'INVALID_NAME',
+    message: string,
+    options?: { cause?: unknown; server?: string | null },
+  ) {
     super('ERR_RCPT_DNS', message, options);
     this.kind = kind;
     this.server = options?.server ?? null;
@@ -90,8 +107,8 @@ export class SmtpTimeoutError extends VerifyError {
   readonly phase: TimeoutPhase;
   readonly timeoutMs: number;
 
-  constructor(phase: TimeoutPhase, timeoutMs: number, message: string) {
-    super('ERR_RCPT_SMTP_TIMEOUT', message);
+  constructor(phase: TimeoutPhase, timeoutMs: number, message: string, options?: { cause?: unknown }) {
+    super('ERR_RCPT_SMTP_TIMEOUT', message, options);
     this.phase = phase;
     this.timeoutMs = timeoutMs;
   }

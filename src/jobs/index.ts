@@ -25,13 +25,13 @@ export { openSqliteJobStore, type SqliteJobStoreOptions } from './sqlite-job-sto
 export { addressKey } from './address-key.js';
 export {
   openInput,
-  InputError,
   MAX_LINE_CHARS,
   type InputRow,
   type OpenedInput,
   type ReadInputOptions,
 } from './read-input.js';
-export { ingestInput, InputTooLargeError, type IngestOptions, type IngestSummary } from './ingest.js';
+export { ingestInput, type IngestOptions, type IngestSummary } from './ingest.js';
+export { InputError, InputTooLargeError, JobError, JobStoreError, type JobErrorKind } from './errors.js';
 export {
   formatOutput,
   CSV_FORMULAS,

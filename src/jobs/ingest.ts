@@ -7,6 +7,7 @@ import { addressKey, malformedKey } from './address-key.js';
 import type { InputLayout, JobItem, JobRecord, JobStore } from './job-store.js';
 import { openInput, type InputRow, type ReadInputOptions } from './read-input.js';
 import { unreadableRowResult } from './write-output.js';
+import { InputTooLargeError } from './errors.js';
 
 /** Rows per transaction while ingesting. */
 const INGEST_BATCH_ROWS = 5_000;
@@ -22,11 +23,6 @@ export interface IngestSummary {
   readonly job: JobRecord;
   readonly layout: InputLayout;
   readonly malformedRows: number;
-}
-
-/** Too many rows for `maxRows`. */
-export class InputTooLargeError extends Error {
-  override readonly name = 'InputTooLargeError';
 }
 
 /**
@@ -64,7 +60,7 @@ export async function ingestInput(
   };
   for await (const row of rows) {
     if (options.maxRows !== undefined && row.row > options.maxRows) {
-      throw new InputTooLargeError(`more than ${options.maxRows} rows`);
+      throw new InputTooLargeError(options.maxRows);
     }
     if (row.error !== null) {
       malformedRows += 1;

@@ -13,6 +13,7 @@
 import { StringDecoder } from 'node:string_decoder';
 
 import type { InputLayout } from './job-store.js';
+import { InputError } from './errors.js';
 
 /**
  * Longest physical line read, in characters; a longer line is an unreadable row that keeps only its
@@ -56,21 +57,6 @@ const squash = (name: string) =>
     .trim()
     .toLowerCase()
     .replace(/[\s_-]/g, '');
-
-/** Bad input that stops the read (no address column, unknown `--column`): not a row-level problem. */
-export class InputError extends Error {
-  override readonly name = 'InputError';
-  constructor(
-    message: string,
-    /**
-     * True when no header names the address column: the caller says how to name it (the CLI's
-     * `--column`, the API's column names), since the way differs.
-     */
-    readonly noAddressColumn = false,
-  ) {
-    super(message);
-  }
-}
 
 export interface ReadInputOptions {
   /** The address column's name (case-insensitive) in a CSV header. Default: found by name. */
@@ -251,7 +237,7 @@ export function parseFields(text: string, delimiter: string): string[] {
       let from = index + 1;
       for (;;) {
         const quote = text.indexOf('"', from);
-        if (quote === -1) throw new Error('unterminated quoted field');
+        if (quote === -1) throw new InputError('unterminated quoted field');
         value += text.slice(from, quote);
         if (text.charCodeAt(quote + 1) === 0x22) {
           value += '"';
@@ -264,14 +250,15 @@ export function parseFields(text: string, delimiter: string): string[] {
       fields.push(value);
       if (index === text.length) return fields;
       if (!text.startsWith(delimiter, index)) {
-        throw new Error(`text after a closing quote at column ${index + 1}`);
+        throw new InputError(`text after a closing quote at column ${index + 1}`);
       }
       index += delimiter.length;
     } else {
       const next = text.indexOf(delimiter, index);
       const end = next === -1 ? text.length : next;
       const value = text.slice(index, end);
-      if (value.includes('"')) throw new Error(`a quote inside an unquoted field at column ${index + 1}`);
+      if (value.includes('"'))
+        throw new InputError(`a quote inside an unquoted field at column ${index + 1}`);
       fields.push(value);
       if (next === -1) return fields;
       index = next + delimiter.length;
@@ -468,7 +455,8 @@ export async function openInput(
   try {
     header = parseFields(firstLine, delimiter);
   } catch (error) {
-    throw new InputError(`the header line: ${error instanceof Error ? error.message : String(error)}`);
+    const why = error instanceof Error ? error.message : String(error);
+    throw new InputError(`the header line: ${why}`, false, { cause: error });
   }
   let addressColumn = findAddressColumn(header, options.column);
   let headerless = false;

@@ -8,6 +8,7 @@ import { VERDICTS, type Verdict, type VerifyResult } from '../types.js';
 import type { Verifier, VerifyManyOptions } from '../verifier.js';
 import { addressKey } from './address-key.js';
 import type { JobRecord, JobStore, KeyedResult } from './job-store.js';
+import { JobError, JobStoreError, noSuchJob } from './errors.js';
 
 /** Results written per transaction at most. */
 const DEFAULT_BATCH_SIZE = 500;
@@ -64,8 +65,10 @@ export async function runJob(
   options: RunJobOptions = {},
 ): Promise<RunOutcome> {
   const initial = await store.getJob(jobId);
-  if (initial === null) throw new Error(`no job ${jobId}`);
-  if (!initial.ingested) throw new Error(`job ${jobId}: its input is not completely stored`);
+  if (initial === null) throw noSuchJob(jobId);
+  if (!initial.ingested) {
+    throw new JobError('not_ingested', jobId, `job ${jobId}: its input is not completely stored`);
+  }
   if (initial.status === 'done' || initial.status === 'cancelled') {
     return { job: initial, verified: 0, interrupted: false };
   }
@@ -158,10 +161,10 @@ export async function runJob(
     } catch {
       // The store itself is broken; the error below says why.
     }
-    throw writeError instanceof Error ? writeError : new Error(message);
+    throw writeError instanceof Error ? writeError : new JobStoreError(message, { cause: writeError });
   }
   const job = await store.getJob(jobId);
-  if (job === null) throw new Error(`job ${jobId} was deleted while running`);
+  if (job === null) throw new JobError('deleted', jobId, `job ${jobId} was deleted while running`);
   if (state.cancelled || job.status === 'cancelled') return { job, verified, interrupted: true };
   if (job.doneAddresses >= job.totalAddresses) {
     return { job: await store.setStatus(jobId, 'done'), verified, interrupted: false };

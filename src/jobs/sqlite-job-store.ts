@@ -27,6 +27,7 @@ import type {
   PendingAddress,
   WebhookDelivery,
 } from './job-store.js';
+import { JobStoreError, noSuchJob } from './errors.js';
 
 /** Bumped when the schema changes; `PRAGMA user_version` records what a file has. */
 const SCHEMA_VERSION = 2;
@@ -142,7 +143,9 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
       db.pragma('foreign_keys = ON');
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) {
-        throw new Error(`${path}: job store schema ${version} is newer than this rcpt (${SCHEMA_VERSION})`);
+        throw new JobStoreError(
+          `${path}: job store schema ${version} is newer than this rcpt (${SCHEMA_VERSION})`,
+        );
       }
       db.exec(SCHEMA);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -256,7 +259,7 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
 
   function requireJob(id: string): JobRecord {
     const row = statements.getJob.get(id);
-    if (row === undefined) throw new Error(`no job ${id}`);
+    if (row === undefined) throw noSuchJob(id);
     return toJobRecord(row);
   }
 
@@ -311,7 +314,7 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
   const numberJob = db.transaction((id: string): number => {
     statements.insertNumber.run(id);
     const row = statements.numberOf.get(id);
-    if (row === undefined) throw new Error(`no job ${id}`);
+    if (row === undefined) throw noSuchJob(id);
     return row.number;
   });
 

@@ -411,9 +411,17 @@ export function describeJobStoreContract(
 
     it('an unknown job or a closed store is a rejected promise, never a synchronous throw', async () => {
       // Callers chain `.catch()` on these (the server marks a job failed that may be gone already).
-      await assert.rejects(() => store.getProgress('no-such-job'), /no job no-such-job/);
-      await assert.rejects(() => store.finishIngest('no-such-job'), /no job no-such-job/);
-      await assert.rejects(() => store.setStatus('no-such-job', 'failed', 'x'), /no job no-such-job/);
+      // A JobError (ERR_RCPT_JOB) naming the job, in the VerifyError hierarchy (test/unit/errors.test.ts).
+      const unknown = {
+        name: 'JobError',
+        code: 'ERR_RCPT_JOB',
+        kind: 'not_found',
+        jobId: 'no-such-job',
+        message: 'no job no-such-job',
+      };
+      await assert.rejects(() => store.getProgress('no-such-job'), unknown);
+      await assert.rejects(() => store.finishIngest('no-such-job'), unknown);
+      await assert.rejects(() => store.setStatus('no-such-job', 'failed', 'x'), unknown);
       await assert.rejects(() => store.addItems('no-such-job', [jobItem(1, 'a@x.test')]));
       await assert.rejects(() =>
         store.putResults('no-such-job', [{ key: 'a@x.test', result: fakeResult('a@x.test', 'accepted') }]),

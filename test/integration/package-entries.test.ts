@@ -83,6 +83,8 @@ const ENTRIES: Record<string, readonly string[]> = {
     'InputError',
     'InputTooLargeError',
     'JOB_STATUSES',
+    'JobError',
+    'JobStoreError',
     'MAX_LINE_CHARS',
     'OUTPUT_FORMATS',
     'RESULT_COLUMNS',

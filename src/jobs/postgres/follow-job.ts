@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { RunOutcome, RunProgress } from '../run-job.js';
 import type { ScaleOut } from './scale-out.js';
+import { JobError, noSuchJob } from '../errors.js';
 
 /** How often the follower reads the job's progress. */
 export const DEFAULT_FOLLOW_POLL_MS = 500;
@@ -37,13 +38,15 @@ export async function followJob(
   options: FollowJobOptions = {},
 ): Promise<RunOutcome> {
   const initial = await cluster.store.getJob(jobId);
-  if (initial === null) throw new Error(`no job ${jobId}`);
-  if (!initial.ingested) throw new Error(`job ${jobId}: its input is not completely stored`);
+  if (initial === null) throw noSuchJob(jobId);
+  if (!initial.ingested) {
+    throw new JobError('not_ingested', jobId, `job ${jobId}: its input is not completely stored`);
+  }
   if (initial.status === 'queued') await cluster.submit(jobId);
   const pollMs = options.pollMs ?? DEFAULT_FOLLOW_POLL_MS;
   for (;;) {
     const job = await cluster.store.getJob(jobId);
-    if (job === null) throw new Error(`job ${jobId} was deleted while it ran`);
+    if (job === null) throw new JobError('deleted', jobId, `job ${jobId} was deleted while it ran`);
     const progress = await cluster.store.getProgress(jobId);
     options.onProgress?.({
       done: progress.doneAddresses,

@@ -32,6 +32,7 @@ import {
   type StoredResultCount,
 } from '../stored-rows.js';
 import { checkSchemaName, migrate } from './schema.js';
+import { noSuchJob } from '../errors.js';
 
 /** The schema the tables live in unless told otherwise. */
 export const DEFAULT_PG_SCHEMA = 'rcpt';
@@ -140,7 +141,7 @@ export async function openPgJobStore(
 
   async function requireJob(id: string): Promise<JobRecord> {
     const job = await getJob(id);
-    if (job === null) throw new Error(`no job ${id}`);
+    if (job === null) throw noSuchJob(id);
     return job;
   }
 
@@ -387,7 +388,7 @@ export async function openPgJobStore(
         [id],
       );
       const number = rows[0]?.number;
-      if (number === undefined) throw new Error(`no job ${id}`);
+      if (number === undefined) throw noSuchJob(id);
       return Number(number);
     },
     async jobIdOfNumber(number) {

@@ -22,6 +22,7 @@ import type pg from 'pg';
 import type PgBoss from 'pg-boss';
 
 import { openPgJobStore, type PgJobStore, type PgJobStoreOptions } from './pg-job-store.js';
+import { JobStoreError } from '../errors.js';
 
 export const PLAN_QUEUE = 'rcpt-plan';
 export const HOST_QUEUE = 'rcpt-host';
@@ -105,7 +106,7 @@ export async function openScaleOut(url: string, options: ScaleOutOptions = {}): 
   // A job is handed to the workers in the transaction that marks it ingested, so no process killed
   // between the two (`rcpt serve`, `rcpt bulk`, a library caller) leaves a job stored whole that nobody
   // plans. pg-boss is started below; no job is ingested through this store before it returns.
-  let submit: ScaleOut['submit'] = () => Promise.reject(new Error('the queue is not started yet'));
+  let submit: ScaleOut['submit'] = () => Promise.reject(new JobStoreError('the queue is not started yet'));
   const store = await openPgJobStore(url, options, {
     onIngested: (client, jobId) => submit(jobId, { db: queueDb(client) }),
   });

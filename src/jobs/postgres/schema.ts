@@ -5,6 +5,7 @@
  * exactly once.
  */
 import type { PoolClient } from 'pg';
+import { JobStoreError } from '../errors.js';
 
 /** A schema name we interpolate into SQL: a plain identifier, never user text with quotes. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
@@ -155,7 +156,7 @@ export async function migrate(client: PoolClient, schema: string): Promise<void>
     );
     const current = rows[0]?.version ?? 0;
     if (current > PG_SCHEMA_VERSION) {
-      throw new Error(`job store schema ${current} is newer than this rcpt (${PG_SCHEMA_VERSION})`);
+      throw new JobStoreError(`job store schema ${current} is newer than this rcpt (${PG_SCHEMA_VERSION})`);
     }
     const steps = migrations(s);
     for (let version = current + 1; version <= steps.length; version++) {

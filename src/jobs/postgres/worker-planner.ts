@@ -4,6 +4,7 @@
  * announced on `rcpt-host`, page by page, so workers start on the first hosts while the rest is
  * planned. A planner holds the job's plan lease; killed mid-plan, the sweep submits the job again.
  */
+import { JobError } from '../errors.js';
 import { PLAN_QUEUE, queueDb, type PlanEntry } from './scale-out.js';
 import { NO_SMTP_HOST } from './worker-domains.js';
 import { planLease, type Leases } from './worker-leases.js';
@@ -161,7 +162,8 @@ export class Planner {
     const allHosts = new Set<string>();
     for (;;) {
       if (isAborted(signal)) {
-        throw new Error(isAborted(this.#context.stopping) ? 'worker stopping' : 'plan lease lost');
+        const why = isAborted(this.#context.stopping) ? 'worker stopping' : 'plan lease lost';
+        throw new JobError('interrupted', jobId, why);
       }
       const page = await store.pendingAddresses(jobId, after, PLAN_PAGE);
       if (page.length === 0) break;

@@ -96,7 +96,11 @@ describe('openSqliteJobStore on a file', () => {
     } finally {
       db.close();
     }
-    assert.throws(() => openSqliteJobStore(path), /job store schema 99 is newer than this rcpt \(2\)/);
+    assert.throws(() => openSqliteJobStore(path), {
+      name: 'JobStoreError',
+      code: 'ERR_RCPT_JOB_STORE',
+      message: `${path}: job store schema 99 is newer than this rcpt (2)`,
+    });
     const after = new Database(path, { readonly: true });
     try {
       assert.equal(after.pragma('user_version', { simple: true }), 99);
