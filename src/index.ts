@@ -20,19 +20,23 @@ export * from './errors.js';
 export type { ProxyRouteOption, VerifyOptions } from './options.js';
 export { parseProxyUrl, type ProxyEndpoint, type ProxyUrlResult } from './proxy/proxy-url.js';
 export { parseProxyRoute, type ProxyRoute } from './proxy/proxy-routes.js';
-export { DEFAULT_SMTP_PORT, DEFAULT_TIMEOUT_MS, MAX_HOST_RATE } from './options.js';
-export { classifyTarget, isAllowedTarget, type TargetClass } from './dns/target-filter.js';
-export { CHANNELS, type HostRateWait } from './diagnostics.js';
 export {
-  createVerifier,
-  verify,
-  verifyMany,
+  DEFAULT_SMTP_PORT,
+  DEFAULT_TIMEOUT_MS,
   DEFAULT_VERIFY_MANY_CONCURRENCY,
   DEFAULT_HOST_CONCURRENCY,
   DEFAULT_HOST_TRIES,
   DEFAULT_BACKOFF_MS,
   DEFAULT_MAX_BACKOFF_MS,
   DEFAULT_GREYLIST_RETRIES,
+  MAX_HOST_RATE,
+} from './options.js';
+export { classifyTarget, isAllowedTarget, type TargetClass } from './dns/target-filter.js';
+export { CHANNELS, type HostRateWait } from './diagnostics.js';
+export {
+  createVerifier,
+  verify,
+  verifyMany,
   type Verifier,
   type VerifyCallOptions,
   type VerifyManyOptions,

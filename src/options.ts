@@ -42,6 +42,21 @@ export const DEFAULT_GREYLIST_WAIT_MS = 300_000;
 /** The most `hostRate` accepts: 100,000 RCPTs a minute is beyond any host's patience anyway. */
 export const MAX_HOST_RATE = 100_000;
 
+/** Addresses in flight at once in `verifyMany()` unless told otherwise: the memory bound of a run. */
+export const DEFAULT_VERIFY_MANY_CONCURRENCY = 2000;
+/** Sessions per MX host address: what Postfix's own `smtp_destination_concurrency_limit` starts at. */
+export const DEFAULT_HOST_CONCURRENCY = 2;
+/** Sessions an address may take part in without its own reply before it ends as `unknown`. */
+export const DEFAULT_HOST_TRIES = 4;
+/** First backoff after a host pushes back (421, 4.7.x, disconnects without progress). */
+export const DEFAULT_BACKOFF_MS = 2_000;
+/** Cap on the backoff: a host that keeps refusing is asked every two minutes at most. */
+export const DEFAULT_MAX_BACKOFF_MS = 120_000;
+/** Greylisting retries: postgrey passes the first retry after its window; a second covers clock skew. */
+export const DEFAULT_GREYLIST_RETRIES = 2;
+/** Sessions open at once over all hosts: well under the default 1,024 file descriptors per process. */
+export const DEFAULT_MAX_SESSIONS = 256;
+
 export interface VerifyOptions {
   /**
    * DNS servers to ask, as `HOST` or `HOST:PORT` (`[v6]:PORT` for IPv6). Default: the system's.
@@ -225,27 +240,42 @@ export interface ResolvedOptions {
   readonly hostLimits: HostLimitsFacts | null;
 }
 
-function positiveInt(name: string, value: unknown, fallback: number, max = 2 ** 31 - 1): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > max) {
+/** The longest delay a Node.js timer takes (a longer one fires at once): the bound of every integer option. */
+export const MAX_INTEGER_OPTION = 2 ** 31 - 1;
+
+/**
+ * The one check of an integer option, wherever it is read (options here, `hostRate`, `verifyMany()`'s,
+ * the SMTP prober's and the DNS client's): `value` if it is an integer from `min` to `max`, else `OptionsError`
+ * naming the option.
+ */
+export function checkInteger(name: string, value: unknown, min = 1, max = MAX_INTEGER_OPTION): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new OptionsError(
       name,
-      `expected an integer from 1 to ${max}, got ${typeof value === 'number' ? value : typeof value}`,
+      `expected an integer from ${min} to ${max}, got ${typeof value === 'number' ? value : typeof value}`,
     );
   }
   return value;
 }
 
+/** An optional integer option: `fallback` when absent, else `checkInteger()`. */
+export function integerOption(
+  name: string,
+  value: unknown,
+  fallback: number,
+  min = 1,
+  max = MAX_INTEGER_OPTION,
+): number {
+  return value === undefined ? fallback : checkInteger(name, value, min, max);
+}
+
+function positiveInt(name: string, value: unknown, fallback: number, max = MAX_INTEGER_OPTION): number {
+  return integerOption(name, value, fallback, 1, max);
+}
+
 /** RCPTs per minute: an integer from 0 (no ceiling) to `MAX_HOST_RATE`, or `null` when not set. */
 function hostRate(value: unknown): number | null {
-  if (value === undefined) return null;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_HOST_RATE) {
-    throw new OptionsError(
-      'hostRate',
-      `expected RCPTs per minute, an integer from 0 (no ceiling) to ${MAX_HOST_RATE}, got ${typeof value === 'number' ? value : typeof value}`,
-    );
-  }
-  return value;
+  return value === undefined ? null : checkInteger('hostRate', value, 0, MAX_HOST_RATE);
 }
 
 function bool(name: string, value: unknown, fallback: boolean): boolean {

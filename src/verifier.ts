@@ -11,12 +11,25 @@ import { catchAllAnswer, decideReason } from './decide/index.js';
 import { publishHostRateWait, verifyDoneChannel, warnOnce } from './diagnostics.js';
 import { domainFacts } from './domain/index.js';
 import { createResolver } from './dns/resolver.js';
-import { isAllowedTarget } from './dns/target-filter.js';
+import { allowedTargets } from './dns/target-filter.js';
 import { ProxyPool } from './proxy/proxy-pool.js';
 import { createProxyRouter, type ProxyRouter } from './proxy/proxy-router.js';
 import { OptionsError } from './errors.js';
 import { rejectUnknownKeys } from './option-keys.js';
-import { resolveOptions, VERIFY_OPTION_KEYS, type ResolvedOptions, type VerifyOptions } from './options.js';
+import {
+  DEFAULT_BACKOFF_MS,
+  DEFAULT_GREYLIST_RETRIES,
+  DEFAULT_HOST_CONCURRENCY,
+  DEFAULT_HOST_TRIES,
+  DEFAULT_MAX_BACKOFF_MS,
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_VERIFY_MANY_CONCURRENCY,
+  integerOption,
+  resolveOptions,
+  VERIFY_OPTION_KEYS,
+  type ResolvedOptions,
+  type VerifyOptions,
+} from './options.js';
 import { matchProvider, type ProviderRule } from './providers/index.js';
 import {
   HarvestAllowance,
@@ -33,6 +46,7 @@ import {
   type SchedulerSettings,
 } from './scheduler/index.js';
 import { createProber } from './smtp/probe.js';
+import { isPositiveReply } from './smtp/reply-parser.js';
 import { SmtpSession } from './smtp/session.js';
 import { parseAddress, suggestAddress } from './syntax/index.js';
 import {
@@ -49,7 +63,6 @@ import {
   type Prober,
   type Reason,
   type SessionOverrides,
-  type SmtpReplyInfo,
   type SmtpResult,
   type SyntaxResult,
   type VerifyResult,
@@ -140,21 +153,6 @@ export const VERIFY_CALL_OPTION_KEYS = Object.keys(
 export const VERIFY_MANY_OPTION_KEYS = Object.keys(
   VERIFY_MANY_OPTION_KEY_SET,
 ) as readonly (keyof VerifyManyOptions)[];
-
-/** Addresses in flight at once in `verifyMany()` unless told otherwise: the memory bound of a run. */
-export const DEFAULT_VERIFY_MANY_CONCURRENCY = 2000;
-/** Sessions per MX host address: what Postfix's own `smtp_destination_concurrency_limit` starts at. */
-export const DEFAULT_HOST_CONCURRENCY = 2;
-/** Sessions an address may take part in without its own reply before it ends as `unknown`. */
-export const DEFAULT_HOST_TRIES = 4;
-/** First backoff after a host pushes back (421, 4.7.x, disconnects without progress). */
-export const DEFAULT_BACKOFF_MS = 2_000;
-/** Cap on the backoff: a host that keeps refusing is asked every two minutes at most. */
-export const DEFAULT_MAX_BACKOFF_MS = 120_000;
-/** Greylisting retries: postgrey passes the first retry after its window; a second covers clock skew. */
-export const DEFAULT_GREYLIST_RETRIES = 2;
-/** Sessions open at once over all hosts: well under the default 1,024 file descriptors per process. */
-export const DEFAULT_MAX_SESSIONS = 256;
 
 /** A verifier: shared caches (MX answers, catch-all verdicts) and configuration for many verifications. */
 export interface Verifier {
@@ -421,31 +419,30 @@ class RcptVerifier implements Verifier {
         break;
     }
 
+    const allowed = allowedTargets(route.hosts, this.#config.allowPrivateTargets);
     const targets: ProbeTarget[] = [];
-    let refused = 0;
-    for (const host of route.hosts) {
-      // The route is chosen per MX host, and the proxy is asked for the address checked here: the
-      // private-target filter decides whatever the proxy could reach (docs/proxies.md).
-      const via =
-        this.#proxies?.route({
-          domain,
-          mxHost: host.exchange,
-          provider: matchProvider({ mxHost: host.exchange, banner: null })?.id ?? null,
-        }) ?? null;
-      for (const ip of host.addresses) {
-        if (!isAllowedTarget(ip, this.#config.allowPrivateTargets)) refused += 1;
-        else if (targets.length < MAX_TARGETS) {
-          // Distinct egress addresses: each recipient keeps one member, whose caps count apart.
-          const through =
-            via instanceof ProxyPool && this.#config.proxyDistinctEgress && via.endpoints.length > 1
-              ? via.pinned(`${localPart}@${domain}|${ip}`)
-              : via;
-          targets.push(
-            through === null ? { host: host.exchange, ip } : { host: host.exchange, ip, via: through },
-          );
-        }
+    // The route is chosen per MX host, and the proxy is asked for the address checked here: the
+    // private-target filter decides whatever the proxy could reach (docs/proxies.md).
+    const viaOf = new Map<string, Connector | null>();
+    for (const { host, ip } of allowed.targets.slice(0, MAX_TARGETS)) {
+      let via = viaOf.get(host);
+      if (via === undefined) {
+        via =
+          this.#proxies?.route({
+            domain,
+            mxHost: host,
+            provider: matchProvider({ mxHost: host, banner: null })?.id ?? null,
+          }) ?? null;
+        viaOf.set(host, via);
       }
+      // Distinct egress addresses: each recipient keeps one member, whose caps count apart.
+      const through =
+        via instanceof ProxyPool && this.#config.proxyDistinctEgress && via.endpoints.length > 1
+          ? via.pinned(`${localPart}@${domain}|${ip}`)
+          : via;
+      targets.push(through === null ? { host, ip } : { host, ip, via: through });
     }
+    const refused = allowed.refused;
     if (targets.length === 0) return dnsOnly(refused > 0 ? 'target_not_allowed' : 'no_mail_server');
     const knownCatchAll = this.#knownCatchAllOf(domain);
     return {
@@ -488,7 +485,7 @@ class RcptVerifier implements Verifier {
     // transcript the same way.
     const otherRecipientAccepted =
       conversation.otherRecipientAccepted ||
-      (conversation.catchAll !== null && isPositive(conversation.catchAll));
+      (conversation.catchAll !== null && isPositiveReply(conversation.catchAll));
     const decision = decideReason({ ...conversation, otherRecipientAccepted, catchAll, flags });
     let retryAt: string | null = null;
     let waitMs: number | null = null;
@@ -701,17 +698,8 @@ class RcptVerifier implements Verifier {
 
   #manySettings(manyOptions: VerifyManyOptions): SchedulerSettings {
     rejectUnknownKeys(manyOptions, VERIFY_MANY_OPTION_KEYS);
-    const count = (name: keyof VerifyManyOptions, fallback: number, min = 1): number => {
-      const value: unknown = manyOptions[name];
-      if (value === undefined) return fallback;
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2 ** 31 - 1) {
-        throw new OptionsError(
-          name,
-          `expected an integer from ${min} to ${2 ** 31 - 1}, got ${typeof value === 'number' ? value : typeof value}`,
-        );
-      }
-      return value;
-    };
+    const count = (name: keyof VerifyManyOptions, fallback: number, min = 1): number =>
+      integerOption(name, manyOptions[name], fallback, min);
     return {
       window: count('concurrency', DEFAULT_VERIFY_MANY_CONCURRENCY),
       hostConcurrency: count('hostConcurrency', DEFAULT_HOST_CONCURRENCY),
@@ -793,7 +781,7 @@ function conversationOf(
     reply,
     classification: null,
     otherRecipientAccepted:
-      reply !== null && probe.replies.some((r) => r.reply !== reply && isPositive(r.reply)),
+      reply !== null && probe.replies.some((r) => r.reply !== reply && isPositiveReply(r.reply)),
     failure: probe.failure,
     catchAll: probe.catchAll,
     attempts,
@@ -861,10 +849,6 @@ function refusedRcpts(probe: ProbeResult): number {
   const replies = probe.replies.map((r) => r.reply);
   if (probe.catchAll !== null) replies.push(probe.catchAll);
   return replies.filter((reply) => reply.code >= 500).length;
-}
-
-function isPositive(reply: SmtpReplyInfo): boolean {
-  return reply.code >= 200 && reply.code < 300;
 }
 
 async function waitUnlessAborted(ms: number, signal: AbortSignal): Promise<boolean> {

@@ -12,14 +12,7 @@ import { dirname, resolve } from 'node:path';
 
 import { Option, type Command } from 'commander';
 
-import {
-  CHANNELS,
-  VERDICTS,
-  createVerifier,
-  type HostRateWait,
-  type Verdict,
-  type VerifyOptions,
-} from '../index.js';
+import { CHANNELS, VERDICTS, createVerifier, type HostRateWait, type Verdict } from '../index.js';
 import {
   CSV_FORMULAS,
   InputError,
@@ -209,20 +202,6 @@ async function refuseInputAsOutput(input: string, flags: BulkFlags): Promise<voi
 
 function sameSource(a: JobSource | null, b: JobSource): boolean {
   return a !== null && a.size === b.size && a.mtimeMs === b.mtimeMs && a.headSha256 === b.headSha256;
-}
-
-/** The options `rcpt demo` uses for its world (src/cli/demo.ts). */
-function demoOptions(world: DemoWorld, greylistWindowMs: number): VerifyOptions {
-  return {
-    dnsServers: [world.dnsServer],
-    smtpPort: world.smtpPort,
-    allowPrivateTargets: true,
-    helo: 'demo.rcpt.test',
-    mailFrom: 'verify@rcpt.test',
-    timeoutMs: 15_000,
-    connectTimeoutMs: 2_000,
-    greylistWaitMs: greylistWindowMs + 500,
-  };
 }
 
 function counter(): Record<Verdict, number> {
@@ -417,7 +396,7 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
       const demo = await import('../demo/world.js');
       world = await demo.startDemoWorld();
       // Flags and RCPT_* variables may change the HELO, sender or timeouts, never where the world is.
-      const worldOptions = demoOptions(world, demo.DEMO_GREYLIST_WINDOW_MS);
+      const worldOptions = demo.demoVerifyOptions(world);
       options = {
         ...worldOptions,
         ...options,

@@ -4,7 +4,7 @@
  */
 import { once } from 'node:events';
 
-import { DEMO_ADDRESSES, DEMO_GREYLIST_WINDOW_MS, startDemoWorld } from '../demo/world.js';
+import { DEMO_ADDRESSES, demoVerifyOptions, startDemoWorld } from '../demo/world.js';
 import { printResults, verifyAll, type CliIo } from './run-verify.js';
 
 export interface DemoFlags {
@@ -24,18 +24,7 @@ export async function runDemo(io: CliIo, flags: DemoFlags): Promise<void> {
     }
     const results = await verifyAll(
       DEMO_ADDRESSES,
-      {
-        dnsServers: [world.dnsServer],
-        smtpPort: world.smtpPort,
-        allowPrivateTargets: true,
-        helo: 'demo.rcpt.test',
-        mailFrom: 'verify@rcpt.test',
-        timeoutMs: 15_000,
-        connectTimeoutMs: 2_000,
-        // Wait out the demo greylister's short window once, as a real run waits out postgrey's 5 minutes.
-        greylistWaitMs: DEMO_GREYLIST_WINDOW_MS + 500,
-        transcript: flags.transcript,
-      },
+      { ...demoVerifyOptions(world), transcript: flags.transcript },
       DEMO_ADDRESSES.length,
     );
     await printResults(results, flags.json ? 'ndjson' : 'table', io);

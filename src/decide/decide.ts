@@ -12,6 +12,7 @@
  */
 import { classifyReply, type Classification } from '../classify/index.js';
 import type { ProviderRule } from '../providers/index.js';
+import { isPositiveReply } from '../smtp/reply-parser.js';
 import type { Flags, ProbeFailure, Reason, SmtpReplyInfo } from '../types.js';
 
 /** What an RCPT reply asks of the scheduler. */
@@ -114,7 +115,7 @@ export function readSessionRefusal(reply: SmtpReplyInfo, provider: ProviderRule 
  */
 export function catchAllAnswer(reply: SmtpReplyInfo | null, provider: ProviderRule | null): boolean | null {
   if (reply === null) return null;
-  if (reply.code >= 200 && reply.code < 300) return true;
+  if (isPositiveReply(reply)) return true;
   if (reply.code >= 500 && reply.code < 600) {
     return classifyReply(reply, { provider }).verdict === 'undeliverable' ? false : null;
   }

@@ -4,6 +4,7 @@
  * Every domain lives under `.test` (RFC 6761), so nothing here can be mistaken for a real domain,
  * except a few provider-shaped MX names that exist only in this world's DNS.
  */
+import type { VerifyOptions } from '../index.js';
 import { startDnsServer, type DnsServer, type DnsZones } from './dns-server.js';
 import { mailboxes, startPersona, type PersonaSpec, type RunningPersona } from './smtp-persona.js';
 
@@ -190,6 +191,25 @@ async function startPersonasOnOnePort(list: readonly PersonaPlan[]): Promise<Run
       if (attempt >= PORT_ATTEMPTS) throw error;
     }
   }
+}
+
+/**
+ * How to verify against the demo world, the one home of these options (`rcpt demo`, `rcpt bulk
+ * --demo`; the tests start from them): its DNS server and SMTP port, loopback allowed, short timeouts
+ * (every server is local), and a greylisting wait just past the demo greylister's window, as a real
+ * run waits out postgrey's 5 minutes.
+ */
+export function demoVerifyOptions(world: Pick<DemoWorld, 'dnsServer' | 'smtpPort'>): VerifyOptions {
+  return {
+    dnsServers: [world.dnsServer],
+    smtpPort: world.smtpPort,
+    allowPrivateTargets: true,
+    helo: 'demo.rcpt.test',
+    mailFrom: 'verify@rcpt.test',
+    timeoutMs: 15_000,
+    connectTimeoutMs: 2_000,
+    greylistWaitMs: DEMO_GREYLIST_WINDOW_MS + 500,
+  };
 }
 
 /** Starts the demo world. Close it when done. */

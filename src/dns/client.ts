@@ -6,6 +6,7 @@
 import { getServers } from 'node:dns';
 import { isIP } from 'node:net';
 import { OptionsError } from '../errors.js';
+import { checkInteger } from '../options.js';
 import type { DnsErrorKind } from '../types.js';
 import {
   abortReason,
@@ -120,17 +121,10 @@ const ERROR_RANK: Readonly<Record<DnsErrorKind, number>> = {
   TIMEOUT: 0,
 };
 
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new OptionsError(name, `expected a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
-
 /** Builds a client; throws `OptionsError` for a server that is not an IP address with an optional port. */
 export function createDnsClient(options: DnsClientOptions): DnsClient {
-  const timeoutMs = positiveInteger('dnsTimeoutMs', options.timeoutMs);
-  const tries = positiveInteger('dnsTries', options.tries);
+  const timeoutMs = checkInteger('dnsTimeoutMs', options.timeoutMs);
+  const tries = checkInteger('dnsTries', options.tries);
   const given = options.servers ?? getServers();
   const servers = (given.length > 0 ? given : [FALLBACK_SERVER]).map((text) => {
     const server = parseServerAddress(text);
@@ -146,7 +140,7 @@ export function createDnsClient(options: DnsClientOptions): DnsClient {
   /** The server that answered last: later queries start there, so a dead first server costs one timeout, not one per query. */
   let preferred = 0;
 
-  const maxInFlight = positiveInteger('maxInFlight', options.maxInFlight ?? DEFAULT_MAX_QUERIES_IN_FLIGHT);
+  const maxInFlight = checkInteger('maxInFlight', options.maxInFlight ?? DEFAULT_MAX_QUERIES_IN_FLIGHT);
   let inFlight = 0;
   const waiting: (() => void)[] = [];
 

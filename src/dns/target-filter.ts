@@ -188,3 +188,30 @@ export function isAllowedTarget(ip: string, allowPrivate: boolean): boolean {
   if (cls === 'invalid' || cls === 'unspecified' || cls === 'multicast') return false;
   return allowPrivate;
 }
+
+/** An MX host address a verification may connect to: the host's name and one of its addresses. */
+export interface AllowedTarget {
+  readonly host: string;
+  readonly ip: string;
+}
+
+/**
+ * The addresses of a route's MX hosts (in preference order, each host's addresses in order) that rcpt
+ * may connect to, in the order they are tried, and how many were refused. The first is where an
+ * address is asked first: `verify()` tries them in this order, `verifyMany()` queues the address at
+ * the first one's host, and `rcpt worker` groups a domain's work by it.
+ */
+export function allowedTargets(
+  hosts: readonly { readonly exchange: string; readonly addresses: readonly string[] }[],
+  allowPrivate: boolean,
+): { readonly targets: AllowedTarget[]; readonly refused: number } {
+  const targets: AllowedTarget[] = [];
+  let refused = 0;
+  for (const host of hosts) {
+    for (const ip of host.addresses) {
+      if (isAllowedTarget(ip, allowPrivate)) targets.push({ host: host.exchange, ip });
+      else refused += 1;
+    }
+  }
+  return { targets, refused };
+}

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { classifyTarget } from '../dns/target-filter.js';
 import { ProxyError, SmtpConnectError, SmtpTimeoutError } from '../errors.js';
 import { SmtpConnection } from '../smtp/connection.js';
+import { isPositiveReply } from '../smtp/reply-parser.js';
 import { QUIT_TIMEOUT_MS } from '../smtp/session.js';
 import type { Connector } from '../types.js';
 import type { DoctorDns } from './doctor-dns.js';
@@ -147,10 +148,10 @@ export async function checkProvider(
     const ms = elapsed();
     let echoed: string | null = null;
     const via = connection.proxy === null ? '' : ` through ${connection.proxy}`;
-    if (options.ehlo !== undefined && options.ehlo !== null && greeting.code >= 200 && greeting.code < 300) {
+    if (options.ehlo !== undefined && options.ehlo !== null && isPositiveReply(greeting)) {
       try {
         const reply = await connection.command(`EHLO ${options.ehlo}`);
-        if (reply.code >= 200 && reply.code < 300) echoed = echoedAddressOf(reply.lines[0] ?? '');
+        if (isPositiveReply(reply)) echoed = echoedAddressOf(reply.lines[0] ?? '');
       } catch {
         // The greeting answered the question; the echo is a bonus.
       }
@@ -161,7 +162,7 @@ export async function checkProvider(
     } catch {
       // A server that drops the connection at QUIT has already told us what we needed.
     }
-    if (greeting.code >= 200 && greeting.code < 300) {
+    if (isPositiveReply(greeting)) {
       const saw = echoed === null ? '' : `; it saw us as ${echoed}`;
       return result('open', `${target} greeted "${first}" in ${ms} ms${via}${saw}`, {
         ...where,

@@ -22,7 +22,7 @@ import {
   type TimeoutPhase,
 } from '../errors.js';
 import type { Connector, TranscriptEntry } from '../types.js';
-import { ReplyParser, type SmtpReply } from './reply-parser.js';
+import { isPositiveReply, ReplyParser, type SmtpReply } from './reply-parser.js';
 
 export interface ConnectionOptions {
   /** The MX host name: used in messages and as the TLS server name (SNI). */
@@ -86,7 +86,6 @@ interface Waiter {
   readonly reject: (error: VerifyError) => void;
 }
 
-const is2xx = (reply: SmtpReply): boolean => reply.code >= 200 && reply.code < 300;
 const verbOf = (command: string | null): string =>
   command === null ? 'greeting' : (command.split(' ', 1)[0] ?? '').toUpperCase();
 const describeError = (error: unknown): string => {
@@ -209,7 +208,7 @@ export class SmtpConnection {
     if (this.#tls !== null) throw new SmtpProtocolError('TLS is already active', { command: 'STARTTLS' });
     const [pending] = this.#enqueue(['STARTTLS'], true, this.#options.commandTimeoutMs);
     const reply = await (pending ?? Promise.reject(this.#deadError()));
-    if (!is2xx(reply)) return reply;
+    if (!isPositiveReply(reply)) return reply;
     await this.#handshake();
     return reply;
   }
@@ -372,7 +371,7 @@ export class SmtpConnection {
         return;
       }
       expected.resolve(reply);
-      if (expected.upgrade && is2xx(reply)) {
+      if (expected.upgrade && isPositiveReply(reply)) {
         // RFC 3207 §4.2 / CVE-2011-0411: anything after the 220 arrived in plaintext and must not be
         // read as replies of the TLS session (response injection).
         if (index < out.replies.length - 1 || this.#parser.bufferedBytes > 0 || out.error !== null) {

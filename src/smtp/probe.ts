@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { OptionsError } from '../errors.js';
+import { checkInteger } from '../options.js';
 import type {
   ProbeFailure,
   ProbeRequest,
@@ -53,19 +54,11 @@ export interface SmtpProber extends Prober {
   probe(request: ProbeRequest): Promise<SmtpProbeResult>;
 }
 
-function checkTimeout(name: string, value: number): void {
-  if (!Number.isInteger(value) || value <= 0 || value > 2 ** 31 - 1) {
-    throw new OptionsError(name, `expected an integer number of milliseconds from 1 to ${2 ** 31 - 1}`);
-  }
-}
-
 function checkOptions(options: ProberOptions): void {
-  if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65_535) {
-    throw new OptionsError('port', 'expected an integer from 1 to 65535');
-  }
-  checkTimeout('connectTimeoutMs', options.connectTimeoutMs);
-  checkTimeout('greetingTimeoutMs', options.greetingTimeoutMs);
-  checkTimeout('commandTimeoutMs', options.commandTimeoutMs);
+  checkInteger('port', options.port, 1, 65_535);
+  checkInteger('connectTimeoutMs', options.connectTimeoutMs);
+  checkInteger('greetingTimeoutMs', options.greetingTimeoutMs);
+  checkInteger('commandTimeoutMs', options.commandTimeoutMs);
   // Both end up inside command lines: anything that could split or garble a line is misuse.
   if (!/^[\x21-\x7e]+$/.test(options.helo)) {
     throw new OptionsError('helo', 'expected a host name or address literal');

@@ -23,6 +23,15 @@ export interface SmtpReply {
   readonly text: string;
 }
 
+/**
+ * True for a positive completion reply, 2yz (RFC 5321 §4.2.1): the command was accepted. The one
+ * reading of "2xx" for every SMTP reply rcpt looks at (the session, the connection's STARTTLS, the
+ * catch-all probe, the doctor's port 25 check).
+ */
+export function isPositiveReply(reply: { readonly code: number }): boolean {
+  return reply.code >= 200 && reply.code < 300;
+}
+
 /** Hard caps that keep a hostile server from exhausting memory. */
 export interface ReplyParserLimits {
   /** Longest line in octets, line end included. */

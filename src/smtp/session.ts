@@ -18,7 +18,7 @@ import {
 } from '../errors.js';
 import type { Connector, ProbeFailure, SmtpReplyInfo, SmtpStage, TranscriptEntry } from '../types.js';
 import { SmtpConnection, type TlsInfo } from './connection.js';
-import type { SmtpReply } from './reply-parser.js';
+import { isPositiveReply, type SmtpReply } from './reply-parser.js';
 
 export interface SessionOptions {
   /** The MX host name (messages, TLS server name). */
@@ -75,7 +75,6 @@ export interface TransactionResult {
  */
 export const QUIT_TIMEOUT_MS = 2_000;
 
-const is2xx = (reply: SmtpReply): boolean => reply.code >= 200 && reply.code < 300;
 const is5xx = (reply: SmtpReply): boolean => reply.code >= 500 && reply.code < 600;
 
 /** The reply as reported in results, with the stage it answered. */
@@ -205,7 +204,7 @@ export class SmtpSession {
     if (connection === null) return failureOf(new SmtpProtocolError('session not open'), 'rset');
     try {
       const reply = await connection.command('RSET');
-      return is2xx(reply) ? null : refusal('rset', reply, 'RSET');
+      return isPositiveReply(reply) ? null : refusal('rset', reply, 'RSET');
     } catch (error) {
       return failureOf(error, 'rset');
     }
@@ -299,7 +298,7 @@ export class SmtpSession {
     } catch (error) {
       return failureOf(error, 'ehlo');
     }
-    if (is2xx(reply)) {
+    if (isPositiveReply(reply)) {
       // RFC 5321 §4.1.1.1: the first line greets, each further line is `keyword [params]`.
       for (const line of reply.text.split('\n').slice(1)) {
         const [keyword = '', ...params] = line.trim().split(/\s+/);
@@ -315,7 +314,7 @@ export class SmtpSession {
     } catch (error) {
       return failureOf(error, 'helo');
     }
-    return is2xx(reply) ? null : refusal('helo', reply, 'HELO');
+    return isPositiveReply(reply) ? null : refusal('helo', reply, 'HELO');
   }
 
   /** STARTTLS and a fresh EHLO (RFC 3207 §4.2: all knowledge from before TLS is discarded). */
@@ -327,7 +326,7 @@ export class SmtpSession {
       return failureOf(error, 'starttls');
     }
     // 454 "TLS not available due to temporary reason" (RFC 3207 §4): carry on in plaintext.
-    if (!is2xx(reply)) return null;
+    if (!isPositiveReply(reply)) return null;
     this.#tls = connection.tls;
     return this.#hello(connection);
   }
@@ -398,7 +397,7 @@ export class SmtpSession {
     try {
       if (reset) {
         const reply = await next(index++);
-        if (!is2xx(reply)) {
+        if (!isPositiveReply(reply)) {
           await drain(index);
           return { mail, recipients, failure: refusal('rset', reply, 'RSET') };
         }
@@ -406,7 +405,7 @@ export class SmtpSession {
       if (more) return await this.#recipientsOnly(request, next, index, quitInGroup);
       const mailReply = await next(index++);
       mail = replyInfo('mail', mailReply);
-      if (!is2xx(mailReply)) {
+      if (!isPositiveReply(mailReply)) {
         await drain(index);
         if (mailReply.code === 530 && mayUpgrade && this.#canUpgradeOnDemand() && !connection.isClosed) {
           // "530 5.7.0 Must issue a STARTTLS command first" (RFC 3207 §4): go TLS and try again.

@@ -18,6 +18,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { startDemoWorld, type DemoWorld } from '../../src/demo/world.js';
 import { createLogger } from '../../src/server/logger.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
+import { worldOptions } from '../helpers/world-options.js';
 
 // RCPT_TEST_CHROMIUM points elsewhere only to test the skip itself (test/integration/browser-skip.test.ts).
 const CHROMIUM = process.env.RCPT_TEST_CHROMIUM ?? '/usr/bin/chromium';
@@ -66,16 +67,7 @@ describe('the web page', { skip: ABSENT !== null }, () => {
     directory = mkdtempSync(join(tmpdir(), 'rcpt-browser-'));
     server = await startServer({
       port: 0,
-      verify: {
-        dnsServers: [world.dnsServer],
-        smtpPort: world.smtpPort,
-        allowPrivateTargets: true,
-        helo: 'probe.rcpt.test',
-        mailFrom: 'verify@rcpt.test',
-        timeoutMs: 10_000,
-        connectTimeoutMs: 1_000,
-        greylistWaitMs: 0,
-      },
+      verify: worldOptions(world),
       apiKeys: [KEY],
       db: join(directory, 'jobs.db'),
       logger: createLogger({ level: 'silent' }),

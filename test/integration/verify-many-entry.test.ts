@@ -8,21 +8,14 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDemoWorld, type DemoWorld } from '../../src/demo/world.js';
 import { verifyMany, type VerifyOptions, type VerifyResult } from '../../src/index.js';
+import { worldOptions } from '../helpers/world-options.js';
 
 let world: DemoWorld;
 let base: VerifyOptions;
 
 before(async () => {
   world = await startDemoWorld();
-  base = {
-    dnsServers: [world.dnsServer],
-    smtpPort: world.smtpPort,
-    allowPrivateTargets: true,
-    helo: 'probe.rcpt.test',
-    mailFrom: 'verify@rcpt.test',
-    timeoutMs: 10_000,
-    greylistWaitMs: 0,
-  };
+  base = worldOptions(world);
 });
 
 after(async () => {

@@ -12,22 +12,14 @@ import { startDnsServer, type DnsServer } from '../../src/demo/dns-server.js';
 import { startPersona, mailboxes, type RunningPersona } from '../../src/demo/smtp-persona.js';
 import { createVerifier, verify, type Reason, type Verdict, type VerifyOptions } from '../../src/index.js';
 import { REASONS } from '../../src/types.js';
+import { worldOptions } from '../helpers/world-options.js';
 
 let world: DemoWorld;
 let base: VerifyOptions;
 
 before(async () => {
   world = await startDemoWorld();
-  base = {
-    dnsServers: [world.dnsServer],
-    smtpPort: world.smtpPort,
-    allowPrivateTargets: true,
-    helo: 'probe.rcpt.test',
-    mailFrom: 'verify@rcpt.test',
-    timeoutMs: 10_000,
-    connectTimeoutMs: 1_000,
-    greylistWaitMs: 0,
-  };
+  base = worldOptions(world);
 });
 
 after(async () => {

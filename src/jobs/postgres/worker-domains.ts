@@ -3,7 +3,7 @@
  * cluster (a worker's memory, then PostgreSQL, then DNS), and the catch-all verdicts and providers
  * that conversations teach, so the next holder of a host neither looks a domain up nor probes it again.
  */
-import { isAllowedTarget } from '../../dns/target-filter.js';
+import { allowedTargets } from '../../dns/target-filter.js';
 import type { Resolver } from '../../dns/resolver.js';
 import type { CatchAllFacts, MailResolver, MailRoute, VerifyResult } from '../../types.js';
 import type { PgJobStore } from './pg-job-store.js';
@@ -21,10 +21,7 @@ const PLAN_DNS_TIMEOUT_MS = 30_000;
 /** The host group of a domain's route: the first MX address the verifier would connect to. */
 export function hostOfRoute(route: MailRoute, allowPrivateTargets: boolean): string {
   if (route.kind !== 'hosts') return NO_SMTP_HOST;
-  for (const host of route.hosts) {
-    for (const ip of host.addresses) if (isAllowedTarget(ip, allowPrivateTargets)) return ip;
-  }
-  return NO_SMTP_HOST;
+  return allowedTargets(route.hosts, allowPrivateTargets).targets[0]?.ip ?? NO_SMTP_HOST;
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   type JobStore,
   type OutputRow,
 } from '../../../src/jobs/index.js';
+import { worldOptions } from '../../helpers/world-options.js';
 
 let world: DemoWorld;
 let base: VerifyOptions;
@@ -27,14 +28,7 @@ let store: JobStore;
 before(async () => {
   world = await startDemoWorld();
   base = {
-    dnsServers: [world.dnsServer],
-    smtpPort: world.smtpPort,
-    allowPrivateTargets: true,
-    helo: 'probe.rcpt.test',
-    mailFrom: 'verify@rcpt.test',
-    timeoutMs: 10_000,
-    connectTimeoutMs: 1_000,
-    greylistWaitMs: 0,
+    ...worldOptions(world),
     // Catch-all probes would add RCPTs; counting them is the scheduler's test, not this one's.
     catchAll: false,
   };

@@ -11,6 +11,7 @@ import { startDemoWorld, type DemoWorld } from '../../../src/demo/world.js';
 import { createApp, type App } from '../../../src/server/app.js';
 import { configuredProxies } from '../../../src/server/reacher-settings.js';
 import { startDante, type RunningDante } from '../../helpers/dante.js';
+import { worldOptions } from '../../helpers/world-options.js';
 
 let world: DemoWorld;
 let dante: RunningDante;
@@ -23,14 +24,7 @@ before(async () => {
   const url = dante.url.replace('socks5://', 'socks5://probe:secret@');
   // Dante here takes no authentication; the credentials are part of what a request must match.
   verifier = createVerifier({
-    dnsServers: [world.dnsServer],
-    smtpPort: world.smtpPort,
-    allowPrivateTargets: true,
-    helo: 'probe.rcpt.test',
-    mailFrom: 'verify@rcpt.test',
-    timeoutMs: 10_000,
-    connectTimeoutMs: 1_000,
-    greylistWaitMs: 0,
+    ...worldOptions(world),
     proxyRoutes: [{ match: 'nothing.test', via: url }],
   });
   app = createApp({ verifier, rateLimit: null, reacher: { proxies: configuredProxies([url]) } });

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { createVerifier, type Verifier, type VerifyOptions } from '../../../src/index.js';
 import { startDemoWorld, type DemoWorld } from '../../../src/demo/world.js';
 import { createLogger, type Logger } from '../../../src/server/logger.js';
+import { worldOptions } from '../../helpers/world-options.js';
 
 export const KEY_A = 'key-a-0123456789abcdef';
 export const KEY_B = 'key-b-fedcba9876543210';
@@ -18,16 +19,7 @@ export interface World {
 /** The demo world and verifiers on it (closed by `close()`). */
 export async function startWorld(): Promise<World> {
   const world = await startDemoWorld();
-  const options: VerifyOptions = {
-    dnsServers: [world.dnsServer],
-    smtpPort: world.smtpPort,
-    allowPrivateTargets: true,
-    helo: 'probe.rcpt.test',
-    mailFrom: 'verify@rcpt.test',
-    timeoutMs: 10_000,
-    connectTimeoutMs: 1_000,
-    greylistWaitMs: 0,
-  };
+  const options: VerifyOptions = worldOptions(world);
   const verifiers: Verifier[] = [];
   return {
     world,

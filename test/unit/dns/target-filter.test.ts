@@ -3,6 +3,7 @@ import { strict as assert } from 'node:assert';
 import { isIP } from 'node:net';
 import fc from 'fast-check';
 import {
+  allowedTargets,
   classifyTarget,
   isAllowedTarget,
   TARGET_CLASSES,
@@ -321,4 +322,38 @@ describe('isAllowedTarget', () => {
       }
     });
   }
+});
+
+describe('allowedTargets: where a verification connects, in order', () => {
+  const hosts = [
+    { exchange: 'mx1.example.com', addresses: ['127.0.0.1', '9.9.9.9'] },
+    { exchange: 'mx2.example.com', addresses: ['0.0.0.0', '1.1.1.1', '::1'] },
+  ];
+
+  it('keeps MX order, then each host’s address order, counting the refused', () => {
+    assert.deepEqual(allowedTargets(hosts, false), {
+      targets: [
+        { host: 'mx1.example.com', ip: '9.9.9.9' },
+        { host: 'mx2.example.com', ip: '1.1.1.1' },
+      ],
+      refused: 3,
+    });
+  });
+
+  it('with private targets allowed, loopback comes first; unspecified is never allowed', () => {
+    const { targets, refused } = allowedTargets(hosts, true);
+    assert.deepEqual(
+      targets.map((target) => target.ip),
+      ['127.0.0.1', '9.9.9.9', '1.1.1.1', '::1'],
+    );
+    assert.equal(refused, 1);
+  });
+
+  it('no hosts, or none allowed: no target', () => {
+    assert.deepEqual(allowedTargets([], false), { targets: [], refused: 0 });
+    assert.deepEqual(allowedTargets([{ exchange: 'mx.example.com', addresses: ['10.0.0.1'] }], false), {
+      targets: [],
+      refused: 1,
+    });
+  });
 });

@@ -7,7 +7,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { resolveOptions, VERIFY_OPTION_KEYS } from '../../../src/options.js';
 import {
   DEFAULT_BACKOFF_MS,
   DEFAULT_GREYLIST_RETRIES,
@@ -16,9 +15,10 @@ import {
   DEFAULT_MAX_BACKOFF_MS,
   DEFAULT_MAX_SESSIONS,
   DEFAULT_VERIFY_MANY_CONCURRENCY,
-  VERIFY_CALL_OPTION_KEYS,
-  VERIFY_MANY_OPTION_KEYS,
-} from '../../../src/verifier.js';
+  resolveOptions,
+  VERIFY_OPTION_KEYS,
+} from '../../../src/options.js';
+import { VERIFY_CALL_OPTION_KEYS, VERIFY_MANY_OPTION_KEYS } from '../../../src/verifier.js';
 import { toVerifyOptions } from '../../../src/cli/common-options.js';
 
 const read = (path: string) => readFileSync(new URL(`../../../${path}`, import.meta.url), 'utf8');

@@ -1,0 +1,18 @@
+/**
+ * The verify options of the tests that run against the demo world (src/demo/world.ts): the world's
+ * own (`demoVerifyOptions()`, as `rcpt demo` uses them) with the test's HELO name, a 1 s connect
+ * timeout, a 10 s deadline, and no greylisting wait, so a greylisted address ends at once as
+ * `unknown/greylisted` instead of being retried.
+ */
+import { demoVerifyOptions, type DemoWorld } from '../../src/demo/world.js';
+import type { VerifyOptions } from '../../src/index.js';
+
+export function worldOptions(world: Pick<DemoWorld, 'dnsServer' | 'smtpPort'>): VerifyOptions {
+  return {
+    ...demoVerifyOptions(world),
+    helo: 'probe.rcpt.test',
+    timeoutMs: 10_000,
+    connectTimeoutMs: 1_000,
+    greylistWaitMs: 0,
+  };
+}
