@@ -12,7 +12,10 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
+import { rawConnection, RawWire, type RawConnection } from '../helpers/smtp-raw-server.js';
 import { TEST_TLS_CERT, TEST_TLS_KEY } from '../helpers/smtp-test-cert.js';
+
+export type { RawConnection };
 
 /** What a persona knows about the conversation when it answers MAIL or RCPT. */
 export interface SmtpContext {
@@ -34,26 +37,6 @@ export interface SmtpContext {
  * it is sent (RFC 5321 §3.8).
  */
 export type WireReply = string;
-
-/** The raw connection a hostile script drives. */
-export interface RawConnection {
-  readonly socket: Socket;
-  /** Writes at once; ignored once the socket is closed. */
-  write(data: string | Uint8Array): void;
-  /** The next line the client sent (without its line end), or `null` once the connection closed. */
-  readLine(): Promise<string | null>;
-  /** Waits, unless the connection closes first. */
-  delay(ms: number): Promise<void>;
-  /** Writes one byte every `intervalMs` until all are sent or the connection closes. */
-  trickle(data: string, intervalMs: number): Promise<void>;
-  /** Writes `chunk` over and over, as fast as the client reads, until the connection closes. */
-  flood(chunk: string): Promise<void>;
-  /** Closes gracefully (FIN). */
-  end(): void;
-  /** Closes with a TCP RST (`ECONNRESET` on the client). */
-  reset(): void;
-  readonly isClosed: () => boolean;
-}
 
 export interface PersonaBehaviour {
   /** The whole greeting reply. Default `220 <name> ESMTP`. A 421/521 greeting closes the connection. */
@@ -127,151 +110,10 @@ function pathOf(line: string): string {
   return /<([^>]*)>/.exec(line)?.[1] ?? '';
 }
 
-/** Per-connection plumbing shared by scripted and hostile personas: one line reader, one close path. */
-class Wire {
-  socket: Socket;
-  closed = false;
-  readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #closeWaiters: (() => void)[] = [];
-  #buffer = '';
-  readonly #queued: string[] = [];
-  #lineWaiter: ((line: string | null) => void) | null = null;
-  readonly #onLine: (line: string) => void;
-
-  constructor(socket: Socket, onLine: (line: string) => void) {
-    this.socket = socket;
-    this.#onLine = onLine;
-    this.#attach(socket);
-    socket.on('close', () => {
-      this.#shutdown();
-    });
-  }
-
-  /** Moves line reading to `socket` (the TLS socket after STARTTLS). */
-  switchTo(socket: Socket): void {
-    this.socket = socket;
-    this.#buffer = '';
-    this.#attach(socket);
-    socket.on('close', () => {
-      this.#shutdown();
-    });
-  }
-
-  #attach(socket: Socket): void {
-    socket.on('error', () => undefined);
-    socket.on('data', (chunk: Buffer) => {
-      if (socket !== this.socket) return;
-      this.#buffer += chunk.toString('latin1');
-      let lf: number;
-      while ((lf = this.#buffer.indexOf('\n')) !== -1) {
-        const line = this.#buffer.slice(0, lf).replace(/\r$/, '');
-        this.#buffer = this.#buffer.slice(lf + 1);
-        this.#deliver(line);
-      }
-      if (this.#buffer.length > MAX_COMMAND_LINE) {
-        this.#buffer = '';
-        this.#deliver('');
-      }
-    });
-  }
-
-  #deliver(line: string): void {
-    this.#onLine(line);
-    const waiter = this.#lineWaiter;
-    if (waiter !== null) {
-      this.#lineWaiter = null;
-      waiter(line);
-    } else {
-      this.#queued.push(line);
-    }
-  }
-
-  #shutdown(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
-    this.#lineWaiter?.(null);
-    this.#lineWaiter = null;
-    for (const resolve of this.#closeWaiters.splice(0)) resolve();
-  }
-
-  write(data: string | Uint8Array): void {
-    if (!this.closed && this.socket.writable) this.socket.write(data);
-  }
-
-  readLine(): Promise<string | null> {
-    return new Promise((resolve) => {
-      const line = this.#queued.shift();
-      if (line !== undefined) resolve(line);
-      else if (this.closed) resolve(null);
-      else this.#lineWaiter = resolve;
-    });
-  }
-
-  delay(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.closed) {
-        resolve();
-        return;
-      }
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        resolve();
-      }, ms);
-      this.#timers.add(timer);
-      this.#closeWaiters.push(resolve);
-    });
-  }
-
-  onceDrainedOrClosed(): Promise<void> {
-    return new Promise((resolve) => {
-      this.socket.once('drain', resolve);
-      this.#closeWaiters.push(resolve);
-    });
-  }
-}
-
-function rawConnection(wire: Wire): RawConnection {
-  const connection: RawConnection = {
-    get socket() {
-      return wire.socket;
-    },
-    write: (data) => {
-      wire.write(data);
-    },
-    readLine: () => wire.readLine(),
-    delay: (ms) => wire.delay(ms),
-    trickle: async (data, intervalMs) => {
-      for (const byte of Buffer.from(data)) {
-        if (wire.closed) return;
-        wire.write(Buffer.from([byte]));
-        await wire.delay(intervalMs);
-      }
-    },
-    flood: async (chunk) => {
-      while (!wire.closed) {
-        // Yield between writes: the client runs in this same process, and a synchronous loop would
-        // starve it instead of flooding it.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (!wire.closed && !wire.socket.write(chunk)) await wire.onceDrainedOrClosed();
-      }
-    },
-    end: () => {
-      wire.socket.end();
-    },
-    reset: () => {
-      wire.socket.resetAndDestroy();
-    },
-    isClosed: () => wire.closed,
-  };
-  return connection;
-}
-
 /** Runs the SMTP dialogue of a scripted (non-hostile) persona on one connection. */
 async function converse(
   definition: PersonaDefinition,
-  wire: Wire,
+  wire: RawWire,
   index: number,
   remoteAddress: string,
   log: PersonaLog,
@@ -411,9 +253,9 @@ export async function startScriptedServer(
     sockets.add(socket);
     socket.setNoDelay(true);
     socket.on('close', () => sockets.delete(socket));
-    const wire = new Wire(socket, (line) => log.commands.push(line));
+    const wire = new RawWire(socket, (line) => log.commands.push(line), MAX_COMMAND_LINE);
     if (definition.script !== undefined) {
-      definition.script(rawConnection(wire)).catch(() => undefined);
+      definition.script(rawConnection(wire, index)).catch(() => undefined);
       return;
     }
     converse(definition, wire, index, socket.remoteAddress ?? '', log).catch(() => {
