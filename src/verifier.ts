@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { catchAllAnswer, decideReason } from './decide/index.js';
 import { publishHostRateWait, verifyDoneChannel, warnOnce } from './diagnostics.js';
 import { domainFacts } from './domain/index.js';
-import { createResolver } from './dns/resolver.js';
+import { createResolver, type Resolver } from './dns/resolver.js';
 import { allowedTargets } from './dns/target-filter.js';
 import { ProxyPool } from './proxy/proxy-pool.js';
 import { createProxyRouter, type ProxyRouter } from './proxy/proxy-router.js';
@@ -265,14 +265,7 @@ class RcptVerifier implements Verifier {
       });
     }
     this.#ownResolver = config.resolver === null;
-    this.#resolver =
-      config.resolver ??
-      createResolver({
-        servers: config.dnsServers,
-        timeoutMs: config.dnsTimeoutMs,
-        tries: config.dnsTries,
-        maxCacheTtlMs: config.dnsCacheMaxTtlMs,
-      });
+    this.#resolver = config.resolver ?? createMailResolver(config);
     this.#prober =
       config.prober ??
       createProber({
@@ -858,6 +851,22 @@ async function waitUnlessAborted(ms: number, signal: AbortSignal): Promise<boole
   } catch {
     return false;
   }
+}
+
+export type { Resolver };
+
+/**
+ * rcpt's own resolver (its DNS client, with a TTL cache) for validated options: the one each verifier
+ * makes unless given a `resolver`, and the one `rcpt worker` plans with (jobs/postgres/worker.ts), so
+ * that both resolve alike. `close()` it when done.
+ */
+export function createMailResolver(config: ResolvedOptions): Resolver {
+  return createResolver({
+    servers: config.dnsServers,
+    timeoutMs: config.dnsTimeoutMs,
+    tries: config.dnsTries,
+    maxCacheTtlMs: config.dnsCacheMaxTtlMs,
+  });
 }
 
 /**

@@ -33,21 +33,10 @@ import {
   type ServerSmtpSettings,
 } from './reacher-settings.js';
 import { createRateLimiter, type RateLimitOptions } from './rate-limit.js';
+import type { AppEnv, Limits } from './app-env.js';
 import { ErrorSchema, ResultSchema, VerifyManyResponseSchema, VerifyRequestSchema } from './schemas.js';
 
-/** Size limits; each has a default below. */
-export interface Limits {
-  /** Largest body accepted by `/v1/verify`, `/v0/check_email` and `/v1/explain`, in bytes. Default 64 KiB. */
-  readonly maxBodyBytes: number;
-  /** Most addresses in one synchronous `/v1/verify` request. Default 10. */
-  readonly maxSyncAddresses: number;
-  /** Longest a synchronous request waits for its verifications, in milliseconds. Default 90000. */
-  readonly syncDeadlineMs: number;
-  /** Largest job upload (JSON, CSV or text), in bytes. Default 50 MiB. */
-  readonly maxUploadBytes: number;
-  /** Most addresses in one job. Default 1000000. */
-  readonly maxJobAddresses: number;
-}
+export type { AppEnv, Limits };
 
 /** A JSON body of a few addresses is well under a kilobyte; 64 KiB leaves room and stops abuse. */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
@@ -116,13 +105,6 @@ export interface AppDeps {
     readonly mailFrom?: string;
     readonly port?: number;
     readonly timeoutMs?: number;
-  };
-}
-
-export interface AppEnv {
-  Variables: {
-    /** Who is calling: the key id, or `local` when the server runs without keys. */
-    owner: string;
   };
 }
 

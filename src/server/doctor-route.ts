@@ -7,7 +7,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 
 import { DOCTOR_CHECK_IDS, runDoctor, type DoctorOptions, type DoctorReport } from '../index.js';
-import type { AppEnv } from './app.js';
+import type { AppEnv } from './app-env.js';
 import { LOCAL_OWNER, keyIdOf } from './auth.js';
 import { HttpError } from './http-error.js';
 import { ErrorSchema } from './schemas.js';

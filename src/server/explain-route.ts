@@ -24,7 +24,7 @@ import {
   type Reason,
   type ReplyExplanation,
 } from '../index.js';
-import type { AppEnv } from './app.js';
+import type { AppEnv } from './app-env.js';
 import { HttpError } from './http-error.js';
 import { ErrorSchema } from './schemas.js';
 

@@ -13,7 +13,7 @@ import { mediaTypeOf } from './body-limit.js';
 import { HttpError } from './http-error.js';
 import { checkWebhookHeaders, checkWebhookUrl, type JobWebhook } from './webhooks.js';
 import type { Logger } from './logger.js';
-import type { AppEnv, Limits } from './app.js';
+import type { AppEnv, Limits } from './app-env.js';
 import {
   ErrorSchema,
   JobCreateJsonSchema,

@@ -9,7 +9,7 @@ import { stringify } from 'csv-stringify/sync';
 import type { Context } from 'hono';
 
 import type { VerifyCallOptions, VerifyResult } from '../index.js';
-import type { AppEnv, Limits } from './app.js';
+import type { AppEnv, Limits } from './app-env.js';
 import { HttpError } from './http-error.js';
 import { JobInputError, JobStoreFullError, type JobView, type JobsBackend } from './job-routes.js';
 import { REACHER_CSV_COLUMNS, toReacherCsvRecord, toReacherProgress, toReacherResponse } from './reacher.js';

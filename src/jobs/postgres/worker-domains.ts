@@ -4,7 +4,7 @@
  * that conversations teach, so the next holder of a host neither looks a domain up nor probes it again.
  */
 import { allowedTargets } from '../../dns/target-filter.js';
-import type { Resolver } from '../../dns/resolver.js';
+import type { Resolver } from '../../verifier.js';
 import type { CatchAllFacts, MailResolver, MailRoute, VerifyResult } from '../../types.js';
 import type { PgJobStore } from './pg-job-store.js';
 import { mapLimit } from './worker-shared.js';

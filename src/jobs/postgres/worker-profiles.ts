@@ -3,9 +3,8 @@
  * share one (its DNS cache, its sessions, and an address in two such jobs is verified once); a job
  * recorded with other settings gets its own, with its own part of the shared domain cache.
  */
-import { createResolver, type Resolver } from '../../dns/resolver.js';
 import { resolveOptions, type VerifyOptions } from '../../options.js';
-import { createVerifier, type Verifier } from '../../verifier.js';
+import { createMailResolver, createVerifier, type Resolver, type Verifier } from '../../verifier.js';
 import { describeDifferences, recordedSettings } from '../job-settings.js';
 import { jobProfile, type JobProfile } from './job-profile.js';
 import { DomainCache } from './worker-domains.js';
@@ -96,12 +95,7 @@ export class JobProfiles {
   #start(profile: JobProfile): ProfileRun {
     // The DNS settings are the ones the verifier's own resolver would get.
     const resolved = resolveOptions(profile.verify);
-    const dns = createResolver({
-      servers: resolved.dnsServers,
-      timeoutMs: resolved.dnsTimeoutMs,
-      tries: resolved.dnsTries,
-      maxCacheTtlMs: resolved.dnsCacheMaxTtlMs,
-    });
+    const dns = createMailResolver(resolved);
     const domains = new DomainCache(this.#context.store, this.#domainTtlMs, profile.namespace);
     const verifier = createVerifier({
       ...profile.verify,
