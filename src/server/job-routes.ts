@@ -21,6 +21,7 @@ import {
   JobIdParamSchema,
   JobSchema,
   ResultsQuerySchema,
+  errorResponses,
   type JOB_STATUSES,
 } from './schemas.js';
 
@@ -136,24 +137,12 @@ export function jobResponse(job: JobView, now = Date.now()): z.infer<typeof JobS
   };
 }
 
-const errors = {
-  401: {
-    description: 'Missing or unknown API key',
-    content: { 'application/json': { schema: ErrorSchema } },
-  },
-  404: {
-    description: 'No such job for this key',
-    content: { 'application/json': { schema: ErrorSchema } },
-  },
-  429: {
-    description: 'Rate limited; see Retry-After',
-    content: { 'application/json': { schema: ErrorSchema } },
-  },
-  507: {
-    description: 'The job store is full (no space left on the server); nothing was changed',
-    content: { 'application/json': { schema: ErrorSchema } },
-  },
-} as const;
+const errors = errorResponses(ErrorSchema, {
+  401: 'Missing or unknown API key',
+  404: 'No such job for this key',
+  429: 'Rate limited; see Retry-After',
+  507: 'The job store is full (no space left on the server); nothing was changed',
+});
 
 /** A full job store as the API answers it; other errors pass through unchanged. */
 function storeFull(error: unknown): unknown {

@@ -29,6 +29,7 @@ import {
   ReacherRequestSchema,
   ReacherResponseSchema,
   ReacherResultsQuerySchema,
+  errorResponses,
 } from './schemas.js';
 import { checkWebhookHeaders, checkWebhookUrl, type JobWebhook, type WebhookTarget } from './webhooks.js';
 
@@ -67,29 +68,14 @@ export interface ReacherRoutesDeps {
 const DEFAULT_JSON_LIMIT = 50;
 
 /** Reacher's error responses, documented once. */
-export const reacherErrors = {
-  400: {
-    description: 'Malformed request, or a setting that cannot be honoured',
-    content: { 'application/json': { schema: ReacherErrorBodySchema } },
-  },
-  401: {
-    description: 'Missing or unknown API key',
-    content: { 'application/json': { schema: ReacherErrorBodySchema } },
-  },
-  403: {
-    description: 'A setting the operator locked (rcpt serve --reacher-lock)',
-    content: { 'application/json': { schema: ReacherErrorBodySchema } },
-  },
-  404: {
-    description: 'No such job for this key',
-    content: { 'application/json': { schema: ReacherErrorBodySchema } },
-  },
-  413: { description: 'Body too large', content: { 'application/json': { schema: ReacherErrorBodySchema } } },
-  429: {
-    description: 'Rate limited; see Retry-After',
-    content: { 'application/json': { schema: ReacherErrorBodySchema } },
-  },
-} as const;
+export const reacherErrors = errorResponses(ReacherErrorBodySchema, {
+  400: 'Malformed request, or a setting that cannot be honoured',
+  401: 'Missing or unknown API key',
+  403: 'A setting the operator locked (rcpt serve --reacher-lock)',
+  404: 'No such job for this key',
+  413: 'Body too large',
+  429: 'Rate limited; see Retry-After',
+});
 
 function checkEmailRoute(version: 'v0' | 'v1') {
   return createRoute({

@@ -17,6 +17,29 @@ export const ErrorSchema = z
   })
   .openapi('Error');
 
+/**
+ * OpenAPI responses for error statuses, each with its description and the same JSON body schema (rcpt's
+ * `Error`, or Reacher's for its routes).
+ *
+ * @example errorResponses(ErrorSchema, { 401: 'Missing or unknown API key' })
+ */
+export function errorResponses<const T extends Readonly<Record<number, string>>, S extends z.ZodType>(
+  schema: S,
+  descriptions: T,
+): {
+  readonly [K in keyof T]: {
+    readonly description: T[K];
+    readonly content: { 'application/json': { schema: S } };
+  };
+} {
+  return Object.fromEntries(
+    Object.entries(descriptions).map(([status, description]) => [
+      status,
+      { description, content: { 'application/json': { schema } } },
+    ]),
+  ) as never;
+}
+
 const SyntaxSchema = z.object({
   valid: z.boolean(),
   localPart: z.string().nullable(),

@@ -16,3 +16,19 @@ export function worldOptions(world: Pick<DemoWorld, 'dnsServer' | 'smtpPort'>): 
     greylistWaitMs: 0,
   };
 }
+
+/**
+ * The same for the CLI: the flags that point `rcpt` at a loopback world (its DNS server and SMTP port,
+ * loopback targets allowed, the tests' HELO name). Tests add what they need (`--greylist-wait 0`, …).
+ */
+export function loopbackFlags(world: { readonly dnsServer: string; readonly smtpPort: number }): string[] {
+  return [
+    '--dns-server',
+    world.dnsServer,
+    '--smtp-port',
+    String(world.smtpPort),
+    '--allow-private-targets',
+    '--helo',
+    'probe.rcpt.test',
+  ];
+}

@@ -20,6 +20,7 @@ import { mailboxes, startPersona, type RunningPersona } from '../../src/demo/smt
 import { startDemoWorld, type DemoWorld } from '../../src/demo/world.js';
 import { run } from '../../src/cli/main.js';
 import { runCli, type Captured } from '../helpers/run-cli.js';
+import { loopbackFlags } from '../helpers/world-options.js';
 
 function rcpt(args: string[], stdin?: string): Promise<Captured> {
   return runCli(args, stdin === undefined ? {} : { stdin });
@@ -36,17 +37,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const worldFlags = () => [
-  '--dns-server',
-  world.dnsServer,
-  '--smtp-port',
-  String(world.smtpPort),
-  '--allow-private-targets',
-  '--helo',
-  'probe.rcpt.test',
-  '--greylist-wait',
-  '0',
-];
+const worldFlags = () => [...loopbackFlags(world), '--greylist-wait', '0'];
 
 async function file(name: string, text: string): Promise<string> {
   const path = join(dir, name);
@@ -428,13 +419,7 @@ describe('rcpt bulk --resume after kill -9', () => {
     const output = join(dir, 'kill.out.csv');
     const db = `${output}.rcpt.db`;
     const flags = [
-      '--dns-server',
-      dns.address,
-      '--smtp-port',
-      String(persona.port),
-      '--allow-private-targets',
-      '--helo',
-      'probe.rcpt.test',
+      ...loopbackFlags({ dnsServer: dns.address, smtpPort: persona.port }),
       '--no-catch-all',
       '--host-concurrency',
       '1',
@@ -542,13 +527,7 @@ describe('rcpt bulk --resume after kill -9', () => {
   }
 
   const slowFlags = () => [
-    '--dns-server',
-    dns.address,
-    '--smtp-port',
-    String(persona.port),
-    '--allow-private-targets',
-    '--helo',
-    'probe.rcpt.test',
+    ...loopbackFlags({ dnsServer: dns.address, smtpPort: persona.port }),
     '--no-catch-all',
     '--host-concurrency',
     '1',

@@ -13,6 +13,7 @@ import { run } from '../../src/cli/main.js';
 import { startDemoWorld, type DemoWorld } from '../../src/demo/world.js';
 import type { VerifyResult } from '../../src/index.js';
 import { runCli, type Captured } from '../helpers/run-cli.js';
+import { loopbackFlags } from '../helpers/world-options.js';
 
 function rcpt(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Captured> {
   return runCli(args, { env });
@@ -26,15 +27,7 @@ after(async () => {
   await world.close();
 });
 
-const worldFlags = () => [
-  '--dns-server',
-  world.dnsServer,
-  '--smtp-port',
-  String(world.smtpPort),
-  '--allow-private-targets',
-  '--helo',
-  'probe.rcpt.test',
-];
+const worldFlags = () => loopbackFlags(world);
 
 describe('rcpt verify', () => {
   it('prints one JSON result per line with --json, in input order', async () => {

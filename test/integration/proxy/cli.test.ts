@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { startDemoWorld, type DemoWorld } from '../../../src/demo/world.js';
 import { startDante, type RunningDante } from '../../helpers/dante.js';
 import { runCli } from '../../helpers/run-cli.js';
+import { loopbackFlags } from '../../helpers/world-options.js';
 
 let world: DemoWorld;
 let dante: RunningDante;
@@ -22,17 +23,7 @@ after(async () => {
 });
 
 function worldFlags(): string[] {
-  return [
-    '--dns-server',
-    world.dnsServer,
-    '--smtp-port',
-    String(world.smtpPort),
-    '--allow-private-targets',
-    '--helo',
-    'probe.rcpt.test',
-    '--greylist-wait',
-    '0',
-  ];
+  return [...loopbackFlags(world), '--greylist-wait', '0'];
 }
 
 describe('rcpt --proxy', () => {
