@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import {
+  isPositiveReply,
   ReplyParser,
   type ReplyParseErrorKind,
   type ReplyParserLimits,
@@ -322,5 +323,13 @@ describe('ReplyParser', () => {
     buffer.fill(0x41);
     const out = parser.write(bytes('def\r\n'));
     assert.equal(out.replies[0]?.text, 'abcdef');
+  });
+});
+
+describe('isPositiveReply: 2yz, positive completion (RFC 5321 §4.2.1)', () => {
+  it('is true for 200 to 299 only', () => {
+    for (const code of [200, 220, 250, 251, 299]) assert.equal(isPositiveReply({ code }), true, String(code));
+    for (const code of [199, 300, 354, 421, 450, 550, 0])
+      assert.equal(isPositiveReply({ code }), false, String(code));
   });
 });
