@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { run } from '../../../src/cli/main.js';
 import { addressKey, openSqliteJobStore, type JobSettings } from '../../../src/jobs/index.js';
@@ -98,6 +99,8 @@ describe('startServer()', () => {
     };
     const deadline = Date.now() + 20_000;
     do {
+      // Polled at 4 a second, under the default 300 a minute per key: a tight loop spends the bucket (429).
+      await sleep(250);
       const response = await fetch(`${server.url}/v1/jobs/${id}`, { headers: bearer(KEY_A) });
       assert.equal(response.status, 200);
       job = (await response.json()) as typeof job;
