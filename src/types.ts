@@ -333,6 +333,11 @@ export interface ProbeFailure {
   readonly stage: SmtpStage;
   readonly message: string;
   readonly reply: SmtpReplyInfo | null;
+  /**
+   * The proxy a connection that failed to open was going through (`socks5://user@host:port`, never
+   * the password): evidence for the result's `smtp.proxy` when no session came of it.
+   */
+  readonly proxy?: string;
 }
 
 export interface RecipientReply {

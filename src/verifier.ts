@@ -500,7 +500,8 @@ class RcptVerifier implements Verifier {
       catchAll,
       attempts: conversation.attempts,
       transcript: conversation.transcript,
-      proxy: conversation.proxy ?? null,
+      // A connection that failed to open through a proxy leaves no session view: its failure names it.
+      proxy: conversation.proxy ?? conversation.failure?.proxy ?? null,
     };
     return {
       body: { ...plan.base, ...outcome(decision.reason), flags, dns: plan.dns, smtp, retryAt },

@@ -9,6 +9,7 @@ import { styleText } from 'node:util';
 import { Option, type Command } from 'commander';
 
 import {
+  parseProxyUrl,
   runDoctor,
   type DoctorCheck,
   type DoctorOptions,
@@ -266,28 +267,67 @@ export function doctorWarning(report: DoctorReport): string | null {
 }
 
 /**
+ * Every proxy a server's verifications may leave through: the `--proxy` pool and the `--proxy-for`
+ * routes' (not `direct`), each once.
+ */
+export function configuredProxyUrls(verify: VerifyOptions): string[] {
+  const pool =
+    verify.proxy === undefined ? [] : typeof verify.proxy === 'string' ? [verify.proxy] : verify.proxy;
+  const routed = (verify.proxyRoutes ?? []).flatMap((route) =>
+    route.via.trim().toLowerCase() === 'direct' ? [] : route.via.split(/[\s,]+/).filter(Boolean),
+  );
+  return [...new Set([...pool, ...routed])];
+}
+
+/** Read through a call, so a check after an `await` is not judged constant by flow analysis. */
+function isAborted(signal: AbortSignal): boolean {
+  return signal.aborted;
+}
+
+/** A proxy as a warning names it: its URL without the password. */
+function proxyName(url: string): string {
+  const parsed = parseProxyUrl(url);
+  return parsed.ok ? parsed.endpoint.name : url.replace(/^([^:]*:\/\/[^:@/]*):[^@/]*@/, '$1:***@');
+}
+
+/**
  * Runs the doctor in the background when a server starts, and calls `warn` with one line when a check
- * failed; the server does not wait for it. `RCPT_DOCTOR=0` skips it. `stop()` abandons a run still going
- * (at shutdown), so it never holds the process open.
+ * failed; the server does not wait for it. With `proxies` (`configuredProxyUrls`), it runs once through
+ * each (each has its own egress address, credentials and port 25), one line per proxy that fails a
+ * check, naming it. `RCPT_DOCTOR=0` skips it. `stop()` abandons a run still going (at shutdown), so it
+ * never holds the process open.
  */
 export function startupDoctor(
   options: DoctorOptions,
   env: NodeJS.ProcessEnv,
   warn: (line: string) => void,
+  proxies: readonly string[] = [],
 ): { readonly done: Promise<void>; stop(): void } {
   const controller = new AbortController();
   if (env.RCPT_DOCTOR === '0') return { done: Promise.resolve(), stop: () => undefined };
-  const done = runDoctor({ ...options, signal: controller.signal }).then(
-    (report) => {
-      const line = doctorWarning(report);
-      if (line !== null) warn(line);
-    },
-    (error: unknown) => {
-      if (!controller.signal.aborted) {
+  const runs: { options: DoctorOptions; through: string | null }[] =
+    proxies.length === 0
+      ? [{ options, through: null }]
+      : proxies.map((proxy) => ({ options: { ...options, proxy }, through: proxyName(proxy) }));
+  const done = (async () => {
+    for (const run of runs) {
+      if (controller.signal.aborted) return;
+      try {
+        const line = doctorWarning(await runDoctor({ ...run.options, signal: controller.signal }));
+        if (line !== null) {
+          warn(
+            run.through === null
+              ? line
+              : line.replace(/^rcpt doctor:/, `rcpt doctor (through ${run.through}):`),
+          );
+        }
+      } catch (error) {
+        // Stopped at shutdown: nothing to say.
+        if (isAborted(controller.signal)) return;
         warn(`rcpt doctor could not run: ${error instanceof Error ? error.message : String(error)}`);
       }
-    },
-  );
+    }
+  })();
   return {
     done,
     stop: () => {

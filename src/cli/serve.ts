@@ -10,7 +10,7 @@ import { parseApiKeys } from '../server/auth.js';
 import { cannotRead } from './bulk-output.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../server/defaults.js';
 import type { RunningServer } from '../server/server.js';
-import { doctorOptionsFor, operatorKeysFrom, startupDoctor } from './doctor.js';
+import { configuredProxyUrls, doctorOptionsFor, operatorKeysFrom, startupDoctor } from './doctor.js';
 import type { CliIo } from './run-verify.js';
 import {
   integer,
@@ -199,9 +199,14 @@ export async function runServe(
   });
   started?.(server);
   // One warning line when this machine cannot verify well (issue 10); the server does not wait for it.
-  const check = startupDoctor(doctor, env, (line) => {
-    logger.warn(line);
-  });
+  const check = startupDoctor(
+    doctor,
+    env,
+    (line) => {
+      logger.warn(line);
+    },
+    configuredProxyUrls(verify),
+  );
   const signal = await nextSignal(['SIGTERM', 'SIGINT']);
   check.stop();
   logger.info({ signal }, 'stopping');

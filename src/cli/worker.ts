@@ -9,7 +9,7 @@ import { Option, type Command } from 'commander';
 
 import { isPostgresUrl, startWorker, type WorkerEvent } from '../jobs/postgres/index.js';
 import type { CliIo } from './run-verify.js';
-import { doctorOptionsFor, startupDoctor } from './doctor.js';
+import { configuredProxyUrls, doctorOptionsFor, startupDoctor } from './doctor.js';
 import {
   integer,
   UsageError,
@@ -118,6 +118,7 @@ export async function runWorker(flags: WorkerFlags, io: CliIo): Promise<void> {
     (line) => {
       io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'warn', msg: line })}\n`);
     },
+    configuredProxyUrls(workerVerify),
   );
   // SIGTERM: stop taking hosts, hand back what is in flight, write what is verified, exit 0.
   const onSignal = () => {

@@ -267,8 +267,11 @@ export class SmtpSession {
         startedAt: this.#startedAt,
       });
     } catch (error) {
-      if (error instanceof ProxyError) this.#proxy = error.proxy;
-      return failureOf(error, 'connect');
+      // The proxy is evidence whatever ended the attempt: its own failure names it; a deadline that
+      // cut it short (a stalling proxy, in bulk) leaves the route it was going through.
+      this.#proxy = error instanceof ProxyError ? error.proxy : (this.#options.connector?.name ?? null);
+      const failure = failureOf(error, 'connect');
+      return this.#proxy === null ? failure : { ...failure, proxy: this.#proxy };
     }
     this.#proxy = connection.proxy;
     this.#connection = connection;

@@ -12,6 +12,7 @@ import { startDoctorWorld, type DoctorWorld } from '../doctor/doctor-world.js';
 import { startDante, type RunningDante } from '../../helpers/dante.js';
 import { startRawSocksServer } from '../../helpers/socks-raw-server.js';
 import { runCli } from '../../helpers/run-cli.js';
+import { startupDoctor } from '../../../src/cli/doctor.js';
 
 const EXTERNAL = '127.0.31.141';
 let world: DoctorWorld;
@@ -103,6 +104,20 @@ describe('rcpt doctor --proxy', () => {
     assert.equal(line(report, 'proxy').status, 'fail');
     assert.match(line(report, 'proxy').summary, /ruleset/);
     assert.match(line(report, 'proxy').advice ?? '', /port = 25/);
+  });
+
+  it("a server's start-up check goes through each configured proxy, and names the one that fails", async () => {
+    const dead = 'socks5://probe:s3cret@127.0.31.98:1080';
+    const lines: string[] = [];
+    const check = startupDoctor(world.options({}), {}, (line) => lines.push(line), [dante.url, dead]);
+    await check.done;
+    // The first proxy passes every check; the second, which a check of the first alone never saw, fails.
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(
+      lines[0] ?? '',
+      /^rcpt doctor \(through socks5:\/\/probe@127\.0\.31\.98:1080\): \d+ check\(s\) failed \(proxy socks5:\/\/probe@127\.0\.31\.98:1080/,
+    );
+    assert.ok(!(lines[0] ?? '').includes('s3cret'));
   });
 
   it('on the command line: the proxy line first, and a malformed URL is exit 64', async () => {

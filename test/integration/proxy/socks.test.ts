@@ -238,6 +238,16 @@ describe('through Dante', () => {
       assert.equal(proxied.get(address)?.proxy, danteB.url, address);
     }
   });
+  it("bulk: Dante's ruleset refusing the MX as a session opens is unknown/proxy_refused, naming the proxy", async () => {
+    const verifier = createVerifier({ ...base, proxy: danteA.url, timeoutMs: 3_000 });
+    const results: VerifyResult[] = [];
+    for await (const result of verifier.verifyMany(['alice@blocked.test', 'bob@blocked.test'])) {
+      results.push(result);
+    }
+    await verifier.close();
+    assert.equal(results.length, 2);
+    for (const result of results) expectUnknown(result, 'proxy_refused', danteA.url);
+  });
 });
 
 describe('routing and pools', () => {
@@ -398,6 +408,34 @@ describe('failures a raw SOCKS5 server gives byte by byte', () => {
     for (const kind of ['stall', 'stall_after_greeting'] as const) {
       const { result, raw } = await through({ kind });
       expectUnknown(result, 'proxy_timeout', raw.url);
+    }
+  });
+
+  it('bulk: a proxy that stalls as a session opens is named in smtp.proxy, even when the deadline ends it', async () => {
+    // The address's deadline may cut the connection short before the proxy's own timeout: then no
+    // session was opened, and only the failure names the proxy.
+    const cases = [
+      [{ kind: 'stall' }, 'proxy_timeout'],
+      [{ kind: 'stall_after_greeting' }, 'proxy_timeout'],
+    ] as const;
+    for (const [behaviour, reason] of cases) {
+      const raw = await startRawSocksServer('127.0.27.53', behaviour);
+      const verifier = createVerifier({ ...base, proxy: raw.url, timeoutMs: 2_000 });
+      try {
+        const results: VerifyResult[] = [];
+        for await (const result of verifier.verifyMany(['alice@plain.test', 'bob@plain.test'])) {
+          results.push(result);
+        }
+        assert.equal(results.length, 2);
+        for (const result of results) {
+          assert.equal(result.verdict, 'unknown', `${behaviour.kind}: ${JSON.stringify(result.smtp)}`);
+          assert.equal(result.smtp?.proxy, raw.url, `${behaviour.kind} ${result.reason}`);
+          assert.ok([reason, 'timeout'].includes(result.reason), `${behaviour.kind}: ${result.reason}`);
+        }
+      } finally {
+        await verifier.close();
+        await raw.close();
+      }
     }
   });
 
