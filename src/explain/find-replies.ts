@@ -135,36 +135,115 @@ function splitEnhanced(rest: string): { enhanced: string | null; text: string } 
 }
 
 /**
- * The replies in `input`, in order. `command` is the command a reply answers when the input does not
- * say (a bare reply line); in a transcript the transcript decides.
+ * Whether the lines are a transcript: they hold client commands (then a reply before the first command
+ * is the greeting, and each reply answers the oldest command not yet answered).
  */
-export function findReplies(input: string, command: ExplainCommand | null = null): FoundReply[] {
-  const lines = input.slice(0, MAX_INPUT_CHARS).split(/\r?\n|\r/);
-  const replies: FoundReply[] = [];
-  /** Commands sent and not yet answered, oldest first (RFC 2920 §3: replies come in order). */
-  const queue: (ExplainCommand | 'OTHER')[] = [];
-  // A transcript has client commands; then a reply before the first command is the greeting.
-  const isTranscript = lines.some((line) => {
+export function looksLikeTranscript(lines: readonly string[]): boolean {
+  return lines.some((line) => {
     const marker = MARKER.exec(line);
     if (marker !== null && marker[2] !== undefined) return false;
     const rest = (marker === null ? line : line.slice(marker[0].length)).trim();
     return commandOf(rest) !== null && !REPLY_LINE.test(rest);
   });
-  let lastCommand: ExplainCommand | 'OTHER' | null = null;
-  // Set inside finish(): typed wide so the checks below are not narrowed to the initial value.
-  let inMessage = false as boolean;
-  let banner: string | null = null;
-  let transaction: number | null = null;
-  let transactions = 0;
-  let pending: Pending | null = null;
+}
 
-  const finish = () => {
-    if (pending === null || replies.length >= MAX_REPLIES) {
-      pending = null;
+/** What a bounce's preamble says before the reply it quotes. */
+export interface BouncePreamble {
+  /** The text after the preamble: the reply line, if any. */
+  readonly rest: string;
+  /** Whether a preamble was there (the reply is quoted in a bounce, so wrapped lines continue it). */
+  readonly fromBounce: boolean;
+  /** Exim's `after RCPT TO:`: `undefined` when not said, `null` when said but not a known command. */
+  readonly command: ExplainCommand | null | undefined;
+  /** Postfix's `host mx.example.com[192.0.2.1] said:`, or `null`. */
+  readonly host: string | null;
+}
+
+/**
+ * Strips Exim's `SMTP error from remote mail server after RCPT TO:<…>:`, Postfix's `host … said:` and
+ * RFC 3464's `Diagnostic-Code: smtp;` from the start of a line that is not itself a reply line.
+ */
+export function readBouncePreamble(line: string): BouncePreamble {
+  let rest = line;
+  let fromBounce = false;
+  let command: ExplainCommand | null | undefined;
+  let host: string | null = null;
+  const exim = EXIM_AFTER.exec(rest);
+  if (exim !== null) {
+    command = hintedCommand(exim[1] ?? '');
+    rest = rest.slice(exim.index + exim[0].length).trim();
+    fromBounce = true;
+  }
+  const said = HOST_SAID.exec(rest);
+  if (said !== null) {
+    host = said[1] ?? null;
+    rest = rest.slice(said.index + said[0].length).trim();
+    fromBounce = true;
+  }
+  const diagnostic = DIAGNOSTIC.exec(rest);
+  if (diagnostic !== null) {
+    rest = rest.slice(diagnostic[0].length).trim();
+    fromBounce = true;
+  }
+  return { rest, fromBounce, command, host };
+}
+
+/**
+ * Reads the lines of one input in order: the commands sent and not yet answered, the reply being read,
+ * the session's greeting and transaction, and what a bounce said about the next reply.
+ */
+class ReplyReader {
+  readonly replies: FoundReply[] = [];
+  readonly #isTranscript: boolean;
+  /** The command a reply answers when the input does not say. */
+  readonly #command: ExplainCommand | null;
+  /** Commands sent and not yet answered, oldest first (RFC 2920 §3: replies come in order). */
+  readonly #queue: (ExplainCommand | 'OTHER')[] = [];
+  #lastCommand: ExplainCommand | 'OTHER' | null = null;
+  /** Inside a message after `354`, until the line with a single dot. */
+  #inMessage = false;
+  #banner: string | null = null;
+  #transaction: number | null = null;
+  #transactions = 0;
+  #pending: Pending | null = null;
+  /** What a bounce said about the next reply: the command (Exim) and the host (Postfix, Exim, RFC 3464). */
+  #hintCommand: ExplainCommand | null = null;
+  #hintHost: string | null = null;
+
+  constructor(isTranscript: boolean, command: ExplainCommand | null) {
+    this.#isTranscript = isTranscript;
+    this.#command = command;
+  }
+
+  get full(): boolean {
+    return this.replies.length >= MAX_REPLIES;
+  }
+
+  line(original: string): void {
+    const marker = MARKER.exec(original);
+    const side = marker === null ? null : marker[1] !== undefined ? 'client' : 'server';
+    const line = (marker === null ? original : original.slice(marker[0].length)).replace(/\s+$/, '');
+    if (this.#inMessage) {
+      this.#messageLine(line, side);
       return;
     }
-    const current: Pending = pending;
-    pending = null;
+    const trimmed = line.trim();
+    if (trimmed === '') {
+      if (this.#pending !== null && !this.#pending.open) this.finish();
+      return;
+    }
+    // A client command (a server line never starts with one).
+    if (side !== 'server' && this.#commandLine(trimmed)) return;
+    // A reply line, at the start of the line or after a bounce's preamble.
+    if (side !== 'client' && this.#replyLine(trimmed)) return;
+    this.#otherLine(original, trimmed);
+  }
+
+  /** Ends the reply being read, if any, and adds it to `replies` with the command it answered. */
+  finish(): void {
+    const current = this.#pending;
+    this.#pending = null;
+    if (current === null || this.full) return;
     let text = current.texts.join('\n').slice(0, MAX_REPLY_TEXT);
     let answered: ExplainCommand | 'OTHER' | null = current.command;
     const hint = IN_REPLY_TO.exec(text);
@@ -172,129 +251,125 @@ export function findReplies(input: string, command: ExplainCommand | null = null
       answered = hintedCommand(hint[1] ?? '') ?? answered;
       text = text.slice(0, hint.index);
     }
-    if (answered === null && isTranscript) {
-      answered = queue.shift() ?? (replies.length === 0 && lastCommand === null ? 'CONNECT' : lastCommand);
+    if (answered === null && this.#isTranscript) {
+      answered =
+        this.#queue.shift() ??
+        (this.replies.length === 0 && this.#lastCommand === null ? 'CONNECT' : this.#lastCommand);
     }
-    if (answered === null) answered = command;
-    if (answered === 'CONNECT' && banner === null) banner = text;
-    if (answered === 'MAIL') transaction = transactions++;
-    const found: FoundReply = {
+    if (answered === null) answered = this.#command;
+    if (answered === 'CONNECT' && this.#banner === null) this.#banner = text;
+    if (answered === 'MAIL') this.#transaction = this.#transactions++;
+    this.replies.push({
       code: current.code,
       enhanced: current.enhanced,
       text,
       raw: current.raws.join('\n'),
       command: answered === 'OTHER' ? null : answered,
       host: current.host,
-      banner: isTranscript ? banner : null,
-      transaction: answered === 'RCPT' || answered === 'DATA' || answered === 'MAIL' ? transaction : null,
-    };
-    replies.push(found);
+      banner: this.#isTranscript ? this.#banner : null,
+      transaction:
+        answered === 'RCPT' || answered === 'DATA' || answered === 'MAIL' ? this.#transaction : null,
+    });
     // RFC 5321 §4.1.1.4: after 354 the client sends the message, ended by a line with a single dot.
-    if (answered === 'DATA' && current.code === 354) inMessage = true;
-    if (answered === 'DATA' && current.code !== 354) transaction = null;
-  };
+    if (answered === 'DATA' && current.code === 354) this.#inMessage = true;
+    if (answered === 'DATA' && current.code !== 354) this.#transaction = null;
+  }
 
-  let hintCommand: ExplainCommand | null = null;
-  let hintHost: string | null = null;
-
-  for (const original of lines) {
-    if (replies.length >= MAX_REPLIES) break;
-    const marker = MARKER.exec(original);
-    const side = marker === null ? null : marker[1] !== undefined ? 'client' : 'server';
-    const line = (marker === null ? original : original.slice(marker[0].length)).replace(/\s+$/, '');
-
-    if (inMessage) {
-      if (side !== 'server' && line.trim() === '.') {
-        inMessage = false;
-        queue.push('DATA');
-      }
-      continue;
+  #messageLine(line: string, side: 'client' | 'server' | null): void {
+    if (side !== 'server' && line.trim() === '.') {
+      this.#inMessage = false;
+      this.#queue.push('DATA');
     }
+  }
 
-    const trimmed = line.trim();
-    if (trimmed === '') {
-      if (pending !== null && !pending.open) finish();
-      continue;
+  #commandLine(trimmed: string): boolean {
+    const sent = commandOf(trimmed);
+    if (sent === null || REPLY_LINE.test(trimmed)) return false;
+    this.finish();
+    this.#lastCommand = sent;
+    this.#queue.push(sent);
+    return true;
+  }
+
+  #replyLine(trimmed: string): boolean {
+    const named = HOST_LINE.exec(trimmed);
+    if (named !== null) {
+      this.finish();
+      this.#hintHost = named[1] ?? named[2] ?? null;
+      return true;
     }
-
-    // A client command (a server line never starts with one).
-    if (side !== 'server') {
-      const sent = commandOf(trimmed);
-      if (sent !== null && !REPLY_LINE.test(trimmed)) {
-        if (pending !== null) finish();
-        lastCommand = sent;
-        queue.push(sent);
-        continue;
-      }
-    }
-
-    // A reply line, at the start of the line or after a bounce's preamble.
-    let candidate = side === 'client' ? null : trimmed;
+    let candidate = trimmed;
     let fromBounce = false;
     let host: string | null = null;
-    const named = candidate === null ? null : HOST_LINE.exec(candidate);
-    if (named !== null) {
-      if (pending !== null) finish();
-      hintHost = named[1] ?? named[2] ?? null;
-      continue;
+    if (!REPLY_LINE.test(candidate)) {
+      const preamble = readBouncePreamble(candidate);
+      if (preamble.command !== undefined) {
+        this.finish();
+        this.#hintCommand = preamble.command;
+      }
+      if (preamble.host !== null) {
+        host = preamble.host;
+        this.#hintHost = host;
+      }
+      candidate = preamble.rest;
+      fromBounce = preamble.fromBounce;
     }
-    if (candidate !== null && !REPLY_LINE.test(candidate)) {
-      const exim = EXIM_AFTER.exec(candidate);
-      if (exim !== null) {
-        if (pending !== null) finish();
-        hintCommand = hintedCommand(exim[1] ?? '');
-        candidate = candidate.slice(exim.index + exim[0].length).trim();
-      }
-      const said = HOST_SAID.exec(candidate);
-      if (said !== null) {
-        host = said[1] ?? null;
-        hintHost = host;
-        candidate = candidate.slice(said.index + said[0].length).trim();
-        fromBounce = true;
-      }
-      const diagnostic = DIAGNOSTIC.exec(candidate);
-      if (diagnostic !== null) {
-        candidate = candidate.slice(diagnostic[0].length).trim();
-        fromBounce = true;
-      }
-      if (exim !== null) fromBounce = true;
+    const match = REPLY_LINE.exec(candidate);
+    if (match === null) return false;
+    const code = Number(match[1]);
+    const open = match[2] === '-';
+    const { enhanced, text } = splitEnhanced(match[3] ?? '');
+    const pending = this.#pending;
+    if (pending?.open === true && pending.code === code) {
+      pending.texts.push(text);
+      pending.raws.push(candidate);
+      pending.open = open;
+      return true;
     }
-    const match = candidate === null ? null : REPLY_LINE.exec(candidate);
-    if (match !== null && candidate !== null) {
-      const code = Number(match[1]);
-      const separator = match[2] === '-' ? '-' : ' ';
-      const { enhanced, text } = splitEnhanced(match[3] ?? '');
-      if (pending?.open === true && pending.code === code) {
-        pending.texts.push(text);
-        pending.raws.push(candidate);
-        pending.open = separator === '-';
-        continue;
-      }
-      if (pending !== null) finish();
-      pending = {
-        code,
-        enhanced,
-        texts: [text],
-        raws: [candidate],
-        open: separator === '-',
-        command: hintCommand,
-        fromBounce,
-        host: host ?? hintHost,
-      };
-      hintCommand = null;
-      continue;
-    }
+    this.finish();
+    this.#pending = {
+      code,
+      enhanced,
+      texts: [text],
+      raws: [candidate],
+      open,
+      command: this.#hintCommand,
+      fromBounce,
+      host: host ?? this.#hintHost,
+    };
+    this.#hintCommand = null;
+    return true;
+  }
 
-    // Anything else: the wrapped rest of a reply quoted in a bounce, or of a pasted reply.
-    if (pending !== null && !isTranscript && (pending.fromBounce || /^\s/.test(original) || !pending.open)) {
+  /** Anything else: the wrapped rest of a reply quoted in a bounce, or of a pasted reply. */
+  #otherLine(original: string, trimmed: string): void {
+    const pending = this.#pending;
+    if (
+      pending !== null &&
+      !this.#isTranscript &&
+      (pending.fromBounce || /^\s/.test(original) || !pending.open)
+    ) {
       // A wrapped line continues the text of the reply line it was cut from.
       const last = pending.texts.length - 1;
       pending.texts[last] = `${pending.texts[last] ?? ''} ${trimmed}`.trim();
       pending.raws.push(trimmed);
-      continue;
+      return;
     }
-    if (pending !== null) finish();
+    this.finish();
   }
-  if (pending !== null) finish();
-  return replies;
+}
+
+/**
+ * The replies in `input`, in order. `command` is the command a reply answers when the input does not
+ * say (a bare reply line); in a transcript the transcript decides.
+ */
+export function findReplies(input: string, command: ExplainCommand | null = null): FoundReply[] {
+  const lines = input.slice(0, MAX_INPUT_CHARS).split(/\r?\n|\r/);
+  const reader = new ReplyReader(looksLikeTranscript(lines), command);
+  for (const line of lines) {
+    if (reader.full) break;
+    reader.line(line);
+  }
+  reader.finish();
+  return reader.replies;
 }

@@ -27,7 +27,6 @@ const ALLOWED = new Set([
   'src/dns/resolver.ts: createResolver',
   'src/server/reacher-routes.ts: registerReacherRoutes',
   'src/server/server.ts: startServer',
-  'src/explain/find-replies.ts: findReplies',
 ]);
 
 describe('function length', () => {
