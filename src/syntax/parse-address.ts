@@ -271,109 +271,30 @@ export function parseAddress(input: string): SyntaxResult {
   return result;
 }
 
+/** Where the local part ends (the index of its "@") and whether it holds non-ASCII characters. */
+interface LocalPart {
+  readonly at: number;
+  readonly nonAscii: boolean;
+}
+
+/** The shape of a domain's labels, read in the one pass over them. */
+interface DomainLabels {
+  readonly labels: number;
+  readonly hasUpper: boolean;
+  /** A U-label or an A-label: the domain goes through IDNA (tr46). */
+  readonly needsIdna: boolean;
+  readonly lastLabelStart: number;
+  readonly lastLabelDigitsOnly: boolean;
+}
+
+const isResult = (value: object): value is SyntaxResult => 'valid' in value;
+
 /** The single pass over a string already checked for type, length and surrounding white space. */
 function scanAddress(input: string, first: number): SyntaxResult {
-  const length = input.length;
-  // ---- Local part: Dot-string / Quoted-string (RFC 5321 §4.1.2, RFC 6531 §3.3) ----
-  let index = 0;
-  let localNonAscii = false;
-  if (first === DQUOTE) {
-    index = 1;
-    for (;;) {
-      if (index >= length) {
-        return invalid('UNTERMINATED_QUOTE', 'the quoted local part has no closing quote', 0);
-      }
-      const code = input.charCodeAt(index);
-      if (code === DQUOTE) break;
-      if (code === BACKSLASH) {
-        // quoted-pairSMTP = %d92 %d32-126: a backslash escapes printable ASCII only.
-        index++;
-        if (index >= length)
-          return invalid('UNTERMINATED_QUOTE', 'the quoted local part has no closing quote', 0);
-        const escaped = input.charCodeAt(index);
-        if (isControl(escaped)) {
-          return invalid(
-            'CONTROL_CHAR',
-            `control character ${describeChar(input, index)} in a quoted string`,
-            index,
-          );
-        }
-        if (escaped > DEL) {
-          return invalid(
-            'QUOTED_INVALID_CHAR',
-            `a backslash may escape only printable ASCII, not ${describeChar(input, index)} (RFC 5321 §4.1.2 quoted-pairSMTP)`,
-            index,
-          );
-        }
-        index++;
-        continue;
-      }
-      if (code < 0x80) {
-        // qtextSMTP = %d32-33 / %d35-91 / %d93-126: everything printable but '"' and '\' (handled above).
-        if (isControl(code)) {
-          return invalid(
-            'CONTROL_CHAR',
-            `control character ${describeChar(input, index)} in a quoted string`,
-            index,
-          );
-        }
-        index++;
-        continue;
-      }
-      const step = checkNonAscii(input, index, 'quoted');
-      if (typeof step !== 'number') return step;
-      localNonAscii = true;
-      index += step;
-    }
-    index++;
-    if (index >= length) return invalid('NO_AT', 'no "@" after the quoted local part', length);
-    if (input.charCodeAt(index) !== AT) {
-      return invalid(
-        'TEXT_AFTER_QUOTE',
-        `${describeChar(input, index)} after the closing quote; a quoted local part must be followed by "@" (${RFC_LOCAL}; "a".b is obsolete RFC 5322 syntax)`,
-        index,
-      );
-    }
-  } else {
-    let afterDot = true;
-    for (; index < length; index++) {
-      const code = input.charCodeAt(index);
-      if (code < 0x80) {
-        if (ATEXT[code] === 1) {
-          afterDot = false;
-          continue;
-        }
-        if (code === AT) break;
-        if (code === DOT) {
-          if (index === 0) {
-            return invalid('LEADING_DOT', `the local part starts with a dot (${RFC_LOCAL} Dot-string)`, 0);
-          }
-          if (afterDot) {
-            return invalid(
-              'CONSECUTIVE_DOTS',
-              `two dots in a row in the local part (${RFC_LOCAL} Dot-string)`,
-              index,
-            );
-          }
-          afterDot = true;
-          continue;
-        }
-        return asciiError(input, index, 'local');
-      }
-      const step = checkNonAscii(input, index, 'local');
-      if (typeof step !== 'number') return step;
-      localNonAscii = true;
-      afterDot = false;
-      index += step - 1;
-    }
-    if (index >= length) return invalid('NO_AT', 'no "@" in the address', length);
-    if (index === 0) return invalid('LOCAL_EMPTY', 'nothing before the "@"', 0);
-    if (afterDot) {
-      return invalid('TRAILING_DOT', `the local part ends with a dot (${RFC_LOCAL} Dot-string)`, index - 1);
-    }
-  }
-  const at = index;
-  const localOctets = localNonAscii ? utf8Length(input, 0, at) : at;
+  const local = first === DQUOTE ? scanQuotedLocal(input) : scanDotLocal(input);
+  if (isResult(local)) return local;
+  const { at } = local;
+  const localOctets = local.nonAscii ? utf8Length(input, 0, at) : at;
   if (localOctets > MAX_LOCAL_PART_OCTETS) {
     return invalid(
       'LOCAL_TOO_LONG',
@@ -384,9 +305,164 @@ function scanAddress(input: string, first: number): SyntaxResult {
 
   // ---- Domain: Domain / address-literal ----
   const start = at + 1;
+  const length = input.length;
   if (start >= length) return invalid('DOMAIN_EMPTY', 'nothing after the "@"', start);
-  if (input.charCodeAt(start) === LBRACKET) return parseLiteralDomain(input, at, localNonAscii);
+  if (input.charCodeAt(start) === LBRACKET) return parseLiteralDomain(input, at, local.nonAscii);
+  const shape = scanDomainLabels(input, start);
+  if (isResult(shape)) return shape;
+  const { labels, needsIdna, lastLabelStart, lastLabelDigitsOnly } = shape;
+  const domains = domainForms(input, start, shape);
+  if (isResult(domains)) return domains;
+  const { asciiDomain, domain } = domains;
+  if (asciiDomain.length > MAX_DOMAIN_OCTETS) {
+    return invalid(
+      'DOMAIN_TOO_LONG',
+      `the domain is ${asciiDomain.length} octets; the limit is ${MAX_DOMAIN_OCTETS} (RFC 5321 §4.5.3.1.2)`,
+      needsIdna ? start : start + MAX_DOMAIN_OCTETS,
+    );
+  }
+  if (labels === 1) {
+    return invalid(
+      'DOMAIN_DOTLESS',
+      'the domain has a single label; public mail domains have at least two (e.g. "example.com")',
+      start,
+    );
+  }
+  if (lastLabelDigitsOnly) {
+    return invalid(
+      'NUMERIC_TLD',
+      'the top-level label is all digits (RFC 3696 §2); write an IP address as a literal, e.g. "[192.0.2.1]"',
+      lastLabelStart,
+    );
+  }
+  const pathOctets = localOctets + 1 + asciiDomain.length + 2;
+  if (pathOctets > MAX_PATH_OCTETS) {
+    return invalid(
+      'PATH_TOO_LONG',
+      `"<address>" is ${pathOctets} octets; the limit is ${MAX_PATH_OCTETS} (RFC 5321 §4.5.3.1.3)`,
+      needsIdna ? start : MAX_PATH_OCTETS - 2 - localOctets + at,
+    );
+  }
+  return {
+    valid: true,
+    localPart: input.slice(0, at),
+    domain,
+    asciiDomain,
+    smtputf8: local.nonAscii,
+    error: null,
+  };
+}
 
+/** A quoted local part (RFC 5321 §4.1.2 Quoted-string, RFC 6531 §3.3), from the opening quote to the "@". */
+function scanQuotedLocal(input: string): LocalPart | SyntaxResult {
+  const length = input.length;
+  let localNonAscii = false;
+  let index = 1;
+  for (;;) {
+    if (index >= length) {
+      return invalid('UNTERMINATED_QUOTE', 'the quoted local part has no closing quote', 0);
+    }
+    const code = input.charCodeAt(index);
+    if (code === DQUOTE) break;
+    if (code === BACKSLASH) {
+      // quoted-pairSMTP = %d92 %d32-126: a backslash escapes printable ASCII only.
+      index++;
+      if (index >= length)
+        return invalid('UNTERMINATED_QUOTE', 'the quoted local part has no closing quote', 0);
+      const escaped = input.charCodeAt(index);
+      if (isControl(escaped)) {
+        return invalid(
+          'CONTROL_CHAR',
+          `control character ${describeChar(input, index)} in a quoted string`,
+          index,
+        );
+      }
+      if (escaped > DEL) {
+        return invalid(
+          'QUOTED_INVALID_CHAR',
+          `a backslash may escape only printable ASCII, not ${describeChar(input, index)} (RFC 5321 §4.1.2 quoted-pairSMTP)`,
+          index,
+        );
+      }
+      index++;
+      continue;
+    }
+    if (code < 0x80) {
+      // qtextSMTP = %d32-33 / %d35-91 / %d93-126: everything printable but '"' and '\' (handled above).
+      if (isControl(code)) {
+        return invalid(
+          'CONTROL_CHAR',
+          `control character ${describeChar(input, index)} in a quoted string`,
+          index,
+        );
+      }
+      index++;
+      continue;
+    }
+    const step = checkNonAscii(input, index, 'quoted');
+    if (typeof step !== 'number') return step;
+    localNonAscii = true;
+    index += step;
+  }
+  index++;
+  if (index >= length) return invalid('NO_AT', 'no "@" after the quoted local part', length);
+  if (input.charCodeAt(index) !== AT) {
+    return invalid(
+      'TEXT_AFTER_QUOTE',
+      `${describeChar(input, index)} after the closing quote; a quoted local part must be followed by "@" (${RFC_LOCAL}; "a".b is obsolete RFC 5322 syntax)`,
+      index,
+    );
+  }
+  return { at: index, nonAscii: localNonAscii };
+}
+
+/** A dot-atom local part (RFC 5321 §4.1.2 Dot-string, RFC 6531 §3.3), up to the "@". */
+function scanDotLocal(input: string): LocalPart | SyntaxResult {
+  const length = input.length;
+  let localNonAscii = false;
+  let index = 0;
+  let afterDot = true;
+  for (; index < length; index++) {
+    const code = input.charCodeAt(index);
+    if (code < 0x80) {
+      if (ATEXT[code] === 1) {
+        afterDot = false;
+        continue;
+      }
+      if (code === AT) break;
+      if (code === DOT) {
+        if (index === 0) {
+          return invalid('LEADING_DOT', `the local part starts with a dot (${RFC_LOCAL} Dot-string)`, 0);
+        }
+        if (afterDot) {
+          return invalid(
+            'CONSECUTIVE_DOTS',
+            `two dots in a row in the local part (${RFC_LOCAL} Dot-string)`,
+            index,
+          );
+        }
+        afterDot = true;
+        continue;
+      }
+      return asciiError(input, index, 'local');
+    }
+    const step = checkNonAscii(input, index, 'local');
+    if (typeof step !== 'number') return step;
+    localNonAscii = true;
+    afterDot = false;
+    index += step - 1;
+  }
+  if (index >= length) return invalid('NO_AT', 'no "@" in the address', length);
+  if (index === 0) return invalid('LOCAL_EMPTY', 'nothing before the "@"', 0);
+  if (afterDot) {
+    return invalid('TRAILING_DOT', `the local part ends with a dot (${RFC_LOCAL} Dot-string)`, index - 1);
+  }
+  return { at: index, nonAscii: localNonAscii };
+}
+
+/** The labels of a domain name (RFC 5321 §4.1.2 sub-domain), from `start` to the end of the input. */
+function scanDomainLabels(input: string, start: number): DomainLabels | SyntaxResult {
+  const length = input.length;
   let labelStart = start;
   let labels = 0;
   let hasUpper = false;
@@ -395,7 +471,7 @@ function scanAddress(input: string, first: number): SyntaxResult {
   let labelDigitsOnly = true;
   let lastLabelStart = start;
   let lastLabelDigitsOnly = false;
-  for (index = start; index <= length; index++) {
+  for (let index = start; index <= length; index++) {
     const code = index < length ? input.charCodeAt(index) : DOT;
     if (code < 0x80) {
       const kind = DOMAIN_CLASS[code] ?? D_INVALID;
@@ -470,9 +546,15 @@ function scanAddress(input: string, first: number): SyntaxResult {
     labelDigitsOnly = false;
     index += step - 1;
   }
+  return { labels, hasUpper, needsIdna, lastLabelStart, lastLabelDigitsOnly };
+}
 
-  let asciiDomain: string;
-  let domain: string;
+/** The domain as A-labels (for DNS) and as typed or U-labels (for people), through IDNA when needed. */
+function domainForms(
+  input: string,
+  start: number,
+  { hasUpper, needsIdna }: DomainLabels,
+): { asciiDomain: string; domain: string } | SyntaxResult {
   if (needsIdna) {
     const converted = convertDomain(input.slice(start));
     if ('label' in converted) {
@@ -488,50 +570,11 @@ function scanAddress(input: string, first: number): SyntaxResult {
         );
       }
     }
-    asciiDomain = converted.ascii;
-    domain = converted.unicode;
-  } else {
-    const typed = input.slice(start);
-    asciiDomain = hasUpper ? typed.toLowerCase() : typed;
-    domain = asciiDomain;
+    return { asciiDomain: converted.ascii, domain: converted.unicode };
   }
-  if (asciiDomain.length > MAX_DOMAIN_OCTETS) {
-    return invalid(
-      'DOMAIN_TOO_LONG',
-      `the domain is ${asciiDomain.length} octets; the limit is ${MAX_DOMAIN_OCTETS} (RFC 5321 §4.5.3.1.2)`,
-      needsIdna ? start : start + MAX_DOMAIN_OCTETS,
-    );
-  }
-  if (labels === 1) {
-    return invalid(
-      'DOMAIN_DOTLESS',
-      'the domain has a single label; public mail domains have at least two (e.g. "example.com")',
-      start,
-    );
-  }
-  if (lastLabelDigitsOnly) {
-    return invalid(
-      'NUMERIC_TLD',
-      'the top-level label is all digits (RFC 3696 §2); write an IP address as a literal, e.g. "[192.0.2.1]"',
-      lastLabelStart,
-    );
-  }
-  const pathOctets = localOctets + 1 + asciiDomain.length + 2;
-  if (pathOctets > MAX_PATH_OCTETS) {
-    return invalid(
-      'PATH_TOO_LONG',
-      `"<address>" is ${pathOctets} octets; the limit is ${MAX_PATH_OCTETS} (RFC 5321 §4.5.3.1.3)`,
-      needsIdna ? start : MAX_PATH_OCTETS - 2 - localOctets + at,
-    );
-  }
-  return {
-    valid: true,
-    localPart: input.slice(0, at),
-    domain,
-    asciiDomain,
-    smtputf8: localNonAscii,
-    error: null,
-  };
+  const typed = input.slice(start);
+  const asciiDomain = hasUpper ? typed.toLowerCase() : typed;
+  return { asciiDomain, domain: asciiDomain };
 }
 
 /** Index in `input` of label number `label` of the domain starting at `start`. */
