@@ -12,6 +12,8 @@ import { DnsError, VerifyError, isVerifyError } from '../errors.js';
 import type { DnsErrorKind, MailHost, MailResolver, MailRoute, MxRecord } from '../types.js';
 import { addressOf, MAX_CNAME_CHAIN, mxOf, normaliseName, readAnswer } from './answer.js';
 import { createDnsClient, type DnsClientStats } from './client.js';
+import { RecordCache } from './record-cache.js';
+import { InFlightQueries } from './in-flight-queries.js';
 import { abortReason } from './transport.js';
 
 /** How the resolver is built; `createResolver()` validates it once. */
@@ -66,17 +68,6 @@ type Lookup =
   | { readonly kind: 'nodata' | 'nxdomain' }
   | { readonly kind: 'error'; readonly error: DnsErrorKind; readonly message: string };
 
-interface CacheEntry {
-  readonly value: Lookup;
-  readonly expiresAt: number;
-}
-
-interface Flight {
-  readonly promise: Promise<Lookup>;
-  readonly controller: AbortController;
-  waiters: number;
-}
-
 /** Fisher–Yates over each run of equal preference (RFC 5321 §5.1: "randomize … to spread the load"). */
 function orderMx(records: MxRecord[], random: () => number): MxRecord[] {
   const sorted = [...records].sort((a, b) => a.priority - b.priority);
@@ -102,132 +93,161 @@ function orderMx(records: MxRecord[], random: () => number): MxRecord[] {
  * resolver.close();
  */
 export function createResolver(options: ResolverOptions): Resolver {
-  const client = createDnsClient(options);
-  const random = options.random ?? Math.random;
-  const maxCacheTtlMs = Math.max(0, options.maxCacheTtlMs);
-  const maxEntries = Math.max(1, options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES);
-  const cache = new Map<string, CacheEntry>();
-  const inflight = new Map<string, Flight>();
-  let cacheHits = 0;
-  let sharedLookups = 0;
-  let closed = false;
+  return new DnsResolver(options);
+}
 
-  function remember(key: string, value: Lookup, ttlSeconds: number | null): void {
-    // TTL 0 means "use for this transaction only" (RFC 1035 §3.2.1); no TTL means no caching
-    // (RFC 2308 §5: a negative answer without SOA "SHOULD NOT be cached").
-    if (ttlSeconds === null || ttlSeconds <= 0 || maxCacheTtlMs === 0) return;
-    const ttlMs = Math.min(ttlSeconds * 1000, maxCacheTtlMs);
-    cache.delete(key);
-    if (cache.size >= maxEntries) {
-      const oldest = cache.keys().next();
-      if (oldest.done !== true) cache.delete(oldest.value);
-    }
-    cache.set(key, { value, expiresAt: Date.now() + ttlMs });
+type LookupError = Lookup & { kind: 'error' };
+
+function errorRoute(failure: { error: DnsErrorKind; message: string }): MailRoute {
+  return { kind: 'error', error: failure.error, message: failure.message };
+}
+
+/** The MX records as published: parsed, in preference order with equal preferences shuffled. */
+function publishedMx(records: readonly Answer[], random: () => number): MxRecord[] {
+  const published: MxRecord[] = [];
+  for (const record of records) {
+    const parsed = mxOf(record);
+    if (parsed !== null) published.push(parsed);
+  }
+  return orderMx(published, random);
+}
+
+/** The exchanges worth looking up, each once, in order, at most `MAX_MX_HOSTS`. */
+function candidateExchanges(mx: readonly MxRecord[]): MxRecord[] {
+  const seen = new Set<string>();
+  const candidates: MxRecord[] = [];
+  for (const record of mx) {
+    if (seen.has(record.exchange)) continue;
+    seen.add(record.exchange);
+    candidates.push(record);
+  }
+  return candidates.slice(0, MAX_MX_HOSTS);
+}
+
+/**
+ * Not looked up: the root (`.`), names that are not host names, and IP literals. RFC 5321 §5.1 wants a
+ * domain name here, and Exim refuses MX-to-IP by default (`allow_mx_to_ip`); such a host is kept with
+ * no addresses and the verifier moves on to the next.
+ */
+function isLookupable(exchange: string): boolean {
+  return exchange !== '.' && HOST_NAME.test(exchange) && !IPV4_LIKE.test(exchange);
+}
+
+/** The resolver behind `createResolver()`: the DNS client, the cache and the queries in flight. */
+class DnsResolver implements Resolver {
+  readonly #client: ReturnType<typeof createDnsClient>;
+  readonly #random: () => number;
+  readonly #cache: RecordCache<Lookup>;
+  readonly #queries = new InFlightQueries<Lookup>();
+  #closed = false;
+
+  constructor(options: ResolverOptions) {
+    this.#client = createDnsClient(options);
+    this.#random = options.random ?? Math.random;
+    this.#cache = new RecordCache(
+      options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES,
+      options.maxCacheTtlMs,
+    );
   }
 
-  /** Asks for `name`/`type`, following CNAME chains across queries when a server stops mid-chain. */
-  async function fetchRRset(name: string, type: RecordType, signal: AbortSignal): Promise<Lookup> {
-    const key = `${type} ${name}`;
-    let target = name;
-    let ttl = Number.POSITIVE_INFINITY;
-    for (let hop = 0; hop <= MAX_CNAME_CHAIN; hop++) {
-      const result = await client.query({ name: target, type }, signal);
-      if (result.kind === 'failure') return { kind: 'error', error: result.error, message: result.message };
-      const answer = readAnswer(result.packet, target, type, result.rcode === 3);
-      switch (answer.kind) {
-        case 'invalid':
-          return { kind: 'error', error: 'BAD_RESPONSE', message: `${name} ${type}: ${answer.message}` };
-        case 'records': {
-          const value: Lookup = { kind: 'records', records: answer.records };
-          remember(key, value, Math.min(ttl, answer.ttl));
-          return value;
-        }
-        case 'nodata':
-        case 'nxdomain': {
-          const value: Lookup = { kind: answer.kind };
-          remember(key, value, answer.negativeTtl === null ? null : Math.min(ttl, answer.negativeTtl));
-          return value;
-        }
-        case 'incomplete':
-          ttl = Math.min(ttl, answer.ttl);
-          target = answer.target;
-          break;
-      }
-    }
+  get stats(): ResolverStats {
     return {
-      kind: 'error',
-      error: 'BAD_RESPONSE',
-      message: `${name} ${type}: CNAME chain longer than ${MAX_CNAME_CHAIN}`,
+      ...this.#client.stats,
+      cacheHits: this.#cache.hits,
+      sharedLookups: this.#queries.shared,
+      cacheEntries: this.#cache.size,
     };
   }
 
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#cache.clear();
+    this.#queries.abortAll(new VerifyError('ERR_RCPT_CLOSED', 'resolver closed'));
+  }
+
   /**
-   * One record set, from the cache, from a query in flight, or from a new query. The shared query
-   * runs on its own signal, aborted only when every caller waiting for it has given up.
+   * The port's `resolveMail`. An abort through `signal` (the verifier's deadline) is an answer, not
+   * an exception: `{ kind: 'error', error: 'TIMEOUT' }`, like a server that never answered. It
+   * rejects only on misuse: a name that is not an ASCII host name, or a closed resolver.
    */
-  function lookup(name: string, type: RecordType, signal: AbortSignal | undefined): Promise<Lookup> {
-    if (closed) return Promise.reject(new VerifyError('ERR_RCPT_CLOSED', 'resolver closed'));
-    const key = `${type} ${name}`;
-    const cached = cache.get(key);
-    if (cached !== undefined) {
-      if (cached.expiresAt > Date.now()) {
-        cacheHits++;
-        return Promise.resolve(cached.value);
-      }
-      cache.delete(key);
+  async resolveMail(asciiDomain: string, signal?: AbortSignal): Promise<MailRoute> {
+    if (this.#closed) throw new VerifyError('ERR_RCPT_CLOSED', 'resolveMail() called after close()');
+    const domain = typeof asciiDomain === 'string' ? normaliseName(asciiDomain) : '';
+    if (!HOST_NAME.test(domain)) {
+      throw new DnsError('INVALID_NAME', `not an ASCII domain name: ${JSON.stringify(asciiDomain)}`);
     }
-    if (signal?.aborted === true) return Promise.reject(abortReason(signal));
-    let flight = inflight.get(key);
-    if (flight === undefined) {
-      const controller = new AbortController();
-      const promise = fetchRRset(name, type, controller.signal).finally(() => {
-        if (inflight.get(key) === created) inflight.delete(key);
-      });
-      // Nobody may be listening when the last waiter leaves and the query is aborted.
-      promise.catch(() => undefined);
-      const created: Flight = { promise, controller, waiters: 0 };
-      flight = created;
-      inflight.set(key, created);
-    } else {
-      sharedLookups++;
-    }
-    const joined = flight;
-    joined.waiters++;
-    return new Promise<Lookup>((resolve, reject) => {
-      const leave = (): void => {
-        signal?.removeEventListener('abort', onAbort);
-        joined.waiters--;
+    try {
+      return await this.#route(domain, signal);
+    } catch (error) {
+      // close() while waiting is misuse and stays a rejection; an abort is the caller's deadline.
+      if (signal?.aborted !== true || (isVerifyError(error) && error.code === 'ERR_RCPT_CLOSED')) throw error;
+      const reason = abortReason(signal);
+      return {
+        kind: 'error',
+        error: 'TIMEOUT',
+        message: `DNS lookup for ${domain} aborted (${reason.name}: ${reason.message})`,
       };
-      const onAbort = (): void => {
-        leave();
-        if (joined.waiters === 0) {
-          if (inflight.get(key) === joined) inflight.delete(key);
-          joined.controller.abort();
+    }
+  }
+
+  async #route(domain: string, signal: AbortSignal | undefined): Promise<MailRoute> {
+    const answer = await this.#lookup(domain, 'MX', signal);
+    switch (answer.kind) {
+      case 'error':
+        return errorRoute(answer);
+      case 'nxdomain':
+        return { kind: 'nxdomain' };
+      case 'nodata':
+        return this.#implicitMx(domain, signal);
+      case 'records':
+        break;
+    }
+    const mx = publishedMx(answer.records, this.#random);
+    // RFC 7505 §3: a null MX is a *single* MX RR with preference 0 and the root as exchange. A domain
+    // that mixes it with real MX records breaks the same section ("MUST NOT advertise any other MX
+    // RR"); we then treat `.` as what it is, a host that cannot be reached, and try the others:
+    // calling such a domain undeliverable would turn a zone-file slip into lost customers.
+    const [only] = mx;
+    if (mx.length === 1 && only?.exchange === '.' && only.priority === 0) return { kind: 'null_mx' };
+    const resolved = await Promise.all(
+      candidateExchanges(mx).map(async (record) => {
+        if (!isLookupable(record.exchange)) {
+          return { host: { ...record, addresses: [] as string[] }, failure: null };
         }
-        if (signal) reject(abortReason(signal));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      joined.promise.then(
-        (value) => {
-          leave();
-          resolve(value);
-        },
-        (error: unknown) => {
-          leave();
-          reject(error instanceof Error ? error : new Error(String(error)));
-        },
-      );
-    });
+        const { addresses, failure } = await this.#addressesOf(record.exchange, signal);
+        return { host: { ...record, addresses }, failure };
+      }),
+    );
+    const hosts: MailHost[] = resolved.map((entry) => entry.host);
+    if (hosts.some((host) => host.addresses.length > 0))
+      return { kind: 'hosts', mx, implicitMx: false, hosts };
+    // No exchange resolved. If any lookup failed temporarily the answer may differ in a minute, so it
+    // is an error (an unknown verdict), never "no mail server" (undeliverable).
+    const failed = resolved.find((entry) => entry.failure !== null)?.failure ?? null;
+    return failed === null ? { kind: 'no_mail_server', mx } : errorRoute(failed);
+  }
+
+  async #implicitMx(domain: string, signal: AbortSignal | undefined): Promise<MailRoute> {
+    const { addresses, failure } = await this.#addressesOf(domain, signal);
+    if (addresses.length > 0) {
+      const mx = [{ exchange: domain, priority: 0 }];
+      return { kind: 'hosts', mx, implicitMx: true, hosts: [{ exchange: domain, priority: 0, addresses }] };
+    }
+    return failure === null ? { kind: 'no_mail_server', mx: [] } : errorRoute(failure);
   }
 
   /** A and AAAA of one host, IPv4 first; `failure` set when either lookup failed temporarily. */
-  async function addressesOf(
+  async #addressesOf(
     host: string,
     signal: AbortSignal | undefined,
-  ): Promise<{ addresses: string[]; failure: (Lookup & { kind: 'error' }) | null }> {
-    const [a, aaaa] = await Promise.all([lookup(host, 'A', signal), lookup(host, 'AAAA', signal)]);
+  ): Promise<{ addresses: string[]; failure: LookupError | null }> {
+    const [a, aaaa] = await Promise.all([
+      this.#lookup(host, 'A', signal),
+      this.#lookup(host, 'AAAA', signal),
+    ]);
     const addresses: string[] = [];
-    let failure: (Lookup & { kind: 'error' }) | null = null;
+    let failure: LookupError | null = null;
     // IPv4 first: a prober without IPv6 connectivity or an IPv6 PTR fails there (Gmail answers
     // `550 5.7.25` / `421 4.7.23` to IPv6 clients without a matching PTR, Gmail's bulk-sender guidelines), and
     // receivers are stricter with IPv6 senders in general.
@@ -244,109 +264,53 @@ export function createResolver(options: ResolverOptions): Resolver {
     return { addresses, failure };
   }
 
-  function errorRoute(failure: { error: DnsErrorKind; message: string }): MailRoute {
-    return { kind: 'error', error: failure.error, message: failure.message };
+  /** One record set, from the cache, from a query in flight, or from a new query. */
+  #lookup(name: string, type: RecordType, signal: AbortSignal | undefined): Promise<Lookup> {
+    if (this.#closed) return Promise.reject(new VerifyError('ERR_RCPT_CLOSED', 'resolver closed'));
+    const key = `${type} ${name}`;
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) return Promise.resolve(cached);
+    if (signal?.aborted === true) return Promise.reject(abortReason(signal));
+    return this.#queries.run(key, (own) => this.#fetchRRset(name, type, own), signal);
   }
 
-  async function implicitMx(domain: string, signal: AbortSignal | undefined): Promise<MailRoute> {
-    const { addresses, failure } = await addressesOf(domain, signal);
-    if (addresses.length > 0) {
-      const mx = [{ exchange: domain, priority: 0 }];
-      return { kind: 'hosts', mx, implicitMx: true, hosts: [{ exchange: domain, priority: 0, addresses }] };
-    }
-    return failure === null ? { kind: 'no_mail_server', mx: [] } : errorRoute(failure);
-  }
-
-  /**
-   * The port's `resolveMail`. An abort through `signal` (the verifier's deadline) is an answer, not
-   * an exception: `{ kind: 'error', error: 'TIMEOUT' }`, like a server that never answered. It
-   * rejects only on misuse: a name that is not an ASCII host name, or a closed resolver.
-   */
-  async function resolveMail(asciiDomain: string, signal?: AbortSignal): Promise<MailRoute> {
-    if (closed) throw new VerifyError('ERR_RCPT_CLOSED', 'resolveMail() called after close()');
-    const domain = typeof asciiDomain === 'string' ? normaliseName(asciiDomain) : '';
-    if (!HOST_NAME.test(domain)) {
-      throw new DnsError('INVALID_NAME', `not an ASCII domain name: ${JSON.stringify(asciiDomain)}`);
-    }
-    try {
-      return await route(domain, signal);
-    } catch (error) {
-      // close() while waiting is misuse and stays a rejection; an abort is the caller's deadline.
-      if (signal?.aborted !== true || (isVerifyError(error) && error.code === 'ERR_RCPT_CLOSED')) throw error;
-      const reason = abortReason(signal);
-      return {
-        kind: 'error',
-        error: 'TIMEOUT',
-        message: `DNS lookup for ${domain} aborted (${reason.name}: ${reason.message})`,
-      };
-    }
-  }
-
-  async function route(domain: string, signal: AbortSignal | undefined): Promise<MailRoute> {
-    const answer = await lookup(domain, 'MX', signal);
-    switch (answer.kind) {
-      case 'error':
-        return errorRoute(answer);
-      case 'nxdomain':
-        return { kind: 'nxdomain' };
-      case 'nodata':
-        return implicitMx(domain, signal);
-      case 'records':
-        break;
-    }
-    const published: MxRecord[] = [];
-    for (const record of answer.records) {
-      const parsed = mxOf(record);
-      if (parsed !== null) published.push(parsed);
-    }
-    // RFC 7505 §3: a null MX is a *single* MX RR with preference 0 and the root as exchange. A domain
-    // that mixes it with real MX records breaks the same section ("MUST NOT advertise any other MX
-    // RR"); we then treat `.` as what it is, a host that cannot be reached, and try the others:
-    // calling such a domain undeliverable would turn a zone-file slip into lost customers.
-    const [only] = published;
-    if (published.length === 1 && only?.exchange === '.' && only.priority === 0) return { kind: 'null_mx' };
-    const mx = orderMx(published, random);
-
-    const seen = new Set<string>();
-    const candidates: MxRecord[] = [];
-    for (const record of mx) {
-      if (seen.has(record.exchange)) continue;
-      seen.add(record.exchange);
-      candidates.push(record);
-    }
-    const resolved = await Promise.all(
-      candidates.slice(0, MAX_MX_HOSTS).map(async (record) => {
-        // Not looked up: the root (`.`), names that are not host names, and IP literals. RFC 5321
-        // §5.1 wants a domain name here, and Exim refuses MX-to-IP by default (`allow_mx_to_ip`);
-        // such a host is kept with no addresses and the verifier moves on to the next.
-        if (record.exchange === '.' || !HOST_NAME.test(record.exchange) || IPV4_LIKE.test(record.exchange)) {
-          return { host: { ...record, addresses: [] as string[] }, failure: null };
+  /** Asks for `name`/`type`, following CNAME chains across queries when a server stops mid-chain. */
+  async #fetchRRset(name: string, type: RecordType, signal: AbortSignal): Promise<Lookup> {
+    const key = `${type} ${name}`;
+    let target = name;
+    let ttl = Number.POSITIVE_INFINITY;
+    for (let hop = 0; hop <= MAX_CNAME_CHAIN; hop++) {
+      const result = await this.#client.query({ name: target, type }, signal);
+      if (result.kind === 'failure') return { kind: 'error', error: result.error, message: result.message };
+      const answer = readAnswer(result.packet, target, type, result.rcode === 3);
+      switch (answer.kind) {
+        case 'invalid':
+          return { kind: 'error', error: 'BAD_RESPONSE', message: `${name} ${type}: ${answer.message}` };
+        case 'records': {
+          const value: Lookup = { kind: 'records', records: answer.records };
+          this.#cache.remember(key, value, Math.min(ttl, answer.ttl));
+          return value;
         }
-        const { addresses, failure } = await addressesOf(record.exchange, signal);
-        return { host: { ...record, addresses }, failure };
-      }),
-    );
-    const hosts: MailHost[] = resolved.map((entry) => entry.host);
-    if (hosts.some((host) => host.addresses.length > 0))
-      return { kind: 'hosts', mx, implicitMx: false, hosts };
-    // No exchange resolved. If any lookup failed temporarily the answer may differ in a minute, so it
-    // is an error (an unknown verdict), never "no mail server" (undeliverable).
-    const failed = resolved.find((entry) => entry.failure !== null)?.failure ?? null;
-    return failed === null ? { kind: 'no_mail_server', mx } : errorRoute(failed);
+        case 'nodata':
+        case 'nxdomain': {
+          const value: Lookup = { kind: answer.kind };
+          this.#cache.remember(
+            key,
+            value,
+            answer.negativeTtl === null ? null : Math.min(ttl, answer.negativeTtl),
+          );
+          return value;
+        }
+        case 'incomplete':
+          ttl = Math.min(ttl, answer.ttl);
+          target = answer.target;
+          break;
+      }
+    }
+    return {
+      kind: 'error',
+      error: 'BAD_RESPONSE',
+      message: `${name} ${type}: CNAME chain longer than ${MAX_CNAME_CHAIN}`,
+    };
   }
-
-  return {
-    resolveMail,
-    close() {
-      if (closed) return;
-      closed = true;
-      cache.clear();
-      const reason = new VerifyError('ERR_RCPT_CLOSED', 'resolver closed');
-      for (const flight of inflight.values()) flight.controller.abort(reason);
-      inflight.clear();
-    },
-    get stats() {
-      return { ...client.stats, cacheHits, sharedLookups, cacheEntries: cache.size };
-    },
-  };
 }

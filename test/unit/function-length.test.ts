@@ -23,7 +23,6 @@ const ALLOWED = new Set([
   'src/server/job-routes.ts: registerJobRoutes',
   'src/cli/bulk.ts: runBulk',
   'src/server/jobs-backend.ts: createJobsBackend',
-  'src/dns/resolver.ts: createResolver',
   'src/server/reacher-routes.ts: registerReacherRoutes',
   'src/server/server.ts: startServer',
 ]);

@@ -1,0 +1,66 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { InFlightQueries } from '../../../src/dns/in-flight-queries.js';
+
+/** A query the test ends by hand, recording the signal it ran on. */
+function manualQuery() {
+  const started: AbortSignal[] = [];
+  let finish: (value: string) => void = () => undefined;
+  const start = (signal: AbortSignal) => {
+    started.push(signal);
+    return new Promise<string>((resolve, reject) => {
+      finish = resolve;
+      signal.addEventListener('abort', () => {
+        reject(new Error('query aborted'));
+      });
+    });
+  };
+  return {
+    started,
+    start,
+    finish: (value: string) => {
+      finish(value);
+    },
+  };
+}
+
+describe('InFlightQueries', () => {
+  it('runs one query for concurrent callers of the same key, and a new one after it ends', async () => {
+    const queries = new InFlightQueries<string>();
+    const query = manualQuery();
+    const first = queries.run('A a.test', query.start, undefined);
+    const second = queries.run('A a.test', query.start, undefined);
+    assert.equal(query.started.length, 1);
+    assert.equal(queries.shared, 1);
+    query.finish('answer');
+    assert.deepEqual(await Promise.all([first, second]), ['answer', 'answer']);
+    const third = queries.run('A a.test', query.start, undefined);
+    assert.equal(query.started.length, 2);
+    query.finish('again');
+    assert.equal(await third, 'again');
+  });
+
+  it('keeps the query going while one caller still waits; aborts it when the last gives up', async () => {
+    const queries = new InFlightQueries<string>();
+    const query = manualQuery();
+    const a = new AbortController();
+    const b = new AbortController();
+    const first = queries.run('MX a.test', query.start, a.signal);
+    const second = queries.run('MX a.test', query.start, b.signal);
+    a.abort(new Error('caller a gave up'));
+    await assert.rejects(first, /caller a gave up/);
+    assert.equal(query.started[0]?.aborted, false);
+    b.abort(new Error('caller b gave up'));
+    await assert.rejects(second, /caller b gave up/);
+    assert.equal(query.started[0]?.aborted, true);
+  });
+
+  it('abortAll() rejects every caller with the reason', async () => {
+    const queries = new InFlightQueries<string>();
+    const query = manualQuery();
+    const pending = queries.run('A a.test', query.start, undefined);
+    queries.abortAll(new Error('closed'));
+    assert.equal(query.started[0]?.aborted, true);
+    await assert.rejects(pending, /query aborted/);
+  });
+});
