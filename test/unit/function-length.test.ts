@@ -18,7 +18,6 @@ const LIMIT = 150;
 const ALLOWED = new Set([
   'src/jobs/postgres/pg-job-store.ts: openPgJobStore',
   'src/jobs/sqlite-job-store.ts: openSqliteJobStore',
-  'src/demo/dns-server.ts: startDnsServer',
   'src/server/app.ts: createApp',
   'src/server/job-routes.ts: registerJobRoutes',
   'src/cli/bulk.ts: runBulk',
