@@ -18,6 +18,7 @@ import {
   type StoredOutputRow,
   type StoredResultCount,
 } from './stored-rows.js';
+import { JobStoreError, noSuchJob } from './errors.js';
 import type {
   JobItem,
   JobRecord,
@@ -27,7 +28,6 @@ import type {
   PendingAddress,
   WebhookDelivery,
 } from './job-store.js';
-import { JobStoreError, noSuchJob } from './errors.js';
 
 /** Bumped when the schema changes; `PRAGMA user_version` records what a file has. */
 const SCHEMA_VERSION = 2;
@@ -124,14 +124,11 @@ function settle<T>(call: () => T): Promise<T> {
   });
 }
 
-/**
- * Opens (and creates or migrates) a job store in a SQLite file. `':memory:'` gives a private store.
- *
- * @example
- * const store = openSqliteJobStore('jobs.rcpt.db');
- * const job = await store.createJob({ options: {} });
- */
-export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions = {}): JobStore {
+/** An ISO 8601 timestamp, as the job rows store times. */
+const now = () => new Date().toISOString();
+
+/** Opens the file and brings its schema up to date; closes it again if that fails. */
+function openDatabase(path: string, options: SqliteJobStoreOptions): Database.Database {
   const db = new Database(path, { readonly: options.readonly === true });
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
@@ -159,9 +156,12 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
     db.close();
     throw error;
   }
+  return db;
+}
 
-  const now = () => new Date().toISOString();
-  const statements = {
+/** Every statement the store runs, prepared once per connection. */
+function prepareStatements(db: Database.Database) {
+  return {
     insertJob: db.prepare(
       `INSERT INTO jobs (id, owner, status, created_at, updated_at, options, source, source_path, layout)
        VALUES (@id, @owner, 'queued', @now, @now, @options, @source, @sourcePath, @layout)`,
@@ -256,226 +256,286 @@ export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions 
        next_at = coalesce(@nextAt, next_at) WHERE id = @id`,
     ),
   };
+}
 
-  function requireJob(id: string): JobRecord {
-    const row = statements.getJob.get(id);
+type Statements = ReturnType<typeof prepareStatements>;
+
+/**
+ * Opens (and creates or migrates) a job store in a SQLite file. `':memory:'` gives a private store.
+ *
+ * @example
+ * const store = openSqliteJobStore('jobs.rcpt.db');
+ * const job = await store.createJob({ options: {} });
+ */
+export function openSqliteJobStore(path: string, options: SqliteJobStoreOptions = {}): JobStore {
+  return new SqliteJobStore(openDatabase(path, options));
+}
+
+/**
+ * The store over one connection. Every method answers through settle(): better-sqlite3 throws
+ * synchronously (no such job, a foreign key, a closed file), and a caller of a Promise-returning
+ * method catches with `.catch()`. Calls that write several rows are one transaction each.
+ */
+class SqliteJobStore implements JobStore {
+  readonly #db: Database.Database;
+  readonly #statements: Statements;
+  readonly #addItems: (id: string, items: readonly JobItem[]) => void;
+  readonly #putResults: (id: string, results: readonly KeyedResult[]) => number;
+  readonly #claimDeliveries: (at: number, leaseMs: number, limit: number) => WebhookDelivery[];
+  readonly #numberJob: (id: string) => number;
+  readonly #finishIngest: (id: string) => void;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    const statements = prepareStatements(db);
+    this.#statements = statements;
+    this.#addItems = db.transaction((id: string, items: readonly JobItem[]) => {
+      for (const item of items) {
+        statements.insertItem.run(
+          id,
+          item.row,
+          item.line,
+          item.key,
+          item.input,
+          item.fields === null ? null : JSON.stringify(item.fields),
+          item.error,
+        );
+      }
+    });
+    this.#putResults = db.transaction((id: string, results: readonly KeyedResult[]) =>
+      putResults(statements, id, results),
+    );
+    this.#claimDeliveries = db.transaction(
+      (at: number, leaseMs: number, limit: number): WebhookDelivery[] => {
+        for (const job of statements.endedWithWebhook.all()) {
+          if (webhookFlagsOf(job.options).onEnd) statements.owe.run(job.id, 'end', '', at);
+        }
+        const rows = statements.due.all(at, limit);
+        for (const row of rows) statements.hold.run(at + leaseMs, row.id);
+        return rows.map(toWebhookDelivery);
+      },
+    );
+    this.#numberJob = db.transaction((id: string): number => {
+      statements.insertNumber.run(id);
+      const row = statements.numberOf.get(id);
+      if (row === undefined) throw noSuchJob(id);
+      return row.number;
+    });
+    this.#finishIngest = db.transaction((id: string) => {
+      const totals = statements.totals.get(id) ?? { rows: 0, addresses: 0 };
+      const done = statements.doneCount.get(id)?.done ?? 0;
+      statements.finishIngest.run(totals.rows, totals.addresses, done, now(), id);
+    });
+  }
+
+  #requireJob(id: string): JobRecord {
+    const row = this.#statements.getJob.get(id);
     if (row === undefined) throw noSuchJob(id);
     return toJobRecord(row);
   }
 
-  const addItems = db.transaction((id: string, items: readonly JobItem[]) => {
-    for (const item of items) {
-      statements.insertItem.run(
+  createJob(job: NewJob): Promise<JobRecord> {
+    return settle(() => {
+      // 128 bits from the CSPRNG (a v4 UUID carries 122): the id is a capability in URLs and logs.
+      const id = randomBytes(16).toString('hex');
+      this.#statements.insertJob.run({
         id,
-        item.row,
-        item.line,
-        item.key,
-        item.input,
-        item.fields === null ? null : JSON.stringify(item.fields),
-        item.error,
-      );
-    }
-  });
+        owner: job.owner ?? null,
+        now: now(),
+        options: JSON.stringify(job.options ?? {}),
+        source: job.source ? JSON.stringify(job.source) : null,
+        sourcePath: job.source?.path ?? null,
+        layout: job.layout ? JSON.stringify(job.layout) : null,
+      });
+      return this.#requireJob(id);
+    });
+  }
 
-  const putResults = db.transaction((id: string, results: readonly KeyedResult[]): number => {
-    let added = 0;
-    const options = statements.jobOptions.get(id)?.options;
-    const owesResults = options !== undefined && webhookFlagsOf(options).onResult;
-    const at = Date.now();
-    for (const { key, result } of results) {
-      const json = JSON.stringify(result);
-      const inserted = statements.insertResult.run(
+  getJob(id: string): Promise<JobRecord | null> {
+    return settle(() => {
+      const row = this.#statements.getJob.get(id);
+      return row === undefined ? null : toJobRecord(row);
+    });
+  }
+
+  findJobBySourcePath(path: string): Promise<JobRecord | null> {
+    return settle(() => {
+      const row = this.#statements.findBySource.get(path);
+      return row === undefined ? null : toJobRecord(row);
+    });
+  }
+
+  listJobs(statuses: Parameters<JobStore['listJobs']>[0]): Promise<JobRecord[]> {
+    return settle(() => {
+      if (statuses.length === 0) return [];
+      const marks = statuses.map(() => '?').join(', ');
+      const rows = this.#db
+        .prepare<string[], JobRow>(`SELECT * FROM jobs WHERE status IN (${marks}) ORDER BY created_at, rowid`)
+        .all(...statuses);
+      return rows.map(toJobRecord);
+    });
+  }
+
+  setLayout(id: string, layout: Parameters<JobStore['setLayout']>[1]): Promise<void> {
+    return settle(() => {
+      this.#statements.setLayout.run(JSON.stringify(layout), now(), id);
+    });
+  }
+
+  setOptions(id: string, options: Parameters<JobStore['setOptions']>[1]): Promise<void> {
+    return settle(() => {
+      this.#statements.setOptions.run(JSON.stringify(options), now(), id);
+    });
+  }
+
+  addItems(id: string, items: readonly JobItem[]): Promise<void> {
+    return settle(() => {
+      this.#addItems(id, items);
+    });
+  }
+
+  finishIngest(id: string): Promise<JobRecord> {
+    return settle(() => {
+      this.#finishIngest(id);
+      return this.#requireJob(id);
+    });
+  }
+
+  setStatus(
+    id: string,
+    status: Parameters<JobStore['setStatus']>[1],
+    error: string | null = null,
+  ): Promise<JobRecord> {
+    return settle(() => {
+      this.#statements.setStatus.run({ id, status, error, now: now() });
+      return this.#requireJob(id);
+    });
+  }
+
+  pendingAddresses(id: string, afterKey: string | null, limit: number): Promise<PendingAddress[]> {
+    // '' sorts before every key, so "after nothing" is "after ''".
+    return settle(() => this.#statements.pending.all(id, afterKey ?? '', id, limit));
+  }
+
+  putResults(id: string, results: readonly KeyedResult[]): Promise<number> {
+    return settle(() => (results.length === 0 ? 0 : this.#putResults(id, results)));
+  }
+
+  getProgress(id: string): ReturnType<JobStore['getProgress']> {
+    return settle(() => toJobProgress(this.#requireJob(id), this.#statements.verdictCounts.all(id)));
+  }
+
+  async *readOutput(
+    id: string,
+    readOptions: Parameters<JobStore['readOutput']>[1] = {},
+  ): ReturnType<JobStore['readOutput']> {
+    const pageSize = readOptions.pageSize ?? DEFAULT_OUTPUT_PAGE;
+    let after = 0;
+    for (;;) {
+      // A page at a time, with `.all()`: an open iterator would lock this connection against the
+      // runner's writes for as long as the consumer takes (better-sqlite3 allows one active statement).
+      const page = this.#statements.outputPage.all(id, id, after, pageSize);
+      // Let the runner's writes in between pages (one connection, one thread).
+      await Promise.resolve();
+      for (const row of page) yield toOutputRow(row);
+      const last = page.at(-1);
+      if (last === undefined || page.length < pageSize) return;
+      after = last.row;
+    }
+  }
+
+  deleteJob(id: string): Promise<boolean> {
+    return settle(() => this.#statements.deleteJob.run(id).changes > 0);
+  }
+
+  getDomainFacts(domain: string, at = Date.now()): ReturnType<JobStore['getDomainFacts']> {
+    return settle(() => {
+      const row = this.#statements.getDomain.get(domain, at);
+      if (row === undefined) return null;
+      return {
+        domain: row.domain,
+        mx: row.mx === null ? null : (JSON.parse(row.mx) as unknown),
+        catchAll: row.catch_all === null ? null : row.catch_all === 1,
+        provider: row.provider,
+        expiresAt: row.expires_at,
+      };
+    });
+  }
+
+  putDomainFacts(facts: Parameters<JobStore['putDomainFacts']>[0]): Promise<void> {
+    return settle(() => {
+      this.#statements.putDomain.run({
+        domain: facts.domain,
+        mx: facts.mx === null || facts.mx === undefined ? null : JSON.stringify(facts.mx),
+        catchAll: facts.catchAll === null ? null : facts.catchAll ? 1 : 0,
+        provider: facts.provider,
+        expiresAt: facts.expiresAt,
+        now: Date.now(),
+      });
+    });
+  }
+
+  purgeDomainFacts(at = Date.now()): Promise<number> {
+    return settle(() => this.#statements.purgeDomains.run(at).changes);
+  }
+
+  numberJob(id: string): Promise<number> {
+    return settle(() => this.#numberJob(id));
+  }
+
+  jobIdOfNumber(number: number): Promise<string | null> {
+    return settle(() => this.#statements.idOfNumber.get(number)?.job_id ?? null);
+  }
+
+  claimWebhookDeliveries(at: number, leaseMs: number, limit: number): Promise<WebhookDelivery[]> {
+    return settle(() => this.#claimDeliveries(at, leaseMs, limit));
+  }
+
+  settleWebhookDelivery(
+    id: number,
+    outcome: Parameters<JobStore['settleWebhookDelivery']>[1],
+  ): Promise<void> {
+    return settle(() => {
+      this.#statements.settle.run({
         id,
-        key,
-        result.verdict,
-        result.reason,
-        json,
-        result.checkedAt,
-      );
-      if (inserted.changes === 1) {
-        added += 1;
-        // The webhook call for a first result is owed in the same transaction as the result.
-        if (owesResults) statements.owe.run(id, 'result', key, at);
-      } else statements.replaceResult.run(result.verdict, result.reason, json, result.checkedAt, id, key);
-    }
-    if (added > 0) statements.addDone.run(added, now(), id);
-    return added;
-  });
+        state: outcome.state,
+        error: outcome.state === 'delivered' ? null : outcome.error,
+        nextAt: outcome.state === 'pending' ? outcome.nextAt : null,
+      });
+    });
+  }
 
-  const claimDeliveries = db.transaction((at: number, leaseMs: number, limit: number): WebhookDelivery[] => {
-    for (const job of statements.endedWithWebhook.all()) {
-      if (webhookFlagsOf(job.options).onEnd) statements.owe.run(job.id, 'end', '', at);
-    }
-    const rows = statements.due.all(at, limit);
-    for (const row of rows) statements.hold.run(at + leaseMs, row.id);
-    return rows.map(toWebhookDelivery);
-  });
+  close(): Promise<void> {
+    return settle(() => {
+      if (this.#db.open) this.#db.close();
+    });
+  }
+}
 
-  const numberJob = db.transaction((id: string): number => {
-    statements.insertNumber.run(id);
-    const row = statements.numberOf.get(id);
-    if (row === undefined) throw noSuchJob(id);
-    return row.number;
-  });
-
-  const finishIngest = db.transaction((id: string) => {
-    const totals = statements.totals.get(id) ?? { rows: 0, addresses: 0 };
-    const done = statements.doneCount.get(id)?.done ?? 0;
-    statements.finishIngest.run(totals.rows, totals.addresses, done, now(), id);
-  });
-
-  // Every method answers through settle(): better-sqlite3 throws synchronously (no such job, a foreign
-  // key, a closed file), and a caller of a Promise-returning method catches with `.catch()`.
-  const store: JobStore = {
-    createJob(job: NewJob) {
-      return settle(() => {
-        // 128 bits from the CSPRNG (a v4 UUID carries 122): the id is a capability in URLs and logs.
-        const id = randomBytes(16).toString('hex');
-        statements.insertJob.run({
-          id,
-          owner: job.owner ?? null,
-          now: now(),
-          options: JSON.stringify(job.options ?? {}),
-          source: job.source ? JSON.stringify(job.source) : null,
-          sourcePath: job.source?.path ?? null,
-          layout: job.layout ? JSON.stringify(job.layout) : null,
-        });
-        return requireJob(id);
-      });
-    },
-    getJob(id) {
-      return settle(() => {
-        const row = statements.getJob.get(id);
-        return row === undefined ? null : toJobRecord(row);
-      });
-    },
-    findJobBySourcePath(path) {
-      return settle(() => {
-        const row = statements.findBySource.get(path);
-        return row === undefined ? null : toJobRecord(row);
-      });
-    },
-    listJobs(statuses) {
-      return settle(() => {
-        if (statuses.length === 0) return [];
-        const marks = statuses.map(() => '?').join(', ');
-        const rows = db
-          .prepare<string[], JobRow>(
-            `SELECT * FROM jobs WHERE status IN (${marks}) ORDER BY created_at, rowid`,
-          )
-          .all(...statuses);
-        return rows.map(toJobRecord);
-      });
-    },
-    setLayout(id, layout) {
-      return settle(() => {
-        statements.setLayout.run(JSON.stringify(layout), now(), id);
-      });
-    },
-    setOptions(id, options) {
-      return settle(() => {
-        statements.setOptions.run(JSON.stringify(options), now(), id);
-      });
-    },
-    addItems(id, items) {
-      return settle(() => {
-        addItems(id, items);
-      });
-    },
-    finishIngest(id) {
-      return settle(() => {
-        finishIngest(id);
-        return requireJob(id);
-      });
-    },
-    setStatus(id, status, error = null) {
-      return settle(() => {
-        statements.setStatus.run({ id, status, error, now: now() });
-        return requireJob(id);
-      });
-    },
-    pendingAddresses(id, afterKey, limit) {
-      // '' sorts before every key, so "after nothing" is "after ''".
-      return settle(() => statements.pending.all(id, afterKey ?? '', id, limit));
-    },
-    putResults(id, results) {
-      return settle(() => (results.length === 0 ? 0 : putResults(id, results)));
-    },
-    getProgress(id) {
-      return settle(() => {
-        return toJobProgress(requireJob(id), statements.verdictCounts.all(id));
-      });
-    },
-    async *readOutput(id, readOptions = {}) {
-      const pageSize = readOptions.pageSize ?? DEFAULT_OUTPUT_PAGE;
-      let after = 0;
-      for (;;) {
-        // A page at a time, with `.all()`: an open iterator would lock this connection against the
-        // runner's writes for as long as the consumer takes (better-sqlite3 allows one active statement).
-        const page = statements.outputPage.all(id, id, after, pageSize);
-        // Let the runner's writes in between pages (one connection, one thread).
-        await Promise.resolve();
-        for (const row of page) yield toOutputRow(row);
-        const last = page.at(-1);
-        if (last === undefined || page.length < pageSize) return;
-        after = last.row;
-      }
-    },
-    deleteJob(id) {
-      return settle(() => statements.deleteJob.run(id).changes > 0);
-    },
-    getDomainFacts(domain, at = Date.now()) {
-      return settle(() => {
-        const row = statements.getDomain.get(domain, at);
-        if (row === undefined) return null;
-        return {
-          domain: row.domain,
-          mx: row.mx === null ? null : (JSON.parse(row.mx) as unknown),
-          catchAll: row.catch_all === null ? null : row.catch_all === 1,
-          provider: row.provider,
-          expiresAt: row.expires_at,
-        };
-      });
-    },
-    putDomainFacts(facts) {
-      return settle(() => {
-        statements.putDomain.run({
-          domain: facts.domain,
-          mx: facts.mx === null || facts.mx === undefined ? null : JSON.stringify(facts.mx),
-          catchAll: facts.catchAll === null ? null : facts.catchAll ? 1 : 0,
-          provider: facts.provider,
-          expiresAt: facts.expiresAt,
-          now: Date.now(),
-        });
-      });
-    },
-    purgeDomainFacts(at = Date.now()) {
-      return settle(() => statements.purgeDomains.run(at).changes);
-    },
-    numberJob(id) {
-      return settle(() => numberJob(id));
-    },
-    jobIdOfNumber(number) {
-      return settle(() => statements.idOfNumber.get(number)?.job_id ?? null);
-    },
-    claimWebhookDeliveries(at, leaseMs, limit) {
-      return settle(() => claimDeliveries(at, leaseMs, limit));
-    },
-    settleWebhookDelivery(id, outcome) {
-      return settle(() => {
-        statements.settle.run({
-          id,
-          state: outcome.state,
-          error: outcome.state === 'delivered' ? null : outcome.error,
-          nextAt: outcome.state === 'pending' ? outcome.nextAt : null,
-        });
-      });
-    },
-    close() {
-      return settle(() => {
-        if (db.open) db.close();
-      });
-    },
-  };
-  return store;
+/**
+ * Stores each result once per key (a second result for a key replaces the first, without counting
+ * twice) and owes the webhook call for a first result in the same transaction. Runs inside one.
+ */
+function putResults(statements: Statements, id: string, results: readonly KeyedResult[]): number {
+  let added = 0;
+  const options = statements.jobOptions.get(id)?.options;
+  const owesResults = options !== undefined && webhookFlagsOf(options).onResult;
+  const at = Date.now();
+  for (const { key, result } of results) {
+    const json = JSON.stringify(result);
+    const inserted = statements.insertResult.run(
+      id,
+      key,
+      result.verdict,
+      result.reason,
+      json,
+      result.checkedAt,
+    );
+    if (inserted.changes === 1) {
+      added += 1;
+      if (owesResults) statements.owe.run(id, 'result', key, at);
+    } else statements.replaceResult.run(result.verdict, result.reason, json, result.checkedAt, id, key);
+  }
+  if (added > 0) statements.addDone.run(added, now(), id);
+  return added;
 }
