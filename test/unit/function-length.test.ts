@@ -20,7 +20,6 @@ const ALLOWED = new Set([
   'src/server/app.ts: createApp',
   'src/server/job-routes.ts: registerJobRoutes',
   'src/cli/bulk.ts: runBulk',
-  'src/server/jobs-backend.ts: createJobsBackend',
   'src/server/reacher-routes.ts: registerReacherRoutes',
   'src/server/server.ts: startServer',
 ]);
