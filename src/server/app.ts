@@ -14,7 +14,7 @@ import { DEFAULT_SMTP_PORT, DEFAULT_TIMEOUT_MS } from '../index.js';
 import type { Verifier, VerifyCallOptions, VerifyResult } from '../index.js';
 import type { DoctorOptions } from '../index.js';
 import { loadWebAssets } from '../web/assets.js';
-import { LOCAL_OWNER, createApiKeys, presentedKey } from './auth.js';
+import { LOCAL_OWNER, createApiKeys, presentedKey, type ApiKeys } from './auth.js';
 import { limitBodies } from './body-limit.js';
 import { guardOrigin } from './origin-guard.js';
 import { renderDocsPage } from './docs-page.js';
@@ -25,6 +25,7 @@ import { isJsonType, registerJobRoutes, type JobsBackend } from './job-routes.js
 import { createLogger, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { isReacherPath, registerReacherRoutes } from './reacher-routes.js';
+import type { AppEnv, Limits } from './app-env.js';
 import { webhookSecrets } from './webhooks.js';
 import {
   NO_PROXIES,
@@ -32,8 +33,7 @@ import {
   type ReacherSetting,
   type ServerSmtpSettings,
 } from './reacher-settings.js';
-import { createRateLimiter, type RateLimitOptions } from './rate-limit.js';
-import type { AppEnv, Limits } from './app-env.js';
+import { createRateLimiter, type RateLimitOptions, type RateLimiter } from './rate-limit.js';
 import { ErrorSchema, ResultSchema, VerifyManyResponseSchema, VerifyRequestSchema } from './schemas.js';
 
 export type { AppEnv, Limits };
@@ -157,21 +157,84 @@ export function serverSmtpSettings(smtp: AppDeps['smtp']): ServerSmtpSettings {
 
 /** Builds the app. It owns no sockets: close `deps.verifier`, `deps.jobs` and `deps.metrics` yourself. */
 export function createApp(deps: AppDeps): App {
-  const limits: Limits = {
+  const limits = resolveLimits(deps);
+  const logger = deps.logger ?? createLogger({ level: 'silent' });
+  const keys = createApiKeys(deps.apiKeys ?? []);
+  const rateLimit = deps.rateLimit === undefined ? DEFAULT_RATE_LIMIT : deps.rateLimit;
+  const secretOf = webhookSecrets(deps.apiKeys ?? [], deps.webhooks?.localSecret);
+  const app = newApp(logger);
+
+  app.use('*', observeRequests(logger, deps.metrics ?? null));
+  app.use('*', securityHeaders);
+  app.use('*', guardOrigin({ keyless: !keys.required, allowedHosts: deps.allowedHosts ?? [] }));
+  const authenticate = authenticator(keys, createRateLimiter(AUTH_FAILURE_LIMIT));
+  const charge = charger(rateLimit);
+  const chargeOne: MiddlewareHandler<AppEnv> = async (c, next) => {
+    charge(c, 1);
+    await next();
+  };
+  for (const path of API_PATHS) {
+    app.use(path, authenticate);
+    app.use(path, chargeOne);
+  }
+  app.use('/metrics', authenticate);
+  app.use('*', bodyLimits(limits));
+
+  /** Verifies with the request's deadline: a client that hangs up stops its probes. */
+  const verifyFor = (
+    c: Context<AppEnv>,
+    address: string,
+    call: Omit<VerifyCallOptions, 'signal'> = {},
+  ): Promise<VerifyResult> => {
+    const signal = AbortSignal.any([AbortSignal.timeout(limits.syncDeadlineMs), c.req.raw.signal]);
+    return deps.verifier.verify(address, { ...call, signal });
+  };
+  const logResults = (owner: string, results: readonly VerifyResult[]): void => {
+    logVerified(logger, deps.logAddresses === true, owner, results);
+  };
+  registerVerifyRoute(app, limits, charge, verifyFor, logResults);
+  registerReacherRoutes(app, {
+    verify: verifyFor,
+    logResults,
+    settings: {
+      locked: deps.reacher?.locked ?? new Set(),
+      proxies: deps.reacher?.proxies ?? NO_PROXIES,
+      maxTimeoutMs: limits.syncDeadlineMs,
+    },
+    server: serverSmtpSettings(deps.smtp),
+    backendName: deps.backendName ?? 'rcpt',
+    jobs: deps.jobs ?? null,
+    limits,
+    allowPrivateTargets: deps.webhooks?.allowPrivateTargets === true,
+    canSignWebhooks: (owner) => secretOf(owner) !== null,
+  });
+  registerJobRoutes(app, {
+    jobs: deps.jobs ?? null,
+    limits,
+    logger,
+    allowPrivateTargets: deps.webhooks?.allowPrivateTargets === true,
+    canSignWebhooks: (owner) => secretOf(owner) !== null,
+    ...(deps.shutdown === undefined ? {} : { shutdown: deps.shutdown }),
+  });
+  registerExplainRoute(app);
+  registerDoctorRoute(app, { options: deps.doctor ?? {}, operatorKeys: deps.operatorKeys ?? [] });
+  registerServiceRoutes(app, deps, keys.required);
+  return app;
+}
+
+/** The request limits, the defaults filled in. */
+function resolveLimits(deps: AppDeps): Limits {
+  return {
     maxBodyBytes: deps.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     maxSyncAddresses: deps.limits?.maxSyncAddresses ?? DEFAULT_MAX_SYNC_ADDRESSES,
     syncDeadlineMs: deps.limits?.syncDeadlineMs ?? DEFAULT_SYNC_DEADLINE_MS,
     maxUploadBytes: deps.limits?.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
     maxJobAddresses: deps.limits?.maxJobAddresses ?? DEFAULT_MAX_JOB_ADDRESSES,
   };
-  const logger = deps.logger ?? createLogger({ level: 'silent' });
-  const metrics = deps.metrics ?? null;
-  const keys = createApiKeys(deps.apiKeys ?? []);
-  const rateLimit = deps.rateLimit === undefined ? DEFAULT_RATE_LIMIT : deps.rateLimit;
-  const limiter = rateLimit === null ? null : createRateLimiter(rateLimit);
-  const assets = loadWebAssets();
-  const secretOf = webhookSecrets(deps.apiKeys ?? [], deps.webhooks?.localSecret);
+}
 
+/** The bare app: schema failures and errors answered as JSON in one place, unknown routes as 404. */
+function newApp(logger: Logger): App {
   const app: App = new OpenAPIHono<AppEnv>({
     // Validation failures become the same JSON error as everything else, with each field's problem.
     defaultHook: (result) => {
@@ -192,7 +255,6 @@ export function createApp(deps: AppDeps): App {
     description:
       'An API key from RCPT_API_KEYS or the key file (none needed when the server runs without keys)',
   });
-
   app.onError((error, c) =>
     errorResponse(
       error,
@@ -206,9 +268,12 @@ export function createApp(deps: AppDeps): App {
   app.notFound((c) =>
     c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` }, 404),
   );
+  return app;
+}
 
-  // One log line and one metric per request: route pattern, status, time, caller's key id; no bodies.
-  const observe: MiddlewareHandler<AppEnv> = async (c, next) => {
+/** One log line and one metric per request: route pattern, status, time, caller's key id; no bodies. */
+function observeRequests(logger: Logger, metrics: Metrics | null): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
     const started = performance.now();
     await next();
     const seconds = (performance.now() - started) / 1000;
@@ -226,25 +291,27 @@ export function createApp(deps: AppDeps): App {
       'request',
     );
   };
-  app.use('*', observe);
+}
 
-  // Pages are same-origin only: no inline script, no framing, no sniffing.
-  app.use('*', async (c, next) => {
-    await next();
-    c.res.headers.set('X-Content-Type-Options', 'nosniff');
-    c.res.headers.set('Referrer-Policy', 'no-referrer');
-    if (c.res.headers.get('Content-Type')?.startsWith('text/html') === true) {
-      c.res.headers.set(
-        'Content-Security-Policy',
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-      );
-    }
-  });
+/** Pages are same-origin only: no inline script, no framing, no sniffing. */
+const securityHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  c.res.headers.set('X-Content-Type-Options', 'nosniff');
+  c.res.headers.set('Referrer-Policy', 'no-referrer');
+  if (c.res.headers.get('Content-Type')?.startsWith('text/html') === true) {
+    c.res.headers.set(
+      'Content-Security-Policy',
+      "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    );
+  }
+};
 
-  app.use('*', guardOrigin({ keyless: !keys.required, allowedHosts: deps.allowedHosts ?? [] }));
-
-  const authFailures = createRateLimiter(AUTH_FAILURE_LIMIT);
-  const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
+/**
+ * Sets the caller's key id as `owner`, or answers 401 (no key, an unknown key); guessing keys is
+ * slowed per client address by `authFailures`.
+ */
+function authenticator(keys: ApiKeys, authFailures: RateLimiter): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
     if (!keys.required) {
       c.set('owner', LOCAL_OWNER);
       return next();
@@ -276,9 +343,12 @@ export function createApp(deps: AppDeps): App {
     c.set('owner', owner);
     return next();
   };
+}
 
-  /** Spends `cost` tokens of the caller's bucket, or answers 429 with when to come back. */
-  const charge = (c: Context<AppEnv>, cost: number): void => {
+/** Spends `cost` tokens of the caller's bucket, or answers 429 with when to come back. */
+function charger(rateLimit: RateLimitOptions | null): (c: Context<AppEnv>, cost: number) => void {
+  const limiter = rateLimit === null ? null : createRateLimiter(rateLimit);
+  return (c, cost) => {
     if (limiter === null) return;
     const decision = limiter.take(c.get('owner'), cost);
     if (!decision.allowed) {
@@ -290,62 +360,58 @@ export function createApp(deps: AppDeps): App {
       );
     }
   };
+}
 
-  const chargeOne: MiddlewareHandler<AppEnv> = async (c, next) => {
-    charge(c, 1);
-    await next();
-  };
-  for (const path of API_PATHS) {
-    app.use(path, authenticate);
-    app.use(path, chargeOne);
-  }
-  app.use('/metrics', authenticate);
-
-  // Every body of every route, counted as it arrives whatever its framing: job uploads up to their
-  // own limit (streamed into the store unless they are a JSON list), everything else up to
-  // `maxBodyBytes`, routes added later included.
-  app.use(
-    '*',
-    limitBodies(
-      limits.maxBodyBytes,
-      [
-        {
-          method: 'POST',
-          path: '/v1/jobs',
-          maxBytes: limits.maxUploadBytes,
-          streams: (type) => !isJsonType(type),
-        },
-        // Reacher's bulk list is JSON, read whole, up to the same upload limit.
-        { method: 'POST', path: '/v1/bulk', maxBytes: limits.maxUploadBytes },
-      ],
-      (rule) => (rule === null ? '; for long lists, create a job (POST /v1/jobs)' : ''),
-    ),
+/**
+ * Every body of every route, counted as it arrives whatever its framing: job uploads up to their own
+ * limit (streamed into the store unless they are a JSON list), everything else up to `maxBodyBytes`,
+ * routes added later included.
+ */
+function bodyLimits(limits: Limits): MiddlewareHandler<AppEnv> {
+  return limitBodies(
+    limits.maxBodyBytes,
+    [
+      {
+        method: 'POST',
+        path: '/v1/jobs',
+        maxBytes: limits.maxUploadBytes,
+        streams: (type) => !isJsonType(type),
+      },
+      // Reacher's bulk list is JSON, read whole, up to the same upload limit.
+      { method: 'POST', path: '/v1/bulk', maxBytes: limits.maxUploadBytes },
+    ],
+    (rule) => (rule === null ? '; for long lists, create a job (POST /v1/jobs)' : ''),
   );
+}
 
-  /** Verifies with the request's deadline: a client that hangs up stops its probes. */
-  const verifyFor = (
-    c: Context<AppEnv>,
-    address: string,
-    call: Omit<VerifyCallOptions, 'signal'> = {},
-  ): Promise<VerifyResult> => {
-    const signal = AbortSignal.any([AbortSignal.timeout(limits.syncDeadlineMs), c.req.raw.signal]);
-    return deps.verifier.verify(address, { ...call, signal });
-  };
-  const logResults = (owner: string, results: readonly VerifyResult[]) => {
-    for (const result of results) {
-      logger.info(
-        {
-          key: owner,
-          verdict: result.verdict,
-          reason: result.reason,
-          ms: result.durationMs,
-          ...(deps.logAddresses === true ? { address: result.input } : {}),
-        },
-        'verified',
-      );
-    }
-  };
+function logVerified(
+  logger: Logger,
+  logAddresses: boolean,
+  owner: string,
+  results: readonly VerifyResult[],
+): void {
+  for (const result of results) {
+    logger.info(
+      {
+        key: owner,
+        verdict: result.verdict,
+        reason: result.reason,
+        ms: result.durationMs,
+        ...(logAddresses ? { address: result.input } : {}),
+      },
+      'verified',
+    );
+  }
+}
 
+/** `POST /v1/verify`: one address, or a short list, verified within the request. */
+function registerVerifyRoute(
+  app: App,
+  limits: Limits,
+  charge: (c: Context<AppEnv>, cost: number) => void,
+  verifyFor: (c: Context<AppEnv>, address: string) => Promise<VerifyResult>,
+  logResults: (owner: string, results: readonly VerifyResult[]) => void,
+): void {
   app.openapi(verifyRoute(), async (c) => {
     const body = c.req.valid('json');
     const single = body.email !== undefined;
@@ -372,45 +438,18 @@ export function createApp(deps: AppDeps): App {
     if (single) return c.json(results[0] as VerifyResult, 200);
     return c.json({ results }, 200);
   });
+}
 
-  registerReacherRoutes(app, {
-    verify: verifyFor,
-    logResults,
-    settings: {
-      locked: deps.reacher?.locked ?? new Set(),
-      proxies: deps.reacher?.proxies ?? NO_PROXIES,
-      maxTimeoutMs: limits.syncDeadlineMs,
-    },
-    server: serverSmtpSettings(deps.smtp),
-    backendName: deps.backendName ?? 'rcpt',
-    jobs: deps.jobs ?? null,
-    limits,
-    allowPrivateTargets: deps.webhooks?.allowPrivateTargets === true,
-    canSignWebhooks: (owner) => secretOf(owner) !== null,
-  });
-
-  registerJobRoutes(app, {
-    jobs: deps.jobs ?? null,
-    limits,
-    logger,
-    allowPrivateTargets: deps.webhooks?.allowPrivateTargets === true,
-    canSignWebhooks: (owner) => secretOf(owner) !== null,
-    ...(deps.shutdown === undefined ? {} : { shutdown: deps.shutdown }),
-  });
-
-  registerExplainRoute(app);
-
-  registerDoctorRoute(app, { options: deps.doctor ?? {}, operatorKeys: deps.operatorKeys ?? [] });
-
+/** Health, metrics, the OpenAPI document and its page, and the web page's files. */
+function registerServiceRoutes(app: App, deps: AppDeps, keysRequired: boolean): void {
+  const metrics = deps.metrics ?? null;
   app.get('/healthz', (c) =>
-    c.json({ status: 'ok', jobs: deps.jobs != null, auth: keys.required ? 'api-key' : 'none' }),
+    c.json({ status: 'ok', jobs: deps.jobs != null, auth: keysRequired ? 'api-key' : 'none' }),
   );
-
   app.get('/metrics', async (c) => {
     if (metrics === null) throw new HttpError(404, 'not_found', 'Metrics are not enabled on this server');
     return c.body(await metrics.render(), 200, { 'Content-Type': metrics.registry.contentType });
   });
-
   const openApiDocument = () =>
     app.getOpenAPI31Document({
       openapi: '3.1.0',
@@ -423,13 +462,11 @@ export function createApp(deps: AppDeps): App {
     });
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
   app.get('/docs', (c) => c.html(renderDocsPage(openApiDocument())));
-
-  for (const [path, asset] of assets) {
+  for (const [path, asset] of loadWebAssets()) {
     app.get(path, (c) =>
       c.body(asset.body, 200, { 'Content-Type': asset.type, 'Cache-Control': 'no-cache', ETag: asset.etag }),
     );
   }
-  return app;
 }
 
 /** The client's IP address as the socket saw it (`unknown` under `app.request()`, without a socket). */
