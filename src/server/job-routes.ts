@@ -5,7 +5,7 @@
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { stream, streamSSE } from 'hono/streaming';
+import { stream, streamSSE, type SSEStreamingApi } from 'hono/streaming';
 
 import type { Verdict } from '../index.js';
 import type { FormatOptions, OutputRow, WebhookDelivery, WebhookOutcome } from '../jobs/index.js';
@@ -194,276 +194,294 @@ export interface JobRoutesDeps {
   readonly shutdown?: AbortSignal;
 }
 
+/** `POST /v1/jobs`: a list, a CSV or a text upload becomes a job. */
+const CREATE_JOB_ROUTE = createRoute({
+  method: 'post',
+  path: '/v1/jobs',
+  summary: 'Create a verification job',
+  description:
+    'Send `{"emails": […]}`, or a `text/csv` body (a header row; the address column is found by name: email, e-mail, address, mail) or a `text/plain` body (one address a line). The upload is streamed into the job store.',
+  security: [{ bearer: [] }],
+  request: {
+    body: {
+      // Not `required`: a required body makes the JSON validator run for CSV and text bodies too.
+      // An empty body is refused by the handler.
+      required: false,
+      content: {
+        'application/json': { schema: JobCreateJsonSchema },
+        'text/csv': { schema: z.string() },
+        'text/plain': { schema: z.string() },
+      },
+    },
+  },
+  responses: {
+    202: {
+      description: 'Accepted and queued',
+      content: { 'application/json': { schema: JobCreatedSchema } },
+    },
+    400: { description: 'Malformed input', content: { 'application/json': { schema: ErrorSchema } } },
+    401: errors[401],
+    413: {
+      description: 'Upload or list too large',
+      content: { 'application/json': { schema: ErrorSchema } },
+    },
+    415: {
+      description: 'Unsupported content type',
+      content: { 'application/json': { schema: ErrorSchema } },
+    },
+    429: errors[429],
+    507: errors[507],
+  },
+});
+
+/** `GET /v1/jobs/{id}`. */
+const GET_JOB_ROUTE = createRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}',
+  summary: 'A job: status, totals by verdict and reason, progress, ETA',
+  security: [{ bearer: [] }],
+  request: { params: JobIdParamSchema },
+  responses: {
+    200: { description: 'The job', content: { 'application/json': { schema: JobSchema } } },
+    401: errors[401],
+    404: errors[404],
+    429: errors[429],
+  },
+});
+
+/** `GET /v1/jobs/{id}/events`. */
+const JOB_EVENTS_ROUTE = createRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}/events',
+  summary: 'Live progress as server-sent events',
+  description:
+    'A `progress` event (the job as JSON) whenever it changes, then one `end` event when the job is done, cancelled or failed; the stream then closes.',
+  security: [{ bearer: [] }],
+  request: { params: JobIdParamSchema },
+  responses: {
+    200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } },
+    401: errors[401],
+    404: errors[404],
+    429: errors[429],
+  },
+});
+
+/** `GET /v1/jobs/{id}/results`. */
+const JOB_RESULTS_ROUTE = createRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}/results',
+  summary: 'The results so far, streamed as CSV or NDJSON',
+  description:
+    'CSV keeps the input columns and appends the result columns; NDJSON is one result object (docs/result.md) a line.',
+  security: [{ bearer: [] }],
+  request: { params: JobIdParamSchema, query: ResultsQuerySchema },
+  responses: {
+    200: {
+      description: 'The results',
+      content: { 'text/csv': { schema: z.string() }, 'application/x-ndjson': { schema: z.string() } },
+    },
+    401: errors[401],
+    404: errors[404],
+    429: errors[429],
+  },
+});
+
+/** `DELETE /v1/jobs/{id}`. */
+const CANCEL_JOB_ROUTE = createRoute({
+  method: 'delete',
+  path: '/v1/jobs/{id}',
+  summary: 'Cancel a job; what is done stays downloadable',
+  security: [{ bearer: [] }],
+  request: { params: JobIdParamSchema },
+  responses: {
+    200: {
+      description: 'The job after cancelling',
+      content: { 'application/json': { schema: JobSchema } },
+    },
+    401: errors[401],
+    404: errors[404],
+    429: errors[429],
+    507: errors[507],
+  },
+});
+
+/** The job backend, or 503 when the server runs without a job store. */
+function backendOf(deps: JobRoutesDeps): JobsBackend {
+  if (deps.jobs === null) throw new HttpError(503, 'unavailable', 'This server runs without a job store');
+  return deps.jobs;
+}
+
+/** The caller's job, or a 404 that does not say whether the id exists for someone else. */
+async function ownJobOf(deps: JobRoutesDeps, c: Context<AppEnv>, id: string): Promise<JobView> {
+  const job = await backendOf(deps).get(id);
+  if (job === null || job.owner !== c.get('owner')) {
+    throw new HttpError(404, 'not_found', `No job ${id}`);
+  }
+  return job;
+}
+
+/** rcpt's `webhook` object, checked: its URL through the private-target filter, its headers. */
+async function readJobWebhook(
+  deps: JobRoutesDeps,
+  owner: string,
+  given: NonNullable<z.infer<typeof JobCreateJsonSchema>['webhook']>,
+): Promise<JobWebhook> {
+  if (!deps.canSignWebhooks(owner)) {
+    throw new HttpError(
+      400,
+      'bad_request',
+      'webhook: this server has no API keys, so no key to sign webhook calls with: set RCPT_WEBHOOK_SECRET',
+    );
+  }
+  const target = {
+    url: await checkWebhookUrl(given.url, deps.allowPrivateTargets),
+    headers: checkWebhookHeaders(given.headers),
+    extra: null,
+  };
+  const events = new Set(given.events ?? ['end']);
+  return {
+    onResult: events.has('result'),
+    onEnd: events.has('end'),
+    api: 'rcpt',
+    result: events.has('result') ? target : null,
+    end: events.has('end') ? target : null,
+  };
+}
+
+/**
+ * A `progress` event whenever the job's view changes (a comment line now and then to keep the
+ * connection open), then `end` once it is finished; stops when the client leaves or the server stops.
+ */
+async function streamJobEvents(
+  sse: SSEStreamingApi,
+  jobs: JobsBackend,
+  id: string,
+  shutdown: AbortSignal | undefined,
+): Promise<void> {
+  let last = '';
+  let quietSince = Date.now();
+  let eventId = 0;
+  while (!sse.aborted && !sse.closed && shutdown?.aborted !== true) {
+    const job = await jobs.get(id);
+    if (job === null) break;
+    const view = jobResponse(job);
+    const data = JSON.stringify(view);
+    if (data !== last) {
+      last = data;
+      quietSince = Date.now();
+      await sse.writeSSE({ event: 'progress', data, id: String(++eventId) });
+    } else if (Date.now() - quietSince > EVENTS_KEEPALIVE_MS) {
+      quietSince = Date.now();
+      await sse.write(': keep-alive\n\n');
+    }
+    if (FINISHED.has(job.status)) {
+      await sse.writeSSE({ event: 'end', data, id: String(eventId + 1) });
+      break;
+    }
+    await sse.sleep(EVENTS_POLL_MS);
+  }
+}
+
 export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps): void {
   const { limits, logger } = deps;
-  const backend = (): JobsBackend => {
-    if (deps.jobs === null) throw new HttpError(503, 'unavailable', 'This server runs without a job store');
-    return deps.jobs;
-  };
-  /** rcpt's `webhook` object, checked: its URL through the private-target filter, its headers. */
-  const readJobWebhook = async (
-    owner: string,
-    given: NonNullable<z.infer<typeof JobCreateJsonSchema>['webhook']>,
-  ): Promise<JobWebhook> => {
-    if (!deps.canSignWebhooks(owner)) {
+  const backend = (): JobsBackend => backendOf(deps);
+  const ownJob = (c: Context<AppEnv>, id: string): Promise<JobView> => ownJobOf(deps, c, id);
+
+  app.openapi(CREATE_JOB_ROUTE, async (c) => {
+    const jobs = backend();
+    // The body was counted on the way in (body-limit.ts): a JSON list up to the upload limit before
+    // the validator parsed it, a CSV or text upload is counted as it streams into the store.
+    const type = mediaTypeOf(c);
+    let input: JobInput;
+    let webhook: JobWebhook | null = null;
+    if (isJsonType(type)) {
+      // Only JSON bodies are validated (and only they reach here); the text types are read below.
+      const body = c.req.valid('json') as z.infer<typeof JobCreateJsonSchema>;
+      if (body.emails.length === 0) throw new HttpError(400, 'bad_request', '"emails" is empty');
+      input = { kind: 'list', emails: body.emails };
+      if (body.webhook !== undefined) webhook = await readJobWebhook(deps, c.get('owner'), body.webhook);
+    } else {
+      const body = await nonEmpty(c.req.raw.body);
+      if (body === null) throw new HttpError(400, 'bad_request', 'The body is empty');
+      input = { kind: type === 'text/csv' ? 'csv' : 'text', body };
+    }
+    if (input.kind === 'list' && input.emails.length > limits.maxJobAddresses) {
       throw new HttpError(
-        400,
-        'bad_request',
-        'webhook: this server has no API keys, so no key to sign webhook calls with: set RCPT_WEBHOOK_SECRET',
+        413,
+        'payload_too_large',
+        `At most ${limits.maxJobAddresses} addresses per job (got ${input.emails.length})`,
       );
     }
-    const target = {
-      url: await checkWebhookUrl(given.url, deps.allowPrivateTargets),
-      headers: checkWebhookHeaders(given.headers),
-      extra: null,
-    };
-    const events = new Set(given.events ?? ['end']);
-    return {
-      onResult: events.has('result'),
-      onEnd: events.has('end'),
-      api: 'rcpt',
-      result: events.has('result') ? target : null,
-      end: events.has('end') ? target : null,
-    };
-  };
-  /** The caller's job, or a 404 that does not say whether the id exists for someone else. */
-  const ownJob = async (c: Context<AppEnv>, id: string): Promise<JobView> => {
-    const job = await backend().get(id);
-    if (job === null || job.owner !== c.get('owner')) {
-      throw new HttpError(404, 'not_found', `No job ${id}`);
-    }
-    return job;
-  };
-
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/jobs',
-      summary: 'Create a verification job',
-      description:
-        'Send `{"emails": […]}`, or a `text/csv` body (a header row; the address column is found by name: email, e-mail, address, mail) or a `text/plain` body (one address a line). The upload is streamed into the job store.',
-      security: [{ bearer: [] }],
-      request: {
-        body: {
-          // Not `required`: a required body makes the JSON validator run for CSV and text bodies too.
-          // An empty body is refused by the handler.
-          required: false,
-          content: {
-            'application/json': { schema: JobCreateJsonSchema },
-            'text/csv': { schema: z.string() },
-            'text/plain': { schema: z.string() },
-          },
-        },
-      },
-      responses: {
-        202: {
-          description: 'Accepted and queued',
-          content: { 'application/json': { schema: JobCreatedSchema } },
-        },
-        400: { description: 'Malformed input', content: { 'application/json': { schema: ErrorSchema } } },
-        401: errors[401],
-        413: {
-          description: 'Upload or list too large',
-          content: { 'application/json': { schema: ErrorSchema } },
-        },
-        415: {
-          description: 'Unsupported content type',
-          content: { 'application/json': { schema: ErrorSchema } },
-        },
-        429: errors[429],
-        507: errors[507],
-      },
-    }),
-    async (c) => {
-      const jobs = backend();
-      // The body was counted on the way in (body-limit.ts): a JSON list up to the upload limit before
-      // the validator parsed it, a CSV or text upload is counted as it streams into the store.
-      const type = mediaTypeOf(c);
-      let input: JobInput;
-      let webhook: JobWebhook | null = null;
-      if (isJsonType(type)) {
-        // Only JSON bodies are validated (and only they reach here); the text types are read below.
-        const body = c.req.valid('json') as z.infer<typeof JobCreateJsonSchema>;
-        if (body.emails.length === 0) throw new HttpError(400, 'bad_request', '"emails" is empty');
-        input = { kind: 'list', emails: body.emails };
-        if (body.webhook !== undefined) webhook = await readJobWebhook(c.get('owner'), body.webhook);
-      } else {
-        const body = await nonEmpty(c.req.raw.body);
-        if (body === null) throw new HttpError(400, 'bad_request', 'The body is empty');
-        input = { kind: type === 'text/csv' ? 'csv' : 'text', body };
-      }
-      if (input.kind === 'list' && input.emails.length > limits.maxJobAddresses) {
+    let job: JobView;
+    try {
+      job = await jobs.create(c.get('owner'), input, {
+        maxAddresses: limits.maxJobAddresses,
+        ...(webhook === null ? {} : { extra: { webhook } }),
+      });
+    } catch (error) {
+      if (error instanceof JobInputError) {
         throw new HttpError(
-          413,
-          'payload_too_large',
-          `At most ${limits.maxJobAddresses} addresses per job (got ${input.emails.length})`,
+          error.tooLarge ? 413 : 400,
+          error.tooLarge ? 'payload_too_large' : 'bad_request',
+          error.message,
         );
       }
-      let job: JobView;
-      try {
-        job = await jobs.create(c.get('owner'), input, {
-          maxAddresses: limits.maxJobAddresses,
-          ...(webhook === null ? {} : { extra: { webhook } }),
-        });
-      } catch (error) {
-        if (error instanceof JobInputError) {
-          throw new HttpError(
-            error.tooLarge ? 413 : 400,
-            error.tooLarge ? 'payload_too_large' : 'bad_request',
-            error.message,
-          );
+      throw storeFull(error);
+    }
+    logger.info({ key: c.get('owner'), job: job.id, total: job.total, kind: input.kind }, 'job created');
+    return c.json({ id: job.id, status: job.status, total: job.total }, 202, {
+      Location: `/v1/jobs/${job.id}`,
+    });
+  });
+
+  app.openapi(GET_JOB_ROUTE, async (c) => {
+    const job = await ownJob(c, c.req.valid('param').id);
+    return c.json(jobResponse(job), 200);
+  });
+
+  app.openapi(JOB_EVENTS_ROUTE, async (c) => {
+    const id = c.req.valid('param').id;
+    await ownJob(c, id);
+    const jobs = backend();
+    return streamSSE(c, (sse) => streamJobEvents(sse, jobs, id, deps.shutdown));
+  });
+
+  app.openapi(JOB_RESULTS_ROUTE, async (c) => {
+    const id = c.req.valid('param').id;
+    const query = c.req.valid('query');
+    const format = query.format ?? 'csv';
+    await ownJob(c, id);
+    const lines = backend().results(id, format, { csvFormulas: query.csv_formulas ?? 'escape' });
+    c.header('Content-Type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
+    c.header(
+      'Content-Disposition',
+      `attachment; filename="rcpt-${id}.${format === 'csv' ? 'csv' : 'ndjson'}"`,
+    );
+    return stream(
+      c,
+      async (out) => {
+        for await (const line of lines) {
+          if (out.aborted) break;
+          await out.write(line);
         }
+      },
+      async (error) => {
+        logger.error({ err: error, job: id }, 'results stream failed');
+        await Promise.resolve();
+      },
+    );
+  });
+
+  app.openapi(CANCEL_JOB_ROUTE, async (c) => {
+    const id = c.req.valid('param').id;
+    await ownJob(c, id);
+    const job = await backend()
+      .cancel(id)
+      .catch((error: unknown) => {
         throw storeFull(error);
-      }
-      logger.info({ key: c.get('owner'), job: job.id, total: job.total, kind: input.kind }, 'job created');
-      return c.json({ id: job.id, status: job.status, total: job.total }, 202, {
-        Location: `/v1/jobs/${job.id}`,
       });
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/jobs/{id}',
-      summary: 'A job: status, totals by verdict and reason, progress, ETA',
-      security: [{ bearer: [] }],
-      request: { params: JobIdParamSchema },
-      responses: {
-        200: { description: 'The job', content: { 'application/json': { schema: JobSchema } } },
-        401: errors[401],
-        404: errors[404],
-        429: errors[429],
-      },
-    }),
-    async (c) => {
-      const job = await ownJob(c, c.req.valid('param').id);
-      return c.json(jobResponse(job), 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/jobs/{id}/events',
-      summary: 'Live progress as server-sent events',
-      description:
-        'A `progress` event (the job as JSON) whenever it changes, then one `end` event when the job is done, cancelled or failed; the stream then closes.',
-      security: [{ bearer: [] }],
-      request: { params: JobIdParamSchema },
-      responses: {
-        200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } },
-        401: errors[401],
-        404: errors[404],
-        429: errors[429],
-      },
-    }),
-    async (c) => {
-      const id = c.req.valid('param').id;
-      await ownJob(c, id);
-      const jobs = backend();
-      return streamSSE(c, async (sse) => {
-        let last = '';
-        let quietSince = Date.now();
-        let eventId = 0;
-        while (!sse.aborted && !sse.closed && deps.shutdown?.aborted !== true) {
-          const job = await jobs.get(id);
-          if (job === null) break;
-          const view = jobResponse(job);
-          const data = JSON.stringify(view);
-          if (data !== last) {
-            last = data;
-            quietSince = Date.now();
-            await sse.writeSSE({ event: 'progress', data, id: String(++eventId) });
-          } else if (Date.now() - quietSince > EVENTS_KEEPALIVE_MS) {
-            quietSince = Date.now();
-            await sse.write(': keep-alive\n\n');
-          }
-          if (FINISHED.has(job.status)) {
-            await sse.writeSSE({ event: 'end', data, id: String(eventId + 1) });
-            break;
-          }
-          await sse.sleep(EVENTS_POLL_MS);
-        }
-      });
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/jobs/{id}/results',
-      summary: 'The results so far, streamed as CSV or NDJSON',
-      description:
-        'CSV keeps the input columns and appends the result columns; NDJSON is one result object (docs/result.md) a line.',
-      security: [{ bearer: [] }],
-      request: { params: JobIdParamSchema, query: ResultsQuerySchema },
-      responses: {
-        200: {
-          description: 'The results',
-          content: { 'text/csv': { schema: z.string() }, 'application/x-ndjson': { schema: z.string() } },
-        },
-        401: errors[401],
-        404: errors[404],
-        429: errors[429],
-      },
-    }),
-    async (c) => {
-      const id = c.req.valid('param').id;
-      const query = c.req.valid('query');
-      const format = query.format ?? 'csv';
-      await ownJob(c, id);
-      const lines = backend().results(id, format, { csvFormulas: query.csv_formulas ?? 'escape' });
-      c.header('Content-Type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
-      c.header(
-        'Content-Disposition',
-        `attachment; filename="rcpt-${id}.${format === 'csv' ? 'csv' : 'ndjson'}"`,
-      );
-      return stream(
-        c,
-        async (out) => {
-          for await (const line of lines) {
-            if (out.aborted) break;
-            await out.write(line);
-          }
-        },
-        async (error) => {
-          logger.error({ err: error, job: id }, 'results stream failed');
-          await Promise.resolve();
-        },
-      );
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'delete',
-      path: '/v1/jobs/{id}',
-      summary: 'Cancel a job; what is done stays downloadable',
-      security: [{ bearer: [] }],
-      request: { params: JobIdParamSchema },
-      responses: {
-        200: {
-          description: 'The job after cancelling',
-          content: { 'application/json': { schema: JobSchema } },
-        },
-        401: errors[401],
-        404: errors[404],
-        429: errors[429],
-        507: errors[507],
-      },
-    }),
-    async (c) => {
-      const id = c.req.valid('param').id;
-      await ownJob(c, id);
-      const job = await backend()
-        .cancel(id)
-        .catch((error: unknown) => {
-          throw storeFull(error);
-        });
-      if (job === null) throw new HttpError(404, 'not_found', `No job ${id}`);
-      logger.info({ key: c.get('owner'), job: id, status: job.status }, 'job cancelled');
-      return c.json(jobResponse(job), 200);
-    },
-  );
+    if (job === null) throw new HttpError(404, 'not_found', `No job ${id}`);
+    logger.info({ key: c.get('owner'), job: id, status: job.status }, 'job cancelled');
+    return c.json(jobResponse(job), 200);
+  });
 }

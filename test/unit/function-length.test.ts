@@ -17,7 +17,6 @@ const LIMIT = 150;
 /** `file: name` of each function allowed over the limit for now. */
 const ALLOWED = new Set([
   'src/jobs/postgres/pg-job-store.ts: openPgJobStore',
-  'src/server/job-routes.ts: registerJobRoutes',
   'src/cli/bulk.ts: runBulk',
   'src/server/reacher-routes.ts: registerReacherRoutes',
   'src/server/server.ts: startServer',
