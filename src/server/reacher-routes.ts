@@ -133,6 +133,101 @@ async function readTarget(
   }
 }
 
+/** `POST /v1/bulk`: Reacher's bulk job. */
+const BULK_ROUTE = createRoute({
+  method: 'post',
+  path: '/v1/bulk',
+  summary: 'Reacher-compatible bulk job',
+  description:
+    'Reacher\'s `{"input": [...], "webhook"?: {"on_each_email": {url, headers?, extra?}}}` → `{"job_id": n}`. Runs on rcpt\'s job engine (the same store, tenancy, limits and politeness as /v1/jobs); duplicates are verified once. rcpt adds `webhook.on_job_end`. Per-request SMTP settings are refused: bulk jobs run with the server\'s own.',
+  security: [{ bearer: [] }],
+  request: {
+    body: { content: { 'application/json': { schema: ReacherBulkRequestSchema } }, required: true },
+  },
+  responses: {
+    200: {
+      description: 'The job, queued',
+      content: { 'application/json': { schema: ReacherBulkCreatedSchema } },
+    },
+    ...reacherErrors,
+    507: {
+      description: 'The job store is full',
+      content: { 'application/json': { schema: ReacherErrorBodySchema } },
+    },
+  },
+});
+
+/** `GET /v1/bulk/{job_id}`: Reacher's bulk progress. */
+const BULK_PROGRESS_ROUTE = createRoute({
+  method: 'get',
+  path: '/v1/bulk/{job_id}',
+  summary: 'Reacher-compatible bulk job progress',
+  description:
+    'Counts are of distinct addresses (a duplicate in `input` is verified once); `job_status` is `Completed` once the job is done, cancelled or failed.',
+  security: [{ bearer: [] }],
+  request: { params: ReacherJobIdParamSchema },
+  responses: {
+    200: {
+      description: 'The job',
+      content: { 'application/json': { schema: ReacherBulkProgressSchema } },
+    },
+    ...reacherErrors,
+  },
+});
+
+/** `GET /v1/bulk/{job_id}/results`: Reacher's bulk results. */
+const BULK_RESULTS_ROUTE = createRoute({
+  method: 'get',
+  path: '/v1/bulk/{job_id}/results',
+  summary: 'Reacher-compatible bulk job results',
+  description:
+    'JSON `{"results": [CheckEmailOutput…]}` (`limit` default 50, `offset`) or CSV with Reacher\'s columns (`format=csv`; every row unless `limit`), one per input row in input order. A job still running is a 400, as in Reacher.',
+  security: [{ bearer: [] }],
+  request: { params: ReacherJobIdParamSchema, query: ReacherResultsQuerySchema },
+  responses: {
+    200: {
+      description: 'A page of results',
+      content: {
+        'application/json': { schema: ReacherBulkResultsSchema },
+        'text/csv': { schema: z.string() },
+      },
+    },
+    ...reacherErrors,
+  },
+});
+
+/** Bulk jobs run with the server's own SMTP settings: a request that sets one is refused. */
+function refuseSmtpSettings(body: Readonly<Record<string, unknown>>): void {
+  for (const setting of ['from_email', 'hello_name', 'proxy', 'smtp_port', 'smtp_timeout']) {
+    if (body[setting] !== undefined && body[setting] !== null) {
+      throw new HttpError(
+        400,
+        'bad_request',
+        `${setting}: bulk jobs run with this server's own SMTP settings; leave it out (or use /v1/check_email)`,
+      );
+    }
+  }
+}
+
+/** Reacher's `webhook` object (and rcpt's `on_job_end`), checked; `null` when there is none. */
+async function readBulkWebhook(
+  deps: ReacherRoutesDeps,
+  owner: string,
+  given: z.infer<typeof ReacherBulkRequestSchema>['webhook'],
+): Promise<JobWebhook | null> {
+  const result = await readTarget('on_each_email', given?.on_each_email, deps.allowPrivateTargets);
+  const end = await readTarget('on_job_end', given?.on_job_end, deps.allowPrivateTargets);
+  if (result === null && end === null) return null;
+  if (!deps.canSignWebhooks(owner)) {
+    throw new HttpError(
+      400,
+      'bad_request',
+      'webhook: this server has no API keys, so no key to sign webhook calls with: set RCPT_WEBHOOK_SECRET',
+    );
+  }
+  return { onResult: result !== null, onEnd: end !== null, api: 'reacher', result, end };
+}
+
 export function registerReacherRoutes(app: OpenAPIHono<AppEnv>, deps: ReacherRoutesDeps): void {
   const backend = (): JobsBackend => {
     if (deps.jobs === null) throw new HttpError(503, 'unavailable', 'This server runs without a job store');
@@ -160,155 +255,72 @@ export function registerReacherRoutes(app: OpenAPIHono<AppEnv>, deps: ReacherRou
     });
   }
 
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/bulk',
-      summary: 'Reacher-compatible bulk job',
-      description:
-        'Reacher\'s `{"input": [...], "webhook"?: {"on_each_email": {url, headers?, extra?}}}` → `{"job_id": n}`. Runs on rcpt\'s job engine (the same store, tenancy, limits and politeness as /v1/jobs); duplicates are verified once. rcpt adds `webhook.on_job_end`. Per-request SMTP settings are refused: bulk jobs run with the server\'s own.',
-      security: [{ bearer: [] }],
-      request: {
-        body: { content: { 'application/json': { schema: ReacherBulkRequestSchema } }, required: true },
-      },
-      responses: {
-        200: {
-          description: 'The job, queued',
-          content: { 'application/json': { schema: ReacherBulkCreatedSchema } },
+  app.openapi(BULK_ROUTE, async (c) => {
+    const body = c.req.valid('json');
+    const jobs = backend();
+    if (body.input.length === 0) throw new HttpError(400, 'bad_request', 'Empty input');
+    if (body.input.length > deps.limits.maxJobAddresses) {
+      throw new HttpError(
+        413,
+        'payload_too_large',
+        `At most ${deps.limits.maxJobAddresses} addresses per job (got ${body.input.length})`,
+      );
+    }
+    refuseSmtpSettings(body);
+    const owner = c.get('owner');
+    const webhook = await readBulkWebhook(deps, owner, body.webhook);
+    let job: JobView;
+    try {
+      job = await jobs.create(
+        owner,
+        { kind: 'list', emails: body.input },
+        {
+          maxAddresses: deps.limits.maxJobAddresses,
+          extra: { api: 'reacher', ...(webhook === null ? {} : { webhook }) },
         },
-        ...reacherErrors,
-        507: {
-          description: 'The job store is full',
-          content: { 'application/json': { schema: ReacherErrorBodySchema } },
-        },
-      },
-    }),
-    async (c) => {
-      const body = c.req.valid('json');
-      const jobs = backend();
-      if (body.input.length === 0) throw new HttpError(400, 'bad_request', 'Empty input');
-      if (body.input.length > deps.limits.maxJobAddresses) {
+      );
+    } catch (error) {
+      if (error instanceof JobInputError) {
         throw new HttpError(
-          413,
-          'payload_too_large',
-          `At most ${deps.limits.maxJobAddresses} addresses per job (got ${body.input.length})`,
+          error.tooLarge ? 413 : 400,
+          error.tooLarge ? 'payload_too_large' : 'bad_request',
+          error.message,
         );
       }
-      for (const setting of ['from_email', 'hello_name', 'proxy', 'smtp_port', 'smtp_timeout']) {
-        if (body[setting] !== undefined && body[setting] !== null) {
-          throw new HttpError(
-            400,
-            'bad_request',
-            `${setting}: bulk jobs run with this server's own SMTP settings; leave it out (or use /v1/check_email)`,
-          );
-        }
-      }
-      const owner = c.get('owner');
-      const result = await readTarget('on_each_email', body.webhook?.on_each_email, deps.allowPrivateTargets);
-      const end = await readTarget('on_job_end', body.webhook?.on_job_end, deps.allowPrivateTargets);
-      if ((result !== null || end !== null) && !deps.canSignWebhooks(owner)) {
-        throw new HttpError(
-          400,
-          'bad_request',
-          'webhook: this server has no API keys, so no key to sign webhook calls with: set RCPT_WEBHOOK_SECRET',
-        );
-      }
-      const webhook: JobWebhook | null =
-        result === null && end === null
-          ? null
-          : { onResult: result !== null, onEnd: end !== null, api: 'reacher', result, end };
-      let job: JobView;
-      try {
-        job = await jobs.create(
-          owner,
-          { kind: 'list', emails: body.input },
-          {
-            maxAddresses: deps.limits.maxJobAddresses,
-            extra: { api: 'reacher', ...(webhook === null ? {} : { webhook }) },
-          },
-        );
-      } catch (error) {
-        if (error instanceof JobInputError) {
-          throw new HttpError(
-            error.tooLarge ? 413 : 400,
-            error.tooLarge ? 'payload_too_large' : 'bad_request',
-            error.message,
-          );
-        }
-        if (error instanceof JobStoreFullError) throw new HttpError(507, 'storage_full', error.message);
-        throw error;
-      }
-      return c.json({ job_id: await jobs.number(job.id) }, 200);
-    },
-  );
+      if (error instanceof JobStoreFullError) throw new HttpError(507, 'storage_full', error.message);
+      throw error;
+    }
+    return c.json({ job_id: await jobs.number(job.id) }, 200);
+  });
 
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/bulk/{job_id}',
-      summary: 'Reacher-compatible bulk job progress',
-      description:
-        'Counts are of distinct addresses (a duplicate in `input` is verified once); `job_status` is `Completed` once the job is done, cancelled or failed.',
-      security: [{ bearer: [] }],
-      request: { params: ReacherJobIdParamSchema },
-      responses: {
-        200: {
-          description: 'The job',
-          content: { 'application/json': { schema: ReacherBulkProgressSchema } },
-        },
-        ...reacherErrors,
-      },
-    }),
-    async (c) => {
-      const jobId = c.req.valid('param').job_id;
-      const job = await ownJob(c, jobId);
-      return c.json(toReacherProgress(job, jobId), 200);
-    },
-  );
+  app.openapi(BULK_PROGRESS_ROUTE, async (c) => {
+    const jobId = c.req.valid('param').job_id;
+    const job = await ownJob(c, jobId);
+    return c.json(toReacherProgress(job, jobId), 200);
+  });
 
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/bulk/{job_id}/results',
-      summary: 'Reacher-compatible bulk job results',
-      description:
-        'JSON `{"results": [CheckEmailOutput…]}` (`limit` default 50, `offset`) or CSV with Reacher\'s columns (`format=csv`; every row unless `limit`), one per input row in input order. A job still running is a 400, as in Reacher.',
-      security: [{ bearer: [] }],
-      request: { params: ReacherJobIdParamSchema, query: ReacherResultsQuerySchema },
-      responses: {
-        200: {
-          description: 'A page of results',
-          content: {
-            'application/json': { schema: ReacherBulkResultsSchema },
-            'text/csv': { schema: z.string() },
-          },
-        },
-        ...reacherErrors,
-      },
-    }),
-    async (c) => {
-      const jobId = c.req.valid('param').job_id;
-      const query = c.req.valid('query');
-      const job = await ownJob(c, jobId);
-      if (toReacherProgress(job, jobId).job_status === 'Running') {
-        throw new HttpError(400, 'bad_request', `Job ${jobId} is still running, please try again later`);
-      }
-      const format = query.format ?? 'json';
-      const offset = query.offset ?? 0;
-      const limit = query.limit ?? (format === 'json' ? DEFAULT_JSON_LIMIT : Number.POSITIVE_INFINITY);
-      const echo = serverEcho(deps.server);
-      const page = [];
-      let seen = 0;
-      for await (const row of backend().rows(job.id)) {
-        if (page.length >= limit) break;
-        // Rows never verified (a cancelled job) have no output, as Reacher has no task result for them.
-        if (row.result === null) continue;
-        if (seen++ < offset) continue;
-        page.push(toReacherResponse(row.result, new Date(row.result.checkedAt), echo, deps.backendName));
-      }
-      if (format === 'json') return c.json({ results: page }, 200);
-      const csv = stringify([[...REACHER_CSV_COLUMNS], ...page.map(toReacherCsvRecord)]);
-      return c.body(csv, 200, { 'Content-Type': 'text/csv; charset=utf-8' });
-    },
-  );
+  app.openapi(BULK_RESULTS_ROUTE, async (c) => {
+    const jobId = c.req.valid('param').job_id;
+    const query = c.req.valid('query');
+    const job = await ownJob(c, jobId);
+    if (toReacherProgress(job, jobId).job_status === 'Running') {
+      throw new HttpError(400, 'bad_request', `Job ${jobId} is still running, please try again later`);
+    }
+    const format = query.format ?? 'json';
+    const offset = query.offset ?? 0;
+    const limit = query.limit ?? (format === 'json' ? DEFAULT_JSON_LIMIT : Number.POSITIVE_INFINITY);
+    const echo = serverEcho(deps.server);
+    const page = [];
+    let seen = 0;
+    for await (const row of backend().rows(job.id)) {
+      if (page.length >= limit) break;
+      // Rows never verified (a cancelled job) have no output, as Reacher has no task result for them.
+      if (row.result === null) continue;
+      if (seen++ < offset) continue;
+      page.push(toReacherResponse(row.result, new Date(row.result.checkedAt), echo, deps.backendName));
+    }
+    if (format === 'json') return c.json({ results: page }, 200);
+    const csv = stringify([[...REACHER_CSV_COLUMNS], ...page.map(toReacherCsvRecord)]);
+    return c.body(csv, 200, { 'Content-Type': 'text/csv; charset=utf-8' });
+  });
 }
