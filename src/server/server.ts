@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 
 import { createAdaptorServer } from '@hono/node-server';
 
-import { createVerifier, type VerifyOptions } from '../index.js';
+import { createVerifier, type Verifier, type VerifyOptions } from '../index.js';
 import { openSqliteJobStore } from '../jobs/index.js';
 import { isPostgresUrl, openScaleOut } from '../jobs/postgres/index.js';
 import type { DoctorOptions } from '../index.js';
@@ -96,21 +96,7 @@ export function isLoopbackHost(host: string): boolean {
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger();
   const apiKeys = options.apiKeys ?? [];
-  let host = options.host ?? DEFAULT_HOST;
-  if (apiKeys.length === 0) {
-    if (!isLoopbackHost(host)) {
-      logger.warn(
-        { requestedHost: host, host: DEFAULT_HOST },
-        'no API keys configured (RCPT_API_KEYS or --api-key-file): listening on loopback only',
-      );
-      host = DEFAULT_HOST;
-    } else {
-      logger.warn(
-        { host },
-        'no API keys configured: the API is open to anyone on this machine (loopback only)',
-      );
-    }
-  }
+  const host = listenHost(options, logger);
   const verifyOptions = options.verify ?? {};
   if (verifyOptions.allowPrivateTargets === true) {
     logger.warn('private targets allowed: this server will probe loopback and private networks');
@@ -124,63 +110,20 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     () => verifier.close(),
   ];
   try {
-    let jobs: ClosableJobsBackend | null = options.jobs ?? null;
-    if (jobs === null && options.db !== undefined && isPostgresUrl(options.db)) {
-      // Scale-out: jobs are stored in PostgreSQL and verified by `rcpt worker` processes; this server
-      // accepts them and serves progress and results.
-      const cluster = await openScaleOut(options.db, {
-        supervise: false,
-        ...(options.pgSchema === undefined ? {} : { schema: options.pgSchema }),
-        onError: (error) => {
-          logger.error({ err: error }, 'job queue error');
-        },
-      });
-      toClose.push(() => cluster.close());
-      jobs = createJobsBackend({
-        store: cluster.store,
-        verifier,
-        logger,
-        dispatch: (id) => cluster.submit(id),
-        // Recorded with each job: the workers verify it with these, not with their own flags.
-        ...(options.jobSettings === undefined ? {} : { settings: options.jobSettings }),
-      });
-      const shown = new URL(options.db);
-      if (shown.password !== '') shown.password = '***';
-      logger.info(
-        { db: shown.href, schema: cluster.store.schema },
-        'job store open (PostgreSQL: rcpt worker verifies)',
-      );
-    } else if (jobs === null && options.db !== undefined) {
-      await mkdir(dirname(resolve(options.db)), { recursive: true });
-      jobs = createJobsBackend({
-        store: openSqliteJobStore(options.db),
-        verifier,
-        logger,
-        ...(options.runningJobs === undefined ? {} : { runningJobs: options.runningJobs }),
-        ...(options.jobSettings === undefined ? {} : { settings: options.jobSettings }),
-        ...(options.overrideSettings === undefined ? {} : { overrideSettings: options.overrideSettings }),
-      });
-      logger.info({ db: resolve(options.db) }, 'job store open');
-    }
-    const smtp = {
-      ...(verifyOptions.helo === undefined ? {} : { helo: verifyOptions.helo }),
-      ...(verifyOptions.mailFrom === undefined ? {} : { mailFrom: verifyOptions.mailFrom }),
-      ...(verifyOptions.smtpPort === undefined ? {} : { port: verifyOptions.smtpPort }),
-      ...(verifyOptions.timeoutMs === undefined ? {} : { timeoutMs: verifyOptions.timeoutMs }),
-    };
+    const jobs = options.jobs ?? (await openJobs(options, verifier, logger, toClose));
+    const smtp = smtpSettingsOf(verifyOptions);
     const allowPrivateTargets = verifyOptions.allowPrivateTargets === true;
     const { localSecret, ...senderTimings } = options.webhooks ?? {};
     if (jobs !== null) {
-      const backend = jobs;
       // Running jobs stop first (they go back to queued, resumable), then the verifier closes.
-      toClose.unshift(() => backend.close());
-      metrics.setQueueDepth(() => backend.queueDepth());
+      toClose.unshift(() => jobs.close());
+      metrics.setQueueDepth(() => jobs.queueDepth());
       // Unfinished jobs that began with other settings stop the start (JobSettingsError), before
       // this server listens.
-      await backend.resumed;
+      await jobs.resumed;
       // Webhook calls owed by any job of the store, sent from here; stopped before the store closes.
       const sender = new WebhookSender({
-        source: createWebhookSource(backend, serverSmtpSettings(smtp), 'rcpt'),
+        source: createWebhookSource(jobs, serverSmtpSettings(smtp), 'rcpt'),
         secretOf: webhookSecrets(apiKeys, localSecret),
         allowPrivateTargets,
         logger,
@@ -209,20 +152,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       webhooks: { allowPrivateTargets, ...(localSecret === undefined ? {} : { localSecret }) },
     });
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? DEFAULT_PORT, host.replace(/^\[|\]$/g, ''), () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, options.port ?? DEFAULT_PORT, host);
     const address = server.address() as AddressInfo;
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
     logger.info(
       { url, auth: apiKeys.length > 0 ? `${apiKeys.length} API key(s)` : 'none', jobs: jobs !== null },
       'listening',
     );
-
     let closing: Promise<void> | null = null;
     return {
       app,
@@ -230,30 +166,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       host: address.address,
       port: address.port,
       close() {
-        closing ??= (async () => {
-          shutdown.abort();
-          const closed = new Promise<void>((resolve) => {
-            server.close(() => {
-              resolve();
-            });
-          });
-          // A connection becomes idle when its last response ends (event streams end on `shutdown`):
-          // close idle ones as they appear rather than waiting for their keep-alive timeout.
-          server.closeIdleConnections();
-          const sweep = setInterval(() => {
-            server.closeIdleConnections();
-          }, IDLE_SWEEP_MS);
-          // Slow requests get a grace period, then their connections are cut.
-          const grace = setTimeout(() => {
-            server.closeAllConnections();
-          }, SHUTDOWN_GRACE_MS);
-          grace.unref();
-          await closed;
-          clearInterval(sweep);
-          clearTimeout(grace);
-          for (const step of toClose) await step();
-          logger.info('stopped');
-        })();
+        closing ??= closeGracefully(server, shutdown, toClose, logger);
         return closing;
       },
     };
@@ -261,4 +174,124 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     for (const step of toClose) await step();
     throw error;
   }
+}
+
+/** Where to listen: without API keys, loopback only whatever was asked (with a warning either way). */
+function listenHost(options: ServerOptions, logger: Logger): string {
+  const host = options.host ?? DEFAULT_HOST;
+  if ((options.apiKeys ?? []).length > 0) return host;
+  if (!isLoopbackHost(host)) {
+    logger.warn(
+      { requestedHost: host, host: DEFAULT_HOST },
+      'no API keys configured (RCPT_API_KEYS or --api-key-file): listening on loopback only',
+    );
+    return DEFAULT_HOST;
+  }
+  logger.warn({ host }, 'no API keys configured: the API is open to anyone on this machine (loopback only)');
+  return host;
+}
+
+/**
+ * The job backend over `options.db`: PostgreSQL for scale-out (jobs verified by `rcpt worker`), else a
+ * SQLite file (created with its folder); `null` without a `db`. What it opens is added to `toClose`.
+ */
+async function openJobs(
+  options: ServerOptions,
+  verifier: Verifier,
+  logger: Logger,
+  toClose: (() => Promise<void> | void)[],
+): Promise<ClosableJobsBackend | null> {
+  if (options.db === undefined) return null;
+  if (isPostgresUrl(options.db)) {
+    // Scale-out: jobs are stored in PostgreSQL and verified by `rcpt worker` processes; this server
+    // accepts them and serves progress and results.
+    const cluster = await openScaleOut(options.db, {
+      supervise: false,
+      ...(options.pgSchema === undefined ? {} : { schema: options.pgSchema }),
+      onError: (error) => {
+        logger.error({ err: error }, 'job queue error');
+      },
+    });
+    toClose.push(() => cluster.close());
+    const jobs = createJobsBackend({
+      store: cluster.store,
+      verifier,
+      logger,
+      dispatch: (id) => cluster.submit(id),
+      // Recorded with each job: the workers verify it with these, not with their own flags.
+      ...(options.jobSettings === undefined ? {} : { settings: options.jobSettings }),
+    });
+    const shown = new URL(options.db);
+    if (shown.password !== '') shown.password = '***';
+    logger.info(
+      { db: shown.href, schema: cluster.store.schema },
+      'job store open (PostgreSQL: rcpt worker verifies)',
+    );
+    return jobs;
+  }
+  await mkdir(dirname(resolve(options.db)), { recursive: true });
+  const jobs = createJobsBackend({
+    store: openSqliteJobStore(options.db),
+    verifier,
+    logger,
+    ...(options.runningJobs === undefined ? {} : { runningJobs: options.runningJobs }),
+    ...(options.jobSettings === undefined ? {} : { settings: options.jobSettings }),
+    ...(options.overrideSettings === undefined ? {} : { overrideSettings: options.overrideSettings }),
+  });
+  logger.info({ db: resolve(options.db) }, 'job store open');
+  return jobs;
+}
+
+/** How the verifier presents itself, as the app echoes it (only what the options set). */
+function smtpSettingsOf(verifyOptions: VerifyOptions): NonNullable<AppDeps['smtp']> {
+  return {
+    ...(verifyOptions.helo === undefined ? {} : { helo: verifyOptions.helo }),
+    ...(verifyOptions.mailFrom === undefined ? {} : { mailFrom: verifyOptions.mailFrom }),
+    ...(verifyOptions.smtpPort === undefined ? {} : { port: verifyOptions.smtpPort }),
+    ...(verifyOptions.timeoutMs === undefined ? {} : { timeoutMs: verifyOptions.timeoutMs }),
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((done, reject) => {
+    server.once('error', reject);
+    server.listen(port, host.replace(/^\[|\]$/g, ''), () => {
+      server.off('error', reject);
+      done();
+    });
+  });
+}
+
+/**
+ * Stops accepting, ends event streams (`shutdown`), lets requests in flight finish for up to
+ * `SHUTDOWN_GRACE_MS`, then runs `toClose` in order.
+ */
+async function closeGracefully(
+  server: Server,
+  shutdown: AbortController,
+  toClose: readonly (() => Promise<void> | void)[],
+  logger: Logger,
+): Promise<void> {
+  shutdown.abort();
+  const closed = new Promise<void>((done) => {
+    server.close(() => {
+      done();
+    });
+  });
+  // A connection becomes idle when its last response ends (event streams end on `shutdown`):
+  // close idle ones as they appear rather than waiting for their keep-alive timeout.
+  server.closeIdleConnections();
+  const sweep = setInterval(() => {
+    server.closeIdleConnections();
+  }, IDLE_SWEEP_MS);
+  // Slow requests get a grace period, then their connections are cut.
+  const grace = setTimeout(() => {
+    server.closeAllConnections();
+  }, SHUTDOWN_GRACE_MS);
+  grace.unref();
+  await closed;
+  clearInterval(sweep);
+  clearTimeout(grace);
+  for (const step of toClose) await step();
+  logger.info('stopped');
 }
