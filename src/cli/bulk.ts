@@ -12,7 +12,14 @@ import { dirname, resolve } from 'node:path';
 
 import { Option, type Command } from 'commander';
 
-import { CHANNELS, VERDICTS, createVerifier, type HostRateWait, type Verdict } from '../index.js';
+import {
+  CHANNELS,
+  VERDICTS,
+  createVerifier,
+  type HostRateWait,
+  type Verdict,
+  type VerifyOptions,
+} from '../index.js';
 import {
   CSV_FORMULAS,
   InputError,
@@ -37,6 +44,7 @@ import {
   BulkError,
   cannotRead,
   checkOutput,
+  type OutputTarget,
   dbOpenFailure,
   fsReason,
   messageOf,
@@ -258,21 +266,19 @@ async function resumeSettings(
 export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): Promise<void> {
   const started = performance.now();
   const given = bulkSettings(givenFlags, io.env);
-  // On --resume, the job's recorded settings fill in what is not given (below).
-  let flags = givenFlags;
   const fromStdin = input === '-';
-  if (fromStdin && flags.resume === true) {
+  if (fromStdin && givenFlags.resume === true) {
     throw new UsageError('--resume needs an input file: standard input cannot be read again');
   }
   const source: JobSource = fromStdin
     ? { path: null, size: null, mtimeMs: null, headSha256: null }
     : await fingerprint(input);
-  if (!fromStdin) await refuseInputAsOutput(input, flags);
+  if (!fromStdin) await refuseInputAsOutput(input, givenFlags);
 
   // Scale-out: with a postgres:// job store (--db or RCPT_DB), `rcpt worker` processes verify the job
   // and this command submits it, follows it, and writes the output.
-  const pgUrl = [flags.db, io.env.RCPT_DB].find((db) => db !== undefined && isPostgresUrl(db)) ?? null;
-  if (pgUrl !== null && flags.demo === true) {
+  const pgUrl = [givenFlags.db, io.env.RCPT_DB].find((db) => db !== undefined && isPostgresUrl(db)) ?? null;
+  if (pgUrl !== null && givenFlags.demo === true) {
     throw new UsageError(
       '--demo runs its world in this process; it cannot be combined with a postgres:// --db',
     );
@@ -280,28 +286,60 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
   // A doomed output is refused before anything is stored or verified (and before its default job
   // database is created beside it).
   const target = await checkOutput(
-    flags.output,
-    pgUrl === null && flags.db === undefined,
+    givenFlags.output,
+    pgUrl === null && givenFlags.db === undefined,
     'nothing was verified',
   );
+  const opened = await openBulkStore(pgUrl, givenFlags, target, io);
+  const run = new BulkRun(input, givenFlags, given, io, opened);
+  let world: DemoWorld | null = null;
+  try {
+    const job = await run.ingested(await run.job(source));
+    const verifying = await run.verifyOptions();
+    world = verifying.world;
+    const outcome = await run.verify(job, verifying.options);
+    const rows = await run.writeOutput(outcome.job, target);
+    run.summarise(outcome, rows, (performance.now() - started) / 1000);
+  } finally {
+    await (opened.cluster ?? opened.store).close();
+    await world?.close();
+  }
+}
+
+/** The job store a bulk run uses, and where it is. */
+interface BulkStore {
+  readonly store: JobStore;
+  /** The scale-out queue when the store is PostgreSQL (`rcpt worker` processes verify). */
+  readonly cluster: ScaleOut | null;
+  /** The SQLite file, or the PostgreSQL URL. */
+  readonly dbPath: string;
+}
+
+/**
+ * Opens the job store: PostgreSQL at `pgUrl`, else the SQLite file of --db, beside an output file, or
+ * the default. A failure is one `BulkError` naming the place and how to choose another.
+ */
+async function openBulkStore(
+  pgUrl: string | null,
+  flags: BulkFlags,
+  target: OutputTarget,
+  io: CliIo,
+): Promise<BulkStore> {
   // The job database goes beside an output file unless --db says otherwise; a device or FIFO gets
   // the default of standard output, not a database among the devices.
   const dbBeside = pgUrl === null && flags.db === undefined && target.kind === 'file';
   const dbPath = pgUrl ?? resolve(flags.db ?? (dbBeside ? `${target.path}.rcpt.db` : DEFAULT_DB));
-  let store: JobStore;
-  let cluster: ScaleOut | null = null;
   try {
     if (pgUrl !== null) {
-      cluster = await openScaleOut(pgUrl, {
+      const cluster = await openScaleOut(pgUrl, {
         supervise: false,
         ...(io.env.RCPT_PG_SCHEMA === undefined ? {} : { schema: io.env.RCPT_PG_SCHEMA }),
       });
-      store = cluster.store;
-    } else {
-      // The default beside the output needs no directory: checkOutput() found the output's.
-      if (!dbBeside) await mkdir(dirname(dbPath), { recursive: true });
-      store = openSqliteJobStore(dbPath);
+      return { store: cluster.store, cluster, dbPath };
     }
+    // The default beside the output needs no directory: checkOutput() found the output's.
+    if (!dbBeside) await mkdir(dirname(dbPath), { recursive: true });
+    return { store: openSqliteJobStore(dbPath), cluster: null, dbPath };
   } catch (error) {
     const reason = pgUrl === null ? await dbOpenFailure(error, dbPath) : messageOf(error);
     const space = /\((ENOSPC|EDQUOT|SQLITE_FULL)\)/.test(reason) ? 'free some space, or ' : '';
@@ -311,109 +349,154 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
         : `${space}--db FILE puts it elsewhere (by default it is ${dbBeside ? 'beside the output' : `${DEFAULT_DB} in the current directory`})`;
     throw new BulkError(`cannot open the job database ${dbPath}: ${reason}; nothing was verified: ${hint}`);
   }
-  // A job store failure (a full disk, SQLITE_FULL) becomes one line saying what failed and how to go on.
-  const inStore = async <T>(doing: string, work: () => Promise<T>): Promise<T> => {
-    try {
-      return await work();
-    } catch (error) {
-      const reason = storeReason(error);
-      if (reason === null) throw error;
-      throw new BulkError(
-        `the job database ${dbPath} failed while ${doing}: ${reason}; ${
-          fromStdin
-            ? `run again ${onceFixed(reason)} (standard input cannot be resumed)`
-            : `the job is kept: run again with --resume ${onceFixed(reason)} (addresses with a stored result are not verified again)`
-        }`,
-      );
-    }
-  };
-  let world: DemoWorld | null = null;
-  try {
-    let job: JobRecord | null = null;
+}
+
+/** The distinct addresses, verdicts and reasons of the output rows, counted as they are written. */
+interface RowCounts {
+  total: number;
+  unreadable: number;
+  readonly counts: Record<Verdict, number>;
+  readonly reasons: Map<string, number>;
+}
+
+/**
+ * The steps of one `rcpt bulk` over an open store: find or create the job, store the input, verify,
+ * write the output, summarise. `#flags` are the flags given, filled in from the job's recorded
+ * settings on --resume.
+ */
+class BulkRun {
+  readonly #input: string;
+  readonly #fromStdin: boolean;
+  readonly #givenFlags: BulkFlags;
+  #flags: BulkFlags;
+  readonly #given: JobSettings;
+  readonly #io: CliIo;
+  readonly #store: JobStore;
+  readonly #cluster: ScaleOut | null;
+  readonly #dbPath: string;
+
+  constructor(input: string, flags: BulkFlags, given: JobSettings, io: CliIo, opened: BulkStore) {
+    this.#input = input;
+    this.#fromStdin = input === '-';
+    this.#givenFlags = flags;
+    this.#flags = flags;
+    this.#given = given;
+    this.#io = io;
+    this.#store = opened.store;
+    this.#cluster = opened.cluster;
+    this.#dbPath = opened.dbPath;
+  }
+
+  get #format(): OutputFormat {
+    return givenFormat(this.#flags) ?? 'csv';
+  }
+
+  /** The job to resume (--resume), or a new one; says when an earlier job for this input did not finish. */
+  async job(source: JobSource): Promise<JobRecord> {
+    const store = this.#store;
+    const io = this.#io;
     const previous =
       source.path === null
         ? null
-        : await inStore('reading', () => store.findJobBySourcePath(source.path ?? ''));
-    if (flags.resume === true) {
+        : await this.#inStore('reading', () => store.findJobBySourcePath(source.path ?? ''));
+    if (this.#flags.resume === true) {
       if (previous === null) {
-        io.stderr.write(`rcpt bulk: no job for ${input} in ${dbPath}; starting a new one\n`);
+        io.stderr.write(`rcpt bulk: no job for ${this.#input} in ${this.#dbPath}; starting a new one\n`);
       } else if (!sameSource(previous.source, source)) {
         throw new BulkError(
-          `${input} changed since job ${previous.id} read it (size, time or content); run without --resume to start again`,
+          `${this.#input} changed since job ${previous.id} read it (size, time or content); run without --resume to start again`,
         );
       } else {
-        job = previous;
-        flags = { ...givenFlags, ...bulkFlagsOf(await resumeSettings(job, given, givenFlags, store, io)) };
+        const settings = await resumeSettings(previous, this.#given, this.#givenFlags, store, io);
+        this.#flags = { ...this.#givenFlags, ...bulkFlagsOf(settings) };
         io.stderr.write(
-          `rcpt bulk: resuming job ${job.id} (${job.doneAddresses.toLocaleString('en-US')} of ${job.totalAddresses.toLocaleString('en-US')} addresses done)\n`,
+          `rcpt bulk: resuming job ${previous.id} (${previous.doneAddresses.toLocaleString('en-US')} of ${previous.totalAddresses.toLocaleString('en-US')} addresses done)\n`,
         );
+        return previous;
       }
     } else if (previous !== null && previous.status !== 'done') {
       io.stderr.write(`rcpt bulk: job ${previous.id} for this input did not finish; --resume continues it\n`);
     }
-    const format = givenFormat(flags) ?? 'csv';
-    job ??= await inStore('creating the job', () =>
+    const flags = this.#flags;
+    return this.#inStore('creating the job', () =>
       store.createJob({
         options: {
-          format,
+          format: this.#format,
           ...(flags.column !== undefined ? { column: flags.column } : {}),
-          settings: given,
+          settings: this.#given,
         },
         source,
       }),
     );
+  }
 
-    if (!job.ingested) {
-      const stream = fromStdin ? (io.stdin ?? process.stdin) : createReadStream(input);
-      const jobId = job.id;
-      try {
-        const summary = await inStore('storing the input', () =>
-          ingestInput(store, jobId, stream as AsyncIterable<Uint8Array>, {
-            ...(flags.column !== undefined ? { column: flags.column } : {}),
-            onMalformed: (row) => {
-              io.stderr.write(
-                `rcpt bulk: ${input === '-' ? 'stdin' : input}: ${row.error ?? ''}; row ${row.row} kept as written, not verified (unreadable_row)\n`,
-              );
-            },
-          }),
-        );
-        job = summary.job;
-      } catch (error) {
-        if (error instanceof BulkError) throw error;
-        if (error instanceof InputError) {
-          const hint = error.noAddressColumn ? '; name it with --column' : '';
-          throw new UsageError(`${input}: ${error.message}${hint}`);
-        }
-        throw new BulkError(`cannot read ${input}: ${fsReason(error)}`);
-      } finally {
-        if ('destroy' in stream && typeof stream.destroy === 'function') stream.destroy();
+  /** The job with its input stored (read now unless a resumed job has it already). */
+  async ingested(job: JobRecord): Promise<JobRecord> {
+    if (job.ingested) return job;
+    const input = this.#input;
+    const flags = this.#flags;
+    const stream = this.#fromStdin ? (this.#io.stdin ?? process.stdin) : createReadStream(input);
+    try {
+      const summary = await this.#inStore('storing the input', () =>
+        ingestInput(this.#store, job.id, stream as AsyncIterable<Uint8Array>, {
+          ...(flags.column !== undefined ? { column: flags.column } : {}),
+          onMalformed: (row) => {
+            this.#io.stderr.write(
+              `rcpt bulk: ${input === '-' ? 'stdin' : input}: ${row.error ?? ''}; row ${row.row} kept as written, not verified (unreadable_row)\n`,
+            );
+          },
+        }),
+      );
+      return summary.job;
+    } catch (error) {
+      if (error instanceof BulkError) throw error;
+      if (error instanceof InputError) {
+        const hint = error.noAddressColumn ? '; name it with --column' : '';
+        throw new UsageError(`${input}: ${error.message}${hint}`);
       }
+      throw new BulkError(`cannot read ${input}: ${fsReason(error)}`);
+    } finally {
+      if ('destroy' in stream && typeof stream.destroy === 'function') stream.destroy();
     }
+  }
 
-    let options = toVerifyOptions(flags, io.env);
-    if (flags.demo === true) {
-      // Loaded only here: a real run does not carry the demo's SMTP and DNS servers.
-      const demo = await import('../demo/world.js');
-      world = await demo.startDemoWorld();
-      // Flags and RCPT_* variables may change the HELO, sender or timeouts, never where the world is.
-      const worldOptions = demo.demoVerifyOptions(world);
-      options = {
+  /** How to verify: the flags and RCPT_* variables, pointed at the demo world with --demo (started here). */
+  async verifyOptions(): Promise<{ options: VerifyOptions; world: DemoWorld | null }> {
+    const options = toVerifyOptions(this.#flags, this.#io.env);
+    if (this.#flags.demo !== true) return { options, world: null };
+    // Loaded only here: a real run does not carry the demo's SMTP and DNS servers.
+    const demo = await import('../demo/world.js');
+    const world = await demo.startDemoWorld();
+    // Flags and RCPT_* variables may change the HELO, sender or timeouts, never where the world is.
+    const worldOptions = demo.demoVerifyOptions(world);
+    this.#io.stderr.write(`rcpt bulk: --demo: simulated mail world on loopback (DNS ${world.dnsServer})\n`);
+    return {
+      options: {
         ...worldOptions,
         ...options,
         dnsServers: worldOptions.dnsServers ?? [],
         smtpPort: world.smtpPort,
         allowPrivateTargets: true,
-      };
-      io.stderr.write(`rcpt bulk: --demo: simulated mail world on loopback (DNS ${world.dnsServer})\n`);
-    }
+      },
+      world,
+    };
+  }
+
+  /**
+   * Verifies what the job has no result for (here, or by the workers on PostgreSQL), with a progress
+   * bar on a terminal; Ctrl-C stops it resumably. Throws `BulkError` unless the job is done.
+   */
+  async verify(job: JobRecord, options: VerifyOptions): Promise<Awaited<ReturnType<typeof runJob>>> {
     const verifier = createVerifier(options);
     const interrupt = new AbortController();
     const onSigint = () => {
       interrupt.abort();
     };
     process.once('SIGINT', onSigint);
-    const stderr = io.stderr as NodeJS.WritableStream & { isTTY?: boolean };
-    const showBar = stderr.isTTY === true && io.env.CI === undefined;
+    const stderr = this.#io.stderr as NodeJS.WritableStream & { isTTY?: boolean };
+    const showBar = stderr.isTTY === true && this.#io.env.CI === undefined;
+    const cluster = this.#cluster;
+    const flags = this.#flags;
     // Set once the run starts (inside the store call below).
     const progress: { bar: ProgressBar | null } = { bar: null };
     // Waits under the ceiling on RCPTs per minute (--host-rate) lengthen the ETA (src/cli/progress.ts).
@@ -423,22 +506,21 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
     if (showBar) subscribe(CHANNELS.hostRate, onRateWait);
     let outcome;
     try {
-      const running = job;
-      outcome = await inStore('storing results', async () => {
-        const stored = await store.getProgress(running.id);
+      outcome = await this.#inStore('storing results', async () => {
+        const stored = await this.#store.getProgress(job.id);
         const seen = { ...counter(), ...stored.counts };
         if (showBar) {
-          progress.bar = startProgressBar(stderr, running.totalAddresses, running.doneAddresses, seen);
+          progress.bar = startProgressBar(stderr, job.totalAddresses, job.doneAddresses, seen);
         }
         if (cluster !== null) {
-          return followJob(cluster, running.id, {
+          return followJob(cluster, job.id, {
             signal: interrupt.signal,
             onProgress: ({ done, counts }) => {
               progress.bar?.update(done, { ...counter(), ...counts });
             },
           });
         }
-        return runJob(store, running.id, verifier, {
+        return runJob(this.#store, job.id, verifier, {
           signal: interrupt.signal,
           verifyMany: flags.hostConcurrency !== undefined ? { hostConcurrency: flags.hostConcurrency } : {},
           onResult: (result) => {
@@ -457,7 +539,7 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
     }
     if (outcome.interrupted) {
       throw new BulkError(
-        `stopped with ${outcome.job.doneAddresses} of ${outcome.job.totalAddresses} addresses done; run again with --resume to continue (job database ${dbPath})`,
+        `stopped with ${outcome.job.doneAddresses} of ${outcome.job.totalAddresses} addresses done; run again with --resume to continue (job database ${this.#dbPath})`,
       );
     }
     if (outcome.job.status !== 'done') {
@@ -465,28 +547,25 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
         `job ${outcome.job.id} ${outcome.job.status}: ${outcome.job.error ?? 'unknown error'}`,
       );
     }
+    return outcome;
+  }
 
-    // The output, in input order, from the store; to a temporary file renamed when complete.
-    const finished = outcome.job;
+  /** The output, in input order, from the store; to a temporary file renamed when complete. */
+  async writeOutput(finished: JobRecord, target: OutputTarget): Promise<RowCounts> {
     const layout = finished.layout;
     if (layout === null) throw new BulkError(`job ${finished.id} has no input layout`);
-    const rows = { total: 0, unreadable: 0, counts: counter(), reasons: new Map<string, number>() };
-    const counted = (async function* () {
-      for await (const row of store.readOutput(finished.id)) {
-        rows.total += 1;
-        // Rows that could not be read are counted apart: they are not addresses, and have no verdict.
-        if (row.error !== null) rows.unreadable += 1;
-        else if (row.result !== null) {
-          rows.counts[row.result.verdict] += 1;
-          rows.reasons.set(row.result.reason, (rows.reasons.get(row.result.reason) ?? 0) + 1);
-        }
-        yield row;
-      }
-    })();
-    const chunks = formatOutput(counted, layout, format, { csvFormulas: flags.csvFormulas ?? 'escape' });
+    const rows: RowCounts = {
+      total: 0,
+      unreadable: 0,
+      counts: counter(),
+      reasons: new Map<string, number>(),
+    };
+    const chunks = formatOutput(countRows(this.#store.readOutput(finished.id), rows), layout, this.#format, {
+      csvFormulas: this.#flags.csvFormulas ?? 'escape',
+    });
     const temporary = target.kind === 'file' ? `${target.path}.tmp-${process.pid}` : null;
     try {
-      if (target.kind === 'stdout') await pipeText(chunks, io.stdout);
+      if (target.kind === 'stdout') await pipeText(chunks, this.#io.stdout);
       else if (temporary === null) await writeFileText(target.path, chunks, { sync: false });
       else {
         await writeFileText(temporary, chunks, { sync: true });
@@ -494,10 +573,11 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
       }
     } catch (error) {
       if (temporary !== null) await rm(temporary, { force: true }).catch(() => undefined);
+      const dbPath = this.#dbPath;
       const stored = storeReason(error);
       const reason = stored ?? fsReason(error);
-      const name = flags.output ?? 'standard output';
-      const again = fromStdin
+      const name = this.#flags.output ?? 'standard output';
+      const again = this.#fromStdin
         ? 'standard input cannot be resumed: run again with the list in a file'
         : `run again with --resume ${onceFixed(reason)}, or into another file with --resume --db ${dbPath} -o FILE; nothing is verified again`;
       throw new BulkError(
@@ -506,8 +586,12 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
           : `cannot write ${name}: ${reason}; the results are kept (job ${finished.id} in ${dbPath}): ${again}`,
       );
     }
+    return rows;
+  }
 
-    const seconds = (performance.now() - started) / 1000;
+  /** The closing lines on standard error: rows, verdicts, top reasons, where the output and job are. */
+  summarise(outcome: Awaited<ReturnType<typeof runJob>>, rows: RowCounts, seconds: number): void {
+    const finished = outcome.job;
     const top = [...rows.reasons.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, 5)
@@ -515,17 +599,46 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
     const duplicates = finished.totalRows - finished.totalAddresses;
     // Each unreadable row has a key of its own: not a distinct address.
     const distinct = finished.totalAddresses - rows.unreadable;
-    io.stderr.write(
+    this.#io.stderr.write(
       [
         `rcpt bulk: ${plural(rows.total, 'row')} (${plural(distinct, 'distinct address', 'distinct addresses')}${duplicates > 0 ? `, ${plural(duplicates, 'duplicate')}` : ''}${rows.unreadable > 0 ? `, ${plural(rows.unreadable, 'unreadable row')} kept as written, verdict unknown (unreadable_row)` : ''}) in ${seconds.toFixed(1)} s, ${plural(outcome.verified, 'verification')} this run`,
         `  ${VERDICTS.map((verdict) => `${verdict} ${rows.counts[verdict].toLocaleString('en-US')}`).join(', ')}`,
         `  top reasons: ${top.join(', ') || 'none'}`,
-        `  output: ${flags.output ?? 'stdout'} (${format}); job ${finished.id} in ${dbPath}`,
+        `  output: ${this.#flags.output ?? 'stdout'} (${this.#format}); job ${finished.id} in ${this.#dbPath}`,
         '',
       ].join('\n'),
     );
-  } finally {
-    await (cluster ?? store).close();
-    await world?.close();
+  }
+
+  /** A job store failure (a full disk, SQLITE_FULL) becomes one line saying what failed and how to go on. */
+  async #inStore<T>(doing: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      const reason = storeReason(error);
+      if (reason === null) throw error;
+      throw new BulkError(
+        `the job database ${this.#dbPath} failed while ${doing}: ${reason}; ${
+          this.#fromStdin
+            ? `run again ${onceFixed(reason)} (standard input cannot be resumed)`
+            : `the job is kept: run again with --resume ${onceFixed(reason)} (addresses with a stored result are not verified again)`
+        }`,
+      );
+    }
+  }
+}
+
+/** The rows as they are read, counted into `rows` (unreadable rows apart: no address, no verdict). */
+async function* countRows<
+  T extends { error: string | null; result: { verdict: Verdict; reason: string } | null },
+>(source: AsyncIterable<T>, rows: RowCounts): AsyncGenerator<T> {
+  for await (const row of source) {
+    rows.total += 1;
+    if (row.error !== null) rows.unreadable += 1;
+    else if (row.result !== null) {
+      rows.counts[row.result.verdict] += 1;
+      rows.reasons.set(row.result.reason, (rows.reasons.get(row.result.reason) ?? 0) + 1);
+    }
+    yield row;
   }
 }
