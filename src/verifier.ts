@@ -249,6 +249,12 @@ class RcptVerifier implements Verifier {
   #closed = false;
   /** The operator's SOCKS5 proxies and routes (docs/proxies.md), `null` when there are none. */
   readonly #proxies: ProxyRouter | null;
+  /** Per route object (see `#dnsBlockOf()`): its `dns` result part, and its targets when direct. */
+  readonly #dnsBlocks = new WeakMap<MailRoute, DnsResult>();
+  readonly #directTargets = new WeakMap<
+    MailRoute,
+    { readonly targets: readonly ProbeTarget[]; readonly refused: number }
+  >();
 
   constructor(options: VerifyOptions) {
     const config = resolveOptions(options);
@@ -394,7 +400,7 @@ class RcptVerifier implements Verifier {
     const route = domain.startsWith('[')
       ? literalRoute(domain)
       : await this.#resolver.resolveMail(domain, signal);
-    const dns = dnsBlock(route);
+    const dns = this.#dnsBlockOf(route);
     const dnsOnly = (reason: Reason): Prepared => ({
       kind: 'done',
       body: { ...base, ...outcome(reason), flags, dns, smtp: null, retryAt: null },
@@ -412,6 +418,50 @@ class RcptVerifier implements Verifier {
         break;
     }
 
+    const { targets, refused } = this.#targetsOf(route, domain, localPart);
+    if (targets.length === 0) return dnsOnly(refused > 0 ? 'target_not_allowed' : 'no_mail_server');
+    const knownCatchAll = this.#knownCatchAllOf(domain);
+    return {
+      kind: 'probe',
+      plan: {
+        base,
+        flags,
+        dns,
+        recipient: `${localPart}@${domain}`,
+        domain,
+        targets,
+        smtputf8: syntax.smtputf8,
+        needsCatchAll: this.#config.catchAll && knownCatchAll === null,
+      },
+    };
+  }
+
+  /**
+   * The `dns` part of the result for a route. The resolver hands out the same route object while its
+   * records stay cached, so a bulk run builds this once per domain, not once per address.
+   */
+  #dnsBlockOf(route: MailRoute): DnsResult {
+    let block = this.#dnsBlocks.get(route);
+    if (block === undefined) {
+      block = dnsBlock(route);
+      this.#dnsBlocks.set(route, block);
+    }
+    return block;
+  }
+
+  /**
+   * The addresses the route allows probing, in MX order, at most `MAX_TARGETS`, and how many the
+   * private-target filter refused. Without proxies they depend on the route alone, and are kept per
+   * route object as `#dnsBlockOf()` keeps its part.
+   */
+  #targetsOf(
+    route: MailRoute & { kind: 'hosts' },
+    domain: string,
+    localPart: string,
+  ): { readonly targets: readonly ProbeTarget[]; readonly refused: number } {
+    const direct = this.#proxies === null;
+    const known = direct ? this.#directTargets.get(route) : undefined;
+    if (known !== undefined) return known;
     const allowed = allowedTargets(route.hosts, this.#config.allowPrivateTargets);
     const targets: ProbeTarget[] = [];
     // The route is chosen per MX host, and the proxy is asked for the address checked here: the
@@ -435,22 +485,9 @@ class RcptVerifier implements Verifier {
           : via;
       targets.push(through === null ? { host, ip } : { host, ip, via: through });
     }
-    const refused = allowed.refused;
-    if (targets.length === 0) return dnsOnly(refused > 0 ? 'target_not_allowed' : 'no_mail_server');
-    const knownCatchAll = this.#knownCatchAllOf(domain);
-    return {
-      kind: 'probe',
-      plan: {
-        base,
-        flags,
-        dns,
-        recipient: `${localPart}@${domain}`,
-        domain,
-        targets,
-        smtputf8: syntax.smtputf8,
-        needsCatchAll: this.#config.catchAll && knownCatchAll === null,
-      },
-    };
+    const found = { targets, refused: allowed.refused };
+    if (direct) this.#directTargets.set(route, found);
+    return found;
   }
 
   /**
@@ -479,7 +516,16 @@ class RcptVerifier implements Verifier {
     const otherRecipientAccepted =
       conversation.otherRecipientAccepted ||
       (conversation.catchAll !== null && isPositiveReply(conversation.catchAll));
-    const decision = decideReason({ ...conversation, otherRecipientAccepted, catchAll, flags });
+    const decision = decideReason({
+      reply: conversation.reply,
+      classification: conversation.classification,
+      failure: conversation.failure,
+      provider,
+      otherRecipientAccepted,
+      catchAll,
+      flags,
+      timedOut: conversation.timedOut,
+    });
     let retryAt: string | null = null;
     let waitMs: number | null = null;
     if (decision.reason === 'greylisted' || decision.reason === 'rate_limited') {
@@ -503,10 +549,20 @@ class RcptVerifier implements Verifier {
       // A connection that failed to open through a proxy leaves no session view: its failure names it.
       proxy: conversation.proxy ?? conversation.failure?.proxy ?? null,
     };
-    return {
-      body: { ...plan.base, ...outcome(decision.reason), flags, dns: plan.dns, smtp, retryAt },
-      waitMs,
+    const { base } = plan;
+    const body: Body = {
+      input: base.input,
+      address: base.address,
+      verdict: verdictOf(decision.reason),
+      reason: decision.reason,
+      flags,
+      suggestion: base.suggestion,
+      syntax: base.syntax,
+      dns: plan.dns,
+      smtp,
+      retryAt,
     };
+    return { body, waitMs };
   }
 
   async #verifyOne(

@@ -37,6 +37,12 @@ export class RecordCache<T> {
     return undefined;
   }
 
+  /** The value cached under `key` and not yet expired, without counting a hit or dropping anything. */
+  peek(key: string): T | undefined {
+    const entry = this.#entries.get(key);
+    return entry !== undefined && entry.expiresAt > this.#now() ? entry.value : undefined;
+  }
+
   /** Keeps `value` for `ttlSeconds` (capped); a TTL of `null` or 0 keeps nothing. */
   remember(key: string, value: T, ttlSeconds: number | null): void {
     // TTL 0 means "use for this transaction only" (RFC 1035 §3.2.1); no TTL means no caching

@@ -133,12 +133,50 @@ function isLookupable(exchange: string): boolean {
   return exchange !== '.' && HOST_NAME.test(exchange) && !IPV4_LIKE.test(exchange);
 }
 
+/**
+ * The record sets a route was built from, or `null` when it may not be answered again from them: an
+ * error (never cached), or MX records sharing a preference (shuffled on every call, RFC 5321 §5.1).
+ */
+function recordSetsOf(domain: string, route: MailRoute): string[] | null {
+  const hostSets = (host: string) => [`A ${host}`, `AAAA ${host}`];
+  switch (route.kind) {
+    case 'error':
+      return null;
+    case 'nxdomain':
+    case 'null_mx':
+      return [`MX ${domain}`];
+    case 'no_mail_server':
+    case 'hosts': {
+      if (route.kind === 'hosts' && route.implicitMx) return [`MX ${domain}`, ...hostSets(domain)];
+      if (route.mx.length === 0) return [`MX ${domain}`, ...hostSets(domain)];
+      const priorities = new Set(route.mx.map((record) => record.priority));
+      if (priorities.size !== route.mx.length) return null;
+      const keys = [`MX ${domain}`];
+      for (const record of candidateExchanges(route.mx)) {
+        if (isLookupable(record.exchange)) keys.push(...hostSets(record.exchange));
+      }
+      return keys;
+    }
+  }
+}
+
 /** The resolver behind `createResolver()`: the DNS client, the cache and the queries in flight. */
 class DnsResolver implements Resolver {
   readonly #client: ReturnType<typeof createDnsClient>;
   readonly #random: () => number;
   readonly #cache: RecordCache<Lookup>;
   readonly #queries = new InFlightQueries<Lookup>();
+  /**
+   * The last route built per domain, with the record sets it was built from. It is answered again
+   * while every one of them is still cached, as building it again from those cached sets would: a bulk
+   * run asks once per address, and rebuilding costs a dozen promises each time. Only routes whose
+   * order is fixed are kept (no two MX records of one preference, which RFC 5321 §5.1 shuffles).
+   */
+  readonly #routes = new Map<
+    string,
+    { readonly route: MailRoute; readonly sets: readonly (readonly [string, Lookup])[] }
+  >();
+  readonly #maxRoutes: number;
   #closed = false;
 
   constructor(options: ResolverOptions) {
@@ -148,6 +186,7 @@ class DnsResolver implements Resolver {
       options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES,
       options.maxCacheTtlMs,
     );
+    this.#maxRoutes = Math.max(1, options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES);
   }
 
   get stats(): ResolverStats {
@@ -163,6 +202,7 @@ class DnsResolver implements Resolver {
     if (this.#closed) return;
     this.#closed = true;
     this.#cache.clear();
+    this.#routes.clear();
     this.#queries.abortAll(new VerifyError('ERR_RCPT_CLOSED', 'resolver closed'));
   }
 
@@ -177,8 +217,12 @@ class DnsResolver implements Resolver {
     if (!HOST_NAME.test(domain)) {
       throw new DnsError('INVALID_NAME', `not an ASCII domain name: ${JSON.stringify(asciiDomain)}`);
     }
+    const remembered = this.#remembered(domain);
+    if (remembered !== null) return remembered;
     try {
-      return await this.#route(domain, signal);
+      const route = await this.#route(domain, signal);
+      this.#remember(domain, route);
+      return route;
     } catch (error) {
       // close() while waiting is misuse and stays a rejection; an abort is the caller's deadline.
       if (signal?.aborted !== true || (isVerifyError(error) && error.code === 'ERR_RCPT_CLOSED')) throw error;
@@ -189,6 +233,37 @@ class DnsResolver implements Resolver {
         message: `DNS lookup for ${domain} aborted (${reason.name}: ${reason.message})`,
       };
     }
+  }
+
+  /** The route built last for `domain` while the record sets it came from are cached unchanged. */
+  #remembered(domain: string): MailRoute | null {
+    const memo = this.#routes.get(domain);
+    if (memo === undefined) return null;
+    if (!memo.sets.every(([key, value]) => this.#cache.peek(key) === value)) {
+      this.#routes.delete(domain);
+      return null;
+    }
+    // Each record set counts as the cache hit it would have been.
+    for (const [key] of memo.sets) this.#cache.get(key);
+    return memo.route;
+  }
+
+  /** Keeps `route` for `#remembered()` when its order is fixed and every set it came from is cached. */
+  #remember(domain: string, route: MailRoute): void {
+    const keys = recordSetsOf(domain, route);
+    if (keys === null) return;
+    const sets: (readonly [string, Lookup])[] = [];
+    for (const key of keys) {
+      const value = this.#cache.peek(key);
+      if (value === undefined) return;
+      sets.push([key, value]);
+    }
+    this.#routes.delete(domain);
+    if (this.#routes.size >= this.#maxRoutes) {
+      const oldest = this.#routes.keys().next();
+      if (oldest.done !== true) this.#routes.delete(oldest.value);
+    }
+    this.#routes.set(domain, { route, sets });
   }
 
   async #route(domain: string, signal: AbortSignal | undefined): Promise<MailRoute> {
