@@ -524,7 +524,7 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
       reply: null,
       classification: null,
       otherRecipientAccepted: false,
-      failure: { kind: 'timeout', stage: 'connect', message: 'verification run.aborted', reply: null },
+      failure: { kind: 'timeout', stage: 'connect', message: 'verification run aborted', reply: null },
       catchAll: null,
       attempts,
       transcript: null,
