@@ -9,6 +9,9 @@ import { join } from 'node:path';
 
 import pg from 'pg';
 
+import { addressKey } from '../../src/jobs/index.js';
+import type { ScaleOut } from '../../src/jobs/postgres/index.js';
+
 export const repo = join(import.meta.dirname, '..', '..');
 
 /** The database URL, or `undefined` when this suite runs without one (it then skips, saying why). */
@@ -140,4 +143,23 @@ export function startRcpt(
 export async function ensureStopped(process: RcptProcess): Promise<void> {
   if (process.child.exitCode === null && process.child.signalCode === null) process.child.kill('SIGKILL');
   await process.exited;
+}
+
+/** Stores `addresses` (one row each, in order) as a completely ingested job and submits it; its id. */
+export async function submitAddresses(cluster: ScaleOut, addresses: readonly string[]): Promise<string> {
+  const job = await cluster.store.createJob({});
+  await cluster.store.addItems(
+    job.id,
+    addresses.map((input, i) => ({
+      row: i + 1,
+      line: i + 1,
+      input,
+      key: addressKey(input),
+      fields: null,
+      error: null,
+    })),
+  );
+  await cluster.store.finishIngest(job.id);
+  await cluster.submit(job.id);
+  return job.id;
 }

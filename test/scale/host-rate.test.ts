@@ -11,14 +11,13 @@ import { after, before, describe, it } from 'node:test';
 import { startSimMta, type SimMta } from '../../bench/sim-mta.js';
 import { startDnsServer, type DnsServer } from '../../src/demo/dns-server.js';
 import type { VerifyOptions } from '../../src/index.js';
-import { addressKey } from '../../src/jobs/index.js';
 import {
   openScaleOut,
   startWorker,
   type RunningWorker,
   type ScaleOut,
 } from '../../src/jobs/postgres/index.js';
-import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, query } from './helpers.js';
+import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, query, submitAddresses } from './helpers.js';
 
 const WINDOW_MS = 1_500;
 const CEILING = 8;
@@ -89,23 +88,7 @@ describe('hostRate across scale-out workers', { skip: SKIP_NO_PG }, () => {
     await dropSchema(url, schema);
   });
 
-  async function submit(addresses: readonly string[]): Promise<string> {
-    const job = await cluster.store.createJob({});
-    await cluster.store.addItems(
-      job.id,
-      addresses.map((input, i) => ({
-        row: i + 1,
-        line: i + 1,
-        input,
-        key: addressKey(input),
-        fields: null,
-        error: null,
-      })),
-    );
-    await cluster.store.finishIngest(job.id);
-    await cluster.submit(job.id);
-    return job.id;
-  }
+  const submit = (addresses: readonly string[]): Promise<string> => submitAddresses(cluster, addresses);
 
   it('3 workers on one job: no host receives more RCPTs than the ceiling within any window, hand-overs included', async () => {
     const start = () =>

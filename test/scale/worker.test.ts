@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import type { VerifyOptions } from '../../src/index.js';
-import { addressKey } from '../../src/jobs/index.js';
 import { openScaleOut, startWorker, type ScaleOut } from '../../src/jobs/postgres/index.js';
-import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, query } from './helpers.js';
+import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, query, submitAddresses } from './helpers.js';
 import { startScaleWorld, type ScaleWorld } from './world.js';
 
 describe('startWorker', { skip: SKIP_NO_PG }, () => {
@@ -39,23 +38,7 @@ describe('startWorker', { skip: SKIP_NO_PG }, () => {
     await dropSchema(url, schema);
   });
 
-  async function submit(addresses: readonly string[]): Promise<string> {
-    const job = await cluster.store.createJob({});
-    await cluster.store.addItems(
-      job.id,
-      addresses.map((input, i) => ({
-        row: i + 1,
-        line: i + 1,
-        input,
-        key: addressKey(input),
-        fields: null,
-        error: null,
-      })),
-    );
-    await cluster.store.finishIngest(job.id);
-    await cluster.submit(job.id);
-    return job.id;
-  }
+  const submit = (addresses: readonly string[]): Promise<string> => submitAddresses(cluster, addresses);
 
   async function finished(jobId: string, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
