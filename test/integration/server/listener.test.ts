@@ -5,7 +5,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { run } from '../../../src/cli/main.js';
 import { addressKey, openSqliteJobStore, type JobSettings } from '../../../src/jobs/index.js';
 import { JobSettingsError } from '../../../src/server/jobs-backend.js';
 import { startServer, type RunningServer } from '../../../src/server/server.js';
-import { KEY_A, KEY_B, bearer, capturedLogger, startWorld, type World } from './helpers.js';
+import { KEY_A, KEY_B, bearer, capturedLogger, spawnServe, startWorld, type World } from './helpers.js';
 
 let world: World;
 let directory: string;
@@ -186,16 +185,8 @@ describe('rcpt serve', () => {
   it('starts from the CLI with keys from a file, serves, and stops cleanly on SIGTERM', async () => {
     const keyFile = join(directory, 'keys.txt');
     writeFileSync(keyFile, `# rcpt keys\n${KEY_A}\n\n`);
-    const child = spawn(
-      process.execPath,
+    const serve = await spawnServe(
       [
-        '--import',
-        'tsx',
-        '-e',
-        "const { run } = await import('./src/cli/main.ts'); process.exitCode = await run(process.argv);",
-        '--',
-        'rcpt',
-        'serve',
         '--port',
         '0',
         '--api-key-file',
@@ -210,34 +201,10 @@ describe('rcpt serve', () => {
         '--helo',
         'probe.rcpt.test',
       ],
-      {
-        cwd: process.cwd(),
-        // RCPT_DOCTOR=0: the start-up doctor would look beyond loopback (public IP, blocklists).
-        env: { ...process.env, RCPT_API_KEYS: '', RCPT_DOCTOR: '0' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      { RCPT_API_KEYS: '' },
     );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) =>
-      child.on('exit', (code) => {
-        resolve(code);
-      }),
-    );
+    const { child, url, exited } = serve;
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          reject(new Error(`no "listening" line:\n${output}`));
-        }, 30_000);
-        child.stdout.on('data', () => {
-          const match = /"url":"(http:[^"]+)".*"msg":"listening"/.exec(output);
-          if (match?.[1] !== undefined) {
-            clearTimeout(timer);
-            resolve(match[1]);
-          }
-        });
-      });
       assert.equal((await fetch(`${url}/v1/verify`, { method: 'POST' })).status, 401);
       const response = await fetch(`${url}/v1/verify`, {
         method: 'POST',
@@ -247,9 +214,9 @@ describe('rcpt serve', () => {
       assert.equal(response.status, 200);
       assert.equal(((await response.json()) as { verdict: string }).verdict, 'deliverable');
       child.kill('SIGTERM');
-      assert.equal(await exited, 0, output);
-      assert.match(output, /"signal":"SIGTERM","msg":"stopping"/);
-      assert.match(output, /"msg":"stopped"/);
+      assert.equal(await exited, 0, serve.output());
+      assert.match(serve.output(), /"signal":"SIGTERM","msg":"stopping"/);
+      assert.match(serve.output(), /"msg":"stopped"/);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { KEY_A, startWorld, type World } from './helpers.js';
+import { KEY_A, spawnServe, startWorld, type World } from './helpers.js';
 
 const CLIENT = fileURLToPath(new URL('../../fixtures/reacher/replay-client.mjs', import.meta.url));
 
@@ -47,16 +47,8 @@ function run(
 
 describe('a Reacher client against rcpt serve', () => {
   it('submits a bulk job, polls it, pages through its results: unchanged, and right', async () => {
-    const server = spawn(
-      process.execPath,
+    const serve = await spawnServe(
       [
-        '--import',
-        'tsx',
-        '-e',
-        "const { run } = await import('./src/cli/main.ts'); process.exitCode = await run(process.argv);",
-        '--',
-        'rcpt',
-        'serve',
         '--port',
         '0',
         '--db',
@@ -71,34 +63,10 @@ describe('a Reacher client against rcpt serve', () => {
         '--helo',
         'probe.rcpt.test',
       ],
-      {
-        cwd: process.cwd(),
-        // RCPT_DOCTOR=0: the start-up doctor would look beyond loopback (public IP, blocklists).
-        env: { ...process.env, RCPT_API_KEYS: KEY_A, RCPT_DOCTOR: '0' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let output = '';
-    server.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    server.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) =>
-      server.on('exit', (code) => {
-        resolve(code);
-      }),
+      { RCPT_API_KEYS: KEY_A },
     );
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          reject(new Error(`no "listening" line:\n${output}`));
-        }, 30_000);
-        server.stdout.on('data', () => {
-          const match = /"url":"(http:[^"]+)".*"msg":"listening"/.exec(output);
-          if (match?.[1] !== undefined) {
-            clearTimeout(timer);
-            resolve(match[1]);
-          }
-        });
-      });
+      const url = serve.url;
       const emails = [
         'alice@acme.test',
         'nobody@acme.test',
@@ -129,8 +97,8 @@ describe('a Reacher client against rcpt serve', () => {
       });
       assert.deepEqual(read.summary, { total_safe: 1, total_risky: 1, total_invalid: 3, total_unknown: 2 });
     } finally {
-      server.kill('SIGTERM');
-      assert.equal(await exited, 0, output);
+      serve.child.kill('SIGTERM');
+      assert.equal(await serve.exited, 0, serve.output());
     }
   });
 });
