@@ -9,7 +9,6 @@ import { styleText } from 'node:util';
 import { Option, type Command } from 'commander';
 
 import {
-  parseProxyUrl,
   runDoctor,
   type DoctorCheck,
   type DoctorOptions,
@@ -18,6 +17,7 @@ import {
   type VerifyOptions,
 } from '../index.js';
 import { parseApiKeys } from '../server/auth.js';
+import { doctorOptionsThrough, routeName, type DoctorRoute } from '../server/doctor-route.js';
 import { useColour, type CliIo } from './run-verify.js';
 import { escapeControl } from './terminal-text.js';
 import {
@@ -225,12 +225,10 @@ export async function runDoctorCommand(flags: DoctorFlags, io: CliIo): Promise<D
 /**
  * The doctor's options for a server: its verify options (DNS servers, port, HELO, MAIL FROM, bind
  * address, private targets) and `RCPT_SOURCE_IP`, so `GET /v1/doctor` and the start-up check judge the
- * configuration the server really probes with.
+ * configuration the server really probes with. No proxy: each route (`doctorRoutes()`) adds its own.
  */
 export function doctorOptionsFor(verify: VerifyOptions, env: NodeJS.ProcessEnv): DoctorOptions {
   const sourceIp = env.RCPT_SOURCE_IP === '' ? undefined : env.RCPT_SOURCE_IP;
-  // With a pool the doctor checks its first proxy: the way most verifications leave.
-  const proxy = typeof verify.proxy === 'string' ? verify.proxy : verify.proxy?.[0];
   return {
     ...(verify.dnsServers === undefined ? {} : { dnsServers: verify.dnsServers }),
     ...(verify.smtpPort === undefined ? {} : { smtpPort: verify.smtpPort }),
@@ -239,7 +237,6 @@ export function doctorOptionsFor(verify: VerifyOptions, env: NodeJS.ProcessEnv):
     ...(verify.localAddress === undefined ? {} : { localAddress: verify.localAddress }),
     ...(verify.allowPrivateTargets === true ? { allowPrivateTargets: true } : {}),
     ...(sourceIp === undefined ? {} : { sourceIp }),
-    ...(proxy === undefined ? {} : { proxy }),
   };
 }
 
@@ -266,65 +263,45 @@ export function doctorWarning(report: DoctorReport): string | null {
   return `rcpt doctor: ${failed.length} check(s) failed (${names.join(', ')}); run "rcpt doctor" for what to do`;
 }
 
-/**
- * Every proxy a server's verifications may leave through: the `--proxy` pool and the `--proxy-for`
- * routes' (not `direct`), each once.
- */
-export function configuredProxyUrls(verify: VerifyOptions): string[] {
-  const pool =
-    verify.proxy === undefined ? [] : typeof verify.proxy === 'string' ? [verify.proxy] : verify.proxy;
-  const routed = (verify.proxyRoutes ?? []).flatMap((route) =>
-    route.via.trim().toLowerCase() === 'direct' ? [] : route.via.split(/[\s,]+/).filter(Boolean),
-  );
-  return [...new Set([...pool, ...routed])];
-}
-
 /** Read through a call, so a check after an `await` is not judged constant by flow analysis. */
 function isAborted(signal: AbortSignal): boolean {
   return signal.aborted;
 }
 
-/** A proxy as a warning names it: its URL without the password. */
-function proxyName(url: string): string {
-  const parsed = parseProxyUrl(url);
-  return parsed.ok ? parsed.endpoint.name : url.replace(/^([^:]*:\/\/[^:@/]*):[^@/]*@/, '$1:***@');
-}
-
 /**
  * Runs the doctor in the background when a server starts, and calls `warn` with one line when a check
- * failed; the server does not wait for it. With `proxies` (`configuredProxyUrls`), it runs once through
- * each (each has its own egress address, credentials and port 25), one line per proxy that fails a
- * check, naming it. `RCPT_DOCTOR=0` skips it. `stop()` abandons a run still going (at shutdown), so it
- * never holds the process open.
+ * failed; the server does not wait for it. It runs once through each of `routes` (`doctorRoutes()`:
+ * every configured proxy, and direct when some mail goes direct; each has its own egress address,
+ * credentials and port 25), one after another, one line per route that fails a check, naming it when
+ * there are several. `RCPT_DOCTOR=0` skips it. `stop()` abandons a run still going (at shutdown), so
+ * it never holds the process open.
  */
 export function startupDoctor(
   options: DoctorOptions,
   env: NodeJS.ProcessEnv,
   warn: (line: string) => void,
-  proxies: readonly string[] = [],
+  routes: readonly DoctorRoute[] = [null],
 ): { readonly done: Promise<void>; stop(): void } {
   const controller = new AbortController();
   if (env.RCPT_DOCTOR === '0') return { done: Promise.resolve(), stop: () => undefined };
-  const runs: { options: DoctorOptions; through: string | null }[] =
-    proxies.length === 0
-      ? [{ options, through: null }]
-      : proxies.map((proxy) => ({ options: { ...options, proxy }, through: proxyName(proxy) }));
+  const list = routes.length === 0 ? [null] : routes;
+  const named = list.length > 1 || list[0] !== null;
   const done = (async () => {
-    for (const run of runs) {
+    for (const route of list) {
       if (controller.signal.aborted) return;
+      const through = routeName(route);
+      const label = !named
+        ? 'rcpt doctor'
+        : `rcpt doctor (${through === null ? 'direct' : `through ${through}`})`;
       try {
-        const line = doctorWarning(await runDoctor({ ...run.options, signal: controller.signal }));
-        if (line !== null) {
-          warn(
-            run.through === null
-              ? line
-              : line.replace(/^rcpt doctor:/, `rcpt doctor (through ${run.through}):`),
-          );
-        }
+        const line = doctorWarning(
+          await runDoctor({ ...doctorOptionsThrough(options, route), signal: controller.signal }),
+        );
+        if (line !== null) warn(line.replace(/^rcpt doctor:/, `${label}:`));
       } catch (error) {
         // Stopped at shutdown: nothing to say.
         if (isAborted(controller.signal)) return;
-        warn(`rcpt doctor could not run: ${error instanceof Error ? error.message : String(error)}`);
+        warn(`${label} could not run: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
   })();

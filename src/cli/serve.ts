@@ -10,7 +10,8 @@ import { parseApiKeys } from '../server/auth.js';
 import { cannotRead } from './bulk-output.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../server/defaults.js';
 import type { RunningServer } from '../server/server.js';
-import { configuredProxyUrls, doctorOptionsFor, operatorKeysFrom, startupDoctor } from './doctor.js';
+import { doctorOptionsFor, operatorKeysFrom, startupDoctor } from './doctor.js';
+import { doctorRoutes } from '../server/doctor-route.js';
 import type { CliIo } from './run-verify.js';
 import {
   integer,
@@ -205,7 +206,7 @@ export async function runServe(
     (line) => {
       logger.warn(line);
     },
-    configuredProxyUrls(verify),
+    doctorRoutes(verify),
   );
   const signal = await nextSignal(['SIGTERM', 'SIGINT']);
   check.stop();

@@ -9,7 +9,8 @@ import { Option, type Command } from 'commander';
 
 import { isPostgresUrl, startWorker, type WorkerEvent } from '../jobs/postgres/index.js';
 import type { CliIo } from './run-verify.js';
-import { configuredProxyUrls, doctorOptionsFor, startupDoctor } from './doctor.js';
+import { doctorOptionsFor, startupDoctor } from './doctor.js';
+import { doctorRoutes } from '../server/doctor-route.js';
 import {
   integer,
   UsageError,
@@ -118,7 +119,7 @@ export async function runWorker(flags: WorkerFlags, io: CliIo): Promise<void> {
     (line) => {
       io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'warn', msg: line })}\n`);
     },
-    configuredProxyUrls(workerVerify),
+    doctorRoutes(workerVerify),
   );
   // SIGTERM: stop taking hosts, hand back what is in flight, write what is verified, exit 0.
   const onSignal = () => {

@@ -18,7 +18,7 @@ import { LOCAL_OWNER, createApiKeys, presentedKey, type ApiKeys } from './auth.j
 import { limitBodies } from './body-limit.js';
 import { guardOrigin } from './origin-guard.js';
 import { renderDocsPage } from './docs-page.js';
-import { registerDoctorRoute } from './doctor-route.js';
+import { registerDoctorRoute, type DoctorRoute } from './doctor-route.js';
 import { registerExplainRoute } from './explain-route.js';
 import { HttpError, errorResponse } from './http-error.js';
 import { isJsonType, registerJobRoutes, type JobsBackend } from './job-routes.js';
@@ -75,6 +75,11 @@ export interface AppDeps {
   readonly backendName?: string;
   /** Options of `GET /v1/doctor`: the server's HELO, MAIL FROM and DNS servers. Default: runDoctor()'s. */
   readonly doctor?: DoctorOptions;
+  /**
+   * The ways the server's verifications leave, each checked by `GET /v1/doctor`: proxy URLs, `null`
+   * for direct (`doctorRoutes(verify)`). Default: `doctor.proxy`, or direct.
+   */
+  readonly doctorRoutes?: readonly DoctorRoute[];
   /** API keys that may call operator-only routes (`GET /v1/doctor`); without API keys, the local caller may. */
   readonly operatorKeys?: readonly string[];
   /**
@@ -217,7 +222,11 @@ export function createApp(deps: AppDeps): App {
     ...(deps.shutdown === undefined ? {} : { shutdown: deps.shutdown }),
   });
   registerExplainRoute(app);
-  registerDoctorRoute(app, { options: deps.doctor ?? {}, operatorKeys: deps.operatorKeys ?? [] });
+  registerDoctorRoute(app, {
+    options: deps.doctor ?? {},
+    ...(deps.doctorRoutes === undefined ? {} : { routes: deps.doctorRoutes }),
+    operatorKeys: deps.operatorKeys ?? [],
+  });
   registerServiceRoutes(app, deps, keys.required);
   return app;
 }

@@ -17,6 +17,7 @@ import type { JobSettings } from '../jobs/index.js';
 import { createApp, serverSmtpSettings, type App, type AppDeps, type Limits } from './app.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 import { createJobsBackend, type ClosableJobsBackend } from './jobs-backend.js';
+import { doctorRoutes } from './doctor-route.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createWebhookSource } from './webhook-source.js';
@@ -59,7 +60,10 @@ export interface ServerOptions {
   readonly logAddresses?: boolean;
   /** Collect Node process metrics (CPU, memory, event loop) too. Default true. */
   readonly processMetrics?: boolean;
-  /** Options of `GET /v1/doctor` (see `createApp`). */
+  /**
+   * Options of `GET /v1/doctor` (see `createApp`). It checks every proxy of `verify` and the direct
+   * route when some mail goes direct, unless these name a `proxy` of their own.
+   */
   readonly doctor?: DoctorOptions;
   /** API keys that may call `GET /v1/doctor` (they must also be among `apiKeys`). */
   readonly operatorKeys?: readonly string[];
@@ -144,6 +148,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       metrics,
       logAddresses: options.logAddresses === true,
       ...(options.doctor === undefined ? {} : { doctor: options.doctor }),
+      // Every proxy and the direct route the verifier may use; a doctor's own `proxy` is checked alone.
+      ...(options.doctor?.proxy === undefined ? { doctorRoutes: doctorRoutes(verifyOptions) } : {}),
       ...(options.operatorKeys === undefined ? {} : { operatorKeys: options.operatorKeys }),
       ...(options.reacher === undefined ? {} : { reacher: options.reacher }),
       ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }),

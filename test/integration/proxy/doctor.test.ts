@@ -13,6 +13,9 @@ import { startDante, type RunningDante } from '../../helpers/dante.js';
 import { startRawSocksServer } from '../../helpers/socks-raw-server.js';
 import { runCli } from '../../helpers/run-cli.js';
 import { startupDoctor } from '../../../src/cli/doctor.js';
+import { doctorRoutes, type RoutesDoctorReport } from '../../../src/server/doctor-route.js';
+import { startServer } from '../../../src/server/server.js';
+import { createLogger } from '../../../src/server/logger.js';
 
 const EXTERNAL = '127.0.31.141';
 let world: DoctorWorld;
@@ -118,6 +121,87 @@ describe('rcpt doctor --proxy', () => {
       /^rcpt doctor \(through socks5:\/\/probe@127\.0\.31\.98:1080\): \d+ check\(s\) failed \(proxy socks5:\/\/probe@127\.0\.31\.98:1080/,
     );
     assert.ok(!(lines[0] ?? '').includes('s3cret'));
+  });
+
+  it('a server starting with routes that send some mail direct checks the direct route too, naming it', async () => {
+    const routes = doctorRoutes({
+      proxy: dante.url,
+      proxyRoutes: [{ match: 'google', via: 'direct' }],
+    });
+    assert.deepEqual(routes, [dante.url, null]);
+    // A provider that never greets: every route fails, so each one that ran says so.
+    const lines: string[] = [];
+    const check = startupDoctor(
+      world.options({ providers: ['silent.test'] }),
+      {},
+      (line) => lines.push(line),
+      routes,
+    );
+    await check.done;
+    assert.equal(lines.length, 2, lines.join('\n'));
+    assert.match(
+      lines[0] ?? '',
+      /^rcpt doctor \(through socks5:\/\/127\.0\.31\.41:\d+\): \d+ check\(s\) failed/,
+    );
+    assert.match(lines[1] ?? '', /^rcpt doctor \(direct\): \d+ check\(s\) failed \(port 25\)/);
+  });
+
+  it("the ways verifications leave: the pool, the routes' proxies, and direct when some mail goes direct", () => {
+    const a = 'socks5://127.0.31.61:1080';
+    const b = 'socks5://u:p@127.0.31.62:1080';
+    assert.deepEqual(doctorRoutes({}), [null]);
+    assert.deepEqual(doctorRoutes({ proxy: [a, b] }), [a, b]);
+    assert.deepEqual(doctorRoutes({ proxy: a, proxyRoutes: [{ match: 'yahoo', via: b }] }), [a, b]);
+    // No pool: mail no route matches goes direct.
+    assert.deepEqual(doctorRoutes({ proxyRoutes: [{ match: 'yahoo', via: b }] }), [b, null]);
+    assert.deepEqual(doctorRoutes({ proxy: [a], proxyRoutes: [{ match: 'x.test', via: 'DIRECT' }] }), [
+      a,
+      null,
+    ]);
+  });
+
+  it('GET /v1/doctor reports through every configured proxy and the direct route, not just the first', async () => {
+    const server = await startServer({
+      port: 0,
+      jobs: null,
+      processMetrics: false,
+      verify: {
+        dnsServers: [world.dns.address],
+        allowPrivateTargets: true,
+        proxy: [dante.url, blocking.url],
+        proxyRoutes: [{ match: 'example.com', via: 'direct' }],
+      },
+      doctor: world.options(),
+      logger: createLogger({ level: 'silent' }),
+    });
+    try {
+      const response = await fetch(`${server.url}/v1/doctor`);
+      assert.equal(response.status, 200);
+      const report = (await response.json()) as RoutesDoctorReport;
+      // Dante answers and greets the provider; the blocking Dante refuses it by its ruleset.
+      assert.deepEqual(
+        report.routes.map((route) => [route.through, route.status === 'fail' ? 'fail' : 'ok']),
+        [
+          [dante.url, 'ok'],
+          [blocking.url, 'fail'],
+          [null, 'ok'],
+        ],
+      );
+      assert.equal(report.status, 'fail');
+      assert.equal(report.ok, false);
+      const refused = report.checks.find((check) => check.id === 'proxy' && check.through === blocking.url);
+      assert.equal(refused?.status, 'fail');
+      assert.match(refused?.summary ?? '', /ruleset/);
+      const working = report.checks.find((check) => check.id === 'proxy' && check.through === dante.url);
+      assert.equal(working?.status, 'pass');
+      assert.equal(
+        report.checks.find((check) => check.id === 'port25' && check.through === null)?.status,
+        'pass',
+      );
+      assert.equal(report.counts.fail, report.checks.filter((check) => check.status === 'fail').length);
+    } finally {
+      await server.close();
+    }
   });
 
   it('on the command line: the proxy line first, and a malformed URL is exit 64', async () => {
