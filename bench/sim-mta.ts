@@ -58,8 +58,11 @@ export interface SimMtaOptions {
   readonly latencyMs?: number;
   /** Advertise PIPELINING. Default true. */
   readonly pipelining?: boolean;
-  /** `null` accepts the recipient, a reply refuses it. Default: `users`, or accept everything. */
-  readonly recipient?: (address: string) => SimReply | null;
+  /**
+   * `null` accepts the recipient, a reply refuses it. Default: `users`, or accept everything. `session`
+   * tells how many replies of this session were errors so far.
+   */
+  readonly recipient?: (address: string, session: { readonly errors: number }) => SimReply | null;
   /**
    * Mailboxes (lower-case local parts) that exist; the others get Postfix's `550 5.1.1 <x>: Recipient
    * address rejected: User unknown in virtual mailbox table`. Used when `recipient` is not given.
@@ -426,7 +429,7 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
             refuse(550, `5.7.1 <${address}>: Recipient address rejected: Access denied`, slow);
             return;
           }
-          const refusal = recipient(address);
+          const refusal = recipient(address, { errors });
           if (refusal !== null) {
             if (options.refuseAllAfterUnknown === true) poisoned = true;
             refuse(refusal.code, refusal.text, slow);

@@ -12,7 +12,9 @@
  *   the budget one RCPT per round trip, so that a slowdown costs a single delayed reply. Each reply
  *   that comes back at the usual pace after `n` refusals proves that `n` are safe (the budget grows);
  *   a reply delayed by a second or more after `n` refusals means the budget is `n − 1` (fixed for the
- *   run); `NO_BUDGET_AFTER` refusals without a slowdown means the host has none;
+ *   run); `NO_BUDGET_AFTER` refusals without a slowdown means the host has none. A reply that looks
+ *   late only because rcpt's own event loop was stalled meanwhile proves nothing either way
+ *   (`judgeReply`): the session ends, and a later one asks again;
  * - `421 … too many errors` after `n` refusals fixes the budget below it, as Postfix's soft limit is
  *   half its hard one.
  */
@@ -33,6 +35,23 @@ export const NO_BUDGET_AFTER = 24;
  * `smtpd_error_sleep_time = 1s` per reply past its soft limit; tarpits sleep longer).
  */
 export const SLOW_REPLY_MS = 500;
+
+/** What a reply's timing says about the server: on time, held back by it, or cannot tell. */
+export type ReplyTiming = 'on_time' | 'late' | 'inconclusive';
+
+/**
+ * Judges a reply read `ms` after its command was sent, against the session's usual round trip
+ * (`usualMs`), knowing that rcpt's own event loop was stalled for `stalledMs` of that time
+ * (`LoopStallWatch`). A stall can only make a reply look later: a reply on time is on time. A late
+ * one is the server's doing only when it stays late with every stalled millisecond taken off (the
+ * stall and the server's delay may have overlapped, so the server held it back at least that much);
+ * otherwise it is inconclusive, and nothing is learned from it.
+ */
+export function judgeReply(ms: number, usualMs: number, stalledMs: number): ReplyTiming {
+  const late = ms - usualMs;
+  if (late < SLOW_REPLY_MS) return 'on_time';
+  return late - stalledMs >= SLOW_REPLY_MS ? 'late' : 'inconclusive';
+}
 
 /** How the error budget is known (see `BudgetSource` in types.ts). */
 export type { BudgetSource } from '../types.js';

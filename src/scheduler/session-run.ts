@@ -15,7 +15,8 @@ import type { HarvestAllowance, Reservation } from './harvest-allowance.js';
 import type { Host } from './host.js';
 import { rateCeiling } from './host-rate.js';
 import { failed as noReply, providerAt, type Answer, type Job, type SessionView } from './job.js';
-import { SLOW_REPLY_MS } from './learned-limits.js';
+import { SLOW_REPLY_MS, judgeReply } from './learned-limits.js';
+import { loopStalls } from './loop-stall.js';
 import type { SchedulerSettings } from './ports.js';
 import type { ProbeSession, SessionTransactionResult } from './session-port.js';
 
@@ -60,6 +61,12 @@ export interface SessionOwner {
   shareLimits(host: Host): void;
 }
 
+/** How long a transaction took, and how much of it our own event loop was stalled (while exploring). */
+interface RoundTrip {
+  readonly ms: number;
+  readonly stalledMs: number;
+}
+
 /** What a transaction's replies did to the session. */
 interface TransactionEffect {
   readonly errors: number;
@@ -95,6 +102,8 @@ export class SessionRun {
   #openBefore = 0;
   /** The session's quickest transaction, in milliseconds: its round trip, against which slowness shows. */
   #fastestMs = Infinity;
+  /** The last transaction's timing, from its commands sent to its replies read. */
+  #lastTiming: RoundTrip | null = null;
 
   constructor(owner: SessionOwner, host: Host, id: number) {
     this.#owner = owner;
@@ -262,24 +271,31 @@ export class SessionRun {
 
   /**
    * One RCPT added to the open transaction, past the error budget as known so far: its reply on time
-   * proves that the refusals drawn before it are allowed; a reply `SLOW_REPLY_MS` late means the host
-   * slows down from there (its budget is one less), and the session ends at once.
+   * proves that the refusals drawn before it are allowed; a reply `SLOW_REPLY_MS` late by the server's
+   * doing means the host slows down from there (its budget is one less), and the session ends at once.
+   * A reply that looks late only because our own event loop was stalled meanwhile (`judgeReply`)
+   * proves nothing: the session ends too (were the host slowing down, its next reply would be late
+   * again), and a later session asks again.
    */
   async #explore(view: SessionView, harvestLimit: number | null, utf8: boolean): Promise<'end' | 'more'> {
     const learned = this.#host.learned;
     const batch = this.#host.take(1);
     if (batch.length === 0) return 'more';
     const before = this.#errors;
-    const startedAt = performance.now();
+    this.#lastTiming = null;
     const effect = await this.#ask(batch, view, harvestLimit, utf8, this.#openRecipients > 0);
-    const ms = performance.now() - startedAt;
-    if (effect === 'skipped') return 'more';
-    if (ms - this.#fastestMs >= SLOW_REPLY_MS) {
-      learned.slowedAfter(before);
-      return 'end';
+    const timing = this.#lastTiming as RoundTrip | null;
+    if (effect === 'skipped' || timing === null) return effect === 'end' ? 'end' : 'more';
+    switch (judgeReply(timing.ms, this.#fastestMs, timing.stalledMs)) {
+      case 'late':
+        learned.slowedAfter(before);
+        return 'end';
+      case 'inconclusive':
+        return 'end';
+      default:
+        learned.survived(before);
+        return effect;
     }
-    learned.survived(before);
-    return effect;
   }
 
   /**
@@ -400,9 +416,11 @@ export class SessionRun {
     const mark = this.#transcript?.length ?? 0;
     this.#openBefore = more ? this.#openRecipients : 0;
     let timedOut = false;
+    // While exploring the error budget, a heartbeat tells our own stalls from the server's delays.
+    const watching = host.learned.isExploring(this.#id);
+    const sentAt = watching ? loopStalls.watch() : performance.now();
     // The per-address deadline (docs/library.md): the transaction ends when the address with the least
     // time left runs out of it.
-    const sentAt = performance.now();
     const deadline = setTimeout(
       () => {
         timedOut = true;
@@ -410,15 +428,23 @@ export class SessionRun {
       },
       Math.min(...batch.map((job) => owner.remainingMs(job))),
     );
-    const outcome = await this.#session.transaction({
-      mailFrom: owner.settings.session.mailFrom,
-      recipients: batch.map((job) => job.recipient),
-      smtputf8: batch.some((job) => job.smtputf8),
-      reset: this.#transactions > 0 && !more,
-      more,
-      quit,
-    });
-    clearTimeout(deadline);
+    let outcome: SessionTransactionResult;
+    try {
+      outcome = await this.#session.transaction({
+        mailFrom: owner.settings.session.mailFrom,
+        recipients: batch.map((job) => job.recipient),
+        smtputf8: batch.some((job) => job.smtputf8),
+        reset: this.#transactions > 0 && !more,
+        more,
+        quit,
+      });
+      const readAt = performance.now();
+      const stalledMs = watching ? loopStalls.stalledSince(sentAt, readAt) : 0;
+      this.#lastTiming = { ms: readAt - sentAt, stalledMs };
+    } finally {
+      clearTimeout(deadline);
+      if (watching) loopStalls.unwatch();
+    }
     // Answered: the server has every RCPT of the batch; they count from now for a window.
     this.#granted?.settle(batch.length);
     this.#granted = null;

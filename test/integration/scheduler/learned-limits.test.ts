@@ -10,7 +10,14 @@ import assert from 'node:assert/strict';
 
 import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
 import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
-import { createVerifier, type VerifyOptions, type VerifyResult } from '../../../src/index.js';
+import { performance } from 'node:perf_hooks';
+
+import {
+  createVerifier,
+  type HostLimitsRecord,
+  type VerifyOptions,
+  type VerifyResult,
+} from '../../../src/index.js';
 
 const unknown = (address: string) =>
   address.startsWith('ok')
@@ -29,7 +36,19 @@ let postfix: SimMta;
 let open: SimMta;
 let poison: SimMta;
 let limited: SimMta;
+let stalling: SimMta;
 let base: VerifyOptions;
+
+/** Busy-waits the whole event loop (rcpt's and the servers'), as a loaded machine or a long GC does. */
+function blockLoop(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // Spin: nothing else runs meanwhile.
+  }
+}
+
+/** Event-loop stalls the stalling host still has to cause, and those it caused. */
+const stalls = { left: 0, caused: 0 };
 
 /** `count` addresses at `domain`, every `every`-th unknown. */
 function list(domain: string, count: number, every: number): string[] {
@@ -81,6 +100,23 @@ before(async () => {
     recipientLimit: 5,
     record: true,
   });
+  // No error budget; the first RCPTs asked past the cautious budget find the event loop blocked for
+  // longer than a penalty delay while their reply is in flight.
+  stalling = await startSimMta({
+    name: 'stalling.test',
+    host: '127.0.5.7',
+    port,
+    banner: 'mx.stalling.test ESMTP Exim 4.96',
+    recipient: (address, session) => {
+      if (session.errors >= 9 && stalls.left > 0) {
+        stalls.left -= 1;
+        stalls.caused += 1;
+        blockLoop(800);
+      }
+      return unknown(address);
+    },
+    record: true,
+  });
   const zones: Record<string, { MX?: { priority: number; exchange: string }[]; A?: string[] }> = {};
   for (const [name, ip] of [
     ['hidden', '127.0.5.2'],
@@ -88,6 +124,7 @@ before(async () => {
     ['open', '127.0.5.4'],
     ['poison', '127.0.5.5'],
     ['limited', '127.0.5.6'],
+    ['stalling', '127.0.5.7'],
   ] as const) {
     for (const domain of [`${name}.test`, `${name}-b.test`, `${name}-c.test`])
       zones[domain] = { MX: [{ priority: 10, exchange: `mx.${name}.test` }] };
@@ -113,11 +150,23 @@ after(async () => {
     open.close(),
     poison.close(),
     limited.close(),
+    stalling.close(),
   ]);
 });
 
-async function bulk(inputs: readonly string[]): Promise<Map<string, VerifyResult>> {
-  const verifier = createVerifier(base);
+/** Limits records the run told back, per host key (`VerifyOptions.hostLimits`). */
+type Told = Map<string, HostLimitsRecord[]>;
+
+async function bulk(inputs: readonly string[], told: Told = new Map()): Promise<Map<string, VerifyResult>> {
+  const verifier = createVerifier({
+    ...base,
+    hostLimits: {
+      known: () => null,
+      learned: (key, record) => {
+        told.set(key, [...(told.get(key) ?? []), record]);
+      },
+    },
+  });
   const results = new Map<string, VerifyResult>();
   try {
     for await (const result of verifier.verifyMany(inputs, { hostConcurrency: 2 }))
@@ -161,6 +210,28 @@ describe('verifyMany() learns each host limits', () => {
       `refusals per session ${perSession.join(' ')}`,
     );
     assert.ok(perSession.filter((n) => n >= HIDDEN_SOFT).length <= 1, perSession.join(' '));
+  });
+
+  it('takes no stall of its own event loop for a penalty: a host without a budget is still found to have none', async () => {
+    // 120 refusals: room for sessions whose exploring RCPTs meet a blocked loop, and for one that
+    // explores on to the 24 refusals that prove the host has no budget.
+    const inputs = list('stalling.test', 240, 2);
+    stalls.left = 2;
+    stalls.caused = 0;
+    const first = stalling.sessions.length;
+    const told: Told = new Map();
+    const results = await bulk(inputs, told);
+    for (const input of inputs) assert.equal(verdictOf(results.get(input)), expected(input), input);
+    assert.equal(stalls.caused, 2, 'the loop was blocked while exploring replies were in flight');
+    const records = told.get('127.0.5.7') ?? [];
+    const budgets = records.map((r) => `${r.budgetSource}:${r.errorBudget ?? '-'}/${r.penalties}`);
+    // No penalty taken from the stalls, no budget fixed; the host's lack of one is learned all the same.
+    assert.ok(
+      records.every((r) => r.penalties === 0 && r.budgetSource !== 'penalty'),
+      budgets.join(' '),
+    );
+    assert.equal(records.at(-1)?.budgetSource, 'none', budgets.join(' '));
+    assert.ok(Math.max(...refusalsPerSession(stalling, first)) >= 24);
   });
 
   it('gives a host without a budget bigger batches and fewer sessions than a Postfix host', async () => {

@@ -6,6 +6,8 @@ import {
   CAUTIOUS_ERROR_BUDGET,
   LearnedLimits,
   NO_BUDGET_AFTER,
+  SLOW_REPLY_MS,
+  judgeReply,
   type LimitsRecord,
 } from '../../../src/scheduler/learned-limits.js';
 
@@ -133,5 +135,19 @@ describe('LearnedLimits', () => {
       penalties: Number.NaN,
     });
     assert.equal(fresh.isDefault, true);
+  });
+
+  it("judges a late reply the server's doing only when our own stalls cannot account for it", () => {
+    // On time: a stall only ever makes a reply look later.
+    assert.equal(judgeReply(30, 25, 0), 'on_time');
+    assert.equal(judgeReply(25 + SLOW_REPLY_MS - 1, 25, 400), 'on_time');
+    // Late, and the loop ran all along: the server held it back.
+    assert.equal(judgeReply(1_030, 25, 0), 'late');
+    // Late by 1 s with a 700 ms stall: only 305 ms of it must be the server's, too little to tell.
+    assert.equal(judgeReply(1_030, 25, 700), 'inconclusive');
+    // Late by 1.5 s with a 700 ms stall: at least 800 ms of it was the server's.
+    assert.equal(judgeReply(1_530, 25, 700), 'late');
+    // All of it a stall of ours: nothing is learned.
+    assert.equal(judgeReply(825, 25, 800), 'inconclusive');
   });
 });
