@@ -1,9 +1,8 @@
 /**
  * No function in src/ runs over 150 lines: past that, a function is usually a class in disguise (state
  * shared by closures no test can reach) or several steps a reader cannot follow apart. Data tables are
- * constants, not functions, so they are not counted. ALLOWED lists the functions still waiting to be
- * taken apart; a new long function fails here, and so does an entry that is no longer needed, so the
- * list only shrinks.
+ * constants, not functions, so they are not counted. There is no allow-list: the last function waiting
+ * to be taken apart (openPgJobStore) was, so a long function fails here wherever it appears.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,26 +13,12 @@ import { longFunctions } from '../../scripts/long-functions.js';
 
 const LIMIT = 150;
 
-/** `file: name` of each function allowed over the limit for now. */
-const ALLOWED = new Set(['src/jobs/postgres/pg-job-store.ts: openPgJobStore']);
-
 describe('function length', () => {
-  const found = longFunctions(LIMIT);
-  const keys = new Set(found.map((f) => `${f.file}: ${f.name}`));
-
-  it(`no function in src/ runs over ${LIMIT} lines outside the allow-list`, () => {
-    const fresh = found.filter((f) => !ALLOWED.has(`${f.file}: ${f.name}`));
+  it(`no function in src/ runs over ${LIMIT} lines`, () => {
     assert.deepEqual(
-      fresh.map((f) => `${f.file}:${f.line} ${f.name} (${f.lines} lines)`),
+      longFunctions(LIMIT).map((f) => `${f.file}:${f.line} ${f.name} (${f.lines} lines)`),
       [],
-      'take the new long function apart: a class with #private state, or named functions each doing one thing',
-    );
-  });
-
-  it('the allow-list names only functions still over the limit (remove an entry once it is split)', () => {
-    assert.deepEqual(
-      [...ALLOWED].filter((key) => !keys.has(key)),
-      [],
+      'take the long function apart: a class with #private state, or named functions each doing one thing',
     );
   });
 

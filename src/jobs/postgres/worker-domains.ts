@@ -8,6 +8,7 @@ import type { Resolver } from '../../verifier.js';
 import type { CatchAllFacts, MailResolver, MailRoute, VerifyResult } from '../../types.js';
 import type { PgJobStore } from './pg-job-store.js';
 import { mapLimit } from './worker-shared.js';
+import { selectCatchAll, selectRoutes, updateCatchAll, upsertRoutes } from './domain-cache-table.js';
 
 /** The host group of addresses that need no SMTP conversation (bad syntax, no usable MX). */
 export const NO_SMTP_HOST = '-';
@@ -100,25 +101,18 @@ export class DomainCache {
   }
 
   async #cachedRoute(domain: string): Promise<{ route: MailRoute; expiresAt: number } | null> {
-    const { rows } = await this.#store.pool.query<{ mx: string; expires_at: string }>(
-      `SELECT mx, expires_at FROM ${this.#store.schema}.domain_cache
-       WHERE domain = $1 AND expires_at > $2 AND mx IS NOT NULL`,
-      [this.#key(domain), Date.now()],
-    );
-    const row = rows[0];
-    return row === undefined
-      ? null
-      : { route: JSON.parse(row.mx) as MailRoute, expiresAt: Number(row.expires_at) };
+    const [row] = await selectRoutes(this.#store, [this.#key(domain)], Date.now());
+    return row === undefined ? null : { route: JSON.parse(row.mx) as MailRoute, expiresAt: row.expiresAt };
   }
 
   /** Stores a route for every worker; resolves with when it expires. */
   async #shareRoute(domain: string, route: MailRoute): Promise<number> {
     const expiresAt = Date.now() + this.#ttlMs;
-    await this.#store.pool.query(
-      `INSERT INTO ${this.#store.schema}.domain_cache (domain, mx, expires_at, updated_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (domain) DO UPDATE SET mx = excluded.mx, expires_at = excluded.expires_at,
-         updated_at = excluded.updated_at`,
-      [this.#key(domain), JSON.stringify(route), expiresAt, Date.now()],
+    await upsertRoutes(
+      this.#store,
+      [{ key: this.#key(domain), mx: JSON.stringify(route) }],
+      expiresAt,
+      Date.now(),
     );
     return expiresAt;
   }
@@ -132,17 +126,14 @@ export class DomainCache {
     dns: Resolver,
     allowPrivateTargets: boolean,
   ): Promise<Map<string, string>> {
-    const s = this.#store.schema;
     const hostOf = new Map<string, string>();
-    const { rows } = await this.#store.pool.query<{ domain: string; mx: string }>(
-      `SELECT domain, mx FROM ${s}.domain_cache WHERE domain = ANY($1::text[]) AND expires_at > $2 AND mx IS NOT NULL`,
-      [domains.map((domain) => this.#key(domain)), Date.now()],
+    const stored = await selectRoutes(
+      this.#store,
+      domains.map((domain) => this.#key(domain)),
+      Date.now(),
     );
-    for (const row of rows) {
-      hostOf.set(
-        this.#domainOf(row.domain),
-        hostOfRoute(JSON.parse(row.mx) as MailRoute, allowPrivateTargets),
-      );
+    for (const row of stored) {
+      hostOf.set(this.#domainOf(row.key), hostOfRoute(JSON.parse(row.mx) as MailRoute, allowPrivateTargets));
     }
     const missing = domains.filter((domain) => !hostOf.has(domain));
     const answers = await mapLimit(missing, PLAN_DNS_CONCURRENCY, async (domain) => {
@@ -151,20 +142,12 @@ export class DomainCache {
       return [domain, route] as const;
     });
     const shared = answers.filter(([, route]) => route.kind !== 'error');
-    if (shared.length > 0) {
-      await this.#store.pool.query(
-        `INSERT INTO ${s}.domain_cache (domain, mx, expires_at, updated_at)
-         SELECT domain, mx, $3, $4 FROM unnest($1::text[], $2::text[]) AS t(domain, mx)
-         ON CONFLICT (domain) DO UPDATE SET mx = excluded.mx, expires_at = excluded.expires_at,
-           updated_at = excluded.updated_at`,
-        [
-          shared.map(([domain]) => this.#key(domain)),
-          shared.map(([, route]) => JSON.stringify(route)),
-          Date.now() + this.#ttlMs,
-          Date.now(),
-        ],
-      );
-    }
+    await upsertRoutes(
+      this.#store,
+      shared.map(([domain, route]) => ({ key: this.#key(domain), mx: JSON.stringify(route) })),
+      Date.now() + this.#ttlMs,
+      Date.now(),
+    );
     return hostOf;
   }
 
@@ -174,16 +157,13 @@ export class DomainCache {
       (domain): domain is string => domain !== null && this.catchAllFacts.known(domain) === null,
     );
     if (unknown.length === 0) return;
-    const { rows } = await this.#store.pool.query<{ domain: string; catch_all: boolean; expires_at: string }>(
-      `SELECT domain, catch_all, expires_at FROM ${this.#store.schema}.domain_cache
-       WHERE domain = ANY($1::text[]) AND catch_all IS NOT NULL AND expires_at > $2`,
-      [unknown.map((domain) => this.#key(domain)), Date.now()],
+    const rows = await selectCatchAll(
+      this.#store,
+      unknown.map((domain) => this.#key(domain)),
+      Date.now(),
     );
     for (const row of rows) {
-      this.#catchAll.set(this.#domainOf(row.domain), {
-        value: row.catch_all,
-        expiresAt: Number(row.expires_at),
-      });
+      this.#catchAll.set(this.#domainOf(row.key), { value: row.catchAll, expiresAt: row.expiresAt });
     }
   }
 
@@ -197,17 +177,10 @@ export class DomainCache {
         facts.set(domain, { catchAll, provider: result.smtp?.provider ?? null });
       }
     }
-    if (facts.size === 0) return;
-    await this.#store.pool.query(
-      `UPDATE ${this.#store.schema}.domain_cache d SET catch_all = t.catch_all, provider = t.provider, updated_at = $4
-       FROM unnest($1::text[], $2::boolean[], $3::text[]) AS t(domain, catch_all, provider)
-       WHERE d.domain = t.domain`,
-      [
-        [...facts.keys()].map((domain) => this.#key(domain)),
-        [...facts.values()].map((f) => f.catchAll),
-        [...facts.values()].map((f) => f.provider),
-        Date.now(),
-      ],
+    await updateCatchAll(
+      this.#store,
+      [...facts].map(([domain, f]) => ({ key: this.#key(domain), ...f })),
+      Date.now(),
     );
   }
 }
