@@ -116,6 +116,14 @@ export const MISS_NOTES: Readonly<
     note: 'the label names kijitora@neko.example.com; the bounce names kijitora@neko.example.org',
   },
   'lhost-v5sendmail-01.eml': { kind: 'label', note: "the label's address is cut short (kijitora@exampl)" },
+  'lhost-apachejames-01.eml': {
+    kind: 'label',
+    note: 'the label names 00000000000@… (11 digits); the bounce names 000000000000@… (12): the redaction changed it',
+  },
+  'lhost-office365-04.eml': {
+    kind: 'label',
+    note: "the label takes the address of the bounce's mailto: link, which the redaction made differ from the address it names",
+  },
   'lhost-einsundeins-03.eml': {
     kind: 'label',
     note: "redaction made the failed recipient equal to the bounce's own To address, which is never a failed recipient",

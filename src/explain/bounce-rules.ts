@@ -20,6 +20,8 @@ export interface BounceTextRule {
    * report's `Status` class.
    */
   readonly keepClass?: boolean;
+  /** Where the wording is documented: the MTA's source or manual, the provider's page, the RFC. */
+  readonly source: string;
 }
 
 export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
@@ -31,6 +33,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     text: /\bprocmail: (?:couldn't create|lock failure|error while writing|couldn't (?:chdir|open|write)|unable to treat as directory)/i,
     status: '5.3.0',
     words: 'Local delivery program failed',
+    source: 'procmail(1), DIAGNOSTICS; RFC 3463 X.3.0',
   },
   {
     // Gmail's `You're sending this from a different address or alias using the 'Send mail as' feature.
@@ -41,6 +44,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     text: /'send mail as'|p=CustomFromDenied/i,
     status: '5.7.1',
     words: 'Sender address rejected: not owned by user',
+    source: "Google, Gmail Help: 'Send mail as' (support.google.com/mail/?p=CustomFromDenied)",
   },
   {
     // Google Groups: `the group you tried to contact (…) may not exist, or you may not have permission
@@ -50,6 +54,18 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     text: /groups\.google\.com\/support|permission to post messages to the group/i,
     status: '5.7.1',
     words: 'Delivery not authorized, message refused',
+    source: 'Google Groups Help (groups.google.com/support): posting permissions; RFC 3463 X.7.1',
+  },
+  {
+    // A mailing-list manager refusing a post from an address that is not subscribed: fml's
+    // RejectHandler answers `You <sender> are not member (<list> ML)` and sends its deny file
+    // (`You are not a member of this mailing list <list@…>`). The list refuses the sender; the list
+    // address itself is fine. RFC 3463 X.7.1.
+    id: 'list-not-member',
+    text: /\bare not (?:a )?member\b|not a member of (?:this|the) (?:mailing )?list|not member article/i,
+    status: '5.7.1',
+    words: 'Delivery not authorized, message refused',
+    source: 'fml 4 kern/fml.pl RejectHandler (https://github.com/fmlorg/fml4); RFC 3463 X.7.1',
   },
   {
     // Quota: Exim `mailbox is full`, Courier `Mailbox over quota`, KDDI `As their mailbox is full`,
@@ -60,6 +76,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     text: /mail ?(?:box|folder) (?:is )?full|mailbox exceed|over ?quota|quota (?:exceeded|full)|exceeded (?:the )?(?:storage|quota|mailbox size)|insufficient (?:disk )?space|mail ?box size limit|disk quota|too much mail|一杯/i,
     status: '4.2.2',
     words: 'Mailbox full',
+    source: 'Exim specification (quota), Courier, Microsoft Exchange NDR 5.2.2; RFC 3463 X.2.2',
   },
   {
     // Sendmail `Message could not be delivered for 5 days`, `Cannot send message for 4 days`, Exim
@@ -72,6 +89,8 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     status: '4.4.7',
     words: 'Delivery time expired',
     keepClass: true,
+    source:
+      'Sendmail (Timeout.queuereturn), Exim retry rules, Postfix maximal_queue_lifetime, qmail-send queuelifetime; RFC 3463 X.4.7',
   },
   {
     // RFC 7505 null MX: Postfix `Domain … does not accept mail (nullMX)`, Gmail `The domain … doesn't
@@ -81,6 +100,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     status: '5.1.10',
     words: 'Domain does not accept mail',
     keepClass: true,
+    source: 'RFC 7505 §4.2 (null MX: 556 X.1.10); Postfix nullMX; Gmail NULL MX',
   },
   {
     // A DNS failure that may pass: Postfix `Name service error for domain …: Host not found, try
@@ -90,6 +110,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     status: '4.4.3',
     words: 'Directory server failure',
     keepClass: true,
+    source: 'Postfix smtp(8) (Host not found, try again), glibc EAI_AGAIN; RFC 3463 X.4.3',
   },
   {
     // Postfix `Host or domain name not found`, Exim `all relevant MX records point to non-existent
@@ -100,6 +121,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     text: /host or domain name not found|domain name not found|host unknown|unknown host|couldn't find any host|could not find any host|non-existent hosts?|unrout(?:e)?able (?:address|domain|mail domain)|no such domain|domain (?:does not exist|not found)|name or service not known|nxdomain|no mx (?:record|host)s?|dns error|dns lookup failure|couldn't find a mail exchanger|could not find a mail exchanger|could not find a gateway|domain is not reachable/i,
     status: '5.1.2',
     words: 'Host or domain name not found',
+    source: 'Postfix, Exim (Unrouteable address), Sendmail (Host unknown), qmail; RFC 3463 X.1.2',
   },
   {
     // Recipient account states: Exchange `The recipient's mailbox is disabled`, Gmail `The account … is
@@ -108,6 +130,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     text: /(?:account|mailbox|user) (?:has been |is )?(?:disabled|suspended|deactivated|inactive|locked|frozen|discontinued|blocked)|(?:disabled|inactive|suspended|expired) (?:account|mailbox|user)/i,
     status: '5.2.1',
     words: 'Mailbox disabled, not accepting messages',
+    source: 'Microsoft Exchange, Gmail, Yahoo account states; RFC 3463 X.2.1',
   },
   {
     // Unknown recipient in words: Exchange 2003 `The recipient name is not recognized`, IMail `Unknown
@@ -120,6 +143,28 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     text: /user unknown|unknown (?:local )?user|unknown recipient|no such (?:user|mailbox|recipient|address|person)|recipient (?:name )?is not recognized|(?:does ?n[o']t|doesn't) have an? [^.]{0,60}account|(?:mailbox|user|recipient|address|account) (?:does not exist|doesn't exist|not found|unknown|unavailable)|not listed in (?:public )?(?:name|domino)|invalid (?:recipient|mailbox|address|final delivery userid)|no mailbox|not a valid (?:user|mailbox|recipient)|check if (?:the )?address is correct|recipient address rejected: access denied|no valid recipients?\b/i,
     status: '5.1.1',
     words: 'User unknown',
+    source: 'Exchange 2003, IMail, Lotus Notes, Courier, Microsoft 5.4.1 NDR page; RFC 3463 X.1.1',
+  },
+  {
+    // A recipient written as a name-addr whose display name is malformed (Exim moan.c
+    // ERRMESS_BADADDRESS: `x@example.com <y@example.org>: malformed address: <y@example.org> may not
+    // follow x@example.com`): the header's wording is wrong, not the mailbox, which was never tried.
+    // RFC 3463 X.6.0 (a problem with the message's form); RFC 5322 §3.4 (name-addr).
+    id: 'malformed-header-address',
+    text: /malformed address in the message header/i,
+    status: '5.6.0',
+    words: 'Message header malformed',
+    source: 'Exim src/src/moan.c (ERRMESS_BADADDRESS); RFC 5322 §3.4; RFC 3463 X.6.0',
+  },
+  {
+    // A recipient address the MTA could not parse: Exim's `malformed address: …` notice (moan.c,
+    // ERRMESS_BADADDRESS, subject `Mail failure - malformed recipient address`). RFC 3463 X.1.3: bad
+    // destination mailbox address syntax.
+    id: 'malformed-address',
+    text: /malformed (?:recipient )?address|incorrectly constructed/i,
+    status: '5.1.3',
+    words: 'Bad destination mailbox address syntax',
+    source: 'Exim src/src/moan.c (ERRMESS_BADADDRESS, "malformed recipient address"); RFC 3463 X.1.3',
   },
   {
     // RFC 3463 X.1.6: destination mailbox has moved, no forwarding address.
@@ -127,6 +172,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     text: /has moved|no longer (?:with|at|available at)|no forwarding address/i,
     status: '5.1.6',
     words: 'Mailbox has moved',
+    source: 'RFC 3463 X.1.6 (destination mailbox has moved, no forwarding address)',
   },
   {
     // Sizes: Exim `message too big`, Sendmail `Message size exceeds fixed maximum message size`.
@@ -135,6 +181,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     text: /message (?:is )?too (?:big|large)|size limit exceeded|size exceeds|exceeds (?:the )?(?:maximum )?(?:message )?size|message size limit/i,
     status: '5.3.4',
     words: 'Message too big for system',
+    source: 'Exim, Sendmail (Message size exceeds fixed maximum); RFC 1870; RFC 3463 X.3.4',
   },
   {
     // Relaying: Sendmail `Relaying denied`, Exim `relay not permitted`. RFC 3463 X.7.1.
@@ -142,6 +189,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     text: /relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited|disallowed)|unable to relay/i,
     status: '5.7.1',
     words: 'Relay access denied',
+    source: 'Sendmail (Relaying denied), Exim (relay not permitted); RFC 3463 X.7.1',
   },
   {
     // The sender named as blocked: Exim ACLs `you are sending to/from an address that has been
@@ -150,6 +198,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     text: /black ?listed|block ?listed|blocked (?:by|using|because)|\bspam\b|not (?:allowed|permitted|authori[sz]ed) to (?:send|post)|permission to post/i,
     status: '5.7.1',
     words: 'Client host blocked',
+    source: 'Exim ACLs, DNSBL rejections (RFC 5782); RFC 3463 X.7.1',
   },
   {
     // Local delivery programs: Sendmail `unknown mailer error`, Exim `Child process of … returned`,
@@ -158,6 +207,19 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     text: /mailer error|unknown mailer|command died|child process of|returned (?:a )?(?:non-zero|error) (?:exit )?(?:code|status)|exit (?:code|status) \d|pipe to \|/i,
     status: '5.3.0',
     words: 'Local delivery program failed',
+    source:
+      'Sendmail (unknown mailer error), Exim (Child process of … returned), Postfix pipe(8); RFC 3463 X.3.0',
+  },
+  {
+    // A mail loop stopped: fml's `Loop Alert: Duplicated Message-ID` (a post it has already
+    // distributed, DupMessageIdP) and `fml <list> has detected a loop condition`, qmail `This message
+    // is looping`. RFC 3463 X.4.6: routing loop detected.
+    id: 'mail-loop',
+    text: /duplicated message-id|has detected a loop condition|message is looping|mail loop detected/i,
+    status: '5.4.6',
+    words: 'Routing loop detected',
+    source:
+      'fml 4 kern/fml.pl MailLoopP, DupMessageIdP (https://github.com/fmlorg/fml4); qmail-local; RFC 3463 X.4.6',
   },
   {
     // Network: Postfix `connect to …: Connection timed out`, Sendmail `Deferred: Connection refused by`,
@@ -168,6 +230,7 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
     status: '4.4.1',
     words: 'Connection timed out',
     keepClass: true,
+    source: 'Postfix smtp(8), Sendmail (Deferred: Connection refused), qmail-remote; RFC 3463 X.4.1, X.4.2',
   },
 ];
 
@@ -210,3 +273,29 @@ export const BOUNCE_SUBJECT =
  */
 export const AUTO_REPLY_SUBJECT =
   /out of (?:the )?office|automatic reply|auto(?:matic)?[- ]?(?:reply|response|antwort)|^auto:|vacation|abwesen|réponse automatique|respuesta automática|risposta automatica|自動応答|不在/i;
+
+/**
+ * Notices of mailing-list managers that refuse a post to a list: not bounces by their sender or
+ * subject, but a failed delivery to the list address all the same, which the notice names in angle
+ * brackets (`<list@example.org>`). Told apart by the manager's own header and the subject it writes.
+ */
+export interface ListManagerNotice {
+  readonly id: string;
+  /** The header that names the list manager, lower-case, and what it says. */
+  readonly header: string;
+  readonly software: RegExp;
+  readonly subject: RegExp;
+  readonly source: string;
+}
+
+export const LIST_MANAGER_NOTICES: readonly ListManagerNotice[] = [
+  {
+    // fml 4 (kern/fml.pl): RejectHandler's `You <sender> are not member (<list> ML)` and the
+    // maintainer's `Loop Alert: Duplicated Message-ID (<list> ML)`, both with `X-MLServer: fml […]`.
+    id: 'fml',
+    header: 'x-mlserver',
+    software: /^\s*fml\b/i,
+    subject: /^you \S+ are not member\b|^loop alert: /i,
+    source: 'fml 4 kern/fml.pl (RejectHandler, MailLoopP, DupMessageIdP), https://github.com/fmlorg/fml4',
+  },
+];

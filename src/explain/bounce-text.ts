@@ -35,6 +35,9 @@ const ORIGINAL_MESSAGE_MARKERS: readonly RegExp[] = [
   // Verizon's MMS gateway `Original Message:` before the original's header lines.
   /^original message:$/i,
   /^\s*-+ ?(?:your|the) message (?:follows|was)/i,
+  // fml (mailing-list manager) `Original mail as follows:` before the indented original (fml 4
+  // kern/libkernsubr2.pl, __WholeMail).
+  /^original mail as follows:?$/i,
 ];
 
 /** An address in bounce text: the dot-atom form, Unicode letters allowed (RFC 6531). */
@@ -44,6 +47,9 @@ const ADDRESS =
 /** Lines quoting message headers, whose addresses are not failed recipients. */
 const HEADER_LINE =
   /^\s*(?:message-id|in-reply-to|references|received|return-path|from|sender|reply-to|to|cc|date|subject|x-[\w-]+|dkim-signature|authentication-results|arc-[\w-]+|envelope-from|delivered-to)\s*:/i;
+
+/** A transcript line that sends `MAIL FROM`: `>>> MAIL From:<…>`, ` In:  MAIL FROM:<…>`, `C: MAIL FROM:<…>`. */
+const TRANSCRIPT_SENDER = /^\s*(?:>>>|in:|c:|>)?\s*mail from:\s*</i;
 
 /**
  * A reply code where a server's reply begins: at a line's start (after a transcript's `<<<`), or
@@ -90,9 +96,19 @@ export function cutOriginalMessage(text: string): string {
   return (end < 0 ? lines : lines.slice(0, end)).join('\n');
 }
 
+/**
+ * A top-level domain that starts in ASCII and runs on into another script (`example.jp您好`, an
+ * address written straight before a greeting in Chinese): no delegated TLD mixes the two (the root
+ * zone's label generation rules, RFC 5890 §2.3.2.1 and ICANN's Root Zone LGR, admit a label in one
+ * script only), so the letters after the ASCII ones are the text around the address.
+ */
+const MIXED_SCRIPT_TLD = /(\.[a-z][a-z0-9-]*?[a-z0-9])[^\p{ASCII}]+$/iu;
+
 /** Every address in a line, lower-cased domain kept as written. */
 export function addressesIn(line: string): string[] {
-  return [...line.matchAll(ADDRESS)].map((match) => match[0].replace(/^[.]+|[.]+$/g, ''));
+  return [...line.matchAll(ADDRESS)].map((match) =>
+    match[0].replace(/^[.]+|[.]+$/g, '').replace(MIXED_SCRIPT_TLD, '$1'),
+  );
 }
 
 const normalise = (address: string): string => address.toLowerCase();
@@ -103,10 +119,14 @@ const normalise = (address: string): string => address.toLowerCase();
  */
 export function scanBounceText(text: string, exclude: ReadonlySet<string>): TextRecipient[] {
   const lines = cutOriginalMessage(text).split('\n');
+  const malformed = malformedAddresses(lines, exclude);
+  if (malformed.length > 0) return malformed;
   const anchors: { address: string; index: number }[] = [];
   const mentioned: { address: string; index: number }[] = [];
   lines.forEach((line, index) => {
-    if (HEADER_LINE.test(line)) return;
+    // A transcript's `MAIL FROM:<…>` (Sendmail `>>> MAIL From:`, Postfix `In:  MAIL FROM:`) names the
+    // envelope sender (RFC 5321 §4.1.1.2), never a recipient.
+    if (HEADER_LINE.test(line) || TRANSCRIPT_SENDER.test(line)) return;
     for (const address of addressesIn(line)) {
       if (exclude.has(normalise(address))) continue;
       mentioned.push({ address, index });
@@ -142,6 +162,53 @@ export function scanBounceText(text: string, exclude: ReadonlySet<string>): Text
       diagnostic: diagnosticOf(block, address),
     };
   });
+}
+
+/**
+ * Exim's notice of recipient addresses it could not parse in the header of a message submitted with
+ * `-t` (src/src/moan.c, ERRMESS_BADADDRESS / ERRMESS_BADNOADDRESS / ERRMESS_BADARGADDRESS): `A
+ * message that you sent contained one or more recipient addresses that were incorrectly
+ * constructed:`, then per address `  <the address as written>: <what is wrong>`. Written as an
+ * RFC 5322 name-addr (`x@example.com <y@example.org>`), the address is the angle-addr; otherwise the
+ * text itself.
+ */
+function malformedAddresses(lines: readonly string[], exclude: ReadonlySet<string>): TextRecipient[] {
+  const start = lines.findIndex((line, index) =>
+    /recipient address(?:es)? that (?:was|were)\s+incorrectly\s+constructed:/i.test(
+      `${line} ${lines[index + 1] ?? ''}`,
+    ),
+  );
+  if (start < 0) return [];
+  const found: TextRecipient[] = [];
+  // `  x: error` (one or more addresses), `  x  error` (an address on the command line).
+  for (const line of lines.slice(start + 2, start + 60)) {
+    const match = /^\s+(\S.*?)(?::\s+|\s{2,})(\S.*)$/.exec(line);
+    if (match === null) {
+      if (found.length > 0 && line.trim() === '') break;
+      continue;
+    }
+    // The address as written (`ivy@example.net.`) is what cannot be delivered: the recipient is that
+    // text, not a corrected address that may well be fine. Only a name-addr is read for its
+    // angle-addr, and then the fault is the header's (a malformed display name), and the mailbox was
+    // never tried.
+    const written = (match[1] ?? '').trim().replace(/^<([^<>]*)>$/, '$1');
+    const angle = /<([^<>\s]+@[^<>\s]+)>/.exec(written)?.[1];
+    const itself = angle === undefined && /^[^\s<>@]+@[^\s<>@]+$/.test(written);
+    const address = itself ? written : angle;
+    if (address === undefined || exclude.has(normalise(address))) continue;
+    found.push({
+      address,
+      reply: null,
+      command: null,
+      remoteMta: null,
+      diagnostic:
+        `${itself ? 'malformed recipient address' : 'malformed address in the message header'}: ${(match[2] ?? '').trim()}`.slice(
+          0,
+          500,
+        ),
+    });
+  }
+  return found;
 }
 
 /**

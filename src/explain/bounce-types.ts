@@ -14,7 +14,8 @@ import type { ExplainCommand } from './find-replies.js';
  * - `delivery_report`: an RFC 3464 report whose recipients were delivered, relayed or expanded.
  * - `auto_reply`: an automatic reply (RFC 3834 `Auto-Submitted: auto-replied`, vacation, out of office).
  * - `feedback_report`: an abuse feedback report (RFC 5965 `report-type=feedback-report`): a
- *   complaint about a message, not a failed delivery.
+ *   complaint about a message, not a failed delivery; also an unsubscribe request a mail client sent
+ *   for its user (Apple Mail's, `feedbackType` `unsubscribe`).
  * - `not_a_bounce`: a readable message that reports no failed delivery.
  * - `not_a_message`: text that is not an Internet message (no header block), such as a bare reply.
  * - `empty`, `binary`: nothing to read, or bytes that are not a message (NUL bytes).
@@ -87,7 +88,10 @@ export interface BounceExplanation {
   /** The message's `Date`, as ISO 8601 when it parses. */
   readonly date: string | null;
   readonly recipients: readonly BounceRecipient[];
-  /** For `feedback_report`: RFC 5965 `Feedback-Type` (`abuse`, `fraud`, …). */
+  /**
+   * For `feedback_report`: RFC 5965 `Feedback-Type` (`abuse`, `fraud`, …), or `unsubscribe` for an
+   * unsubscribe request sent to a list's RFC 2369 `List-Unsubscribe` address.
+   */
   readonly feedbackType: string | null;
   /** True when only the first `MAX_BOUNCE_BYTES` of a larger message were read. */
   readonly truncated: boolean;

@@ -13,6 +13,7 @@ import {
   AUTO_REPLY_SUBJECT,
   BOUNCE_SENDER,
   BOUNCE_SUBJECT,
+  LIST_MANAGER_NOTICES,
   matchBounceText,
   replyForRule,
 } from './bounce-rules.js';
@@ -106,7 +107,8 @@ async function explainMessage(message: string | Uint8Array, outer: boolean): Pro
   const forwarded = outer && answer.format !== 'dsn' ? forwardedReport(email, answer) : null;
   if (forwarded !== null) {
     const inner = await explainMessage(forwarded, false);
-    if (inner.format === 'dsn' && inner.recipients.length > 0) {
+    const explains = inner.recipients.some((recipient) => recipient.explanation !== null);
+    if ((inner.format === 'dsn' && inner.recipients.length > 0) || (inner.kind === 'bounce' && explains)) {
       return { ...inner, truncated: inner.truncated || answer.truncated };
     }
   }
@@ -114,22 +116,23 @@ async function explainMessage(message: string | Uint8Array, outer: boolean): Pro
 }
 
 /**
- * A delivery report forwarded whole as an attached message (RFC 2046 §5.2.1 `message/rfc822`): a
- * gateway's notice that wraps the bounce it received (Trend Micro InterScan sends the MTA's report on
- * this way) and says nothing the report does not. Read when the outer message yields no report and
- * explains none of its recipients; one level deep.
+ * A bounce forwarded whole as an attached message (RFC 2046 §5.2.1 `message/rfc822`): a gateway's
+ * notice that wraps the bounce it received and says nothing the bounce does not (Trend Micro
+ * InterScan sends the MTA's report, or its plain-text notice, on this way). Read when the outer
+ * message yields no report and explains none of its recipients; one level deep. The attachment is
+ * taken when it is a delivery report, and otherwise kept only if it reads as a bounce that explains
+ * a recipient (the caller checks): a returned copy of the original message reads as neither.
  */
 function forwardedReport(email: Email, answer: BounceExplanation): Uint8Array | null {
   if (answer.recipients.some((recipient) => recipient.explanation !== null)) return null;
-  for (const part of email.attachments) {
-    if (part.mimeType !== 'message/rfc822') continue;
-    const text = contentText(part);
+  const attached = email.attachments.filter((part) => part.mimeType === 'message/rfc822');
+  const texts = attached.map((part) => contentText(part));
+  const report = texts.find((text) => {
     const header = text.slice(0, 16384).split(/\r?\n\r?\n/, 1)[0] ?? '';
-    if (/^content-type:\s*multipart\/report;[^]*?report-type\s*=\s*"?delivery-status/im.test(header)) {
-      return Buffer.from(text, 'utf8');
-    }
-  }
-  return null;
+    return /^content-type:\s*multipart\/report;[^]*?report-type\s*=\s*"?delivery-status/im.test(header);
+  });
+  const chosen = report ?? (texts.length === 1 ? texts[0] : undefined);
+  return chosen === undefined ? null : Buffer.from(chosen, 'utf8');
 }
 
 /** Header fields nearly every message has (RFC 5322 §3.6); a reply or a transcript has none. */
@@ -217,7 +220,8 @@ class BounceReader {
     // body is read instead, so its report and its words are still found.
     const parsed = email.text ?? '';
     const hasReport = email.attachments.some((part) => DSN_TYPES.has(part.mimeType));
-    this.#text = capLines(parsed.trim() === '' && !hasReport ? raw : parsed);
+    const text = parsed.trim() === '' && !hasReport ? raw : parsed;
+    this.#text = capLines([...brokenTextParts(email), text].join('\n\n'));
     this.#contentType = this.#header('content-type') ?? '';
   }
 
@@ -242,6 +246,8 @@ class BounceReader {
     }
     const ses = readSesNotification(this.#text);
     if (ses !== null) return this.#fromSes(ses, base);
+    const listNotice = this.#listManagerNotice(base);
+    if (listNotice !== null) return listNotice;
     const dsn = this.#deliveryStatus();
     const looksLikeBounce = dsn !== null || this.#hasBounceEvidence();
     if (!looksLikeBounce) {
@@ -293,15 +299,68 @@ class BounceReader {
    * RFC 5965 §3: `multipart/report; report-type=feedback-report` with a `message/feedback-report` part;
    * or Microsoft's older JMRP complaint (Junk Mail Reporting Program, "RFC822 Attachment" format): sent
    * from `staff@hotmail.com`, the reported message attached with the complainant in
-   * `X-HmXmrOriginalRecipient`.
+   * `X-HmXmrOriginalRecipient`; or an unsubscribe request (`unsubscribe`).
    */
   #feedbackReport(): string | null {
     if (this.#isJmrpComplaint()) return 'abuse';
+    if (this.#isUnsubscribeRequest()) return 'unsubscribe';
     const part = this.#attachments(new Set(['message/feedback-report']))[0];
     if (part === undefined && !/report-type\s*=\s*"?feedback-report/i.test(this.#contentType)) return null;
     const fields =
       part === undefined ? new Map<string, string>() : parseDeliveryStatus(contentText(part)).message;
     return fields.get('feedback-type')?.trim().toLowerCase() ?? 'abuse';
+  }
+
+  /**
+   * A mailing-list manager's notice that it refused a post (LIST_MANAGER_NOTICES): the list address
+   * the notice names in angle brackets failed, for the reason its words give.
+   */
+  #listManagerNotice(
+    base: Pick<BounceExplanation, 'from' | 'subject' | 'date' | 'truncated' | 'problem'>,
+  ): BounceExplanation | null {
+    const subject = this.#email.subject ?? '';
+    const notice = LIST_MANAGER_NOTICES.find(
+      (candidate) =>
+        candidate.software.test(this.#header(candidate.header) ?? '') && candidate.subject.test(subject),
+    );
+    if (notice === undefined) return null;
+    const excluded = this.#excluded(true);
+    const lines = cutOriginalMessage(this.#text).split('\n');
+    const named = new Map<string, string>();
+    for (const line of lines) {
+      for (const match of line.matchAll(/<([^<>\s@]+@[^<>\s@]+)>/g)) {
+        const address = match[1] ?? '';
+        if (!excluded.has(address.toLowerCase()) && !named.has(address.toLowerCase())) {
+          named.set(address.toLowerCase(), `${subject}: ${line.trim()}`);
+        }
+      }
+    }
+    if (named.size === 0) return null;
+    const recipients = [...named].slice(0, 50).map(([address, diagnostic]) =>
+      this.#recipient({
+        address,
+        originalRecipient: null,
+        action: 'failed',
+        status: null,
+        reply: null,
+        command: null,
+        remoteMta: null,
+        diagnostic,
+        date: isoDate(this.#email.date),
+      }),
+    );
+    return { ...base, kind: 'bounce', format: 'text', reportingMta: null, recipients, feedbackType: null };
+  }
+
+  /**
+   * An unsubscribe request a mail client sends for its user to a list's RFC 2369 `List-Unsubscribe`
+   * mailto address: Apple Mail's carries `X-Apple-Unsubscribe: true` and the words `Apple Mail sent
+   * this email to unsubscribe from the message "…"` (iOS Mail's, `iOS Mail sent …`). Its sender asks
+   * to be mailed no more: feedback about the list, not a failed delivery.
+   */
+  #isUnsubscribeRequest(): boolean {
+    if (/^\s*true\s*$/i.test(this.#header('x-apple-unsubscribe') ?? '')) return true;
+    return /^\s*(?:apple|ios) mail sent this email to unsubscribe from the message\b/i.test(this.#text);
   }
 
   #isJmrpComplaint(): boolean {
@@ -623,6 +682,22 @@ function actionOf(value: string | undefined): BounceAction | null {
       // RFC 3464 §2.3.3 names five actions; a report that names another still reports a failure.
       return action === undefined || action === '' ? 'failed' : 'failed';
   }
+}
+
+/**
+ * Text parts whose `Content-Type` lost its `;` (`text/plain` then `charset=…` on a continuation
+ * line): RFC 2045 §5.1 allows no space inside the type, so the parser keeps the whole value as the
+ * type and files the part as an attachment. The type is the token before the space: a plain text
+ * part that is not a file (no name, not `Content-Disposition: attachment`), which in a bounce is the
+ * notice that comes first (RFC 3462 §1), so it is read before the rest of the text.
+ */
+function brokenTextParts(email: Email): string[] {
+  return email.attachments
+    .filter(
+      (part) =>
+        /^text\/plain\s/i.test(part.mimeType) && part.filename === null && part.disposition !== 'attachment',
+    )
+    .map((part) => contentText(part));
 }
 
 function contentText(part: Attachment): string {
