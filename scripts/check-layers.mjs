@@ -43,8 +43,11 @@ const isLeaf = (rel) => LEAVES.has(rel);
 const isPure = (rel) => PURE_FILES.has(rel) || PURE_DIRS.includes(top(rel) ?? '');
 
 const problems = [];
+/** Internal imports, type-only ones included, by importing file: for the cycle check. */
+const imports = new Map();
 for (const file of walk(src)) {
   const rel = relative(src, file).split(sep).join('/');
+  imports.set(rel, []);
   const text = readFileSync(file, 'utf8');
   const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]/g)].map(
     (m) => m[1],
@@ -59,6 +62,7 @@ for (const file of walk(src)) {
           .replace(/\.js$/, '.ts')
       : null;
     if (internal && target.startsWith('..')) continue;
+    if (internal) imports.get(rel).push(target);
     if (isLeaf(rel) && internal && !isLeaf(target))
       problems.push(`${rel}: a leaf imports ${target} (leaves import only leaves)`);
     if (isPure(rel)) {
@@ -107,6 +111,38 @@ for (const file of walk(src)) {
     }
   }
 }
+
+/**
+ * No import cycle, type-only imports included: a cycle means neither module can be read (or moved)
+ * without the other; the type they share belongs to one of them, or to a module both import.
+ * Tarjan's strongly connected components over the import graph.
+ */
+function cycles(graph) {
+  const order = new Map();
+  const low = new Map();
+  const stack = [];
+  const found = [];
+  const visit = (file) => {
+    order.set(file, order.size);
+    low.set(file, order.get(file));
+    stack.push(file);
+    for (const next of graph.get(file) ?? []) {
+      if (!graph.has(next)) continue;
+      if (!order.has(next)) {
+        visit(next);
+        low.set(file, Math.min(low.get(file), low.get(next)));
+      } else if (stack.includes(next)) {
+        low.set(file, Math.min(low.get(file), order.get(next)));
+      }
+    }
+    if (low.get(file) !== order.get(file)) return;
+    const component = stack.splice(stack.indexOf(file));
+    if (component.length > 1 || graph.get(file).includes(file)) found.push(component.sort());
+  };
+  for (const file of graph.keys()) if (!order.has(file)) visit(file);
+  return found;
+}
+for (const component of cycles(imports)) problems.push(`import cycle: ${component.join(' <-> ')}`);
 
 if (problems.length > 0) {
   console.error(`check-layers: ${problems.length} dependency rule(s) broken:\n  ${problems.join('\n  ')}`);

@@ -5,7 +5,7 @@
  * Total: any input gets an answer (`kind` says what it was); nothing here throws for what a message
  * contains.
  */
-import PostalMime, { type Attachment, type Email } from 'postal-mime';
+import type { Attachment, Email } from 'postal-mime';
 
 import { addressOf, parseDeliveryStatus, statusOf, typeOf, untyped, type DsnFields } from './bounce-dsn.js';
 import { readSesNotification, type SesNotification } from './bounce-ses.js';
@@ -87,10 +87,20 @@ export async function explainBounce(message: string | Uint8Array): Promise<Bounc
   return explainMessage(message, true);
 }
 
+/**
+ * postal-mime, imported with the first message parsed: `import('rcpt')` does not load it (it cost the
+ * main entry ~15 ms) for callers that never explain a bounce.
+ */
+let postalMime: ReturnType<typeof importPostalMime> | null = null;
+function importPostalMime() {
+  return import('postal-mime');
+}
+
 async function explainMessage(message: string | Uint8Array, outer: boolean): Promise<BounceExplanation> {
   const { bytes, truncated } = bounded(message);
   const problem = unreadableBytes(bytes);
   if (problem !== null) return emptyAnswer(problem.kind, problem.problem, truncated);
+  const { default: PostalMime } = await (postalMime ??= importPostalMime());
   let email: Email;
   try {
     email = await PostalMime.parse(bytes, {

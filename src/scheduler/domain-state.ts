@@ -4,22 +4,19 @@
  * their own RCPT reply and wait for it. Dropped when no job of the domain is alive (bounded memory).
  */
 import type { SmtpReplyInfo } from '../types.js';
-import type { Answer, Job } from './job.js';
-
-/** An address with its RCPT reply, waiting for its domain's catch-all reply. */
-export interface ParkedAnswer {
-  readonly job: Job;
-  readonly answer: Answer;
-}
 
 /** `idle`: no probe queued; `queued`: a probe is queued or in a session; `done`/`failed`: settled. */
 export type CatchAllStatus = 'idle' | 'queued' | 'done' | 'failed';
 
-export class DomainState {
+/**
+ * `Parked`: what waits for the catch-all reply (the scheduler's `ParkedAnswer`, an address with its
+ * RCPT reply); a parameter, so that this module needs nothing of `job.ts`, which needs it.
+ */
+export class DomainState<Parked> {
   readonly name: string;
   #status: CatchAllStatus = 'idle';
   #reply: SmtpReplyInfo | null = null;
-  readonly #parked: ParkedAnswer[] = [];
+  readonly #parked: Parked[] = [];
   /** Jobs alive for this domain. */
   refs = 0;
 
@@ -48,12 +45,12 @@ export class DomainState {
     return true;
   }
 
-  park(answer: ParkedAnswer): void {
+  park(answer: Parked): void {
     this.#parked.push(answer);
   }
 
   /** Records the probe's reply (`null`: it got none) and hands back the addresses waiting for it. */
-  settle(reply: SmtpReplyInfo | null): ParkedAnswer[] {
+  settle(reply: SmtpReplyInfo | null): Parked[] {
     this.#status = reply === null ? 'failed' : 'done';
     this.#reply = reply;
     return this.#parked.splice(0);
@@ -61,11 +58,11 @@ export class DomainState {
 }
 
 /** The domains with live jobs, each dropped when its last job ends. */
-export class DomainTable {
-  readonly #domains = new Map<string, DomainState>();
+export class DomainTable<Parked> {
+  readonly #domains = new Map<string, DomainState<Parked>>();
 
   /** The domain's state, created on first use; the caller holds a reference until `release()`. */
-  acquire(name: string): DomainState {
+  acquire(name: string): DomainState<Parked> {
     let state = this.#domains.get(name);
     if (state === undefined) {
       state = new DomainState(name);
@@ -75,7 +72,7 @@ export class DomainTable {
     return state;
   }
 
-  release(state: DomainState): void {
+  release(state: DomainState<Parked>): void {
     state.refs -= 1;
     if (state.refs === 0) this.#domains.delete(state.name);
   }

@@ -45,6 +45,12 @@ export interface Answer {
   readonly timedOut: boolean;
 }
 
+/** An address with its RCPT reply, waiting for its domain's catch-all reply (`DomainState`). */
+export interface ParkedAnswer {
+  readonly job: Job;
+  readonly answer: Answer;
+}
+
 /** An answer without a reply. */
 export function failed(
   failure: ProbeFailure | null,
@@ -64,7 +70,7 @@ export class Job<P extends PlannedAddress = PlannedAddress> {
   readonly recipient: string;
   readonly smtputf8: boolean;
   readonly targets: readonly ProbeTarget[];
-  readonly domain: DomainState;
+  readonly domain: DomainState<ParkedAnswer>;
   /** The verifier's plan (`null` for a catch-all probe). */
   readonly plan: P | null;
   readonly startedAt: number;
@@ -93,7 +99,7 @@ export class Job<P extends PlannedAddress = PlannedAddress> {
     readonly recipient: string;
     readonly smtputf8: boolean;
     readonly targets: readonly ProbeTarget[];
-    readonly domain: DomainState;
+    readonly domain: DomainState<ParkedAnswer>;
     readonly plan: P | null;
     readonly startedAt: number;
     readonly checkedAt: string;

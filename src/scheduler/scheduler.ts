@@ -25,7 +25,15 @@ import type { ProbeFailure, ProbeTarget, SmtpReplyInfo, VerifyResult } from '../
 import { DomainTable, type DomainState } from './domain-state.js';
 import { Host } from './host.js';
 import { LearnedLimits } from './learned-limits.js';
-import { Job, failed as noReply, providerAt, type Answer, type JobKind, type SessionView } from './job.js';
+import {
+  Job,
+  failed as noReply,
+  providerAt,
+  type Answer,
+  type JobKind,
+  type ParkedAnswer,
+  type SessionView,
+} from './job.js';
 import type { Conversation, PlannedAddress, SchedulerPorts, SchedulerSettings } from './ports.js';
 import { SessionRun, type SessionOwner } from './session-run.js';
 
@@ -73,7 +81,7 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
   readonly #signal: AbortSignal | undefined;
   readonly #stop = new AbortController();
   readonly #hosts = new Map<string, Host>();
-  readonly #domains = new DomainTable();
+  readonly #domains = new DomainTable<ParkedAnswer>();
   readonly #live = new Set<Job<P>>();
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #output: VerifyResult[] = [];
@@ -264,7 +272,7 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     kind: JobKind,
     recipient: string,
     plan: P | null,
-    domain: DomainState,
+    domain: DomainState<ParkedAnswer>,
     startedAt: number,
     checkedAt: string,
     from: PlannedAddress,
@@ -383,7 +391,7 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     this.#emit(ports.finish(ports.harvestLimited(job.plan as P, ip), job.startedAt, job.checkedAt));
   }
 
-  #settleCatchAll(domain: DomainState, reply: SmtpReplyInfo | null): void {
+  #settleCatchAll(domain: DomainState<ParkedAnswer>, reply: SmtpReplyInfo | null): void {
     for (const { job, answer } of domain.settle(reply)) this.finalize(job, answer);
   }
 

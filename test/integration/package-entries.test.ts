@@ -146,6 +146,8 @@ port1.on('message', (message) => (message.pong ? pong() : urls.push(message.url)
 register('./hook.mjs', import.meta.url, { data: { port: port2 }, transferList: [port2] });
 const entry = await import(process.argv[2]);
 if (process.argv[3] === 'open-sqlite') entry.openSqliteJobStore(':memory:').close?.();
+if (process.argv[3] === 'explain-bounce')
+  await entry.explainBounce('From: MAILER-DAEMON@example.test\\r\\nSubject: Undelivered\\r\\n\\r\\nno such user\\r\\n');
 port1.postMessage('ping');
 await drained;
 port1.close();
@@ -220,7 +222,12 @@ describe('package entries (package.json exports)', () => {
       [],
     );
     // The probe sees the packages the main entry does need (so an empty list above is not blindness).
-    for (const name of ['dns-packet', 'tr46', 'postal-mime']) assert.ok(loaded.packages.includes(name), name);
+    for (const name of ['dns-packet', 'tr46']) assert.ok(loaded.packages.includes(name), name);
+  });
+
+  it("import('rcpt') loads postal-mime only when explainBounce() parses a message", async () => {
+    assert.ok(!(await probe('rcpt')).packages.includes('postal-mime'));
+    assert.ok((await probe('rcpt', 'explain-bounce')).packages.includes('postal-mime'));
   });
 
   it("'rcpt/jobs' loads better-sqlite3, whose native addon is mapped once a store is opened", async () => {

@@ -4,13 +4,13 @@ import assert from 'node:assert/strict';
 
 import { DomainState, DomainTable } from '../../../src/scheduler/domain-state.js';
 import { EXTRA_SESSION_MIN_QUEUE, Host } from '../../../src/scheduler/host.js';
-import { Job } from '../../../src/scheduler/job.js';
+import { Job, type ParkedAnswer } from '../../../src/scheduler/job.js';
 import { SESSION_ERROR_BUDGET } from '../../../src/scheduler/politeness.js';
 import type { ProviderRule } from '../../../src/providers/index.js';
 
 const limits = { hostConcurrency: 2, backoffMs: 1000, maxBackoffMs: 8000, hostCommandsPerSecond: 0 };
 
-function job(id: number, domain = new DomainState('example.test')): Job {
+function job(id: number, domain = new DomainState<ParkedAnswer>('example.test')): Job {
   return new Job({
     id,
     kind: 'address',
@@ -101,7 +101,7 @@ describe('Host', () => {
 
 describe('DomainState', () => {
   it('claims the catch-all probe once, parks answers and hands them back with the reply', () => {
-    const table = new DomainTable();
+    const table = new DomainTable<ParkedAnswer>();
     const domain = table.acquire('example.test');
     assert.equal(domain.claimProbe(), true);
     assert.equal(domain.claimProbe(), false);
@@ -127,7 +127,7 @@ describe('DomainState', () => {
   });
 
   it('is dropped from the table with its last job', () => {
-    const table = new DomainTable();
+    const table = new DomainTable<ParkedAnswer>();
     const a = table.acquire('example.test');
     table.acquire('example.test');
     table.release(a);
