@@ -1,7 +1,8 @@
 /**
  * The web page in a real browser: Debian's Chromium driven by playwright-core, against `rcpt serve`
  * (startServer, SQLite job store, API keys) on the demo world. Enter the key, upload a CSV, follow the
- * job to the end, check the chart and the table (and its filters), download the CSV, and save a
+ * job to the end, check the chart and the table (and its filters), download the CSV, see the line that
+ * counts a CSV's unreadable rows, and save a
  * screenshot under test-output/; explain a reply and a bounce in the "Explain a bounce" panel; run
  * axe-core's WCAG 2 A/AA rules on the page. Skipped, and reported as skipped, when /usr/bin/chromium is
  * absent; under CI that fails instead (.ci/run installs it).
@@ -132,6 +133,8 @@ describe('the web page', { skip: ABSENT !== null }, () => {
       (await page.locator('#progress-text').textContent()) ?? '',
       /^10 of 10 addresses checked · 100 %/,
     );
+    // Every row was read: no unreadable-rows line.
+    assert.doesNotMatch((await page.locator('#progress-text').textContent()) ?? '', /unreadable/);
     assert.equal(await page.evaluate('document.getElementById("bar").value'), 1);
 
     // The chart: one bar per verdict, wide in proportion, with the counts as text.
@@ -227,6 +230,39 @@ describe('the web page', { skip: ABSENT !== null }, () => {
       .waitFor({ timeout: 30_000 });
     await page.locator('#job-status', { hasText: 'done' }).waitFor();
     assert.equal(await page.locator('#table tbody tr').count(), 2);
+    assert.deepEqual(problems, []);
+  });
+
+  it('says how many rows of an uploaded CSV could not be read, apart from the addresses', async () => {
+    // A row with a stray quote and a line over 65,536 characters: kept as written, unknown/unreadable_row.
+    // Three addresses, so the line awaited is this job's and not the last one's (two addresses).
+    const csv = `email,name\nalice@acme.test,Alice\n"broken,"x"y\nnobody@acme.test,Nobody\n${'z'.repeat(70_000)},Long\ncarol@acme.test,Carol\n`;
+    await page.setInputFiles('#file', {
+      name: 'broken.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(csv),
+    });
+    await page.getByRole('button', { name: 'Verify', exact: true }).click();
+    await page
+      .locator('#progress-text', { hasText: '3 of 3 addresses checked' })
+      .waitFor({ timeout: 30_000 });
+    await page.locator('#job-status', { hasText: 'done' }).waitFor();
+    assert.equal(
+      await page.locator('#progress-text').textContent(),
+      '3 of 3 addresses checked · 100 % · 2 unreadable rows kept as written (unknown, unreadable_row)',
+    );
+    // The rows themselves are listed, in input order.
+    const reasons: string[] = [];
+    for (const tr of await page.locator('#table tbody tr').all())
+      reasons.push(((await tr.locator('td').nth(3).textContent()) ?? '').trim());
+    assert.deepEqual(reasons, [
+      'accepted',
+      'unreadable row',
+      'mailbox not found',
+      'unreadable row',
+      'mailbox full',
+    ]);
+    await page.getByRole('button', { name: 'Remove file' }).click();
     assert.deepEqual(problems, []);
   });
 
