@@ -27,6 +27,12 @@ import { startServer } from '../../src/server/server.js';
 import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, startRcpt } from './helpers.js';
 import { startScaleWorld, worldFlags, type ScaleWorld } from './world.js';
 
+/** The HELO recorded with a job. */
+async function heloOf(cluster: ScaleOut, id: string): Promise<unknown> {
+  const settings = (await cluster.store.getJob(id))?.options.settings as Record<string, unknown> | undefined;
+  return settings?.['--helo'];
+}
+
 /** A loopback port nothing listens on (taken, then let go). */
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -166,3 +172,85 @@ describe('a worker verifies each job with the settings recorded with it', { skip
     }
   });
 });
+
+describe(
+  'rcpt serve on PostgreSQL names, at start, the unfinished jobs recorded with other settings',
+  { skip: SKIP_NO_PG },
+  () => {
+    const url = PG_URL ?? '';
+    const schema = freshSchema('serve_settings');
+    const flags = ['--port', '0', '--db', url, '--mail-from', 'verify@rcpt.test'];
+    const env = { RCPT_PG_SCHEMA: schema };
+
+    after(async () => {
+      await dropSchema(url, schema);
+    });
+
+    /** Starts `rcpt serve`, waits for its "listening" line, and answers its URL. */
+    async function serve(helo: string) {
+      const process = startRcpt(['serve', ...flags, '--helo', helo], env);
+      const listening = await process.waitFor((line) => line.msg === 'listening');
+      return { process, url: String(listening.url) };
+    }
+
+    async function submit(base: string, emails: readonly string[]): Promise<string> {
+      const created = await fetch(`${base}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ emails }),
+      });
+      assert.equal(created.status, 202, await created.clone().text());
+      return ((await created.json()) as { id: string }).id;
+    }
+
+    async function stop(process: ReturnType<typeof startRcpt>): Promise<void> {
+      process.child.kill('SIGTERM');
+      await process.exited;
+    }
+
+    it('warns once per such job, naming the difference, starts anyway, and leaves the job its own settings', async () => {
+      // No worker runs on this schema: the jobs stay queued, unfinished.
+      const first = await serve('probe.rcpt.test');
+      const older = await submit(first.url, ['alice@example.com', 'bob@example.com']);
+      await stop(first.process);
+      const second = await serve('other.rcpt.test');
+      const same = await submit(second.url, ['carol@example.com']);
+      await stop(second.process);
+
+      // Started with the first server's settings again: the job of the second is the one named.
+      const third = await serve('probe.rcpt.test');
+      try {
+        const warnings = third.process.lines.filter(
+          (line) => line.level === 40 && /goes on with the settings it began with/.test(String(line.msg)),
+        );
+        assert.deepEqual(
+          warnings.map((line) => line.job),
+          [same],
+          JSON.stringify(third.process.lines),
+        );
+        assert.match(
+          String(warnings[0]?.msg),
+          new RegExp(
+            `^job ${same} goes on with the settings it began with, not this server's \\(.*--helo.*other\\.rcpt\\.test.*\\): workers verify each job with its own$`,
+          ),
+        );
+        // It started (its "listening" line came after the warning) and answers.
+        const index = (predicate: (line: Record<string, unknown>) => boolean) =>
+          third.process.lines.findIndex(predicate);
+        assert.ok(index((line) => line === warnings[0]) < index((line) => line.msg === 'listening'));
+        assert.equal((await fetch(`${third.url}/healthz`)).status, 200);
+      } finally {
+        await stop(third.process);
+      }
+      // Nothing was rewritten: each job keeps the settings it was submitted with.
+      const store = await openScaleOut(url, { schema, supervise: false });
+      try {
+        assert.equal(await heloOf(store, older), 'probe.rcpt.test');
+        assert.equal(await heloOf(store, same), 'other.rcpt.test');
+        assert.equal((await store.store.getJob(same))?.status, 'queued');
+      } finally {
+        await store.close();
+      }
+    });
+  },
+);
