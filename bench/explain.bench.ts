@@ -16,7 +16,8 @@
  * recipient), the bounce figures of explainBounce() too (bench/explain-bounces.ts): recipients found,
  * and the share whose reason group is right.
  *
- * Options: `--verbose` lists every disagreement and every bounce miss; `--json` prints the figures as one
+ * Options: `--verbose` lists every disagreement and every bounce miss; `--misses` lists the bounce misses
+ * grouped by why they stay misses (the notes of MISS_NOTES); `--json` prints the figures as one
  * JSON object; `--mbox-memory` also measures the peak RSS of `rcpt explain` on a 259 MB mbox of 10,000
  * bounces.
  */
@@ -37,15 +38,21 @@ import {
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const verbose = args.includes('--verbose');
+const misses = args.includes('--misses');
 const asJson = args.includes('--json');
 /** `../shared/corpora` beside the checkout; from a worktree one level deeper, `../../shared/corpora`. */
 const DEFAULT_CORPORA = ['../shared/corpora', '../../shared/corpora'].map((path) => resolve(root, path));
 const given = args.find((arg) => !arg.startsWith('--'));
+/**
+ * A relative folder is read from the current directory, else (a worktree one level deeper than the
+ * checkout it was made from, where `../shared/corpora` names the same folder) from the folder above.
+ */
 const dir =
   given === undefined
     ? (DEFAULT_CORPORA.find((path) => existsSync(join(path, 'replies'))) ??
       resolve(root, '../shared/corpora'))
-    : resolve(given);
+    : ([resolve(given), resolve(root, '..', given)].find((path) => existsSync(join(path, 'replies'))) ??
+      resolve(given));
 
 interface Case {
   readonly reply: string;
@@ -71,6 +78,7 @@ const RHOST_PROVIDERS: Readonly<Record<string, string>> = {
   zoho: 'zoho',
   yandex: 'yandex',
   gmx: 'gmx',
+  nttdocomo: 'docomo',
 };
 
 function answeringProvider(entry: Case): string | null {
@@ -249,7 +257,7 @@ async function main(): Promise<void> {
     '',
     ...(bounces === null
       ? [`bounces: no ${join(dir, 'bounces', 'labels.jsonl')}; skipped`]
-      : bounceFigureLines(bounces, verbose)),
+      : bounceFigureLines(bounces, misses ? 'grouped' : verbose)),
   );
   process.stdout.write(`${out.join('\n')}\n`);
   if (args.includes('--mbox-memory')) printMboxMemory(await benchMboxMemory());

@@ -753,6 +753,20 @@ export const REPLY_RULES = [
     source: 'Yahoo SMTP error codes ([TSS09], [TS01]-[TS03], [BL21]-[BL23])',
     url: 'https://senders.yahooinc.com/smtp-error-codes/',
   },
+  // T-Online (Deutsche Telekom) refuses hosts of bad or unknown reputation, naming the client's IP:
+  // `554 IP=192.0.2.1 - A problem occurred. (Ask your postmaster for help or to contact … to clarify.)
+  // (BL)` and `554 IP=192.0.2.1 - None/bad reputation. Ask your postmaster … for reset. (NOWL)`.
+  // T-Online to Spam Resource: "our system does not accept e-mail from hosts with bad or unknown
+  // reputation". The sending host, not the mailbox.
+  {
+    id: 't-online-reputation',
+    text: /\bIP=[0-9a-f.:]+ - (?:A problem occurred|None\/bad reputation)\b/i,
+    reason: 'sender_blocked',
+    category: 'sender_reputation',
+    source:
+      'T-Online, quoted by Spam Resource (2020): hosts of bad or unknown reputation are refused ((BL), (NOWL))',
+    url: 'https://www.spamresource.com/2020/06/whoops-t-onlinede-not-accepting-mail.html',
+  },
   // Microsoft EOP access-denied range: 5.7.501–503, 5.7.505–5.7.799 (5.7.506 bad HELO, 5.7.511 banned
   // sender, 5.7.513 customer block list, 5.7.606–649 banned sending IP, 5.7.7xx tenant thresholds,
   // 5.7.750 unregistered domains) — 5.7.504 is the DBEB "recipient … isn't valid" and is left out.
@@ -1172,6 +1186,21 @@ export const REPLY_RULES = [
     source: 'Outlook.com: 550 5.5.0 Requested action not taken: mailbox unavailable for unknown users',
     url: 'https://sendersupport.olc.protection.outlook.com/pm/troubleshooting.aspx',
   },
+  // NTT docomo answers `550 Unknown user <address>` for an address that does not exist and for a
+  // recipient whose reception settings refuse the sender (NTT Communications support FAQ; an ESP's
+  // notes on docomo's replies): from docomo the words do not settle that the mailbox is gone.
+  {
+    id: 'docomo-unknown-user',
+    providers: ['docomo'],
+    classes: [5],
+    stages: RECIPIENT_STAGES,
+    text: /\bunknown user\b/i,
+    reason: 'unexpected_reply',
+    category: 'mailbox_unavailable',
+    source:
+      'NTT Communications support FAQ (docomo "Unknown user": a wrong address, or the recipient refusing the sender); Sendmagic, docomo reply codes',
+    url: 'https://support.ntt.com/mail/faq/detail/pid2300000e64',
+  },
   // Proton Mail `550 5.5.1 Protocol error` at RCPT: tied to the client's HELO identity
   // (jeremydumais/CPP-SMTPClient-library #57), not to the recipient.
   {
@@ -1383,6 +1412,21 @@ export const REPLY_RULES = [
     category: 'sender_policy',
     source: 'RFC 3463 §3.8 (X.7.x security or policy status; X.7.1 delivery not authorized)',
     url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.8',
+  },
+  // A message line longer than SMTP allows, refused after the data: RFC 5321 §4.5.3.1.6 caps a text
+  // line at 1,000 octets with its CRLF, and servers that enforce it answer "line too long" (KumoMTA
+  // line_length_hard_limit; Oracle Messaging Server rejectsmtplonglines), Exim-style `500 Line limit
+  // exceeded`. The message's form, not the mailbox: only a reply to DATA reads so (at RCPT the same
+  // words would be about a command line, RFC 5321 §4.5.3.1.4).
+  {
+    id: 'data-line-too-long',
+    stages: ['data'],
+    classes: [5],
+    text: /\bline (?:too long|limit exceeded|length (?:exceeds|exceeded|limit))|lines? (?:are |is )?too long\b/i,
+    reason: 'unexpected_reply',
+    category: 'content_rejected',
+    source: 'RFC 5321 §4.5.3.1.6 (text line ≤ 1000 octets); KumoMTA line_length_hard_limit ("line too long")',
+    url: 'https://docs.kumomta.com/reference/kumo/start_esmtp_listener/line_length_hard_limit/',
   },
   // RFC 3463 X.5.x "Mail delivery protocol status"; RFC 5321 §4.2.3 500–504, 555 (MAIL/RCPT parameters).
   {

@@ -230,6 +230,21 @@ const proton = {
   mxSuffixes: ['protonmail.ch'],
 } as const satisfies ProviderRule;
 
+/**
+ * NTT docomo mobile mail (`docomo.ne.jp`, MX `mfsmax.docomo.ne.jp`). `550 Unknown user <address>` is
+ * both its answer for an address that does not exist and for a recipient whose reception settings
+ * refuse the sender (受信拒否: NTT Communications' support FAQ on docomo errors; an ESP's notes on
+ * docomo's replies), given at RCPT or after the data: on its own it does not say the address is gone.
+ */
+const docomo = {
+  id: 'docomo',
+  name: 'NTT docomo (docomo.ne.jp)',
+  mxSuffixes: ['docomo.ne.jp'],
+  notes:
+    '"550 Unknown user" is also the reply to a sender the recipient refuses (support.ntt.com FAQ ' +
+    'pid2300000e64; note.com/sendmagic docomo reply codes): read as ambiguous, never as a missing mailbox.',
+} as const satisfies ProviderRule;
+
 /** Every provider rule rcpt knows. Add one by writing a rule above and listing it here. */
 export const PROVIDER_RULES = [
   google,
@@ -248,6 +263,7 @@ export const PROVIDER_RULES = [
   spamexperts,
   trendmicro,
   proton,
+  docomo,
 ] as const satisfies readonly ProviderRule[];
 
 /** The identifier of a known provider, e.g. `'google'`. */
