@@ -158,11 +158,11 @@ export const MISS_NOTES: Readonly<Record<string, { readonly kind: MissKind; read
   },
   'rhost-nttdocomo-02.eml': {
     kind: 'rule',
-    note: 'docomo answers "550 Unknown user" both for a missing address and for a recipient\'s reception refusal (NTT Communications support; a docomo sender\'s note): ambiguous, but rcpt has no docomo provider to scope that to, so the words decide',
+    note: 'docomo answers "550 Unknown user" both for a missing address and for a sender the recipient refuses (NTT Communications support FAQ): rcpt reads it as ambiguous when docomo answered, but the redacted host here names no docomo MX, so the words decide; the label reads the refusal',
   },
   'rhost-nttdocomo-03.eml': {
     kind: 'rule',
-    note: 'docomo answers "550 Unknown user" both for a missing address and for a recipient\'s reception refusal (NTT Communications support; a docomo sender\'s note): ambiguous, but rcpt has no docomo provider to scope that to, so the words decide',
+    note: 'docomo answers "550 Unknown user" both for a missing address and for a sender the recipient refuses (NTT Communications support FAQ): rcpt reads it as ambiguous when docomo answered, but the redacted host here names no docomo MX, so the words decide; the label reads the refusal',
   },
   'lhost-exim-52.eml': {
     kind: 'taxonomy',
