@@ -97,10 +97,6 @@ export const MISS_NOTES: Readonly<Record<string, { readonly kind: MissKind; read
     kind: 'unsourced',
     note: `"service permits 2 unverifyable sending IPs": ${UNSOURCED}`,
   },
-  'lhost-exim-45.eml': {
-    kind: 'unsourced',
-    note: `"From: Domain is invalid … IB506" under a 5.2.0: ${UNSOURCED}`,
-  },
   'lhost-exim-49.eml': { kind: 'unsourced', note: 'a bare "550 Rejected" says nothing about why' },
   'rhost-messagelabs-03.eml': { kind: 'unsourced', note: 'a bare "542 <x> Rejected" says nothing about why' },
   'lhost-outlook-09.eml': { kind: 'unsourced', note: `"domain [x] mismatches client ip": ${UNSOURCED}` },

@@ -767,6 +767,19 @@ export const REPLY_RULES = [
       'T-Online, quoted by Spam Resource (2020): hosts of bad or unknown reputation are refused ((BL), (NOWL))',
     url: 'https://www.spamresource.com/2020/06/whoops-t-onlinede-not-accepting-mail.html',
   },
+  // GoDaddy (secureserver.net) tags its refusals of the sender's From: with IB codes: `IB501` blank
+  // From, `IB502` an IP address as From, `IB506` "From: Domain is invalid. Provide a valid From:" (the
+  // domain has no MX or address record), whatever enhanced code comes with them (GoDaddy Help, "Fix
+  // rejected email with a bounce error", sender bounces). The sender's address, not the mailbox.
+  {
+    id: 'godaddy-sender-from',
+    classes: [5],
+    text: /\bIB50[126]\b/,
+    reason: 'sender_blocked',
+    category: 'sender_address',
+    source: 'GoDaddy Help, Fix rejected email with a bounce error (sender bounces IB501, IB502, IB506)',
+    url: 'https://www.godaddy.com/help/fix-rejected-email-with-a-bounce-error-40685',
+  },
   // Microsoft EOP access-denied range: 5.7.501–503, 5.7.505–5.7.799 (5.7.506 bad HELO, 5.7.511 banned
   // sender, 5.7.513 customer block list, 5.7.606–649 banned sending IP, 5.7.7xx tenant thresholds,
   // 5.7.750 unregistered domains) — 5.7.504 is the DBEB "recipient … isn't valid" and is left out.
