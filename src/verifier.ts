@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { catchAllAnswer, decideReason } from './decide/index.js';
+import { CatchAllReads, catchAllAnswer, decideReason } from './decide/index.js';
 import { publishHostRateWait, verifyDoneChannel, warnOnce } from './diagnostics.js';
 import { domainFacts } from './domain/index.js';
 import { createResolver, type Resolver } from './dns/resolver.js';
@@ -237,6 +237,8 @@ class RcptVerifier implements Verifier {
   readonly #resolver: MailResolver & { close?: () => void };
   readonly #prober: Prober;
   readonly #catchAllCache = new Map<string, CatchAllEntry>();
+  /** The domain's random-address reply read once, not once per address concluded with it. */
+  readonly #catchAllReads = new CatchAllReads();
   /**
    * Refused RCPTs per MX address at gateways that count them per hour (IronPort DHAP), shared by
    * `verify()` and `verifyMany()`: both reserve their RCPTs in it before sending them.
@@ -499,7 +501,7 @@ class RcptVerifier implements Verifier {
   #conclude(plan: ProbePlan, conversation: Conversation): Concluded {
     const provider = conversation.provider;
     let catchAll = this.#knownCatchAllOf(plan.domain);
-    const probed = catchAllAnswer(conversation.catchAll, provider);
+    const probed = this.#catchAllReads.answer(conversation.catchAll, provider);
     if (probed !== null) {
       catchAll = probed;
       this.#catchAllCache.set(plan.domain, {

@@ -2,7 +2,7 @@
  * Reply → verdict (docs/verdicts.md): walks the ordered rule table of reply-rules.ts. Total and pure: any
  * reply, however odd, gets a classification; nothing throws.
  */
-import { verdictOf, type SmtpReplyInfo } from '../types.js';
+import { SMTP_STAGES, verdictOf, type SmtpReplyInfo } from '../types.js';
 import type { Classification, ClassifyContext, ReplyClass, ReplyRule } from './classification.js';
 import { effectiveEnhancedCode, type EnhancedCode } from './enhanced-code.js';
 import { OUTSIDE_RULES, REPLY_RULES } from './reply-rules.js';
@@ -27,10 +27,32 @@ interface Facts {
   readonly otherRecipientAccepted: boolean;
 }
 
+/**
+ * The rules whose stage, class and code conditions a reply of `stage` and `code` meets, in table order,
+ * built on first use of each pair: a reply is then tried only against rules that can match it. At most
+ * `SMTP_STAGES` × 400 codes are kept (`classifyReply` takes codes 200–599 only).
+ */
+const CANDIDATES = new Map<string, readonly ReplyRule[]>();
+
+function candidatesFor(stage: SmtpReplyInfo['stage'], code: number): readonly ReplyRule[] {
+  const key = `${stage} ${String(code)}`;
+  let rules = CANDIDATES.get(key);
+  if (rules === undefined) {
+    const replyClass = Math.floor(code / 100) as ReplyClass;
+    rules = RULES.filter(
+      (rule) =>
+        (rule.stages === undefined || rule.stages.includes(stage)) &&
+        (rule.classes === undefined || rule.classes.includes(replyClass)) &&
+        (rule.codes === undefined || rule.codes.includes(code)),
+    );
+    // A stage outside the list (a reply rebuilt from stored JSON) is matched, never kept.
+    if ((SMTP_STAGES as readonly string[]).includes(stage)) CANDIDATES.set(key, rules);
+  }
+  return rules;
+}
+
+/** The rule's conditions beyond stage, class and code (those are met by every `candidatesFor()` rule). */
 function matches(rule: ReplyRule, facts: Facts): boolean {
-  if (rule.stages !== undefined && !rule.stages.includes(facts.stage)) return false;
-  if (rule.classes !== undefined && !rule.classes.includes(facts.replyClass)) return false;
-  if (rule.codes !== undefined && !rule.codes.includes(facts.code)) return false;
   if (rule.providers !== undefined) {
     const id = facts.providerId;
     if (id === null || !(rule.providers as readonly string[]).includes(id)) return false;
@@ -93,7 +115,7 @@ export function classifyReply(reply: SmtpReplyInfo, context: ClassifyContext = {
     providerId: context.provider?.id ?? null,
     otherRecipientAccepted: context.otherRecipientAccepted === true,
   };
-  const rule = RULES.find((candidate) => matches(candidate, facts));
+  const rule = candidatesFor(facts.stage, code).find((candidate) => matches(candidate, facts));
   const reason = rule?.reason ?? 'unexpected_reply';
   const deferred = reason === 'greylisted' || reason === 'rate_limited';
   return {

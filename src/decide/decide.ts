@@ -122,6 +122,28 @@ export function catchAllAnswer(reply: SmtpReplyInfo | null, provider: ProviderRu
   return null;
 }
 
+/**
+ * `catchAllAnswer()` read once per reply object. In a bulk run every address of a domain is concluded
+ * with the same random-address reply, which was classified again for each of them. The entries live
+ * in a `WeakMap` and go with their replies: nothing grows with the run.
+ */
+export class CatchAllReads {
+  readonly #reads = new WeakMap<
+    SmtpReplyInfo,
+    { readonly provider: ProviderRule | null; readonly answer: boolean | null }
+  >();
+
+  /** The same answer as `catchAllAnswer(reply, provider)`. */
+  answer(reply: SmtpReplyInfo | null, provider: ProviderRule | null): boolean | null {
+    if (reply === null) return null;
+    const read = this.#reads.get(reply);
+    if (read !== undefined && read.provider === provider) return read.answer;
+    const answer = catchAllAnswer(reply, provider);
+    this.#reads.set(reply, { provider, answer });
+    return answer;
+  }
+}
+
 /** The evidence about one address that its reason is decided from. */
 export interface AddressEvidence {
   /** Its RCPT reply, `null` when it got none. */

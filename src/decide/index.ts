@@ -1,5 +1,6 @@
 export {
   catchAllAnswer,
+  CatchAllReads,
   decideReason,
   isClosingReply,
   isPermanentSenderBlock,

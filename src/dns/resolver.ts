@@ -160,6 +160,15 @@ function recordSetsOf(domain: string, route: MailRoute): string[] | null {
   }
 }
 
+/** A route kept by `#remember()`, with the record sets it was built from. */
+interface RememberedRoute {
+  readonly route: MailRoute;
+  readonly sets: readonly (readonly [string, Lookup])[];
+  /** The cache's generation when the sets were last seen in it unchanged, and their earliest expiry. */
+  generation: number;
+  validUntil: number;
+}
+
 /** The resolver behind `createResolver()`: the DNS client, the cache and the queries in flight. */
 class DnsResolver implements Resolver {
   readonly #client: ReturnType<typeof createDnsClient>;
@@ -172,10 +181,7 @@ class DnsResolver implements Resolver {
    * run asks once per address, and rebuilding costs a dozen promises each time. Only routes whose
    * order is fixed are kept (no two MX records of one preference, which RFC 5321 §5.1 shuffles).
    */
-  readonly #routes = new Map<
-    string,
-    { readonly route: MailRoute; readonly sets: readonly (readonly [string, Lookup])[] }
-  >();
+  readonly #routes = new Map<string, RememberedRoute>();
   readonly #maxRoutes: number;
   #closed = false;
 
@@ -239,12 +245,23 @@ class DnsResolver implements Resolver {
   #remembered(domain: string): MailRoute | null {
     const memo = this.#routes.get(domain);
     if (memo === undefined) return null;
-    if (!memo.sets.every(([key, value]) => this.#cache.peek(key) === value)) {
-      this.#routes.delete(domain);
-      return null;
+    // Nothing left the cache since the sets were seen in it, and none has expired: they are there.
+    if (!this.#cache.unchangedSince(memo.generation, memo.validUntil)) {
+      const generation = this.#cache.generation;
+      let validUntil = Infinity;
+      for (const [key, value] of memo.sets) {
+        const entry = this.#cache.peekEntry(key);
+        if (entry?.value !== value) {
+          this.#routes.delete(domain);
+          return null;
+        }
+        validUntil = Math.min(validUntil, entry.expiresAt);
+      }
+      memo.generation = generation;
+      memo.validUntil = validUntil;
     }
     // Each record set counts as the cache hit it would have been.
-    for (const [key] of memo.sets) this.#cache.get(key);
+    this.#cache.countHits(memo.sets.length);
     return memo.route;
   }
 
@@ -252,18 +269,21 @@ class DnsResolver implements Resolver {
   #remember(domain: string, route: MailRoute): void {
     const keys = recordSetsOf(domain, route);
     if (keys === null) return;
+    const generation = this.#cache.generation;
+    let validUntil = Infinity;
     const sets: (readonly [string, Lookup])[] = [];
     for (const key of keys) {
-      const value = this.#cache.peek(key);
-      if (value === undefined) return;
-      sets.push([key, value]);
+      const entry = this.#cache.peekEntry(key);
+      if (entry === undefined) return;
+      sets.push([key, entry.value]);
+      validUntil = Math.min(validUntil, entry.expiresAt);
     }
     this.#routes.delete(domain);
     if (this.#routes.size >= this.#maxRoutes) {
       const oldest = this.#routes.keys().next();
       if (oldest.done !== true) this.#routes.delete(oldest.value);
     }
-    this.#routes.set(domain, { route, sets });
+    this.#routes.set(domain, { route, sets, generation, validUntil });
   }
 
   async #route(domain: string, signal: AbortSignal | undefined): Promise<MailRoute> {

@@ -508,11 +508,15 @@ export class SmtpConnection {
     this.#failure = error;
     this.#clearTimer();
     this.#options.signal?.removeEventListener('abort', this.#onAbort);
-    const reason = this.#deadError();
     const queue = this.#queue;
     this.#queue = [];
-    for (const expected of queue) expected.reject(reason);
-    for (const waiter of [this.#connectWaiter, this.#tlsWaiter]) waiter?.reject(reason);
+    // Made only for someone to reject: a clean close (QUIT answered) has nobody waiting.
+    const waiters = [this.#connectWaiter, this.#tlsWaiter];
+    if (queue.length > 0 || waiters.some((waiter) => waiter !== null)) {
+      const reason = this.#deadError();
+      for (const expected of queue) expected.reject(reason);
+      for (const waiter of waiters) waiter?.reject(reason);
+    }
     this.#connectWaiter = null;
     this.#tlsWaiter = null;
     this.#tlsSocket?.destroy();

@@ -2,7 +2,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 
-import { MAX_RETRY_AFTER_MS, classifyReply, type ClassifyContext } from '../../../src/classify/index.js';
+import {
+  MAX_RETRY_AFTER_MS,
+  REPLY_RULES,
+  classifyReply,
+  effectiveEnhancedCode,
+  type ClassifyContext,
+} from '../../../src/classify/index.js';
+import type { ReplyRule } from '../../../src/classify/classification.js';
 import { PROVIDER_RULES, type ProviderRule } from '../../../src/providers/index.js';
 import { REASONS, SMTP_STAGES, type SmtpReplyInfo } from '../../../src/types.js';
 import { REPLY_LINES } from '../../fixtures/replies/reply-lines.js';
@@ -74,7 +81,46 @@ const MAILBOX_REASONS: readonly string[] = [
   'accepted',
 ];
 
+/**
+ * The first rule of the table whose every condition holds, walking all of them in order: what
+ * classifyReply() did before it kept, per stage and code, the rules whose stage, class and code
+ * conditions can hold (the answer must not change with that shortcut).
+ */
+function firstRuleByWalk(r: SmtpReplyInfo, c: ClassifyContext): string {
+  const rawText = r.text.slice(0, 4096);
+  const text = rawText.replace(/\s+/g, ' ').trim();
+  const enhancedCode = effectiveEnhancedCode({ code: r.code, enhanced: r.enhanced, text: rawText });
+  const rule = (REPLY_RULES as readonly ReplyRule[]).find(
+    (candidate) =>
+      (candidate.stages === undefined || candidate.stages.includes(r.stage)) &&
+      (candidate.classes === undefined ||
+        (candidate.classes as readonly number[]).includes(Math.floor(r.code / 100))) &&
+      (candidate.codes === undefined || candidate.codes.includes(r.code)) &&
+      (candidate.providers === undefined ||
+        (c.provider != null && (candidate.providers as readonly string[]).includes(c.provider.id))) &&
+      (candidate.requires !== 'otherRecipientAccepted' || c.otherRecipientAccepted === true) &&
+      (candidate.enhanced === undefined ||
+        (enhancedCode !== null && candidate.enhanced.test(enhancedCode.subjectDetail))) &&
+      (candidate.unlessEnhanced === undefined ||
+        enhancedCode === null ||
+        !candidate.unlessEnhanced.test(enhancedCode.subjectDetail)) &&
+      (candidate.text === undefined || candidate.text.test(text)) &&
+      candidate.unlessText?.test(text) !== true,
+  );
+  return rule?.id ?? 'unrecognised';
+}
+
 describe('classifyReply (seeded properties)', () => {
+  it('picks the rule a walk over the whole table picks (the per-stage-and-code shortcut changes nothing)', () => {
+    fc.assert(
+      fc.property(reply, context, (r, c) => {
+        if (!Number.isInteger(r.code) || r.code < 200 || r.code > 599) return;
+        assert.equal(classifyReply(r, c).rule, firstRuleByWalk(r, c), `${r.stage} ${r.code} ${r.text}`);
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
+  });
+
   it('never throws, and the verdict always belongs to the reason', () => {
     fc.assert(
       fc.property(reply, context, (r, c) => {

@@ -46,4 +46,42 @@ describe('RecordCache', () => {
     cache.clear();
     assert.equal(cache.size, 0);
   });
+
+  it('moves its generation when an entry leaves or is replaced, not when one is added', () => {
+    let now = 0;
+    const cache = new RecordCache<string>(2, 60_000, () => now);
+    cache.remember('a', '1', 10);
+    const added = cache.generation;
+    cache.remember('b', '2', 60);
+    assert.equal(cache.generation, added, 'a new entry moves nothing');
+    assert.equal(cache.peekEntry('a')?.expiresAt, 10_000);
+    assert.ok(cache.unchangedSince(added, 10_000));
+    cache.remember('b', '2 again', 60);
+    assert.notEqual(cache.generation, added, 'replaced');
+    const replaced = cache.generation;
+    cache.remember('c', '3', 60);
+    assert.notEqual(cache.generation, replaced, 'the oldest evicted');
+    const evicted = cache.generation;
+    now = 60_000;
+    assert.equal(cache.get('c'), undefined);
+    assert.notEqual(cache.generation, evicted, 'expired when read');
+    const expired = cache.generation;
+    cache.clear();
+    assert.notEqual(cache.generation, expired, 'cleared');
+  });
+
+  it('is unchanged since a generation only until the given expiry', () => {
+    let now = 0;
+    const cache = new RecordCache<string>(10, 60_000, () => now);
+    cache.remember('a', '1', 30);
+    const generation = cache.generation;
+    const until = cache.peekEntry('a')?.expiresAt ?? 0;
+    now = 29_999;
+    assert.ok(cache.unchangedSince(generation, until));
+    now = 30_000;
+    assert.ok(!cache.unchangedSince(generation, until));
+    assert.equal(cache.peek('a'), undefined, 'as peek() sees it');
+    cache.countHits(3);
+    assert.equal(cache.hits, 3);
+  });
 });
