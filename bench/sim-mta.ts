@@ -82,6 +82,11 @@ export interface SimMtaOptions {
    * some anti-harvest setups do: an address asked after a random one would lose its answer.
    */
   readonly refuseAllAfterUnknown?: boolean;
+  /**
+   * The reply to those later RCPTs (with `refuseAllAfterUnknown`). Default `550 5.7.1 … Access denied`;
+   * some hosts say "user unknown" instead, which a verifier cannot tell from a true answer.
+   */
+  readonly poisonedReply?: SimReply;
   /** Greylist new (client IP, MAIL FROM, RCPT) triplets for this long (postgrey: 300 s). */
   readonly greylistMs?: number;
   /** Keep every session (`SimMta.sessions`): its command lines and how it ended. Default false. */
@@ -426,7 +431,9 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
           const slow = options.rcptDelayMs ?? 0;
           if (poisoned) {
             stats.poisonedRcpts += 1;
-            refuse(550, `5.7.1 <${address}>: Recipient address rejected: Access denied`, slow);
+            const poison = options.poisonedReply;
+            if (poison !== undefined) refuse(poison.code, poison.text, slow);
+            else refuse(550, `5.7.1 <${address}>: Recipient address rejected: Access denied`, slow);
             return;
           }
           const refusal = recipient(address, { errors });

@@ -76,6 +76,11 @@ export class Host {
   #replies = 0;
   #refusals = 0;
   #oneRecipient = false;
+  /**
+   * An RCPT was accepted after a refused one of the same session: the host does not refuse every RCPT
+   * after a first unknown one, and a catch-all probe's refusal means what it says wherever it comes.
+   */
+  answersAfterRefusal = false;
   #nextSendAt = 0;
 
   constructor(

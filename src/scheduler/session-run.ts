@@ -61,6 +61,28 @@ export interface SessionOwner {
   shareLimits(host: Host): void;
 }
 
+/** Why a catch-all probe's refusal proves nothing (see `SessionRun.#read`). */
+const POISONED: Omit<ProbeFailure, 'reply'> = {
+  kind: 'protocol_error',
+  stage: 'rcpt',
+  message:
+    'the random address was refused after an earlier refusal of the session, at a host that may refuse every RCPT after one',
+};
+
+/**
+ * True when `replies` show the host accepting an RCPT after refusing one for good (5xx) in the same
+ * session (`refusedBefore` such refusals came before them): it does not refuse everything after an
+ * unknown recipient. (A `452` or another 4xx is no unknown recipient, and proves nothing.)
+ */
+function answersAfterRefusal(refusedBefore: number, replies: readonly { readonly code: number }[]): boolean {
+  let refused = refusedBefore;
+  for (const reply of replies) {
+    if (reply.code >= 500) refused += 1;
+    else if (reply.code < 300 && refused > 0) return true;
+  }
+  return false;
+}
+
 /** How long a transaction took, and how much of it our own event loop was stalled (while exploring). */
 interface RoundTrip {
   readonly ms: number;
@@ -96,6 +118,8 @@ export class SessionRun {
   #transactions = 0;
   /** Refused commands in this session so far (against the host's error budget). */
   #errors = 0;
+  /** RCPTs refused for good (5xx) in this session so far: a catch-all probe after one may be poisoned. */
+  #refusedRcpts = 0;
   /** Recipients accepted in the transaction open now (against the host's recipient limit). */
   #openRecipients = 0;
   /** Recipients already in the transaction when the RCPTs being read were sent (`more`). */
@@ -551,10 +575,24 @@ export class SessionRun {
     let endSession = failed !== null;
     let deferred = false;
     let answered = 0;
+    let refusedBefore = this.#refusedRcpts;
+    if (answersAfterRefusal(refusedBefore, outcome.recipients)) host.answersAfterRefusal = true;
     for (const [index, reply] of outcome.recipients.entries()) {
       const job = batch[index];
       if (job === undefined) break;
       answered = index + 1;
+      if (job.kind === 'catchAll' && reply.code >= 500 && refusedBefore > 0 && !host.answersAfterRefusal) {
+        // Refused after an earlier refusal, at a host not yet seen to accept anything after one: it
+        // may refuse every RCPT after a first unknown one, so this says nothing about the domain.
+        // Asked again in another session's last transaction; after `hostTries`, unanswered.
+        errors += 1;
+        refusedBefore += 1;
+        host.countReply(reply.code);
+        job.lastReply = null;
+        job.lastFailure = { ...POISONED, reply };
+        owner.requeue(host, [job], true);
+        continue;
+      }
       // Read once: what the reply means for the session and the host here, for the address later.
       const provider = providerAt(view, job.target?.host ?? view.host);
       const reading = readRcptReply(reply, provider);
@@ -567,6 +605,7 @@ export class SessionRun {
       }
       if (reply.code >= 400) errors += 1;
       else if (reply.code < 300) accepted += 1;
+      if (reply.code >= 500) refusedBefore += 1;
       host.countReply(reply.code);
       if (reading.backOff) deferred = true;
       if (reading.endSession) endSession = true;
@@ -588,6 +627,7 @@ export class SessionRun {
       };
       owner.deliver(job, answer);
     }
+    this.#refusedRcpts = refusedBefore;
     const unanswered = batch.slice(answered);
     if (unanswered.length > 0) {
       this.#requeueUnanswered(unanswered, failed, timedOut);

@@ -339,7 +339,10 @@ describe('verifyMany() through the scheduler', () => {
 
   it('sends one RCPT per transaction to Outlook.com', () => {
     assert.equal(used.outlook?.rcpts, used.outlook?.mails);
-    assert.equal(used.outlook?.rcpts, 3 + 1);
+    // 3 addresses and the catch-all probe; the probe once more when its first asking came after the
+    // refusal of no1@ in a session before the host was seen to accept anything after a refusal.
+    const rcpts = used.outlook?.rcpts ?? 0;
+    assert.ok(rcpts === 3 + 1 || rcpts === 3 + 2, `${rcpts} RCPTs`);
   });
 
   it('shares sessions between domains whose MX names resolve to one address', () => {
