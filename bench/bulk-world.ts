@@ -54,7 +54,7 @@ const mailbox = (address: string) =>
       };
 
 /** Postfix defaults (research/lab-notes.md): sleep 1 s from the 10th error, 421 at the 20th. */
-const POSTFIX_LIMITS = { soft: 10, hard: 20, sleepMs: 1_000 } as const;
+export const POSTFIX_LIMITS = { soft: 10, hard: 20, sleepMs: 1_000 } as const;
 
 /** What a host does about refused RCPTs, for the bench's report of penalties. */
 export type BudgetKind = 'postfix' | 'unannounced' | 'none';
