@@ -121,6 +121,13 @@ const KIND_TEXT: Record<BounceKind, string> = {
   unreadable: 'a message that could not be read',
 };
 
+/** What the message is; a feedback report may be a recipient's unsubscribe rather than a complaint. */
+function kindText(explained: BounceExplanation): string {
+  if (explained.kind === 'feedback_report' && explained.feedbackType === 'unsubscribe')
+    return "an unsubscribe request from the recipient's mail client, not a bounce";
+  return KIND_TEXT[explained.kind];
+}
+
 /** The readable layout: the message's kind, then per recipient its reply, meaning and what to do. */
 export function formatBounce(explained: BounceExplanation, source: string): string {
   const lines: string[] = [];
@@ -130,7 +137,7 @@ export function formatBounce(explained: BounceExplanation, source: string): stri
       : explained.format === 'text'
         ? " (read from the MTA's text)"
         : '';
-  lines.push(`${source}: ${KIND_TEXT[explained.kind]}${via}`);
+  lines.push(`${source}: ${kindText(explained)}${via}`);
   if (explained.problem !== null) lines.push(`  ${explained.problem}`);
   if (explained.feedbackType !== null) lines.push(`  feedback type: ${explained.feedbackType}`);
   if (explained.truncated)

@@ -76,6 +76,28 @@ describe('rcpt explain: bounce messages', () => {
     assert.match(vacation.stdout, /an automatic reply \(RFC 3834\), not a bounce/);
     const arf = await runCli(['explain', join(fixtures, 'arf.eml')]);
     assert.match(arf.stdout, /an abuse feedback report \(RFC 5965\), not a bounce\n {2}feedback type: abuse/);
+    // Apple Mail's unsubscribe is feedback too, but no complaint: the line says what it is.
+    const unsubscribe = join(dir, 'unsubscribe.eml');
+    await writeFile(
+      unsubscribe,
+      [
+        'From: jo@icloud.example',
+        'To: leave-4711@lists.example.org',
+        'Subject: unsubscribe',
+        'Auto-Submitted: auto-replied',
+        'X-Apple-Unsubscribe: true',
+        'Content-Type: text/plain; charset=UTF-8',
+        '',
+        'Apple Mail sent this email to unsubscribe from the message "December news".',
+        '',
+      ].join('\r\n'),
+    );
+    const unsubscribed = await runCli(['explain', unsubscribe]);
+    assert.match(
+      unsubscribed.stdout,
+      /an unsubscribe request from the recipient's mail client, not a bounce/,
+    );
+    assert.doesNotMatch(unsubscribed.stdout, /abuse/);
     // Bytes that are no message go to the reply side, which says they are binary (exit 1).
     const binary = join(dir, 'image.png');
     await writeFile(binary, Buffer.from('89504e470d0a1a0a0000000d4948445200', 'hex'));
