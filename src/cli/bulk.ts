@@ -14,6 +14,7 @@ import { Option, type Command } from 'commander';
 
 import {
   CHANNELS,
+  DEFAULT_SMTP_PORT,
   VERDICTS,
   createVerifier,
   type HostRateWait,
@@ -31,6 +32,7 @@ import {
   ingestInput,
   openSqliteJobStore,
   runJob,
+  StoredHostLimitsFacts,
   type JobRecord,
   type JobSettings,
   type JobSource,
@@ -487,7 +489,8 @@ class BulkRun {
    * bar on a terminal; Ctrl-C stops it resumably. Throws `BulkError` unless the job is done.
    */
   async verify(job: JobRecord, options: VerifyOptions): Promise<Awaited<ReturnType<typeof runJob>>> {
-    const verifier = createVerifier(options);
+    const hostLimits = this.#cluster === null ? this.#hostLimits(options) : null;
+    const verifier = createVerifier(hostLimits === null ? options : { ...options, hostLimits });
     const interrupt = new AbortController();
     const onSigint = () => {
       interrupt.abort();
@@ -520,6 +523,12 @@ class BulkRun {
             },
           });
         }
+        // What runs on this store learned of the hosts' limits (one killed before this --resume) is
+        // where this one starts: no learning penalty paid twice.
+        if (hostLimits !== null) {
+          await this.#store.purgeHostLimits();
+          await hostLimits.load(null);
+        }
         return runJob(this.#store, job.id, verifier, {
           signal: interrupt.signal,
           verifyMany: flags.hostConcurrency !== undefined ? { hostConcurrency: flags.hostConcurrency } : {},
@@ -536,6 +545,7 @@ class BulkRun {
       if (showBar) unsubscribe(CHANNELS.hostRate, onRateWait);
       process.removeListener('SIGINT', onSigint);
       await verifier.close();
+      await hostLimits?.flush();
     }
     if (outcome.interrupted) {
       throw new BulkError(
@@ -548,6 +558,23 @@ class BulkRun {
       );
     }
     return outcome;
+  }
+
+  /**
+   * Learned host limits kept in the job store (docs/bulk.md, "What is kept between runs"); runs against
+   * another SMTP port (a test world on loopback) keep theirs apart from port 25's.
+   */
+  #hostLimits(options: VerifyOptions): StoredHostLimitsFacts {
+    const port = options.smtpPort ?? DEFAULT_SMTP_PORT;
+    let warned = false;
+    return new StoredHostLimitsFacts(this.#store, {
+      namespace: port === DEFAULT_SMTP_PORT ? '' : `port ${port}`,
+      onError: (error) => {
+        if (warned) return;
+        warned = true;
+        this.#io.stderr.write(`rcpt bulk: could not store learned host limits: ${messageOf(error)}\n`);
+      },
+    });
   }
 
   /** The output, in input order, from the store; to a temporary file renamed when complete. */

@@ -17,11 +17,18 @@ export {
   type NewJob,
   type OutputRow,
   type PendingAddress,
+  type StoredHostLimits,
   type JobWebhookFlags,
   type WebhookDelivery,
   type WebhookOutcome,
 } from './job-store.js';
 export { openSqliteJobStore, type SqliteJobStoreOptions } from './sqlite-job-store.js';
+export {
+  HOST_LIMITS_TTL_MS,
+  StoredHostLimitsFacts,
+  mergeHostLimits,
+  type StoredHostLimitsOptions,
+} from './host-limits.js';
 export { addressKey } from './address-key.js';
 export {
   openInput,

@@ -8,7 +8,7 @@
  * duplicate is verified once and reported for each row. An item is *done* when its key has a result:
  * that is derived, not stored, so a crash can never leave an item marked done without its result.
  */
-import type { Verdict, VerifyResult } from '../types.js';
+import type { HostLimitsRecord, Verdict, VerifyResult } from '../types.js';
 
 /** Where a job is in its life. */
 export const JOB_STATUSES = ['queued', 'running', 'done', 'cancelled', 'failed'] as const;
@@ -119,6 +119,23 @@ export interface DomainFacts {
 }
 
 /**
+ * What runs learned of one MX host's limits (`HostLimitsFacts`: error budget, recipients per
+ * transaction, sessions at once), shared by runs and workers until it expires (src/jobs/host-limits.ts).
+ */
+export interface StoredHostLimits {
+  /**
+   * The key it is stored under: the scheduler's host key (the MX address, or `proxy|address`), followed
+   * by a space and a namespace when the runs that share it reach other servers (another SMTP port).
+   */
+  readonly key: string;
+  readonly record: HostLimitsRecord;
+  /** Epoch milliseconds of the last time something was learned there. */
+  readonly learnedAt: number;
+  /** Epoch milliseconds after which it must not be used (and may be deleted). */
+  readonly expiresAt: number;
+}
+
+/**
  * What a job's webhook asks for, kept in its options under `webhook` (the store reads these two flags;
  * the URL and the rest are the caller's): a delivery per verified address, and one when the job ends.
  */
@@ -194,6 +211,19 @@ export interface JobStore {
   putDomainFacts(facts: DomainFacts): Promise<void>;
   /** Removes expired domain facts; resolves with how many. */
   purgeDomainFacts(now?: number): Promise<number>;
+  /**
+   * The live host limits stored under keys whose MX address is one of `hosts` (the address is the
+   * key's part after its last `|`, before any space), or every live one when `hosts` is `null`.
+   */
+  getHostLimits(hosts: readonly string[] | null, now?: number): Promise<StoredHostLimits[]>;
+  /**
+   * Stores what a run learned at host `key`, merged in one transaction with what is stored there and
+   * still live (the more cautious of the two: `mergeHostLimits()`); it lives `HOST_LIMITS_TTL_MS` from
+   * `now`. Resolves with what is stored now.
+   */
+  putHostLimits(key: string, record: HostLimitsRecord, now?: number): Promise<StoredHostLimits>;
+  /** Removes expired host limits; resolves with how many. */
+  purgeHostLimits(now?: number): Promise<number>;
   /**
    * A small positive integer naming the job, given on first asking and kept (APIs whose clients expect
    * an integer id, such as Reacher's bulk `job_id`). Never reused, even after the job is deleted.

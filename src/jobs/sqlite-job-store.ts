@@ -17,7 +17,10 @@ import {
   type StoredJobRow,
   type StoredOutputRow,
   type StoredResultCount,
+  toStoredHostLimits,
+  type StoredHostLimitsRow,
 } from './stored-rows.js';
+import { HOST_LIMITS_TTL_MS, hostOfLimitsKey, mergeHostLimits } from './host-limits.js';
 import { JobStoreError, noSuchJob } from './errors.js';
 import type {
   JobItem,
@@ -26,11 +29,13 @@ import type {
   KeyedResult,
   NewJob,
   PendingAddress,
+  StoredHostLimits,
   WebhookDelivery,
 } from './job-store.js';
+import type { HostLimitsRecord } from '../types.js';
 
 /** Bumped when the schema changes; `PRAGMA user_version` records what a file has. */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 /** Rows per page when reading output: bounded memory, and no read statement held open across awaits. */
 const DEFAULT_OUTPUT_PAGE = 1_000;
 /** How long a writer waits for another process's lock before failing (a server and a CLI on one file). */
@@ -102,9 +107,20 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
   UNIQUE (job_id, event, key)
 );
 CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (state, next_at);
+-- Version 3. Limits learned at MX hosts (src/jobs/host-limits.ts): the record as JSON, under the
+-- scheduler's host key; host is its MX address. Times are epoch milliseconds.
+CREATE TABLE IF NOT EXISTS host_limits (
+  key TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  record TEXT NOT NULL,
+  learned_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS host_limits_host ON host_limits (host);
 `;
 
 type JobRow = StoredJobRow;
+type HostLimitsRow = StoredHostLimitsRow;
 type ItemRow = StoredOutputRow;
 
 export interface SqliteJobStoreOptions {
@@ -231,6 +247,23 @@ function prepareStatements(db: Database.Database) {
        provider = excluded.provider, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
     ),
     purgeDomains: db.prepare('DELETE FROM domain_cache WHERE expires_at <= ?'),
+    hostLimits: db.prepare<[number], HostLimitsRow>(
+      'SELECT key, record, learned_at, expires_at FROM host_limits WHERE expires_at > ?',
+    ),
+    hostLimitsOf: db.prepare<[string, number], HostLimitsRow>(
+      `SELECT key, record, learned_at, expires_at FROM host_limits
+       WHERE host IN (SELECT value FROM json_each(?)) AND expires_at > ?`,
+    ),
+    hostLimitsAt: db.prepare<[string, number], HostLimitsRow>(
+      'SELECT key, record, learned_at, expires_at FROM host_limits WHERE key = ? AND expires_at > ?',
+    ),
+    putHostLimits: db.prepare(
+      `INSERT INTO host_limits (key, host, record, learned_at, expires_at)
+       VALUES (@key, @host, @record, @learnedAt, @expiresAt)
+       ON CONFLICT (key) DO UPDATE SET record = excluded.record, learned_at = excluded.learned_at,
+       expires_at = excluded.expires_at`,
+    ),
+    purgeHostLimits: db.prepare('DELETE FROM host_limits WHERE expires_at <= ?'),
     jobOptions: db.prepare<[string], { options: string }>('SELECT options FROM jobs WHERE id = ?'),
     insertNumber: db.prepare('INSERT INTO job_numbers (job_id) VALUES (?) ON CONFLICT (job_id) DO NOTHING'),
     numberOf: db.prepare<[string], { number: number }>('SELECT number FROM job_numbers WHERE job_id = ?'),
@@ -284,6 +317,7 @@ class SqliteJobStore implements JobStore {
   readonly #claimDeliveries: (at: number, leaseMs: number, limit: number) => WebhookDelivery[];
   readonly #numberJob: (id: string) => number;
   readonly #finishIngest: (id: string) => void;
+  readonly #putHostLimits: (key: string, record: HostLimitsRecord, now: number) => StoredHostLimits;
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -326,6 +360,9 @@ class SqliteJobStore implements JobStore {
       const done = statements.doneCount.get(id)?.done ?? 0;
       statements.finishIngest.run(totals.rows, totals.addresses, done, now(), id);
     });
+    this.#putHostLimits = db.transaction((key: string, record: HostLimitsRecord, at: number) =>
+      putHostLimits(statements, key, record, at),
+    );
   }
 
   #requireJob(id: string): JobRecord {
@@ -479,6 +516,24 @@ class SqliteJobStore implements JobStore {
     return settle(() => this.#statements.purgeDomains.run(at).changes);
   }
 
+  getHostLimits(hosts: readonly string[] | null, at = Date.now()): Promise<StoredHostLimits[]> {
+    return settle(() => {
+      const rows =
+        hosts === null
+          ? this.#statements.hostLimits.all(at)
+          : this.#statements.hostLimitsOf.all(JSON.stringify(hosts), at);
+      return rows.flatMap((row) => toStoredHostLimits(row) ?? []);
+    });
+  }
+
+  putHostLimits(key: string, record: HostLimitsRecord, at = Date.now()): Promise<StoredHostLimits> {
+    return settle(() => this.#putHostLimits(key, record, at));
+  }
+
+  purgeHostLimits(at = Date.now()): Promise<number> {
+    return settle(() => this.#statements.purgeHostLimits.run(at).changes);
+  }
+
   numberJob(id: string): Promise<number> {
     return settle(() => this.#numberJob(id));
   }
@@ -538,4 +593,29 @@ function putResults(statements: Statements, id: string, results: readonly KeyedR
   }
   if (added > 0) statements.addDone.run(added, now(), id);
   return added;
+}
+
+/** Merges `record` into what is stored live under `key` and stores it for a TTL. Runs inside a transaction. */
+function putHostLimits(
+  statements: Statements,
+  key: string,
+  record: HostLimitsRecord,
+  at: number,
+): StoredHostLimits {
+  const row = statements.hostLimitsAt.get(key, at);
+  const before = row === undefined ? null : toStoredHostLimits(row);
+  const stored: StoredHostLimits = {
+    key,
+    record: before === null ? record : mergeHostLimits(before.record, record),
+    learnedAt: at,
+    expiresAt: at + HOST_LIMITS_TTL_MS,
+  };
+  statements.putHostLimits.run({
+    key,
+    host: hostOfLimitsKey(key),
+    record: JSON.stringify(stored.record),
+    learnedAt: stored.learnedAt,
+    expiresAt: stored.expiresAt,
+  });
+  return stored;
 }

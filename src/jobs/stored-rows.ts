@@ -11,8 +11,10 @@ import type {
   JobStatus,
   JobWebhookFlags,
   OutputRow,
+  StoredHostLimits,
   WebhookDelivery,
 } from './job-store.js';
+import { parseHostLimitsRecord } from './host-limits.js';
 
 /** The webhook flags in a job's stored options (JSON text); both off when there is no webhook. */
 export function webhookFlagsOf(options: string): JobWebhookFlags {
@@ -131,4 +133,20 @@ export function toJobProgress(job: JobRecord, groups: Iterable<StoredResultCount
     counts,
     reasons,
   };
+}
+
+/** A `host_limits` row as both stores return it (PostgreSQL's bigint columns come back as text). */
+export interface StoredHostLimitsRow {
+  key: string;
+  record: string;
+  learned_at: number | string;
+  expires_at: number | string;
+}
+
+/** The row decoded; `null` for a record that cannot be read (it is then as good as absent). */
+export function toStoredHostLimits(row: StoredHostLimitsRow): StoredHostLimits | null {
+  const record = parseHostLimitsRecord(row.record);
+  return record === null
+    ? null
+    : { key: row.key, record, learnedAt: Number(row.learned_at), expiresAt: Number(row.expires_at) };
 }

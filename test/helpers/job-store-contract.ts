@@ -8,8 +8,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { parseAddress, verdictOf, type Reason, type VerifyResult } from '../../src/index.js';
-import { addressKey, type InputLayout, type JobItem, type JobStore } from '../../src/jobs/index.js';
+import {
+  parseAddress,
+  verdictOf,
+  type HostLimitsRecord,
+  type Reason,
+  type VerifyResult,
+} from '../../src/index.js';
+import {
+  HOST_LIMITS_TTL_MS,
+  addressKey,
+  type InputLayout,
+  type JobItem,
+  type JobStore,
+} from '../../src/jobs/index.js';
 
 /** A store under test, fresh and empty, and what the contract needs to look beside it. */
 export interface StoreUnderTest {
@@ -336,6 +348,57 @@ export function describeJobStoreContract(
         expiresAt: now + 2_000,
       });
       assert.equal(await store.getDomainFacts('x.test', now + 2_000), null);
+    });
+
+    it('keeps learned host limits for a day, merged with what another run learned, the more cautious kept', async () => {
+      const t0 = Date.now();
+      const limits = (
+        budgetSource: HostLimitsRecord['budgetSource'],
+        errorBudget: number | null,
+        recipientLimit: number | null,
+        sessionLimit: number | null,
+        penalties: number,
+      ): HostLimitsRecord => ({ errorBudget, budgetSource, recipientLimit, sessionLimit, penalties });
+      const probed = limits('probed', 11, null, 3, 0);
+      assert.deepEqual(await store.putHostLimits('192.0.2.1', probed, t0), {
+        key: '192.0.2.1',
+        record: probed,
+        learnedAt: t0,
+        expiresAt: t0 + HOST_LIMITS_TTL_MS,
+      });
+      // Another run fixed the budget by a penalty and met a recipient limit; it saw more sessions pass.
+      const merged = await store.putHostLimits('192.0.2.1', limits('penalty', 8, 50, 5, 1), t0 + 10);
+      assert.deepEqual(merged.record, limits('penalty', 8, 50, 3, 1));
+      assert.equal(merged.expiresAt, t0 + 10 + HOST_LIMITS_TTL_MS);
+      // A run that began before and found no budget: the penalty's budget stays, its smaller limit joins.
+      await store.putHostLimits('192.0.2.1', limits('none', null, 20, null, 0), t0 + 20);
+      // Two runs still probing: the larger count proven safe.
+      await store.putHostLimits('192.0.2.2', limits('probed', 10, null, null, 0), t0);
+      await store.putHostLimits('192.0.2.2', limits('probed', 14, null, null, 0), t0);
+      await store.putHostLimits('socks-a|192.0.2.1 port 2525', probed, t0);
+      const keysOf = (rows: readonly { key: string }[]) => rows.map((row) => row.key).sort();
+      const atOne = await store.getHostLimits(['192.0.2.1'], t0 + 30);
+      assert.deepEqual(keysOf(atOne), ['192.0.2.1', 'socks-a|192.0.2.1 port 2525']);
+      assert.deepEqual(atOne.find((row) => row.key === '192.0.2.1')?.record, limits('penalty', 8, 20, 3, 1));
+      const all = await store.getHostLimits(null, t0 + 30);
+      assert.deepEqual(keysOf(all), ['192.0.2.1', '192.0.2.2', 'socks-a|192.0.2.1 port 2525']);
+      assert.deepEqual(
+        all.find((row) => row.key === '192.0.2.2')?.record,
+        limits('probed', 14, null, null, 0),
+      );
+      // A day later the rows learned at t0 are gone; one learned again after it expired starts afresh.
+      const later = t0 + HOST_LIMITS_TTL_MS;
+      assert.deepEqual(keysOf(await store.getHostLimits(null, later)), ['192.0.2.1']);
+      await store.putHostLimits('192.0.2.2', limits('probed', 10, null, null, 0), later);
+      assert.deepEqual(
+        (await store.getHostLimits(['192.0.2.2'], later)).map((row) => row.record),
+        [limits('probed', 10, null, null, 0)],
+      );
+      // Expired rows are deleted by the purge; live ones are kept.
+      assert.equal(await store.purgeHostLimits(later), 1);
+      assert.deepEqual(keysOf(await store.getHostLimits(null, later)), ['192.0.2.1', '192.0.2.2']);
+      assert.equal(await store.purgeHostLimits(later + HOST_LIMITS_TTL_MS), 2);
+      assert.deepEqual(await store.getHostLimits(null, t0), []);
     });
 
     it('numbers a job once, never gives a number twice, and finds the job by it', async () => {

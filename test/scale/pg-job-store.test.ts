@@ -61,7 +61,7 @@ describe('openPgJobStore', { skip: SKIP_NO_PG }, () => {
       const rows = await query<{ version: number }>(url, `SELECT version FROM ${fresh}.migrations`);
       assert.deepEqual(
         rows.map((r) => r.version),
-        [1, 2, 3],
+        [1, 2, 3, 4],
       );
       const job = await (stores[0] as PgJobStore).createJob({});
       assert.equal((await (stores[3] as PgJobStore).getJob(job.id))?.id, job.id);

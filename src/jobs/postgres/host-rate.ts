@@ -29,11 +29,26 @@ interface Row {
   counts_until: string;
 }
 
+/** The database's clock in epoch milliseconds: the one clock all workers share. */
+const NOW_MS = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
+
+/**
+ * Deletes the grants of every host that no longer count (the worker's sweep): a host's own expired
+ * grants go when it is granted again, but a host no worker asks again would keep them for ever.
+ * Resolves with how many.
+ */
+export async function sweepHostRcpts(store: Pick<PgJobStore, 'pool' | 'schema'>): Promise<number> {
+  const { rowCount } = await store.pool.query(
+    `DELETE FROM ${store.schema}.host_rcpts WHERE counts_until <= ${NOW_MS}`,
+  );
+  return rowCount ?? 0;
+}
+
 /** A `HostRateLimiter` over the store's `host_rcpts` table. */
 export function pgHostRate(store: PgJobStore, options: PgHostRateOptions): HostRateLimiter {
   const s = store.schema;
   const windowMs = options.windowMs ?? WINDOW_MS;
-  const nowMs = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
+  const nowMs = NOW_MS;
   return {
     async reserve(host, perMinute, wanted): Promise<RateGrant> {
       const taken = await store.transaction(async (tx) => {

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 // Types only here: `pg` is loaded when a store is opened, so the library and the CLI start without it.
 import type pg from 'pg';
 
-import type { VerifyResult } from '../../types.js';
+import type { HostLimitsRecord, VerifyResult } from '../../types.js';
 import type {
   DomainFacts,
   InputLayout,
@@ -23,6 +23,7 @@ import type {
   NewJob,
   OutputRow,
   PendingAddress,
+  StoredHostLimits,
   WebhookDelivery,
   WebhookOutcome,
 } from '../job-store.js';
@@ -37,6 +38,7 @@ import {
 import { checkSchemaName, migrate } from './schema.js';
 import { deleteExpiredDomains, selectDomainFacts, upsertDomainFacts } from './domain-cache-table.js';
 import { claimWebhookDeliveries, settleWebhookDelivery } from './pg-webhooks.js';
+import { deleteExpiredHostLimits, mergeHostLimitsRow, selectHostLimits } from './host-limits-table.js';
 import { noSuchJob } from '../errors.js';
 
 /** The schema the tables live in unless told otherwise. */
@@ -358,6 +360,18 @@ class PostgresJobStore implements PgJobStore {
 
   purgeDomainFacts(at = Date.now()): Promise<number> {
     return deleteExpiredDomains(this, at);
+  }
+
+  getHostLimits(hosts: readonly string[] | null, at = Date.now()): Promise<StoredHostLimits[]> {
+    return selectHostLimits(this, hosts, at);
+  }
+
+  putHostLimits(key: string, record: HostLimitsRecord, at = Date.now()): Promise<StoredHostLimits> {
+    return this.transaction((tx) => mergeHostLimitsRow(tx, this.schema, key, record, at));
+  }
+
+  purgeHostLimits(at = Date.now()): Promise<number> {
+    return deleteExpiredHostLimits(this, at);
   }
 
   async numberJob(id: string): Promise<number> {

@@ -134,11 +134,26 @@ function migrations(s: string): readonly string[] {
     );
     CREATE INDEX host_rcpts_host ON ${s}.host_rcpts (host, counts_until);
     `,
+    `
+    -- Limits learned at MX hosts (src/jobs/host-limits.ts), shared by the workers: the record as JSON,
+    -- under the scheduler's host key (and a job profile's namespace); host is its MX address. Epoch ms.
+    CREATE TABLE ${s}.host_limits (
+      key text PRIMARY KEY,
+      host text NOT NULL,
+      record text NOT NULL,
+      learned_at bigint NOT NULL,
+      expires_at bigint NOT NULL
+    );
+    CREATE INDEX host_limits_host ON ${s}.host_limits (host);
+    CREATE INDEX host_limits_expires ON ${s}.host_limits (expires_at);
+    -- The sweep deletes expired grants of every host (host-rate.ts deletes a host's own as it grants).
+    CREATE INDEX host_rcpts_expires ON ${s}.host_rcpts (counts_until);
+    `,
   ];
 }
 
 /** The schema version this rcpt knows. */
-export const PG_SCHEMA_VERSION = 3;
+export const PG_SCHEMA_VERSION = 4;
 
 /** Creates the schema and applies the steps not yet applied. Refuses a database newer than this rcpt. */
 export async function migrate(client: PoolClient, schema: string): Promise<void> {

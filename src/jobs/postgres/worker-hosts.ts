@@ -204,6 +204,8 @@ export class HostPass {
   async run(greylistRetries: number): Promise<number> {
     const signal = this.#signal;
     // A failed write surfaces at the next awaited flush (and ends this pass); the timer only starts them.
+    // What other workers learned of this host's limits is where this pass starts (VerifyOptions.hostLimits).
+    await this.#run.hostLimits?.load([this.#host]);
     const timer = setInterval(() => {
       this.#flush().catch(() => undefined);
     }, WRITE_INTERVAL_MS);

@@ -7,6 +7,7 @@ import { resolveOptions, type VerifyOptions } from '../../options.js';
 import { createMailResolver, createVerifier, type Resolver, type Verifier } from '../../verifier.js';
 import { describeDifferences, recordedSettings } from '../job-settings.js';
 import { jobProfile, type JobProfile } from './job-profile.js';
+import { StoredHostLimitsFacts } from '../host-limits.js';
 import { DomainCache } from './worker-domains.js';
 import type { WorkerContext } from './worker-shared.js';
 
@@ -19,6 +20,11 @@ export interface ProfileRun {
   readonly verifier: Verifier;
   readonly dns: Resolver;
   readonly domains: DomainCache;
+  /**
+   * The limits learned at MX hosts, shared through `host_limits` (loaded for a host as it is taken);
+   * `null` when the worker's caller gave its own `hostLimits`.
+   */
+  readonly hostLimits: StoredHostLimitsFacts | null;
 }
 
 export class JobProfiles {
@@ -68,6 +74,7 @@ export class JobProfiles {
     for (const run of runs) {
       await run.verifier.close();
       run.dns.close();
+      await run.hostLimits?.flush();
     }
   }
 
@@ -97,11 +104,22 @@ export class JobProfiles {
     const resolved = resolveOptions(profile.verify);
     const dns = createMailResolver(resolved);
     const domains = new DomainCache(this.#context.store, this.#domainTtlMs, profile.namespace);
+    // Kept apart per namespace too: another SMTP port at the same address is another server.
+    const hostLimits =
+      profile.verify.hostLimits === undefined
+        ? new StoredHostLimitsFacts(this.#context.store, {
+            namespace: profile.namespace,
+            onError: (error) => {
+              this.#context.report({ type: 'error', error, where: 'host limits' });
+            },
+          })
+        : null;
     const verifier = createVerifier({
       ...profile.verify,
       resolver: domains.resolver(dns),
       catchAllFacts: domains.catchAllFacts,
+      ...(hostLimits === null ? {} : { hostLimits }),
     });
-    return { profile, verifier, dns, domains };
+    return { profile, verifier, dns, domains, hostLimits };
   }
 }

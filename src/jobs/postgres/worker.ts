@@ -15,7 +15,7 @@
  * - **Sweeping** (here): expired leases (a worker killed with `kill -9`) are removed and their hosts
  *   announced again (a plan lease: the job submitted again), so what the dead worker held is finished by
  *   others; a job whose last results were written by a worker killed before it marked the job done is
- *   marked.
+ *   marked; RCPT grants past their window and learned host limits past their TTL are deleted.
  *
  * Crash safety: every hand-over from one record to another (a queue entry taken and its lease taken, a
  * lease released or swept and its host announced) is one transaction with pg-boss's statements in it,
@@ -29,7 +29,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 
 import { resolveOptions, type VerifyOptions } from '../../options.js';
-import { pgHostRate } from './host-rate.js';
+import { pgHostRate, sweepHostRcpts } from './host-rate.js';
 import { openScaleOut, queueDb, type ScaleOut, type ScaleOutOptions } from './scale-out.js';
 import { HostWorker } from './worker-hosts.js';
 import { Leases, PLAN_LEASE_PREFIX } from './worker-leases.js';
@@ -120,6 +120,18 @@ async function sweepLeases(context: WorkerContext): Promise<string[]> {
     }
     return keys;
   });
+}
+
+/**
+ * Deletes what no longer counts and nobody else deletes: RCPT grants past their window (`host_rcpts`)
+ * and learned host limits past their TTL (`host_limits`). Resolves with how many rows of each.
+ */
+export async function sweepExpired(
+  context: Pick<WorkerContext, 'store'>,
+): Promise<{ hostRcpts: number; hostLimits: number }> {
+  const hostRcpts = await sweepHostRcpts(context.store);
+  const hostLimits = await context.store.purgeHostLimits();
+  return { hostRcpts, hostLimits };
 }
 
 /** One worker: its parts, its lanes (plan, sweep, hosts), and how it stops. */
@@ -216,8 +228,8 @@ class Worker {
 
   /**
    * Every half lease until the worker stops: sweeps expired leases (`sweepLeases`), then marks done the
-   * jobs whose last results a worker wrote but did not get to mark (killed between the two), and says
-   * this worker is alive.
+   * jobs whose last results a worker wrote but did not get to mark (killed between the two), deletes
+   * expired RCPT grants and host limits (`sweepExpired`), and says this worker is alive.
    */
   async #sweepLoop(): Promise<void> {
     const context = this.#context;
@@ -235,6 +247,7 @@ class Worker {
           [new Date().toISOString()],
         );
         for (const job of finished) report({ type: 'job-done', job: job.id });
+        await sweepExpired(context);
         await store.pool.query(`UPDATE ${s}.workers SET seen_at = now(), verified = $2 WHERE id = $1`, [
           this.id,
           this.verified,

@@ -57,7 +57,7 @@ describe('openSqliteJobStore on a file', () => {
       const db = new Database(path, { readonly: true });
       try {
         assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-        assert.equal(db.pragma('user_version', { simple: true }), 2);
+        assert.equal(db.pragma('user_version', { simple: true }), 3);
       } finally {
         db.close();
       }
@@ -87,6 +87,37 @@ describe('openSqliteJobStore on a file', () => {
     }
   });
 
+  it('upgrades a file of schema 2 (before learned host limits), keeping its jobs', async () => {
+    const path = join(dir, 'version2.db');
+    const before = openSqliteJobStore(path);
+    const job = await before.createJob({ options: { kept: true } });
+    await before.close();
+    const db = new Database(path);
+    try {
+      db.exec('DROP TABLE host_limits; PRAGMA user_version = 2');
+    } finally {
+      db.close();
+    }
+    const upgraded = openSqliteJobStore(path);
+    try {
+      assert.deepEqual((await upgraded.getJob(job.id))?.options, { kept: true });
+      const record = {
+        errorBudget: 11,
+        budgetSource: 'penalty',
+        recipientLimit: null,
+        sessionLimit: null,
+        penalties: 1,
+      } as const;
+      await upgraded.putHostLimits('192.0.2.9', record);
+      assert.deepEqual(
+        (await upgraded.getHostLimits(['192.0.2.9'])).map((row) => row.record),
+        [record],
+      );
+    } finally {
+      await upgraded.close();
+    }
+  });
+
   it('refuses a file written by a newer rcpt, and leaves it as it was', async () => {
     const path = join(dir, 'newer.db');
     await openSqliteJobStore(path).close();
@@ -99,7 +130,7 @@ describe('openSqliteJobStore on a file', () => {
     assert.throws(() => openSqliteJobStore(path), {
       name: 'JobStoreError',
       code: 'ERR_RCPT_JOB_STORE',
-      message: `${path}: job store schema 99 is newer than this rcpt (2)`,
+      message: `${path}: job store schema 99 is newer than this rcpt (3)`,
     });
     const after = new Database(path, { readonly: true });
     try {

@@ -1,0 +1,197 @@
+/**
+ * Learned host limits shared by scale-out workers through PostgreSQL (`host_limits`,
+ * src/jobs/host-limits.ts): a worker that takes a host another worker already learned starts from that
+ * knowledge and draws no learning penalty, where a worker without it draws one; and the worker's sweep
+ * deletes expired `host_rcpts` grants and `host_limits` rows, keeping live ones. Against a sim-MTA on
+ * loopback with Postfix's soft and hard error limits and no Postfix greeting; counts from the server.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { startSimMta, type SimMta } from '../../bench/sim-mta.js';
+import { startDnsServer, type DnsServer } from '../../src/demo/dns-server.js';
+import type { HostLimitsRecord, VerifyOptions } from '../../src/index.js';
+import { HOST_LIMITS_TTL_MS } from '../../src/jobs/index.js';
+import { openScaleOut, startWorker, type ScaleOut } from '../../src/jobs/postgres/index.js';
+import { sweepExpired } from '../../src/jobs/postgres/worker.js';
+import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, query, submitAddresses } from './helpers.js';
+
+const HOST = '127.0.12.1';
+/** The host's soft limit: the reply after the 12th refusal of a session is delayed by a second. */
+const SOFT = 12;
+
+/** `count` addresses at `domain`, every other one unknown, in key order. */
+function list(domain: string, count: number): string[] {
+  return Array.from(
+    { length: count },
+    (_, i) => `${String(i).padStart(4, '0')}.${i % 2 === 1 ? 'no' : 'ok'}@${domain}`,
+  );
+}
+
+describe('learned host limits across scale-out workers', { skip: SKIP_NO_PG }, () => {
+  const url = PG_URL ?? '';
+  const schema = freshSchema('limits');
+  let hidden: SimMta;
+  let dns: DnsServer;
+  let cluster: ScaleOut;
+  let verify: VerifyOptions;
+
+  before(async () => {
+    hidden = await startSimMta({
+      name: 'hidden.test',
+      host: HOST,
+      port: 0,
+      banner: 'mx.hidden.test ESMTP ready',
+      recipient: (address) =>
+        address.includes('.ok@')
+          ? null
+          : { code: 550, text: `5.1.1 <${address}>: Recipient address rejected: User unknown` },
+      errorLimits: { soft: SOFT, hard: 2 * SOFT, sleepMs: 1_000 },
+      record: true,
+    });
+    const zones: Record<string, unknown> = { 'mx.hidden.test': { A: [HOST] } };
+    for (const domain of ['hidden.test', 'hidden-b.test', 'hidden-c.test']) {
+      zones[domain] = { MX: [{ priority: 10, exchange: 'mx.hidden.test' }] };
+    }
+    dns = await startDnsServer({ zones: zones as Parameters<typeof startDnsServer>[0]['zones'] });
+    cluster = await openScaleOut(url, { schema, supervise: false });
+    verify = {
+      dnsServers: [dns.address],
+      smtpPort: hidden.port,
+      allowPrivateTargets: true,
+      helo: 'probe.rcpt.test',
+      mailFrom: 'verify@rcpt.test',
+      timeoutMs: 20_000,
+      greylistWaitMs: 0,
+    };
+  });
+
+  after(async () => {
+    await cluster?.close();
+    await dns?.close();
+    await hidden?.close();
+    await dropSchema(url, schema);
+  });
+
+  /** One worker verifies `addresses` as a job; what the server saw meanwhile. */
+  async function workerRun(addresses: readonly string[]) {
+    const before = { ...hidden.stats };
+    const firstSession = hidden.sessions.length;
+    const worker = await startWorker({ url, schema, verify, pollMs: 100, leaseMs: 2_000 });
+    try {
+      const jobId = await submitAddresses(cluster, addresses);
+      const deadline = Date.now() + 90_000;
+      while ((await cluster.store.getJob(jobId))?.status !== 'done') {
+        assert.ok(Date.now() < deadline, 'the job finishes');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const rows = await query<{ verdict: string; n: number }>(
+        url,
+        `SELECT verdict, count(*)::int AS n FROM ${schema}.results WHERE job_id = $1 GROUP BY verdict ORDER BY verdict`,
+        [jobId],
+      );
+      assert.deepEqual(
+        rows.map((row) => [row.verdict, row.n]),
+        [
+          ['deliverable', addresses.length / 2],
+          ['undeliverable', addresses.length / 2],
+        ],
+      );
+    } finally {
+      await worker.stop();
+    }
+    return {
+      slept: hidden.stats.sleptReplies - before.sleptReplies,
+      hardLimitHits: hidden.stats.hardLimitHits - before.hardLimitHits,
+      refusals: hidden.stats.errors - before.errors,
+      perSession: hidden.sessions
+        .slice(firstSession)
+        .map((session) => session.commands.filter((line) => /^RCPT TO:<\d+\.no@/i.test(line)).length),
+    };
+  }
+
+  const storedRecord = async (): Promise<HostLimitsRecord | null> => {
+    const rows = await query<{ record: string }>(
+      url,
+      `SELECT record FROM ${schema}.host_limits WHERE host = $1`,
+      [HOST],
+    );
+    return rows[0] === undefined ? null : (JSON.parse(rows[0].record) as HostLimitsRecord);
+  };
+
+  it('a second worker reaching a host the first one learned draws no learning penalty', async () => {
+    const first = await workerRun(list('hidden.test', 300));
+    assert.ok(first.slept >= 1, 'the first worker paid for the budget with a delayed reply');
+    const learned = await storedRecord();
+    assert.equal(learned?.budgetSource, 'penalty', JSON.stringify(learned));
+    assert.equal(learned.errorBudget, SOFT - 1);
+
+    const second = await workerRun(list('hidden-b.test', 300));
+    assert.equal(second.slept, 0, `the second worker drew ${second.slept} delayed replies`);
+    assert.equal(second.hardLimitHits, 0);
+    assert.ok(second.refusals >= 4 * SOFT, `${second.refusals} refusals`);
+    assert.ok(Math.max(...second.perSession) <= SOFT - 1, second.perSession.join(' '));
+
+    // Without what the first one stored, a worker pays again.
+    await query(url, `DELETE FROM ${schema}.host_limits`);
+    const unaware = await workerRun(list('hidden-c.test', 300));
+    assert.ok(unaware.slept >= 1, `a worker without the stored limits drew ${unaware.slept} delayed replies`);
+  });
+
+  it('the sweep deletes expired RCPT grants and host limits, and keeps live ones', async () => {
+    const nowMs = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
+    await query(url, `DELETE FROM ${schema}.host_rcpts`);
+    await query(url, `DELETE FROM ${schema}.host_limits`);
+    await query(
+      url,
+      `INSERT INTO ${schema}.host_rcpts (host, count, counts_until) VALUES
+         ('192.0.2.1', 3, ${nowMs} - 1000), ('192.0.2.2', 4, ${nowMs} - 1), ('192.0.2.1', 5, ${nowMs} + 3600000)`,
+    );
+    const record: HostLimitsRecord = {
+      errorBudget: 11,
+      budgetSource: 'penalty',
+      recipientLimit: null,
+      sessionLimit: null,
+      penalties: 1,
+    };
+    await cluster.store.putHostLimits('192.0.2.1', record, Date.now() - HOST_LIMITS_TTL_MS - 1);
+    await cluster.store.putHostLimits('192.0.2.2', record);
+    assert.deepEqual(await sweepExpired({ store: cluster.store }), { hostRcpts: 2, hostLimits: 1 });
+    assert.deepEqual(await query(url, `SELECT host, count FROM ${schema}.host_rcpts ORDER BY host`), [
+      { host: '192.0.2.1', count: 5 },
+    ]);
+    assert.deepEqual(
+      (await cluster.store.getHostLimits(null)).map((row) => row.key),
+      ['192.0.2.2'],
+    );
+
+    // A running worker sweeps by itself (every half lease).
+    await query(
+      url,
+      `INSERT INTO ${schema}.host_rcpts (host, count, counts_until) VALUES ('192.0.2.3', 1, ${nowMs} - 1)`,
+    );
+    await cluster.store.putHostLimits('192.0.2.3', record, Date.now() - HOST_LIMITS_TTL_MS - 1);
+    const worker = await startWorker({ url, schema, verify, pollMs: 100, leaseMs: 400 });
+    try {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const [left] = await query<{ rcpts: number; limits: number }>(
+          url,
+          `SELECT (SELECT count(*)::int FROM ${schema}.host_rcpts WHERE host = '192.0.2.3') AS rcpts,
+                  (SELECT count(*)::int FROM ${schema}.host_limits WHERE key = '192.0.2.3') AS limits`,
+        );
+        if (left?.rcpts === 0 && left.limits === 0) break;
+        assert.ok(Date.now() < deadline, `not swept: ${JSON.stringify(left)}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      await worker.stop();
+    }
+    const [kept] = await query<{ rcpts: number; limits: number }>(
+      url,
+      `SELECT (SELECT count(*)::int FROM ${schema}.host_rcpts) AS rcpts,
+              (SELECT count(*)::int FROM ${schema}.host_limits) AS limits`,
+    );
+    assert.deepEqual(kept, { rcpts: 1, limits: 1 });
+  });
+});
