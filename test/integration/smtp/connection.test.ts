@@ -133,6 +133,51 @@ describe('SmtpConnection', () => {
     }
   });
 
+  it('a pipelined command whose reply never comes times out under its own name and timeout', async () => {
+    const server = await raw(async (c) => {
+      c.write('220 hi\r\n');
+      await c.readLine();
+      await c.delay(20);
+      c.write('250 sender ok\r\n');
+      await c.readLine();
+      await c.readLine();
+      await c.closed;
+    });
+    const connection = await SmtpConnection.connect(options(server, { commandTimeoutMs: 200 }));
+    try {
+      await connection.greeting();
+      const [mail, rcpt] = connection.send(['MAIL FROM:<a@rcpt.test>', 'RCPT TO:<b@rcpt.test>']);
+      assert.equal((await mail)?.code, 250);
+      // The timeout names RCPT, the command still waiting once MAIL is answered.
+      await assert.rejects(rcpt ?? Promise.resolve(), (error: Error) => {
+        assert.equal(error.name, 'SmtpTimeoutError');
+        assert.equal((error as Error & { phase: string }).phase, 'command');
+        assert.match(error.message, /the reply to RCPT from .* took longer than 200 ms/);
+        return true;
+      });
+    } finally {
+      connection.close();
+    }
+    // A command of another timeout, next in line, gets a timer of its own when its turn comes.
+    const quiet = await raw(async (c) => {
+      c.write('220 hi\r\n');
+      await c.readLine();
+      await c.readLine();
+      c.write('250 ok\r\n');
+      await c.closed;
+    });
+    const second = await SmtpConnection.connect(options(quiet, { commandTimeoutMs: 5_000 }));
+    try {
+      await second.greeting();
+      const noop = second.command('NOOP');
+      const quit = second.command('QUIT', { timeoutMs: 100 });
+      assert.equal((await noop).code, 250);
+      await assert.rejects(quit, /the reply to QUIT .* took longer than 100 ms/);
+    } finally {
+      second.close();
+    }
+  });
+
   it('binds to the local address it is given', async () => {
     let peer: string | undefined;
     const server = await raw(async (c) => {
