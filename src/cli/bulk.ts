@@ -14,7 +14,6 @@ import { Option, type Command } from 'commander';
 
 import {
   CHANNELS,
-  DEFAULT_SMTP_PORT,
   VERDICTS,
   createVerifier,
   type HostRateWait,
@@ -32,7 +31,8 @@ import {
   ingestInput,
   openSqliteJobStore,
   runJob,
-  StoredHostLimitsFacts,
+  storedHostLimitsFor,
+  type StoredHostLimitsFacts,
   type JobRecord,
   type JobSettings,
   type JobSource,
@@ -565,15 +565,11 @@ class BulkRun {
    * another SMTP port (a test world on loopback) keep theirs apart from port 25's.
    */
   #hostLimits(options: VerifyOptions): StoredHostLimitsFacts {
-    const port = options.smtpPort ?? DEFAULT_SMTP_PORT;
     let warned = false;
-    return new StoredHostLimitsFacts(this.#store, {
-      namespace: port === DEFAULT_SMTP_PORT ? '' : `port ${port}`,
-      onError: (error) => {
-        if (warned) return;
-        warned = true;
-        this.#io.stderr.write(`rcpt bulk: could not store learned host limits: ${messageOf(error)}\n`);
-      },
+    return storedHostLimitsFor(this.#store, options, (error) => {
+      if (warned) return;
+      warned = true;
+      this.#io.stderr.write(`rcpt bulk: could not store learned host limits: ${messageOf(error)}\n`);
     });
   }
 

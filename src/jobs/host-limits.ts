@@ -11,6 +11,7 @@
  * - **Merging**: two runs that learned different values keep the more cautious one
  *   (`mergeHostLimits`).
  */
+import { DEFAULT_SMTP_PORT, type VerifyOptions } from '../options.js';
 import { LearnedLimits } from '../scheduler/learned-limits.js';
 import type { HostLimitsFacts, HostLimitsRecord } from '../types.js';
 import type { JobStore, StoredHostLimits } from './job-store.js';
@@ -142,4 +143,20 @@ export class StoredHostLimitsFacts implements HostLimitsFacts {
     if (this.#known.size >= REMEMBERED_HOSTS && !this.#known.has(key)) this.#known.clear();
     this.#known.set(key, stored);
   }
+}
+
+/**
+ * The learned host limits of a run verifying with these options: runs against another SMTP port (a
+ * test world on loopback) keep theirs apart from port 25's. Used by `rcpt bulk` and `rcpt serve`.
+ */
+export function storedHostLimitsFor(
+  store: Pick<JobStore, 'getHostLimits' | 'putHostLimits'>,
+  options: Pick<VerifyOptions, 'smtpPort'>,
+  onError: (error: unknown) => void,
+): StoredHostLimitsFacts {
+  const port = options.smtpPort ?? DEFAULT_SMTP_PORT;
+  return new StoredHostLimitsFacts(store, {
+    namespace: port === DEFAULT_SMTP_PORT ? '' : `port ${port}`,
+    onError,
+  });
 }

@@ -27,6 +27,7 @@ export {
   HOST_LIMITS_TTL_MS,
   StoredHostLimitsFacts,
   mergeHostLimits,
+  storedHostLimitsFor,
   type StoredHostLimitsOptions,
 } from './host-limits.js';
 export { addressKey } from './address-key.js';

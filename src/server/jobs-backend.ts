@@ -64,6 +64,11 @@ export interface JobsBackendOptions {
    * Without it, such jobs make `resumed` reject with a `JobSettingsError` and none is resumed.
    */
   readonly overrideSettings?: boolean;
+  /**
+   * The learned host limits the verifier writes to this store behind it (src/jobs/host-limits.ts):
+   * their writes finish before the store closes.
+   */
+  readonly hostLimits?: { flush(): Promise<void> };
 }
 
 /**
@@ -377,6 +382,7 @@ class StoreJobsBackend implements ClosableJobsBackend {
     this.#shutdown.abort();
     this.#waiting.length = 0;
     await Promise.allSettled(this.#running.values());
+    await this.#options.hostLimits?.flush();
     await this.#store.close();
   }
 

@@ -10,7 +10,12 @@ import { dirname, resolve } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 
 import { createVerifier, type Verifier, type VerifyOptions } from '../index.js';
-import { openSqliteJobStore } from '../jobs/index.js';
+import {
+  openSqliteJobStore,
+  storedHostLimitsFor,
+  type JobStore,
+  type StoredHostLimitsFacts,
+} from '../jobs/index.js';
 import { isPostgresUrl, openScaleOut } from '../jobs/postgres/index.js';
 import type { DoctorOptions } from '../index.js';
 import type { JobSettings } from '../jobs/index.js';
@@ -105,7 +110,18 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   if (verifyOptions.allowPrivateTargets === true) {
     logger.warn('private targets allowed: this server will probe loopback and private networks');
   }
-  const verifier = createVerifier(verifyOptions);
+  // A SQLite job store opens first: what earlier runs on it learned of the hosts' limits is where
+  // this verifier starts (docs/bulk.md, "What is kept between runs").
+  const sqlite = options.jobs === undefined ? await openSqliteJobs(options, verifyOptions, logger) : null;
+  let verifier: Verifier;
+  try {
+    verifier = createVerifier(
+      sqlite === null ? verifyOptions : { ...verifyOptions, hostLimits: sqlite.hostLimits },
+    );
+  } catch (error) {
+    await sqlite?.store.close();
+    throw error;
+  }
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
   const toClose: (() => Promise<void> | void)[] = [
     () => {
@@ -114,7 +130,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     () => verifier.close(),
   ];
   try {
-    const jobs = options.jobs ?? (await openJobs(options, verifier, logger, toClose));
+    const jobs = options.jobs ?? (await openJobs(options, verifier, logger, toClose, sqlite));
     const smtp = smtpSettingsOf(verifyOptions);
     const allowPrivateTargets = verifyOptions.allowPrivateTargets === true;
     const { localSecret, ...senderTimings } = options.webhooks ?? {};
@@ -199,13 +215,14 @@ function listenHost(options: ServerOptions, logger: Logger): string {
 
 /**
  * The job backend over `options.db`: PostgreSQL for scale-out (jobs verified by `rcpt worker`), else a
- * SQLite file (created with its folder); `null` without a `db`. What it opens is added to `toClose`.
+ * SQLite file (opened already by `openSqliteJobs`); `null` without a `db`. What it opens is added to `toClose`.
  */
 async function openJobs(
   options: ServerOptions,
   verifier: Verifier,
   logger: Logger,
   toClose: (() => Promise<void> | void)[],
+  sqlite: SqliteJobs | null,
 ): Promise<ClosableJobsBackend | null> {
   if (options.db === undefined) return null;
   if (isPostgresUrl(options.db)) {
@@ -235,9 +252,10 @@ async function openJobs(
     );
     return jobs;
   }
-  await mkdir(dirname(resolve(options.db)), { recursive: true });
+  if (sqlite === null) throw new TypeError('a SQLite job store is opened before the verifier');
   const jobs = createJobsBackend({
-    store: openSqliteJobStore(options.db),
+    store: sqlite.store,
+    hostLimits: sqlite.hostLimits,
     verifier,
     logger,
     ...(options.runningJobs === undefined ? {} : { runningJobs: options.runningJobs }),
@@ -246,6 +264,39 @@ async function openJobs(
   });
   logger.info({ db: resolve(options.db) }, 'job store open');
   return jobs;
+}
+
+interface SqliteJobs {
+  readonly store: JobStore;
+  readonly hostLimits: StoredHostLimitsFacts;
+}
+
+/**
+ * The SQLite job store of `options.db` (created with its folder) and the learned host limits kept in
+ * it, expired ones dropped and the rest loaded; `null` without a `db` or with a PostgreSQL one.
+ */
+async function openSqliteJobs(
+  options: ServerOptions,
+  verifyOptions: VerifyOptions,
+  logger: Logger,
+): Promise<SqliteJobs | null> {
+  if (options.db === undefined || isPostgresUrl(options.db)) return null;
+  await mkdir(dirname(resolve(options.db)), { recursive: true });
+  const store = openSqliteJobStore(options.db);
+  let warned = false;
+  const hostLimits = storedHostLimitsFor(store, verifyOptions, (error) => {
+    if (warned) return;
+    warned = true;
+    logger.warn({ err: error }, 'could not store learned host limits');
+  });
+  try {
+    await store.purgeHostLimits();
+    await hostLimits.load(null);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return { store, hostLimits };
 }
 
 /** How the verifier presents itself, as the app echoes it (only what the options set). */

@@ -100,6 +100,7 @@ const ENTRIES: Record<string, readonly string[]> = {
     'openSqliteJobStore',
     'recordedSettings',
     'runJob',
+    'storedHostLimitsFor',
   ],
   'rcpt/jobs/postgres': [
     'DEFAULT_CLUSTER_GREYLIST_RETRIES',
