@@ -145,9 +145,16 @@ export async function ensureStopped(process: RcptProcess): Promise<void> {
   await process.exited;
 }
 
-/** Stores `addresses` (one row each, in order) as a completely ingested job and submits it; its id. */
-export async function submitAddresses(cluster: ScaleOut, addresses: readonly string[]): Promise<string> {
-  const job = await cluster.store.createJob({});
+/**
+ * Stores `addresses` (one row each, in order) as a completely ingested job with these `options` (its
+ * recorded `settings`, say) and submits it; its id.
+ */
+export async function submitAddresses(
+  cluster: ScaleOut,
+  addresses: readonly string[],
+  options: Readonly<Record<string, unknown>> = {},
+): Promise<string> {
+  const job = await cluster.store.createJob({ options });
   await cluster.store.addItems(
     job.id,
     addresses.map((input, i) => ({

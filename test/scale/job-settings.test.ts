@@ -24,7 +24,7 @@ import {
 import type { VerifyOptions } from '../../src/index.js';
 import { createLogger } from '../../src/server/logger.js';
 import { startServer } from '../../src/server/server.js';
-import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, startRcpt } from './helpers.js';
+import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, startRcpt, submitAddresses } from './helpers.js';
 import { startScaleWorld, worldFlags, type ScaleWorld } from './world.js';
 
 /** The HELO recorded with a job. */
@@ -254,3 +254,81 @@ describe(
     });
   },
 );
+
+describe('a worker keeping one verifier for many sets of settings', { skip: SKIP_NO_PG }, () => {
+  const url = PG_URL ?? '';
+  const schema = freshSchema('profiles');
+  let world: ScaleWorld;
+  let cluster: ScaleOut;
+  let worker: RunningWorker;
+  const events: WorkerEvent[] = [];
+
+  before(async () => {
+    world = await startScaleWorld({ size: 60, hostCount: 5, domainCount: 20, latencyMs: 1 });
+    cluster = await openScaleOut(url, { schema, supervise: false });
+    worker = await startWorker({
+      url,
+      schema,
+      verify: {
+        dnsServers: [world.dns.address],
+        smtpPort: world.port,
+        allowPrivateTargets: true,
+        // The world's greylisting host defers for 600 ms.
+        greylistWaitMs: 700,
+      },
+      // One kept, four jobs of four HELOs at the same hosts at once: each pass holds four.
+      maxProfiles: 1,
+      leaseMs: 2_000,
+      pollMs: 100,
+      onEvent: (event) => events.push(event),
+    });
+  });
+
+  after(async () => {
+    await worker?.stop();
+    await cluster?.close();
+    await world?.close();
+    await dropSchema(url, schema);
+  });
+
+  it('never closes a verifier a job is using: every job of four sets of settings gets every verdict', async () => {
+    const lists = [0, 1, 2, 3].map((i) => world.addresses.slice(i * 15, i * 15 + 15));
+    const ids = await Promise.all(
+      lists.map((list, i) =>
+        submitAddresses(
+          cluster,
+          list.map((a) => a.address),
+          {
+            settings: settingsOfOptions({
+              dnsServers: [world.dns.address],
+              smtpPort: world.port,
+              allowPrivateTargets: true,
+              helo: `probe${i}.rcpt.test`,
+            }),
+          },
+        ),
+      ),
+    );
+    const deadline = Date.now() + 90_000;
+    for (const id of ids) {
+      while ((await cluster.store.getJob(id))?.status !== 'done' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    for (const [i, id] of ids.entries()) {
+      const results = new Map<string, string>();
+      for await (const item of cluster.store.readOutput(id)) {
+        if (item.result !== null) results.set(item.input, item.result.verdict);
+      }
+      assert.deepEqual(
+        (lists[i] ?? []).map((a) => [a.address, results.get(a.address)]),
+        (lists[i] ?? []).map((a) => [a.address, a.verdict]),
+        `job ${i}`,
+      );
+    }
+    assert.deepEqual(
+      events.filter((event) => event.type === 'error'),
+      [],
+    );
+  });
+});

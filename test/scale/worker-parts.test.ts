@@ -1,13 +1,15 @@
 /**
  * The parts of a scale-out worker on their own (src/jobs/postgres/worker-*.ts), on a real PostgreSQL:
- * leases (one holder, renewal, release, expiry, hand-back announcing what is left) and the shared
- * domain cache (MX routes and catch-all verdicts, each job profile in its own part).
+ * leases (one holder, renewal, release, expiry, hand-back announcing what is left), the shared
+ * domain cache (MX routes and catch-all verdicts, each job profile in its own part), and the bounded
+ * cache of one verifier per job profile.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { openScaleOut, type ScaleOut } from '../../src/jobs/postgres/index.js';
 import { Leases } from '../../src/jobs/postgres/worker-leases.js';
+import { JobProfiles, type ProfileRun } from '../../src/jobs/postgres/worker-profiles.js';
 import type { WorkerContext, WorkerEvent } from '../../src/jobs/postgres/worker-shared.js';
 import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, query } from './helpers.js';
 
@@ -92,5 +94,99 @@ describe('worker parts', { skip: SKIP_NO_PG }, () => {
       `SELECT count(*) AS n FROM ${schema}_boss.job WHERE name = 'rcpt-host' AND data->>'host' = '127.0.10.3'`,
     );
     assert.equal(Number(announced[0]?.n), 1);
+  });
+
+  /** A job recorded with its own HELO: a profile of its own. */
+  async function jobWithHelo(helo: string): Promise<string> {
+    return (await cluster.store.createJob({ options: { via: 'cli', settings: { '--helo': helo } } })).id;
+  }
+
+  /** Open: verify() answers (a malformed address needs no network); closed: it throws. */
+  async function isOpen(run: ProfileRun): Promise<boolean> {
+    try {
+      await run.verifier.verify('not an address');
+      return true;
+    } catch (error) {
+      assert.match(String(error), /verifier is closed/);
+      return false;
+    }
+  }
+
+  it('JobProfiles: many sets of settings keep at most the bound, least recently used closed first, never one in use', async () => {
+    const profiles = new JobProfiles(context('worker-profiles'), { allowPrivateTargets: true }, 2, 60_000, 3);
+    try {
+      const jobs: string[] = [];
+      for (let i = 0; i < 12; i++) jobs.push(await jobWithHelo(`p${i}.rcpt.test`));
+      // Held throughout, as a job's planning or a host's pass holds its run.
+      const held = await profiles.ofJob(jobs[0] ?? '');
+      const runs: ProfileRun[] = [];
+      for (const id of jobs.slice(1)) {
+        const run = await profiles.ofJob(id);
+        runs.push(run);
+        profiles.release(run);
+        assert.ok(profiles.size <= 3, `${profiles.size} kept`);
+      }
+      assert.equal(profiles.size, 3);
+      assert.equal(await isOpen(held), true, 'the run in use was closed');
+      // Kept: the held one and the two most recent; every other was closed.
+      const open = await Promise.all(runs.map(isOpen));
+      assert.deepEqual(open, [...Array<boolean>(9).fill(false), true, true]);
+      // A job with the settings of a kept run shares it.
+      const twin = await profiles.ofJob(await jobWithHelo('p11.rcpt.test'));
+      assert.equal(twin, runs.at(-1));
+      profiles.release(twin);
+      // Let go, the held run is the least recently used: the next new profile closes it.
+      profiles.release(held);
+      assert.equal(await isOpen(held), true);
+      profiles.release(await profiles.ofJob(await jobWithHelo('p12.rcpt.test')));
+      assert.equal(profiles.size, 3);
+      assert.equal(await isOpen(held), false);
+    } finally {
+      await profiles.close();
+    }
+  });
+
+  it('JobProfiles.atHost(): every group of a pass is held, past the bound too, until released', async () => {
+    const profiles = new JobProfiles(context('worker-at-host'), { allowPrivateTargets: true }, 2, 60_000, 2);
+    try {
+      const jobs: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const id = await jobWithHelo(`host${i}.rcpt.test`);
+        await cluster.store.finishIngest(id);
+        await query(
+          url,
+          `INSERT INTO ${schema}.work (job_id, key, input, host) VALUES ($1, 'a@x.test', 'a@x.test', '127.0.10.9')`,
+          [id],
+        );
+        jobs.push(id);
+      }
+      // A sixth job with the first one's settings: the same group.
+      const twin = await jobWithHelo('host0.rcpt.test');
+      await cluster.store.finishIngest(twin);
+      await query(
+        url,
+        `INSERT INTO ${schema}.work (job_id, key, input, host) VALUES ($1, 'b@x.test', 'b@x.test', '127.0.10.9')`,
+        [twin],
+      );
+      const groups = await profiles.atHost('127.0.10.9');
+      assert.equal(groups.length, 5);
+      assert.deepEqual(groups.find((group) => group.jobs.includes(twin))?.jobs.length, 2);
+      // Five runs in use, bound two: none is closed while the pass holds them.
+      assert.equal(profiles.size, 5);
+      assert.deepEqual(await Promise.all(groups.map(({ run }) => isOpen(run))), [
+        true,
+        true,
+        true,
+        true,
+        true,
+      ]);
+      for (const { run } of groups) profiles.release(run);
+      assert.equal(profiles.size, 2);
+      // The two used last stay open, the three others are closed.
+      const open = await Promise.all(groups.map(({ run }) => isOpen(run)));
+      assert.deepEqual([open.filter(Boolean).length, open.filter((o) => !o).length], [2, 3]);
+    } finally {
+      await profiles.close();
+    }
   });
 });

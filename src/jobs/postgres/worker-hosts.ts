@@ -153,13 +153,19 @@ export class HostWorker {
    */
   async #pass(host: string, signal: AbortSignal, tally: { written: number }): Promise<number> {
     let read = 0;
-    for (const { run, jobs } of await this.#profiles.atHost(host)) {
-      if (signal.aborted) break;
-      const pass = new HostPass(this.#context, run, { host, jobs, signal }, (written) => {
-        this.#verified += written;
-        tally.written += written;
-      });
-      read += await pass.run(this.#greylistRetries);
+    const groups = await this.#profiles.atHost(host);
+    try {
+      for (const { run, jobs } of groups) {
+        if (signal.aborted) break;
+        const pass = new HostPass(this.#context, run, { host, jobs, signal }, (written) => {
+          this.#verified += written;
+          tally.written += written;
+        });
+        read += await pass.run(this.#greylistRetries);
+      }
+    } finally {
+      // Held by atHost() so that no other profile's arrival closes a verifier mid-pass.
+      for (const { run } of groups) this.#profiles.release(run);
     }
     return read;
   }

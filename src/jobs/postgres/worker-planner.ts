@@ -8,7 +8,7 @@ import { JobError } from '../errors.js';
 import { PLAN_QUEUE, queueDb, type PlanEntry } from './scale-out.js';
 import { NO_SMTP_HOST } from './worker-domains.js';
 import { planLease, type Leases } from './worker-leases.js';
-import type { JobProfiles } from './worker-profiles.js';
+import type { JobProfiles, ProfileRun } from './worker-profiles.js';
 import {
   completeEntries,
   domainOfKey,
@@ -153,9 +153,22 @@ export class Planner {
 
   /** Writes the job's pending addresses as work, page by page; resolves with the counts. */
   async #writeWork(jobId: string, signal: AbortSignal): Promise<{ addresses: number; hosts: number }> {
-    const { store, cluster } = this.#context;
     // Routed as the job is verified: its DNS servers, its private-target allowance (job-profile.ts).
-    const { dns, domains: cache, profile } = await this.#profiles.ofJob(jobId);
+    const run = await this.#profiles.ofJob(jobId);
+    try {
+      return await this.#writePages(jobId, run, signal);
+    } finally {
+      this.#profiles.release(run);
+    }
+  }
+
+  /** `#writeWork()` with the job's profile held. */
+  async #writePages(
+    jobId: string,
+    { dns, domains: cache, profile }: ProfileRun,
+    signal: AbortSignal,
+  ): Promise<{ addresses: number; hosts: number }> {
+    const { store, cluster } = this.#context;
     const allowPrivateTargets = profile.verify.allowPrivateTargets === true;
     let after: string | null = null;
     let addresses = 0;

@@ -2,6 +2,11 @@
  * A worker's verifiers, one per job profile (job-profile.ts): jobs recorded with the same settings
  * share one (its DNS cache, its sessions, and an address in two such jobs is verified once); a job
  * recorded with other settings gets its own, with its own part of the shared domain cache.
+ *
+ * A long-lived worker meets many profiles (each `rcpt bulk` with its own `--helo`, say), so it keeps
+ * at most `maxProfiles` of them, least recently used first out. A run is held while a pass or a plan
+ * uses it (`atHost()`, `ofJob()`, then `release()`), and only a run nobody holds is closed: while more
+ * are held than the bound, the cache is over it until they are let go.
  */
 import { resolveOptions, type VerifyOptions } from '../../options.js';
 import { createMailResolver, createVerifier, type Resolver, type Verifier } from '../../verifier.js';
@@ -13,6 +18,8 @@ import type { WorkerContext } from './worker-shared.js';
 
 /** Jobs whose differences were reported, kept to report each once (cleared past this many). */
 const REPORTED_JOBS = 10_000;
+/** Job profiles a worker keeps a verifier for unless told otherwise. */
+export const DEFAULT_MAX_PROFILES = 8;
 
 /** What verifies the jobs of one profile. */
 export interface ProfileRun {
@@ -32,23 +39,47 @@ export class JobProfiles {
   readonly #worker: VerifyOptions;
   readonly #hostConcurrency: number;
   readonly #domainTtlMs: number;
+  readonly #maxProfiles: number;
+  /** By profile key, least recently used first. */
   readonly #runs = new Map<string, ProfileRun>();
+  /** How many users hold each run; a run missing here is held by none. */
+  readonly #holds = new Map<ProfileRun, number>();
+  /** Evicted runs being closed: `close()` waits for them. */
+  readonly #closing = new Set<Promise<void>>();
   readonly #reported = new Set<string>();
 
-  constructor(context: WorkerContext, worker: VerifyOptions, hostConcurrency: number, domainTtlMs: number) {
+  constructor(
+    context: WorkerContext,
+    worker: VerifyOptions,
+    hostConcurrency: number,
+    domainTtlMs: number,
+    maxProfiles = DEFAULT_MAX_PROFILES,
+  ) {
     this.#context = context;
     this.#worker = worker;
     this.#hostConcurrency = hostConcurrency;
     this.#domainTtlMs = domainTtlMs;
+    this.#maxProfiles = Math.max(1, maxProfiles);
   }
 
-  /** How the job is verified here; a job that is gone is verified with the worker's options. */
+  /** Runs kept now, held or not. */
+  get size(): number {
+    return this.#runs.size;
+  }
+
+  /**
+   * How the job is verified here; a job that is gone is verified with the worker's options. The run is
+   * held: `release()` it when done.
+   */
   async ofJob(jobId: string): Promise<ProfileRun> {
     const job = await this.#context.store.getJob(jobId);
-    return this.#runOf(jobId, job?.options ?? {});
+    return this.#acquire(jobId, job?.options ?? {});
   }
 
-  /** The jobs with work due at `host`, grouped by how they are verified here. */
+  /**
+   * The jobs with work due at `host`, grouped by how they are verified here. Each group's run is held
+   * once: `release()` every one when done, those not used included.
+   */
   async atHost(host: string): Promise<{ run: ProfileRun; jobs: string[] }[]> {
     const s = this.#context.store.schema;
     const { rows } = await this.#context.store.pool.query<{ id: string; options: string }>(
@@ -59,26 +90,38 @@ export class JobProfiles {
     );
     const groups = new Map<ProfileRun, string[]>();
     for (const row of rows) {
-      const run = this.#runOf(row.id, JSON.parse(row.options) as Record<string, unknown>);
+      // Held as it is found, so making the next group's run never closes this one.
+      const run = this.#acquire(row.id, JSON.parse(row.options) as Record<string, unknown>);
       const jobs = groups.get(run);
-      if (jobs === undefined) groups.set(run, [row.id]);
-      else jobs.push(row.id);
+      if (jobs === undefined) {
+        groups.set(run, [row.id]);
+      } else {
+        jobs.push(row.id);
+        this.release(run);
+      }
     }
     return [...groups].map(([run, jobs]) => ({ run, jobs }));
+  }
+
+  /** Lets go of a run held by `ofJob()` or `atHost()`; past the bound, idle runs are closed. */
+  release(run: ProfileRun): void {
+    const holds = this.#holds.get(run) ?? 0;
+    if (holds <= 1) this.#holds.delete(run);
+    else this.#holds.set(run, holds - 1);
+    this.#evict();
   }
 
   /** Closes every verifier and resolver. */
   async close(): Promise<void> {
     const runs = [...this.#runs.values()];
     this.#runs.clear();
-    for (const run of runs) {
-      await run.verifier.close();
-      run.dns.close();
-      await run.hostLimits?.flush();
-    }
+    this.#holds.clear();
+    for (const run of runs) await closeRun(run);
+    await Promise.all(this.#closing);
   }
 
-  #runOf(jobId: string, options: Readonly<Record<string, unknown>>): ProfileRun {
+  /** The run of a job's profile, held, made when there is none (and the least recently used idle ones closed past the bound). */
+  #acquire(jobId: string, options: Readonly<Record<string, unknown>>): ProfileRun {
     const profile = jobProfile(recordedSettings(options), this.#worker, this.#hostConcurrency);
     if (profile.differences.length > 0 && !this.#reported.has(jobId)) {
       if (this.#reported.size >= REPORTED_JOBS) this.#reported.clear();
@@ -90,12 +133,27 @@ export class JobProfiles {
         differences: profile.differences,
       });
     }
-    let run = this.#runs.get(profile.key);
-    if (run === undefined) {
-      run = this.#start(profile);
-      this.#runs.set(profile.key, run);
-    }
+    const run = this.#runs.get(profile.key) ?? this.#start(profile);
+    // Most recently used last.
+    this.#runs.delete(profile.key);
+    this.#runs.set(profile.key, run);
+    this.#holds.set(run, (this.#holds.get(run) ?? 0) + 1);
+    this.#evict();
     return run;
+  }
+
+  /** Closes the least recently used runs nobody holds while there are more than the bound. */
+  #evict(): void {
+    for (const [key, run] of this.#runs) {
+      if (this.#runs.size <= this.#maxProfiles) return;
+      if (this.#holds.has(run)) continue;
+      this.#runs.delete(key);
+      const closing = closeRun(run).catch((error: unknown) => {
+        this.#context.report({ type: 'error', error, where: 'closing a job profile verifier' });
+      });
+      this.#closing.add(closing);
+      void closing.finally(() => this.#closing.delete(closing));
+    }
   }
 
   /** A verifier for the profile, in front of its part of the shared domain cache. */
@@ -122,4 +180,11 @@ export class JobProfiles {
     });
     return { profile, verifier, dns, domains, hostLimits };
   }
+}
+
+/** Closes a run's verifier and its resolver, and writes the host limits it learned. */
+async function closeRun(run: ProfileRun): Promise<void> {
+  await run.verifier.close();
+  run.dns.close();
+  await run.hostLimits?.flush();
 }

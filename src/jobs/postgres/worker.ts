@@ -76,6 +76,11 @@ export interface WorkerOptions extends ScaleOutOptions {
   /** How long MX answers are shared, in milliseconds. Default 600000. */
   readonly domainCacheTtlMs?: number;
   /**
+   * Job profiles (distinct sets of recorded settings) kept with a verifier of their own, least
+   * recently used first out; a verifier in use is never closed. Default 8.
+   */
+  readonly maxProfiles?: number;
+  /**
    * The window of the ceiling on RCPTs per minute (`verify.hostRate`), kept in PostgreSQL for the
    * cluster, in milliseconds. Default 60000; tests shorten it.
    */
@@ -176,6 +181,7 @@ class Worker {
       { ...verify, hostRateLimiter },
       options.hostConcurrency ?? DEFAULT_CLUSTER_HOST_CONCURRENCY,
       options.domainCacheTtlMs ?? DEFAULT_DOMAIN_CACHE_TTL_MS,
+      options.maxProfiles,
     );
     this.#planner = new Planner(this.#context, leases, this.#profiles);
     this.#hosts = new HostWorker(
