@@ -78,6 +78,15 @@ export {
   type BounceKind,
   type BounceRecipient,
   type ExplainedFrom,
+  type FeedbackRecipient,
+  type FeedbackSource,
 } from './explain/bounce-types.js';
 export { readMbox, MboxSplitter, type MboxMessage } from './explain/mbox.js';
-export { toSuppressionRows, SUPPRESSION_COLUMNS, type SuppressionRow } from './explain/suppression.js';
+export {
+  toSuppressionRows,
+  feedbackReason,
+  FEEDBACK_REASONS,
+  SUPPRESSION_COLUMNS,
+  type FeedbackReason,
+  type SuppressionRow,
+} from './explain/suppression.js';

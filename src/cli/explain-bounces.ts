@@ -16,12 +16,14 @@ import {
   MAX_BOUNCE_BYTES,
   SUPPRESSION_COLUMNS,
   explainBounce,
+  feedbackReason,
   looksLikeMessage,
   readMbox,
   type MboxMessage,
   toSuppressionRows,
   type BounceExplanation,
   type BounceKind,
+  type FeedbackSource,
 } from '../index.js';
 import type { CliIo } from './run-verify.js';
 import { UsageError } from './common-options.js';
@@ -140,6 +142,7 @@ export function formatBounce(explained: BounceExplanation, source: string): stri
   lines.push(`${source}: ${kindText(explained)}${via}`);
   if (explained.problem !== null) lines.push(`  ${explained.problem}`);
   if (explained.feedbackType !== null) lines.push(`  feedback type: ${explained.feedbackType}`);
+  if (explained.kind === 'feedback_report') lines.push(...feedbackLines(explained));
   if (explained.truncated)
     lines.push(`  only the first ${MAX_BOUNCE_BYTES.toLocaleString('en-US')} bytes were read`);
   for (const recipient of explained.recipients) {
@@ -172,6 +175,37 @@ export function formatBounce(explained: BounceExplanation, source: string): stri
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Where a feedback report named the person, in words. */
+const FEEDBACK_SOURCE_TEXT: Record<FeedbackSource, string> = {
+  'original-rcpt-to': "the report's Original-Rcpt-To",
+  'original-to': "the reported message's To",
+  ses: "Amazon SES's complainedRecipients",
+  jmrp: 'X-HmXmrOriginalRecipient',
+  from: "the request's From",
+};
+
+/** Who a feedback report is about, and whether each goes on the suppression list. */
+function feedbackLines(explained: BounceExplanation): string[] {
+  const reason = feedbackReason(explained);
+  if (explained.feedbackRecipients.length === 0) {
+    return [
+      explained.feedbackType === 'unsubscribe'
+        ? '  the request does not say who asked to leave'
+        : '  the report does not say who complained (no Original-Rcpt-To, and the reported message names no single recipient)',
+    ];
+  }
+  const label = reason ?? 'about';
+  const width = Math.max(label.length, 'redacted'.length);
+  return explained.feedbackRecipients.map((recipient) => {
+    if (recipient.redacted) {
+      return `  ${'redacted'.padEnd(width)}  ${recipient.address}  (the reporter hid the address: no row)`;
+    }
+    const row =
+      reason === null ? `; a ${explained.feedbackType ?? ''} report asks for no suppression: no row` : '';
+    return `  ${label.padEnd(width)}  ${recipient.address}  (${FEEDBACK_SOURCE_TEXT[recipient.source]}${row})`;
+  });
 }
 
 /** Counts for the closing line. */

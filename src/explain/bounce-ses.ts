@@ -1,8 +1,9 @@
 /**
  * Amazon SES bounce notifications delivered by email (an SNS topic subscribed by email): a JSON
  * object with `notificationType` `Bounce`, `Complaint` or `Delivery`, and per bounced recipient
- * `emailAddress`, `action`, `status`, `diagnosticCode` (Amazon SES Developer Guide, "Contents of
- * notifications for Amazon SES"). Mail systems fold such long lines, so the fields are read one
+ * `emailAddress`, `action`, `status`, `diagnosticCode`; per complained recipient (`complainedRecipients`)
+ * `emailAddress`, with the complaint's `complaintFeedbackType` (Amazon SES Developer Guide, "Contents
+ * of notifications for Amazon SES"). Mail systems fold such long lines, so the fields are read one
  * recipient object at a time rather than with one JSON.parse.
  */
 
@@ -11,6 +12,8 @@ export interface SesNotification {
   readonly recipients: readonly SesRecipient[];
   readonly reportingMta: string | null;
   readonly timestamp: string | null;
+  /** A complaint's `complaintFeedbackType`: the ISP report's RFC 5965 Feedback-Type, when it had one. */
+  readonly feedbackType: string | null;
 }
 
 export interface SesRecipient {
@@ -40,6 +43,17 @@ function unwrapSns(text: string): string {
   if (!/"Type"\s*:\s*"Notification"/.test(text)) return text;
   const message = field(text.replace(/\r?\n[ \t]+/g, ''), 'Message');
   return message !== null && /"notificationType"/.test(message) ? message : text;
+}
+
+/**
+ * A field of the `complaint` object itself (its `timestamp` is when the ISP sent the complaint; the
+ * `mail` object has a `timestamp` of its own, the sending time): read with the recipient list taken
+ * out, which leaves the object flat.
+ */
+function complaintField(json: string, name: string): string | null {
+  const flat = json.replace(/"complainedRecipients"\s*:\s*\[[^\]]*\]/, '"complainedRecipients":[]');
+  const complaint = /"complaint"\s*:\s*\{([^{}]*)\}/.exec(flat)?.[1];
+  return complaint === undefined ? null : field(complaint, name);
 }
 
 export function readSesNotification(input: string): SesNotification | null {
@@ -72,6 +86,10 @@ export function readSesNotification(input: string): SesNotification | null {
     type: type as SesNotification['type'],
     recipients,
     reportingMta: reportingMta === null ? null : reportingMta.replace(/^dsn;\s*/i, ''),
-    timestamp: field(json, 'timestamp'),
+    timestamp:
+      type === 'Complaint'
+        ? (complaintField(json, 'timestamp') ?? field(json, 'timestamp'))
+        : field(json, 'timestamp'),
+    feedbackType: type === 'Complaint' ? field(json, 'complaintFeedbackType') : null,
   };
 }

@@ -73,6 +73,31 @@ export interface BounceRecipient {
   readonly bounceRule: string | null;
 }
 
+/**
+ * Where a feedback report names the person it is about: RFC 5965 §3.2 `Original-Rcpt-To`
+ * (`original-rcpt-to`), else the reported message's `To` (`original-to`); an Amazon SES complaint's
+ * `complainedRecipients` (`ses`); Microsoft JMRP's `X-HmXmrOriginalRecipient` (`jmrp`); the sender of
+ * an unsubscribe request (`from`).
+ */
+export type FeedbackSource = 'original-rcpt-to' | 'original-to' | 'ses' | 'jmrp' | 'from';
+
+/** One person a feedback report is about: who complained, or who asked to be unsubscribed. */
+export interface FeedbackRecipient {
+  /** The address as the report gives it (a redacted one as written: `redacted@example.com`, `xxxxx`). */
+  readonly address: string;
+  readonly source: FeedbackSource;
+  /**
+   * True when the reporter hid the address (RFC 6590 redaction: `redacted@…`, `xxxxx@…`, `***`, a
+   * local part replaced by a hash, or no address at all): it names nobody and gives no suppression row.
+   */
+  readonly redacted: boolean;
+  /**
+   * When the person complained or asked to leave, ISO 8601: an Amazon SES complaint's `timestamp`,
+   * else the report's `Date` (an RFC 5965 `Arrival-Date` is when the reported message arrived).
+   */
+  readonly date: string | null;
+}
+
 /** The answer of `explainBounce()`. Every field is present; `null` when not known. */
 export interface BounceExplanation {
   readonly kind: BounceKind;
@@ -93,6 +118,11 @@ export interface BounceExplanation {
    * unsubscribe request sent to a list's RFC 2369 `List-Unsubscribe` address.
    */
   readonly feedbackType: string | null;
+  /**
+   * For `feedback_report`: who complained (an abuse report) or asked to leave (an unsubscribe request);
+   * empty for other kinds, and when the report does not say.
+   */
+  readonly feedbackRecipients: readonly FeedbackRecipient[];
   /** True when only the first `MAX_BOUNCE_BYTES` of a larger message were read. */
   readonly truncated: boolean;
   /** Why the message could not be read, for `empty`, `binary`, `unreadable` and `not_a_message`. */

@@ -7,6 +7,7 @@
  */
 import type { Attachment, Email } from 'postal-mime';
 
+import { arfRecipients, jmrpRecipients, namedRecipients } from './bounce-feedback.js';
 import { addressOf, parseDeliveryStatus, statusOf, typeOf, untyped, type DsnFields } from './bounce-dsn.js';
 import { readSesNotification, type SesNotification } from './bounce-ses.js';
 import {
@@ -31,6 +32,7 @@ import type {
   BounceKind,
   BounceRecipient,
   ExplainedFrom,
+  FeedbackRecipient,
 } from './bounce-types.js';
 import { explainReply, type ReplyExplanation } from './explain-reply.js';
 import type { ExplainCommand } from './find-replies.js';
@@ -211,6 +213,7 @@ function emptyAnswer(kind: BounceKind, problem: string | null, truncated: boolea
     date: null,
     recipients: [],
     feedbackType: null,
+    feedbackRecipients: [],
     truncated,
     problem,
   };
@@ -243,7 +246,7 @@ class BounceReader {
       truncated: this.#truncated,
       problem: null,
     };
-    const feedback = this.#feedbackReport();
+    const feedback = this.#feedbackReport(base.date);
     if (feedback !== null) {
       return {
         ...base,
@@ -251,7 +254,8 @@ class BounceReader {
         format: null,
         reportingMta: null,
         recipients: [],
-        feedbackType: feedback,
+        feedbackType: feedback.type,
+        feedbackRecipients: feedback.recipients,
       };
     }
     const ses = readSesNotification(this.#text);
@@ -262,7 +266,15 @@ class BounceReader {
     const looksLikeBounce = dsn !== null || this.#hasBounceEvidence();
     if (!looksLikeBounce) {
       const kind = this.#isAutoReply() ? 'auto_reply' : 'not_a_bounce';
-      return { ...base, kind, format: null, reportingMta: null, recipients: [], feedbackType: null };
+      return {
+        ...base,
+        kind,
+        format: null,
+        reportingMta: null,
+        recipients: [],
+        feedbackType: null,
+        feedbackRecipients: [],
+      };
     }
     // The bounce's own recipient is its sender's address; a test bounce sent to itself says no more.
     const scanned = scanBounceText(this.#text, this.#excluded(true));
@@ -288,6 +300,7 @@ class BounceReader {
       reportingMta,
       recipients: recipients.filter((r) => kind !== 'auto_reply' || r.action !== null),
       feedbackType: null,
+      feedbackRecipients: [],
     };
   }
 
@@ -309,16 +322,28 @@ class BounceReader {
    * RFC 5965 §3: `multipart/report; report-type=feedback-report` with a `message/feedback-report` part;
    * or Microsoft's older JMRP complaint (Junk Mail Reporting Program, "RFC822 Attachment" format): sent
    * from `staff@hotmail.com`, the reported message attached with the complainant in
-   * `X-HmXmrOriginalRecipient`; or an unsubscribe request (`unsubscribe`).
+   * `X-HmXmrOriginalRecipient`; or an unsubscribe request (`unsubscribe`), whose sender asks to leave.
+   * With the type, who the report is about.
    */
-  #feedbackReport(): string | null {
-    if (this.#isJmrpComplaint()) return 'abuse';
-    if (this.#isUnsubscribeRequest()) return 'unsubscribe';
+  #feedbackReport(date: string | null): { type: string; recipients: FeedbackRecipient[] } | null {
+    const jmrp = this.#jmrpComplaint();
+    if (jmrp !== null) return { type: 'abuse', recipients: jmrpRecipients(jmrp, date) };
+    if (this.#isUnsubscribeRequest()) {
+      const from = this.#email.from?.address;
+      return {
+        type: 'unsubscribe',
+        recipients: namedRecipients(from === undefined ? [] : [from], 'from', date),
+      };
+    }
     const part = this.#attachments(new Set(['message/feedback-report']))[0];
     if (part === undefined && !/report-type\s*=\s*"?feedback-report/i.test(this.#contentType)) return null;
-    const fields =
-      part === undefined ? new Map<string, string>() : parseDeliveryStatus(contentText(part)).message;
-    return fields.get('feedback-type')?.trim().toLowerCase() ?? 'abuse';
+    const report = part === undefined ? '' : contentText(part);
+    const type = parseDeliveryStatus(report).message.get('feedback-type')?.trim().toLowerCase() ?? 'abuse';
+    const original = this.#attachments(ORIGINAL_TYPES)[0];
+    return {
+      type,
+      recipients: arfRecipients(report, original === undefined ? null : contentText(original), date),
+    };
   }
 
   /**
@@ -359,7 +384,15 @@ class BounceReader {
         date: isoDate(this.#email.date),
       }),
     );
-    return { ...base, kind: 'bounce', format: 'text', reportingMta: null, recipients, feedbackType: null };
+    return {
+      ...base,
+      kind: 'bounce',
+      format: 'text',
+      reportingMta: null,
+      recipients,
+      feedbackType: null,
+      feedbackRecipients: [],
+    };
   }
 
   /**
@@ -373,11 +406,11 @@ class BounceReader {
     return /^\s*(?:apple|ios) mail sent this email to unsubscribe from the message\b/i.test(this.#text);
   }
 
-  #isJmrpComplaint(): boolean {
-    if (!/^staff@hotmail\.com$/i.test(this.#email.from?.address ?? '')) return false;
-    return this.#attachments(ORIGINAL_TYPES).some((part) =>
-      /^X-HmXmrOriginalRecipient:/im.test(contentText(part).slice(0, 16384)),
-    );
+  /** A JMRP complaint's reported message (the part naming `X-HmXmrOriginalRecipient`), else null. */
+  #jmrpComplaint(): string | null {
+    if (!/^staff@hotmail\.com$/i.test(this.#email.from?.address ?? '')) return null;
+    const texts = this.#attachments(ORIGINAL_TYPES).map((part) => contentText(part));
+    return texts.find((text) => /^X-HmXmrOriginalRecipient:/im.test(text.slice(0, 16384))) ?? null;
   }
 
   /** The report part, or DSN fields written into the text by MTAs that send no report part. */
@@ -443,7 +476,14 @@ class BounceReader {
         format: null,
         reportingMta: null,
         recipients: [],
-        feedbackType: 'abuse',
+        // SES passes on the ISP's RFC 5965 Feedback-Type when there was one; a complaint without it
+        // is still a complaint.
+        feedbackType: ses.feedbackType?.trim().toLowerCase() || 'abuse',
+        feedbackRecipients: namedRecipients(
+          ses.recipients.map((recipient) => recipient.address),
+          'ses',
+          isoDate(ses.timestamp) ?? base.date,
+        ),
       };
     }
     const recipients = ses.recipients.map((found) => {
@@ -468,6 +508,7 @@ class BounceReader {
       reportingMta: ses.reportingMta,
       recipients,
       feedbackType: null,
+      feedbackRecipients: [],
     };
   }
 

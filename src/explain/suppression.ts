@@ -3,15 +3,44 @@
  * to do about it. `suppress` is true only where the reply says the address itself is gone (the
  * `undeliverable` verdict of `verify`: mailbox unknown or disabled, domain unknown or accepting no
  * mail) and the failure is final; a sender, policy, content or temporary problem never suppresses an
- * address.
+ * address. A feedback report gives one row per person who complained (an RFC 5965 `abuse` or `fraud`
+ * report, an Amazon SES complaint) or asked to be unsubscribed: they asked for no more mail, so they
+ * are suppressed, as every sending service does; a redacted address gives no row.
  */
+import { SUPPRESSING_FEEDBACK_TYPES } from './bounce-feedback.js';
 import type { BounceExplanation } from './bounce-types.js';
+
+/**
+ * The reasons of feedback rows. They are the suppression list's own, not `verify`'s (no probe can
+ * learn that someone complained): `complained` for an abuse or fraud report, `unsubscribed` for an
+ * unsubscribe request.
+ */
+export const FEEDBACK_REASONS = ['complained', 'unsubscribed'] as const;
+export type FeedbackReason = (typeof FEEDBACK_REASONS)[number];
+
+/**
+ * The row reason a feedback report gives, or null when its type asks for no suppression
+ * (`not-spam`, `auth-failure`, `virus`, `other`, or an unknown type).
+ */
+export function feedbackReason(explained: BounceExplanation): FeedbackReason | null {
+  const type = explained.feedbackType;
+  if (explained.kind !== 'feedback_report' || type === null || !SUPPRESSING_FEEDBACK_TYPES.has(type)) {
+    return null;
+  }
+  return type === 'unsubscribe' ? 'unsubscribed' : 'complained';
+}
 
 export interface SuppressionRow {
   readonly address: string;
-  /** The reason in `verify`'s vocabulary (`mailbox_not_found`, `sender_blocked`, …); `null` when unexplained. */
+  /**
+   * The reason in `verify`'s vocabulary (`mailbox_not_found`, `sender_blocked`, …), or a feedback
+   * report's (`complained`, `unsubscribed`); `null` when unexplained.
+   */
   readonly reason: string | null;
-  /** The finer category of the explanation (`mailbox_unknown`, `sender_blocklist`, …). */
+  /**
+   * The finer category of the explanation (`mailbox_unknown`, `sender_blocklist`, …), or a feedback
+   * report's feedback type (`abuse`, `fraud`, `unsubscribe`).
+   */
   readonly category: string | null;
   /** What to do (explainReply's `action.kind`): `remove_address`, `retry_later`, `fix_sender`, … */
   readonly action: string | null;
@@ -38,6 +67,22 @@ export const SUPPRESSION_COLUMNS = [
 ] as const satisfies readonly (keyof SuppressionRow)[];
 
 export function toSuppressionRows(explained: BounceExplanation, source: string): SuppressionRow[] {
+  const reason = feedbackReason(explained);
+  if (reason !== null) {
+    return explained.feedbackRecipients
+      .filter((recipient) => !recipient.redacted)
+      .map((recipient) => ({
+        address: recipient.address,
+        reason,
+        category: explained.feedbackType,
+        action: 'remove_address',
+        suppress: true,
+        date: recipient.date ?? explained.date,
+        source,
+        status: null,
+        reply: null,
+      }));
+  }
   return explained.recipients
     .filter((recipient) => recipient.action === 'failed' || recipient.action === 'delayed')
     .map((recipient) => ({

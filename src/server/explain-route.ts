@@ -92,6 +92,18 @@ const BounceRecipientSchema = z
   })
   .openapi('BounceRecipient');
 
+const FeedbackRecipientSchema = z
+  .object({
+    address: z.string(),
+    source: z.enum(['original-rcpt-to', 'original-to', 'ses', 'jmrp', 'from']).openapi({
+      description:
+        "Where the report names the person: RFC 5965 Original-Rcpt-To, the reported message's To, SES complainedRecipients, JMRP X-HmXmrOriginalRecipient, an unsubscribe request's From",
+    }),
+    redacted: z.boolean().openapi({ description: 'The reporter hid the address (RFC 6590)' }),
+    date: z.string().nullable().openapi({ description: 'When the complaint or request was made, ISO 8601' }),
+  })
+  .openapi('FeedbackRecipient');
+
 export const BounceSchema = z
   .object({
     kind: z.enum(BOUNCE_KINDS).openapi({
@@ -105,6 +117,10 @@ export const BounceSchema = z
     date: z.string().nullable(),
     recipients: z.array(BounceRecipientSchema),
     feedbackType: z.string().nullable(),
+    feedbackRecipients: z.array(FeedbackRecipientSchema).openapi({
+      description:
+        'For a feedback_report: who complained (an ARF abuse or fraud report, an Amazon SES complaint) or asked to be unsubscribed; a redacted address is marked, never a row of the suppression list',
+    }),
     truncated: z.boolean(),
     problem: z.string().nullable(),
   })

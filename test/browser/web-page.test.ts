@@ -310,6 +310,27 @@ describe('the web page', { skip: ABSENT !== null }, () => {
     });
     await page.getByRole('button', { name: 'Explain', exact: true }).click();
     await page.locator('#explain-summary', { hasText: 'An automatic reply' }).waitFor();
+    // A complaint names its complainant; a redacted one says so.
+    await page.setInputFiles('#explain-file', {
+      name: 'arf.eml',
+      mimeType: 'message/rfc822',
+      buffer: readFileSync(new URL('../fixtures/feedback/arf-original-rcpt-to.eml', import.meta.url)),
+    });
+    await page.getByRole('button', { name: 'Explain', exact: true }).click();
+    await page
+      .locator('#explain-summary', {
+        hasText: 'A feedback report (ARF, abuse), not a bounce; about: olga@example.com',
+      })
+      .waitFor();
+    await page.setInputFiles('#explain-file', {
+      name: 'redacted.eml',
+      mimeType: 'message/rfc822',
+      buffer: readFileSync(new URL('../fixtures/feedback/arf-redacted.eml', import.meta.url)),
+    });
+    await page.getByRole('button', { name: 'Explain', exact: true }).click();
+    await page
+      .locator('#explain-summary', { hasText: 'redacted@isp.example (redacted by the reporter)' })
+      .waitFor();
     await page.setInputFiles('#explain-file', {
       name: 'bounce.eml',
       mimeType: 'message/rfc822',

@@ -75,7 +75,10 @@ describe('rcpt explain: bounce messages', () => {
     const vacation = await runCli(['explain', join(fixtures, 'vacation.eml')]);
     assert.match(vacation.stdout, /an automatic reply \(RFC 3834\), not a bounce/);
     const arf = await runCli(['explain', join(fixtures, 'arf.eml')]);
-    assert.match(arf.stdout, /an abuse feedback report \(RFC 5965\), not a bounce\n {2}feedback type: abuse/);
+    assert.match(
+      arf.stdout,
+      /an abuse feedback report \(RFC 5965\), not a bounce\n {2}feedback type: abuse\n {2}complained {2}nina@example\.com {2}\(the report's Original-Rcpt-To\)/,
+    );
     // Apple Mail's unsubscribe is feedback too, but no complaint: the line says what it is.
     const unsubscribe = join(dir, 'unsubscribe.eml');
     await writeFile(
@@ -98,6 +101,7 @@ describe('rcpt explain: bounce messages', () => {
       /an unsubscribe request from the recipient's mail client, not a bounce/,
     );
     assert.doesNotMatch(unsubscribed.stdout, /abuse/);
+    assert.match(unsubscribed.stdout, /unsubscribed {2}jo@icloud\.example {2}\(the request's From\)/);
     // Bytes that are no message go to the reply side, which says they are binary (exit 1).
     const binary = join(dir, 'image.png');
     await writeFile(binary, Buffer.from('89504e470d0a1a0a0000000d4948445200', 'hex'));
@@ -145,8 +149,62 @@ describe('rcpt explain: bounce messages', () => {
     );
     assert.equal(byAddress.get('kim@example.com')?.suppress, 'false', 'a delay never suppresses');
     assert.equal(byAddress.has('mallory@example.com'), false, 'an auto-reply is no row');
-    assert.equal(byAddress.has('nina@example.com'), false, 'an ARF report is no row');
-    assert.match(result.stderr, /rcpt explain: 17 messages \(.*1 auto_reply.*\), 15 rows, 10 to suppress/);
+    // The ARF report's complainant is suppressed: she asked for no more mail.
+    assert.equal(byAddress.get('nina@example.com')?.reason, 'complained');
+    assert.equal(byAddress.get('nina@example.com')?.suppress, 'true');
+    assert.match(result.stderr, /rcpt explain: 17 messages \(.*1 auto_reply.*\), 16 rows, 11 to suppress/);
+  });
+
+  it('a directory of feedback reports: who complained or unsubscribed, as CSV and NDJSON rows', async () => {
+    const feedback = fileURLToPath(new URL('../fixtures/feedback/', import.meta.url));
+    const expected = [
+      ['uma@example.com', 'unsubscribed', 'unsubscribe', 'remove_address', 'true', 'apple-unsubscribe.eml'],
+      ['olga@example.com', 'complained', 'abuse', 'remove_address', 'true', 'arf-original-rcpt-to.eml'],
+      ['paul@example.org', 'complained', 'abuse', 'remove_address', 'true', 'arf-original-to.eml'],
+      ['rosa@example.com', 'complained', 'abuse', 'remove_address', 'true', 'ses-complaint.eml'],
+      ['sam@example.org', 'complained', 'abuse', 'remove_address', 'true', 'ses-complaint.eml'],
+    ];
+    const csv = await runCli(['explain', feedback]);
+    assert.equal(csv.code, 0, csv.stderr);
+    const rows = parse<Row & { category: string }>(csv.stdout, { columns: true });
+    // The redacted report and the out-of-office reply give no row.
+    assert.deepEqual(
+      rows.map((row) => [row.address, row.reason, row.category, row.action, row.suppress, row.source]),
+      expected,
+    );
+    assert.equal(rows[3]?.date, '2026-12-01T10:59:58.000Z', "an SES complaint's own timestamp");
+    assert.match(csv.stderr, /6 messages \(5 feedback_report, 1 auto_reply\), 5 rows, 5 to suppress/);
+    const ndjson = await runCli(['explain', feedback, '--format', 'ndjson']);
+    assert.equal(ndjson.code, 0, ndjson.stderr);
+    const objects = ndjson.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Omit<Row, 'suppress'> & { suppress: boolean; category: string });
+    assert.deepEqual(
+      objects.map((row) => [
+        row.address,
+        row.reason,
+        row.category,
+        row.action,
+        String(row.suppress),
+        row.source,
+      ]),
+      expected,
+    );
+    const redacted = await runCli(['explain', join(feedback, 'arf-redacted.eml')]);
+    assert.match(
+      redacted.stdout,
+      /redacted {4}redacted@isp\.example {2}\(the reporter hid the address: no row\)/,
+    );
+    const json = await runCli(['explain', join(feedback, 'ses-complaint.eml'), '--json']);
+    const parsed = JSON.parse(json.stdout) as { feedbackRecipients: { address: string; source: string }[] };
+    assert.deepEqual(
+      parsed.feedbackRecipients.map((r) => [r.address, r.source]),
+      [
+        ['rosa@example.com', 'ses'],
+        ['sam@example.org', 'ses'],
+      ],
+    );
   });
 
   it('an mbox: NDJSON to --output, sources numbered, quoted From lines unquoted', async () => {

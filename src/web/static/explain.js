@@ -174,6 +174,20 @@ function replyExplanations(answer) {
   return [];
 }
 
+/** A feedback report: an unsubscribe or a complaint, and who it is about (a redacted address said so). */
+function feedbackSummary(bounce) {
+  const unsubscribe = bounce.feedbackType === 'unsubscribe';
+  const kind = unsubscribe
+    ? "An unsubscribe request from the recipient's mail client, not a bounce"
+    : `A feedback report (ARF${bounce.feedbackType ? `, ${bounce.feedbackType}` : ''}), not a bounce`;
+  const people = (bounce.feedbackRecipients ?? []).map((recipient) =>
+    recipient.redacted ? `${recipient.address} (redacted by the reporter)` : recipient.address,
+  );
+  if (people.length === 0)
+    return `${kind}; it does not say who ${unsubscribe ? 'asked to leave' : 'complained'}`;
+  return `${kind}; ${unsubscribe ? 'asked to leave' : 'about'}: ${people.join(', ')}`;
+}
+
 function render(answer, note) {
   const items = $('explain-items');
   items.replaceChildren();
@@ -181,6 +195,7 @@ function render(answer, note) {
   const bounce = answer?.bounce;
   if (bounce && typeof bounce.kind === 'string' && Array.isArray(bounce.recipients)) {
     summary = KINDS[bounce.kind] ?? bounce.kind;
+    if (bounce.kind === 'feedback_report') summary = feedbackSummary(bounce);
     if (bounce.problem) summary += `: ${bounce.problem}`;
     else if (bounce.recipients.length > 0) {
       summary += ` (${bounce.recipients.length} recipient${bounce.recipients.length === 1 ? '' : 's'})`;

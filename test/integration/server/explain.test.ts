@@ -171,7 +171,41 @@ describe('POST /v1/explain with a message/rfc822 body (a bounce)', () => {
       components: { schemas: Record<string, unknown> };
     };
     assert.ok('message/rfc822' in (document.paths['/v1/explain']?.post?.requestBody?.content ?? {}));
-    for (const name of ['BounceExplanation', 'BounceRecipient'])
+    for (const name of ['BounceExplanation', 'BounceRecipient', 'FeedbackRecipient'])
       assert.ok(name in document.components.schemas, name);
+    const bounce = document.components.schemas.BounceExplanation as { properties: Record<string, unknown> };
+    assert.ok('feedbackRecipients' in bounce.properties);
+  });
+
+  it('a feedback report names who complained or unsubscribed, and a redacted address as such', async () => {
+    const feedback = (name: string): string =>
+      readFileSync(new URL(`../../fixtures/feedback/${name}`, import.meta.url), 'utf8');
+    const who = async (name: string) => {
+      const response = await explain(feedback(name), 'message/rfc822');
+      assert.equal(response.status, 200);
+      const { bounce, explanations } = (await response.json()) as Answer;
+      assert.equal(bounce.kind, 'feedback_report');
+      assert.deepEqual(explanations, []);
+      return [bounce.feedbackType, bounce.feedbackRecipients.map((r) => [r.address, r.source, r.redacted])];
+    };
+    assert.deepEqual(await who('arf-original-rcpt-to.eml'), [
+      'abuse',
+      [['olga@example.com', 'original-rcpt-to', false]],
+    ]);
+    assert.deepEqual(await who('arf-redacted.eml'), [
+      'abuse',
+      [['redacted@isp.example', 'original-rcpt-to', true]],
+    ]);
+    assert.deepEqual(await who('ses-complaint.eml'), [
+      'abuse',
+      [
+        ['rosa@example.com', 'ses', false],
+        ['sam@example.org', 'ses', false],
+      ],
+    ]);
+    assert.deepEqual(await who('apple-unsubscribe.eml'), [
+      'unsubscribe',
+      [['uma@example.com', 'from', false]],
+    ]);
   });
 });
