@@ -122,6 +122,12 @@ export class SessionRun {
   #refusedRcpts = 0;
   /** Recipients accepted in the transaction open now (against the host's recipient limit). */
   #openRecipients = 0;
+  /**
+   * A transaction is open: its MAIL FROM was accepted, and refused RCPTs do not end it (RFC 5321
+   * §3.3), so more RCPTs may join it without RSET and MAIL FROM, which past a soft error limit would be
+   * delayed replies of their own.
+   */
+  #transactionOpen = false;
   /** Recipients already in the transaction when the RCPTs being read were sent (`more`). */
   #openBefore = 0;
   /** The session's quickest transaction, in milliseconds: its round trip, against which slowness shows. */
@@ -307,7 +313,7 @@ export class SessionRun {
     if (batch.length === 0) return 'more';
     const before = this.#errors;
     this.#lastTiming = null;
-    const effect = await this.#ask(batch, view, harvestLimit, utf8, this.#openRecipients > 0);
+    const effect = await this.#ask(batch, view, harvestLimit, utf8, this.#transactionOpen);
     const timing = this.#lastTiming as RoundTrip | null;
     if (effect === 'skipped' || timing === null) return effect === 'end' ? 'end' : 'more';
     switch (judgeReply(timing.ms, this.#fastestMs, timing.stalledMs)) {
@@ -374,6 +380,7 @@ export class SessionRun {
     this.#openRecipients = (more ? this.#openRecipients : 0) + effect.accepted;
     if (effect.progress) host.recovered();
     if (effect.endSession) return 'end';
+    this.#transactionOpen = true;
     // A transaction far slower than the session's quickest: the host may be slowing us down (a soft
     // error limit, a tarpit). A fresh session costs less than seconds per reply.
     if (slow && this.#errors > 0 && !more) return 'end';

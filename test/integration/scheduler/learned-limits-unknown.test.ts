@@ -1,0 +1,82 @@
+/**
+ * verifyMany() learning an error budget a host does not announce, on a list where every address is
+ * unknown (a list of bounced addresses re-checked, a harvested list): every session spends its whole
+ * budget, and the session exploring past it adds one RCPT at a time to the transaction it has open,
+ * refused RCPTs and all (RFC 5321 §3.3), never a new RSET and MAIL FROM whose replies a host past its
+ * soft limit would delay too. Against a sim-MTA on loopback with Postfix's limits and no Postfix
+ * greeting; counts come from the server.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
+import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
+import { createVerifier } from '../../../src/index.js';
+
+const HOST = '127.0.5.40';
+/** The 13th command after 12 refusals is the first one delayed. */
+const SOFT = 12;
+
+let dns: DnsServer;
+let hidden: SimMta;
+
+before(async () => {
+  hidden = await startSimMta({
+    name: 'allunknown.test',
+    host: HOST,
+    port: 0,
+    banner: 'mx.allunknown.test ESMTP ready',
+    recipient: (address) => ({
+      code: 550,
+      text: `5.1.1 <${address}>: Recipient address rejected: User unknown in local recipient table`,
+    }),
+    errorLimits: { soft: SOFT, hard: 2 * SOFT, sleepMs: 1_000 },
+    record: true,
+  });
+  dns = await startDnsServer({
+    zones: {
+      'allunknown.test': { MX: [{ priority: 10, exchange: 'mx.allunknown.test' }] },
+      'mx.allunknown.test': { A: [HOST] },
+    },
+  });
+});
+
+after(async () => {
+  await Promise.all([dns.close(), hidden.close()]);
+});
+
+describe('learning an unannounced error budget on a list of unknown addresses', () => {
+  it('draws one delayed reply, the RCPT that finds the budget, and no RSET or MAIL FROM past it', async () => {
+    const verifier = createVerifier({
+      dnsServers: [dns.address],
+      smtpPort: hidden.port,
+      allowPrivateTargets: true,
+      helo: 'probe.rcpt.test',
+      greylistWaitMs: 0,
+      catchAll: false,
+    });
+    const addresses = Array.from({ length: 600 }, (_, i) => `no${i}@allunknown.test`);
+    const reasons = new Map<string, number>();
+    try {
+      for await (const result of verifier.verifyMany(addresses)) {
+        reasons.set(result.reason, (reasons.get(result.reason) ?? 0) + 1);
+      }
+    } finally {
+      await verifier.close();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual([...reasons], [['mailbox_not_found', 600]]);
+    assert.equal(hidden.stats.sleptReplies, 1, `${hidden.stats.sleptReplies} delayed replies`);
+    assert.equal(hidden.stats.hardLimitHits, 0);
+    // In every session, whatever followed its SOFT-th refusal was RCPTs (and QUIT), nothing else.
+    for (const session of hidden.sessions) {
+      const rcpts = session.commands
+        .map((line, index) => ({ line, index }))
+        .filter(({ line }) => /^RCPT/i.test(line));
+      const soft = rcpts[SOFT - 1];
+      if (soft === undefined) continue;
+      const after = session.commands.slice(soft.index + 1).filter((line) => !/^(RCPT|QUIT)/i.test(line));
+      assert.deepEqual(after, [], session.commands.join(' | '));
+    }
+  });
+});
