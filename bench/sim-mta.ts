@@ -87,6 +87,12 @@ export interface SimMtaOptions {
    * some hosts say "user unknown" instead, which a verifier cannot tell from a true answer.
    */
   readonly poisonedReply?: SimReply;
+  /**
+   * Replies a second the server gives without slowing down, over all its connections: a command
+   * answered while `perSecond` others were answered in the last second has its reply delayed
+   * `delayMs` more (and, replies staying in order, every reply after it on its connection).
+   */
+  readonly replyRate?: { readonly perSecond: number; readonly delayMs: number };
   /** Greylist new (client IP, MAIL FROM, RCPT) triplets for this long (postgrey: 300 s). */
   readonly greylistMs?: number;
   /** Keep every session (`SimMta.sessions`): its command lines and how it ended. Default false. */
@@ -115,6 +121,10 @@ export interface SimStats {
   mailRefusals: number;
   /** RCPTs refused only because an unknown recipient came before them (`refuseAllAfterUnknown`). */
   poisonedRcpts: number;
+  /** Replies delayed for coming above `replyRate`. */
+  rateDelayed: number;
+  /** Times the server started delaying for `replyRate`: a delayed reply with none in the second before. */
+  rateSlowdowns: number;
   /** Every verb received (DATA must never appear). */
   readonly verbs: Map<string, number>;
 }
@@ -171,6 +181,8 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
     hardLimitHits: 0,
     sleptReplies: 0,
     poisonedRcpts: 0,
+    rateDelayed: 0,
+    rateSlowdowns: 0,
     mailRefusals: 0,
     verbs: new Map(),
   };
@@ -192,6 +204,23 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
             text: `5.1.1 <${address}>: Recipient address rejected: User unknown in virtual mailbox table`,
           };
     });
+  /** When the server answered each command of the last second (`replyRate`), oldest first. */
+  const answeredAt: number[] = [];
+  let lastRateDelayAt = -Infinity;
+  /** The extra delay of a reply to a command arriving now, for `replyRate`. */
+  const rateDelay = (): number => {
+    const rate = options.replyRate;
+    if (rate === undefined) return 0;
+    const now = Date.now();
+    while (answeredAt.length > 0 && (answeredAt[0] ?? now) <= now - 1_000) answeredAt.shift();
+    const over = answeredAt.length >= rate.perSecond;
+    answeredAt.push(now);
+    if (!over) return 0;
+    stats.rateDelayed += 1;
+    if (now - lastRateDelayAt > 1_000) stats.rateSlowdowns += 1;
+    lastRateDelayAt = now;
+    return rate.delayMs;
+  };
   let tcpPeak = 0;
   let live = 0;
   let livePeak = 0;
@@ -320,11 +349,12 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
       if (options.record === true) session.commands.push(line);
       const verb = (line.split(/[ :]/, 1)[0] ?? '').toUpperCase();
       stats.verbs.set(verb, (stats.verbs.get(verb) ?? 0) + 1);
-      const sleep =
+      const errorSleep =
         options.errorLimits !== undefined && errors >= options.errorLimits.soft
           ? options.errorLimits.sleepMs
           : 0;
-      if (sleep > 0 && verb !== 'QUIT') stats.sleptReplies += 1;
+      if (errorSleep > 0 && verb !== 'QUIT') stats.sleptReplies += 1;
+      const sleep = errorSleep + (verb === 'QUIT' ? 0 : rateDelay());
       const refuse = (code: number, text: string, extraMs = 0): void => {
         errors += 1;
         stats.errors += 1;

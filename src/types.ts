@@ -464,6 +464,11 @@ export interface HostLimitsRecord {
   readonly sessionLimit: number | null;
   /** Penalties the host gave (delayed replies, `421 too many errors`), for reports. */
   readonly penalties: number;
+  /**
+   * Replies a second rcpt allows itself at the host, learned from a slowdown under its rate; `null`
+   * (or absent, in records stored before it was learned) when the host never slowed down.
+   */
+  readonly repliesPerSecond?: number | null;
 }
 
 /**

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProviderRule } from '../providers/index.js';
 import type { Connector } from '../types.js';
 import type { Job } from './job.js';
-import { LearnedLimits } from './learned-limits.js';
+import { LearnedLimits, PER_REPLY_MS, RATE_SIGN_FLOOR, RATE_SLOW_MS } from './learned-limits.js';
 import { DEFAULT_RECIPIENT_LIMIT, backoffDelayMs, batchSize } from './politeness.js';
 
 /**
@@ -82,6 +82,12 @@ export class Host {
    */
   answersAfterRefusal = false;
   #nextSendAt = 0;
+  /** The host's quickest transaction so far (ms): its round trip, against which slowness shows. */
+  #fastestMs = Infinity;
+  /** Transactions answered in the last second: when, how many replies, and whether late. */
+  readonly #lastSecond: { readonly at: number; readonly replies: number; readonly late: boolean }[] = [];
+  /** When the ceiling on replies a second last fell (`performance.now()`). */
+  #rateFellAt = -Infinity;
 
   constructor(
     ip: string,
@@ -307,8 +313,12 @@ export class Host {
    * refusals of the budget for the catch-all probes the session sends last.
    */
   batchSize(errors: number, reserve = 0): number {
+    // Under a ceiling on replies a second, a batch is at most a quarter second of it: a burst of a
+    // whole pipelined batch must not cross the host's rate by itself.
+    const rate = this.learned.repliesPerSecond;
+    const limit = this.learned.recipientLimit ?? DEFAULT_RECIPIENT_LIMIT;
     return batchSize({
-      recipientLimit: this.learned.recipientLimit ?? DEFAULT_RECIPIENT_LIMIT,
+      recipientLimit: rate === null ? limit : Math.min(limit, Math.max(1, Math.floor(rate / 4))),
       oneRecipient: this.#oneRecipient,
       errorBudgetLeft: this.learned.errorBudget - errors - reserve,
       // Laplace-style estimate with a pessimistic prior (2 refused of 4): small first batches.
@@ -336,10 +346,53 @@ export class Host {
     this.learned.disconnectedAfter(errors);
   }
 
-  /** Waits until `commands` more commands may be sent within `hostCommandsPerSecond`. */
+  /**
+   * A transaction of `replies` replies sent at `sentAt` was answered at `now`, `stalledMs` of that
+   * time our own event loop's stall; `clean` when its session had drawn no refusal by its end (no
+   * error limit can have delayed it). Returns false when a clean one was late: the host held it back
+   * under our rate, and the session should end (replies stay in order: a connection's backlog of
+   * delayed replies would delay its next transactions too). The first such one sent since the
+   * ceiling last fell, while we pushed many replies a second, lowers the ceiling.
+   */
+  answered(replies: number, sentAt: number, stalledMs: number, now: number, clean: boolean): boolean {
+    const ms = now - sentAt;
+    const usual = this.#fastestMs;
+    this.#fastestMs = Math.min(this.#fastestMs, ms);
+    const window = this.#lastSecond;
+    while (window.length > 0 && (window[0]?.at ?? now) <= now - 1_000) window.shift();
+    const late = ms - stalledMs - usual - PER_REPLY_MS * replies >= RATE_SLOW_MS;
+    window.push({ at: now, replies, late });
+    if (!late) {
+      this.learned.repliedOnTime(now);
+      return true;
+    }
+    // With refusals in the session, an error limit's delay may explain it: the error budget's rules judge it.
+    if (!clean) return true;
+    let pushed = 0;
+    let onTime = 0;
+    for (const entry of window) {
+      pushed += entry.replies;
+      if (!entry.late) onTime += entry.replies;
+    }
+    // Sent before the ceiling last fell, it was sent at the rate that fell already: no new sign.
+    if (sentAt >= this.#rateFellAt && pushed >= RATE_SIGN_FLOOR) {
+      this.learned.slowedAtRate(pushed, onTime, now);
+      this.#rateFellAt = now;
+      window.length = 0;
+    }
+    return false;
+  }
+
+  /** Commands a second the host is sent at most: `hostCommandsPerSecond`, or its learned ceiling. */
+  get commandRate(): number {
+    const set = this.#limits.hostCommandsPerSecond;
+    return Math.min(set > 0 ? set : Infinity, this.learned.repliesPerSecond ?? Infinity);
+  }
+
+  /** Waits until `commands` more commands may be sent within `commandRate`. */
   async pace(commands: number, signal: AbortSignal): Promise<void> {
-    const rate = this.#limits.hostCommandsPerSecond;
-    if (rate <= 0) return;
+    const rate = this.commandRate;
+    if (!Number.isFinite(rate)) return;
     const now = performance.now();
     const at = Math.max(now, this.#nextSendAt);
     this.#nextSendAt = at + (commands * 1000) / rate;
@@ -348,7 +401,10 @@ export class Host {
 
   // Lifetime ------------------------------------------------------------------------------------
 
-  /** True when the host has nothing to do and learned nothing beyond the defaults: it can be forgotten. */
+  /**
+   * True when the host has nothing to do and learned nothing beyond the defaults (its error budget,
+   * limits, and whether it answers after a refusal): it can be forgotten.
+   */
   get isForgettable(): boolean {
     return (
       this.queued === 0 &&
@@ -357,6 +413,7 @@ export class Host {
       this.#failures === 0 &&
       !this.unreachable &&
       this.learned.isDefault &&
+      !this.answersAfterRefusal &&
       !this.#oneRecipient &&
       this.#cap === this.#limits.hostConcurrency
     );

@@ -2,8 +2,9 @@
  * What a run has learned about one MX host's limits, kept for the run (and shared by scale-out workers
  * through the job store): how many refused RCPTs a session may draw before the server slows down or
  * disconnects (its error budget), how many recipients it takes per transaction, how many sessions at
- * once it accepts from us. A pure state machine: the session runner reports what it saw, and asks how
- * far it may go. Polite first: start cautious, grow only on evidence, fall back at the first penalty.
+ * once it accepts from us, how many replies a second it gives before it slows down. A pure state
+ * machine: the session runner reports what it saw, and asks how far it may go. Polite first: start
+ * cautious, grow only on evidence, fall back at the first penalty.
  *
  * The error budget (docs/bulk.md, "How rcpt learns a host's limits"):
  * - a host that greets as Postfix has Postfix's: `smtpd_soft_error_limit = 10` (every reply after the
@@ -17,6 +18,13 @@
  *   (`judgeReply`): the session ends, and a later one asks again;
  * - `421 … too many errors` after `n` refusals fixes the budget below it, as Postfix's soft limit is
  *   half its hard one.
+ *
+ * Replies per second: a host may answer at its usual pace up to some rate and delay every reply above
+ * it. A transaction far slower than the host's quickest (`RATE_SLOW_MS`, our own stalls aside), in a
+ * session without refusals (no error limit can explain it), while we pushed at least
+ * `RATE_SIGN_FLOOR` replies a second, is that sign: the ceiling becomes half the rate we pushed, the
+ * host's commands are paced under it, and it grows back slowly, never to where the host slowed down
+ * (AIMD).
  */
 
 import type { BudgetSource, HostLimitsRecord } from '../types.js';
@@ -35,6 +43,22 @@ export const NO_BUDGET_AFTER = 24;
  * `smtpd_error_sleep_time = 1s` per reply past its soft limit; tarpits sleep longer).
  */
 export const SLOW_REPLY_MS = 500;
+
+/**
+ * A transaction this much slower than the host's quickest (our own stalls and a few milliseconds per
+ * reply aside) while we got many replies a second from it: the host slows down under our rate.
+ */
+export const RATE_SLOW_MS = 200;
+/** Server time a reply may take on its own (a pipelined batch of 100 takes up to 500 ms longer). */
+export const PER_REPLY_MS = 5;
+/** Below this many replies a second, a slow transaction is not read as a rate limit (a tarpit, the network). */
+export const RATE_SIGN_FLOOR = 20;
+/** The lowest ceiling on replies a second that halving goes down to. */
+export const MIN_REPLY_RATE = 5;
+/** The ceiling grows back by this share of itself each second without a slowdown… */
+const RATE_GROWTH = 0.05;
+/** …up to this share of the replies that came on time when the host slowed down. */
+const RATE_GROWTH_CAP = 0.8;
 
 /** What a reply's timing says about the server: on time, held back by it, or cannot tell. */
 export type ReplyTiming = 'on_time' | 'late' | 'inconclusive';
@@ -66,6 +90,11 @@ export class LearnedLimits {
   #recipientLimit: number | null = null;
   #sessionLimit: number | null = null;
   #penalties = 0;
+  /** Replies a second allowed at the host (`null`: no ceiling), and how far it may grow back. */
+  #replyRate: number | null = null;
+  #growthCap: number | null = null;
+  /** `now` of the ceiling's last change (it grows once a second). */
+  #rateChangedAt = 0;
   /** The session exploring past the budget now, or `null`: one at a time. */
   #explorer: number | null = null;
   /** Something was learned since the last `takeChanged()`. */
@@ -112,6 +141,15 @@ export class LearnedLimits {
     if (sessions !== null && Number.isInteger(sessions) && sessions >= 1) this.#lowerSessionLimit(sessions);
     if (Number.isInteger(record.penalties) && record.penalties > this.#penalties)
       this.#penalties = record.penalties;
+    const rate = record.repliesPerSecond;
+    if (typeof rate === 'number' && Number.isFinite(rate) && rate >= MIN_REPLY_RATE) {
+      if (this.#replyRate === null || rate < this.#replyRate) {
+        this.#replyRate = Math.floor(rate);
+        this.#changed = true;
+      }
+      // How far the other worker's ceiling could grow is not stored: no further.
+      this.#growthCap = Math.min(this.#growthCap ?? Infinity, this.#replyRate);
+    }
   }
 
   // Error budget ------------------------------------------------------------------------------------
@@ -234,6 +272,45 @@ export class LearnedLimits {
     this.#changed = true;
   }
 
+  // Replies per second ------------------------------------------------------------------------------
+
+  /** Replies a second rcpt allows itself at the host, `null` while it never slowed down. */
+  get repliesPerSecond(): number | null {
+    return this.#replyRate;
+  }
+
+  /**
+   * The host slowed down while we pushed `pushed` replies a second at it, `onTime` of them answered at
+   * its usual pace: the ceiling halves, below both that rate and the ceiling so far (AIMD's
+   * decrease). It may grow back to four fifths of the replies that came on time, never beyond.
+   */
+  slowedAtRate(pushed: number, onTime: number, now: number): void {
+    const ceiling = Math.max(MIN_REPLY_RATE, Math.floor(Math.min(this.#replyRate ?? Infinity, pushed) / 2));
+    this.#replyRate = ceiling;
+    this.#growthCap = Math.min(
+      this.#growthCap ?? Infinity,
+      Math.max(ceiling, Math.floor(onTime * RATE_GROWTH_CAP)),
+    );
+    this.#rateChangedAt = now;
+    this.#penalties += 1;
+    this.#changed = true;
+  }
+
+  /**
+   * Replies came on time at `now`: once a second the ceiling grows by a twentieth (AIMD's increase),
+   * up to its cap.
+   */
+  repliedOnTime(now: number): void {
+    const ceiling = this.#replyRate;
+    const cap = this.#growthCap;
+    if (ceiling === null || cap === null || now - this.#rateChangedAt < 1_000) return;
+    this.#rateChangedAt = now;
+    const next = Math.min(cap, ceiling + Math.max(1, Math.round(ceiling * RATE_GROWTH)));
+    if (next <= ceiling) return;
+    this.#replyRate = next;
+    this.#changed = true;
+  }
+
   // Reports -----------------------------------------------------------------------------------------
 
   get penalties(): number {
@@ -247,6 +324,7 @@ export class LearnedLimits {
       this.#recipientLimit === null &&
       this.#sessionLimit === null &&
       this.#penalties === 0 &&
+      this.#replyRate === null &&
       this.#explorer === null
     );
   }
@@ -259,6 +337,8 @@ export class LearnedLimits {
       recipientLimit: this.#recipientLimit,
       sessionLimit: this.#sessionLimit,
       penalties: this.#penalties,
+      // Only when learned: a record of a host that never slowed down is as it was before rates.
+      ...(this.#replyRate === null ? {} : { repliesPerSecond: this.#replyRate }),
     };
   }
 

@@ -16,7 +16,7 @@ export const BEAT_MS = 10;
 /** Lateness of a beat below this is timer noise, not a stall. */
 const NOISE_MS = 2;
 /** Stalls kept, newest last: far more than fit in any interval that is still being measured. */
-const KEPT = 128;
+const KEPT = 1024;
 
 interface Stall {
   readonly from: number;

@@ -132,6 +132,8 @@ export class SessionRun {
   #openBefore = 0;
   /** The session's quickest transaction, in milliseconds: its round trip, against which slowness shows. */
   #fastestMs = Infinity;
+  /** The host held the last transaction's replies back (a rate limit): the session ends after it. */
+  #heldBack = false;
   /** The last transaction's timing, from its commands sent to its replies read. */
   #lastTiming: RoundTrip | null = null;
 
@@ -287,13 +289,17 @@ export class SessionRun {
       if (this.#owner.isStopped()) return;
       const left = host.budgetLeft(this.#errors);
       if (left <= 0 || host.probesQueued === 0) return;
-      const probes = host.takeProbes(Math.min(left, host.transactionLimit));
+      // Until the host is seen to accept after a refusal, only the first refused probe of a session
+      // is believed (it may refuse everything after one): one probe, after the addresses (whose
+      // replies may prove the host meanwhile), and the session ends.
+      const most = host.answersAfterRefusal ? Math.min(left, host.transactionLimit) : 1;
+      const probes = host.takeProbes(most);
       if (probes.length === 0) return;
       const room = host.transactionLimit - probes.length;
       const addresses =
         room > 0 ? host.take(Math.min(room, host.batchSize(this.#errors, probes.length))) : [];
       // Nothing follows the last probes: QUIT goes with them, and the slot is free a round trip sooner.
-      const quit = host.probesQueued === 0;
+      const quit = host.probesQueued === 0 || !host.answersAfterRefusal;
       const effect = await this.#ask([...addresses, ...probes], view, harvestLimit, utf8, false, quit);
       if (effect === 'end' || quit) return;
     }
@@ -379,7 +385,7 @@ export class SessionRun {
     this.#errors += effect.errors;
     this.#openRecipients = (more ? this.#openRecipients : 0) + effect.accepted;
     if (effect.progress) host.recovered();
-    if (effect.endSession) return 'end';
+    if (effect.endSession || this.#heldBack) return 'end';
     this.#transactionOpen = true;
     // A transaction far slower than the session's quickest: the host may be slowing us down (a soft
     // error limit, a tarpit). A fresh session costs less than seconds per reply.
@@ -447,9 +453,9 @@ export class SessionRun {
     const mark = this.#transcript?.length ?? 0;
     this.#openBefore = more ? this.#openRecipients : 0;
     let timedOut = false;
-    // While exploring the error budget, a heartbeat tells our own stalls from the server's delays.
-    const watching = host.learned.isExploring(this.#id);
-    const sentAt = watching ? loopStalls.watch() : performance.now();
+    // A heartbeat tells our own stalls from the server's delays (the error budget, the reply rate).
+    const exploring = host.learned.isExploring(this.#id);
+    const sentAt = loopStalls.watch();
     // The per-address deadline (docs/library.md): the transaction ends when the address with the least
     // time left runs out of it.
     const deadline = setTimeout(
@@ -470,11 +476,21 @@ export class SessionRun {
         quit,
       });
       const readAt = performance.now();
-      const stalledMs = watching ? loopStalls.stalledSince(sentAt, readAt) : 0;
+      const stalledMs = loopStalls.stalledSince(sentAt, readAt);
       this.#lastTiming = { ms: readAt - sentAt, stalledMs };
+      // A transaction past the error budget is judged by its own rules (`#explore`); a failed (or cut)
+      // one not at all.
+      if (!exploring && outcome.failure === null)
+        this.#heldBack = !host.answered(
+          outcome.recipients.length + (more ? 0 : 1),
+          sentAt,
+          stalledMs,
+          readAt,
+          this.#errors === 0 && outcome.recipients.every((reply) => reply.code < 400),
+        );
     } finally {
       clearTimeout(deadline);
-      if (watching) loopStalls.unwatch();
+      loopStalls.unwatch();
     }
     // Answered: the server has every RCPT of the batch; they count from now for a window.
     this.#granted?.settle(batch.length);
@@ -588,10 +604,19 @@ export class SessionRun {
       const job = batch[index];
       if (job === undefined) break;
       answered = index + 1;
-      if (job.kind === 'catchAll' && reply.code >= 500 && refusedBefore > 0 && !host.answersAfterRefusal) {
-        // Refused after an earlier refusal, at a host not yet seen to accept anything after one: it
-        // may refuse every RCPT after a first unknown one, so this says nothing about the domain.
-        // Asked again in another session's last transaction; after `hostTries`, unanswered.
+      // Read once: what the reply means for the session and the host here, for the address later.
+      const provider = providerAt(view, job.target?.host ?? view.host);
+      const reading = readRcptReply(reply, provider);
+      if (
+        job.kind === 'catchAll' &&
+        reading.classification?.verdict === 'undeliverable' &&
+        refusedBefore > 0 &&
+        !host.answersAfterRefusal
+      ) {
+        // "No such mailbox" after an earlier refusal, at a host not yet seen to accept anything after
+        // one: it may refuse every RCPT after a first unknown one, so this says nothing about the
+        // domain. Asked again in another session; after `hostTries`, unanswered. (Any other refusal,
+        // a block, says nothing about the domain anyway, and is taken as it is.)
         errors += 1;
         refusedBefore += 1;
         host.countReply(reply.code);
@@ -600,9 +625,6 @@ export class SessionRun {
         owner.requeue(host, [job], true);
         continue;
       }
-      // Read once: what the reply means for the session and the host here, for the address later.
-      const provider = providerAt(view, job.target?.host ?? view.host);
-      const reading = readRcptReply(reply, provider);
       if (reading.action === 'next_transaction') {
         // The server's per-transaction limit: the rest go in the next transaction, not a verdict.
         host.learnRecipientLimit(this.#openBefore + index);

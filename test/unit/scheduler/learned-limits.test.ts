@@ -150,4 +150,35 @@ describe('LearnedLimits', () => {
     // All of it a stall of ours: nothing is learned.
     assert.equal(judgeReply(825, 25, 800), 'inconclusive');
   });
+
+  it('halves the replies a second on the first sign of a slowdown, and grows back slowly, never to where it slowed', () => {
+    const limits = new LearnedLimits();
+    assert.equal(limits.repliesPerSecond, null);
+    assert.equal('repliesPerSecond' in limits.record(), false, 'no field until a rate is learned');
+    limits.repliedOnTime(5_000);
+    assert.equal(limits.repliesPerSecond, null, 'no ceiling without a slowdown');
+    // We pushed 400 a second, 300 of them came on time: half of 400, growing up to 4/5 of 300.
+    limits.slowedAtRate(400, 300, 10_000);
+    assert.equal(limits.repliesPerSecond, 200);
+    assert.equal(limits.penalties, 1);
+    assert.equal(limits.isDefault, false);
+    limits.repliedOnTime(10_500);
+    assert.equal(limits.repliesPerSecond, 200, 'grows once a second at most');
+    limits.repliedOnTime(11_000);
+    assert.equal(limits.repliesPerSecond, 210);
+    for (let t = 12_000; t < 40_000; t += 1_000) limits.repliedOnTime(t);
+    assert.equal(limits.repliesPerSecond, 240, 'up to 4/5 of the replies that came on time');
+    // A second sign halves again, below the ceiling so far.
+    limits.slowedAtRate(1_000, 0, 41_000);
+    assert.equal(limits.repliesPerSecond, 120);
+    limits.repliedOnTime(43_000);
+    assert.equal(limits.repliesPerSecond, 120, 'nothing came on time that time: no room to grow');
+    assert.equal(limits.record().repliesPerSecond, 120);
+    // Another worker's lower ceiling is taken as it is; a higher one changes nothing.
+    const other = LearnedLimits.from({ ...limits.record(), repliesPerSecond: 50 });
+    assert.equal(other.repliesPerSecond, 50);
+    other.merge({ ...limits.record(), repliesPerSecond: 500 });
+    assert.equal(other.repliesPerSecond, 50);
+    assert.equal(LearnedLimits.from({ ...limits.record(), repliesPerSecond: -1 }).repliesPerSecond, null);
+  });
 });
