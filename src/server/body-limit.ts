@@ -9,6 +9,8 @@
  * hono's validators would otherwise read it without a bound, and turn a failed read into "Malformed
  * JSON". A streamed body (a CSV or text upload going into the job store) is passed on through a
  * counter that fails the stream with the 413 at the limit, so it is never held whole.
+ *
+ * A DELETE that carries a body is refused with 400 before it is read (its content would be ignored).
  */
 import type { Context, MiddlewareHandler } from 'hono';
 
@@ -54,6 +56,12 @@ export function bodyTooLarge(maxBytes: number, hint = ''): HttpError {
   return new HttpError(413, 'payload_too_large', `The body is larger than ${maxBytes} bytes${hint}`);
 }
 
+/** A request that says it carries content: a `Content-Length` above 0, or any `Transfer-Encoding`. */
+function declaresBody(headers: Headers): boolean {
+  const length = headers.get('content-length');
+  return headers.has('transfer-encoding') || (length !== null && length.trim() !== '0');
+}
+
 /** The media type of a request, lower case, without parameters. */
 export function mediaTypeOf(c: Context): string {
   return (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
@@ -71,6 +79,16 @@ export function limitBodies(
   return async (c, next) => {
     const raw = c.req.raw;
     if (raw.body === null) return next();
+    if (c.req.method === 'DELETE' && declaresBody(raw.headers)) {
+      // Content in a DELETE has no defined meaning (RFC 9110 §9.3.5): refused, not silently ignored,
+      // so a client that thinks it sent something it matters is told.
+      discardRest(raw.body.getReader());
+      throw new HttpError(
+        400,
+        'bad_request',
+        'A DELETE request takes no body (RFC 9110 §9.3.5): send it without one',
+      );
+    }
     const rule = rules.find((r) => r.method === c.req.method && r.path === c.req.path) ?? null;
     const maxBytes = rule?.maxBytes ?? defaultMaxBytes;
     const tooLarge = () => bodyTooLarge(maxBytes, hintFor(rule));

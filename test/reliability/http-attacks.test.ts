@@ -182,6 +182,55 @@ describe('attack 1: oversized bodies, whatever the framing', () => {
   });
 });
 
+describe('a DELETE with a body', () => {
+  /** `DELETE path` with `body` (chunked when `chunked`), answered. */
+  function del(path: string, body: string | null, chunked = false): Promise<Answer> {
+    return new Promise<Answer>((resolve, reject) => {
+      const headers: Record<string, string> = {
+        authorization: `Bearer ${KEY}`,
+        'content-type': 'application/json',
+        ...(body === null || chunked ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
+      };
+      const req = request(`${server.url}${path}`, { method: 'DELETE', headers }, (res) => {
+        let text = '';
+        res.on('data', (data: Buffer) => (text += data.toString()));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, sent: 0 });
+        });
+      });
+      req.on('error', reject);
+      if (body !== null) req.write(body);
+      req.end();
+    });
+  }
+
+  it('is refused with 400 saying it takes no body, before any route runs; without one it cancels', async () => {
+    // No such job: a route that ran would answer 404.
+    const missing = '/v1/jobs/0123456789abcdef0123456789abcdef';
+    const refused = await del(missing, '{"reason": "duplicate"}');
+    assert.equal(refused.status, 400, refused.body);
+    assert.match(refused.body, /"error":"bad_request".*A DELETE request takes no body/);
+    // Chunked: refused alike (the connection is closed after the status line, so no message).
+    assert.equal((await del(missing, '{"reason": "duplicate"}', true)).status, 400);
+    // A body over the general limit is refused the same way, before it is read.
+    const large = await del(missing, ' '.repeat(MiB));
+    assert.equal(large.status, 400, large.body);
+    assert.equal((await del(missing, null)).status, 404);
+    const created = await fetch(`${server.url}/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'text/plain' },
+      // A private target, refused without a connection: the job needs no network.
+      body: 'a@[127.0.0.1]\n',
+    });
+    assert.equal(created.status, 202);
+    const { id } = (await created.json()) as { id: string };
+    assert.equal((await del(`/v1/jobs/${id}`, '{}')).status, 400);
+    // Content-Length: 0 is no body.
+    const cancelled = await del(`/v1/jobs/${id}`, '');
+    assert.equal(cancelled.status, 200, cancelled.body);
+  });
+});
+
 describe('attack 3: a keyless server driven from a web page', () => {
   it('a cross-site POST (Origin or Sec-Fetch-Site) is refused with 403 and creates no job; a same-origin one works', async () => {
     const own = `127.0.0.1:${keyless.port}`;
