@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { explainBounce } from '../../../src/explain/bounce.js';
 import { isRedactedAddress } from '../../../src/explain/bounce-feedback.js';
 import type { FeedbackRecipient } from '../../../src/explain/bounce-types.js';
+import { formatBounce } from '../../../src/cli/explain-bounces.js';
 import { feedbackReason, toSuppressionRows } from '../../../src/explain/suppression.js';
 
 const fixture = (name: string): Buffer =>
@@ -299,5 +300,23 @@ describe('isRedactedAddress', () => {
     ]) {
       assert.equal(isRedactedAddress(address), false, address);
     }
+  });
+});
+
+describe('the readable layout of a feedback report', () => {
+  it('says when a report names nobody, and when its type asks for no suppression', async () => {
+    const nobody = formatBounce(
+      await explainBounce(arf('abuse', [], 'a@example.com, b@example.com')),
+      'r.eml',
+    );
+    assert.match(nobody, /the report does not say who complained/);
+    const notSpam = formatBounce(
+      await explainBounce(arf('not-spam', ['Original-Rcpt-To: <yara@example.com>'], 'x@example.com')),
+      'r.eml',
+    );
+    assert.match(
+      notSpam,
+      /about {5}yara@example\.com {2}\(the report's Original-Rcpt-To; a not-spam report asks for no suppression: no row\)/,
+    );
   });
 });
