@@ -88,7 +88,11 @@ export interface JobsBackend {
       readonly extra?: Readonly<Record<string, unknown>>;
     },
   ): Promise<JobView>;
-  get(id: string): Promise<JobView | null>;
+  /**
+   * The job as the store has it; a view read less than a moment ago may be given again, unless
+   * `fresh` (a job's end webhook must say it ended).
+   */
+  get(id: string, options?: { readonly fresh?: boolean }): Promise<JobView | null>;
   /** The job's small integer (given on first asking; Reacher's `job_id`). */
   number(id: string): Promise<number>;
   /** The job a number names, or `null`. */

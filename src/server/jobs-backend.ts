@@ -300,9 +300,10 @@ class StoreJobsBackend implements ClosableJobsBackend {
     return viewOf(store, stored);
   }
 
-  async get(id: string): Promise<JobView | null> {
+  async get(id: string, options: { readonly fresh?: boolean } = {}): Promise<JobView | null> {
     const cached = this.#cache.get(id);
-    if (cached !== undefined && Date.now() - cached.at < VIEW_CACHE_MS) return cached.view;
+    if (options.fresh !== true && cached !== undefined && Date.now() - cached.at < VIEW_CACHE_MS)
+      return cached.view;
     const record = await this.#store.getJob(id);
     if (record === null) return null;
     const fresh = await viewOf(this.#store, record);

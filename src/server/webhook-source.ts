@@ -27,7 +27,9 @@ export function createWebhookSource(
     claim: (now, leaseMs, limit) => jobs.claimWebhooks(now, leaseMs, limit),
     settle: (id, outcome) => jobs.settleWebhook(id, outcome),
     async prepare(delivery: WebhookDelivery) {
-      const job = await jobs.get(delivery.jobId);
+      // The end event is sent once the job has ended: read it from the store, not from a view cached a
+      // moment before it ended (which would say it is still running).
+      const job = await jobs.get(delivery.jobId, { fresh: delivery.event === 'end' });
       const webhook = job === null ? null : webhookOf(job.options);
       if (job === null || webhook === null) return null;
       const target = delivery.event === 'end' ? webhook.end : webhook.result;
