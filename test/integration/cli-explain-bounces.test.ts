@@ -1,7 +1,7 @@
 /**
  * `rcpt explain` on bounce messages end to end through `run()`: a message file, a directory of .eml
- * files, an mbox and stdin; and an mbox of 10,000 bounces in a child process whose peak RSS is
- * asserted (the mbox is larger than the bound, so holding it would fail the test).
+ * files, an mbox and stdin; and an mbox of 10,000 bounces in a child process whose heap is too small
+ * to hold it (holding it would fail the test), its peak RSS reported and loosely bounded.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -259,15 +259,22 @@ describe('rcpt explain: bounce messages', () => {
 });
 
 /**
- * Peak RSS allowed for 10,000 bounces. The process holds one message at a time; what it keeps per
- * message (a row, a count) is small, so the peak is the code and the heap's working size, not the
- * mbox. `npm run bench:explain` measures the same run on a 260 MB mbox (larger than this bound).
+ * The JavaScript heap the 10,000 bounces are read in: the mbox (23 MB of text, more once parsed) does
+ * not fit in it, so a reader that kept the messages, or what it parsed of them, runs out of memory
+ * and the test fails; one that holds a message at a time runs in it. (Measured here: it passes at
+ * 32 MB, with a peak RSS of about 140 MB, most of it code.)
  */
-const MBOX_RSS_BOUND_MB = 256;
+const MBOX_HEAP_MB = 32;
+/**
+ * A loose bound on the peak RSS as well, for memory outside the heap (buffers): far above the ~140 MB
+ * measured, so a loaded machine does not fail it, and low enough to catch the mbox held as buffers
+ * many times over. `npm run bench:explain` measures the same run on a 260 MB mbox.
+ */
+const MBOX_RSS_BOUND_MB = 384;
 const MBOX_MESSAGES = 10_000;
 
 describe('rcpt explain: an mbox of 10,000 bounces streams in bounded memory', () => {
-  it(`peak RSS stays under ${MBOX_RSS_BOUND_MB} MB`, async () => {
+  it(`runs in a ${MBOX_HEAP_MB} MB heap, peak RSS under ${MBOX_RSS_BOUND_MB} MB`, async () => {
     const postfix = (await readFile(join(fixtures, 'postfix.eml'), 'utf8')).replace(/\r\n/g, '\n');
     const mbox = join(dir, 'big.mbox');
     const out = createWriteStream(mbox);
@@ -288,6 +295,7 @@ describe('rcpt explain: an mbox of 10,000 bounces streams in bounded memory', ()
       process.execPath,
       [
         '--max-semi-space-size=8',
+        `--max-old-space-size=${MBOX_HEAP_MB}`,
         '--import',
         'tsx',
         join(repo, 'test/helpers/rcpt-max-rss.ts'),
