@@ -127,6 +127,9 @@ const KIND_TEXT: Record<BounceKind, string> = {
 function kindText(explained: BounceExplanation): string {
   if (explained.kind === 'feedback_report' && explained.feedbackType === 'unsubscribe')
     return "an unsubscribe request from the recipient's mail client, not a bounce";
+  // Amazon SES sends its complaints as JSON notifications, not as RFC 5965 reports.
+  if (explained.kind === 'feedback_report' && explained.feedbackRecipients.some((r) => r.source === 'ses'))
+    return 'an Amazon SES complaint notification, not a bounce';
   return KIND_TEXT[explained.kind];
 }
 

@@ -95,6 +95,13 @@ describe('rcpt explain: bounce messages', () => {
         '',
       ].join('\r\n'),
     );
+    // An Amazon SES complaint is a JSON notification: its heading says so, not RFC 5965.
+    const ses = await runCli([
+      'explain',
+      fileURLToPath(new URL('../fixtures/feedback/ses-complaint.eml', import.meta.url)),
+    ]);
+    assert.match(ses.stdout, /an Amazon SES complaint notification, not a bounce/);
+    assert.doesNotMatch(ses.stdout, /RFC 5965/);
     const unsubscribed = await runCli(['explain', unsubscribe]);
     assert.match(
       unsubscribed.stdout,
