@@ -14,9 +14,10 @@ import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
 
-import { startSimMta, type SimMta } from '../../bench/sim-mta.js';
-import { startDnsServer, type DnsServer } from '../../src/demo/dns-server.js';
+import type { SimMta } from '../../bench/sim-mta.js';
+import type { DnsServer } from '../../src/demo/dns-server.js';
 import type { HostLimitsRecord } from '../../src/index.js';
+import { startHiddenBudgetHost } from '../helpers/hidden-budget.js';
 import { runCli } from '../helpers/run-cli.js';
 import { loopbackFlags } from '../helpers/world-options.js';
 
@@ -39,26 +40,14 @@ let hidden: SimMta;
 let dir: string;
 
 before(async () => {
-  hidden = await startSimMta({
-    name: 'hidden.test',
+  ({ mta: hidden, dns } = await startHiddenBudgetHost({
     host: HOST,
-    port: 0,
-    banner: 'mx.hidden.test ESMTP ready',
-    recipient: (address) =>
-      isKnown(address)
-        ? null
-        : { code: 550, text: `5.1.1 <${address}>: Recipient address rejected: User unknown` },
-    errorLimits: { soft: SOFT, hard: 2 * SOFT, sleepMs: 1_000 },
+    soft: SOFT,
+    domains: ['hidden.test'],
+    exists: isKnown,
     // Slow enough that the first run is stopped with most of its work left.
     rcptDelayMs: 5,
-    record: true,
-  });
-  dns = await startDnsServer({
-    zones: {
-      'hidden.test': { MX: [{ priority: 10, exchange: 'mx.hidden.test' }] },
-      'mx.hidden.test': { A: [HOST] },
-    },
-  });
+  }));
   dir = await mkdtemp(join(tmpdir(), 'rcpt-bulk-limits-'));
 });
 

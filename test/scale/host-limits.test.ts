@@ -8,12 +8,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { startSimMta, type SimMta } from '../../bench/sim-mta.js';
-import { startDnsServer, type DnsServer } from '../../src/demo/dns-server.js';
+import type { SimMta } from '../../bench/sim-mta.js';
+import type { DnsServer } from '../../src/demo/dns-server.js';
 import type { HostLimitsRecord, VerifyOptions } from '../../src/index.js';
 import { HOST_LIMITS_TTL_MS } from '../../src/jobs/index.js';
 import { openScaleOut, startWorker, type ScaleOut } from '../../src/jobs/postgres/index.js';
 import { sweepExpired } from '../../src/jobs/postgres/worker.js';
+import { startHiddenBudgetHost } from '../helpers/hidden-budget.js';
 import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, query, submitAddresses } from './helpers.js';
 
 const HOST = '127.0.12.1';
@@ -37,23 +38,12 @@ describe('learned host limits across scale-out workers', { skip: SKIP_NO_PG }, (
   let verify: VerifyOptions;
 
   before(async () => {
-    hidden = await startSimMta({
-      name: 'hidden.test',
+    ({ mta: hidden, dns } = await startHiddenBudgetHost({
       host: HOST,
-      port: 0,
-      banner: 'mx.hidden.test ESMTP ready',
-      recipient: (address) =>
-        address.includes('.ok@')
-          ? null
-          : { code: 550, text: `5.1.1 <${address}>: Recipient address rejected: User unknown` },
-      errorLimits: { soft: SOFT, hard: 2 * SOFT, sleepMs: 1_000 },
-      record: true,
-    });
-    const zones: Record<string, unknown> = { 'mx.hidden.test': { A: [HOST] } };
-    for (const domain of ['hidden.test', 'hidden-b.test', 'hidden-c.test']) {
-      zones[domain] = { MX: [{ priority: 10, exchange: 'mx.hidden.test' }] };
-    }
-    dns = await startDnsServer({ zones: zones as Parameters<typeof startDnsServer>[0]['zones'] });
+      soft: SOFT,
+      domains: ['hidden.test', 'hidden-b.test', 'hidden-c.test'],
+      exists: (address) => address.includes('.ok@'),
+    }));
     cluster = await openScaleOut(url, { schema, supervise: false });
     verify = {
       dnsServers: [dns.address],

@@ -9,9 +9,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
-import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
+import type { SimMta } from '../../../bench/sim-mta.js';
+import type { DnsServer } from '../../../src/demo/dns-server.js';
 import { createVerifier } from '../../../src/index.js';
+import { startHiddenBudgetHost } from '../../helpers/hidden-budget.js';
 
 const HOST = '127.0.5.40';
 /** The 13th command after 12 refusals is the first one delayed. */
@@ -21,24 +22,12 @@ let dns: DnsServer;
 let hidden: SimMta;
 
 before(async () => {
-  hidden = await startSimMta({
-    name: 'allunknown.test',
+  ({ mta: hidden, dns } = await startHiddenBudgetHost({
     host: HOST,
-    port: 0,
-    banner: 'mx.allunknown.test ESMTP ready',
-    recipient: (address) => ({
-      code: 550,
-      text: `5.1.1 <${address}>: Recipient address rejected: User unknown in local recipient table`,
-    }),
-    errorLimits: { soft: SOFT, hard: 2 * SOFT, sleepMs: 1_000 },
-    record: true,
-  });
-  dns = await startDnsServer({
-    zones: {
-      'allunknown.test': { MX: [{ priority: 10, exchange: 'mx.allunknown.test' }] },
-      'mx.allunknown.test': { A: [HOST] },
-    },
-  });
+    soft: SOFT,
+    domains: ['allunknown.test'],
+    exists: () => false,
+  }));
 });
 
 after(async () => {

@@ -14,10 +14,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import Database from 'better-sqlite3';
 
-import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
-import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
+import type { SimMta } from '../../../bench/sim-mta.js';
+import type { DnsServer } from '../../../src/demo/dns-server.js';
 import type { HostLimitsRecord } from '../../../src/index.js';
 import { startServer, type RunningServer } from '../../../src/server/server.js';
+import { startHiddenBudgetHost } from '../../helpers/hidden-budget.js';
 import { JSON_TYPE, KEY_A, capturedLogger } from './helpers.js';
 
 const HOST = '127.0.6.3';
@@ -36,24 +37,12 @@ let hidden: SimMta;
 let dir: string;
 
 before(async () => {
-  hidden = await startSimMta({
-    name: 'hidden.test',
+  ({ mta: hidden, dns } = await startHiddenBudgetHost({
     host: HOST,
-    port: 0,
-    banner: 'mx.hidden.test ESMTP ready',
-    recipient: (address) =>
-      isKnown(address)
-        ? null
-        : { code: 550, text: `5.1.1 <${address}>: Recipient address rejected: User unknown` },
-    errorLimits: { soft: SOFT, hard: 2 * SOFT, sleepMs: 1_000 },
-    record: true,
-  });
-  dns = await startDnsServer({
-    zones: {
-      'hidden.test': { MX: [{ priority: 10, exchange: 'mx.hidden.test' }] },
-      'mx.hidden.test': { A: [HOST] },
-    },
-  });
+    soft: SOFT,
+    domains: ['hidden.test'],
+    exists: isKnown,
+  }));
   dir = await mkdtemp(join(tmpdir(), 'rcpt-serve-limits-'));
 });
 

@@ -1,0 +1,52 @@
+/**
+ * A host with an error budget it does not announce, as the tests of learned host limits use it: a
+ * sim-MTA on loopback with Postfix's soft and hard error limits (every reply from the `soft`th refusal
+ * on is a second late, `421` at twice that) behind a greeting that does not say Postfix, so rcpt has to
+ * learn them; and a DNS server on loopback pointing each of `domains` at it (its MX `mx.<first domain>`).
+ */
+import { startSimMta, type SimMta } from '../../bench/sim-mta.js';
+import { startDnsServer, type DnsServer, type DnsZones } from '../../src/demo/dns-server.js';
+
+export interface HiddenBudgetOptions {
+  /** The MX host's loopback address (each test file its own). */
+  readonly host: string;
+  readonly soft: number;
+  /** The domains it serves, the first naming it. */
+  readonly domains: readonly [string, ...string[]];
+  /** Whether a mailbox exists; the others are refused `550 5.1.1 … User unknown`. */
+  readonly exists: (address: string) => boolean;
+  /** A delay before every RCPT's reply (a run slow enough to stop part-way). */
+  readonly rcptDelayMs?: number;
+}
+
+export async function startHiddenBudgetHost(
+  options: HiddenBudgetOptions,
+): Promise<{ readonly mta: SimMta; readonly dns: DnsServer }> {
+  const [first] = options.domains;
+  const mx = `mx.${first}`;
+  const mta = await startSimMta({
+    name: first,
+    host: options.host,
+    port: 0,
+    banner: `${mx} ESMTP ready`,
+    recipient: (address) =>
+      options.exists(address)
+        ? null
+        : { code: 550, text: `5.1.1 <${address}>: Recipient address rejected: User unknown` },
+    errorLimits: { soft: options.soft, hard: 2 * options.soft, sleepMs: 1_000 },
+    ...(options.rcptDelayMs === undefined ? {} : { rcptDelayMs: options.rcptDelayMs }),
+    record: true,
+  });
+  const zones: DnsZones = {
+    [mx]: { A: [options.host] },
+    ...Object.fromEntries(
+      options.domains.map((domain) => [domain, { MX: [{ priority: 10, exchange: mx }] }]),
+    ),
+  };
+  try {
+    return { mta, dns: await startDnsServer({ zones }) };
+  } catch (error) {
+    await mta.close();
+    throw error;
+  }
+}
