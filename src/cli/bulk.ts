@@ -525,10 +525,7 @@ class BulkRun {
         }
         // What runs on this store learned of the hosts' limits (one killed before this --resume) is
         // where this one starts: no learning penalty paid twice.
-        if (hostLimits !== null) {
-          await this.#store.purgeHostLimits();
-          await hostLimits.load(null);
-        }
+        await hostLimits?.loadAll();
         return runJob(this.#store, job.id, verifier, {
           signal: interrupt.signal,
           verifyMany: flags.hostConcurrency !== undefined ? { hostConcurrency: flags.hostConcurrency } : {},
@@ -565,10 +562,7 @@ class BulkRun {
    * another SMTP port (a test world on loopback) keep theirs apart from port 25's.
    */
   #hostLimits(options: VerifyOptions): StoredHostLimitsFacts {
-    let warned = false;
     return storedHostLimitsFor(this.#store, options, (error) => {
-      if (warned) return;
-      warned = true;
       this.#io.stderr.write(`rcpt bulk: could not store learned host limits: ${messageOf(error)}\n`);
     });
   }

@@ -57,6 +57,9 @@ export function parseHostLimitsRecord(text: string): HostLimitsRecord | null {
   }
 }
 
+/** What `StoredHostLimitsFacts` needs of a job store. */
+export type HostLimitsStore = Pick<JobStore, 'getHostLimits' | 'putHostLimits' | 'purgeHostLimits'>;
+
 export interface StoredHostLimitsOptions {
   /**
    * Appended to every key after a space: runs that reach other servers at the same addresses (another
@@ -74,22 +77,19 @@ export interface StoredHostLimitsOptions {
  *
  * @example
  * const hostLimits = new StoredHostLimitsFacts(store);
- * await hostLimits.load(null);
+ * await hostLimits.loadAll();
  * const verifier = createVerifier({ ...options, hostLimits });
  * // … runJob(store, job.id, verifier) …
  * await hostLimits.flush();
  */
 export class StoredHostLimitsFacts implements HostLimitsFacts {
-  readonly #store: Pick<JobStore, 'getHostLimits' | 'putHostLimits'>;
+  readonly #store: HostLimitsStore;
   readonly #namespace: string;
   readonly #onError: (error: unknown) => void;
   readonly #known = new Map<string, StoredHostLimits>();
   #writing: Promise<void> = Promise.resolve();
 
-  constructor(
-    store: Pick<JobStore, 'getHostLimits' | 'putHostLimits'>,
-    options: StoredHostLimitsOptions = {},
-  ) {
+  constructor(store: HostLimitsStore, options: StoredHostLimitsOptions = {}) {
     this.#store = store;
     this.#namespace = options.namespace ?? '';
     this.#onError = options.onError ?? (() => undefined);
@@ -108,6 +108,16 @@ export class StoredHostLimitsFacts implements HostLimitsFacts {
       if (namespace !== this.#namespace) continue;
       this.#remember(space === -1 ? row.key : row.key.slice(0, space), row);
     }
+  }
+
+  /**
+   * Where a run over the whole store starts (`rcpt bulk`, `rcpt serve`): deletes the expired limits
+   * of every namespace, then reads the rest of this one's into memory. A scale-out worker instead
+   * `load()`s a host's as it takes it, and its sweep deletes the expired ones.
+   */
+  async loadAll(): Promise<void> {
+    await this.#store.purgeHostLimits();
+    await this.load(null);
   }
 
   known(key: string): HostLimitsRecord | null {
@@ -147,16 +157,23 @@ export class StoredHostLimitsFacts implements HostLimitsFacts {
 
 /**
  * The learned host limits of a run verifying with these options: runs against another SMTP port (a
- * test world on loopback) keep theirs apart from port 25's. Used by `rcpt bulk` and `rcpt serve`.
+ * test world on loopback) keep theirs apart from port 25's. `onError` hears of the first write that
+ * failed only (the later ones are the same store failing again). Used by `rcpt bulk` and `rcpt serve`,
+ * which then `loadAll()`.
  */
 export function storedHostLimitsFor(
-  store: Pick<JobStore, 'getHostLimits' | 'putHostLimits'>,
+  store: HostLimitsStore,
   options: Pick<VerifyOptions, 'smtpPort'>,
   onError: (error: unknown) => void,
 ): StoredHostLimitsFacts {
   const port = options.smtpPort ?? DEFAULT_SMTP_PORT;
+  let reported = false;
   return new StoredHostLimitsFacts(store, {
     namespace: port === DEFAULT_SMTP_PORT ? '' : `port ${port}`,
-    onError,
+    onError: (error) => {
+      if (reported) return;
+      reported = true;
+      onError(error);
+    },
   });
 }

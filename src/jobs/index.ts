@@ -28,6 +28,7 @@ export {
   StoredHostLimitsFacts,
   mergeHostLimits,
   storedHostLimitsFor,
+  type HostLimitsStore,
   type StoredHostLimitsOptions,
 } from './host-limits.js';
 export { addressKey } from './address-key.js';

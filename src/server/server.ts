@@ -283,15 +283,11 @@ async function openSqliteJobs(
   if (options.db === undefined || isPostgresUrl(options.db)) return null;
   await mkdir(dirname(resolve(options.db)), { recursive: true });
   const store = openSqliteJobStore(options.db);
-  let warned = false;
   const hostLimits = storedHostLimitsFor(store, verifyOptions, (error) => {
-    if (warned) return;
-    warned = true;
     logger.warn({ err: error }, 'could not store learned host limits');
   });
   try {
-    await store.purgeHostLimits();
-    await hostLimits.load(null);
+    await hostLimits.loadAll();
   } catch (error) {
     await store.close();
     throw error;

@@ -2,13 +2,19 @@
  * `StoredHostLimitsFacts` (src/jobs/host-limits.ts) over a real SQLite job store: what `load()` reads is
  * what `known()` answers, a namespace keeps its rows apart, `learned()` answers at once from memory and
  * is in the store after `flush()` (merged with what another run stored meanwhile), and a write that
- * fails is reported, not thrown into the run.
+ * fails is reported, not thrown into the run. `loadAll()` (how `rcpt bulk` and `rcpt serve` start)
+ * deletes the expired rows and loads the rest; `storedHostLimitsFor()` reports the first failed write.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import type { HostLimitsRecord } from '../../../src/index.js';
-import { StoredHostLimitsFacts, openSqliteJobStore } from '../../../src/jobs/index.js';
+import {
+  HOST_LIMITS_TTL_MS,
+  StoredHostLimitsFacts,
+  openSqliteJobStore,
+  storedHostLimitsFor,
+} from '../../../src/jobs/index.js';
 
 const record = (
   budgetSource: HostLimitsRecord['budgetSource'],
@@ -61,5 +67,47 @@ describe('StoredHostLimitsFacts', () => {
     await facts.flush();
     assert.equal(errors.length, 1);
     assert.deepEqual(facts.known('192.0.2.1'), record('penalty', 5));
+  });
+
+  it('loadAll() deletes the expired limits of every namespace and loads the rest of its own', async () => {
+    const store = openSqliteJobStore(':memory:');
+    try {
+      const longAgo = Date.now() - HOST_LIMITS_TTL_MS - 60_000;
+      await store.putHostLimits('192.0.2.1', record('penalty', 8), longAgo);
+      await store.putHostLimits('192.0.2.2 port 2525', record('penalty', 3), longAgo);
+      await store.putHostLimits('192.0.2.3', record('probed', 12));
+      await store.putHostLimits('192.0.2.4 port 2525', record('none', null));
+      const facts = new StoredHostLimitsFacts(store);
+      await facts.loadAll();
+      assert.deepEqual(facts.known('192.0.2.3'), record('probed', 12));
+      assert.equal(facts.known('192.0.2.1'), null, 'expired');
+      assert.equal(facts.known('192.0.2.4'), null, 'another namespace');
+      // Read as of before they expired: only the live rows are left in the store.
+      const kept = await store.getHostLimits(null, longAgo);
+      assert.deepEqual(kept.map((row) => row.key).sort(), ['192.0.2.3', '192.0.2.4 port 2525']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('storedHostLimitsFor() keeps a port apart and reports the first failed write only', async () => {
+    const store = openSqliteJobStore(':memory:');
+    const errors: unknown[] = [];
+    try {
+      const facts = storedHostLimitsFor(store, { smtpPort: 2525 }, (error) => errors.push(error));
+      facts.learned('192.0.2.1', record('penalty', 5));
+      await facts.flush();
+      assert.deepEqual(
+        (await store.getHostLimits(['192.0.2.1'])).map((row) => row.key),
+        ['192.0.2.1 port 2525'],
+      );
+    } finally {
+      await store.close();
+    }
+    const facts = storedHostLimitsFor(store, {}, (error) => errors.push(error));
+    facts.learned('192.0.2.1', record('penalty', 5));
+    facts.learned('192.0.2.2', record('penalty', 4));
+    await facts.flush();
+    assert.equal(errors.length, 1);
   });
 });
