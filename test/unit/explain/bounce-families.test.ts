@@ -6,6 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 
 import { explainBounce } from '../../../src/explain/bounce.js';
 import type { BounceExplanation, BounceRecipient } from '../../../src/explain/bounce-types.js';
@@ -700,16 +701,7 @@ const NOT_BOUNCE_CASES: readonly Case[] = [
   {
     // Apple Mail's unsubscribe (RFC 2369 List-Unsubscribe mailto), as documented by Spam Resource.
     name: "Apple Mail's unsubscribe request is feedback (unsubscribe), not an auto-reply or a bounce",
-    input: message([
-      'From: jo@icloud.example',
-      'To: leave-4711@lists.example.org',
-      'Subject: unsubscribe',
-      'Auto-Submitted: auto-replied',
-      'X-Apple-Unsubscribe: true',
-      'Content-Type: text/plain; charset=UTF-8',
-      '',
-      'Apple Mail sent this email to unsubscribe from the message "December news".',
-    ]),
+    input: readFileSync(new URL('../../fixtures/feedback/apple-unsubscribe.eml', import.meta.url), 'utf8'),
     kind: 'feedback_report',
     feedbackType: 'unsubscribe',
     recipients: [],
