@@ -13,7 +13,7 @@ import { parse } from 'csv-parse/sync';
 
 import { startWorker, type RunningWorker } from '../../src/jobs/postgres/index.js';
 import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, startRcpt } from './helpers.js';
-import { startScaleWorld, type ScaleWorld } from './world.js';
+import { startScaleWorld, worldVerifyOptions, type ScaleWorld } from './world.js';
 
 describe('rcpt bulk and rcpt worker on PostgreSQL', { skip: SKIP_NO_PG }, () => {
   const url = PG_URL ?? '';
@@ -35,11 +35,7 @@ describe('rcpt bulk and rcpt worker on PostgreSQL', { skip: SKIP_NO_PG }, () => 
       url,
       schema,
       verify: {
-        dnsServers: [world.dns.address],
-        smtpPort: world.port,
-        allowPrivateTargets: true,
-        helo: 'probe.rcpt.test',
-        mailFrom: 'verify@rcpt.test',
+        ...worldVerifyOptions(world),
         greylistWaitMs: 500,
         timeoutMs: 10_000,
         localAddress: '127.0.1.9',

@@ -145,11 +145,8 @@ export async function ensureStopped(process: RcptProcess): Promise<void> {
   await process.exited;
 }
 
-/**
- * Stores `addresses` (one row each, in order) as a completely ingested job with these `options` (its
- * recorded `settings`, say) and submits it; its id.
- */
-export async function submitAddresses(
+/** A job of these addresses (one row each, in order), completely ingested with these `options`; its id. */
+export async function storeAddresses(
   cluster: ScaleOut,
   addresses: readonly string[],
   options: Readonly<Record<string, unknown>> = {},
@@ -167,6 +164,55 @@ export async function submitAddresses(
     })),
   );
   await cluster.store.finishIngest(job.id);
-  await cluster.submit(job.id);
   return job.id;
+}
+
+/**
+ * Stores `addresses` as a job with these `options` (its recorded `settings`, say), as `storeAddresses()`
+ * does, and submits it; its id.
+ */
+export async function submitAddresses(
+  cluster: ScaleOut,
+  addresses: readonly string[],
+  options: Readonly<Record<string, unknown>> = {},
+): Promise<string> {
+  const id = await storeAddresses(cluster, addresses, options);
+  await cluster.submit(id);
+  return id;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves once `check()` holds, asking every `pollMs`; throws, naming `what`, after `timeoutMs`. */
+export async function until(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 20_000,
+  pollMs = 20,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(pollMs);
+  }
+}
+
+/** Resolves once the job is done; throws after `timeoutMs`. */
+export function jobDone(cluster: ScaleOut, jobId: string, timeoutMs = 60_000): Promise<void> {
+  return until(
+    `job ${jobId} to finish`,
+    async () => (await cluster.store.getJob(jobId))?.status === 'done',
+    timeoutMs,
+    100,
+  );
+}
+
+/** The job's results counted by verdict, as `[verdict, count]` in verdict order. */
+export async function verdictCounts(url: string, schema: string, jobId: string): Promise<[string, number][]> {
+  const rows = await query<{ verdict: string; n: number }>(
+    url,
+    `SELECT verdict, count(*)::int AS n FROM ${schema}.results WHERE job_id = $1 GROUP BY verdict ORDER BY verdict`,
+    [jobId],
+  );
+  return rows.map((row) => [row.verdict, row.n]);
 }

@@ -15,7 +15,16 @@ import { HOST_LIMITS_TTL_MS } from '../../src/jobs/index.js';
 import { openScaleOut, startWorker, type ScaleOut } from '../../src/jobs/postgres/index.js';
 import { sweepExpired } from '../../src/jobs/postgres/worker.js';
 import { startHiddenBudgetHost } from '../helpers/hidden-budget.js';
-import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, query, submitAddresses } from './helpers.js';
+import {
+  PG_URL,
+  SKIP_NO_PG,
+  dropSchema,
+  freshSchema,
+  jobDone,
+  query,
+  submitAddresses,
+  verdictCounts,
+} from './helpers.js';
 
 const HOST = '127.0.12.1';
 /** The host's soft limit: the reply after the 12th refusal of a session is delayed by a second. */
@@ -70,23 +79,11 @@ describe('learned host limits across scale-out workers', { skip: SKIP_NO_PG }, (
     const worker = await startWorker({ url, schema, verify, pollMs: 100, leaseMs: 2_000 });
     try {
       const jobId = await submitAddresses(cluster, addresses);
-      const deadline = Date.now() + 90_000;
-      while ((await cluster.store.getJob(jobId))?.status !== 'done') {
-        assert.ok(Date.now() < deadline, 'the job finishes');
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      const rows = await query<{ verdict: string; n: number }>(
-        url,
-        `SELECT verdict, count(*)::int AS n FROM ${schema}.results WHERE job_id = $1 GROUP BY verdict ORDER BY verdict`,
-        [jobId],
-      );
-      assert.deepEqual(
-        rows.map((row) => [row.verdict, row.n]),
-        [
-          ['deliverable', addresses.length / 2],
-          ['undeliverable', addresses.length / 2],
-        ],
-      );
+      await jobDone(cluster, jobId, 90_000);
+      assert.deepEqual(await verdictCounts(url, schema, jobId), [
+        ['deliverable', addresses.length / 2],
+        ['undeliverable', addresses.length / 2],
+      ]);
     } finally {
       await worker.stop();
     }

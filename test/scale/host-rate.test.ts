@@ -17,7 +17,16 @@ import {
   type RunningWorker,
   type ScaleOut,
 } from '../../src/jobs/postgres/index.js';
-import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, query, submitAddresses } from './helpers.js';
+import {
+  PG_URL,
+  SKIP_NO_PG,
+  dropSchema,
+  freshSchema,
+  jobDone,
+  query,
+  submitAddresses,
+  verdictCounts,
+} from './helpers.js';
 
 const WINDOW_MS = 1_500;
 const CEILING = 8;
@@ -117,23 +126,11 @@ describe('hostRate across scale-out workers', { skip: SKIP_NO_PG }, () => {
         handedOver.push({ host: lease.host, at: performance.now() });
         workers.splice(workers.indexOf(holder), 1, await start());
       }
-      const deadline = Date.now() + 90_000;
-      while ((await cluster.store.getJob(jobId))?.status !== 'done') {
-        assert.ok(Date.now() < deadline, 'the job finishes');
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-      const rows = await query<{ verdict: string; n: number }>(
-        url,
-        `SELECT verdict, count(*)::int AS n FROM ${schema}.results WHERE job_id = $1 GROUP BY verdict ORDER BY verdict`,
-        [jobId],
-      );
-      assert.deepEqual(
-        rows.map((row) => [row.verdict, row.n]),
-        [
-          ['deliverable', (PER_HOST * 3 * 3) / 4],
-          ['undeliverable', (PER_HOST * 3) / 4],
-        ],
-      );
+      await jobDone(cluster, jobId, 90_000);
+      assert.deepEqual(await verdictCounts(url, schema, jobId), [
+        ['deliverable', (PER_HOST * 3 * 3) / 4],
+        ['undeliverable', (PER_HOST * 3) / 4],
+      ]);
     } finally {
       await Promise.all(workers.map((worker) => worker.stop()));
     }

@@ -24,8 +24,16 @@ import {
 import type { VerifyOptions } from '../../src/index.js';
 import { createLogger } from '../../src/server/logger.js';
 import { startServer } from '../../src/server/server.js';
-import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, startRcpt, submitAddresses } from './helpers.js';
-import { startScaleWorld, worldFlags, type ScaleWorld } from './world.js';
+import {
+  PG_URL,
+  SKIP_NO_PG,
+  dropSchema,
+  freshSchema,
+  jobDone,
+  startRcpt,
+  submitAddresses,
+} from './helpers.js';
+import { startScaleWorld, worldFlags, worldVerifyOptions, type ScaleWorld } from './world.js';
 
 /** The HELO recorded with a job. */
 async function heloOf(cluster: ScaleOut, id: string): Promise<unknown> {
@@ -64,13 +72,7 @@ describe('a worker verifies each job with the settings recorded with it', { skip
     });
     cluster = await openScaleOut(url, { schema, supervise: false });
     wrongPort = await closedPort();
-    worldVerify = {
-      dnsServers: [world.dns.address],
-      smtpPort: world.port,
-      allowPrivateTargets: true,
-      helo: 'probe.rcpt.test',
-      mailFrom: 'verify@rcpt.test',
-    };
+    worldVerify = worldVerifyOptions(world);
     // This worker's flags contradict the jobs': another SMTP port (nothing listens there), HELO and
     // MAIL FROM. Its DNS server and private-target allowance agree.
     worker = await startWorker({
@@ -153,10 +155,7 @@ describe('a worker verifies each job with the settings recorded with it', { skip
         '--mail-from': 'verify@rcpt.test',
         '--allow-private-targets': true,
       });
-      const deadline = Date.now() + 60_000;
-      while ((await cluster.store.getJob(id))?.status !== 'done' && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await jobDone(cluster, id);
       const ndjson = await (await fetch(`${server.url}/v1/jobs/${id}/results?format=ndjson`)).text();
       const verdicts = ndjson
         .trim()
@@ -309,12 +308,7 @@ describe('a worker keeping one verifier for many sets of settings', { skip: SKIP
         ),
       ),
     );
-    const deadline = Date.now() + 90_000;
-    for (const id of ids) {
-      while ((await cluster.store.getJob(id))?.status !== 'done' && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
+    for (const id of ids) await jobDone(cluster, id, 90_000);
     for (const [i, id] of ids.entries()) {
       const results = new Map<string, string>();
       for await (const item of cluster.store.readOutput(id)) {

@@ -13,7 +13,7 @@ import { runJob } from '../../src/jobs/index.js';
 import { openPgJobStore, type PgJobStore } from '../../src/jobs/postgres/index.js';
 import { describeJobStoreContract, jobItem } from '../helpers/job-store-contract.js';
 import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, query } from './helpers.js';
-import { startScaleWorld } from './world.js';
+import { startScaleWorld, worldVerifyOptions } from './world.js';
 
 describeJobStoreContract(
   'openPgJobStore',
@@ -106,11 +106,7 @@ describe('openPgJobStore', { skip: SKIP_NO_PG }, () => {
   it('runs a job in-process with runJob(), as the SQLite store does', async () => {
     const world = await startScaleWorld({ size: 300, hostCount: 6, domainCount: 40, latencyMs: 1 });
     const verifier = createVerifier({
-      dnsServers: [world.dns.address],
-      smtpPort: world.port,
-      allowPrivateTargets: true,
-      helo: 'probe.rcpt.test',
-      mailFrom: 'verify@rcpt.test',
+      ...worldVerifyOptions(world),
       greylistWaitMs: 700,
       timeoutMs: 10_000,
     });

@@ -23,7 +23,6 @@ import { after, afterEach, before, describe, it } from 'node:test';
 
 import pg from 'pg';
 
-import { addressKey } from '../../src/jobs/index.js';
 import { openScaleOut } from '../../src/jobs/postgres/index.js';
 import {
   PG_URL,
@@ -33,6 +32,8 @@ import {
   freshSchema,
   query,
   startRcpt,
+  storeAddresses,
+  until,
   type RcptProcess,
 } from './helpers.js';
 import { startScaleWorld, worldFlags, type ScaleWorld } from './world.js';
@@ -41,8 +42,6 @@ const LEASE_MS = 1_000;
 /** A worker plans and verifies these 60 addresses in about a second; without the fix, never. */
 const FINISH_WITHIN_MS = 15_000;
 const SIZE = 60;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** How a test feeds the process that stores the job: all but the last line, then the rest. */
 interface Storer {
@@ -116,14 +115,6 @@ describe('a job stored but not yet submitted when its storer is killed', { skip:
     await client.connect();
     clients.push(client);
     return client;
-  }
-
-  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(20);
-    }
   }
 
   /** Waits until a session of an rcpt process waits for a lock in a statement matching `pattern`. */
@@ -284,20 +275,8 @@ describe('a job stored but not yet submitted when its storer is killed', { skip:
     const schema = newSchema();
     const cluster = await openScaleOut(url, { schema, supervise: false });
     try {
-      const job = await cluster.store.createJob({});
-      await cluster.store.addItems(
-        job.id,
-        list.map((input, i) => ({
-          row: i + 1,
-          line: i + 1,
-          input,
-          key: addressKey(input),
-          fields: null,
-          error: null,
-        })),
-      );
-      // Submitted by the ingest.
-      await cluster.store.finishIngest(job.id);
+      // Stored whole, so submitted by the ingest (finishIngest).
+      const jobId = await storeAddresses(cluster, list);
       // No result can be written meanwhile, so the job stays planned and running while the worker takes
       // the next two entries (a job already done would be skipped anyway).
       const results = await connect();
@@ -307,8 +286,8 @@ describe('a job stored but not yet submitted when its storer is killed', { skip:
       const only = worker(schema, 1);
       await only.waitFor((line) => line.type === 'planned');
       // Submitted twice more, as `rcpt serve` (after ingesting) and `rcpt bulk --resume` do.
-      await cluster.submit(job.id);
-      await cluster.submit(job.id);
+      await cluster.submit(jobId);
+      await cluster.submit(jobId);
       // An entry is taken with its plan lease, and the lease let go once the entry is dealt with.
       await until('both entries to be taken and dealt with', async () => {
         const [row] = await query<{ n: number }>(
@@ -319,7 +298,7 @@ describe('a job stored but not yet submitted when its storer is killed', { skip:
         return Number(row?.n) === 0;
       });
       await results.query('ROLLBACK');
-      await verifiedOnce(schema, job.id, rcptsBefore);
+      await verifiedOnce(schema, jobId, rcptsBefore);
       only.child.kill('SIGTERM');
       await only.waitFor((line) => line.type === 'stopped');
       const planned = only.lines.filter((line) => line.type === 'planned');

@@ -14,7 +14,7 @@ import { startWorker, type RunningWorker } from '../../src/jobs/postgres/index.j
 import { createLogger } from '../../src/server/logger.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema } from './helpers.js';
-import { startScaleWorld, type ScaleWorld } from './world.js';
+import { startScaleWorld, worldVerifyOptions, type ScaleWorld } from './world.js';
 
 const KEY = 'webhook-scale-key-0123456789abcdef';
 const SECRET = createHmac('sha256', KEY).update('rcpt-webhook-v1').digest('hex');
@@ -31,11 +31,7 @@ describe('webhooks of a job that rcpt worker verifies on PostgreSQL', { skip: SK
   before(async () => {
     world = await startScaleWorld({ size: 40, hostCount: 5, domainCount: 10, latencyMs: 1 });
     const verify = {
-      dnsServers: [world.dns.address],
-      smtpPort: world.port,
-      allowPrivateTargets: true,
-      helo: 'probe.rcpt.test',
-      mailFrom: 'verify@rcpt.test',
+      ...worldVerifyOptions(world),
       greylistWaitMs: 300,
       timeoutMs: 10_000,
     };

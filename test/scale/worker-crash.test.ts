@@ -29,6 +29,8 @@ import {
   freshSchema,
   query,
   startRcpt,
+  storeAddresses,
+  until,
   type RcptProcess,
 } from './helpers.js';
 import { startScaleWorld, worldFlags, type ScaleWorld } from './world.js';
@@ -36,8 +38,6 @@ import { startScaleWorld, worldFlags, type ScaleWorld } from './world.js';
 const LEASE_MS = 1_000;
 /** Well under pg-boss's expiry of an active entry (15 minutes; 10 for a plan). */
 const FINISH_WITHIN_MS = 30_000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('a worker killed at a hand-over point', { skip: SKIP_NO_PG }, () => {
   const url = PG_URL ?? '';
@@ -101,21 +101,7 @@ describe('a worker killed at a hand-over point', { skip: SKIP_NO_PG }, () => {
 
   /** A job of these addresses, stored whole (not submitted). */
   async function storeJob(addresses: readonly string[]): Promise<string> {
-    const store = (cluster as ScaleOut).store;
-    const job = await store.createJob({});
-    await store.addItems(
-      job.id,
-      addresses.map((input, i) => ({
-        row: i + 1,
-        line: i + 1,
-        input,
-        key: addressKey(input),
-        fields: null,
-        error: null,
-      })),
-    );
-    await store.finishIngest(job.id);
-    return job.id;
+    return storeAddresses(cluster as ScaleOut, addresses);
   }
 
   async function status(jobId: string): Promise<{ status: string; planned: boolean; done: number }> {
@@ -125,14 +111,6 @@ describe('a worker killed at a hand-over point', { skip: SKIP_NO_PG }, () => {
       [jobId],
     );
     return row ?? { status: 'missing', planned: false, done: 0 };
-  }
-
-  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(20);
-    }
   }
 
   /** Resolves when the job is done, every address with the world's verdict; fails after FINISH_WITHIN_MS. */

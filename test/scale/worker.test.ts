@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 
 import type { VerifyOptions } from '../../src/index.js';
 import { openScaleOut, startWorker, type ScaleOut } from '../../src/jobs/postgres/index.js';
-import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, query, submitAddresses } from './helpers.js';
-import { startScaleWorld, type ScaleWorld } from './world.js';
+import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, jobDone, query, submitAddresses } from './helpers.js';
+import { startScaleWorld, worldVerifyOptions, type ScaleWorld } from './world.js';
 
 describe('startWorker', { skip: SKIP_NO_PG }, () => {
   const url = PG_URL ?? '';
@@ -22,11 +22,7 @@ describe('startWorker', { skip: SKIP_NO_PG }, () => {
     world = await startScaleWorld({ size: 400, hostCount: 5, domainCount: 20, latencyMs: 1 });
     cluster = await openScaleOut(url, { schema, supervise: false });
     verify = {
-      dnsServers: [world.dns.address],
-      smtpPort: world.port,
-      allowPrivateTargets: true,
-      helo: 'probe.rcpt.test',
-      mailFrom: 'verify@rcpt.test',
+      ...worldVerifyOptions(world),
       greylistWaitMs: 400,
       timeoutMs: 10_000,
     };
@@ -40,14 +36,7 @@ describe('startWorker', { skip: SKIP_NO_PG }, () => {
 
   const submit = (addresses: readonly string[]): Promise<string> => submitAddresses(cluster, addresses);
 
-  async function finished(jobId: string, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if ((await cluster.store.getJob(jobId))?.status === 'done') return;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.fail(`job ${jobId} did not finish`);
-  }
+  const finished = (jobId: string): Promise<void> => jobDone(cluster, jobId);
 
   it('leaves a host alone while another worker holds its lease, and takes it when the lease runs out', async () => {
     const host = '127.0.10.1';

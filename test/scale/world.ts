@@ -13,6 +13,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 
 import { startDnsServer, type DnsServer, type DnsZones } from '../../src/demo/dns-server.js';
+import type { VerifyOptions } from '../../src/index.js';
 import { seeded } from '../helpers/seeded.js';
 
 export interface HostStats {
@@ -266,4 +267,15 @@ export function worldFlags(world: ScaleWorld): string[] {
     '--mail-from',
     'verify@rcpt.test',
   ];
+}
+
+/** `worldFlags()` as the verify options of a worker or a verifier started in the test process. */
+export function worldVerifyOptions(world: ScaleWorld): VerifyOptions {
+  return {
+    dnsServers: [world.dns.address],
+    smtpPort: world.port,
+    allowPrivateTargets: true,
+    helo: 'probe.rcpt.test',
+    mailFrom: 'verify@rcpt.test',
+  };
 }
