@@ -3,9 +3,24 @@
  * sim-MTA on loopback with Postfix's soft and hard error limits (every reply from the `soft`th refusal
  * on is a second late, `421` at twice that) behind a greeting that does not say Postfix, so rcpt has to
  * learn them; and a DNS server on loopback pointing each of `domains` at it (its MX `mx.<first domain>`).
+ * `halfKnown()` makes the lists those tests verify, `isKnown()` says which of their mailboxes exist.
  */
 import { startSimMta, type SimMta } from '../../bench/sim-mta.js';
 import { startDnsServer, type DnsServer, type DnsZones } from '../../src/demo/dns-server.js';
+
+/** Whether a mailbox of a `halfKnown()` list exists: its local part ends in `.ok`. */
+export const isKnown = (address: string): boolean => address.includes('.ok@');
+
+/**
+ * `count` addresses at `domain`, every other one unknown, in the order a job reads them (by address):
+ * `0000.ok`, `0001.no`, … after `prefix` (lists of several jobs kept distinct).
+ */
+export function halfKnown(domain: string, count: number, prefix = ''): string[] {
+  return Array.from(
+    { length: count },
+    (_, i) => `${prefix}${String(i).padStart(4, '0')}.${i % 2 === 1 ? 'no' : 'ok'}@${domain}`,
+  );
+}
 
 export interface HiddenBudgetOptions {
   /** The MX host's loopback address (each test file its own). */

@@ -17,7 +17,7 @@ import Database from 'better-sqlite3';
 import type { SimMta } from '../../bench/sim-mta.js';
 import type { DnsServer } from '../../src/demo/dns-server.js';
 import type { HostLimitsRecord } from '../../src/index.js';
-import { startHiddenBudgetHost } from '../helpers/hidden-budget.js';
+import { halfKnown, isKnown, startHiddenBudgetHost } from '../helpers/hidden-budget.js';
 import { runCli } from '../helpers/run-cli.js';
 import { loopbackFlags } from '../helpers/world-options.js';
 
@@ -25,15 +25,8 @@ const HOST = '127.0.6.2';
 /** The host's soft limit: the reply after the 12th refusal of a session is delayed by a second. */
 const SOFT = 12;
 const ADDRESSES = 900;
-/**
- * Every other address is unknown, in the order the job reads them (by address): `0000.ok`, `0001.no`, …
- * (a run stopped part-way leaves the same mix for its resume).
- */
-const addresses = Array.from(
-  { length: ADDRESSES },
-  (_, i) => `${String(i).padStart(4, '0')}.${i % 2 === 1 ? 'no' : 'ok'}@hidden.test`,
-);
-const isKnown = (address: string) => address.includes('.ok@');
+/** Every other address is unknown, in the order the job reads them (a run stopped part-way leaves the same mix for its resume). */
+const addresses = halfKnown('hidden.test', ADDRESSES);
 
 let dns: DnsServer;
 let hidden: SimMta;

@@ -14,7 +14,7 @@ import type { HostLimitsRecord, VerifyOptions } from '../../src/index.js';
 import { HOST_LIMITS_TTL_MS } from '../../src/jobs/index.js';
 import { openScaleOut, startWorker, type ScaleOut } from '../../src/jobs/postgres/index.js';
 import { sweepExpired } from '../../src/jobs/postgres/worker.js';
-import { startHiddenBudgetHost } from '../helpers/hidden-budget.js';
+import { halfKnown, isKnown, startHiddenBudgetHost } from '../helpers/hidden-budget.js';
 import {
   PG_URL,
   SKIP_NO_PG,
@@ -30,14 +30,6 @@ const HOST = '127.0.12.1';
 /** The host's soft limit: the reply after the 12th refusal of a session is delayed by a second. */
 const SOFT = 12;
 
-/** `count` addresses at `domain`, every other one unknown, in key order. */
-function list(domain: string, count: number): string[] {
-  return Array.from(
-    { length: count },
-    (_, i) => `${String(i).padStart(4, '0')}.${i % 2 === 1 ? 'no' : 'ok'}@${domain}`,
-  );
-}
-
 describe('learned host limits across scale-out workers', { skip: SKIP_NO_PG }, () => {
   const url = PG_URL ?? '';
   const schema = freshSchema('limits');
@@ -51,7 +43,7 @@ describe('learned host limits across scale-out workers', { skip: SKIP_NO_PG }, (
       host: HOST,
       soft: SOFT,
       domains: ['hidden.test', 'hidden-b.test', 'hidden-c.test'],
-      exists: (address) => address.includes('.ok@'),
+      exists: isKnown,
     }));
     cluster = await openScaleOut(url, { schema, supervise: false });
     verify = {
@@ -107,13 +99,13 @@ describe('learned host limits across scale-out workers', { skip: SKIP_NO_PG }, (
   };
 
   it('a second worker reaching a host the first one learned draws no learning penalty', async () => {
-    const first = await workerRun(list('hidden.test', 300));
+    const first = await workerRun(halfKnown('hidden.test', 300));
     assert.ok(first.slept >= 1, 'the first worker paid for the budget with a delayed reply');
     const learned = await storedRecord();
     assert.equal(learned?.budgetSource, 'penalty', JSON.stringify(learned));
     assert.equal(learned.errorBudget, SOFT - 1);
 
-    const second = await workerRun(list('hidden-b.test', 300));
+    const second = await workerRun(halfKnown('hidden-b.test', 300));
     assert.equal(second.slept, 0, `the second worker drew ${second.slept} delayed replies`);
     assert.equal(second.hardLimitHits, 0);
     assert.ok(second.refusals >= 4 * SOFT, `${second.refusals} refusals`);
@@ -121,7 +113,7 @@ describe('learned host limits across scale-out workers', { skip: SKIP_NO_PG }, (
 
     // Without what the first one stored, a worker pays again.
     await query(url, `DELETE FROM ${schema}.host_limits`);
-    const unaware = await workerRun(list('hidden-c.test', 300));
+    const unaware = await workerRun(halfKnown('hidden-c.test', 300));
     assert.ok(unaware.slept >= 1, `a worker without the stored limits drew ${unaware.slept} delayed replies`);
   });
 

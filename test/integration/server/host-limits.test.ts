@@ -18,19 +18,14 @@ import type { SimMta } from '../../../bench/sim-mta.js';
 import type { DnsServer } from '../../../src/demo/dns-server.js';
 import type { HostLimitsRecord } from '../../../src/index.js';
 import { startServer, type RunningServer } from '../../../src/server/server.js';
-import { startHiddenBudgetHost } from '../../helpers/hidden-budget.js';
+import { halfKnown, isKnown, startHiddenBudgetHost } from '../../helpers/hidden-budget.js';
 import { JSON_TYPE, KEY_A, capturedLogger } from './helpers.js';
 
 const HOST = '127.0.6.3';
 /** The host's soft limit: the reply after the 12th refusal of a session is delayed by a second. */
 const SOFT = 12;
-const isKnown = (address: string) => address.includes('.ok@');
 /** `count` addresses of a job, every other one unknown, distinct per job. */
-const list = (job: string, count: number) =>
-  Array.from(
-    { length: count },
-    (_, i) => `${job}${String(i).padStart(4, '0')}.${i % 2 === 1 ? 'no' : 'ok'}@hidden.test`,
-  );
+const list = (job: string, count: number) => halfKnown('hidden.test', count, job);
 
 let dns: DnsServer;
 let hidden: SimMta;
