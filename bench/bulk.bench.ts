@@ -5,7 +5,9 @@
  *
  * Prints, for both: addresses per second, CPU time per address (process.cpuUsage() around the run,
  * user + system, divided by the addresses verified; the world's thread is in the same process and
- * counted too), connections, RCPTs and round trips per address (counted at the
+ * counted too: the series docs/bulk.md records), then the same split by thread (the world's thread,
+ * measured in that thread; the rest, rcpt's, split into its main thread and V8's and libuv's
+ * background threads: thread-cpu.ts), connections, RCPTs and round trips per address (counted at the
  * servers), peak connections per host, and the penalties drawn (replies delayed by a soft error
  * limit, `421 too many errors` disconnects, refusals of our sender), by the kind of error budget the
  * host has (Postfix's, announced in its greeting; the same unannounced; none); then this world's lower
@@ -38,6 +40,7 @@ import { performance } from 'node:perf_hooks';
 import { createVerifier, type VerifyOptions, type VerifyResult } from '../src/index.js';
 import { startDante } from '../test/helpers/dante.js';
 import { POSTFIX_LIMITS } from './bulk-world.js';
+import { threadCpuMicros } from './thread-cpu.js';
 import { startWorldThread, type HostStats, type ThreadWorld } from './world-thread.js';
 
 const { values } = parseArgs({
@@ -330,6 +333,9 @@ async function main(): Promise<number> {
       name: string;
       ms: number;
       cpuMs: number;
+      /** The world's thread's share of cpuMs, and the main thread's; null where unknown. */
+      worldCpuMs: number | null;
+      mainCpuMs: number | null;
       counts: Counted;
       results: Map<string, VerifyResult>;
     }[] = [];
@@ -340,13 +346,17 @@ async function main(): Promise<number> {
     let rcptStart: HostStats[] | null = null;
     let rcptEnd: HostStats[] | null = null;
     for (const [name, run] of values['rcpt-only'] ? all.slice(0, 1) : all) {
+      const worldCpu = await world.cpuMicros();
       const cpu = process.cpuUsage();
+      const mainCpu = threadCpuMicros();
       await world.resetPeaks();
       const before = await world.stats();
       const started = performance.now();
       const results = await run(world, options);
       const ms = performance.now() - started;
       const used = process.cpuUsage(cpu);
+      const mainUsed = threadCpuMicros();
+      const worldUsed = await world.cpuMicros();
       const after = await world.stats();
       if (run === runRcpt) {
         rcptStart = before;
@@ -356,6 +366,8 @@ async function main(): Promise<number> {
         name,
         ms,
         cpuMs: (used.user + used.system) / 1000,
+        worldCpuMs: worldCpu === null || worldUsed === null ? null : (worldUsed - worldCpu) / 1000,
+        mainCpuMs: mainCpu === null || mainUsed === null ? null : (mainUsed - mainCpu) / 1000,
         counts: counted(before, after),
         results,
       });
@@ -387,6 +399,22 @@ async function main(): Promise<number> {
           `${String(counts.sleptReplies).padStart(6)} ${String(counts.hardLimitHits).padStart(5)} ` +
           `${String(counts.mailRefusals).padStart(13)} ` +
           `${fmt(cpuMs / 1000, 1).padStart(6)} ${fmt((cpuMs * 1000) / results.size, 0).padStart(12)}`,
+      );
+    }
+    console.log('');
+    console.log(
+      'CPU per address by thread (cpu µs/addr above is the whole process: every thread, the world included):',
+    );
+    for (const { name, cpuMs, worldCpuMs, mainCpuMs, results } of runs) {
+      const perAddress = (ms: number) => fmt((ms * 1000) / results.size, 0);
+      if (worldCpuMs === null || mainCpuMs === null) {
+        console.log(`  ${name}: threads unknown on this system`);
+        continue;
+      }
+      console.log(
+        `  ${name.padEnd(24)} ${perAddress(cpuMs)} µs = the world's thread ${perAddress(worldCpuMs)} + rcpt ` +
+          `${perAddress(cpuMs - worldCpuMs)} (its main thread ${perAddress(mainCpuMs)}, V8 and libuv threads ` +
+          `${perAddress(cpuMs - worldCpuMs - mainCpuMs)})`,
       );
     }
     const [rcpt, naive] = runs;

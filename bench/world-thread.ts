@@ -26,6 +26,8 @@ export interface ThreadWorld {
   /** The hosts as they were when the world started. */
   readonly hosts: readonly HostStats[];
   stats(): Promise<HostStats[]>;
+  /** CPU time of the world's thread so far, in microseconds (thread-cpu.ts); `null` where unknown. */
+  cpuMicros(): Promise<number | null>;
   resetPeaks(): Promise<void>;
   close(): Promise<void>;
 }
@@ -54,6 +56,7 @@ export async function startWorldThread(count: number, latencyMs: number): Promis
     addresses: ready.addresses,
     hosts: ready.stats,
     stats: async () => (await ask<{ stats: HostStats[] }>('stats', 'stats')).stats,
+    cpuMicros: async () => (await ask<{ cpuMicros: number | null }>('stats', 'stats')).cpuMicros,
     resetPeaks: async () => {
       await ask('resetPeaks', 'ok');
     },

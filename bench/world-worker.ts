@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { startBenchWorld } from './bulk-world.js';
+import { threadCpuMicros } from './thread-cpu.js';
 
 interface Setup {
   readonly count: number;
@@ -32,7 +33,7 @@ port.on('message', (message: { type: 'stats' | 'resetPeaks' | 'close' }) => {
     for (const { mta } of world.hosts) mta.stats.peak = mta.stats.open;
     port.postMessage({ type: 'ok' });
   } else if (message.type === 'stats') {
-    port.postMessage({ type: 'stats', stats: stats() });
+    port.postMessage({ type: 'stats', stats: stats(), cpuMicros: threadCpuMicros() });
   } else {
     void world.close().then(() => {
       port.postMessage({ type: 'closed' });
