@@ -183,6 +183,7 @@ export function formatBounce(explained: BounceExplanation, source: string): stri
 /** Where a feedback report named the person, in words. */
 const FEEDBACK_SOURCE_TEXT: Record<FeedbackSource, string> = {
   'original-rcpt-to': "the report's Original-Rcpt-To",
+  'removal-recipient': "the report's Removal-Recipient",
   'original-to': "the reported message's To",
   ses: "Amazon SES's complainedRecipients",
   jmrp: 'X-HmXmrOriginalRecipient',

@@ -7,13 +7,26 @@ import { addressesIn } from './bounce-text.js';
 import type { FeedbackRecipient, FeedbackSource } from './bounce-types.js';
 
 /**
+ * Feedback types of the ARF drafts before RFC 5965 (draft-shafranovich-feedback-report, 2005–2009)
+ * that ask for the recipient's removal: `opt-out` (from the sender's mail) and `opt-out-list` (from
+ * one list). RFC 5965 registered neither, but reports written to the drafts still carry them; Sympa's
+ * bounce handler (`BounceMessage.pm`) unsubscribes the recipient on either.
+ */
+export const UNSUBSCRIBE_FEEDBACK_TYPES: ReadonlySet<string> = new Set(['opt-out', 'opt-out-list']);
+
+/**
  * Feedback types that mean the recipient wants no more of the sender's mail, so the address goes on
  * the suppression list: RFC 5965 §7.3 `abuse` (unsolicited mail or other abuse) and `fraud` (fraud or
  * phishing), and an unsubscribe request. `virus`, `other`, RFC 6591's `auth-failure` (the message
  * failed authentication) and RFC 6430's `not-spam` (the reporter says it is *not* spam) say nothing
  * of the kind.
  */
-export const SUPPRESSING_FEEDBACK_TYPES: ReadonlySet<string> = new Set(['abuse', 'fraud', 'unsubscribe']);
+export const SUPPRESSING_FEEDBACK_TYPES: ReadonlySet<string> = new Set([
+  'abuse',
+  'fraud',
+  'unsubscribe',
+  ...UNSUBSCRIBE_FEEDBACK_TYPES,
+]);
 
 /** A local part that stands for one the reporter hid. */
 const REDACTED_LOCAL =
@@ -65,19 +78,31 @@ export function headerBlock(text: string): string {
 
 /**
  * An RFC 5965 report's recipients: its `Original-Rcpt-To` fields (§3.2, one per recipient of the
- * reported message, in the `message/feedback-report` part), else the `To` of the reported message
- * (§2 (e): the third part is the message or its headers) when it names one address: with several, the
- * report does not say which of them complained.
+ * reported message, in the `message/feedback-report` part); else, or when those are all redacted, the
+ * `Removal-Recipient` fields of the ARF drafts before RFC 5965 (draft-shafranovich-feedback-report:
+ * the address to remove from further mail, as in the drafts' sample report; RFC 5965 does not define
+ * it); else the `To` of the reported message (§2 (e): the third part is the message or its headers)
+ * when it names one address: with several, the report does not say which of them complained.
  */
 export function arfRecipients(
   report: string,
   original: string | null,
   date: string | null,
 ): FeedbackRecipient[] {
-  const named = headerValues(report, 'original-rcpt-to').flatMap((value) =>
-    recipientsIn(value, 'original-rcpt-to', date),
+  const named = unique(
+    headerValues(report, 'original-rcpt-to').flatMap((value) =>
+      recipientsIn(value, 'original-rcpt-to', date),
+    ),
   );
-  if (named.length > 0) return unique(named);
+  if (named.some((recipient) => !recipient.redacted)) return named;
+  const removal = unique(
+    headerValues(report, 'removal-recipient').flatMap((value) =>
+      recipientsIn(value, 'removal-recipient', date),
+    ),
+  );
+  if (removal.some((recipient) => !recipient.redacted)) return removal;
+  if (named.length > 0) return named;
+  if (removal.length > 0) return removal;
   if (original === null) return [];
   const to = headerValues(headerBlock(original), 'to').flatMap((value) =>
     recipientsIn(value, 'original-to', date),

@@ -75,11 +75,13 @@ export interface BounceRecipient {
 
 /**
  * Where a feedback report names the person it is about: RFC 5965 §3.2 `Original-Rcpt-To`
- * (`original-rcpt-to`), else the reported message's `To` (`original-to`); an Amazon SES complaint's
+ * (`original-rcpt-to`), else the pre-RFC 5965 ARF drafts' `Removal-Recipient` (`removal-recipient`),
+ * else the reported message's `To` (`original-to`); an Amazon SES complaint's
  * `complainedRecipients` (`ses`); Microsoft JMRP's `X-HmXmrOriginalRecipient` (`jmrp`); the sender of
  * an unsubscribe request (`from`).
  */
-export type FeedbackSource = 'original-rcpt-to' | 'original-to' | 'ses' | 'jmrp' | 'from';
+export type FeedbackSource =
+  'original-rcpt-to' | 'removal-recipient' | 'original-to' | 'ses' | 'jmrp' | 'from';
 
 /** One person a feedback report is about: who complained, or who asked to be unsubscribed. */
 export interface FeedbackRecipient {

@@ -7,13 +7,13 @@
  * report, an Amazon SES complaint) or asked to be unsubscribed: they asked for no more mail, so they
  * are suppressed, as every sending service does; a redacted address gives no row.
  */
-import { SUPPRESSING_FEEDBACK_TYPES } from './bounce-feedback.js';
+import { SUPPRESSING_FEEDBACK_TYPES, UNSUBSCRIBE_FEEDBACK_TYPES } from './bounce-feedback.js';
 import type { BounceExplanation } from './bounce-types.js';
 
 /**
  * The reasons of feedback rows. They are the suppression list's own, not `verify`'s (no probe can
  * learn that someone complained): `complained` for an abuse or fraud report, `unsubscribed` for an
- * unsubscribe request.
+ * unsubscribe request or a pre-RFC 5965 `opt-out` / `opt-out-list` report.
  */
 export const FEEDBACK_REASONS = ['complained', 'unsubscribed'] as const;
 export type FeedbackReason = (typeof FEEDBACK_REASONS)[number];
@@ -27,7 +27,7 @@ export function feedbackReason(explained: BounceExplanation): FeedbackReason | n
   if (explained.kind !== 'feedback_report' || type === null || !SUPPRESSING_FEEDBACK_TYPES.has(type)) {
     return null;
   }
-  return type === 'unsubscribe' ? 'unsubscribed' : 'complained';
+  return type === 'unsubscribe' || UNSUBSCRIBE_FEEDBACK_TYPES.has(type) ? 'unsubscribed' : 'complained';
 }
 
 export interface SuppressionRow {

@@ -95,9 +95,9 @@ const BounceRecipientSchema = z
 const FeedbackRecipientSchema = z
   .object({
     address: z.string(),
-    source: z.enum(['original-rcpt-to', 'original-to', 'ses', 'jmrp', 'from']).openapi({
+    source: z.enum(['original-rcpt-to', 'removal-recipient', 'original-to', 'ses', 'jmrp', 'from']).openapi({
       description:
-        "Where the report names the person: RFC 5965 Original-Rcpt-To, the reported message's To, SES complainedRecipients, JMRP X-HmXmrOriginalRecipient, an unsubscribe request's From",
+        "Where the report names the person: RFC 5965 Original-Rcpt-To, the pre-RFC 5965 ARF drafts' Removal-Recipient, the reported message's To, SES complainedRecipients, JMRP X-HmXmrOriginalRecipient, an unsubscribe request's From",
     }),
     redacted: z.boolean().openapi({ description: 'The reporter hid the address (RFC 6590)' }),
     date: z.string().nullable().openapi({ description: 'When the complaint or request was made, ISO 8601' }),

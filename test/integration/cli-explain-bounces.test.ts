@@ -154,6 +154,14 @@ describe('rcpt explain: bounce messages', () => {
       ['uma@example.com', 'unsubscribed', 'unsubscribe', 'remove_address', 'true', 'apple-unsubscribe.eml'],
       ['olga@example.com', 'complained', 'abuse', 'remove_address', 'true', 'arf-original-rcpt-to.eml'],
       ['paul@example.org', 'complained', 'abuse', 'remove_address', 'true', 'arf-original-to.eml'],
+      [
+        'quentin@isp.example',
+        'unsubscribed',
+        'opt-out-list',
+        'remove_address',
+        'true',
+        'arf-removal-recipient.eml',
+      ],
       ['rosa@example.com', 'complained', 'abuse', 'remove_address', 'true', 'ses-complaint.eml'],
       ['sam@example.org', 'complained', 'abuse', 'remove_address', 'true', 'ses-complaint.eml'],
     ];
@@ -165,8 +173,8 @@ describe('rcpt explain: bounce messages', () => {
       rows.map((row) => [row.address, row.reason, row.category, row.action, row.suppress, row.source]),
       expected,
     );
-    assert.equal(rows[3]?.date, '2026-12-01T10:59:58.000Z', "an SES complaint's own timestamp");
-    assert.match(csv.stderr, /6 messages \(5 feedback_report, 1 auto_reply\), 5 rows, 5 to suppress/);
+    assert.equal(rows[4]?.date, '2026-12-01T10:59:58.000Z', "an SES complaint's own timestamp");
+    assert.match(csv.stderr, /7 messages \(6 feedback_report, 1 auto_reply\), 6 rows, 6 to suppress/);
     const ndjson = await runCli(['explain', feedback, '--format', 'ndjson']);
     assert.equal(ndjson.code, 0, ndjson.stderr);
     const objects = ndjson.stdout

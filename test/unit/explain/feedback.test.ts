@@ -45,6 +45,14 @@ const CASES: readonly Case[] = [
     rows: [],
   },
   {
+    file: 'arf-removal-recipient.eml',
+    feedbackType: 'opt-out-list',
+    // A report written to the pre-RFC 5965 drafts: Original-Rcpt-To redacted, Removal-Recipient names
+    // who asked to leave the list.
+    recipients: [{ address: 'quentin@isp.example', source: 'removal-recipient', redacted: false }],
+    rows: [['quentin@isp.example', 'unsubscribed', 'opt-out-list', true, '2026-12-02T14:00:00.000Z']],
+  },
+  {
     file: 'ses-complaint.eml',
     feedbackType: 'abuse',
     // Only the complained recipients, not every destination of the message (tom@ did not complain).
@@ -206,6 +214,63 @@ describe('feedback reports: the edges', () => {
       );
       assert.deepEqual(await rowsOf(type), [], `${type} is no request to stop mailing`);
     }
+  });
+
+  it('Removal-Recipient (pre-RFC 5965 drafts) names who to remove when Original-Rcpt-To does not', async () => {
+    const who = async (fields: readonly string[], to = 'list@example.net') =>
+      (await explainBounce(arf('opt-out', fields, to))).feedbackRecipients.map((r) => [
+        r.address,
+        r.source,
+        r.redacted,
+      ]);
+    // Alone, and more than once (each address once).
+    assert.deepEqual(
+      await who([
+        'Removal-Recipient: <rita@example.com>',
+        'Removal-Recipient: steve@example.org',
+        'Removal-Recipient: Rita@example.com',
+      ]),
+      [
+        ['rita@example.com', 'removal-recipient', false],
+        ['steve@example.org', 'removal-recipient', false],
+      ],
+    );
+    // An Original-Rcpt-To that names someone comes first.
+    assert.deepEqual(
+      await who(['Original-Rcpt-To: <tina@example.com>', 'Removal-Recipient: <tina.alias@example.com>']),
+      [['tina@example.com', 'original-rcpt-to', false]],
+    );
+    // Both redacted: the redaction is shown (Original-Rcpt-To's), no row.
+    const hidden = await explainBounce(
+      arf('opt-out', ['Original-Rcpt-To: xxxxx@isp.example', 'Removal-Recipient: [redacted]'], 'a@b.example'),
+    );
+    assert.deepEqual(
+      hidden.feedbackRecipients.map((r) => [r.address, r.source, r.redacted]),
+      [['xxxxx@isp.example', 'original-rcpt-to', true]],
+    );
+    assert.deepEqual(toSuppressionRows(hidden, 'x'), []);
+    // Removal-Recipient comes before the reported message's To.
+    assert.deepEqual(await who(['Removal-Recipient: <uwe@example.com>'], 'vera@example.com'), [
+      ['uwe@example.com', 'removal-recipient', false],
+    ]);
+  });
+
+  it("the drafts' opt-out and opt-out-list types unsubscribe; miscategorized does not", async () => {
+    for (const type of ['opt-out', 'opt-out-list']) {
+      const explained = await explainBounce(
+        arf(type, ['Removal-Recipient: <wes@example.com>'], 'x@example.com'),
+      );
+      assert.equal(feedbackReason(explained), 'unsubscribed', type);
+      assert.deepEqual(
+        toSuppressionRows(explained, 'x').map((row) => [row.address, row.reason, row.suppress]),
+        [['wes@example.com', 'unsubscribed', true]],
+      );
+    }
+    const miscategorized = await explainBounce(
+      arf('miscategorized', ['Removal-Recipient: <wes@example.com>'], 'x@example.com'),
+    );
+    assert.equal(feedbackReason(miscategorized), null);
+    assert.deepEqual(toSuppressionRows(miscategorized, 'x'), []);
   });
 
   it('an SES complaint inside an SNS envelope, without complaintFeedbackType, still names its complainant', async () => {
