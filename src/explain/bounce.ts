@@ -512,14 +512,19 @@ class BounceReader {
     };
   }
 
-  /** Exim's `X-Failed-Recipients`, else the recipients of the returned original message. */
+  /**
+   * Exim's `X-Failed-Recipients`, else the envelope recipient the returned message's delivery headers
+   * name, else the recipients its `To`/`Cc` name.
+   */
   #fallbackRecipients(): TextRecipient[] {
     const failed = this.#header('x-failed-recipients');
     // Exim names the failed recipients in `X-Failed-Recipients` itself: they stand even when the
     // bounce's own headers repeat one (a `Reply-To` of the same address).
     const named = failed === null ? [] : addressesIn(failed);
     const excluded = named.length > 0 ? new Set<string>() : this.#excluded(false);
-    const addresses = named.length > 0 ? named : this.#originalRecipients();
+    const headers = this.#originalHeaders();
+    const delivered = envelopeRecipientOf(headers, excluded);
+    const addresses = named.length > 0 ? named : delivered !== null ? [delivered] : recipientsOf(headers);
     const unique = [...new Set(addresses.filter((a) => !excluded.has(a.toLowerCase())))].slice(0, 50);
     const found = findReply(cutOriginalMessage(this.#text).split('\n'));
     const diagnostic = cutOriginalMessage(this.#text).replace(/\s+/g, ' ').trim().slice(0, 500) || null;
@@ -532,14 +537,19 @@ class BounceReader {
     }));
   }
 
-  /** `To`/`Cc` of the original message: an attached message or headers, else the text after the marker. */
-  #originalRecipients(): string[] {
+  /**
+   * The header block of the returned message, unfolded: an attached message or headers, else the text
+   * after the marker (its first block naming a recipient).
+   */
+  #originalHeaders(): string {
     const part = this.#attachments(ORIGINAL_TYPES)[0];
     const headerText =
       part === undefined ? this.#text.slice(cutOriginalMessage(this.#text).length) : contentText(part);
-    const headers = headerText.split(/\r?\n\r?\n/).find((block) => /^(?:to|cc)\s*:/im.test(block)) ?? '';
-    const unfolded = headers.replace(/\r?\n[ \t]+/g, ' ');
-    return [...unfolded.matchAll(/^(?:to|cc)\s*:(.*)$/gim)].flatMap((match) => addressesIn(match[1] ?? ''));
+    const headers =
+      headerText
+        .split(/\r?\n\r?\n/)
+        .find((block) => /^(?:to|cc|x-original-to|delivered-to)\s*:/im.test(block)) ?? '';
+    return headers.replace(/\r?\n[ \t]+/g, ' ');
   }
 
   #fromDsn(fields: DsnFields, message: DsnFields, scanned: readonly TextRecipient[]): BounceRecipient {
@@ -704,6 +714,40 @@ function withStatus(reply: string, status: string | null): string {
 
 function isPlainAddress(address: string): boolean {
   return /^[^@\s:]+@[^@\s:]+$/.test(address);
+}
+
+/** The addresses of every `name` field of an unfolded header block. */
+function fieldAddresses(headers: string, name: string): string[] {
+  return [...headers.matchAll(new RegExp(`^${name}\\s*:(.*)$`, 'gim'))].flatMap((match) =>
+    addressesIn(match[1] ?? ''),
+  );
+}
+
+/** `To`/`Cc` of the returned message. */
+function recipientsOf(headers: string): string[] {
+  return [...fieldAddresses(headers, 'to'), ...fieldAddresses(headers, 'cc')];
+}
+
+/**
+ * The envelope recipient a returned message's delivery headers name, when they name exactly one:
+ * `X-Original-To`, the recipient address as Postfix received it before any aliasing (local(8),
+ * virtual(8), pipe(8) flag `O`), else `Delivered-To`, the envelope recipient of a delivery (qmail-local(8)
+ * records `local@domain` in it; Postfix local(8) and pipe(8) flag `D` the final recipient; RFC 9228).
+ * Unlike `To` and `Cc`, these name the address the message was delivered to, also for a `Bcc` or a list.
+ * Several different addresses in a field (the message was delivered, then forwarded) do not say which
+ * delivery failed: null then, as when the addresses are the bounce's own.
+ */
+function envelopeRecipientOf(headers: string, excluded: ReadonlySet<string>): string | null {
+  for (const name of ['x-original-to', 'delivered-to']) {
+    const found = new Map<string, string>();
+    for (const address of fieldAddresses(headers, name)) {
+      if (!found.has(address.toLowerCase())) found.set(address.toLowerCase(), address);
+    }
+    for (const key of excluded) found.delete(key);
+    if (found.size === 1) return [...found.values()][0] ?? null;
+    if (found.size > 1) return null;
+  }
+  return null;
 }
 
 function kindOf(recipients: readonly BounceRecipient[], autoReply: boolean): BounceKind {

@@ -145,7 +145,7 @@ describe('rcpt explain: bounce messages', () => {
     // The ARF report's complainant is suppressed: she asked for no more mail.
     assert.equal(byAddress.get('nina@example.com')?.reason, 'complained');
     assert.equal(byAddress.get('nina@example.com')?.suppress, 'true');
-    assert.match(result.stderr, /rcpt explain: 17 messages \(.*1 auto_reply.*\), 16 rows, 11 to suppress/);
+    assert.match(result.stderr, /rcpt explain: 18 messages \(.*1 auto_reply.*\), 17 rows, 11 to suppress/);
   });
 
   it('a directory of feedback reports: who complained or unsubscribed, as CSV and NDJSON rows', async () => {

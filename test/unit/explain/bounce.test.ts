@@ -210,6 +210,20 @@ const CASES: readonly Case[] = [
       },
     ],
   },
+  {
+    // The bounce names no recipient: the returned message's X-Original-To does (its To names nobody).
+    file: 'delivered-to.eml',
+    kind: 'bounce',
+    format: 'text',
+    recipients: [
+      {
+        address: 'grace@example.com',
+        action: 'failed',
+        reply: '552 5.2.2 Mailbox full',
+        reason: 'mailbox_full',
+      },
+    ],
+  },
   { file: 'vacation.eml', kind: 'auto_reply', format: null, recipients: [] },
   { file: 'arf.eml', kind: 'feedback_report', format: null, recipients: [] },
   { file: 'not-a-bounce.eml', kind: 'not_a_bounce', format: null, recipients: [] },
@@ -259,6 +273,86 @@ describe('explainBounce: one fixture per MTA family', () => {
     const explained = await explainBounce(fixture('exchange2003.eml'));
     assert.equal(explained.recipients[0]?.explainedFrom, 'diagnostic');
     assert.match(explained.recipients[0]?.diagnostic ?? '', /recipient name is not recognized/);
+  });
+});
+
+describe('explainBounce: the returned message names the recipient when the bounce does not', () => {
+  /** A bounce that names no recipient, returning a message with these header lines. */
+  const returning = (headers: readonly string[]): string =>
+    [
+      'From: MAILER-DAEMON@mail.example.com',
+      'To: sender@example.net',
+      'Subject: Delivery failure',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="R"',
+      '',
+      '--R',
+      'Content-Type: text/plain',
+      '',
+      'Delivery failed: 550 5.1.1 User unknown',
+      '',
+      '--R',
+      'Content-Type: message/rfc822',
+      '',
+      'From: sender@example.net',
+      ...headers,
+      'Subject: hello',
+      '',
+      'Hello.',
+      '--R--',
+      '',
+    ].join('\r\n');
+  const found = async (headers: readonly string[]): Promise<string[]> =>
+    (await explainBounce(returning(headers))).recipients.map((r) => r.address);
+
+  it('Delivered-To alone (qmail-local records the envelope recipient in it) over a To naming a list', async () => {
+    assert.deepEqual(await found(['Delivered-To: ivan@example.com', 'To: team@lists.example.com']), [
+      'ivan@example.com',
+    ]);
+  });
+
+  it('X-Original-To (the address as received, before aliasing) over Delivered-To and To', async () => {
+    assert.deepEqual(
+      await found([
+        'X-Original-To: Judy@example.com',
+        'Delivered-To: judy.smith@store.example.com',
+        'To: Judy <judy@example.com>',
+      ]),
+      ['Judy@example.com'],
+    );
+  });
+
+  it('the same address written twice is one recipient; different ones say nothing: To decides', async () => {
+    assert.deepEqual(
+      await found(['Delivered-To: kim@example.com', 'Delivered-To: <KIM@example.com>', 'To: x@example.org']),
+      ['kim@example.com'],
+    );
+    // Delivered, then forwarded: which delivery failed is not said.
+    assert.deepEqual(
+      await found([
+        'Delivered-To: leo@example.org',
+        'Delivered-To: leo.forward@example.com',
+        'To: leo@example.org',
+      ]),
+      ['leo@example.org'],
+    );
+  });
+
+  it("the bounce's own addresses in them are not the recipient", async () => {
+    assert.deepEqual(await found(['Delivered-To: MAILER-DAEMON@mail.example.com', 'To: mia@example.com']), [
+      'mia@example.com',
+    ]);
+  });
+
+  it('a bounce that names its recipient is not second-guessed by Delivered-To', async () => {
+    const text = returning(['Delivered-To: ned@example.com', 'To: ned@example.com']).replace(
+      'Delivery failed: 550 5.1.1 User unknown',
+      '<olive@example.com>:\r\nRemote host said: 550 5.1.1 User unknown',
+    );
+    assert.deepEqual(
+      (await explainBounce(text)).recipients.map((r) => r.address),
+      ['olive@example.com'],
+    );
   });
 });
 
