@@ -2,7 +2,7 @@
  * The prober against real SMTP servers (`smtp-server` personas) on loopback: what it sends, what it
  * reports, how it moves between hosts. Every server is closed in `after()`.
  */
-import { after, describe, it } from 'node:test';
+import { after, afterEach, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { CHANNELS } from '../../../src/diagnostics.js';
@@ -25,6 +25,34 @@ async function persona(options: WatchedPersonaOptions = {}): Promise<Persona> {
   const server = await startWatchedPersona(options);
   servers.push(server);
   return server;
+}
+
+/** Binding attempts when another socket holds the first address's free port on the second. */
+const PORT_ATTEMPTS = 5;
+
+/**
+ * Two personas on one port (the prober has one `port` for every target), on `first.host` and
+ * `second.host`: the first binds a free port (port 0, read back), the second that same port. The
+ * kernel only checked the port on the first address, so the second may find it taken (EADDRINUSE):
+ * then both are closed and another free port is tried.
+ */
+async function onOnePort(
+  first: WatchedPersonaOptions & { readonly host: string },
+  second: WatchedPersonaOptions & { readonly host: string },
+): Promise<[Persona, Persona]> {
+  const { host: firstHost, ...firstOptions } = first;
+  const { host: secondHost, ...secondOptions } = second;
+  for (let attempt = 1; ; attempt += 1) {
+    const a = await startWatchedPersona({ ...firstOptions, listen: { host: firstHost, port: 0 } });
+    try {
+      const b = await startWatchedPersona({ ...secondOptions, listen: { host: secondHost, port: a.port } });
+      servers.push(a, b);
+      return [a, b];
+    } catch (error) {
+      await a.close();
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= PORT_ATTEMPTS) throw error;
+    }
+  }
 }
 
 function proberFor(port: number, overrides: Partial<ProberOptions> = {}) {
@@ -212,13 +240,18 @@ describe('prober against smtp-server personas', () => {
     assert.equal(result.catchAll?.code, 550);
   });
 
-  describe('several hosts on one port (127.66.0.2, .3, …: addresses no other test listens on, so the shared port is free on both)', () => {
+  describe('several hosts on one port (127.66.0.2, .3: addresses no other test listens on)', () => {
+    // Each test's servers close when it ends: a port one of them holds on 127.66.0.3 would not be
+    // free there for a later test that got it on 127.66.0.2.
+    afterEach(async () => {
+      await Promise.all(servers.splice(0).map((server) => server.close()));
+    });
+
     it('421 at the greeting: the next target answers', async () => {
-      const deferring = await persona({
-        greeting: { code: 421, text: '4.7.0 Try again later, closing connection' },
-        listen: { host: '127.66.0.2', port: 0 },
-      });
-      const good = await persona({ listen: { host: '127.66.0.3', port: deferring.port } });
+      const [deferring, good] = await onOnePort(
+        { host: '127.66.0.2', greeting: { code: 421, text: '4.7.0 Try again later, closing connection' } },
+        { host: '127.66.0.3' },
+      );
       const result = await proberFor(deferring.port).probe({
         ...request(good),
         targets: [
@@ -271,11 +304,10 @@ describe('prober against smtp-server personas', () => {
     });
 
     it('a 554 greeting is an answer: no next target', async () => {
-      const refusing = await persona({
-        greeting: { code: 554, text: 'No SMTP service here' },
-        listen: { host: '127.66.0.2', port: 0 },
-      });
-      const good = await persona({ listen: { host: '127.66.0.3', port: refusing.port } });
+      const [refusing, good] = await onOnePort(
+        { host: '127.66.0.2', greeting: { code: 554, text: 'No SMTP service here' } },
+        { host: '127.66.0.3' },
+      );
       const result = await proberFor(refusing.port).probe({
         ...request(good),
         targets: [
@@ -292,14 +324,10 @@ describe('prober against smtp-server personas', () => {
     });
 
     it('every target says 421: the last 421 is the failure', async () => {
-      const first = await persona({
-        greeting: { code: 421, text: 'busy' },
-        listen: { host: '127.66.0.2', port: 0 },
-      });
-      const second = await persona({
-        greeting: { code: 421, text: 'busy too' },
-        listen: { host: '127.66.0.3', port: first.port },
-      });
+      const [first, second] = await onOnePort(
+        { host: '127.66.0.2', greeting: { code: 421, text: 'busy' } },
+        { host: '127.66.0.3', greeting: { code: 421, text: 'busy too' } },
+      );
       const result = await proberFor(first.port).probe({
         ...request(first),
         targets: [
