@@ -10,10 +10,15 @@
  * JSON". A streamed body (a CSV or text upload going into the job store) is passed on through a
  * counter that fails the stream with the 413 at the limit, so it is never held whole.
  *
- * A DELETE that carries a body is refused with 400 before it is read (its content would be ignored).
+ * A DELETE that carries a body is refused with 400 before it is read (its content would be ignored);
+ * one whose body has no framing is held for one turn of the event loop, and refused when the bytes
+ * after it could not be read (client-errors.ts), so that no job is cancelled behind that 400.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 
+import type { IncomingMessage } from 'node:http';
+
+import { DELETE_TAKES_NO_BODY, isFollowedByUnreadableBytes } from './client-errors.js';
 import { HttpError } from './http-error.js';
 
 /** A route whose bodies have their own limit. */
@@ -78,17 +83,22 @@ export function limitBodies(
 ): MiddlewareHandler {
   return async (c, next) => {
     const raw = c.req.raw;
-    if (raw.body === null) return next();
-    if (c.req.method === 'DELETE' && declaresBody(raw.headers)) {
-      // Content in a DELETE has no defined meaning (RFC 9110 §9.3.5): refused, not silently ignored,
-      // so a client that thinks it sent something it matters is told.
-      discardRest(raw.body.getReader());
-      throw new HttpError(
-        400,
-        'bad_request',
-        'A DELETE request takes no body (RFC 9110 §9.3.5): send it without one',
-      );
+    if (c.req.method === 'DELETE') {
+      if (raw.body !== null && declaresBody(raw.headers)) {
+        discardRest(raw.body.getReader());
+        throw new HttpError(400, 'bad_request', DELETE_TAKES_NO_BODY);
+      }
+      // A body sent without framing arrives in the same packets as the head: by the next turn Node's
+      // parser has failed on it, and the connection is answered 400 already (client-errors.ts).
+      const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+      if (incoming !== undefined) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (isFollowedByUnreadableBytes(incoming)) {
+          throw new HttpError(400, 'bad_request', DELETE_TAKES_NO_BODY);
+        }
+      }
     }
+    if (raw.body === null) return next();
     const rule = rules.find((r) => r.method === c.req.method && r.path === c.req.path) ?? null;
     const maxBytes = rule?.maxBytes ?? defaultMaxBytes;
     const tooLarge = () => bodyTooLarge(maxBytes, hintFor(rule));

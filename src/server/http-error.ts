@@ -61,6 +61,11 @@ const STATUS_CODES: Partial<Record<number, ApiErrorCode>> = {
   507: 'storage_full',
 };
 
+/** The machine code of an error answered with `status` when nothing more precise is known. */
+export function apiErrorCodeOf(status: number): ApiErrorCode {
+  return STATUS_CODES[status] ?? (status >= 500 ? 'internal' : 'bad_request');
+}
+
 /**
  * The body of an error on Reacher's routes, as Reacher's backend writes it: the message in `error`
  * (its `ReacherResponseError`), with rcpt's machine code beside it in `code`.
@@ -90,7 +95,7 @@ export function errorResponse(
   } else if (error instanceof HTTPException) {
     // hono's validators throw these for malformed JSON (400) and unsupported media types (415).
     status = error.status;
-    code = STATUS_CODES[status] ?? (status >= 500 ? 'internal' : 'bad_request');
+    code = apiErrorCodeOf(status);
     message = error.message || 'Bad request';
     if (status >= 500) onInternal(error);
   } else {

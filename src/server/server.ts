@@ -19,6 +19,7 @@ import {
 import { isPostgresUrl, openScaleOut } from '../jobs/postgres/index.js';
 import type { DoctorOptions } from '../index.js';
 import type { JobSettings } from '../jobs/index.js';
+import { answerClientErrors } from './client-errors.js';
 import { createApp, serverSmtpSettings, type App, type AppDeps, type Limits } from './app.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 import { createJobsBackend, type ClosableJobsBackend } from './jobs-backend.js';
@@ -174,6 +175,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       webhooks: { allowPrivateTargets, ...(localSecret === undefined ? {} : { localSecret }) },
     });
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+    answerClientErrors(server);
     await listen(server, options.port ?? DEFAULT_PORT, host);
     const address = server.address() as AddressInfo;
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;

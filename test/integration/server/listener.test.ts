@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -19,6 +20,24 @@ import { KEY_A, KEY_B, bearer, capturedLogger, spawnServe, startWorld, type Worl
 
 let world: World;
 let directory: string;
+
+/** Sends `bytes` as they are on a new connection and reads the answer until the server closes it. */
+function exchange(port: number, bytes: string): Promise<{ status: number; head: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+    let text = '';
+    socket.on('data', (data: Buffer) => (text += data.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const at = text.indexOf('\r\n\r\n');
+      resolve({
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0),
+        head: text.slice(0, at),
+        body: text.slice(at + 4),
+      });
+    });
+  });
+}
 
 before(async () => {
   world = await startWorld();
@@ -119,6 +138,59 @@ describe('startServer()', () => {
       .split('\n')
       .map((line) => (JSON.parse(line) as { reason: string }).reason);
     assert.deepEqual(rows, ['accepted', 'unreadable_row', 'mailbox_not_found', 'unreadable_row']);
+  });
+
+  it('answers a request Node cannot parse with the JSON error body; a DELETE whose body has no framing is refused, not carried out', async () => {
+    const garbage = await exchange(server.port, 'NOT HTTP AT ALL\r\n\r\n');
+    assert.equal(garbage.status, 400, garbage.head);
+    assert.match(garbage.head, /\r\nContent-Type: application\/json\r\n/);
+    assert.match(
+      garbage.body,
+      /^\{"error":"bad_request","message":"The request is not HTTP\/1\.1 that this server can read: .*HPE_/,
+    );
+    const header = await exchange(
+      server.port,
+      `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    assert.equal(header.status, 431, header.head);
+    assert.match(header.body, /^\{"error":"bad_request","message":"The request's header is too large/);
+
+    const created = await fetch(`${server.url}/v1/jobs`, {
+      method: 'POST',
+      headers: { ...bearer(KEY_A), 'content-type': 'text/plain' },
+      body: 'alice@acme.test\n',
+    });
+    assert.equal(created.status, 202);
+    const { id } = (await created.json()) as { id: string };
+    const before = logs.lines().length;
+    // Neither Content-Length nor Transfer-Encoding: the body is read as a next request, which fails.
+    const unframed = await exchange(
+      server.port,
+      `DELETE /v1/jobs/${id} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY_A}\r\n\r\n{"reason": "duplicate"}`,
+    );
+    assert.equal(unframed.status, 400, unframed.head);
+    assert.match(unframed.body, /^\{"error":"bad_request","message":"A DELETE request takes no body/);
+    const chunked = await exchange(
+      server.port,
+      `DELETE /v1/jobs/${id} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY_A}\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n`,
+    );
+    assert.equal(chunked.status, 400, chunked.head);
+    assert.match(chunked.body, /^\{"error":"bad_request","message":"A DELETE request takes no body/);
+    // The route never ran: the request log has the two DELETEs refused, none answered by the route.
+    await sleep(50);
+    const deletes = logs
+      .lines()
+      .slice(before)
+      .map((line) => JSON.parse(line) as { method?: string; status?: number })
+      .filter((line) => line.method === 'DELETE');
+    assert.deepEqual(
+      deletes.map((line) => line.status),
+      [400, 400],
+    );
+    const job = (await (await fetch(`${server.url}/v1/jobs/${id}`, { headers: bearer(KEY_A) })).json()) as {
+      status: string;
+    };
+    assert.notEqual(job.status, 'cancelled');
   });
 
   it('never logs the keys or the addresses', () => {
