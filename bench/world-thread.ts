@@ -1,9 +1,12 @@
 /**
- * The benchmark world (bulk-world.ts) in a worker thread (world-worker.ts), seen from the main thread:
+ * The benchmark world (bulk-world.ts) in a worker thread or a child process (world-worker.ts), seen from
+ * the main thread:
  * the simulated servers and the DNS server get an event loop of their own, as remote servers have,
  * instead of sharing the verifier's. Used by `bench:bulk` and `bench:scale`.
  */
+import { fork, type Serializable } from 'node:child_process';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 import type { BudgetKind, WorldAddress } from './bulk-world.js';
@@ -26,30 +29,66 @@ export interface ThreadWorld {
   /** The hosts as they were when the world started. */
   readonly hosts: readonly HostStats[];
   stats(): Promise<HostStats[]>;
-  /** CPU time of the world's thread so far, in microseconds (thread-cpu.ts); `null` where unknown. */
+  /**
+   * CPU time of the world so far, in microseconds: its thread's (thread-cpu.ts; `null` where unknown),
+   * or its process's.
+   */
   cpuMicros(): Promise<number | null>;
   resetPeaks(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Starts the world of `count` addresses, every reply `latencyMs` late, in a worker thread. */
-export async function startWorldThread(count: number, latencyMs: number): Promise<ThreadWorld> {
-  // Node 20 workers do not inherit the tsx loader; tsImport loads the TypeScript entry with it.
-  const entry = new URL('./world-worker.ts', import.meta.url).href;
-  const worker = new Worker(
-    `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`,
-    { eval: true, workerData: { count, latencyMs } },
-  );
+/**
+ * Starts the world of `count` addresses, every reply `latencyMs` late, in a worker thread, or with
+ * `inProcess` in a child process (its CPU time then is none of the parent's).
+ */
+export async function startWorldThread(
+  count: number,
+  latencyMs: number,
+  inProcess = false,
+): Promise<ThreadWorld> {
+  const entry = new URL('./world-worker.ts', import.meta.url);
+  let post: (message: unknown) => void;
+  let next: () => Promise<{ type: string }>;
+  let end: () => Promise<void>;
+  if (inProcess) {
+    const child = fork(fileURLToPath(entry), [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, RCPT_BENCH_WORLD: JSON.stringify({ count, latencyMs }) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    post = (message) => child.send(message as Serializable);
+    next = async () => ((await once(child, 'message')) as [{ type: string }])[0];
+    end = async () => {
+      if (child.exitCode === null) await once(child, 'exit');
+    };
+  } else {
+    // Node 20 workers do not inherit the tsx loader; tsImport loads the TypeScript entry with it.
+    const worker = new Worker(
+      `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(entry.href)}))`,
+      { eval: true, workerData: { count, latencyMs } },
+    );
+    post = (message) => {
+      worker.postMessage(message);
+    };
+    next = async () => ((await once(worker, 'message')) as [{ type: string }])[0];
+    end = async () => {
+      await worker.terminate();
+    };
+  }
   const ask = async <T>(type: string, answer: string): Promise<T> => {
-    worker.postMessage({ type });
+    post({ type });
     for (;;) {
-      const [message] = (await once(worker, 'message')) as [{ type: string } & T];
+      const message = (await next()) as { type: string } & T;
       if (message.type === answer) return message;
     }
   };
-  const [ready] = (await once(worker, 'message')) as [
-    { dnsServer: string; smtpPort: number; addresses: WorldAddress[]; stats: HostStats[] },
-  ];
+  const ready = (await next()) as {
+    dnsServer: string;
+    smtpPort: number;
+    addresses: WorldAddress[];
+    stats: HostStats[];
+  } & { type: string };
   return {
     dnsServer: ready.dnsServer,
     smtpPort: ready.smtpPort,
@@ -62,7 +101,7 @@ export async function startWorldThread(count: number, latencyMs: number): Promis
     },
     close: async () => {
       await ask('close', 'closed');
-      await worker.terminate();
+      await end();
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
- * Runs the benchmark world in a worker thread, so the simulated servers and the DNS server have an
- * event loop of their own, as remote servers do, instead of sharing the verifier's. The main thread
- * asks for the plan (addresses, hosts), counters and peak resets over `postMessage`.
+ * Runs the benchmark world in a worker thread, or in a child process (`bench:bulk --world-process`),
+ * so the simulated servers and the DNS server have an event loop of their own, as remote servers do,
+ * instead of sharing the verifier's. The parent asks for the plan (addresses, hosts), counters, CPU
+ * time and peak resets over `postMessage` (a thread) or the IPC channel (a process).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -13,10 +14,34 @@ interface Setup {
   readonly latencyMs: number;
 }
 
-const setup = workerData as Setup;
-const port = parentPort;
-if (port === null) throw new Error('world-worker.ts runs as a worker thread');
+interface Port {
+  postMessage(message: unknown): void;
+  on(event: 'message', listener: (message: { type: 'stats' | 'resetPeaks' | 'close' }) => void): void;
+  close(): void;
+}
+
+const send = process.send?.bind(process);
+const port: Port | null =
+  parentPort ??
+  (send === undefined
+    ? null
+    : {
+        postMessage: (message) => send(message),
+        on: (event, listener) => process.on(event, listener),
+        close: () => {
+          process.disconnect();
+        },
+      });
+if (port === null) throw new Error('world-worker.ts runs as a worker thread or a child process with IPC');
+const setup = (parentPort === null ? JSON.parse(process.env.RCPT_BENCH_WORLD ?? '{}') : workerData) as Setup;
 const world = await startBenchWorld(setup.count, setup.latencyMs);
+
+/** The world's CPU time: its thread's, or in a process of its own every thread of it. */
+const cpuMicros = (): number | null => {
+  if (parentPort !== null) return threadCpuMicros();
+  const used = process.cpuUsage();
+  return used.user + used.system;
+};
 
 const stats = () =>
   world.hosts.map(({ plan, mta }) => ({
@@ -28,12 +53,12 @@ const stats = () =>
     verbs: Object.fromEntries(mta.stats.verbs),
   }));
 
-port.on('message', (message: { type: 'stats' | 'resetPeaks' | 'close' }) => {
+port.on('message', (message) => {
   if (message.type === 'resetPeaks') {
     for (const { mta } of world.hosts) mta.stats.peak = mta.stats.open;
     port.postMessage({ type: 'ok' });
   } else if (message.type === 'stats') {
-    port.postMessage({ type: 'stats', stats: stats(), cpuMicros: threadCpuMicros() });
+    port.postMessage({ type: 'stats', stats: stats(), cpuMicros: cpuMicros() });
   } else {
     void world.close().then(() => {
       port.postMessage({ type: 'closed' });
