@@ -15,6 +15,7 @@ import {
   type DnsServerAddress,
   type ExchangeResult,
   type ExchangeStats,
+  UdpSockets,
 } from './transport.js';
 
 /** RFC 1035 §4.2: name servers listen on port 53. */
@@ -139,6 +140,7 @@ export function createDnsClient(options: DnsClientOptions): DnsClient {
   const counters: ExchangeStats & { timeouts: number } = { udp: 0, tcp: 0, timeouts: 0 };
   /** The server that answered last: later queries start there, so a dead first server costs one timeout, not one per query. */
   let preferred = 0;
+  const sockets = new UdpSockets();
 
   const maxInFlight = checkInteger('maxInFlight', options.maxInFlight ?? DEFAULT_MAX_QUERIES_IN_FLIGHT);
   let inFlight = 0;
@@ -194,7 +196,7 @@ export function createDnsClient(options: DnsClientOptions): DnsClient {
       for (let offset = 0; offset < servers.length; offset++) {
         const index = (preferred + offset) % servers.length;
         const server = servers[index] as DnsServerAddress;
-        const result = await exchange(server, question, timeoutMs, signal, counters);
+        const result = await exchange(server, question, timeoutMs, signal, counters, sockets);
         let failed: ExchangeResult & { kind: 'failure' };
         if (result.kind === 'answer') {
           if (result.rcode === 0 || result.rcode === 3) {

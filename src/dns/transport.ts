@@ -1,10 +1,11 @@
 /**
  * One DNS exchange with one server: a query over UDP, repeated over TCP when the answer comes back
- * truncated (RFC 1035 §4.2.1, RFC 7766 §5). Every socket and timer is closed before the promise
- * settles, so nothing keeps the process alive.
+ * truncated (RFC 1035 §4.2.1, RFC 7766 §5). Every timer is cleared before the promise settles, a TCP
+ * socket closed, and a UDP socket closed once no query is waiting on it (`UdpSockets`), so nothing
+ * keeps the process alive.
  */
 import { randomInt } from 'node:crypto';
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import {
   decode,
@@ -166,47 +167,169 @@ function failure(error: DnsErrorKind, message: string): ExchangeResult {
   return { kind: 'failure', error, message };
 }
 
+/**
+ * Queries one UDP socket carries at most. A socket per query gives every query a fresh random source
+ * port (RFC 5452 §9.2: an off-path forger must guess the port as well as the 16-bit ID), but costs a
+ * socket, a bind, a connect and a close per query: in a bulk run the system calls of hundreds of
+ * queries in flight. A socket is shared instead by at most this many queries, and only while one of
+ * them is waiting: it is closed as soon as none is (see `UdpSockets`), so a port stays open for no
+ * longer than the queries sent through it. Each socket's port is the kernel's random ephemeral one,
+ * IDs are random and unique among the socket's waiting queries, the socket is connected (the kernel
+ * drops datagrams from any other address and port), and an answer must match its query's ID and
+ * question. Node's own resolver (c-ares) keeps one socket per server for as long as it likes.
+ */
+export const UDP_QUERIES_PER_SOCKET = 16;
+
+/** What a query waiting on a shared socket is told. */
+interface UdpWaiter {
+  /** A datagram carrying its ID. */
+  readonly message: (message: Buffer) => void;
+  /** The socket failed (an ICMP port unreachable on a connected socket, a send error). */
+  readonly failed: (message: string) => void;
+}
+
+/** One connected UDP socket to one server, shared by up to `UDP_QUERIES_PER_SOCKET` queries. */
+class UdpChannel {
+  readonly #server: DnsServerAddress;
+  readonly #socket: UdpSocket;
+  readonly #waiting = new Map<number, UdpWaiter>();
+  readonly #onClosed: (channel: UdpChannel) => void;
+  /** Queries sent before the socket was connected, sent when it is. */
+  #unsent: (readonly [number, Buffer])[] | null = [];
+  #carried = 0;
+  #failed = false;
+  #closed = false;
+
+  constructor(server: DnsServerAddress, onClosed: (channel: UdpChannel) => void) {
+    this.#server = server;
+    this.#onClosed = onClosed;
+    const socket = createSocket(server.family === 6 ? 'udp6' : 'udp4');
+    this.#socket = socket;
+    socket.on('error', (error) => {
+      // A connected UDP socket reports ICMP port unreachable as ECONNREFUSED; it concerns the server,
+      // so every query waiting on the socket has it.
+      this.#failAll(`${server.label} over UDP: ${error.message}`);
+    });
+    socket.on('message', (message: Buffer) => {
+      if (message.length < 2) return;
+      this.#waiting.get(message.readUInt16BE(0))?.message(message);
+    });
+    // connect() makes the kernel drop datagrams from any other address and port.
+    socket.connect(server.port, server.host, () => {
+      const unsent = this.#unsent ?? [];
+      this.#unsent = null;
+      for (const [id, query] of unsent) this.#send(id, query);
+    });
+  }
+
+  /** True when the socket takes no more queries: it carried its share, or it failed. */
+  get spent(): boolean {
+    return this.#failed || this.#closed || this.#carried >= UDP_QUERIES_PER_SOCKET;
+  }
+
+  /** Sends `query` (built with `id`, from `freeId()`); `waiter` hears its answers until `leave(id)`. */
+  ask(id: number, query: Buffer, waiter: UdpWaiter): void {
+    this.#carried += 1;
+    this.#waiting.set(id, waiter);
+    if (this.#unsent === null) this.#send(id, query);
+    else this.#unsent.push([id, query]);
+  }
+
+  /** A random ID no query waiting on this socket has. */
+  freeId(): number {
+    let id = randomInt(0, 65_536);
+    while (this.#waiting.has(id)) id = randomInt(0, 65_536);
+    return id;
+  }
+
+  /** The query under `id` stops waiting; the socket closes when no query waits on it any more. */
+  leave(id: number): void {
+    this.#waiting.delete(id);
+    if (this.#waiting.size === 0) this.#close();
+  }
+
+  #send(id: number, query: Buffer): void {
+    const waiter = this.#waiting.get(id);
+    if (waiter === undefined || this.#closed) return;
+    this.#socket.send(query, (error) => {
+      if (error && this.#waiting.get(id) === waiter)
+        waiter.failed(`sending to ${this.#server.label}: ${error.message}`);
+    });
+  }
+
+  #failAll(message: string): void {
+    this.#failed = true;
+    // Each waiter leaves as it settles; the last one closes the socket.
+    for (const waiter of [...this.#waiting.values()]) waiter.failed(message);
+    this.#close();
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#onClosed(this);
+    this.#socket.removeAllListeners('message');
+    // Errors after close (a late ICMP) must not become uncaught exceptions.
+    this.#socket.removeAllListeners('error');
+    this.#socket.on('error', () => undefined);
+    try {
+      this.#socket.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/**
+ * The UDP sockets of one DNS client: per server, the socket new queries go out on, replaced when it
+ * has carried `UDP_QUERIES_PER_SOCKET` queries or failed; each socket closes once no query waits on
+ * it. `exchange()` without one uses a socket per query.
+ */
+export class UdpSockets {
+  readonly #current = new Map<string, UdpChannel>();
+
+  /** The socket a new query to `server` goes out on. */
+  channel(server: DnsServerAddress): UdpChannel {
+    const key = `${server.host} ${String(server.port)}`;
+    const open = this.#current.get(key);
+    if (open !== undefined && !open.spent) return open;
+    const channel = new UdpChannel(server, (closed) => {
+      if (this.#current.get(key) === closed) this.#current.delete(key);
+    });
+    this.#current.set(key, channel);
+    return channel;
+  }
+}
+
 function udpExchange(
   server: DnsServerAddress,
   question: DnsQuestion,
   timeoutMs: number,
   signal: AbortSignal | undefined,
+  sockets: UdpSockets,
 ): Promise<Attempt> {
-  const id = randomInt(0, 65_536);
-  const query = buildQuery(id, question);
   return withDeadline<Attempt>(
     timeoutMs,
     () => failure('TIMEOUT', `no answer from ${server.label} over UDP within ${timeoutMs} ms`),
     signal,
     (settle) => {
-      const socket = createSocket(server.family === 6 ? 'udp6' : 'udp4');
-      socket.on('error', (error) => {
-        // A connected UDP socket reports ICMP port unreachable as ECONNREFUSED.
-        settle(failure('NETWORK', `${server.label} over UDP: ${error.message}`));
-      });
-      // connect() makes the kernel drop datagrams from any other address and port.
-      socket.connect(server.port, server.host, () => {
-        socket.send(query, (error) => {
-          if (error) settle(failure('NETWORK', `sending to ${server.label}: ${error.message}`));
-        });
-      });
-      socket.on('message', (message) => {
-        const verdict = check(message, id, question);
-        if (verdict.kind === 'stray') return;
-        if (verdict.kind === 'truncated') settle({ kind: 'truncated' });
-        else if (verdict.kind === 'bad')
-          settle(failure('BAD_RESPONSE', `${server.label}: ${verdict.message}`));
-        else settle({ kind: 'answer', packet: verdict.packet, rcode: rcodeOf(verdict.packet), tcp: false });
+      const channel = sockets.channel(server);
+      const id = channel.freeId();
+      channel.ask(id, buildQuery(id, question), {
+        message: (message) => {
+          const verdict = check(message, id, question);
+          if (verdict.kind === 'stray') return;
+          if (verdict.kind === 'truncated') settle({ kind: 'truncated' });
+          else if (verdict.kind === 'bad')
+            settle(failure('BAD_RESPONSE', `${server.label}: ${verdict.message}`));
+          else settle({ kind: 'answer', packet: verdict.packet, rcode: rcodeOf(verdict.packet), tcp: false });
+        },
+        failed: (message) => {
+          settle(failure('NETWORK', message));
+        },
       });
       return () => {
-        socket.removeAllListeners('message');
-        // Errors after close (a late ICMP) must not become uncaught exceptions.
-        socket.on('error', () => undefined);
-        try {
-          socket.close();
-        } catch {
-          // already closed
-        }
+        channel.leave(id);
       };
     },
   );
@@ -273,8 +396,8 @@ export interface ExchangeStats {
 }
 
 /**
- * Asks `server` one question: UDP first, TCP when the UDP answer is truncated. Each transport gets
- * `timeoutMs`. Resolves with the answer (whatever its RCODE) or a failure; rejects only when `signal`
+ * Asks `server` one question: UDP first (on a socket of `sockets`, else one of its own), TCP when the
+ * UDP answer is truncated. Each transport gets `timeoutMs`. Resolves with the answer (whatever its RCODE) or a failure; rejects only when `signal`
  * aborts, with its reason.
  */
 export async function exchange(
@@ -283,9 +406,10 @@ export async function exchange(
   timeoutMs: number,
   signal?: AbortSignal,
   stats?: ExchangeStats,
+  sockets: UdpSockets = new UdpSockets(),
 ): Promise<ExchangeResult> {
   if (stats) stats.udp++;
-  const first = await udpExchange(server, question, timeoutMs, signal);
+  const first = await udpExchange(server, question, timeoutMs, signal, sockets);
   if (first.kind !== 'truncated') return first;
   if (stats) stats.tcp++;
   return tcpExchange(server, question, timeoutMs, signal);
