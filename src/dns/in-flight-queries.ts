@@ -13,6 +13,11 @@ interface Flight<T> {
  */
 export class InFlightQueries<T> {
   readonly #inflight = new Map<string, Flight<T>>();
+  /** The callers waiting with each signal, and the one listener that tells them it aborted. */
+  readonly #watched = new Map<
+    AbortSignal,
+    { readonly callers: Set<() => void>; readonly abortAll: () => void }
+  >();
   /** Lookups that joined a query already in flight. */
   shared = 0;
 
@@ -48,8 +53,9 @@ export class InFlightQueries<T> {
   #join(key: string, joined: Flight<T>, signal: AbortSignal | undefined): Promise<T> {
     joined.waiters++;
     return new Promise<T>((resolve, reject) => {
+      let unwatch = (): void => undefined;
       const leave = (): void => {
-        signal?.removeEventListener('abort', onAbort);
+        unwatch();
         joined.waiters--;
       };
       const onAbort = (): void => {
@@ -60,7 +66,7 @@ export class InFlightQueries<T> {
         }
         if (signal) reject(abortReason(signal));
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal) unwatch = this.#watch(signal, onAbort);
       joined.promise.then(
         (value) => {
           leave();
@@ -72,5 +78,33 @@ export class InFlightQueries<T> {
         },
       );
     });
+  }
+
+  /**
+   * Calls `onAbort` when `signal` aborts, until the returned function is called. One listener per
+   * signal, however many callers wait with it: in a bulk run thousands of lookups wait with the run's
+   * one signal, and `EventTarget` walks its listeners on every add and remove.
+   */
+  #watch(signal: AbortSignal, onAbort: () => void): () => void {
+    let watched = this.#watched.get(signal);
+    if (watched === undefined) {
+      const callers = new Set<() => void>();
+      const abortAll = (): void => {
+        this.#watched.delete(signal);
+        for (const caller of [...callers]) caller();
+      };
+      watched = { callers, abortAll };
+      this.#watched.set(signal, watched);
+      signal.addEventListener('abort', abortAll, { once: true });
+    }
+    const entry = watched;
+    entry.callers.add(onAbort);
+    return () => {
+      entry.callers.delete(onAbort);
+      if (entry.callers.size === 0 && this.#watched.get(signal) === entry) {
+        this.#watched.delete(signal);
+        signal.removeEventListener('abort', entry.abortAll);
+      }
+    };
   }
 }

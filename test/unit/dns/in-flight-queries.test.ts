@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { InFlightQueries } from '../../../src/dns/in-flight-queries.js';
 
 /** A query the test ends by hand, recording the signal it ran on. */
@@ -53,6 +54,45 @@ describe('InFlightQueries', () => {
     b.abort(new Error('caller b gave up'));
     await assert.rejects(second, /caller b gave up/);
     assert.equal(query.started[0]?.aborted, true);
+  });
+
+  it('listens once to a signal that many callers of several queries wait with, and stops after', async () => {
+    const queries = new InFlightQueries<string>();
+    const mx = manualQuery();
+    const a = manualQuery();
+    const run = new AbortController();
+    const waiting = [
+      ...Array.from({ length: 50 }, () => queries.run('MX a.test', mx.start, run.signal)),
+      ...Array.from({ length: 50 }, () => queries.run('A a.test', a.start, run.signal)),
+    ];
+    assert.equal(getEventListeners(run.signal, 'abort').length, 1);
+    mx.finish('mx');
+    await Promise.all(waiting.slice(0, 50));
+    assert.equal(getEventListeners(run.signal, 'abort').length, 1);
+    a.finish('a');
+    await Promise.all(waiting);
+    assert.equal(getEventListeners(run.signal, 'abort').length, 0);
+  });
+
+  it('rejects every caller waiting with a signal when it aborts, and aborts their queries', async () => {
+    const queries = new InFlightQueries<string>();
+    const mx = manualQuery();
+    const a = manualQuery();
+    const run = new AbortController();
+    const other = new AbortController();
+    const first = queries.run('MX a.test', mx.start, run.signal);
+    const second = queries.run('A a.test', a.start, run.signal);
+    const third = queries.run('A a.test', a.start, other.signal);
+    run.abort(new Error('run stopped'));
+    await assert.rejects(first, /run stopped/);
+    await assert.rejects(second, /run stopped/);
+    assert.equal(mx.started[0]?.aborted, true);
+    // Another caller still waits for the A query: it goes on.
+    assert.equal(a.started[0]?.aborted, false);
+    a.finish('a');
+    assert.equal(await third, 'a');
+    assert.equal(getEventListeners(run.signal, 'abort').length, 0);
+    assert.equal(getEventListeners(other.signal, 'abort').length, 0);
   });
 
   it('abortAll() rejects every caller with the reason', async () => {
