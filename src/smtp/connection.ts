@@ -110,7 +110,21 @@ export class SmtpConnection {
   #tlsSocket: TLSSocket | null = null;
   #parser = new ReplyParser();
   #queue: Expected[] = [];
+  /**
+   * One timer per connection, not one per command: it runs until `#timerDue`, and the wait it times
+   * (`#wait`) may move its deadline later meanwhile (each reply starts the next command's wait); when
+   * it fires before the deadline it is set again for the rest. `#wait` null: nothing is timed.
+   */
   #timer: NodeJS.Timeout | null = null;
+  #timerDue = 0;
+  #wait: {
+    phase: TimeoutPhase;
+    timeoutMs: number;
+    deadline: number;
+    /** What is awaited, for the message: a fixed text, else the reply to `command`. */
+    what: string | null;
+    command: string | null;
+  } | null = null;
   #connectWaiter: Waiter | null = null;
   #tlsWaiter: Waiter | null = null;
   #greeting: Promise<SmtpReply> | null = null;
@@ -327,27 +341,65 @@ export class SmtpConnection {
    * restarted by partial data, so a server trickling a byte a second still times out.
    */
   #armHead(): void {
-    this.#clearTimer();
     const head = this.#queue[0];
-    if (head === undefined) return;
-    this.#startTimer(head.phase, head.timeoutMs, `the reply to ${verbOf(head.command)}`);
+    if (head === undefined) this.#clearTimer();
+    else this.#startTimer(head.phase, head.timeoutMs, null, head.command);
   }
 
-  #startTimer(phase: TimeoutPhase, timeoutMs: number, what: string): void {
-    this.#clearTimer();
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      this.#teardown(
-        new SmtpTimeoutError(
-          phase,
-          timeoutMs,
-          `${what} from ${this.#where} took longer than ${timeoutMs} ms`,
-        ),
-      );
-    }, timeoutMs);
+  /** Times a wait of `timeoutMs` from now, replacing the one timed before. */
+  #startTimer(
+    phase: TimeoutPhase,
+    timeoutMs: number,
+    what: string | null,
+    command: string | null = null,
+  ): void {
+    const deadline = performance.now() + timeoutMs;
+    const wait = this.#wait;
+    if (wait === null) {
+      this.#wait = { phase, timeoutMs, deadline, what, command };
+    } else {
+      wait.phase = phase;
+      wait.timeoutMs = timeoutMs;
+      wait.deadline = deadline;
+      wait.what = what;
+      wait.command = command;
+    }
+    // The running timer fires first and sets itself again for the rest: nothing to do now.
+    if (this.#timer !== null && this.#timerDue <= deadline) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerDue = deadline;
+    this.#timer = setTimeout(this.#onTimer, timeoutMs);
   }
 
+  readonly #onTimer = (): void => {
+    this.#timer = null;
+    const wait = this.#wait;
+    if (wait === null || this.#closed) return;
+    const left = wait.deadline - performance.now();
+    if (left >= 1) {
+      this.#timerDue = wait.deadline;
+      this.#timer = setTimeout(this.#onTimer, Math.ceil(left));
+      return;
+    }
+    this.#wait = null;
+    const what = wait.what ?? `the reply to ${verbOf(wait.command)}`;
+    this.#teardown(
+      new SmtpTimeoutError(
+        wait.phase,
+        wait.timeoutMs,
+        `${what} from ${this.#where} took longer than ${wait.timeoutMs} ms`,
+      ),
+    );
+  };
+
+  /** Nothing is timed any more; a running timer finds nothing to do when it fires. */
   #clearTimer(): void {
+    this.#wait = null;
+  }
+
+  /** Stops the timer itself (teardown): no timer outlives the connection. */
+  #cancelTimer(): void {
+    this.#wait = null;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
   }
@@ -506,7 +558,7 @@ export class SmtpConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#failure = error;
-    this.#clearTimer();
+    this.#cancelTimer();
     this.#options.signal?.removeEventListener('abort', this.#onAbort);
     const queue = this.#queue;
     this.#queue = [];
