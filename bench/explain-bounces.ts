@@ -125,8 +125,8 @@ export const MISS_NOTES: Readonly<Record<string, { readonly kind: MissKind; read
     note: 'cPanel/Exim callout text "the account or domain may not exist, they may be blacklisted, or missing the proper dns entries" names three causes; the sender-blocked rule reads "blacklisted", the label the missing domain',
   },
   'lhost-opensmtpd-12.eml': {
-    kind: 'rule',
-    note: '"No MX found for domain" in a report that says "this is only a temporary failure" (status 4.0.0): rcpt keeps the report\'s temporary class',
+    kind: 'label',
+    note: '"No MX found for domain" is a temporary failure in OpenSMTPD\'s own source (mta.c: DNS_ENOTFOUND is IMSG_DELIVERY_TEMPFAIL), and the report says "this is only a temporary failure" (status 4.0.0); labelled a domain that accepts no mail',
   },
   'lhost-postfix-47.eml': {
     kind: 'rule',

@@ -104,13 +104,17 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
   },
   {
     // A DNS failure that may pass: Postfix `Name service error for domain …: Host not found, try
-    // again`, glibc `Temporary failure in name resolution`. RFC 3463 X.4.3: directory server failure.
+    // again`, glibc `Temporary failure in name resolution`, OpenSMTPD `Temporary failure in MX lookup`
+    // and `No MX found for domain` (mta.c: DNS_RETRY and DNS_ENOTFOUND are IMSG_DELIVERY_TEMPFAIL;
+    // only DNS_ENONAME, `Domain does not exist`, is permanent). RFC 3463 X.4.3: directory server
+    // failure.
     id: 'dns-temporary',
-    text: /host not found, try again|temporary failure in name resolution|name server (?:timeout|failure)|servfail/i,
+    text: /host not found, try again|temporary failure in (?:name resolution|mx lookup)|no mx found for (?:domain|destination)|name server (?:timeout|failure)|servfail/i,
     status: '4.4.3',
     words: 'Directory server failure',
     keepClass: true,
-    source: 'Postfix smtp(8) (Host not found, try again), glibc EAI_AGAIN; RFC 3463 X.4.3',
+    source:
+      'Postfix smtp(8) (Host not found, try again), glibc EAI_AGAIN, OpenSMTPD usr.sbin/smtpd/mta.c (DNS_RETRY, DNS_ENOTFOUND: temporary); RFC 3463 X.4.3',
   },
   {
     // Postfix `Host or domain name not found`, Exim `all relevant MX records point to non-existent

@@ -297,6 +297,54 @@ const REPORT_CASES: readonly Case[] = [
 
 const TEXT_CASES: readonly Case[] = [
   {
+    // OpenSMTPD mta.c: DNS_ENOTFOUND is IMSG_DELIVERY_TEMPFAIL "No MX found for domain", DNS_RETRY
+    // "Temporary failure in MX lookup"; DNS_ENONAME is a permanent "Domain does not exist".
+    name: "OpenSMTPD's DNS failures: 'No MX found' and 'Temporary failure in MX lookup' are temporary, 'Domain does not exist' is not",
+    input: message([
+      'From: MAILER-DAEMON@mx.example.org',
+      'To: sender@example.org',
+      'Subject: Delivery status notification: error',
+      '',
+      'Hi!',
+      '',
+      'This is the MAILER-DAEMON, please DO NOT REPLY to this email.',
+      '',
+      'An error has occurred while attempting to deliver a message for',
+      'the following list of recipients:',
+      '',
+      'jack@nomx.example: No MX found for domain',
+      'kate@slowdns.example: Temporary failure in MX lookup',
+      'liam@gone.example: Domain does not exist',
+      '',
+      'Below is a copy of the original message:',
+      '',
+      'From: sender@example.org',
+      'To: jack@nomx.example',
+      'Subject: hi',
+    ]),
+    kind: 'bounce',
+    recipients: [
+      {
+        address: 'jack@nomx.example',
+        bounceRule: 'dns-temporary',
+        category: 'network_error',
+        verdict: 'unknown',
+      },
+      {
+        address: 'kate@slowdns.example',
+        bounceRule: 'dns-temporary',
+        category: 'network_error',
+        verdict: 'unknown',
+      },
+      {
+        address: 'liam@gone.example',
+        bounceRule: 'host-unknown',
+        category: 'domain_unknown',
+        verdict: 'undeliverable',
+      },
+    ],
+  },
+  {
     name: "Exim's X-Failed-Recipients stands even when a header repeats the address; the full mailbox is why retries timed out",
     input: message([
       'From: Mail Delivery System <Mailer-Daemon@mx.example.net>',
