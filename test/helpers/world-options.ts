@@ -18,6 +18,23 @@ export function worldOptions(world: Pick<DemoWorld, 'dnsServer' | 'smtpPort'>): 
 }
 
 /**
+ * The verify options that point a verifier at a loopback world (its DNS server and SMTP port, loopback
+ * targets allowed, the tests' HELO name and sender). Tests add what they need (timeouts, …).
+ */
+export function loopbackOptions(world: {
+  readonly dnsServer: string;
+  readonly smtpPort: number;
+}): VerifyOptions {
+  return {
+    dnsServers: [world.dnsServer],
+    smtpPort: world.smtpPort,
+    allowPrivateTargets: true,
+    helo: 'probe.rcpt.test',
+    mailFrom: 'verify@rcpt.test',
+  };
+}
+
+/**
  * The same for the CLI: the flags that point `rcpt` at a loopback world (its DNS server and SMTP port,
  * loopback targets allowed, the tests' HELO name). Tests add what they need (`--greylist-wait 0`, …).
  */

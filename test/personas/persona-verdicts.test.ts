@@ -26,6 +26,7 @@ import {
   type PersonaWorld,
 } from './personas.js';
 import { startRawSocksServer, type RawSocksBehaviour } from '../helpers/socks-raw-server.js';
+import { loopbackOptions } from '../helpers/world-options.js';
 
 let world: PersonaWorld;
 let base: VerifyOptions;
@@ -35,11 +36,7 @@ let baselineTimers = 0;
 before(async () => {
   world = await startPersonaWorld();
   base = {
-    dnsServers: [world.dnsServer],
-    smtpPort: world.smtpPort,
-    allowPrivateTargets: true,
-    helo: 'probe.rcpt.test',
-    mailFrom: 'verify@rcpt.test',
+    ...loopbackOptions(world),
     timeoutMs: 5_000,
     connectTimeoutMs: 500,
     greetingTimeoutMs: 1_000,

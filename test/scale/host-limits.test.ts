@@ -25,6 +25,7 @@ import {
   submitAddresses,
   verdictCounts,
 } from './helpers.js';
+import { loopbackOptions } from '../helpers/world-options.js';
 
 const HOST = '127.0.12.1';
 /** The host's soft limit: the reply after the 12th refusal of a session is delayed by a second. */
@@ -47,11 +48,7 @@ describe('learned host limits across scale-out workers', { skip: SKIP_NO_PG }, (
     }));
     cluster = await openScaleOut(url, { schema, supervise: false });
     verify = {
-      dnsServers: [dns.address],
-      smtpPort: hidden.port,
-      allowPrivateTargets: true,
-      helo: 'probe.rcpt.test',
-      mailFrom: 'verify@rcpt.test',
+      ...loopbackOptions({ dnsServer: dns.address, smtpPort: hidden.port }),
       timeoutMs: 20_000,
       greylistWaitMs: 0,
     };

@@ -27,6 +27,7 @@ import {
   submitAddresses,
   verdictCounts,
 } from './helpers.js';
+import { loopbackOptions } from '../helpers/world-options.js';
 
 const WINDOW_MS = 1_500;
 const CEILING = 8;
@@ -79,11 +80,7 @@ describe('hostRate across scale-out workers', { skip: SKIP_NO_PG }, () => {
     dns = await startDnsServer({ zones: zones as Parameters<typeof startDnsServer>[0]['zones'] });
     cluster = await openScaleOut(url, { schema, supervise: false });
     verify = {
-      dnsServers: [dns.address],
-      smtpPort: port,
-      allowPrivateTargets: true,
-      helo: 'probe.rcpt.test',
-      mailFrom: 'verify@rcpt.test',
+      ...loopbackOptions({ dnsServer: dns.address, smtpPort: port }),
       timeoutMs: 10_000,
       catchAll: false,
       hostRate: CEILING,

@@ -15,6 +15,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { startDnsServer, type DnsServer, type DnsZones } from '../../src/demo/dns-server.js';
 import type { VerifyOptions } from '../../src/index.js';
 import { seeded } from '../helpers/seeded.js';
+import { loopbackOptions } from '../helpers/world-options.js';
 
 export interface HostStats {
   readonly ip: string;
@@ -271,11 +272,5 @@ export function worldFlags(world: ScaleWorld): string[] {
 
 /** `worldFlags()` as the verify options of a worker or a verifier started in the test process. */
 export function worldVerifyOptions(world: ScaleWorld): VerifyOptions {
-  return {
-    dnsServers: [world.dns.address],
-    smtpPort: world.port,
-    allowPrivateTargets: true,
-    helo: 'probe.rcpt.test',
-    mailFrom: 'verify@rcpt.test',
-  };
+  return loopbackOptions({ dnsServer: world.dns.address, smtpPort: world.port });
 }

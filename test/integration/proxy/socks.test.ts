@@ -18,6 +18,7 @@ import {
 } from '../../../src/index.js';
 import { startDante, type RunningDante } from '../../helpers/dante.js';
 import { startRawSocksServer, type RawSocksBehaviour } from '../../helpers/socks-raw-server.js';
+import { loopbackOptions } from '../../helpers/world-options.js';
 
 /** The personas' addresses, and the two Dante instances' listening and egress addresses. */
 const MX = { plain: '127.0.27.10', grey: '127.0.27.11', tls: '127.0.27.12', blocked: '127.0.27.13' } as const;
@@ -112,11 +113,7 @@ before(async () => {
   danteA = await startDante({ ...DANTE_A, block: [`${MX.blocked}/32`] });
   danteB = await startDante(DANTE_B);
   base = {
-    dnsServers: [dns.address],
-    smtpPort: port,
-    allowPrivateTargets: true,
-    helo: 'probe.rcpt.test',
-    mailFrom: 'verify@rcpt.test',
+    ...loopbackOptions({ dnsServer: dns.address, smtpPort: port }),
     timeoutMs: 10_000,
     connectTimeoutMs: 1_000,
     greylistWaitMs: 0,

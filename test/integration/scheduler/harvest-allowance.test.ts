@@ -14,6 +14,7 @@ import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
 import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
 import { providerById } from '../../../src/providers/index.js';
 import { createVerifier, type VerifyOptions, type VerifyResult } from '../../../src/index.js';
+import { loopbackOptions } from '../../helpers/world-options.js';
 
 /** The IronPort rule's allowance: what the server below tolerates before it stops telling the truth. */
 const THRESHOLD = providerById('ironport')?.maxInvalidRecipientsPerHour ?? 0;
@@ -50,11 +51,7 @@ before(async () => {
     },
   });
   base = {
-    dnsServers: [dns.address],
-    smtpPort: gateway.port,
-    allowPrivateTargets: true,
-    helo: 'probe.rcpt.test',
-    mailFrom: 'verify@rcpt.test',
+    ...loopbackOptions({ dnsServer: dns.address, smtpPort: gateway.port }),
     timeoutMs: 8_000,
     connectTimeoutMs: 1_000,
     greylistWaitMs: 0,

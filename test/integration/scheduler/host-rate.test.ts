@@ -20,6 +20,7 @@ import {
   type VerifyResult,
 } from '../../../src/index.js';
 import { MAX_RATE_WAIT_IN_SESSION_MS } from '../../../src/scheduler/session-run.js';
+import { loopbackOptions } from '../../helpers/world-options.js';
 
 /** Server-side arrival times of RCPTs, per server. */
 const arrivals = new Map<string, number[]>();
@@ -88,11 +89,7 @@ before(async () => {
     },
   });
   base = {
-    dnsServers: [dns.address],
-    smtpPort: port,
-    allowPrivateTargets: true,
-    helo: 'probe.rcpt.test',
-    mailFrom: 'verify@rcpt.test',
+    ...loopbackOptions({ dnsServer: dns.address, smtpPort: port }),
     timeoutMs: 20_000,
     connectTimeoutMs: 1_000,
   };

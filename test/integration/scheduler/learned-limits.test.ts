@@ -18,6 +18,7 @@ import {
   type VerifyOptions,
   type VerifyResult,
 } from '../../../src/index.js';
+import { loopbackOptions } from '../../helpers/world-options.js';
 
 const unknown = (address: string) =>
   address.startsWith('ok')
@@ -151,11 +152,7 @@ before(async () => {
   zones['mx.sieve.test'] = { A: ['127.0.5.8'] };
   dns = await startDnsServer({ zones });
   base = {
-    dnsServers: [dns.address],
-    smtpPort: port,
-    allowPrivateTargets: true,
-    helo: 'probe.rcpt.test',
-    mailFrom: 'verify@rcpt.test',
+    ...loopbackOptions({ dnsServer: dns.address, smtpPort: port }),
     timeoutMs: 20_000,
     greylistWaitMs: 0,
   };

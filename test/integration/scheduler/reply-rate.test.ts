@@ -15,6 +15,7 @@ import {
   type VerifyOptions,
   type VerifyResult,
 } from '../../../src/index.js';
+import { loopbackOptions } from '../../helpers/world-options.js';
 
 const RATE = 150;
 
@@ -53,11 +54,7 @@ before(async () => {
     },
   });
   base = {
-    dnsServers: [dns.address],
-    smtpPort: rated.port,
-    allowPrivateTargets: true,
-    helo: 'probe.rcpt.test',
-    mailFrom: 'verify@rcpt.test',
+    ...loopbackOptions({ dnsServer: dns.address, smtpPort: rated.port }),
     timeoutMs: 30_000,
     greylistWaitMs: 0,
   };

@@ -14,6 +14,7 @@ import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
 import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
 import { mailboxes, startPersona, type RunningPersona } from '../../../src/demo/smtp-persona.js';
 import { createVerifier, type VerifyOptions, type VerifyResult } from '../../../src/index.js';
+import { loopbackOptions } from '../../helpers/world-options.js';
 
 const GREYLIST_MS = 1_000;
 /** Mailboxes exist when their local part starts with "ok". */
@@ -167,11 +168,7 @@ before(async () => {
     },
   });
   base = {
-    dnsServers: [dns.address],
-    smtpPort: port,
-    allowPrivateTargets: true,
-    helo: 'probe.rcpt.test',
-    mailFrom: 'verify@rcpt.test',
+    ...loopbackOptions({ dnsServer: dns.address, smtpPort: port }),
     timeoutMs: 8_000,
     connectTimeoutMs: 1_000,
     greylistWaitMs: GREYLIST_MS,
