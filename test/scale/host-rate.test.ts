@@ -27,24 +27,13 @@ import {
   submitAddresses,
   verdictCounts,
 } from './helpers.js';
+import { busiestWindow } from '../helpers/busiest-window.js';
 import { loopbackOptions } from '../helpers/world-options.js';
 
 const WINDOW_MS = 1_500;
 const CEILING = 8;
 const HOSTS = ['127.0.11.1', '127.0.11.2', '127.0.11.3'];
 const PER_HOST = 40;
-
-/** The most RCPTs that arrived within any `windowMs` (every window starting at an arrival). */
-function busiestWindow(times: readonly number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  let end = 0;
-  for (let start = 0; start < sorted.length; start += 1) {
-    while (end < sorted.length && (sorted[end] ?? 0) < (sorted[start] ?? 0) + windowMs) end += 1;
-    most = Math.max(most, end - start);
-  }
-  return most;
-}
 
 describe('hostRate across scale-out workers', { skip: SKIP_NO_PG }, () => {
   const url = PG_URL ?? '';

@@ -20,6 +20,7 @@ import {
   type VerifyResult,
 } from '../../../src/index.js';
 import { MAX_RATE_WAIT_IN_SESSION_MS } from '../../../src/scheduler/session-run.js';
+import { busiestWindow } from '../../helpers/busiest-window.js';
 import { loopbackOptions } from '../../helpers/world-options.js';
 
 /** Server-side arrival times of RCPTs, per server. */
@@ -37,18 +38,6 @@ function recipientAt(name: string) {
       ? null
       : { code: 550, text: `5.1.1 <${address}>: Recipient address rejected: User unknown` };
   };
-}
-
-/** The most RCPTs that arrived within any `windowMs` (every window starting at an arrival). */
-function busiestWindow(times: readonly number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  let end = 0;
-  for (let start = 0; start < sorted.length; start += 1) {
-    while (end < sorted.length && (sorted[end] ?? 0) < (sorted[start] ?? 0) + windowMs) end += 1;
-    most = Math.max(most, end - start);
-  }
-  return most;
 }
 
 const range = (prefix: string, count: number, domain: string): string[] =>
