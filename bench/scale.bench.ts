@@ -18,8 +18,9 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { addressKey } from '../src/jobs/index.js';
+import { LIST_LAYOUT } from '../src/jobs/index.js';
 import { openScaleOut } from '../src/jobs/postgres/index.js';
+import { listItems } from '../test/helpers/job-items.js';
 import { worldFlags } from './bulk-world.js';
 import { startWorldThread, type ThreadWorld } from './world-thread.js';
 
@@ -135,24 +136,8 @@ async function main(): Promise<number> {
         for (let n = 1; n <= workers; n++)
           children.push(await startWorkerProcess(postgres.url, schema, world, n));
         const job = await cluster.store.createJob({ options: { bench: true } });
-        await cluster.store.setLayout(job.id, {
-          format: 'list',
-          delimiter: null,
-          columns: ['email'],
-          addressColumn: 0,
-          headerless: true,
-        });
-        await cluster.store.addItems(
-          job.id,
-          world.addresses.map((a, i) => ({
-            row: i + 1,
-            line: i + 1,
-            input: a.address,
-            key: addressKey(a.address),
-            fields: null,
-            error: null,
-          })),
-        );
+        await cluster.store.setLayout(job.id, LIST_LAYOUT);
+        await cluster.store.addItems(job.id, listItems(world.addresses.map((a) => a.address)));
         await cluster.store.finishIngest(job.id);
         await world.resetPeaks();
         const before = await world.stats();

@@ -1,6 +1,6 @@
 /** Verifying a list of addresses from the CLI, printing the results, and the exit status they mean. */
 import { createVerifier, type Verdict, type VerifyOptions, type VerifyResult } from '../index.js';
-import { formatOutput, type OutputRow } from '../jobs/index.js';
+import { LIST_LAYOUT, formatOutput, type OutputRow } from '../jobs/index.js';
 import { pipeText } from './bulk-output.js';
 import { formatSummary, formatTable, formatTranscripts } from './format.js';
 
@@ -115,12 +115,5 @@ export async function printResults(
       };
     }
   })();
-  const layout = {
-    format: 'list',
-    delimiter: null,
-    columns: ['email'],
-    addressColumn: 0,
-    headerless: true,
-  } as const;
-  await pipeText(formatOutput(rows, layout, format), io.stdout);
+  await pipeText(formatOutput(rows, LIST_LAYOUT, format), io.stdout);
 }

@@ -15,6 +15,15 @@ import { StringDecoder } from 'node:string_decoder';
 import type { InputLayout } from './job-store.js';
 import { InputError } from './errors.js';
 
+/** The layout of a plain list, one address a line, its column named `email` (as `openInput()` reads it). */
+export const LIST_LAYOUT: InputLayout = Object.freeze({
+  format: 'list',
+  delimiter: null,
+  columns: Object.freeze(['email']),
+  addressColumn: 0,
+  headerless: true,
+});
+
 /**
  * Longest physical line read, in characters; a longer line is an unreadable row that keeps only its
  * first `KEPT_LINE_CHARS` (marked with `CUT_MARK`), so memory holds at most this much of one line.
@@ -441,14 +450,7 @@ export async function openInput(
       };
       return { layout, rows: csvRows(lines, layout, true) };
     }
-    const layout: InputLayout = {
-      format: 'list',
-      delimiter: null,
-      columns: ['email'],
-      addressColumn: 0,
-      headerless: true,
-    };
-    return { layout, rows: listRows(lines) };
+    return { layout: LIST_LAYOUT, rows: listRows(lines) };
   }
 
   let header: string[];

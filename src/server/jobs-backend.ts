@@ -7,6 +7,7 @@ import { VERDICTS, type Verdict, type Verifier } from '../index.js';
 import {
   InputError,
   InputTooLargeError,
+  LIST_LAYOUT,
   addressKey,
   compareSettings,
   describeDifferences,
@@ -140,13 +141,7 @@ async function viewOf(store: JobStore, record: JobRecord): Promise<JobView> {
 
 /** Stores a JSON list as a plain list: one row per address, in order, duplicates sharing a key. */
 async function storeList(store: JobStore, id: string, emails: readonly string[]): Promise<void> {
-  await store.setLayout(id, {
-    format: 'list',
-    delimiter: null,
-    columns: ['email'],
-    addressColumn: 0,
-    headerless: true,
-  });
+  await store.setLayout(id, LIST_LAYOUT);
   for (let start = 0; start < emails.length; start += LIST_BATCH_ROWS) {
     await store.addItems(
       id,

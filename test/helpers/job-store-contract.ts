@@ -15,13 +15,8 @@ import {
   type Reason,
   type VerifyResult,
 } from '../../src/index.js';
-import {
-  HOST_LIMITS_TTL_MS,
-  addressKey,
-  type InputLayout,
-  type JobItem,
-  type JobStore,
-} from '../../src/jobs/index.js';
+import { HOST_LIMITS_TTL_MS, addressKey, type InputLayout, type JobStore } from '../../src/jobs/index.js';
+import { jobItem } from './job-items.js';
 
 /** A store under test, fresh and empty, and what the contract needs to look beside it. */
 export interface StoreUnderTest {
@@ -50,11 +45,6 @@ export function fakeResult(input: string, reason: Reason): VerifyResult {
     checkedAt: '2026-11-28T20:00:00.000Z',
     retryAt: null,
   };
-}
-
-/** A readable CSV row `row,input` on line `row + 1` (under a header). */
-export function jobItem(row: number, input: string): JobItem {
-  return { row, line: row + 1, input, key: addressKey(input), fields: [String(row), input], error: null };
 }
 
 const CSV_LAYOUT: InputLayout = {

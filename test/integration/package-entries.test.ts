@@ -88,6 +88,7 @@ const ENTRIES: Record<string, readonly string[]> = {
     'JOB_STATUSES',
     'JobError',
     'JobStoreError',
+    'LIST_LAYOUT',
     'MAX_LINE_CHARS',
     'OUTPUT_FORMATS',
     'RESULT_COLUMNS',

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import pg from 'pg';
 
-import { addressKey } from '../../src/jobs/index.js';
+import { listItems } from '../helpers/job-items.js';
 import type { ScaleOut } from '../../src/jobs/postgres/index.js';
 
 export const repo = join(import.meta.dirname, '..', '..');
@@ -152,17 +152,7 @@ export async function storeAddresses(
   options: Readonly<Record<string, unknown>> = {},
 ): Promise<string> {
   const job = await cluster.store.createJob({ options });
-  await cluster.store.addItems(
-    job.id,
-    addresses.map((input, i) => ({
-      row: i + 1,
-      line: i + 1,
-      input,
-      key: addressKey(input),
-      fields: null,
-      error: null,
-    })),
-  );
+  await cluster.store.addItems(job.id, listItems(addresses));
   await cluster.store.finishIngest(job.id);
   return job.id;
 }

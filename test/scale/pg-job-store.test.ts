@@ -11,7 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { createVerifier } from '../../src/index.js';
 import { runJob } from '../../src/jobs/index.js';
 import { openPgJobStore, type PgJobStore } from '../../src/jobs/postgres/index.js';
-import { describeJobStoreContract, jobItem } from '../helpers/job-store-contract.js';
+import { jobItem } from '../helpers/job-items.js';
+import { describeJobStoreContract } from '../helpers/job-store-contract.js';
 import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, query } from './helpers.js';
 import { startScaleWorld, worldVerifyOptions } from './world.js';
 

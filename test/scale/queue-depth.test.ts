@@ -10,7 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { openPgJobStore, type PgJobStore } from '../../src/jobs/postgres/index.js';
 import { createLogger } from '../../src/server/logger.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { fakeResult, jobItem } from '../helpers/job-store-contract.js';
+import { jobItem } from '../helpers/job-items.js';
+import { fakeResult } from '../helpers/job-store-contract.js';
 import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema } from './helpers.js';
 
 const KEY = 'queue-depth-key-0123456789abcdef';

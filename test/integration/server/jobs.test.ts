@@ -9,10 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { addressKey, openSqliteJobStore } from '../../../src/jobs/index.js';
+import { LIST_LAYOUT, openSqliteJobStore } from '../../../src/jobs/index.js';
 import { createApp, type App } from '../../../src/server/app.js';
 import { createJobsBackend, type ClosableJobsBackend } from '../../../src/server/jobs-backend.js';
 import { createLogger } from '../../../src/server/logger.js';
+import { listItems } from '../../helpers/job-items.js';
 import { KEY_A, KEY_B, bearer, startWorld, type World } from './helpers.js';
 
 interface Job {
@@ -314,25 +315,9 @@ describe('after a restart', () => {
     const before = openSqliteJobStore(file);
     // A job as the API stores it, left queued by a process that stopped before running it.
     const left = await before.createJob({ owner: 'key-id', options: { via: 'http', input: 'list' } });
-    await before.setLayout(left.id, {
-      format: 'list',
-      delimiter: null,
-      columns: ['email'],
-      addressColumn: 0,
-      headerless: true,
-    });
+    await before.setLayout(left.id, LIST_LAYOUT);
     const emails = ['alice@acme.test', 'nobody@acme.test', 'user@nullmx.test'];
-    await before.addItems(
-      left.id,
-      emails.map((input, index) => ({
-        row: index + 1,
-        line: index + 1,
-        input,
-        key: addressKey(input),
-        fields: null,
-        error: null,
-      })),
-    );
+    await before.addItems(left.id, listItems(emails));
     await before.finishIngest(left.id);
     await before.setStatus(left.id, 'running');
     const cut = await before.createJob({ owner: 'key-id', options: { via: 'http', input: 'csv' } });

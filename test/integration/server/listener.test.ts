@@ -13,9 +13,10 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { run } from '../../../src/cli/main.js';
-import { addressKey, openSqliteJobStore, type JobSettings } from '../../../src/jobs/index.js';
+import { LIST_LAYOUT, openSqliteJobStore, type JobSettings } from '../../../src/jobs/index.js';
 import { JobSettingsError } from '../../../src/server/jobs-backend.js';
 import { startServer, type RunningServer } from '../../../src/server/server.js';
+import { listItems } from '../../helpers/job-items.js';
 import { KEY_A, KEY_B, bearer, capturedLogger, spawnServe, startWorld, type World } from './helpers.js';
 
 let world: World;
@@ -322,25 +323,9 @@ describe('a restarted server and the settings of unfinished jobs', () => {
   async function leftJob(file: string, settings: JobSettings): Promise<string> {
     const store = openSqliteJobStore(file);
     const job = await store.createJob({ owner: 'key-id', options: { via: 'http', input: 'list', settings } });
-    await store.setLayout(job.id, {
-      format: 'list',
-      delimiter: null,
-      columns: ['email'],
-      addressColumn: 0,
-      headerless: true,
-    });
+    await store.setLayout(job.id, LIST_LAYOUT);
     const emails = ['alice@acme.test', 'nobody@acme.test'];
-    await store.addItems(
-      job.id,
-      emails.map((input, index) => ({
-        row: index + 1,
-        line: index + 1,
-        input,
-        key: addressKey(input),
-        fields: null,
-        error: null,
-      })),
-    );
+    await store.addItems(job.id, listItems(emails));
     await store.finishIngest(job.id);
     await store.setStatus(job.id, 'running');
     await store.close();
