@@ -347,9 +347,9 @@ export class Host {
   }
 
   /**
-   * A transaction of `replies` replies sent at `sentAt` was answered at `now`, `stalledMs` of that
-   * time our own event loop's stall; `clean` when its session had drawn no refusal by its end (no
-   * error limit can have delayed it). Returns false when a clean one was late: the host held it back
+   * A transaction of `replies` replies sent at `sentAt` was answered at `now`, held back by our own
+   * event loop's stalls by `stalledMs` at most (`LoopStallWatch.stalledSince`); `clean` when its
+   * session had drawn no refusal by its end (no error limit can have delayed it). Returns false when a clean one was late: the host held it back
    * under our rate, and the session should end (replies stay in order: a connection's backlog of
    * delayed replies would delay its next transactions too). The first such one sent since the
    * ceiling last fell, while we pushed many replies a second, lowers the ceiling.

@@ -65,11 +65,11 @@ export type ReplyTiming = 'on_time' | 'late' | 'inconclusive';
 
 /**
  * Judges a reply read `ms` after its command was sent, against the session's usual round trip
- * (`usualMs`), knowing that rcpt's own event loop was stalled for `stalledMs` of that time
- * (`LoopStallWatch`). A stall can only make a reply look later: a reply on time is on time. A late
- * one is the server's doing only when it stays late with every stalled millisecond taken off (the
- * stall and the server's delay may have overlapped, so the server held it back at least that much);
- * otherwise it is inconclusive, and nothing is learned from it.
+ * (`usualMs`), knowing that rcpt's own event-loop stalls can have held it back by `stalledMs` at most
+ * (`LoopStallWatch.stalledSince`). A stall can only make a reply look later: a reply on time is on
+ * time. A late one is the server's doing only when it stays late with those milliseconds taken off
+ * (the stalls and the server's delay may have overlapped, so the server held it back at least that
+ * much); otherwise it is inconclusive, and nothing is learned from it.
  */
 export function judgeReply(ms: number, usualMs: number, stalledMs: number): ReplyTiming {
   const late = ms - usualMs;
