@@ -34,7 +34,7 @@ apt_updated=0
 apt_update_once() {
   if [ "$apt_updated" = 0 ]; then
     log "apt-get update"
-    apt-get update -qq
+    apt-get -o Acquire::Retries=3 update -qq
     apt_updated=1
   fi
 }
@@ -60,7 +60,7 @@ install_packages() {
       chmod 755 "$policy"
       created_policy=1
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=3 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     [ "$created_policy" = 0 ] || rm -f "$policy"
   fi
   if [ ! -x "$LAB_PKGS/root/usr/sbin/exim4" ] || [ ! -x "$LAB_PKGS/root/usr/sbin/smtpd" ]; then
@@ -70,7 +70,7 @@ install_packages() {
     mkdir -p "$LAB_PKGS/debs" "$LAB_PKGS/root"
     # _apt cannot write into a root-owned folder; the download is from the same archive either way.
     chmod 777 "$LAB_PKGS/debs"
-    (cd "$LAB_PKGS/debs" && apt-get download -qq "${UNPACKED_DEBS[@]}" 2>/dev/null)
+    (cd "$LAB_PKGS/debs" && apt-get -o Acquire::Retries=3 download -qq "${UNPACKED_DEBS[@]}" 2>/dev/null)
     chmod 755 "$LAB_PKGS/debs"
     local deb
     for deb in "$LAB_PKGS"/debs/*.deb; do dpkg-deb -x "$deb" "$LAB_PKGS/root"; done
