@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { CatchAllReads, catchAllAnswer, decideReason } from './decide/index.js';
 import { publishHostRateWait, verifyDoneChannel, warnOnce } from './diagnostics.js';
-import { domainFacts } from './domain/index.js';
+import { domainFacts, domainOnlyFacts, type DomainOnlyFacts } from './domain/index.js';
 import { createResolver, type Resolver } from './dns/resolver.js';
 import { allowedTargets } from './dns/target-filter.js';
 import { ProxyPool } from './proxy/proxy-pool.js';
@@ -48,7 +48,7 @@ import {
 import { createProber } from './smtp/probe.js';
 import { isPositiveReply } from './smtp/reply-parser.js';
 import { SmtpSession } from './smtp/session.js';
-import { parseAddress, suggestAddress } from './syntax/index.js';
+import { parseAddress, suggestDomain, suggestionFor } from './syntax/index.js';
 import {
   verdictOf,
   type DnsResult,
@@ -182,6 +182,18 @@ interface ProbePlan extends PlannedAddress {
 
 type Prepared = Preparation<ProbePlan>;
 
+/** What a domain alone decides with no network: its typo suggestion (`suggestDomain()`) and facts. */
+interface DomainNotes {
+  readonly suggestion: string | null;
+  readonly facts: DomainOnlyFacts;
+}
+
+/**
+ * Domains whose notes a verifier keeps, the oldest dropped first: a bulk list repeats a few domains
+ * thousands of times, and a list of ever new ones only cycles the oldest out.
+ */
+const MAX_DOMAIN_NOTES = 10_000;
+
 interface CatchAllEntry {
   readonly accepted: boolean;
   readonly expires: number;
@@ -253,6 +265,8 @@ class RcptVerifier implements Verifier {
   readonly #proxies: ProxyRouter | null;
   /** Per route object (see `#dnsBlockOf()`): its `dns` result part, and its targets when direct. */
   readonly #dnsBlocks = new WeakMap<MailRoute, DnsResult>();
+  /** Per domain, its typo suggestion and its free and disposable facts (`#notesOf()`). */
+  readonly #notes = new Map<string, DomainNotes>();
   readonly #directTargets = new WeakMap<
     MailRoute,
     { readonly targets: readonly ProbeTarget[]; readonly refused: number }
@@ -373,6 +387,24 @@ class RcptVerifier implements Verifier {
     return this.#config.catchAllFacts?.known(domain) ?? null;
   }
 
+  /** What `asciiDomain` alone decides without the network, worked out once per domain (`#notes`). */
+  #notesOf(asciiDomain: string): DomainNotes {
+    let notes = this.#notes.get(asciiDomain);
+    if (notes === undefined) {
+      const literal = asciiDomain.startsWith('[');
+      notes = {
+        suggestion: literal ? null : suggestDomain(asciiDomain),
+        facts: domainOnlyFacts(asciiDomain),
+      };
+      if (this.#notes.size >= MAX_DOMAIN_NOTES) {
+        const oldest = this.#notes.keys().next();
+        if (oldest.done !== true) this.#notes.delete(oldest.value);
+      }
+      this.#notes.set(asciiDomain, notes);
+    }
+    return notes;
+  }
+
   /**
    * The first half of a verification, shared by `verify()` and the bulk scheduler: syntax, domain
    * facts, DNS and the probe targets. Ends with a finished body when no SMTP conversation is needed.
@@ -380,7 +412,7 @@ class RcptVerifier implements Verifier {
   async #prepare(input: string, signal: AbortSignal): Promise<Prepared> {
     // Parsed once per address: the suggestion reads the same parse.
     const syntax: SyntaxResult = parseAddress(input);
-    const suggestion = suggestAddress(input, syntax);
+    const suggestion = suggestionFor(input, syntax, (asciiDomain) => this.#notesOf(asciiDomain).suggestion);
     const base = {
       input,
       address: syntax.valid ? `${syntax.localPart ?? ''}@${syntax.domain ?? ''}` : null,
@@ -396,7 +428,7 @@ class RcptVerifier implements Verifier {
     }
     const localPart = syntax.localPart;
     const domain = syntax.asciiDomain;
-    const facts = domainFacts(localPart, domain);
+    const facts = domainFacts(localPart, domain, this.#notesOf(domain).facts);
     const flags: Flags = { ...facts, catchAll: false };
 
     const route = domain.startsWith('[')

@@ -7,5 +7,5 @@ export {
   MAX_LOCAL_PART_OCTETS,
   MAX_PATH_OCTETS,
 } from './parse-address.js';
-export { suggestAddress, suggestDomain } from './suggest-address.js';
+export { suggestAddress, suggestDomain, suggestionFor } from './suggest-address.js';
 export { editDistance } from './edit-distance.js';

@@ -356,10 +356,22 @@ const REPAIRABLE = new Set([
  * is not parsed twice.
  */
 export function suggestAddress(input: string, parsed: SyntaxResult = parseAddress(input)): string | null {
+  return suggestionFor(input, parsed, suggestDomain);
+}
+
+/**
+ * `suggestAddress()` with the domain's suggestion taken from `domainSuggestion` (`suggestDomain()` or
+ * a caller's memo of it: a bulk run asks the same domains thousands of times).
+ */
+export function suggestionFor(
+  input: string,
+  parsed: SyntaxResult,
+  domainSuggestion: (asciiDomain: string) => string | null,
+): string | null {
   if (parsed.valid) {
     const { localPart, asciiDomain } = parsed;
     if (localPart === null || asciiDomain === null || asciiDomain.startsWith('[')) return null;
-    const domain = suggestDomain(asciiDomain);
+    const domain = domainSuggestion(asciiDomain);
     return domain === null ? null : `${localPart}@${domain}`;
   }
   if (parsed.error === null || !REPAIRABLE.has(parsed.error.code)) return null;
