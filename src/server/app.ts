@@ -21,7 +21,7 @@ import { renderDocsPage } from './docs-page.js';
 import { registerDoctorRoute, type DoctorRoute } from './doctor-route.js';
 import { registerExplainRoute } from './explain-route.js';
 import { HttpError, errorResponse } from './http-error.js';
-import { isJsonType, registerJobRoutes, type JobsBackend } from './job-routes.js';
+import { registerJobRoutes, type JobsBackend } from './job-routes.js';
 import { createLogger, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { isReacherPath, registerReacherRoutes } from './reacher-routes.js';
@@ -60,6 +60,11 @@ export interface AppDeps {
   readonly verifier: Verifier;
   /** The job store and runner; without it the `/v1/jobs` routes answer 503. */
   readonly jobs?: JobsBackend | null;
+  /**
+   * Where a JSON job list waits while its body arrives (upload-spool.ts), an unlinked file: the
+   * SQLite job store's directory. Default: the system's temporary directory.
+   */
+  readonly uploadSpoolDirectory?: string;
   /** Accepted API keys. Empty: no authentication (the server then listens on loopback only). */
   readonly apiKeys?: readonly string[];
   /** Per-key token bucket; `null` turns rate limiting off. Default 300 a minute, bursts of 60. */
@@ -220,6 +225,7 @@ export function createApp(deps: AppDeps): App {
     allowPrivateTargets: deps.webhooks?.allowPrivateTargets === true,
     canSignWebhooks: (owner) => secretOf(owner) !== null,
     ...(deps.shutdown === undefined ? {} : { shutdown: deps.shutdown }),
+    ...(deps.uploadSpoolDirectory === undefined ? {} : { spoolDirectory: deps.uploadSpoolDirectory }),
   });
   registerExplainRoute(app);
   registerDoctorRoute(app, {
@@ -384,7 +390,9 @@ function bodyLimits(limits: Limits): MiddlewareHandler<AppEnv> {
         method: 'POST',
         path: '/v1/jobs',
         maxBytes: limits.maxUploadBytes,
-        streams: (type) => !isJsonType(type),
+        // Every kind is read as it streams: a CSV or text upload into the store, a JSON list into
+        // its spool (job-routes.ts).
+        streams: () => true,
       },
       // Reacher's bulk list is JSON, read whole, up to the same upload limit.
       { method: 'POST', path: '/v1/bulk', maxBytes: limits.maxUploadBytes },

@@ -1,8 +1,10 @@
 /**
- * The `/v1/jobs` routes: create (JSON list, CSV or plain text, streamed into the job store), status,
+ * The `/v1/jobs` routes: create (a JSON list, CSV or plain text, each read as it streams), status,
  * live progress as server-sent events, streamed results, cancel. A job belongs to the key that made it:
  * any other key gets the same 404 as for a job that does not exist, so ids reveal nothing.
  */
+import { tmpdir } from 'node:os';
+
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { stream, streamSSE, type SSEStreamingApi } from 'hono/streaming';
@@ -11,6 +13,8 @@ import type { Verdict } from '../index.js';
 import type { FormatOptions, OutputRow, WebhookDelivery, WebhookOutcome } from '../jobs/index.js';
 import { mediaTypeOf } from './body-limit.js';
 import { HttpError } from './http-error.js';
+import { readJsonJobList, type JsonJobFields } from './json-job-list.js';
+import { UploadSpool } from './upload-spool.js';
 import { checkWebhookHeaders, checkWebhookUrl, type JobWebhook } from './webhooks.js';
 import type { Logger } from './logger.js';
 import type { AppEnv, Limits } from './app-env.js';
@@ -51,7 +55,11 @@ export interface JobView {
 
 /** The input of a new job. */
 export type JobInput =
-  | { readonly kind: 'list'; readonly emails: readonly string[] }
+  | {
+      readonly kind: 'list';
+      /** The addresses, a list or a stream of them (a JSON body read back from its spool). */
+      readonly emails: Iterable<string> | AsyncIterable<string>;
+    }
   | { readonly kind: 'csv' | 'text'; readonly body: AsyncIterable<Uint8Array> };
 
 /** Bad input found while reading an upload (a CSV without an address column, a broken quote, …). */
@@ -196,7 +204,15 @@ export interface JobRoutesDeps {
   readonly canSignWebhooks: (owner: string) => boolean;
   /** Ends event streams when the server shuts down. */
   readonly shutdown?: AbortSignal;
+  /**
+   * Where a JSON list waits while its body arrives (upload-spool.ts): the job store's directory for a
+   * SQLite store. Default: the system's temporary directory.
+   */
+  readonly spoolDirectory?: string;
 }
+
+/** The fields of a JSON job beside its list, checked once the list has been read. */
+const JOB_FIELDS = JobCreateJsonSchema.pick({ name: true, webhook: true });
 
 /** `POST /v1/jobs`: a list, a CSV or a text upload becomes a job. */
 const CREATE_JOB_ROUTE = createRoute({
@@ -204,7 +220,7 @@ const CREATE_JOB_ROUTE = createRoute({
   path: '/v1/jobs',
   summary: 'Create a verification job',
   description:
-    'Send `{"emails": […]}`, or a `text/csv` body (a header row; the address column is found by name: email, e-mail, address, mail) or a `text/plain` body (one address a line). The upload is streamed into the job store.',
+    'Send `{"emails": […]}`, or a `text/csv` body (a header row; the address column is found by name: email, e-mail, address, mail) or a `text/plain` body (one address a line). A CSV or text upload is streamed into the job store; a JSON list is parsed as it streams and stored once it has ended within the limits (50 MiB, 1,000,000 addresses, strings of at most 65,536 characters, nesting of at most 16 levels, 64 KiB beside the list).',
   security: [{ bearer: [] }],
   request: {
     body: {
@@ -212,7 +228,9 @@ const CREATE_JOB_ROUTE = createRoute({
       // An empty body is refused by the handler.
       required: false,
       content: {
-        'application/json': { schema: JobCreateJsonSchema },
+        // A reference, not the zod schema: the body is streamed and checked by the handler
+        // (json-job-list.ts), never parsed whole by a validator. Registered in registerJobRoutes().
+        'application/json': { schema: { $ref: '#/components/schemas/JobRequest' } },
         'text/csv': { schema: z.string() },
         'text/plain': { schema: z.string() },
       },
@@ -325,6 +343,27 @@ async function ownJobOf(deps: JobRoutesDeps, c: Context<AppEnv>, id: string): Pr
 }
 
 /** rcpt's `webhook` object, checked: its URL through the private-target filter, its headers. */
+/**
+ * Checks the fields of a JSON job beside its list (read by json-job-list.ts) as the app's schema
+ * check words its 400 (app.ts), and returns its webhook, if any.
+ */
+async function readJobFields(
+  deps: JobRoutesDeps,
+  owner: string,
+  given: JsonJobFields,
+): Promise<JobWebhook | null> {
+  const fields = JOB_FIELDS.safeParse(given);
+  if (!fields.success) {
+    const details = fields.error.issues.map((issue) => ({
+      path: issue.path.map(String).join('.') || '(body)',
+      message: issue.message,
+    }));
+    throw new HttpError(400, 'bad_request', 'The request does not match the schema', {}, details);
+  }
+  const webhook = fields.data.webhook;
+  return webhook === undefined ? null : readJobWebhook(deps, owner, webhook);
+}
+
 async function readJobWebhook(
   deps: JobRoutesDeps,
   owner: string,
@@ -391,37 +430,47 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
   const backend = (): JobsBackend => backendOf(deps);
   const ownJob = (c: Context<AppEnv>, id: string): Promise<JobView> => ownJobOf(deps, c, id);
 
+  app.openAPIRegistry.register('JobRequest', JobCreateJsonSchema);
   app.openapi(CREATE_JOB_ROUTE, async (c) => {
     const jobs = backend();
-    // The body was counted on the way in (body-limit.ts): a JSON list up to the upload limit before
-    // the validator parsed it, a CSV or text upload is counted as it streams into the store.
+    // The body is counted on the way in (body-limit.ts) and cut with a 413 at the upload limit.
     const type = mediaTypeOf(c);
-    let input: JobInput;
-    let webhook: JobWebhook | null = null;
-    if (isJsonType(type)) {
-      // Only JSON bodies are validated (and only they reach here); the text types are read below.
-      const body = c.req.valid('json') as z.infer<typeof JobCreateJsonSchema>;
-      if (body.emails.length === 0) throw new HttpError(400, 'bad_request', '"emails" is empty');
-      input = { kind: 'list', emails: body.emails };
-      if (body.webhook !== undefined) webhook = await readJobWebhook(deps, c.get('owner'), body.webhook);
-    } else {
-      const body = await nonEmpty(c.req.raw.body);
-      if (body === null) throw new HttpError(400, 'bad_request', 'The body is empty');
-      input = { kind: type === 'text/csv' ? 'csv' : 'text', body };
-    }
-    if (input.kind === 'list' && input.emails.length > limits.maxJobAddresses) {
+    if (!isJsonType(type) && type !== 'text/csv' && type !== 'text/plain') {
       throw new HttpError(
-        413,
-        'payload_too_large',
-        `At most ${limits.maxJobAddresses} addresses per job (got ${input.emails.length})`,
+        415,
+        'unsupported_media_type',
+        'Unsupported Media Type: send application/json, text/csv or text/plain',
       );
     }
+    const body = await nonEmpty(c.req.raw.body);
+    if (body === null) throw new HttpError(400, 'bad_request', 'The body is empty');
+    const owner = c.get('owner');
+    let spool: UploadSpool | null = null;
     let job: JobView;
     try {
-      job = await jobs.create(c.get('owner'), input, {
+      let input: JobInput;
+      let webhook: JobWebhook | null = null;
+      if (isJsonType(type)) {
+        // Read to its end before the job exists, into a spool file rather than memory or the store:
+        // a list refused on the way (413 at a limit, 400 malformed) costs a chunk of memory and
+        // writes nothing to the store; one that passes is read back from the spool into it.
+        spool = await UploadSpool.open(deps.spoolDirectory ?? tmpdir());
+        const into = spool;
+        const list = await readJsonJobList(body, {
+          maxAddresses: limits.maxJobAddresses,
+          onAddresses: (addresses) => into.write(addresses),
+        });
+        webhook = await readJobFields(deps, owner, list.fields);
+        input = { kind: 'list', emails: spool.read() };
+      } else {
+        // Streamed into the store as it arrives (src/jobs/ingest.ts); a refused one is deleted.
+        input = { kind: type === 'text/csv' ? 'csv' : 'text', body };
+      }
+      job = await jobs.create(owner, input, {
         maxAddresses: limits.maxJobAddresses,
         ...(webhook === null ? {} : { extra: { webhook } }),
       });
+      logger.info({ key: owner, job: job.id, total: job.total, kind: input.kind }, 'job created');
     } catch (error) {
       if (error instanceof JobInputError) {
         throw new HttpError(
@@ -431,8 +480,9 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
         );
       }
       throw storeFull(error);
+    } finally {
+      await spool?.close();
     }
-    logger.info({ key: c.get('owner'), job: job.id, total: job.total, kind: input.kind }, 'job created');
     return c.json({ id: job.id, status: job.status, total: job.total }, 202, {
       Location: `/v1/jobs/${job.id}`,
     });

@@ -15,6 +15,7 @@ import {
   recordedSettings,
   ingestInput,
   runJob,
+  type JobItem,
   type JobRecord,
   type JobSettings,
   type JobStore,
@@ -139,25 +140,30 @@ async function viewOf(store: JobStore, record: JobRecord): Promise<JobView> {
   };
 }
 
-/** Stores a JSON list as a plain list: one row per address, in order, duplicates sharing a key. */
-async function storeList(store: JobStore, id: string, emails: readonly string[]): Promise<void> {
+/**
+ * Stores a list as a plain list: one row per address, in order, duplicates sharing a key, written in
+ * batches as the list arrives; more than `maxRows` addresses is an `InputTooLargeError`.
+ */
+async function storeList(
+  store: JobStore,
+  id: string,
+  emails: Iterable<string> | AsyncIterable<string>,
+  maxRows: number,
+): Promise<void> {
   await store.setLayout(id, LIST_LAYOUT);
-  for (let start = 0; start < emails.length; start += LIST_BATCH_ROWS) {
-    await store.addItems(
-      id,
-      emails.slice(start, start + LIST_BATCH_ROWS).map((email, index) => {
-        const input = email.trim();
-        return {
-          row: start + index + 1,
-          line: start + index + 1,
-          input,
-          key: addressKey(input),
-          fields: null,
-          error: null,
-        };
-      }),
-    );
+  let row = 0;
+  let batch: JobItem[] = [];
+  for await (const email of emails) {
+    if (row >= maxRows) throw new InputTooLargeError(maxRows);
+    row += 1;
+    const input = email.trim();
+    batch.push({ row, line: row, input, key: addressKey(input), fields: null, error: null });
+    if (batch.length >= LIST_BATCH_ROWS) {
+      await store.addItems(id, batch);
+      batch = [];
+    }
   }
+  if (batch.length > 0) await store.addItems(id, batch);
   await store.finishIngest(id);
 }
 
@@ -269,7 +275,7 @@ class StoreJobsBackend implements ClosableJobsBackend {
           },
         })
       ).id;
-      if (input.kind === 'list') await storeList(store, id, input.emails);
+      if (input.kind === 'list') await storeList(store, id, input.emails, limits.maxAddresses);
       else await ingestInput(store, id, input.body, { maxRows: limits.maxAddresses });
       stored = await store.getJob(id);
       if (stored === null) throw new Error(`job ${id} vanished after ingest`);

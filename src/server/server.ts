@@ -158,6 +158,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       shutdown: shutdown.signal,
       verifier,
       jobs,
+      // A JSON list waits beside the SQLite store, on the disk chosen for job data.
+      ...(sqlite === null || options.db === undefined
+        ? {}
+        : { uploadSpoolDirectory: dirname(resolve(options.db)) }),
       apiKeys,
       ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
       ...(options.limits === undefined ? {} : { limits: options.limits }),

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -47,6 +47,7 @@ before(async () => {
     apiKeys: [KEY_A, KEY_B],
     rateLimit: null,
     limits: { maxUploadBytes: 4_096, maxJobAddresses: 20 },
+    uploadSpoolDirectory: directory,
   });
 });
 
@@ -207,13 +208,67 @@ describe('limits', () => {
     const emails = Array.from({ length: 21 }, (_, i) => `u${i}@acme.test`);
     const json = await create(JSON.stringify({ emails }), 'application/json');
     assert.equal(json.status, 413);
-    assert.match(
-      ((await json.json()) as { message: string }).message,
-      /At most 20 addresses per job \(got 21\)/,
-    );
+    assert.match(((await json.json()) as { message: string }).message, /At most 20 addresses per job/);
     const text = await create(emails.join('\n'), 'text/plain');
     assert.equal(text.status, 413);
     assert.match(((await text.json()) as { message: string }).message, /At most 20 addresses per job/);
+  });
+});
+
+describe('JSON lists', () => {
+  const ALL = ['queued', 'running', 'done', 'cancelled', 'failed'] as const;
+  /** Every job in the store, read through a second connection to the same file. */
+  async function storedJobs(): Promise<number> {
+    const store = openSqliteJobStore(join(directory, 'jobs.db'));
+    try {
+      return (await store.listJobs(ALL)).length;
+    } finally {
+      await store.close();
+    }
+  }
+  /** The spool files in the store's directory: none once an upload is answered. */
+  const spools = () => readdirSync(directory).filter((name) => name.startsWith('.rcpt-upload-'));
+
+  it('refuses a malformed, mistyped or oversized list with its reason (400 or 413) and stores nothing', async () => {
+    const before = await storedJobs();
+    const emails = (n: number) => Array.from({ length: n }, (_, i) => `"u${i}@acme.test"`).join(',');
+    for (const [body, status, message] of [
+      ['{"emails": ["alice@acme.test"', 400, /^Malformed JSON: the body ends before its object does/],
+      ['{"emails": ["alice@acme.test",]}', 400, /^Malformed JSON: /],
+      ['["alice@acme.test"]', 400, /must be a JSON object \{"emails": \["…", …\]\}, not an array/],
+      ['{"emails": "alice@acme.test"}', 400, /^"emails" must be an array of addresses, not a string/],
+      ['{"emails": ["alice@acme.test", 7]}', 400, /^"emails"\[1\] is a number, not a string/],
+      ['{"emails": []}', 400, /^"emails" is empty/],
+      ['{"emails": ["alice@acme.test"], "name": 7}', 400, /^The request does not match the schema/],
+      [`{"x": ${'['.repeat(100)}`, 400, /nested deeper than 16 levels/],
+      [`{"emails": [${emails(21)}]}`, 413, /^At most 20 addresses per job$/],
+      [`{"emails": [${emails(300)}]}`, 413, /larger than 4096 bytes/],
+    ] as const) {
+      const response = await create(body, 'application/json');
+      const answer = (await response.json()) as { error: string; message: string };
+      assert.equal(response.status, status, `${body.slice(0, 60)}: ${answer.message}`);
+      assert.equal(answer.error, status === 400 ? 'bad_request' : 'payload_too_large');
+      assert.match(answer.message, message, body.slice(0, 60));
+    }
+    assert.equal(await storedJobs(), before, 'a refused list left a job');
+    assert.deepEqual(spools(), []);
+  });
+
+  it('stores a list as it was sent, row by row, and leaves no spool behind', async () => {
+    const id = await createOk(
+      JSON.stringify({ name: 'n', emails: [' alice@acme.test ', 'nobody@acme.test', 'alice@acme.test'] }),
+      'application/json',
+    );
+    const job = await waitFor(id, ['done']);
+    assert.deepEqual([job.total, job.done], [2, 2]);
+    const rows = (
+      await (await app.request(`/v1/jobs/${id}/results?format=ndjson`, { headers: bearer(KEY_A) })).text()
+    )
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { input: string; reason: string }).input);
+    assert.deepEqual(rows, ['alice@acme.test', 'nobody@acme.test', 'alice@acme.test']);
+    assert.deepEqual(spools(), []);
   });
 });
 
