@@ -219,6 +219,9 @@ class DnsResolver implements Resolver {
    */
   async resolveMail(asciiDomain: string, signal?: AbortSignal): Promise<MailRoute> {
     if (this.#closed) throw new VerifyError('ERR_RCPT_CLOSED', 'resolveMail() called after close()');
+    // A name remembered was checked when its route was built (most calls of a bulk run): no check again.
+    const known = this.#remembered(asciiDomain);
+    if (known !== null) return known;
     const domain = typeof asciiDomain === 'string' ? normaliseName(asciiDomain) : '';
     if (!HOST_NAME.test(domain)) {
       throw new DnsError('INVALID_NAME', `not an ASCII domain name: ${JSON.stringify(asciiDomain)}`);
