@@ -106,6 +106,14 @@ function enhancedOf(code: number, text: string): string | null {
   return match[1] === String(code)[0] ? match[0] : null;
 }
 
+/** A line's text without the enhanced code it starts with (`5.1.1 User unknown` → `User unknown`). */
+function withoutCode(text: string, enhanced: string): string {
+  if (text === enhanced) return '';
+  return text.charCodeAt(enhanced.length) === 0x20 && text.startsWith(enhanced)
+    ? text.slice(enhanced.length + 1)
+    : text;
+}
+
 /** The SMTP reply decoder. One instance per byte stream (a new one after STARTTLS, RFC 3207 §4.2). */
 export class ReplyParser {
   readonly #limits: ReplyParserLimits;
@@ -215,6 +223,12 @@ export class ReplyParser {
         sample: sampleOf(line),
       };
     }
+    if (match[2] !== '-' && this.#lines.length === 0) {
+      // A one-line reply (most of them): no continuation lines to gather.
+      const text = match[3] ?? '';
+      const enhanced = enhancedOf(code, text);
+      return { code, enhanced, lines: [line], text: enhanced === null ? text : withoutCode(text, enhanced) };
+    }
     this.#code = code;
     this.#lines.push(line);
     this.#texts.push(match[3] ?? '');
@@ -227,12 +241,7 @@ export class ReplyParser {
     this.#replyBytes = 0;
     const enhanced = enhancedOf(code, texts[0] ?? '');
     // Servers repeat the enhanced code on every line (Postfix, Gmail); strip it wherever it repeats.
-    const stripped =
-      enhanced === null
-        ? texts
-        : texts.map((text) =>
-            text === enhanced ? '' : text.startsWith(`${enhanced} `) ? text.slice(enhanced.length + 1) : text,
-          );
+    const stripped = enhanced === null ? texts : texts.map((text) => withoutCode(text, enhanced));
     return { code, enhanced, lines, text: stripped.join('\n') };
   }
 
