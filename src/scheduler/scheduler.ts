@@ -78,6 +78,9 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
   readonly #inputs: Iterable<string> | AsyncIterable<string>;
   /** Opened when `results()` is first pulled, as a generator function would. */
   #iterator: Iterator<string> | AsyncIterator<string> | null = null;
+  /** The last `#checkedAt()`: its millisecond and its string. */
+  #isoAt = -1;
+  #iso = '';
   readonly #signal: AbortSignal | undefined;
   readonly #stop = new AbortController();
   readonly #hosts = new Map<string, Host>();
@@ -239,7 +242,7 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
 
   #start(input: string): void {
     const startedAt = performance.now();
-    const checkedAt = new Date().toISOString();
+    const checkedAt = this.#checkedAt();
     const ports = this.#ports;
     this.#preparing += 1;
     // The resolver bounds each query (dnsTimeoutMs × dnsTries); the run's signal ends them all at once.
@@ -264,6 +267,16 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
         this.#preparing -= 1;
         this.#readMore();
       });
+  }
+
+  /** Now as an ISO 8601 string, made once per millisecond: a bulk run starts many addresses in one. */
+  #checkedAt(): string {
+    const now = Date.now();
+    if (now !== this.#isoAt) {
+      this.#isoAt = now;
+      this.#iso = new Date(now).toISOString();
+    }
+    return this.#iso;
   }
 
   // Jobs ------------------------------------------------------------------------------------------
