@@ -32,6 +32,8 @@ export interface HostPlan {
   readonly recipientLimit: number;
   /** Its error budget: Postfix's (announced in its greeting), the same unannounced, or none. */
   readonly budget: BudgetKind;
+  /** Replies a second it gives before it delays every reply above them (`null`: no such limit). */
+  readonly replyRate: number | null;
   readonly options: Omit<SimMtaOptions, 'host' | 'port' | 'latencyMs' | 'name'>;
 }
 
@@ -56,10 +58,17 @@ const mailbox = (address: string) =>
 /** Postfix defaults (research/lab-notes.md): sleep 1 s from the 10th error, 421 at the 20th. */
 export const POSTFIX_LIMITS = { soft: 10, hard: 20, sleepMs: 1_000 } as const;
 
+/**
+ * big4's replies a second over all its connections, and the delay of each reply above them: a host that
+ * slows a client down when it answers too fast, which rcpt has to learn (issue 20's fourth limit).
+ */
+export const BIG4_REPLY_RATE = { perSecond: 200, delayMs: 500 } as const;
+
 /** What a host does about refused RCPTs, for the bench's report of penalties. */
 export type BudgetKind = 'postfix' | 'unannounced' | 'none';
 
-function hostPlans(): HostPlan[] {
+/** The world's hosts; big4 limited to `BIG4_REPLY_RATE` with `rateLimitedHost` (bench:bulk's world). */
+function hostPlans(rateLimitedHost: boolean): HostPlan[] {
   const plans: HostPlan[] = [];
   for (let i = 1; i <= 5; i += 1) {
     plans.push({
@@ -67,6 +76,7 @@ function hostPlans(): HostPlan[] {
       name: `big${i}`,
       recipientLimit: i === 2 ? 50 : Infinity,
       budget: i === 1 || i === 3 ? 'postfix' : 'none',
+      replyRate: i === 4 && rateLimitedHost ? BIG4_REPLY_RATE.perSecond : null,
       options: {
         recipient: mailbox,
         // big1 and big3 run Postfix with its default anti-harvest limits (and say so in their
@@ -76,6 +86,8 @@ function hostPlans(): HostPlan[] {
           ? { errorLimits: POSTFIX_LIMITS }
           : { banner: `mx.big${i}.test ESMTP Exim 4.96` }),
         ...(i === 2 ? { recipientLimit: 50 } : {}),
+        // big4 delays every reply above 200 a second (over its connections) by half a second.
+        ...(i === 4 && rateLimitedHost ? { replyRate: BIG4_REPLY_RATE } : {}),
       },
     });
   }
@@ -84,6 +96,7 @@ function hostPlans(): HostPlan[] {
     name: 'yahoodns',
     recipientLimit: Infinity,
     budget: 'none',
+    replyRate: null,
     options: { banner: 'mta5.am0.yahoodns.net ESMTP ready' },
   });
   for (let i = 7; i <= 12; i += 1) {
@@ -95,6 +108,7 @@ function hostPlans(): HostPlan[] {
       name: `hosting${i - 6}`,
       recipientLimit: Infinity,
       budget,
+      replyRate: null,
       options: {
         // Small domains whose names end in 0 accept every recipient (catch-all).
         recipient: (address) => (/^[^@]*@d\d\d0\.test$/.test(address) ? null : mailbox(address)),
@@ -213,9 +227,13 @@ function zones(domains: readonly DomainPlan[]): DnsZones {
 }
 
 /** Starts the world: `count` addresses, every reply `latencyMs` late (DNS answers too). */
-export async function startBenchWorld(count: number, latencyMs: number): Promise<BenchWorld> {
+export async function startBenchWorld(
+  count: number,
+  latencyMs: number,
+  rateLimitedHost = false,
+): Promise<BenchWorld> {
   const domains = domainPlans();
-  const plans = hostPlans();
+  const plans = hostPlans(rateLimitedHost);
   const hosts: { plan: HostPlan; mta: SimMta }[] = [];
   let port = 0;
   try {

@@ -34,8 +34,12 @@
  * holds rcpt alone (V8's background threads, which compile both sides' code, included), and the world's
  * CPU time is its process's; the cpu µs/addr column still adds both.
  *
+ * The world has one host that slows down above a number of replies a second (big4, 200 over its
+ * connections, each reply above them half a second late): the slowdowns rcpt draws there are printed.
+ * `--without-rate-host` runs the world without it, as the series before 2026-12-06 23:00 was measured.
+ *
  * Usage: node --import tsx bench/bulk.bench.ts [--addresses 10000] [--latency 25] [--cap 2] [--warm 0]
- *   [--world-process] [--proxy]
+ *   [--world-process] [--proxy] [--without-rate-host]
  * Exit status 1 when a target is missed or a verdict differs.
  */
 import { availableParallelism, loadavg } from 'node:os';
@@ -57,6 +61,7 @@ const { values } = parseArgs({
     warm: { type: 'string', default: '0' },
     /** Only rcpt's run (for profiling): no baseline, no ratios, no verdict comparison. */
     'rcpt-only': { type: 'boolean', default: false },
+    'without-rate-host': { type: 'boolean', default: false },
     /** Print when each host's last rcpt result arrived, and results per second. */
     timeline: { type: 'boolean', default: false },
     /** The world in a child process instead of a worker thread: its CPU time is then none of rcpt's. */
@@ -79,6 +84,9 @@ interface Counted {
   mailRefusals: number;
   /** Penalties drawn (delayed replies, 421 disconnects, refusals of our sender) by the host's budget kind. */
   penaltiesByBudget: Map<string, number>;
+  /** Replies a rate-limited host delayed for coming above its replies a second, and the times it began to. */
+  rateDelayed: number;
+  rateSlowdowns: number;
 }
 
 function counted(before: readonly HostStats[], after: readonly HostStats[]): Counted {
@@ -91,6 +99,8 @@ function counted(before: readonly HostStats[], after: readonly HostStats[]): Cou
     hardLimitHits: 0,
     mailRefusals: 0,
     penaltiesByBudget: new Map(),
+    rateDelayed: 0,
+    rateSlowdowns: 0,
   };
   after.forEach((end, i) => {
     const start = before[i];
@@ -109,6 +119,8 @@ function counted(before: readonly HostStats[], after: readonly HostStats[]): Cou
     result.roundTrips += end.roundTrips - start.roundTrips;
     result.sleptReplies += end.sleptReplies - start.sleptReplies;
     result.hardLimitHits += end.hardLimitHits - start.hardLimitHits;
+    result.rateDelayed += end.rateDelayed - start.rateDelayed;
+    result.rateSlowdowns += end.rateSlowdowns - start.rateSlowdowns;
     result.peakByHost.set(end.name, end.peak);
   });
   return result;
@@ -303,13 +315,20 @@ const fmt = (n: number, digits = 2) => n.toFixed(digits);
 
 async function main(): Promise<number> {
   const worldProcess = values['world-process'];
-  const world = await startWorldThread(COUNT, LATENCY, worldProcess);
+  const world = await startWorldThread(COUNT, LATENCY, worldProcess, !values['without-rate-host']);
   try {
     const smtpAddresses = world.addresses.filter((a) => a.hostIp !== null).length;
     const domains = new Set(world.addresses.map((a) => a.address.slice(a.address.lastIndexOf('@') + 1)));
     console.log(
       `bulk: ${world.addresses.length} addresses (${smtpAddresses} reach SMTP) at ${domains.size} domains, ` +
         `${world.hosts.length} MX hosts, ${LATENCY} ms per reply, cap ${CAP} connections per host`,
+    );
+    const limited = world.hosts.filter((host) => host.replyRate !== null);
+    console.log(
+      limited.length === 0
+        ? 'world: no host limits its replies a second (--without-rate-host: the world of the series before 2026-12-06 23:00)'
+        : `world: ${limited.map((h) => `${h.name} delays every reply above ${String(h.replyRate)} a second`).join(', ')} ` +
+            '(new on 2026-12-06: its figures are not comparable with the series before; --without-rate-host for that world)',
     );
     const options: VerifyOptions = {
       dnsServers: [world.dnsServer],
@@ -392,7 +411,11 @@ async function main(): Promise<number> {
         console.log(
           `  ${end.name.padEnd(10)} ${end.budget.padEnd(12)} connections ${end.connections - start.connections}, ` +
             `transactions ${end.mails - start.mails}, RCPTs ${end.rcpts - start.rcpts}, ` +
-            `round trips ${end.roundTrips - start.roundTrips}, delayed ${end.sleptReplies - start.sleptReplies}`,
+            `round trips ${end.roundTrips - start.roundTrips}, delayed ${end.sleptReplies - start.sleptReplies}` +
+            (end.replyRate === null
+              ? ''
+              : `, above ${end.replyRate} replies/s: ${end.rateDelayed - start.rateDelayed} replies delayed, ` +
+                `${end.rateSlowdowns - start.rateSlowdowns} slowdowns`),
         );
       }
     }
@@ -479,6 +502,12 @@ async function main(): Promise<number> {
         `${penalties.get('none') ?? 0} at hosts without a budget, ${unannounced} at the ` +
         `${unannouncedHosts} host(s) whose budget is unannounced); naive: ` +
         `${[...naive.counts.penaltiesByBudget.values()].reduce((a, b) => a + b, 0)}`,
+    );
+    const rateHosts = world.hosts.filter((host) => host.replyRate !== null);
+    console.log(
+      `slowdowns at ${rateHosts.map((h) => `${h.name} (${String(h.replyRate)} replies/s)`).join(', ')}: ` +
+        `rcpt ${rcpt.counts.rateSlowdowns} (${rcpt.counts.rateDelayed} replies delayed); ` +
+        `naive ${naive.counts.rateSlowdowns} (${naive.counts.rateDelayed} replies delayed)`,
     );
     const loads = loadavg().map((n) => fmt(n, 2));
     console.log(`load average at the end: ${loads.join(' ')} (${String(availableParallelism())} cores)`);

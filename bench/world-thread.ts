@@ -20,6 +20,8 @@ export interface HostStats extends Omit<SimStats, 'verbs'> {
   readonly recipientLimit: number | null;
   /** Its error budget: Postfix's (announced), the same unannounced, or none. */
   readonly budget: BudgetKind;
+  /** Replies a second it answers before it slows down, `null` for no such limit. */
+  readonly replyRate: number | null;
 }
 
 export interface ThreadWorld {
@@ -40,12 +42,14 @@ export interface ThreadWorld {
 
 /**
  * Starts the world of `count` addresses, every reply `latencyMs` late, in a worker thread, or with
- * `inProcess` in a child process (its CPU time then is none of the parent's).
+ * `inProcess` in a child process (its CPU time then is none of the parent's); big4 limited to its
+ * replies a second with `rateLimitedHost` (see `startBenchWorld`).
  */
 export async function startWorldThread(
   count: number,
   latencyMs: number,
   inProcess = false,
+  rateLimitedHost = false,
 ): Promise<ThreadWorld> {
   const entry = new URL('./world-worker.ts', import.meta.url);
   let post: (message: unknown) => void;
@@ -54,7 +58,7 @@ export async function startWorldThread(
   if (inProcess) {
     const child = fork(fileURLToPath(entry), [], {
       execArgv: ['--import', 'tsx'],
-      env: { ...process.env, RCPT_BENCH_WORLD: JSON.stringify({ count, latencyMs }) },
+      env: { ...process.env, RCPT_BENCH_WORLD: JSON.stringify({ count, latencyMs, rateLimitedHost }) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     post = (message) => child.send(message as Serializable);
@@ -66,7 +70,7 @@ export async function startWorldThread(
     // Node 20 workers do not inherit the tsx loader; tsImport loads the TypeScript entry with it.
     const worker = new Worker(
       `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(entry.href)}))`,
-      { eval: true, workerData: { count, latencyMs } },
+      { eval: true, workerData: { count, latencyMs, rateLimitedHost } },
     );
     post = (message) => {
       worker.postMessage(message);

@@ -12,6 +12,7 @@ import { threadCpuMicros } from './thread-cpu.js';
 interface Setup {
   readonly count: number;
   readonly latencyMs: number;
+  readonly rateLimitedHost: boolean;
 }
 
 interface Port {
@@ -34,7 +35,7 @@ const port: Port | null =
       });
 if (port === null) throw new Error('world-worker.ts runs as a worker thread or a child process with IPC');
 const setup = (parentPort === null ? JSON.parse(process.env.RCPT_BENCH_WORLD ?? '{}') : workerData) as Setup;
-const world = await startBenchWorld(setup.count, setup.latencyMs);
+const world = await startBenchWorld(setup.count, setup.latencyMs, setup.rateLimitedHost);
 
 /** The world's CPU time: its thread's, or in a process of its own every thread of it. */
 const cpuMicros = (): number | null => {
@@ -49,6 +50,7 @@ const stats = () =>
     ip: plan.ip,
     recipientLimit: Number.isFinite(plan.recipientLimit) ? plan.recipientLimit : null,
     budget: plan.budget,
+    replyRate: plan.replyRate,
     ...mta.stats,
     verbs: Object.fromEntries(mta.stats.verbs),
   }));
