@@ -396,20 +396,29 @@ export interface SessionOpenOptions {
 
 /** One MAIL FROM / RCPT TO… transaction of a session (see `smtp/session.ts`). */
 export interface SessionTransaction {
+  /** The reverse-path; `''` is the null reverse-path `<>`. */
   readonly mailFrom: string;
+  /** Addresses for `RCPT TO`, in order. */
   readonly recipients: readonly string[];
+  /** True when an address needs SMTPUTF8 (RFC 6531): `MAIL FROM:<…> SMTPUTF8`, or no transaction at all. */
   readonly smtputf8: boolean;
   /** Send `RSET` first (between transactions of one session). */
   readonly reset?: boolean;
-  /** More RCPTs for the transaction already open: no `RSET`, no `MAIL FROM` (see `smtp/session.ts`). */
+  /**
+   * More recipients for the transaction already open (its MAIL FROM accepted): only `RCPT TO`s, no
+   * `RSET`, no `MAIL FROM`. The bulk scheduler adds one RCPT at a time this way while it learns how
+   * many refusals a host allows (each extra command could be the one the server delays).
+   */
   readonly more?: boolean;
-  /** The session's last transaction: QUIT joins the pipelined group (RFC 2920 §3.1). */
+  /** End the session after this transaction (QUIT joins a pipelined group, RFC 2920 §3.1). */
   readonly quit?: boolean;
 }
 
 /** What a transaction got: the RCPT replies in request order, and why it stopped early, if it did. */
 export interface SessionTransactionResult {
+  /** The RCPT reply of each recipient in request order; shorter than the request when the session failed. */
   readonly recipients: readonly SmtpReplyInfo[];
+  /** Why the transaction stopped before every recipient had a reply; `null` when they all did. */
   readonly failure: ProbeFailure | null;
 }
 

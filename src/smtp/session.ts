@@ -16,57 +16,34 @@ import {
   SmtpTlsError,
   VerifyError,
 } from '../errors.js';
-import type { Connector, ProbeFailure, SmtpReplyInfo, SmtpStage, TranscriptEntry } from '../types.js';
+import type {
+  Connector,
+  ProbeFailure,
+  SessionOpenOptions,
+  SessionTransaction,
+  SessionTransactionResult,
+  SmtpReplyInfo,
+  SmtpStage,
+} from '../types.js';
 import { SmtpConnection, type TlsInfo } from './connection.js';
 import { isPositiveReply, type SmtpReply } from './reply-parser.js';
 
-export interface SessionOptions {
-  /** The MX host name (messages, TLS server name). */
-  readonly host: string;
-  readonly ip: string;
-  readonly port: number;
-  /** The name sent in EHLO/HELO. */
-  readonly helo: string;
-  readonly localAddress: string | null;
+/**
+ * What a session is opened with: the session port's options (`SessionOpenOptions`, src/types.ts), the
+ * connector and signal optional (a probe of one address may have neither), and the probe's start.
+ */
+export interface SessionOptions extends Omit<SessionOpenOptions, 'connector' | 'signal'> {
   /** Supplies the TCP stream (a SOCKS5 proxy pool); `null` or absent to connect directly. */
   readonly connector?: Connector | null | undefined;
-  readonly connectTimeoutMs: number;
-  readonly greetingTimeoutMs: number;
-  readonly commandTimeoutMs: number;
-  /** Upgrade with STARTTLS whenever the server offers it (opportunistic TLS). */
-  readonly startTls: boolean;
   readonly signal?: AbortSignal | undefined;
-  readonly transcript: TranscriptEntry[] | null;
   /** `performance.now()` at the start of the probe, for transcript times. */
   readonly startedAt?: number;
 }
 
-export interface TransactionRequest {
-  /** The reverse-path; `''` is the null reverse-path `<>`. */
-  readonly mailFrom: string;
-  /** Addresses for `RCPT TO`, in order. */
-  readonly recipients: readonly string[];
-  /** True when an address needs SMTPUTF8 (RFC 6531): `MAIL FROM:<…> SMTPUTF8`, or no transaction at all. */
-  readonly smtputf8: boolean;
-  /** Send `RSET` first (between transactions of one session). */
-  readonly reset?: boolean;
-  /**
-   * More recipients for the transaction already open (its MAIL FROM accepted): only `RCPT TO`s, no
-   * `RSET`, no `MAIL FROM`. The bulk scheduler adds one RCPT at a time this way while it learns how
-   * many refusals a host allows (each extra command could be the one the server delays).
-   */
-  readonly more?: boolean;
-  /** End the session after this transaction (QUIT joins a pipelined group, RFC 2920 §3.1). */
-  readonly quit?: boolean;
-}
-
-export interface TransactionResult {
+/** A transaction's replies (`SessionTransactionResult`, src/types.ts) and the reply to its MAIL FROM. */
+export interface TransactionResult extends SessionTransactionResult {
   /** The reply to MAIL FROM, `null` when none was read. */
   readonly mail: SmtpReplyInfo | null;
-  /** The RCPT reply of each recipient in request order; shorter than the request when the session failed. */
-  readonly recipients: readonly SmtpReplyInfo[];
-  /** Why the transaction stopped before every recipient had a reply; `null` when they all did. */
-  readonly failure: ProbeFailure | null;
 }
 
 /**
@@ -194,7 +171,7 @@ export class SmtpSession {
    * A `530` to MAIL ("Must issue a STARTTLS command first") upgrades to TLS when the server offers it
    * and retries once.
    */
-  async transaction(request: TransactionRequest): Promise<TransactionResult> {
+  async transaction(request: SessionTransaction): Promise<TransactionResult> {
     return this.#transaction(request, true);
   }
 
@@ -339,7 +316,7 @@ export class SmtpSession {
     return this.#tls === null && this.#tlsFallback === null && this.#extensions.has('STARTTLS');
   }
 
-  async #transaction(request: TransactionRequest, mayUpgrade: boolean): Promise<TransactionResult> {
+  async #transaction(request: SessionTransaction, mayUpgrade: boolean): Promise<TransactionResult> {
     const connection = this.#connection;
     if (connection === null) {
       return {
@@ -430,7 +407,7 @@ export class SmtpSession {
 
   /** The replies of a `more` request: RCPTs only (and QUIT when it joined the group). */
   async #recipientsOnly(
-    request: TransactionRequest,
+    request: SessionTransaction,
     next: (index: number) => Promise<SmtpReply>,
     from: number,
     quitInGroup: boolean,
