@@ -20,10 +20,10 @@ import { fileURLToPath } from 'node:url';
 import {
   outputProblems,
   startCrashWorld,
-  storedResults,
   writeCrashInput,
   type CrashWorld,
 } from '../test/reliability/helpers/crash-run.js';
+import { storedResults } from '../test/helpers/stored-results.js';
 import { failureLine, runBulk, startBulk, type BulkRun } from '../test/reliability/helpers/disk-run.js';
 
 const NAMESPACE_FLAG = 'RCPT_DISK_BENCH_NAMESPACE';

@@ -20,6 +20,7 @@ import { mailboxes, startPersona, type RunningPersona } from '../../src/demo/smt
 import { startDemoWorld, type DemoWorld } from '../../src/demo/world.js';
 import { run } from '../../src/cli/main.js';
 import { runCli, type Captured } from '../helpers/run-cli.js';
+import { storedResults } from '../helpers/stored-results.js';
 import { loopbackFlags } from '../helpers/world-options.js';
 
 function rcpt(args: string[], stdin?: string): Promise<Captured> {
@@ -451,16 +452,7 @@ describe('rcpt bulk --resume after kill -9', () => {
       let stored = 0;
       while (Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 100));
-        if (!existsSync(db)) continue;
-        const reader = new Database(db, { readonly: true, fileMustExist: true });
-        try {
-          stored =
-            (reader.prepare('SELECT count(*) AS n FROM results').get() as { n: number } | undefined)?.n ?? 0;
-        } catch {
-          stored = 0; // the schema is still being created
-        } finally {
-          reader.close();
-        }
+        stored = storedResults(db);
         if (stored >= 10) break;
       }
       assert.ok(stored >= 10, `the child stored no results in time: ${childErr}`);
@@ -471,9 +463,7 @@ describe('rcpt bulk --resume after kill -9', () => {
     }
     assert.equal(existsSync(output), false, 'no output file claims completeness after a crash');
 
-    const reader = new Database(db, { readonly: true, fileMustExist: true });
-    const doneBefore = (reader.prepare('SELECT count(*) AS n FROM results').get() as { n: number }).n;
-    reader.close();
+    const doneBefore = storedResults(db);
     assert.ok(doneBefore < DISTINCT, 'the kill landed before the end');
 
     // The dead child's last pipelined commands may still be in the server's buffer: let it settle.
@@ -511,16 +501,7 @@ describe('rcpt bulk --resume after kill -9', () => {
     const deadline = Date.now() + 60_000;
     while (stored < atLeast && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
-      if (!existsSync(db)) continue;
-      const reader = new Database(db, { readonly: true, fileMustExist: true });
-      try {
-        stored =
-          (reader.prepare('SELECT count(*) AS n FROM results').get() as { n: number } | undefined)?.n ?? 0;
-      } catch {
-        stored = 0;
-      } finally {
-        reader.close();
-      }
+      stored = storedResults(db);
     }
     process.emit('SIGINT');
     return running;

@@ -12,11 +12,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 
 import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
 import { seeded } from '../../helpers/seeded.js';
+import { storedResults } from '../../helpers/stored-results.js';
 import { startMxServer, type MxServer } from './mx-server.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -80,20 +80,6 @@ export async function startCrashWorld(): Promise<CrashWorld> {
       await Promise.all([dns.close(), ...servers.map((server) => server.close())]);
     },
   };
-}
-
-/** Results stored in the job database `db` so far (0 while it or its schema does not exist). */
-export function storedResults(db: string): number {
-  if (!existsSync(db)) return 0;
-  let reader: Database.Database | null = null;
-  try {
-    reader = new Database(db, { readonly: true, fileMustExist: true });
-    return (reader.prepare('SELECT count(*) AS n FROM results').get() as { n: number } | undefined)?.n ?? 0;
-  } catch {
-    return 0; // not created yet, or the schema is being written
-  } finally {
-    reader?.close();
-  }
 }
 
 export interface CrashReport {
