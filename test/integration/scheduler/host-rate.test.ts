@@ -21,6 +21,7 @@ import {
 } from '../../../src/index.js';
 import { MAX_RATE_WAIT_IN_SESSION_MS } from '../../../src/scheduler/session-run.js';
 import { busiestWindow } from '../../helpers/busiest-window.js';
+import { verifyManyResults } from '../../helpers/verify-many-results.js';
 import { loopbackOptions } from '../../helpers/world-options.js';
 
 /** Server-side arrival times of RCPTs, per server. */
@@ -88,17 +89,8 @@ after(async () => {
   await Promise.all([dns.close(), ...servers.map((server) => server.close())]);
 });
 
-async function bulk(list: readonly string[], options: VerifyOptions, hostConcurrency = 2) {
-  const verifier = createVerifier({ ...base, ...options });
-  const results = new Map<string, VerifyResult>();
-  try {
-    for await (const result of verifier.verifyMany(list, { hostConcurrency }))
-      results.set(result.input, result);
-  } finally {
-    await verifier.close();
-  }
-  return results;
-}
+const bulk = (list: readonly string[], options: VerifyOptions, hostConcurrency = 2) =>
+  verifyManyResults({ ...base, ...options }, list, { hostConcurrency });
 
 describe('hostRate: the ceiling on RCPTs per minute at one MX host address', () => {
   it('never lets a server receive more RCPTs than the ceiling within any window, over sessions and domains', async () => {

@@ -12,12 +12,8 @@ import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
 import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
 import { performance } from 'node:perf_hooks';
 
-import {
-  createVerifier,
-  type HostLimitsRecord,
-  type VerifyOptions,
-  type VerifyResult,
-} from '../../../src/index.js';
+import { createVerifier, type VerifyOptions, type VerifyResult } from '../../../src/index.js';
+import { verifyManyResults, tellingLimits, type Told } from '../../helpers/verify-many-results.js';
 import { loopbackOptions } from '../../helpers/world-options.js';
 
 const unknown = (address: string) =>
@@ -171,32 +167,12 @@ after(async () => {
   ]);
 });
 
-/** Limits records the run told back, per host key (`VerifyOptions.hostLimits`). */
-type Told = Map<string, HostLimitsRecord[]>;
-
-async function bulk(
+const bulk = (
   inputs: readonly string[],
   told: Told = new Map(),
   hostConcurrency = 2,
-): Promise<Map<string, VerifyResult>> {
-  const verifier = createVerifier({
-    ...base,
-    hostLimits: {
-      known: () => null,
-      learned: (key, record) => {
-        told.set(key, [...(told.get(key) ?? []), record]);
-      },
-    },
-  });
-  const results = new Map<string, VerifyResult>();
-  try {
-    for await (const result of verifier.verifyMany(inputs, { hostConcurrency }))
-      results.set(result.input, result);
-  } finally {
-    await verifier.close();
-  }
-  return results;
-}
+): Promise<Map<string, VerifyResult>> =>
+  verifyManyResults({ ...base, hostLimits: tellingLimits(told) }, inputs, { hostConcurrency });
 
 const verdictOf = (r: VerifyResult | undefined) => (r === undefined ? 'missing' : `${r.verdict}/${r.reason}`);
 

@@ -9,12 +9,8 @@ import assert from 'node:assert/strict';
 
 import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
 import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
-import {
-  createVerifier,
-  type HostLimitsRecord,
-  type VerifyOptions,
-  type VerifyResult,
-} from '../../../src/index.js';
+import type { VerifyOptions, VerifyResult } from '../../../src/index.js';
+import { verifyManyResults, tellingLimits, type Told } from '../../helpers/verify-many-results.js';
 import { loopbackOptions } from '../../helpers/world-options.js';
 
 const RATE = 150;
@@ -72,25 +68,12 @@ const expected = (input: string) =>
 
 async function bulk(inputs: readonly string[]): Promise<{
   results: Map<string, VerifyResult>;
-  told: Map<string, HostLimitsRecord[]>;
+  told: Told;
 }> {
-  const told = new Map<string, HostLimitsRecord[]>();
-  const verifier = createVerifier({
-    ...base,
-    hostLimits: {
-      known: () => null,
-      learned: (key, record) => {
-        told.set(key, [...(told.get(key) ?? []), record]);
-      },
-    },
+  const told: Told = new Map();
+  const results = await verifyManyResults({ ...base, hostLimits: tellingLimits(told) }, inputs, {
+    hostConcurrency: 2,
   });
-  const results = new Map<string, VerifyResult>();
-  try {
-    for await (const result of verifier.verifyMany(inputs, { hostConcurrency: 2 }))
-      results.set(result.input, result);
-  } finally {
-    await verifier.close();
-  }
   return { results, told };
 }
 

@@ -14,6 +14,7 @@ import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
 import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
 import { mailboxes, startPersona, type RunningPersona } from '../../../src/demo/smtp-persona.js';
 import { createVerifier, type VerifyOptions, type VerifyResult } from '../../../src/index.js';
+import { verifyManyResults } from '../../helpers/verify-many-results.js';
 import { loopbackOptions } from '../../helpers/world-options.js';
 
 const GREYLIST_MS = 1_000;
@@ -192,19 +193,8 @@ after(async () => {
 
 const fast = { backoffMs: 20, maxBackoffMs: 100, hostTries: 3 } as const;
 
-async function bulk(list: readonly string[], options = {}, verifyOptions: VerifyOptions = {}) {
-  const verifier = createVerifier({ ...base, ...verifyOptions });
-  const results = new Map<string, VerifyResult>();
-  try {
-    for await (const result of verifier.verifyMany(list, { ...fast, ...options })) {
-      assert.ok(!results.has(result.input), `two results for ${result.input}`);
-      results.set(result.input, result);
-    }
-  } finally {
-    await verifier.close();
-  }
-  return results;
-}
+const bulk = (list: readonly string[], options = {}, verifyOptions: VerifyOptions = {}) =>
+  verifyManyResults({ ...base, ...verifyOptions }, list, { ...fast, ...options });
 
 function counters() {
   return {
