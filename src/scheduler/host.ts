@@ -28,7 +28,10 @@ export const MIN_USEFUL_BUDGET = 4;
 export const PROBE_FLUSH_AT = 8;
 /**
  * How long the oldest catch-all probe at a host may wait for a session's end before a session ends
- * early to send it (a host without an error budget keeps a session for the whole run otherwise).
+ * early to send it (a host without an error budget keeps a session for the whole run otherwise),
+ * counted from when that session was ready, not from when the probe was queued: time spent
+ * connecting, in a slow greeting (a tarpit, postscreen's pause) or on a loaded machine is no
+ * waiting for a session's end, and counting it made a new session's first transaction its last.
  */
 export const PROBE_MAX_WAIT_MS = 250;
 
@@ -117,13 +120,14 @@ export class Host {
   }
 
   /**
-   * Milliseconds until the waiting probes should be sent even if that ends a session early (0: now;
-   * `Infinity`: no probe waits): at once when `PROBE_FLUSH_AT` wait, else after `PROBE_MAX_WAIT_MS`.
+   * Milliseconds until the waiting probes should be sent by a session ready since `readySince` even
+   * if that ends it early (0: now; `Infinity`: no probe waits): at once when `PROBE_FLUSH_AT` wait,
+   * else once the oldest has waited `PROBE_MAX_WAIT_MS` and the session has been ready as long.
    */
-  probesDueIn(now = performance.now()): number {
+  probesDueIn(readySince = -Infinity, now = performance.now()): number {
     if (this.#probes.length === 0) return Infinity;
     if (this.#probes.length >= PROBE_FLUSH_AT) return 0;
-    return Math.max(0, this.#probesSince + PROBE_MAX_WAIT_MS - now);
+    return Math.max(0, Math.max(this.#probesSince, readySince) + PROBE_MAX_WAIT_MS - now);
   }
 
   /** Addresses waiting (probes not counted). */
@@ -188,12 +192,13 @@ export class Host {
   }
 
   /**
-   * Waits up to `SESSION_IDLE_MS` for an address (or enough probes); resolves false when none came (or none can come:
-   * `mayArrive` false once the input is read and nothing is being prepared).
+   * Waits up to `SESSION_IDLE_MS` for an address (or probes due for a session ready since
+   * `readySince`); resolves false when none came (or none can come: `mayArrive` false once the input
+   * is read and nothing is being prepared).
    */
-  waitForWork(mayArrive: boolean): Promise<boolean> {
+  waitForWork(mayArrive: boolean, readySince = -Infinity): Promise<boolean> {
     // Probes alone are no work for the session's middle: they wait for its end, or until they are due.
-    const probesDue = this.probesDueIn();
+    const probesDue = this.probesDueIn(readySince);
     if (this.#queue.length > 0 || probesDue === 0) return Promise.resolve(true);
     if (!mayArrive) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
@@ -202,7 +207,7 @@ export class Host {
           const index = this.#idle.indexOf(onWork);
           if (index !== -1) this.#idle.splice(index, 1);
           // Due probes are work: the session sends them and ends.
-          resolve(this.probesDueIn() === 0);
+          resolve(this.probesDueIn(readySince) === 0);
         },
         Math.min(SESSION_IDLE_MS, probesDue),
       );

@@ -136,6 +136,8 @@ export class SessionRun {
   #heldBack = false;
   /** The last transaction's timing, from its commands sent to its replies read. */
   #lastTiming: RoundTrip | null = null;
+  /** `performance.now()` when the session became ready (greeted, EHLO answered). */
+  #readySince = Infinity;
 
   constructor(owner: SessionOwner, host: Host, id: number) {
     this.#owner = owner;
@@ -216,6 +218,7 @@ export class SessionRun {
       return null;
     }
     host.unreachable = false;
+    this.#readySince = performance.now();
     return view;
   }
 
@@ -240,12 +243,12 @@ export class SessionRun {
         if (owner.isStopped()) return;
         const exploring = learned.isExploring(this.#id);
         const probes = host.probesQueued;
-        const flushProbes = host.probesDueIn() === 0;
+        const flushProbes = host.probesDueIn(this.#readySince) === 0;
         const reserve = Math.min(probes, host.budgetLeft(this.#errors));
         if (!exploring && !flushProbes && host.hasUsefulBudget(this.#errors + reserve)) {
           const batch = host.take(host.batchSize(this.#errors, reserve));
           if (batch.length === 0) {
-            if (await host.waitForWork(owner.mayGetWork)) continue;
+            if (await host.waitForWork(owner.mayGetWork, this.#readySince)) continue;
             await this.#last(view, harvestLimit, utf8);
             return;
           }
@@ -261,7 +264,7 @@ export class SessionRun {
           (exploring || learned.startExploring(this.#id))
         ) {
           if (host.addressesQueued === 0) {
-            if (await host.waitForWork(owner.mayGetWork)) continue;
+            if (await host.waitForWork(owner.mayGetWork, this.#readySince)) continue;
           } else {
             const effect = await this.#explore(view, harvestLimit, utf8);
             if (effect === 'end') return;

@@ -1,19 +1,29 @@
 /** One MX host address's queue and politeness (src/scheduler/host.ts), and a domain's catch-all state. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
 
 import { DomainState, DomainTable } from '../../../src/scheduler/domain-state.js';
-import { EXTRA_SESSION_MIN_QUEUE, Host } from '../../../src/scheduler/host.js';
+import {
+  EXTRA_SESSION_MIN_QUEUE,
+  Host,
+  PROBE_FLUSH_AT,
+  PROBE_MAX_WAIT_MS,
+} from '../../../src/scheduler/host.js';
 import { Job, type ParkedAnswer } from '../../../src/scheduler/job.js';
 import { SESSION_ERROR_BUDGET } from '../../../src/scheduler/politeness.js';
 import type { ProviderRule } from '../../../src/providers/index.js';
 
 const limits = { hostConcurrency: 2, backoffMs: 1000, maxBackoffMs: 8000, hostCommandsPerSecond: 0 };
 
-function job(id: number, domain = new DomainState<ParkedAnswer>('example.test')): Job {
+function job(
+  id: number,
+  domain = new DomainState<ParkedAnswer>('example.test'),
+  kind: 'address' | 'catchAll' = 'address',
+): Job {
   return new Job({
     id,
-    kind: 'address',
+    kind,
     recipient: `user${String(id)}@example.test`,
     smtputf8: false,
     targets: [{ host: 'mx.example.test', ip: '192.0.2.1' }],
@@ -96,6 +106,24 @@ describe('Host', () => {
     const waiting = host.waitForWork(true);
     assert.equal(host.add(job(0), false), true, 'an idle session took it');
     assert.equal(await waiting, true);
+  });
+});
+
+describe('Host catch-all probes', () => {
+  it('counts how long a probe waited for a session from when that session was ready, not from when it was queued', () => {
+    const host = new Host('192.0.2.1', limits);
+    assert.equal(host.probesDueIn(), Infinity, 'no probe waits');
+    host.add(job(0, undefined, 'catchAll'), false);
+    const queued = performance.now();
+    // Long after it was queued (a slow connect, a tarpit's greeting, a loaded machine):
+    const now = queued + 10 * PROBE_MAX_WAIT_MS;
+    assert.equal(host.probesDueIn(-Infinity, now), 0);
+    assert.equal(host.probesDueIn(now - PROBE_MAX_WAIT_MS, now), 0, 'ready long enough');
+    assert.equal(host.probesDueIn(now - 100, now), PROBE_MAX_WAIT_MS - 100, 'ready 100 ms ago');
+    assert.equal(host.probesDueIn(now, now), PROBE_MAX_WAIT_MS, 'just ready');
+    // Enough probes are sent at once, by any session.
+    for (let i = 1; i < PROBE_FLUSH_AT; i += 1) host.add(job(i, undefined, 'catchAll'), false);
+    assert.equal(host.probesDueIn(now, now), 0);
   });
 });
 
