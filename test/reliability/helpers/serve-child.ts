@@ -32,6 +32,8 @@ export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv
   const url = await new Promise<string>((resolve, reject) => {
     let buffer = '';
     const timer = setTimeout(() => {
+      // Not left running: a server that never said where it listens would outlive the test.
+      child.kill('SIGKILL');
       reject(new Error(`rcpt serve did not listen within 30 s: ${stderr}`));
     }, 30_000);
     child.stdout?.on('data', (chunk: Buffer) => {
