@@ -869,6 +869,30 @@ export const REPLY_RULES = [
     url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.2',
   },
   {
+    id: 'sender-dmarc',
+    text: DMARC,
+    reason: 'sender_blocked',
+    category: 'sender_dmarc',
+    source: 'RFC 7489 §6.6.3 (DMARC reject); Google 5.7.26 DMARC policy',
+    url: 'https://support.google.com/a/answer/3726730',
+  },
+  {
+    id: 'sender-dkim',
+    text: DKIM,
+    reason: 'sender_blocked',
+    category: 'sender_dkim',
+    source: 'RFC 6376; Google 5.7.27 / Yahoo sender requirements (DKIM)',
+    url: 'https://support.google.com/a/answer/3726730',
+  },
+  {
+    id: 'sender-spf',
+    text: SPF,
+    reason: 'sender_blocked',
+    category: 'sender_spf',
+    source: 'RFC 7208 §8.4 (SPF fail); Postfix policyd-spf',
+    url: 'https://www.rfc-editor.org/rfc/rfc7208#section-8.4',
+  },
+  {
     id: 'sender-rejected',
     text: SENDER,
     reason: 'sender_blocked',
@@ -900,30 +924,6 @@ export const REPLY_RULES = [
     category: 'sender_helo',
     source: 'Postfix smtpd_helo_restrictions (Helo command rejected); Microsoft 5.7.506 Bad HELO',
     url: 'https://www.postfix.org/postconf.5.html#smtpd_helo_restrictions',
-  },
-  {
-    id: 'sender-dmarc',
-    text: DMARC,
-    reason: 'sender_blocked',
-    category: 'sender_dmarc',
-    source: 'RFC 7489 §6.6.3 (DMARC reject); Google 5.7.26 DMARC policy',
-    url: 'https://support.google.com/a/answer/3726730',
-  },
-  {
-    id: 'sender-dkim',
-    text: DKIM,
-    reason: 'sender_blocked',
-    category: 'sender_dkim',
-    source: 'RFC 6376; Google 5.7.27 / Yahoo sender requirements (DKIM)',
-    url: 'https://support.google.com/a/answer/3726730',
-  },
-  {
-    id: 'sender-spf',
-    text: SPF,
-    reason: 'sender_blocked',
-    category: 'sender_spf',
-    source: 'RFC 7208 §8.4 (SPF fail); Postfix policyd-spf',
-    url: 'https://www.rfc-editor.org/rfc/rfc7208#section-8.4',
   },
   {
     id: 'sender-authentication',
@@ -965,6 +965,21 @@ export const REPLY_RULES = [
     category: 'content_virus',
     source: 'Amavis/ClamAV (554 5.7.0 Reject … INFECTED), Exim malware ACL condition',
     url: 'https://www.exim.org/exim-html-current/doc/html/spec_html/ch-content_scanning_at_acl_time.html',
+  },
+  // A recipient server refusing what the message holds (Broadcom's Email Security.cloud article on
+  // the bounces it relays lists them as "the recipient server finds something suspicious in the
+  // message content"): `550 5.7.1 Message rejected due to content restrictions`, `554 Denied (Mode:
+  // normal)`, `552 MS-Office file containing VBA macros found inside of the email`. The message, not
+  // the mailbox nor the sender; before the policy wording and X.7.1, which would claim the sender.
+  {
+    id: 'content-restrictions',
+    classes: [5],
+    text: /\bcontent restrictions?\b|\bVBA macros?\b|\bdenied \(mode: [a-z]+\)/i,
+    reason: 'unexpected_reply',
+    category: 'content_rejected',
+    source:
+      'Broadcom Email Security.cloud KB 162445 (outbound mail returned by MAILER-DAEMON@messagelabs.com): suspicious message content',
+    url: 'https://knowledge.broadcom.com/external/article/162445/outbound-mail-returned-by-mailerdaemonme.html',
   },
   {
     id: 'recipient-account-blocked',
