@@ -127,6 +127,9 @@ const KIND_TEXT: Record<BounceKind, string> = {
 function kindText(explained: BounceExplanation): string {
   if (explained.kind === 'feedback_report' && explained.feedbackType === 'unsubscribe')
     return "an unsubscribe request from the recipient's mail client, not a bounce";
+  // The ARF drafts before RFC 5965 sent removal requests as reports of type opt-out / opt-out-list.
+  if (explained.kind === 'feedback_report' && feedbackReason(explained) === 'unsubscribed')
+    return `an opt-out request (a feedback report of type ${explained.feedbackType ?? ''}, from the ARF drafts before RFC 5965), not a bounce`;
   // Amazon SES sends its complaints as JSON notifications, not as RFC 5965 reports.
   if (explained.kind === 'feedback_report' && explained.feedbackRecipients.some((r) => r.source === 'ses'))
     return 'an Amazon SES complaint notification, not a bounce';

@@ -384,4 +384,14 @@ describe('the readable layout of a feedback report', () => {
       /about {5}yara@example\.com {2}\(the report's Original-Rcpt-To; a not-spam report asks for no suppression: no row\)/,
     );
   });
+
+  it('names an opt-out report of the pre-RFC 5965 drafts, and who asked to leave', async () => {
+    const text = formatBounce(await explainBounce(fixture('arf-removal-recipient.eml')), 'r.eml');
+    assert.match(
+      text,
+      /^r\.eml: an opt-out request \(a feedback report of type opt-out-list, from the ARF drafts before RFC 5965\), not a bounce$/m,
+    );
+    assert.match(text, /unsubscribed {2}quentin@isp\.example {2}\(the report's Removal-Recipient\)/);
+    assert.doesNotMatch(text, /redacted@isp\.example/);
+  });
 });
