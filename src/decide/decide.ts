@@ -12,7 +12,7 @@
  */
 import { classifyReply, type Classification } from '../classify/index.js';
 import type { ProviderRule } from '../providers/index.js';
-import { isPositiveReply } from '../smtp/reply-parser.js';
+import { isPermanentNegativeReply, isPositiveReply } from '../smtp/reply-parser.js';
 import type { Flags, ProbeFailure, Reason, SmtpReplyInfo } from '../types.js';
 
 /** What an RCPT reply asks of the scheduler. */
@@ -58,7 +58,7 @@ export function isClosingReply(reply: SmtpReplyInfo): boolean {
 
 /** A 5xx that refuses our sender (blocklist, reputation, policy): final within one run. */
 export function isPermanentSenderBlock(classification: Classification, reply: SmtpReplyInfo): boolean {
-  return reply.code >= 500 && reply.code < 600 && classification.reason === 'sender_blocked';
+  return isPermanentNegativeReply(reply) && classification.reason === 'sender_blocked';
 }
 
 /**
@@ -116,7 +116,7 @@ export function readSessionRefusal(reply: SmtpReplyInfo, provider: ProviderRule 
 export function catchAllAnswer(reply: SmtpReplyInfo | null, provider: ProviderRule | null): boolean | null {
   if (reply === null) return null;
   if (isPositiveReply(reply)) return true;
-  if (reply.code >= 500 && reply.code < 600) {
+  if (isPermanentNegativeReply(reply)) {
     return classifyReply(reply, { provider }).verdict === 'undeliverable' ? false : null;
   }
   return null;

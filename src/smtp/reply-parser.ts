@@ -32,6 +32,14 @@ export function isPositiveReply(reply: { readonly code: number }): boolean {
   return reply.code >= 200 && reply.code < 300;
 }
 
+/**
+ * True for a permanent negative completion reply, 5yz (RFC 5321 §4.2.1): the command was refused and
+ * asking again as it is will not help (the session's EHLO fallback, the decisions on a refusal).
+ */
+export function isPermanentNegativeReply(reply: { readonly code: number }): boolean {
+  return reply.code >= 500 && reply.code < 600;
+}
+
 /** Hard caps that keep a hostile server from exhausting memory. */
 export interface ReplyParserLimits {
   /** Longest line in octets, line end included. */

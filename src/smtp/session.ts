@@ -26,7 +26,7 @@ import type {
   SmtpStage,
 } from '../types.js';
 import { SmtpConnection, type TlsInfo } from './connection.js';
-import { isPositiveReply, type SmtpReply } from './reply-parser.js';
+import { isPermanentNegativeReply, isPositiveReply, type SmtpReply } from './reply-parser.js';
 
 /**
  * What a session is opened with: the session port's options (`SessionOpenOptions`, src/types.ts), the
@@ -51,8 +51,6 @@ export interface TransactionResult extends SessionTransactionResult {
  * client to wait for the 221, but a server that stalls it must not hold the result back.
  */
 export const QUIT_TIMEOUT_MS = 2_000;
-
-const is5xx = (reply: SmtpReply): boolean => reply.code >= 500 && reply.code < 600;
 
 /** The reply as reported in results, with the stage it answered. */
 export function replyInfo(stage: SmtpStage, reply: SmtpReply): SmtpReplyInfo {
@@ -288,7 +286,7 @@ export class SmtpSession {
       }
       return null;
     }
-    if (!is5xx(reply)) return refusal('ehlo', reply, 'EHLO');
+    if (!isPermanentNegativeReply(reply)) return refusal('ehlo', reply, 'EHLO');
     try {
       reply = await connection.command(`HELO ${this.#options.helo}`);
     } catch (error) {

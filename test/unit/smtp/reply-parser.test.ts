@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import {
+  isPermanentNegativeReply,
   isPositiveReply,
   ReplyParser,
   type ReplyParseErrorKind,
@@ -331,5 +332,14 @@ describe('isPositiveReply: 2yz, positive completion (RFC 5321 §4.2.1)', () => {
     for (const code of [200, 220, 250, 251, 299]) assert.equal(isPositiveReply({ code }), true, String(code));
     for (const code of [199, 300, 354, 421, 450, 550, 0])
       assert.equal(isPositiveReply({ code }), false, String(code));
+  });
+});
+
+describe('isPermanentNegativeReply: 5yz, permanent negative completion (RFC 5321 §4.2.1)', () => {
+  it('is true for 500 to 599 only', () => {
+    for (const code of [500, 501, 550, 554, 599])
+      assert.equal(isPermanentNegativeReply({ code }), true, String(code));
+    for (const code of [0, 250, 421, 450, 499, 600])
+      assert.equal(isPermanentNegativeReply({ code }), false, String(code));
   });
 });
