@@ -14,13 +14,13 @@
  *
  * Usage: node --import tsx bench/upload-attack.bench.ts [--kinds json,text,csv] [--bound-mib 160]
  */
-import { request } from 'node:http';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { startServe, type ServeChild } from '../test/reliability/helpers/serve-child.js';
+import { LIST_KINDS, sendList } from '../test/reliability/helpers/upload-list.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,118 +32,6 @@ const MiB = 1024 * 1024;
 const KEY = 'bench-key-0123456789abcdef';
 const BOUND = Number(values['bound-mib']) * MiB;
 
-interface Kind {
-  readonly type: string;
-  readonly head: string;
-  readonly separator: string;
-  readonly tail: string;
-  readonly quote: (address: string) => string;
-}
-
-const KINDS: Record<string, Kind> = {
-  json: {
-    type: 'application/json',
-    head: '{"emails":[',
-    separator: ',',
-    tail: ']}',
-    quote: (address) => JSON.stringify(address),
-  },
-  text: { type: 'text/plain', head: '', separator: '\n', tail: '\n', quote: (address) => address },
-  csv: { type: 'text/csv', head: 'email\n', separator: '\n', tail: '\n', quote: (address) => address },
-};
-
-interface Answer {
-  readonly status: number;
-  readonly body: string;
-  /** Bytes sent before the answer. */
-  readonly sent: number;
-}
-
-/**
- * Sends `count` addresses (`address`, or `address` numbered when `numbered`) or as many as fit in
- * `size` bytes, in 64 KiB chunks generated as they go; stops writing once the server answers.
- */
-function sendList(
-  base: string,
-  kind: Kind,
-  shape: { readonly size?: number; readonly count?: number; readonly long: boolean },
-  contentLength: boolean,
-): Promise<Answer> {
-  const address = (i: number) => (shape.long ? `${'x'.repeat(1000)}@pub.test` : `u${i}@pub.test`);
-  // The long addresses are all alike: one chunk of them is built once and sent again and again.
-  const longItem = Buffer.from(`${kind.quote(address(0))}${kind.separator}`);
-  const perChunk = Math.floor((64 * 1024) / longItem.length);
-  const longChunk = Buffer.from(longItem.toString().repeat(perChunk));
-  const head = Buffer.from(kind.head);
-  const last = Buffer.from(`${kind.quote(address(0))}${kind.tail}`);
-  let total = 0;
-  if (shape.long && shape.size !== undefined) {
-    total =
-      head.length +
-      Math.floor((shape.size - head.length - last.length) / longChunk.length) * longChunk.length +
-      last.length;
-  }
-  return new Promise((resolve, reject) => {
-    let answered = false;
-    let sent = 0;
-    const req = request(
-      `${base}/v1/jobs`,
-      {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${KEY}`,
-          'content-type': kind.type,
-          ...(contentLength ? { 'content-length': String(total) } : {}),
-        },
-      },
-      (res) => {
-        answered = true;
-        let body = '';
-        res.on('data', (data: Buffer) => (body += data.toString()));
-        res.on('end', () => {
-          resolve({ status: res.statusCode ?? 0, body, sent });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', (error) => {
-      // The server closes the connection after its 413: writing on is an EPIPE / reset.
-      if (!answered) reject(error);
-    });
-    const write = (data: Buffer): Promise<void> =>
-      new Promise((done) => {
-        sent += data.length;
-        if (req.write(data)) done();
-        else req.once('drain', done);
-      });
-    const open = () => !answered && !req.destroyed;
-    void (async () => {
-      await write(head);
-      if (shape.long && shape.size !== undefined) {
-        for (
-          let at = head.length + last.length;
-          at + longChunk.length <= total && open();
-          at += longChunk.length
-        ) {
-          await write(longChunk);
-        }
-      } else {
-        const count = shape.count ?? 0;
-        let pending: string[] = [];
-        for (let i = 1; i < count && open(); i += 1) {
-          pending.push(`${kind.quote(address(i))}${kind.separator}`);
-          if (pending.length === 4096) {
-            await write(Buffer.from(pending.join('')));
-            pending = [];
-          }
-        }
-        if (pending.length > 0 && open()) await write(Buffer.from(pending.join('')));
-      }
-      if (open()) req.end(last);
-    })();
-  });
-}
-
 async function diskBytes(dir: string): Promise<number> {
   let bytes = 0;
   for (const name of await readdir(dir)) bytes += (await stat(join(dir, name))).size;
@@ -154,7 +42,7 @@ const mib = (bytes: number) => `${(bytes / MiB).toFixed(0)} MiB`;
 const problems: string[] = [];
 
 for (const name of values.kinds.split(',')) {
-  const kind = KINDS[name];
+  const kind = LIST_KINDS[name];
   if (kind === undefined) throw new Error(`no such kind: ${name}`);
   const dir = await mkdtemp(join(tmpdir(), 'rcpt-upload-bench-'));
   let server: ServeChild | null = null;
@@ -172,7 +60,7 @@ for (const name of values.kinds.split(',')) {
       ['1,000,001 addresses', { count: 1_000_001, long: false }, false, /At most 1000000 addresses/],
     ] as const) {
       const started = performance.now();
-      const answer = await sendList(server.url, kind, shape, contentLength);
+      const answer = await sendList(server.url, KEY, kind, shape, contentLength);
       const ms = performance.now() - started;
       lines.push(
         `    ${label}: ${answer.status} after ${mib(answer.sent)} sent, ${(ms / 1000).toFixed(1)} s`,
@@ -183,7 +71,7 @@ for (const name of values.kinds.split(',')) {
     }
     const refused = server.memory();
     const disk = await diskBytes(dir);
-    const accepted = await sendList(server.url, kind, { size: 45 * MiB, long: true }, false);
+    const accepted = await sendList(server.url, KEY, kind, { size: 45 * MiB, long: true }, false);
     if (accepted.status !== 202)
       problems.push(`${name} 45 MiB: ${accepted.status} ${accepted.body.slice(0, 200)}`);
     else {

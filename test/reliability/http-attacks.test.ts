@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { startServe, type ServeChild } from './helpers/serve-child.js';
+import { JSON_LIST, sendList, type Answer } from './helpers/upload-list.js';
 
 const KEY = 'keyA-0123456789abcdef';
 const MiB = 1024 * 1024;
@@ -22,69 +23,6 @@ const UPLOAD_LIMIT = 50 * MiB;
  * resident set may grow by at most this over its resident set before the attacks (docs/api.md).
  */
 const MEMORY_BOUND = 160 * MiB;
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-  /** Bytes of the body the client managed to send before the answer (or the connection's end). */
-  readonly sent: number;
-}
-
-/**
- * Sends a JSON job list of `size` bytes (`{"emails":["xxx…@pub.test",…]}`, each address 1,009
- * characters as in the issue) in 64 KiB chunks, never held whole; chunked unless `contentLength`.
- * Stops writing once the server answers.
- */
-function sendJobList(base: string, size: number, contentLength: boolean): Promise<Answer> {
-  const item = JSON.stringify(`${'x'.repeat(1000)}@pub.test`);
-  const chunk = Buffer.from(`${item},`.repeat(Math.floor((64 * 1024) / (item.length + 1))));
-  const head = Buffer.from('{"emails":[');
-  const tail = Buffer.from(`${item}]}`);
-  const middle = size - head.length - tail.length;
-  const total = head.length + Math.floor(middle / chunk.length) * chunk.length + tail.length;
-  return new Promise((resolve, reject) => {
-    let answered = false;
-    let sent = 0;
-    const req = request(
-      `${base}/v1/jobs`,
-      {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${KEY}`,
-          'content-type': 'application/json',
-          ...(contentLength ? { 'content-length': String(total) } : {}),
-        },
-      },
-      (res) => {
-        answered = true;
-        let body = '';
-        res.on('data', (data: Buffer) => (body += data.toString()));
-        res.on('end', () => {
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, sent });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', (error) => {
-      // The server closes the connection after its 413: writing on is an EPIPE / reset, not a failure.
-      if (!answered) reject(error);
-    });
-    const write = (data: Buffer): Promise<void> =>
-      new Promise((done) => {
-        sent += data.length;
-        if (req.write(data)) done();
-        else req.once('drain', done);
-      });
-    void (async () => {
-      await write(head);
-      for (let at = 0; at + chunk.length <= middle && !answered && !req.destroyed; at += chunk.length) {
-        await write(chunk);
-      }
-      if (!answered && !req.destroyed) req.end(tail);
-    })();
-  });
-}
 
 /** One plain request with any headers (`Host` included), the body sent whole. */
 function call(
@@ -131,7 +69,7 @@ describe('attack 1: oversized bodies, whatever the framing', () => {
       [200 * MiB, false],
       [60 * MiB, true],
     ] as const) {
-      const answer = await sendJobList(server.url, size, contentLength);
+      const answer = await sendList(server.url, KEY, JSON_LIST, { size, long: true }, contentLength);
       answers.push(answer);
       const framing = contentLength ? 'Content-Length' : 'chunked';
       assert.equal(
