@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { explainBounce, type BounceExplanation } from '../src/index.js';
+import { explainBounce, type BounceExplanation, type BounceRecipient } from '../src/index.js';
 
 interface Label {
   readonly file: string;
@@ -269,13 +269,39 @@ export interface BounceFigures {
   readonly noted: Readonly<Record<MissKind | 'none', number>>;
 }
 
+/** One miss as data: the reply (or diagnostic), the label and its group, rcpt's category, group and rule. */
+export interface MissDetail {
+  readonly recipient: string;
+  readonly label: string;
+  readonly labelGroup: string | null;
+  /** rcpt's category, `null` when the recipient was not found or had nothing to explain. */
+  readonly category: string | null;
+  readonly group: string | null;
+  readonly rule: string | null;
+  readonly explainedFrom: string | null;
+  readonly reply: string | null;
+  readonly status: string | null;
+  readonly diagnostic: string | null;
+  /** The kind of message rcpt read (`bounce`, `auto_reply`, …) and the recipients it found. */
+  readonly messageKind: string;
+  readonly found: readonly string[];
+}
+
 export interface Miss {
   readonly file: string;
   /** The miss counts against the scored share (not an ambiguous label's recipient not found). */
   readonly scored: boolean;
   readonly text: string;
+  /** The same as fields, for `--misses-out` (NDJSON). */
+  readonly detail: MissDetail;
   readonly kind: MissKind | null;
   readonly note: string | null;
+}
+
+/** The rule that decided a recipient's explanation: the bounce rule that read its words, else the reply rule. */
+function ruleOf(recipient: BounceRecipient): string {
+  if (recipient.bounceRule !== null) return `bounce:${recipient.bounceRule}`;
+  return recipient.explanation?.rule.id ?? '-';
 }
 
 function halfOfFile(file: string): 'even' | 'odd' {
@@ -305,10 +331,27 @@ export async function benchBounces(root: string): Promise<BounceFigures | null> 
   let scored = 0;
   let right = 0;
   const halves = { even: { scored: 0, right: 0 }, odd: { scored: 0, right: 0 } };
-  const misses: { file: string; scored: boolean; text: string }[] = [];
+  const misses: { file: string; scored: boolean; text: string; detail: MissDetail }[] = [];
   for (const file of files) {
     const explained = await explainBounce(readFileSync(join(dir, file)));
     const half = halves[halfOfFile(file)];
+    const detail = (label: Label, recipient: BounceRecipient | undefined): MissDetail => {
+      const category = recipient?.explanation?.category ?? null;
+      return {
+        recipient: label.recipient,
+        label: label.reason,
+        labelGroup: mapping[label.reason]?.group ?? null,
+        category,
+        group: category === null ? null : (CATEGORY_GROUPS[category] ?? 'none'),
+        rule: recipient === undefined ? null : ruleOf(recipient),
+        explainedFrom: recipient?.explainedFrom ?? null,
+        reply: recipient?.reply ?? null,
+        status: recipient?.status ?? null,
+        diagnostic: recipient?.diagnostic ?? null,
+        messageKind: explained.kind,
+        found: explained.recipients.map((r) => r.address),
+      };
+    };
     for (const label of byFile.get(file) ?? []) {
       const group = mapping[label.reason]?.group ?? null;
       const kind = KIND_LABELS[label.reason];
@@ -326,6 +369,7 @@ export async function benchBounces(root: string): Promise<BounceFigures | null> 
             file,
             scored: true,
             text: `${label.recipient}: labelled ${label.reason}, kind ${explained.kind}`,
+            detail: detail(label, undefined),
           });
         continue;
       }
@@ -341,6 +385,7 @@ export async function benchBounces(root: string): Promise<BounceFigures | null> 
           file,
           scored: group !== 'ambiguous',
           text: `${label.recipient}: labelled ${label.reason} (${group ?? ''}), not found (kind ${explained.kind}; found ${explained.recipients.map((r) => r.address).join(', ')})`,
+          detail: detail(label, undefined),
         });
         continue;
       }
@@ -356,7 +401,8 @@ export async function benchBounces(root: string): Promise<BounceFigures | null> 
         misses.push({
           file,
           scored: true,
-          text: `${label.recipient}: labelled ${label.reason} (${group ?? ''}), got ${recipient.explanation?.category ?? 'no explanation'} (${ours}) from ${recipient.explainedFrom ?? '-'}: ${recipient.reply ?? recipient.status ?? ''} | ${recipient.diagnostic?.slice(0, 100) ?? ''}`,
+          text: `${label.recipient}: labelled ${label.reason} (${group ?? ''}), got ${recipient.explanation?.category ?? 'no explanation'} (${ours}) by rule ${ruleOf(recipient)} from ${recipient.explainedFrom ?? '-'}: ${recipient.reply ?? recipient.status ?? ''} | ${recipient.diagnostic?.slice(0, 100) ?? ''}`,
+          detail: detail(label, recipient),
         });
     }
   }

@@ -16,13 +16,14 @@
  * recipient), the bounce figures of explainBounce() too (bench/explain-bounces.ts): recipients found,
  * and the share whose reason group is right.
  *
- * Options: `--verbose` lists every disagreement and every bounce miss; `--misses` lists the bounce misses
- * grouped by why they stay misses (the notes of MISS_NOTES); `--json` prints the figures as one
- * JSON object; `--mbox-memory` also measures the peak RSS of `rcpt explain` on a 259 MB mbox of 10,000
+ * Options: `--verbose` lists every disagreement and every bounce miss (the reply or diagnostic, the
+ * label, rcpt's category, group and the rule that decided); `--misses` lists the bounce misses grouped
+ * by why they stay misses (the notes of MISS_NOTES); `--misses-out <file>` writes every reply
+ * disagreement and bounce miss to `file` as NDJSON; `--json` prints the figures as one JSON object; `--mbox-memory` also measures the peak RSS of `rcpt explain` on a 259 MB mbox of 10,000
  * bounces.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,9 +41,12 @@ const args = process.argv.slice(2);
 const verbose = args.includes('--verbose');
 const misses = args.includes('--misses');
 const asJson = args.includes('--json');
+/** `--misses-out <file>`: every reply disagreement and bounce miss as NDJSON, one object a line. */
+const missesOutAt = args.indexOf('--misses-out');
+const missesOut = missesOutAt === -1 ? null : (args[missesOutAt + 1] ?? null);
 /** `../shared/corpora` beside the checkout; from a worktree one level deeper, `../../shared/corpora`. */
 const DEFAULT_CORPORA = ['../shared/corpora', '../../shared/corpora'].map((path) => resolve(root, path));
-const given = args.find((arg) => !arg.startsWith('--'));
+const given = args.find((arg, index) => !arg.startsWith('--') && index !== missesOutAt + 1);
 /**
  * A relative folder is read from the current directory, else (a worktree one level deeper than the
  * checkout it was made from, where `../shared/corpora` names the same folder) from the folder above.
@@ -121,6 +125,25 @@ export interface ReplyFigures {
   /** Agreement on the samples numbered even and odd (a held-out check: see docs/explain.md). */
   readonly halves: { readonly even: HalfFigures; readonly odd: HalfFigures };
   readonly disagreements: readonly string[];
+  /** The same disagreements as data, for `--misses-out`. */
+  readonly replyMisses: readonly ReplyMiss[];
+}
+
+/** One reply whose verdict differs from the mapping's (or a protected reply called undeliverable). */
+export interface ReplyMiss {
+  readonly reply: string;
+  readonly command: string | null;
+  readonly label: string;
+  readonly labelGroup: string;
+  readonly expected: string;
+  readonly verdict: Verdict;
+  readonly reason: string;
+  readonly category: string;
+  readonly rule: string;
+  /** The answering provider the sample names, and the verdict with it known. */
+  readonly provider: string | null;
+  readonly verdictWithProvider: Verdict;
+  readonly source: string;
 }
 
 function commandOf(command: string | null): ExplainCommand | null {
@@ -145,6 +168,7 @@ export function runReplyBench(corpora: string): ReplyFigures {
   let providerProtectedUndeliverable = 0;
   const halves = { even: { scored: 0, agreeing: 0 }, odd: { scored: 0, agreeing: 0 } };
   const disagreements: string[] = [];
+  const replyMisses: ReplyMiss[] = [];
   for (const entry of cases) {
     if (entry.command !== null && entry.command !== 'RCPT') continue;
     const expected = mapping[entry.sisimai_reason];
@@ -166,12 +190,27 @@ export function runReplyBench(corpora: string): ReplyFigures {
       half.scored += 1;
       if (verdict === expected.primary) half.agreeing += 1;
     }
+    const miss: ReplyMiss = {
+      reply: entry.reply,
+      command: entry.command,
+      label: entry.sisimai_reason,
+      labelGroup: expected.group,
+      expected: expected.primary ?? expected.acceptable.join('|'),
+      verdict,
+      reason: explanation.reason,
+      category: explanation.category,
+      rule: explanation.rule.id,
+      provider,
+      verdictWithProvider: withProvider,
+      source: entry.source,
+    };
     const line = `${entry.sisimai_reason} → expected ${expected.primary ?? expected.acceptable.join('|')}, got ${verdict}/${explanation.reason} (${explanation.rule.id}): ${entry.reply.slice(0, 160)}`;
     if (expected.group === 'protected') {
       protectedReplies += 1;
       if (verdict === 'undeliverable') {
         protectedUndeliverable += 1;
         disagreements.push(`PROTECTED ${line}`);
+        replyMisses.push(miss);
       }
     }
     if (expected.primary === null) continue;
@@ -179,6 +218,7 @@ export function runReplyBench(corpora: string): ReplyFigures {
     if (expected.acceptable.includes(verdict)) acceptable += 1;
     if (verdict === expected.primary) agreeing += 1;
     else if (expected.group !== 'protected' || verdict !== 'undeliverable') {
+      replyMisses.push(miss);
       const note = MISS_NOTES[entry.source.split('/').pop() ?? ''];
       const context =
         provider !== null && withProvider === expected.primary
@@ -200,6 +240,7 @@ export function runReplyBench(corpora: string): ReplyFigures {
     withProvider: { agreeing: providerAgreeing, protectedUndeliverable: providerProtectedUndeliverable },
     halves,
     disagreements,
+    replyMisses,
   };
 }
 
@@ -230,8 +271,26 @@ async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
   const replies = runReplyBench(dir);
   const bounces = await benchBounces(dir);
+  if (missesOutAt !== -1) {
+    if (missesOut === null) throw new Error('--misses-out needs a file name');
+    const lines = [
+      ...replies.replyMisses.map((miss) => ({ kind: 'reply', ...miss })),
+      ...(bounces?.misses ?? []).map((miss) => ({
+        kind: 'bounce',
+        file: miss.file,
+        scored: miss.scored,
+        ...miss.detail,
+        noteKind: miss.kind,
+        note: miss.note,
+      })),
+    ];
+    writeFileSync(missesOut, lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
+    process.stderr.write(`bench:explain: ${lines.length} misses written to ${missesOut}\n`);
+  }
   if (asJson) {
-    const figures = Object.fromEntries(Object.entries(replies).filter(([key]) => key !== 'disagreements'));
+    const figures = Object.fromEntries(
+      Object.entries(replies).filter(([key]) => key !== 'disagreements' && key !== 'replyMisses'),
+    );
     const bounceFigures =
       bounces === null
         ? null
