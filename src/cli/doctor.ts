@@ -19,7 +19,7 @@ import {
 import { parseApiKeys } from '../server/auth.js';
 import { doctorOptionsThrough, routeName, type DoctorRoute } from '../server/doctor-route.js';
 import { useColour, type CliIo } from './run-verify.js';
-import { escapeControl } from './terminal-text.js';
+import { escapeControl, wrap } from './terminal-text.js';
 import {
   collect,
   integer,
@@ -149,22 +149,6 @@ export function toDoctorOptions(flags: DoctorFlags, env: NodeJS.ProcessEnv): Doc
     ...(flags.greetingTimeout === undefined ? {} : { greetingTimeoutMs: flags.greetingTimeout }),
     ...(proxies[0] === undefined ? {} : { proxy: proxies[0] }),
   };
-}
-
-/** Greedy word wrap of `text` to `width` columns, continuation lines indented by `indent`. */
-function wrap(text: string, width: number, indent: string): string {
-  const lines: string[] = [];
-  let current = '';
-  for (const word of text.split(' ')) {
-    if (current !== '' && indent.length + current.length + 1 + word.length > width) {
-      lines.push(current);
-      current = word;
-    } else {
-      current = current === '' ? word : `${current} ${word}`;
-    }
-  }
-  if (current !== '') lines.push(current);
-  return lines.join(`\n${indent}`);
 }
 
 /** The report as a checklist: one line per check, then what to do and the evidence for those that did not pass. */

@@ -16,6 +16,7 @@ import { EXPLAIN_COMMANDS, explainReply, type ExplainCommand, type ReplyExplanat
 import { explainInput, type BounceFlags } from './explain-bounces.js';
 import { useColour, type CliIo } from './run-verify.js';
 import { UsageError } from './common-options.js';
+import { wrap } from './terminal-text.js';
 
 export interface ExplainFlags extends BounceFlags {
   command?: string;
@@ -103,23 +104,6 @@ function explainText(text: string, flags: ExplainFlags): ReplyExplanation[] {
     command: (flags.command ?? null) as ExplainCommand | null,
     provider: flags.provider ?? null,
   });
-}
-
-/** Greedy word wrap of `text` to `width` columns, continuation lines indented by `indent`. */
-function wrap(text: string, width: number, indent: string): string {
-  const lines: string[] = [];
-  let current = '';
-  for (const word of text.split(/\s+/)) {
-    if (word === '') continue;
-    if (current !== '' && indent.length + current.length + 1 + word.length > width) {
-      lines.push(current);
-      current = word;
-    } else {
-      current = current === '' ? word : `${current} ${word}`;
-    }
-  }
-  if (current !== '') lines.push(current);
-  return lines.join(`\n${indent}`);
 }
 
 function words(id: string): string {

@@ -1,5 +1,5 @@
 /**
- * Text from outside (addresses from a list, server replies, file names) made safe for a terminal:
+ * Text for a terminal. Text from outside (addresses from a list, server replies, file names) made safe:
  * control characters would move the cursor, clear the screen or break a table's rows (a CR or LF in
  * an address), and bidirectional overrides would reorder what is shown (CVE-2021-42574's trick).
  * Each is shown as an escape instead: `\r`, `\n`, `\t`, `\x1b`, `\u202e`.
@@ -38,4 +38,27 @@ export function escapeControl(text: string): string {
  */
 export function escapeLines(text: string): string {
   return text.split('\n').map(escapeControl).join('\n');
+}
+
+/**
+ * Greedy word wrap of `text` to `width` columns, continuation lines indented by `indent` (the first
+ * line's indent is the caller's). Runs of white space between words become one space.
+ *
+ * @example
+ * wrap('the quick brown fox', 12, '  ') // 'the quick\n  brown fox'
+ */
+export function wrap(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let current = '';
+  for (const word of text.split(/\s+/)) {
+    if (word === '') continue;
+    if (current !== '' && indent.length + current.length + 1 + word.length > width) {
+      lines.push(current);
+      current = word;
+    } else {
+      current = current === '' ? word : `${current} ${word}`;
+    }
+  }
+  if (current !== '') lines.push(current);
+  return lines.join(`\n${indent}`);
 }

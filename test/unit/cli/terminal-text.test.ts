@@ -1,10 +1,13 @@
-/** Text from outside made safe for a terminal: every control character escaped, nothing else changed. */
+/**
+ * Text for a terminal: text from outside made safe (every control character escaped, nothing else
+ * changed), and the word wrap of rcpt doctor's and rcpt explain's reports.
+ */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import fc from 'fast-check';
 
-import { escapeControl } from '../../../src/cli/terminal-text.js';
+import { escapeControl, wrap } from '../../../src/cli/terminal-text.js';
 
 describe('escapeControl', () => {
   const cases: [string, string, string][] = [
@@ -31,5 +34,28 @@ describe('escapeControl', () => {
       }),
       { seed: 15, numRuns: 2_000 },
     );
+  });
+});
+
+describe('wrap', () => {
+  it('breaks between words before the width, indenting the lines after the first', () => {
+    assert.equal(wrap('the quick brown fox jumps', 12, '  '), 'the quick\n  brown fox\n  jumps');
+  });
+
+  it('counts the indent against the width of every line', () => {
+    // '    ' + 'aaaa bbbb' is 13 columns: over 12, so each word has a line of its own.
+    assert.equal(wrap('aaaa bbbb cccc', 12, '    '), 'aaaa\n    bbbb\n    cccc');
+  });
+
+  it('keeps a word longer than the width whole, on a line of its own', () => {
+    assert.equal(wrap('a averyveryverylongword b', 10, ''), 'a\naveryveryverylongword\nb');
+  });
+
+  it('folds runs of white space, line breaks included, into one space', () => {
+    assert.equal(wrap('  550  5.1.1\n no\tsuch user ', 80, ''), '550 5.1.1 no such user');
+  });
+
+  it('gives nothing for nothing', () => {
+    assert.equal(wrap('', 80, '  '), '');
   });
 });
