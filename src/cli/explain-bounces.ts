@@ -9,7 +9,6 @@ import { open, opendir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { SingleBar } from 'cli-progress';
 import { stringify } from 'csv-stringify/sync';
 
 import {
@@ -27,9 +26,7 @@ import {
 } from '../index.js';
 import type { CliIo } from './run-verify.js';
 import { UsageError } from './common-options.js';
-
-/** Progress bar redraws a second (as rcpt bulk's). */
-const PROGRESS_FPS = 5;
+import { progressBar } from './progress.js';
 
 export type SuppressionFormat = 'csv' | 'ndjson';
 
@@ -289,16 +286,10 @@ async function writeSuppressionList(
   const stderr = io.stderr as NodeJS.WritableStream & { isTTY?: boolean };
   const bar =
     stderr.isTTY === true && io.env.CI === undefined && total !== null
-      ? new SingleBar({
-          stream: stderr,
-          fps: PROGRESS_FPS,
-          hideCursor: true,
-          barCompleteChar: '\u2588',
-          barIncompleteChar: '\u2591',
-          barsize: 30,
-          clearOnComplete: false,
-          format: `{bar} {value}/{total} ${what === 'mbox' ? 'KiB' : 'messages'} | {messages} messages, {rows} rows, {suppress} to suppress`,
-        })
+      ? progressBar(
+          stderr,
+          `{bar} {value}/{total} ${what === 'mbox' ? 'KiB' : 'messages'} | {messages} messages, {rows} rows, {suppress} to suppress`,
+        )
       : null;
   try {
     bar?.start(total ?? 0, 0, { messages: 0, rows: 0, suppress: 0 });

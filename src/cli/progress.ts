@@ -52,6 +52,23 @@ export function etaText(progress: {
   return seconds(Math.max(estimate - sinceLastMs, rateWaitMs, 0));
 }
 
+/**
+ * A cli-progress bar on `stream` as rcpt draws its bars (`rcpt bulk`'s, `rcpt explain --bounces`'):
+ * its redraw rate, block characters and width, left on screen when done; `format` is what it shows.
+ */
+export function progressBar(stream: NodeJS.WritableStream, format: string): SingleBar {
+  return new SingleBar({
+    stream,
+    fps: PROGRESS_FPS,
+    hideCursor: true,
+    barCompleteChar: '\u2588',
+    barIncompleteChar: '\u2591',
+    barsize: 30,
+    clearOnComplete: false,
+    format,
+  });
+}
+
 export interface ProgressBar {
   update(done: number, counts: Readonly<Record<Verdict, number>>): void;
   /** A host with addresses left waits `waitMs` for room under its ceiling on RCPTs per minute. */
@@ -67,17 +84,10 @@ export function startProgressBar(
   counts: Readonly<Record<Verdict, number>>,
   now: () => number = () => performance.now(),
 ): ProgressBar {
-  const bar = new SingleBar({
+  const bar = progressBar(
     stream,
-    fps: PROGRESS_FPS,
-    hideCursor: true,
-    barCompleteChar: '\u2588',
-    barIncompleteChar: '\u2591',
-    barsize: 30,
-    clearOnComplete: false,
-    format:
-      '{bar} {value}/{total} addresses | {rate}/s | ETA {wait_eta} | {deliverable} deliverable, {undeliverable} undeliverable, {risky} risky, {unknown} unknown',
-  });
+    '{bar} {value}/{total} addresses | {rate}/s | ETA {wait_eta} | {deliverable} deliverable, {undeliverable} undeliverable, {risky} risky, {unknown} unknown',
+  );
   const started = now();
   const startDone = done;
   let current = done;

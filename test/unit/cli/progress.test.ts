@@ -1,8 +1,12 @@
-/** rcpt bulk's ETA: from the run's rate, and honest about a wait with no result (greylisting). */
+/**
+ * rcpt bulk's ETA: from the run's rate, and honest about a wait with no result (greylisting); the bar
+ * rcpt bulk and rcpt explain --bounces both draw.
+ */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 
-import { etaText } from '../../../src/cli/progress.js';
+import { etaText, progressBar } from '../../../src/cli/progress.js';
 
 describe('etaText', () => {
   const cases: [string, Parameters<typeof etaText>[0], string][] = [
@@ -48,4 +52,25 @@ describe('etaText', () => {
       assert.equal(etaText(progress), expected);
     });
   }
+});
+
+describe('progressBar', () => {
+  it('draws 30 cells of blocks with the format given, and leaves the bar on screen when stopped', () => {
+    let drawn = '';
+    const terminal = Object.assign(
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          drawn += chunk.toString();
+          done();
+        },
+      }),
+      { isTTY: true, columns: 200, cursorTo: () => true, clearLine: () => true, moveCursor: () => true },
+    );
+    const bar = progressBar(terminal, '{bar} {value}/{total} messages');
+    bar.start(4, 1);
+    bar.stop();
+    assert.match(drawn, /\u2588{8}\u2591{22} 1\/4 messages/);
+    // clearOnComplete is off: the last line drawn ends with a newline, not with an erased line.
+    assert.ok(drawn.endsWith('\n'), JSON.stringify(drawn));
+  });
 });
