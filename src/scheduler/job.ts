@@ -64,17 +64,6 @@ export function failed(
 export type JobKind = 'address' | 'catchAll';
 
 export class Job<P extends PlannedAddress = PlannedAddress> {
-  readonly id: number;
-  /** `address`: a verification; `catchAll`: the domain's random-address probe. */
-  readonly kind: JobKind;
-  readonly recipient: string;
-  readonly smtputf8: boolean;
-  readonly targets: readonly ProbeTarget[];
-  readonly domain: DomainState<ParkedAnswer>;
-  /** The verifier's plan (`null` for a catch-all probe). */
-  readonly plan: P | null;
-  readonly startedAt: number;
-  readonly checkedAt: string;
   targetIndex = 0;
   /** Sessions that ended without a reply for this address. */
   tries = 0;
@@ -93,27 +82,20 @@ export class Job<P extends PlannedAddress = PlannedAddress> {
   lastView: SessionView | null = null;
   done = false;
 
-  constructor(fields: {
-    readonly id: number;
-    readonly kind: JobKind;
-    readonly recipient: string;
-    readonly smtputf8: boolean;
-    readonly targets: readonly ProbeTarget[];
-    readonly domain: DomainState<ParkedAnswer>;
-    readonly plan: P | null;
-    readonly startedAt: number;
-    readonly checkedAt: string;
-  }) {
-    this.id = fields.id;
-    this.kind = fields.kind;
-    this.recipient = fields.recipient;
-    this.smtputf8 = fields.smtputf8;
-    this.targets = fields.targets;
-    this.domain = fields.domain;
-    this.plan = fields.plan;
-    this.startedAt = fields.startedAt;
-    this.checkedAt = fields.checkedAt;
-  }
+  constructor(
+    readonly id: number,
+    /** `address`: a verification; `catchAll`: the domain's random-address probe. */
+    readonly kind: JobKind,
+    readonly recipient: string,
+    readonly smtputf8: boolean,
+    readonly targets: readonly ProbeTarget[],
+    readonly domain: DomainState<ParkedAnswer>,
+    /** The verifier's plan (`null` for a catch-all probe). */
+    readonly plan: P | null,
+    readonly startedAt: number,
+    /** When the address was started, ISO 8601 (the result's `checkedAt`). */
+    readonly checkedAt: string,
+  ) {}
 
   /** The MX host address the job is queued for now. */
   get target(): ProbeTarget | undefined {

@@ -290,17 +290,17 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     checkedAt: string,
     from: PlannedAddress,
   ): Job<P> {
-    const job = new Job<P>({
-      id: this.#nextJobId++,
+    const job = new Job<P>(
+      this.#nextJobId++,
       kind,
       recipient,
-      smtputf8: kind === 'address' && from.smtputf8,
-      targets: from.targets,
+      kind === 'address' && from.smtputf8,
+      from.targets,
       domain,
       plan,
       startedAt,
       checkedAt,
-    });
+    );
     this.#live.add(job);
     return job;
   }

@@ -21,17 +21,8 @@ function job(
   domain = new DomainState<ParkedAnswer>('example.test'),
   kind: 'address' | 'catchAll' = 'address',
 ): Job {
-  return new Job({
-    id,
-    kind,
-    recipient: `user${String(id)}@example.test`,
-    smtputf8: false,
-    targets: [{ host: 'mx.example.test', ip: '192.0.2.1' }],
-    domain,
-    plan: null,
-    startedAt: 0,
-    checkedAt: '',
-  });
+  const targets = [{ host: 'mx.example.test', ip: '192.0.2.1' }];
+  return new Job(id, kind, `user${String(id)}@example.test`, false, targets, domain, null, 0, '');
 }
 
 describe('Host', () => {
