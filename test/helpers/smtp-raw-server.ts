@@ -3,7 +3,8 @@
  * for byte-exact misbehaviour, and test/personas/scripted-smtp-server.ts, whose hostile personas run a
  * script over it), and the raw server itself. `smtp-server` cannot produce what they do: scripted
  * replies, split or delayed writes, trickled bytes, floods, garbage, abrupt closes. Each connection
- * runs its script; every timer and socket it opens is released when the connection or server closes.
+ * runs its script; every timer and socket it opens is released when the connection or server closes
+ * (`RawWire` for a connection's timers and waiters, `AcceptedSockets` for a server's sockets).
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { recordCommand } from './smtp-verb-log.js';
@@ -150,6 +151,48 @@ export class RawWire {
   }
 }
 
+/**
+ * The sockets a raw test server accepted that are still open, for the server's `openSockets()`,
+ * `settled()` and `close()`: both raw servers (this file's and the scripted personas') count and close
+ * them the same way.
+ */
+export class AcceptedSockets {
+  readonly #sockets = new Set<Socket>();
+
+  /** Counts `socket` until it closes, with Nagle's delay off (scripts time their writes). */
+  add(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.on('close', () => this.#sockets.delete(socket));
+  }
+
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  /** Resolves once none is open; rejects after `timeoutMs`, the error naming `server` when given. */
+  async settled(timeoutMs = 10_000, server?: string): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.#sockets.size > 0) {
+      if (Date.now() > until) {
+        const open = `${this.#sockets.size} connection(s) still open`;
+        throw new Error(server === undefined ? open : `${server}: ${open}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /** Destroys every open socket and stops `server` listening. */
+  close(server: Server): Promise<void> {
+    return new Promise<void>((resolve) => {
+      for (const socket of this.#sockets) socket.destroy();
+      server.close(() => {
+        resolve();
+      });
+    });
+  }
+}
+
 /** The `RawConnection` a script drives over `wire`. */
 export function rawConnection(wire: RawWire, index: number): RawConnection {
   const connection: RawConnection = {
@@ -207,13 +250,11 @@ export interface RawServer {
 /** Starts a raw server on 127.0.0.1, port 0, running `script` for every connection. */
 export async function startRawServer(script: RawScript): Promise<RawServer> {
   const lines: string[] = [];
-  const sockets = new Set<Socket>();
+  const sockets = new AcceptedSockets();
   let accepted = 0;
   const server: Server = createServer((socket) => {
     const index = accepted++;
     sockets.add(socket);
-    socket.setNoDelay(true);
-    socket.on('close', () => sockets.delete(socket));
     const wire = new RawWire(socket, (line) => {
       lines.push(line);
       recordCommand(line);
@@ -230,20 +271,8 @@ export async function startRawServer(script: RawScript): Promise<RawServer> {
     lines,
     connections: () => accepted,
     openSockets: () => sockets.size,
-    settled: async (timeoutMs = 10_000) => {
-      const until = Date.now() + timeoutMs;
-      while (sockets.size > 0) {
-        if (Date.now() > until) throw new Error(`${sockets.size} connection(s) still open`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => {
-          resolve();
-        });
-      }),
+    settled: (timeoutMs) => sockets.settled(timeoutMs),
+    close: () => sockets.close(server),
   };
 }
 

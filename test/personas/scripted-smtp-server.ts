@@ -10,9 +10,9 @@
  * Every socket and timer a connection opens is released when it closes or the server stops, so a test
  * can check that the client, not the server, ended each conversation.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
-import { rawConnection, RawWire, type RawConnection } from '../helpers/smtp-raw-server.js';
+import { AcceptedSockets, rawConnection, RawWire, type RawConnection } from '../helpers/smtp-raw-server.js';
 import { TEST_TLS_CERT, TEST_TLS_KEY } from '../helpers/smtp-test-cert.js';
 
 export type { RawConnection };
@@ -247,12 +247,10 @@ export async function startScriptedServer(
   port: number,
 ): Promise<ScriptedServer> {
   const log: PersonaLog = { connections: 0, commands: [], rcpts: [] };
-  const sockets = new Set<Socket>();
+  const sockets = new AcceptedSockets();
   const server: Server = createServer((socket) => {
     const index = log.connections++;
     sockets.add(socket);
-    socket.setNoDelay(true);
-    socket.on('close', () => sockets.delete(socket));
     const wire = new RawWire(socket, (line) => log.commands.push(line), MAX_COMMAND_LINE);
     if (definition.script !== undefined) {
       definition.script(rawConnection(wire, index)).catch(() => undefined);
@@ -277,20 +275,7 @@ export async function startScriptedServer(
     port: address.port,
     log,
     openSockets: () => sockets.size,
-    settled: async (timeoutMs = 10_000) => {
-      const until = Date.now() + timeoutMs;
-      while (sockets.size > 0) {
-        if (Date.now() > until)
-          throw new Error(`${definition.name}: ${sockets.size} connection(s) still open`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => {
-          resolve();
-        });
-      }),
+    settled: (timeoutMs) => sockets.settled(timeoutMs, definition.name),
+    close: () => sockets.close(server),
   };
 }
