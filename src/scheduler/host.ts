@@ -11,6 +11,7 @@ import type { Connector } from '../types.js';
 import type { Job } from './job.js';
 import { LearnedLimits, PER_REPLY_MS, RATE_SIGN_FLOOR, RATE_SLOW_MS } from './learned-limits.js';
 import { DEFAULT_RECIPIENT_LIMIT, backoffDelayMs, batchSize } from './politeness.js';
+import { RefusalOdds } from './refusal-odds.js';
 
 /**
  * How long an idle session waits for more work before QUIT: long enough to pick up the addresses DNS
@@ -75,9 +76,8 @@ export class Host {
   #backoffTimer: NodeJS.Timeout | null = null;
   /** The last session failed to connect at all: addresses with another MX go there meanwhile. */
   unreachable = false;
-  /** RCPT replies read from this host, and how many refused (for batch sizing). */
-  #replies = 0;
-  #refusals = 0;
+  /** RCPT replies read from this host, how many refused, at which domains (for batch sizing). */
+  readonly #odds = new RefusalOdds();
   #oneRecipient = false;
   /**
    * An RCPT was accepted after a refused one of the same session: the host does not refuse every RCPT
@@ -315,26 +315,41 @@ export class Host {
 
   /**
    * RCPTs for the next transaction of a session that drew `errors` refusals so far, keeping `reserve`
-   * refusals of the budget for the catch-all probes the session sends last.
+   * refusals of the budget for the catch-all probes the session sends last: as many of the queue's
+   * next addresses as keep the chance of overspending the budget left under `OVERSPEND_RISK`, each
+   * domain's own refusals counted (`RefusalOdds`).
    */
   batchSize(errors: number, reserve = 0): number {
     // Under a ceiling on replies a second, a batch is at most a quarter second of it: a burst of a
     // whole pipelined batch must not cross the host's rate by itself.
     const rate = this.learned.repliesPerSecond;
     const limit = this.learned.recipientLimit ?? DEFAULT_RECIPIENT_LIMIT;
-    return batchSize({
-      recipientLimit: rate === null ? limit : Math.min(limit, Math.max(1, Math.floor(rate / 4))),
+    const recipientLimit = rate === null ? limit : Math.min(limit, Math.max(1, Math.floor(rate / 4)));
+    const budgetLeft = this.learned.errorBudget - errors - reserve;
+    const size = batchSize({
+      recipientLimit,
       oneRecipient: this.#oneRecipient,
-      errorBudgetLeft: this.learned.errorBudget - errors - reserve,
-      // Laplace-style estimate with a pessimistic prior (2 refused of 4): small first batches.
-      refusalRate: (this.#refusals + 2) / (this.#replies + 4),
+      errorBudgetLeft: budgetLeft,
+      refusalRate: this.#odds.rate,
     });
+    if (size <= budgetLeft || !Number.isFinite(budgetLeft)) return size;
+    // Past what fits even all refused: the domains of the addresses it would take decide.
+    return Math.max(budgetLeft, this.#odds.batchSize(this.#nextDomains(size), budgetLeft, size));
   }
 
-  /** Counts one RCPT reply (refused when `code` ≥ 400) for the refusal rate. */
-  countReply(code: number): void {
-    this.#replies += 1;
-    if (code >= 400) this.#refusals += 1;
+  /** The domains of the next `count` addresses of the queue (done ones skipped, as `take` does). */
+  #nextDomains(count: number): string[] {
+    const domains: string[] = [];
+    for (const job of this.#queue) {
+      if (domains.length >= count) break;
+      if (!job.done) domains.push(job.domain.name);
+    }
+    return domains;
+  }
+
+  /** Counts one RCPT reply (refused when `code` ≥ 400) of `job` for the refusal odds. */
+  countReply(code: number, job: Job | null = null): void {
+    this.#odds.count(code, job === null || job.kind === 'catchAll' ? null : job.domain.name);
   }
 
   /** `452 4.5.3` after `accepted` RCPTs: the server's per-transaction limit (RFC 5321 §4.5.3.1.10). */

@@ -622,7 +622,7 @@ export class SessionRun {
         // a block, says nothing about the domain anyway, and is taken as it is.)
         errors += 1;
         refusedBefore += 1;
-        host.countReply(reply.code);
+        host.countReply(reply.code, job);
         job.lastReply = null;
         job.lastFailure = { ...POISONED, reply };
         owner.requeue(host, [job], true);
@@ -638,7 +638,7 @@ export class SessionRun {
       if (reply.code >= 400) errors += 1;
       else if (reply.code < 300) accepted += 1;
       if (reply.code >= 500) refusedBefore += 1;
-      host.countReply(reply.code);
+      host.countReply(reply.code, job);
       if (reading.backOff) deferred = true;
       if (reading.endSession) endSession = true;
       if (reading.action === 'ask_again') {
