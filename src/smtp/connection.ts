@@ -67,8 +67,18 @@ export interface SendOptions {
   readonly timeoutMs?: number;
 }
 
+/** What a pipelined group got (`pipeline()`): its replies in order, and what ended it early. */
+export interface PipelinedReplies {
+  /** One reply per command, in order; shorter than the group when the connection ended first. */
+  readonly replies: readonly SmtpReply[];
+  /** Why the rest got no reply (the connection's end: a timeout, a close, bad bytes); `null` when none is missing. */
+  readonly error: VerifyError | null;
+}
+
 /** Verbs a prober must never send: `DATA`/`BDAT` would start delivering a message (docs/verdicts.md). */
 const FORBIDDEN_VERBS = new Set(['DATA', 'BDAT']);
+/** A `MAIL` or `RCPT` line (ASCII letters, any case): its verb is neither forbidden nor `STARTTLS`. */
+const MAIL_OR_RCPT = /^(?:MAIL|RCPT) /i;
 
 interface Expected {
   /** The command line, or `null` for the greeting. */
@@ -95,6 +105,31 @@ const describeError = (error: unknown): string => {
   }
   return String(error);
 };
+
+/**
+ * Throws on lines no command may be: one with CR or LF (it would smuggle a second command), `DATA` or
+ * `BDAT` (a probe never transfers a message), `STARTTLS` (it goes through `startTls()`).
+ */
+function checkLines(lines: readonly string[]): void {
+  for (const line of lines) {
+    if (/[\r\n]/.test(line)) {
+      throw new SmtpProtocolError('refusing to send a command line containing CR or LF', {
+        command: verbOf(line),
+      });
+    }
+    // Most lines are RCPT lines: their verb is known without cutting and upper-casing it.
+    if (MAIL_OR_RCPT.test(line)) continue;
+    const verb = verbOf(line);
+    if (FORBIDDEN_VERBS.has(verb)) {
+      throw new SmtpProtocolError(`refusing to send ${verb}: a probe never transfers a message`, {
+        command: verb,
+      });
+    }
+    if (verb === 'STARTTLS') {
+      throw new SmtpProtocolError('STARTTLS goes through startTls()', { command: verb });
+    }
+  }
+}
 
 /** Marks a promise as handled (its rejection is reported through another path) and returns it as is. */
 function handled<T>(promise: Promise<T>): Promise<T> {
@@ -191,23 +226,53 @@ export class SmtpConnection {
    * `startTls()`).
    */
   send(lines: readonly string[], options: SendOptions = {}): Promise<SmtpReply>[] {
-    for (const line of lines) {
-      if (/[\r\n]/.test(line)) {
-        throw new SmtpProtocolError('refusing to send a command line containing CR or LF', {
-          command: verbOf(line),
-        });
-      }
-      const verb = verbOf(line);
-      if (FORBIDDEN_VERBS.has(verb)) {
-        throw new SmtpProtocolError(`refusing to send ${verb}: a probe never transfers a message`, {
-          command: verb,
-        });
-      }
-      if (verb === 'STARTTLS') {
-        throw new SmtpProtocolError('STARTTLS goes through startTls()', { command: verb });
-      }
-    }
+    checkLines(lines);
     return this.#enqueue(lines, false, options.timeoutMs ?? this.#options.commandTimeoutMs);
+  }
+
+  /**
+   * Sends the commands in one write as `send()` does, with one promise for the whole group instead of
+   * one per command (a bulk session's group holds up to a hundred RCPTs): it resolves once every
+   * command has its reply, or with the replies so far and the error once the connection ends before
+   * that. It never rejects; it throws (synchronously) on misuse, as `send()` does.
+   */
+  pipeline(lines: readonly string[], options: SendOptions = {}): Promise<PipelinedReplies> {
+    checkLines(lines);
+    if (this.#closed) return Promise.resolve({ replies: [], error: this.#deadError() });
+    this.#checkNotUpgrading(lines);
+    if (lines.length === 0) return Promise.resolve({ replies: [], error: null });
+    const timeoutMs = options.timeoutMs ?? this.#options.commandTimeoutMs;
+    const group = new Promise<PipelinedReplies>((resolve) => {
+      const replies: SmtpReply[] = [];
+      let settled = false;
+      // Two closures for the group, shared by its commands: a reply per command, the end once.
+      const reply = (received: SmtpReply): void => {
+        replies.push(received);
+        if (replies.length === lines.length) {
+          settled = true;
+          resolve({ replies, error: null });
+        }
+      };
+      const fail = (error: VerifyError): void => {
+        if (settled) return;
+        settled = true;
+        resolve({ replies, error });
+      };
+      const idle = this.#queue.length === 0;
+      for (const line of lines) {
+        this.#queue.push({
+          command: line,
+          phase: 'command',
+          timeoutMs,
+          upgrade: false,
+          resolve: reply,
+          reject: fail,
+        });
+      }
+      if (idle) this.#armHead();
+    });
+    this.#write(lines);
+    return group;
   }
 
   /**
@@ -311,15 +376,28 @@ export class SmtpConnection {
 
   #enqueue(lines: readonly string[], upgrade: boolean, timeoutMs: number): Promise<SmtpReply>[] {
     if (this.#closed) return lines.map(() => handled(Promise.reject(this.#deadError())));
+    this.#checkNotUpgrading(lines);
+    const replies = lines.map((line) => handled(this.#expect(line, upgrade, timeoutMs)));
+    this.#write(lines);
+    return replies;
+  }
+
+  #checkNotUpgrading(lines: readonly string[]): void {
     if (this.#tlsWaiter !== null) {
       throw new SmtpProtocolError('no command may be sent during the TLS handshake', {
         command: verbOf(lines[0] ?? null),
       });
     }
-    const replies = lines.map((line) => handled(this.#expect(line, upgrade, timeoutMs)));
-    for (const line of lines) this.#record('>', line);
-    this.#top()?.write(lines.map((line) => `${line}\r\n`).join(''));
-    return replies;
+  }
+
+  /** The lines in the transcript, then on the socket in one write. */
+  #write(lines: readonly string[]): void {
+    let data = '';
+    for (const line of lines) {
+      this.#record('>', line);
+      data += `${line}\r\n`;
+    }
+    this.#top()?.write(data);
   }
 
   #expect(command: string | null, upgrade: boolean, timeoutMs: number): Promise<SmtpReply> {

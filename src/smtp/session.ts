@@ -40,6 +40,12 @@ export interface SessionOptions extends Omit<SessionOpenOptions, 'connector' | '
   readonly startedAt?: number;
 }
 
+/** A group's replies as `SmtpConnection.pipeline()` gives them; `error` is what ended it early. */
+interface GroupReplies {
+  readonly replies: readonly SmtpReply[];
+  readonly error: unknown;
+}
+
 /** A transaction's replies (`SessionTransactionResult`, src/types.ts) and the reply to its MAIL FROM. */
 export interface TransactionResult extends SessionTransactionResult {
   /** The reply to MAIL FROM, `null` when none was read. */
@@ -341,50 +347,37 @@ export class SmtpSession {
     const quitInGroup = request.quit === true && pipelining && !(mayUpgrade && this.#canUpgradeOnDemand());
     const more = request.more === true;
     const reset = request.reset === true && !more;
-    const lines = [
-      ...(reset ? ['RSET'] : []),
-      ...(more ? [] : [`MAIL FROM:<${request.mailFrom}>${request.smtputf8 ? ' SMTPUTF8' : ''}`]),
-      ...request.recipients.map((recipient) => `RCPT TO:<${recipient}>`),
-      ...(quitInGroup ? ['QUIT'] : []),
-    ];
-    const stages: SmtpStage[] = [
-      ...(reset ? (['rset'] as const) : []),
-      ...(more ? [] : (['mail'] as const)),
-      ...request.recipients.map(() => 'rcpt' as const),
-      ...(quitInGroup ? (['quit'] as const) : []),
-    ];
-    let replies: Promise<SmtpReply>[];
+    const lines: string[] = [];
+    if (reset) lines.push('RSET');
+    if (!more) lines.push(`MAIL FROM:<${request.mailFrom}>${request.smtputf8 ? ' SMTPUTF8' : ''}`);
+    for (const recipient of request.recipients) lines.push(`RCPT TO:<${recipient}>`);
+    if (quitInGroup) lines.push('QUIT');
+    let group: Promise<GroupReplies>;
     try {
-      replies = pipelining ? connection.send(lines) : [];
+      // RSET and MAIL FROM gate the rest: one at a time, a refusal of either ends the transaction.
+      group = pipelining
+        ? connection.pipeline(lines)
+        : this.#oneByOne(connection, lines, (reset ? 1 : 0) + (more ? 0 : 1));
     } catch (error) {
       return { mail: null, recipients: [], failure: failureOf(error, 'mail') };
     }
     if (quitInGroup) this.#quitSent = true;
-    const next = (index: number): Promise<SmtpReply> =>
-      pipelining
-        ? (replies[index] ?? Promise.reject(new SmtpProtocolError('no such command')))
-        : connection.command(lines[index] ?? '');
-    /** Reads the replies still owed to a pipelined group, so that none arrives unasked later. */
-    const drain = async (from: number): Promise<void> => {
-      if (pipelining) await Promise.allSettled(replies.slice(from));
-    };
-
+    // Every reply of a pipelined group is in (or the connection ended) before any is read, so none
+    // arrives unasked later.
+    const { replies, error } = await group;
     let index = 0;
     let mail: SmtpReplyInfo | null = null;
     const recipients: SmtpReplyInfo[] = [];
-    try {
-      if (reset) {
-        const reply = await next(index++);
-        if (!isPositiveReply(reply)) {
-          await drain(index);
-          return { mail, recipients, failure: refusal('rset', reply, 'RSET') };
-        }
-      }
-      if (more) return await this.#recipientsOnly(request, next, index, quitInGroup);
-      const mailReply = await next(index++);
+    if (reset) {
+      const reply = replies[index++];
+      if (reply === undefined) return { mail, recipients, failure: failureOf(error, 'rset') };
+      if (!isPositiveReply(reply)) return { mail, recipients, failure: refusal('rset', reply, 'RSET') };
+    }
+    if (!more) {
+      const mailReply = replies[index++];
+      if (mailReply === undefined) return { mail, recipients, failure: failureOf(error, 'mail') };
       mail = replyInfo('mail', mailReply);
       if (!isPositiveReply(mailReply)) {
-        await drain(index);
         if (mailReply.code === 530 && mayUpgrade && this.#canUpgradeOnDemand() && !connection.isClosed) {
           // "530 5.7.0 Must issue a STARTTLS command first" (RFC 3207 §4): go TLS and try again.
           const failure = await this.#upgrade(connection);
@@ -393,33 +386,35 @@ export class SmtpSession {
         }
         return { mail, recipients, failure: refusal('mail', mailReply, 'MAIL FROM') };
       }
-      while (recipients.length < request.recipients.length) {
-        recipients.push(replyInfo('rcpt', await next(index++)));
-      }
-      if (quitInGroup) await next(index++).catch(() => undefined);
-      return { mail, recipients, failure: null };
-    } catch (error) {
-      return { mail, recipients, failure: failureOf(error, stages[index - 1] ?? 'mail') };
     }
+    while (recipients.length < request.recipients.length) {
+      const reply = replies[index++];
+      if (reply === undefined) return { mail, recipients, failure: failureOf(error, 'rcpt') };
+      recipients.push(replyInfo('rcpt', reply));
+    }
+    // QUIT's own reply, or its absence, changes none of the answers.
+    return { mail, recipients, failure: null };
   }
 
-  /** The replies of a `more` request: RCPTs only (and QUIT when it joined the group). */
-  async #recipientsOnly(
-    request: SessionTransaction,
-    next: (index: number) => Promise<SmtpReply>,
-    from: number,
-    quitInGroup: boolean,
-  ): Promise<TransactionResult> {
-    let index = from;
-    const recipients: SmtpReplyInfo[] = [];
+  /**
+   * Without PIPELINING: one command at a time, as `pipeline()` answers a group, stopping after a
+   * refusal of one of the first `gated` commands (RSET, MAIL FROM: the RCPTs after them would be wasted).
+   */
+  async #oneByOne(
+    connection: SmtpConnection,
+    lines: readonly string[],
+    gated: number,
+  ): Promise<GroupReplies> {
+    const replies: SmtpReply[] = [];
     try {
-      while (recipients.length < request.recipients.length) {
-        recipients.push(replyInfo('rcpt', await next(index++)));
+      for (const line of lines) {
+        const reply = await connection.command(line);
+        replies.push(reply);
+        if (replies.length <= gated && !isPositiveReply(reply)) break;
       }
-      if (quitInGroup) await next(index++).catch(() => undefined);
-      return { mail: null, recipients, failure: null };
+      return { replies, error: null };
     } catch (error) {
-      return { mail: null, recipients, failure: failureOf(error, 'rcpt') };
+      return { replies, error };
     }
   }
 }

@@ -56,9 +56,15 @@ describe('SmtpConnection', () => {
         'NOOP\n',
       ]) {
         assert.throws(() => connection.send([line]), { name: 'SmtpProtocolError' }, line);
+        assert.throws(() => connection.pipeline([line]), { name: 'SmtpProtocolError' }, line);
       }
       // A forbidden line anywhere in a group stops the whole group before anything is written.
       assert.throws(() => connection.send(['MAIL FROM:<>', 'DATA']), { name: 'SmtpProtocolError' });
+      assert.throws(() => connection.pipeline(['RCPT TO:<a@b.test>', 'data']), { name: 'SmtpProtocolError' });
+      // A RCPT line in any case passes; the line after it is still checked.
+      assert.throws(() => connection.pipeline(['Rcpt TO:<a@b.test>', 'BDAT 1']), {
+        name: 'SmtpProtocolError',
+      });
       const noop = connection.command('NOOP');
       connection.close();
       await assert.rejects(noop, { code: 'ERR_RCPT_CLOSED' });
@@ -178,6 +184,64 @@ describe('SmtpConnection', () => {
     }
   });
 
+  it('pipeline(): one promise for a group, its replies in order, or those before the connection ended', async () => {
+    const server = await raw(async (c) => {
+      c.write('220 hi\r\n');
+      await c.readLine();
+      await c.trickle('250-first\r\n250 line\r\n550 5.1.1 second\r\n251 2.1.5 third\r\n', 1);
+      // The second group: one reply of three, then the server hangs up.
+      await c.readLine();
+      c.write('250 ok\r\n');
+      await c.delay(20);
+      c.end();
+    });
+    const connection = await SmtpConnection.connect(options(server));
+    try {
+      await connection.greeting();
+      const whole = await connection.pipeline(['MAIL FROM:<>', 'RCPT TO:<a@b.test>', 'RCPT TO:<c@b.test>']);
+      assert.equal(whole.error, null);
+      assert.deepEqual(
+        whole.replies.map((r) => [r.code, r.enhanced, r.text]),
+        [
+          [250, null, 'first\nline'],
+          [550, '5.1.1', 'second'],
+          [251, '2.1.5', 'third'],
+        ],
+      );
+      const cut = await connection.pipeline(['RSET', 'MAIL FROM:<>', 'RCPT TO:<a@b.test>']);
+      assert.deepEqual(
+        cut.replies.map((r) => r.code),
+        [250],
+      );
+      assert.equal(cut.error?.name, 'SmtpConnectError');
+      // Once closed, a group gets no reply and the error that closed it, at once.
+      const late = await connection.pipeline(['NOOP']);
+      assert.deepEqual([late.replies.length, late.error?.code], [0, cut.error?.code]);
+    } finally {
+      connection.close();
+    }
+    // A reply that never comes ends the group with the timeout, naming the command still waiting.
+    const silent = await raw(async (c) => {
+      c.write('220 hi\r\n');
+      await c.readLine();
+      c.write('250 sender ok\r\n');
+      await c.closed;
+    });
+    const timed = await SmtpConnection.connect(options(silent, { commandTimeoutMs: 200 }));
+    try {
+      await timed.greeting();
+      const { replies, error } = await timed.pipeline(['MAIL FROM:<a@rcpt.test>', 'RCPT TO:<b@rcpt.test>']);
+      assert.deepEqual(
+        replies.map((r) => r.code),
+        [250],
+      );
+      assert.equal(error?.name, 'SmtpTimeoutError');
+      assert.match(error?.message ?? '', /the reply to RCPT from .* took longer than 200 ms/);
+    } finally {
+      timed.close();
+    }
+  });
+
   it('binds to the local address it is given', async () => {
     let peer: string | undefined;
     const server = await raw(async (c) => {
@@ -274,5 +338,81 @@ describe('SmtpSession', () => {
     // EHLO, the first group, and RSET+MAIL+RCPT+QUIT as the second group.
     assert.deepEqual(server.flights, [3]);
     assert.equal(server.connections(), 1);
+  });
+
+  it('a group cut by a hang-up keeps the replies before it; without PIPELINING a refused MAIL sends no RCPT', async () => {
+    const session = (server: RawServer) =>
+      new SmtpSession({
+        host: 'mx.rcpt.test',
+        ip: server.host,
+        port: server.port,
+        helo: 'probe.rcpt.test',
+        localAddress: null,
+        connectTimeoutMs: 500,
+        greetingTimeoutMs: 500,
+        commandTimeoutMs: 500,
+        startTls: false,
+        transcript: null,
+      });
+    const hangUp = await raw(async (c) => {
+      c.write('220 hi\r\n');
+      await c.readLine();
+      c.write('250-mx.rcpt.test\r\n250 PIPELINING\r\n');
+      await c.readLine();
+      c.write('250 ok\r\n250 2.1.5 ok\r\n');
+      await c.delay(20);
+      c.end();
+    });
+    const cut = session(hangUp);
+    try {
+      assert.equal(await cut.open(), null);
+      const result = await cut.transaction({
+        mailFrom: '',
+        recipients: ['a@rcpt.test', 'b@rcpt.test', 'c@rcpt.test'],
+        smtputf8: false,
+      });
+      assert.deepEqual(
+        [
+          result.mail?.code,
+          result.recipients.map((r) => r.code),
+          result.failure?.stage,
+          result.failure?.kind,
+        ],
+        [250, [250], 'rcpt', 'connection_failed'],
+      );
+    } finally {
+      cut.close();
+    }
+    const lines: string[] = [];
+    const plain = await raw(async (c) => {
+      c.write('220 hi\r\n');
+      await c.readLine();
+      c.write('250 mx.rcpt.test\r\n');
+      for (;;) {
+        const line = await c.readLine();
+        if (line === null) return;
+        lines.push(line);
+        c.write(line.startsWith('MAIL') ? '550 5.7.1 sender refused\r\n' : '250 ok\r\n');
+      }
+    });
+    const refused = session(plain);
+    try {
+      assert.equal(await refused.open(), null);
+      const result = await refused.transaction({
+        mailFrom: 'probe@rcpt.test',
+        recipients: ['a@rcpt.test', 'b@rcpt.test'],
+        smtputf8: false,
+        reset: true,
+      });
+      assert.deepEqual(
+        [result.mail?.code, result.recipients.length, result.failure?.stage, result.failure?.kind],
+        [550, 0, 'mail', 'reply'],
+      );
+      await refused.quit();
+    } finally {
+      refused.close();
+    }
+    await plain.settled();
+    assert.deepEqual(lines, ['RSET', 'MAIL FROM:<probe@rcpt.test>', 'QUIT']);
   });
 });
