@@ -97,7 +97,6 @@ export const MISS_NOTES: Readonly<Record<string, { readonly kind: MissKind; read
     kind: 'unsourced',
     note: `"service permits 2 unverifyable sending IPs": ${UNSOURCED}`,
   },
-  'lhost-exim-49.eml': { kind: 'unsourced', note: 'a bare "550 Rejected" says nothing about why' },
   'rhost-messagelabs-03.eml': { kind: 'unsourced', note: 'a bare "542 <x> Rejected" says nothing about why' },
   'lhost-outlook-09.eml': { kind: 'unsourced', note: `"domain [x] mismatches client ip": ${UNSOURCED}` },
   'rhost-outlook-09.eml': { kind: 'unsourced', note: `"domain [x] mismatches client ip": ${UNSOURCED}` },
@@ -109,17 +108,16 @@ export const MISS_NOTES: Readonly<Record<string, { readonly kind: MissKind; read
     kind: 'unsourced',
     note: 'KDDI\'s bare "Recipient address rejected." names no reason; no KDDI page says it means an unknown user',
   },
-  'lhost-sendmail-13.eml': { kind: 'unsourced', note: `"Insufficient permission": ${UNSOURCED}` },
+  'lhost-sendmail-13.eml': {
+    kind: 'label',
+    note: 'maildrop wrote "maildir over quota." above Sendmail\'s "Insufficient permission" (exit 77, EX_NOPERM, which the maildrop version of deliverquota uses over quota: deliverquota(8)); rcpt reads a full mailbox, the label a system error',
+  },
   'lhost-v5sendmail-05.eml': {
     kind: 'unsourced',
     note: `"Your E-Mail is redundant. You cannot send E-Mail to yourself": ${UNSOURCED}`,
   },
   'lhost-yahoo-14.eml': { kind: 'unsourced', note: `"INVALID IP FOR SENDING MAIL OF DOMAIN": ${UNSOURCED}` },
   'rfc3464-35.eml': { kind: 'unsourced', note: `"is not a registered gateway user": ${UNSOURCED}` },
-  'rfc3464-06.eml': {
-    kind: 'unsourced',
-    note: '"554 <x>... Service unavailable" labelled an unknown user: Sendmail uses these words for refusals of the client; no source reads them as a missing mailbox',
-  },
   'lhost-exim-31.eml': {
     kind: 'rule',
     note: 'cPanel/Exim callout text "the account or domain may not exist, they may be blacklisted, or missing the proper dns entries" names three causes; the sender-blocked rule reads "blacklisted", the label the missing domain',

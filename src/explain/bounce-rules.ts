@@ -206,13 +206,18 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
   },
   {
     // Local delivery programs: Sendmail `unknown mailer error`, Exim `Child process of … returned`,
-    // Postfix `Command died with status`, procmail/maildrop exit codes. RFC 3463 X.3.0.
+    // Postfix `Command died with status`, procmail/maildrop exit codes. Sendmail's summary line
+    // (`550 5.0.0 <a@example.com>... Insufficient permission`) gives a local program's exit status in
+    // the words of its sysexits table (sysexits.c SysExMsg: 66 `Cannot open input`, 71 `Operating
+    // system error`, 72 `System file missing`, 73 `Can't create output`, 77 `Insufficient
+    // permission`, 78 `Local configuration error`); what the program wrote above it, when a rule
+    // reads it, decides first (bounce-text.ts). RFC 3463 X.3.0.
     id: 'mailer-error',
-    text: /mailer error|unknown mailer|command died|child process of|returned (?:a )?(?:non-zero|error) (?:exit )?(?:code|status)|exit (?:code|status) \d|pipe to \|/i,
+    text: /mailer error|unknown mailer|command died|child process of|returned (?:a )?(?:non-zero|error) (?:exit )?(?:code|status)|exit (?:code|status) \d|pipe to \||\.\.\. (?:insufficient permission|can't create output|cannot open input|operating system error|system file missing|local configuration error)\b/i,
     status: '5.3.0',
     words: 'Local delivery program failed',
     source:
-      'Sendmail (unknown mailer error), Exim (Child process of … returned), Postfix pipe(8); RFC 3463 X.3.0',
+      'Sendmail (unknown mailer error; sysexits.c SysExMsg), Exim (Child process of … returned), Postfix pipe(8); sysexits(3); RFC 3463 X.3.0',
   },
   {
     // A mail loop stopped: fml's `Loop Alert: Duplicated Message-ID` (a post it has already

@@ -75,8 +75,9 @@ const COMMANDS: readonly (readonly [RegExp, ExplainCommand])[] = [
     /initial connection|greeting|banner|connect to|\bconnection (?:refused|timed out)|refused to talk\s+to me|\b[45]\d\d[ -](?:[a-z0-9-]+\.)+[a-z]{2,} e?smtp\b/i,
     'CONNECT',
   ],
-  // qmail-remote `Connected to 192.0.2.1 but my name was rejected.` (its HELO).
-  [/\b(?:e?helo)\b|my name was rejected/i, 'HELO'],
+  // qmail-remote `Connected to 192.0.2.1 but my name was rejected.` (its HELO), Exim `after EHLO
+  // mail.example.org:` (RFC 5321 §4.1.1.1 EHLO and HELO; RFC 2033 LHLO).
+  [/\b(?:e?helo|[el]hlo)\b|my name was rejected/i, 'HELO'],
 ];
 
 /** What the text says about one recipient. */
@@ -87,6 +88,12 @@ export interface TextRecipient {
   readonly remoteMta: string | null;
   /** The recipient's lines (without the reply), for a diagnosis in words. */
   readonly diagnostic: string | null;
+  /**
+   * What a local delivery program wrote (`mail.local: unknown user: ivan`, `maildrop: maildir over
+   * quota.`) in a Sendmail transcript just above Sendmail's summary line for the recipient, whose words
+   * are only the program's exit status (see `mailerOutputOf`); `null` when there is none.
+   */
+  readonly mailerOutput: string | null;
 }
 
 /** The text before the copy of the original message. */
@@ -160,6 +167,7 @@ export function scanBounceText(text: string, exclude: ReadonlySet<string>): Text
       command: commandIn(found?.context ?? '') ?? (single ? commandInText(lines) : commandIn(context)),
       remoteMta: remoteMtaIn(context) ?? (single ? remoteMtaIn(lines.join('\n')) : null),
       diagnostic: diagnosticOf(block, address),
+      mailerOutput: found?.context.includes('<<<') === true ? null : mailerOutputOf(lines, key),
     };
   });
 }
@@ -201,6 +209,7 @@ function malformedAddresses(lines: readonly string[], exclude: ReadonlySet<strin
       reply: null,
       command: null,
       remoteMta: null,
+      mailerOutput: null,
       diagnostic:
         `${itself ? 'malformed recipient address' : 'malformed address in the message header'}: ${(match[2] ?? '').trim()}`.slice(
           0,
@@ -236,6 +245,34 @@ function transcriptReply(lines: readonly string[], key: string): FoundReply | nu
     );
   }
   return null;
+}
+
+/**
+ * Sendmail runs a local delivery program (its `local` or `prog` mailer: mail.local, procmail, maildrop,
+ * deliverquota) and puts what the program wrote to its standard error in the transcript; its summary
+ * line for the recipient (`554 <a@example.com>... Service unavailable`) is only the text of the
+ * program's exit status (Sendmail sysexits.c, SysExMsg: 69 EX_UNAVAILABLE `Service unavailable`, 77
+ * EX_NOPERM `Insufficient permission`), and several conditions share one status: the maildrop version
+ * of deliverquota exits 77 when the maildir is over quota (deliverquota(8), RETURN CODE). The
+ * program's own words, the `program: text` lines right above the summary, name the condition.
+ */
+function mailerOutputOf(lines: readonly string[], key: string): string | null {
+  const summary = lines.findIndex((line) =>
+    new RegExp(`^\\s*[45]\\d\\d(?: [45]\\.\\d{1,3}\\.\\d{1,3})? <${escapeRegExp(key)}>\\.\\.\\. `, 'i').test(
+      line,
+    ),
+  );
+  if (summary < 0) return null;
+  const output: string[] = [];
+  for (let index = summary - 1; index >= Math.max(0, summary - 4); index--) {
+    const line = (lines[index] ?? '').trim();
+    // A program's line: its name (a command or a path), a colon, its message. Sendmail's own lines
+    // (`... Deferred: …`, `<a@x>... `, `>>>`/`<<<`) and the transcript's heading end the search.
+    const program = /^(?:\/[\w./-]+\/)?([a-z][\w.-]{1,30}): \S/i.exec(line);
+    if (program === null || /^(?:deferred|while talking to)\b/i.test(line)) break;
+    output.unshift(line);
+  }
+  return output.length === 0 ? null : output.join(' ').slice(0, 500);
 }
 
 interface FoundReply {

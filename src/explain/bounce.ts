@@ -534,6 +534,7 @@ class BounceReader {
       command: null,
       remoteMta: null,
       diagnostic,
+      mailerOutput: null,
     }));
   }
 
@@ -601,6 +602,7 @@ class BounceReader {
       remoteMta,
       diagnostic: reply === null ? (diagnostic ?? text?.diagnostic ?? null) : null,
       date: isoDate(fields.get('last-attempt-date') ?? message.get('arrival-date') ?? this.#email.date),
+      mailerOutput: text?.mailerOutput ?? null,
     });
   }
 
@@ -633,12 +635,38 @@ class BounceReader {
       remoteMta: found.remoteMta,
       diagnostic: found.reply === null ? found.diagnostic : null,
       date: isoDate(this.#email.date),
+      mailerOutput: found.mailerOutput,
     });
   }
 
-  /** Adds the explanation: from the reply, else the DSN status, else the diagnosis in words. */
-  #recipient(fields: Omit<BounceRecipient, 'explanation' | 'explainedFrom' | 'bounceRule'>): BounceRecipient {
-    return { ...fields, ...this.#explain(fields) };
+  /**
+   * Adds the explanation: from a local delivery program's own words when a rule reads them, else the
+   * reply, else the DSN status, else the diagnosis in words.
+   */
+  #recipient(
+    fields: Omit<BounceRecipient, 'explanation' | 'explainedFrom' | 'bounceRule'> & {
+      readonly mailerOutput?: string | null;
+    },
+  ): BounceRecipient {
+    const { mailerOutput, ...recipient } = fields;
+    // Sendmail's summary line only gives the program's exit status (bounce-text.ts, mailerOutputOf):
+    // the program's words, when a rule reads them, decide, and are the recipient's diagnosis.
+    const rule = mailerOutput == null || recipient.reply === null ? null : matchBounceText(mailerOutput);
+    if (rule !== null && recipient.reply !== null) {
+      const explanation =
+        explainReply(replyForRule(rule, recipient.status ?? `${recipient.reply[0] ?? '5'}.0.0`), {
+          command: recipient.command,
+          provider: recipient.remoteMta,
+        })[0] ?? null;
+      return {
+        ...recipient,
+        diagnostic: mailerOutput ?? null,
+        explanation,
+        explainedFrom: 'diagnostic',
+        bounceRule: rule.id,
+      };
+    }
+    return { ...recipient, ...this.#explain(recipient) };
   }
 
   #explain(fields: Omit<BounceRecipient, 'explanation' | 'explainedFrom' | 'bounceRule'>): {

@@ -280,6 +280,37 @@ const REPORT_CASES: readonly Case[] = [
     recipients: [{ address: 'gina@example.org', bounceRule: 'mailer-error', category: 'server_error' }],
   },
   {
+    // Exim transports/smtp.c writes `SMTP error from remote mail server after <command>:` with the
+    // command as sent: `EHLO <name>` (RFC 5321 §4.1.1.1). A refusal of EHLO can only be about the
+    // client, which is all the command names; the DSN's Diagnostic-Code does not say which command.
+    name: "Exim's `after EHLO`: the text part names the command the DSN's Diagnostic-Code does not",
+    input: dsn({
+      from: 'Mail Delivery System <Mailer-Daemon@mail.example.org>',
+      text: [
+        'This message was created automatically by mail delivery software.',
+        '',
+        'A message that you sent could not be delivered to one or more of its',
+        'recipients. This is a permanent error. The following address(es) failed:',
+        '',
+        '  olga@example.com',
+        '    host mx.example.com [192.0.2.25]',
+        '    SMTP error from remote mail server after EHLO mail.example.org:',
+        '    550 Go away',
+      ],
+      perMessage: ['Reporting-MTA: dns; mail.example.org'],
+      perRecipient: [
+        'Action: failed',
+        'Final-Recipient: rfc822;olga@example.com',
+        'Status: 5.0.0',
+        'Remote-MTA: dns; mx.example.com',
+        'Diagnostic-Code: smtp; 550 Go away',
+      ],
+    }),
+    recipients: [
+      { address: 'olga@example.com', command: 'HELO', category: 'sender_policy', verdict: 'unknown' },
+    ],
+  },
+  {
     name: "procmail's own failure is the delivery program's, whatever the lines it quotes say",
     input: dsn({
       text: ['The mail system', '', '<walt@mail.example.org>: Command died with status 73: "procmail"'],
@@ -535,6 +566,37 @@ const TEXT_CASES: readonly Case[] = [
     recipients: [
       { address: 'adam@example.com', command: 'MAIL', category: 'sender_blocklisted' },
       { address: 'beth@example.edu', command: 'RCPT', category: 'mailbox_unknown' },
+    ],
+  },
+  {
+    // Sendmail sysexits.c SysExMsg: the summary line is the local program's exit status in words (69
+    // EX_UNAVAILABLE `Service unavailable`, 77 EX_NOPERM `Insufficient permission`); what the program
+    // wrote above it names the condition. deliverquota(8): the maildrop version exits 77 over quota.
+    name: "Sendmail's local delivery: the program's own line above the summary decides, not its exit status",
+    input: message([
+      'From: Mail Delivery Subsystem <MAILER-DAEMON@mail.example.net>',
+      'To: anna@example.org',
+      'Subject: Returned mail: see transcript for details',
+      '',
+      '   ----- The following addresses had permanent fatal errors -----',
+      '<carl@example.net>',
+      '<dora@example.net>',
+      '<emil@example.net>',
+      '',
+      '   ----- Transcript of session follows -----',
+      'mail.local: unknown user: carl',
+      '554 5.0.0 <carl@example.net>... Service unavailable',
+      'maildrop: maildir over quota.',
+      '550 5.0.0 <dora@example.net>... Insufficient permission',
+      '550 5.0.0 <emil@example.net>... Insufficient permission',
+      '',
+      '   ----- Unsent message follows -----',
+    ]),
+    recipients: [
+      { address: 'carl@example.net', bounceRule: 'mailbox-unknown', category: 'mailbox_unknown' },
+      { address: 'dora@example.net', bounceRule: 'mailbox-full', category: 'mailbox_full' },
+      // Only the exit status: the delivery program failed.
+      { address: 'emil@example.net', bounceRule: 'mailer-error', category: 'server_error' },
     ],
   },
   {
