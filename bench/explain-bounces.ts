@@ -89,14 +89,6 @@ const UNSOURCED =
   "no public source found (providers' pages, MTA sources and docs searched); only bounce analysers' own tables name it";
 
 export const MISS_NOTES: Readonly<Record<string, { readonly kind: MissKind; readonly note: string }>> = {
-  'lhost-exim-38.eml': {
-    kind: 'unsourced',
-    note: `"service permits 2 unverifyable sending IPs": ${UNSOURCED}`,
-  },
-  'lhost-exim-41.eml': {
-    kind: 'unsourced',
-    note: `"service permits 2 unverifyable sending IPs": ${UNSOURCED}`,
-  },
   'rhost-messagelabs-03.eml': { kind: 'unsourced', note: 'a bare "542 <x> Rejected" says nothing about why' },
   'lhost-outlook-09.eml': { kind: 'unsourced', note: `"domain [x] mismatches client ip": ${UNSOURCED}` },
   'rhost-outlook-09.eml': { kind: 'unsourced', note: `"domain [x] mismatches client ip": ${UNSOURCED}` },

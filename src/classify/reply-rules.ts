@@ -1180,6 +1180,24 @@ export const REPLY_RULES = [
     source: 'RFC 3463 §3.5 (X.4.x network and routing status)',
     url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.5',
   },
+  // RFC 5321 §4.2.2: 450 is "mailbox unavailable (e.g., mailbox busy or temporarily blocked for policy
+  // reasons)". Before RCPT no recipient has been named, so a 450 to HELO/EHLO or MAIL refuses the client
+  // or its sender for now: Postfix answers 450 by default for its client and sender checks
+  // (unknown_client_reject_code and unknown_hostname_reject_code for a client or HELO name that does not
+  // resolve back, unverified_sender_defer_code, defer_code), and RFC 5321 §4.3.2 lists no 450 reply to
+  // MAIL for the server's own trouble (451, 452, 455). An enhanced code that names another subject
+  // (X.2 mailbox, X.3 system, X.4 network, X.5 protocol, X.6 content; RFC 3463 §3) decides instead.
+  {
+    id: 'session-deferred',
+    codes: [450],
+    stages: ['ehlo', 'helo', 'mail'],
+    unlessEnhanced: /^[2-6]\.\d{1,3}$/,
+    reason: 'sender_blocked',
+    category: 'sender_policy',
+    source:
+      'RFC 5321 §4.2.2 (450 temporarily blocked for policy reasons), §4.3.2; Postfix postconf(5) unknown_client_reject_code, unverified_sender_defer_code, defer_code (450)',
+    url: 'https://www.postfix.org/postconf.5.html#unknown_client_reject_code',
+  },
   {
     id: 'transient-other',
     classes: [4],
