@@ -65,6 +65,8 @@ export class Host {
   #probesSince = 0;
   /** Idle sessions waiting for work, woken one per queued job. */
   readonly #idle: (() => void)[] = [];
+  /** Sessions held below a guessed budget, waiting for what its explorer learns (`waitForLimits`). */
+  readonly #held = new Set<() => void>();
   #cap: number;
   /** Sessions open now. */
   active = 0;
@@ -297,15 +299,69 @@ export class Host {
 
   // Batches -------------------------------------------------------------------------------------
 
-  /** True while a session that drew `errors` refusals may go on (else a fresh session is better). */
-  hasUsefulBudget(errors: number): boolean {
+  /** The error budget of session `session` (`LearnedLimits.budgetFor`); the host's without one. */
+  #budget(session: number | null): number {
+    return session === null ? this.learned.errorBudget : this.learned.budgetFor(session);
+  }
+
+  /**
+   * True while session `session` (the host's view without one), having drawn `errors` refusals, may go
+   * on (else a fresh session is better). A session held below the guess (`LearnedLimits.budgetFor`)
+   * goes on while it has any of its own left and the guess would let it: a new session would be held
+   * the same.
+   */
+  hasUsefulBudget(errors: number, session: number | null = null): boolean {
     const budget = this.learned.errorBudget;
-    return budget - errors >= Math.min(MIN_USEFUL_BUDGET, budget);
+    return this.#budget(session) > errors && budget - errors >= Math.min(MIN_USEFUL_BUDGET, budget);
   }
 
   /** Refusals a session that drew `errors` may still draw (`Infinity`: the host has no budget). */
-  budgetLeft(errors: number): number {
-    return Math.max(0, this.learned.errorBudget - errors);
+  budgetLeft(errors: number, session: number | null = null): number {
+    return Math.max(0, this.#budget(session) - errors);
+  }
+
+  /** True when session `session` may draw fewer refusals than the host's budget (a guess it is not exploring). */
+  isCapped(session: number): boolean {
+    return this.learned.budgetFor(session) < this.learned.errorBudget;
+  }
+
+  /**
+   * True when session `session`, having drawn `errors` refusals, is held below the host's budget only
+   * because that budget is still a guess another session is exploring: its answer may free it.
+   */
+  isHeld(errors: number, session: number): boolean {
+    return this.learned.guessing && this.#budget(session) <= errors && this.hasUsefulBudget(errors);
+  }
+
+  /**
+   * Waits up to `ms` for what is known of the host's error budget to change (a proof, a penalty, the
+   * explorer gone); resolves true when woken, false at the end of the wait.
+   */
+  waitForLimits(ms: number, signal: AbortSignal): Promise<boolean> {
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const done = (woken: boolean): void => {
+        clearTimeout(timer);
+        this.#held.delete(wake);
+        signal.removeEventListener('abort', onAbort);
+        resolve(woken);
+      };
+      const wake = (): void => {
+        done(true);
+      };
+      const onAbort = (): void => {
+        done(false);
+      };
+      const timer = setTimeout(onAbort, ms);
+      this.#held.add(wake);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Something may have been learned of the error budget: held sessions look again. */
+  limitsMayHaveChanged(): void {
+    if (this.#held.size === 0) return;
+    for (const wake of [...this.#held]) wake();
   }
 
   /** RCPTs one transaction may carry: the recipient limit, or 1 where a provider rule says so. */
@@ -319,13 +375,13 @@ export class Host {
    * next addresses as keep the chance of overspending the budget left under `OVERSPEND_RISK`, each
    * domain's own refusals counted (`RefusalOdds`).
    */
-  batchSize(errors: number, reserve = 0): number {
+  batchSize(errors: number, reserve = 0, session: number | null = null): number {
     // Under a ceiling on replies a second, a batch is at most a quarter second of it: a burst of a
     // whole pipelined batch must not cross the host's rate by itself.
     const rate = this.learned.repliesPerSecond;
     const limit = this.learned.recipientLimit ?? DEFAULT_RECIPIENT_LIMIT;
     const recipientLimit = rate === null ? limit : Math.min(limit, Math.max(1, Math.floor(rate / 4)));
-    const budgetLeft = this.learned.errorBudget - errors - reserve;
+    const budgetLeft = this.#budget(session) - errors - reserve;
     const size = batchSize({
       recipientLimit,
       oneRecipient: this.#oneRecipient,
@@ -444,6 +500,7 @@ export class Host {
     if (this.#backoffTimer !== null) clearTimeout(this.#backoffTimer);
     this.#backoffTimer = null;
     for (const waiter of this.#idle.splice(0)) waiter();
+    this.limitsMayHaveChanged();
   }
 }
 

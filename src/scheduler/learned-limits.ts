@@ -9,8 +9,14 @@
  * The error budget (docs/bulk.md, "How rcpt learns a host's limits"):
  * - a host that greets as Postfix has Postfix's: `smtpd_soft_error_limit = 10` (every reply after the
  *   10th error is delayed by a second), so 9 refusals per session, with one to spare;
- * - any other host starts at the same 9, and may be *explored*: one session at a time goes on past
- *   the budget one RCPT per round trip, so that a slowdown costs a single delayed reply. Each reply
+ * - any other host starts at the same 9, a guess. While it is only a guess, it is one session's at a
+ *   time (the explorer's): the host's other sessions draw at most the refusals proven safe there, and
+ *   at least `UNPROVEN_SESSION_BUDGET` (`budgetFor`), so that a host whose limit is below the guess is
+ *   crossed by one session, once, not by every session at once. The explorer's batches that come back
+ *   on time prove what they drew (`provedByBatch`, up to the guess); one that comes back late after
+ *   refusals fixes the budget at what was proven (`slowedWhileGuessing`);
+ * - the explorer may also go on past the budget one RCPT per round trip, so that a slowdown costs a
+ *   single delayed reply. Each reply
  *   that comes back at the usual pace after `n` refusals proves that `n` are safe (the budget grows);
  *   a reply delayed by a second or more after `n` refusals means the budget is `n − 1` (fixed for the
  *   run); `NO_BUDGET_AFTER` refusals without a slowdown means the host has none. A reply that looks
@@ -31,6 +37,14 @@ import type { BudgetSource, HostLimitsRecord } from '../types.js';
 
 /** Refusals per session before a budget is known: Postfix's default less one (see politeness.ts). */
 export const CAUTIOUS_ERROR_BUDGET = 9;
+
+/**
+ * Refusals a session other than the explorer may draw at a host whose budget is still the guess, until
+ * more is proven: a host whose limit is below the guess is then crossed by the explorer alone (one
+ * whose limit is this low or lower may still be crossed by every session). Not none: a session
+ * without a budget could send nothing, and a host that refuses nothing would never get a second one.
+ */
+export const UNPROVEN_SESSION_BUDGET = 4;
 
 /**
  * Refusals one session drew with every reply on time, after which the host is taken to have no error
@@ -97,6 +111,8 @@ export class LearnedLimits {
   #rateChangedAt = 0;
   /** The session exploring past the budget now, or `null`: one at a time. */
   #explorer: number | null = null;
+  /** Most refusals a session of ours drew with a reply on time after them (proven safe). */
+  #proven = 0;
   /** Something was learned since the last `takeChanged()`. */
   #changed = false;
 
@@ -124,7 +140,10 @@ export class LearnedLimits {
         this.#budget = Math.min(this.#budget, CAUTIOUS_ERROR_BUDGET);
         break;
       case 'probed':
-        if (budget !== null && Number.isInteger(budget)) this.#proved(budget);
+        if (budget !== null && Number.isInteger(budget)) {
+          this.#proven = Math.max(this.#proven, budget);
+          this.#proved(budget);
+        }
         break;
       case 'none':
         if (this.#source === 'default' || this.#source === 'probed') {
@@ -171,6 +190,25 @@ export class LearnedLimits {
     }
   }
 
+  /**
+   * True while the budget is only the cautious guess: no greeting announced it, no penalty fixed it,
+   * no session has yet drawn as many refusals with a reply on time after them.
+   */
+  get guessing(): boolean {
+    return this.#source === 'default';
+  }
+
+  /**
+   * Refusals session `id` may draw. While the budget is only the guess, the guess is the explorer's
+   * alone: the host's other sessions stay within what is proven (at least `UNPROVEN_SESSION_BUDGET`),
+   * since a host with a lower limit would otherwise be crossed by every session at once.
+   */
+  budgetFor(id: number): number {
+    if (this.#source === 'default' && this.#explorer !== id)
+      return Math.min(this.#budget, Math.max(UNPROVEN_SESSION_BUDGET, this.#proven));
+    return this.#budget;
+  }
+
   /** True when the budget may still grow: nothing fixes it yet, nobody else is exploring. */
   get mayExplore(): boolean {
     return (this.#source === 'default' || this.#source === 'probed') && this.#explorer === null;
@@ -189,12 +227,33 @@ export class LearnedLimits {
   }
 
   isExploring(id: number): boolean {
-    return this.#explorer === id;
+    return this.#explorer === id && (this.#source === 'default' || this.#source === 'probed');
   }
 
   /** A reply came back on time after `refusals` refusals in one session: that many are safe. */
   survived(refusals: number): void {
+    if (refusals > this.#proven) this.#proven = refusals;
     if (this.#source === 'default' || this.#source === 'probed') this.#proved(refusals);
+  }
+
+  /**
+   * A pipelined batch came back on time, its last reply after `refusals` refusals of its session: that
+   * many are safe, up to the guess. Past the guess the budget grows only by `survived`, one RCPT a
+   * round trip, where the reply that finds the limit is known exactly.
+   */
+  provedByBatch(refusals: number): void {
+    this.survived(Math.min(refusals, CAUTIOUS_ERROR_BUDGET));
+  }
+
+  /**
+   * A batch came back late after drawing refusals while the budget was only the guess: the host's
+   * limit is below the guess, somewhere past what was proven. The budget is fixed at what was proven
+   * (at least 1), for the rest of the run.
+   */
+  slowedWhileGuessing(): void {
+    if (this.#source !== 'default') return;
+    this.#penalties += 1;
+    this.#fix(Math.max(1, this.#proven));
   }
 
   /**
@@ -231,7 +290,8 @@ export class LearnedLimits {
       this.#changed = true;
       return;
     }
-    if (refusals > this.#budget) {
+    if (refusals > this.#budget || (refusals === this.#budget && this.#source === 'default')) {
+      // Proven up to the guess (or past it): no longer a guess, every session may use it.
       this.#budget = refusals;
       this.#source = 'probed';
       this.#changed = true;
@@ -325,7 +385,8 @@ export class LearnedLimits {
       this.#sessionLimit === null &&
       this.#penalties === 0 &&
       this.#replyRate === null &&
-      this.#explorer === null
+      this.#explorer === null &&
+      this.#proven === 0
     );
   }
 

@@ -15,7 +15,7 @@ import type { HarvestAllowance, Reservation } from './harvest-allowance.js';
 import type { Host } from './host.js';
 import { rateCeiling } from './host-rate.js';
 import { failed as noReply, providerAt, type Answer, type Job, type SessionView } from './job.js';
-import { SLOW_REPLY_MS, judgeReply } from './learned-limits.js';
+import { PER_REPLY_MS, SLOW_REPLY_MS, judgeReply } from './learned-limits.js';
 import { loopStalls } from './loop-stall.js';
 import type { SchedulerSettings } from './ports.js';
 import type { ProbeSession, SessionTransactionResult } from './session-port.js';
@@ -28,6 +28,12 @@ const SLOT_RELEASE_MS = 2;
  * a client idle for 10 s (`smtpd_timeout = ${stress?{10}:{300}}s`): stay well below.
  */
 export const MAX_RATE_WAIT_IN_SESSION_MS = 5_000;
+/**
+ * Longest a session held below a guessed error budget (`Host.isHeld`) waits for the explorer's answer
+ * before it ends: a proof comes within a round trip; a slowdown's answer takes a delayed reply (1 s at
+ * Postfix).
+ */
+export const HELD_WAIT_MS = 2_000;
 
 /** What a session needs from the run it belongs to. */
 export interface SessionOwner {
@@ -96,6 +102,8 @@ interface TransactionEffect {
   readonly accepted: number;
   readonly progress: boolean;
   readonly endSession: boolean;
+  /** The batch's last reply was a refusal (it came after every refusal of the batch but its own). */
+  readonly lastRefused: boolean;
 }
 
 export class SessionRun {
@@ -138,6 +146,12 @@ export class SessionRun {
   #lastTiming: RoundTrip | null = null;
   /** `performance.now()` when the session became ready (greeted, EHLO answered). */
   #readySince = Infinity;
+  /** How long the session took to open (at least two round trips): its first batch is judged by it. */
+  #openMs = Infinity;
+  /** The session goes past the host's error budget one RCPT per round trip (`#explore`). */
+  #pastBudget = false;
+  /** Until when the session may wait for a guessed budget's explorer (`#hold`), once it began to. */
+  #heldUntil = Infinity;
 
   constructor(owner: SessionOwner, host: Host, id: number) {
     this.#owner = owner;
@@ -219,6 +233,7 @@ export class SessionRun {
     }
     host.unreachable = false;
     this.#readySince = performance.now();
+    this.#openMs = this.#readySince - openedAt;
     return view;
   }
 
@@ -237,18 +252,26 @@ export class SessionRun {
     host.applyProvider(provider);
     learned.greeted(view.banner);
     const utf8 = view.extensions.includes('SMTPUTF8');
+    const id = this.#id;
     try {
       for (;;) {
         owner.shareLimits(host);
         if (owner.isStopped()) return;
-        const exploring = learned.isExploring(this.#id);
+        // Nothing known of the host but the cautious guess: one session at a time may use it.
+        if (learned.guessing && !this.#pastBudget) learned.startExploring(id);
         const probes = host.probesQueued;
-        const flushProbes = host.probesDueIn(this.#readySince) === 0;
-        const reserve = Math.min(probes, host.budgetLeft(this.#errors));
-        if (!exploring && !flushProbes && host.hasUsefulBudget(this.#errors + reserve)) {
-          const batch = host.take(host.batchSize(this.#errors, reserve));
+        // A session held below a guessed budget keeps none of it for the probes and never ends early to
+        // send them: the explorer, with the whole guess, sends them (most are refused).
+        const capped = host.isCapped(id);
+        const flushProbes = !capped && host.probesDueIn(this.#readySince) === 0;
+        const reserve = capped ? 0 : Math.min(probes, host.budgetLeft(this.#errors, id));
+        if (!this.#pastBudget && !flushProbes && host.hasUsefulBudget(this.#errors + reserve, id)) {
+          const batch = host.take(host.batchSize(this.#errors, reserve, id));
           if (batch.length === 0) {
-            if (await host.waitForWork(owner.mayGetWork, this.#readySince)) continue;
+            // Probes due are the explorer's to send: a capped session waits for it (or to become it).
+            const probesOnly = capped && host.probesDueIn(this.#readySince) === 0;
+            if (probesOnly ? await this.#hold() : await host.waitForWork(owner.mayGetWork, this.#readySince))
+              continue;
             await this.#last(view, harvestLimit, utf8);
             return;
           }
@@ -256,13 +279,23 @@ export class SessionRun {
           if (effect === 'end') return;
           continue;
         }
+        // Held below a guessed budget while another session explores it: its answer (a proof, a
+        // penalty) comes within a round trip or two, and is cheaper to wait for than a new session.
+        if (
+          !flushProbes &&
+          host.queued > 0 &&
+          host.isHeld(this.#errors + reserve, id) &&
+          (await this.#hold())
+        )
+          continue;
         // The budget is about spent (or probes wait): learn how far it goes, one RCPT a round trip,
         // where nothing fixes it yet; else the last transaction, with the probes.
         if (
           !flushProbes &&
           this.#openRecipients < host.transactionLimit &&
-          (exploring || learned.startExploring(this.#id))
+          (learned.isExploring(id) || learned.startExploring(id))
         ) {
+          this.#pastBudget = true;
           if (host.addressesQueued === 0) {
             if (await host.waitForWork(owner.mayGetWork, this.#readySince)) continue;
           } else {
@@ -271,14 +304,29 @@ export class SessionRun {
             continue;
           }
         }
-        learned.stopExploring(this.#id);
+        // The last transaction of a guessed budget's explorer is sent with the whole guess (and its
+        // timing judged); any other explorer lets another session go on exploring meanwhile.
+        if (!learned.guessing) learned.stopExploring(id);
+        host.limitsMayHaveChanged();
         await this.#last(view, harvestLimit, utf8);
         return;
       }
     } finally {
-      learned.stopExploring(this.#id);
+      learned.stopExploring(id);
+      host.limitsMayHaveChanged();
       owner.shareLimits(host);
     }
+  }
+
+  /**
+   * Waits for what the explorer learns of a guessed budget (a proof, a penalty, its session's end),
+   * `HELD_WAIT_MS` at most over the session's life; true when woken in time.
+   */
+  async #hold(): Promise<boolean> {
+    const now = performance.now();
+    if (this.#heldUntil === Infinity) this.#heldUntil = now + HELD_WAIT_MS;
+    const left = this.#heldUntil - now;
+    return left > 0 && (await this.#host.waitForLimits(left, this.#owner.stopSignal));
   }
 
   /**
@@ -290,7 +338,7 @@ export class SessionRun {
     const host = this.#host;
     for (;;) {
       if (this.#owner.isStopped()) return;
-      const left = host.budgetLeft(this.#errors);
+      const left = host.budgetLeft(this.#errors, this.#id);
       if (left <= 0 || host.probesQueued === 0) return;
       // Until the host is seen to accept after a refusal, only the first refused probe of a session
       // is believed (it may refuse everything after one): one probe, after the addresses (whose
@@ -300,7 +348,7 @@ export class SessionRun {
       if (probes.length === 0) return;
       const room = host.transactionLimit - probes.length;
       const addresses =
-        room > 0 ? host.take(Math.min(room, host.batchSize(this.#errors, probes.length))) : [];
+        room > 0 ? host.take(Math.min(room, host.batchSize(this.#errors, probes.length, this.#id))) : [];
       // Nothing follows the last probes: QUIT goes with them, and the slot is free a round trip sooner.
       const quit = host.probesQueued === 0 || !host.answersAfterRefusal;
       const effect = await this.#ask([...addresses, ...probes], view, harvestLimit, utf8, false, quit);
@@ -328,11 +376,13 @@ export class SessionRun {
     switch (judgeReply(timing.ms, this.#fastestMs, timing.stalledMs)) {
       case 'late':
         learned.slowedAfter(before);
+        this.#host.limitsMayHaveChanged();
         return 'end';
       case 'inconclusive':
         return 'end';
       default:
         learned.survived(before);
+        this.#host.limitsMayHaveChanged();
         return effect;
     }
   }
@@ -380,12 +430,17 @@ export class SessionRun {
       return 'end';
     }
     const startedAt = performance.now();
+    this.#lastTiming = null;
     const effect = await this.#send(batch, view, harvestLimit, held, more, quit);
     if (effect === null) return 'end';
     const ms = performance.now() - startedAt;
+    const usualMs = Math.min(this.#fastestMs, this.#openMs);
     const slow = ms - this.#fastestMs >= SLOW_REPLY_MS;
     this.#fastestMs = Math.min(this.#fastestMs, ms);
+    const errorsBefore = this.#errors;
     this.#errors += effect.errors;
+    if (!this.#pastBudget && host.learned.guessing)
+      this.#judgeGuess(batch.length, usualMs, errorsBefore, effect);
     this.#openRecipients = (more ? this.#openRecipients : 0) + effect.accepted;
     if (effect.progress) host.recovered();
     if (effect.endSession || this.#heldBack) return 'end';
@@ -394,6 +449,29 @@ export class SessionRun {
     // error limit, a tarpit). A fresh session costs less than seconds per reply.
     if (slow && this.#errors > 0 && !more) return 'end';
     return 'more';
+  }
+
+  /**
+   * While the host's error budget is only the guess, a batch's timing tells about it: on time (a few
+   * milliseconds a reply allowed, our own stalls taken off, against the session's quickest round trip
+   * or, for its first batch, its opening), its last reply after the session's refusals but its own
+   * proves them safe; late after drawing refusals, the host's limit is below the guess.
+   */
+  #judgeGuess(replies: number, usualMs: number, errorsBefore: number, effect: TransactionEffect): void {
+    const timing = this.#lastTiming;
+    if (timing === null) return;
+    const learned = this.#host.learned;
+    switch (judgeReply(timing.ms - PER_REPLY_MS * replies, usualMs, timing.stalledMs)) {
+      case 'on_time':
+        learned.provedByBatch(this.#errors - (effect.lastRefused ? 1 : 0));
+        break;
+      case 'late':
+        if (this.#errors > errorsBefore) learned.slowedWhileGuessing();
+        break;
+      default:
+        return;
+    }
+    this.#host.limitsMayHaveChanged();
   }
 
   /** RFC 6531 §3.4: without SMTPUTF8 a UTF-8 address cannot be sent at all. Returns the others. */
@@ -457,7 +535,7 @@ export class SessionRun {
     this.#openBefore = more ? this.#openRecipients : 0;
     let timedOut = false;
     // A heartbeat tells our own stalls from the server's delays (the error budget, the reply rate).
-    const exploring = host.learned.isExploring(this.#id);
+    const exploring = this.#pastBudget;
     const sentAt = loopStalls.watch();
     // The per-address deadline (docs/library.md): the transaction ends when the address with the least
     // time left runs out of it.
@@ -667,7 +745,8 @@ export class SessionRun {
       if (!progress) deferred = true;
     }
     if (deferred) host.backOff();
-    return { errors, accepted, progress, endSession };
+    const lastRefused = (outcome.recipients[answered - 1]?.code ?? 0) >= 400;
+    return { errors, accepted, progress, endSession, lastRefused };
   }
 
   /** MAIL FROM (or RSET) refused: about our sender, so about every address of the batch alike. */
@@ -686,7 +765,7 @@ export class SessionRun {
       // gets it now, as verify() gives it, and the host is left alone for a while.
       for (const job of batch) owner.finalize(job, noReply(failed, view, transcript));
       host.backOff();
-      return { errors: 1, accepted: 0, progress: true, endSession: true };
+      return { errors: 1, accepted: 0, progress: true, endSession: true, lastRefused: true };
     }
     if (reply !== null && refusal === 'deferred') {
       for (const job of batch) {
@@ -695,11 +774,11 @@ export class SessionRun {
       }
       owner.requeue(host, batch, true);
       host.backOff();
-      return { errors: 1, accepted: 0, progress: false, endSession: true };
+      return { errors: 1, accepted: 0, progress: false, endSession: true, lastRefused: true };
     }
     // MAIL FROM refused for good (sender policy): each address gets it, as verify() gives it.
     for (const job of batch) owner.finalize(job, noReply(failed, view, transcript));
-    return { errors: 1, accepted: 0, progress: true, endSession: true };
+    return { errors: 1, accepted: 0, progress: true, endSession: true, lastRefused: true };
   }
 
   /** A disconnect is never a verdict about the addresses that did not get their own reply. */

@@ -7,6 +7,7 @@ import {
   LearnedLimits,
   NO_BUDGET_AFTER,
   SLOW_REPLY_MS,
+  UNPROVEN_SESSION_BUDGET,
   judgeReply,
   type LimitsRecord,
 } from '../../../src/scheduler/learned-limits.js';
@@ -40,6 +41,48 @@ describe('LearnedLimits', () => {
     assert.equal(limits.isExploring(1), true, 'only the explorer stops its exploring');
     limits.stopExploring(1);
     assert.equal(limits.startExploring(2), true);
+  });
+
+  it('keeps the guess to the explorer: other sessions get what is proven, at least half the guess', () => {
+    const limits = new LearnedLimits();
+    assert.equal(limits.guessing, true);
+    assert.equal(limits.startExploring(1), true);
+    assert.equal(limits.budgetFor(1), CAUTIOUS_ERROR_BUDGET);
+    assert.equal(limits.budgetFor(2), UNPROVEN_SESSION_BUDGET);
+    limits.provedByBatch(7);
+    assert.equal(limits.budgetFor(2), 7, 'what a session drew on time is proven for all');
+    assert.equal(limits.guessing, true);
+    assert.equal(limits.takeChanged(), false, 'nothing to share below the guess');
+    limits.provedByBatch(30);
+    assert.equal(limits.guessing, false, 'proven up to the guess: no longer a guess');
+    assert.equal(limits.errorBudget, CAUTIOUS_ERROR_BUDGET, 'a batch proves no more than the guess');
+    assert.equal(limits.budgetSource, 'probed');
+    assert.equal(limits.budgetFor(2), CAUTIOUS_ERROR_BUDGET, 'every session has it');
+    assert.equal(limits.takeChanged(), true);
+    assert.equal(limits.isExploring(1), true, 'the explorer goes on past it');
+    // Shared: another worker starts from the proven guess.
+    assert.equal(LearnedLimits.from(limits.record()).guessing, false);
+    const postfix = new LearnedLimits();
+    postfix.greeted('mx.example.test ESMTP Postfix');
+    assert.equal(postfix.guessing, false);
+    assert.equal(postfix.budgetFor(2), CAUTIOUS_ERROR_BUDGET, 'a greeting is known, not a guess');
+  });
+
+  it('fixes the budget at what was proven when a batch comes back late while guessing', () => {
+    const limits = new LearnedLimits();
+    limits.startExploring(1);
+    limits.provedByBatch(3);
+    limits.slowedWhileGuessing();
+    assert.equal(limits.budgetSource, 'penalty');
+    assert.equal(limits.errorBudget, 3);
+    assert.equal(limits.penalties, 1);
+    assert.equal(limits.budgetFor(2), 3);
+    assert.equal(limits.isExploring(1), false);
+    limits.slowedWhileGuessing();
+    assert.equal(limits.penalties, 1, 'only while the budget is a guess');
+    const unproven = new LearnedLimits();
+    unproven.slowedWhileGuessing();
+    assert.equal(unproven.errorBudget, 1, 'nothing proven: one refusal a session');
   });
 
   it('fixes the budget one below the first slowdown, for the rest of the run', () => {
