@@ -6,11 +6,12 @@
  * of 1,009 characters, as the attack test sends them), each over the 50 MiB upload limit; a chunked
  * list of 1,000,001 short addresses (over the count limit, under the size limit); and a 45 MiB list
  * that is accepted (then cancelled). Reported: each answer, the server's resident set before and its
- * peak (VmHWM) after the refusals and after the accepted list, and the job store's size on disk after
- * the refusals (a refused list leaves no job).
+ * peak (VmHWM) after the refusals and after the accepted list, and what the refusals left in the job
+ * store (its files' bytes after them less before them: every kind of list waits in an unlinked spool
+ * until it is whole, so a refused one writes nothing).
  *
- * Exit status 1 when an answer is not the expected one or the peak growth under the refusals is over
- * `--bound-mib` (default 160, the attack test's bound).
+ * Exit status 1 when an answer is not the expected one, the peak growth under the refusals is over
+ * `--bound-mib` (default 160, the attack test's bound), or a refusal left a byte in the store.
  *
  * Usage: node --import tsx bench/upload-attack.bench.ts [--kinds json,text,csv] [--bound-mib 160]
  */
@@ -52,6 +53,7 @@ for (const name of values.kinds.split(',')) {
       RCPT_API_KEYS: KEY,
     });
     const before = server.memory();
+    const storeBefore = await diskBytes(dir);
     const lines: string[] = [];
     for (const [label, shape, contentLength, expected] of [
       ['60 MiB chunked', { size: 60 * MiB, long: true }, false, /larger than 52428800 bytes/],
@@ -70,7 +72,7 @@ for (const name of values.kinds.split(',')) {
       }
     }
     const refused = server.memory();
-    const disk = await diskBytes(dir);
+    const left = (await diskBytes(dir)) - storeBefore;
     const accepted = await sendList(server.url, KEY, kind, { size: 45 * MiB, long: true }, false);
     if (accepted.status !== 202)
       problems.push(`${name} 45 MiB: ${accepted.status} ${accepted.body.slice(0, 200)}`);
@@ -84,10 +86,11 @@ for (const name of values.kinds.split(',')) {
     const after = server.memory();
     const growth = refused.peak - before.rss;
     console.log(
-      `${name} (${kind.type}): RSS ${mib(before.rss)} before; peak ${mib(refused.peak)} after the refusals (growth ${mib(growth)}, bound ${mib(BOUND)}), job store ${mib(disk)} on disk; peak ${mib(after.peak)} after a 45 MiB list accepted (${accepted.status})`,
+      `${name} (${kind.type}): RSS ${mib(before.rss)} before; peak ${mib(refused.peak)} after the refusals (growth ${mib(growth)}, bound ${mib(BOUND)}), ${left} bytes left in the store (${mib(left)}); peak ${mib(after.peak)} after a 45 MiB list accepted (${accepted.status})`,
     );
     for (const line of lines) console.log(line);
     if (growth > BOUND) problems.push(`${name}: peak RSS grew by ${mib(growth)} under the refusals`);
+    if (left !== 0) problems.push(`${name}: the refusals left ${left} bytes in the store`);
   } finally {
     await server?.close();
     await rm(dir, { recursive: true, force: true });

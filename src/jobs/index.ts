@@ -40,7 +40,7 @@ export {
   type OpenedInput,
   type ReadInputOptions,
 } from './read-input.js';
-export { ingestInput, type IngestOptions, type IngestSummary } from './ingest.js';
+export { ingestInput, ingestRows, type IngestOptions, type IngestSummary } from './ingest.js';
 export { InputError, InputTooLargeError, JobError, JobStoreError, type JobErrorKind } from './errors.js';
 export {
   formatOutput,

@@ -42,6 +42,20 @@ export async function ingestInput(
     source,
     options.column === undefined ? {} : { column: options.column },
   );
+  return ingestRows(store, jobId, layout, rows, options);
+}
+
+/**
+ * Stores rows read already (`openInput()`'s, or rows read back from where an upload waited) under
+ * `layout`, as `ingestInput()` stores a source's.
+ */
+export async function ingestRows(
+  store: JobStore,
+  jobId: string,
+  layout: InputLayout,
+  rows: AsyncIterable<InputRow> | Iterable<InputRow>,
+  options: Omit<IngestOptions, 'column'> = {},
+): Promise<IngestSummary> {
   await store.setLayout(jobId, layout);
   let batch: JobItem[] = [];
   let malformedRows = 0;

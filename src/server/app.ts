@@ -21,7 +21,8 @@ import { renderDocsPage } from './docs-page.js';
 import { registerDoctorRoute, type DoctorRoute } from './doctor-route.js';
 import { registerExplainRoute } from './explain-route.js';
 import { HttpError, errorResponse } from './http-error.js';
-import { registerJobRoutes, type JobsBackend } from './job-routes.js';
+import { registerJobRoutes } from './job-routes.js';
+import type { JobsBackend } from './jobs-port.js';
 import { createLogger, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { isReacherPath, registerReacherRoutes } from './reacher-routes.js';
@@ -61,8 +62,9 @@ export interface AppDeps {
   /** The job store and runner; without it the `/v1/jobs` routes answer 503. */
   readonly jobs?: JobsBackend | null;
   /**
-   * Where a JSON job list waits while its body arrives (upload-spool.ts), an unlinked file: the
-   * SQLite job store's directory. Default: the system's temporary directory.
+   * Where a job upload (`/v1/jobs`, Reacher's `/v1/bulk`) waits while its body arrives
+   * (upload-spool.ts), an unlinked file: the SQLite job store's directory. Default: the system's
+   * temporary directory.
    */
   readonly uploadSpoolDirectory?: string;
   /** Accepted API keys. Empty: no authentication (the server then listens on loopback only). */
@@ -217,6 +219,7 @@ export function createApp(deps: AppDeps): App {
     limits,
     allowPrivateTargets: deps.webhooks?.allowPrivateTargets === true,
     canSignWebhooks: (owner) => secretOf(owner) !== null,
+    ...(deps.uploadSpoolDirectory === undefined ? {} : { spoolDirectory: deps.uploadSpoolDirectory }),
   });
   registerJobRoutes(app, {
     jobs: deps.jobs ?? null,
@@ -378,8 +381,8 @@ function charger(rateLimit: RateLimitOptions | null): (c: Context<AppEnv>, cost:
 }
 
 /**
- * Every body of every route, counted as it arrives whatever its framing: job uploads up to their own
- * limit (streamed into the store unless they are a JSON list), everything else up to `maxBodyBytes`,
+ * Every body of every route, counted as it arrives whatever its framing: job uploads (rcpt's and
+ * Reacher's) up to their own limit, streamed into their spool; everything else up to `maxBodyBytes`,
  * routes added later included.
  */
 function bodyLimits(limits: Limits): MiddlewareHandler<AppEnv> {
@@ -390,12 +393,11 @@ function bodyLimits(limits: Limits): MiddlewareHandler<AppEnv> {
         method: 'POST',
         path: '/v1/jobs',
         maxBytes: limits.maxUploadBytes,
-        // Every kind is read as it streams: a CSV or text upload into the store, a JSON list into
-        // its spool (job-routes.ts).
+        // Every kind is read as it streams into its spool (job-upload.ts).
         streams: () => true,
       },
-      // Reacher's bulk list is JSON, read whole, up to the same upload limit.
-      { method: 'POST', path: '/v1/bulk', maxBytes: limits.maxUploadBytes },
+      // Reacher's bulk list the same way, up to the same upload limit.
+      { method: 'POST', path: '/v1/bulk', maxBytes: limits.maxUploadBytes, streams: () => true },
     ],
     (rule) => (rule === null ? '; for long lists, create a job (POST /v1/jobs)' : ''),
   );

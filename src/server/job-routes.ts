@@ -3,18 +3,21 @@
  * live progress as server-sent events, streamed results, cancel. A job belongs to the key that made it:
  * any other key gets the same 404 as for a job that does not exist, so ids reveal nothing.
  */
-import { tmpdir } from 'node:os';
-
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { stream, streamSSE, type SSEStreamingApi } from 'hono/streaming';
 
-import type { Verdict } from '../index.js';
-import type { FormatOptions, OutputRow, WebhookDelivery, WebhookOutcome } from '../jobs/index.js';
 import { mediaTypeOf } from './body-limit.js';
 import { HttpError } from './http-error.js';
-import { readJsonJobList, type JsonJobFields } from './json-job-list.js';
-import { UploadSpool } from './upload-spool.js';
+import {
+  checkUploadFields,
+  createUploadedJob,
+  jobErrorResponse,
+  jobsBackendOf,
+  requireSigningKey,
+} from './job-upload.js';
+import { JOB_LIST_SHAPE, type JsonJobFields } from './json-job-list.js';
+import type { JobStatus, JobView, JobsBackend } from './jobs-port.js';
 import { checkWebhookHeaders, checkWebhookUrl, type JobWebhook } from './webhooks.js';
 import type { Logger } from './logger.js';
 import type { AppEnv, Limits } from './app-env.js';
@@ -26,97 +29,7 @@ import {
   JobSchema,
   ResultsQuerySchema,
   errorResponses,
-  type JOB_STATUSES,
 } from './schemas.js';
-
-export type JobStatus = (typeof JOB_STATUSES)[number];
-
-/** What the API needs to know of a job. */
-export interface JobView {
-  readonly id: string;
-  /** The key id that created the job. */
-  readonly owner: string;
-  readonly status: JobStatus;
-  /** Distinct addresses, not counting rows that could not be read. */
-  readonly total: number;
-  readonly done: number;
-  /** Rows that could not be read (unknown/unreadable_row), apart from `total`, `counts` and `reasons`. */
-  readonly unreadable: number;
-  readonly counts: Readonly<Record<Verdict, number>>;
-  readonly reasons: Readonly<Record<string, number>>;
-  readonly createdAt: string;
-  /** When work started, for the ETA; `null` while queued. */
-  readonly startedAt: string | null;
-  readonly updatedAt: string | null;
-  readonly error: string | null;
-  /** What the job was created with (its webhook, the API it came from). */
-  readonly options: Readonly<Record<string, unknown>>;
-}
-
-/** The input of a new job. */
-export type JobInput =
-  | {
-      readonly kind: 'list';
-      /** The addresses, a list or a stream of them (a JSON body read back from its spool). */
-      readonly emails: Iterable<string> | AsyncIterable<string>;
-    }
-  | { readonly kind: 'csv' | 'text'; readonly body: AsyncIterable<Uint8Array> };
-
-/** Bad input found while reading an upload (a CSV without an address column, a broken quote, …). */
-export class JobInputError extends Error {
-  override readonly name = 'JobInputError';
-  constructor(
-    message: string,
-    /** True when the input is over a size or count limit (answered 413 rather than 400). */
-    readonly tooLarge = false,
-  ) {
-    super(message);
-  }
-}
-
-/**
- * The job store has no space left (SQLite's SQLITE_FULL, PostgreSQL's 53100 disk_full): answered 507
- * with a message saying so, instead of a bare 500. What the write was for is in the message.
- */
-export class JobStoreFullError extends Error {
-  override readonly name = 'JobStoreFullError';
-}
-
-/**
- * The job store and runner as the API sees them (implemented over `src/jobs/` in jobs-backend.ts).
- * `create` consumes the input as it arrives and resolves once it is stored and queued.
- */
-export interface JobsBackend {
-  create(
-    owner: string,
-    input: JobInput,
-    options: {
-      readonly maxAddresses: number;
-      /** Stored with the job's options (its webhook, the API it came from). */
-      readonly extra?: Readonly<Record<string, unknown>>;
-    },
-  ): Promise<JobView>;
-  /**
-   * The job as the store has it; a view read less than a moment ago may be given again, unless
-   * `fresh` (a job's end webhook must say it ended).
-   */
-  get(id: string, options?: { readonly fresh?: boolean }): Promise<JobView | null>;
-  /** The job's small integer (given on first asking; Reacher's `job_id`). */
-  number(id: string): Promise<number>;
-  /** The job a number names, or `null`. */
-  idOfNumber(number: number): Promise<string | null>;
-  /** Every input row in order with its result (`null` while not verified), read in pages. */
-  rows(id: string): AsyncIterable<OutputRow>;
-  /** Webhook calls owed (see `JobStore.claimWebhookDeliveries`). */
-  claimWebhooks(now: number, leaseMs: number, limit: number): Promise<WebhookDelivery[]>;
-  settleWebhook(id: number, outcome: WebhookOutcome): Promise<void>;
-  /** Cancels a queued or running job; what is done stays readable. Resolves with the job after. */
-  cancel(id: string): Promise<JobView | null>;
-  /** The results so far, streamed: CSV (input columns, then result columns) or one JSON result a line. */
-  results(id: string, format: 'csv' | 'ndjson', options?: FormatOptions): AsyncIterable<string>;
-  /** Addresses waiting in queued and running jobs (the `rcpt_jobs_queue_depth` metric). */
-  queueDepth(): number | Promise<number>;
-}
 
 /** How often the event stream looks at a running job (the store is the source of truth). */
 const EVENTS_POLL_MS = 250;
@@ -156,44 +69,6 @@ const errors = errorResponses(ErrorSchema, {
   507: 'The job store is full (no space left on the server); nothing was changed',
 });
 
-/** A full job store as the API answers it; other errors pass through unchanged. */
-function storeFull(error: unknown): unknown {
-  return error instanceof JobStoreFullError ? new HttpError(507, 'storage_full', error.message) : error;
-}
-
-/** A JSON media type (`application/json`, `application/…+json`): the body is a list, parsed whole. */
-export function isJsonType(type: string): boolean {
-  return type === 'application/json' || type.endsWith('+json');
-}
-
-/**
- * The body as chunks, or `null` when it has no byte at all (an empty upload is refused, not stored as
- * a job of no rows). Reads the first chunk to know.
- */
-async function nonEmpty(body: ReadableStream<Uint8Array> | null): Promise<AsyncIterable<Uint8Array> | null> {
-  if (body === null) return null;
-  const reader = body.getReader();
-  let first = await reader.read();
-  while (!first.done && first.value.byteLength === 0) first = await reader.read();
-  if (first.done) return null;
-  const head = first.value;
-  return (async function* () {
-    let finished = false;
-    try {
-      yield head;
-      for (;;) {
-        const next = await reader.read();
-        if (next.done) break;
-        yield next.value;
-      }
-      finished = true;
-    } finally {
-      // A reader that stopped early (a refused upload) leaves the rest of the body unread.
-      if (!finished) await reader.cancel().catch(() => undefined);
-    }
-  })();
-}
-
 export interface JobRoutesDeps {
   readonly jobs: JobsBackend | null;
   readonly limits: Limits;
@@ -205,7 +80,7 @@ export interface JobRoutesDeps {
   /** Ends event streams when the server shuts down. */
   readonly shutdown?: AbortSignal;
   /**
-   * Where a JSON list waits while its body arrives (upload-spool.ts): the job store's directory for a
+   * Where an upload waits while its body arrives (upload-spool.ts): the job store's directory for a
    * SQLite store. Default: the system's temporary directory.
    */
   readonly spoolDirectory?: string;
@@ -220,7 +95,7 @@ const CREATE_JOB_ROUTE = createRoute({
   path: '/v1/jobs',
   summary: 'Create a verification job',
   description:
-    'Send `{"emails": […]}`, or a `text/csv` body (a header row; the address column is found by name: email, e-mail, address, mail) or a `text/plain` body (one address a line). A CSV or text upload is streamed into the job store; a JSON list is parsed as it streams and stored once it has ended within the limits (50 MiB, 1,000,000 addresses, strings of at most 65,536 characters, nesting of at most 16 levels, 64 KiB beside the list).',
+    'Send `{"emails": […]}`, or a `text/csv` body (a header row; the address column is found by name: email, e-mail, address, mail) or a `text/plain` body (one address a line). Every upload is read as it streams and stored only once it has ended within the limits (50 MiB, 1,000,000 addresses; for JSON also strings of at most 65,536 characters, nesting of at most 16 levels, 64 KiB beside the list): a refused one stores nothing.',
   security: [{ bearer: [] }],
   request: {
     body: {
@@ -327,22 +202,15 @@ const CANCEL_JOB_ROUTE = createRoute({
   },
 });
 
-/** The job backend, or 503 when the server runs without a job store. */
-function backendOf(deps: JobRoutesDeps): JobsBackend {
-  if (deps.jobs === null) throw new HttpError(503, 'unavailable', 'This server runs without a job store');
-  return deps.jobs;
-}
-
 /** The caller's job, or a 404 that does not say whether the id exists for someone else. */
 async function ownJobOf(deps: JobRoutesDeps, c: Context<AppEnv>, id: string): Promise<JobView> {
-  const job = await backendOf(deps).get(id);
+  const job = await jobsBackendOf(deps.jobs).get(id);
   if (job === null || job.owner !== c.get('owner')) {
     throw new HttpError(404, 'not_found', `No job ${id}`);
   }
   return job;
 }
 
-/** rcpt's `webhook` object, checked: its URL through the private-target filter, its headers. */
 /**
  * Checks the fields of a JSON job beside its list (read by json-job-list.ts) as the app's schema
  * check words its 400 (app.ts), and returns its webhook, if any.
@@ -352,30 +220,17 @@ async function readJobFields(
   owner: string,
   given: JsonJobFields,
 ): Promise<JobWebhook | null> {
-  const fields = JOB_FIELDS.safeParse(given);
-  if (!fields.success) {
-    const details = fields.error.issues.map((issue) => ({
-      path: issue.path.map(String).join('.') || '(body)',
-      message: issue.message,
-    }));
-    throw new HttpError(400, 'bad_request', 'The request does not match the schema', {}, details);
-  }
-  const webhook = fields.data.webhook;
+  const webhook = checkUploadFields(JOB_FIELDS, given).webhook;
   return webhook === undefined ? null : readJobWebhook(deps, owner, webhook);
 }
 
+/** rcpt's `webhook` object, checked: its URL through the private-target filter, its headers. */
 async function readJobWebhook(
   deps: JobRoutesDeps,
   owner: string,
   given: NonNullable<z.infer<typeof JobCreateJsonSchema>['webhook']>,
 ): Promise<JobWebhook> {
-  if (!deps.canSignWebhooks(owner)) {
-    throw new HttpError(
-      400,
-      'bad_request',
-      'webhook: this server has no API keys, so no key to sign webhook calls with: set RCPT_WEBHOOK_SECRET',
-    );
-  }
+  requireSigningKey(deps.canSignWebhooks, owner);
   const target = {
     url: await checkWebhookUrl(given.url, deps.allowPrivateTargets),
     headers: checkWebhookHeaders(given.headers),
@@ -426,63 +281,26 @@ async function streamJobEvents(
 }
 
 export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps): void {
-  const { limits, logger } = deps;
-  const backend = (): JobsBackend => backendOf(deps);
+  const { logger } = deps;
+  const backend = (): JobsBackend => jobsBackendOf(deps.jobs);
   const ownJob = (c: Context<AppEnv>, id: string): Promise<JobView> => ownJobOf(deps, c, id);
 
   app.openAPIRegistry.register('JobRequest', JobCreateJsonSchema);
   app.openapi(CREATE_JOB_ROUTE, async (c) => {
-    const jobs = backend();
     // The body is counted on the way in (body-limit.ts) and cut with a 413 at the upload limit.
-    const type = mediaTypeOf(c);
-    if (!isJsonType(type) && type !== 'text/csv' && type !== 'text/plain') {
-      throw new HttpError(
-        415,
-        'unsupported_media_type',
-        'Unsupported Media Type: send application/json, text/csv or text/plain',
-      );
-    }
-    const body = await nonEmpty(c.req.raw.body);
-    if (body === null) throw new HttpError(400, 'bad_request', 'The body is empty');
     const owner = c.get('owner');
-    let spool: UploadSpool | null = null;
-    let job: JobView;
-    try {
-      let input: JobInput;
-      let webhook: JobWebhook | null = null;
-      if (isJsonType(type)) {
-        // Read to its end before the job exists, into a spool file rather than memory or the store:
-        // a list refused on the way (413 at a limit, 400 malformed) costs a chunk of memory and
-        // writes nothing to the store; one that passes is read back from the spool into it.
-        spool = await UploadSpool.open(deps.spoolDirectory ?? tmpdir());
-        const into = spool;
-        const list = await readJsonJobList(body, {
-          maxAddresses: limits.maxJobAddresses,
-          onAddresses: (addresses) => into.write(addresses),
-        });
-        webhook = await readJobFields(deps, owner, list.fields);
-        input = { kind: 'list', emails: spool.read() };
-      } else {
-        // Streamed into the store as it arrives (src/jobs/ingest.ts); a refused one is deleted.
-        input = { kind: type === 'text/csv' ? 'csv' : 'text', body };
-      }
-      job = await jobs.create(owner, input, {
-        maxAddresses: limits.maxJobAddresses,
-        ...(webhook === null ? {} : { extra: { webhook } }),
-      });
-      logger.info({ key: owner, job: job.id, total: job.total, kind: input.kind }, 'job created');
-    } catch (error) {
-      if (error instanceof JobInputError) {
-        throw new HttpError(
-          error.tooLarge ? 413 : 400,
-          error.tooLarge ? 'payload_too_large' : 'bad_request',
-          error.message,
-        );
-      }
-      throw storeFull(error);
-    } finally {
-      await spool?.close();
-    }
+    const job = await createUploadedJob(deps, {
+      owner,
+      body: c.req.raw.body,
+      mediaType: mediaTypeOf(c),
+      jsonOnly: false,
+      shape: JOB_LIST_SHAPE,
+      extraOf: async (fields) => {
+        const webhook = await readJobFields(deps, owner, fields);
+        return webhook === null ? {} : { webhook };
+      },
+    });
+    logger.info({ key: owner, job: job.id, total: job.total, kind: job.options.input }, 'job created');
     return c.json({ id: job.id, status: job.status, total: job.total }, 202, {
       Location: `/v1/jobs/${job.id}`,
     });
@@ -532,7 +350,7 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
     const job = await backend()
       .cancel(id)
       .catch((error: unknown) => {
-        throw storeFull(error);
+        throw jobErrorResponse(error);
       });
     if (job === null) throw new HttpError(404, 'not_found', `No job ${id}`);
     logger.info({ key: c.get('owner'), job: id, status: job.status }, 'job cancelled');

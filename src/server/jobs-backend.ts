@@ -1,21 +1,18 @@
 /**
  * The API's `JobsBackend` over the library's job store and runner (its entry src/jobs/index.ts, `rcpt/jobs`): an
- * upload is ingested as it streams in, then queued; a few jobs run at once in this process, sharing
+ * upload's rows (read back from where it waited, job-upload.ts) are stored, then queued; a few jobs run at once in this process, sharing
  * the server's verifier (and so its DNS and catch-all caches).
  */
 import { VERDICTS, type Verdict, type Verifier } from '../index.js';
 import {
   InputError,
   InputTooLargeError,
-  LIST_LAYOUT,
-  addressKey,
   compareSettings,
   describeDifferences,
   formatOutput,
   recordedSettings,
-  ingestInput,
+  ingestRows,
   runJob,
-  type JobItem,
   type JobRecord,
   type JobSettings,
   type JobStore,
@@ -26,16 +23,11 @@ import {
   type JobInput,
   type JobView,
   type JobsBackend,
-} from './job-routes.js';
+} from './jobs-port.js';
 import type { Logger } from './logger.js';
 
 /** Jobs verified at once: a second job need not wait for a long first one; the scheduler shares hosts. */
-/** What an upload's address column may be called (a few of the names read-input.ts accepts). */
-const API_ADDRESS_COLUMNS = 'email, e-mail, address or mail';
-
 export const DEFAULT_RUNNING_JOBS = 2;
-/** Rows per write while storing a JSON list. */
-const LIST_BATCH_ROWS = 5_000;
 /** The event stream asks often; a job's counts are read from the store at most this often. */
 const VIEW_CACHE_MS = 200;
 
@@ -138,33 +130,6 @@ async function viewOf(store: JobStore, record: JobRecord): Promise<JobView> {
     error: record.error,
     options: record.options,
   };
-}
-
-/**
- * Stores a list as a plain list: one row per address, in order, duplicates sharing a key, written in
- * batches as the list arrives; more than `maxRows` addresses is an `InputTooLargeError`.
- */
-async function storeList(
-  store: JobStore,
-  id: string,
-  emails: Iterable<string> | AsyncIterable<string>,
-  maxRows: number,
-): Promise<void> {
-  await store.setLayout(id, LIST_LAYOUT);
-  let row = 0;
-  let batch: JobItem[] = [];
-  for await (const email of emails) {
-    if (row >= maxRows) throw new InputTooLargeError(maxRows);
-    row += 1;
-    const input = email.trim();
-    batch.push({ row, line: row, input, key: addressKey(input), fields: null, error: null });
-    if (batch.length >= LIST_BATCH_ROWS) {
-      await store.addItems(id, batch);
-      batch = [];
-    }
-  }
-  if (batch.length > 0) await store.addItems(id, batch);
-  await store.finishIngest(id);
 }
 
 /**
@@ -275,8 +240,7 @@ class StoreJobsBackend implements ClosableJobsBackend {
           },
         })
       ).id;
-      if (input.kind === 'list') await storeList(store, id, input.emails, limits.maxAddresses);
-      else await ingestInput(store, id, input.body, { maxRows: limits.maxAddresses });
+      await ingestRows(store, id, input.layout, input.rows, { maxRows: limits.maxAddresses });
       stored = await store.getJob(id);
       if (stored === null) throw new Error(`job ${id} vanished after ingest`);
       if (stored.totalRows === 0) throw new InputError('the upload has no rows with an address');
@@ -287,11 +251,7 @@ class StoreJobsBackend implements ClosableJobsBackend {
       if (error instanceof InputTooLargeError) {
         throw new JobInputError(`At most ${limits.maxAddresses} addresses per job`, true);
       }
-      if (error instanceof InputError) {
-        // The API has no --column: the column is found by its name.
-        const hint = error.noAddressColumn ? `; name the address column ${API_ADDRESS_COLUMNS}` : '';
-        throw new JobInputError(`${error.message}${hint}`);
-      }
+      if (error instanceof InputError) throw new JobInputError(error.message);
       throw this.#whenFull(error, 'the job was not stored');
     }
     if (options.dispatch === undefined) {

@@ -1,5 +1,6 @@
 /**
- * A JSON job body, `{"emails": [...], "name"?, "webhook"?}`, read as it streams in: each address is
+ * A JSON job body, `{"emails": [...], "name"?, "webhook"?}` (or Reacher's `{"input": [...], …}`: the
+ * list's member and the fields kept are the caller's `JsonListShape`), read as it streams in: each address is
  * handed on as soon as its string ends and nothing of the list is kept here, so a list as long as the
  * upload limit costs about one chunk of memory, not the body plus its parse. `@streamparser/json`
  * tokenizes and assembles; between its two halves a guard holds the body to the shape of a job and to
@@ -27,15 +28,31 @@ export const MAX_DEPTH = 16;
 /** Characters of everything beside the list, together: the size of any other request body. */
 export const MAX_FIELDS_CHARS = 64 * 1024;
 
-/** The fields of a JSON job beside its list, as sent (checked by the caller). */
-export interface JsonJobFields {
-  readonly name?: unknown;
-  readonly webhook?: unknown;
+/** The fields of a JSON job beside its list that its shape keeps, as sent (checked by the caller). */
+export type JsonJobFields = Readonly<Record<string, unknown>>;
+
+/** Where a kind of JSON job body keeps its list, and what else of it is kept. */
+export interface JsonListShape {
+  /** The top-level member holding the addresses. */
+  readonly key: string;
+  /** The other top-level members kept and handed back; the rest are ignored (within the fields' budget). */
+  readonly fields: readonly string[];
+  /** The 400's message for a list of no address. */
+  readonly emptyMessage: string;
 }
+
+/** rcpt's own job body (`POST /v1/jobs`). */
+export const JOB_LIST_SHAPE: JsonListShape = {
+  key: 'emails',
+  fields: ['name', 'webhook'],
+  emptyMessage: '"emails" is empty',
+};
 
 export interface JsonJobListOptions {
   /** Most addresses; one more is a 413. */
   readonly maxAddresses: number;
+  /** Where the list is. Default: `JOB_LIST_SHAPE`. */
+  readonly shape?: JsonListShape;
   /** Called with the addresses of each chunk of the body, in order; awaited before the next chunk. */
   readonly onAddresses: (addresses: readonly string[]) => Promise<void>;
 }
@@ -50,7 +67,6 @@ const malformed = (detail: string) => new HttpError(400, 'bad_request', `Malform
 const badShape = (detail: string) => new HttpError(400, 'bad_request', detail);
 const tooLong = (offset: number) =>
   badShape(`A value is longer than ${MAX_VALUE_CHARS} characters (from byte ${offset})`);
-const SHAPE = 'the body must be a JSON object {"emails": ["…", …]}';
 
 /** Where the guard is in the body: the nesting depth and the top-level member being read. */
 class ShapeGuard {
@@ -65,29 +81,34 @@ class ShapeGuard {
   count = 0;
   fieldChars = 0;
 
-  constructor(private readonly maxAddresses: number) {}
+  constructor(
+    private readonly maxAddresses: number,
+    private readonly list: string,
+  ) {}
 
   /** Checks one token before the parser sees it. */
   check({ token, value }: Omit<ParsedTokenInfo, 'offset'>): void {
     if (this.depth === 0) {
-      if (token !== TokenType.LEFT_BRACE) throw badShape(`${SHAPE}, not ${describe(token)}`);
+      if (token !== TokenType.LEFT_BRACE) {
+        throw badShape(`the body must be a JSON object {"${this.list}": ["…", …]}, not ${describe(token)}`);
+      }
     } else if (this.depth === 1 && this.expectKey && token === TokenType.STRING) {
       this.key = value as string;
       this.expectKey = false;
-      if (this.key === 'emails') {
-        if (this.seenList) throw badShape('"emails" is given twice');
+      if (this.key === this.list) {
+        if (this.seenList) throw badShape(`"${this.list}" is given twice`);
         this.seenList = true;
       } else {
         this.countField(this.key.length + 2);
       }
     } else if (this.inList) {
       this.checkListToken(token);
-    } else if (this.key === 'emails' && this.depth === 1 && token !== TokenType.COLON) {
+    } else if (this.key === this.list && this.depth === 1 && token !== TokenType.COLON) {
       if (token !== TokenType.LEFT_BRACKET) {
-        throw badShape(`"emails" must be an array of addresses, not ${describe(token)}`);
+        throw badShape(`"${this.list}" must be an array of addresses, not ${describe(token)}`);
       }
       this.inList = true;
-    } else if (this.key !== null && this.key !== 'emails') {
+    } else if (this.key !== null && this.key !== this.list) {
       this.countField(typeof value === 'string' ? value.length + 2 : 1);
     }
     this.track(token);
@@ -100,7 +121,7 @@ class ShapeGuard {
       throw new HttpError(
         413,
         'payload_too_large',
-        `The fields beside "emails" may be ${MAX_FIELDS_CHARS} characters in all`,
+        `The fields beside "${this.list}" may be ${MAX_FIELDS_CHARS} characters in all`,
       );
     }
   }
@@ -115,7 +136,7 @@ class ShapeGuard {
     } else if (token === TokenType.RIGHT_BRACKET) {
       this.inList = false;
     } else if (token !== TokenType.COMMA) {
-      throw badShape(`"emails"[${this.count}] is ${describe(token)}, not a string`);
+      throw badShape(`"${this.list}"[${this.count}] is ${describe(token)}, not a string`);
     }
   }
 
@@ -165,10 +186,16 @@ export async function readJsonJobList(
   body: AsyncIterable<Uint8Array>,
   options: JsonJobListOptions,
 ): Promise<JsonJobList> {
+  const shape = options.shape ?? JOB_LIST_SHAPE;
   const tokenizer = new Tokenizer({ emitPartialTokens: true, stringBufferSize: 64 * 1024 });
-  const parser = new TokenParser({ paths: ['$.emails.*', '$.name', '$.webhook'], keepStack: false });
-  const guard = new ShapeGuard(options.maxAddresses);
-  const fields: { name?: unknown; webhook?: unknown } = {};
+  // Member names without dots (the parser's selectors are split at them).
+  const parser = new TokenParser({
+    paths: [`$.${shape.key}.*`, ...shape.fields.map((key) => `$.${key}`)],
+    keepStack: false,
+  });
+  const guard = new ShapeGuard(options.maxAddresses, shape.key);
+  const kept = new Set(shape.fields);
+  const fields: Record<string, unknown> = {};
   let addresses: string[] = [];
   // Bytes written to the tokenizer: a partial token's length so far is this minus its offset.
   let written = 0;
@@ -208,7 +235,7 @@ export async function readJsonJobList(
     if (!tokenizer.isEnded) tokenizer.end();
   };
   parser.onValue = ({ value, key, stack }) => {
-    if (stack.length === 1 && (key === 'name' || key === 'webhook')) fields[key] = value;
+    if (stack.length === 1 && typeof key === 'string' && kept.has(key)) fields[key] = value;
     else if (typeof value === 'string') addresses.push(value);
   };
   const rethrow = () => {
@@ -232,7 +259,7 @@ export async function readJsonJobList(
     rethrow();
     throw malformed('the body ends before its object does');
   }
-  if (!guard.seenList) throw badShape('"emails" is missing');
-  if (guard.count === 0) throw badShape('"emails" is empty');
+  if (!guard.seenList) throw badShape(`"${shape.key}" is missing`);
+  if (guard.count === 0) throw badShape(shape.emptyMessage);
   return { count: guard.count, fields };
 }

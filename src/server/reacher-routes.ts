@@ -10,8 +10,11 @@ import type { Context } from 'hono';
 
 import type { VerifyCallOptions, VerifyResult } from '../index.js';
 import type { AppEnv, Limits } from './app-env.js';
+import { mediaTypeOf } from './body-limit.js';
 import { HttpError } from './http-error.js';
-import { JobInputError, JobStoreFullError, type JobView, type JobsBackend } from './job-routes.js';
+import { checkUploadFields, createUploadedJob, jobsBackendOf, requireSigningKey } from './job-upload.js';
+import type { JsonJobFields, JsonListShape } from './json-job-list.js';
+import type { JobView, JobsBackend } from './jobs-port.js';
 import { REACHER_CSV_COLUMNS, toReacherCsvRecord, toReacherProgress, toReacherResponse } from './reacher.js';
 import {
   readReacherSettings,
@@ -62,7 +65,22 @@ export interface ReacherRoutesDeps {
   readonly allowPrivateTargets: boolean;
   /** Whether the caller has a webhook signing secret (an API key, or the server's own without keys). */
   readonly canSignWebhooks: (owner: string) => boolean;
+  /** Where a bulk list waits while its body arrives (upload-spool.ts). Default: the system's temporary directory. */
+  readonly spoolDirectory?: string;
 }
+
+/** The SMTP settings of Reacher's request, which a bulk job refuses (it runs with the server's own). */
+const SMTP_SETTINGS = ['from_email', 'hello_name', 'proxy', 'smtp_port', 'smtp_timeout'] as const;
+
+/** Reacher's bulk body: its list in `input`; the webhook and the SMTP settings read beside it. */
+const BULK_LIST_SHAPE: JsonListShape = {
+  key: 'input',
+  fields: ['webhook', ...SMTP_SETTINGS],
+  emptyMessage: 'Empty input',
+};
+
+/** The webhook of a bulk body, checked once the list has been read. */
+const BULK_FIELDS = ReacherBulkRequestSchema.pick({ webhook: true });
 
 /** Reacher's default page of JSON results (its `GET /v1/bulk/{id}/results`). */
 const DEFAULT_JSON_LIMIT = 50;
@@ -139,10 +157,15 @@ const BULK_ROUTE = createRoute({
   path: '/v1/bulk',
   summary: 'Reacher-compatible bulk job',
   description:
-    'Reacher\'s `{"input": [...], "webhook"?: {"on_each_email": {url, headers?, extra?}}}` → `{"job_id": n}`. Runs on rcpt\'s job engine (the same store, tenancy, limits and politeness as /v1/jobs); duplicates are verified once. rcpt adds `webhook.on_job_end`. Per-request SMTP settings are refused: bulk jobs run with the server\'s own.',
+    'Reacher\'s `{"input": [...], "webhook"?: {"on_each_email": {url, headers?, extra?}}}` → `{"job_id": n}`. Runs on rcpt\'s job engine (the same store, tenancy, limits and politeness as /v1/jobs); duplicates are verified once. rcpt adds `webhook.on_job_end`. Per-request SMTP settings are refused: bulk jobs run with the server\'s own. The body is read as it streams and the job stored only once it has ended within the limits of a JSON job list (50 MiB, 1,000,000 addresses, strings of at most 65,536 characters, nesting of at most 16 levels, 64 KiB beside the list).',
   security: [{ bearer: [] }],
   request: {
-    body: { content: { 'application/json': { schema: ReacherBulkRequestSchema } }, required: true },
+    body: {
+      // A reference, not the zod schema: the body is streamed and checked by the handler
+      // (job-upload.ts), never parsed whole by a validator. Registered in registerReacherRoutes().
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/ReacherBulkRequest' } } },
+      required: true,
+    },
   },
   responses: {
     200: {
@@ -197,8 +220,8 @@ const BULK_RESULTS_ROUTE = createRoute({
 });
 
 /** Bulk jobs run with the server's own SMTP settings: a request that sets one is refused. */
-function refuseSmtpSettings(body: Readonly<Record<string, unknown>>): void {
-  for (const setting of ['from_email', 'hello_name', 'proxy', 'smtp_port', 'smtp_timeout']) {
+function refuseSmtpSettings(body: JsonJobFields): void {
+  for (const setting of SMTP_SETTINGS) {
     if (body[setting] !== undefined && body[setting] !== null) {
       throw new HttpError(
         400,
@@ -218,24 +241,14 @@ async function readBulkWebhook(
   const result = await readTarget('on_each_email', given?.on_each_email, deps.allowPrivateTargets);
   const end = await readTarget('on_job_end', given?.on_job_end, deps.allowPrivateTargets);
   if (result === null && end === null) return null;
-  if (!deps.canSignWebhooks(owner)) {
-    throw new HttpError(
-      400,
-      'bad_request',
-      'webhook: this server has no API keys, so no key to sign webhook calls with: set RCPT_WEBHOOK_SECRET',
-    );
-  }
+  requireSigningKey(deps.canSignWebhooks, owner);
   return { onResult: result !== null, onEnd: end !== null, api: 'reacher', result, end };
 }
 
 export function registerReacherRoutes(app: OpenAPIHono<AppEnv>, deps: ReacherRoutesDeps): void {
-  const backend = (): JobsBackend => {
-    if (deps.jobs === null) throw new HttpError(503, 'unavailable', 'This server runs without a job store');
-    return deps.jobs;
-  };
   /** The caller's job by Reacher number, or the same 404 whether it exists for someone else or not. */
   const ownJob = async (c: Context<AppEnv>, jobId: number): Promise<JobView> => {
-    const jobs = backend();
+    const jobs = jobsBackendOf(deps.jobs);
     const id = await jobs.idOfNumber(jobId);
     const job = id === null ? null : await jobs.get(id);
     if (job === null || job.owner !== c.get('owner'))
@@ -255,42 +268,23 @@ export function registerReacherRoutes(app: OpenAPIHono<AppEnv>, deps: ReacherRou
     });
   }
 
+  app.openAPIRegistry.register('ReacherBulkRequest', ReacherBulkRequestSchema);
   app.openapi(BULK_ROUTE, async (c) => {
-    const body = c.req.valid('json');
-    const jobs = backend();
-    if (body.input.length === 0) throw new HttpError(400, 'bad_request', 'Empty input');
-    if (body.input.length > deps.limits.maxJobAddresses) {
-      throw new HttpError(
-        413,
-        'payload_too_large',
-        `At most ${deps.limits.maxJobAddresses} addresses per job (got ${body.input.length})`,
-      );
-    }
-    refuseSmtpSettings(body);
+    // The body is counted on the way in (body-limit.ts) and cut with a 413 at the upload limit.
     const owner = c.get('owner');
-    const webhook = await readBulkWebhook(deps, owner, body.webhook);
-    let job: JobView;
-    try {
-      job = await jobs.create(
-        owner,
-        { kind: 'list', emails: body.input },
-        {
-          maxAddresses: deps.limits.maxJobAddresses,
-          extra: { api: 'reacher', ...(webhook === null ? {} : { webhook }) },
-        },
-      );
-    } catch (error) {
-      if (error instanceof JobInputError) {
-        throw new HttpError(
-          error.tooLarge ? 413 : 400,
-          error.tooLarge ? 'payload_too_large' : 'bad_request',
-          error.message,
-        );
-      }
-      if (error instanceof JobStoreFullError) throw new HttpError(507, 'storage_full', error.message);
-      throw error;
-    }
-    return c.json({ job_id: await jobs.number(job.id) }, 200);
+    const job = await createUploadedJob(deps, {
+      owner,
+      body: c.req.raw.body,
+      mediaType: mediaTypeOf(c),
+      jsonOnly: true,
+      shape: BULK_LIST_SHAPE,
+      extraOf: async (fields) => {
+        refuseSmtpSettings(fields);
+        const webhook = await readBulkWebhook(deps, owner, checkUploadFields(BULK_FIELDS, fields).webhook);
+        return { api: 'reacher', ...(webhook === null ? {} : { webhook }) };
+      },
+    });
+    return c.json({ job_id: await jobsBackendOf(deps.jobs).number(job.id) }, 200);
   });
 
   app.openapi(BULK_PROGRESS_ROUTE, async (c) => {
@@ -312,7 +306,7 @@ export function registerReacherRoutes(app: OpenAPIHono<AppEnv>, deps: ReacherRou
     const echo = serverEcho(deps.server);
     const page = [];
     let seen = 0;
-    for await (const row of backend().rows(job.id)) {
+    for await (const row of jobsBackendOf(deps.jobs).rows(job.id)) {
       if (page.length >= limit) break;
       // Rows never verified (a cancelled job) have no output, as Reacher has no task result for them.
       if (row.result === null) continue;

@@ -5,7 +5,7 @@
  */
 import type { Reason, Verdict, VerifyResult } from '../index.js';
 import { toDuration, type SmtpSettingsEcho } from './reacher-settings.js';
-import type { JobView } from './job-routes.js';
+import type { JobView } from './jobs-port.js';
 import type { ReacherBulkProgress, ReacherResponse } from './schemas.js';
 
 const IS_REACHABLE = {

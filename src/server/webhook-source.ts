@@ -5,7 +5,8 @@
  * it, plus `job_id` and `event`); rcpt's jobs get rcpt's result and job (docs/api.md).
  */
 import type { WebhookDelivery } from '../jobs/index.js';
-import { jobResponse, type JobsBackend } from './job-routes.js';
+import { jobResponse } from './job-routes.js';
+import type { JobsBackend } from './jobs-port.js';
 import { toReacherProgress, toReacherResponse } from './reacher.js';
 import { serverEcho, type ServerSmtpSettings } from './reacher-settings.js';
 import type { JobWebhook, WebhookSource } from './webhooks.js';

@@ -98,6 +98,7 @@ const ENTRIES: Record<string, readonly string[]> = {
     'describeDifferences',
     'formatOutput',
     'ingestInput',
+    'ingestRows',
     'mergeHostLimits',
     'openInput',
     'openSqliteJobStore',

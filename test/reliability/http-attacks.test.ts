@@ -7,12 +7,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { startServe, type ServeChild } from './helpers/serve-child.js';
-import { JSON_LIST, sendList, type Answer } from './helpers/upload-list.js';
+import { LIST_KINDS, sendList, type Answer } from './helpers/upload-list.js';
 
 const KEY = 'keyA-0123456789abcdef';
 const MiB = 1024 * 1024;
@@ -45,6 +45,15 @@ function call(
   });
 }
 
+/** The bytes of the attacked server's job store: its database and the files beside it (WAL, shared memory). */
+async function storeBytes(): Promise<number> {
+  let bytes = 0;
+  for (const name of await readdir(dir)) {
+    if (name.startsWith('jobs.db')) bytes += (await stat(join(dir, name))).size;
+  }
+  return bytes;
+}
+
 let dir: string;
 let server: ServeChild;
 let keyless: ServeChild;
@@ -61,31 +70,35 @@ after(async () => {
 });
 
 describe('attack 1: oversized bodies, whatever the framing', () => {
-  it('60 MiB and 200 MiB chunked job lists and a 60 MiB one with Content-Length: 413 naming the limit, cut at it, the server within its memory bound', async () => {
+  it('60 MiB and 200 MiB chunked job lists and a 60 MiB one with Content-Length, as JSON, text and CSV: 413 naming the limit, cut at it, 0 bytes left in the store, the server within its memory bound', async () => {
     const before = server.memory();
     const answers: Answer[] = [];
-    for (const [size, contentLength] of [
-      [60 * MiB, false],
-      [200 * MiB, false],
-      [60 * MiB, true],
-    ] as const) {
-      const answer = await sendList(server.url, KEY, JSON_LIST, { size, long: true }, contentLength);
-      answers.push(answer);
-      const framing = contentLength ? 'Content-Length' : 'chunked';
-      assert.equal(
-        answer.status,
-        413,
-        `${size / MiB} MiB ${framing}: ${answer.status} ${answer.body.slice(0, 200)}`,
-      );
-      assert.match(answer.body, new RegExp(`larger than ${UPLOAD_LIMIT} bytes`));
-      // Cut at the limit: past it, the server drops at most 16 MiB more before it closes (so that the
-      // client reads its 413), socket buffers aside.
-      assert.ok(answer.sent < UPLOAD_LIMIT + 16 * MiB + 8 * MiB, `${framing}: ${answer.sent} bytes went in`);
+    const report: string[] = [];
+    for (const [name, kind] of Object.entries(LIST_KINDS)) {
+      const storeBefore = await storeBytes();
+      for (const [size, contentLength] of [
+        [60 * MiB, false],
+        [200 * MiB, false],
+        [60 * MiB, true],
+      ] as const) {
+        const answer = await sendList(server.url, KEY, kind, { size, long: true }, contentLength);
+        answers.push(answer);
+        const label = `${name}, ${size / MiB} MiB ${contentLength ? 'Content-Length' : 'chunked'}`;
+        assert.equal(answer.status, 413, `${label}: ${answer.status} ${answer.body.slice(0, 200)}`);
+        assert.match(answer.body, new RegExp(`larger than ${UPLOAD_LIMIT} bytes`));
+        // Cut at the limit: past it, the server drops at most 16 MiB more before it closes (so that the
+        // client reads its 413), socket buffers aside.
+        assert.ok(answer.sent < UPLOAD_LIMIT + 16 * MiB + 8 * MiB, `${label}: ${answer.sent} bytes went in`);
+      }
+      // Every kind waits in an unlinked spool until it is whole: a refused one writes nothing.
+      const left = (await storeBytes()) - storeBefore;
+      report.push(`${name}: ${left} bytes left in the store`);
+      assert.equal(left, 0, `${name}: the refused lists left ${left} bytes in the job store`);
     }
     const after = server.memory();
     const growth = after.peak - before.rss;
     process.stdout.write(
-      `rcpt serve under the upload attack: RSS ${(before.rss / MiB).toFixed(0)} MiB before, peak ${(after.peak / MiB).toFixed(0)} MiB (growth ${(growth / MiB).toFixed(0)} MiB, bound ${MEMORY_BOUND / MiB} MiB); sent ${answers.map((a) => (a.sent / MiB).toFixed(1)).join(', ')} MiB\n`,
+      `rcpt serve under the upload attack: RSS ${(before.rss / MiB).toFixed(0)} MiB before, peak ${(after.peak / MiB).toFixed(0)} MiB (growth ${(growth / MiB).toFixed(0)} MiB, bound ${MEMORY_BOUND / MiB} MiB); sent ${answers.map((a) => (a.sent / MiB).toFixed(1)).join(', ')} MiB; ${report.join(', ')}\n`,
     );
     assert.ok(growth <= MEMORY_BOUND, `peak RSS grew by ${(growth / MiB).toFixed(0)} MiB`);
     // The server still works.

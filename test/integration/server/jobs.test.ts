@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -215,7 +215,7 @@ describe('limits', () => {
   });
 });
 
-describe('JSON lists', () => {
+describe('uploads wait in a spool until they are whole', () => {
   const ALL = ['queued', 'running', 'done', 'cancelled', 'failed'] as const;
   /** Every job in the store, read through a second connection to the same file. */
   async function storedJobs(): Promise<number> {
@@ -226,8 +226,20 @@ describe('JSON lists', () => {
       await store.close();
     }
   }
+  /** The ids of the jobs still queued or running. */
+  async function unfinishedJobs(): Promise<string[]> {
+    const store = openSqliteJobStore(join(directory, 'jobs.db'));
+    try {
+      return (await store.listJobs(['queued', 'running'])).map((job) => job.id);
+    } finally {
+      await store.close();
+    }
+  }
   /** The spool files in the store's directory: none once an upload is answered. */
   const spools = () => readdirSync(directory).filter((name) => name.startsWith('.rcpt-upload-'));
+  /** The bytes of every file in the store's directory (the database, its WAL), by name. */
+  const storeBytes = () =>
+    Object.fromEntries(readdirSync(directory).map((name) => [name, statSync(join(directory, name)).size]));
 
   it('refuses a malformed, mistyped or oversized list with its reason (400 or 413) and stores nothing', async () => {
     const before = await storedJobs();
@@ -251,6 +263,54 @@ describe('JSON lists', () => {
       assert.match(answer.message, message, body.slice(0, 60));
     }
     assert.equal(await storedJobs(), before, 'a refused list left a job');
+    assert.deepEqual(spools(), []);
+  });
+
+  it('refuses an over-count, oversized or unreadable CSV or text upload without writing a byte to the store', async () => {
+    // The runs of the tests before end first, so that nothing else writes meanwhile.
+    for (const id of await unfinishedJobs()) await waitFor(id, ['done', 'cancelled', 'failed']);
+    const before = { jobs: await storedJobs(), bytes: storeBytes() };
+    const addresses = Array.from({ length: 21 }, (_, i) => `u${i}@acme.test`);
+    const streamed = (text: string) =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          const bytes = new TextEncoder().encode(text);
+          for (let at = 0; at < bytes.length; at += 500) controller.enqueue(bytes.subarray(at, at + 500));
+          controller.close();
+        },
+      });
+    for (const [type, body, status, message] of [
+      ['text/plain', addresses.join('\n'), 413, /^At most 20 addresses per job$/],
+      [
+        'text/csv',
+        `email,name\n${addresses.map((a) => `${a},x`).join('\n')}\n`,
+        413,
+        /^At most 20 addresses per job$/,
+      ],
+      ['text/plain', streamed(`${'x'.repeat(400)}@acme.test\n`.repeat(15)), 413, /larger than 4096 bytes/],
+      [
+        'text/csv',
+        streamed(`email\n${`${'x'.repeat(400)}@acme.test\n`.repeat(15)}`),
+        413,
+        /larger than 4096 bytes/,
+      ],
+      ['text/csv', 'name,team\nAlice,red\n', 400, /no address column in the header \(name, team\)/],
+      ['text/csv', 'email\n\n', 400, /^the upload has no rows with an address$/],
+      ['text/plain', 'alice@acme.test\n\u0000\u0001', 400, /^not a text file \(a NUL byte at byte 17\)/],
+    ] as const) {
+      const response = await app.request('/v1/jobs', {
+        method: 'POST',
+        headers: { ...bearer(KEY_A), 'content-type': type },
+        body,
+        ...(typeof body === 'string' ? {} : { duplex: 'half' }),
+      });
+      const answer = (await response.json()) as { error: string; message: string };
+      const label = `${type} ${typeof body === 'string' ? body.slice(0, 40) : 'streamed'}`;
+      assert.equal(response.status, status, `${label}: ${answer.message}`);
+      assert.match(answer.message, message, label);
+    }
+    assert.deepEqual(storeBytes(), before.bytes, 'a refused upload wrote to the store');
+    assert.equal(await storedJobs(), before.jobs, 'a refused upload left a job');
     assert.deepEqual(spools(), []);
   });
 

@@ -4,7 +4,9 @@
  * names, types, enums, nullability; validated with ajv, independently of the server's own zod schema),
  * for every behaviour of the demo world; then the per-request settings, their validation and locks.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -14,7 +16,7 @@ import { startPersona } from '../../../src/demo/smtp-persona.js';
 import { openSqliteJobStore } from '../../../src/jobs/index.js';
 import { createApp, type App } from '../../../src/server/app.js';
 import { createJobsBackend, type ClosableJobsBackend } from '../../../src/server/jobs-backend.js';
-import { JSON_TYPE, KEY_A, KEY_B, capturedLogger, startWorld, type World } from './helpers.js';
+import { JSON_TYPE, KEY_A, KEY_B, bearer, capturedLogger, startWorld, type World } from './helpers.js';
 
 const outputSchema = JSON.parse(
   readFileSync(new URL('../../fixtures/reacher/check-email-output.schema.json', import.meta.url), 'utf8'),
@@ -517,5 +519,118 @@ describe("Reacher's bulk routes on rcpt's job engine", () => {
     );
     assert.equal(response.status, 400);
     assert.match(response.body.error as string, /set RCPT_WEBHOOK_SECRET/);
+  });
+});
+
+describe("Reacher's bulk body, read as it streams into a spool", () => {
+  let directory: string;
+  let jobs: ClosableJobsBackend;
+  let small: App;
+  before(() => {
+    directory = mkdtempSync(join(tmpdir(), 'rcpt-reacher-bulk-'));
+    const verifier = world.verifier();
+    jobs = createJobsBackend({
+      store: openSqliteJobStore(join(directory, 'jobs.db')),
+      verifier,
+      logger: capturedLogger().logger,
+    });
+    small = createApp({
+      verifier,
+      jobs,
+      apiKeys: [KEY_A],
+      rateLimit: null,
+      smtp,
+      limits: { maxUploadBytes: 4_096, maxJobAddresses: 20 },
+      uploadSpoolDirectory: directory,
+    });
+  });
+  after(async () => {
+    await jobs.close();
+    rmSync(directory, { recursive: true, force: true });
+  });
+  /** The bytes of every file in the store's directory (the database, its WAL; a spool would show), by name. */
+  const storeBytes = () =>
+    Object.fromEntries(readdirSync(directory).map((name) => [name, statSync(join(directory, name)).size]));
+  /** `text` sent in chunks of 500 bytes, without a length: counted as it arrives. */
+  const streamed = (text: string) =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        const bytes = new TextEncoder().encode(text);
+        for (let at = 0; at < bytes.length; at += 500) controller.enqueue(bytes.subarray(at, at + 500));
+        controller.close();
+      },
+    });
+
+  it("refuses an oversized or malformed body with Reacher's error body and writes nothing; a normal one becomes a job", async () => {
+    const before = storeBytes();
+    const input = (n: number, local = (i: number) => `u${i}`) =>
+      Array.from({ length: n }, (_, i) => JSON.stringify(`${local(i)}@acme.test`)).join(',');
+    for (const [body, status, message, type] of [
+      [`{"input": [${input(21)}]}`, 413, /^At most 20 addresses per job$/],
+      [
+        streamed(`{"input": [${input(15, () => 'x'.repeat(400))}]}`),
+        413,
+        /^The body is larger than 4096 bytes$/,
+      ],
+      ['{"input": ["alice@acme.test"', 400, /^Malformed JSON: the body ends before its object does$/],
+      ['{"input": ["alice@acme.test",]}', 400, /^Malformed JSON: /],
+      ['{"input": ["alice@acme.test"]} {}', 400, /^Malformed JSON: /],
+      ['["alice@acme.test"]', 400, /must be a JSON object \{"input": \["…", …\]\}, not an array$/],
+      ['{"input": ["alice@acme.test", 7]}', 400, /^"input"\[1\] is a number, not a string$/],
+      ['{"input": ["alice@acme.test"], "webhook": 7}', 400, /^The request does not match the schema/],
+      [
+        '{"input": ["alice@acme.test"], "smtp_port": 2525}',
+        400,
+        /^smtp_port: bulk jobs run with this server's own/,
+      ],
+      ['', 400, /^The body is empty$/],
+      ['alice@acme.test', 415, /^Unsupported Media Type: send application\/json$/, 'text/plain'],
+    ] as const) {
+      const response = await small.request('/v1/bulk', {
+        method: 'POST',
+        headers: { ...bearer(KEY_A), 'content-type': type ?? 'application/json' },
+        body,
+        ...(typeof body === 'string' ? {} : { duplex: 'half' }),
+      });
+      const label = typeof body === 'string' ? body.slice(0, 50) : 'streamed';
+      const answer = (await response.json()) as Record<string, unknown>;
+      assert.equal(response.status, status, `${label}: ${JSON.stringify(answer)}`);
+      // Reacher's error body, with rcpt's code.
+      assert.deepEqual(Object.keys(answer), ['error', 'code'], label);
+      assert.match(answer.error as string, message, label);
+    }
+    assert.deepEqual(storeBytes(), before, 'a refused body wrote to the store (or left a spool)');
+
+    const created = await small.request('/v1/bulk', {
+      method: 'POST',
+      headers: { ...bearer(KEY_A), ...JSON_TYPE },
+      body: streamed(JSON.stringify({ input: [' alice@acme.test', 'nobody@acme.test', 'alice@acme.test'] })),
+      duplex: 'half',
+    });
+    assert.equal(created.status, 200, await created.clone().text());
+    const jobId = ((await created.json()) as { job_id: number }).job_id;
+    for (;;) {
+      const progress = await small.request(`/v1/bulk/${jobId}`, { headers: bearer(KEY_A) });
+      const body = (await progress.json()) as Record<string, unknown>;
+      if (body.job_status === 'Completed') {
+        assert.equal(body.total_records, 2, 'distinct addresses');
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const results = await small.request(`/v1/bulk/${jobId}/results`, { headers: bearer(KEY_A) });
+    const rows = ((await results.json()) as { results: { input: string; is_reachable: string }[] }).results;
+    assert.deepEqual(
+      rows.map((row) => [row.input, row.is_reachable]),
+      [
+        ['alice@acme.test', 'safe'],
+        ['nobody@acme.test', 'invalid'],
+        ['alice@acme.test', 'safe'],
+      ],
+    );
+    assert.deepEqual(
+      readdirSync(directory).filter((name) => name.startsWith('.rcpt-upload-')),
+      [],
+    );
   });
 });

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { createVerifier } from '../../../src/index.js';
 import { openSqliteJobStore } from '../../../src/jobs/index.js';
 import { serverSmtpSettings } from '../../../src/server/app.js';
+import { listInput } from '../../../src/server/job-upload.js';
 import { createJobsBackend } from '../../../src/server/jobs-backend.js';
 import { createWebhookSource } from '../../../src/server/webhook-source.js';
 import { capturedLogger } from './helpers.js';
@@ -45,11 +46,10 @@ describe("a job's end webhook", () => {
         result: null,
         end: { url: 'http://127.0.0.1:9/hook', headers: {}, extra: null },
       };
-      const created = await jobs.create(
-        'local',
-        { kind: 'list', emails: ['alice@example.test'] },
-        { maxAddresses: 10, extra: { webhook } },
-      );
+      const created = await jobs.create('local', listInput(['alice@example.test']), {
+        maxAddresses: 10,
+        extra: { webhook },
+      });
       assert.deepEqual(dispatched, [created.id]);
       // A progress request reads (and caches) the job while it is still queued.
       assert.equal((await jobs.get(created.id))?.status, 'queued');

@@ -17,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { openSqliteJobStore } from '../../../src/jobs/index.js';
 import { createApp } from '../../../src/server/app.js';
+import { listInput } from '../../../src/server/job-upload.js';
 import { createJobsBackend } from '../../../src/server/jobs-backend.js';
 import { startServer, type RunningServer } from '../../../src/server/server.js';
 import { createWebhookSource } from '../../../src/server/webhook-source.js';
@@ -295,14 +296,10 @@ describe('webhooks of Reacher bulk jobs and rcpt jobs', () => {
     // A job whose webhook passed an earlier check (another server's, a name that resolved elsewhere
     // then): the sender checks again on the address it connects to.
     const target = { url: receiver.url.replace('127.0.0.1', 'localhost'), headers: {}, extra: null };
-    const job = await jobs.create(
-      'owner-a',
-      { kind: 'list', emails: ['alice@acme.test'] },
-      {
-        maxAddresses: 10,
-        extra: { webhook: { onResult: true, onEnd: true, api: 'rcpt', result: target, end: target } },
-      },
-    );
+    const job = await jobs.create('owner-a', listInput(['alice@acme.test']), {
+      maxAddresses: 10,
+      extra: { webhook: { onResult: true, onEnd: true, api: 'rcpt', result: target, end: target } },
+    });
     for (;;) {
       if ((await jobs.get(job.id))?.status === 'done') break;
       await sleep(25);
