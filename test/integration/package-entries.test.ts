@@ -9,11 +9,15 @@
  * it sees every ESM load and the CommonJS files an `import` reaches), the CommonJS ones from
  * `require.cache` (what those require in turn), and native addons from the process report's shared
  * objects (a `.node` file is mapped into the process only when an addon is loaded).
+ *
+ * The names pinned here are the documented ones: each is named in its entry's row of docs/library.md's
+ * "Entries" table (or matched there by a `PREFIX_*` family), so a name exported without being
+ * documented fails here too.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -255,5 +259,40 @@ describe('package entries (package.json exports)', () => {
     assert.ok(!postgres.packages.includes('hono'));
     const server = await probe('rcpt/server');
     assert.ok(server.packages.includes('hono') && server.packages.includes('@hono/node-server'));
+  });
+});
+
+describe('package entries are documented (docs/library.md, "Entries")', () => {
+  /** Each entry's row of the table: the backticked names of its last cell. */
+  function documentedNames(): Map<string, string[]> {
+    const text = readFileSync(join(root, 'docs/library.md'), 'utf8');
+    const section = text.slice(text.indexOf('\n## Entries\n'), text.indexOf('\n## Errors\n'));
+    const rows = new Map<string, string[]>();
+    for (const line of section.split('\n')) {
+      const cells = line.split('|').map((cell) => cell.trim());
+      const entry = /^`([^`]+)`$/.exec(cells[1] ?? '')?.[1];
+      if (entry === undefined || cells.length < 5) continue;
+      rows.set(
+        entry,
+        [...(cells.at(-2) ?? '').matchAll(/`([^`]+)`/g)].map((match) => match[1] ?? ''),
+      );
+    }
+    return rows;
+  }
+
+  const documented = documentedNames();
+  for (const [entry, names] of Object.entries(ENTRIES)) {
+    it(`every runtime name of '${entry}' is named in its row`, () => {
+      const row = documented.get(entry) ?? [];
+      const families = row.filter((name) => name.endsWith('*')).map((name) => name.slice(0, -1));
+      const missing = names.filter(
+        (name) => !row.includes(name) && !families.some((prefix) => name.startsWith(prefix)),
+      );
+      assert.deepEqual(missing, [], `docs/library.md's row for ${entry} does not name them`);
+    });
+  }
+
+  it('has a row for each entry and no other', () => {
+    assert.deepEqual([...documented.keys()].sort(), Object.keys(ENTRIES).sort());
   });
 });
