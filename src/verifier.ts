@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { CatchAllReads, catchAllAnswer, decideReason } from './decide/index.js';
+import { CatchAllReads, decideReason } from './decide/index.js';
 import { publishHostRateWait, verifyDoneChannel, warnOnce } from './diagnostics.js';
 import { domainFacts, domainOnlyFacts, type DomainOnlyFacts } from './domain/index.js';
 import { createResolver, type Resolver } from './dns/resolver.js';
@@ -663,7 +663,7 @@ class RcptVerifier implements Verifier {
       }
       attempts += probe.attempts;
       // A 4xx to the random address (greylisting, a 452 recipient limit) says nothing: ask again on retry.
-      if (catchAllAnswer(probe.catchAll, provider) !== null) catchAllRecipient = null;
+      if (this.#catchAllReads.answer(probe.catchAll, provider) !== null) catchAllRecipient = null;
       const concluded = this.#conclude(
         plan,
         conversationOf(probe, plan.recipient, provider, attempts, signal.aborted),
