@@ -3,7 +3,8 @@
  *
  * - `readRcptReply()`: what one RCPT reply means for the address *and* for the host it came from (is it
  *   the address's answer, or a push-back to honour by backing off and asking again). The scheduler calls
- *   it once per reply; the classification it carries goes on to `decideReason()`, not classified again.
+ *   it once per reply; the classification it carries goes on to `decideReason()`, not classified again
+ *   unless another recipient was accepted meanwhile (the domain's random address), evidence it lacked.
  * - `decideReason()`: the address's reason from its reply (or why it has none), the provider, the
  *   domain's catch-all status and its flags.
  * - `catchAllAnswer()`: what the random-address probe proves about the domain.
