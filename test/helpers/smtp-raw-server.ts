@@ -7,6 +7,7 @@
  * (`RawWire` for a connection's timers and waiters, `AcceptedSockets` for a server's sockets).
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { AcceptedSockets } from './accepted-sockets.js';
 import { recordCommand } from './smtp-verb-log.js';
 
 /** The raw connection a script drives. */
@@ -147,48 +148,6 @@ export class RawWire {
     return new Promise((resolve) => {
       this.socket.once('drain', resolve);
       this.#closeWaiters.push(resolve);
-    });
-  }
-}
-
-/**
- * The sockets a raw test server accepted that are still open, for the server's `openSockets()`,
- * `settled()` and `close()`: both raw servers (this file's and the scripted personas') count and close
- * them the same way.
- */
-export class AcceptedSockets {
-  readonly #sockets = new Set<Socket>();
-
-  /** Counts `socket` until it closes, with Nagle's delay off (scripts time their writes). */
-  add(socket: Socket): void {
-    this.#sockets.add(socket);
-    socket.setNoDelay(true);
-    socket.on('close', () => this.#sockets.delete(socket));
-  }
-
-  get size(): number {
-    return this.#sockets.size;
-  }
-
-  /** Resolves once none is open; rejects after `timeoutMs`, the error naming `server` when given. */
-  async settled(timeoutMs = 10_000, server?: string): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    while (this.#sockets.size > 0) {
-      if (Date.now() > until) {
-        const open = `${this.#sockets.size} connection(s) still open`;
-        throw new Error(server === undefined ? open : `${server}: ${open}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  }
-
-  /** Destroys every open socket and stops `server` listening. */
-  close(server: Server): Promise<void> {
-    return new Promise<void>((resolve) => {
-      for (const socket of this.#sockets) socket.destroy();
-      server.close(() => {
-        resolve();
-      });
     });
   }
 }

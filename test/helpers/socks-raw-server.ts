@@ -4,7 +4,9 @@
  * acceptable method, a stall, a server that is no SOCKS server at all. It never connects anywhere; it
  * records what each client asked for (the address type tells whether a name was sent).
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
+
+import { AcceptedSockets } from './accepted-sockets.js';
 
 export type RawSocksBehaviour =
   | { readonly kind: 'reply'; readonly code: number }
@@ -53,12 +55,11 @@ export async function startRawSocksServer(
   behaviour: RawSocksBehaviour,
 ): Promise<RawSocksServer> {
   const requests: RawSocksRequest[] = [];
-  const sockets = new Set<Socket>();
+  const sockets = new AcceptedSockets();
   let connections = 0;
   const server: Server = createServer((socket) => {
     connections += 1;
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
     if (behaviour.kind === 'stall') return;
     if (behaviour.kind === 'not_socks') {
@@ -115,13 +116,6 @@ export async function startRawSocksServer(
       return connections;
     },
     requests,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      });
-    },
+    close: () => sockets.close(server),
   };
 }

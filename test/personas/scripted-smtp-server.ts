@@ -12,7 +12,8 @@
  */
 import { createServer, type Server } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
-import { AcceptedSockets, rawConnection, RawWire, type RawConnection } from '../helpers/smtp-raw-server.js';
+import { AcceptedSockets } from '../helpers/accepted-sockets.js';
+import { rawConnection, RawWire, type RawConnection } from '../helpers/smtp-raw-server.js';
 import { TEST_TLS_CERT, TEST_TLS_KEY } from '../helpers/smtp-test-cert.js';
 
 export type { RawConnection };

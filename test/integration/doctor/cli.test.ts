@@ -19,23 +19,11 @@ after(async () => {
   await world.close();
 });
 
-const worldFlags = () => [
-  '--dns-server',
-  world.dns.address,
-  '--smtp-port',
-  String(world.smtpPort),
-  '--allow-private-targets',
-  '--provider',
-  'open.test',
-  '--blocklist',
-  'bl.test',
-];
-
 describe('rcpt doctor', () => {
   it('prints a checklist and exits 0 when every check passes', async () => {
     const { code, stdout, stderr } = await rcpt([
       'doctor',
-      ...worldFlags(),
+      ...world.cliFlags(),
       '--source-ip',
       GOOD_IP,
       '--helo',
@@ -68,7 +56,7 @@ describe('rcpt doctor', () => {
   it('exits 1 when a check fails, with the advice under the failing line', async () => {
     const { code, stdout, stderr } = await rcpt([
       'doctor',
-      ...worldFlags(),
+      ...world.cliFlags(),
       '--source-ip',
       NO_PTR_IP,
       '--helo',
@@ -86,7 +74,7 @@ describe('rcpt doctor', () => {
   it('exits 0 with warnings only', async () => {
     const { code, stdout } = await rcpt([
       'doctor',
-      ...worldFlags(),
+      ...world.cliFlags(),
       '--source-ip',
       GOOD_IP,
       '--helo',
@@ -98,7 +86,7 @@ describe('rcpt doctor', () => {
   });
 
   it('prints one JSON report with --json, and reads RCPT_* variables', async () => {
-    const { code, stdout } = await rcpt(['doctor', '--json', ...worldFlags()], {
+    const { code, stdout } = await rcpt(['doctor', '--json', ...world.cliFlags()], {
       RCPT_SOURCE_IP: GOOD_IP,
       RCPT_HELO: 'probe.good.test',
       RCPT_MAIL_FROM: 'verify@good.test',
@@ -115,7 +103,7 @@ describe('rcpt doctor', () => {
     const { stdout } = await rcpt([
       'doctor',
       '--verbose',
-      ...worldFlags(),
+      ...world.cliFlags(),
       '--source-ip',
       GOOD_IP,
       '--helo',
@@ -127,7 +115,7 @@ describe('rcpt doctor', () => {
   });
 
   it('exits 64 on a bad option', async () => {
-    const { code, stderr } = await rcpt(['doctor', ...worldFlags(), '--source-ip', 'nope']);
+    const { code, stderr } = await rcpt(['doctor', ...world.cliFlags(), '--source-ip', 'nope']);
     assert.equal(code, 64);
     assert.match(stderr, /sourceIp/);
   });

@@ -11,6 +11,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 
+import { AcceptedSockets } from '../../helpers/accepted-sockets.js';
 import { startDnsServer, type DnsServer, type DnsZones } from '../../../src/demo/dns-server.js';
 import { startPersona, type RunningPersona } from '../../../src/demo/smtp-persona.js';
 import type { DoctorOptions } from '../../../src/index.js';
@@ -110,22 +111,26 @@ export interface DoctorWorld {
   readonly rawConnections: () => number;
   /** Options for a run against this world, all checks expected to pass; override per case. */
   options(overrides?: DoctorOptions): DoctorOptions;
+  /**
+   * The `rcpt doctor` flags that point it at this world: its DNS server and port, loopback targets
+   * allowed, its provider and blocklist. Tests add the identity they probe with.
+   */
+  cliFlags(): string[];
   close(): Promise<void>;
 }
 
 interface RawListener {
   readonly server: Server;
-  readonly sockets: Set<Socket>;
+  readonly sockets: AcceptedSockets;
   accepted: number;
 }
 
 function listen(host: string, port: number, onSocket: (socket: Socket) => void): Promise<RawListener> {
-  const listener: RawListener = { server: createServer(), sockets: new Set(), accepted: 0 };
+  const listener: RawListener = { server: createServer(), sockets: new AcceptedSockets(), accepted: 0 };
   listener.server.on('connection', (socket) => {
     listener.accepted++;
     listener.sockets.add(socket);
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => listener.sockets.delete(socket));
     onSocket(socket);
   });
   return new Promise((resolve, reject) => {
@@ -137,13 +142,8 @@ function listen(host: string, port: number, onSocket: (socket: Socket) => void):
   });
 }
 
-async function closeListener(listener: RawListener): Promise<void> {
-  for (const socket of listener.sockets) socket.destroy();
-  await new Promise<void>((resolve) =>
-    listener.server.close(() => {
-      resolve();
-    }),
-  );
+function closeListener(listener: RawListener): Promise<void> {
+  return listener.sockets.close(listener.server);
 }
 
 /** Starts the world; close it in `after()`. */
@@ -185,6 +185,17 @@ export async function startDoctorWorld(): Promise<DoctorWorld> {
         greetingTimeoutMs: 1_000,
         ...overrides,
       }),
+      cliFlags: () => [
+        '--dns-server',
+        dns.address,
+        '--smtp-port',
+        String(open.port),
+        '--allow-private-targets',
+        '--provider',
+        'open.test',
+        '--blocklist',
+        'bl.test',
+      ],
       async close() {
         await Promise.all([dns.close(), open.close(), ...raws.map(closeListener)]);
       },

@@ -207,15 +207,7 @@ describe('rcpt doctor --proxy', () => {
   it('on the command line: the proxy line first, and a malformed URL is exit 64', async () => {
     const flags = [
       'doctor',
-      '--dns-server',
-      world.dns.address,
-      '--smtp-port',
-      String(world.smtpPort),
-      '--allow-private-targets',
-      '--provider',
-      'open.test',
-      '--blocklist',
-      'bl.test',
+      ...world.cliFlags(),
       '--source-ip',
       '11.0.25.25',
       '--helo',
