@@ -7,6 +7,7 @@
  */
 import type {
   ProbeSession,
+  SchedulerSettings,
   SessionFactory,
   SessionOpenOptions,
   SessionTransaction,
@@ -63,6 +64,39 @@ export class FakeSmtp {
   }
 
   readonly factory: SessionFactory = (options) => this.#session(options);
+
+  /**
+   * Scheduler settings that open sessions in this world: small backoffs, one session per host, the
+   * random local part `random`, no transcript; `overrides` for what a test is about.
+   */
+  settings(overrides: Partial<SchedulerSettings> = {}): SchedulerSettings {
+    return {
+      window: 1000,
+      hostConcurrency: 1,
+      hostCommandsPerSecond: 0,
+      hostRate: null,
+      hostTries: 4,
+      backoffMs: 1,
+      maxBackoffMs: 4,
+      greylistRetries: 2,
+      maxSessions: 256,
+      timeoutMs: 10_000,
+      randomLocalPart: () => 'random',
+      openSession: this.factory,
+      session: {
+        port: 25,
+        helo: 'probe.test',
+        mailFrom: 'verify@probe.test',
+        localAddress: null,
+        connectTimeoutMs: 1000,
+        greetingTimeoutMs: 1000,
+        commandTimeoutMs: 1000,
+        startTls: false,
+        transcript: false,
+      },
+      ...overrides,
+    };
+  }
 
   #session(options: SessionOpenOptions): ProbeSession {
     const script = this.#scripts.get(options.ip);

@@ -88,35 +88,6 @@ function fakePorts(targets: readonly ProbeTarget[], options: { catchAll?: boolea
   };
 }
 
-function settings(smtp: FakeSmtp, overrides: Partial<SchedulerSettings> = {}): SchedulerSettings {
-  return {
-    window: 1000,
-    hostConcurrency: 1,
-    hostCommandsPerSecond: 0,
-    hostRate: null,
-    hostTries: 4,
-    backoffMs: 1,
-    maxBackoffMs: 4,
-    greylistRetries: 2,
-    maxSessions: 256,
-    timeoutMs: 10_000,
-    randomLocalPart: () => 'random',
-    openSession: smtp.factory,
-    session: {
-      port: 25,
-      helo: 'probe.test',
-      mailFrom: 'verify@probe.test',
-      localAddress: null,
-      connectTimeoutMs: 1000,
-      greetingTimeoutMs: 1000,
-      commandTimeoutMs: 1000,
-      startTls: false,
-      transcript: false,
-    },
-    ...overrides,
-  };
-}
-
 async function run(
   inputs: readonly string[],
   ports: SchedulerPorts<PlannedAddress>,
@@ -124,7 +95,7 @@ async function run(
   overrides: Partial<SchedulerSettings> = {},
 ): Promise<Map<string, VerifyResult>> {
   const results = new Map<string, VerifyResult>();
-  for await (const result of schedule(inputs, ports, settings(smtp, overrides))) {
+  for await (const result of schedule(inputs, ports, smtp.settings(overrides))) {
     assert.equal(results.has(result.input), false, `one result per input (${result.input})`);
     results.set(result.input, result);
   }
@@ -332,7 +303,7 @@ describe('schedule() with a fake session', () => {
         return { ...concluded, waitMs: concluded.waitMs === null ? null : 60_000 };
       },
     };
-    for await (const result of schedule(addresses(3), slow, settings(smtp), controller.signal))
+    for await (const result of schedule(addresses(3), slow, smtp.settings(), controller.signal))
       results.push(result);
     assert.equal(results.length, 3);
     for (const result of results) assert.equal(result.reason, 'timeout');

@@ -38,31 +38,7 @@ class RecordingRun implements SessionOwner {
   closed = 0;
 
   constructor(smtp: FakeSmtp) {
-    this.settings = {
-      window: 1000,
-      hostConcurrency: 1,
-      hostCommandsPerSecond: 0,
-      hostRate: null,
-      hostTries: 4,
-      backoffMs: 1,
-      maxBackoffMs: 4,
-      greylistRetries: 2,
-      maxSessions: 256,
-      timeoutMs: 10_000,
-      randomLocalPart: () => 'random',
-      openSession: smtp.factory,
-      session: {
-        port: 25,
-        helo: 'probe.test',
-        mailFrom: 'verify@probe.test',
-        localAddress: null,
-        connectTimeoutMs: 1000,
-        greetingTimeoutMs: 1000,
-        commandTimeoutMs: 1000,
-        startTls: false,
-        transcript: false,
-      },
-    };
+    this.settings = smtp.settings();
   }
 
   isStopped(): boolean {
