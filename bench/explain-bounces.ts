@@ -92,10 +92,6 @@ export const MISS_NOTES: Readonly<Record<string, { readonly kind: MissKind; read
   'rhost-messagelabs-03.eml': { kind: 'unsourced', note: 'a bare "542 <x> Rejected" says nothing about why' },
   'lhost-outlook-09.eml': { kind: 'unsourced', note: `"domain [x] mismatches client ip": ${UNSOURCED}` },
   'rhost-outlook-09.eml': { kind: 'unsourced', note: `"domain [x] mismatches client ip": ${UNSOURCED}` },
-  'lhost-postfix-41.eml': {
-    kind: 'unsourced',
-    note: `"550 Protocol violation": ${UNSOURCED} (bounce-handler lists file it under blocked content)`,
-  },
   'lhost-postfix-46.eml': {
     kind: 'unsourced',
     note: 'KDDI\'s bare "Recipient address rejected." names no reason; no KDDI page says it means an unknown user',
@@ -103,10 +99,6 @@ export const MISS_NOTES: Readonly<Record<string, { readonly kind: MissKind; read
   'lhost-sendmail-13.eml': {
     kind: 'label',
     note: 'maildrop wrote "maildir over quota." above Sendmail\'s "Insufficient permission" (exit 77, EX_NOPERM, which the maildrop version of deliverquota uses over quota: deliverquota(8)); rcpt reads a full mailbox, the label a system error',
-  },
-  'lhost-v5sendmail-05.eml': {
-    kind: 'unsourced',
-    note: `"Your E-Mail is redundant. You cannot send E-Mail to yourself": ${UNSOURCED}`,
   },
   'lhost-yahoo-14.eml': { kind: 'unsourced', note: `"INVALID IP FOR SENDING MAIL OF DOMAIN": ${UNSOURCED}` },
   'rfc3464-35.eml': { kind: 'unsourced', note: `"is not a registered gateway user": ${UNSOURCED}` },

@@ -1538,6 +1538,18 @@ export const REPLY_RULES = [
     source: 'RFC 3463 §3.5 (X.4.x network and routing status)',
     url: 'https://www.rfc-editor.org/rfc/rfc3463#section-3.5',
   },
+  // RFC 5321 §4.3.2 lists 550 in the data phase as a "rejection for policy reasons"; by DATA every
+  // recipient has been accepted, so a 550 whose words name no mailbox refuses the transaction (its
+  // sender, its client or its message) on policy, not an address.
+  {
+    id: 'data-policy-refused',
+    codes: [550],
+    stages: ['data'],
+    reason: 'sender_blocked',
+    category: 'sender_policy',
+    source: 'RFC 5321 §4.3.2 (DATA: 450, 550 rejections for policy reasons)',
+    url: 'https://www.rfc-editor.org/rfc/rfc5321#section-4.3.2',
+  },
   // A bare 550/553/554 with text that names neither the mailbox nor the sender: not guessed.
   {
     id: 'permanent-other',

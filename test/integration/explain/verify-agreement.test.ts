@@ -205,8 +205,9 @@ describe('verify() and explainReply() agree on every rule of the reply table', (
       'positive-outside-rcpt',
       'starttls-refused',
       'outside-transaction',
-      // A reply to DATA only: verify never sends DATA.
+      // Replies to DATA only: verify never sends DATA.
       'data-line-too-long',
+      'data-policy-refused',
     ]);
   });
 
