@@ -8,6 +8,12 @@
 import { startSimMta, type SimMta } from '../../bench/sim-mta.js';
 import { startDnsServer, type DnsServer, type DnsZones } from '../../src/demo/dns-server.js';
 
+/**
+ * How long a test waits, after a run, for the host to see every connection close (the last session's
+ * QUIT may still be on its way) before it fails: polled (`SimMta.settled()`), so it costs what it takes.
+ */
+export const QUIT_WAIT_MS = 10_000;
+
 /** Whether a mailbox of a `halfKnown()` list exists: its local part ends in `.ok`. */
 export const isKnown = (address: string): boolean => address.includes('.ok@');
 

@@ -17,7 +17,7 @@ import Database from 'better-sqlite3';
 import type { SimMta } from '../../bench/sim-mta.js';
 import type { DnsServer } from '../../src/demo/dns-server.js';
 import type { HostLimitsRecord } from '../../src/index.js';
-import { halfKnown, isKnown, startHiddenBudgetHost } from '../helpers/hidden-budget.js';
+import { halfKnown, isKnown, QUIT_WAIT_MS, startHiddenBudgetHost } from '../helpers/hidden-budget.js';
 import { runCli } from '../helpers/run-cli.js';
 import { loopbackFlags } from '../helpers/world-options.js';
 
@@ -75,8 +75,8 @@ async function counted<T>(run: () => Promise<T>) {
   const before = { ...hidden.stats };
   const firstSession = hidden.sessions.length;
   const value = await run();
-  // The last session's QUIT may still be on its way.
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // The last session's QUIT may still be on its way: counted once the host saw every connection close.
+  await hidden.settled(QUIT_WAIT_MS);
   const perSession = hidden.sessions
     .slice(firstSession)
     .map((session) => session.commands.filter((line) => /^RCPT TO:<\d+\.no@/i.test(line)).length);

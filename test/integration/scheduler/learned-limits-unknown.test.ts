@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import type { SimMta } from '../../../bench/sim-mta.js';
 import type { DnsServer } from '../../../src/demo/dns-server.js';
 import { createVerifier } from '../../../src/index.js';
-import { startHiddenBudgetHost } from '../../helpers/hidden-budget.js';
+import { QUIT_WAIT_MS, startHiddenBudgetHost } from '../../helpers/hidden-budget.js';
 
 const HOST = '127.0.5.40';
 /** The 13th command after 12 refusals is the first one delayed. */
@@ -53,7 +53,8 @@ describe('learning an unannounced error budget on a list of unknown addresses', 
     } finally {
       await verifier.close();
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The last session's QUIT may still be on its way: counted once the host saw every connection close.
+    await hidden.settled(QUIT_WAIT_MS);
     assert.deepEqual([...reasons], [['mailbox_not_found', 600]]);
     assert.equal(hidden.stats.sleptReplies, 1, `${hidden.stats.sleptReplies} delayed replies`);
     assert.equal(hidden.stats.hardLimitHits, 0);

@@ -18,7 +18,7 @@ import type { SimMta } from '../../../bench/sim-mta.js';
 import type { DnsServer } from '../../../src/demo/dns-server.js';
 import type { HostLimitsRecord } from '../../../src/index.js';
 import { startServer, type RunningServer } from '../../../src/server/server.js';
-import { halfKnown, isKnown, startHiddenBudgetHost } from '../../helpers/hidden-budget.js';
+import { halfKnown, isKnown, QUIT_WAIT_MS, startHiddenBudgetHost } from '../../helpers/hidden-budget.js';
 import { JSON_TYPE, KEY_A, capturedLogger } from './helpers.js';
 
 const HOST = '127.0.6.3';
@@ -80,7 +80,8 @@ async function runJob(server: RunningServer, emails: readonly string[]) {
     const response = await fetch(`${server.url}/v1/jobs/${id}`, { headers: { authorization: KEY_A } });
     const view = (await response.json()) as { status: string; counts: Record<string, number> };
     if (view.status === 'done') {
-      await sleep(200); // the last session's QUIT may still be on its way
+      // The last session's QUIT may still be on its way: counted once the host saw every connection close.
+      await hidden.settled(QUIT_WAIT_MS);
       const perSession = hidden.sessions
         .slice(firstSession)
         .map((session) => session.commands.filter((line) => /^RCPT TO:<\w+\.no@/i.test(line)).length);
