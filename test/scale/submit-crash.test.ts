@@ -8,11 +8,13 @@
  * ingest, then as `rcpt serve` and `rcpt bulk --resume` still do): it is planned once, every address
  * asked once; without the worker's check it was planned three times.
  *
- * The hold, the same for both processes: the upload is streamed, and before its last line arrives a
- * SHARE lock on `jobs` stops the statement that marks the job ingested. An ACCESS EXCLUSIVE lock then
- * queues behind that statement; once the SHARE lock is let go, the statement (and its transaction)
- * goes first, and the process's next read of the job waits behind the exclusive lock: stored, not yet
- * submitted by a later call.
+ * The hold, the same for both processes (`rcpt serve` stores an upload only once it has arrived whole,
+ * so the hold cannot wait on the body): a SHARE lock on `items` stops the storing at its first rows,
+ * once the job and its layout are stored; a SHARE lock on `jobs` is then taken and the one on `items`
+ * let go, so the rows go in and the statement that marks the job ingested waits. An ACCESS EXCLUSIVE
+ * lock then queues behind that statement; once the SHARE lock is let go, the statement (and its
+ * transaction) goes first, and the process's next read of the job waits behind the exclusive lock:
+ * stored, not yet submitted by a later call.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -43,11 +45,10 @@ const LEASE_MS = 1_000;
 const FINISH_WITHIN_MS = 15_000;
 const SIZE = 60;
 
-/** How a test feeds the process that stores the job: all but the last line, then the rest. */
+/** How a test feeds the process that stores the job: the whole list. */
 interface Storer {
   readonly process: RcptProcess;
-  writeHead(): void;
-  writeTail(): void;
+  send(): void;
 }
 
 describe('a job stored but not yet submitted when its storer is killed', { skip: SKIP_NO_PG }, () => {
@@ -134,23 +135,31 @@ describe('a job stored but not yet submitted when its storer is killed', { skip:
    * already at the server would still run once the lock is gone, as if the kill came a moment later.
    */
   async function killAfterIngest(schema: string, start: () => Storer): Promise<string> {
+    const rowsHeld = await connect();
     const share = await connect();
     const exclusive = await connect();
     const storer = start();
     processes.push(storer.process);
-    storer.writeHead();
-    let jobId = '';
-    await until('the job and its layout to be stored', async () => {
-      const rows = await query<{ id: string }>(
-        url,
-        `SELECT id FROM ${schema}.jobs WHERE layout IS NOT NULL`,
-      ).catch(() => []);
-      jobId = rows[0]?.id ?? '';
-      return jobId !== '';
+    // The process creates its tables as it starts.
+    await until("the store's tables", async () => {
+      const [row] = await query<{ items: string | null }>(url, `SELECT to_regclass($1)::text AS items`, [
+        `${schema}.items`,
+      ]);
+      return row?.items != null;
     });
+    await rowsHeld.query('BEGIN');
+    await rowsHeld.query(`LOCK TABLE ${schema}.items IN SHARE MODE`);
+    storer.send();
+    await blockedAt(/INSERT INTO \w+\.items/);
+    const [stored] = await query<{ id: string }>(
+      url,
+      `SELECT id FROM ${schema}.jobs WHERE layout IS NOT NULL`,
+    );
+    const jobId = stored?.id ?? '';
+    assert.notEqual(jobId, '', 'the job and its layout are stored before its rows');
     await share.query('BEGIN');
     await share.query(`LOCK TABLE ${schema}.jobs IN SHARE MODE`);
-    storer.writeTail();
+    await rowsHeld.query('ROLLBACK');
     await blockedAt(/UPDATE \w+\.jobs SET ingested = true/);
 
     await exclusive.query('BEGIN');
@@ -241,11 +250,7 @@ describe('a job stored but not yet submitted when its storer is killed', { skip:
       });
       // The server dies before it answers.
       upload.on('error', () => undefined);
-      return {
-        process: server,
-        writeHead: () => upload.write(`${list.slice(0, -1).join('\n')}\n`),
-        writeTail: () => upload.end(`${list.at(-1) ?? ''}\n`),
-      };
+      return { process: server, send: () => upload.end(`${list.join('\n')}\n`) };
     });
     worker(schema, 1);
     await verifiedOnce(schema, jobId, rcptsBefore);
@@ -261,11 +266,7 @@ describe('a job stored but not yet submitted when its storer is killed', { skip:
         { stdin: true },
       );
       bulk.child.stdin?.on('error', () => undefined);
-      return {
-        process: bulk,
-        writeHead: () => bulk.child.stdin?.write(`${list.slice(0, -1).join('\n')}\n`),
-        writeTail: () => bulk.child.stdin?.end(`${list.at(-1) ?? ''}\n`),
-      };
+      return { process: bulk, send: () => bulk.child.stdin?.end(`${list.join('\n')}\n`) };
     });
     worker(schema, 1);
     await verifiedOnce(schema, jobId, rcptsBefore);
