@@ -39,7 +39,8 @@
  * `--without-rate-host` runs the world without it, as the series before 2026-12-06 23:00 was measured.
  *
  * Usage: node --import tsx bench/bulk.bench.ts [--addresses 10000] [--latency 25] [--cap 2] [--warm 0]
- *   [--world-process] [--proxy] [--without-rate-host]
+ *   [--world-process] [--proxy] [--without-rate-host] [--slow-start 0]
+ * `--slow-start N` runs rcpt with verifyMany()'s `slowStart` (docs/bulk.md, "Replies per second").
  * Exit status 1 when a target is missed or a verdict differs.
  */
 import { availableParallelism, loadavg } from 'node:os';
@@ -62,6 +63,8 @@ const { values } = parseArgs({
     /** Only rcpt's run (for profiling): no baseline, no ratios, no verdict comparison. */
     'rcpt-only': { type: 'boolean', default: false },
     'without-rate-host': { type: 'boolean', default: false },
+    /** verifyMany()'s `slowStart`: replies a second allowed at first where a host's rate is unknown. */
+    'slow-start': { type: 'string', default: '0' },
     /** Print when each host's last rcpt result arrived, and results per second. */
     timeline: { type: 'boolean', default: false },
     /** The world in a child process instead of a worker thread: its CPU time is then none of rcpt's. */
@@ -73,6 +76,7 @@ const { values } = parseArgs({
 const COUNT = Number(values.addresses);
 const LATENCY = Number(values.latency);
 const CAP = Number(values.cap);
+const SLOW_START = Number(values['slow-start']);
 
 interface Counted {
   connections: number;
@@ -136,7 +140,7 @@ async function runRcpt(world: ThreadWorld, options: VerifyOptions): Promise<Map<
   try {
     for await (const result of verifier.verifyMany(
       world.addresses.map((a) => a.address),
-      { hostConcurrency: CAP },
+      { hostConcurrency: CAP, slowStart: SLOW_START },
     )) {
       results.set(result.input, result);
       const at = performance.now() - started;

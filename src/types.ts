@@ -478,6 +478,11 @@ export interface HostLimitsRecord {
    * (or absent, in records stored before it was learned) when the host never slowed down.
    */
   readonly repliesPerSecond?: number | null;
+  /**
+   * The most replies the host answered on time within one second (the slow start's proof at a host
+   * whose rate is unknown); absent while none is proven.
+   */
+  readonly provenRepliesPerSecond?: number;
 }
 
 /**

@@ -109,6 +109,12 @@ export interface VerifyManyOptions {
   /** Commands per second sent to one MX host address, over all its sessions. Default 0: no pace. */
   readonly hostCommandsPerSecond?: number;
   /**
+   * Replies a second allowed at first at an MX host address whose rate is not known, growing to
+   * twice what it answered on time in a second, until it slows down or proves 1,600 (docs/bulk.md,
+   * "Replies per second"). Default 0: no slow start.
+   */
+  readonly slowStart?: number;
+  /**
    * Sessions an address may take part in without getting its own RCPT reply (disconnects, 421,
    * rate limits, hosts that cannot be reached) before it ends as `unknown`. Default 4.
    */
@@ -141,6 +147,7 @@ const VERIFY_MANY_OPTION_KEY_SET = {
   concurrency: true,
   hostConcurrency: true,
   hostCommandsPerSecond: true,
+  slowStart: true,
   hostTries: true,
   backoffMs: true,
   maxBackoffMs: true,
@@ -788,6 +795,7 @@ class RcptVerifier implements Verifier {
       window: count('concurrency', DEFAULT_VERIFY_MANY_CONCURRENCY),
       hostConcurrency: count('hostConcurrency', DEFAULT_HOST_CONCURRENCY),
       hostCommandsPerSecond: count('hostCommandsPerSecond', 0, 0),
+      slowStart: count('slowStart', 0, 0),
       hostRate: this.#config.hostRate,
       hostTries: count('hostTries', DEFAULT_HOST_TRIES),
       backoffMs: count('backoffMs', DEFAULT_BACKOFF_MS),

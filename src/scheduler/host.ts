@@ -9,9 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProviderRule } from '../providers/index.js';
 import type { Connector } from '../types.js';
 import type { Job } from './job.js';
-import { LearnedLimits, PER_REPLY_MS, RATE_SIGN_FLOOR, RATE_SLOW_MS } from './learned-limits.js';
+import { LearnedLimits } from './learned-limits.js';
 import { DEFAULT_RECIPIENT_LIMIT, backoffDelayMs, batchSize } from './politeness.js';
 import { RefusalOdds } from './refusal-odds.js';
+import { ReplyRate } from './reply-rate.js';
 
 /**
  * How long an idle session waits for more work before QUIT: long enough to pick up the addresses DNS
@@ -44,6 +45,8 @@ export interface HostLimits {
   readonly maxBackoffMs: number;
   /** Commands per second over all the host's sessions; `0` for no pace. */
   readonly hostCommandsPerSecond: number;
+  /** Replies a second a slow start begins at where the host's rate is unknown; `0` for none. */
+  readonly slowStart?: number;
 }
 
 export class Host {
@@ -87,12 +90,8 @@ export class Host {
    */
   answersAfterRefusal = false;
   #nextSendAt = 0;
-  /** The host's quickest transaction so far (ms): its round trip, against which slowness shows. */
-  #fastestMs = Infinity;
-  /** Transactions answered in the last second: when, how many replies, and whether late. */
-  readonly #lastSecond: { readonly at: number; readonly replies: number; readonly late: boolean }[] = [];
-  /** When the ceiling on replies a second last fell (`performance.now()`). */
-  #rateFellAt = -Infinity;
+  /** The replies a second asked of the host: its slow start, its ceiling, what its timing says. */
+  readonly #rate: ReplyRate;
 
   constructor(
     ip: string,
@@ -106,6 +105,7 @@ export class Host {
     this.via = via;
     this.#limits = limits;
     this.learned = learned;
+    this.#rate = new ReplyRate(learned, limits.slowStart ?? 0);
     this.#cap = limits.hostConcurrency;
   }
 
@@ -376,11 +376,10 @@ export class Host {
    * domain's own refusals counted (`RefusalOdds`).
    */
   batchSize(errors: number, reserve = 0, session: number | null = null): number {
-    // Under a ceiling on replies a second, a batch is at most a quarter second of it: a burst of a
-    // whole pipelined batch must not cross the host's rate by itself.
-    const rate = this.learned.repliesPerSecond;
+    // Within the replies a second allowed (`ReplyRate.batchCap`): a burst of a whole pipelined batch
+    // must not cross the host's rate by itself.
     const limit = this.learned.recipientLimit ?? DEFAULT_RECIPIENT_LIMIT;
-    const recipientLimit = rate === null ? limit : Math.min(limit, Math.max(1, Math.floor(rate / 4)));
+    const recipientLimit = Math.min(limit, this.#rate.batchCap(Math.max(1, this.active)));
     const budgetLeft = this.#budget(session) - errors - reserve;
     const size = batchSize({
       recipientLimit,
@@ -423,46 +422,34 @@ export class Host {
   }
 
   /**
-   * A transaction of `replies` replies sent at `sentAt` was answered at `now`, held back by our own
-   * event loop's stalls by `stalledMs` at most (`LoopStallWatch.stalledSince`); `clean` when its
-   * session had drawn no refusal by its end (no error limit can have delayed it). Returns false when a clean one was late: the host held it back
-   * under our rate, and the session should end (replies stay in order: a connection's backlog of
-   * delayed replies would delay its next transactions too). The first such one sent since the
-   * ceiling last fell, while we pushed many replies a second, lowers the ceiling.
+   * A transaction's timing, for the replies a second asked of the host (`ReplyRate.answered`):
+   * false when the session should end.
    */
-  answered(replies: number, sentAt: number, stalledMs: number, now: number, clean: boolean): boolean {
-    const ms = now - sentAt;
-    const usual = this.#fastestMs;
-    this.#fastestMs = Math.min(this.#fastestMs, ms);
-    const window = this.#lastSecond;
-    while (window.length > 0 && (window[0]?.at ?? now) <= now - 1_000) window.shift();
-    const late = ms - stalledMs - usual - PER_REPLY_MS * replies >= RATE_SLOW_MS;
-    window.push({ at: now, replies, late });
-    if (!late) {
-      this.learned.repliedOnTime(now);
-      return true;
-    }
-    // With refusals in the session, an error limit's delay may explain it: the error budget's rules judge it.
-    if (!clean) return true;
-    let pushed = 0;
-    let onTime = 0;
-    for (const entry of window) {
-      pushed += entry.replies;
-      if (!entry.late) onTime += entry.replies;
-    }
-    // Sent before the ceiling last fell, it was sent at the rate that fell already: no new sign.
-    if (sentAt >= this.#rateFellAt && pushed >= RATE_SIGN_FLOOR) {
-      this.learned.slowedAtRate(pushed, onTime, now);
-      this.#rateFellAt = now;
-      window.length = 0;
-    }
-    return false;
+  answered(
+    replies: number,
+    sentAt: number,
+    stalledMs: number,
+    now: number,
+    clean: boolean,
+    judged = true,
+  ): boolean {
+    return this.#rate.answered(replies, sentAt, stalledMs, now, clean, judged);
   }
 
-  /** Commands a second the host is sent at most: `hostCommandsPerSecond`, or its learned ceiling. */
+  /** A transaction of `replies` replies goes to the host at `sentAt` (`performance.now()`). */
+  sent(sentAt: number, replies: number): void {
+    this.#rate.sent(sentAt, replies);
+  }
+
+  /** The transaction sent at `sentAt` is over (answered, failed or cut). */
+  settled(sentAt: number): void {
+    this.#rate.settled(sentAt);
+  }
+
+  /** Commands a second the host is sent at most: `hostCommandsPerSecond`, or its slow start's or learned ceiling. */
   get commandRate(): number {
     const set = this.#limits.hostCommandsPerSecond;
-    return Math.min(set > 0 ? set : Infinity, this.learned.repliesPerSecond ?? Infinity);
+    return Math.min(set > 0 ? set : Infinity, this.#rate.ceiling());
   }
 
   /** Waits until `commands` more commands may be sent within `commandRate`. */
@@ -470,7 +457,7 @@ export class Host {
     const rate = this.commandRate;
     if (!Number.isFinite(rate)) return;
     const now = performance.now();
-    const at = Math.max(now, this.#nextSendAt);
+    const at = Math.max(now, this.#nextSendAt, this.#rate.pausedUntil);
     this.#nextSendAt = at + (commands * 1000) / rate;
     if (at > now) await sleep(at - now, undefined, { signal }).catch(() => undefined);
   }

@@ -107,6 +107,11 @@ export class LearnedLimits {
   /** Replies a second allowed at the host (`null`: no ceiling), and how far it may grow back. */
   #replyRate: number | null = null;
   #growthCap: number | null = null;
+  /**
+   * The most replies the host answered on time within one second, before any slowdown: how far the
+   * slow start at a host whose rate is unknown has proven it (`reply-rate.ts`). 0 while unproven.
+   */
+  #provenRate = 0;
   /** `now` of the ceiling's last change (it grows once a second). */
   #rateChangedAt = 0;
   /** The session exploring past the budget now, or `null`: one at a time. */
@@ -169,6 +174,8 @@ export class LearnedLimits {
       // How far the other worker's ceiling could grow is not stored: no further.
       this.#growthCap = Math.min(this.#growthCap ?? Infinity, this.#replyRate);
     }
+    const proven = record.provenRepliesPerSecond;
+    if (typeof proven === 'number' && Number.isFinite(proven) && proven > 0) this.provedRate(proven);
   }
 
   // Error budget ------------------------------------------------------------------------------------
@@ -340,6 +347,22 @@ export class LearnedLimits {
   }
 
   /**
+   * The most replies the host answered on time within one second so far (0: none proven): its slow
+   * start grows from there (`reply-rate.ts`).
+   */
+  get provenRepliesPerSecond(): number {
+    return this.#provenRate;
+  }
+
+  /** The host answered `replies` on time within one second: that many are proven (the larger proof). */
+  provedRate(replies: number): void {
+    const proven = Math.floor(replies);
+    if (proven <= this.#provenRate) return;
+    this.#provenRate = proven;
+    this.#changed = true;
+  }
+
+  /**
    * The host slowed down while we pushed `pushed` replies a second at it, `onTime` of them answered at
    * its usual pace: the ceiling halves, below both that rate and the ceiling so far (AIMD's
    * decrease). It may grow back to four fifths of the replies that came on time, never beyond.
@@ -351,6 +374,20 @@ export class LearnedLimits {
       this.#growthCap ?? Infinity,
       Math.max(ceiling, Math.floor(onTime * RATE_GROWTH_CAP)),
     );
+    this.#rateChangedAt = now;
+    this.#penalties += 1;
+    this.#changed = true;
+  }
+
+  /**
+   * The host slowed down at the end of its slow start, after answering `proven` replies within one
+   * second on time: the ceiling becomes four fifths of that, at least `floor`, and stays there (the
+   * slow start found where the host slows down; growing back would find it again).
+   */
+  slowedAfterProof(proven: number, floor: number, now: number): void {
+    const ceiling = Math.max(floor, MIN_REPLY_RATE, Math.floor(proven * RATE_GROWTH_CAP));
+    this.#replyRate = Math.min(this.#replyRate ?? Infinity, ceiling);
+    this.#growthCap = this.#replyRate;
     this.#rateChangedAt = now;
     this.#penalties += 1;
     this.#changed = true;
@@ -386,7 +423,8 @@ export class LearnedLimits {
       this.#penalties === 0 &&
       this.#replyRate === null &&
       this.#explorer === null &&
-      this.#proven === 0
+      this.#proven === 0 &&
+      this.#provenRate === 0
     );
   }
 
@@ -400,6 +438,7 @@ export class LearnedLimits {
       penalties: this.#penalties,
       // Only when learned: a record of a host that never slowed down is as it was before rates.
       ...(this.#replyRate === null ? {} : { repliesPerSecond: this.#replyRate }),
+      ...(this.#provenRate === 0 ? {} : { provenRepliesPerSecond: this.#provenRate }),
     };
   }
 

@@ -130,6 +130,11 @@ export interface SchedulerSettings {
   /** Commands per second sent to one MX host over all its sessions; `0` for no pace. */
   readonly hostCommandsPerSecond: number;
   /**
+   * Replies a second a slow start allows at an MX host whose rate is unknown, growing on proof
+   * (`reply-rate.ts`); `0` (or absent) for none.
+   */
+  readonly slowStart?: number;
+  /**
    * RCPTs per minute at one MX host address (`hostRate`): `null` leaves the provider defaults, `0` sets
    * no ceiling anywhere (see `rateCeiling`).
    */

@@ -537,6 +537,7 @@ export class SessionRun {
     // A heartbeat tells our own stalls from the server's delays (the error budget, the reply rate).
     const exploring = this.#pastBudget;
     const sentAt = loopStalls.watch();
+    host.sent(sentAt, batch.length + (more ? 0 : this.#transactions > 0 ? 2 : 1));
     // The per-address deadline (docs/library.md): the transaction ends when the address with the least
     // time left runs out of it.
     const deadline = setTimeout(
@@ -559,19 +560,22 @@ export class SessionRun {
       const readAt = performance.now();
       const stalledMs = loopStalls.stalledSince(sentAt, readAt);
       this.#lastTiming = { ms: readAt - sentAt, stalledMs };
-      // A transaction past the error budget is judged by its own rules (`#explore`); a failed (or cut)
-      // one not at all.
-      if (!exploring && outcome.failure === null)
+      // A transaction past the error budget is judged by its own rules (`#explore`), its replies
+      // counted in the rate pushed at the host; a failed (or cut) one not at all.
+      if (outcome.failure === null)
         this.#heldBack = !host.answered(
-          outcome.recipients.length + (more ? 0 : 1),
+          // RCPTs, and RSET and MAIL FROM before them: the replies the host gave.
+          outcome.recipients.length + (more ? 0 : this.#transactions > 0 ? 2 : 1),
           sentAt,
           stalledMs,
           readAt,
           this.#errors === 0 && outcome.recipients.every((reply) => reply.code < 400),
+          !exploring,
         );
     } finally {
       clearTimeout(deadline);
       loopStalls.unwatch();
+      host.settled(sentAt);
     }
     // Answered: the server has every RCPT of the batch; they count from now for a window.
     this.#granted?.settle(batch.length);

@@ -83,6 +83,7 @@ describe('docs/library.md options', () => {
       concurrency: DEFAULT_VERIFY_MANY_CONCURRENCY,
       hostConcurrency: DEFAULT_HOST_CONCURRENCY,
       hostCommandsPerSecond: 0,
+      slowStart: 0,
       hostTries: DEFAULT_HOST_TRIES,
       backoffMs: DEFAULT_BACKOFF_MS,
       maxBackoffMs: DEFAULT_MAX_BACKOFF_MS,
