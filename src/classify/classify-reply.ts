@@ -132,6 +132,17 @@ export function classifyReply(reply: SmtpReplyInfo, context: ClassifyContext = {
   };
 }
 
+/**
+ * True when how `reply` is classified may depend on `otherRecipientAccepted`: a rule its stage and code
+ * can meet reads that evidence (the ambiguous "mailbox unavailable" text, RFC 5321 §4.2.2). Otherwise a
+ * classification made without the evidence is the one made with it, and a caller that learns of
+ * another accepted recipient after classifying need not classify again.
+ */
+export function readsOtherRecipients(reply: Pick<SmtpReplyInfo, 'stage' | 'code'>): boolean {
+  if (!isReplyCode(reply.code)) return false;
+  return candidatesFor(reply.stage, reply.code).some((rule) => rule.requires === 'otherRecipientAccepted');
+}
+
 /** True for a reply that accepts the recipient: 250 or 251 to `RCPT TO` (RFC 5321 §4.3.2). */
 export function isAccepted(reply: Pick<SmtpReplyInfo, 'stage' | 'code'>): boolean {
   return reply.stage === 'rcpt' && (reply.code === 250 || reply.code === 251);

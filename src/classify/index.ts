@@ -11,7 +11,14 @@ export {
   type ReplyRule,
   type ReplySide,
 } from './classification.js';
-export { classifyReply, isAccepted, isGreylisting, isTransient, shouldBackOff } from './classify-reply.js';
+export {
+  classifyReply,
+  isAccepted,
+  isGreylisting,
+  isTransient,
+  readsOtherRecipients,
+  shouldBackOff,
+} from './classify-reply.js';
 export { effectiveEnhancedCode, type EnhancedCode } from './enhanced-code.js';
 export { OUTSIDE_RULES, REPLY_CATEGORIES, REPLY_RULES, type ReplyRuleId } from './reply-rules.js';
 export { parseRetryAfterMs, MAX_RETRY_AFTER_MS } from './retry-after.js';

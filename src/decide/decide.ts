@@ -4,14 +4,15 @@
  * - `readRcptReply()`: what one RCPT reply means for the address *and* for the host it came from (is it
  *   the address's answer, or a push-back to honour by backing off and asking again). The scheduler calls
  *   it once per reply; the classification it carries goes on to `decideReason()`, not classified again
- *   unless another recipient was accepted meanwhile (the domain's random address), evidence it lacked.
+ *   unless another recipient was accepted meanwhile (the domain's random address), evidence it lacked,
+ *   and the reply is one that evidence can change (`readsOtherRecipients()`).
  * - `decideReason()`: the address's reason from its reply (or why it has none), the provider, the
  *   domain's catch-all status and its flags.
  * - `catchAllAnswer()`: what the random-address probe proves about the domain.
  *
  * Pure: built on `classifyReply()` and its rule table (classify/reply-rules.ts), nothing else.
  */
-import { classifyReply, type Classification } from '../classify/index.js';
+import { classifyReply, readsOtherRecipients, type Classification } from '../classify/index.js';
 import type { ProviderRule } from '../providers/index.js';
 import { isPermanentNegativeReply, isPositiveReply } from '../smtp/reply-parser.js';
 import type { Flags, ProbeFailure, Reason, SmtpReplyInfo } from '../types.js';
@@ -149,7 +150,10 @@ export class CatchAllReads {
 export interface AddressEvidence {
   /** Its RCPT reply, `null` when it got none. */
   readonly reply: SmtpReplyInfo | null;
-  /** `reply` classified with `provider`, when the caller has done it already (the scheduler has). */
+  /**
+   * `reply` classified with `provider` and without `otherRecipientAccepted`, when the caller has done
+   * it already (the scheduler has).
+   */
   readonly classification?: Classification | null;
   /** Why there is no reply (`null` with a reply). */
   readonly failure: ProbeFailure | null;
@@ -198,8 +202,10 @@ export function decideReason(evidence: AddressEvidence): ReasonDecision {
     if (evidence.timedOut) return { reason: 'timeout', retryAfterMs: null };
     return { reason: FAILURE_REASONS[failure.kind], retryAfterMs: null };
   }
+  // The caller's classification was made without the evidence of another accepted recipient: it
+  // stands unless that evidence can change how this reply reads.
   const classification =
-    evidence.classification != null && !evidence.otherRecipientAccepted
+    evidence.classification != null && !(evidence.otherRecipientAccepted && readsOtherRecipients(reply))
       ? evidence.classification
       : classifyReply(reply, { provider, otherRecipientAccepted: evidence.otherRecipientAccepted });
   if (classification.reason !== 'accepted') {

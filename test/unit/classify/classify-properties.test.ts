@@ -7,6 +7,7 @@ import {
   REPLY_RULES,
   classifyReply,
   effectiveEnhancedCode,
+  readsOtherRecipients,
   type ClassifyContext,
 } from '../../../src/classify/index.js';
 import type { ReplyRule } from '../../../src/classify/classification.js';
@@ -182,6 +183,30 @@ describe('classifyReply (seeded properties)', () => {
       ),
       { seed: SEED, numRuns: RUNS },
     );
+  });
+
+  it('says which replies session evidence can change, so a reading without it stands for the others', () => {
+    fc.assert(
+      fc.property(reply, context, (r, c) => {
+        if (readsOtherRecipients(r)) return;
+        assert.deepEqual(
+          classifyReply(r, { ...c, otherRecipientAccepted: true }),
+          classifyReply(r, { ...c, otherRecipientAccepted: false }),
+          `${r.stage} ${r.code} ${r.text}`,
+        );
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
+    // And it is not blind: the ambiguous text at RCPT is read again with the evidence.
+    const ambiguous: SmtpReplyInfo = {
+      stage: 'rcpt',
+      code: 550,
+      enhanced: null,
+      text: 'Mailbox unavailable',
+    };
+    assert.ok(readsOtherRecipients(ambiguous));
+    assert.ok(!readsOtherRecipients({ stage: 'rcpt', code: 250 }));
+    assert.ok(!readsOtherRecipients({ stage: 'rcpt', code: 450 }));
   });
 
   it('uses session evidence only to settle the ambiguous "mailbox unavailable" text', () => {
