@@ -243,6 +243,11 @@ export type DnsErrorKind = (typeof DNS_ERROR_KINDS)[number];
 export interface MailResolver {
   /** Where mail for `asciiDomain` goes. Never rejects for what DNS answered; only on misuse. */
   resolveMail(asciiDomain: string, signal?: AbortSignal): Promise<MailRoute>;
+  /**
+   * The route `resolveMail()` would answer at once from what it remembers, without a promise; `null`
+   * when it would have to ask (or check) anything. Optional: a resolver without it is always asked.
+   */
+  remembered?(asciiDomain: string): MailRoute | null;
 }
 
 export interface ProbeTarget {

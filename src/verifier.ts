@@ -415,8 +415,10 @@ class RcptVerifier implements Verifier {
   /**
    * The first half of a verification, shared by `verify()` and the bulk scheduler: syntax, domain
    * facts, DNS and the probe targets. Ends with a finished body when no SMTP conversation is needed.
+   * Answers at once, without a promise, when the resolver remembers the domain's route (most addresses
+   * of a bulk list): the bulk scheduler goes on with the address in the same turn.
    */
-  async #prepare(input: string, signal: AbortSignal): Promise<Prepared> {
+  #prepare(input: string, signal: AbortSignal): Prepared | Promise<Prepared> {
     // Parsed once per address: the suggestion reads the same parse.
     const syntax: SyntaxResult = parseAddress(input);
     const suggestion = suggestionFor(input, syntax, (asciiDomain) => this.#notesOf(asciiDomain).suggestion);
@@ -426,8 +428,8 @@ class RcptVerifier implements Verifier {
       suggestion,
       syntax,
     };
-    const noFlags: Flags = { role: false, free: false, disposable: false, catchAll: false };
     if (!syntax.valid || syntax.localPart === null || syntax.asciiDomain === null) {
+      const noFlags: Flags = { role: false, free: false, disposable: false, catchAll: false };
       return {
         kind: 'done',
         body: { ...base, ...outcome('invalid_syntax'), flags: noFlags, dns: null, smtp: null, retryAt: null },
@@ -437,10 +439,26 @@ class RcptVerifier implements Verifier {
     const domain = syntax.asciiDomain;
     const facts = domainFacts(localPart, domain, this.#notesOf(domain).facts);
     const flags: Flags = { ...facts, catchAll: false };
-
-    const route = domain.startsWith('[')
+    const smtputf8 = syntax.smtputf8;
+    const known = domain.startsWith('[')
       ? literalRoute(domain)
-      : await this.#resolver.resolveMail(domain, signal);
+      : (this.#resolver.remembered?.(domain) ?? null);
+    if (known !== null) return this.#planned(base, flags, localPart, domain, smtputf8, known, signal);
+    return this.#resolver
+      .resolveMail(domain, signal)
+      .then((route) => this.#planned(base, flags, localPart, domain, smtputf8, route, signal));
+  }
+
+  /** The rest of `#prepare()` once the domain's route is known. */
+  #planned(
+    base: ProbePlan['base'],
+    flags: Flags,
+    localPart: string,
+    domain: string,
+    smtputf8: boolean,
+    route: MailRoute,
+    signal: AbortSignal,
+  ): Prepared {
     const dns = this.#dnsBlockOf(route);
     const dnsOnly = (reason: Reason): Prepared => ({
       kind: 'done',
@@ -471,7 +489,7 @@ class RcptVerifier implements Verifier {
         recipient: `${localPart}@${domain}`,
         domain,
         targets,
-        smtputf8: syntax.smtputf8,
+        smtputf8,
         needsCatchAll: this.#config.catchAll && knownCatchAll === null,
       },
     };
@@ -769,14 +787,10 @@ class RcptVerifier implements Verifier {
       hostLimits: this.#config.hostLimits,
       harvestLimited: (plan, ip) => this.#harvestLimited(plan, ip),
     };
-    return (async function* () {
-      runs.add(run);
-      try {
-        yield* schedule(addresses, ports, settings, runSignal);
-      } finally {
-        runs.delete(run);
-      }
-    })();
+    return schedule(addresses, ports, settings, runSignal, {
+      started: () => runs.add(run),
+      ended: () => runs.delete(run),
+    });
   }
 
   async close(): Promise<void> {

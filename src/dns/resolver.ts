@@ -46,6 +46,7 @@ export interface ResolverStats extends DnsClientStats {
 
 /** A `MailResolver` that owns a cache, with a way to drop it. */
 export interface Resolver extends MailResolver {
+  remembered(asciiDomain: string): MailRoute | null;
   /** Forgets the cache and aborts lookups in flight (they reject); later calls reject. */
   close(): void;
   readonly stats: ResolverStats;
@@ -242,6 +243,11 @@ class DnsResolver implements Resolver {
         message: `DNS lookup for ${domain} aborted (${reason.name}: ${reason.message})`,
       };
     }
+  }
+
+  /** The port's `remembered`: what `resolveMail()` answers first, without a promise. */
+  remembered(asciiDomain: string): MailRoute | null {
+    return this.#closed ? null : this.#remembered(asciiDomain);
   }
 
   /** The route built last for `domain` while the record sets it came from are cached unchanged. */

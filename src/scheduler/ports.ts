@@ -77,8 +77,11 @@ export type Preparation<P extends PlannedAddress> =
 
 /** The per-address logic, supplied by the verifier. */
 export interface SchedulerPorts<P extends PlannedAddress> {
-  /** Syntax, facts, DNS, targets. Never rejects for what DNS said. */
-  prepare(input: string, signal: AbortSignal): Promise<Preparation<P>>;
+  /**
+   * Syntax, facts, DNS, targets. Never rejects for what DNS said. Answers without a promise when it
+   * needs no wait (a remembered route).
+   */
+  prepare(input: string, signal: AbortSignal): Preparation<P> | Promise<Preparation<P>>;
   /**
    * Reads what the conversation said about one address into a result body; `waitMs` is set when a
    * greylisting retry may give an answer. `verify()` calls it with what its probe got.

@@ -34,7 +34,13 @@ import {
   type ParkedAnswer,
   type SessionView,
 } from './job.js';
-import type { Conversation, PlannedAddress, SchedulerPorts, SchedulerSettings } from './ports.js';
+import type {
+  Conversation,
+  PlannedAddress,
+  Preparation,
+  SchedulerPorts,
+  SchedulerSettings,
+} from './ports.js';
 import { SessionRun, type SessionOwner } from './session-run.js';
 
 export type {
@@ -67,8 +73,19 @@ export function schedule<P extends PlannedAddress>(
   ports: SchedulerPorts<P>,
   settings: SchedulerSettings,
   signal?: AbortSignal,
+  lifetime?: RunLifetime,
 ): AsyncGenerator<VerifyResult> {
-  return new Scheduler(inputs, ports, settings, signal).results();
+  return new Scheduler(inputs, ports, settings, signal, lifetime).results();
+}
+
+/**
+ * Told when a run starts (its results first pulled) and when it has ended (every result out, the
+ * consumer gone, or an error): the verifier keeps the runs `close()` must end this way, without a
+ * generator around the results that every result would pass through.
+ */
+export interface RunLifetime {
+  started(): void;
+  ended(): void;
 }
 
 /** One run of `schedule()`. Use `results()` once. */
@@ -76,8 +93,11 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
   readonly settings: SchedulerSettings;
   readonly #ports: SchedulerPorts<P>;
   readonly #inputs: Iterable<string> | AsyncIterable<string>;
+  readonly #lifetime: RunLifetime | undefined;
   /** Opened when `results()` is first pulled, as a generator function would. */
   #iterator: Iterator<string> | AsyncIterator<string> | null = null;
+  /** The input is a plain iterable: its next address is read without waiting a promise turn. */
+  #syncInput = false;
   /** The last `#checkedAt()`: its millisecond and its string. */
   #isoAt = -1;
   #iso = '';
@@ -108,11 +128,13 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     ports: SchedulerPorts<P>,
     settings: SchedulerSettings,
     signal?: AbortSignal,
+    lifetime?: RunLifetime,
   ) {
     this.settings = settings;
     this.#ports = ports;
     this.#signal = signal;
     this.#inputs = inputs;
+    this.#lifetime = lifetime;
     // Every open session listens on it: hundreds at once are expected, not a leak.
     setMaxListeners(0, this.#stop.signal);
   }
@@ -149,10 +171,12 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
 
   /** The results, as they complete. */
   async *results(): AsyncGenerator<VerifyResult> {
+    this.#lifetime?.started();
     const inputs = this.#inputs;
     const iterator =
       Symbol.asyncIterator in inputs ? inputs[Symbol.asyncIterator]() : inputs[Symbol.iterator]();
     this.#iterator = iterator;
+    this.#syncInput = !(Symbol.asyncIterator in inputs);
     const signal = this.#signal;
     const onAbort = (): void => {
       this.#abort();
@@ -185,7 +209,11 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
       signal?.removeEventListener('abort', onAbort);
       // Every result out: the sessions still open end politely (QUIT), not cut.
       this.#shutdown(this.#exhausted && !this.#reading && this.#inFlight === 0 && this.#failure === null);
-      if (!this.#exhausted || this.#reading) await iterator.return?.();
+      try {
+        if (!this.#exhausted || this.#reading) await iterator.return?.();
+      } finally {
+        this.#lifetime?.ended();
+      }
     }
   }
 
@@ -214,6 +242,10 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     const iterator = this.#iterator;
     if (iterator === null || this.#reading || this.#exhausted || this.#stopped) return;
     this.#reading = true;
+    if (this.#syncInput) {
+      this.#readSync(iterator as Iterator<string>);
+      return;
+    }
     void (async () => {
       try {
         while (
@@ -240,6 +272,32 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     })();
   }
 
+  /** `#readMore()` from a plain iterable: the same loop, with no promise turn per address. */
+  #readSync(iterator: Iterator<string>): void {
+    try {
+      while (
+        !this.#exhausted &&
+        !this.#stopped &&
+        this.#inFlight < this.settings.window &&
+        this.#preparing < PREPARE_CONCURRENCY
+      ) {
+        const step = iterator.next();
+        if (step.done === true) {
+          this.#exhausted = true;
+          break;
+        }
+        this.#inFlight += 1;
+        this.#start(step.value);
+      }
+    } catch (error) {
+      this.#failure = { error };
+      this.#exhausted = true;
+    } finally {
+      this.#reading = false;
+      this.#notify();
+    }
+  }
+
   #start(input: string): void {
     const startedAt = performance.now();
     const checkedAt = this.#checkedAt();
@@ -248,25 +306,37 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     // The resolver bounds each query (dnsTimeoutMs × dnsTries); the run's signal ends them all at once.
     // One signal for the run instead of a timer and a signal per address: a 2-million-line list must
     // not cost 4 million timers.
-    void ports
-      .prepare(input, this.#stop.signal)
-      .then(
-        (prepared) => {
-          if (prepared.kind === 'done') {
-            if (!this.#stopped || this.#aborted)
-              this.#emit(ports.finish(prepared.body, startedAt, checkedAt));
-          } else if (!this.#stopped) this.#admit(prepared.plan, startedAt, checkedAt);
-          else if (this.#aborted) this.#emit(this.#abortedResult(prepared.plan, 0, startedAt, checkedAt));
-        },
-        (error: unknown) => {
-          this.#failure ??= { error };
-          this.#notify();
-        },
-      )
-      .finally(() => {
-        this.#preparing -= 1;
-        this.#readMore();
-      });
+    const ready = (prepared: Preparation<P>): void => {
+      try {
+        if (prepared.kind === 'done') {
+          if (!this.#stopped || this.#aborted) this.#emit(ports.finish(prepared.body, startedAt, checkedAt));
+        } else if (!this.#stopped) this.#admit(prepared.plan, startedAt, checkedAt);
+        else if (this.#aborted) this.#emit(this.#abortedResult(prepared.plan, 0, startedAt, checkedAt));
+      } finally {
+        this.#prepared();
+      }
+    };
+    const failed = (error: unknown): void => {
+      this.#failure ??= { error };
+      this.#notify();
+      this.#prepared();
+    };
+    let prepared: Preparation<P> | Promise<Preparation<P>>;
+    try {
+      prepared = ports.prepare(input, this.#stop.signal);
+    } catch (error) {
+      failed(error);
+      return;
+    }
+    // A remembered route answers at once: the address goes on in this turn, with no promise.
+    if (prepared instanceof Promise) void prepared.then(ready, failed);
+    else ready(prepared);
+  }
+
+  /** One preparation less in flight: room to read on. */
+  #prepared(): void {
+    this.#preparing -= 1;
+    this.#readMore();
   }
 
   /** Now as an ISO 8601 string, made once per millisecond: a bulk run starts many addresses in one. */

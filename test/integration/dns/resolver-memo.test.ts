@@ -44,6 +44,7 @@ describe('resolveMail: the route built last per domain', () => {
       tries: 1,
       maxCacheTtlMs: 60_000,
     });
+    assert.equal(resolver.remembered('one.test'), null, 'nothing remembered before it was asked');
     const first = await resolver.resolveMail('one.test');
     const queries = server.queries;
     const hits = resolver.stats.cacheHits;
@@ -51,6 +52,9 @@ describe('resolveMail: the route built last per domain', () => {
     assert.equal(second, first);
     assert.equal(server.queries, queries);
     assert.equal(resolver.stats.cacheHits, hits + 3, 'MX, A and AAAA, as a rebuild from the cache counts');
+    // The same answer without a promise, counted alike.
+    assert.equal(resolver.remembered('one.test'), first);
+    assert.equal(resolver.stats.cacheHits, hits + 6);
   });
 
   it('is built again once a record set it came from changed, even when another domain refreshed it', async () => {
@@ -60,6 +64,7 @@ describe('resolveMail: the route built last per domain', () => {
     await new Promise((resolve) => setTimeout(resolve, 1100));
     // two.test fetches the shared exchange's new address into the cache first.
     assert.deepEqual(addresses(await resolver.resolveMail('two.test')), ['127.0.0.11']);
+    assert.equal(resolver.remembered('one.test'), null, 'a changed set is not answered at once');
     const after = await resolver.resolveMail('one.test');
     assert.notEqual(after, before);
     assert.deepEqual(addresses(after), ['127.0.0.11']);
@@ -70,5 +75,20 @@ describe('resolveMail: the route built last per domain', () => {
     const second = await resolver.resolveMail('equal.test');
     assert.notEqual(second, first);
     assert.deepEqual(addresses(second).sort(), ['127.0.0.21', '127.0.0.22']);
+    assert.equal(resolver.remembered('equal.test'), null);
+  });
+
+  it('answers nothing at once after close(), where resolveMail() rejects', async () => {
+    const closing = createResolver({
+      servers: [server.address],
+      timeoutMs: 1000,
+      tries: 1,
+      maxCacheTtlMs: 60_000,
+    });
+    await closing.resolveMail('one.test');
+    assert.notEqual(closing.remembered('one.test'), null);
+    closing.close();
+    assert.equal(closing.remembered('one.test'), null);
+    await assert.rejects(closing.resolveMail('one.test'), { code: 'ERR_RCPT_CLOSED' });
   });
 });

@@ -285,6 +285,58 @@ describe('schedule() with a fake session', () => {
     for (const input of inputs) assert.equal(ports.catchAllSeen.get(input), 550, input);
   });
 
+  it('takes a preparation answered at once as one that came later; a prepare that throws ends the run', async () => {
+    const smtp = new FakeSmtp({ [MX1.ip]: { rcpt: evenOdd } });
+    const ports = fakePorts([MX1]);
+    const planned = new Map<string, Preparation<PlannedAddress>>();
+    for (const input of [...addresses(20), 'not-an-address'])
+      planned.set(input, await ports.prepare(input, new AbortController().signal));
+    // Every other address is answered without a promise, as a remembered route lets the verifier do.
+    let calls = 0;
+    const mixed: SchedulerPorts<PlannedAddress> = {
+      ...ports,
+      prepare: (input) => {
+        const preparation = planned.get(input);
+        assert.ok(preparation !== undefined);
+        return calls++ % 2 === 0 ? preparation : Promise.resolve(preparation);
+      },
+    };
+    const events: string[] = [];
+    const lifetime = { started: () => events.push('started'), ended: () => events.push('ended') };
+    const results = new Map<string, VerifyResult>();
+    const run = schedule([...planned.keys()], mixed, smtp.settings(), undefined, lifetime);
+    assert.deepEqual(events, [], 'nothing starts before the results are pulled');
+    for await (const result of run) results.set(result.input, result);
+    assert.deepEqual(events, ['started', 'ended']);
+    assert.equal(results.size, 21);
+    assert.equal(results.get('not-an-address')?.reason, 'invalid_syntax');
+    for (const [i, input] of addresses(20).entries())
+      assert.equal(results.get(input)?.reason, i % 2 === 0 ? 'accepted' : 'mailbox_not_found');
+
+    const broken: SchedulerPorts<PlannedAddress> = {
+      ...ports,
+      prepare: (input) => {
+        if (input.endsWith('@broken.test')) throw new Error('prepare broke');
+        return ports.prepare(input, new AbortController().signal);
+      },
+    };
+    const ended: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const result of schedule(
+          ['a@example.test', 'b@broken.test', 'c@example.test'],
+          broken,
+          new FakeSmtp({ [MX1.ip]: { rcpt: () => OK } }).settings(),
+          undefined,
+          { started: () => undefined, ended: () => ended.push('ended') },
+        ))
+          assert.ok(result);
+      })(),
+      /prepare broke/,
+    );
+    assert.deepEqual(ended, ['ended']);
+  });
+
   it('ends every address in flight as a timeout when the caller aborts', async () => {
     const smtp = new FakeSmtp({
       [MX1.ip]: { open: () => null, rcpt: () => reply(450, '4.2.0', 'Greylisted') },
