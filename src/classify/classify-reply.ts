@@ -73,6 +73,9 @@ function isReplyCode(code: number): boolean {
   return Number.isInteger(code) && code >= 200 && code <= 599;
 }
 
+/** White space other than a single space: a character other than U+0020, or two in a row. */
+const UNEVEN_SPACE = /[^\S ]|\s{2}/;
+
 /**
  * What a reply means for the address it answered. Rules are tried in order (reply-rules.ts, README.md
  * here); the first match decides. A 4xx is never `undeliverable`; a reply about the sender is never
@@ -100,7 +103,9 @@ export function classifyReply(reply: SmtpReplyInfo, context: ClassifyContext = {
   }
   // The types promise strings; a reply rebuilt from stored JSON may not keep the promise.
   const rawText = typeof (reply.text as unknown) === 'string' ? reply.text : '';
-  const text = rawText.slice(0, MAX_TEXT_CHARS).replace(/\s+/g, ' ').trim();
+  const head = rawText.slice(0, MAX_TEXT_CHARS);
+  // Runs of white space become one space; most texts have none but single spaces (no new string then).
+  const text = (UNEVEN_SPACE.test(head) ? head.replace(/\s+/g, ' ') : head).trim();
   const enhancedField = typeof (reply.enhanced as unknown) === 'string' ? reply.enhanced : null;
   const facts: Facts = {
     stage: reply.stage,

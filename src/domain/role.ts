@@ -160,6 +160,13 @@ export function isRoleLocalPart(localPart: string): boolean {
   let name = unquote(value).toLowerCase();
   const plus = name.indexOf('+');
   if (plus > 0) name = name.slice(0, plus);
+  if (!SEPARATORS.test(name)) {
+    // One token (most local parts): the same answer as below, without the arrays.
+    if (name === '') return false;
+    if (ROLE_NAMES.has(name)) return true;
+    const word = name.replace(/\d+$/, '');
+    return word !== '' && ROLE_NAMES.has(word);
+  }
   const tokens = name.split(SEPARATORS).filter((token) => token !== '');
   if (tokens.length === 0) return false;
   if (ROLE_NAMES.has(tokens.join(''))) return true;

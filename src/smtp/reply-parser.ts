@@ -89,11 +89,27 @@ export interface ReplyParseOutput {
 const LF = 0x0a;
 const CR = 0x0d;
 const SAMPLE_CHARS = 80;
+const DIGIT_0 = 0x30;
+const SPACE = 0x20;
+const HYPHEN = 0x2d;
+
 /**
  * `Reply-code [ SP / "-" textstring ]` (RFC 5321 §4.2): first digit 2–5, second 0–5, third 0–9. A bare
- * code is a valid last line ("250"); text after the code without a separator is not.
+ * code is a valid last line ("250"); text after the code without a separator is not. The code, or 0
+ * when `line` is not a reply line (read by character codes: no match array, no substrings).
  */
-const REPLY_LINE = /^([2-5][0-5][0-9])(?:([ -])(.*))?$/s;
+function replyCodeOf(line: string): number {
+  if (line.length < 3) return 0;
+  const first = line.charCodeAt(0) - DIGIT_0;
+  const second = line.charCodeAt(1) - DIGIT_0;
+  const third = line.charCodeAt(2) - DIGIT_0;
+  if (first < 2 || first > 5 || second < 0 || second > 5 || third < 0 || third > 9) return 0;
+  if (line.length > 3) {
+    const separator = line.charCodeAt(3);
+    if (separator !== SPACE && separator !== HYPHEN) return 0;
+  }
+  return first * 100 + second * 10 + third;
+}
 /** RFC 3463 §2: `class "." subject "." detail`, subject and detail 1–3 digits, then a space or the end. */
 const ENHANCED = /^([245])\.(\d{1,3})\.(\d{1,3})(?= |$)/;
 
@@ -207,15 +223,17 @@ export class ReplyParser {
 
   /** One complete line: `null` while a multi-line reply goes on, the reply when it ends, or an error. */
   #line(line: string, lineBytes: number): SmtpReply | ReplyParseError | null {
-    const match = REPLY_LINE.exec(line);
-    if (match === null) {
+    const code = replyCodeOf(line);
+    if (code === 0) {
       return {
         kind: 'malformed_line',
         message: 'not an SMTP reply line (RFC 5321 §4.2)',
         sample: sampleOf(line),
       };
     }
-    const code = Number(match[1]);
+    // The text after the separator; a bare code has none.
+    const lineText = line.length > 3 ? line.slice(4) : '';
+    const continued = line.length > 3 && line.charCodeAt(3) === HYPHEN;
     if (this.#lines.length > 0 && code !== this.#code) {
       // RFC 5321 §4.2.1: every line of a multi-line reply carries the same code.
       return {
@@ -231,17 +249,21 @@ export class ReplyParser {
         sample: sampleOf(line),
       };
     }
-    if (match[2] !== '-' && this.#lines.length === 0) {
+    if (!continued && this.#lines.length === 0) {
       // A one-line reply (most of them): no continuation lines to gather.
-      const text = match[3] ?? '';
-      const enhanced = enhancedOf(code, text);
-      return { code, enhanced, lines: [line], text: enhanced === null ? text : withoutCode(text, enhanced) };
+      const enhanced = enhancedOf(code, lineText);
+      return {
+        code,
+        enhanced,
+        lines: [line],
+        text: enhanced === null ? lineText : withoutCode(lineText, enhanced),
+      };
     }
     this.#code = code;
     this.#lines.push(line);
-    this.#texts.push(match[3] ?? '');
+    this.#texts.push(lineText);
     this.#replyBytes += lineBytes;
-    if (match[2] === '-') return null;
+    if (continued) return null;
     const lines = this.#lines;
     const texts = this.#texts;
     this.#lines = [];

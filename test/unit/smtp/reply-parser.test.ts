@@ -161,6 +161,25 @@ const CASES: readonly Case[] = [
     replies: [],
     error: 'malformed_line',
   },
+  ...['199 low', '260 second digit', '2x0 letter', '25 short', '25', '250\tTab', ' 250 lead'].map(
+    (line): Case => ({
+      name: `not a reply line: ${JSON.stringify(line)}`,
+      input: bytes(`${line}\r\n`),
+      replies: [],
+      error: 'malformed_line',
+    }),
+  ),
+  {
+    name: 'the edges of the code range, a bare code, an empty text, a CR inside the text',
+    input: bytes('200 a\r\n559 b\r\n250\r\n250 \r\n354-x\ry\r\n354 z\r\n'),
+    replies: [
+      { code: 200, text: 'a' },
+      { code: 559, text: 'b' },
+      { code: 250, text: '' },
+      { code: 250, text: '' },
+      { code: 354, text: 'x\ry\nz' },
+    ],
+  },
   {
     name: 'replies before garbage are still returned',
     input: bytes('220 ok\r\nGARBAGE\r\n250 never\r\n'),
