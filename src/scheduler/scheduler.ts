@@ -301,36 +301,51 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
   #start(input: string): void {
     const startedAt = performance.now();
     const checkedAt = this.#checkedAt();
-    const ports = this.#ports;
     this.#preparing += 1;
     // The resolver bounds each query (dnsTimeoutMs × dnsTries); the run's signal ends them all at once.
     // One signal for the run instead of a timer and a signal per address: a 2-million-line list must
     // not cost 4 million timers.
-    const ready = (prepared: Preparation<P>): void => {
-      try {
-        if (prepared.kind === 'done') {
-          if (!this.#stopped || this.#aborted) this.#emit(ports.finish(prepared.body, startedAt, checkedAt));
-        } else if (!this.#stopped) this.#admit(prepared.plan, startedAt, checkedAt);
-        else if (this.#aborted) this.#emit(this.#abortedResult(prepared.plan, 0, startedAt, checkedAt));
-      } finally {
-        this.#prepared();
-      }
-    };
-    const failed = (error: unknown): void => {
-      this.#failure ??= { error };
-      this.#notify();
-      this.#prepared();
-    };
     let prepared: Preparation<P> | Promise<Preparation<P>>;
     try {
-      prepared = ports.prepare(input, this.#stop.signal);
+      prepared = this.#ports.prepare(input, this.#stop.signal);
     } catch (error) {
-      failed(error);
+      this.#prepareFailed(error);
       return;
     }
-    // A remembered route answers at once: the address goes on in this turn, with no promise.
-    if (prepared instanceof Promise) void prepared.then(ready, failed);
-    else ready(prepared);
+    // A remembered route answers at once: the address goes on in this turn, with no promise (and no
+    // closures: most addresses of a bulk list).
+    if (prepared instanceof Promise) {
+      void prepared.then(
+        (later) => {
+          this.#ready(later, startedAt, checkedAt);
+        },
+        (error: unknown) => {
+          this.#prepareFailed(error);
+        },
+      );
+    } else {
+      this.#ready(prepared, startedAt, checkedAt);
+    }
+  }
+
+  /** An address prepared: done already (its result out), or admitted to its host's queue. */
+  #ready(prepared: Preparation<P>, startedAt: number, checkedAt: string): void {
+    try {
+      if (prepared.kind === 'done') {
+        if (!this.#stopped || this.#aborted)
+          this.#emit(this.#ports.finish(prepared.body, startedAt, checkedAt));
+      } else if (!this.#stopped) this.#admit(prepared.plan, startedAt, checkedAt);
+      else if (this.#aborted) this.#emit(this.#abortedResult(prepared.plan, 0, startedAt, checkedAt));
+    } finally {
+      this.#prepared();
+    }
+  }
+
+  /** A preparation that threw or rejected ends the run with its error. */
+  #prepareFailed(error: unknown): void {
+    this.#failure ??= { error };
+    this.#notify();
+    this.#prepared();
   }
 
   /** One preparation less in flight: room to read on. */
