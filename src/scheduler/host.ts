@@ -10,7 +10,6 @@ import type { ProviderRule } from '../providers/index.js';
 import type { Connector } from '../types.js';
 import type { Job } from './job.js';
 import { LearnedLimits } from './learned-limits.js';
-import type { AfterRefusal } from './poisoning.js';
 import { DEFAULT_RECIPIENT_LIMIT, backoffDelayMs, batchSize } from './politeness.js';
 import { RefusalOdds } from './refusal-odds.js';
 import { ReplyRate } from './reply-rate.js';
@@ -90,14 +89,6 @@ export class Host {
    * after a first unknown one, and a catch-all probe's refusal means what it says wherever it comes.
    */
   answersAfterRefusal = false;
-  /**
-   * The host refuses every RCPT of a session after its first unknown one (it refused `postmaster` after
-   * a refusal: poisoning.ts): a session draws one refusal at most, and what came after it is asked
-   * again.
-   */
-  poisons = false;
-  /** A session's RCPT to `postmaster` after a refusal, in flight: the others wait for its answer. */
-  afterRefusalCheck: Promise<AfterRefusal> | null = null;
   #nextSendAt = 0;
   /** The replies a second asked of the host: its slow start, its ceiling, what its timing says. */
   readonly #rate: ReplyRate;
@@ -310,9 +301,7 @@ export class Host {
 
   /** The error budget of session `session` (`LearnedLimits.budgetFor`); the host's without one. */
   #budget(session: number | null): number {
-    const budget = session === null ? this.learned.errorBudget : this.learned.budgetFor(session);
-    // Past a first refusal at a host that poisons, nothing has an answer.
-    return this.poisons ? Math.min(1, budget) : budget;
+    return session === null ? this.learned.errorBudget : this.learned.budgetFor(session);
   }
 
   /**
@@ -333,7 +322,7 @@ export class Host {
 
   /** True when session `session` may draw fewer refusals than the host's budget (a guess it is not exploring). */
   isCapped(session: number): boolean {
-    return !this.poisons && this.learned.budgetFor(session) < this.learned.errorBudget;
+    return this.learned.budgetFor(session) < this.learned.errorBudget;
   }
 
   /**
@@ -488,7 +477,6 @@ export class Host {
       !this.unreachable &&
       this.learned.isDefault &&
       !this.answersAfterRefusal &&
-      !this.poisons &&
       !this.#oneRecipient &&
       this.#cap === this.#limits.hostConcurrency
     );

@@ -16,7 +16,6 @@ import type { Host } from './host.js';
 import { rateCeiling } from './host-rate.js';
 import { failed as noReply, providerAt, type Answer, type Job, type SessionView } from './job.js';
 import { PER_REPLY_MS, SLOW_REPLY_MS, judgeReply } from './learned-limits.js';
-import { MAX_POISONED_ASKS, postmasterOf, readPostmasterReply, type AfterRefusal } from './poisoning.js';
 import { loopStalls } from './loop-stall.js';
 import type { SchedulerSettings } from './ports.js';
 import type { ProbeSession, SessionTransactionResult } from './session-port.js';
@@ -68,11 +67,12 @@ export interface SessionOwner {
   shareLimits(host: Host): void;
 }
 
-/** Why a refusal after another one of its session proves nothing (see `SessionRun.#read`). */
+/** Why a catch-all probe's refusal proves nothing (see `SessionRun.#read`). */
 const POISONED: Omit<ProbeFailure, 'reply'> = {
   kind: 'protocol_error',
   stage: 'rcpt',
-  message: 'refused after an earlier refusal of the session, at a host that may refuse every RCPT after one',
+  message:
+    'the random address was refused after an earlier refusal of the session, at a host that may refuse every RCPT after one',
 };
 
 /**
@@ -104,17 +104,6 @@ interface TransactionEffect {
   readonly endSession: boolean;
   /** The batch's last reply was a refusal (it came after every refusal of the batch but its own). */
   readonly lastRefused: boolean;
-  /**
-   * Addresses refused after another refusal of the session at a host that may refuse everything after
-   * one (poisoning.ts), with the answer each had (`null`: none, at a host known to poison).
-   */
-  readonly suspects: readonly Suspect[];
-}
-
-/** An address whose refusal may be the host's poisoning, and the answer it had. */
-interface Suspect {
-  readonly job: Job;
-  readonly answer: Answer | null;
 }
 
 export class SessionRun {
@@ -269,7 +258,7 @@ export class SessionRun {
         owner.shareLimits(host);
         if (owner.isStopped()) return;
         // Nothing known of the host but the cautious guess: one session at a time may use it.
-        if (learned.guessing && !this.#pastBudget && !host.poisons) learned.startExploring(id);
+        if (learned.guessing && !this.#pastBudget) learned.startExploring(id);
         const probes = host.probesQueued;
         // A session held below a guessed budget keeps none of it for the probes and never ends early to
         // send them: the explorer, with the whole guess, sends them (most are refused).
@@ -277,12 +266,7 @@ export class SessionRun {
         const flushProbes = !capped && host.probesDueIn(this.#readySince) === 0;
         const reserve = capped ? 0 : Math.min(probes, host.budgetLeft(this.#errors, id));
         if (!this.#pastBudget && !flushProbes && host.hasUsefulBudget(this.#errors + reserve, id)) {
-          // Until the host is known to answer after a refusal (or not to), one refusal of the budget is
-          // kept for the RCPT to postmaster that tells (`#askPostmaster`), where the budget has room.
-          const check = host.answersAfterRefusal || host.poisons ? 0 : 1;
-          const size =
-            host.batchSize(this.#errors, reserve + check, id) || host.batchSize(this.#errors, reserve, id);
-          const batch = host.take(size);
+          const batch = host.take(host.batchSize(this.#errors, reserve, id));
           if (batch.length === 0) {
             // Probes due are the explorer's to send: a capped session waits for it (or to become it).
             const probesOnly = capped && host.probesDueIn(this.#readySince) === 0;
@@ -308,8 +292,6 @@ export class SessionRun {
         // where nothing fixes it yet; else the last transaction, with the probes.
         if (
           !flushProbes &&
-          // Past a first refusal at a host that poisons, nothing has an answer to learn from.
-          !host.poisons &&
           this.#openRecipients < host.transactionLimit &&
           (learned.isExploring(id) || learned.startExploring(id))
         ) {
@@ -461,14 +443,6 @@ export class SessionRun {
       this.#judgeGuess(batch.length, usualMs, errorsBefore, effect);
     this.#openRecipients = (more ? this.#openRecipients : 0) + effect.accepted;
     if (effect.progress) host.recovered();
-    if (effect.suspects.length > 0) {
-      // Asked after a refusal at a host that may refuse all after one: `postmaster` tells, in the
-      // transaction still open (not after QUIT, nor in a session that is ending).
-      const ending = effect.endSession || this.#heldBack || quit;
-      const after = ending ? 'unknown' : await this.#askPostmaster(effect.suspects, view, harvestLimit);
-      this.#settleSuspects(effect.suspects, after);
-      if (after !== 'answers') return 'end';
-    }
     if (effect.endSession || this.#heldBack) return 'end';
     this.#transactionOpen = true;
     // A transaction far slower than the session's quickest: the host may be slowing us down (a soft
@@ -498,102 +472,6 @@ export class SessionRun {
         return;
     }
     this.#host.limitsMayHaveChanged();
-  }
-
-  /**
-   * One RCPT to `postmaster` at the first suspect's domain, added to the open transaction after its
-   * refusals (RFC 5321 §4.5.1: a server that delivers mail accepts it): accepted, the host answers
-   * after a refusal; refused, it poisons. Within the session's error budget, the host's RCPTs per
-   * minute and the harvest allowance like any RCPT; `unknown` when none of them has room now, or when
-   * no reply came (the session then ends).
-   */
-  async #askPostmaster(
-    suspects: readonly Suspect[],
-    view: SessionView,
-    harvestLimit: number | null,
-  ): Promise<AfterRefusal> {
-    const host = this.#host;
-    // Another session is asking already: its answer is the host's (one RCPT, not one per session).
-    if (host.afterRefusalCheck !== null) return host.afterRefusalCheck;
-    const check = this.#postmaster(suspects, view, harvestLimit);
-    host.afterRefusalCheck = check;
-    try {
-      return await check;
-    } finally {
-      host.afterRefusalCheck = null;
-    }
-  }
-
-  /** The RCPT to `postmaster` itself (`#askPostmaster`). */
-  async #postmaster(
-    suspects: readonly Suspect[],
-    view: SessionView,
-    harvestLimit: number | null,
-  ): Promise<AfterRefusal> {
-    const owner = this.#owner;
-    const host = this.#host;
-    const first = suspects[0]?.job;
-    if (first === undefined || host.budgetLeft(this.#errors, this.#id) < 1) return 'unknown';
-    const ceiling = rateCeiling(owner.settings.hostRate, providerAt(view, this.#name));
-    const grant = ceiling === null ? null : await owner.rate.reserve(host.ip, ceiling, 1);
-    if (grant !== null && grant.count < 1) return 'unknown';
-    const held = owner.allowance.reserve(host.ip, harvestLimit, 1);
-    if (held.count < 1 || owner.isStopped()) {
-      grant?.settle(0);
-      held.release();
-      return 'unknown';
-    }
-    // At the deadline the session is cut, and the transaction ends without a reply (`code` null).
-    const deadline = setTimeout(() => {
-      this.#cut.abort();
-    }, owner.remainingMs(first));
-    let code: number | null = null;
-    try {
-      await host.pace(1, owner.stopSignal);
-      const outcome = await this.#session.transaction({
-        mailFrom: owner.settings.session.mailFrom,
-        recipients: [postmasterOf(first.recipient)],
-        smtputf8: first.smtputf8,
-        reset: false,
-        more: true,
-        quit: false,
-      });
-      code = outcome.failure === null ? (outcome.recipients[0]?.code ?? null) : null;
-    } finally {
-      clearTimeout(deadline);
-      grant?.settle(1);
-      owner.allowance.record(host.ip, harvestLimit, code !== null && code >= 500 ? 1 : 0);
-      held.release();
-    }
-    if (code === null) return 'unknown';
-    if (code >= 400) this.#errors += 1;
-    if (code >= 500) this.#refusedRcpts += 1;
-    if (code < 300) this.#openRecipients += 1;
-    return readPostmasterReply(code);
-  }
-
-  /**
-   * What `postmaster` said settles the suspects: the host answers after a refusal, so each keeps the
-   * answer it had; else each is asked again at the front of the queue, first in a later session, where
-   * nothing comes before it to spoil it (not counted as a try: every session answers its first RCPT
-   * truly), and ends unanswered after `MAX_POISONED_ASKS`.
-   */
-  #settleSuspects(suspects: readonly Suspect[], after: AfterRefusal): void {
-    const owner = this.#owner;
-    const host = this.#host;
-    if (after === 'answers') host.answersAfterRefusal = true;
-    if (after === 'poisons' && !host.answersAfterRefusal) host.poisons = true;
-    const again: Job[] = [];
-    for (const { job, answer } of suspects) {
-      if (after === 'answers' && answer !== null) {
-        owner.deliver(job, answer);
-        continue;
-      }
-      job.poisoned += 1;
-      if (job.poisoned <= MAX_POISONED_ASKS) again.push(job);
-      else owner.finalize(job, noReply(job.lastFailure, job.lastView));
-    }
-    if (again.length > 0) owner.requeue(host, again, false);
   }
 
   /** RFC 6531 §3.4: without SMTPUTF8 a UTF-8 address cannot be sent at all. Returns the others. */
@@ -806,24 +684,11 @@ export class SessionRun {
     let deferred = false;
     let answered = 0;
     let refusedBefore = this.#refusedRcpts;
-    if (answersAfterRefusal(refusedBefore, outcome.recipients)) {
-      host.answersAfterRefusal = true;
-      host.poisons = false;
-    }
-    const suspects: Suspect[] = [];
+    if (answersAfterRefusal(refusedBefore, outcome.recipients)) host.answersAfterRefusal = true;
     for (const [index, reply] of outcome.recipients.entries()) {
       const job = batch[index];
       if (job === undefined) break;
       answered = index + 1;
-      if (host.poisons && refusedBefore > 0) {
-        // After the session's first refusal at a host that refuses everything after one: no answer.
-        if (reply.code >= 400) errors += 1;
-        if (reply.code >= 500) refusedBefore += 1;
-        job.lastReply = null;
-        job.lastFailure = { ...POISONED, reply };
-        suspects.push({ job, answer: null });
-        continue;
-      }
       // Read once: what the reply means for the session and the host here, for the address later.
       const provider = providerAt(view, job.target?.host ?? view.host);
       const reading = readRcptReply(reply, provider);
@@ -843,33 +708,6 @@ export class SessionRun {
         job.lastReply = null;
         job.lastFailure = { ...POISONED, reply };
         owner.requeue(host, [job], true);
-        continue;
-      }
-      if (
-        reply.code >= 500 &&
-        refusedBefore > 0 &&
-        !host.answersAfterRefusal &&
-        reading.classification?.verdict === 'undeliverable'
-      ) {
-        // "No such mailbox" after an earlier refusal, at a host not yet seen to accept anything after
-        // one: true, or the host's refusal of everything after a first unknown recipient. Kept aside
-        // until `postmaster` tells (`#askPostmaster`).
-        errors += 1;
-        refusedBefore += 1;
-        host.countReply(reply.code, job);
-        job.lastReply = null;
-        job.lastFailure = { ...POISONED, reply };
-        suspects.push({
-          job,
-          answer: {
-            reply,
-            classification: reading.classification,
-            failure: null,
-            view,
-            transcript,
-            timedOut: false,
-          },
-        });
         continue;
       }
       if (reading.action === 'next_transaction') {
@@ -912,7 +750,7 @@ export class SessionRun {
     }
     if (deferred) host.backOff();
     const lastRefused = (outcome.recipients[answered - 1]?.code ?? 0) >= 400;
-    return { errors, accepted, progress, endSession, lastRefused, suspects };
+    return { errors, accepted, progress, endSession, lastRefused };
   }
 
   /** MAIL FROM (or RSET) refused: about our sender, so about every address of the batch alike. */
@@ -931,7 +769,7 @@ export class SessionRun {
       // gets it now, as verify() gives it, and the host is left alone for a while.
       for (const job of batch) owner.finalize(job, noReply(failed, view, transcript));
       host.backOff();
-      return { errors: 1, accepted: 0, progress: true, endSession: true, lastRefused: true, suspects: [] };
+      return { errors: 1, accepted: 0, progress: true, endSession: true, lastRefused: true };
     }
     if (reply !== null && refusal === 'deferred') {
       for (const job of batch) {
@@ -940,11 +778,11 @@ export class SessionRun {
       }
       owner.requeue(host, batch, true);
       host.backOff();
-      return { errors: 1, accepted: 0, progress: false, endSession: true, lastRefused: true, suspects: [] };
+      return { errors: 1, accepted: 0, progress: false, endSession: true, lastRefused: true };
     }
     // MAIL FROM refused for good (sender policy): each address gets it, as verify() gives it.
     for (const job of batch) owner.finalize(job, noReply(failed, view, transcript));
-    return { errors: 1, accepted: 0, progress: true, endSession: true, lastRefused: true, suspects: [] };
+    return { errors: 1, accepted: 0, progress: true, endSession: true, lastRefused: true };
   }
 
   /** A disconnect is never a verdict about the addresses that did not get their own reply. */
