@@ -64,8 +64,11 @@ export class Host {
    * address is asked after one (some hosts refuse everything after an unknown recipient).
    */
   readonly #probes: Job[] = [];
-  /** `performance.now()` when the oldest waiting probe was queued. */
-  #probesSince = 0;
+  /**
+   * `performance.now()` when the oldest waiting probe was queued. This and the other times below start
+   * as `-0` (equal to 0): doubles from the start, as the times they hold are (docs/architecture.md, "CPU").
+   */
+  #probesSince = -0;
   /** Idle sessions waiting for work, woken one per queued job. */
   readonly #idle: (() => void)[] = [];
   /** Sessions held below a guessed budget, waiting for what its explorer learns (`waitForLimits`). */
@@ -75,9 +78,9 @@ export class Host {
   active = 0;
   /** Consecutive failures (the backoff exponent). */
   #failures = 0;
-  #backoffUntil = 0;
+  #backoffUntil = -0;
   /** Until when the host's window of RCPTs per minute is full (`hostRate`): no session is opened. */
-  #rateFullUntil = 0;
+  #rateFullUntil = -0;
   #backoffTimer: NodeJS.Timeout | null = null;
   /** The last session failed to connect at all: addresses with another MX go there meanwhile. */
   unreachable = false;
@@ -89,7 +92,7 @@ export class Host {
    * after a first unknown one, and a catch-all probe's refusal means what it says wherever it comes.
    */
   answersAfterRefusal = false;
-  #nextSendAt = 0;
+  #nextSendAt = -0;
   /** The replies a second asked of the host: its slow start, its ceiling, what its timing says. */
   readonly #rate: ReplyRate;
 

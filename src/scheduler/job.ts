@@ -72,9 +72,12 @@ export class Job<P extends PlannedAddress = PlannedAddress> {
   sessions = 0;
   /**
    * Milliseconds of server time charged to this address against `timeoutMs`: failed session opens
-   * while it waited for them, and the transactions it was in (see `SessionRun`).
+   * while it waited for them, and the transactions it was in (see `SessionRun`). `-0`, equal to 0, so
+   * that the field holds a double from the start, as it does once a fraction is added (a field that
+   * changes from a small integer to a double changes every Job's shape and throws away the code V8
+   * compiled for it: docs/architecture.md, "CPU").
    */
-  spentMs = 0;
+  spentMs = -0;
   lastSession = -1;
   lastFailure: ProbeFailure | null = null;
   /** A deferral (421, 4.7.x, rate limit) that was not a verdict, kept in case the address is given up. */

@@ -99,7 +99,11 @@ export type LimitsRecord = HostLimitsRecord;
 const POSTFIX_GREETING = /\bPostfix\b/i;
 
 export class LearnedLimits {
-  #budget = CAUTIOUS_ERROR_BUDGET;
+  /**
+   * Refusals a session may draw, `Infinity` for none. Made a double first (then set to the guess in the
+   * constructor), so that `Infinity` later does not change the object's shape (docs/architecture.md, "CPU").
+   */
+  #budget = Infinity;
   #source: BudgetSource = 'default';
   #recipientLimit: number | null = null;
   #sessionLimit: number | null = null;
@@ -112,14 +116,18 @@ export class LearnedLimits {
    * slow start at a host whose rate is unknown has proven it (`reply-rate.ts`). 0 while unproven.
    */
   #provenRate = 0;
-  /** `now` of the ceiling's last change (it grows once a second). */
-  #rateChangedAt = 0;
+  /** `now` of the ceiling's last change (it grows once a second); `-0`: a double, as `now` is. */
+  #rateChangedAt = -0;
   /** The session exploring past the budget now, or `null`: one at a time. */
   #explorer: number | null = null;
   /** Most refusals a session of ours drew with a reply on time after them (proven safe). */
   #proven = 0;
   /** Something was learned since the last `takeChanged()`. */
   #changed = false;
+
+  constructor() {
+    this.#budget = CAUTIOUS_ERROR_BUDGET;
+  }
 
   /** Limits as another worker stored them; a record that makes no sense is ignored (defaults kept). */
   static from(record: LimitsRecord | null): LearnedLimits {

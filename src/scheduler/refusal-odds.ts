@@ -98,7 +98,7 @@ export class RefusalOdds {
     // The chance only grows with the batch: the longest front within the risk, by bisection.
     while (low < high) {
       const size = Math.ceil((low + high) / 2);
-      if (this.overspendChance(domains.slice(0, size), budget) <= OVERSPEND_RISK) low = size;
+      if (this.#overspendChance(domains, size, budget) <= OVERSPEND_RISK) low = size;
       else high = size - 1;
     }
     return low;
@@ -106,12 +106,18 @@ export class RefusalOdds {
 
   /** The chance that a batch of addresses at `domains` draws more than `budget` refusals. */
   overspendChance(domains: readonly string[], budget: number): number {
-    if (domains.length <= budget) return 0;
+    return this.#overspendChance(domains, domains.length, budget);
+  }
+
+  /** `overspendChance()` of the first `count` of `domains`. */
+  #overspendChance(domains: readonly string[], count: number, budget: number): number {
+    if (count <= budget) return 0;
     const p = this.rate;
     // Addresses of live domains are refused independently; the others, grouped by domain.
     let alive = 0;
     const doubtful = new Map<string, number>();
-    for (const domain of domains) {
+    for (let i = 0; i < count; i += 1) {
+      const domain = domains[i] as string;
       if (this.deadChance(domain) === 0) alive += 1;
       else doubtful.set(domain, (doubtful.get(domain) ?? 0) + 1);
     }
@@ -119,37 +125,43 @@ export class RefusalOdds {
     let pmf = binomialHead(alive, p, budget);
     for (const [domain, n] of doubtful) {
       const dead = this.deadChance(domain);
-      const group = binomialHead(n, p, budget).map((x) => x * (1 - dead));
-      if (n <= budget) group[n] = (group[n] ?? 0) + dead;
+      const group = binomialHead(n, p, budget);
+      for (let k = 0; k < group.length; k += 1) group[k] = (group[k] as number) * (1 - dead);
+      if (n <= budget) group[n] = (group[n] as number) + dead;
       pmf = convolveHead(pmf, group, budget);
     }
-    const within = pmf.reduce((sum, x) => sum + x, 0);
+    let within = 0;
+    for (const x of pmf) within += x;
     return Math.max(0, 1 - within);
   }
 }
 
+// The distributions are Float64Arrays: one element kind, whether they hold 0s and 1s or fractions
+// (plain arrays change kind when a fraction follows small integers, and V8 recompiles what read them).
+
 /** P(X = k) for X ~ Binomial(n, p), k = 0 … min(n, top). */
-function binomialHead(n: number, p: number, top: number): number[] {
-  const head: number[] = [];
+function binomialHead(n: number, p: number, top: number): Float64Array {
+  const head = new Float64Array(Math.min(n, top) + 1);
   if (p >= 1) {
-    for (let k = 0; k <= Math.min(n, top); k += 1) head.push(k === n ? 1 : 0);
+    if (n < head.length) head[n] = 1;
     return head;
   }
   let term = (1 - p) ** n;
-  for (let k = 0; k <= Math.min(n, top); k += 1) {
-    head.push(term);
+  for (let k = 0; k < head.length; k += 1) {
+    head[k] = term;
     term *= ((n - k) / (k + 1)) * (p / (1 - p));
   }
   return head;
 }
 
 /** The distribution of a sum of two independent counts, for k = 0 … top. */
-function convolveHead(a: readonly number[], b: readonly number[], top: number): number[] {
-  const sum = new Array<number>(Math.min(top, a.length + b.length - 2) + 1).fill(0);
+function convolveHead(a: Float64Array, b: Float64Array, top: number): Float64Array {
+  const sum = new Float64Array(Math.min(top, a.length + b.length - 2) + 1);
   for (let i = 0; i < a.length; i += 1) {
-    const x = a[i] ?? 0;
+    const x = a[i] as number;
     if (x === 0) continue;
-    for (let j = 0; j < b.length && i + j <= top; j += 1) sum[i + j] = (sum[i + j] ?? 0) + x * (b[j] ?? 0);
+    for (let j = 0; j < b.length && i + j <= top; j += 1)
+      sum[i + j] = (sum[i + j] as number) + x * (b[j] as number);
   }
   return sum;
 }

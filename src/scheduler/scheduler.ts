@@ -98,8 +98,8 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
   #iterator: Iterator<string> | AsyncIterator<string> | null = null;
   /** The input is a plain iterable: its next address is read without waiting a promise turn. */
   #syncInput = false;
-  /** The last `#checkedAt()`: its millisecond and its string. */
-  #isoAt = -1;
+  /** The last `#checkedAt()`: its millisecond (a double, as `Date.now()` is: NaN, none yet) and its string. */
+  #isoAt = Number.NaN;
   #iso = '';
   readonly #signal: AbortSignal | undefined;
   readonly #stop = new AbortController();

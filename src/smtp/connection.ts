@@ -151,7 +151,8 @@ export class SmtpConnection {
    * it fires before the deadline it is set again for the rest. `#wait` null: nothing is timed.
    */
   #timer: NodeJS.Timeout | null = null;
-  #timerDue = 0;
+  /** `-0`: a double from the start, as the deadlines it holds are (docs/architecture.md, "CPU"). */
+  #timerDue = -0;
   #wait: {
     phase: TimeoutPhase;
     timeoutMs: number;
