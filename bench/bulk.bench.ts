@@ -91,6 +91,8 @@ interface Counted {
   /** Replies a rate-limited host delayed for coming above its replies a second, and the times it began to. */
   rateDelayed: number;
   rateSlowdowns: number;
+  /** The same per host that limits its replies a second, by name. */
+  rateByHost: Map<string, { slowdowns: number; delayed: number }>;
 }
 
 function counted(before: readonly HostStats[], after: readonly HostStats[]): Counted {
@@ -105,6 +107,7 @@ function counted(before: readonly HostStats[], after: readonly HostStats[]): Cou
     penaltiesByBudget: new Map(),
     rateDelayed: 0,
     rateSlowdowns: 0,
+    rateByHost: new Map(),
   };
   after.forEach((end, i) => {
     const start = before[i];
@@ -126,8 +129,20 @@ function counted(before: readonly HostStats[], after: readonly HostStats[]): Cou
     result.rateDelayed += end.rateDelayed - start.rateDelayed;
     result.rateSlowdowns += end.rateSlowdowns - start.rateSlowdowns;
     result.peakByHost.set(end.name, end.peak);
+    if (end.replyRate !== null)
+      result.rateByHost.set(end.name, {
+        slowdowns: end.rateSlowdowns - start.rateSlowdowns,
+        delayed: end.rateDelayed - start.rateDelayed,
+      });
   });
   return result;
+}
+
+/** What a host's count of crossings of its replies a second says against the floor of one a host. */
+function floorNote(slowdowns: number): string {
+  if (slowdowns === 0) return '';
+  if (slowdowns === 1) return ' (the floor: a rate nobody announces is crossed once to be learned)';
+  return ` (${slowdowns - 1} past the floor of 1)`;
 }
 
 async function runRcpt(world: ThreadWorld, options: VerifyOptions): Promise<Map<string, VerifyResult>> {
@@ -500,19 +515,42 @@ async function main(): Promise<number> {
     const announcedOrNone = (penalties.get('postfix') ?? 0) + (penalties.get('none') ?? 0);
     const unannounced = penalties.get('unannounced') ?? 0;
     const unannouncedHosts = world.hosts.filter((host) => host.budget === 'unannounced').length;
+    // A host that limits its replies a second and says nothing of it is crossed once at least: no
+    // scheduler can tell its rate before a reply comes late. Each such host's crossings (slowdowns: a
+    // delayed reply with none in the second before) are named apart, so that the floor of 1 a host
+    // reads apart from penalties that could have been avoided.
+    const rateHosts = world.hosts.filter((host) => host.replyRate !== null);
+    const crossings = (counts: Counted) =>
+      rateHosts.map((host) => ({
+        host,
+        ...(counts.rateByHost.get(host.name) ?? { slowdowns: 0, delayed: 0 }),
+      }));
+    const rcptCrossings = crossings(rcpt.counts);
+    const perHost = (list: ReturnType<typeof crossings>) =>
+      list
+        .map(
+          ({ host, slowdowns, delayed }) =>
+            `${host.name} (${String(host.replyRate)} replies/s) ${slowdowns} crossing${slowdowns === 1 ? '' : 's'}, ` +
+            `${delayed} replies delayed`,
+        )
+        .join('; ');
     console.log(
       `penalties drawn by rcpt (delayed replies, 421 disconnects, refusals of our sender): ` +
         `${announcedOrNone + unannounced} (${penalties.get('postfix') ?? 0} at Postfix hosts, ` +
         `${penalties.get('none') ?? 0} at hosts without a budget, ${unannounced} at the ` +
         `${unannouncedHosts} host(s) whose budget is unannounced); naive: ` +
-        `${[...naive.counts.penaltiesByBudget.values()].reduce((a, b) => a + b, 0)}`,
+        `${[...naive.counts.penaltiesByBudget.values()].reduce((a, b) => a + b, 0)}` +
+        (rateHosts.length === 0
+          ? ''
+          : `; crossings of a host's replies a second: ` +
+            rcptCrossings
+              .map(({ host, slowdowns }) => `${host.name} ${slowdowns}${floorNote(slowdowns)}`)
+              .join(', ')),
     );
-    const rateHosts = world.hosts.filter((host) => host.replyRate !== null);
     if (rateHosts.length > 0) {
       console.log(
-        `slowdowns at ${rateHosts.map((h) => `${h.name} (${String(h.replyRate)} replies/s)`).join(', ')}: ` +
-          `rcpt ${rcpt.counts.rateSlowdowns} (${rcpt.counts.rateDelayed} replies delayed); ` +
-          `naive ${naive.counts.rateSlowdowns} (${naive.counts.rateDelayed} replies delayed)`,
+        `slowdowns at hosts that limit their replies a second (1 crossing a host is the floor for a ` +
+          `limit nobody announces): rcpt ${perHost(rcptCrossings)}; naive ${perHost(crossings(naive.counts))}`,
       );
     }
     const loads = loadavg().map((n) => fmt(n, 2));
@@ -541,9 +579,13 @@ async function main(): Promise<number> {
     ];
     // A slowdown at a host that limits its replies a second is a penalty too, though not one of the
     // issue's three kinds: it is checked apart so the line above keeps its meaning across the series.
+    // The issue asks for none; 1 a host is the floor for a rate nobody announces, so each host's own
+    // count is named.
     if (rateHosts.length > 0) {
       checks.push([
-        `0 slowdowns at hosts that limit their replies a second (${rcpt.counts.rateSlowdowns})`,
+        `0 slowdowns at hosts that limit their replies a second (${rcpt.counts.rateSlowdowns}: ` +
+          `${rcptCrossings.map(({ host, slowdowns }) => `${host.name} ${slowdowns}`).join(', ')}; ` +
+          `the floor is 1 a host)`,
         rcpt.counts.rateSlowdowns === 0,
       ]);
     }

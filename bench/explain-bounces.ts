@@ -187,14 +187,6 @@ export const MISS_NOTES: Readonly<Record<string, { readonly kind: MissKind; read
     kind: 'label',
     note: "the label takes the address of the bounce's mailto: link, which the redaction made differ from the address it names",
   },
-  'lhost-einsundeins-03.eml': {
-    kind: 'label',
-    note: "redaction made the failed recipient equal to the bounce's own To address, which is never a failed recipient",
-  },
-  'rhost-franceptt-04.eml': {
-    kind: 'label',
-    note: "redaction made the failed recipient equal to the bounce's own To address, which is never a failed recipient",
-  },
   'rfc3834-06.eml': {
     kind: 'label',
     note: 'an auto-reply ("this inbox is no longer in use") labelled as a disabled mailbox for its own sender',

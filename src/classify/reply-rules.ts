@@ -1437,10 +1437,11 @@ export const REPLY_RULES = [
   // volume ("Service refuse. Veuillez essayer plus tard", "Mail rejete. Mail rejected"). Their codes
   // for the recipient (`OFR_416 Invalid recipient`, `LPN007_426 The recipient account is blocked`)
   // say so in words, which the rules above read first (Orange postmaster; Postmastery's list of Orange
-  // OFR codes).
+  // OFR codes). The code comes in lower case too (`Mail rejected. ofr_506 [506]` from
+  // smtp-in.orange.fr, quoted in public bounce reports).
   {
     id: 'orange-laposte-codes',
-    text: /\b(?:OFR|LPN)\d*_\d{3}\b/,
+    text: /\b(?:OFR|LPN)\d*_\d{3}\b/i,
     reason: 'sender_blocked',
     category: 'sender_reputation',
     source: 'Orange postmaster (postmaster.orange.fr) and its OFR/LPN reply codes',

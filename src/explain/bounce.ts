@@ -285,9 +285,7 @@ class BounceReader {
       format = 'dsn';
     }
     if (recipients.length === 0) {
-      const fallback = scanned.length > 0 ? scanned : this.#fallbackRecipients();
-      // Last: a bounce addressed to the recipient it reports (a test sent to oneself).
-      const found = fallback.length > 0 ? fallback : scanBounceText(this.#text, this.#excluded(false));
+      const found = scanned.length > 0 ? scanned : this.#fallbackRecipients();
       recipients = found.map((found) => this.#fromText(found));
       format = recipients.length > 0 ? 'text' : null;
     }
@@ -521,6 +519,13 @@ class BounceReader {
     // Exim names the failed recipients in `X-Failed-Recipients` itself: they stand even when the
     // bounce's own headers repeat one (a `Reply-To` of the same address).
     const named = failed === null ? [] : addressesIn(failed);
+    if (named.length === 0) {
+      // The text naming the bounce's own recipient as the one that failed (someone who sent to
+      // themselves, or copied themselves) says more than the returned message's headers, which name
+      // every recipient the message had, delivered or not.
+      const own = scanBounceText(this.#text, this.#excluded(false));
+      if (own.length > 0) return own;
+    }
     const excluded = named.length > 0 ? new Set<string>() : this.#excluded(false);
     const headers = this.#originalHeaders();
     const delivered = envelopeRecipientOf(headers, excluded);

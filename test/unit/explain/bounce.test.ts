@@ -354,6 +354,42 @@ describe('explainBounce: the returned message names the recipient when the bounc
       ['olive@example.com'],
     );
   });
+
+  it('a bounce naming its own recipient as the one that failed (a copy to oneself) beats the returned To and Cc', async () => {
+    // Exim's wording (src/src/deliver.c: "The following address(es) failed:"), returned to the sender,
+    // who had copied themselves: the returned headers name both recipients, the text only the one that failed.
+    const bounce = [
+      'From: Mail Delivery System <Mailer-Daemon@mx.example.com>',
+      'To: pia@example.com',
+      'Subject: Mail delivery failed: returning message to sender',
+      'Auto-Submitted: auto-replied',
+      '',
+      'This message was created automatically by mail delivery software.',
+      '',
+      'A message that you sent could not be delivered to one or more of its',
+      'recipients. This is a permanent error. The following address(es) failed:',
+      '',
+      '  pia@example.com',
+      '    host mx.example.com [192.0.2.30]',
+      '    SMTP error from remote mail server after RCPT TO:<pia@example.com>:',
+      '    552 5.2.2 Mailbox full',
+      '',
+      '------ This is a copy of the message, including all the headers. ------',
+      '',
+      'From: Pia <pia@example.com>',
+      'To: quinn@example.org',
+      'Cc: pia@example.com',
+      'Subject: minutes',
+      '',
+      'Attached.',
+      '',
+    ].join('\r\n');
+    const explained = await explainBounce(bounce);
+    assert.deepEqual(
+      explained.recipients.map((r) => [r.address, r.explanation?.category]),
+      [['pia@example.com', 'mailbox_full']],
+    );
+  });
 });
 
 describe('explainBounce: bad input gets a clear answer', () => {
