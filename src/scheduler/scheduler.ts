@@ -243,59 +243,59 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     if (iterator === null || this.#reading || this.#exhausted || this.#stopped) return;
     this.#reading = true;
     if (this.#syncInput) {
-      this.#readSync(iterator as Iterator<string>);
+      // A plain iterable: the same loop, with no promise turn per address.
+      const input = iterator as Iterator<string>;
+      try {
+        while (this.#wantsMore() && this.#take(input.next()));
+      } catch (error) {
+        this.#readFailed(error);
+      } finally {
+        this.#readPaused();
+      }
       return;
     }
     void (async () => {
       try {
-        while (
-          !this.#exhausted &&
-          !this.#stopped &&
-          this.#inFlight < this.settings.window &&
-          this.#preparing < PREPARE_CONCURRENCY
-        ) {
-          const step = await iterator.next();
-          if (step.done === true) {
-            this.#exhausted = true;
-            break;
-          }
-          this.#inFlight += 1;
-          this.#start(step.value);
-        }
+        while (this.#wantsMore() && this.#take(await iterator.next()));
       } catch (error) {
-        this.#failure = { error };
-        this.#exhausted = true;
+        this.#readFailed(error);
       } finally {
-        this.#reading = false;
-        this.#notify();
+        this.#readPaused();
       }
     })();
   }
 
-  /** `#readMore()` from a plain iterable: the same loop, with no promise turn per address. */
-  #readSync(iterator: Iterator<string>): void {
-    try {
-      while (
-        !this.#exhausted &&
-        !this.#stopped &&
-        this.#inFlight < this.settings.window &&
-        this.#preparing < PREPARE_CONCURRENCY
-      ) {
-        const step = iterator.next();
-        if (step.done === true) {
-          this.#exhausted = true;
-          break;
-        }
-        this.#inFlight += 1;
-        this.#start(step.value);
-      }
-    } catch (error) {
-      this.#failure = { error };
+  /** Room to read another address: input left, the run going, the window and the preparations not full. */
+  #wantsMore(): boolean {
+    return (
+      !this.#exhausted &&
+      !this.#stopped &&
+      this.#inFlight < this.settings.window &&
+      this.#preparing < PREPARE_CONCURRENCY
+    );
+  }
+
+  /** One step of the input: an address started (read on), or its end (stop). */
+  #take(step: IteratorResult<string>): boolean {
+    if (step.done === true) {
       this.#exhausted = true;
-    } finally {
-      this.#reading = false;
-      this.#notify();
+      return false;
     }
+    this.#inFlight += 1;
+    this.#start(step.value);
+    return true;
+  }
+
+  /** The input threw: the run ends with its error. */
+  #readFailed(error: unknown): void {
+    this.#failure = { error };
+    this.#exhausted = true;
+  }
+
+  /** A read stopped (input ended, window full, or failed): the next one may start. */
+  #readPaused(): void {
+    this.#reading = false;
+    this.#notify();
   }
 
   #start(input: string): void {
