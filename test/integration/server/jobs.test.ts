@@ -14,6 +14,7 @@ import { createApp, type App } from '../../../src/server/app.js';
 import { createJobsBackend, type ClosableJobsBackend } from '../../../src/server/jobs-backend.js';
 import { createLogger } from '../../../src/server/logger.js';
 import { listItems } from '../../helpers/job-items.js';
+import { streamed } from '../../reliability/helpers/upload-list.js';
 import { KEY_A, KEY_B, bearer, startWorld, type World } from './helpers.js';
 
 interface Job {
@@ -188,20 +189,13 @@ describe('limits', () => {
     assert.match(((await declared.json()) as { message: string }).message, /larger than 4096 bytes/);
 
     // No Content-Length: the body is counted as it streams in.
-    const encoder = new TextEncoder();
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (let i = 0; i < 10; i += 1) controller.enqueue(encoder.encode(big.slice(0, 1_000)));
-        controller.close();
-      },
-    });
-    const streamed = await app.request('/v1/jobs', {
+    const chunked = await app.request('/v1/jobs', {
       method: 'POST',
       headers: { ...bearer(KEY_A), 'content-type': 'text/plain' },
-      body,
+      body: streamed(big.slice(0, 1_000).repeat(10)),
       duplex: 'half',
     });
-    assert.equal(streamed.status, 413);
+    assert.equal(chunked.status, 413);
   });
 
   it('answers 413 for more addresses than a job may hold', async () => {
@@ -271,14 +265,6 @@ describe('uploads wait in a spool until they are whole', () => {
     for (const id of await unfinishedJobs()) await waitFor(id, ['done', 'cancelled', 'failed']);
     const before = { jobs: await storedJobs(), bytes: storeBytes() };
     const addresses = Array.from({ length: 21 }, (_, i) => `u${i}@acme.test`);
-    const streamed = (text: string) =>
-      new ReadableStream<Uint8Array>({
-        start(controller) {
-          const bytes = new TextEncoder().encode(text);
-          for (let at = 0; at < bytes.length; at += 500) controller.enqueue(bytes.subarray(at, at + 500));
-          controller.close();
-        },
-      });
     for (const [type, body, status, message] of [
       ['text/plain', addresses.join('\n'), 413, /^At most 20 addresses per job$/],
       [

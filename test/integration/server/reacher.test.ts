@@ -16,6 +16,7 @@ import { startPersona } from '../../../src/demo/smtp-persona.js';
 import { openSqliteJobStore } from '../../../src/jobs/index.js';
 import { createApp, type App } from '../../../src/server/app.js';
 import { createJobsBackend, type ClosableJobsBackend } from '../../../src/server/jobs-backend.js';
+import { streamed } from '../../reliability/helpers/upload-list.js';
 import { JSON_TYPE, KEY_A, KEY_B, bearer, capturedLogger, startWorld, type World } from './helpers.js';
 
 const outputSchema = JSON.parse(
@@ -551,15 +552,6 @@ describe("Reacher's bulk body, read as it streams into a spool", () => {
   /** The bytes of every file in the store's directory (the database, its WAL; a spool would show), by name. */
   const storeBytes = () =>
     Object.fromEntries(readdirSync(directory).map((name) => [name, statSync(join(directory, name)).size]));
-  /** `text` sent in chunks of 500 bytes, without a length: counted as it arrives. */
-  const streamed = (text: string) =>
-    new ReadableStream<Uint8Array>({
-      start(controller) {
-        const bytes = new TextEncoder().encode(text);
-        for (let at = 0; at < bytes.length; at += 500) controller.enqueue(bytes.subarray(at, at + 500));
-        controller.close();
-      },
-    });
 
   it("refuses an oversized or malformed body with Reacher's error body and writes nothing; a normal one becomes a job", async () => {
     const before = storeBytes();

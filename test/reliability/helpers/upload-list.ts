@@ -2,7 +2,8 @@
  * Job lists sent to `rcpt serve` as an attacker would, for the upload attack test
  * (test/reliability/http-attacks.test.ts) and `npm run bench:upload`: any size or count of addresses, in
  * 64 KiB chunks generated as they go (never held whole), chunked or with `Content-Length`, JSON, text or
- * CSV; the sender stops writing once the server answers.
+ * CSV; the sender stops writing once the server answers. `streamed()` is a small body sent the same way,
+ * in chunks without a length, for the route tests' limits.
  */
 import { request } from 'node:http';
 
@@ -120,5 +121,16 @@ export function sendList(
       }
       if (open()) req.end(last);
     })();
+  });
+}
+
+/** `text` as a request body in chunks of 500 bytes, without a length: the server counts it as it arrives. */
+export function streamed(text: string): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      const bytes = new TextEncoder().encode(text);
+      for (let at = 0; at < bytes.length; at += 500) controller.enqueue(bytes.subarray(at, at + 500));
+      controller.close();
+    },
   });
 }
