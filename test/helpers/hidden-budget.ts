@@ -2,11 +2,14 @@
  * A host with an error budget it does not announce, as the tests of learned host limits use it: a
  * sim-MTA on loopback with Postfix's soft and hard error limits (every reply from the `soft`th refusal
  * on is a second late, `421` at twice that) behind a greeting that does not say Postfix, so rcpt has to
- * learn them; and a DNS server on loopback pointing each of `domains` at it (its MX `mx.<first domain>`).
+ * learn them; and a DNS server on loopback pointing each of `domains` at it (its MX `mx.<first domain>`),
+ * built by `startSimWorld()`.
  * `halfKnown()` makes the lists those tests verify, `isKnown()` says which of their mailboxes exist.
  */
-import { startSimMta, type SimMta } from '../../bench/sim-mta.js';
-import { startDnsServer, type DnsServer, type DnsZones } from '../../src/demo/dns-server.js';
+import type { SimMta } from '../../bench/sim-mta.js';
+import type { DnsServer } from '../../src/demo/dns-server.js';
+import type { VerifyOptions } from '../../src/index.js';
+import { startSimWorld, userUnknown } from './sim-world.js';
 
 /**
  * How long a test waits, after a run, for the host to see every connection close (the last session's
@@ -40,34 +43,25 @@ export interface HiddenBudgetOptions {
   readonly rcptDelayMs?: number;
 }
 
-export async function startHiddenBudgetHost(
-  options: HiddenBudgetOptions,
-): Promise<{ readonly mta: SimMta; readonly dns: DnsServer }> {
-  const [first] = options.domains;
-  const mx = `mx.${first}`;
-  const mta = await startSimMta({
-    name: first,
-    host: options.host,
-    port: 0,
-    banner: `${mx} ESMTP ready`,
-    recipient: (address) =>
-      options.exists(address)
-        ? null
-        : { code: 550, text: `5.1.1 <${address}>: Recipient address rejected: User unknown` },
-    errorLimits: { soft: options.soft, hard: 2 * options.soft, sleepMs: 1_000 },
-    ...(options.rcptDelayMs === undefined ? {} : { rcptDelayMs: options.rcptDelayMs }),
-    record: true,
+export interface HiddenBudgetHost {
+  readonly mta: SimMta;
+  readonly dns: DnsServer;
+  /** The verify options that reach it (`SimWorld.options`). */
+  readonly options: VerifyOptions;
+  readonly close: () => Promise<void>;
+}
+
+export async function startHiddenBudgetHost(options: HiddenBudgetOptions): Promise<HiddenBudgetHost> {
+  const world = await startSimWorld({
+    hidden: {
+      host: options.host,
+      domains: options.domains,
+      banner: `mx.${options.domains[0]} ESMTP ready`,
+      recipient: (address) => (options.exists(address) ? null : userUnknown(address)),
+      errorLimits: { soft: options.soft, hard: 2 * options.soft, sleepMs: 1_000 },
+      ...(options.rcptDelayMs === undefined ? {} : { rcptDelayMs: options.rcptDelayMs }),
+      record: true,
+    },
   });
-  const zones: DnsZones = {
-    [mx]: { A: [options.host] },
-    ...Object.fromEntries(
-      options.domains.map((domain) => [domain, { MX: [{ priority: 10, exchange: mx }] }]),
-    ),
-  };
-  try {
-    return { mta, dns: await startDnsServer({ zones }) };
-  } catch (error) {
-    await mta.close();
-    throw error;
-  }
+  return { mta: world.mtas.hidden, dns: world.dns, options: world.options, close: world.close };
 }

@@ -9,53 +9,37 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
-import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
 import type { VerifyOptions } from '../../../src/index.js';
-import { startHiddenBudgetHost } from '../../helpers/hidden-budget.js';
+import { startHiddenBudgetHost, type HiddenBudgetHost } from '../../helpers/hidden-budget.js';
+import { okExists, startSimWorld, type SimWorld } from '../../helpers/sim-world.js';
 import { verifyManyResults } from '../../helpers/verify-many-results.js';
-import { loopbackOptions } from '../../helpers/world-options.js';
 
 const POSTFIX_HOST = '127.0.5.50';
 const HIDDEN_HOST = '127.0.5.51';
 const HIDDEN_SOFT = 12;
 
-const unknown = (address: string) =>
-  address.startsWith('ok')
-    ? null
-    : { code: 550, text: `5.1.1 <${address}>: Recipient address rejected: User unknown` };
-
-let postfixDns: DnsServer;
-let postfix: SimMta;
-let hiddenDns: DnsServer;
-let hidden: SimMta;
+let postfixWorld: SimWorld<'postfix'>;
+let hiddenWorld: HiddenBudgetHost;
 
 before(async () => {
-  postfix = await startSimMta({
-    name: 'valid.test',
-    host: POSTFIX_HOST,
-    port: 0,
-    recipient: unknown,
-    errorLimits: { soft: 10, hard: 20, sleepMs: 1_000 },
-  });
-  postfixDns = await startDnsServer({
-    zones: {
-      'mx.valid.test': { A: [POSTFIX_HOST] },
-      'valid.test': { MX: [{ priority: 10, exchange: 'mx.valid.test' }] },
-      'gone.test': { MX: [{ priority: 10, exchange: 'mx.valid.test' }] },
-      'left.test': { MX: [{ priority: 10, exchange: 'mx.valid.test' }] },
+  postfixWorld = await startSimWorld({
+    postfix: {
+      host: POSTFIX_HOST,
+      domains: ['valid.test', 'gone.test', 'left.test'],
+      recipient: okExists,
+      errorLimits: { soft: 10, hard: 20, sleepMs: 1_000 },
     },
   });
-  ({ mta: hidden, dns: hiddenDns } = await startHiddenBudgetHost({
+  hiddenWorld = await startHiddenBudgetHost({
     host: HIDDEN_HOST,
     soft: HIDDEN_SOFT,
     domains: ['kept.test', 'lost.test'],
     exists: (address) => address.startsWith('ok'),
-  }));
+  });
 });
 
 after(async () => {
-  await Promise.all([postfixDns.close(), postfix.close(), hiddenDns.close(), hidden.close()]);
+  await Promise.all([postfixWorld.close(), hiddenWorld.close()]);
 });
 
 /** `valid` existing mailboxes at `good`, then `dead` unknown ones at each of `gone` (a list's tail). */
@@ -66,13 +50,11 @@ function list(good: string, valid: number, gone: readonly string[], dead: number
   ];
 }
 
-async function run(dns: DnsServer, port: number, inputs: readonly string[]): Promise<Map<string, string>> {
-  const options: VerifyOptions = {
-    ...loopbackOptions({ dnsServer: dns.address, smtpPort: port }),
-    timeoutMs: 60_000,
-    greylistWaitMs: 0,
-    catchAll: false,
-  };
+async function run(
+  world: { readonly options: VerifyOptions },
+  inputs: readonly string[],
+): Promise<Map<string, string>> {
+  const options: VerifyOptions = { ...world.options, timeoutMs: 60_000, catchAll: false };
   const results = await verifyManyResults(options, inputs, { hostConcurrency: 2 });
   return new Map([...results].map(([input, result]) => [input, `${result.verdict}/${result.reason}`]));
 }
@@ -83,7 +65,8 @@ const expected = (input: string) =>
 describe('batches at a host that accepted many valid addresses, when all-unknown domains come', () => {
   it('draws no delayed reply where the budget is known (Postfix greeting)', async () => {
     const inputs = list('valid.test', 300, ['gone.test', 'left.test'], 30);
-    const verdicts = await run(postfixDns, postfix.port, inputs);
+    const verdicts = await run(postfixWorld, inputs);
+    const postfix = postfixWorld.mtas.postfix;
     for (const input of inputs) assert.equal(verdicts.get(input), expected(input), input);
     assert.equal(postfix.stats.sleptReplies, 0, `${postfix.stats.sleptReplies} delayed replies`);
     assert.equal(postfix.stats.hardLimitHits, 0);
@@ -91,7 +74,8 @@ describe('batches at a host that accepted many valid addresses, when all-unknown
 
   it('draws at most the one delayed reply that finds an unannounced budget', async () => {
     const inputs = list('kept.test', 300, ['lost.test'], 40);
-    const verdicts = await run(hiddenDns, hidden.port, inputs);
+    const verdicts = await run(hiddenWorld, inputs);
+    const hidden = hiddenWorld.mta;
     for (const input of inputs) assert.equal(verdicts.get(input), expected(input), input);
     assert.ok(hidden.stats.sleptReplies <= 1, `${hidden.stats.sleptReplies} delayed replies`);
     assert.equal(hidden.stats.hardLimitHits, 0);

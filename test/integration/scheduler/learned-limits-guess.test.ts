@@ -11,29 +11,27 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import type { SimMta } from '../../../bench/sim-mta.js';
-import type { DnsServer } from '../../../src/demo/dns-server.js';
 import { createVerifier, type HostLimitsRecord } from '../../../src/index.js';
-import { startHiddenBudgetHost } from '../../helpers/hidden-budget.js';
+import { startHiddenBudgetHost, type HiddenBudgetHost } from '../../helpers/hidden-budget.js';
 
 const HOST = '127.0.5.41';
 /** The 6th command after 5 refusals is the first one delayed: below the cautious 9. */
 const SOFT = 5;
 
-let dns: DnsServer;
+let world: HiddenBudgetHost;
 let hidden: SimMta;
 
 before(async () => {
-  ({ mta: hidden, dns } = await startHiddenBudgetHost({
+  world = await startHiddenBudgetHost({
     host: HOST,
     soft: SOFT,
     domains: ['guess.test', 'guess-b.test'],
     exists: (address) => address.startsWith('ok'),
-  }));
+  });
+  hidden = world.mta;
 });
 
-after(async () => {
-  await Promise.all([dns.close(), hidden.close()]);
-});
+after(() => world.close());
 
 /** True when `address` is refused (`exists` above). */
 const refused = (line: string): boolean => /^RCPT TO:<no/i.test(line);
@@ -57,11 +55,7 @@ describe('an error budget below the cautious guess, two connections per host', (
   it('is crossed by one session once, and learned: never by two sessions at once', async () => {
     const told: HostLimitsRecord[] = [];
     const verifier = createVerifier({
-      dnsServers: [dns.address],
-      smtpPort: hidden.port,
-      allowPrivateTargets: true,
-      helo: 'probe.rcpt.test',
-      greylistWaitMs: 0,
+      ...world.options,
       timeoutMs: 30_000,
       hostLimits: {
         known: () => null,

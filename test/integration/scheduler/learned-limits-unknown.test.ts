@@ -10,38 +10,32 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import type { SimMta } from '../../../bench/sim-mta.js';
-import type { DnsServer } from '../../../src/demo/dns-server.js';
 import { createVerifier } from '../../../src/index.js';
-import { QUIT_WAIT_MS, startHiddenBudgetHost } from '../../helpers/hidden-budget.js';
+import { QUIT_WAIT_MS, startHiddenBudgetHost, type HiddenBudgetHost } from '../../helpers/hidden-budget.js';
 
 const HOST = '127.0.5.40';
 /** The 13th command after 12 refusals is the first one delayed. */
 const SOFT = 12;
 
-let dns: DnsServer;
+let world: HiddenBudgetHost;
 let hidden: SimMta;
 
 before(async () => {
-  ({ mta: hidden, dns } = await startHiddenBudgetHost({
+  world = await startHiddenBudgetHost({
     host: HOST,
     soft: SOFT,
     domains: ['allunknown.test'],
     exists: () => false,
-  }));
+  });
+  hidden = world.mta;
 });
 
-after(async () => {
-  await Promise.all([dns.close(), hidden.close()]);
-});
+after(() => world.close());
 
 describe('learning an unannounced error budget on a list of unknown addresses', () => {
   it('draws one delayed reply, the RCPT that finds the budget, and no RSET or MAIL FROM past it', async () => {
     const verifier = createVerifier({
-      dnsServers: [dns.address],
-      smtpPort: hidden.port,
-      allowPrivateTargets: true,
-      helo: 'probe.rcpt.test',
-      greylistWaitMs: 0,
+      ...world.options,
       catchAll: false,
     });
     const addresses = Array.from({ length: 600 }, (_, i) => `no${i}@allunknown.test`);

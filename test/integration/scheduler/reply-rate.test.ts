@@ -7,58 +7,38 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
-import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
+import type { SimMta } from '../../../bench/sim-mta.js';
 import type { VerifyOptions, VerifyResult } from '../../../src/index.js';
 import { verifyManyResults, tellingLimits, type Told } from '../../helpers/verify-many-results.js';
-import { loopbackOptions } from '../../helpers/world-options.js';
+import { okExists, startSimWorld, type SimWorld } from '../../helpers/sim-world.js';
 
 const RATE = 150;
 
-const unknown = (address: string) =>
-  address.startsWith('ok')
-    ? null
-    : { code: 550, text: `5.1.1 <${address}>: Recipient address rejected: User unknown` };
-
-let dns: DnsServer;
+let world: SimWorld<'rated' | 'brisk'>;
 let rated: SimMta;
-let brisk: SimMta;
 let base: VerifyOptions;
 
 before(async () => {
-  rated = await startSimMta({
-    name: 'rated.test',
-    host: '127.0.6.2',
-    port: 0,
-    banner: 'mx.rated.test ESMTP Exim 4.96',
-    recipient: unknown,
-    replyRate: { perSecond: RATE, delayMs: 60 },
-  });
-  brisk = await startSimMta({
-    name: 'brisk.test',
-    host: '127.0.6.3',
-    port: rated.port,
-    banner: 'mx.brisk.test ESMTP Exim 4.96',
-    recipient: unknown,
-  });
-  dns = await startDnsServer({
-    zones: {
-      'rated.test': { MX: [{ priority: 10, exchange: 'mx.rated.test' }] },
-      'mx.rated.test': { A: ['127.0.6.2'] },
-      'brisk.test': { MX: [{ priority: 10, exchange: 'mx.brisk.test' }] },
-      'mx.brisk.test': { A: ['127.0.6.3'] },
+  world = await startSimWorld({
+    rated: {
+      host: '127.0.6.2',
+      domains: ['rated.test'],
+      banner: 'mx.rated.test ESMTP Exim 4.96',
+      recipient: okExists,
+      replyRate: { perSecond: RATE, delayMs: 60 },
+    },
+    brisk: {
+      host: '127.0.6.3',
+      domains: ['brisk.test'],
+      banner: 'mx.brisk.test ESMTP Exim 4.96',
+      recipient: okExists,
     },
   });
-  base = {
-    ...loopbackOptions({ dnsServer: dns.address, smtpPort: rated.port }),
-    timeoutMs: 30_000,
-    greylistWaitMs: 0,
-  };
+  rated = world.mtas.rated;
+  base = { ...world.options, timeoutMs: 30_000 };
 });
 
-after(async () => {
-  await Promise.all([dns.close(), rated.close(), brisk.close()]);
-});
+after(() => world.close());
 
 /** `count` existing addresses at `domain` (a refusal would leave the rate's sign unread). */
 const list = (domain: string, count: number) => Array.from({ length: count }, (_, i) => `ok${i}@${domain}`);

@@ -8,61 +8,40 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
-import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
+import type { SimMta } from '../../../bench/sim-mta.js';
 import type { VerifyOptions } from '../../../src/index.js';
 import { SUGGESTED_START_RATE } from '../../../src/scheduler/reply-rate.js';
 import { verifyManyResults, tellingLimits, type Told } from '../../helpers/verify-many-results.js';
-import { loopbackOptions } from '../../helpers/world-options.js';
+import { okExists, startSimWorld, type SimWorld } from '../../helpers/sim-world.js';
 
 const RATE = 150;
 
-const unknown = (address: string) =>
-  address.startsWith('ok')
-    ? null
-    : { code: 550, text: `5.1.1 <${address}>: Recipient address rejected: User unknown` };
-
-let dns: DnsServer;
+let world: SimWorld<'limited' | 'open'>;
 let limited: SimMta;
-let open: SimMta;
 let base: VerifyOptions;
 
 before(async () => {
-  limited = await startSimMta({
-    name: 'limited.test',
-    host: '127.0.6.4',
-    port: 0,
-    banner: 'mx.limited.test ESMTP Exim 4.96',
-    recipient: unknown,
-    latencyMs: 5,
-    replyRate: { perSecond: RATE, delayMs: 500 },
-  });
-  open = await startSimMta({
-    name: 'open.test',
-    host: '127.0.6.5',
-    port: limited.port,
-    banner: 'mx.open.test ESMTP Exim 4.96',
-    recipient: unknown,
-  });
-  dns = await startDnsServer({
-    zones: {
-      'limited.test': { MX: [{ priority: 10, exchange: 'mx.limited.test' }] },
-      'mx.limited.test': { A: ['127.0.6.4'] },
-      'open.test': { MX: [{ priority: 10, exchange: 'mx.open.test' }] },
-      'mx.open.test': { A: ['127.0.6.5'] },
+  world = await startSimWorld({
+    limited: {
+      host: '127.0.6.4',
+      domains: ['limited.test'],
+      banner: 'mx.limited.test ESMTP Exim 4.96',
+      recipient: okExists,
+      latencyMs: 5,
+      replyRate: { perSecond: RATE, delayMs: 500 },
+    },
+    open: {
+      host: '127.0.6.5',
+      domains: ['open.test'],
+      banner: 'mx.open.test ESMTP Exim 4.96',
+      recipient: okExists,
     },
   });
-  base = {
-    ...loopbackOptions({ dnsServer: dns.address, smtpPort: limited.port }),
-    timeoutMs: 60_000,
-    greylistWaitMs: 0,
-    catchAll: false,
-  };
+  limited = world.mtas.limited;
+  base = { ...world.options, timeoutMs: 60_000, catchAll: false };
 });
 
-after(async () => {
-  await Promise.all([dns.close(), limited.close(), open.close()]);
-});
+after(() => world.close());
 
 /** `count` addresses at `domain`, every fifth unknown. */
 const list = (domain: string, count: number) =>
