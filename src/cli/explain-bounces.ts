@@ -27,6 +27,7 @@ import {
 import type { CliIo } from './run-verify.js';
 import { UsageError } from './common-options.js';
 import { progressBar } from './progress.js';
+import { cannotRead } from './bulk-output.js';
 
 export type SuppressionFormat = 'csv' | 'ndjson';
 
@@ -38,13 +39,22 @@ export interface BounceFlags {
   readonly output?: string;
 }
 
-/** What a path is: a directory of messages, an mbox (starts with `From `), or one message. */
-export async function pathKind(path: string): Promise<'directory' | 'mbox' | 'message'> {
+/**
+ * What a path is: a directory of messages, an mbox (starts with `From `), one message, or a stream (a
+ * pipe such as the shell's `<(zcat bounce.eml.gz)`, or a character device such as `/dev/stdin`), which
+ * can be read once only, from its start, as standard input is. Anything else (a socket) is a usage
+ * error, and so is a path that cannot be read, in plain words.
+ */
+export async function pathKind(path: string): Promise<'directory' | 'mbox' | 'message' | 'stream'> {
   const info = await stat(path).catch((error: unknown) => {
-    throw new UsageError(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new UsageError(cannotRead(path, error));
   });
   if (info.isDirectory()) return 'directory';
-  const handle = await open(path, 'r');
+  if (info.isFIFO() || info.isCharacterDevice()) return 'stream';
+  if (!info.isFile()) throw new UsageError(`${path}: not a file (give a reply, a file holding one, or -)`);
+  const handle = await open(path, 'r').catch((error: unknown) => {
+    throw new UsageError(cannotRead(path, error));
+  });
   try {
     const head = Buffer.alloc(5);
     const { bytesRead } = await handle.read(head, 0, 5, 0);
@@ -389,8 +399,9 @@ export type InputOutcome =
  * or mbox on stdin (`-`). Anything that does not read as a message comes back for the reply side.
  */
 export async function explainInput(input: string, flags: BounceFlags, io: CliIo): Promise<InputOutcome> {
-  if (input === '-') return explainStdin(flags, io);
+  if (input === '-') return explainStream(io.stdin ?? process.stdin, 'stdin', flags, io);
   const kind = await pathKind(input);
+  if (kind === 'stream') return explainStream(createReadStream(input), input, flags, io);
   if (kind === 'message') {
     const bytes = await readBounded(input);
     if (!looksLikeMessage(bytes)) return { handled: false, text: bytes.toString('utf8') };
@@ -401,9 +412,14 @@ export async function explainInput(input: string, flags: BounceFlags, io: CliIo)
   return { handled: true, readable: true };
 }
 
-async function explainStdin(flags: BounceFlags, io: CliIo): Promise<InputOutcome> {
-  const stdin = io.stdin ?? process.stdin;
-  const iterator = (stdin as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+/** A message or an mbox read once from its start: standard input, or a pipe named by its path. */
+async function explainStream(
+  stream: NodeJS.ReadableStream,
+  source: string,
+  flags: BounceFlags,
+  io: CliIo,
+): Promise<InputOutcome> {
+  const iterator = (stream as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let size = 0;
   let done = false;
@@ -440,6 +456,6 @@ async function explainStdin(flags: BounceFlags, io: CliIo): Promise<InputOutcome
   // Whatever is past the limit is read and dropped, so the writer is not left blocked.
   if (!done) for (let next = await iterator.next(); next.done !== true; next = await iterator.next());
   if (!looksLikeMessage(first)) return { handled: false, text: first.toString('utf8') };
-  const explained = await explainMessageBytes(first, 'stdin', flags, io);
+  const explained = await explainMessageBytes(first, source, flags, io);
   return { handled: true, readable: explained.kind !== 'unreadable' };
 }

@@ -7,7 +7,6 @@
  * binary, no reply code: the answer says which), 64 on a usage error.
  */
 import { stat } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
 import { styleText } from 'node:util';
 
 import { Option, type Command } from 'commander';
@@ -17,18 +16,13 @@ import { explainInput, type BounceFlags } from './explain-bounces.js';
 import { useColour, type CliIo } from './run-verify.js';
 import { UsageError } from './common-options.js';
 import { wrap } from './terminal-text.js';
+import { errorCode } from './bulk-output.js';
 
 export interface ExplainFlags extends BounceFlags {
   command?: string;
   provider?: string;
   json?: boolean;
 }
-
-/**
- * Most bytes read from standard input or a file: a transcript or a reply is a few KiB; beyond this the
- * input is cut (explainReply() reads at most 1 MiB of text anyway) instead of held whole in memory.
- */
-export const MAX_EXPLAIN_INPUT_BYTES = 4 * 1024 * 1024;
 
 const VERDICT_STYLE = {
   deliverable: 'green',
@@ -64,39 +58,26 @@ export function addExplainOptions(command: Command): Command {
     .option('-o, --output <file>', 'write the suppression list here instead of stdout');
 }
 
-/** Reads a stream as UTF-8 text, up to `MAX_EXPLAIN_INPUT_BYTES` (the rest is not read). */
-async function readText(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    chunks.push(buffer);
-    size += buffer.length;
-    if (size >= MAX_EXPLAIN_INPUT_BYTES) break;
-  }
-  return Buffer.concat(chunks).subarray(0, MAX_EXPLAIN_INPUT_BYTES).toString('utf8');
+/**
+ * True when a word that is no reply reads as a file name: one word with a path separator or a mail
+ * file's extension (`bounces/`, `./bounce.eml`, `inbox.mbox`), not a reply's text.
+ */
+function looksLikeFileName(argument: string): boolean {
+  return !/\s/.test(argument) && (argument.includes('/') || /\.(?:eml|mbox|msg|txt|log)$/i.test(argument));
 }
 
-/** True when `argument` names an existing file or directory (and so is not a reply typed inline). */
+/**
+ * True when `argument` names an existing file or directory (and so is not a reply typed inline), or
+ * a path that exists but cannot be looked at (EACCES), which the bounce side then reports.
+ */
 async function isPath(argument: string): Promise<boolean> {
   if (argument.includes('\n') || /^[2-5]\d\d(?:[ -]|$)/.test(argument)) return false;
   try {
     await stat(argument);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    return errorCode(error) === 'EACCES';
   }
-}
-
-/** A regular file that is not a message (bounce-side) is read as text and its replies explained. */
-async function explainPath(
-  path: string,
-  text: string | null,
-  flags: ExplainFlags,
-): Promise<ReplyExplanation[]> {
-  const info = await stat(path);
-  if (!info.isFile()) throw new UsageError(`${path}: not a file (give a reply, a file holding one, or -)`);
-  return explainText(text ?? (await readText(createReadStream(path))), flags);
 }
 
 function explainText(text: string, flags: ExplainFlags): ReplyExplanation[] {
@@ -169,10 +150,13 @@ export async function runExplain(
     // anything else comes back as text, a reply or a transcript.
     const outcome = await explainInput(argument, flags, io);
     if (outcome.handled) return outcome.readable ? 'message' : 'unreadable';
-    explanations =
-      argument === '-' ? explainText(outcome.text, flags) : await explainPath(argument, outcome.text, flags);
+    explanations = explainText(outcome.text, flags);
   } else {
     explanations = explainText(argument, flags);
+    // A mistyped file name reads as text without a reply code: say that no such file exists instead.
+    if (explanations.every((e) => e.category === 'not_a_reply') && looksLikeFileName(argument)) {
+      throw new UsageError(`no such file: ${argument}`);
+    }
   }
   if (flags.json === true) {
     for (const explanation of explanations) io.stdout.write(`${JSON.stringify(explanation)}\n`);

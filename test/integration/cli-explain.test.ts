@@ -1,12 +1,15 @@
 /** `rcpt explain`, run in-process through `run()`: inline, stdin, a file, --json, and bad input. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { ReplyExplanation } from '../../src/index.js';
-import { runCli } from '../helpers/run-cli.js';
+import { runCli, type Captured } from '../helpers/run-cli.js';
 
 let dir: string;
 before(async () => {
@@ -103,4 +106,55 @@ describe('rcpt explain', () => {
     assert.equal(code, 64);
     assert.match(stderr, /LIST/);
   });
+
+  it("reads a pipe named as the argument (the shell's <(…)): a reply, a bounce message, an mbox", async () => {
+    const bounce = await readFile(new URL('../fixtures/bounces/postfix.eml', import.meta.url));
+    const reply = await throughFifo(`${UNKNOWN}\n`, ['--json']);
+    assert.equal(reply.code, 0, reply.stderr);
+    assert.equal(parseLines(reply.stdout)[0]?.reason, 'mailbox_not_found');
+    const message = await throughFifo(bounce, []);
+    assert.equal(message.code, 0, message.stderr);
+    assert.match(message.stdout, /: a bounce \(RFC 3464 delivery status report\)/);
+    assert.match(message.stdout, /alice@example\.com {2}failed/);
+    const mbox = await throughFifo(
+      Buffer.concat([Buffer.from('From MAILER-DAEMON Mon Dec  7 03:00:00 2026\n'), bounce]),
+      ['--format', 'ndjson'],
+    );
+    assert.equal(mbox.code, 0, mbox.stderr);
+    assert.match(mbox.stdout, /"address":"alice@example\.com"/);
+  });
+
+  it('names a missing file, a socket and a path it cannot read in plain words (exit 64)', async () => {
+    for (const name of ['bounce.eml', 'bounces/', './reply']) {
+      const missing = await runCli(['explain', join(dir, name)]);
+      assert.equal(missing.code, 64, name);
+      assert.match(missing.stderr, /^rcpt: no such file: .*\n\(rcpt explain --help/, name);
+    }
+    // Words that are neither a reply nor a file name stay the reply side's answer.
+    assert.equal((await runCli(['explain', 'mailbox unavailable'])).code, 1);
+    const socketPath = join(dir, 'socket');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    try {
+      const socket = await runCli(['explain', socketPath]);
+      assert.equal(socket.code, 64);
+      assert.match(socket.stderr, /^rcpt: .*socket: not a file \(give a reply, a file holding one, or -\)\n/);
+      assert.doesNotMatch(socket.stderr, /ENXIO/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 });
+
+/** `rcpt explain FIFO` while another writer feeds the FIFO `content`, as the shell's `<(…)` does. */
+async function throughFifo(content: string | Buffer, flags: readonly string[]): Promise<Captured> {
+  const fifo = join(dir, `fifo-${Math.random().toString(36).slice(2)}`);
+  execFileSync('mkfifo', [fifo]);
+  const writer = createWriteStream(fifo);
+  const written = new Promise<void>((resolve, reject) => {
+    writer.on('error', reject);
+    writer.end(content, resolve);
+  });
+  const [result] = await Promise.all([runCli(['explain', ...flags, fifo]), written]);
+  return result;
+}
