@@ -152,10 +152,26 @@ const PROXY_FAILURES: Readonly<
   },
 };
 
+/** Outcomes reached before any connection was asked of the proxy: they say nothing about it. */
+const PROXY_NOT_TRIED: ReadonlySet<Port25Result['outcome']> = new Set(['dns_error', 'not_allowed']);
+
 function proxyCheck(name: string, results: readonly Port25Result[]): DoctorCheck {
-  const failed = results.filter((result) => result.outcome === 'proxy_error');
+  const tried = results.filter((result) => !PROXY_NOT_TRIED.has(result.outcome));
+  const failed = tried.filter((result) => result.outcome === 'proxy_error');
   const evidence = failed.map((result) => result.line);
-  if (failed.length < results.length || results.length === 0) {
+  if (tried.length === 0) {
+    // No provider's MX host was found (or allowed), so no connection went through the proxy: it
+    // cannot have answered, and a dead proxy must not read as a passing one.
+    return check(
+      'proxy',
+      'warn',
+      `proxy ${name} not checked: no provider's MX host was found or allowed, so no connection went through it (see the port 25 line)`,
+      'fix what the port 25 line says (DNS, --dns-server), then run rcpt doctor again',
+      results.map((result) => result.line),
+      name,
+    );
+  }
+  if (failed.length < tried.length) {
     return check('proxy', 'pass', `proxy ${name} answers and accepted us`, null, evidence, name);
   }
   const kind = failed[0]?.proxyError ?? 'unreachable';

@@ -91,6 +91,20 @@ describe('rcpt doctor --proxy', () => {
     assert.equal(report.ok, false);
   });
 
+  it('a dead proxy is never a pass when no MX host was found to reach through it: not checked', async () => {
+    const dead = 'socks5://127.0.31.99:1080';
+    // nowhere.test has no MX in the world's DNS: the port 25 check never asks the proxy for anything.
+    const report = await runDoctor(world.options({ proxy: dead, providers: ['nowhere.test'] }));
+    assert.equal(line(report, 'port25').status, 'fail');
+    assert.equal(line(report, 'proxy').status, 'warn');
+    assert.match(line(report, 'proxy').summary, /not checked: no provider's MX host was found/);
+    assert.match(line(report, 'proxy').advice ?? '', /port 25 line/);
+    // One provider found and its connection refused by the dead proxy: that fails, as before.
+    const mixed = await runDoctor(world.options({ proxy: dead, providers: ['nowhere.test', 'open.test'] }));
+    assert.equal(line(mixed, 'proxy').status, 'fail');
+    assert.match(line(mixed, 'proxy').summary, /cannot be reached/);
+  });
+
   it('refused credentials and a ruleset that refuses port 25 each fail the proxy line, saying which', async () => {
     const raw = await startRawSocksServer('127.0.31.50', { kind: 'auth_fail' });
     try {
