@@ -4,7 +4,7 @@
  * mbox becomes a suppression list (CSV or NDJSON) written as it is read, with progress on stderr, in
  * bounded memory: one message at a time, each read up to `MAX_BOUNCE_BYTES`.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { open, opendir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -27,7 +27,7 @@ import {
 import type { CliIo } from './run-verify.js';
 import { UsageError } from './common-options.js';
 import { progressBar } from './progress.js';
-import { cannotRead } from './bulk-output.js';
+import { cannotRead, checkOutput, errorCode, fsReason, pipeText, writeFileText } from './bulk-output.js';
 
 export type SuppressionFormat = 'csv' | 'ndjson';
 
@@ -99,9 +99,21 @@ export async function explainMessageBytes(
   flags: BounceFlags,
   io: CliIo,
 ): Promise<BounceExplanation> {
+  refuseOutputForOne(flags);
   const explained = await explainBounce(bytes);
   printBounce(explained, source, flags, io);
   return explained;
+}
+
+/**
+ * `-o` names where a suppression list goes, and only a directory or an mbox makes one: for one message
+ * or reply it would be left unwritten while the answer went to standard output, so it is refused.
+ */
+export function refuseOutputForOne(flags: BounceFlags): void {
+  if (flags.output === undefined) return;
+  throw new UsageError(
+    '-o writes the suppression list of a directory or an mbox; one message or reply is printed to standard output (redirect it with > FILE; --json for JSON)',
+  );
 }
 
 export function printBounce(
@@ -289,9 +301,11 @@ async function writeSuppressionList(
   io: CliIo,
 ): Promise<void> {
   const format = suppressionFormat(flags.format);
+  // As rcpt bulk's -o: a place that cannot be written is refused before a message is read; a regular
+  // file is written to OUTPUT.tmp-PID and renamed when complete; a device or a pipe (/dev/null, the
+  // shell's >(gzip > list.csv.gz)) is written in place, never renamed over.
+  const target = await checkOutput(flags.output, false, 'nothing was read');
   const started = performance.now();
-  const temporary = flags.output === undefined ? null : `${flags.output}.tmp-${process.pid}`;
-  const out: NodeJS.WritableStream = temporary === null ? io.stdout : createWriteStream(temporary);
   const summary: FolderSummary = { messages: 0, rows: 0, suppress: 0, kinds: {} };
   const stderr = io.stderr as NodeJS.WritableStream & { isTTY?: boolean };
   const bar =
@@ -301,9 +315,8 @@ async function writeSuppressionList(
           `{bar} {value}/{total} ${what === 'mbox' ? 'KiB' : 'messages'} | {messages} messages, {rows} rows, {suppress} to suppress`,
         )
       : null;
-  try {
-    bar?.start(total ?? 0, 0, { messages: 0, rows: 0, suppress: 0 });
-    if (format === 'csv') await write(out, stringify([[...SUPPRESSION_COLUMNS]]));
+  async function* lines(): AsyncGenerator<string> {
+    if (format === 'csv') yield stringify([[...SUPPRESSION_COLUMNS]]);
     for await (const message of input) {
       const source = 'source' in message ? message.source : `stdin#${message.index}`;
       const explained = await explainBounce(message.bytes);
@@ -312,28 +325,29 @@ async function writeSuppressionList(
       for (const row of toSuppressionRows(explained, source)) {
         summary.rows += 1;
         if (row.suppress) summary.suppress += 1;
-        await write(
-          out,
-          format === 'csv'
-            ? stringify([SUPPRESSION_COLUMNS.map((column) => String(row[column] ?? ''))])
-            : `${JSON.stringify(row)}\n`,
-        );
+        yield format === 'csv'
+          ? stringify([SUPPRESSION_COLUMNS.map((column) => String(row[column] ?? ''))])
+          : `${JSON.stringify(row)}\n`;
       }
       const progress = 'progress' in message ? message.progress : summary.messages;
       bar?.update(progress, { messages: summary.messages, rows: summary.rows, suppress: summary.suppress });
     }
-    bar?.stop();
-    if (temporary !== null && flags.output !== undefined) {
-      await closeStream(out);
-      await rename(temporary, flags.output);
+  }
+  const temporary = target.kind === 'file' ? `${target.path}.tmp-${process.pid}` : null;
+  try {
+    bar?.start(total ?? 0, 0, { messages: 0, rows: 0, suppress: 0 });
+    if (target.kind === 'stdout') await pipeText(lines(), io.stdout);
+    else if (temporary === null) await writeFileText(target.path, lines(), { sync: false });
+    else {
+      await writeFileText(temporary, lines(), { sync: true });
+      await rename(temporary, target.path);
     }
+    bar?.stop();
   } catch (error) {
     bar?.stop();
-    if (temporary !== null) {
-      await closeStream(out).catch(() => undefined);
-      await unlink(temporary).catch(() => undefined);
-    }
-    throw error;
+    if (temporary !== null) await unlink(temporary).catch(() => undefined);
+    if (error instanceof UsageError || flags.output === undefined || errorCode(error) === null) throw error;
+    throw new Error(`cannot write ${flags.output}: ${fsReason(error)}`, { cause: error });
   }
   const seconds = (performance.now() - started) / 1000;
   const kinds = Object.entries(summary.kinds)
@@ -357,33 +371,6 @@ async function emlFiles(path: string): Promise<string[]> {
     if (entry.isFile() && /\.eml$/i.test(entry.name)) names.push(entry.name);
   }
   return names.sort();
-}
-
-/** Writes with backpressure: waits for `drain` when the stream's buffer is full. */
-async function write(out: NodeJS.WritableStream, text: string): Promise<void> {
-  if (!out.write(text)) {
-    await new Promise<void>((resolve, reject) => {
-      const onDrain = () => {
-        out.off('error', onError);
-        resolve();
-      };
-      const onError = (error: Error) => {
-        out.off('drain', onDrain);
-        reject(error);
-      };
-      out.once('drain', onDrain);
-      out.once('error', onError);
-    });
-  }
-}
-
-async function closeStream(out: NodeJS.WritableStream): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    out.once('error', reject);
-    out.end(() => {
-      resolve();
-    });
-  });
 }
 
 /**

@@ -12,7 +12,7 @@ import { styleText } from 'node:util';
 import { Option, type Command } from 'commander';
 
 import { EXPLAIN_COMMANDS, explainReply, type ExplainCommand, type ReplyExplanation } from '../index.js';
-import { explainInput, type BounceFlags } from './explain-bounces.js';
+import { explainInput, refuseOutputForOne, type BounceFlags } from './explain-bounces.js';
 import { useColour, type CliIo } from './run-verify.js';
 import { UsageError } from './common-options.js';
 import { wrap } from './terminal-text.js';
@@ -158,6 +158,7 @@ export async function runExplain(
       throw new UsageError(`no such file: ${argument}`);
     }
   }
+  refuseOutputForOne(flags);
   if (flags.json === true) {
     for (const explanation of explanations) io.stdout.write(`${JSON.stringify(explanation)}\n`);
   } else {

@@ -5,8 +5,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -250,6 +250,40 @@ describe('rcpt explain: bounce messages', () => {
         .map((line) => (JSON.parse(line) as Row).source),
       ['stdin#1', 'stdin#2'],
     );
+  });
+
+  it('-o: a place that cannot be written is one line before anything is read, a pipe is written in place', async () => {
+    const missing = join(dir, 'no-such-dir', 'list.csv');
+    const intoMissing = await runCli(['explain', fixtures, '-o', missing]);
+    assert.equal(intoMissing.code, 1);
+    assert.match(
+      intoMissing.stderr,
+      /^rcpt: cannot write .*list\.csv: the directory .*no-such-dir does not exist; nothing was read: choose a writable -o\n$/,
+    );
+    const intoFolder = await runCli(['explain', fixtures, '-o', dir]);
+    assert.equal(intoFolder.code, 1);
+    assert.match(intoFolder.stderr, /^rcpt: cannot write .*: it is a directory; nothing was read/);
+    assert.ok((await stat(dir)).isDirectory());
+    // A FIFO (the shell's >(gzip > list.csv.gz)) is written, not replaced by a regular file.
+    const fifo = join(dir, 'out.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const reader = (async () => {
+      let text = '';
+      for await (const chunk of createReadStream(fifo)) text += String(chunk);
+      return text;
+    })();
+    const intoFifo = await runCli(['explain', fixtures, '-o', fifo]);
+    assert.equal(intoFifo.code, 0, intoFifo.stderr);
+    assert.match(await reader, /^address,reason,category,/);
+    assert.ok((await stat(fifo)).isFIFO(), 'the FIFO is still a FIFO');
+    // One message or reply makes no suppression list: -o is refused rather than left unwritten.
+    const one = await runCli(['explain', join(fixtures, 'postfix.eml'), '-o', join(dir, 'one.csv')]);
+    assert.equal(one.code, 64);
+    assert.match(one.stderr, /-o writes the suppression list of a directory or an mbox/);
+    assert.equal(one.stdout, '');
+    const reply = await runCli(['explain', '550 5.1.1 User unknown', '-o', join(dir, 'one.csv')]);
+    assert.equal(reply.code, 64);
+    await assert.rejects(stat(join(dir, 'one.csv')));
   });
 
   it('an unknown --format is a usage error', async () => {
