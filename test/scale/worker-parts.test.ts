@@ -1,12 +1,13 @@
 /**
  * The parts of a scale-out worker on their own (src/jobs/postgres/worker-*.ts), on a real PostgreSQL:
  * leases (one holder, renewal, release, expiry, hand-back announcing what is left), the shared
- * domain cache (MX routes and catch-all verdicts, each job profile in its own part), and the bounded
- * cache of one verifier per job profile.
+ * domain cache (MX routes and catch-all verdicts, each job profile in its own part), the bounded
+ * cache of one verifier per job profile, and the host's window of RCPTs per minute.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
+import { pgHostRate } from '../../src/jobs/postgres/host-rate.js';
 import { openScaleOut, type ScaleOut } from '../../src/jobs/postgres/index.js';
 import { Leases } from '../../src/jobs/postgres/worker-leases.js';
 import { JobProfiles, type ProfileRun } from '../../src/jobs/postgres/worker-profiles.js';
@@ -94,6 +95,24 @@ describe('worker parts', { skip: SKIP_NO_PG }, () => {
       `SELECT count(*) AS n FROM ${schema}_boss.job WHERE name = 'rcpt-host' AND data->>'host' = '127.0.10.3'`,
     );
     assert.equal(Number(announced[0]?.n), 1);
+  });
+
+  it('pgHostRate: a window filled by a grant in flight has room again a window after it is settled, not at its safety expiry', async () => {
+    const rate = pgHostRate(cluster.store, { windowMs: 1_500, holdMs: 70_000 });
+    const first = await rate.reserve('127.0.10.9', 8, 8);
+    assert.equal(first.count, 8);
+    // In flight (its row counts until holdMs and a window, in case its worker dies): full, and room
+    // again at most a window from now, when it will have been settled at the soonest.
+    const during = await rate.reserve('127.0.10.9', 8, 1);
+    assert.equal(during.count, 0);
+    assert.ok(during.waitMs > 0 && during.waitMs <= 1_500, `waitMs ${during.waitMs}`);
+    first.settle(8);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const settled = await rate.reserve('127.0.10.9', 8, 1);
+    assert.equal(settled.count, 0);
+    assert.ok(settled.waitMs > 0 && settled.waitMs <= 1_500, `waitMs ${settled.waitMs}`);
+    await new Promise((resolve) => setTimeout(resolve, settled.waitMs + 50));
+    assert.equal((await rate.reserve('127.0.10.9', 8, 8)).count, 8);
   });
 
   /** A job recorded with its own HELO: a profile of its own. */
