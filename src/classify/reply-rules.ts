@@ -114,10 +114,12 @@ const TLS_REQUIRED =
  * to excessive volume`; Yahoo `[TSS04] … unexpected volume`; IronPort `452 Too many recipients received
  * this hour`; Google `452 4.5.3 Domain policy size per transaction exceeded, please try this recipient
  * in a separate transaction`, `550 5.4.5 Daily sending quota exceeded`, `Peak SMTP relay limit exceeded`;
- * Exchange `452 … Exceed Recipient Limit`; Postfix postscreen `421 4.3.2 All server ports are busy`.
+ * Exchange `452 … Exceed Recipient Limit`; Postfix postscreen `421 4.3.2 All server ports are busy`;
+ * Exchange Online `5.2.2 Submission quota exceeded` (the sender's recipient or message rate limit, not a
+ * full mailbox, whatever its X.2.2 says).
  */
 const RATE =
-  /rate[- ]limit|too many (?:recipients|connections|messages|errors|concurrent|sessions|commands|invalid|unknown)|too (?:fast|quickly|frequent)|excessive (?:volume|number|rate|connections)|unexpected volume|server busy|\bmax(?:imum)? (?:number of )?(?:messages?|recipients|connections) per\b|concurrent (?:server )?connections|recipient (?:limit|quota)|limits? for how many messages|sending quota|relay limit|separate transaction|received this hour|all server ports are busy/i;
+  /rate[- ]limit|too many (?:recipients|connections|messages|errors|concurrent|sessions|commands|invalid|unknown)|too (?:fast|quickly|frequent)|excessive (?:volume|number|rate|connections)|unexpected volume|server busy|\bmax(?:imum)? (?:number of )?(?:messages?|recipients|connections) per\b|concurrent (?:server )?connections|recipient (?:limit|quota)|limits? for how many messages|sending quota|relay limit|separate transaction|received this hour|all server ports are busy|submission ?quota/i;
 
 /**
  * "Ask again later": rspamd's greylisting `Try again later`, Exim `please try later`, Barracuda
@@ -780,29 +782,78 @@ export const REPLY_RULES = [
     source: 'GoDaddy Help, Fix rejected email with a bounce error (sender bounces IB501, IB502, IB506)',
     url: 'https://www.godaddy.com/help/fix-rejected-email-with-a-bounce-error-40685',
   },
-  // Microsoft EOP access-denied range: 5.7.501–503, 5.7.505–5.7.799 (5.7.506 bad HELO, 5.7.511 banned
+  // Codes of Microsoft's access-denied range whose own description names a finer cause than a block of
+  // the sender (Exchange Online NDR reference): 5.7.509 "sending domain … does not pass DMARC verification
+  // and has a DMARC policy of reject", 5.7.515 "sending domain … does not meet the required
+  // authentication level" (Outlook.com's SPF, DKIM and DMARC requirements for high-volume senders),
+  // 5.7.508 "… has exceeded permitted limits within $range range" (too many messages from an IPv6 range
+  // too fast) and, outside the range, 5.1.90 "you've reached your daily limit for message recipients"
+  // (the sender's recipient rate limit), 5.7.512 "message must be RFC 5322 section 3.6.2 compliant" (no valid From: address in
+  // the message).
+  {
+    id: 'microsoft-dmarc-code',
+    classes: [5],
+    enhanced: /^7\.509$/,
+    reason: 'sender_blocked',
+    category: 'sender_dmarc',
+    source: 'Microsoft Exchange Online NDR reference (5.7.509 does not pass DMARC verification)',
+    url: 'https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/non-delivery-reports-in-exchange-online',
+  },
+  {
+    id: 'microsoft-authentication-level',
+    classes: [5],
+    enhanced: /^7\.515$/,
+    reason: 'sender_blocked',
+    category: 'sender_authentication',
+    source: 'Microsoft Support, Fix NDR error 550 5.7.515 in Outlook.com (required authentication level)',
+    url: 'https://support.microsoft.com/en-us/topic/fix-ndr-error-550-5-7-515-in-outlook-com-34cfe8f8-6fbf-457e-9e8b-9e4dbaf4e0ef',
+  },
+  {
+    id: 'microsoft-sender-limits',
+    classes: [5],
+    enhanced: /^(?:7\.508|1\.90)$/,
+    reason: 'rate_limited',
+    category: 'rate_limited',
+    source:
+      'Microsoft Exchange Online NDR reference (5.7.508 exceeded permitted limits within range; 5.1.90 daily limit for message recipients)',
+    url: 'https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/non-delivery-reports-in-exchange-online',
+  },
+  {
+    id: 'microsoft-from-header',
+    classes: [5],
+    enhanced: /^7\.512$/,
+    reason: 'unexpected_reply',
+    category: 'content_rejected',
+    source:
+      'Microsoft Exchange Online NDR reference (5.7.512 message must be RFC 5322 section 3.6.2 compliant)',
+    url: 'https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/non-delivery-reports-in-exchange-online',
+  },
+  // Microsoft EOP access-denied range: 5.7.501–503, 5.7.506–5.7.799 (5.7.506 bad HELO, 5.7.511 banned
   // sender, 5.7.513 customer block list, 5.7.606–649 banned sending IP, 5.7.7xx tenant thresholds,
-  // 5.7.750 unregistered domains) — 5.7.504 is the DBEB "recipient … isn't valid" and is left out.
+  // 5.7.750 unregistered domains) — 5.7.504 is the DBEB "recipient … isn't valid" and is left out, and
+  // 5.7.505 "banned recipient" is a restriction on the recipient (below).
   {
     id: 'microsoft-access-denied',
     classes: [5],
-    enhanced: /^7\.(?:50[1-35-9]|5[1-9]\d|[67]\d\d)$/,
+    enhanced: /^7\.(?:50[1-36-9]|5[1-9]\d|[67]\d\d)$/,
     reason: 'sender_blocked',
     category: 'sender_policy',
     source: 'Microsoft Exchange Online NDR reference (5.7.501-5.7.799, not 5.7.504)',
     url: 'https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/non-delivery-reports-in-exchange-online',
   },
   // Microsoft 5.7.124 "sender not in the group's allowed senders list", 5.7.133–5.7.136 "the group / mailbox
-  // accepts mail only from authenticated (internal) senders": a restriction the recipient's organisation
-  // set on that recipient, neither a missing mailbox nor a block of the sending server.
+  // accepts mail only from authenticated (internal) senders", 5.7.12 "Sender was not authenticated by
+  // organization" (the recipient address is set up to reject messages from outside its organization),
+  // 5.7.505 "Access denied, banned recipient": a restriction the recipient's organisation set on that
+  // recipient, neither a missing mailbox nor a block of the sending server.
   {
     id: 'microsoft-recipient-restriction',
     classes: [5],
     stages: RECIPIENT_STAGES,
-    enhanced: /^7\.(?:124|13[3-6])$/,
+    enhanced: /^7\.(?:12|124|13[3-6]|505)$/,
     reason: 'unexpected_reply',
     category: 'recipient_refused',
-    source: 'Microsoft Exchange Online NDR reference (5.7.124, 5.7.133-5.7.136)',
+    source: 'Microsoft Exchange Online NDR reference (5.7.12, 5.7.124, 5.7.133-5.7.136, 5.7.505)',
     url: 'https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/non-delivery-reports-in-exchange-online',
   },
   // Outlook.com / Microsoft anti-spam codes: S3140/S3150 IP block list, S8001/S8002 Spamhaus HELO/MAIL
