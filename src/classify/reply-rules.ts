@@ -102,10 +102,12 @@ const SENDER_VERIFY =
 
 /**
  * TLS demanded: Google `530 5.7.0 Must issue a STARTTLS command first`, `421 4.7.0 TLS required for
- * RCPT domain`; Exchange `530 5.7.57 … requires a secure connection`.
+ * RCPT domain`, `421 4.7.29 … rate limited because you're not using a TLS connection` and `550 5.7.29
+ * … blocked because it wasn't sent over a TLS connection` (its bulk-sender requirements); Exchange
+ * `530 5.7.57 … requires a secure connection`.
  */
 const TLS_REQUIRED =
-  /must issue a starttls|starttls (?:is )?required|\btls (?:is )?required|encryption required|requires? (?:a )?(?:secure|encrypted|tls) connection/i;
+  /must issue a starttls|starttls (?:is )?required|\btls (?:is )?required|encryption required|requires? (?:a )?(?:secure|encrypted|tls) connection|(?:\bnot|n't) (?:using|sent over) (?:a )?tls connection/i;
 
 /**
  * Rates and limits: Postfix anvil `Error: too many connections/recipients from …`, `421 … Error: too many
@@ -196,8 +198,13 @@ const MAILBOX_UNAVAILABLE = /mailbox (?:is )?(?:unavailable|not available)|reque
 const SPF = /\bspf\b|openspf|sender policy framework/i;
 /** RFC 6376 DKIM (Google `5.7.27 … DKIM`, Yahoo/AOL "DKIM signature"). */
 const DKIM = /\bdkim\b|domainkeys/i;
-/** RFC 7489 DMARC (Google `5.7.26 Unauthenticated email from … is not accepted due to domain's DMARC policy`). */
-const DMARC = /\bdmarc\b/i;
+/**
+ * RFC 7489 DMARC (Google `5.7.26 Unauthenticated email from … is not accepted due to domain's DMARC
+ * policy`), and its identifier alignment (§3.1) named without the word: Google `4.7.32`/`5.7.32 … the
+ * From: header (RFC5322) in this message isn't aligned with either the authenticated SPF or DKIM
+ * organizational domain`, which names DKIM and SPF only as what the From: domain failed to align with.
+ */
+const DMARC = /\bdmarc\b|(?:\bnot|n't) aligned with/i;
 
 /**
  * Spam named in a refusal of the *message* (SpamAssassin/rspamd/Amavis `Message rejected as spam`,
