@@ -46,7 +46,10 @@ const missesOutAt = args.indexOf('--misses-out');
 const missesOut = missesOutAt === -1 ? null : (args[missesOutAt + 1] ?? null);
 /** `../shared/corpora` beside the checkout; from a worktree one level deeper, `../../shared/corpora`. */
 const DEFAULT_CORPORA = ['../shared/corpora', '../../shared/corpora'].map((path) => resolve(root, path));
-const given = args.find((arg, index) => !arg.startsWith('--') && index !== missesOutAt + 1);
+/** The folder: the first argument that is no flag and not the file name `--misses-out` takes. */
+const given = args.find(
+  (arg, index) => !arg.startsWith('--') && (missesOutAt === -1 || index !== missesOutAt + 1),
+);
 /**
  * A relative folder is read from the current directory, else (a worktree one level deeper than the
  * checkout it was made from, where `../shared/corpora` names the same folder) from the folder above.
