@@ -30,13 +30,14 @@ interface Facts {
 /**
  * The rules whose stage, class and code conditions a reply of `stage` and `code` meets, in table order,
  * built on first use of each pair: a reply is then tried only against rules that can match it. At most
- * `SMTP_STAGES` × 400 codes are kept (`classifyReply` takes codes 200–599 only).
+ * `SMTP_STAGES` × 400 codes are kept (`classifyReply` takes codes 200–599 only), by stage and then by
+ * code − 200 (no key string made per reply).
  */
-const CANDIDATES = new Map<string, readonly ReplyRule[]>();
+const CANDIDATES = new Map<string, (readonly ReplyRule[] | undefined)[]>();
 
 function candidatesFor(stage: SmtpReplyInfo['stage'], code: number): readonly ReplyRule[] {
-  const key = `${stage} ${String(code)}`;
-  let rules = CANDIDATES.get(key);
+  let byCode = CANDIDATES.get(stage);
+  let rules = byCode?.[code - 200];
   if (rules === undefined) {
     const replyClass = Math.floor(code / 100) as ReplyClass;
     rules = RULES.filter(
@@ -46,7 +47,13 @@ function candidatesFor(stage: SmtpReplyInfo['stage'], code: number): readonly Re
         (rule.codes === undefined || rule.codes.includes(code)),
     );
     // A stage outside the list (a reply rebuilt from stored JSON) is matched, never kept.
-    if ((SMTP_STAGES as readonly string[]).includes(stage)) CANDIDATES.set(key, rules);
+    if ((SMTP_STAGES as readonly string[]).includes(stage)) {
+      if (byCode === undefined) {
+        byCode = new Array<readonly ReplyRule[] | undefined>(400).fill(undefined);
+        CANDIDATES.set(stage, byCode);
+      }
+      byCode[code - 200] = rules;
+    }
   }
   return rules;
 }
@@ -111,16 +118,18 @@ export function classifyReply(reply: SmtpReplyInfo, context: ClassifyContext = {
     stage: reply.stage,
     code,
     replyClass: Math.floor(code / 100) as ReplyClass,
-    enhanced: effectiveEnhancedCode({
-      code,
-      enhanced: enhancedField,
-      text: rawText.slice(0, MAX_TEXT_CHARS),
-    }),
+    enhanced: effectiveEnhancedCode({ code, enhanced: enhancedField, text: head }),
     text,
     providerId: context.provider?.id ?? null,
     otherRecipientAccepted: context.otherRecipientAccepted === true,
   };
-  const rule = candidatesFor(facts.stage, code).find((candidate) => matches(candidate, facts));
+  let rule: ReplyRule | undefined;
+  for (const candidate of candidatesFor(facts.stage, code)) {
+    if (matches(candidate, facts)) {
+      rule = candidate;
+      break;
+    }
+  }
   const reason = rule?.reason ?? 'unexpected_reply';
   const deferred = reason === 'greylisted' || reason === 'rate_limited';
   return {

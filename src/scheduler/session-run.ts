@@ -89,6 +89,24 @@ function answersAfterRefusal(refusedBefore: number, replies: readonly { readonly
   return false;
 }
 
+/**
+ * True when `job` is to be asked again, back in `host`'s queue (an address waiting for its domain's
+ * catch-all reply has its answer and is not).
+ */
+function isWaiting(host: Host, job: Job | undefined): job is Job {
+  return job !== undefined && !job.done && host.has(job);
+}
+
+/** Why a transaction cut at the deadline after `replies` replies left an address without its own. */
+function cutAtDeadline(replies: number): ProbeFailure {
+  return {
+    kind: 'timeout',
+    stage: replies === 0 ? 'mail' : 'rcpt',
+    message: 'the transaction was cut at the deadline',
+    reply: null,
+  };
+}
+
 /** How long a transaction took, and how much of it our own event loop was stalled (while exploring). */
 interface RoundTrip {
   readonly ms: number;
@@ -605,22 +623,14 @@ export class SessionRun {
     view: SessionView,
   ): void {
     const host = this.#host;
-    const failed: ProbeFailure = {
-      kind: 'timeout',
-      stage: replies === 0 ? 'mail' : 'rcpt',
-      message: 'the transaction was cut at the deadline',
-      reply: null,
-    };
-    // Asked again means back in the host's queue (an address waiting for its domain's catch-all reply
-    // has its answer and is not).
-    const waiting = (job: Job | undefined): job is Job => job !== undefined && !job.done && host.has(job);
     if (timedOut) {
       const stuck = batch[replies];
-      if (waiting(stuck)) this.#owner.charge(host, stuck, ms, failed, view);
+      if (isWaiting(host, stuck)) this.#owner.charge(host, stuck, ms, cutAtDeadline(replies), view);
       return;
     }
     for (const job of batch)
-      if (waiting(job)) this.#owner.charge(host, job, ms, job.lastFailure ?? failed, view);
+      if (isWaiting(host, job))
+        this.#owner.charge(host, job, ms, job.lastFailure ?? cutAtDeadline(replies), view);
   }
 
   /** The session never became ready: next MX for addresses that have one, backoff, bounded tries. */
