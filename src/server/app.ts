@@ -208,6 +208,7 @@ export function createApp(deps: AppDeps): App {
   registerReacherRoutes(app, {
     verify: verifyFor,
     logResults,
+    logger,
     settings: {
       locked: deps.reacher?.locked ?? new Set(),
       proxies: deps.reacher?.proxies ?? NO_PROXIES,

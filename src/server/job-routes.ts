@@ -66,7 +66,7 @@ const errors = errorResponses(ErrorSchema, {
   401: 'Missing or unknown API key',
   404: 'No such job for this key',
   429: 'Rate limited; see Retry-After',
-  507: 'The job store is full (no space left on the server); nothing was changed',
+  507: 'No space left on the server (the job store full, or the disk an upload waits on); nothing was changed',
 });
 
 export interface JobRoutesDeps {

@@ -24,7 +24,8 @@ import {
   type JobsBackend,
 } from './jobs-port.js';
 import { readJsonJobList, type JsonJobFields, type JsonListShape } from './json-job-list.js';
-import { UploadSpool } from './upload-spool.js';
+import type { Logger } from './logger.js';
+import { SpoolFullError, UploadSpool } from './upload-spool.js';
 
 /** What an upload's address column may be called (a few of the names read-input.ts accepts). */
 const API_ADDRESS_COLUMNS = 'email, e-mail, address or mail';
@@ -49,7 +50,10 @@ export function jobsBackendOf(jobs: JobsBackend | null): JobsBackend {
   return jobs;
 }
 
-/** A refused input (400, or 413 over a limit) or a full store (507) as the API answers them. */
+/**
+ * A refused input (400, or 413 over a limit) or no space left for the job (507: the job store full, or
+ * the spool an upload waits in) as the API answers them.
+ */
 export function jobErrorResponse(error: unknown): unknown {
   if (error instanceof JobInputError) {
     return new HttpError(
@@ -58,7 +62,8 @@ export function jobErrorResponse(error: unknown): unknown {
       error.message,
     );
   }
-  if (error instanceof JobStoreFullError) return new HttpError(507, 'storage_full', error.message);
+  if (error instanceof JobStoreFullError || error instanceof SpoolFullError)
+    return new HttpError(507, 'storage_full', error.message);
   return error;
 }
 
@@ -182,6 +187,8 @@ export interface UploadDeps {
   readonly limits: Limits;
   /** Where an upload waits while its body arrives. Default: the system's temporary directory. */
   readonly spoolDirectory?: string;
+  /** Where a spool with no space left is told to the operator, with the system's error. */
+  readonly logger?: Logger;
 }
 
 export interface Upload {
@@ -202,7 +209,7 @@ export interface Upload {
 
 /**
  * Reads `upload` to its end into a spool, then creates its job from the spool; any refusal is the
- * `HttpError` to answer (415, 400, 413, 507) and leaves nothing in the job store.
+ * `HttpError` to answer (415, 400, 413, 507) and leaves nothing in the job store, nor in the spool.
  */
 export async function createUploadedJob(deps: UploadDeps, upload: Upload): Promise<JobView> {
   const jobs = jobsBackendOf(deps.jobs);
@@ -217,7 +224,15 @@ export async function createUploadedJob(deps: UploadDeps, upload: Upload): Promi
   const body = await nonEmpty(upload.body);
   if (body === null) throw new HttpError(400, 'bad_request', 'The body is empty');
   const maxAddresses = deps.limits.maxJobAddresses;
-  const spool = await UploadSpool.open(deps.spoolDirectory ?? tmpdir());
+  // No space for the spool: told to the operator with the system's error, answered 507.
+  const refusal = (error: unknown): unknown => {
+    if (error instanceof SpoolFullError)
+      deps.logger?.error({ err: error.cause }, 'upload spool full: the upload was refused');
+    return jobErrorResponse(error);
+  };
+  const spool = await UploadSpool.open(deps.spoolDirectory ?? tmpdir()).catch((error: unknown) => {
+    throw refusal(error);
+  });
   try {
     let layout = LIST_LAYOUT;
     let fields: JsonJobFields = {};
@@ -226,7 +241,7 @@ export async function createUploadedJob(deps: UploadDeps, upload: Upload): Promi
     const extra = await upload.extraOf(fields);
     return await jobs.create(upload.owner, { kind, layout, rows: spool.read() }, { maxAddresses, extra });
   } catch (error) {
-    throw jobErrorResponse(error);
+    throw refusal(error);
   } finally {
     await spool.close();
   }

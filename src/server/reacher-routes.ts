@@ -15,6 +15,7 @@ import { HttpError } from './http-error.js';
 import { checkUploadFields, createUploadedJob, jobsBackendOf, requireSigningKey } from './job-upload.js';
 import type { JsonJobFields, JsonListShape } from './json-job-list.js';
 import type { JobView, JobsBackend } from './jobs-port.js';
+import type { Logger } from './logger.js';
 import { REACHER_CSV_COLUMNS, toReacherCsvRecord, toReacherProgress, toReacherResponse } from './reacher.js';
 import {
   readReacherSettings,
@@ -67,6 +68,8 @@ export interface ReacherRoutesDeps {
   readonly canSignWebhooks: (owner: string) => boolean;
   /** Where a bulk list waits while its body arrives (upload-spool.ts). Default: the system's temporary directory. */
   readonly spoolDirectory?: string;
+  /** Where a bulk list's spool with no space left is told (job-upload.ts). */
+  readonly logger?: Logger;
 }
 
 /** The SMTP settings of Reacher's request, which a bulk job refuses (it runs with the server's own). */
@@ -174,7 +177,7 @@ const BULK_ROUTE = createRoute({
     },
     ...reacherErrors,
     507: {
-      description: 'The job store is full',
+      description: 'No space left on the server (the job store full, or the disk the list waits on)',
       content: { 'application/json': { schema: ReacherErrorBodySchema } },
     },
   },

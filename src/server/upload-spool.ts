@@ -5,7 +5,8 @@
  * is therefore never written to the job store, and its memory is a chunk or two whatever its size; one
  * that passes is read back from here into the store. Every kind of upload (a JSON list, a CSV, a text
  * list) waits here as the rows it was read into, one a line as JSON (so that any character, a line
- * break included, survives): `[line, input, fields, error]`, the row's number being its place.
+ * break included, survives): `[line, input, fields, error]`, the row's number being its place. A write
+ * that finds no space (ENOSPC, EDQUOT, EFBIG) is a `SpoolFullError`, which the routes answer 507.
  */
 import { randomBytes } from 'node:crypto';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
@@ -17,7 +18,30 @@ import type { InputRow } from '../jobs/index.js';
 /** Characters gathered before they are written: rows are small, a write per row would be slow. */
 const WRITE_CHARS = 64 * 1024;
 
+/** The error codes of a write that found no room: the device full, the quota spent, the file size limit. */
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
+
 type SpooledRow = [line: number, input: string, fields: readonly string[] | null, error: string | null];
+
+/** No space for the upload where it waits (`code`: ENOSPC, EDQUOT or EFBIG); the system's error is its `cause`. */
+export class SpoolFullError extends Error {
+  override readonly name = 'SpoolFullError';
+  readonly code: string;
+
+  constructor(code: string, cause: unknown) {
+    super(
+      `No space left on the server for the upload while it arrives (${code}): the job was not stored. Try again once space is freed.`,
+      { cause },
+    );
+    this.code = code;
+  }
+}
+
+/** `error` as a `SpoolFullError` when it says there is no space, else as it is. */
+function noSpace(error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && NO_SPACE.has(code) ? new SpoolFullError(code, error) : error;
+}
 
 export class UploadSpool {
   readonly #file: FileHandle;
@@ -32,7 +56,12 @@ export class UploadSpool {
   /** Opens a new spool in `directory` (only this process can read it: mode 0600, and unlinked). */
   static async open(directory: string): Promise<UploadSpool> {
     const path = join(directory, `.rcpt-upload-${randomBytes(12).toString('hex')}`);
-    const file = await open(path, 'wx+', 0o600);
+    let file: FileHandle;
+    try {
+      file = await open(path, 'wx+', 0o600);
+    } catch (error) {
+      throw noSpace(error);
+    }
     try {
       await unlink(path);
     } catch (error) {
@@ -70,10 +99,14 @@ export class UploadSpool {
     if (this.#pending === '') return;
     const bytes = Buffer.from(this.#pending);
     this.#pending = '';
-    let at = 0;
-    while (at < bytes.length) {
-      const { bytesWritten } = await this.#file.write(bytes, at, bytes.length - at, this.#size + at);
-      at += bytesWritten;
+    try {
+      let at = 0;
+      while (at < bytes.length) {
+        const { bytesWritten } = await this.#file.write(bytes, at, bytes.length - at, this.#size + at);
+        at += bytesWritten;
+      }
+    } catch (error) {
+      throw noSpace(error);
     }
     this.#size += bytes.length;
   }

@@ -17,18 +17,41 @@ export interface ServeChild {
   readonly port: number;
   /** Resident set size now, and its peak since start (VmRSS, VmHWM of /proc/PID/status), in bytes. */
   memory(): { rss: number; peak: number };
+  /** What it wrote to standard output so far (its log, a JSON line an event). */
+  log(): string;
   close(): Promise<void>;
 }
 
-/** Starts `rcpt serve --port 0 ARGS…` with `env` and resolves once it listens. */
-export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<ServeChild> {
-  const child = spawn(process.execPath, ['--import', TSX, ENTRY, 'serve', '--port', '0', ...args], {
+/**
+ * Starts `rcpt serve --port 0 ARGS…` with `env` and resolves once it listens; `wrap` is a command
+ * that runs it (its last arguments the server's command line: it must `exec` them, so that the
+ * child's process id stays the server's).
+ */
+export async function startServe(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  wrap: readonly string[] = [],
+): Promise<ServeChild> {
+  const [command = process.execPath, ...commandArgs] = [
+    ...wrap,
+    process.execPath,
+    '--import',
+    TSX,
+    ENTRY,
+    'serve',
+    '--port',
+    '0',
+    ...args,
+  ];
+  const child = spawn(command, commandArgs, {
     cwd: REPO,
     env: { PATH: process.env.PATH, RCPT_DOCTOR: '0', RCPT_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let stdout = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   const url = await new Promise<string>((resolve, reject) => {
     let buffer = '';
     const timer = setTimeout(() => {
@@ -58,6 +81,7 @@ export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv
     url,
     port: Number(new URL(url).port),
     memory: () => ({ rss: kb('VmRSS'), peak: kb('VmHWM') }),
+    log: () => stdout,
     async close() {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -8,6 +8,8 @@
 import { request } from 'node:http';
 
 export interface Kind {
+  /** The route it is sent to. Default `/v1/jobs`. */
+  readonly path?: string;
   readonly type: string;
   readonly head: string;
   readonly separator: string;
@@ -24,9 +26,28 @@ export const JSON_LIST: Kind = {
   quote: (address) => JSON.stringify(address),
 };
 
+/** Reacher's `{"input": [...]}` to `POST /v1/bulk`. */
+export const REACHER_BULK_LIST: Kind = {
+  path: '/v1/bulk',
+  type: 'application/json',
+  head: '{"input":[',
+  separator: ',',
+  tail: ']}',
+  quote: (address) => JSON.stringify(address),
+};
+
+/** One address a line. */
+export const TEXT_LIST: Kind = {
+  type: 'text/plain',
+  head: '',
+  separator: '\n',
+  tail: '\n',
+  quote: (address) => address,
+};
+
 export const LIST_KINDS: Record<string, Kind> = {
   json: JSON_LIST,
-  text: { type: 'text/plain', head: '', separator: '\n', tail: '\n', quote: (address) => address },
+  text: TEXT_LIST,
   csv: { type: 'text/csv', head: 'email\n', separator: '\n', tail: '\n', quote: (address) => address },
 };
 
@@ -67,9 +88,11 @@ export function sendList(
     let answered = false;
     let sent = 0;
     const req = request(
-      `${base}/v1/jobs`,
+      `${base}${kind.path ?? '/v1/jobs'}`,
       {
         method: 'POST',
+        // A connection of its own: the server may close one whose upload it refused before its end.
+        agent: false,
         headers: {
           authorization: `Bearer ${key}`,
           'content-type': kind.type,
