@@ -88,6 +88,12 @@ export interface SimMtaOptions {
    */
   readonly poisonedReply?: SimReply;
   /**
+   * Accept `postmaster@` any domain before `recipient` is asked, as RFC 5321 §4.5.1 requires of every
+   * server that delivers mail (after `refuseAllAfterUnknown` has struck, it is refused like the rest).
+   * Default true; false leaves it to `recipient` (a server that breaks the rule).
+   */
+  readonly postmaster?: boolean;
+  /**
    * Replies a second the server gives without slowing down, over all its connections: a command
    * answered while `perSecond` others were answered in the last second has its reply delayed
    * `delayMs` more (and, replies staying in order, every reply after it on its connection).
@@ -466,7 +472,8 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
             else refuse(550, `5.7.1 <${address}>: Recipient address rejected: Access denied`, slow);
             return;
           }
-          const refusal = recipient(address, { errors });
+          const postmaster = options.postmaster !== false && /^postmaster@/i.test(address);
+          const refusal = postmaster ? null : recipient(address, { errors });
           if (refusal !== null) {
             if (options.refuseAllAfterUnknown === true) poisoned = true;
             refuse(refusal.code, refusal.text, slow);

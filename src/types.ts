@@ -488,6 +488,12 @@ export interface HostLimitsRecord {
    * whose rate is unknown); absent while none is proven.
    */
   readonly provenRepliesPerSecond?: number;
+  /**
+   * What the host does with an RCPT after refusing one in the same session: `answers` (seen to accept
+   * one), `poisons` (refused `postmaster` after a refusal: it refuses everything after a first unknown
+   * recipient; src/scheduler/poisoning.ts); absent while neither is known.
+   */
+  readonly afterRefusal?: 'answers' | 'poisons';
 }
 
 /**

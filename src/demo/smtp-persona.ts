@@ -87,7 +87,10 @@ export interface RunningPersona {
   close(): Promise<void>;
 }
 
-/** A set of mailboxes: everything else is rejected the way Postfix does with a virtual mailbox table. */
+/**
+ * A set of mailboxes, and `postmaster` (RFC 5321 §4.5.1): everything else is rejected the way Postfix
+ * does with a virtual mailbox table.
+ */
 export function mailboxes(
   names: readonly string[],
   reject: PersonaReply = {
@@ -95,7 +98,8 @@ export function mailboxes(
     text: '5.1.1 <%s>: Recipient address rejected: User unknown in virtual mailbox table',
   },
 ): (recipient: string) => PersonaReply | null {
-  const known = new Set(names.map((name) => name.toLowerCase()));
+  // RFC 5321 §4.5.1: every server that delivers mail accepts the reserved mailbox `postmaster`.
+  const known = new Set([...names.map((name) => name.toLowerCase()), 'postmaster']);
   return (recipient) => {
     const local = recipient.slice(0, recipient.lastIndexOf('@')).toLowerCase();
     return known.has(local) ? null : { code: reject.code, text: reject.text.replace('%s', recipient) };

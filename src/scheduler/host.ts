@@ -10,6 +10,7 @@ import type { ProviderRule } from '../providers/index.js';
 import type { Connector } from '../types.js';
 import type { Job } from './job.js';
 import { LearnedLimits } from './learned-limits.js';
+import type { AfterRefusal } from './poisoning.js';
 import { DEFAULT_RECIPIENT_LIMIT, backoffDelayMs, batchSize } from './politeness.js';
 import { RefusalOdds } from './refusal-odds.js';
 import { ReplyRate } from './reply-rate.js';
@@ -90,8 +91,22 @@ export class Host {
   /**
    * An RCPT was accepted after a refused one of the same session: the host does not refuse every RCPT
    * after a first unknown one, and a catch-all probe's refusal means what it says wherever it comes.
+   * Learned (`LearnedLimits.afterRefusal`), so shared with other runs and workers.
    */
-  answersAfterRefusal = false;
+  get answersAfterRefusal(): boolean {
+    return this.learned.afterRefusal === 'answers';
+  }
+
+  /**
+   * The host refuses every RCPT of a session after its first unknown one (it refused `postmaster` after
+   * a refusal: poisoning.ts): a session draws one refusal at most, and what came after it is asked
+   * again. Learned as `answersAfterRefusal` is.
+   */
+  get poisons(): boolean {
+    return this.learned.afterRefusal === 'poisons';
+  }
+  /** A session's RCPT to `postmaster` after a refusal, in flight: the others wait for its answer. */
+  afterRefusalCheck: Promise<AfterRefusal> | null = null;
   #nextSendAt = -0;
   /** The replies a second asked of the host: its slow start, its ceiling, what its timing says. */
   readonly #rate: ReplyRate;
@@ -304,7 +319,9 @@ export class Host {
 
   /** The error budget of session `session` (`LearnedLimits.budgetFor`); the host's without one. */
   #budget(session: number | null): number {
-    return session === null ? this.learned.errorBudget : this.learned.budgetFor(session);
+    const budget = session === null ? this.learned.errorBudget : this.learned.budgetFor(session);
+    // Past a first refusal at a host that poisons, nothing has an answer.
+    return this.poisons ? Math.min(1, budget) : budget;
   }
 
   /**
@@ -325,7 +342,7 @@ export class Host {
 
   /** True when session `session` may draw fewer refusals than the host's budget (a guess it is not exploring). */
   isCapped(session: number): boolean {
-    return this.learned.budgetFor(session) < this.learned.errorBudget;
+    return !this.poisons && this.learned.budgetFor(session) < this.learned.errorBudget;
   }
 
   /**
@@ -479,7 +496,6 @@ export class Host {
       this.#failures === 0 &&
       !this.unreachable &&
       this.learned.isDefault &&
-      !this.answersAfterRefusal &&
       !this.#oneRecipient &&
       this.#cap === this.#limits.hostConcurrency
     );

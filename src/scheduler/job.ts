@@ -67,6 +67,11 @@ export class Job<P extends PlannedAddress = PlannedAddress> {
   targetIndex = 0;
   /** Sessions that ended without a reply for this address. */
   tries = 0;
+  /**
+   * Times it was asked again for coming after a refusal at a host that may refuse everything after
+   * one (not counted in `tries`: poisoning.ts).
+   */
+  poisoned = 0;
   greylists = 0;
   /** Sessions this address took part in. */
   sessions = 0;

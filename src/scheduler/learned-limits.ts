@@ -116,6 +116,8 @@ export class LearnedLimits {
    * slow start at a host whose rate is unknown has proven it (`reply-rate.ts`). 0 while unproven.
    */
   #provenRate = 0;
+  /** What the host does after a refusal (`HostLimitsRecord.afterRefusal`); `null` while unknown. */
+  #afterRefusal: 'answers' | 'poisons' | null = null;
   /** `now` of the ceiling's last change (it grows once a second); `-0`: a double, as `now` is. */
   #rateChangedAt = -0;
   /** The session exploring past the budget now, or `null`: one at a time. */
@@ -184,6 +186,8 @@ export class LearnedLimits {
     }
     const proven = record.provenRepliesPerSecond;
     if (typeof proven === 'number' && Number.isFinite(proven) && proven > 0) this.provedRate(proven);
+    const after = record.afterRefusal;
+    if (after === 'answers' || after === 'poisons') this.sawAfterRefusal(after);
   }
 
   // Error budget ------------------------------------------------------------------------------------
@@ -416,6 +420,27 @@ export class LearnedLimits {
     this.#changed = true;
   }
 
+  // After a refusal ---------------------------------------------------------------------------------
+
+  /**
+   * What the host does with an RCPT after refusing one in the same session (poisoning.ts): `answers`,
+   * `poisons`, or `null` while unknown.
+   */
+  get afterRefusal(): 'answers' | 'poisons' | null {
+    return this.#afterRefusal;
+  }
+
+  /**
+   * The host was seen to answer after a refusal (an RCPT accepted after one), or to poison (`postmaster`
+   * refused after one). Seeing it answer is a proof and stays; poisoning is what a refused
+   * `postmaster` suggests, and gives way to that proof.
+   */
+  sawAfterRefusal(after: 'answers' | 'poisons'): void {
+    if (this.#afterRefusal === after || this.#afterRefusal === 'answers') return;
+    this.#afterRefusal = after;
+    this.#changed = true;
+  }
+
   // Reports -----------------------------------------------------------------------------------------
 
   get penalties(): number {
@@ -432,7 +457,8 @@ export class LearnedLimits {
       this.#replyRate === null &&
       this.#explorer === null &&
       this.#proven === 0 &&
-      this.#provenRate === 0
+      this.#provenRate === 0 &&
+      this.#afterRefusal === null
     );
   }
 
@@ -447,6 +473,7 @@ export class LearnedLimits {
       // Only when learned: a record of a host that never slowed down is as it was before rates.
       ...(this.#replyRate === null ? {} : { repliesPerSecond: this.#replyRate }),
       ...(this.#provenRate === 0 ? {} : { provenRepliesPerSecond: this.#provenRate }),
+      ...(this.#afterRefusal === null ? {} : { afterRefusal: this.#afterRefusal }),
     };
   }
 

@@ -16,6 +16,7 @@ import type { Host } from './host.js';
 import { rateCeiling } from './host-rate.js';
 import { failed as noReply, providerAt, type Answer, type Job, type SessionView } from './job.js';
 import { PER_REPLY_MS, SLOW_REPLY_MS, judgeReply } from './learned-limits.js';
+import { MAX_POISONED_ASKS, postmasterOf, readPostmasterReply, type AfterRefusal } from './poisoning.js';
 import { loopStalls } from './loop-stall.js';
 import type { SchedulerSettings } from './ports.js';
 import type { ProbeSession, SessionTransactionResult } from './session-port.js';
@@ -67,12 +68,11 @@ export interface SessionOwner {
   shareLimits(host: Host): void;
 }
 
-/** Why a catch-all probe's refusal proves nothing (see `SessionRun.#read`). */
+/** Why a refusal after another one of its session proves nothing (see `SessionRun.#read`). */
 const POISONED: Omit<ProbeFailure, 'reply'> = {
   kind: 'protocol_error',
   stage: 'rcpt',
-  message:
-    'the random address was refused after an earlier refusal of the session, at a host that may refuse every RCPT after one',
+  message: 'refused after an earlier refusal of the session, at a host that may refuse every RCPT after one',
 };
 
 /**
@@ -122,6 +122,17 @@ interface TransactionEffect {
   readonly endSession: boolean;
   /** The batch's last reply was a refusal (it came after every refusal of the batch but its own). */
   readonly lastRefused: boolean;
+  /**
+   * Addresses refused after another refusal of the session at a host that may refuse everything after
+   * one (poisoning.ts), with the answer each had (`null`: none, at a host known to poison).
+   */
+  readonly suspects: readonly Suspect[];
+}
+
+/** An address whose refusal may be the host's poisoning, and the answer it had. */
+interface Suspect {
+  readonly job: Job;
+  readonly answer: Answer | null;
 }
 
 export class SessionRun {
@@ -141,6 +152,19 @@ export class SessionRun {
   #held: Reservation | null = null;
   /** The RCPTs of the batch in flight, granted in the host's window of RCPTs per minute. */
   #granted: RateGrant | null = null;
+  /**
+   * Of `#granted`, the RCPT kept for `postmaster` (`#postmaster`), granted with the batch so that the
+   * check never waits for room in a window the batch filled; 0 when none was kept.
+   */
+  #spare = 0;
+  /** RCPTs of `#granted` sent so far, while it stays open for its spare. */
+  #grantSent = 0;
+  /**
+   * Refusals of this session kept aside until the host is known to answer after a refusal or not
+   * (poisoning.ts): a later batch of the session that has an RCPT accepted after a refusal proves it,
+   * else one RCPT to `postmaster` tells before the session ends.
+   */
+  #suspects: Suspect[] = [];
   #transactions = 0;
   /** Refused commands in this session so far (against the host's error budget). */
   #errors = 0;
@@ -201,6 +225,8 @@ export class SessionRun {
       if (view !== null) await this.#feed(view);
     } finally {
       owner.stopSignal.removeEventListener('abort', this.#onStop);
+      // Kept aside and never settled (the session ended on a penalty, a failure): asked again.
+      if (this.#suspects.length > 0 && !owner.isStopped()) this.#settleSuspects(this.#known() ?? 'unknown');
       this.#held?.release();
       // Sent or not, they may have reached the server: counted as sent.
       this.#granted?.settle(this.#granted.count);
@@ -276,7 +302,7 @@ export class SessionRun {
         owner.shareLimits(host);
         if (owner.isStopped()) return;
         // Nothing known of the host but the cautious guess: one session at a time may use it.
-        if (learned.guessing && !this.#pastBudget) learned.startExploring(id);
+        if (learned.guessing && !this.#pastBudget && !host.poisons) learned.startExploring(id);
         const probes = host.probesQueued;
         // A session held below a guessed budget keeps none of it for the probes and never ends early to
         // send them: the explorer, with the whole guess, sends them (most are refused).
@@ -284,13 +310,18 @@ export class SessionRun {
         const flushProbes = !capped && host.probesDueIn(this.#readySince) === 0;
         const reserve = capped ? 0 : Math.min(probes, host.budgetLeft(this.#errors, id));
         if (!this.#pastBudget && !flushProbes && host.hasUsefulBudget(this.#errors + reserve, id)) {
-          const batch = host.take(host.batchSize(this.#errors, reserve, id));
+          // Until the host is known to answer after a refusal (or not to), one refusal of the budget is
+          // kept for the RCPT to postmaster that tells (`#askPostmaster`), where the budget has room.
+          const check = host.answersAfterRefusal || host.poisons ? 0 : 1;
+          const size =
+            host.batchSize(this.#errors, reserve + check, id) || host.batchSize(this.#errors, reserve, id);
+          const batch = host.take(size);
           if (batch.length === 0) {
             // Probes due are the explorer's to send: a capped session waits for it (or to become it).
             const probesOnly = capped && host.probesDueIn(this.#readySince) === 0;
             if (probesOnly ? await this.#hold() : await host.waitForWork(owner.mayGetWork, this.#readySince))
               continue;
-            await this.#last(view, harvestLimit, utf8);
+            if (await this.#resolveSuspects(view, harvestLimit)) await this.#last(view, harvestLimit, utf8);
             return;
           }
           const effect = await this.#ask(batch, view, harvestLimit, utf8, false);
@@ -310,6 +341,8 @@ export class SessionRun {
         // where nothing fixes it yet; else the last transaction, with the probes.
         if (
           !flushProbes &&
+          // Past a first refusal at a host that poisons, nothing has an answer to learn from.
+          !host.poisons &&
           this.#openRecipients < host.transactionLimit &&
           (learned.isExploring(id) || learned.startExploring(id))
         ) {
@@ -326,7 +359,7 @@ export class SessionRun {
         // timing judged); any other explorer lets another session go on exploring meanwhile.
         if (!learned.guessing) learned.stopExploring(id);
         host.limitsMayHaveChanged();
-        await this.#last(view, harvestLimit, utf8);
+        if (await this.#resolveSuspects(view, harvestLimit)) await this.#last(view, harvestLimit, utf8);
         return;
       }
     } finally {
@@ -423,7 +456,10 @@ export class SessionRun {
     if (batch.length === 0) return 'skipped';
     const ceiling = rateCeiling(owner.settings.hostRate, providerAt(view, this.#name));
     if (ceiling !== null) {
-      const granted = await this.#withinRate(batch, ceiling);
+      // Until the host is known to answer after a refusal (or not to), a batch may need the RCPT to
+      // postmaster that tells: granted with it.
+      const spare = host.answersAfterRefusal || host.poisons ? 0 : 1;
+      const granted = await this.#withinRate(batch, ceiling, spare);
       if (granted === null || owner.isStopped()) return 'end';
       if (granted.length === 0) return 'skipped';
       batch = granted;
@@ -438,6 +474,7 @@ export class SessionRun {
       batch = batch.slice(0, held.count);
     }
     if (batch.length === 0) {
+      this.#settleGrant();
       // What is left is reserved by RCPTs in flight: they may come back unrefused.
       if (owner.allowance.inFlight(host.ip) > 0) {
         await owner.allowance.released(host.ip, owner.stopSignal);
@@ -461,6 +498,30 @@ export class SessionRun {
       this.#judgeGuess(batch.length, usualMs, errorsBefore, effect);
     this.#openRecipients = (more ? this.#openRecipients : 0) + effect.accepted;
     if (effect.progress) host.recovered();
+    this.#suspects.push(...effect.suspects);
+    if (this.#suspects.length > 0) {
+      // Refused after a refusal at a host that may refuse all after one. Most hosts prove themselves
+      // in their next mixed batch, so the check waits while the session goes on with addresses to ask
+      // and budget for them and the check; else `postmaster` tells now, in the transaction still open
+      // (not after QUIT, nor in a session that is ending: then they are asked again).
+      const ending = effect.endSession || this.#heldBack || quit || (slow && this.#errors > 0 && !more);
+      const known = this.#known();
+      const later =
+        known === null &&
+        !ending &&
+        host.addressesQueued > 0 &&
+        host.hasUsefulBudget(this.#errors + 1, this.#id);
+      if (!later) {
+        const after = known ?? (ending ? 'unknown' : await this.#askPostmaster(view, harvestLimit));
+        this.#settleSuspects(after);
+        if (after !== 'answers') {
+          this.#settleGrant();
+          return 'end';
+        }
+      }
+    }
+    // The spare not needed: the batch's RCPTs count from now.
+    this.#settleGrant();
     if (effect.endSession || this.#heldBack) return 'end';
     this.#transactionOpen = true;
     // A transaction far slower than the session's quickest: the host may be slowing us down (a soft
@@ -492,6 +553,133 @@ export class SessionRun {
     this.#host.limitsMayHaveChanged();
   }
 
+  /**
+   * One RCPT to `postmaster` at the first suspect's domain, added to the open transaction after its
+   * refusals (RFC 5321 §4.5.1: a server that delivers mail accepts it): accepted, the host answers
+   * after a refusal; refused, it poisons. Within the session's error budget, the host's RCPTs per
+   * minute and the harvest allowance like any RCPT; `unknown` when none of them has room now, or when
+   * no reply came (the session then ends).
+   */
+  async #askPostmaster(view: SessionView, harvestLimit: number | null): Promise<AfterRefusal> {
+    const host = this.#host;
+    // Another session is asking already: its answer is the host's (one RCPT, not one per session).
+    if (host.afterRefusalCheck !== null) return host.afterRefusalCheck;
+    const check = this.#postmaster(view, harvestLimit);
+    host.afterRefusalCheck = check;
+    try {
+      return await check;
+    } finally {
+      host.afterRefusalCheck = null;
+    }
+  }
+
+  /** The RCPT to `postmaster` itself (`#askPostmaster`). */
+  async #postmaster(view: SessionView, harvestLimit: number | null): Promise<AfterRefusal> {
+    const owner = this.#owner;
+    const host = this.#host;
+    const first = this.#suspects[0]?.job;
+    if (first === undefined || host.budgetLeft(this.#errors, this.#id) < 1) return 'unknown';
+    const ceiling = rateCeiling(owner.settings.hostRate, providerAt(view, this.#name));
+    // Under a ceiling: the RCPT kept with the batch's grant (`#withinRate`), else one of its own.
+    const own = ceiling === null || this.#spare > 0 ? null : await this.#postmasterGrant(ceiling);
+    if (ceiling !== null && this.#spare < 1 && own === null) return 'unknown';
+    const held = owner.allowance.reserve(host.ip, harvestLimit, 1);
+    if (held.count < 1 || owner.isStopped()) {
+      own?.settle(0);
+      held.release();
+      return 'unknown';
+    }
+    // At the deadline the session is cut, and the transaction ends without a reply (`code` null).
+    const deadline = setTimeout(() => {
+      this.#cut.abort();
+    }, owner.remainingMs(first));
+    let code: number | null = null;
+    try {
+      await host.pace(1, owner.stopSignal);
+      const outcome = await this.#session.transaction({
+        mailFrom: owner.settings.session.mailFrom,
+        recipients: [postmasterOf(first.recipient)],
+        smtputf8: first.smtputf8,
+        reset: false,
+        more: true,
+        quit: false,
+      });
+      code = outcome.failure === null ? (outcome.recipients[0]?.code ?? null) : null;
+    } finally {
+      clearTimeout(deadline);
+      // Sent or not, it may have reached the server: counted (with the batch, under its spare).
+      if (own !== null) own.settle(1);
+      else if (ceiling !== null) this.#settleGrant(1);
+      owner.allowance.record(host.ip, harvestLimit, code !== null && code >= 500 ? 1 : 0);
+      held.release();
+    }
+    if (code === null) return 'unknown';
+    if (code >= 400) this.#errors += 1;
+    if (code >= 500) this.#refusedRcpts += 1;
+    if (code < 300) this.#openRecipients += 1;
+    return readPostmasterReply(code);
+  }
+
+  /**
+   * A grant of one RCPT for `postmaster` under `ceiling`, waiting for room as a batch does (up to
+   * `MAX_RATE_WAIT_IN_SESSION_MS`, the transaction kept open); `null` when none comes in that time.
+   */
+  async #postmasterGrant(ceiling: number): Promise<RateGrant | null> {
+    const owner = this.#owner;
+    const grant = await owner.rate.reserve(this.#host.ip, ceiling, 1);
+    if (grant.count > 0) return grant;
+    if (grant.waitMs > MAX_RATE_WAIT_IN_SESSION_MS) return null;
+    await sleep(grant.waitMs, undefined, { signal: owner.stopSignal }).catch(() => undefined);
+    if (owner.isStopped()) return null;
+    const again = await owner.rate.reserve(this.#host.ip, ceiling, 1);
+    if (again.count > 0) return again;
+    return null;
+  }
+
+  /** What the host is known to do after a refusal, `null` while unknown. */
+  #known(): 'answers' | 'poisons' | null {
+    return this.#host.answersAfterRefusal ? 'answers' : this.#host.poisons ? 'poisons' : null;
+  }
+
+  /**
+   * Before the session's last transaction: refusals kept aside are settled, by what the host is known
+   * to do after a refusal or else by `postmaster`, asked now. False when the session should end.
+   */
+  async #resolveSuspects(view: SessionView, harvestLimit: number | null): Promise<boolean> {
+    if (this.#suspects.length === 0) return true;
+    const after = this.#known() ?? (await this.#askPostmaster(view, harvestLimit));
+    this.#settleSuspects(after);
+    return after === 'answers';
+  }
+
+  /**
+   * What `postmaster` said settles the suspects: the host answers after a refusal, so each keeps the
+   * answer it had; else each is asked again at the front of the queue, first in a later session, where
+   * nothing comes before it to spoil it (not counted as a try: every session answers its first RCPT
+   * truly), and ends unanswered after `MAX_POISONED_ASKS`.
+   */
+  #settleSuspects(after: AfterRefusal): void {
+    const owner = this.#owner;
+    const host = this.#host;
+    const suspects = this.#suspects;
+    this.#suspects = [];
+    if (after !== 'unknown') {
+      host.learned.sawAfterRefusal(after);
+      owner.shareLimits(host);
+    }
+    const again: Job[] = [];
+    for (const { job, answer } of suspects) {
+      if (after === 'answers' && answer !== null) {
+        owner.deliver(job, answer);
+        continue;
+      }
+      job.poisoned += 1;
+      if (job.poisoned <= MAX_POISONED_ASKS) again.push(job);
+      else owner.finalize(job, noReply(job.lastFailure, job.lastView));
+    }
+    if (again.length > 0) owner.requeue(host, again, false);
+  }
+
   /** RFC 6531 §3.4: without SMTPUTF8 a UTF-8 address cannot be sent at all. Returns the others. */
   #refuseUtf8(batch: readonly Job[], view: SessionView): Job[] {
     for (const job of batch.filter((j) => j.smtputf8)) {
@@ -514,11 +702,14 @@ export class SessionRun {
    * longer one pauses the host and returns `null`: the session ends, and a new one opens when the
    * window has room.
    */
-  async #withinRate(batch: Job[], ceiling: number): Promise<Job[] | null> {
+  async #withinRate(batch: Job[], ceiling: number, spare: number): Promise<Job[] | null> {
     const owner = this.#owner;
     const host = this.#host;
-    const grant = await owner.rate.reserve(host.ip, ceiling, batch.length);
-    if (grant.count < batch.length) host.putBack(batch.slice(grant.count));
+    const grant = await owner.rate.reserve(host.ip, ceiling, batch.length + spare);
+    // The spare is the grant's last RCPT, kept only while at least one address goes with it.
+    this.#spare = grant.count > 1 ? spare : 0;
+    const count = grant.count - this.#spare;
+    if (count < batch.length) host.putBack(batch.slice(count));
     if (grant.count === 0) {
       publishHostRateWait({ ip: host.ip, perMinute: ceiling, waitMs: grant.waitMs });
       if (grant.waitMs > MAX_RATE_WAIT_IN_SESSION_MS) {
@@ -529,7 +720,16 @@ export class SessionRun {
       return [];
     }
     this.#granted = grant;
-    return batch.slice(0, grant.count);
+    this.#grantSent = 0;
+    return batch.slice(0, count);
+  }
+
+  /** Settles the open grant with the RCPTs sent under it (`sent` more than counted so far). */
+  #settleGrant(sent = 0): void {
+    this.#granted?.settle(this.#grantSent + sent);
+    this.#granted = null;
+    this.#grantSent = 0;
+    this.#spare = 0;
   }
 
   /** One transaction for `batch`; `null` when the run stopped meanwhile. */
@@ -595,9 +795,10 @@ export class SessionRun {
       loopStalls.unwatch();
       host.settled(sentAt);
     }
-    // Answered: the server has every RCPT of the batch; they count from now for a window.
-    this.#granted?.settle(batch.length);
-    this.#granted = null;
+    // Answered: the server has every RCPT of the batch; they count from now for a window (with the
+    // postmaster RCPT, if it follows, once it is answered).
+    this.#grantSent = batch.length;
+    if (this.#spare === 0) this.#settleGrant();
     this.#transactions += 1;
     const refused = outcome.recipients.slice(0, batch.length).filter((reply) => reply.code >= 500);
     owner.allowance.record(host.ip, harvestLimit, refused.length);
@@ -694,11 +895,24 @@ export class SessionRun {
     let deferred = false;
     let answered = 0;
     let refusedBefore = this.#refusedRcpts;
-    if (answersAfterRefusal(refusedBefore, outcome.recipients)) host.answersAfterRefusal = true;
+    if (!host.answersAfterRefusal && answersAfterRefusal(refusedBefore, outcome.recipients)) {
+      host.learned.sawAfterRefusal('answers');
+      owner.shareLimits(host);
+    }
+    const suspects: Suspect[] = [];
     for (const [index, reply] of outcome.recipients.entries()) {
       const job = batch[index];
       if (job === undefined) break;
       answered = index + 1;
+      if (host.poisons && refusedBefore > 0) {
+        // After the session's first refusal at a host that refuses everything after one: no answer.
+        if (reply.code >= 400) errors += 1;
+        if (reply.code >= 500) refusedBefore += 1;
+        job.lastReply = null;
+        job.lastFailure = { ...POISONED, reply };
+        suspects.push({ job, answer: null });
+        continue;
+      }
       // Read once: what the reply means for the session and the host here, for the address later.
       const provider = providerAt(view, job.target?.host ?? view.host);
       const reading = readRcptReply(reply, provider);
@@ -718,6 +932,33 @@ export class SessionRun {
         job.lastReply = null;
         job.lastFailure = { ...POISONED, reply };
         owner.requeue(host, [job], true);
+        continue;
+      }
+      if (
+        reply.code >= 500 &&
+        refusedBefore > 0 &&
+        !host.answersAfterRefusal &&
+        reading.classification?.verdict === 'undeliverable'
+      ) {
+        // "No such mailbox" after an earlier refusal, at a host not yet seen to accept anything after
+        // one: true, or the host's refusal of everything after a first unknown recipient. Kept aside
+        // until `postmaster` tells (`#askPostmaster`).
+        errors += 1;
+        refusedBefore += 1;
+        host.countReply(reply.code, job);
+        job.lastReply = null;
+        job.lastFailure = { ...POISONED, reply };
+        suspects.push({
+          job,
+          answer: {
+            reply,
+            classification: reading.classification,
+            failure: null,
+            view,
+            transcript,
+            timedOut: false,
+          },
+        });
         continue;
       }
       if (reading.action === 'next_transaction') {
@@ -760,7 +1001,7 @@ export class SessionRun {
     }
     if (deferred) host.backOff();
     const lastRefused = (outcome.recipients[answered - 1]?.code ?? 0) >= 400;
-    return { errors, accepted, progress, endSession, lastRefused };
+    return { errors, accepted, progress, endSession, lastRefused, suspects };
   }
 
   /** MAIL FROM (or RSET) refused: about our sender, so about every address of the batch alike. */
@@ -779,7 +1020,7 @@ export class SessionRun {
       // gets it now, as verify() gives it, and the host is left alone for a while.
       for (const job of batch) owner.finalize(job, noReply(failed, view, transcript));
       host.backOff();
-      return { errors: 1, accepted: 0, progress: true, endSession: true, lastRefused: true };
+      return { errors: 1, accepted: 0, progress: true, endSession: true, lastRefused: true, suspects: [] };
     }
     if (reply !== null && refusal === 'deferred') {
       for (const job of batch) {
@@ -788,11 +1029,11 @@ export class SessionRun {
       }
       owner.requeue(host, batch, true);
       host.backOff();
-      return { errors: 1, accepted: 0, progress: false, endSession: true, lastRefused: true };
+      return { errors: 1, accepted: 0, progress: false, endSession: true, lastRefused: true, suspects: [] };
     }
     // MAIL FROM refused for good (sender policy): each address gets it, as verify() gives it.
     for (const job of batch) owner.finalize(job, noReply(failed, view, transcript));
-    return { errors: 1, accepted: 0, progress: true, endSession: true, lastRefused: true };
+    return { errors: 1, accepted: 0, progress: true, endSession: true, lastRefused: true, suspects: [] };
   }
 
   /** A disconnect is never a verdict about the addresses that did not get their own reply. */

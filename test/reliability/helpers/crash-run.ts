@@ -26,7 +26,10 @@ export interface CrashWorld {
   readonly dns: DnsServer;
   readonly servers: readonly MxServer[];
   readonly flags: readonly string[];
-  /** RCPT commands the servers received. */
+  /**
+   * RCPT commands the servers received for the list's addresses (an RCPT to `postmaster`, which checks
+   * whether a host answers after a refusal, aside: src/scheduler/poisoning.ts).
+   */
   rcpts(): number;
   close(): Promise<void>;
 }
@@ -73,7 +76,12 @@ export async function startCrashWorld(): Promise<CrashWorld> {
     rcpts: () =>
       servers.reduce(
         (sum, server) =>
-          sum + server.sessions.reduce((n, s) => n + s.commands.filter((c) => /^RCPT /i.test(c)).length, 0),
+          sum +
+          server.sessions.reduce(
+            (n, s) =>
+              n + s.commands.filter((c) => /^RCPT /i.test(c) && !/^RCPT TO:<postmaster@/i.test(c)).length,
+            0,
+          ),
         0,
       ),
     close: async () => {

@@ -180,6 +180,26 @@ describe('LearnedLimits', () => {
     assert.equal(fresh.isDefault, true);
   });
 
+  it('keeps what the host does after a refusal: shared, and a host seen to answer is never taken to poison again', () => {
+    const limits = new LearnedLimits();
+    assert.equal(limits.afterRefusal, null);
+    assert.equal('afterRefusal' in limits.record(), false, 'no field until it is known');
+    limits.sawAfterRefusal('poisons');
+    assert.equal(limits.takeChanged(), true, 'told, to be stored');
+    assert.equal(limits.isDefault, false, 'not forgotten');
+    const copy = LearnedLimits.from(limits.record());
+    assert.equal(copy.afterRefusal, 'poisons');
+    // An RCPT accepted after a refusal is a proof: it wins over what a refused postmaster suggests.
+    copy.sawAfterRefusal('answers');
+    assert.equal(copy.afterRefusal, 'answers');
+    copy.merge(limits.record());
+    assert.equal(copy.afterRefusal, 'answers');
+    assert.equal(LearnedLimits.from(copy.record()).afterRefusal, 'answers');
+    // Another value (a newer rcpt, a row written by hand) is ignored.
+    const odd = { ...limits.record(), afterRefusal: 'maybe' } as unknown as LimitsRecord;
+    assert.equal(LearnedLimits.from(odd).afterRefusal, null);
+  });
+
   it("judges a late reply the server's doing only when our own stalls cannot account for it", () => {
     // On time: a stall only ever makes a reply look later.
     assert.equal(judgeReply(30, 25, 0), 'on_time');
