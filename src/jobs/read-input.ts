@@ -476,14 +476,27 @@ export async function openInput(
   return { layout, rows: csvRows(lines, layout, !headerless) };
 }
 
+/**
+ * The error of an address that was not UTF-8 in the file: a byte UTF-8 cannot hold decodes as U+FFFD
+ * (a Latin-1 or Windows-1252 export: `jérôme` as `j\xe9r\xf4me`). Verified, the mangled address would
+ * be refused as unknown and the row called undeliverable; it is an unreadable row (unknown) instead.
+ */
+function notUtf8Error(address: string, line: number): string | null {
+  if (!address.includes('\ufffd')) return null;
+  return `line ${line}: the address is not UTF-8 (a byte shown as \ufffd): save the file as CSV UTF-8 (Excel: "CSV UTF-8"), or convert it (iconv -f windows-1252 -t utf-8)`;
+}
+
 async function* listRows(lines: AsyncIterable<PhysicalLine>): AsyncGenerator<InputRow> {
   let row = 0;
   for await (const line of lines) {
     if (line.text !== null && line.text.trim() === '') continue;
     row += 1;
-    yield line.text === null
-      ? { row, line: line.number, input: keptText(line) ?? '', fields: null, error: overLongError(line) }
-      : { row, line: line.number, input: line.text.trim(), fields: null, error: null };
+    if (line.text === null) {
+      yield { row, line: line.number, input: keptText(line) ?? '', fields: null, error: overLongError(line) };
+      continue;
+    }
+    const input = line.text.trim();
+    yield { row, line: line.number, input, fields: null, error: notUtf8Error(input, line.number) };
   }
 }
 
@@ -533,6 +546,7 @@ async function* csvRows(
       yield unreadable(row, record.line, record.text, layout, `line ${record.line}: ${message}`);
       continue;
     }
-    yield { row, line: record.line, input: (fields[layout.addressColumn] ?? '').trim(), fields, error: null };
+    const input = (fields[layout.addressColumn] ?? '').trim();
+    yield { row, line: record.line, input, fields, error: notUtf8Error(input, record.line) };
   }
 }

@@ -143,6 +143,24 @@ describe('rcpt bulk', () => {
     );
   });
 
+  it('a Latin-1 address is unknown/unreadable_row, not refused by the server as a mangled address', async () => {
+    // Windows-1252 from an older Excel: jérôme's é and ô are bytes UTF-8 cannot read. Verified as
+    // j\ufffdr\ufffdme@acme.test, the server refused it: undeliverable/mailbox_not_found.
+    const path = join(dir, 'latin1.csv');
+    await writeFile(path, Buffer.from('email\nj\xe9r\xf4me@acme.test\nalice@acme.test\n', 'latin1'));
+    const output = join(dir, 'latin1.out.csv');
+    const { code, stderr } = await rcpt(['bulk', path, '-o', output, ...worldFlags()]);
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /latin1\.csv: line 2: the address is not UTF-8 .*; row 1 kept as written/);
+    assert.deepEqual(
+      csvRows(await readFile(output, 'utf8')).map((row) => [row.verdict, row.reason]),
+      [
+        ['unknown', 'unreadable_row'],
+        ['deliverable', 'accepted'],
+      ],
+    );
+  });
+
   it('keeps an unreadable row as written, unknown/unreadable_row, counted apart; verifies the rest', async () => {
     const input = await file(
       'broken.csv',

@@ -137,6 +137,32 @@ describe('openInput', () => {
     assert.match(rows[3]?.error ?? '', /unterminated quoted field/);
   });
 
+  it('an address that is not UTF-8 (a Latin-1 export) is an unreadable row, not a mangled address', async () => {
+    // jérôme in Windows-1252: é and ô are single bytes that UTF-8 cannot read.
+    const latin1 = Buffer.from(
+      'email,name\nj\xe9r\xf4me@x.test,J\xe9r\xf4me\nann@x.test,Ren\xe9e\n',
+      'latin1',
+    );
+    const opened = await openInput([latin1]);
+    const rows: InputRow[] = [];
+    for await (const row of opened.rows) rows.push(row);
+    assert.equal(rows.length, 2);
+    assert.match(rows[0]?.error ?? '', /^line 2: the address is not UTF-8 .*save the file as CSV UTF-8/);
+    assert.deepEqual(rows[0]?.fields, ['j\ufffdr\ufffdme@x.test', 'J\ufffdr\ufffdme']);
+    // Only the address decides: a name in Latin-1 beside a plain address is verified.
+    assert.deepEqual([rows[1]?.input, rows[1]?.error], ['ann@x.test', null]);
+    const list = await openInput([Buffer.from('bob@x.test\nd\xfcrer@x.test\n', 'latin1')]);
+    const listRows: InputRow[] = [];
+    for await (const row of list.rows) listRows.push(row);
+    assert.deepEqual(
+      listRows.map((row) => row.error?.slice(0, 35) ?? null),
+      [null, 'line 2: the address is not UTF-8 (a'],
+    );
+    // U+FFFD only from bytes that were not UTF-8: é written in UTF-8 reads as é.
+    const { rows: utf8 } = await read('email\njérôme@x.test\n');
+    assert.deepEqual([utf8[0]?.input, utf8[0]?.error], ['jérôme@x.test', null]);
+  });
+
   it('looseFields() splits a refused record as written', () => {
     assert.deepEqual(looseFields('2,"bob@x.test"junk,precious notes', ','), [
       '2',
