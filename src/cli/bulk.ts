@@ -161,6 +161,15 @@ function bulkFlagsOf(settings: JobSettings): BulkFlags {
   return flags;
 }
 
+/**
+ * True when `path` is a pipe or a character device (the shell's `<(zcat list.csv.gz)`, `/dev/stdin`):
+ * read once from its start, as standard input is; it cannot be fingerprinted or resumed.
+ */
+async function isPipe(path: string): Promise<boolean> {
+  const info = await stat(path).catch(() => null);
+  return info !== null && (info.isFIFO() || info.isCharacterDevice());
+}
+
 async function fingerprint(path: string): Promise<JobSource> {
   let info;
   try {
@@ -268,14 +277,16 @@ async function resumeSettings(
 export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): Promise<void> {
   const started = performance.now();
   const given = bulkSettings(givenFlags, io.env);
-  const fromStdin = input === '-';
-  if (fromStdin && givenFlags.resume === true) {
-    throw new UsageError('--resume needs an input file: standard input cannot be read again');
+  const readOnce = input === '-' || (await isPipe(input));
+  if (readOnce && givenFlags.resume === true) {
+    throw new UsageError(
+      `--resume needs an input file: ${input === '-' ? 'standard input' : `${input} is a pipe and`} cannot be read again`,
+    );
   }
-  const source: JobSource = fromStdin
+  const source: JobSource = readOnce
     ? { path: null, size: null, mtimeMs: null, headSha256: null }
     : await fingerprint(input);
-  if (!fromStdin) await refuseInputAsOutput(input, givenFlags);
+  if (input !== '-') await refuseInputAsOutput(input, givenFlags);
 
   // Scale-out: with a postgres:// job store (--db or RCPT_DB), `rcpt worker` processes verify the job
   // and this command submits it, follows it, and writes the output.
@@ -293,7 +304,7 @@ export async function runBulk(input: string, givenFlags: BulkFlags, io: CliIo): 
     'nothing was verified',
   );
   const opened = await openBulkStore(pgUrl, givenFlags, target, io);
-  const run = new BulkRun(input, givenFlags, given, io, opened);
+  const run = new BulkRun(input, readOnce, givenFlags, given, io, opened);
   let world: DemoWorld | null = null;
   try {
     const job = await run.ingested(await run.job(source));
@@ -368,7 +379,8 @@ interface RowCounts {
  */
 class BulkRun {
   readonly #input: string;
-  readonly #fromStdin: boolean;
+  /** Standard input or a pipe: read once, so the job cannot be resumed. */
+  readonly #readOnce: boolean;
   readonly #givenFlags: BulkFlags;
   #flags: BulkFlags;
   readonly #given: JobSettings;
@@ -377,9 +389,16 @@ class BulkRun {
   readonly #cluster: ScaleOut | null;
   readonly #dbPath: string;
 
-  constructor(input: string, flags: BulkFlags, given: JobSettings, io: CliIo, opened: BulkStore) {
+  constructor(
+    input: string,
+    readOnce: boolean,
+    flags: BulkFlags,
+    given: JobSettings,
+    io: CliIo,
+    opened: BulkStore,
+  ) {
     this.#input = input;
-    this.#fromStdin = input === '-';
+    this.#readOnce = readOnce;
     this.#givenFlags = flags;
     this.#flags = flags;
     this.#given = given;
@@ -387,6 +406,11 @@ class BulkRun {
     this.#store = opened.store;
     this.#cluster = opened.cluster;
     this.#dbPath = opened.dbPath;
+  }
+
+  /** What was read once, in words: `standard input`, or the pipe's path. */
+  get #onceRead(): string {
+    return this.#input === '-' ? 'standard input' : `${this.#input} (a pipe)`;
   }
 
   get #format(): OutputFormat {
@@ -437,7 +461,7 @@ class BulkRun {
     if (job.ingested) return job;
     const input = this.#input;
     const flags = this.#flags;
-    const stream = this.#fromStdin ? (this.#io.stdin ?? process.stdin) : createReadStream(input);
+    const stream = input === '-' ? (this.#io.stdin ?? process.stdin) : createReadStream(input);
     try {
       const summary = await this.#inStore('storing the input', () =>
         ingestInput(this.#store, job.id, stream as AsyncIterable<Uint8Array>, {
@@ -545,8 +569,11 @@ class BulkRun {
       await hostLimits?.flush();
     }
     if (outcome.interrupted) {
+      const done = `stopped with ${outcome.job.doneAddresses} of ${outcome.job.totalAddresses} addresses done`;
       throw new BulkError(
-        `stopped with ${outcome.job.doneAddresses} of ${outcome.job.totalAddresses} addresses done; run again with --resume to continue (job database ${this.#dbPath})`,
+        this.#readOnce
+          ? `${done}; ${this.#onceRead} cannot be resumed: save the list to a file and run again with it`
+          : `${done}; run again with --resume to continue (job database ${this.#dbPath})`,
       );
     }
     if (outcome.job.status !== 'done') {
@@ -594,8 +621,8 @@ class BulkRun {
       const stored = storeReason(error);
       const reason = stored ?? fsReason(error);
       const name = this.#flags.output ?? 'standard output';
-      const again = this.#fromStdin
-        ? 'standard input cannot be resumed: run again with the list in a file'
+      const again = this.#readOnce
+        ? `${this.#onceRead} cannot be resumed: run again with the list in a file`
         : `run again with --resume ${onceFixed(reason)}, or into another file with --resume --db ${dbPath} -o FILE; nothing is verified again`;
       throw new BulkError(
         stored !== null
@@ -636,8 +663,8 @@ class BulkRun {
       if (reason === null) throw error;
       throw new BulkError(
         `the job database ${this.#dbPath} failed while ${doing}: ${reason}; ${
-          this.#fromStdin
-            ? `run again ${onceFixed(reason)} (standard input cannot be resumed)`
+          this.#readOnce
+            ? `run again ${onceFixed(reason)} (${this.#onceRead} cannot be resumed)`
             : `the job is kept: run again with --resume ${onceFixed(reason)} (addresses with a stored result are not verified again)`
         }`,
       );

@@ -4,8 +4,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -334,6 +334,35 @@ describe('rcpt bulk', () => {
     }
   });
 
+  it("reads a pipe named as the input (the shell's <(zcat list.csv.gz)) as it reads standard input", async () => {
+    const fifo = join(dir, 'list.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const feed = async () => {
+      const writer = createWriteStream(fifo);
+      await new Promise<void>((resolve, reject) => {
+        writer.on('error', reject);
+        writer.end('email,name\nalice@acme.test,A\nnobody@acme.test,N\n', resolve);
+      });
+    };
+    const output = join(dir, 'from-pipe.csv');
+    const [piped] = await Promise.all([rcpt(['bulk', fifo, '-o', output, ...worldFlags()]), feed()]);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.deepEqual(
+      csvRows(await readFile(output, 'utf8')).map((row) => [row.name, row.verdict]),
+      [
+        ['A', 'deliverable'],
+        ['N', 'undeliverable'],
+      ],
+    );
+    // Read once, it cannot be resumed: refused before the pipe is opened (nothing waits on a writer).
+    const resume = await rcpt(['bulk', fifo, '-o', output, '--resume']);
+    assert.equal(resume.code, 64);
+    assert.match(
+      resume.stderr,
+      /--resume needs an input file: .*list\.fifo is a pipe and cannot be read again/,
+    );
+  });
+
   it('exits 64 on usage errors and 1 on an unreadable input, with a clear message', async () => {
     const input = await file('one.txt', 'alice@acme.test\n');
     const format = await rcpt(['bulk', input, '--format', 'xml']);
@@ -553,6 +582,26 @@ describe('rcpt bulk --resume after kill -9', () => {
       records.map((record) => [record.input, record.reason]),
       addresses.map((address, index) => [address, index % 3 === 0 ? 'mailbox_not_found' : 'accepted']),
     );
+  });
+
+  it('Ctrl-C during a run from standard input says it cannot be resumed, not to run --resume', async () => {
+    const addresses = Array.from({ length: 60 }, (_, index) => `user${index + 200}@slowbulk.test`);
+    const db = join(dir, 'stdin-stop.db');
+    const running = rcpt(
+      ['bulk', '-', '--db', db, '--format', 'ndjson', ...slowFlags()],
+      `${addresses.join('\n')}\n`,
+    );
+    const deadline = Date.now() + 60_000;
+    while (storedResults(db) < 5 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    process.emit('SIGINT');
+    const stopped = await running;
+    assert.equal(stopped.code, 1, stopped.stderr);
+    assert.match(
+      stopped.stderr,
+      /stopped with \d+ of 60 addresses done; standard input cannot be resumed: save the list to a file and run again with it/,
+    );
+    assert.doesNotMatch(stopped.stderr, /--resume/);
   });
 
   it('--resume refuses a flag that contradicts the job (64, named), unless --override-settings', async () => {
