@@ -266,6 +266,18 @@ describe('the web page', { skip: ABSENT !== null }, () => {
     assert.deepEqual(problems, []);
   });
 
+  it('says that a chosen empty file is empty, naming it, not the API\'s "The body is empty"', async () => {
+    await page.setInputFiles('#file', { name: 'empty.csv', mimeType: 'text/csv', buffer: Buffer.alloc(0) });
+    await page.getByRole('button', { name: 'Verify', exact: true }).click();
+    await page.locator('#form-error', { hasText: 'empty.csv is empty' }).waitFor({ timeout: 5_000 });
+    assert.match(
+      (await page.locator('#form-error').textContent()) ?? '',
+      /^empty\.csv is empty: choose a CSV with a header and addresses/,
+    );
+    await page.getByRole('button', { name: 'Remove file' }).click();
+    assert.deepEqual(problems, []);
+  });
+
   it('explains a pasted reply and a dropped bounce in the "Explain a bounce" panel, from the keyboard', async () => {
     // A reply, typed and sent with Enter on the button.
     await page.locator('#explain-text').focus();

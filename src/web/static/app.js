@@ -85,6 +85,12 @@ async function startJob(event) {
   let body;
   let type;
   if (chosenFile) {
+    if (chosenFile.size === 0) {
+      // The API would answer "The body is empty": the user chose a file, so name it.
+      $('form-error').textContent =
+        `${chosenFile.name} is empty: choose a CSV with a header and addresses, or a list with one address per line.`;
+      return;
+    }
     body = chosenFile;
     type = /\.txt$/i.test(chosenFile.name) ? 'text/plain' : 'text/csv';
   } else {
