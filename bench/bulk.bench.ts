@@ -39,8 +39,9 @@
  * `--without-rate-host` runs the world without it, as the series before 2026-12-06 23:00 was measured.
  *
  * Usage: node --import tsx bench/bulk.bench.ts [--addresses 10000] [--latency 25] [--cap 2] [--warm 0]
- *   [--world-process] [--proxy] [--without-rate-host] [--slow-start 0]
- * `--slow-start N` runs rcpt with verifyMany()'s `slowStart` (docs/bulk.md, "Replies per second").
+ *   [--world-process] [--proxy] [--without-rate-host] [--slow-start N]
+ * `--slow-start N` runs rcpt with verifyMany()'s `slowStart` set to N (docs/bulk.md, "Replies per
+ * second"); without it, its default (a slow start of 100); `--slow-start 0` runs it without one.
  * Exit status 1 when a target is missed or a verdict differs.
  */
 import { availableParallelism, loadavg } from 'node:os';
@@ -63,8 +64,8 @@ const { values } = parseArgs({
     /** Only rcpt's run (for profiling): no baseline, no ratios, no verdict comparison. */
     'rcpt-only': { type: 'boolean', default: false },
     'without-rate-host': { type: 'boolean', default: false },
-    /** verifyMany()'s `slowStart`: replies a second allowed at first where a host's rate is unknown. */
-    'slow-start': { type: 'string', default: '0' },
+    /** verifyMany()'s `slowStart` (its default when not given; 0: none). */
+    'slow-start': { type: 'string' },
     /** Print when each host's last rcpt result arrived, and results per second. */
     timeline: { type: 'boolean', default: false },
     /** The world in a child process instead of a worker thread: its CPU time is then none of rcpt's. */
@@ -76,7 +77,7 @@ const { values } = parseArgs({
 const COUNT = Number(values.addresses);
 const LATENCY = Number(values.latency);
 const CAP = Number(values.cap);
-const SLOW_START = Number(values['slow-start']);
+const SLOW_START = values['slow-start'] === undefined ? undefined : Number(values['slow-start']);
 
 interface Counted {
   connections: number;
@@ -155,7 +156,7 @@ async function runRcpt(world: ThreadWorld, options: VerifyOptions): Promise<Map<
   try {
     for await (const result of verifier.verifyMany(
       world.addresses.map((a) => a.address),
-      { hostConcurrency: CAP, slowStart: SLOW_START },
+      { hostConcurrency: CAP, ...(SLOW_START === undefined ? {} : { slowStart: SLOW_START }) },
     )) {
       results.set(result.input, result);
       const at = performance.now() - started;

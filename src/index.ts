@@ -42,6 +42,7 @@ export {
   type VerifyManyOptions,
 } from './verifier.js';
 export { HOST_RATE_WINDOW_MS, HostRateWindow, type HostRateWindowOptions } from './scheduler/host-rate.js';
+export { DEFAULT_SLOW_START } from './scheduler/reply-rate.js';
 export { parseAddress, suggestAddress } from './syntax/index.js';
 export {
   runDoctor,

@@ -34,6 +34,7 @@ import { matchProvider, type ProviderRule } from './providers/index.js';
 import {
   HarvestAllowance,
   HostRateWindow,
+  DEFAULT_SLOW_START,
   rateCeiling,
   schedule,
   type Concluded,
@@ -109,9 +110,9 @@ export interface VerifyManyOptions {
   /** Commands per second sent to one MX host address, over all its sessions. Default 0: no pace. */
   readonly hostCommandsPerSecond?: number;
   /**
-   * Replies a second allowed at first at an MX host address whose rate is not known, growing to
-   * twice what it answered on time in a second, until it slows down or proves 1,600 (docs/bulk.md,
-   * "Replies per second"). Default 0: no slow start.
+   * The slow start at an MX host address whose replies a second are not known: replies one second
+   * may carry at first, then twice the most it answered on time in a second, until it slows down or
+   * proves 1,600 (docs/bulk.md, "Replies per second"). Default 100; 0: no slow start.
    */
   readonly slowStart?: number;
   /**
@@ -815,7 +816,7 @@ class RcptVerifier implements Verifier {
       window: count('concurrency', DEFAULT_VERIFY_MANY_CONCURRENCY),
       hostConcurrency: count('hostConcurrency', DEFAULT_HOST_CONCURRENCY),
       hostCommandsPerSecond: count('hostCommandsPerSecond', 0, 0),
-      slowStart: count('slowStart', 0, 0),
+      slowStart: count('slowStart', DEFAULT_SLOW_START, 0),
       hostRate: this.#config.hostRate,
       hostTries: count('hostTries', DEFAULT_HOST_TRIES),
       backoffMs: count('backoffMs', DEFAULT_BACKOFF_MS),

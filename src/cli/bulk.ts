@@ -14,6 +14,7 @@ import { Option, type Command } from 'commander';
 
 import {
   CHANNELS,
+  DEFAULT_SLOW_START,
   VERDICTS,
   createVerifier,
   type HostRateWait,
@@ -72,6 +73,9 @@ import {
 const FINGERPRINT_BYTES = 65_536;
 /** Default job database when the output goes to stdout. */
 const DEFAULT_DB = '.rcpt/jobs.db';
+/** The most `--slow-start` takes: a host that answers more than this in a second is past any slow start. */
+const MAX_SLOW_START = 100_000;
+
 export interface BulkFlags extends SharedFlags {
   output?: string;
   format?: string;
@@ -79,6 +83,8 @@ export interface BulkFlags extends SharedFlags {
   column?: string;
   resume?: boolean;
   hostConcurrency?: number;
+  /** `--slow-start <n>`; `false` for `--no-slow-start`. */
+  slowStart?: number | false;
   db?: string;
   demo?: boolean;
   overrideSettings?: boolean;
@@ -118,6 +124,13 @@ export function addBulkOptions(command: Command): Command {
           integer('--host-concurrency', 1, 100),
         ),
       )
+      .addOption(
+        new Option(
+          '--slow-start <n>',
+          `replies one second may carry at first at an MX host whose rate is unknown, doubling on proof (default ${DEFAULT_SLOW_START})`,
+        ).argParser(integer('--slow-start', 1, MAX_SLOW_START)),
+      )
+      .option('--no-slow-start', 'no slow start: full batches at every host from the first second')
       .option('--db <file>', 'the job database (default: OUTPUT.rcpt.db, or .rcpt/jobs.db without -o)')
       .option('--demo', 'start the simulated mail world of `rcpt demo` on loopback and verify against it'),
   );
@@ -141,6 +154,8 @@ function givenFormat(flags: BulkFlags): OutputFormat | null {
 function bulkSettings(flags: BulkFlags, env: NodeJS.ProcessEnv): JobSettings {
   const settings: Record<string, JobSettings[string]> = { ...sharedSettings(flags, env) };
   if (flags.hostConcurrency !== undefined) settings['--host-concurrency'] = flags.hostConcurrency;
+  if (flags.slowStart !== undefined)
+    settings['--slow-start'] = flags.slowStart === false ? 0 : flags.slowStart;
   if (flags.column !== undefined) settings['--column'] = flags.column;
   const format = givenFormat(flags);
   if (format !== null) settings['--format'] = format;
@@ -153,6 +168,8 @@ function bulkFlagsOf(settings: JobSettings): BulkFlags {
   const flags: BulkFlags = sharedFlagsOf(settings);
   const hostConcurrency = settings['--host-concurrency'];
   if (typeof hostConcurrency === 'number') flags.hostConcurrency = hostConcurrency;
+  const slowStart = settings['--slow-start'];
+  if (typeof slowStart === 'number') flags.slowStart = slowStart === 0 ? false : slowStart;
   const column = settings['--column'];
   if (typeof column === 'string') flags.column = column;
   const format = settings['--format'];
@@ -552,7 +569,12 @@ class BulkRun {
         await hostLimits?.loadAll();
         return runJob(this.#store, job.id, verifier, {
           signal: interrupt.signal,
-          verifyMany: flags.hostConcurrency !== undefined ? { hostConcurrency: flags.hostConcurrency } : {},
+          verifyMany: {
+            ...(flags.hostConcurrency === undefined ? {} : { hostConcurrency: flags.hostConcurrency }),
+            ...(flags.slowStart === undefined
+              ? {}
+              : { slowStart: flags.slowStart === false ? 0 : flags.slowStart }),
+          },
           onResult: (result) => {
             seen[result.verdict] += 1;
           },

@@ -399,7 +399,7 @@ export class Host {
     // Within the replies a second allowed (`ReplyRate.batchCap`): a burst of a whole pipelined batch
     // must not cross the host's rate by itself.
     const limit = this.learned.recipientLimit ?? DEFAULT_RECIPIENT_LIMIT;
-    const recipientLimit = Math.min(limit, this.#rate.batchCap(Math.max(1, this.active)));
+    const recipientLimit = Math.min(limit, this.#rate.batchCap());
     const budgetLeft = this.#budget(session) - errors - reserve;
     const size = batchSize({
       recipientLimit,
@@ -466,20 +466,30 @@ export class Host {
     this.#rate.settled(sentAt);
   }
 
-  /** Commands a second the host is sent at most: `hostCommandsPerSecond`, or its slow start's or learned ceiling. */
+  /** Commands a second the host is sent at most: `hostCommandsPerSecond`, or its learned ceiling. */
   get commandRate(): number {
     const set = this.#limits.hostCommandsPerSecond;
     return Math.min(set > 0 ? set : Infinity, this.#rate.ceiling());
   }
 
-  /** Waits until `commands` more commands may be sent within `commandRate`. */
+  /**
+   * Waits until `commands` more commands may be sent: within `commandRate`, after a fall's pause, and
+   * during a slow start within what one second may carry (`ReplyRate.admit`).
+   */
   async pace(commands: number, signal: AbortSignal): Promise<void> {
     const rate = this.commandRate;
-    if (!Number.isFinite(rate)) return;
-    const now = performance.now();
-    const at = Math.max(now, this.#nextSendAt, this.#rate.pausedUntil);
-    this.#nextSendAt = at + (commands * 1000) / rate;
-    if (at > now) await sleep(at - now, undefined, { signal }).catch(() => undefined);
+    if (Number.isFinite(rate)) {
+      const now = performance.now();
+      const at = Math.max(now, this.#nextSendAt, this.#rate.pausedUntil);
+      this.#nextSendAt = at + (commands * 1000) / rate;
+      if (at > now) await sleep(at - now, undefined, { signal }).catch(() => undefined);
+    }
+    for (
+      let wait = this.#rate.admit(commands);
+      wait > 0 && !signal.aborted;
+      wait = this.#rate.admit(commands)
+    )
+      await sleep(wait, undefined, { signal }).catch(() => undefined);
   }
 
   // Lifetime ------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ export {
   type HarvestAllowanceOptions,
   type Reservation,
 } from './harvest-allowance.js';
+export { DEFAULT_SLOW_START } from './reply-rate.js';
 export {
   HOST_RATE_WINDOW_MS,
   HostRateWindow,

@@ -4,16 +4,17 @@
  * usual pace up to a number of replies a second and delay every reply above it; rcpt cannot know
  * which, nor where, before it sees one slow down.
  *
- * - **Slow start** (the `slowStart` setting, off by default: it costs hosts without a rate limit
- *   their first second's speed, docs/bulk.md). As TCP's slow start grows its window: at a host whose
- *   rate is unknown rcpt allows itself `slowStart` replies a second, and `RAMP_GROWTH` times the most
- *   the host has answered on time within one second so far (its proof,
- *   `LearnedLimits.provenRepliesPerSecond`, kept for the run and shared). Its pipelined batches stay
- *   small meanwhile (`batchCap`): enough to keep the allowance over the host's sessions at its round
- *   trip, so that few replies are in flight when the host's rate is crossed (a rate-limiting server
- *   delays each in turn). While a transaction is overdue the allowance holds at four fifths of the
- *   proof (a delayed reply shows only when its transaction ends). Once `FREE_RATE` are proven the
- *   host has no ceiling.
+ * - **Slow start** (the `slowStart` setting, on by default at `DEFAULT_SLOW_START`; 0 turns it
+ *   off). As TCP's slow start grows its window: at a host whose rate is unknown, one second may carry
+ *   `slowStart` replies, and `RAMP_GROWTH` times the most the host has answered on time within one
+ *   second so far (its proof, `LearnedLimits.provenRepliesPerSecond`, kept for the run and shared).
+ *   It counts the replies a second carries, as a rate-limiting server does, rather than spacing them:
+ *   what fits goes at once, in batches as large as the second has room for (`admit`, `batchCap`), so
+ *   the allowance doubles with each round trip that uses it and comes back on time, and a host
+ *   without a rate limit is hardly held (an earlier slow start spaced commands evenly and grew once a
+ *   second: it cost such hosts a third of their speed). While a transaction is overdue the allowance
+ *   holds at four fifths of the proof (a delayed reply shows only when its transaction ends). Once
+ *   `FREE_RATE` are proven the host has no ceiling.
  * - **A slowdown** (a transaction late by `RATE_SLOW_MS` beyond the host's quickest, our own
  *   event-loop stalls and the server's own work aside, while many replies a second were pushed):
  *   after a slow start the ceiling becomes four fifths of the proof, and stays; under a ceiling
@@ -35,11 +36,16 @@ import type { LearnedLimits } from './learned-limits.js';
 import { MIN_REPLY_RATE, PER_REPLY_MS, RATE_SIGN_FLOOR, RATE_SLOW_MS } from './learned-limits.js';
 
 /**
- * A slow start's first allowance, as measured in bench:bulk (docs/bulk.md): the `slowStart` setting
- * of `verifyMany()` names it; 0, the default, is no slow start.
+ * A slow start's first allowance (replies within one second), the default of `verifyMany()`'s
+ * `slowStart` setting and `rcpt bulk --slow-start` (docs/bulk.md, "Replies per second"); 0 there is
+ * no slow start.
  */
-export const SUGGESTED_START_RATE = 100;
-/** The slow start allows this many times the most replies the host answered on time in a second. */
+export const DEFAULT_SLOW_START = 100;
+/**
+ * A second of the slow start may carry this many times the most the host answered on time within one
+ * second (its proof): as TCP's slow start doubles its window each round trip, the allowance doubles
+ * with each round trip that uses it and comes back on time.
+ */
 export const RAMP_GROWTH = 2;
 /** Replies answered on time within one second after which a host is taken to have no rate limit. */
 export const FREE_RATE = 1_600;
@@ -53,10 +59,15 @@ const HISTORY_MS = 5_000;
 const HELD_SHARE = 0.8;
 /** Fewest RCPTs a batch may carry during the slow start. */
 const RAMP_MIN_BATCH = 2;
-/** A slow start's batches keep its allowance at the host's round trip with this much to spare. */
-const RAMP_BATCH_SPARE = 2.5;
 /** Round trip assumed before the host's quickest transaction is known. */
 const ASSUMED_ROUND_TRIP_MS = 50;
+/** The window a slow start counts replies in, as a rate-limiting server counts them: one second. */
+const WINDOW_MS = 1_000;
+/**
+ * Longest a slow start waits before it looks at its allowance again: an answer on time meanwhile may
+ * have grown it, before the window's oldest replies leave it.
+ */
+const RAMP_RECHECK_MS = 20;
 
 interface Answered {
   readonly at: number;
@@ -77,8 +88,13 @@ export class ReplyRate {
   #fellAt = -Infinity;
   /** Until when no command goes to the host (`performance.now()`), after a fall. */
   #pausedUntil = -Infinity;
+  /** During the slow start, the replies let go in the last `WINDOW_MS`, oldest first from `#sentHead`. */
+  readonly #sent: { readonly at: number; readonly replies: number }[] = [];
+  #sentHead = 0;
+  /** Their sum. */
+  #sentInWindow = 0;
 
-  /** Replies a second a slow start begins at (0: no slow start). */
+  /** Replies within one second a slow start begins at (0: no slow start). */
   readonly #startRate: number;
 
   constructor(learned: LearnedLimits, startRate = 0) {
@@ -95,18 +111,70 @@ export class ReplyRate {
   }
 
   /**
-   * Replies a second allowed at the host at `now` (`Infinity`: none). During the slow start, while a
-   * transaction is overdue (it may be held back by the host), four fifths of what is proven: a
-   * delayed reply shows only when its transaction ends, and growing on meanwhile would cross further.
+   * Replies a second the host's commands are paced at (`Infinity`: none): the ceiling learned. The
+   * slow start does not pace: it counts what a second carries (`admit`).
    */
-  ceiling(now = performance.now()): number {
-    const learned = this.#learned;
-    const learnedRate = learned.repliesPerSecond;
-    if (learnedRate !== null) return learnedRate;
+  ceiling(): number {
+    return this.#learned.repliesPerSecond ?? Infinity;
+  }
+
+  /**
+   * During the slow start, the replies one second may carry at `now` (`Infinity` otherwise): the
+   * start, or `RAMP_GROWTH` times the proof. While a transaction is overdue (it may be held back by
+   * the host), four fifths of the proof: a delayed reply shows only when its transaction ends, and
+   * growing on meanwhile would cross further.
+   */
+  allowance(now = performance.now()): number {
     if (!this.ramping) return Infinity;
-    const proven = learned.provenRepliesPerSecond;
+    const proven = this.#learned.provenRepliesPerSecond;
     if (this.#overdue(now)) return Math.max(MIN_REPLY_RATE, Math.floor(HELD_SHARE * proven));
     return Math.max(this.#startRate, RAMP_GROWTH * proven);
+  }
+
+  /**
+   * During the slow start: 0 when `replies` more fit in the last second's allowance (they are
+   * counted as sent now), else how long to wait before asking again. A rate-limiting server counts
+   * the replies of a second, not their spacing: what fits goes at once. One that does not fit even
+   * alone goes when the second is empty.
+   */
+  admit(replies: number, now = performance.now()): number {
+    if (!this.ramping) return 0;
+    const sent = this.#sent;
+    this.#expire(now);
+    const allowance = this.allowance(now);
+    if (this.#sentInWindow + replies <= allowance || this.#sentInWindow === 0) {
+      sent.push({ at: now, replies });
+      this.#sentInWindow += replies;
+      return 0;
+    }
+    // When enough of the window's oldest replies leave it, or sooner: an answer may grow the allowance.
+    let freed = 0;
+    let until = now + WINDOW_MS;
+    for (let i = this.#sentHead; i < sent.length; i += 1) {
+      const entry = sent[i];
+      if (entry === undefined) break;
+      freed += entry.replies;
+      if (this.#sentInWindow - freed + replies <= allowance) {
+        until = entry.at + WINDOW_MS;
+        break;
+      }
+    }
+    return Math.max(1, Math.min(until - now, RAMP_RECHECK_MS));
+  }
+
+  /** Forgets the replies let go before the last `WINDOW_MS`. */
+  #expire(now: number): void {
+    const sent = this.#sent;
+    while (this.#sentHead < sent.length) {
+      const oldest = sent[this.#sentHead];
+      if (oldest === undefined || oldest.at > now - WINDOW_MS) break;
+      this.#sentInWindow -= oldest.replies;
+      this.#sentHead += 1;
+    }
+    if (this.#sentHead > 1_024 && this.#sentHead * 2 > sent.length) {
+      sent.splice(0, this.#sentHead);
+      this.#sentHead = 0;
+    }
   }
 
   /** A transaction of `replies` replies goes to the host at `sentAt`; `settled` when it is over. */
@@ -128,17 +196,19 @@ export class ReplyRate {
   }
 
   /**
-   * RCPTs one batch may carry at the rate allowed: during the slow start, what keeps the allowed rate
-   * over `sessions` sessions at the host's round trip, with a quarter to spare; under a learned
-   * ceiling, a quarter second of it (a whole pipelined batch must not cross the host's rate by itself).
+   * RCPTs one batch may carry at the rate allowed: during the slow start, what the last second's
+   * allowance has room for now (2 at least); under a learned ceiling, a quarter second of it (a
+   * whole pipelined batch must not cross the host's rate by itself).
    */
-  batchCap(sessions: number): number {
+  batchCap(now = performance.now()): number {
+    if (this.ramping) {
+      this.#expire(now);
+      const room = this.allowance(now) - this.#sentInWindow;
+      return Math.max(RAMP_MIN_BATCH, Math.floor(room));
+    }
     const ceiling = this.ceiling();
     if (!Number.isFinite(ceiling)) return Infinity;
-    if (!this.ramping) return Math.max(1, Math.floor(ceiling / 4));
-    const roundTrip = Number.isFinite(this.#fastestMs) ? this.#fastestMs : ASSUMED_ROUND_TRIP_MS;
-    const perSession = (ceiling * roundTrip * RAMP_BATCH_SPARE) / 1000 / Math.max(1, sessions);
-    return Math.max(RAMP_MIN_BATCH, Math.ceil(perSession));
+    return Math.max(1, Math.floor(ceiling / 4));
   }
 
   /** `performance.now()` before which no command should go to the host (after a fall). */

@@ -312,6 +312,32 @@ describe('rcpt bulk', () => {
     assert.equal(kept.code, 0, kept.stderr);
   });
 
+  it('records --no-slow-start and --slow-start with the job: --resume keeps them, and refuses another (64, named)', async () => {
+    const input = await file('slow.txt', 'alice@acme.test\nnobody@acme.test\n');
+    const settingsOf = (output: string) => {
+      const reader = new Database(`${output}.rcpt.db`, { readonly: true, fileMustExist: true });
+      const options = JSON.parse(
+        (reader.prepare('SELECT options FROM jobs').get() as { options: string }).options,
+      ) as { settings: Record<string, unknown> };
+      reader.close();
+      return options.settings;
+    };
+    const off = join(dir, 'slow-off.csv');
+    const first = await rcpt(['bulk', input, '-o', off, '--no-slow-start', ...worldFlags()]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(settingsOf(off)['--slow-start'], 0);
+    const refused = await rcpt(['bulk', input, '-o', off, '--resume', '--slow-start', '50']);
+    assert.equal(refused.code, 64);
+    assert.match(refused.stderr, /--slow-start: the job used 0, now 50/);
+    const kept = await rcpt(['bulk', input, '-o', off, '--resume']);
+    assert.equal(kept.code, 0, kept.stderr);
+    const fifty = join(dir, 'slow-50.csv');
+    const second = await rcpt(['bulk', input, '-o', fifty, '--slow-start', '50', ...worldFlags()]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(settingsOf(fifty)['--slow-start'], 50);
+    assert.equal((await rcpt(['bulk', input, '--slow-start', '0'])).code, 64);
+  });
+
   it('removes the temporary output of a killed run, not one whose process still runs', async () => {
     const input = await file('leftover.txt', 'alice@acme.test\n');
     const output = join(dir, 'leftover.csv');

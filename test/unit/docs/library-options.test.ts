@@ -19,6 +19,7 @@ import {
   VERIFY_OPTION_KEYS,
 } from '../../../src/options.js';
 import { VERIFY_CALL_OPTION_KEYS, VERIFY_MANY_OPTION_KEYS } from '../../../src/verifier.js';
+import { DEFAULT_SLOW_START } from '../../../src/scheduler/reply-rate.js';
 import { toVerifyOptions } from '../../../src/cli/common-options.js';
 
 const read = (path: string) => readFileSync(new URL(`../../../${path}`, import.meta.url), 'utf8');
@@ -83,7 +84,7 @@ describe('docs/library.md options', () => {
       concurrency: DEFAULT_VERIFY_MANY_CONCURRENCY,
       hostConcurrency: DEFAULT_HOST_CONCURRENCY,
       hostCommandsPerSecond: 0,
-      slowStart: 0,
+      slowStart: DEFAULT_SLOW_START,
       hostTries: DEFAULT_HOST_TRIES,
       backoffMs: DEFAULT_BACKOFF_MS,
       maxBackoffMs: DEFAULT_MAX_BACKOFF_MS,
