@@ -6,16 +6,19 @@
  * test/reliability/helpers/crash-run.ts and checks: exit 1 with one `rcpt:` line naming what failed
  * and how to go on, no stack trace, no `OUT.tmp-PID` left; then, space freed or the mount made
  * writable, a run gives every row exactly once, without verifying again what has a stored result.
- * Also `rcpt serve`'s job API on a full job database: a JSON 5xx, and the server lives on.
+ * Also `rcpt serve`'s job API on a full job database: a JSON 507, and the server lives on; and the disk
+ * an accepted upload takes at its peak while it is stored (`DISK_UPLOAD_ADDRESSES`, default 1,000,000),
+ * beside the job store's final size. `DISK_CASE=TEXT` runs only the cases whose name holds TEXT.
  * `DISK_DISTINCT` distinct addresses per case (default 400, plus a tenth repeated).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statfsSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 import {
   outputProblems,
@@ -50,6 +53,10 @@ if (process.env[NAMESPACE_FLAG] !== '1') {
 }
 
 const distinct = Number(process.env.DISK_DISTINCT ?? 400);
+/** Addresses in the accepted upload whose disk use is measured. */
+const uploadAddresses = Number(process.env.DISK_UPLOAD_ADDRESSES ?? 1_000_000);
+/** Runs only the cases whose name holds this text (all when unset). */
+const only = process.env.DISK_CASE;
 const mounted: string[] = [];
 
 function mountTmpfs(dir: string, options: string): void {
@@ -84,6 +91,44 @@ function fill(path: string): number {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const MiB = 1024 * 1024;
+
+/** Bytes in use on the file system of `dir`. */
+function usedBytes(dir: string): number {
+  const fs = statfsSync(dir);
+  return (fs.blocks - fs.bfree) * fs.bsize;
+}
+
+/**
+ * The most bytes in use on the file system of `dir` until `stop()`, read every millisecond by a
+ * thread of its own (the server's own thread is busy storing while the disk use peaks).
+ */
+function watchPeak(dir: string): { stop: () => Promise<number> } {
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(
+    `const { statfsSync } = require('node:fs');
+    const { parentPort, workerData } = require('node:worker_threads');
+    let peak = 0;
+    while (Atomics.load(workerData.flag, 0) === 0) {
+      const fs = statfsSync(workerData.dir);
+      peak = Math.max(peak, (fs.blocks - fs.bfree) * fs.bsize);
+      Atomics.wait(workerData.flag, 0, 0, 1);
+    }
+    parentPort.postMessage(peak);`,
+    { eval: true, workerData: { dir, flag } },
+  );
+  return {
+    stop: async () => {
+      const peak = new Promise<number>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      Atomics.store(flag, 0, 1);
+      Atomics.notify(flag, 0);
+      return Math.max(await peak, usedBytes(dir));
+    },
+  };
+}
 
 interface Case {
   readonly name: string;
@@ -143,6 +188,7 @@ try {
     if (left.length > 0) c.problems.push(`left behind in ${dir}: ${left.join(', ')}`);
   };
   const run = async (name: string, body: (c: Case, dir: string) => Promise<void>) => {
+    if (only !== undefined && !name.includes(only)) return;
     const c: Case = { name, summary: [], problems: [] };
     cases.push(c);
     const dir = join(base, `case${cases.length}`);
@@ -381,7 +427,7 @@ try {
       const refused = await fetch(`${server.url}/v1/jobs`, { method: 'POST', headers, body });
       const refusedBody = await refused.text();
       c.summary.push(`POST /v1/jobs on a full disk: ${refused.status} ${refusedBody}`);
-      if (refused.status < 500) c.problems.push(`POST on a full disk: ${refused.status}, expected 5xx`);
+      if (refused.status !== 507) c.problems.push(`POST on a full disk: ${refused.status}, expected 507`);
       if (!/^\{"error":/.test(refusedBody)) c.problems.push(`not a JSON error: ${refusedBody}`);
       const health = await fetch(`${server.url}/healthz`);
       c.summary.push(`GET /healthz after it: ${health.status}`);
@@ -408,6 +454,58 @@ try {
       await server.close();
     }
   });
+
+  await run(
+    `rcpt serve: the disk an accepted upload takes (${uploadAddresses.toLocaleString('en-US')} addresses as a text list)`,
+    async (c, dir) => {
+      const dbDir = join(dir, 'store');
+      await mkdir(dbDir);
+      mountTmpfs(dbDir, 'size=4g');
+      const { startServer } = await import('../src/server/server.js');
+      const { createLogger } = await import('../src/server/logger.js');
+      const key = 'disk-bench-key-0123456789abcdef';
+      const server = await startServer({
+        port: 0,
+        host: '127.0.0.1',
+        db: join(dbDir, 'jobs.db'),
+        apiKeys: [key],
+        rateLimit: null,
+        // Stored, never run: the disk measured is the upload's alone.
+        runningJobs: 0,
+        verify: {
+          dnsServers: [crashWorld.dns.address],
+          smtpPort: crashWorld.servers[0]?.port ?? 0,
+          allowPrivateTargets: true,
+          helo: 'probe.crash.test',
+        },
+        logger: createLogger({ level: 'silent' }),
+        processMetrics: false,
+      });
+      try {
+        const body = Array.from({ length: uploadAddresses }, (_, i) => `user.number.${i}@upload.test`).join(
+          '\n',
+        );
+        const before = usedBytes(dbDir);
+        const watch = watchPeak(dbDir);
+        const startedAt = performance.now();
+        const answer = await fetch(`${server.url}/v1/jobs`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'text/plain' },
+          body,
+        });
+        const seconds = (performance.now() - startedAt) / 1000;
+        const peak = await watch.stop();
+        const after = usedBytes(dbDir);
+        if (answer.status !== 202) c.problems.push(`POST /v1/jobs: ${answer.status} ${await answer.text()}`);
+        const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
+        c.summary.push(
+          `a ${mib(Buffer.byteLength(body))} upload, ${answer.status} after ${seconds.toFixed(1)} s: the disk in use grew ${mib(peak - before)} at its peak, ${mib(after - before)} once stored (the job store); the peak over the store: ${mib(peak - after)}`,
+        );
+      } finally {
+        await server.close();
+      }
+    },
+  );
 } finally {
   for (const dir of mounted.reverse()) spawnSync('umount', ['-l', dir]);
   await world?.close();

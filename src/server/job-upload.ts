@@ -5,8 +5,8 @@
  * within every limit (the upload size, counted by body-limit.ts; the address count; for JSON those of
  * json-job-list.ts). A refused or malformed upload therefore writes nothing to the job store and costs
  * a chunk or two of memory, whatever its size; an accepted one is read back from the spool into the
- * store. Also here: what both routes answer the same way (no job store, a full one, a refused input,
- * a webhook with no key to sign it).
+ * store, each of the spool's segments freed once read. Also here: what both routes answer the same way
+ * (no job store, a full one, a refused input, a webhook with no key to sign it).
  */
 import { tmpdir } from 'node:os';
 
