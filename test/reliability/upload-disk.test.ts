@@ -72,7 +72,7 @@ async function used(child: ServeChild): Promise<number> {
 
 /** A text list of `count` addresses to `POST /v1/jobs`, as a client that reads the answer whenever it comes. */
 const textList = (child: ServeChild, count: number): Promise<Answer> =>
-  sendList(child.url, KEY, TEXT_LIST, { count, long: false }, false);
+  sendList(child.url, KEY, TEXT_LIST, { count, long: false }, false, true);
 
 describe('an upload with no space left for its spool', () => {
   it('answers 507 storage_full saying so, logs ENOSPC, frees the spool at once, and serves on', async (t) => {
@@ -84,7 +84,7 @@ describe('an upload with no space left for its spool', () => {
     // 100,000 addresses: 1.3 to 1.6 MB as a list, 3 MB as spooled rows, well within the upload limits.
     for (const kind of [TEXT_LIST, JSON_LIST, REACHER_BULK_LIST]) {
       const label = `${kind.path ?? '/v1/jobs'} ${kind.type}`;
-      const answer = await sendList(server.url, KEY, kind, { count: 100_000, long: false }, false);
+      const answer = await sendList(server.url, KEY, kind, { count: 100_000, long: false }, false, true);
       assert.equal(answer.status, 507, `${label}: ${answer.body}`);
       assert.equal(answer.headers['content-type'], 'application/json', label);
       const body = JSON.parse(answer.body) as Record<string, unknown>;

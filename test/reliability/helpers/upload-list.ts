@@ -61,7 +61,7 @@ export interface Answer {
 
 /**
  * Sends `count` addresses (`address`, or `address` numbered when `numbered`) or as many as fit in
- * `size` bytes, in 64 KiB chunks generated as they go; stops writing once the server answers.
+ * `size` bytes, in 64 KiB chunks generated as they go; stops writing once the server answers; `ownConnection`: on a connection of its own, not the kept-alive one.
  */
 export function sendList(
   base: string,
@@ -69,6 +69,7 @@ export function sendList(
   kind: Kind,
   shape: { readonly size?: number; readonly count?: number; readonly long: boolean },
   contentLength: boolean,
+  ownConnection = false,
 ): Promise<Answer> {
   const address = (i: number) => (shape.long ? `${'x'.repeat(1000)}@pub.test` : `u${i}@pub.test`);
   // The long addresses are all alike: one chunk of them is built once and sent again and again.
@@ -91,8 +92,8 @@ export function sendList(
       `${base}${kind.path ?? '/v1/jobs'}`,
       {
         method: 'POST',
-        // A connection of its own: the server may close one whose upload it refused before its end.
-        agent: false,
+        // A connection of its own when asked: a refused upload's connection may be closed once answered.
+        ...(ownConnection ? { agent: false } : {}),
         headers: {
           authorization: `Bearer ${key}`,
           'content-type': kind.type,
