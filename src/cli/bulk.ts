@@ -56,6 +56,7 @@ import {
   storeReason,
   writeFileText,
 } from './bulk-output.js';
+import { isStoreFull } from '../server/jobs-backend.js';
 import { startProgressBar, type ProgressBar } from './progress.js';
 import type { CliIo } from './run-verify.js';
 import {
@@ -611,7 +612,13 @@ class BulkRun {
    * another SMTP port (a test world on loopback) keep theirs apart from port 25's.
    */
   #hostLimits(options: VerifyOptions): StoredHostLimitsFacts {
+    let said = false;
     return storedHostLimitsFor(this.#store, options, (error) => {
+      // A full disk is the job store's own failure: the run's next write meets it and ends with the one
+      // line that says so and how to go on; a second line about the same disk only adds noise. Any other
+      // failure is said once (the limits are learned again next run).
+      if (said || isStoreFull(error)) return;
+      said = true;
       this.#io.stderr.write(`rcpt bulk: could not store learned host limits: ${messageOf(error)}\n`);
     });
   }
