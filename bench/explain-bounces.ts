@@ -90,8 +90,6 @@ const UNSOURCED =
 
 export const MISS_NOTES: Readonly<Record<string, { readonly kind: MissKind; readonly note: string }>> = {
   'rhost-messagelabs-03.eml': { kind: 'unsourced', note: 'a bare "542 <x> Rejected" says nothing about why' },
-  'lhost-outlook-09.eml': { kind: 'unsourced', note: `"domain [x] mismatches client ip": ${UNSOURCED}` },
-  'rhost-outlook-09.eml': { kind: 'unsourced', note: `"domain [x] mismatches client ip": ${UNSOURCED}` },
   'lhost-postfix-46.eml': {
     kind: 'unsourced',
     note: 'KDDI\'s bare "Recipient address rejected." names no reason; no KDDI page says it means an unknown user',
@@ -100,12 +98,7 @@ export const MISS_NOTES: Readonly<Record<string, { readonly kind: MissKind; read
     kind: 'label',
     note: 'maildrop wrote "maildir over quota." above Sendmail\'s "Insufficient permission" (exit 77, EX_NOPERM, which the maildrop version of deliverquota uses over quota: deliverquota(8)); rcpt reads a full mailbox, the label a system error',
   },
-  'lhost-yahoo-14.eml': { kind: 'unsourced', note: `"INVALID IP FOR SENDING MAIL OF DOMAIN": ${UNSOURCED}` },
   'rfc3464-35.eml': { kind: 'unsourced', note: `"is not a registered gateway user": ${UNSOURCED}` },
-  'lhost-exim-31.eml': {
-    kind: 'rule',
-    note: 'cPanel/Exim callout text "the account or domain may not exist, they may be blacklisted, or missing the proper dns entries" names three causes; the sender-blocked rule reads "blacklisted", the label the missing domain',
-  },
   'lhost-opensmtpd-12.eml': {
     kind: 'label',
     note: '"No MX found for domain" is a temporary failure in OpenSMTPD\'s own source (mta.c: DNS_ENOTFOUND is IMSG_DELIVERY_TEMPFAIL), and the report says "this is only a temporary failure" (status 4.0.0); labelled a domain that accepts no mail',

@@ -79,6 +79,15 @@ const REPUTATION = /not authori[sz]ed to send (?:e-?mail )?directly|unsolicited|
  */
 const RDNS =
   /\bptr\b|\brdns\b|reverse (?:dns|hostname|lookup|dns entry)|cannot find your (?:reverse )?hostname|resource record|ip name lookup failed/i;
+/**
+ * The client's IP address judged against the sender's domain: a reply saying the domain "mismatches client
+ * ip" or that the IP is "invalid for sending mail of domain" reports the check RFC 7208 §2.4 defines for
+ * SPF (is this client IP address allowed to send for the MAIL FROM domain?) or a receiver's own variant
+ * of it (an "MX+ mismatch" refusal: the sending IP must be an MX of the envelope domain or have reverse DNS
+ * within it). Either way the sending host and its domain are refused, never a mailbox.
+ */
+const SENDER_IP_MISMATCH =
+  /\bmismatch(?:es|ed)? (?:the )?(?:client|sending|connecting) ip\b|\b(?:invalid|unauthori[sz]ed) ip (?:address )?for sending (?:e-?)?mail\b/i;
 /** Postfix `Client host rejected: …` for any other client restriction (access(5), `reject_unknown_client_hostname` aside). */
 const CLIENT_HOST = /client host (?:\[[^\]]*\] )?(?:rejected|refused|blocked)/i;
 
@@ -966,6 +975,15 @@ export const REPLY_RULES = [
     category: 'sender_rdns',
     source: 'Postfix reject_unknown_client_hostname (cannot find your hostname); Google 5.7.25 PTR',
     url: 'https://www.postfix.org/postconf.5.html#reject_unknown_client_hostname',
+  },
+  {
+    id: 'sender-ip-mismatch',
+    text: SENDER_IP_MISMATCH,
+    reason: 'sender_blocked',
+    category: 'sender_policy',
+    source:
+      'RFC 7208 §2.4 (the MAIL FROM domain checked against the client IP address); an "MX+ mismatch" refusal (the sending IP does not match the envelope domain), documented by SpamButcher',
+    url: 'https://www.rfc-editor.org/rfc/rfc7208#section-2.4',
   },
   {
     id: 'client-host-rejected',

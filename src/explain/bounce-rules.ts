@@ -117,6 +117,22 @@ export const BOUNCE_TEXT_RULES: readonly BounceTextRule[] = [
       'Postfix smtp(8) (Host not found, try again), glibc EAI_AGAIN, OpenSMTPD usr.sbin/smtpd/mta.c (DNS_RETRY, DNS_ENOTFOUND: temporary); RFC 3463 X.4.3',
   },
   {
+    // Exim names an address no router would accept with the router's `cannot_route_message` (Exim
+    // specification, generic router options: "used when an address cannot be routed because Exim has run
+    // out of routers"; default `Unrouteable address`). cPanel's Exim configuration sets it to `The mail
+    // server could not deliver mail to <address>. The account or domain may not exist, they may be
+    // blacklisted, or missing the proper dns entries.`: a failure of the sending server's own routing
+    // (no usable DNS for the domain), before any remote server was asked, so the "blacklisted" in it is
+    // no remote refusal. The same words inside a sender verification (`Verification failed for <x>`,
+    // `Sender verify failed`) are about the sender, and are left to the reply rules. RFC 3463 X.1.2.
+    id: 'exim-cannot-route',
+    text: /^(?![\s\S]*(?:sender verif|verification failed for))[\s\S]*?could not deliver mail to\b[\s\S]{0,300}?account\s+or\s+domain\s+may\s+not\s+exist/i,
+    status: '5.1.2',
+    words: 'Host or domain name not found',
+    source:
+      'Exim specification, generic router option cannot_route_message (default Unrouteable address); cPanel Exim configuration; RFC 3463 X.1.2',
+  },
+  {
     // Postfix `Host or domain name not found`, Exim `all relevant MX records point to non-existent
     // hosts` and `Unrouteable address`, Sendmail `Host unknown (Name server: …: host not found)`,
     // qmail `Sorry, I couldn't find any host named`, Gmail `DNS Error: Domain name not found`.
