@@ -7,41 +7,18 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { startServe, type ServeChild } from './helpers/serve-child.js';
+import { noNamespace, onTmpfs } from './helpers/tmpfs.js';
 import { JSON_LIST, REACHER_BULK_LIST, TEXT_LIST, sendList, type Answer } from './helpers/upload-list.js';
 
 const KEY = 'keyA-0123456789abcdef';
 const KiB = 1024;
 /** The tmpfs under the job store: room for the store, not for the uploads below. */
 const TMPFS = '1m';
-
-/** The command that runs `rcpt serve` with a tmpfs of `size` mounted on `dir`, seen by it alone. */
-function onTmpfs(dir: string, size: string): string[] {
-  return [
-    'unshare',
-    ...(process.getuid?.() === 0 ? [] : ['--user', '--map-root-user']),
-    '--mount',
-    '--propagation',
-    'private',
-    'sh',
-    '-c',
-    'mount -t tmpfs -o "size=$0" tmpfs "$1" && shift && exec "$@"',
-    size,
-    dir,
-  ];
-}
-
-/** Why a mount namespace cannot be had here, or null when it can. */
-function noNamespace(dir: string): string | null {
-  const probe = spawnSync('unshare', [...onTmpfs(dir, '64k').slice(1), 'true'], { encoding: 'utf8' });
-  if (probe.error !== undefined) return `unshare: ${probe.error.message}`;
-  return probe.status === 0 ? null : `unshare: exit ${probe.status}: ${probe.stderr.trim()}`;
-}
 
 let dir: string;
 let server: ServeChild | null = null;

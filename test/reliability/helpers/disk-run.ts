@@ -21,6 +21,8 @@ export interface BulkChildOptions {
   readonly cwd?: string;
   /** Standard output: a file descriptor, or ignored. Default: ignored. */
   readonly stdout?: number;
+  /** A command that runs node (`nsenter …`: in another mount namespace). Default: none. */
+  readonly prefix?: readonly string[];
 }
 
 /** Starts `rcpt bulk ARGS…`; `done` resolves when it exits. */
@@ -28,7 +30,8 @@ export function startBulk(
   args: readonly string[],
   options: BulkChildOptions = {},
 ): { child: ChildProcess; done: Promise<BulkRun> } {
-  const child = spawn(process.execPath, ['--import', TSX, ENTRY, 'bulk', ...args], {
+  const argv = [...(options.prefix ?? []), process.execPath, '--import', TSX, ENTRY, 'bulk', ...args];
+  const child = spawn(argv[0] ?? process.execPath, argv.slice(1), {
     cwd: options.cwd ?? REPO,
     stdio: ['ignore', options.stdout ?? 'ignore', 'pipe'],
   });
