@@ -39,10 +39,14 @@ interface Label {
 
 /**
  * explainReply's categories → the reason groups of mapping.json. `mailbox_unavailable` (RFC 5321's
- * ambiguous text), `unrecognised` and `not_a_reply` belong to no group: they never count as right.
+ * ambiguous text), `unrecognised` and `not_a_reply` belong to no group: they never count as right. A
+ * group is what the reply says about the address, not the verdict: `mailbox_unknown_temporary` (a 450
+ * naming the recipient unknown) says the mailbox does not exist, though for now, so its verdict stays
+ * unknown (scored in the replies' figure) and its group is the missing mailbox's.
  */
 export const CATEGORY_GROUPS: Readonly<Record<string, string>> = {
   mailbox_unknown: 'recipient_gone',
+  mailbox_unknown_temporary: 'recipient_gone',
   mailbox_moved: 'recipient_gone',
   recipient_syntax: 'recipient_gone',
   mailbox_disabled: 'recipient_disabled',

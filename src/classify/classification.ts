@@ -52,6 +52,7 @@ export const CATEGORY_IDS = [
   'accepted',
   'accepted_unverified',
   'mailbox_unknown',
+  'mailbox_unknown_temporary',
   'mailbox_disabled',
   'mailbox_full',
   'mailbox_moved',

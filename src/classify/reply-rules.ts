@@ -284,6 +284,14 @@ export const REPLY_CATEGORIES = {
     meaning: 'The mailbox does not exist at this domain.',
     advice: 'Remove the address (or correct a typo); sending again will bounce again.',
   },
+  mailbox_unknown_temporary: {
+    side: 'recipient',
+    action: 'retry_later',
+    meaning:
+      'The server says the mailbox does not exist, but refuses only for now (a 4xx, RFC 3463 X.1.1 in the persistent transient class): Postfix, for one, answers so for a recipient its address verification found to bounce and for an unknown user under soft_bounce.',
+    advice:
+      'Do not remove the address on this reply alone: send again later; if the same answer comes back for days, treat the address as gone.',
+  },
   mailbox_disabled: {
     side: 'recipient',
     action: 'remove_address',
@@ -1235,6 +1243,26 @@ export const REPLY_RULES = [
     category: 'greylisted',
     source: 'RFC 5321 §4.2.1 (4yz transient negative completion); rspamd, Exim, Barracuda "try again later"',
     url: 'https://www.rfc-editor.org/rfc/rfc5321#section-4.2.1',
+  },
+  // A 450 that names the recipient as unknown: RFC 5321 §4.2.2 makes 450 "mailbox unavailable" for now,
+  // and the words (or RFC 3463 X.1.1, "the mailbox specified in the address does not exist", in its
+  // persistent transient class) say why. Postfix answers so by default for a recipient its address
+  // verification found to bounce (unverified_recipient_reject_code 450: `450 4.1.1 <x>: Recipient
+  // address rejected: undeliverable address: …`), for an unknown local user when an administrator sets
+  // unknown_local_recipient_reject_code to 450, and for every unknown user under soft_bounce (its 5xx
+  // become 4xx). About the mailbox, not the server's own trouble, but never undeliverable: a 4xx is
+  // temporary (RFC 5321 §4.2.1), so the verdict stays unknown and the advice is to try again.
+  {
+    id: 'transient-mailbox-unknown',
+    codes: [450],
+    stages: RECIPIENT_STAGES,
+    text: NOT_FOUND,
+    unlessText: DOMAIN_DOES_NOT_EXIST,
+    reason: 'unexpected_reply',
+    category: 'mailbox_unknown_temporary',
+    source:
+      'RFC 5321 §4.2.2 (450 mailbox unavailable); RFC 3463 §3.2 (X.1.1); Postfix postconf(5) unverified_recipient_reject_code (450), unknown_local_recipient_reject_code, soft_bounce',
+    url: 'https://www.postfix.org/postconf.5.html#unverified_recipient_reject_code',
   },
   // RFC 3463 X.3.x "Mail system status" (X.3.1 system full, X.3.2 not accepting messages) and X.4.x
   // "Network and routing status": the receiving system's own trouble.

@@ -67,6 +67,24 @@ describe('explainReply: one reply', () => {
     assert.match(timed.action.advice, /5 min/);
   });
 
+  it('reads a 450 naming the recipient unknown as that, for now: never undeliverable, retry', () => {
+    for (const line of [
+      '450 4.1.1 <ana@example.com>: Recipient address rejected: User unknown in local recipient table',
+      '450 4.1.1 <ana@example.com>: Recipient address rejected: undeliverable address: host mx.example.com[192.0.2.8] said: 550 5.1.1 <ana@example.com>: Recipient address rejected: User unknown (in reply to RCPT TO command)',
+    ]) {
+      const e = only(line);
+      assert.deepEqual(
+        [e.verdict, e.reason, e.category, e.permanence, e.side, e.action.kind],
+        ['unknown', 'unexpected_reply', 'mailbox_unknown_temporary', 'temporary', 'recipient', 'retry_later'],
+        line,
+      );
+      assert.equal(e.rule.id, 'transient-mailbox-unknown', line);
+    }
+    // A 451 (a local error in processing, RFC 5321 §4.2.3) or a 4xx without such words is not read so.
+    assert.equal(only('451 4.3.0 <ana@example.com>: Temporary lookup failure').category, 'server_error');
+    assert.equal(only('450 4.1.1 <ana@example.com>: temporarily unavailable').category, 'server_error');
+  });
+
   it('never calls a blocklisted sender an unknown user, even when the text says "User unknown"', () => {
     const e = only(
       '554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org; User unknown',
