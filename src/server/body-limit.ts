@@ -20,6 +20,7 @@ import type { IncomingMessage } from 'node:http';
 
 import { DELETE_TAKES_NO_BODY, isFollowedByUnreadableBytes } from './client-errors.js';
 import { HttpError } from './http-error.js';
+import { LINGER_MAX_BYTES } from './lingering-close.js';
 
 /** A route whose bodies have their own limit. */
 export interface BodyLimitRule {
@@ -32,33 +33,35 @@ export interface BodyLimitRule {
 }
 
 /**
- * After a 413, what is left of the body is read and dropped for a while (as a lingering close does),
- * so that a client still sending reads its 413 instead of a reset, and a keep-alive connection stays
- * usable; past this many bytes or milliseconds the body is cancelled, which closes the connection.
+ * After a 413 (or a DELETE's 400), what is left of the body is read and dropped, up to
+ * `LINGER_MAX_BYTES`, so that a client still sending reads its answer instead of a reset. The
+ * connection is closed in stages by lingering-close.ts: it also stops reading past that many bytes,
+ * and closes the connection `LINGER_MAX_MS` after the answer or once the body has ended. A read that
+ * fails (the connection closed) ends this.
  */
-const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
-const DISCARD_MAX_MS = 2_000;
-
 function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>): void {
   void (async () => {
-    const until = Date.now() + DISCARD_MAX_MS;
     let dropped = 0;
     try {
-      while (dropped <= DISCARD_MAX_BYTES && Date.now() < until) {
+      while (dropped <= LINGER_MAX_BYTES) {
         const { done, value } = await reader.read();
         if (done) return;
         dropped += value.byteLength;
       }
-      await reader.cancel();
     } catch {
-      // The client went away: nothing left to drop.
+      // The connection closed: nothing left to drop.
     }
   })();
 }
 
-/** The 413 for a body over `maxBytes`. */
+/**
+ * The 413 for a body over `maxBytes`. The rest of the body is not wanted: the connection closes after
+ * it (RFC 9110 §15.5.14), in stages (lingering-close.ts).
+ */
 export function bodyTooLarge(maxBytes: number, hint = ''): HttpError {
-  return new HttpError(413, 'payload_too_large', `The body is larger than ${maxBytes} bytes${hint}`);
+  return new HttpError(413, 'payload_too_large', `The body is larger than ${maxBytes} bytes${hint}`, {
+    Connection: 'close',
+  });
 }
 
 /** A request that says it carries content: a `Content-Length` above 0, or any `Transfer-Encoding`. */

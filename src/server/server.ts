@@ -24,6 +24,7 @@ import { createApp, serverSmtpSettings, type App, type AppDeps, type Limits } fr
 import { DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 import { createJobsBackend, type ClosableJobsBackend } from './jobs-backend.js';
 import { doctorRoutes } from './doctor-route.js';
+import { lingerOnUnreadBodies } from './lingering-close.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createWebhookSource } from './webhook-source.js';
@@ -178,8 +179,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       smtp,
       webhooks: { allowPrivateTargets, ...(localSecret === undefined ? {} : { localSecret }) },
     });
-    const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+    // A body still arriving after its response is ours to drop and close on (lingering-close.ts):
+    // the adapter's own clean-up closes it after 500 ms, before a slow client has read its answer.
+    const server = createAdaptorServer({ fetch: app.fetch, autoCleanupIncoming: false }) as Server;
     answerClientErrors(server);
+    lingerOnUnreadBodies(server);
     await listen(server, options.port ?? DEFAULT_PORT, host);
     const address = server.address() as AddressInfo;
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
