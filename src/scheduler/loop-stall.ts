@@ -75,8 +75,16 @@ export class LoopStallWatch {
   stalledSince(since: number, now = performance.now()): number {
     if (this.#timer === null) return 0;
     const due = this.#lastBeat + this.#beatMs;
-    const current = now - due > NOISE_MS ? [{ from: due, to: now }] : [];
-    return delayBound([...this.#stalls, ...current], since, now);
+    const within: Stall[] = now - due > NOISE_MS ? [{ from: due, to: now }] : [];
+    // Stalls are kept in time order, none overlapping the next: those that ended by `since` cannot
+    // count, and the rest are the newest (up to `KEPT` are kept; a transaction spans a few).
+    const stalls = this.#stalls;
+    for (let i = stalls.length - 1; i >= 0; i -= 1) {
+      const stall = stalls[i] as Stall;
+      if (stall.to <= since) break;
+      within.push(stall);
+    }
+    return delayBound(within, since, now);
   }
 
   readonly #beat = (): void => {
