@@ -308,31 +308,106 @@ function udpExchange(
   signal: AbortSignal | undefined,
   sockets: UdpSockets,
 ): Promise<Attempt> {
-  return withDeadline<Attempt>(
-    timeoutMs,
-    () => failure('TIMEOUT', `no answer from ${server.label} over UDP within ${timeoutMs} ms`),
-    signal,
-    (settle) => {
-      const channel = sockets.channel(server);
-      const id = channel.freeId();
-      channel.ask(id, buildQuery(id, question), {
-        message: (message) => {
-          const verdict = check(message, id, question);
-          if (verdict.kind === 'stray') return;
-          if (verdict.kind === 'truncated') settle({ kind: 'truncated' });
-          else if (verdict.kind === 'bad')
-            settle(failure('BAD_RESPONSE', `${server.label}: ${verdict.message}`));
-          else settle({ kind: 'answer', packet: verdict.packet, rcode: rcodeOf(verdict.packet), tcp: false });
-        },
-        failed: (message) => {
-          settle(failure('NETWORK', message));
-        },
-      });
-      return () => {
-        channel.leave(id);
-      };
-    },
-  );
+  return new Promise<Attempt>((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(abortReason(signal));
+      return;
+    }
+    new UdpQuery(server, question, timeoutMs, signal, resolve, reject).ask(sockets);
+  });
+}
+
+/** `setTimeout`'s callback for every UDP query: no closure per query. */
+function udpTimedOut(query: UdpQuery): void {
+  query.timedOut();
+}
+
+/**
+ * One question over a shared UDP socket, settled once: by a matching answer, a socket failure, its
+ * deadline or the caller's signal, whichever comes first; the timer is cleared, the abort listener
+ * removed and the socket left before it settles. An object of its own, not a dozen closures per query
+ * (a bulk run asks about a thousand).
+ */
+class UdpQuery implements UdpWaiter {
+  readonly #server: DnsServerAddress;
+  readonly #question: DnsQuestion;
+  readonly #timeoutMs: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #resolve: (attempt: Attempt) => void;
+  readonly #reject: (error: Error) => void;
+  #timer: NodeJS.Timeout | null = null;
+  #channel: UdpChannel | null = null;
+  #id = 0;
+  #done = false;
+
+  constructor(
+    server: DnsServerAddress,
+    question: DnsQuestion,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    resolve: (attempt: Attempt) => void,
+    reject: (error: Error) => void,
+  ) {
+    this.#server = server;
+    this.#question = question;
+    this.#timeoutMs = timeoutMs;
+    this.#signal = signal;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  /** Starts the deadline, listens to the signal and sends the query on a socket of `sockets`. */
+  ask(sockets: UdpSockets): void {
+    this.#timer = setTimeout(udpTimedOut, this.#timeoutMs, this);
+    this.#signal?.addEventListener('abort', this, { once: true });
+    const channel = sockets.channel(this.#server);
+    const id = channel.freeId();
+    this.#channel = channel;
+    this.#id = id;
+    channel.ask(id, buildQuery(id, this.#question), this);
+  }
+
+  /** A datagram carrying the query's ID (`UdpWaiter`). */
+  message(message: Buffer): void {
+    const verdict = check(message, this.#id, this.#question);
+    if (verdict.kind === 'stray') return;
+    if (verdict.kind === 'truncated') this.#settle({ kind: 'truncated' });
+    else if (verdict.kind === 'bad')
+      this.#settle(failure('BAD_RESPONSE', `${this.#server.label}: ${verdict.message}`));
+    else this.#settle({ kind: 'answer', packet: verdict.packet, rcode: rcodeOf(verdict.packet), tcp: false });
+  }
+
+  /** The socket failed (`UdpWaiter`). */
+  failed(message: string): void {
+    this.#settle(failure('NETWORK', message));
+  }
+
+  timedOut(): void {
+    if (this.#finish())
+      this.#resolve(
+        failure('TIMEOUT', `no answer from ${this.#server.label} over UDP within ${this.#timeoutMs} ms`),
+      );
+  }
+
+  /** The caller's signal aborted (the query is its `EventListenerObject`). */
+  handleEvent(): void {
+    const signal = this.#signal;
+    if (this.#finish() && signal !== undefined) this.#reject(abortReason(signal));
+  }
+
+  #settle(attempt: Attempt): void {
+    if (this.#finish()) this.#resolve(attempt);
+  }
+
+  /** True the first time: the timer cleared, the listener removed, the socket left. */
+  #finish(): boolean {
+    if (this.#done) return false;
+    this.#done = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#signal?.removeEventListener('abort', this);
+    this.#channel?.leave(this.#id);
+    return true;
+  }
 }
 
 function tcpExchange(
