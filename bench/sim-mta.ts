@@ -142,6 +142,8 @@ export interface SimSession {
   /** True when the server ended the connection before the client did (hostile kinds, 421). */
   serverClosedFirst: boolean;
   closed: boolean;
+  /** Replies of this session delayed by the soft error limit (`SimStats.sleptReplies`, counted here too). */
+  sleptReplies: number;
 }
 
 export interface SimMta {
@@ -249,7 +251,7 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
     stats.roundTrips += 1;
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
-    const session: SimSession = { commands: [], serverClosedFirst: false, closed: false };
+    const session: SimSession = { commands: [], serverClosedFirst: false, closed: false, sleptReplies: 0 };
     if (options.record === true) sessions.push(session);
     const shared = options.shared;
     live += 1;
@@ -359,7 +361,10 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
         options.errorLimits !== undefined && errors >= options.errorLimits.soft
           ? options.errorLimits.sleepMs
           : 0;
-      if (errorSleep > 0 && verb !== 'QUIT') stats.sleptReplies += 1;
+      if (errorSleep > 0 && verb !== 'QUIT') {
+        stats.sleptReplies += 1;
+        session.sleptReplies += 1;
+      }
       const sleep = errorSleep + (verb === 'QUIT' ? 0 : rateDelay());
       const refuse = (code: number, text: string, extraMs = 0): void => {
         errors += 1;

@@ -40,11 +40,13 @@ export const CAUTIOUS_ERROR_BUDGET = 9;
 
 /**
  * Refusals a session other than the explorer may draw at a host whose budget is still the guess, until
- * more is proven: a host whose limit is below the guess is then crossed by the explorer alone (one
- * whose limit is this low or lower may still be crossed by every session). Not none: a session
- * without a budget could send nothing, and a host that refuses nothing would never get a second one.
+ * more is proven: one, so that a host whose soft limit is as low as 2 (every reply after a session's
+ * 2nd refusal delayed) is crossed by the explorer alone, once per run (at 4, a host whose limit was 4
+ * or lower was crossed by each of its sessions at once). Not none: a session without a budget could
+ * send nothing, and a host that refuses nothing would never get a second one. A soft limit of 1 (every
+ * reply after a first refusal delayed) is below any budget rcpt keeps (docs/bulk.md).
  */
-export const UNPROVEN_SESSION_BUDGET = 4;
+export const UNPROVEN_SESSION_BUDGET = 1;
 
 /**
  * Refusals one session drew with every reply on time, after which the host is taken to have no error

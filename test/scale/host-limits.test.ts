@@ -28,6 +28,8 @@ import {
 import { loopbackOptions } from '../helpers/world-options.js';
 
 const HOST = '127.0.12.1';
+/** A host whose hidden soft limit is 3, far below the budget rcpt guesses (9). */
+const LOW_HOST = '127.0.12.2';
 /** The host's soft limit: the reply after the 12th refusal of a session is delayed by a second. */
 const SOFT = 12;
 
@@ -86,11 +88,11 @@ describe('learned host limits across scale-out workers', { skip: SKIP_NO_PG }, (
     };
   }
 
-  const storedRecord = async (): Promise<HostLimitsRecord | null> => {
+  const storedRecord = async (host = HOST): Promise<HostLimitsRecord | null> => {
     const rows = await query<{ record: string }>(
       url,
       `SELECT record FROM ${schema}.host_limits WHERE host = $1`,
-      [HOST],
+      [host],
     );
     return rows[0] === undefined ? null : (JSON.parse(rows[0].record) as HostLimitsRecord);
   };
@@ -112,6 +114,62 @@ describe('learned host limits across scale-out workers', { skip: SKIP_NO_PG }, (
     await query(url, `DELETE FROM ${schema}.host_limits`);
     const unaware = await workerRun(halfKnown('hidden-c.test', 300));
     assert.ok(unaware.slept >= 1, `a worker without the stored limits drew ${unaware.slept} delayed replies`);
+  });
+
+  it('a budget far below the guess is crossed once per run over two workers and a hand-over', async () => {
+    // Every reply after the 3rd refusal of a session delayed (421 at the 6th); two connections per host.
+    const low = await startHiddenBudgetHost({
+      host: LOW_HOST,
+      soft: 3,
+      domains: ['low.test', 'low-b.test'],
+      exists: isKnown,
+    });
+    const lowVerify: VerifyOptions = {
+      ...loopbackOptions({ dnsServer: low.dns.address, smtpPort: low.mta.port }),
+      timeoutMs: 20_000,
+      greylistWaitMs: 0,
+    };
+    const start = () => startWorker({ url, schema, verify: lowVerify, pollMs: 100, leaseMs: 2_000 });
+    const workers = [await start(), await start()];
+    const addresses = [...halfKnown('low.test', 60), ...halfKnown('low-b.test', 60)];
+    const crossed = () => low.mta.sessions.filter((session) => session.sleptReplies > 0).length;
+    let handedOver = -1;
+    try {
+      const jobId = await submitAddresses(cluster, addresses);
+      // The holder is stopped as soon as what its crossing taught is stored: the host passes to the
+      // other worker with it, and a new worker takes the stopped one's place. (Stopped while the
+      // crossing's delayed replies were still on their way, the holder has learned nothing yet, and the
+      // next holder crosses again: docs/scale-out.md.)
+      const deadline = Date.now() + 30_000;
+      while ((await storedRecord(LOW_HOST))?.budgetSource !== 'penalty' && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      const [lease] = await query<{ worker: string }>(
+        url,
+        `SELECT worker FROM ${schema}.host_leases WHERE host = $1`,
+        [LOW_HOST],
+      );
+      const holder = workers.find((worker) => worker.id === lease?.worker);
+      if (holder !== undefined) {
+        await holder.stop();
+        handedOver = low.mta.sessions.length;
+        workers.splice(workers.indexOf(holder), 1, await start());
+      }
+      await jobDone(cluster, jobId, 90_000);
+      assert.deepEqual(await verdictCounts(url, schema, jobId), [
+        ['deliverable', addresses.length / 2],
+        ['undeliverable', addresses.length / 2],
+      ]);
+    } finally {
+      await Promise.all(workers.map((worker) => worker.stop()));
+      await low.close();
+    }
+    assert.ok(handedOver >= 0, 'the host was held by a worker when its crossing was stored');
+    assert.ok(low.mta.sessions.length > handedOver, 'another worker went on at the host');
+    assert.equal(crossed(), 1, `${low.mta.stats.sleptReplies} delayed replies`);
+    assert.equal(low.mta.stats.hardLimitHits, 0);
+    const stored = await storedRecord(LOW_HOST);
+    assert.equal(stored?.budgetSource, 'penalty', JSON.stringify(stored));
+    assert.ok((stored.errorBudget ?? Infinity) < 3, JSON.stringify(stored));
   });
 
   it('the sweep deletes expired RCPT grants and host limits, and keeps live ones', async () => {

@@ -238,6 +238,9 @@ export class HostPass {
       clearInterval(timer);
       await this.#flush();
       await sleep(RUN_SETTLE_MS);
+      // What the run learned of the host's limits is in the store before the host is handed on: a
+      // penalty written after the next holder read the host would be paid again there.
+      await this.#run.hostLimits?.flush();
     }
     return this.#read;
   }

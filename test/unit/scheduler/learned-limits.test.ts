@@ -43,7 +43,7 @@ describe('LearnedLimits', () => {
     assert.equal(limits.startExploring(2), true);
   });
 
-  it('keeps the guess to the explorer: other sessions get what is proven, at least half the guess', () => {
+  it('keeps the guess to the explorer: other sessions get what is proven, at least one refusal', () => {
     const limits = new LearnedLimits();
     assert.equal(limits.guessing, true);
     assert.equal(limits.startExploring(1), true);
