@@ -12,7 +12,7 @@
  * `DISK_DISTINCT` distinct addresses per case (default 400, plus a tenth repeated).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, statfsSync, writeSync } from 'node:fs';
+import { existsSync, statfsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,9 @@ import {
 } from '../test/reliability/helpers/crash-run.js';
 import { storedResults } from '../test/helpers/stored-results.js';
 import { failureLine, runBulk, startBulk, type BulkRun } from '../test/reliability/helpers/disk-run.js';
+import { fillUp } from '../test/reliability/helpers/tmpfs.js';
+import type { VerifyOptions } from '../src/index.js';
+import type { ServerOptions } from '../src/server/server.js';
 
 const NAMESPACE_FLAG = 'RCPT_DISK_BENCH_NAMESPACE';
 
@@ -66,28 +69,6 @@ function mountTmpfs(dir: string, options: string): void {
 
 function remount(dir: string, options: string): void {
   execFileSync('mount', ['-o', `remount,${options}`, dir]);
-}
-
-/** Writes `path` until the file system is full; resolves with the bytes it took. */
-function fill(path: string): number {
-  const fd = openSync(path, 'w');
-  let bytes = 0;
-  try {
-    for (const size of [65_536, 512]) {
-      const block = Buffer.alloc(size, 0x2e);
-      for (;;) {
-        try {
-          bytes += writeSync(fd, block);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'ENOSPC') break;
-          throw error;
-        }
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return bytes;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -200,6 +181,33 @@ try {
     }
   };
   const rcpts = () => crashWorld.rcpts();
+  const DISK_KEY = 'disk-bench-key-0123456789abcdef';
+  /**
+   * `rcpt serve`'s server with its job store in `dbDir` (API key `DISK_KEY`, no rate limit), verifying
+   * against the crash world; `extra` adds to its options (`verify` to the verify options).
+   */
+  const startDiskServer = async (
+    dbDir: string,
+    extra: Omit<ServerOptions, 'verify'> & { readonly verify?: VerifyOptions },
+  ) => {
+    const { startServer } = await import('../src/server/server.js');
+    return startServer({
+      port: 0,
+      host: '127.0.0.1',
+      db: join(dbDir, 'jobs.db'),
+      apiKeys: [DISK_KEY],
+      rateLimit: null,
+      processMetrics: false,
+      ...extra,
+      verify: {
+        dnsServers: [crashWorld.dns.address],
+        smtpPort: crashWorld.servers[0]?.port ?? 0,
+        allowPrivateTargets: true,
+        helo: 'probe.crash.test',
+        ...extra.verify,
+      },
+    });
+  };
 
   await run(
     'output directory on a read-only file system (default job database beside it)',
@@ -242,7 +250,7 @@ try {
     await mkdir(full);
     mountTmpfs(full, 'size=8m');
     const filler = join(full, 'filler');
-    const took = fill(filler);
+    const took = fillUp(filler);
     const before = rcpts();
     const output = join(full, 'out.csv');
     const bad = await runBulk([input, '-o', output, ...flags]);
@@ -366,7 +374,7 @@ try {
     while (exited === null && Date.now() < deadline && storedResults(db) < 30) await sleep(20);
     if (exited !== null) c.problems.push('the run ended before the disk was filled');
     const filler = join(dbDir, 'filler');
-    fill(filler);
+    fillUp(filler);
     const storedAtFill = storedResults(db);
     const bad = await child.done;
     const storedAtExit = storedResults(db);
@@ -393,7 +401,6 @@ try {
     const dbDir = join(dir, 'db');
     await mkdir(dbDir);
     mountTmpfs(dbDir, 'size=8m');
-    const { startServer } = await import('../src/server/server.js');
     const { createLogger } = await import('../src/server/logger.js');
     const logs: string[] = [];
     const sink = new Writable({
@@ -402,28 +409,16 @@ try {
         callback();
       },
     });
-    const key = 'disk-bench-key-0123456789abcdef';
-    const server = await startServer({
-      port: 0,
-      host: '127.0.0.1',
-      db: join(dbDir, 'jobs.db'),
-      apiKeys: [key],
-      rateLimit: null,
-      verify: {
-        dnsServers: [crashWorld.dns.address],
-        smtpPort: crashWorld.servers[0]?.port ?? 0,
-        allowPrivateTargets: true,
-        helo: 'probe.crash.test',
-        catchAll: false,
-      },
+    const key = DISK_KEY;
+    const server = await startDiskServer(dbDir, {
+      verify: { catchAll: false },
       logger: createLogger({ level: 'info', destination: sink }),
-      processMetrics: false,
     });
     try {
       const headers = { authorization: `Bearer ${key}`, 'content-type': 'text/csv' };
       const body = `email\n${rowsIn.slice(0, 50).join('\n')}\n`;
       const filler = join(dbDir, 'filler');
-      fill(filler);
+      fillUp(filler);
       const refused = await fetch(`${server.url}/v1/jobs`, { method: 'POST', headers, body });
       const refusedBody = await refused.text();
       c.summary.push(`POST /v1/jobs on a full disk: ${refused.status} ${refusedBody}`);
@@ -461,25 +456,12 @@ try {
       const dbDir = join(dir, 'store');
       await mkdir(dbDir);
       mountTmpfs(dbDir, 'size=4g');
-      const { startServer } = await import('../src/server/server.js');
       const { createLogger } = await import('../src/server/logger.js');
-      const key = 'disk-bench-key-0123456789abcdef';
-      const server = await startServer({
-        port: 0,
-        host: '127.0.0.1',
-        db: join(dbDir, 'jobs.db'),
-        apiKeys: [key],
-        rateLimit: null,
+      const key = DISK_KEY;
+      const server = await startDiskServer(dbDir, {
         // Stored, never run: the disk measured is the upload's alone.
         runningJobs: 0,
-        verify: {
-          dnsServers: [crashWorld.dns.address],
-          smtpPort: crashWorld.servers[0]?.port ?? 0,
-          allowPrivateTargets: true,
-          helo: 'probe.crash.test',
-        },
         logger: createLogger({ level: 'silent' }),
-        processMetrics: false,
       });
       try {
         const body = Array.from({ length: uploadAddresses }, (_, i) => `user.number.${i}@upload.test`).join(

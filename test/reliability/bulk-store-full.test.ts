@@ -24,7 +24,7 @@ import Database from 'better-sqlite3';
 import { startSimMta, type SimMta, type SimReply } from '../../bench/sim-mta.js';
 import { startDnsServer, type DnsServer } from '../../src/demo/dns-server.js';
 import { openSqliteJobStore } from '../../src/jobs/index.js';
-import { outputProblems, writeCrashInput } from './helpers/crash-run.js';
+import { crashFlags, outputProblems, writeCrashInput } from './helpers/crash-run.js';
 import { failureLine, runBulk } from './helpers/disk-run.js';
 import { fillUp, holdTmpfs, noNamespace } from './helpers/tmpfs.js';
 
@@ -100,18 +100,7 @@ before(async () => {
       'mx.full.test': { A: ['127.9.8.1'] },
     },
   });
-  flags = [
-    '--dns-server',
-    dns.address,
-    '--smtp-port',
-    String(mta.port),
-    '--allow-private-targets',
-    '--helo',
-    'probe.crash.test',
-    '--no-catch-all',
-    '--host-concurrency',
-    '1',
-  ];
+  flags = crashFlags(dns.address, mta.port);
 });
 
 after(async () => {

@@ -19,7 +19,7 @@ import {
   startRcpt,
   type RcptProcess,
 } from './helpers.js';
-import { startScaleWorld, worldFlags, type ScaleWorld } from './world.js';
+import { startScaleWorld, workerArgs, worldFlags, type ScaleWorld } from './world.js';
 
 const SIZE = 4_000;
 const CAP = 2;
@@ -44,26 +44,20 @@ describe('scale-out: three workers and a server on PostgreSQL', { skip: SKIP_NO_
     // Greylisting for 800 ms, retried after 1 s (--greylist-wait 1) from whichever worker holds the host.
     world = await startScaleWorld({ size: SIZE, latencyMs: 5, greylistMs: 800 });
     const env = { RCPT_PG_SCHEMA: schema };
-    const verifyFlags = [...worldFlags(world), '--greylist-wait', '1', '--timeout', '15000'];
-    server = startRcpt(['serve', '--db', url, '--port', '0', '--log-level', 'info', ...verifyFlags], env);
+    const verifyExtra = ['--greylist-wait', '1', '--timeout', '15000'];
+    server = startRcpt(
+      ['serve', '--db', url, '--port', '0', '--log-level', 'info', ...worldFlags(world), ...verifyExtra],
+      env,
+    );
     const listening = await server.waitFor((line) => line.msg === 'listening');
     base = String(listening.url);
     for (const n of [1, 2, 3]) {
       const worker = startRcpt(
-        [
-          'worker',
-          '--db',
-          url,
-          '--source-ip',
-          `127.0.1.${n}`,
-          '--concurrency',
-          '4',
-          '--host-concurrency',
-          String(CAP),
-          '--lease-ms',
-          String(LEASE_MS),
-          ...verifyFlags,
-        ],
+        workerArgs(url, world, n, {
+          leaseMs: LEASE_MS,
+          hostConcurrency: CAP,
+          flags: verifyExtra,
+        }),
         env,
       );
       workers.push(worker);

@@ -23,7 +23,7 @@ import pg from 'pg';
 
 import { seeded } from '../helpers/seeded.js';
 import { ensureStopped, startRcpt, type RcptProcess } from './helpers.js';
-import { worldFlags, type ScaleWorld } from './world.js';
+import { workerArgs, type ScaleWorld } from './world.js';
 
 export type KillKind = 'worker' | 'bulk' | 'both';
 
@@ -114,21 +114,13 @@ export async function runPgCrashCycle(world: ScaleWorld, settings: PgCrashSettin
   await writeFile(input, `id,email\n${rowsIn.map((address, i) => `${i + 1},${address}`).join('\n')}\n`);
   const output = join(dir, 'out.csv');
 
-  const verifyFlags = [...worldFlags(world), '--greylist-wait', '1', '--timeout', '15000'];
-  const workerArgs = (n: number) => [
-    'worker',
-    '--db',
-    url,
-    '--source-ip',
-    `127.0.1.${n + 1}`,
-    '--concurrency',
-    String(settings.concurrency ?? 3),
-    '--host-concurrency',
-    String(settings.hostConcurrency ?? 1),
-    '--lease-ms',
-    String(leaseMs),
-    ...verifyFlags,
-  ];
+  const workerAt = (n: number) =>
+    workerArgs(url, world, n + 1, {
+      leaseMs,
+      concurrency: settings.concurrency ?? 3,
+      hostConcurrency: settings.hostConcurrency ?? 1,
+      flags: ['--greylist-wait', '1', '--timeout', '15000'],
+    });
   const bulkArgs = (resume: boolean) => [
     'bulk',
     input,
@@ -195,7 +187,7 @@ export async function runPgCrashCycle(world: ScaleWorld, settings: PgCrashSettin
 
   const workerIds = new Map<RcptProcess, string>();
   const startWorkerProcess = (n: number): RcptProcess => {
-    const worker = startRcpt(workerArgs(n), env);
+    const worker = startRcpt(workerAt(n), env);
     void worker
       .waitFor((line) => line.type === 'started', 60_000)
       .then((line) => workerIds.set(worker, String(line.worker)))

@@ -187,6 +187,20 @@ export async function until(
   }
 }
 
+/**
+ * Resolves once a session of an rcpt process (its pool's `application_name` starts with `rcpt`) waits
+ * for a lock in a statement matching `pattern`: where a test holds it with a lock of its own.
+ */
+export async function blockedAt(url: string, pattern: RegExp): Promise<void> {
+  await until(`a statement matching ${String(pattern)} to wait for a lock`, async () => {
+    const rows = await query<{ query: string }>(
+      url,
+      `SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name LIKE 'rcpt%'`,
+    );
+    return rows.some((row) => pattern.test(row.query));
+  });
+}
+
 /** Resolves once the job is done; throws after `timeoutMs`. */
 export function jobDone(cluster: ScaleOut, jobId: string, timeoutMs = 60_000): Promise<void> {
   return until(

@@ -29,6 +29,7 @@ import { openScaleOut } from '../../src/jobs/postgres/index.js';
 import {
   PG_URL,
   SKIP_NO_PG,
+  blockedAt,
   dropSchema,
   ensureStopped,
   freshSchema,
@@ -38,7 +39,7 @@ import {
   until,
   type RcptProcess,
 } from './helpers.js';
-import { startScaleWorld, worldFlags, type ScaleWorld } from './world.js';
+import { startScaleWorld, workerArgs, worldFlags, type ScaleWorld } from './world.js';
 
 const LEASE_MS = 1_000;
 /** A worker plans and verifies these 60 addresses in about a second; without the fix, never. */
@@ -92,21 +93,7 @@ describe('a job stored but not yet submitted when its storer is killed', { skip:
   const verifyFlags = (): string[] => worldFlags(world);
 
   function worker(schema: string, n: number): RcptProcess {
-    const process = startRcpt(
-      [
-        'worker',
-        '--db',
-        url,
-        '--source-ip',
-        `127.0.1.${n}`,
-        '--lease-ms',
-        String(LEASE_MS),
-        '--concurrency',
-        '4',
-        ...verifyFlags(),
-      ],
-      { RCPT_PG_SCHEMA: schema },
-    );
+    const process = startRcpt(workerArgs(url, world, n, { leaseMs: LEASE_MS }), { RCPT_PG_SCHEMA: schema });
     processes.push(process);
     return process;
   }
@@ -116,17 +103,6 @@ describe('a job stored but not yet submitted when its storer is killed', { skip:
     await client.connect();
     clients.push(client);
     return client;
-  }
-
-  /** Waits until a session of an rcpt process waits for a lock in a statement matching `pattern`. */
-  async function blockedAt(pattern: RegExp): Promise<void> {
-    await until(`a statement matching ${String(pattern)} to wait for a lock`, async () => {
-      const rows = await query<{ query: string }>(
-        url,
-        `SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name LIKE 'rcpt%'`,
-      );
-      return rows.some((row) => pattern.test(row.query));
-    });
   }
 
   /**
@@ -150,7 +126,7 @@ describe('a job stored but not yet submitted when its storer is killed', { skip:
     await rowsHeld.query('BEGIN');
     await rowsHeld.query(`LOCK TABLE ${schema}.items IN SHARE MODE`);
     storer.send();
-    await blockedAt(/INSERT INTO \w+\.items/);
+    await blockedAt(url, /INSERT INTO \w+\.items/);
     const [stored] = await query<{ id: string }>(
       url,
       `SELECT id FROM ${schema}.jobs WHERE layout IS NOT NULL`,
@@ -160,7 +136,7 @@ describe('a job stored but not yet submitted when its storer is killed', { skip:
     await share.query('BEGIN');
     await share.query(`LOCK TABLE ${schema}.jobs IN SHARE MODE`);
     await rowsHeld.query('ROLLBACK');
-    await blockedAt(/UPDATE \w+\.jobs SET ingested = true/);
+    await blockedAt(url, /UPDATE \w+\.jobs SET ingested = true/);
 
     await exclusive.query('BEGIN');
     const exclusivePid = (await exclusive.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]
@@ -177,7 +153,7 @@ describe('a job stored but not yet submitted when its storer is killed', { skip:
     await share.query('ROLLBACK');
     await locked;
     // The ingest is committed (the exclusive lock waited for its transaction); the next read waits.
-    await blockedAt(/SELECT \* FROM \w+\.jobs WHERE id = \$1/);
+    await blockedAt(url, /SELECT \* FROM \w+\.jobs WHERE id = \$1/);
     const { rows } = await exclusive.query<{ status: string; ingested: boolean; total_rows: number }>(
       `SELECT status, ingested, total_rows FROM ${schema}.jobs WHERE id = $1`,
       [jobId],

@@ -24,6 +24,7 @@ import { openScaleOut, type ScaleOut } from '../../src/jobs/postgres/index.js';
 import {
   PG_URL,
   SKIP_NO_PG,
+  blockedAt,
   dropSchema,
   ensureStopped,
   freshSchema,
@@ -33,7 +34,7 @@ import {
   until,
   type RcptProcess,
 } from './helpers.js';
-import { startScaleWorld, worldFlags, type ScaleWorld } from './world.js';
+import { startScaleWorld, workerArgs, type ScaleWorld } from './world.js';
 
 const LEASE_MS = 1_000;
 /** Well under pg-boss's expiry of an active entry (15 minutes; 10 for a plan). */
@@ -79,20 +80,7 @@ describe('a worker killed at a hand-over point', { skip: SKIP_NO_PG }, () => {
 
   function worker(n: number): RcptProcess {
     const process = startRcpt(
-      [
-        'worker',
-        '--db',
-        url,
-        '--source-ip',
-        `127.0.1.${n}`,
-        '--lease-ms',
-        String(LEASE_MS),
-        '--concurrency',
-        '4',
-        ...worldFlags(world),
-        '--greylist-wait',
-        '1',
-      ],
+      workerArgs(url, world, n, { leaseMs: LEASE_MS, flags: ['--greylist-wait', '1'] }),
       { RCPT_PG_SCHEMA: schema },
     );
     processes.push(process);
@@ -167,17 +155,6 @@ describe('a worker killed at a hand-over point', { skip: SKIP_NO_PG }, () => {
     );
   }
 
-  /** Waits until a session of the `rcpt` pool waits for a lock in a statement matching `pattern`. */
-  async function blockedAt(pattern: RegExp): Promise<void> {
-    await until(`a statement matching ${String(pattern)} to wait for the lock`, async () => {
-      const rows = await query<{ query: string }>(
-        url,
-        `SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name LIKE 'rcpt%'`,
-      );
-      return rows.some((row) => pattern.test(row.query));
-    });
-  }
-
   it('killed while planning: another worker plans the job within a lease', async () => {
     const scaleOut = await open();
     // 44 domains at 300 ms a DNS answer, 16 at once: planning takes about a second.
@@ -207,7 +184,7 @@ describe('a worker killed at a hand-over point', { skip: SKIP_NO_PG }, () => {
     const lock = await lockTable(`${schema}.host_leases`);
     try {
       await scaleOut.submit(jobId);
-      await blockedAt(/INSERT INTO \w+\.host_leases/);
+      await blockedAt(url, /INSERT INTO \w+\.host_leases/);
       await killHeld(first);
     } finally {
       await lock.release();
@@ -243,7 +220,7 @@ describe('a worker killed at a hand-over point', { skip: SKIP_NO_PG }, () => {
     const lock = await lockTable(`${schema}_boss.job`);
     try {
       const sweeper = worker(1);
-      await blockedAt(/INSERT INTO \w+\.job/);
+      await blockedAt(url, /INSERT INTO \w+\.job/);
       await killHeld(sweeper);
     } finally {
       await lock.release();

@@ -270,6 +270,39 @@ export function worldFlags(world: ScaleWorld): string[] {
   ];
 }
 
+export interface WorkerSettings {
+  readonly leaseMs: number;
+  /** `--concurrency`. Default 4. */
+  readonly concurrency?: number;
+  /** `--host-concurrency`; default rcpt's own. */
+  readonly hostConcurrency?: number;
+  /** More flags after `worldFlags()`. */
+  readonly flags?: readonly string[];
+}
+
+/**
+ * The arguments of `rcpt worker` number `n` of a test: on the cluster at `url`, sending from
+ * 127.0.1.`n`, verifying in `world`.
+ */
+export function workerArgs(url: string, world: ScaleWorld, n: number, settings: WorkerSettings): string[] {
+  return [
+    'worker',
+    '--db',
+    url,
+    '--source-ip',
+    `127.0.1.${n}`,
+    '--concurrency',
+    String(settings.concurrency ?? 4),
+    ...(settings.hostConcurrency === undefined
+      ? []
+      : ['--host-concurrency', String(settings.hostConcurrency)]),
+    '--lease-ms',
+    String(settings.leaseMs),
+    ...worldFlags(world),
+    ...(settings.flags ?? []),
+  ];
+}
+
 /** `worldFlags()` as the verify options of a worker or a verifier started in the test process. */
 export function worldVerifyOptions(world: ScaleWorld): VerifyOptions {
   return loopbackOptions({ dnsServer: world.dns.address, smtpPort: world.port });

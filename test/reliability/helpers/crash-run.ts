@@ -34,6 +34,25 @@ export interface CrashWorld {
   close(): Promise<void>;
 }
 
+/**
+ * The flags of `rcpt bulk` runs in a crash world: DNS from `dns` (`host:port`), SMTP on `smtpPort` of
+ * loopback hosts, no catch-all probe, one session per host.
+ */
+export function crashFlags(dns: string, smtpPort: number): string[] {
+  return [
+    '--dns-server',
+    dns,
+    '--smtp-port',
+    String(smtpPort),
+    '--allow-private-targets',
+    '--helo',
+    'probe.crash.test',
+    '--no-catch-all',
+    '--host-concurrency',
+    '1',
+  ];
+}
+
 /** Two slow MTAs (25 ms per RCPT reply) on 127.9.4.1–2 serving two domains; `ok…` mailboxes exist. */
 export async function startCrashWorld(): Promise<CrashWorld> {
   const users = new Set(Array.from({ length: 10_000 }, (_, i) => `ok${i}`));
@@ -61,18 +80,7 @@ export async function startCrashWorld(): Promise<CrashWorld> {
   return {
     dns,
     servers,
-    flags: [
-      '--dns-server',
-      dns.address,
-      '--smtp-port',
-      String(servers[0]?.port ?? 0),
-      '--allow-private-targets',
-      '--helo',
-      'probe.crash.test',
-      '--no-catch-all',
-      '--host-concurrency',
-      '1',
-    ],
+    flags: crashFlags(dns.address, servers[0]?.port ?? 0),
     rcpts: () =>
       servers.reduce(
         (sum, server) =>
