@@ -113,7 +113,7 @@ kill -INT "$bulk"
 status=0
 wait "$bulk" || status=$?
 cat interrupted.err
-[[ $status -eq 1 ]] || fail "interrupted bulk exit status $status, expected 1"
+[[ $status -eq 130 ]] || fail "interrupted bulk exit status $status, expected 130 (SIGINT)"
 grep -q 'run again with --resume' interrupted.err || fail 'the stop message does not say --resume'
 [[ ! -e out.csv ]] || fail 'an interrupted run left an output that looks complete'
 # Exactly what the stop message says: the same command's input and output, and --resume, no other flag.

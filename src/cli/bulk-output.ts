@@ -21,6 +21,14 @@ const WRITE_BYTES = 65_536;
 /** An operational failure of `rcpt bulk` (exit 1), with a message for people. */
 export class BulkError extends Error {
   override readonly name = 'BulkError';
+
+  /** The exit status: 1, or 128 + the signal's number for a run stopped by SIGINT (130) or SIGTERM (143). */
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode = 1) {
+    super(message);
+    this.exitCode = exitCode;
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { dirname, resolve } from 'node:path';
 
 import { Option, type Command } from 'commander';
@@ -534,10 +535,18 @@ class BulkRun {
     const hostLimits = this.#cluster === null ? this.#hostLimits(options) : null;
     const verifier = createVerifier(hostLimits === null ? options : { ...options, hostLimits });
     const interrupt = new AbortController();
+    // Ctrl-C (SIGINT) or a SIGTERM stops the run resumably; a second one ends the process at once.
+    const stopped: { by: 'SIGINT' | 'SIGTERM' | null } = { by: null };
     const onSigint = () => {
+      stopped.by ??= 'SIGINT';
+      interrupt.abort();
+    };
+    const onSigterm = () => {
+      stopped.by ??= 'SIGTERM';
       interrupt.abort();
     };
     process.once('SIGINT', onSigint);
+    process.once('SIGTERM', onSigterm);
     const stderr = this.#io.stderr as NodeJS.WritableStream & { isTTY?: boolean };
     const showBar = stderr.isTTY === true && this.#io.env.CI === undefined;
     const cluster = this.#cluster;
@@ -588,6 +597,7 @@ class BulkRun {
       progress.bar?.stop();
       if (showBar) unsubscribe(CHANNELS.hostRate, onRateWait);
       process.removeListener('SIGINT', onSigint);
+      process.removeListener('SIGTERM', onSigterm);
       await verifier.close();
       await hostLimits?.flush();
     }
@@ -597,6 +607,8 @@ class BulkRun {
         this.#readOnce
           ? `${done}; ${this.#onceRead} cannot be resumed: save the list to a file and run again with it`
           : `${done}; run again with --resume to continue (job database ${this.#dbPath})`,
+        // As a shell reports a process a signal ended (128 + its number), once the progress is saved.
+        stopped.by === null ? 1 : 128 + constants.signals[stopped.by],
       );
     }
     if (outcome.job.status !== 'done') {

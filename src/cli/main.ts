@@ -10,6 +10,7 @@ import { Command, CommanderError, Option } from 'commander';
 
 import { CHANNELS, OptionsError } from '../index.js';
 import { addBulkOptions, runBulk, type BulkFlags } from './bulk.js';
+import { BulkError } from './bulk-output.js';
 import { addDoctorOptions, runDoctorCommand, type DoctorFlags } from './doctor.js';
 import { addExplainOptions, runExplain, type ExplainFlags } from './explain.js';
 import {
@@ -204,7 +205,7 @@ export async function run(
       return EXIT_USAGE;
     }
     say(`rcpt: ${error instanceof Error ? error.message : String(error)}`);
-    return EXIT_FAILURE;
+    return error instanceof BulkError ? error.exitCode : EXIT_FAILURE;
   } finally {
     unsubscribe(CHANNELS.warning, onWarning);
   }

@@ -593,7 +593,7 @@ describe('rcpt bulk --resume after kill -9', () => {
     const output = join(dir, 'settings.ndjson');
     const db = `${output}.rcpt.db`;
     const stopped = await interrupted(['bulk', input, '-o', output, ...slowFlags()], db, 5);
-    assert.equal(stopped.code, 1, stopped.stderr);
+    assert.equal(stopped.code, 130, stopped.stderr);
     assert.match(stopped.stderr, /stopped with \d+ of 60 addresses done; run again with --resume/);
 
     // Exactly what the stop message says: no --dns-server, --smtp-port, --allow-private-targets, …
@@ -610,6 +610,67 @@ describe('rcpt bulk --resume after kill -9', () => {
     );
   });
 
+  it('a real process stopped by SIGINT exits 130, by SIGTERM 143, each after saving its progress; --resume finishes', async () => {
+    const addresses = Array.from({ length: 60 }, (_, index) => `user${index}@slowbulk.test`);
+    const input = await file('signals.txt', `${addresses.join('\n')}\n`);
+    const output = join(dir, 'signals.csv');
+    const db = `${output}.rcpt.db`;
+    /** `rcpt bulk` as a child process, sent `signal` once `atLeast` results are stored. */
+    const stoppedBy = async (signal: NodeJS.Signals, atLeast: number, resume: boolean) => {
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(repo, 'test/fixtures/bulk/rcpt-entry.ts'),
+          'bulk',
+          input,
+          '-o',
+          output,
+          ...(resume ? ['--resume'] : slowFlags()),
+        ],
+        { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | string | null>((resolve) => {
+        child.on('exit', (code, killedBy) => {
+          resolve(killedBy ?? code);
+        });
+      });
+      const deadline = Date.now() + 60_000;
+      while (storedResults(db) < atLeast && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      const before = storedResults(db);
+      child.kill(signal);
+      const code = await exited;
+      return { code, stderr, before, after: storedResults(db) };
+    };
+
+    const interruptedRun = await stoppedBy('SIGINT', 5, false);
+    assert.equal(interruptedRun.code, 130, interruptedRun.stderr);
+    assert.match(
+      interruptedRun.stderr,
+      /^rcpt: stopped with \d+ of 60 addresses done; run again with --resume to continue \(job database \S+signals\.csv\.rcpt\.db\)$/m,
+    );
+    // What was answered before the signal is kept (and what came in while stopping).
+    assert.ok(interruptedRun.after >= interruptedRun.before);
+    assert.equal(existsSync(output), false);
+
+    const terminated = await stoppedBy('SIGTERM', interruptedRun.after + 5, true);
+    assert.equal(terminated.code, 143, terminated.stderr);
+    assert.match(terminated.stderr, /stopped with \d+ of 60 addresses done; run again with --resume/);
+    assert.ok(terminated.after >= terminated.before);
+
+    const resumed = await rcpt(['bulk', input, '-o', output, '--resume']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const rows = csvRows(await readFile(output, 'utf8'));
+    assert.deepEqual(
+      rows.map((row) => [row.email, row.reason]),
+      addresses.map((address, index) => [address, index % 3 === 0 ? 'mailbox_not_found' : 'accepted']),
+    );
+  });
+
   it('Ctrl-C during a run from standard input says it cannot be resumed, not to run --resume', async () => {
     const addresses = Array.from({ length: 60 }, (_, index) => `user${index + 200}@slowbulk.test`);
     const db = join(dir, 'stdin-stop.db');
@@ -622,7 +683,7 @@ describe('rcpt bulk --resume after kill -9', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     process.emit('SIGINT');
     const stopped = await running;
-    assert.equal(stopped.code, 1, stopped.stderr);
+    assert.equal(stopped.code, 130, stopped.stderr);
     assert.match(
       stopped.stderr,
       /stopped with \d+ of 60 addresses done; standard input cannot be resumed: save the list to a file and run again with it/,
@@ -636,7 +697,7 @@ describe('rcpt bulk --resume after kill -9', () => {
     const output = join(dir, 'contradict.csv');
     const db = `${output}.rcpt.db`;
     const stopped = await interrupted(['bulk', input, '-o', output, ...slowFlags()], db, 5);
-    assert.equal(stopped.code, 1, stopped.stderr);
+    assert.equal(stopped.code, 130, stopped.stderr);
 
     const refused = await rcpt(['bulk', input, '-o', output, '--resume', '--helo', 'other.rcpt.test']);
     assert.equal(refused.code, 64, refused.stderr);
@@ -692,7 +753,7 @@ describe('rcpt bulk --resume after kill -9', () => {
     const output = join(dir, 'old-db.csv');
     const db = `${output}.rcpt.db`;
     const stopped = await interrupted(['bulk', input, '-o', output, ...slowFlags()], db, 5);
-    assert.equal(stopped.code, 1, stopped.stderr);
+    assert.equal(stopped.code, 130, stopped.stderr);
     // What rcpt before issue 15 stored: the format only.
     const writer = new Database(db, { fileMustExist: true });
     writer.prepare(`UPDATE jobs SET options = '{"format":"csv"}'`).run();
