@@ -58,6 +58,7 @@ import {
   writeFileText,
 } from './bulk-output.js';
 import { isStoreFull } from '../server/jobs-backend.js';
+import { postgresUnreachable } from './postgres-reason.js';
 import { startProgressBar, type ProgressBar } from './progress.js';
 import type { CliIo } from './run-verify.js';
 import {
@@ -373,6 +374,8 @@ async function openBulkStore(
     if (!dbBeside) await mkdir(dirname(dbPath), { recursive: true });
     return { store: openSqliteJobStore(dbPath), cluster: null, dbPath };
   } catch (error) {
+    const unreachable = pgUrl === null ? null : postgresUnreachable(error, pgUrl);
+    if (unreachable !== null) throw new BulkError(`${unreachable}; nothing was verified`);
     const reason = pgUrl === null ? await dbOpenFailure(error, dbPath) : messageOf(error);
     const space = /\((ENOSPC|EDQUOT|SQLITE_FULL)\)/.test(reason) ? 'free some space, or ' : '';
     const hint =

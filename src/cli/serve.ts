@@ -12,6 +12,7 @@ import { DEFAULT_HOST, DEFAULT_PORT } from '../server/defaults.js';
 import type { RunningServer } from '../server/server.js';
 import { doctorOptionsFor, operatorKeysFrom, startupDoctor } from './doctor.js';
 import { doctorRoutes } from '../server/doctor-route.js';
+import { postgresUnreachable } from './postgres-reason.js';
 import type { CliIo } from './run-verify.js';
 import {
   integer,
@@ -194,9 +195,13 @@ export async function runServe(
     ],
     // Signs webhook calls for the local caller of a server without API keys (with keys, each key's own).
     ...(env.RCPT_WEBHOOK_SECRET === undefined ? {} : { webhooks: { localSecret: env.RCPT_WEBHOOK_SECRET } }),
-  }).catch((error: unknown) => {
+  }).catch(async (error: unknown) => {
     // Unfinished jobs that began with other settings: a usage error, named (exit 64).
-    throw error instanceof JobSettingsError ? new UsageError(error.message) : error;
+    if (error instanceof JobSettingsError) throw new UsageError(error.message);
+    // Loaded already, with the server.
+    const { isPostgresUrl } = await import('../jobs/postgres/index.js');
+    const unreachable = isPostgresUrl(db) ? postgresUnreachable(error, db) : null;
+    throw unreachable === null ? error : new Error(`serve: ${unreachable}`);
   });
   started?.(server);
   // One warning line when this machine cannot verify well (issue 10); the server does not wait for it.

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { Option, type Command } from 'commander';
 
 import { isPostgresUrl, startWorker, type WorkerEvent } from '../jobs/postgres/index.js';
+import { postgresUnreachable } from './postgres-reason.js';
 import type { CliIo } from './run-verify.js';
 import { doctorOptionsFor, startupDoctor } from './doctor.js';
 import { doctorRoutes } from '../server/doctor-route.js';
@@ -110,6 +111,9 @@ export async function runWorker(flags: WorkerFlags, io: CliIo): Promise<void> {
     ...(flags.hostConcurrency === undefined ? {} : { hostConcurrency: flags.hostConcurrency }),
     ...(flags.leaseMs === undefined ? {} : { leaseMs: flags.leaseMs }),
     onEvent: log,
+  }).catch((error: unknown) => {
+    const unreachable = postgresUnreachable(error, url);
+    throw unreachable === null ? error : new Error(`worker: ${unreachable}`);
   });
   // One warning line when this machine cannot verify well (issue 10), as `rcpt serve` does; the worker
   // does not wait for it. RCPT_DOCTOR=0 skips it.

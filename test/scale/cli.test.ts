@@ -91,4 +91,16 @@ describe('rcpt bulk and rcpt worker on PostgreSQL', { skip: SKIP_NO_PG }, () => 
     assert.match(sqlite.stderr(), /must be a postgres:\/\/ URL/);
     assert.match(badIp.stderr(), /--source-ip must be an IP address/);
   });
+
+  it('worker on a PostgreSQL that has no such database: exit 1, one line naming it and --db / RCPT_DB', async () => {
+    const missing = new URL(url);
+    missing.pathname = '/rcpt_no_such_database';
+    const worker = startRcpt(['worker', '--db', missing.toString()]);
+    assert.equal(await worker.exited, 1, worker.stderr());
+    assert.match(
+      worker.stderr(),
+      /^rcpt: worker: PostgreSQL at 127\.0\.0\.1:\d+ did not let rcpt in: database "rcpt_no_such_database" does not exist \(--db or RCPT_DB names the database, user and password\)$/m,
+    );
+    assert.doesNotMatch(worker.stderr(), /^\s+at /m);
+  });
 });
