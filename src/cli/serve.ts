@@ -147,6 +147,13 @@ export async function runServe(
   let apiKeys: string[];
   try {
     apiKeys = parseApiKeys(env.RCPT_API_KEYS, keyFile);
+    // A key file without a key is a mistake (a wrong file, a copy that failed), not a wish to run
+    // open: without keys the API answers anyone on this machine.
+    if (flags.apiKeyFile !== undefined && parseApiKeys(keyFile).length === 0) {
+      throw new RangeError(
+        `--api-key-file ${flags.apiKeyFile} holds no API key (one a line; # comments and blank lines are skipped): put keys in it, or leave the flag out to run without keys`,
+      );
+    }
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
 
 import { DEFAULT_SMTP_PORT, DEFAULT_TIMEOUT_MS } from '../index.js';
@@ -26,6 +27,7 @@ import type { JobsBackend } from './jobs-port.js';
 import { createLogger, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { isReacherPath, registerReacherRoutes } from './reacher-routes.js';
+import { routeTable, type RouteTable } from './route-table.js';
 import type { AppEnv, Limits } from './app-env.js';
 import { webhookSecrets } from './webhooks.js';
 import {
@@ -274,9 +276,10 @@ function newApp(logger: Logger): App {
     description:
       'An API key from RCPT_API_KEYS or the key file (none needed when the server runs without keys)',
   });
+  const table = routeTable(app);
   app.onError((error, c) =>
     errorResponse(
-      error,
+      unsupportedTypeSaid(error, c, table),
       c,
       (internal) => {
         logger.error({ err: internal, method: c.req.method }, 'request failed');
@@ -284,10 +287,41 @@ function newApp(logger: Logger): App {
       isReacherPath(c.req.path) ? 'reacher' : 'rcpt',
     ),
   );
-  app.notFound((c) =>
-    c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` }, 404),
-  );
+  app.notFound((c) => {
+    // A path that is routed for other methods: 405 with what it takes (RFC 9110 §15.5.6).
+    const allowed = table.allowedMethods(c.req.path);
+    if (allowed.length > 0) {
+      throw new HttpError(
+        405,
+        'method_not_allowed',
+        `${c.req.method} is not allowed on ${c.req.path}: use ${orList(allowed)}`,
+        { Allow: allowed.join(', ') },
+      );
+    }
+    return c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` }, 404);
+  });
   return app;
+}
+
+/** `a`, `a or b`, `a, b or c`. */
+function orList(items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}
+
+/**
+ * The `415` of a route's body validator (@hono/zod-openapi says only "Unsupported Media Type") with
+ * what to send: the media types the route declares.
+ */
+function unsupportedTypeSaid(error: Error, c: Context<AppEnv>, table: RouteTable): Error {
+  if (!(error instanceof HTTPException) || error.status !== 415) return error;
+  const types = table.bodyTypes(c.req.method, routePath(c));
+  const sent = c.req.header('content-type');
+  const named = orList(types.length === 0 ? ['application/json'] : types);
+  return new HttpError(
+    415,
+    'unsupported_media_type',
+    `Unsupported Media Type (${sent ?? 'no Content-Type'}): send the body as ${named}, and say so in Content-Type`,
+  );
 }
 
 /** One log line and one metric per request: route pattern, status, time, caller's key id; no bodies. */

@@ -194,6 +194,59 @@ describe('startServer()', () => {
     assert.notEqual(job.status, 'cancelled');
   });
 
+  it('tells a caller what to send: a 415 on a JSON route names application/json, a method a path does not take is 405 with Allow', async () => {
+    for (const [path, headers] of [
+      ['/v1/verify', { 'content-type': 'text/plain' }],
+      ['/v1/verify', {}],
+      ['/v0/check_email', { 'content-type': 'application/x-www-form-urlencoded' }],
+    ] as const) {
+      const response = await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { ...bearer(KEY_A), ...headers },
+        body: new TextEncoder().encode('{"email": "a@example.test"}'),
+      });
+      assert.equal(response.status, 415, path);
+      const body = (await response.json()) as Record<string, string>;
+      // rcpt's error body, or Reacher's on its route.
+      const message = path === '/v1/verify' ? body.message : body.error;
+      assert.equal(path === '/v1/verify' ? body.error : body.code, 'unsupported_media_type');
+      assert.match(String(message), /send the body as application\/json, and say so in Content-Type/);
+      assert.match(String(message), new RegExp(`\\(${headers['content-type'] ?? 'no Content-Type'}\\)`));
+    }
+    const explain = await fetch(`${server.url}/v1/explain`, {
+      method: 'POST',
+      headers: { ...bearer(KEY_A), 'content-type': 'application/xml' },
+      body: '<reply/>',
+    });
+    assert.equal(explain.status, 415);
+    assert.match(((await explain.json()) as { message: string }).message, /text\/plain/);
+    for (const [method, path, allow] of [
+      ['PUT', '/v1/verify', 'POST'],
+      ['DELETE', '/v1/verify', 'POST'],
+      ['GET', '/v1/verify', 'POST'],
+      ['POST', '/healthz', 'GET, HEAD'],
+      ['PATCH', '/v1/jobs/0123456789abcdef0123456789abcdef', 'GET, HEAD, DELETE'],
+    ] as const) {
+      const said = allow.replace(/, (\w+)$/, ' or $1');
+      const response = await fetch(`${server.url}${path}`, {
+        method,
+        headers: { ...bearer(KEY_A), 'content-type': 'application/json' },
+        ...(method === 'GET' || method === 'DELETE' ? {} : { body: '{}' }),
+      });
+      assert.equal(response.status, 405, `${method} ${path}`);
+      assert.equal(response.headers.get('allow'), allow, `${method} ${path}`);
+      const body = (await response.json()) as { error: string; message: string };
+      assert.equal(body.error, 'method_not_allowed');
+      assert.equal(body.message, `${method} is not allowed on ${path}: use ${said}`);
+    }
+    // A path no route has stays 404.
+    const missing = await fetch(`${server.url}/v1/jobs/0123456789abcdef0123456789abcdef/cancel`, {
+      method: 'POST',
+      headers: bearer(KEY_A),
+    });
+    assert.equal(missing.status, 404);
+  });
+
   it('never logs the keys or the addresses', () => {
     const text = logs.lines().join('\n');
     assert.match(text, /"msg":"listening"/);
@@ -315,6 +368,24 @@ describe('rcpt serve', () => {
     const missing = await runCli(['--api-key-file', join(directory, 'no-such-file')]);
     assert.equal(missing.code, 64);
     assert.match(missing.output, /--api-key-file: no such file: .*no-such-file/);
+    // A key file without a key would leave the server open to anyone on the machine: refused, named,
+    // even when RCPT_API_KEYS has keys (the file was meant to hold some).
+    for (const [name, text] of [
+      ['empty.keys', ''],
+      ['comments.keys', '# the keys of the web team\n\n   \n'],
+    ] as const) {
+      const file = join(directory, name);
+      writeFileSync(file, text);
+      for (const env of [{}, { RCPT_API_KEYS: KEY_A }]) {
+        const empty = await runCli(['--api-key-file', file], env);
+        assert.equal(empty.code, 64, `${name}: ${empty.output}`);
+        assert.ok(
+          empty.output.includes(`--api-key-file ${file} holds no API key`),
+          `${name}: ${empty.output}`,
+        );
+        assert.doesNotMatch(empty.output, /listening/, name);
+      }
+    }
   });
 });
 
