@@ -214,8 +214,14 @@ class UdpChannel {
       if (message.length < 2) return;
       this.#waiting.get(message.readUInt16BE(0))?.message(message);
     });
-    // connect() makes the kernel drop datagrams from any other address and port.
-    socket.connect(server.port, server.host, () => {
+    // connect() makes the kernel drop datagrams from any other address and port. A connect the kernel
+    // refuses at once (no route: ENETUNREACH; a firewall: EACCES) comes to this callback, not to 'error'.
+    socket.connect(server.port, server.host, (error?: Error) => {
+      if (error !== undefined) {
+        this.#unsent = null;
+        this.#failAll(`${server.label} over UDP: ${error.message}`);
+        return;
+      }
       const unsent = this.#unsent ?? [];
       this.#unsent = null;
       for (const [id, query] of unsent) this.#send(id, query);

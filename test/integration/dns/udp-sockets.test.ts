@@ -100,4 +100,22 @@ describe('UDP sockets of a DNS client', () => {
       await server.close();
     }
   });
+
+  it('a server the kernel refuses to connect to at once is a failure of the query, not a crash', async () => {
+    // Loopback's broadcast address: connect() answers EACCES without a packet sent, as it answers
+    // ENETUNREACH on a machine with no route. The socket then went on to send unconnected, which threw
+    // ERR_SOCKET_BAD_PORT out of a callback and ended the process.
+    const baseline = await settledSockets(0); // the sockets of the tests before are closed
+
+    const client = createDnsClient({ servers: ['127.255.255.255'], timeoutMs: 5_000, tries: 2 });
+    const results = await Promise.all([
+      client.query({ name: 'a.test', type: 'A' }),
+      client.query({ name: 'b.test', type: 'MX' }),
+    ]);
+    for (const result of results) {
+      if (result.kind !== 'failure') assert.fail(JSON.stringify(result));
+      assert.match(result.message, /127\.255\.255\.255.* over UDP: connect EACCES/);
+    }
+    assert.equal(await settledSockets(baseline), baseline, 'a socket is left open');
+  });
 });
