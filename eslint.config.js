@@ -10,6 +10,7 @@ export default tseslint.config(
       'coverage/',
       'bin/',
       'scripts/*.mjs',
+      'scripts/*.cjs',
       'test/fixtures/**/*.mjs',
       'eslint.config.js',
     ],

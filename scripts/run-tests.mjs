@@ -4,7 +4,8 @@
 // Usage: node scripts/run-tests.mjs test/unit test/integration/verify.test.ts [-- extra node --test flags]
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+
+import { runGuarded } from './loopback-guarded.mjs';
 
 const args = process.argv.slice(2);
 const split = args.indexOf('--');
@@ -31,11 +32,16 @@ const reporter = 'spec';
 // A test that hangs fails after 5 minutes instead of holding CI for its whole budget; the longest test
 // here (PostgreSQL crash safety, 20 kills) takes about a minute. A later --test-timeout in `extra` wins.
 const timeout = '--test-timeout=300000';
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-reporter=${reporter}`, timeout, ...extra, ...files],
-  // `rcpt serve` and `rcpt worker` check the machine over the real network when they start: never in
-  // tests, whatever a test forgets to set (a test of that check passes its own environment).
-  { stdio: 'inherit', env: { ...process.env, RCPT_DOCTOR: process.env.RCPT_DOCTOR ?? '0' } },
+// Under the loopback guard (scripts/loopback-guarded.mjs, docs/reliability.md): every test process, every
+// process a test starts (whatever environment it passes) and every worker thread preloads
+// scripts/loopback-guard.cjs. A TCP connect or UDP send to an address outside 127.0.0.0/8 and ::1 fails
+// with EACCES, and the run fails listing what was refused, even if every test passed.
+process.exit(
+  runGuarded(
+    process.execPath,
+    ['--import', 'tsx', '--test', `--test-reporter=${reporter}`, timeout, ...extra, ...files],
+    // `rcpt serve` and `rcpt worker` check the machine over the real network when they start: never in
+    // tests, whatever a test forgets to set (a test of that check passes its own environment).
+    { RCPT_DOCTOR: process.env.RCPT_DOCTOR ?? '0' },
+  ),
 );
-process.exit(result.status ?? 1);
