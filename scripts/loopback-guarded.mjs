@@ -4,7 +4,8 @@
 // NODE_OPTIONS. A TCP connect or UDP send to an address outside 127.0.0.0/8 and ::1 fails with EACCES and
 // is written to a report file; when anything is in that file the run fails, listing what was refused,
 // whatever the command's own exit status (the code under test may have taken the refusal for an
-// unreachable host and passed). scripts/run-tests.mjs runs the test suites through it.
+// unreachable host and passed). scripts/run-tests.mjs runs the test suites through it; .ci/run the
+// walkthrough and the benches.
 // Usage: node scripts/loopback-guarded.mjs COMMAND [ARGS...]
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
