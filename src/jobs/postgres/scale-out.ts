@@ -21,7 +21,7 @@
 import type pg from 'pg';
 import type PgBoss from 'pg-boss';
 
-import { openPgJobStore, type PgJobStore, type PgJobStoreOptions } from './pg-job-store.js';
+import { openPgJobStore, retrying, type PgJobStore, type PgJobStoreOptions } from './pg-job-store.js';
 import { JobStoreError } from '../errors.js';
 
 export const PLAN_QUEUE = 'rcpt-plan';
@@ -82,13 +82,41 @@ export interface ScaleOut {
   close(): Promise<void>;
 }
 
-async function ensureQueue(boss: PgBoss, name: string, options: PgBoss.Queue): Promise<void> {
-  if ((await boss.getQueue(name)) !== null) return;
+/**
+ * Creates the queues that are missing. Two processes creating the same queue at once deadlock inside
+ * pg-boss's `create_queue()`: the second waits for the first's new `queue` row while holding a
+ * RowExclusiveLock on `queue`, and the first's foreign key on its new partition then wants a
+ * ShareRowExclusiveLock on `queue` (the workers and `rcpt bulk` of a new cluster starting together
+ * lost one of them to "deadlock detected"). So creators take turns under an advisory lock per schema,
+ * and each creation is run again on a retriable error (another pg-boss user not taking the lock).
+ * When every queue exists, as on every start but the first, no lock is taken.
+ */
+async function ensureQueues(store: PgJobStore, boss: PgBoss, queues: readonly PgBoss.Queue[]): Promise<void> {
+  const missing = async () => {
+    const found = await Promise.all(queues.map((queue) => boss.getQueue(queue.name)));
+    return queues.filter((_, index) => found[index] === null);
+  };
+  if ((await missing()).length === 0) return;
+  const client = await store.pool.connect();
+  let unlocked = false;
   try {
-    await boss.createQueue(name, options);
-  } catch (error) {
-    // Two processes starting at once: the other one created it.
-    if ((await boss.getQueue(name)) === null) throw error;
+    const key = `rcpt-queues:${store.schema}`;
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+    try {
+      for (const queue of await missing()) {
+        await retrying(async () => {
+          if ((await boss.getQueue(queue.name)) === null) await boss.createQueue(queue.name, queue);
+        });
+      }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).then(
+        () => (unlocked = true),
+        () => undefined,
+      );
+    }
+  } finally {
+    // A session lock not given back goes with its connection.
+    client.release(!unlocked);
   }
 }
 
@@ -125,15 +153,11 @@ export async function openScaleOut(url: string, options: ScaleOutOptions = {}): 
   });
   try {
     await boss.start();
-    await ensureQueue(boss, PLAN_QUEUE, {
-      name: PLAN_QUEUE,
-      policy: 'standard',
-      expireInSeconds: planExpire,
-      retryLimit: 20,
-      retryDelay: 1,
-    });
-    // Host entries are completed as soon as they are taken (the lease takes over), so they never expire.
-    await ensureQueue(boss, HOST_QUEUE, { name: HOST_QUEUE, policy: 'standard', retryLimit: 0 });
+    await ensureQueues(store, boss, [
+      { name: PLAN_QUEUE, policy: 'standard', expireInSeconds: planExpire, retryLimit: 20, retryDelay: 1 },
+      // Host entries are completed as soon as they are taken (the lease takes over), so they never expire.
+      { name: HOST_QUEUE, policy: 'standard', retryLimit: 0 },
+    ]);
   } catch (error) {
     await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
     await store.close();

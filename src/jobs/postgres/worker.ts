@@ -30,6 +30,7 @@ import { hostname } from 'node:os';
 
 import { resolveOptions, type VerifyOptions } from '../../options.js';
 import { pgHostRate, sweepHostRcpts } from './host-rate.js';
+import { retrying } from './pg-job-store.js';
 import { openScaleOut, queueDb, type ScaleOut, type ScaleOutOptions } from './scale-out.js';
 import { HostWorker } from './worker-hosts.js';
 import { Leases, PLAN_LEASE_PREFIX } from './worker-leases.js';
@@ -276,12 +277,16 @@ class Worker {
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   // Validated before connecting (a bad option throws OptionsError, nothing to clean up).
   resolveOptions(options.verify ?? {});
-  const cluster: ScaleOut = await openScaleOut(options.url, {
-    ...options,
-    onError: (error) => {
-      options.onEvent?.({ type: 'error', error, where: 'queue' });
-    },
-  });
+  // Opening migrates and creates the queues if missing, alongside other processes doing the same: a
+  // retriable error there (a deadlock victim) is tried again, never the end of the worker.
+  const cluster: ScaleOut = await retrying(() =>
+    openScaleOut(options.url, {
+      ...options,
+      onError: (error) => {
+        options.onEvent?.({ type: 'error', error, where: 'queue' });
+      },
+    }),
+  );
   const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   try {
     await cluster.store.pool.query(
