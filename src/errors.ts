@@ -9,6 +9,7 @@ import type { DnsErrorKind } from './types.js';
 /** Every error code rcpt throws, listed once. */
 export const ERROR_CODES = [
   'ERR_RCPT_OPTIONS',
+  'ERR_RCPT_ARGUMENT',
   'ERR_RCPT_DNS',
   'ERR_RCPT_SMTP_CONNECT',
   'ERR_RCPT_SMTP_TIMEOUT',
@@ -45,6 +46,21 @@ export class OptionsError extends VerifyError {
   constructor(option: string, message: string, options?: { cause?: unknown }) {
     super('ERR_RCPT_OPTIONS', `Invalid option \`${option}\`: ${message}`, options);
     this.option = option;
+  }
+}
+
+/**
+ * A call's argument of the wrong type (`verify(42)`: the address must be a string), named with what
+ * was given. A misuse, as a bad option is; in TypeScript the types already refuse it.
+ */
+export class ArgumentError extends VerifyError {
+  override readonly name = 'ArgumentError';
+  /** The argument, as the function's documentation names it (`address`). */
+  readonly argument: string;
+
+  constructor(argument: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_RCPT_ARGUMENT', message, options);
+    this.argument = argument;
   }
 }
 

@@ -14,7 +14,7 @@ import { createResolver, type Resolver } from './dns/resolver.js';
 import { allowedTargets } from './dns/target-filter.js';
 import { ProxyPool } from './proxy/proxy-pool.js';
 import { createProxyRouter, type ProxyRouter } from './proxy/proxy-router.js';
-import { OptionsError } from './errors.js';
+import { ArgumentError, OptionsError } from './errors.js';
 import { rejectUnknownKeys } from './option-keys.js';
 import {
   DEFAULT_BACKOFF_MS,
@@ -740,7 +740,11 @@ class RcptVerifier implements Verifier {
 
   async verify(input: string, callOptions: VerifyCallOptions = {}): Promise<VerifyResult> {
     if (this.#closed) throw new TypeError('verifier is closed');
-    if (typeof (input as unknown) !== 'string') throw new TypeError('address must be a string');
+    const value: unknown = input;
+    if (typeof value !== 'string') {
+      const given = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+      throw new ArgumentError('address', `verify(): the address must be a string, got ${given}`);
+    }
     rejectUnknownKeys(callOptions, VERIFY_CALL_OPTION_KEYS);
     const started = performance.now();
     const checkedAt = new Date().toISOString();

@@ -28,6 +28,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const ENTRIES: Record<string, readonly string[]> = {
   rcpt: [
     'ACTION_KINDS',
+    'ArgumentError',
     'BOUNCE_KINDS',
     'CATEGORY_IDS',
     'CHANNELS',

@@ -10,7 +10,15 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { DEMO_GREYLIST_WINDOW_MS, startDemoWorld, type DemoWorld } from '../../src/demo/world.js';
 import { startDnsServer, type DnsServer } from '../../src/demo/dns-server.js';
 import { startPersona, mailboxes, type RunningPersona } from '../../src/demo/smtp-persona.js';
-import { createVerifier, verify, type Reason, type Verdict, type VerifyOptions } from '../../src/index.js';
+import {
+  ArgumentError,
+  createVerifier,
+  isVerifyError,
+  verify,
+  type Reason,
+  type Verdict,
+  type VerifyOptions,
+} from '../../src/index.js';
 import { REASONS } from '../../src/types.js';
 import { worldOptions } from '../helpers/world-options.js';
 
@@ -162,6 +170,26 @@ describe('verify() against the demo world', () => {
     assert.equal(nx.dns?.error, 'NXDOMAIN');
     const servfail = await check('user@broken-dns.test', 'unknown', 'dns_error');
     assert.equal(servfail.dns?.error, 'SERVFAIL');
+  });
+
+  it('an address that is not a string: ArgumentError (a VerifyError), from verify() and a verifier', async () => {
+    const refused = (given: string) => (error: unknown) => {
+      assert.ok(error instanceof ArgumentError && isVerifyError(error), String(error));
+      assert.equal(error.code, 'ERR_RCPT_ARGUMENT');
+      assert.equal(error.argument, 'address');
+      assert.equal(error.message, `verify(): the address must be a string, got ${given}`);
+      return true;
+    };
+    await assert.rejects(verify(42 as unknown as string, base), refused('number'));
+    await assert.rejects(verify(null as unknown as string, base), refused('null'));
+    const verifier = createVerifier(base);
+    try {
+      await assert.rejects(verifier.verify(['a@acme.test'] as unknown as string), refused('an array'));
+      // The verifier goes on.
+      assert.equal((await verifier.verify('alice@acme.test')).reason, 'accepted');
+    } finally {
+      await verifier.close();
+    }
   });
 
   it('rejects bad syntax before any lookup and suggests typo fixes', async () => {

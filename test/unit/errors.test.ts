@@ -15,6 +15,7 @@ import * as jobs from '../../src/jobs/index.js';
 import * as postgres from '../../src/jobs/postgres/index.js';
 import * as server from '../../src/server/index.js';
 import {
+  ArgumentError,
   DnsError,
   ERROR_CODES,
   OptionsError,
@@ -70,6 +71,15 @@ const TABLE: readonly Row[] = [
     fields: { option: 'dnsServer', suggestion: 'dnsServers' },
     message: 'Unknown option `dnsServer`: did you mean `dnsServers`?',
     parents: [OptionsError],
+  },
+  {
+    type: ArgumentError,
+    name: 'ArgumentError',
+    code: 'ERR_RCPT_ARGUMENT',
+    make: (cause) =>
+      new ArgumentError('address', 'verify(): the address must be a string, got number', { cause }),
+    fields: { argument: 'address' },
+    message: 'verify(): the address must be a string, got number',
   },
   {
     type: DnsError,
