@@ -30,7 +30,8 @@ import {
   describeDifferences,
   recordedSettings,
   formatOutput,
-  ingestInput,
+  ingestRows,
+  openInput,
   openSqliteJobStore,
   runJob,
   storedHostLimitsFor,
@@ -39,6 +40,8 @@ import {
   type JobSettings,
   type JobSource,
   type CsvFormulas,
+  type InputLayout,
+  type InputRow,
   type JobStore,
   type OutputFormat,
 } from '../jobs/index.js';
@@ -485,16 +488,25 @@ class BulkRun {
     const flags = this.#flags;
     const stream = input === '-' ? (this.#io.stdin ?? process.stdin) : createReadStream(input);
     try {
-      const summary = await this.#inStore('storing the input', () =>
-        ingestInput(this.#store, job.id, stream as AsyncIterable<Uint8Array>, {
-          ...(flags.column !== undefined ? { column: flags.column } : {}),
+      const name = input === '-' ? 'stdin' : input;
+      const summary = await this.#inStore('storing the input', async () => {
+        const { layout, rows } = await openInput(
+          stream as AsyncIterable<Uint8Array>,
+          flags.column !== undefined ? { column: flags.column } : {},
+        );
+        const notUtf8 = (line: number) => {
+          this.#io.stderr.write(
+            `rcpt bulk: ${name}: warning: the input is not UTF-8 (line ${line}: a byte shown as \ufffd): columns other than the address are written with \ufffd in its place; save the file as CSV UTF-8 (Excel: "CSV UTF-8"), or convert it (iconv -f windows-1252 -t utf-8)\n`,
+          );
+        };
+        return ingestRows(this.#store, job.id, layout, sayNotUtf8Once(layout, rows, notUtf8), {
           onMalformed: (row) => {
             this.#io.stderr.write(
-              `rcpt bulk: ${input === '-' ? 'stdin' : input}: ${row.error ?? ''}; row ${row.row} kept as written, not verified (unreadable_row)\n`,
+              `rcpt bulk: ${name}: ${row.error ?? ''}; row ${row.row} kept as written, not verified (unreadable_row)\n`,
             );
           },
-        }),
-      );
+        });
+      });
       return summary.job;
     } catch (error) {
       if (error instanceof BulkError) throw error;
@@ -713,6 +725,31 @@ class BulkRun {
         }`,
       );
     }
+  }
+}
+
+/**
+ * The rows, passed through; the first header or row with a column other than the address that was not
+ * UTF-8 in the file (a byte UTF-8 cannot hold reads as U+FFFD, and is written so in the output) is told
+ * to `say` with its line, once. An address that was not UTF-8 is an unreadable row, said on its own.
+ */
+async function* sayNotUtf8Once(
+  layout: InputLayout,
+  rows: AsyncIterable<InputRow>,
+  say: (line: number) => void,
+): AsyncGenerator<InputRow> {
+  let said = false;
+  if (layout.columns.some((column) => column.includes('\ufffd'))) {
+    said = true;
+    say(1);
+  }
+  for await (const row of rows) {
+    const fields = row.fields ?? [];
+    if (!said && fields.some((field, index) => index !== layout.addressColumn && field.includes('\ufffd'))) {
+      said = true;
+      say(row.line);
+    }
+    yield row;
   }
 }
 

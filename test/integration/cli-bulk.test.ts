@@ -20,6 +20,7 @@ import { mailboxes, startPersona, type RunningPersona } from '../../src/demo/smt
 import { startDemoWorld, type DemoWorld } from '../../src/demo/world.js';
 import { run } from '../../src/cli/main.js';
 import { runCli, type Captured } from '../helpers/run-cli.js';
+import { runBulk } from '../reliability/helpers/disk-run.js';
 import { storedResults } from '../helpers/stored-results.js';
 import { loopbackFlags } from '../helpers/world-options.js';
 
@@ -159,6 +160,39 @@ describe('rcpt bulk', () => {
         ['deliverable', 'accepted'],
       ],
     );
+  });
+
+  it('a Latin-1 CSV: its other columns are said once to be not UTF-8 (a real process), the rows verified', async () => {
+    // Windows-1252 names and cities beside UTF-8-clean addresses: the address column reads, the other
+    // columns get U+FFFD in the output for each byte UTF-8 cannot hold; the run says so once.
+    const path = join(dir, 'latin1-names.csv');
+    await writeFile(
+      path,
+      Buffer.from(
+        'name,email,city\nJ\xe9r\xf4me,alice@acme.test,Z\xfcrich\nBob,nobody@acme.test,K\xf6ln\n',
+        'latin1',
+      ),
+    );
+    const output = join(dir, 'latin1-names.out.csv');
+    const run = await runBulk([path, '-o', output, ...worldFlags()]);
+    assert.equal(run.code, 0, run.stderr);
+    const warned = run.stderr.split('\n').filter((line) => line.includes('not UTF-8'));
+    assert.deepEqual(warned, [
+      `rcpt bulk: ${path}: warning: the input is not UTF-8 (line 2: a byte shown as \ufffd): columns other than the address are written with \ufffd in its place; save the file as CSV UTF-8 (Excel: "CSV UTF-8"), or convert it (iconv -f windows-1252 -t utf-8)`,
+    ]);
+    assert.deepEqual(
+      csvRows(await readFile(output, 'utf8')).map((row) => [row.name, row.city, row.reason]),
+      [
+        ['J\ufffdr\ufffdme', 'Z\ufffdrich', 'accepted'],
+        ['Bob', 'K\ufffdln', 'mailbox_not_found'],
+      ],
+    );
+    // A UTF-8 file with the same names: no warning.
+    const clean = join(dir, 'utf8-names.csv');
+    await writeFile(clean, 'name,email,city\nJérôme,alice@acme.test,Zürich\n');
+    const quiet = await rcpt(['bulk', clean, '-o', join(dir, 'utf8-names.out.csv'), ...worldFlags()]);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.doesNotMatch(quiet.stderr, /not UTF-8/);
   });
 
   it('keeps an unreadable row as written, unknown/unreadable_row, counted apart; verifies the rest', async () => {
