@@ -61,7 +61,7 @@ import {
   writeFileText,
 } from './bulk-output.js';
 import { isStoreFull } from '../server/jobs-backend.js';
-import { postgresUnreachable } from './postgres-reason.js';
+import { postgresUnreachable, shownPostgresUrl } from './postgres-reason.js';
 import { startProgressBar, type ProgressBar } from './progress.js';
 import type { CliIo } from './run-verify.js';
 import {
@@ -347,7 +347,7 @@ interface BulkStore {
   readonly store: JobStore;
   /** The scale-out queue when the store is PostgreSQL (`rcpt worker` processes verify). */
   readonly cluster: ScaleOut | null;
-  /** The SQLite file, or the PostgreSQL URL. */
+  /** The SQLite file, or the PostgreSQL URL as shown (its password `***`). */
   readonly dbPath: string;
 }
 
@@ -364,7 +364,11 @@ async function openBulkStore(
   // The job database goes beside an output file unless --db says otherwise; a device or FIFO gets
   // the default of standard output, not a database among the devices.
   const dbBeside = pgUrl === null && flags.db === undefined && target.kind === 'file';
-  const dbPath = pgUrl ?? resolve(flags.db ?? (dbBeside ? `${target.path}.rcpt.db` : DEFAULT_DB));
+  // A PostgreSQL URL is only ever shown (summary, --resume advice), so its password is left out.
+  const dbPath =
+    pgUrl === null
+      ? resolve(flags.db ?? (dbBeside ? `${target.path}.rcpt.db` : DEFAULT_DB))
+      : shownPostgresUrl(pgUrl);
   try {
     if (pgUrl !== null) {
       const cluster = await openScaleOut(pgUrl, {

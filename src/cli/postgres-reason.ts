@@ -63,3 +63,18 @@ export function postgresUnreachable(error: unknown, url: string): string | null 
   }
   return null;
 }
+
+/**
+ * A postgres:// URL as it may be shown (a summary line, the --resume advice): its password as `***`
+ * (`postgres://rcpt:***@db.internal/rcpt`), like a proxy URL recorded in a job. A URL that does not
+ * parse is shown as `the --db URL`, since a password could hide anywhere in it.
+ */
+export function shownPostgresUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.href;
+  } catch {
+    return 'the --db URL';
+  }
+}

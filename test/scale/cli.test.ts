@@ -59,9 +59,16 @@ describe('rcpt bulk and rcpt worker on PostgreSQL', { skip: SKIP_NO_PG }, () => 
     // A duplicate row and a row that is not an address: verified once / reported, as without PostgreSQL.
     rows.push(`601;"Again";${world.addresses[0]?.address ?? ''}`, '602;"Broken";not-an-address');
     await writeFile(input, `id;name;email\n${rows.join('\n')}\n`);
-    const bulk = startRcpt(['bulk', input, '-o', output, '--db', url], { RCPT_PG_SCHEMA: schema });
+    // A password in the URL (the suite's server does not ask for one) is never shown.
+    const withPassword = new URL(url);
+    withPassword.password = 'never-shown-pw';
+    const bulk = startRcpt(['bulk', input, '-o', output, '--db', withPassword.href], {
+      RCPT_PG_SCHEMA: schema,
+    });
     const code = await bulk.exited;
     assert.equal(code, 0, bulk.stderr());
+    assert.doesNotMatch(bulk.stderr(), /never-shown-pw/);
+    assert.match(bulk.stderr(), /job \S+ in postgres(ql)?:\/\/[^:@\s]*:\*\*\*@/);
     assert.match(bulk.stderr(), /602 rows \(601 distinct addresses, 1 duplicate\)/);
     // The output keeps the input's delimiter (`;`), as without PostgreSQL.
     const text = await readFile(output, 'utf8');
