@@ -7,12 +7,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
+import pg from 'pg';
+
+import { upsertRoutes } from '../../src/jobs/postgres/domain-cache-table.js';
 import { pgHostRate } from '../../src/jobs/postgres/host-rate.js';
 import { openScaleOut, type ScaleOut } from '../../src/jobs/postgres/index.js';
 import { Leases } from '../../src/jobs/postgres/worker-leases.js';
 import { JobProfiles, type ProfileRun } from '../../src/jobs/postgres/worker-profiles.js';
 import type { WorkerContext, WorkerEvent } from '../../src/jobs/postgres/worker-shared.js';
-import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, query } from './helpers.js';
+import { PG_URL, SKIP_NO_PG, blockedAt, dropSchema, freshSchema, query } from './helpers.js';
 
 describe('worker parts', { skip: SKIP_NO_PG }, () => {
   const url = PG_URL ?? '';
@@ -39,6 +42,58 @@ describe('worker parts', { skip: SKIP_NO_PG }, () => {
     stopping.abort();
     await cluster?.close();
     await dropSchema(url, schema);
+  });
+
+  it('a statement PostgreSQL ends as a deadlock victim is run again: the shared domain cache written crosswise', async () => {
+    const store = cluster.store;
+    const far = Date.now() + 3_600_000;
+    await upsertRoutes(
+      store,
+      [
+        { key: 'deadlock-a.test', mx: '"a0"' },
+        { key: 'deadlock-b.test', mx: '"b0"' },
+      ],
+      far,
+      1,
+    );
+    // Another session holds b, and will wait for a after the upsert below holds a and waits for b.
+    // Its own deadlock check comes late (30 s), so the upsert's (1 s, the default) finds the cycle and
+    // PostgreSQL ends the upsert: before, that error (40P01) reached the worker.
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    try {
+      await other.query(`SET deadlock_timeout = '30s'`);
+      await other.query('BEGIN');
+      await other.query(`UPDATE ${schema}.domain_cache SET mx = '"b1"' WHERE domain = 'deadlock-b.test'`);
+      const upsert = upsertRoutes(
+        store,
+        [
+          { key: 'deadlock-a.test', mx: '"a2"' },
+          { key: 'deadlock-b.test', mx: '"b2"' },
+        ],
+        far,
+        2,
+      );
+      await blockedAt(url, /INSERT INTO \S+\.domain_cache/);
+      // The crossing: a, held by the upsert, until PostgreSQL ends it as the victim.
+      await other.query(`UPDATE ${schema}.domain_cache SET mx = '"a1"' WHERE domain = 'deadlock-a.test'`);
+      await other.query('COMMIT');
+      // Run again once the other session let go: it wins over what that session wrote.
+      await upsert;
+    } finally {
+      await other.end();
+    }
+    const rows = await query<{ domain: string; mx: string }>(
+      url,
+      `SELECT domain, mx::text AS mx FROM ${schema}.domain_cache WHERE domain LIKE 'deadlock-%' ORDER BY domain`,
+    );
+    assert.deepEqual(
+      rows.map((row) => [row.domain, row.mx]),
+      [
+        ['deadlock-a.test', '"a2"'],
+        ['deadlock-b.test', '"b2"'],
+      ],
+    );
   });
 
   it('Leases: one holder at a time; renewed only by it; free again once released or run out', async () => {

@@ -9,6 +9,7 @@
 import type pg from 'pg';
 
 import type { DomainFacts } from '../job-store.js';
+import { retrying } from './conflicts.js';
 
 /** Where the table lives: a pool and the schema name (checked by `checkSchemaName`). */
 export interface PgTables {
@@ -104,12 +105,16 @@ export async function upsertRoutes(
   at: number,
 ): Promise<void> {
   if (routes.length === 0) return;
-  await db.pool.query(
-    `INSERT INTO ${db.schema}.domain_cache (domain, mx, expires_at, updated_at)
-     SELECT domain, mx, $3, $4 FROM unnest($1::text[], $2::text[]) AS t(domain, mx)
-     ON CONFLICT (domain) DO UPDATE SET mx = excluded.mx, expires_at = excluded.expires_at,
-       updated_at = excluded.updated_at`,
-    [routes.map((r) => r.key), routes.map((r) => r.mx), expiresAt, at],
+  // Rows in one order for every worker (fewer deadlocks), and a deadlock victim run again.
+  const sorted = [...routes].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  await retrying(() =>
+    db.pool.query(
+      `INSERT INTO ${db.schema}.domain_cache (domain, mx, expires_at, updated_at)
+       SELECT domain, mx, $3, $4 FROM unnest($1::text[], $2::text[]) AS t(domain, mx)
+       ON CONFLICT (domain) DO UPDATE SET mx = excluded.mx, expires_at = excluded.expires_at,
+         updated_at = excluded.updated_at`,
+      [sorted.map((r) => r.key), sorted.map((r) => r.mx), expiresAt, at],
+    ),
   );
 }
 
@@ -134,10 +139,13 @@ export async function updateCatchAll(
   at: number,
 ): Promise<void> {
   if (facts.length === 0) return;
-  await db.pool.query(
-    `UPDATE ${db.schema}.domain_cache d SET catch_all = t.catch_all, provider = t.provider, updated_at = $4
-     FROM unnest($1::text[], $2::boolean[], $3::text[]) AS t(domain, catch_all, provider)
-     WHERE d.domain = t.domain`,
-    [facts.map((f) => f.key), facts.map((f) => f.catchAll), facts.map((f) => f.provider), at],
+  // A deadlock victim (another worker updating the same domains) is run again.
+  await retrying(() =>
+    db.pool.query(
+      `UPDATE ${db.schema}.domain_cache d SET catch_all = t.catch_all, provider = t.provider, updated_at = $4
+       FROM unnest($1::text[], $2::boolean[], $3::text[]) AS t(domain, catch_all, provider)
+       WHERE d.domain = t.domain`,
+      [facts.map((f) => f.key), facts.map((f) => f.catchAll), facts.map((f) => f.provider), at],
+    ),
   );
 }

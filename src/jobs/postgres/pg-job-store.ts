@@ -7,7 +7,6 @@
  * crash, or two workers that both verified an address while a lease changed hands, leave one result.
  */
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 // Types only here: `pg` is loaded when a store is opened, so the library and the CLI start without it.
 import type pg from 'pg';
@@ -41,20 +40,12 @@ import { deleteExpiredDomains, selectDomainFacts, upsertDomainFacts } from './do
 import { claimWebhookDeliveries, settleWebhookDelivery } from './pg-webhooks.js';
 import { deleteExpiredHostLimits, mergeHostLimitsRow, selectHostLimits } from './host-limits-table.js';
 import { noSuchJob } from '../errors.js';
+import { retrying } from './conflicts.js';
 
 /** The schema the tables live in unless told otherwise. */
 export const DEFAULT_PG_SCHEMA = 'rcpt';
 /** Rows per page when reading output. */
 const DEFAULT_OUTPUT_PAGE = 1_000;
-/**
- * SQLSTATEs after which the whole transaction may simply be run again: a deadlock victim (40P01), a
- * serialization failure (40001), a lock not available (55P03). PostgreSQL rolled it back; nothing of
- * it stays.
- */
-const RETRIABLE_SQLSTATES: ReadonlySet<string> = new Set(['40P01', '40001', '55P03']);
-/** Runs of one transaction (or statement) at most, and the pause before a run again (times a random 1-2). */
-export const RETRIABLE_ATTEMPTS = 5;
-const RETRY_PAUSE_MS = 20;
 /** Connections per process: a worker's host loops, its planner and its heartbeats. */
 const DEFAULT_POOL_SIZE = 10;
 
@@ -83,35 +74,6 @@ export interface PgJobStore extends JobStore {
 }
 
 type JobRow = StoredJobRow;
-
-/** True for an error PostgreSQL says may succeed when run again (`RETRIABLE_SQLSTATES`). */
-export function isRetriableError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && RETRIABLE_SQLSTATES.has(code);
-}
-
-/**
- * A pause before attempt `attempt + 1`, growing with the attempt and jittered, so that two victims of
- * the same conflict do not meet again in step.
- */
-export function retryPause(attempt: number): Promise<void> {
-  return sleep(Math.round(RETRY_PAUSE_MS * attempt * (1 + Math.random())));
-}
-
-/**
- * Runs `body` (whole or nothing: one statement, or one transaction that rolled back) until it does not
- * fail with a retriable SQLSTATE, at most `RETRIABLE_ATTEMPTS` times; any other error is thrown at once.
- */
-export async function retrying<T>(body: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await body();
-    } catch (error) {
-      if (!isRetriableError(error) || attempt >= RETRIABLE_ATTEMPTS) throw error;
-    }
-    await retryPause(attempt);
-  }
-}
 
 /** True for a `postgres://` or `postgresql://` URL (what `--db` and `RCPT_DB` take for scale-out). */
 export function isPostgresUrl(value: string): boolean {
@@ -173,9 +135,12 @@ class PostgresJobStore implements PgJobStore {
     this.#hooks = hooks;
   }
 
+  /**
+   * Runs `body` in one transaction. Workers writing overlapping rows can still deadlock (PostgreSQL
+   * picks one victim, 40P01) or fail to serialize (40001): the transaction is whole or nothing, so it
+   * is run again (src/jobs/postgres/conflicts.ts).
+   */
   transaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    // Workers writing overlapping rows can still deadlock (PostgreSQL picks one victim, 40P01): the
-    // transaction is whole or nothing, so running it again, after a jittered pause, is safe.
     return retrying(async () => {
       const tx = await this.pool.connect();
       try {

@@ -21,7 +21,8 @@
 import type pg from 'pg';
 import type PgBoss from 'pg-boss';
 
-import { openPgJobStore, retrying, type PgJobStore, type PgJobStoreOptions } from './pg-job-store.js';
+import { retrying } from './conflicts.js';
+import { openPgJobStore, type PgJobStore, type PgJobStoreOptions } from './pg-job-store.js';
 import { JobStoreError } from '../errors.js';
 
 export const PLAN_QUEUE = 'rcpt-plan';

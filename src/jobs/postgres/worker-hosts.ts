@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { VerifyResult } from '../../types.js';
 import type { KeyedResult } from '../job-store.js';
+import { retrying } from './conflicts.js';
 import { HOST_QUEUE, queueDb, type HostEntry } from './scale-out.js';
 import type { Leases } from './worker-leases.js';
 import type { JobProfiles, ProfileRun } from './worker-profiles.js';
@@ -313,11 +314,13 @@ export class HostPass {
     const s = store.schema;
     const jobs = again.map((a) => a.row.job_id);
     const keys = again.map((a) => a.row.key);
-    await store.pool.query(
-      `UPDATE ${s}.work w SET not_before = t.at, attempts = w.attempts + 1
-       FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS t(job_id, key, at)
-       WHERE w.job_id = t.job_id AND w.key = t.key`,
-      [jobs, keys, again.map((a) => a.at)],
+    await retrying(() =>
+      store.pool.query(
+        `UPDATE ${s}.work w SET not_before = t.at, attempts = w.attempts + 1
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS t(job_id, key, at)
+         WHERE w.job_id = t.job_id AND w.key = t.key`,
+        [jobs, keys, again.map((a) => a.at)],
+      ),
     );
     // The retry is a delayed queue entry: whichever worker holds the host then will ask again.
     const first = new Date(Math.min(...again.map((a) => a.at.getTime())));

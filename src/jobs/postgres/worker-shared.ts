@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type PgBoss from 'pg-boss';
 
 import type { SettingDifference } from '../job-settings.js';
+import { retrying } from './conflicts.js';
 import type { PgJobStore } from './pg-job-store.js';
 import type { ScaleOut } from './scale-out.js';
 
@@ -95,10 +96,12 @@ export async function mapLimit<T, R>(
 /** Marks the job done when every address has a result; says so. */
 export async function finishIfDone(context: WorkerContext, jobId: string): Promise<void> {
   const s = context.store.schema;
-  const { rowCount } = await context.store.pool.query(
-    `UPDATE ${s}.jobs SET status = 'done', updated_at = $2
-     WHERE id = $1 AND status = 'running' AND planned AND done_addresses >= total_addresses`,
-    [jobId, new Date().toISOString()],
+  const { rowCount } = await retrying(() =>
+    context.store.pool.query(
+      `UPDATE ${s}.jobs SET status = 'done', updated_at = $2
+       WHERE id = $1 AND status = 'running' AND planned AND done_addresses >= total_addresses`,
+      [jobId, new Date().toISOString()],
+    ),
   );
   if ((rowCount ?? 0) > 0) context.report({ type: 'job-done', job: jobId });
 }

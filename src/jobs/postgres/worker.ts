@@ -29,8 +29,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 
 import { resolveOptions, type VerifyOptions } from '../../options.js';
+import { retrying } from './conflicts.js';
 import { pgHostRate, sweepHostRcpts } from './host-rate.js';
-import { retrying } from './pg-job-store.js';
 import { openScaleOut, queueDb, type ScaleOut, type ScaleOutOptions } from './scale-out.js';
 import { HostWorker } from './worker-hosts.js';
 import { Leases, PLAN_LEASE_PREFIX } from './worker-leases.js';
@@ -248,10 +248,12 @@ class Worker {
       try {
         const swept = await sweepLeases(context);
         if (swept.length > 0) report({ type: 'swept', hosts: swept });
-        const { rows: finished } = await store.pool.query<{ id: string }>(
-          `UPDATE ${s}.jobs SET status = 'done', updated_at = $1
-           WHERE status = 'running' AND planned AND done_addresses >= total_addresses RETURNING id`,
-          [new Date().toISOString()],
+        const { rows: finished } = await retrying(() =>
+          store.pool.query<{ id: string }>(
+            `UPDATE ${s}.jobs SET status = 'done', updated_at = $1
+             WHERE status = 'running' AND planned AND done_addresses >= total_addresses RETURNING id`,
+            [new Date().toISOString()],
+          ),
         );
         for (const job of finished) report({ type: 'job-done', job: job.id });
         await sweepExpired(context);
