@@ -39,22 +39,82 @@ const MAX_ENHANCED_KEYS = 64;
  */
 class CodeCandidates {
   readonly rules: readonly ReplyRule[];
-  readonly #byEnhanced = new Map<string, readonly ReplyRule[]>();
+  readonly #byEnhanced = new Map<string, readonly RuleRun[]>();
 
   constructor(rules: readonly ReplyRule[]) {
     this.rules = rules;
   }
 
-  forEnhanced(enhanced: EnhancedCode | null): readonly ReplyRule[] {
+  forEnhanced(enhanced: EnhancedCode | null): readonly RuleRun[] {
     const subjectDetail = enhanced === null ? null : enhanced.subjectDetail;
     const key = subjectDetail ?? '';
-    let rules = this.#byEnhanced.get(key);
-    if (rules === undefined) {
-      rules = this.rules.filter((rule) => meetsEnhanced(rule, subjectDetail));
-      if (this.#byEnhanced.size < MAX_ENHANCED_KEYS) this.#byEnhanced.set(key, rules);
+    let runs = this.#byEnhanced.get(key);
+    if (runs === undefined) {
+      runs = ruleRuns(this.rules.filter((rule) => meetsEnhanced(rule, subjectDetail)));
+      if (this.#byEnhanced.size < MAX_ENHANCED_KEYS) this.#byEnhanced.set(key, runs);
     }
-    return rules;
+    return runs;
   }
+}
+
+/**
+ * Consecutive candidates whose only condition left is their text, with one expression that matches
+ * where any of theirs does (their alternation, same flags): a reply that matches none of them is past
+ * the whole run in one search instead of one per rule. A `550 5.1.1 … User unknown` meets its rule
+ * after dozens that read only its text.
+ */
+interface RuleRun {
+  readonly rules: readonly ReplyRule[];
+  /** Matches the text when some rule of `rules` may (`null`: a run of one, tried as it is). */
+  readonly anyText: RegExp | null;
+}
+
+/**
+ * Only a text to match (no provider, evidence or exception; stage, code and enhanced code are met), by
+ * an expression that means the same inside an alternation: no state between searches (`g`, `y`), no
+ * numbered or named groups referred back to (their numbers would shift), no named groups (a name may
+ * occur once per expression).
+ */
+function textOnly(rule: ReplyRule): rule is ReplyRule & { readonly text: RegExp } {
+  const text = rule.text;
+  return (
+    text !== undefined &&
+    rule.providers === undefined &&
+    rule.requires === undefined &&
+    rule.unlessText === undefined &&
+    !text.global &&
+    !text.sticky &&
+    !/\\[1-9]|\\k<|\(\?<[^=!]/.test(text.source)
+  );
+}
+
+function ruleRuns(rules: readonly ReplyRule[]): RuleRun[] {
+  const runs: RuleRun[] = [];
+  let run: (ReplyRule & { readonly text: RegExp })[] = [];
+  const close = (): void => {
+    if (run.length === 0) return;
+    const [first] = run;
+    runs.push({
+      rules: run,
+      anyText:
+        run.length === 1 || first === undefined
+          ? null
+          : new RegExp(run.map((rule) => `(?:${rule.text.source})`).join('|'), first.text.flags),
+    });
+    run = [];
+  };
+  for (const rule of rules) {
+    if (!textOnly(rule)) {
+      close();
+      runs.push({ rules: [rule], anyText: null });
+      continue;
+    }
+    const flags = run[0]?.text.flags;
+    if (flags !== undefined && flags !== rule.text.flags) close();
+    run.push(rule);
+  }
+  close();
+  return runs;
 }
 
 /**
@@ -128,6 +188,15 @@ export function ruleMatches(rule: ReplyRule, facts: ReplyFacts): boolean {
   );
 }
 
+/** The first rule of `runs` that `facts` meet, a run skipped at once when its text matches none of its rules. */
+function firstMatch(runs: readonly RuleRun[], facts: ReplyFacts): ReplyRule | undefined {
+  for (const run of runs) {
+    if (run.anyText !== null && !run.anyText.test(facts.text)) continue;
+    for (const rule of run.rules) if (meetsRest(rule, facts)) return rule;
+  }
+  return undefined;
+}
+
 function isReplyCode(code: number): boolean {
   return Number.isInteger(code) && code >= 200 && code <= 599;
 }
@@ -181,13 +250,7 @@ export function classifyReply(reply: SmtpReplyInfo, context: ClassifyContext = {
     };
   }
   const facts = replyFacts(reply, context);
-  let rule: ReplyRule | undefined;
-  for (const candidate of candidatesFor(facts.stage, code).forEnhanced(facts.enhanced)) {
-    if (meetsRest(candidate, facts)) {
-      rule = candidate;
-      break;
-    }
-  }
+  const rule = firstMatch(candidatesFor(facts.stage, code).forEnhanced(facts.enhanced), facts);
   const reason = rule?.reason ?? 'unexpected_reply';
   const deferred = reason === 'greylisted' || reason === 'rate_limited';
   return {

@@ -1,6 +1,7 @@
 /**
  * classifyReply() tries a reply only against the rules its stage, code and enhanced code can meet (an
- * index built on first use). Whatever the index, the rule that decides must be the first rule of the
+ * index built on first use), and skips a run of rules that read only the text with one search of their
+ * alternation. Whatever the index, the rule that decides must be the first rule of the
  * table, walked from the top with every condition, that matches: checked here for every reply line of
  * the fixtures (the real lines, the synthetic ones, the lab's recordings), each also at every stage,
  * under other codes of its class and the other class, without its enhanced code and with others, with
