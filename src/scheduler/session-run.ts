@@ -743,11 +743,18 @@ export class SessionRun {
   ): Promise<TransactionEffect | null> {
     const owner = this.#owner;
     const host = this.#host;
+    // RCPTs, and RSET and MAIL FROM before them: the commands sent, and the replies the host gives.
+    const commands = batch.length + (more ? 0 : this.#transactions > 0 ? 2 : 1);
+    // One pass over the batch, without a closure or an array per step (a transaction per round trip).
+    const recipients: string[] = [];
+    let smtputf8 = false;
     for (const job of batch) {
       job.joinSession(this.#id);
       job.lastView = view;
+      recipients.push(job.recipient);
+      if (job.smtputf8) smtputf8 = true;
     }
-    await host.pace(batch.length + (more ? 0 : this.#transactions > 0 ? 2 : 1), owner.stopSignal);
+    await host.pace(commands, owner.stopSignal);
     if (owner.isStopped()) return null;
     const mark = this.#transcript?.length ?? 0;
     this.#openBefore = more ? this.#openRecipients : 0;
@@ -755,22 +762,21 @@ export class SessionRun {
     // A heartbeat tells our own stalls from the server's delays (the error budget, the reply rate).
     const exploring = this.#pastBudget;
     const sentAt = loopStalls.watch();
-    host.sent(sentAt, batch.length + (more ? 0 : this.#transactions > 0 ? 2 : 1));
+    host.sent(sentAt, commands);
     // The per-address deadline (docs/library.md): the transaction ends when the address with the least
     // time left runs out of it.
-    const deadline = setTimeout(
-      () => {
-        timedOut = true;
-        this.#cut.abort();
-      },
-      Math.min(...batch.map((job) => owner.remainingMs(job))),
-    );
+    let leastMs = Infinity;
+    for (const job of batch) leastMs = Math.min(leastMs, owner.remainingMs(job));
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      this.#cut.abort();
+    }, leastMs);
     let outcome: SessionTransactionResult;
     try {
       outcome = await this.#session.transaction({
         mailFrom: owner.settings.session.mailFrom,
-        recipients: batch.map((job) => job.recipient),
-        smtputf8: batch.some((job) => job.smtputf8),
+        recipients,
+        smtputf8,
         reset: this.#transactions > 0 && !more,
         more,
         quit,
@@ -782,12 +788,11 @@ export class SessionRun {
       // counted in the rate pushed at the host; a failed (or cut) one not at all.
       if (outcome.failure === null)
         this.#heldBack = !host.answered(
-          // RCPTs, and RSET and MAIL FROM before them: the replies the host gave.
-          outcome.recipients.length + (more ? 0 : this.#transactions > 0 ? 2 : 1),
+          outcome.recipients.length + (commands - batch.length),
           sentAt,
           stalledMs,
           readAt,
-          this.#errors === 0 && outcome.recipients.every((reply) => reply.code < 400),
+          this.#errors === 0 && countAtLeast(outcome.recipients, outcome.recipients.length, 400) === 0,
           !exploring,
         );
     } finally {
@@ -800,8 +805,7 @@ export class SessionRun {
     this.#grantSent = batch.length;
     if (this.#spare === 0) this.#settleGrant();
     this.#transactions += 1;
-    const refused = outcome.recipients.slice(0, batch.length).filter((reply) => reply.code >= 500);
-    owner.allowance.record(host.ip, harvestLimit, refused.length);
+    owner.allowance.record(host.ip, harvestLimit, countAtLeast(outcome.recipients, batch.length, 500));
     held.release();
     if (owner.isStopped()) return null;
     const transcript = this.#transcript;
@@ -1051,4 +1055,12 @@ export class SessionRun {
     }
     this.#owner.requeue(this.#host, unanswered, true);
   }
+}
+
+/** How many of the first `end` replies (at most all) have a code of `least` or more. */
+function countAtLeast(replies: readonly { readonly code: number }[], end: number, least: number): number {
+  const last = Math.min(end, replies.length);
+  let count = 0;
+  for (let i = 0; i < last; i++) if ((replies[i] as { readonly code: number }).code >= least) count += 1;
+  return count;
 }
