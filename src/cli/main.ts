@@ -17,6 +17,7 @@ import {
   FAIL_ON,
   VERIFY_FORMATS,
   exitStatusFor,
+  expandStdin,
   printResults,
   useColour,
   verifyAll,
@@ -85,7 +86,7 @@ export function buildProgram(
   addSharedOptions(
     program
       .command('verify')
-      .argument('<address...>', 'addresses to verify')
+      .argument('<address...>', 'addresses to verify; - reads one address a line from standard input')
       .description('verify addresses and print a table (or CSV, or JSON with --format)')
       .addOption(
         new Option(
@@ -102,7 +103,8 @@ export function buildProgram(
       ),
   ).action(async (addresses: string[], flags: VerifyFlags) => {
     // Surrounding white space is trimmed as rcpt bulk trims a list's addresses.
-    const inputs = addresses.map((address) => address.trim());
+    // `-` stands for standard input, one address a line.
+    const inputs = (await expandStdin(addresses, io)).map((address) => address.trim());
     const results = await verifyAll(inputs, toVerifyOptions(flags, io.env), VERIFY_CONCURRENCY);
     const format = flags.format ?? (flags.json === true ? 'ndjson' : 'table');
     await printResults(results, format, io);

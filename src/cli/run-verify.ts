@@ -2,6 +2,7 @@
 import { createVerifier, type Verdict, type VerifyOptions, type VerifyResult } from '../index.js';
 import { LIST_LAYOUT, formatOutput, type OutputRow } from '../jobs/index.js';
 import { pipeText } from './bulk-output.js';
+import { UsageError } from './common-options.js';
 import { formatSummary, formatTable, formatTranscripts } from './format.js';
 
 /** `rcpt verify --format`: a table for people, or the formats of `rcpt bulk`'s output. */
@@ -51,6 +52,51 @@ export interface CliIo {
 
 export function useColour(io: CliIo): boolean {
   return io.stdout.isTTY === true && io.env.NO_COLOR === undefined;
+}
+
+/** Most of standard input `rcpt verify -` reads: a longer list is `rcpt bulk`'s (resumable, streamed). */
+export const MAX_VERIFY_STDIN_BYTES = 1024 * 1024;
+
+/**
+ * The addresses `rcpt verify` was given, with `-` standing for standard input: one address a line,
+ * trimmed, blank lines skipped, read once wherever `-` stands (a second `-` adds nothing). Input that
+ * is not text, over `MAX_VERIFY_STDIN_BYTES`, or without an address is a usage error saying what to do.
+ */
+export async function expandStdin(addresses: readonly string[], io: CliIo): Promise<string[]> {
+  if (!addresses.includes('-')) return [...addresses];
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of io.stdin ?? process.stdin) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    size += bytes.length;
+    if (size > MAX_VERIFY_STDIN_BYTES) {
+      throw new UsageError(
+        `-: standard input holds more than ${MAX_VERIFY_STDIN_BYTES} bytes; verify a list with rcpt bulk - (resumable, streamed)`,
+      );
+    }
+    chunks.push(bytes);
+  }
+  const bytes = Buffer.concat(chunks);
+  const nul = bytes.indexOf(0);
+  if (nul !== -1) {
+    throw new UsageError(
+      `-: standard input is not text (a NUL byte at byte ${nul + 1}): give one address per line in UTF-8`,
+    );
+  }
+  const lines = bytes
+    .toString('utf8')
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+  if (lines.length === 0) {
+    throw new UsageError('-: standard input holds no address: give one address per line');
+  }
+  const at = addresses.indexOf('-');
+  return [
+    ...addresses.slice(0, at).filter((a) => a !== '-'),
+    ...lines,
+    ...addresses.slice(at + 1).filter((a) => a !== '-'),
+  ];
 }
 
 /** Verifies addresses with bounded concurrency and returns results in input order. */
