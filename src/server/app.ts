@@ -284,7 +284,8 @@ function newApp(logger: Logger): App {
       (internal) => {
         logger.error({ err: internal, method: c.req.method }, 'request failed');
       },
-      isReacherPath(c.req.path) ? 'reacher' : 'rcpt',
+      // Reacher's body on its routes, also when a trailing slash missed them.
+      isReacherPath(c.req.path.replace(/\/+$/, '')) ? 'reacher' : 'rcpt',
     ),
   );
   app.notFound((c) => {
@@ -298,7 +299,13 @@ function newApp(logger: Logger): App {
         { Allow: allowed.join(', ') },
       );
     }
-    return c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` }, 404);
+    // A trailing slash (`/v1/verify/`, a base URL joined with a path) names the route it meant.
+    const trimmed = c.req.path.replace(/\/+$/, '');
+    const meant =
+      trimmed !== c.req.path && trimmed !== '' && table.allowedMethods(trimmed).length > 0
+        ? `: did you mean ${trimmed} (without the trailing /)?`
+        : '';
+    throw new HttpError(404, 'not_found', `No route for ${c.req.method} ${c.req.path}${meant}`);
   });
   return app;
 }

@@ -22,7 +22,8 @@ function patternOf(path: string): RegExp {
     .split('/')
     .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
     .join('/');
-  return new RegExp(`^${source}/?$`);
+  // Exact: the router does not take `/v1/verify/` for `/v1/verify` (a 404 that names the right path).
+  return new RegExp(`^${source}$`);
 }
 
 /**

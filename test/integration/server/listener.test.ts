@@ -247,6 +247,36 @@ describe('startServer()', () => {
     assert.equal(missing.status, 404);
   });
 
+  it('a trailing slash is a 404 naming the route meant (it was a 405 "POST is not allowed on /v1/verify/: use POST")', async () => {
+    for (const [method, path, reacher] of [
+      ['POST', '/v1/verify/', false],
+      ['POST', '/v0/check_email/', true],
+      ['GET', '/healthz/', false],
+    ] as const) {
+      const response = await fetch(`${server.url}${path}`, {
+        method,
+        headers: { ...bearer(KEY_A), 'content-type': 'application/json' },
+        ...(method === 'GET' ? {} : { body: '{"email": "a@example.test", "to_email": "a@example.test"}' }),
+      });
+      assert.equal(response.status, 404, `${method} ${path}`);
+      assert.equal(response.headers.get('allow'), null);
+      const body = (await response.json()) as Record<string, string>;
+      const meant = path.slice(0, -1);
+      const said = `No route for ${method} ${path}: did you mean ${meant} (without the trailing /)?`;
+      // Reacher's error body on its route, as its clients read it; rcpt's elsewhere.
+      assert.deepEqual(
+        body,
+        reacher ? { error: said, code: 'not_found' } : { error: 'not_found', message: said },
+      );
+    }
+    const elsewhere = await fetch(`${server.url}/v1/nothing/`, { method: 'POST', headers: bearer(KEY_A) });
+    assert.equal(elsewhere.status, 404);
+    assert.deepEqual(await elsewhere.json(), {
+      error: 'not_found',
+      message: 'No route for POST /v1/nothing/',
+    });
+  });
+
   it('never logs the keys or the addresses', () => {
     const text = logs.lines().join('\n');
     assert.match(text, /"msg":"listening"/);
