@@ -483,7 +483,9 @@ function registerVerifyRoute(
         'Send either "email" (a string) or "emails" (an array of strings)',
       );
     }
-    const emails = body.emails ?? [body.email ?? ''];
+    // Surrounding white space (a pasted address, a form field's newline) is trimmed, as a job's list
+    // and the CLI trim it, so one address has one verdict whichever way it comes.
+    const emails = (body.emails ?? [body.email ?? '']).map((email) => email.trim());
     if (emails.length === 0) throw new HttpError(400, 'bad_request', '"emails" is empty');
     if (emails.length > limits.maxSyncAddresses) {
       throw new HttpError(

@@ -122,16 +122,18 @@ function checkEmailRoute(version: 'v0' | 'v1') {
   });
 }
 
-/** `to_email`, required and not empty, as Reacher checks it. */
+/**
+ * `to_email`, required and not empty, as Reacher checks it; trimmed of surrounding white space as
+ * `POST /v1/verify`, a job's list and the CLI trim an address.
+ */
 export function toEmailOf(body: Readonly<Record<string, unknown>>): string {
   const toEmail = body.to_email;
   if (toEmail !== undefined && typeof toEmail !== 'string') {
     throw new HttpError(400, 'bad_request', 'to_email must be a string.');
   }
-  if (toEmail === undefined || toEmail === '') {
-    throw new HttpError(400, 'bad_request', 'to_email field is required.');
-  }
-  return toEmail;
+  const trimmed = toEmail?.trim() ?? '';
+  if (trimmed === '') throw new HttpError(400, 'bad_request', 'to_email field is required.');
+  return trimmed;
 }
 
 /** One receiver of Reacher's webhook object (`{url, headers?, extra?}`), checked. */

@@ -277,6 +277,48 @@ describe('startServer()', () => {
     });
   });
 
+  it("one address has one verdict whatever white space surrounds it: /v1/verify and Reacher's check_email trim it as a job does", async () => {
+    const post = async (path: string, body: unknown) => {
+      const response = await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { ...bearer(KEY_A), 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.equal(response.status, 200, path);
+      return (await response.json()) as Record<string, unknown>;
+    };
+    // Before: undeliverable/invalid_syntax (and Reacher's "invalid") for a pasted " alice@acme.test\n",
+    // while the same string in a job's list was verified deliverable.
+    const single = await post('/v1/verify', { email: ' alice@acme.test\n' });
+    assert.deepEqual(
+      [single.input, single.verdict, single.reason],
+      ['alice@acme.test', 'deliverable', 'accepted'],
+    );
+    const listed = (await post('/v1/verify', { emails: ['\talice@acme.test', 'nobody@acme.test '] })) as {
+      results: { verdict: string; reason: string }[];
+    };
+    assert.deepEqual(
+      listed.results.map((result) => [result.verdict, result.reason]),
+      [
+        ['deliverable', 'accepted'],
+        ['undeliverable', 'mailbox_not_found'],
+      ],
+    );
+    for (const version of ['v0', 'v1']) {
+      const reacher = await post(`/${version}/check_email`, { to_email: '  alice@acme.test ' });
+      assert.equal(reacher.is_reachable, 'safe', version);
+      assert.equal(reacher.input, 'alice@acme.test');
+    }
+    // Only white space is no address: Reacher's required-field error.
+    const blank = await fetch(`${server.url}/v1/check_email`, {
+      method: 'POST',
+      headers: { ...bearer(KEY_A), 'content-type': 'application/json' },
+      body: JSON.stringify({ to_email: '  ' }),
+    });
+    assert.equal(blank.status, 400);
+    assert.deepEqual(await blank.json(), { error: 'to_email field is required.', code: 'bad_request' });
+  });
+
   it('never logs the keys or the addresses', () => {
     const text = logs.lines().join('\n');
     assert.match(text, /"msg":"listening"/);
