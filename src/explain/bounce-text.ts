@@ -324,7 +324,9 @@ function firstReply(lines: readonly string[], accept: (line: string) => boolean)
       parts.push(following.trim());
       if (new RegExp(`^\\s*${code} `).test(following)) break;
     }
-    const reply = joinReply(parts, code);
+    // A reply in quotes (Exchange's `Remote Server returned '550 …'`) ends before its closing quote.
+    const joined = joinReply(parts, code);
+    const reply = (match[1] ?? '').endsWith("'") ? joined.replace(/'$/, '').trimEnd() : joined;
     return { reply, context: [lines[index - 1] ?? '', line, ...parts.slice(1)].join('\n') };
   }
   return null;
