@@ -11,8 +11,22 @@ import { styleText } from 'node:util';
 
 import { Option, type Command } from 'commander';
 
-import { EXPLAIN_COMMANDS, explainReply, type ExplainCommand, type ReplyExplanation } from '../index.js';
-import { explainInput, refuseOutputForOne, type BounceFlags } from './explain-bounces.js';
+import {
+  EXPLAIN_COMMANDS,
+  explainBounce,
+  explainReply,
+  looksLikeMessage,
+  type BounceExplanation,
+  type ExplainCommand,
+  type ReplyExplanation,
+} from '../index.js';
+import {
+  explainInput,
+  explainMessageBytes,
+  printBounce,
+  refuseOutputForOne,
+  type BounceFlags,
+} from './explain-bounces.js';
 import { useColour, type CliIo } from './run-verify.js';
 import { UsageError } from './common-options.js';
 import { wrap } from './terminal-text.js';
@@ -87,6 +101,22 @@ function explainText(text: string, flags: ExplainFlags): ReplyExplanation[] {
   });
 }
 
+/**
+ * The bounce that `text` (a bounce's text without its message headers, given to be explained) reports,
+ * read as the body of a bounce: a plain-text message with a bounce's subject, since whoever sends it
+ * says it is one. `null` unless it names a recipient with a reply, status or diagnosis to explain.
+ */
+async function bounceOfText(text: string): Promise<BounceExplanation | null> {
+  if (text.trim() === '') return null;
+  const bounce = await explainBounce(
+    `Subject: Undelivered Mail\nContent-Type: text/plain; charset=utf-8\n\n${text}`,
+  );
+  // The subject was ours, not the text's.
+  return bounce.recipients.some((recipient) => recipient.explanation !== null)
+    ? { ...bounce, subject: null }
+    : null;
+}
+
 function words(id: string): string {
   return id.replaceAll('_', ' ');
 }
@@ -145,17 +175,40 @@ export async function runExplain(
   io: CliIo,
 ): Promise<readonly ReplyExplanation[] | 'message' | 'unreadable'> {
   let explanations: ReplyExplanation[];
+  let text: string;
+  let source: string;
   if (argument === '-' || (await isPath(argument))) {
     // The dispatch point: a bounce message, a directory of them or an mbox goes to the bounce side;
     // anything else comes back as text, a reply or a transcript.
     const outcome = await explainInput(argument, flags, io);
     if (outcome.handled) return outcome.readable ? 'message' : 'unreadable';
-    explanations = explainText(outcome.text, flags);
+    text = outcome.text;
+    source = argument === '-' ? 'stdin' : argument;
+    explanations = explainText(text, flags);
   } else {
-    explanations = explainText(argument, flags);
+    text = argument;
+    source = 'the argument';
+    // A whole message pasted as the argument (`rcpt explain "$(cat bounce.eml)"`) is read as a file of
+    // it would be: by the bounce side.
+    if (looksLikeMessage(text)) {
+      const explained = await explainMessageBytes(Buffer.from(text), source, flags, io);
+      return explained.kind === 'unreadable' ? 'unreadable' : 'message';
+    }
+    explanations = explainText(text, flags);
     // A mistyped file name reads as text without a reply code: say that no such file exists instead.
     if (explanations.every((e) => e.category === 'not_a_reply') && looksLikeFileName(argument)) {
       throw new UsageError(`no such file: ${argument}`);
+    }
+  }
+  if (explanations.every((e) => e.category === 'not_a_reply')) {
+    // No reply starts a line: the text of a bounce copied from a mail client (Exchange's `Remote Server
+    // returned '550 …'`, Gmail's `The error that the other server returned was: 550 …`) is read by the
+    // bounce side's rules for bounce text, as the body of a message.
+    const bounce = await bounceOfText(text);
+    if (bounce !== null) {
+      refuseOutputForOne(flags);
+      printBounce(bounce, source, flags, io);
+      return 'message';
     }
   }
   refuseOutputForOne(flags);

@@ -52,12 +52,13 @@ const HEADER_LINE =
 const TRANSCRIPT_SENDER = /^\s*(?:>>>|in:|c:|>)?\s*mail from:\s*</i;
 
 /**
- * A reply code where a server's reply begins: at a line's start (after a transcript's `<<<`), or
+ * A reply code where a server's reply begins: at a line's start (after a transcript's `<<<`, or
+ * Exchange's `#`), or
  * after `said:`, `: `, `(reason: `, `returned was:`, `ERROR_CODE :`, `error message: [` (X6); the enhanced
  * code may follow.
  */
 const REPLY_START =
-  /(^\s*|<<<\s*|said:\s*|said\s+|reason:\s*|error:\s*|returned was:\s*|returned '|\]:\s*|\):\s*|>:\s*|[\w.-]:\s+|\s-\s|message: \[)([245]\d\d)(?:([ -]|:\s)(?:#?([245]\.\d{1,3}\.\d{1,3})\b)?|$)/;
+  /(^\s*#?|<<<\s*|said:\s*|said\s+|reason:\s*|error:\s*|returned was:\s*|returned '|\]:\s*|\):\s*|>:\s*|[\w.-]:\s+|\s-\s|message: \[)([245]\d\d)(?:([ -]|:\s)(?:#?([245]\.\d{1,3}\.\d{1,3})\b)?|$)/;
 
 /** Which command a reply answered, from the words around it, in the order they are tried. */
 const COMMANDS: readonly (readonly [RegExp, ExplainCommand])[] = [
@@ -324,9 +325,15 @@ function firstReply(lines: readonly string[], accept: (line: string) => boolean)
       parts.push(following.trim());
       if (new RegExp(`^\\s*${code} `).test(following)) break;
     }
-    // A reply in quotes (Exchange's `Remote Server returned '550 …'`) ends before its closing quote.
+    // A reply in quotes (Exchange's `Remote Server returned '550 …'`) ends before its closing quote;
+    // Exchange 2007–2013 writes one between `#` and `##` (`#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##`).
     const joined = joinReply(parts, code);
-    const reply = (match[1] ?? '').endsWith("'") ? joined.replace(/'$/, '').trimEnd() : joined;
+    const opened = match[1] ?? '';
+    const reply = opened.endsWith("'")
+      ? joined.replace(/'$/, '').trimEnd()
+      : opened.endsWith('#')
+        ? joined.replace(/\s*##.*$/, '')
+        : joined;
     return { reply, context: [lines[index - 1] ?? '', line, ...parts.slice(1)].join('\n') };
   }
   return null;

@@ -103,6 +103,14 @@ const HOST_SAID = /\bhost\s+([a-z0-9][a-z0-9.-]*[a-z0-9])\s*\[[0-9a-f.:]+\](?:\s
 /** Exim's `host mx.example.com [192.0.2.1]` on a line of its own; RFC 3464 §2.3.5 `Remote-MTA: dns; mx…`. */
 const HOST_LINE =
   /^(?:host\s+([a-z0-9][a-z0-9.-]*[a-z0-9])\s*\[[0-9a-f.:]+\]\s*$|remote-mta\s*:\s*dns\s*;\s*([a-z0-9][a-z0-9.-]*[a-z0-9])\.?\s*$)/i;
+/**
+ * The words before a reply in the text of a bounce as mail clients show it: Exchange and Office 365's
+ * non-delivery report `Remote Server returned '550 5.1.10 …'` (the reply in quotes) and Exchange
+ * 2007–2013's `#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##` (between `#` and `##`), Gmail's
+ * `The error that the other server returned was: 550 …` and `The response from the remote server was:`.
+ */
+const CLIENT_SHOWN =
+  /^(?:(#)|.*?\b(?:remote server returned\s+(')|the error that the other server returned was:|the response from the remote server was:)\s*)(?=[2-5]\d\d\b)/i;
 /** RFC 3464 §2.3.6 `Diagnostic-Code: smtp; 550 …`. */
 const DIAGNOSTIC = /^\s*diagnostic-code\s*:\s*smtp\s*;\s*/i;
 
@@ -178,6 +186,14 @@ export function readBouncePreamble(line: string): BouncePreamble {
   if (said !== null) {
     host = said[1] ?? null;
     rest = rest.slice(said.index + said[0].length).trim();
+    fromBounce = true;
+  }
+  const shown = CLIENT_SHOWN.exec(rest);
+  if (shown !== null) {
+    rest = rest.slice(shown[0].length).trim();
+    // Exchange closes the `#` it opened with `##` (and sometimes the recipient after it), and the quote.
+    if (shown[1] !== undefined) rest = rest.replace(/\s*##.*$/, '');
+    if (shown[2] !== undefined) rest = rest.replace(/'$/, '').trimEnd();
     fromBounce = true;
   }
   const diagnostic = DIAGNOSTIC.exec(rest);

@@ -20,6 +20,8 @@ import {
   BOUNCE_KINDS,
   explainBounce,
   explainReply,
+  looksLikeMessage,
+  type BounceExplanation,
   type ExplainReplyOptions,
   type Reason,
   type ReplyExplanation,
@@ -182,6 +184,22 @@ function explainRoute() {
   });
 }
 
+/**
+ * The bounce that `text` (a bounce's text without its message headers, given to be explained) reports,
+ * read as the body of a bounce: a plain-text message with a bounce's subject, since whoever sends it
+ * says it is one. `null` unless it names a recipient with a reply, status or diagnosis to explain.
+ */
+async function bounceOfText(text: string): Promise<BounceExplanation | null> {
+  if (text.trim() === '') return null;
+  const bounce = await explainBounce(
+    `Subject: Undelivered Mail\nContent-Type: text/plain; charset=utf-8\n\n${text}`,
+  );
+  // The subject was ours, not the text's.
+  return bounce.recipients.some((recipient) => recipient.explanation !== null)
+    ? { ...bounce, subject: null }
+    : null;
+}
+
 /** The media type of the request, without parameters, lowercased. */
 function mediaType(c: Context<AppEnv>): string {
   return (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
@@ -198,22 +216,37 @@ export function registerExplainRoute(
   app.openapi(explainRoute(), async (c) => {
     const type = mediaType(c);
     let explanations: ReplyExplanation[];
-    if (type === 'application/json' || type.endsWith('+json')) {
-      // Only JSON bodies are validated (and only they reach here); text is read below.
-      const body = c.req.valid('json') as z.infer<typeof ExplainRequestSchema>;
-      const options: ExplainReplyOptions = {
-        ...(body.command === undefined ? {} : { command: body.command }),
-        ...(body.provider === undefined ? {} : { provider: body.provider }),
-      };
-      explanations = explainReply(body.reply, options);
-    } else if (type === 'text/plain' || type === '') {
-      explanations = explainReply(await c.req.text());
-    } else if (MESSAGE_TYPES.has(type)) {
-      const bounce = await explainBounce(new Uint8Array(await c.req.arrayBuffer()));
+    const bounceAnswer = (bounce: BounceExplanation) => {
       const fromRecipients = bounce.recipients.flatMap((r) =>
         r.explanation === null ? [] : [r.explanation],
       );
       return c.json({ explanations: fromRecipients, bounce }, 200);
+    };
+    if (type === 'application/json' || type.endsWith('+json') || type === 'text/plain' || type === '') {
+      let text: string;
+      let options: ExplainReplyOptions = {};
+      if (type === 'text/plain' || type === '') text = await c.req.text();
+      else {
+        // Only JSON bodies are validated (and only they reach here); text is read above.
+        const body = c.req.valid('json') as z.infer<typeof ExplainRequestSchema>;
+        text = body.reply;
+        options = {
+          ...(body.command === undefined ? {} : { command: body.command }),
+          ...(body.provider === undefined ? {} : { provider: body.provider }),
+        };
+      }
+      // A whole message sent as text (`curl --data-binary @bounce.eml` with text/plain) is a bounce, as
+      // rcpt explain reads a file of it.
+      if (looksLikeMessage(text)) return bounceAnswer(await explainBounce(text));
+      explanations = explainReply(text, options);
+      if (explanations.every((e) => e.category === 'not_a_reply')) {
+        // A bounce's text without its headers (copied from a mail client) where no reply starts a
+        // line: the bounce side's rules for bounce text read it as a message body.
+        const bounce = await bounceOfText(text);
+        if (bounce !== null) return bounceAnswer(bounce);
+      }
+    } else if (MESSAGE_TYPES.has(type)) {
+      return bounceAnswer(await explainBounce(new Uint8Array(await c.req.arrayBuffer())));
     } else {
       const other = explainOther === undefined ? null : await explainOther(c, type);
       if (other === null) {

@@ -62,4 +62,79 @@ describe('rcpt explain: bounces as users have them', () => {
       'RESOLVER.ADR.RecipientNotFound; Recipient carol@contoso.example not found by SMTP address lookup',
     );
   });
+
+  it('a whole bounce pasted as the argument is read as the message it is, not "no SMTP reply found"', async () => {
+    // Before: exit 1, "NOT A REPLY … input "From: postmaster@outlook.example"".
+    const { code, stdout, stderr } = await rcptProcess(['explain', EXCHANGE_TEXT_NDR]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^the argument: a bounce \(read from the MTA's text\)/);
+    assert.match(stdout, /carol@contoso\.example {2}failed\n {4}reply {5}550 5\.1\.10 RESOLVER/);
+    assert.match(stdout, /means {5}undeliverable \/ mailbox_not_found/);
+  });
+
+  it("a bounce's text copied from a mail client, without headers, on stdin: its recipient and reply", async () => {
+    // Exchange 2007's report as Outlook shows it.
+    const copied = [
+      'Your message did not reach some or all of the intended recipients.',
+      '',
+      '      Subject:\thello',
+      '      Sent:\t30/11/2026 10:00',
+      '',
+      'The following recipient(s) cannot be reached:',
+      '',
+      '      dave@contoso.example on 30/11/2026 10:00',
+      '            The e-mail account does not exist at the organization this message was sent to.',
+      '            <mx.contoso.example #5.1.1 smtp;550 5.1.1 User unknown>',
+      '',
+    ].join('\n');
+    // Before: exit 1, "No SMTP reply code was found", the reply being in the text.
+    const { code, stdout, stderr } = await rcptProcess(['explain', '-', '--json'], { stdin: copied });
+    assert.equal(code, 0, stderr);
+    const report = JSON.parse(stdout) as {
+      source: string;
+      kind: string;
+      recipients: { address: string; explanation: { verdict: string; reason: string } }[];
+    };
+    assert.equal(report.source, 'stdin');
+    assert.equal(report.kind, 'bounce');
+    assert.deepEqual(
+      report.recipients.map((r) => [r.address, r.explanation.verdict, r.explanation.reason]),
+      [['dave@contoso.example', 'undeliverable', 'mailbox_not_found']],
+    );
+  });
+
+  it("one line as Gmail and Outlook show a server's reply is explained, not refused as having no reply code", async () => {
+    for (const [line, enhanced, text] of [
+      [
+        'The error that the other server returned was: 550-5.1.1 The email account that you tried to reach does not exist.',
+        '5.1.1',
+        'The email account that you tried to reach does not exist.',
+      ],
+      [
+        "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'",
+        '5.1.10',
+        'RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup',
+      ],
+      [
+        '#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##',
+        '5.1.1',
+        'RESOLVER.ADR.RecipNotFound; not found',
+      ],
+    ] as const) {
+      const { code, stdout, stderr } = await rcptProcess(['explain', '--json', line]);
+      assert.equal(code, 0, `${line}: ${stderr}`);
+      const explanation = JSON.parse(stdout) as {
+        reason: string;
+        reply: { code: number; enhanced: string; text: string };
+      };
+      assert.deepEqual(
+        [explanation.reason, explanation.reply.code, explanation.reply.enhanced, explanation.reply.text],
+        ['mailbox_not_found', 550, enhanced, text],
+      );
+    }
+    // Text that holds no reply at all still says so (exit 1).
+    const none = await rcptProcess(['explain', 'Your message could not be delivered.']);
+    assert.equal(none.code, 1);
+    assert.match(none.stdout, /NOT A REPLY {2}No SMTP reply code was found/);
+  });
 });

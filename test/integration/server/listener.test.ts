@@ -319,6 +319,65 @@ describe('startServer()', () => {
     assert.deepEqual(await blank.json(), { error: 'to_email field is required.', code: 'bad_request' });
   });
 
+  it('POST /v1/explain reads a bounce sent as text, whole or as a mail client shows it, as rcpt explain does', async () => {
+    const ask = async (body: string, type: string) => {
+      const response = await fetch(`${server.url}/v1/explain`, {
+        method: 'POST',
+        headers: { ...bearer(KEY_A), 'content-type': type },
+        body,
+      });
+      assert.equal(response.status, 200);
+      return (await response.json()) as {
+        explanations: { reason: string; category: string }[];
+        bounce?: { kind: string; recipients: { address: string }[] };
+      };
+    };
+    const message = [
+      'From: postmaster@outlook.example',
+      'To: sender@example.com',
+      'Subject: Undeliverable: hello',
+      'Content-Type: text/plain; charset="us-ascii"',
+      '',
+      'Delivery has failed to these recipients or groups:',
+      '',
+      'carol@contoso.example',
+      "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; not found'",
+      '',
+    ].join('\r\n');
+    const copied = [
+      'The following recipient(s) cannot be reached:',
+      '',
+      '      dave@contoso.example on 30/11/2026 10:00',
+      '            The e-mail account does not exist at the organization this message was sent to.',
+      '            <mx.contoso.example #5.1.1 smtp;550 5.1.1 User unknown>',
+      '',
+    ].join('\n');
+    // Before: one not_a_reply explanation ("No SMTP reply code was found") for each.
+    for (const [body, type, address] of [
+      [message, 'text/plain', 'carol@contoso.example'],
+      [JSON.stringify({ reply: message }), 'application/json', 'carol@contoso.example'],
+      [copied, 'text/plain', 'dave@contoso.example'],
+    ] as const) {
+      const answer = await ask(body, type);
+      assert.equal(answer.bounce?.kind, 'bounce', `${type}: ${body.slice(0, 40)}`);
+      assert.deepEqual(
+        answer.bounce.recipients.map((r) => r.address),
+        [address],
+      );
+      assert.deepEqual(
+        answer.explanations.map((e) => e.reason),
+        ['mailbox_not_found'],
+      );
+    }
+    // A reply stays a reply, without a bounce.
+    const reply = await ask('550 5.1.1 User unknown', 'text/plain');
+    assert.equal(reply.bounce, undefined);
+    assert.deepEqual(
+      reply.explanations.map((e) => e.reason),
+      ['mailbox_not_found'],
+    );
+  });
+
   it('never logs the keys or the addresses', () => {
     const text = logs.lines().join('\n');
     assert.match(text, /"msg":"listening"/);
