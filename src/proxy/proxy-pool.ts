@@ -160,15 +160,26 @@ export class ProxyPool implements Connector {
     );
   }
 
+  /**
+   * Takes `member` out for a while, said once per outage on the warning channel: a member tried again
+   * while out (every member is) and failing again stays out longer, without a new warning.
+   */
   #takeOut(member: Member, error: ProxyError): void {
+    const now = this.#now();
+    const wasIn = member.downUntil <= now;
     member.failures += 1;
     const wait = Math.min(PROXY_MAX_RETRY_MS, this.#retryMs * 2 ** Math.min(member.failures - 1, 16));
-    member.downUntil = this.#now() + wait;
-    if (warningChannel.hasSubscribers) {
-      warningChannel.publish({
-        code: 'PROXY_DOWN',
-        message: `${error.message}; taken out of the pool for ${Math.round(wait / 1000)} s`,
-      });
-    }
+    member.downUntil = now + wait;
+    if (!wasIn || !warningChannel.hasSubscribers) return;
+    const othersIn = this.#members.some((other) => other.downUntil <= now);
+    const which = this.#members.length === 1 ? 'it fails' : "the pool's proxies all fail";
+    warningChannel.publish({
+      code: 'PROXY_DOWN',
+      message: othersIn
+        ? `${error.message}; taken out of the pool for ${Math.round(wait / 1000)} s`
+        : `${error.message}; addresses routed through it end unknown (proxy_${error.kind}) ` +
+          `${error.kind === 'timeout' ? 'once their deadline is spent' : 'at once, not retried'} while ` +
+          `${which}; "rcpt doctor --proxy" checks it`,
+    });
   }
 }

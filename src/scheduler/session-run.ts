@@ -98,6 +98,31 @@ function isWaiting(host: Host, job: Job | undefined): job is Job {
 }
 
 /** Why a transaction cut at the deadline after `replies` replies left an address without its own. */
+/**
+ * How a session that failed to connect is read (docs/proxies.md, "When the proxy fails"): `route` when
+ * the way out is not working (the proxy cannot be reached, is no SOCKS5 server, refuses our credentials:
+ * its pool has already tried each member it has, so asking again per MX address and address would only
+ * repeat that, 2 + 4 + 8 s of backoff later); `refused` when the proxy's ruleset refused this MX
+ * address; `unreachable` when no connection reached it (directly, or the proxy could not reach it: the
+ * next MX host, RFC 5321 §5.1); `null` for anything else.
+ */
+function connectFailure(failed: ProbeFailure): 'route' | 'refused' | 'unreachable' | null {
+  if (failed.stage !== 'connect') return null;
+  switch (failed.kind) {
+    case 'proxy_unreachable':
+    case 'proxy_auth_failed':
+      return 'route';
+    case 'proxy_refused':
+      return 'refused';
+    case 'connection_failed':
+    case 'timeout':
+    case 'proxy_target_unreachable':
+      return 'unreachable';
+    default:
+      return null;
+  }
+}
+
 function cutAtDeadline(replies: number): ProbeFailure {
   return {
     kind: 'timeout',
@@ -842,17 +867,28 @@ export class SessionRun {
   #onOpenFailure(failed: ProbeFailure, view: SessionView, ms: number): void {
     const owner = this.#owner;
     const host = this.#host;
-    const unreachable =
-      failed.stage === 'connect' && (failed.kind === 'connection_failed' || failed.kind === 'timeout');
+    const connect = connectFailure(failed);
+    const unreachable = connect === 'unreachable';
     // A push-back (421, 4.7.x, a block of our sender) is asked again later, as any other reply is not.
     const deferred =
       failed.kind === 'reply' &&
       failed.reply !== null &&
       readSessionRefusal(failed.reply, providerAt(view, this.#name)) !== 'refused';
-    if (failed.kind === 'reply' && !deferred) {
-      // A definite refusal (554 at the greeting, EHLO and HELO refused): every queued address gets it,
-      // as verify() would give it to each.
-      for (const job of host.takeAll()) owner.finalize(job, noReply(failed, view));
+    if ((failed.kind === 'reply' && !deferred) || connect === 'route' || connect === 'refused') {
+      // A definite refusal (554 at the greeting, EHLO and HELO refused), a proxy that cannot be used or
+      // whose ruleset refuses this MX address: every queued address gets it, as verify() would give it
+      // to each, at once (no backoff: the host did not push back). A ruleset's refusal is about this MX
+      // address: an address with another MX goes there first, as in verify().
+      for (const job of host.takeAll()) {
+        if (connect === 'refused' && job.hasNextTarget) {
+          job.lastFailure = failed;
+          job.lastView = view;
+          job.targetIndex += 1;
+          owner.enqueue(job);
+        } else {
+          owner.finalize(job, noReply(failed, view));
+        }
+      }
       return;
     }
     if (deferred && host.active > 1) {
@@ -860,13 +896,15 @@ export class SessionRun {
       return;
     }
     // The time the open took is charged to every address that waited for it.
-    for (const job of host.snapshot()) owner.charge(host, job, ms, failed, unreachable ? null : view);
+    // A host never reached is shown as none, unless a proxy tried it: the result names the proxy.
+    const shown = unreachable && view.proxy === null ? null : view;
+    for (const job of host.snapshot()) owner.charge(host, job, ms, failed, shown);
     host.unreachable = unreachable;
     host.backOff();
     const stay: Job[] = [];
     for (const job of host.takeAll()) {
       job.lastFailure = failed;
-      job.lastView = unreachable ? null : view;
+      job.lastView = shown;
       if ((unreachable || deferred) && job.hasNextTarget) {
         // RFC 5321 §5.1: the next MX host, at once.
         job.targetIndex += 1;

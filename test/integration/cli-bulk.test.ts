@@ -5,6 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { startDnsServer, type DnsServer } from '../../src/demo/dns-server.js';
 import { mailboxes, startPersona, type RunningPersona } from '../../src/demo/smtp-persona.js';
 import { startDemoWorld, type DemoWorld } from '../../src/demo/world.js';
 import { run } from '../../src/cli/main.js';
+import { CHANNELS } from '../../src/index.js';
 import { runCli, type Captured } from '../helpers/run-cli.js';
 import { runBulk } from '../reliability/helpers/disk-run.js';
 import { storedResults } from '../helpers/stored-results.js';
@@ -255,13 +257,33 @@ describe('rcpt bulk', () => {
   });
 
   it('records a --proxy without its password; --resume needs it again, and compares it like the other settings', async () => {
-    const input = await file('proxied.txt', 'alice@acme.test\n');
+    const input = await file('proxied.txt', 'alice@acme.test\nbob@acme.test\n');
     const output = join(dir, 'proxied.csv');
     const db = `${output}.rcpt.db`;
-    // Nothing listens there: the address ends unknown (the proxy named), and the job is done.
+    // Nothing listens there: the addresses end unknown (the proxy named), and the job is done, at once:
+    // a proxy that cannot be reached is said once and not retried (before: 4 sessions for acme's MX
+    // address, 2 + 4 + 8 s of backoff between them, the same verdicts 14 s later).
     const proxy = 'socks5://probe:s3cret@127.0.0.1:9';
-    const first = await rcpt(['bulk', input, '-o', output, '--proxy', proxy, ...worldFlags()]);
+    let connects = 0;
+    const onConnect = (message: unknown): void => {
+      if ((message as { ip: string }).ip === '127.0.0.2') connects += 1; // mx1.acme.test
+    };
+    subscribe(CHANNELS.smtpConnect, onConnect);
+    const first = await rcpt(['bulk', input, '-o', output, '--proxy', proxy, ...worldFlags()]).finally(() =>
+      unsubscribe(CHANNELS.smtpConnect, onConnect),
+    );
     assert.equal(first.code, 0, first.stderr);
+    assert.equal(connects, 1, 'one session attempt for the MX address');
+    assert.deepEqual(
+      csvRows(await readFile(output, 'utf8')).map((row) => [row.verdict, row.reason]),
+      [
+        ['unknown', 'proxy_unreachable'],
+        ['unknown', 'proxy_unreachable'],
+      ],
+    );
+    const warnings = first.stderr.match(/warning: cannot connect to proxy socks5:\/\/probe@127\.0\.0\.1:9/g);
+    assert.equal(warnings?.length, 1, first.stderr);
+    assert.match(first.stderr, /end unknown \(proxy_unreachable\) at once, not retried while it fails/);
     const reader = new Database(db, { readonly: true, fileMustExist: true });
     const stored = (reader.prepare('SELECT options FROM jobs').get() as { options: string }).options;
     reader.close();

@@ -5,10 +5,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 
 import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
 import { mailboxes, startPersona, type RunningPersona } from '../../../src/demo/smtp-persona.js';
 import {
+  CHANNELS,
   OptionsError,
   createVerifier,
   verify,
@@ -133,6 +135,21 @@ function brief(result: VerifyResult) {
   return { verdict: result.verdict, reason: result.reason, reply: result.smtp?.reply ?? null };
 }
 
+/** Runs `body` and counts the SMTP connections rcpt attempted to MX address `ip` meanwhile. */
+async function countConnects(ip: string, body: () => Promise<void>): Promise<number> {
+  let count = 0;
+  const onConnect = (message: unknown): void => {
+    if ((message as { ip: string }).ip === ip) count += 1;
+  };
+  subscribe(CHANNELS.smtpConnect, onConnect);
+  try {
+    await body();
+  } finally {
+    unsubscribe(CHANNELS.smtpConnect, onConnect);
+  }
+  return count;
+}
+
 function expectUnknown(result: VerifyResult, reason: Reason, proxy: string): void {
   assert.equal(result.verdict, 'unknown', JSON.stringify(result.smtp));
   assert.equal(result.reason, reason, JSON.stringify(result.smtp));
@@ -235,18 +252,20 @@ describe('through Dante', () => {
       assert.equal(proxied.get(address)?.proxy, danteB.url, address);
     }
   });
-  it("bulk: Dante's ruleset refusing the MX as a session opens is unknown/proxy_refused, naming the proxy", async () => {
+  it("bulk: Dante's ruleset refusing the MX as a session opens is unknown/proxy_refused at once, not retried", async () => {
+    // With the default backoff (2, 4, 8 s): a ruleset's refusal is no push-back to wait out. Before, the
+    // host was asked 4 times (hostTries) with those waits between, 14 s for the same verdict.
     const verifier = createVerifier({ ...base, proxy: danteA.url, timeoutMs: 3_000 });
     const results: VerifyResult[] = [];
-    // Each of the host's tries is refused: backoffs of 50, 100 and 200 ms between them, not the default
-    // 2, 4 and 8 s (the verdict is the same; 14 of the test's 14.1 s were that wait).
-    const fast = { backoffMs: 50, maxBackoffMs: 200 };
-    for await (const result of verifier.verifyMany(['alice@blocked.test', 'bob@blocked.test'], fast)) {
-      results.push(result);
-    }
+    const connects = await countConnects(MX.blocked, async () => {
+      for await (const result of verifier.verifyMany(['alice@blocked.test', 'bob@blocked.test'])) {
+        results.push(result);
+      }
+    });
     await verifier.close();
     assert.equal(results.length, 2);
     for (const result of results) expectUnknown(result, 'proxy_refused', danteA.url);
+    assert.equal(connects, 1, 'one session attempt for the MX address, not one per try');
   });
 });
 
@@ -395,6 +414,40 @@ describe('failures a raw SOCKS5 server gives byte by byte', () => {
       const result = await verify('alice@plain.test', { ...base, proxy: url });
       expectUnknown(result, 'proxy_auth_failed', url.replace(':wrong', ''));
     } finally {
+      await raw.close();
+    }
+  });
+
+  it('bulk: refused credentials end every address at once, one connection to the proxy, one warning', async () => {
+    const raw = await startRawSocksServer('127.0.27.54', { kind: 'auth_fail' });
+    const url = raw.url.replace('socks5://', 'socks5://probe:wrong@');
+    const warnings: string[] = [];
+    const onWarning = (message: unknown): void => {
+      warnings.push((message as { message: string }).message);
+    };
+    subscribe(CHANNELS.warning, onWarning);
+    const verifier = createVerifier({ ...base, proxy: url });
+    try {
+      const results: VerifyResult[] = [];
+      for await (const result of verifier.verifyMany([
+        'alice@plain.test',
+        'bob@plain.test',
+        'carol@tls.test',
+      ])) {
+        results.push(result);
+      }
+      assert.equal(results.length, 3);
+      for (const result of results) expectUnknown(result, 'proxy_auth_failed', url.replace(':wrong', ''));
+      // Two MX addresses: one session attempt each (before: 4 each, with 2 + 4 + 8 s of backoff between).
+      assert.equal(raw.connections, 2);
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(
+        warnings[0] ?? '',
+        /end unknown \(proxy_auth_failed\) at once, not retried while it fails/,
+      );
+    } finally {
+      unsubscribe(CHANNELS.warning, onWarning);
+      await verifier.close();
       await raw.close();
     }
   });
