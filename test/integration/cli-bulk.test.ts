@@ -11,7 +11,6 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 
 import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
@@ -22,7 +21,7 @@ import { startDemoWorld, type DemoWorld } from '../../src/demo/world.js';
 import { run } from '../../src/cli/main.js';
 import { CHANNELS } from '../../src/index.js';
 import { runCli, type Captured } from '../helpers/run-cli.js';
-import { runBulk } from '../reliability/helpers/disk-run.js';
+import { runBulk, startBulk } from '../reliability/helpers/disk-run.js';
 import { storedResults } from '../helpers/stored-results.js';
 import { loopbackFlags } from '../helpers/world-options.js';
 
@@ -508,7 +507,6 @@ describe('rcpt bulk progress on a terminal', () => {
 
 describe('rcpt bulk --resume after kill -9', () => {
   const DISTINCT = 120;
-  const repo = fileURLToPath(new URL('../../', import.meta.url));
   let dns: DnsServer;
   let persona: RunningPersona;
 
@@ -554,27 +552,7 @@ describe('rcpt bulk --resume after kill -9', () => {
       '--host-concurrency',
       '1',
     ];
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(repo, 'test/fixtures/bulk/rcpt-entry.ts'),
-        'bulk',
-        input,
-        '-o',
-        output,
-        ...flags,
-      ],
-      { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let childErr = '';
-    child.stderr.on('data', (chunk: Buffer) => (childErr += chunk.toString()));
-    const exited = new Promise<number | string | null>((resolve) => {
-      child.on('exit', (code, signal) => {
-        resolve(signal ?? code);
-      });
-    });
+    const { child, done } = startBulk([input, '-o', output, ...flags]);
     try {
       // Wait until some results are stored, then kill -9.
       const deadline = Date.now() + 60_000;
@@ -584,9 +562,10 @@ describe('rcpt bulk --resume after kill -9', () => {
         stored = storedResults(db);
         if (stored >= 10) break;
       }
-      assert.ok(stored >= 10, `the child stored no results in time: ${childErr}`);
       child.kill('SIGKILL');
-      assert.equal(await exited, 'SIGKILL');
+      const killed = await done;
+      assert.ok(stored >= 10, `the child stored no results in time: ${killed.stderr}`);
+      assert.equal(killed.signal, 'SIGKILL');
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
@@ -673,33 +652,14 @@ describe('rcpt bulk --resume after kill -9', () => {
     const db = `${output}.rcpt.db`;
     /** `rcpt bulk` as a child process, sent `signal` once `atLeast` results are stored. */
     const stoppedBy = async (signal: NodeJS.Signals, atLeast: number, resume: boolean) => {
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          join(repo, 'test/fixtures/bulk/rcpt-entry.ts'),
-          'bulk',
-          input,
-          '-o',
-          output,
-          ...(resume ? ['--resume'] : slowFlags()),
-        ],
-        { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const exited = new Promise<number | string | null>((resolve) => {
-        child.on('exit', (code, killedBy) => {
-          resolve(killedBy ?? code);
-        });
-      });
+      const { child, done } = startBulk([input, '-o', output, ...(resume ? ['--resume'] : slowFlags())]);
       const deadline = Date.now() + 60_000;
       while (storedResults(db) < atLeast && Date.now() < deadline)
         await new Promise((resolve) => setTimeout(resolve, 50));
       const before = storedResults(db);
       child.kill(signal);
-      const code = await exited;
+      const { code: exitCode, signal: killedBy, stderr } = await done;
+      const code = killedBy ?? exitCode;
       return { code, stderr, before, after: storedResults(db) };
     };
 

@@ -1,7 +1,9 @@
 /**
- * `rcpt bulk` as a child process for the disk-full and read-only runs (test/reliability/disk.test.ts,
- * bench/disk.bench.ts): from any working directory (tsx is loaded by its absolute path), with any
- * standard output (a file descriptor: `/dev/full`, a file), resolving with the exit status and stderr.
+ * `rcpt bulk` as a child process: for the disk-full and read-only runs (test/reliability/disk.test.ts,
+ * bench/disk.bench.ts), the runs killed or signalled mid-way (test/integration/cli-bulk.test.ts), and
+ * the others that need a process of their own. From any working directory (tsx is loaded by its
+ * absolute path), with any standard output (a file descriptor: `/dev/full`, a file), resolving with
+ * the exit status or signal and stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
