@@ -494,6 +494,13 @@ export interface HostLimitsRecord {
    * recipient; src/scheduler/poisoning.ts); absent while neither is known.
    */
   readonly afterRefusal?: 'answers' | 'poisons';
+  /**
+   * While the budget is only rcpt's guess (`budgetSource` `default`): the most refusals a session drew
+   * there with a reply on time after them, proven safe below the guess; the host's sessions other than
+   * the one exploring the guess draw up to it. Absent while none is proven, and once the budget is
+   * known otherwise.
+   */
+  readonly provenRefusals?: number;
 }
 
 /**

@@ -190,6 +190,9 @@ export class LearnedLimits {
     if (typeof proven === 'number' && Number.isFinite(proven) && proven > 0) this.provedRate(proven);
     const after = record.afterRefusal;
     if (after === 'answers' || after === 'poisons') this.sawAfterRefusal(after);
+    // Proven below the guess by another worker's sessions: as safe here (`survived`).
+    const refusals = record.provenRefusals;
+    if (typeof refusals === 'number' && Number.isInteger(refusals) && refusals >= 1) this.survived(refusals);
   }
 
   // Error budget ------------------------------------------------------------------------------------
@@ -253,7 +256,11 @@ export class LearnedLimits {
 
   /** A reply came back on time after `refusals` refusals in one session: that many are safe. */
   survived(refusals: number): void {
-    if (refusals > this.#proven) this.#proven = refusals;
+    if (refusals > this.#proven) {
+      this.#proven = refusals;
+      // Below the guess, what is proven is shared too: the others' sessions draw up to it.
+      if (this.#source === 'default') this.#changed = true;
+    }
     if (this.#source === 'default' || this.#source === 'probed') this.#proved(refusals);
   }
 
@@ -476,6 +483,7 @@ export class LearnedLimits {
       ...(this.#replyRate === null ? {} : { repliesPerSecond: this.#replyRate }),
       ...(this.#provenRate === 0 ? {} : { provenRepliesPerSecond: this.#provenRate }),
       ...(this.#afterRefusal === null ? {} : { afterRefusal: this.#afterRefusal }),
+      ...(this.#source === 'default' && this.#proven > 0 ? { provenRefusals: this.#proven } : {}),
     };
   }
 

@@ -52,7 +52,8 @@ describe('LearnedLimits', () => {
     limits.provedByBatch(7);
     assert.equal(limits.budgetFor(2), 7, 'what a session drew on time is proven for all');
     assert.equal(limits.guessing, true);
-    assert.equal(limits.takeChanged(), false, 'nothing to share below the guess');
+    assert.equal(limits.takeChanged(), true, 'proven below the guess: shared too');
+    assert.equal(limits.record().provenRefusals, 7);
     limits.provedByBatch(30);
     assert.equal(limits.guessing, false, 'proven up to the guess: no longer a guess');
     assert.equal(limits.errorBudget, CAUTIOUS_ERROR_BUDGET, 'a batch proves no more than the guess');
@@ -178,6 +179,42 @@ describe('LearnedLimits', () => {
       penalties: Number.NaN,
     });
     assert.equal(fresh.isDefault, true);
+  });
+
+  it("shares what was proven below the guess: another worker's sessions draw up to it", () => {
+    const limits = new LearnedLimits();
+    assert.equal('provenRefusals' in limits.record(), false, 'no field while nothing is proven');
+    limits.startExploring(1);
+    limits.provedByBatch(3);
+    assert.equal(limits.takeChanged(), true);
+    limits.provedByBatch(2);
+    assert.equal(limits.takeChanged(), false, 'less than proven is no news');
+    const record = limits.record();
+    assert.equal(record.budgetSource, 'default');
+    assert.equal(record.provenRefusals, 3);
+    const other = LearnedLimits.from(record);
+    assert.equal(other.guessing, true, 'still a guess');
+    assert.equal(other.budgetFor(2), 3, 'a session other than the explorer draws what is proven');
+    assert.equal(other.startExploring(1), true, 'and one explorer goes on from there');
+    // Two workers' proofs: the larger (each was drawn without a slowdown).
+    other.merge({ ...record, provenRefusals: 5 });
+    assert.equal(other.budgetFor(2), 5);
+    other.merge({ ...record, provenRefusals: 4 });
+    assert.equal(other.budgetFor(2), 5);
+    // A slowdown after it fixes the budget at what the cluster proved, not at what this worker did.
+    other.slowedWhileGuessing();
+    assert.equal(other.errorBudget, 5);
+    assert.equal('provenRefusals' in other.record(), false, 'a known budget says it all');
+    // The budget fixed elsewhere wins over a proof still below the guess.
+    const fixed = LearnedLimits.from({ ...record, budgetSource: 'penalty', errorBudget: 2 });
+    fixed.merge(record);
+    assert.equal(fixed.errorBudget, 2);
+    // A figure that makes no sense is ignored.
+    for (const odd of [0, -1, 2.5, Number.NaN, '4'])
+      assert.equal(
+        LearnedLimits.from({ ...record, provenRefusals: odd } as unknown as LimitsRecord).budgetFor(2),
+        UNPROVEN_SESSION_BUDGET,
+      );
   });
 
   it('keeps what the host does after a refusal: shared, and a host seen to answer is never taken to poison again', () => {
