@@ -490,8 +490,9 @@ export interface HostLimitsRecord {
   readonly provenRepliesPerSecond?: number;
   /**
    * What the host does with an RCPT after refusing one in the same session: `answers` (seen to accept
-   * one), `poisons` (refused `postmaster` after a refusal: it refuses everything after a first unknown
-   * recipient; src/scheduler/poisoning.ts); absent while neither is known.
+   * one), `poisons` (refused the check RCPT after a refusal, an address it had accepted or `postmaster`:
+   * it refuses everything after a first unknown recipient; src/scheduler/poisoning.ts); absent while
+   * neither is known.
    */
   readonly afterRefusal?: 'answers' | 'poisons';
   /**

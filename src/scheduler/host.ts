@@ -10,7 +10,7 @@ import type { ProviderRule } from '../providers/index.js';
 import type { Connector } from '../types.js';
 import type { Job } from './job.js';
 import { LearnedLimits } from './learned-limits.js';
-import type { AfterRefusal } from './poisoning.js';
+import { postmasterOf, type AfterRefusal } from './poisoning.js';
 import { DEFAULT_RECIPIENT_LIMIT, backoffDelayMs, batchSize } from './politeness.js';
 import { RefusalOdds } from './refusal-odds.js';
 import { ReplyRate } from './reply-rate.js';
@@ -98,15 +98,42 @@ export class Host {
   }
 
   /**
-   * The host refuses every RCPT of a session after its first unknown one (it refused `postmaster` after
-   * a refusal: poisoning.ts): a session draws one refusal at most, and what came after it is asked
-   * again. Learned as `answersAfterRefusal` is.
+   * The host refuses every RCPT of a session after its first unknown one (it refused the check RCPT
+   * after a refusal: poisoning.ts): a session draws one refusal at most, and what came after it is
+   * asked again. Learned as `answersAfterRefusal` is.
    */
   get poisons(): boolean {
     return this.learned.afterRefusal === 'poisons';
   }
-  /** A session's RCPT to `postmaster` after a refusal, in flight: the others wait for its answer. */
+  /** A session's check RCPT after a refusal, in flight: the others wait for its answer. */
   afterRefusalCheck: Promise<AfterRefusal> | null = null;
+  /**
+   * An address this host accepted in this run (a 2xx to a list address, ASCII), `null` before any:
+   * asked again after a refusal, it tells what the host does after one (`checkRecipient`).
+   */
+  acceptedRecipient: string | null = null;
+  /**
+   * The host refused `acceptedRecipient` after a refusal: it poisons, and no address it accepted is
+   * asked again to say otherwise. (Taken to poison on `postmaster`'s word or another run's, it may
+   * yet prove that it answers: `mayProveAnswers`.)
+   */
+  poisonsProven = false;
+
+  /**
+   * The RCPT that tells what the host does after a refusal (poisoning.ts): an address it accepted in
+   * this run where there is one, else `postmaster` of the domain of `recipient`.
+   */
+  checkRecipient(recipient: string): string {
+    return this.acceptedRecipient ?? postmasterOf(recipient);
+  }
+
+  /**
+   * Taken to poison on a refused `postmaster`'s word (or another run's), the host has since accepted
+   * an address: asked again after a refusal, it proves the host answers, or that it poisons.
+   */
+  get mayProveAnswers(): boolean {
+    return this.poisons && !this.poisonsProven && this.acceptedRecipient !== null;
+  }
   #nextSendAt = -0;
   /** The replies a second asked of the host: its slow start, its ceiling, what its timing says. */
   readonly #rate: ReplyRate;
@@ -338,6 +365,26 @@ export class Host {
   /** Refusals a session that drew `errors` may still draw (`Infinity`: the host has no budget). */
   budgetLeft(errors: number, session: number | null = null): number {
     return Math.max(0, this.#budget(session) - errors);
+  }
+
+  /**
+   * True when session `session`, having drawn `errors` refusals, has room in the host's error budget
+   * for one more: the check RCPT (poisoning.ts), which the one refusal a session draws at a host taken
+   * to poison does not count against (it is what may prove that cap wrong). There, a session held
+   * below a guessed budget takes the guess as its explorer when nobody else explores it: at a host
+   * taken to poison nobody explores, so what is proven there does not grow (a worker that takes the
+   * host from another with one refusal proven, or none, would otherwise never have room; its check
+   * is the session's second refusal).
+   */
+  hasRoomForCheck(errors: number, session: number): boolean {
+    const learned = this.learned;
+    if (learned.budgetFor(session) - errors >= 1) return true;
+    return (
+      this.poisons &&
+      learned.errorBudget - errors >= 1 &&
+      learned.startExploring(session) &&
+      learned.budgetFor(session) - errors >= 1
+    );
   }
 
   /** True when session `session` may draw fewer refusals than the host's budget (a guess it is not exploring). */

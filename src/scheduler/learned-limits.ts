@@ -440,9 +440,10 @@ export class LearnedLimits {
   }
 
   /**
-   * The host was seen to answer after a refusal (an RCPT accepted after one), or to poison (`postmaster`
-   * refused after one). Seeing it answer is a proof and stays; poisoning is what a refused
-   * `postmaster` suggests, and gives way to that proof.
+   * The host was seen to answer after a refusal (an RCPT accepted after one), or to poison (the check
+   * RCPT, an address it had accepted or `postmaster`, refused after one). Seeing it answer is a proof
+   * and stays; poisoning gives way to that proof (a refused `postmaster` may only mean that the
+   * domain has none).
    */
   sawAfterRefusal(after: 'answers' | 'poisons'): void {
     if (this.#afterRefusal === after || this.#afterRefusal === 'answers') return;

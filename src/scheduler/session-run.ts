@@ -16,7 +16,7 @@ import type { Host } from './host.js';
 import { rateCeiling } from './host-rate.js';
 import { failed as noReply, providerAt, type Answer, type Job, type SessionView } from './job.js';
 import { PER_REPLY_MS, SLOW_REPLY_MS, judgeReply } from './learned-limits.js';
-import { MAX_POISONED_ASKS, postmasterOf, readPostmasterReply, type AfterRefusal } from './poisoning.js';
+import { MAX_POISONED_ASKS, readCheckReply, type AfterRefusal } from './poisoning.js';
 import { loopStalls } from './loop-stall.js';
 import type { SchedulerSettings } from './ports.js';
 import type { ProbeSession, SessionTransactionResult } from './session-port.js';
@@ -178,7 +178,7 @@ export class SessionRun {
   /** The RCPTs of the batch in flight, granted in the host's window of RCPTs per minute. */
   #granted: RateGrant | null = null;
   /**
-   * Of `#granted`, the RCPT kept for `postmaster` (`#postmaster`), granted with the batch so that the
+   * Of `#granted`, the RCPT kept for the check (`#check`), granted with the batch so that the
    * check never waits for room in a window the batch filled; 0 when none was kept.
    */
   #spare = 0;
@@ -187,9 +187,11 @@ export class SessionRun {
   /**
    * Refusals of this session kept aside until the host is known to answer after a refusal or not
    * (poisoning.ts): a later batch of the session that has an RCPT accepted after a refusal proves it,
-   * else one RCPT to `postmaster` tells before the session ends.
+   * else one check RCPT tells before the session ends (`#askCheck`).
    */
   #suspects: Suspect[] = [];
+  /** The check RCPT was asked (or waited for) in this session: not again. */
+  #checked = false;
   #transactions = 0;
   /** Refused commands in this session so far (against the host's error budget). */
   #errors = 0;
@@ -336,7 +338,7 @@ export class SessionRun {
         const reserve = capped ? 0 : Math.min(probes, host.budgetLeft(this.#errors, id));
         if (!this.#pastBudget && !flushProbes && host.hasUsefulBudget(this.#errors + reserve, id)) {
           // Until the host is known to answer after a refusal (or not to), one refusal of the budget is
-          // kept for the RCPT to postmaster that tells (`#askPostmaster`), where the budget has room.
+          // kept for the check RCPT that tells (`#askCheck`), where the budget has room.
           const check = host.answersAfterRefusal || host.poisons ? 0 : 1;
           const size =
             host.batchSize(this.#errors, reserve + check, id) || host.batchSize(this.#errors, reserve, id);
@@ -481,9 +483,9 @@ export class SessionRun {
     if (batch.length === 0) return 'skipped';
     const ceiling = rateCeiling(owner.settings.hostRate, providerAt(view, this.#name));
     if (ceiling !== null) {
-      // Until the host is known to answer after a refusal (or not to), a batch may need the RCPT to
-      // postmaster that tells: granted with it.
-      const spare = host.answersAfterRefusal || host.poisons ? 0 : 1;
+      // Until the host is known to answer after a refusal (or not to), a batch may need the check RCPT
+      // that tells: granted with it.
+      const spare = this.#known() === null ? 1 : 0;
       const granted = await this.#withinRate(batch, ceiling, spare);
       if (granted === null || owner.isStopped()) return 'end';
       if (granted.length === 0) return 'skipped';
@@ -524,11 +526,13 @@ export class SessionRun {
     this.#openRecipients = (more ? this.#openRecipients : 0) + effect.accepted;
     if (effect.progress) host.recovered();
     this.#suspects.push(...effect.suspects);
-    if (this.#suspects.length > 0) {
+    // At a host taken to poison that has since accepted an address, a refusal is a chance to prove it.
+    const mayProve = this.#refusedRcpts > 0 && this.#host.mayProveAnswers && !this.#checked;
+    if (this.#suspects.length > 0 || mayProve) {
       // Refused after a refusal at a host that may refuse all after one. Most hosts prove themselves
       // in their next mixed batch, so the check waits while the session goes on with addresses to ask
-      // and budget for them and the check; else `postmaster` tells now, in the transaction still open
-      // (not after QUIT, nor in a session that is ending: then they are asked again).
+      // and budget for them and the check; else the check RCPT tells now, in the transaction still
+      // open (not after QUIT, nor in a session that is ending: then they are asked again).
       const ending = effect.endSession || this.#heldBack || quit || (slow && this.#errors > 0 && !more);
       const known = this.#known();
       const later =
@@ -537,7 +541,7 @@ export class SessionRun {
         host.addressesQueued > 0 &&
         host.hasUsefulBudget(this.#errors + 1, this.#id);
       if (!later) {
-        const after = known ?? (ending ? 'unknown' : await this.#askPostmaster(view, harvestLimit));
+        const after = known ?? (ending ? 'unknown' : await this.#askCheck(view, harvestLimit));
         this.#settleSuspects(after);
         if (after !== 'answers') {
           this.#settleGrant();
@@ -579,17 +583,19 @@ export class SessionRun {
   }
 
   /**
-   * One RCPT to `postmaster` at the first suspect's domain, added to the open transaction after its
-   * refusals (RFC 5321 §4.5.1: a server that delivers mail accepts it): accepted, the host answers
-   * after a refusal; refused, it poisons. Within the session's error budget, the host's RCPTs per
-   * minute and the harvest allowance like any RCPT; `unknown` when none of them has room now, or when
-   * no reply came (the session then ends).
+   * One check RCPT added to the open transaction after the session's refusals: an address the host
+   * accepted in this run where there is one (asked again, it is accepted by a host that answers after
+   * a refusal), else `postmaster` at the first suspect's domain (RFC 5321 §4.5.1: a server that
+   * delivers mail accepts it). Accepted, the host answers after a refusal; refused, it poisons. Within
+   * the session's error budget, the host's RCPTs per minute and the harvest allowance like any RCPT;
+   * `unknown` when none of them has room now, or when no reply came (the session then ends).
    */
-  async #askPostmaster(view: SessionView, harvestLimit: number | null): Promise<AfterRefusal> {
+  async #askCheck(view: SessionView, harvestLimit: number | null): Promise<AfterRefusal> {
     const host = this.#host;
+    this.#checked = true;
     // Another session is asking already: its answer is the host's (one RCPT, not one per session).
     if (host.afterRefusalCheck !== null) return host.afterRefusalCheck;
-    const check = this.#postmaster(view, harvestLimit);
+    const check = this.#check(view, harvestLimit);
     host.afterRefusalCheck = check;
     try {
       return await check;
@@ -598,15 +604,17 @@ export class SessionRun {
     }
   }
 
-  /** The RCPT to `postmaster` itself (`#askPostmaster`). */
-  async #postmaster(view: SessionView, harvestLimit: number | null): Promise<AfterRefusal> {
+  /** The check RCPT itself (`#askCheck`). */
+  async #check(view: SessionView, harvestLimit: number | null): Promise<AfterRefusal> {
     const owner = this.#owner;
     const host = this.#host;
     const first = this.#suspects[0]?.job;
-    if (first === undefined || host.budgetLeft(this.#errors, this.#id) < 1) return 'unknown';
+    const accepted = host.acceptedRecipient;
+    if ((first === undefined && accepted === null) || !host.hasRoomForCheck(this.#errors, this.#id))
+      return 'unknown';
     const ceiling = rateCeiling(owner.settings.hostRate, providerAt(view, this.#name));
     // Under a ceiling: the RCPT kept with the batch's grant (`#withinRate`), else one of its own.
-    const own = ceiling === null || this.#spare > 0 ? null : await this.#postmasterGrant(ceiling);
+    const own = ceiling === null || this.#spare > 0 ? null : await this.#checkGrant(ceiling);
     if (ceiling !== null && this.#spare < 1 && own === null) return 'unknown';
     const held = owner.allowance.reserve(host.ip, harvestLimit, 1);
     if (held.count < 1 || owner.isStopped()) {
@@ -615,16 +623,19 @@ export class SessionRun {
       return 'unknown';
     }
     // At the deadline the session is cut, and the transaction ends without a reply (`code` null).
-    const deadline = setTimeout(() => {
-      this.#cut.abort();
-    }, owner.remainingMs(first));
+    const deadline = setTimeout(
+      () => {
+        this.#cut.abort();
+      },
+      first === undefined ? owner.settings.timeoutMs : owner.remainingMs(first),
+    );
     let code: number | null = null;
     try {
       await host.pace(1, owner.stopSignal);
       const outcome = await this.#session.transaction({
         mailFrom: owner.settings.session.mailFrom,
-        recipients: [postmasterOf(first.recipient)],
-        smtputf8: first.smtputf8,
+        recipients: [host.checkRecipient(first?.recipient ?? '')],
+        smtputf8: accepted === null && first?.smtputf8 === true,
         reset: false,
         more: true,
         quit: false,
@@ -642,14 +653,17 @@ export class SessionRun {
     if (code >= 400) this.#errors += 1;
     if (code >= 500) this.#refusedRcpts += 1;
     if (code < 300) this.#openRecipients += 1;
-    return readPostmasterReply(code);
+    const after = readCheckReply(code);
+    // An address it accepted, refused after a refusal: no longer only `postmaster`'s word.
+    if (after === 'poisons' && accepted !== null) host.poisonsProven = true;
+    return after;
   }
 
   /**
-   * A grant of one RCPT for `postmaster` under `ceiling`, waiting for room as a batch does (up to
+   * A grant of one RCPT for the check under `ceiling`, waiting for room as a batch does (up to
    * `MAX_RATE_WAIT_IN_SESSION_MS`, the transaction kept open); `null` when none comes in that time.
    */
-  async #postmasterGrant(ceiling: number): Promise<RateGrant | null> {
+  async #checkGrant(ceiling: number): Promise<RateGrant | null> {
     const owner = this.#owner;
     const grant = await owner.rate.reserve(this.#host.ip, ceiling, 1);
     if (grant.count > 0) return grant;
@@ -661,24 +675,31 @@ export class SessionRun {
     return null;
   }
 
-  /** What the host is known to do after a refusal, `null` while unknown. */
+  /**
+   * What the host is known to do after a refusal, `null` while unknown, or while it is taken to poison
+   * on `postmaster`'s word alone and an address it accepted could say otherwise, not yet asked in
+   * this session (`Host.mayProveAnswers`).
+   */
   #known(): 'answers' | 'poisons' | null {
-    return this.#host.answersAfterRefusal ? 'answers' : this.#host.poisons ? 'poisons' : null;
+    const host = this.#host;
+    if (host.answersAfterRefusal) return 'answers';
+    if (!host.poisons) return null;
+    return host.mayProveAnswers && !this.#checked ? null : 'poisons';
   }
 
   /**
    * Before the session's last transaction: refusals kept aside are settled, by what the host is known
-   * to do after a refusal or else by `postmaster`, asked now. False when the session should end.
+   * to do after a refusal or else by the check RCPT, asked now. False when the session should end.
    */
   async #resolveSuspects(view: SessionView, harvestLimit: number | null): Promise<boolean> {
     if (this.#suspects.length === 0) return true;
-    const after = this.#known() ?? (await this.#askPostmaster(view, harvestLimit));
+    const after = this.#known() ?? (await this.#askCheck(view, harvestLimit));
     this.#settleSuspects(after);
     return after === 'answers';
   }
 
   /**
-   * What `postmaster` said settles the suspects: the host answers after a refusal, so each keeps the
+   * What the check said settles the suspects: the host answers after a refusal, so each keeps the
    * answer it had; else each is asked again at the front of the queue, first in a later session, where
    * nothing comes before it to spoil it (not counted as a try: every session answers its first RCPT
    * truly), and ends unanswered after `MAX_POISONED_ASKS`.
@@ -826,7 +847,7 @@ export class SessionRun {
       host.settled(sentAt);
     }
     // Answered: the server has every RCPT of the batch; they count from now for a window (with the
-    // postmaster RCPT, if it follows, once it is answered).
+    // check RCPT, if it follows, once it is answered).
     this.#grantSent = batch.length;
     if (this.#spare === 0) this.#settleGrant();
     this.#transactions += 1;
@@ -984,7 +1005,7 @@ export class SessionRun {
       ) {
         // "No such mailbox" after an earlier refusal, at a host not yet seen to accept anything after
         // one: true, or the host's refusal of everything after a first unknown recipient. Kept aside
-        // until `postmaster` tells (`#askPostmaster`).
+        // until the check RCPT tells (`#askCheck`).
         errors += 1;
         refusedBefore += 1;
         host.countReply(reply.code, job);
@@ -1011,7 +1032,12 @@ export class SessionRun {
         break;
       }
       if (reply.code >= 400) errors += 1;
-      else if (reply.code < 300) accepted += 1;
+      else if (reply.code < 300) {
+        accepted += 1;
+        // Asked again after a refusal, it tells what the host does after one (`#check`).
+        if (host.acceptedRecipient === null && job.kind !== 'catchAll' && !job.smtputf8)
+          host.acceptedRecipient = job.recipient;
+      }
       if (reply.code >= 500) refusedBefore += 1;
       host.countReply(reply.code, job);
       if (reading.backOff) deferred = true;

@@ -51,8 +51,9 @@ describe('hostRate across scale-out workers', { skip: SKIP_NO_PG }, () => {
         name: `rate-${host}`,
         host,
         port,
-        // Every RCPT is counted against the ceiling, the one to postmaster (src/scheduler/poisoning.ts)
-        // too: recipient() sees it (and accepts it, as RFC 5321 §4.5.1 requires).
+        // Every RCPT is counted against the ceiling, the check of what the host does after a refusal
+        // (src/scheduler/poisoning.ts: an address it accepted, or postmaster) too: recipient() sees it
+        // (and accepts postmaster, as RFC 5321 §4.5.1 requires).
         postmaster: false,
         recipient: (address) => {
           arrivals.get(host)?.push(performance.now());

@@ -100,6 +100,41 @@ describe('Host', () => {
   });
 });
 
+describe('Host after a refusal', () => {
+  it('checks with an address it accepted where there is one, else postmaster of the domain', () => {
+    const host = new Host('192.0.2.1', limits);
+    assert.equal(host.checkRecipient('no1@b.test'), 'postmaster@b.test');
+    host.acceptedRecipient = 'ok0@a.test';
+    assert.equal(host.checkRecipient('no1@b.test'), 'ok0@a.test', 'any domain the host serves');
+  });
+
+  it("taken to poison on postmaster's word, may prove otherwise once it accepted an address", () => {
+    const host = new Host('192.0.2.1', limits);
+    host.learned.sawAfterRefusal('poisons');
+    assert.equal(host.mayProveAnswers, false, 'nothing accepted: nothing to ask');
+    host.acceptedRecipient = 'ok0@a.test';
+    assert.equal(host.mayProveAnswers, true);
+    host.poisonsProven = true;
+    assert.equal(host.mayProveAnswers, false, 'an address it accepted was refused after a refusal');
+    host.poisonsProven = false;
+    host.learned.sawAfterRefusal('answers');
+    assert.equal(host.mayProveAnswers, false, 'it answers');
+  });
+
+  it('has room for the check past the one refusal a session draws at a host taken to poison', () => {
+    const host = new Host('192.0.2.1', limits);
+    host.learned.sawAfterRefusal('poisons');
+    assert.equal(host.budgetLeft(1, 1), 0, 'one refusal a session');
+    // The budget is a guess: session 1 takes it as its explorer; session 2 then may not.
+    assert.equal(host.hasRoomForCheck(1, 1), true);
+    assert.equal(host.learned.isExploring(1), true);
+    assert.equal(host.hasRoomForCheck(1, 2), false);
+    host.learnErrorLimit(5); // a budget of 2, fixed
+    assert.equal(host.hasRoomForCheck(1, 2), true);
+    assert.equal(host.hasRoomForCheck(2, 2), false);
+  });
+});
+
 describe('Host catch-all probes', () => {
   it('counts how long a probe waited for a session from when that session was ready, not from when it was queued', () => {
     const host = new Host('192.0.2.1', limits);
