@@ -28,7 +28,10 @@ export interface CrashWorld {
   readonly flags: readonly string[];
   /**
    * RCPT commands the servers received for the list's addresses (an RCPT to `postmaster`, which checks
-   * whether a host answers after a refusal, aside: src/scheduler/poisoning.ts).
+   * whether a host answers after a refusal, aside: src/scheduler/poisoning.ts). Where the host has
+   * accepted an address, that check asks it again in place of `postmaster`, and it would count here;
+   * this world's hosts need no check: one has no unknown address, the other's alternate with existing
+   * ones, and its first batch with both proves that it answers after a refusal.
    */
   rcpts(): number;
   close(): Promise<void>;
