@@ -44,6 +44,20 @@ function uploadKindOf(type: string, jsonOnly: boolean): JobUploadKind | null {
   return null;
 }
 
+/**
+ * What a `415` says to an upload of another type: the type sent, and how to send the list instead.
+ * curl's `--data-binary @list.csv` without a type sends `application/x-www-form-urlencoded`, and `-F`
+ * (a browser form) `multipart/form-data`: the file itself, typed, is what is read.
+ */
+function unsupportedUpload(upload: Upload): string {
+  const sent = upload.mediaType === '' ? 'no Content-Type' : upload.mediaType;
+  const form = upload.mediaType === 'multipart/form-data' ? '; a form upload (curl -F) is not read' : '';
+  if (upload.jsonOnly) {
+    return `Unsupported Media Type (${sent}): send the body as application/json, and say so in Content-Type (curl -H 'content-type: application/json')${form}`;
+  }
+  return `Unsupported Media Type (${sent}): send the list itself as the body, as text/csv, text/plain or application/json, and say so in Content-Type (curl --data-binary @list.csv -H 'content-type: text/csv')${form}`;
+}
+
 /** The job backend, or 503 when the server runs without a job store. */
 export function jobsBackendOf(jobs: JobsBackend | null): JobsBackend {
   if (jobs === null) throw new HttpError(503, 'unavailable', 'This server runs without a job store');
@@ -214,13 +228,7 @@ export interface Upload {
 export async function createUploadedJob(deps: UploadDeps, upload: Upload): Promise<JobView> {
   const jobs = jobsBackendOf(deps.jobs);
   const kind = uploadKindOf(upload.mediaType, upload.jsonOnly);
-  if (kind === null) {
-    throw new HttpError(
-      415,
-      'unsupported_media_type',
-      `Unsupported Media Type: send ${upload.jsonOnly ? 'application/json' : 'application/json, text/csv or text/plain'}`,
-    );
-  }
+  if (kind === null) throw new HttpError(415, 'unsupported_media_type', unsupportedUpload(upload));
   const body = await nonEmpty(upload.body);
   if (body === null) throw new HttpError(400, 'bad_request', 'The body is empty');
   const maxAddresses = deps.limits.maxJobAddresses;

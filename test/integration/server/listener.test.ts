@@ -378,6 +378,46 @@ describe('startServer()', () => {
     );
   });
 
+  it('a list uploaded as curl sends it without a type, or as a form, is told how to send it (the type sent, curl --data-binary with its type)', async () => {
+    const form = new FormData();
+    form.append('file', new Blob(['email\nalice@acme.test\n'], { type: 'text/csv' }), 'list.csv');
+    for (const [sent, init] of [
+      // curl --data-binary @list.csv without -H
+      [
+        'application/x-www-form-urlencoded',
+        {
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'email\nalice@acme.test\n',
+        },
+      ],
+      ['multipart/form-data', { body: form }],
+      [
+        'application/octet-stream',
+        { headers: { 'content-type': 'application/octet-stream' }, body: 'alice@acme.test\n' },
+      ],
+    ] as const) {
+      const response = await fetch(`${server.url}/v1/jobs`, {
+        method: 'POST',
+        ...init,
+        headers: { ...bearer(KEY_A), ...('headers' in init ? init.headers : {}) },
+      });
+      assert.equal(response.status, 415, sent);
+      const body = (await response.json()) as { error: string; message: string };
+      // Before: "Unsupported Media Type: send application/json, text/csv or text/plain".
+      assert.equal(body.error, 'unsupported_media_type');
+      assert.match(
+        body.message,
+        new RegExp(
+          `^Unsupported Media Type \\(${sent.replace('/', '\\/')}\\): send the list itself as the body, as text/csv, text/plain or application/json, and say so in Content-Type \\(curl --data-binary @list\\.csv -H 'content-type: text/csv'\\)`,
+        ),
+      );
+      assert.equal(
+        body.message.includes('a form upload (curl -F) is not read'),
+        sent === 'multipart/form-data',
+      );
+    }
+  });
+
   it('never logs the keys or the addresses', () => {
     const text = logs.lines().join('\n');
     assert.match(text, /"msg":"listening"/);

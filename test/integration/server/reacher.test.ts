@@ -576,7 +576,12 @@ describe("Reacher's bulk body, read as it streams into a spool", () => {
         /^smtp_port: bulk jobs run with this server's own/,
       ],
       ['', 400, /^The body is empty$/],
-      ['alice@acme.test', 415, /^Unsupported Media Type: send application\/json$/, 'text/plain'],
+      [
+        'alice@acme.test',
+        415,
+        /^Unsupported Media Type \(text\/plain\): send the body as application\/json, and say so in Content-Type/,
+        'text/plain',
+      ],
     ] as const) {
       const response = await small.request('/v1/bulk', {
         method: 'POST',
