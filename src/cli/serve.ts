@@ -116,6 +116,30 @@ function nextSignal(signals: readonly NodeJS.Signals[]): Promise<NodeJS.Signals>
 }
 
 /**
+ * Why the server could not listen, in words that say what to do; `null` for another error. Node says
+ * only `listen EADDRINUSE: address already in use 127.0.0.1:8025`.
+ */
+function listenFailure(error: unknown): Error | null {
+  const { code, address, port } = (error ?? {}) as { code?: unknown; address?: unknown; port?: unknown };
+  if (typeof address !== 'string') return null;
+  const where = typeof port === 'number' ? `port ${port} on ${address}` : address;
+  switch (code) {
+    case 'EADDRINUSE':
+      return new Error(
+        `serve: ${where} is already in use (another rcpt serve?): stop what listens there, or choose another --port`,
+      );
+    case 'EACCES':
+      return new Error(
+        `serve: no permission to listen on ${where}${typeof port === 'number' && port < 1024 ? ' (ports below 1024 need root)' : ''}: choose another --port`,
+      );
+    case 'EADDRNOTAVAIL':
+      return new Error(`serve: ${address} is not an address of this machine: choose another --host`);
+    default:
+      return null;
+  }
+}
+
+/**
  * Starts the server and runs until SIGTERM or SIGINT, then stops gracefully. `started` is called once
  * it listens (tests use it).
  */
@@ -208,7 +232,8 @@ export async function runServe(
     // Loaded already, with the server.
     const { isPostgresUrl } = await import('../jobs/postgres/index.js');
     const unreachable = isPostgresUrl(db) ? postgresUnreachable(error, db) : null;
-    throw unreachable === null ? error : new Error(`serve: ${unreachable}`);
+    if (unreachable !== null) throw new Error(`serve: ${unreachable}`);
+    throw listenFailure(error) ?? error;
   });
   started?.(server);
   // One warning line when this machine cannot verify well (issue 10); the server does not wait for it.
