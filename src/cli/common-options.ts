@@ -150,6 +150,7 @@ const ENVIRONMENT = {
 } as const satisfies Record<string, keyof SharedFlags>;
 
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
+const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
 
 /**
  * Reads the `RCPT_*` mirrors of the shared options from `env` (the CLI is the only place that reads the
@@ -179,6 +180,12 @@ export function flagsFromEnvironment(env: NodeJS.ProcessEnv): SharedFlags {
           break;
         case 'allowPrivateTargets':
         case 'proxyDistinctEgress':
+          // A word that is neither (`enabled`, `y`) is refused, not read as off.
+          if (!TRUE_WORDS.has(value.toLowerCase()) && !FALSE_WORDS.has(value.toLowerCase())) {
+            throw new UsageError(
+              `${variable} must be 1, true, yes or on (0, false, no or off to leave it off).`,
+            );
+          }
           flags[flag] = TRUE_WORDS.has(value.toLowerCase());
           break;
         case 'helo':
@@ -360,9 +367,23 @@ const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
  * @example
  * flagOfOption(new OptionsError('helo', 'expected a host name')) // '--helo: expected a host name'
  */
-export function flagOfOption(error: OptionsError): string {
+export function flagOfOption(
+  error: OptionsError,
+  given: { readonly argv: readonly string[]; readonly env: NodeJS.ProcessEnv } = { argv: [], env: {} },
+): string {
   const flag = FLAG_OF_OPTION[error.option];
   if (flag === undefined) return error.message;
   const detail = error.message.replace(/^Invalid option `[^`]*`: /, '');
+  // A value from the environment is named by its variable: the command line has no such flag to fix.
+  const onCommandLine = given.argv.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
+  const variable = Object.entries(ENVIRONMENT).find(([, name]) => `--${kebab(name)}` === flag)?.[0];
+  if (!onCommandLine && variable !== undefined && (given.env[variable] ?? '') !== '') {
+    return `${variable}: ${detail}`;
+  }
   return `${flag}: ${detail}`;
+}
+
+/** `dnsServer` → `dns-server`. */
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
 }

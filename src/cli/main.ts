@@ -197,7 +197,7 @@ export async function run(
     }
     if (error instanceof OptionsError) {
       // The library names its option (`dnsServers`); the user typed a flag (`--dns-server`).
-      say(`rcpt: ${flagOfOption(error)}`);
+      say(`rcpt: ${flagOfOption(error, { argv, env: io.env })}`);
       io.stderr.write(`${helpHint(state.verb)}\n`);
       return EXIT_USAGE;
     }
