@@ -40,8 +40,6 @@ import {
   type JobSettings,
   type JobSource,
   type CsvFormulas,
-  type InputLayout,
-  type InputRow,
   type JobStore,
   type OutputFormat,
 } from '../jobs/index.js';
@@ -494,22 +492,21 @@ class BulkRun {
     try {
       const name = input === '-' ? 'stdin' : input;
       const summary = await this.#inStore('storing the input', async () => {
-        const { layout, rows } = await openInput(
+        const opened = await openInput(
           stream as AsyncIterable<Uint8Array>,
           flags.column !== undefined ? { column: flags.column } : {},
         );
-        const notUtf8 = (line: number) => {
-          this.#io.stderr.write(
-            `rcpt bulk: ${name}: warning: the input is not UTF-8 (line ${line}: a byte shown as \ufffd): columns other than the address are written with \ufffd in its place; save the file as CSV UTF-8 (Excel: "CSV UTF-8"), or convert it (iconv -f windows-1252 -t utf-8)\n`,
-          );
-        };
-        return ingestRows(this.#store, job.id, layout, sayNotUtf8Once(layout, rows, notUtf8), {
+        const stored = await ingestRows(this.#store, job.id, opened.layout, opened.rows, {
           onMalformed: (row) => {
             this.#io.stderr.write(
               `rcpt bulk: ${name}: ${row.error ?? ''}; row ${row.row} kept as written, not verified (unreadable_row)\n`,
             );
           },
         });
+        // Said once, for the whole input: the rows are verified as they are.
+        if (opened.notUtf8 !== null)
+          this.#io.stderr.write(`rcpt bulk: ${name}: warning: ${opened.notUtf8.message}\n`);
+        return stored;
       });
       return summary.job;
     } catch (error) {
@@ -729,31 +726,6 @@ class BulkRun {
         }`,
       );
     }
-  }
-}
-
-/**
- * The rows, passed through; the first header or row with a column other than the address that was not
- * UTF-8 in the file (a byte UTF-8 cannot hold reads as U+FFFD, and is written so in the output) is told
- * to `say` with its line, once. An address that was not UTF-8 is an unreadable row, said on its own.
- */
-async function* sayNotUtf8Once(
-  layout: InputLayout,
-  rows: AsyncIterable<InputRow>,
-  say: (line: number) => void,
-): AsyncGenerator<InputRow> {
-  let said = false;
-  if (layout.columns.some((column) => column.includes('\ufffd'))) {
-    said = true;
-    say(1);
-  }
-  for await (const row of rows) {
-    const fields = row.fields ?? [];
-    if (!said && fields.some((field, index) => index !== layout.addressColumn && field.includes('\ufffd'))) {
-      said = true;
-      say(row.line);
-    }
-    yield row;
   }
 }
 

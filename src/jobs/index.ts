@@ -38,6 +38,7 @@ export {
   MAX_LINE_CHARS,
   type InputRow,
   type OpenedInput,
+  type NotUtf8,
   type ReadInputOptions,
 } from './read-input.js';
 export { ingestInput, ingestRows, type IngestOptions, type IngestSummary } from './ingest.js';

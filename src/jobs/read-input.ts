@@ -95,6 +95,19 @@ export interface InputRow {
 export interface OpenedInput {
   readonly layout: InputLayout;
   readonly rows: AsyncIterable<InputRow>;
+  /**
+   * The first line, of the rows read so far, where a column other than the address was not UTF-8 in
+   * the file (a byte UTF-8 cannot hold reads as U+FFFD, and is written so in the output), with what to
+   * tell the user; `null` while none was. An address that was not UTF-8 is an unreadable row instead.
+   */
+  readonly notUtf8: NotUtf8 | null;
+}
+
+/** A CSV that was not UTF-8 outside its address column: its first such line, and the warning to give. */
+export interface NotUtf8 {
+  readonly line: number;
+  /** `the input is not UTF-8 (line 2: a byte shown as U+FFFD): columns other than the address …` */
+  readonly message: string;
 }
 
 interface PhysicalLine {
@@ -409,6 +422,42 @@ export async function openInput(
   source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   options: ReadInputOptions = {},
 ): Promise<OpenedInput> {
+  const { layout, rows, headerLine } = await openRows(source, options);
+  const seen: { notUtf8: NotUtf8 | null } = { notUtf8: null };
+  const found = (line: number): void => {
+    seen.notUtf8 = {
+      line,
+      message: `the input is not UTF-8 (line ${line}: a byte shown as \ufffd): columns other than the address are written with \ufffd in its place; save the file as CSV UTF-8 (Excel: "CSV UTF-8"), or convert it (iconv -f windows-1252 -t utf-8)`,
+    };
+  };
+  if (layout.columns.some((column) => column.includes('\ufffd'))) found(headerLine);
+  async function* watched(): AsyncGenerator<InputRow> {
+    for await (const row of rows) {
+      const fields = row.fields;
+      if (
+        seen.notUtf8 === null &&
+        fields !== null &&
+        fields.some((field, index) => index !== layout.addressColumn && field.includes('\ufffd'))
+      ) {
+        found(row.line);
+      }
+      yield row;
+    }
+  }
+  return {
+    layout,
+    rows: watched(),
+    get notUtf8() {
+      return seen.notUtf8;
+    },
+  };
+}
+
+/** `openInput()` but for its watch over the rows: the layout, the rows, and the header's line. */
+async function openRows(
+  source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+  options: ReadInputOptions,
+): Promise<{ layout: InputLayout; rows: AsyncIterable<InputRow>; headerLine: number }> {
   const iterator = splitLines(refuseBinary(source))[Symbol.asyncIterator]();
   const head: PhysicalLine[] = [];
   while (head.length < SNIFF_LINES) {
@@ -425,6 +474,7 @@ export async function openInput(
     }
   })();
   const sample = head.flatMap((line) => (line.text === null || line.text.trim() === '' ? [] : [line.text]));
+  const headerLine = head.find((line) => line.text !== null && line.text.trim() !== '')?.number ?? 1;
   const delimiter = detectDelimiter(sample);
   const firstLine = sample[0] ?? '';
 
@@ -448,9 +498,9 @@ export async function openInput(
         addressColumn: 0,
         headerless: false,
       };
-      return { layout, rows: csvRows(lines, layout, true) };
+      return { layout, rows: csvRows(lines, layout, true), headerLine };
     }
-    return { layout: LIST_LAYOUT, rows: listRows(lines) };
+    return { layout: LIST_LAYOUT, rows: listRows(lines), headerLine };
   }
 
   let header: string[];
@@ -473,7 +523,7 @@ export async function openInput(
     columns = header.map((_, index) => `column${index + 1}`);
   }
   const layout: InputLayout = { format: 'csv', delimiter, columns, addressColumn, headerless };
-  return { layout, rows: csvRows(lines, layout, !headerless) };
+  return { layout, rows: csvRows(lines, layout, !headerless), headerLine };
 }
 
 /**

@@ -59,6 +59,7 @@ export function jobResponse(job: JobView, now = Date.now()): z.infer<typeof JobS
     updatedAt: job.updatedAt,
     etaSeconds,
     error: job.error,
+    warnings: [...job.warnings],
   };
 }
 

@@ -173,12 +173,15 @@ async function spoolJsonList(
   return list.fields;
 }
 
-/** A CSV or text upload into `spool`, read as `rcpt bulk` reads a file (src/jobs/read-input.ts). */
+/**
+ * A CSV or text upload into `spool`, read as `rcpt bulk` reads a file (src/jobs/read-input.ts): its
+ * layout, and what the job tells its user about the file (a CSV not in UTF-8), as `rcpt bulk` does.
+ */
 async function spoolRows(
   body: AsyncIterable<Uint8Array>,
   spool: UploadSpool,
   maxAddresses: number,
-): Promise<InputLayout> {
+): Promise<{ layout: InputLayout; warnings: string[] }> {
   let opened: OpenedInput;
   try {
     opened = await openInput(body);
@@ -193,7 +196,7 @@ async function spoolRows(
     throw new HttpError(400, 'bad_request', `${error.message}${hint}`);
   }
   if (spool.rows === 0) throw new HttpError(400, 'bad_request', 'the upload has no rows with an address');
-  return opened.layout;
+  return { layout: opened.layout, warnings: opened.notUtf8 === null ? [] : [opened.notUtf8.message] };
 }
 
 export interface UploadDeps {
@@ -242,12 +245,13 @@ export async function createUploadedJob(deps: UploadDeps, upload: Upload): Promi
     throw refusal(error);
   });
   try {
-    let layout = LIST_LAYOUT;
+    let read = { layout: LIST_LAYOUT, warnings: [] as string[] };
     let fields: JsonJobFields = {};
     if (kind === 'list') fields = await spoolJsonList(body, spool, maxAddresses, upload.shape);
-    else layout = await spoolRows(body, spool, maxAddresses);
+    else read = await spoolRows(body, spool, maxAddresses);
     const extra = await upload.extraOf(fields);
-    return await jobs.create(upload.owner, { kind, layout, rows: spool.read() }, { maxAddresses, extra });
+    const input = { kind, layout: read.layout, rows: spool.read(), warnings: read.warnings };
+    return await jobs.create(upload.owner, input, { maxAddresses, extra });
   } catch (error) {
     throw refusal(error);
   } finally {

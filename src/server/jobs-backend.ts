@@ -128,8 +128,15 @@ async function viewOf(store: JobStore, record: JobRecord): Promise<JobView> {
     startedAt: record.startedAt,
     updatedAt: record.updatedAt,
     error: record.error,
+    warnings: warningsOf(record.options),
     options: record.options,
   };
+}
+
+/** The warnings kept with a job's options (`warnings`, strings), none for a job from before them. */
+function warningsOf(options: Readonly<Record<string, unknown>>): string[] {
+  const warnings = options.warnings;
+  return Array.isArray(warnings) ? warnings.filter((warning) => typeof warning === 'string') : [];
 }
 
 /**
@@ -237,6 +244,9 @@ class StoreJobsBackend implements ClosableJobsBackend {
             via: 'http',
             input: input.kind,
             ...(options.settings === undefined ? {} : { settings: options.settings }),
+            ...(input.warnings === undefined || input.warnings.length === 0
+              ? {}
+              : { warnings: input.warnings }),
           },
         })
       ).id;

@@ -34,6 +34,8 @@ export interface JobView {
   readonly startedAt: string | null;
   readonly updatedAt: string | null;
   readonly error: string | null;
+  /** What the user should know about the upload (a CSV not in UTF-8), said once per job. */
+  readonly warnings: readonly string[];
   /** What the job was created with (its webhook, the API it came from). */
   readonly options: Readonly<Record<string, unknown>>;
 }
@@ -46,6 +48,8 @@ export interface JobInput {
   readonly kind: JobUploadKind;
   readonly layout: InputLayout;
   readonly rows: AsyncIterable<InputRow> | Iterable<InputRow>;
+  /** What the user should know about the upload (a CSV not in UTF-8): kept with the job, in its view. */
+  readonly warnings?: readonly string[];
 }
 
 /** Bad input found while reading an upload (a CSV without an address column, a broken quote, …). */

@@ -172,6 +172,10 @@ export const JobSchema = z
     updatedAt: z.string().nullable(),
     etaSeconds: z.number().nullable().openapi({ description: 'estimated seconds left, null when unknown' }),
     error: z.string().nullable(),
+    warnings: z.array(z.string()).openapi({
+      description:
+        'what the uploader should know about the upload, the job verified all the same: a CSV that is not UTF-8 outside its address column (its other columns come back with U+FFFD for the bytes UTF-8 cannot hold); empty when nothing',
+    }),
   })
   .openapi('Job');
 

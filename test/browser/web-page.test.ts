@@ -262,6 +262,31 @@ describe('the web page', { skip: ABSENT !== null }, () => {
       'unreadable row',
       'mailbox full',
     ]);
+    // Every byte was UTF-8: nothing to say about the file.
+    assert.equal(await page.locator('#job-warnings').isHidden(), true);
+    await page.getByRole('button', { name: 'Remove file' }).click();
+    assert.deepEqual(problems, []);
+  });
+
+  it('says once under the progress that an uploaded CSV is not UTF-8, and verifies it all the same', async () => {
+    // A Windows-1252 export: é is a byte UTF-8 cannot hold. Four addresses: this job's line, no other's.
+    const csv =
+      'email,name\nalice@acme.test,Alice\nnobody@acme.test,Ren\u00e9e\ncarol@acme.test,Carol\ndave@acme.test,Dave\n';
+    await page.setInputFiles('#file', {
+      name: 'latin1.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(csv, 'latin1'),
+    });
+    await page.getByRole('button', { name: 'Verify', exact: true }).click();
+    await page
+      .locator('#progress-text', { hasText: '4 of 4 addresses checked' })
+      .waitFor({ timeout: 30_000 });
+    await page.locator('#job-status', { hasText: 'done' }).waitFor();
+    const warnings = page.getByRole('list', { name: 'About the file' }).getByRole('listitem');
+    assert.deepEqual(await warnings.allTextContents(), [
+      'the input is not UTF-8 (line 3: a byte shown as \ufffd): columns other than the address are written with \ufffd in its place; save the file as CSV UTF-8 (Excel: "CSV UTF-8"), or convert it (iconv -f windows-1252 -t utf-8)',
+    ]);
+    assert.equal(await page.locator('#table tbody tr').count(), 4);
     await page.getByRole('button', { name: 'Remove file' }).click();
     assert.deepEqual(problems, []);
   });

@@ -210,6 +210,16 @@ function renderJob(job) {
   if (job.status === 'cancelled') parts.push('cancelled: what was checked can still be downloaded');
   if (job.status === 'failed' && job.error) parts.push(`failed: ${job.error}`);
   $('progress-text').textContent = parts.join(' · ');
+  // What the job says about the file itself (a CSV that is not UTF-8): verified all the same.
+  const warnings = job.warnings ?? [];
+  $('job-warnings').replaceChildren(
+    ...warnings.map((text) => {
+      const item = document.createElement('li');
+      item.textContent = text;
+      return item;
+    }),
+  );
+  $('job-warnings').hidden = warnings.length === 0;
   renderChart(job.counts);
   renderReasons(job.reasons);
 }

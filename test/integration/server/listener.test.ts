@@ -141,6 +141,50 @@ describe('startServer()', () => {
     assert.deepEqual(rows, ['accepted', 'unreadable_row', 'mailbox_not_found', 'unreadable_row']);
   });
 
+  it('a CSV upload not in UTF-8 outside its address column is verified, and the job says so once in its warnings', async () => {
+    /** Uploads `body` as text/csv and polls the job to its end (as the web page and a client see it). */
+    const finished = async (body: Uint8Array) => {
+      const created = await fetch(`${server.url}/v1/jobs`, {
+        method: 'POST',
+        headers: { ...bearer(KEY_A), 'content-type': 'text/csv' },
+        body,
+      });
+      assert.equal(created.status, 202);
+      const { id } = (await created.json()) as { id: string };
+      let job: { id: string; status: string; warnings: string[] };
+      const deadline = Date.now() + 20_000;
+      do {
+        await sleep(250);
+        job = (await (
+          await fetch(`${server.url}/v1/jobs/${id}`, { headers: bearer(KEY_A) })
+        ).json()) as typeof job;
+      } while (job.status !== 'done' && Date.now() < deadline);
+      assert.equal(job.status, 'done');
+      return job;
+    };
+    // A Windows-1252 export: é and ô are single bytes UTF-8 cannot hold, from line 3 on.
+    const names = ['Alice', 'J\u00e9r\u00f4me', 'Ren\u00e9e'];
+    const text = `email,name\nalice@acme.test,${names[0]}\nnobody@acme.test,${names[1]}\nanyone@catchall.test,${names[2]}\n`;
+    const latin1 = await finished(Buffer.from(text, 'latin1'));
+    assert.deepEqual(latin1.warnings, [
+      'the input is not UTF-8 (line 3: a byte shown as \ufffd): columns other than the address are written with \ufffd in its place; save the file as CSV UTF-8 (Excel: "CSV UTF-8"), or convert it (iconv -f windows-1252 -t utf-8)',
+    ]);
+    // Verified as any other job: the verdicts, the names with U+FFFD where the bytes were.
+    const csv = await (
+      await fetch(`${server.url}/v1/jobs/${latin1.id}/results?format=csv`, { headers: bearer(KEY_A) })
+    ).text();
+    const lines = csv.trim().split('\n');
+    assert.match(lines[1] ?? '', /^alice@acme\.test,Alice,deliverable,accepted,/);
+    assert.match(lines[2] ?? '', /^nobody@acme\.test,J\ufffdr\ufffdme,undeliverable,mailbox_not_found,/);
+    assert.match(lines[3] ?? '', /^anyone@catchall\.test,Ren\ufffde,risky,catch_all,/);
+    // The events' end and the same names in UTF-8: none.
+    const events = await (
+      await fetch(`${server.url}/v1/jobs/${latin1.id}/events`, { headers: bearer(KEY_A) })
+    ).text();
+    assert.match(events, /event: end\ndata: \{[^\n]*"warnings":\["the input is not UTF-8 \(line 3:/);
+    assert.deepEqual((await finished(Buffer.from(text, 'utf8'))).warnings, []);
+  });
+
   it('answers a request Node cannot parse with the JSON error body; a DELETE whose body has no framing is refused, not carried out', async () => {
     const garbage = await exchange(server.port, 'NOT HTTP AT ALL\r\n\r\n');
     assert.equal(garbage.status, 400, garbage.head);
