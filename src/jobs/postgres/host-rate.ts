@@ -36,6 +36,16 @@ const NOW_MS = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
  * Deletes the grants of every host that no longer count (the worker's sweep): a host's own expired
  * grants go when it is granted again, but a host no worker asks again would keep them for ever.
  * Resolves with how many.
+ *
+ * Outside `reserve()`'s transaction and its host's lock, and safe so: one statement is atomic (a crash
+ * deletes all of them or none), it deletes only rows whose `counts_until` has passed by the database's
+ * clock, which no grant counts any more (`reserve()` deletes the same rows of its host itself), and
+ * what it deletes is counted nowhere, so a sweep run again, by a restarted worker or two workers at once,
+ * deletes what is left and nothing twice. A `reserve()` that reads its host's rows after a sweep that
+ * began later than its own clock reading misses rows that expired in between: they no longer count when
+ * its grant is made, so no 60 s holds more than the ceiling. A grant in flight counts until its hold
+ * ends (`holdMs` and a window); one swept after that had a worker dead or past its deadline, and its
+ * settlement then updates nothing, as after `reserve()`'s own delete.
  */
 export async function sweepHostRcpts(store: Pick<PgJobStore, 'pool' | 'schema'>): Promise<number> {
   const { rowCount } = await store.pool.query(

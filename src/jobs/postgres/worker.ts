@@ -130,7 +130,9 @@ async function sweepLeases(context: WorkerContext): Promise<string[]> {
 
 /**
  * Deletes what no longer counts and nobody else deletes: RCPT grants past their window (`host_rcpts`)
- * and learned host limits past their TTL (`host_limits`). Resolves with how many rows of each.
+ * and learned host limits past their TTL (`host_limits`). Resolves with how many rows of each. Two
+ * statements, no transaction: each is atomic and deletes only expired rows, so a crash between them
+ * leaves the second table's for the next sweep, and nothing is lost or counted twice (`sweepHostRcpts`).
  */
 export async function sweepExpired(
   context: Pick<WorkerContext, 'store'>,
