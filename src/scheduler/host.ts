@@ -118,6 +118,8 @@ export class Host {
    * yet prove that it answers: `mayProveAnswers`.)
    */
   poisonsProven = false;
+  /** The last batch was taken from the back of the queue (`take`). */
+  #fromBack = false;
 
   /**
    * The RCPT that tells what the host does after a refusal (poisoning.ts): an address it accepted in
@@ -219,8 +221,18 @@ export class Host {
     if (index !== -1) list.splice(index, 1);
   }
 
-  /** Takes up to `count` addresses (no probes) that are not done yet. */
+  /**
+   * Takes up to `count` addresses (no probes) that are not done yet: from the front, but every other
+   * batch from the back while the host is taken to poison and has accepted nothing. There each session
+   * settles one refusal, and the host cannot be told from one without `postmaster` until it accepts an
+   * address (`mayProveAnswers`); a list's unknown addresses cluster (a dead domain, an old export), so
+   * asking from both ends finds an existing one sooner where the list starts with a run of unknown ones.
+   */
   take(count: number): Job[] {
+    if (this.poisons && this.acceptedRecipient === null) {
+      this.#fromBack = !this.#fromBack;
+      if (this.#fromBack) return takeFromBack(this.#queue, count);
+    }
     return takeFrom(this.#queue, count);
   }
 
@@ -565,6 +577,17 @@ export class Host {
     for (const waiter of this.#idle.splice(0)) waiter();
     this.limitsMayHaveChanged();
   }
+}
+
+/** Takes up to `count` jobs that are not done yet from the back of `list`, the last first. */
+function takeFromBack(list: Job[], count: number): Job[] {
+  const batch: Job[] = [];
+  while (batch.length < count) {
+    const job = list.pop();
+    if (job === undefined) break;
+    if (!job.done) batch.push(job);
+  }
+  return batch;
 }
 
 /** Takes up to `count` jobs that are not done yet from the front of `list`. */

@@ -121,6 +121,26 @@ describe('Host after a refusal', () => {
     assert.equal(host.mayProveAnswers, false, 'it answers');
   });
 
+  it('taken to poison with nothing accepted, takes every other batch from the back of the queue', () => {
+    const host = new Host('192.0.2.1', limits);
+    for (let i = 0; i < 6; i += 1) host.add(job(i), false);
+    assert.deepEqual(
+      host.take(1).map((j) => j.id),
+      [0],
+    );
+    host.learned.sawAfterRefusal('poisons');
+    assert.deepEqual(
+      [host.take(1), host.take(2), host.take(1)].map((batch) => batch.map((j) => j.id)),
+      [[5], [1, 2], [4]],
+    );
+    host.acceptedRecipient = 'ok0@a.test';
+    assert.deepEqual(
+      host.take(1).map((j) => j.id),
+      [3],
+      'from the front once it accepted an address',
+    );
+  });
+
   it('has room for the check past the one refusal a session draws at a host taken to poison', () => {
     const host = new Host('192.0.2.1', limits);
     host.learned.sawAfterRefusal('poisons');
