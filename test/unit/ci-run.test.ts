@@ -118,6 +118,14 @@ describe('.ci/run', () => {
     assert.deepEqual(stepProblems(script, packageScripts), []);
   });
 
+  it('is a script bash can read to its end (bash -n: a slip of quoting stops CI before its first step)', () => {
+    assert.doesNotThrow(() => execFileSync('bash', ['-n', join(REPO, '.ci/run')], { stdio: 'pipe' }));
+    // The check can fail: an unclosed quote.
+    assert.throws(() =>
+      execFileSync('bash', ['-n'], { input: `${script}\nstep 'unclosed npm test\n`, stdio: 'pipe' }),
+    );
+  });
+
   it('has the steps CI is for, each named once', () => {
     const steps = stepsOf(script);
     const names = steps.map((step) => step.name);
