@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { readRcptReply, readSessionRefusal } from '../decide/index.js';
 import { publishHostRateWait } from '../diagnostics.js';
-import type { HostRateLimiter, ProbeFailure, RateGrant, TranscriptEntry } from '../types.js';
+import type { HostRateLimiter, ProbeFailure, RateGrant, SmtpReplyInfo, TranscriptEntry } from '../types.js';
 import type { HarvestAllowance, Reservation } from './harvest-allowance.js';
 import type { Host } from './host.js';
 import { rateCeiling } from './host-rate.js';
@@ -963,7 +963,9 @@ export class SessionRun {
       owner.shareLimits(host);
     }
     const suspects: Suspect[] = [];
-    for (const [index, reply] of outcome.recipients.entries()) {
+    const replies = outcome.recipients;
+    for (let index = 0; index < replies.length; index++) {
+      const reply = replies[index] as SmtpReplyInfo;
       const job = batch[index];
       if (job === undefined) break;
       answered = index + 1;
@@ -1122,9 +1124,9 @@ export class SessionRun {
 }
 
 /** How many of the first `end` replies (at most all) have a code of `least` or more. */
-function countAtLeast(replies: readonly { readonly code: number }[], end: number, least: number): number {
+function countAtLeast(replies: readonly SmtpReplyInfo[], end: number, least: number): number {
   const last = Math.min(end, replies.length);
   let count = 0;
-  for (let i = 0; i < last; i++) if ((replies[i] as { readonly code: number }).code >= least) count += 1;
+  for (let i = 0; i < last; i++) if ((replies[i] as SmtpReplyInfo).code >= least) count += 1;
   return count;
 }
