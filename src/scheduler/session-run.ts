@@ -10,7 +10,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { readRcptReply, readSessionRefusal } from '../decide/index.js';
 import { publishHostRateWait } from '../diagnostics.js';
-import type { HostRateLimiter, ProbeFailure, RateGrant, SmtpReplyInfo, TranscriptEntry } from '../types.js';
+import type {
+  HostRateLimiter,
+  ProbeFailure,
+  RateGrant,
+  SessionOpenOptions,
+  SmtpReplyInfo,
+  TranscriptEntry,
+} from '../types.js';
 import type { HarvestAllowance, Reservation } from './harvest-allowance.js';
 import type { Host } from './host.js';
 import { rateCeiling } from './host-rate.js';
@@ -228,15 +235,27 @@ export class SessionRun {
     this.#id = id;
     const front = host.front;
     this.#name = front?.target?.host ?? host.ip;
-    this.#transcript = owner.settings.session.transcript ? [] : null;
-    this.#session = owner.settings.openSession({
-      ...owner.settings.session,
+    const session = owner.settings.session;
+    this.#transcript = session.transcript ? [] : null;
+    // Written out, the same fields in the same order as `{ ...session, …, transcript }` gave (a caller's
+    // factory may read them): a spread whose copied `transcript` (a boolean) was set again to a list or
+    // null generalized a hidden class at every session (`node --trace-generalization`).
+    const options: SessionOpenOptions & { readonly mailFrom: string } = {
+      port: session.port,
+      helo: session.helo,
+      mailFrom: session.mailFrom,
+      localAddress: session.localAddress,
+      connectTimeoutMs: session.connectTimeoutMs,
+      greetingTimeoutMs: session.greetingTimeoutMs,
+      commandTimeoutMs: session.commandTimeoutMs,
+      startTls: session.startTls,
+      transcript: this.#transcript,
       host: this.#name,
       ip: host.ip,
       connector: host.via,
       signal: this.#cut.signal,
-      transcript: this.#transcript,
-    });
+    };
+    this.#session = owner.settings.openSession(options);
   }
 
   readonly #onStop = (): void => {
