@@ -103,7 +103,22 @@ export class Job<P extends PlannedAddress = PlannedAddress> {
     readonly startedAt: number,
     /** When the address was started, ISO 8601 (the result's `checkedAt`). */
     readonly checkedAt: string,
-  ) {}
+  ) {
+    // Every field that changes later, written once more: V8 then knows from the first job that they
+    // change. Code compiled while a field had only its initial value (no timeout charged yet, no retry)
+    // was thrown away at its first change in mid-run (docs/architecture.md, "CPU").
+    this.targetIndex = 0;
+    this.tries = 0;
+    this.poisoned = 0;
+    this.greylists = 0;
+    this.sessions = 0;
+    this.spentMs = -0;
+    this.lastSession = -1;
+    this.lastFailure = null;
+    this.lastReply = null;
+    this.lastView = null;
+    this.done = false;
+  }
 
   /** The MX host address the job is queued for now. */
   get target(): ProbeTarget | undefined {

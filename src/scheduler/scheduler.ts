@@ -137,6 +137,10 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     this.#lifetime = lifetime;
     // Every open session listens on it: hundreds at once are expected, not a leak.
     setMaxListeners(0, this.#stop.signal);
+    // Set once more: they change once, late in a run (the input's end), and code compiled while they
+    // had only their initial value was thrown away then (as `Job`'s fields: docs/architecture.md, "CPU").
+    this.#exhausted = false;
+    this.#stopped = false;
   }
 
   get allowance(): SchedulerPorts<P>['allowance'] {
