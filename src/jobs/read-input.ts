@@ -395,6 +395,37 @@ function quoteHeader(columns: readonly string[]): string {
   return text.length <= QUOTED_HEADER_CHARS ? text : `${text.slice(0, QUOTED_HEADER_CHARS)}…`;
 }
 
+/** A field that holds one address and nothing else (a header name never does). */
+const LOOKS_LIKE_ADDRESS = /^[^@\s]+@[^@\s]+$/;
+
+/**
+ * The column whose values are addresses in `lines` (the rows after the header): the only column where
+ * more than half of the rows that have a value there hold an address; `-1` when none is, or several are
+ * (two columns of addresses: which one to verify is the user's choice, `--column`).
+ */
+function addressColumnByContent(lines: readonly string[], delimiter: string, width: number): number {
+  const filled = new Array<number>(width).fill(0);
+  const addresses = new Array<number>(width).fill(0);
+  for (const line of lines) {
+    let fields: string[];
+    try {
+      fields = parseFields(line, delimiter);
+    } catch {
+      continue; // a record over several lines, or a malformed one: judged by the others
+    }
+    fields.slice(0, width).forEach((field, index) => {
+      const value = field.trim();
+      if (value === '') return;
+      filled[index] = (filled[index] ?? 0) + 1;
+      if (LOOKS_LIKE_ADDRESS.test(value)) addresses[index] = (addresses[index] ?? 0) + 1;
+    });
+  }
+  const columns = addresses.flatMap((count, index) =>
+    count > 0 && count * 2 > (filled[index] ?? 0) ? [index] : [],
+  );
+  return columns.length === 1 ? (columns[0] ?? -1) : -1;
+}
+
 function findAddressColumn(columns: readonly string[], wanted: string | undefined): number {
   if (wanted !== undefined) {
     const index = columns.findIndex((name) => name.trim().toLowerCase() === wanted.trim().toLowerCase());
@@ -515,12 +546,18 @@ async function openRows(
   let columns: readonly string[] = header.map((name) => name.trim());
   if (addressColumn === -1) {
     // No header names an address column; if the first line holds an address, the file has no header.
-    addressColumn = header.findIndex((field) => /^[^@\s]+@[^@\s]+$/.test(field.trim()));
-    if (addressColumn === -1) {
-      throw new InputError(`no address column in the header (${quoteHeader(columns)})`, true);
+    addressColumn = header.findIndex((field) => LOOKS_LIKE_ADDRESS.test(field.trim()));
+    if (addressColumn !== -1) {
+      headerless = true;
+      columns = header.map((_, index) => `column${index + 1}`);
+    } else {
+      // A header in words no list names (Google Contacts' `E-mail 1 - Value`, `Work Email`): the one
+      // column whose values are addresses in the first rows.
+      addressColumn = addressColumnByContent(sample.slice(1), delimiter, header.length);
+      if (addressColumn === -1) {
+        throw new InputError(`no address column in the header (${quoteHeader(columns)})`, true);
+      }
     }
-    headerless = true;
-    columns = header.map((_, index) => `column${index + 1}`);
   }
   const layout: InputLayout = { format: 'csv', delimiter, columns, addressColumn, headerless };
   return { layout, rows: csvRows(lines, layout, !headerless), headerLine };
