@@ -29,7 +29,7 @@ import {
 } from './explain-bounces.js';
 import { useColour, type CliIo } from './run-verify.js';
 import { UsageError } from './common-options.js';
-import { wrap } from './terminal-text.js';
+import { escapeControl, wrap } from './terminal-text.js';
 import { errorCode } from './bulk-output.js';
 
 export interface ExplainFlags extends BounceFlags {
@@ -212,6 +212,12 @@ export async function runExplain(
     }
   }
   refuseOutputForOne(flags);
+  if (flags.provider !== undefined && explanations.every((e) => e.provider === null)) {
+    // A provider rcpt does not know (`hotmail`, a typo) would silently change nothing: say so.
+    io.stderr.write(
+      `rcpt: warning: --provider ${escapeControl(flags.provider)} names no provider rcpt knows (an id such as google, outlook, microsoft365 or yahoo, or an MX host name such as mx1.hotmail.com): the reply is read without provider rules\n`,
+    );
+  }
   if (flags.json === true) {
     for (const explanation of explanations) io.stdout.write(`${JSON.stringify(explanation)}\n`);
   } else {

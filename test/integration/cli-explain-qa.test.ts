@@ -137,4 +137,20 @@ describe('rcpt explain: bounces as users have them', () => {
     assert.equal(none.code, 1);
     assert.match(none.stdout, /NOT A REPLY {2}No SMTP reply code was found/);
   });
+
+  it('a --provider rcpt does not know is said on stderr, not silently ignored', async () => {
+    const reply = '550 5.5.0 Requested action not taken: mailbox unavailable';
+    // Outlook.com's unknown-user reply: undeliverable with its provider named, unknown without.
+    const known = await rcptProcess(['explain', '--json', '--provider', 'outlook', reply]);
+    assert.equal((JSON.parse(known.stdout) as { reason: string }).reason, 'mailbox_not_found');
+    assert.equal(known.stderr, '');
+    // Before: the same answer as without --provider, and nothing said.
+    const unknown = await rcptProcess(['explain', '--json', '--provider', 'hotmail', reply]);
+    assert.equal(unknown.code, 0);
+    assert.equal((JSON.parse(unknown.stdout) as { reason: string }).reason, 'unexpected_reply');
+    assert.match(
+      unknown.stderr,
+      /^rcpt: warning: --provider hotmail names no provider rcpt knows \(an id such as google, outlook, microsoft365 or yahoo, or an MX host name such as mx1\.hotmail\.com\): the reply is read without provider rules\n$/,
+    );
+  });
 });
