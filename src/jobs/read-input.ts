@@ -496,6 +496,10 @@ async function openRows(
     if (step.done === true) break;
     head.push(step.value);
   }
+  // Excel's delimiter hint, `sep=;` on a line of its own before the header: the delimiter it names,
+  // and not a row (Excel writes it, and reads it, so a file opens in columns whatever the locale).
+  const hint = /^\uFEFF?sep=([^"\r\n])\s*$/i.exec(head[0]?.text ?? '');
+  if (hint !== null) head.shift();
   const lines = (async function* () {
     yield* head;
     for (;;) {
@@ -506,7 +510,7 @@ async function openRows(
   })();
   const sample = head.flatMap((line) => (line.text === null || line.text.trim() === '' ? [] : [line.text]));
   const headerLine = head.find((line) => line.text !== null && line.text.trim() !== '')?.number ?? 1;
-  const delimiter = detectDelimiter(sample);
+  const delimiter = hint?.[1] ?? detectDelimiter(sample);
   const firstLine = sample[0] ?? '';
 
   if (delimiter === null) {

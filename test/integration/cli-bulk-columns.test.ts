@@ -1,6 +1,7 @@
 /**
  * `rcpt bulk` on the CSV exports people have (a real `rcpt` process against the demo world): the
- * address column found when its name is not one rcpt knows, but it is the only column of addresses.
+ * address column found when its name is not one rcpt knows, but it is the only column of addresses;
+ * Excel's `sep=` line.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,5 +63,22 @@ describe('rcpt bulk: the address column of common exports', () => {
       assert.equal(code, 64, stderr);
       assert.match(stderr, /no address column in the header \(\w+, \w+\); name it with --column/);
     }
+  });
+
+  it("Excel's delimiter hint (sep=; before the header) names the delimiter and is not read as the header", async () => {
+    const { code, stdout, stderr } = await bulk(
+      'excel.csv',
+      '\uFEFFsep=;\r\nName;Email\r\nAlice;alice@acme.test\r\nNobody;nobody@acme.test\r\n',
+    );
+    // Before: exit 64, "no address column in the header (sep=, )".
+    assert.equal(code, 0, stderr);
+    const rows = parse<Record<string, string>>(stdout, { columns: true, delimiter: ';' });
+    assert.deepEqual(
+      rows.map((row) => [row.Name, row.Email, row.reason]),
+      [
+        ['Alice', 'alice@acme.test', 'accepted'],
+        ['Nobody', 'nobody@acme.test', 'mailbox_not_found'],
+      ],
+    );
   });
 });
