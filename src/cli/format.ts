@@ -31,12 +31,34 @@ export function describeEvidence(result: VerifyResult): string {
     parts.push(`DNS ${result.dns.error}`);
   } else if (result.dns?.nullMx) {
     parts.push('null MX (RFC 7505)');
+  } else {
+    const unreplied = withoutReply(result);
+    if (unreplied !== null) parts.push(unreplied);
   }
   if (result.smtp?.proxy != null) parts.push(`via ${result.smtp.proxy}`);
   if (result.flags.role) parts.push('role address');
   if (result.retryAt !== null) parts.push(`retry after ${result.retryAt}`);
   if (result.suggestion !== null) parts.push(`did you mean ${result.suggestion}?`);
   return parts.join('; ');
+}
+
+/**
+ * What a verdict reached without a server's reply rests on, with what to do where a flag decides it;
+ * `null` for the others (their reason says it all, or their evidence is above).
+ */
+function withoutReply(result: VerifyResult): string | null {
+  const hosts = result.dns?.mx?.map((mx) => mx.exchange).join(', ') || (result.syntax.domain ?? '?');
+  switch (result.reason) {
+    case 'target_not_allowed':
+      // Loopback, private and reserved ranges alike: short, so the flag fits a table's width.
+      return `${hosts}: a private address; --allow-private-targets probes it`;
+    case 'connection_failed':
+      return `no connection to ${hosts}${result.smtp === null ? '' : ` on port ${result.smtp.port}`}`;
+    case 'no_mail_server':
+      return 'no MX, A or AAAA record';
+    default:
+      return null;
+  }
 }
 
 function truncate(text: string, width: number): string {
