@@ -75,10 +75,23 @@ export async function readBounded(path: string): Promise<Buffer> {
       if (bytesRead === 0) break;
       filled += bytesRead;
     }
-    return buffer.subarray(0, filled);
+    return fromUtf16(buffer.subarray(0, filled));
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Text saved as UTF-16 with its byte-order mark (Windows PowerShell's `>`, Notepad's "Unicode") as
+ * UTF-8, which the rest reads; other bytes as they are. Read as UTF-8, every other byte of UTF-16 is a
+ * NUL, and a saved reply or bounce was called binary data.
+ */
+export function fromUtf16(bytes: Buffer): Buffer {
+  const le = bytes[0] === 0xff && bytes[1] === 0xfe;
+  const be = bytes[0] === 0xfe && bytes[1] === 0xff;
+  if (!le && !be) return bytes;
+  const text = new TextDecoder(le ? 'utf-16le' : 'utf-16be').decode(bytes.subarray(2));
+  return Buffer.from(text, 'utf8');
 }
 
 /** `rcpt explain bounce.eml`: one message, printed. */
@@ -442,7 +455,8 @@ async function explainStream(
   }
   // Whatever is past the limit is read and dropped, so the writer is not left blocked.
   if (!done) for (let next = await iterator.next(); next.done !== true; next = await iterator.next());
-  if (!looksLikeMessage(first)) return { handled: false, text: first.toString('utf8') };
-  const explained = await explainMessageBytes(first, source, flags, io);
+  const bytes = fromUtf16(first);
+  if (!looksLikeMessage(bytes)) return { handled: false, text: bytes.toString('utf8') };
+  const explained = await explainMessageBytes(bytes, source, flags, io);
   return { handled: true, readable: explained.kind !== 'unreadable' };
 }

@@ -153,4 +153,26 @@ describe('rcpt explain: bounces as users have them', () => {
       /^rcpt: warning: --provider hotmail names no provider rcpt knows \(an id such as google, outlook, microsoft365 or yahoo, or an MX host name such as mx1\.hotmail\.com\): the reply is read without provider rules\n$/,
     );
   });
+
+  it('a reply or a bounce saved as UTF-16 (PowerShell\'s >, Notepad\'s "Unicode") is read, not called binary data', async () => {
+    const utf16le = (text: string) =>
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    const reply = join(dir, 'reply-utf16.txt');
+    await writeFile(
+      reply,
+      utf16le('550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown\r\n'),
+    );
+    // Before: exit 1, "The input is binary data, not the text of an SMTP reply."
+    const fromFile = await rcptProcess(['explain', '--json', reply]);
+    assert.equal(fromFile.code, 0, fromFile.stdout);
+    assert.equal((JSON.parse(fromFile.stdout) as { reason: string }).reason, 'mailbox_not_found');
+    const fromStdin = await rcptProcess(['explain', '-', '--json'], { stdin: utf16le(EXCHANGE_TEXT_NDR) });
+    assert.equal(fromStdin.code, 0, fromStdin.stdout);
+    const report = JSON.parse(fromStdin.stdout) as { kind: string; recipients: { address: string }[] };
+    assert.equal(report.kind, 'bounce');
+    assert.deepEqual(
+      report.recipients.map((r) => r.address),
+      ['carol@contoso.example'],
+    );
+  });
 });
