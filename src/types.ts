@@ -502,6 +502,14 @@ export interface HostLimitsRecord {
    * known otherwise.
    */
   readonly provenRefusals?: number;
+  /**
+   * A batch the explorer of a guessed (or still probed) budget sent past what is proven, whose replies
+   * were not read yet, named by the run that sent it: stored before the batch goes out, removed once
+   * its replies are read. A run that starts at the host and finds it left by a run that is gone (a
+   * worker killed or stopped mid-batch) takes the batch to have crossed the host's limit, and fixes
+   * the budget at what is proven. Absent while no such batch is out.
+   */
+  readonly exploringBatch?: string;
 }
 
 /**
@@ -514,6 +522,11 @@ export interface HostLimitsFacts {
   known(key: string): HostLimitsRecord | null;
   /** A run learned something new at host `key`. */
   learned(key: string, record: HostLimitsRecord): void;
+  /**
+   * Settles once what was `learned()` so far is stored (never rejects). Where it is given, an
+   * explorer's batch past what is proven waits for it before it goes out (`exploringBatch`).
+   */
+  flush?(): Promise<void>;
 }
 
 /** RCPTs taken from a host's window of the last minute (`HostRateLimiter`), until they are sent. */

@@ -33,6 +33,8 @@
  * (AIMD).
  */
 
+import { randomUUID } from 'node:crypto';
+
 import type { BudgetSource, HostLimitsRecord } from '../types.js';
 
 /** Refusals per session before a budget is known: Postfix's default less one (see politeness.ts). */
@@ -100,6 +102,12 @@ export type LimitsRecord = HostLimitsRecord;
 
 const POSTFIX_GREETING = /\bPostfix\b/i;
 
+/** Names this process's runs in `exploringBatch` (a run of another process is never live here). */
+const PROCESS_TAG = randomUUID();
+let runs = 0;
+/** `exploringBatch` names of the batches out now in this process: a run that is still going. */
+const batchesOut = new Set<string>();
+
 export class LearnedLimits {
   /**
    * Refusals a session may draw, `Infinity` for none. Made a double first (then set to the guess in the
@@ -128,6 +136,14 @@ export class LearnedLimits {
   #proven = 0;
   /** Something was learned since the last `takeChanged()`. */
   #changed = false;
+  /** This instance's name in `exploringBatch`, made when its explorer first sends a batch. */
+  #name: string | null = null;
+  /** The explorer's batch out now past what is proven (`HostLimitsRecord.exploringBatch`), or `null`. */
+  #batchOut: string | null = null;
+  /** The session whose batch `#batchOut` is. */
+  #batchSession = -1;
+  /** The run was stopped with that batch out (`abandoned`): it stays told. */
+  #abandoned = false;
 
   constructor() {
     this.#budget = CAUTIOUS_ERROR_BUDGET;
@@ -193,6 +209,9 @@ export class LearnedLimits {
     // Proven below the guess by another worker's sessions: as safe here (`survived`).
     const refusals = record.provenRefusals;
     if (typeof refusals === 'number' && Number.isInteger(refusals) && refusals >= 1) this.survived(refusals);
+    // Not a limit but news of the explorer's batch: the record told last says where it is.
+    const out = record.exploringBatch;
+    this.#batchOut = typeof out === 'string' && out.length > 0 && out.length <= 100 ? out : null;
   }
 
   // Error budget ------------------------------------------------------------------------------------
@@ -324,6 +343,58 @@ export class LearnedLimits {
       this.#source = 'probed';
       this.#changed = true;
     }
+  }
+
+  /**
+   * Session `id` sends a batch: the explorer's goes past what is proven, so it is told (stored) before
+   * it goes out, in case the run ends before its replies are read (`takeOver`). It stays told until
+   * the session ends (`explored`), so that no record without it and without what its replies said is
+   * stored between the two. True when it is news (to store before the batch goes out).
+   */
+  sending(id: number): boolean {
+    if (!this.isExploring(id) || this.#batchOut !== null) return false;
+    this.#name ??= `${PROCESS_TAG}:${++runs}`;
+    this.#batchOut = this.#name;
+    this.#batchSession = id;
+    batchesOut.add(this.#name);
+    this.#changed = true;
+    return true;
+  }
+
+  /**
+   * Session `id` ended, every reply it had read and judged: no batch of it is out any more. A batch
+   * the run abandoned stays told.
+   */
+  explored(id: number): void {
+    if (this.#batchOut === null || this.#batchSession !== id || this.#abandoned) return;
+    batchesOut.delete(this.#batchOut);
+    this.#batchOut = null;
+    this.#changed = true;
+  }
+
+  /**
+   * The run was stopped with session `id`'s batch out, its replies never read: it stays told, so that
+   * whoever takes the host next knows (`takeOver`); this run is gone.
+   */
+  abandoned(id: number): void {
+    if (this.#batchOut === null || this.#batchSession !== id) return;
+    batchesOut.delete(this.#batchOut);
+    this.#abandoned = true;
+  }
+
+  /**
+   * A run starts at the host with what is known of it: an explorer's batch left out by a run that is
+   * gone (a worker killed or stopped while it was out) may have crossed the host's limit, and nobody
+   * read its replies. It is taken to have: the budget is fixed at what is proven (at least 1), so the
+   * host is not crossed a second time. A batch of a run still going in this process is its own.
+   */
+  takeOver(): void {
+    const out = this.#batchOut;
+    if (out === null) return;
+    this.#batchOut = null;
+    if (batchesOut.has(out)) return;
+    if (this.#source === 'default' || this.#source === 'probed') this.#fix(Math.max(1, this.#proven));
+    this.#changed = true;
   }
 
   // Recipients and sessions -------------------------------------------------------------------------
@@ -468,7 +539,8 @@ export class LearnedLimits {
       this.#explorer === null &&
       this.#proven === 0 &&
       this.#provenRate === 0 &&
-      this.#afterRefusal === null
+      this.#afterRefusal === null &&
+      this.#batchOut === null
     );
   }
 
@@ -485,6 +557,7 @@ export class LearnedLimits {
       ...(this.#provenRate === 0 ? {} : { provenRepliesPerSecond: this.#provenRate }),
       ...(this.#afterRefusal === null ? {} : { afterRefusal: this.#afterRefusal }),
       ...(this.#source === 'default' && this.#proven > 0 ? { provenRefusals: this.#proven } : {}),
+      ...(this.#batchOut === null ? {} : { exploringBatch: this.#batchOut }),
     };
   }
 

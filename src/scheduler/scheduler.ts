@@ -534,7 +534,10 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     if (host === undefined) {
       // What other runs (other workers) learned of this host's limits is where this run starts.
       const known = this.#ports.hostLimits?.known(key) ?? null;
-      host = new Host(ip, this.settings, key, target.via ?? null, LearnedLimits.from(known));
+      const learned = LearnedLimits.from(known);
+      // An explorer's batch left out by a run that is gone is taken to have crossed the limit.
+      learned.takeOver();
+      host = new Host(ip, this.settings, key, target.via ?? null, learned);
       this.#hosts.set(key, host);
     }
     return host;
@@ -592,6 +595,10 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
   /** Tells what the run learned of `host`'s limits since the last time to whoever shares them. */
   shareLimits(host: Host): void {
     if (host.learned.takeChanged()) this.#ports.hostLimits?.learned(host.key, host.learned.record());
+  }
+
+  limitsStored(): Promise<void> {
+    return this.#ports.hostLimits?.flush?.() ?? Promise.resolve();
   }
 
   sessionClosed(host: Host): void {

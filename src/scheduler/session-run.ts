@@ -73,6 +73,8 @@ export interface SessionOwner {
   sessionClosed(host: Host): void;
   /** Tells what was learned of `host`'s limits to whoever shares them (scale-out workers). */
   shareLimits(host: Host): void;
+  /** Settles once what was told of hosts' limits so far is stored (`HostLimitsFacts.flush`). */
+  limitsStored(): Promise<void>;
 }
 
 /** Why a refusal after another one of its session proves nothing (see `SessionRun.#read`). */
@@ -409,6 +411,7 @@ export class SessionRun {
         return;
       }
     } finally {
+      learned.explored(id);
       learned.stopExploring(id);
       host.limitsMayHaveChanged();
       owner.shareLimits(host);
@@ -838,6 +841,13 @@ export class SessionRun {
     }, leastMs);
     let outcome: SessionTransactionResult;
     try {
+      // The explorer's batch is told, and stored, before it goes out: a run killed before reading its
+      // replies leaves it told, and the next run at the host takes it to have crossed
+      // (`LearnedLimits.takeOver`).
+      if (host.learned.sending(this.#id)) {
+        owner.shareLimits(host);
+        await owner.limitsStored();
+      }
       outcome = await this.#session.transaction({
         mailFrom: owner.settings.session.mailFrom,
         recipients,
@@ -861,6 +871,8 @@ export class SessionRun {
           !exploring,
         );
     } finally {
+      // Cut by the run's stop, its replies unread: it stays told (`LearnedLimits.takeOver`).
+      if (owner.stopSignal.aborted) host.learned.abandoned(this.#id);
       clearTimeout(deadline);
       loopStalls.unwatch();
       host.settled(sentAt);

@@ -7,9 +7,9 @@
  *
  * The full disk is real: the job database lies on a small tmpfs in a private mount namespace (no root
  * needed: a user namespace too), filled up by the MX host the moment it is asked its first RCPT. The
- * host's greeting teaches nothing, so the run has nothing to save before that moment; what it learns
- * from the RCPT replies (the host's recipient limit) and its results are saved after it, and every
- * one of those writes meets a disk with no block left, whatever their order.
+ * host's greeting teaches only its error budget (Postfix's), saved before that moment; what the run
+ * learns from the RCPT replies (the host's recipient limit) and its results are saved after it, and
+ * every one of those writes meets a disk with no block left, whatever their order.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -77,8 +77,10 @@ before(async () => {
   mta = await startSimMta({
     host: '127.9.8.1',
     port: 0,
-    // Not Postfix's: a greeting that tells nothing of the host's limits.
-    banner: 'mx.full.test ESMTP',
+    // Postfix's: its error budget is known from the greeting, so no session explores it (an explorer's
+    // batch cut by the full disk would leave the budget fixed at what was proven on --resume, and no
+    // batch would reach the recipient limit again: docs/bulk.md, "A crossing cut short").
+    banner: 'mx.full.test ESMTP Postfix',
     recipientLimit: RECIPIENT_LIMIT,
     record: true,
     recipient: (address): SimReply | null => {
@@ -137,9 +139,13 @@ describe('rcpt bulk: learned host limits the job store cannot keep', () => {
         line ?? '',
         /^rcpt: the job database \S+\/db\/jobs\.db failed while storing results: the disk is full \(SQLITE_FULL\); the job is kept: run again with --resume once there is free space \(addresses with a stored result are not verified again\)$/,
       );
-      // The run asked past the limit (so learned it) and could not save it.
+      // The run asked past the limit (so learned it) and could not save it (what the greeting taught
+      // was saved before the disk filled).
       assert.ok(rcpts() - before > RECIPIENT_LIMIT, 'a transaction went past the limit');
-      assert.deepEqual(storedLimits(db, tmpfs.enter), []);
+      assert.deepEqual(
+        storedLimits(db, tmpfs.enter).filter((row) => /"recipientLimit":\d/.test(row)),
+        [],
+      );
 
       await rm(join(tmpfs.path, 'filler'));
       const again = await runBulk([input, '--resume', '-o', output, '--db', db, ...flags], {

@@ -1,14 +1,18 @@
 /**
- * What a worker proved of a host's error budget while it was still rcpt's guess (refusals a session drew
- * with a reply on time after them, below the guess) is shared through PostgreSQL (`host_limits`,
- * `provenRefusals`): the next worker at the host starts from it, its sessions drawing what was proven
- * rather than one refusal each, and the one crossing that finds the host's limit fixes the budget
- * there, not at one. Against a sim-MTA on loopback with a soft error limit it does not announce;
- * counts from the server.
+ * What a worker learns of a host's error budget while it is still rcpt's guess is shared through
+ * PostgreSQL (`host_limits`) as it is learned, so the host is crossed once over the whole job:
+ * - what it proved below the guess (refusals a session drew with a reply on time after them,
+ *   `provenRefusals`): the next worker at the host starts from it, its sessions drawing what was
+ *   proven rather than one refusal each, and the one crossing fixes the budget there, not at one;
+ * - the explorer's batch sent past what is proven (`exploringBatch`), stored before it goes out: a
+ *   worker killed (`kill -9`) while the server delays that batch's replies has read nothing, and the
+ *   worker taking the host over takes the batch to have crossed, rather than crossing again.
+ * Against sim-MTAs on loopback with a soft error limit they do not announce; counts from the server.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
+import type { SimMta } from '../../bench/sim-mta.js';
 import type { HostLimitsRecord, VerifyOptions } from '../../src/index.js';
 import {
   openScaleOut,
@@ -27,20 +31,39 @@ import {
   PG_URL,
   SKIP_NO_PG,
   dropSchema,
+  ensureStopped,
   freshSchema,
   jobDone,
   query,
+  startRcpt,
   submitAddresses,
+  type RcptProcess,
+  until,
   verdictCounts,
 } from './helpers.js';
 
 const HOST = '127.0.16.1';
+/** The hosts a worker is killed at and stopped at, mid-crossing. */
+const KILL_HOST = '127.0.16.2';
+const STOP_HOST = '127.0.16.3';
 /** Every reply after a session's 3rd refusal is a second late (421 at the 6th): below the guess of 9. */
 const SOFT = 3;
 
 /** Refused RCPTs a session sent, as the server saw them (every mailbox but the `.ok` ones is unknown). */
 const refusedIn = (commands: readonly string[]): number =>
   commands.filter((line) => /^RCPT TO:/i.test(line) && !/\.ok@/i.test(line)).length;
+
+/** Sessions the server delayed replies of (crossed its soft limit). */
+const crossings = (mta: SimMta): number => mta.sessions.filter((session) => session.sleptReplies > 0).length;
+
+const storedAt = async (url: string, schema: string, host: string): Promise<HostLimitsRecord | null> => {
+  const rows = await query<{ record: string }>(
+    url,
+    `SELECT record FROM ${schema}.host_limits WHERE host = $1`,
+    [host],
+  );
+  return rows[0] === undefined ? null : (JSON.parse(rows[0].record) as HostLimitsRecord);
+};
 
 describe('proven below the guess, shared by scale-out workers', { skip: SKIP_NO_PG }, () => {
   const url = PG_URL ?? '';
@@ -73,14 +96,7 @@ describe('proven below the guess, shared by scale-out workers', { skip: SKIP_NO_
   const start = (): Promise<RunningWorker> =>
     startWorker({ url, schema, verify, pollMs: 100, leaseMs: 2_000 });
 
-  const storedRecord = async (): Promise<HostLimitsRecord | null> => {
-    const rows = await query<{ record: string }>(
-      url,
-      `SELECT record FROM ${schema}.host_limits WHERE host = $1`,
-      [HOST],
-    );
-    return rows[0] === undefined ? null : (JSON.parse(rows[0].record) as HostLimitsRecord);
-  };
+  const storedRecord = (): Promise<HostLimitsRecord | null> => storedAt(url, schema, HOST);
 
   async function verifyJob(addresses: readonly string[]): Promise<void> {
     const jobId = await submitAddresses(cluster, addresses);
@@ -116,7 +132,7 @@ describe('proven below the guess, shared by scale-out workers', { skip: SKIP_NO_
       await Promise.all(workers.map((worker) => worker.stop()));
     }
     const sessions = host.mta.sessions.slice(firstSession);
-    const crossed = host.mta.sessions.filter((session) => session.sleptReplies > 0).length;
+    const crossed = crossings(host.mta);
     const drawn = sessions.map((session) => refusedIn(session.commands));
     const report = `sessions' refusals ${drawn.join(' ')}; ${host.mta.stats.sleptReplies} delayed replies`;
     assert.equal(crossed, 1, `one crossing over both jobs: ${report}`);
@@ -132,5 +148,128 @@ describe('proven below the guess, shared by scale-out workers', { skip: SKIP_NO_
     // one refusal each, the first job's proof lost).
     const others = sessions.filter((session) => session.sleptReplies === 0);
     assert.ok(Math.max(...others.map((session) => refusedIn(session.commands))) >= proven, report);
+  });
+});
+
+describe('a worker killed or stopped mid-crossing', { skip: SKIP_NO_PG }, () => {
+  const url = PG_URL ?? '';
+  const schema = freshSchema('midcross');
+  let cluster: ScaleOut;
+
+  before(async () => {
+    cluster = await openScaleOut(url, { schema, supervise: false });
+  });
+
+  after(async () => {
+    await cluster?.close();
+    await dropSchema(url, schema);
+  });
+
+  /**
+   * A worker verifies 120 addresses at a host whose every reply after a session's 3rd refusal is a
+   * second late (421 at the 6th): its explorer's first batch, sized for the guess of 9, crosses it.
+   * As soon as the server delays a reply of that session the worker is ended (`end`), having read
+   * none of that batch's replies; two other workers finish the job.
+   */
+  async function crossAndEnd(
+    at: string,
+    domain: string,
+    end: (host: HiddenBudgetHost) => Promise<void>,
+  ): Promise<{ host: HiddenBudgetHost; left: HostLimitsRecord | null; drawn: string }> {
+    const host = await startHiddenBudgetHost({ host: at, soft: 3, domains: [domain], exists: isKnown });
+    const workers: RunningWorker[] = [];
+    try {
+      const addresses = halfKnown(domain, 120);
+      const jobId = await submitAddresses(cluster, addresses);
+      await end(host);
+      assert.equal(crossings(host.mta), 1);
+      const left = await storedAt(url, schema, at);
+      const verify: VerifyOptions = {
+        ...loopbackOptions({ dnsServer: host.dns.address, smtpPort: host.mta.port }),
+        timeoutMs: 20_000,
+        greylistWaitMs: 0,
+      };
+      for (let i = 0; i < 2; i++)
+        workers.push(await startWorker({ url, schema, verify, pollMs: 100, leaseMs: 1_000 }));
+      await jobDone(cluster, jobId, 90_000);
+      const known = addresses.filter(isKnown).length;
+      assert.deepEqual(await verdictCounts(url, schema, jobId), [
+        ['deliverable', known],
+        ['undeliverable', addresses.length - known],
+      ]);
+      const drawn = host.mta.sessions
+        .map((session) => `${refusedIn(session.commands)}/${session.sleptReplies}`)
+        .join(' ');
+      return { host, left, drawn };
+    } finally {
+      await Promise.all(workers.map((worker) => worker.stop()));
+      await host.close();
+    }
+  }
+
+  /** What the next holders did: one crossing in all (before: their explorer crossed again, 2). */
+  async function crossedOnce(at: string, { host, drawn }: { host: HiddenBudgetHost; drawn: string }) {
+    assert.equal(crossings(host.mta), 1, `sessions' refusals/delayed replies: ${drawn}`);
+    const stored = await storedAt(url, schema, at);
+    assert.equal(stored?.budgetSource, 'penalty', JSON.stringify(stored));
+    assert.ok((stored.errorBudget ?? Infinity) < 3, JSON.stringify(stored));
+    assert.equal('exploringBatch' in stored, false, JSON.stringify(stored));
+  }
+
+  const delayed = (host: HiddenBudgetHost): Promise<void> =>
+    until('a delayed reply', () => Promise.resolve(host.mta.stats.sleptReplies > 0), 30_000, 1);
+
+  it('kill -9: the batch it had out is stored, and the next holder does not cross again', async () => {
+    let killed: RcptProcess | null = null;
+    try {
+      const run = await crossAndEnd(KILL_HOST, 'midcross.test', async (host) => {
+        killed = startRcpt(
+          [
+            'worker',
+            '--db',
+            url,
+            '--source-ip',
+            '127.0.1.1',
+            '--lease-ms',
+            '1000',
+            '--dns-server',
+            host.dns.address,
+            '--smtp-port',
+            String(host.mta.port),
+            '--allow-private-targets',
+            '--helo',
+            'probe.rcpt.test',
+            '--mail-from',
+            'verify@rcpt.test',
+          ],
+          { RCPT_PG_SCHEMA: schema },
+        );
+        // Killed as soon as the server delays a reply (a second late): the batch was stored before
+        // it went out, and nothing was judged.
+        await delayed(host);
+        killed.child.kill('SIGKILL');
+        assert.equal(await killed.exited, 'SIGKILL');
+      });
+      assert.equal(run.left?.budgetSource, 'default', `nothing judged yet: ${JSON.stringify(run.left)}`);
+      assert.equal(typeof run.left.exploringBatch, 'string', `stored: ${JSON.stringify(run.left)}`);
+      await crossedOnce(KILL_HOST, run);
+    } finally {
+      if (killed !== null) await ensureStopped(killed);
+    }
+  });
+
+  it('stopped (SIGTERM): its sessions are cut with the batch out, and the next holder does not cross again', async () => {
+    const run = await crossAndEnd(STOP_HOST, 'midstop.test', async (host) => {
+      const verify: VerifyOptions = {
+        ...loopbackOptions({ dnsServer: host.dns.address, smtpPort: host.mta.port }),
+        timeoutMs: 20_000,
+        greylistWaitMs: 0,
+      };
+      const stopped = await startWorker({ url, schema, verify, pollMs: 100, leaseMs: 1_000 });
+      await delayed(host);
+      await stopped.stop();
+    });
+    assert.equal(typeof run.left?.exploringBatch, 'string', `stored: ${JSON.stringify(run.left)}`);
+    await crossedOnce(STOP_HOST, run);
   });
 });

@@ -217,6 +217,77 @@ describe('LearnedLimits', () => {
       );
   });
 
+  it("tells the explorer's batch out, and a run finding one left by a run that is gone takes it to have crossed", () => {
+    const limits = new LearnedLimits();
+    limits.startExploring(1);
+    limits.provedByBatch(3);
+    limits.takeChanged();
+    limits.sending(2);
+    assert.equal(limits.takeChanged(), false, "a batch within what is proven is no one's news");
+    assert.equal('exploringBatch' in limits.record(), false);
+    limits.sending(1);
+    assert.equal(limits.takeChanged(), true, 'told before it goes out');
+    const out = limits.record();
+    assert.equal(typeof out.exploringBatch, 'string');
+    limits.explored(2);
+    assert.equal(limits.record().exploringBatch, out.exploringBatch, 'only its own session ends it');
+
+    // Another run in this process while it is out: the batch is that run's, not a crossing.
+    const beside = LearnedLimits.from(out);
+    beside.takeOver();
+    assert.equal(beside.guessing, true);
+    assert.equal('exploringBatch' in beside.record(), false);
+
+    // The explorer's session ends: nothing is out, and that is told.
+    limits.explored(1);
+    assert.equal(limits.takeChanged(), true);
+    assert.equal('exploringBatch' in limits.record(), false);
+    const after = LearnedLimits.from(limits.record());
+    after.takeOver();
+    assert.equal(after.guessing, true, 'a batch whose replies were read is no crossing');
+
+    // A run that is gone (another process, or one stopped with the batch out) left it: fixed at what
+    // is proven, and told.
+    const gone = LearnedLimits.from({ ...out, exploringBatch: 'another-process:1' });
+    gone.takeOver();
+    assert.equal(gone.budgetSource, 'penalty');
+    assert.equal(gone.errorBudget, 3);
+    assert.equal(gone.takeChanged(), true);
+    assert.equal('exploringBatch' in gone.record(), false);
+    const unproven = LearnedLimits.from({
+      ...new LearnedLimits().record(),
+      exploringBatch: 'another-process:2',
+    });
+    unproven.takeOver();
+    assert.equal(unproven.errorBudget, 1, 'at least one refusal a session');
+    const stopped = new LearnedLimits();
+    stopped.startExploring(4);
+    stopped.sending(4);
+    stopped.abandoned(4);
+    stopped.explored(4);
+    const next = LearnedLimits.from(stopped.record());
+    next.takeOver();
+    assert.equal(next.budgetSource, 'penalty', 'a batch abandoned by a stopped run stays told');
+    // A budget known otherwise is not touched.
+    const known = LearnedLimits.from({
+      ...gone.record(),
+      budgetSource: 'none',
+      errorBudget: null,
+      exploringBatch: 'x:1',
+    });
+    known.takeOver();
+    assert.equal(known.errorBudget, Infinity);
+    // The record told last says where the batch is; an odd value is none.
+    assert.equal(
+      'exploringBatch' in
+        LearnedLimits.from({ ...out, exploringBatch: 7 } as unknown as LimitsRecord).record(),
+      false,
+    );
+    const merged = LearnedLimits.from(out);
+    merged.merge(limits.record());
+    assert.equal('exploringBatch' in merged.record(), false);
+  });
+
   it('keeps what the host does after a refusal: shared, and a host seen to answer is never taken to poison again', () => {
     const limits = new LearnedLimits();
     assert.equal(limits.afterRefusal, null);

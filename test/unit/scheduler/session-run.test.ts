@@ -74,6 +74,9 @@ class RecordingRun implements SessionOwner {
   shareLimits(): void {
     // Nothing shares this run's limits.
   }
+  limitsStored(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 let nextId = 0;
