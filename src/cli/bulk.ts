@@ -59,6 +59,7 @@ import {
   writeFileText,
 } from './bulk-output.js';
 import { isStoreFull } from '../server/jobs-backend.js';
+import { plural } from './format.js';
 import { postgresUnreachable, shownPostgresUrl } from './postgres-reason.js';
 import { startProgressBar, type ProgressBar } from './progress.js';
 import type { CliIo } from './run-verify.js';
@@ -246,10 +247,6 @@ function sameSource(a: JobSource | null, b: JobSource): boolean {
 
 function counter(): Record<Verdict, number> {
   return Object.fromEntries(VERDICTS.map((verdict) => [verdict, 0])) as Record<Verdict, number>;
-}
-
-function plural(count: number, word: string, words = `${word}s`): string {
-  return `${count.toLocaleString('en-US')} ${count === 1 ? word : words}`;
 }
 
 /**

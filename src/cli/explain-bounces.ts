@@ -26,6 +26,7 @@ import {
 } from '../index.js';
 import type { CliIo } from './run-verify.js';
 import { UsageError } from './common-options.js';
+import { plural } from './format.js';
 import { progressBar } from './progress.js';
 import { cannotRead, checkOutput, errorCode, fsReason, pipeText, writeFileText } from './bulk-output.js';
 
@@ -367,7 +368,7 @@ async function writeSuppressionList(
     .map(([name, count]) => `${count.toLocaleString('en-US')} ${name}`)
     .join(', ');
   io.stderr.write(
-    `rcpt explain: ${summary.messages.toLocaleString('en-US')} messages (${kinds || 'none'}), ${summary.rows.toLocaleString('en-US')} rows, ${summary.suppress.toLocaleString('en-US')} to suppress, in ${seconds.toFixed(1)} s\n`,
+    `rcpt explain: ${plural(summary.messages, 'message')} (${kinds || 'none'}), ${plural(summary.rows, 'row')}, ${summary.suppress.toLocaleString('en-US')} to suppress, in ${seconds.toFixed(1)} s\n`,
   );
 }
 

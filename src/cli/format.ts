@@ -15,6 +15,11 @@ export interface FormatOptions {
   readonly colour: boolean;
 }
 
+/** `count` and the word for it: '1 row', '2 rows', '1,000 distinct addresses'. */
+export function plural(count: number, word: string, words = `${word}s`): string {
+  return `${count.toLocaleString('en-US')} ${count === 1 ? word : words}`;
+}
+
 function paint(colour: boolean, style: Parameters<typeof styleText>[0], text: string): string {
   return colour ? styleText(style, text) : text;
 }

@@ -250,6 +250,14 @@ describe('rcpt explain: bounce messages', () => {
         .map((line) => (JSON.parse(line) as Row).source),
       ['stdin#1', 'stdin#2'],
     );
+    assert.match(many.stderr, /rcpt explain: 2 messages \(2 bounce\), 2 rows, /);
+    const single = await runCli(['explain', '-', '--format', 'ndjson'], { stdin: toMbox([message]) });
+    assert.equal(single.code, 0, single.stderr);
+    assert.match(
+      single.stderr,
+      /rcpt explain: 1 message \(1 bounce\), 1 row, /,
+      'one message, one row: no plural',
+    );
   });
 
   it('-o: a place that cannot be written is one line before anything is read, a pipe is written in place', async () => {
