@@ -144,6 +144,8 @@ export interface SimSession {
   closed: boolean;
   /** Replies of this session delayed by the soft error limit (`SimStats.sleptReplies`, counted here too). */
   sleptReplies: number;
+  /** The session was ended with `421 … too many errors` (`SimStats.hardLimitHits`, counted here too). */
+  hardLimitHit: boolean;
 }
 
 export interface SimMta {
@@ -251,7 +253,13 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
     stats.roundTrips += 1;
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
-    const session: SimSession = { commands: [], serverClosedFirst: false, closed: false, sleptReplies: 0 };
+    const session: SimSession = {
+      commands: [],
+      serverClosedFirst: false,
+      closed: false,
+      sleptReplies: 0,
+      hardLimitHit: false,
+    };
     if (options.record === true) sessions.push(session);
     const shared = options.shared;
     live += 1;
@@ -371,6 +379,7 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
         stats.errors += 1;
         if (options.errorLimits !== undefined && errors >= options.errorLimits.hard) {
           stats.hardLimitHits += 1;
+          session.hardLimitHit = true;
           closing = true;
           reply(`421 4.7.0 ${name} Error: too many errors`, sleep + extraMs, () => {
             release();

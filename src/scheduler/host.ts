@@ -399,6 +399,23 @@ export class Host {
     );
   }
 
+  /**
+   * Refusals the next batch of session `session`, having drawn `errors`, may draw: while it explores a
+   * guessed budget, what its step past the proof leaves (`LearnedLimits.reachFor`), at least one, so
+   * that the batch that finds a low limit carries few refusals past it; `Infinity` otherwise (the
+   * budget alone bounds it).
+   */
+  reachLeft(errors: number, session: number | null): number {
+    if (session === null) return Infinity;
+    const reach = this.learned.reachFor(session);
+    return Number.isFinite(reach) ? Math.max(1, reach - errors) : Infinity;
+  }
+
+  /** True while session `session` explores a guessed budget and its reach is below it (it still grows). */
+  isReaching(session: number): boolean {
+    return this.learned.reachFor(session) < this.learned.errorBudget;
+  }
+
   /** True when session `session` may draw fewer refusals than the host's budget (a guess it is not exploring). */
   isCapped(session: number): boolean {
     return !this.poisons && this.learned.budgetFor(session) < this.learned.errorBudget;
@@ -459,7 +476,7 @@ export class Host {
     // must not cross the host's rate by itself.
     const limit = this.learned.recipientLimit ?? DEFAULT_RECIPIENT_LIMIT;
     const recipientLimit = Math.min(limit, this.#rate.batchCap());
-    const budgetLeft = this.#budget(session) - errors - reserve;
+    const budgetLeft = Math.min(this.#budget(session) - errors - reserve, this.reachLeft(errors, session));
     const size = batchSize({
       recipientLimit,
       oneRecipient: this.#oneRecipient,
@@ -479,6 +496,11 @@ export class Host {
       if (!job.done) domains.push(job.domain.name);
     }
     return domains;
+  }
+
+  /** The host's share of refused RCPTs so far (`RefusalOdds.rate`: 2 of 4 before any reply). */
+  get refusalRate(): number {
+    return this.#odds.rate;
   }
 
   /** Counts one RCPT reply (refused when `code` ≥ 400) of `job` for the refusal odds. */

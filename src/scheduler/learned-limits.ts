@@ -14,7 +14,10 @@
  *   at least `UNPROVEN_SESSION_BUDGET` (`budgetFor`), so that a host whose limit is below the guess is
  *   crossed by one session, once, not by every session at once. The explorer's batches that come back
  *   on time prove what they drew (`provedByBatch`, up to the guess); one that comes back late after
- *   refusals fixes the budget at what was proven (`slowedWhileGuessing`);
+ *   refusals fixes the budget at what was proven (`slowedWhileGuessing`). The explorer's batches draw
+ *   at most a step past what is proven (`reachFor`), one at first, doubled by each batch that proves
+ *   more, so that the one crossing is shallow: the batch that finds a low limit holds few replies past
+ *   it;
  * - the explorer may also go on past the budget one RCPT per round trip, so that a slowdown costs a
  *   single delayed reply. Each reply
  *   that comes back at the usual pace after `n` refusals proves that `n` are safe (the budget grows);
@@ -49,6 +52,23 @@ export const CAUTIOUS_ERROR_BUDGET = 9;
  * reply after a first refusal delayed) is below any budget rcpt keeps (docs/bulk.md).
  */
 export const UNPROVEN_SESSION_BUDGET = 1;
+
+/**
+ * Refusals past what is proven that the explorer's first batch may draw while the budget is only the
+ * guess; each of its batches that comes back on time with a refusal past the proof doubles it (as a slow
+ * start grows its window), up to the guess (`reachFor`). So the batch that finds a limit below the
+ * guess carries few refusals past the last proof, and the crossing stays shallow (at a soft limit of 2,
+ * a batch sized for the whole guess drew 7 delayed replies and the `421`), while a host without a
+ * budget reaches the guess in a few round trips (1, 2, 4, 8).
+ */
+export const EXPLORER_FIRST_STEP = 1;
+
+/**
+ * A host whose share of refused RCPTs is below this seldom refuses: a batch of its explorer that drew
+ * no refusal doubles the step too (a host that refuses nothing would otherwise never prove a refusal,
+ * and its explorer's batches would stay within one).
+ */
+export const SELDOM_REFUSED = 0.1;
 
 /**
  * Refusals one session drew with every reply on time, after which the host is taken to have no error
@@ -134,6 +154,8 @@ export class LearnedLimits {
   #explorer: number | null = null;
   /** Most refusals a session of ours drew with a reply on time after them (proven safe). */
   #proven = 0;
+  /** Refusals past `#proven` the explorer's next batch may draw while guessing (`reachFor`). */
+  #step = EXPLORER_FIRST_STEP;
   /** Something was learned since the last `takeChanged()`. */
   #changed = false;
   /** This instance's name in `exploringBatch`, made when its explorer first sends a batch. */
@@ -252,6 +274,16 @@ export class LearnedLimits {
     return this.#budget;
   }
 
+  /**
+   * Refusals session `id` may have drawn by the end of its next batch: while the budget is only the
+   * guess and `id` explores it, what is proven and the step past it (`EXPLORER_FIRST_STEP`, doubled by
+   * each batch that proves more), up to the guess; otherwise no more than `budgetFor` says (`Infinity`).
+   */
+  reachFor(id: number): number {
+    if (this.#source !== 'default' || this.#explorer !== id) return Infinity;
+    return Math.min(this.#budget, this.#proven + this.#step);
+  }
+
   /** True when the budget may still grow: nothing fixes it yet, nobody else is exploring. */
   get mayExplore(): boolean {
     return (this.#source === 'default' || this.#source === 'probed') && this.#explorer === null;
@@ -288,8 +320,18 @@ export class LearnedLimits {
    * many are safe, up to the guess. Past the guess the budget grows only by `survived`, one RCPT a
    * round trip, where the reply that finds the limit is known exactly.
    */
-  provedByBatch(refusals: number): void {
+  provedByBatch(refusals: number, session: number | null = null, clean = false): void {
+    const before = this.#proven;
     this.survived(Math.min(refusals, CAUTIOUS_ERROR_BUDGET));
+    // The explorer's step doubles with each of its batches that proves more (a slow start's growth), or
+    // that drew no refusal at a host that seldom refuses (`clean`: nothing to prove there, little risk).
+    if (
+      session !== null &&
+      session === this.#explorer &&
+      this.#source === 'default' &&
+      (this.#proven > before || clean)
+    )
+      this.#step = Math.min(CAUTIOUS_ERROR_BUDGET, this.#step * 2);
   }
 
   /**

@@ -22,7 +22,7 @@ import type { HarvestAllowance, Reservation } from './harvest-allowance.js';
 import type { Host } from './host.js';
 import { rateCeiling } from './host-rate.js';
 import { failed as noReply, providerAt, type Answer, type Job, type SessionView } from './job.js';
-import { PER_REPLY_MS, SLOW_REPLY_MS, judgeReply } from './learned-limits.js';
+import { PER_REPLY_MS, SELDOM_REFUSED, SLOW_REPLY_MS, judgeReply } from './learned-limits.js';
 import { MAX_POISONED_ASKS, readCheckReply, type AfterRefusal } from './poisoning.js';
 import { loopStalls } from './loop-stall.js';
 import type { SchedulerSettings } from './ports.js';
@@ -226,6 +226,8 @@ export class SessionRun {
   #readySince = Infinity;
   /** How long the session took to open (at least two round trips): its first batch is judged by it. */
   #openMs = Infinity;
+  /** The last transaction's last reply was a refusal (`TransactionEffect.lastRefused`). */
+  #lastRefused = false;
   /** The session goes past the host's error budget one RCPT per round trip (`#explore`). */
   #pastBudget = false;
   /** Until when the session may wait for a guessed budget's explorer (`#hold`), once it began to. */
@@ -355,8 +357,11 @@ export class SessionRun {
         // A session held below a guessed budget keeps none of it for the probes and never ends early to
         // send them: the explorer, with the whole guess, sends them (most are refused).
         const capped = host.isCapped(id);
-        const flushProbes = !capped && host.probesDueIn(this.#readySince) === 0;
-        const reserve = capped ? 0 : Math.min(probes, host.budgetLeft(this.#errors, id));
+        // An explorer whose reach still grows asks addresses first: probes go last, and the session
+        // would end with what little it had proven (its last refusal unproven), so would the next one.
+        const later = host.addressesQueued > 0 && host.isReaching(id);
+        const flushProbes = !capped && !later && host.probesDueIn(this.#readySince) === 0;
+        const reserve = capped || later ? 0 : Math.min(probes, host.budgetLeft(this.#errors, id));
         if (!this.#pastBudget && !flushProbes && host.hasUsefulBudget(this.#errors + reserve, id)) {
           // Until the host is known to answer after a refusal (or not to), one refusal of the budget is
           // kept for the check RCPT that tells (`#askCheck`), where the budget has room.
@@ -372,7 +377,7 @@ export class SessionRun {
             if (await this.#resolveSuspects(view, harvestLimit)) await this.#last(view, harvestLimit, utf8);
             return;
           }
-          const effect = await this.#ask(batch, view, harvestLimit, utf8, false);
+          const effect = await this.#ask(batch, view, harvestLimit, utf8, this.#continues(batch.length));
           if (effect === 'end') return;
           continue;
         }
@@ -438,7 +443,7 @@ export class SessionRun {
     const host = this.#host;
     for (;;) {
       if (this.#owner.isStopped()) return;
-      const left = host.budgetLeft(this.#errors, this.#id);
+      const left = Math.min(host.budgetLeft(this.#errors, this.#id), host.reachLeft(this.#errors, this.#id));
       if (left <= 0 || host.probesQueued === 0) return;
       // Until the host is seen to accept after a refusal, only the first refused probe of a session
       // is believed (it may refuse everything after one): one probe, after the addresses (whose
@@ -451,9 +456,27 @@ export class SessionRun {
         room > 0 ? host.take(Math.min(room, host.batchSize(this.#errors, probes.length, this.#id))) : [];
       // Nothing follows the last probes: QUIT goes with them, and the slot is free a round trip sooner.
       const quit = host.probesQueued === 0 || !host.answersAfterRefusal;
-      const effect = await this.#ask([...addresses, ...probes], view, harvestLimit, utf8, false, quit);
+      const jobs = [...addresses, ...probes];
+      const effect = await this.#ask(jobs, view, harvestLimit, utf8, this.#continues(jobs.length), quit);
       if (effect === 'end' || quit) return;
     }
+  }
+
+  /**
+   * True when the next `count` RCPTs join the transaction open now rather than start one: while the
+   * session explores a guessed budget and its last batch ended with a refusal (not proven safe: no reply
+   * came after it), as long as the host's recipient limit has room. Were that refusal the host's limit,
+   * a `RSET` and a `MAIL FROM` would be two more delayed replies.
+   */
+  #continues(count: number): boolean {
+    return (
+      this.#lastRefused &&
+      this.#transactionOpen &&
+      !this.#pastBudget &&
+      this.#host.learned.guessing &&
+      this.#host.learned.isExploring(this.#id) &&
+      this.#openRecipients + count <= this.#host.transactionLimit
+    );
   }
 
   /**
@@ -543,8 +566,13 @@ export class SessionRun {
     this.#fastestMs = Math.min(this.#fastestMs, ms);
     const errorsBefore = this.#errors;
     this.#errors += effect.errors;
+    // The session's last refusal before this batch had no reply after it: unproven until this one.
+    const unprovenBefore = this.#lastRefused;
+    this.#lastRefused = effect.lastRefused;
+    // A batch past the budget is judged by `#explore`; any other, late after refusals, ends the session.
+    const judged = !more || !this.#pastBudget;
     if (!this.#pastBudget && host.learned.guessing)
-      this.#judgeGuess(batch.length, usualMs, errorsBefore, effect);
+      this.#judgeGuess(batch.length, usualMs, errorsBefore > 0 && unprovenBefore, effect, errorsBefore);
     this.#openRecipients = (more ? this.#openRecipients : 0) + effect.accepted;
     if (effect.progress) host.recovered();
     this.#suspects.push(...effect.suspects);
@@ -555,7 +583,7 @@ export class SessionRun {
       // in their next mixed batch, so the check waits while the session goes on with addresses to ask
       // and budget for them and the check; else the check RCPT tells now, in the transaction still
       // open (not after QUIT, nor in a session that is ending: then they are asked again).
-      const ending = effect.endSession || this.#heldBack || quit || (slow && this.#errors > 0 && !more);
+      const ending = effect.endSession || this.#heldBack || quit || (slow && this.#errors > 0 && judged);
       const known = this.#known();
       const later =
         known === null &&
@@ -577,7 +605,7 @@ export class SessionRun {
     this.#transactionOpen = true;
     // A transaction far slower than the session's quickest: the host may be slowing us down (a soft
     // error limit, a tarpit). A fresh session costs less than seconds per reply.
-    if (slow && this.#errors > 0 && !more) return 'end';
+    if (slow && this.#errors > 0 && judged) return 'end';
     return 'more';
   }
 
@@ -585,18 +613,30 @@ export class SessionRun {
    * While the host's error budget is only the guess, a batch's timing tells about it: on time (a few
    * milliseconds a reply allowed, our own stalls taken off, against the session's quickest round trip
    * or, for its first batch, its opening), its last reply after the session's refusals but its own
-   * proves them safe; late after drawing refusals, the host's limit is below the guess.
+   * proves them safe; late after drawing refusals (or after the last batch's final refusal, which no
+   * reply had yet proven), the host's limit is below the guess.
    */
-  #judgeGuess(replies: number, usualMs: number, errorsBefore: number, effect: TransactionEffect): void {
+  #judgeGuess(
+    replies: number,
+    usualMs: number,
+    unprovenBefore: boolean,
+    effect: TransactionEffect,
+    errorsBefore: number,
+  ): void {
     const timing = this.#lastTiming;
     if (timing === null) return;
     const learned = this.#host.learned;
     switch (judgeReply(timing.ms - PER_REPLY_MS * replies, usualMs, timing.stalledMs)) {
       case 'on_time':
-        learned.provedByBatch(this.#errors - (effect.lastRefused ? 1 : 0));
+        learned.provedByBatch(
+          this.#errors - (effect.lastRefused ? 1 : 0),
+          this.#id,
+          effect.errors === 0 && this.#host.refusalRate < SELDOM_REFUSED,
+        );
         break;
       case 'late':
-        if (this.#errors > errorsBefore) learned.slowedWhileGuessing();
+        // After refusals of its own, or a refusal the last batch ended with (no reply after it yet).
+        if (this.#errors > errorsBefore || unprovenBefore) learned.slowedWhileGuessing();
         break;
       default:
         return;

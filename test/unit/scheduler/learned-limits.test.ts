@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 
 import {
   CAUTIOUS_ERROR_BUDGET,
+  EXPLORER_FIRST_STEP,
   LearnedLimits,
   NO_BUDGET_AFTER,
   SLOW_REPLY_MS,
@@ -67,6 +68,40 @@ describe('LearnedLimits', () => {
     postfix.greeted('mx.example.test ESMTP Postfix');
     assert.equal(postfix.guessing, false);
     assert.equal(postfix.budgetFor(2), CAUTIOUS_ERROR_BUDGET, 'a greeting is known, not a guess');
+  });
+
+  it("grows the explorer's reach past the proof as a slow start does, up to the guess", () => {
+    const limits = new LearnedLimits();
+    assert.equal(limits.startExploring(1), true);
+    assert.equal(limits.reachFor(1), EXPLORER_FIRST_STEP, 'nothing proven: one step past it');
+    assert.equal(limits.reachFor(2), Infinity, 'another session is bounded by budgetFor alone');
+    limits.provedByBatch(0, 1);
+    assert.equal(limits.reachFor(1), EXPLORER_FIRST_STEP, 'a batch that proved nothing does not grow it');
+    limits.provedByBatch(0, 1, true);
+    assert.equal(
+      limits.reachFor(1),
+      2 * EXPLORER_FIRST_STEP,
+      'a clean batch at a host that seldom refuses does',
+    );
+    limits.provedByBatch(1, 1);
+    assert.equal(limits.reachFor(1), 1 + 4 * EXPLORER_FIRST_STEP, 'proven 1, and the step doubled');
+    limits.provedByBatch(2, 2);
+    assert.equal(
+      limits.reachFor(1),
+      2 + 4 * EXPLORER_FIRST_STEP,
+      "another session's proof moves it, not its step",
+    );
+    limits.provedByBatch(4, 1);
+    assert.equal(limits.reachFor(1), CAUTIOUS_ERROR_BUDGET, 'never past the guess');
+    limits.provedByBatch(CAUTIOUS_ERROR_BUDGET, 1);
+    assert.equal(limits.guessing, false);
+    assert.equal(limits.reachFor(1), Infinity, 'proven: the budget alone bounds it');
+    const late = new LearnedLimits();
+    late.startExploring(1);
+    late.provedByBatch(1, 1);
+    late.slowedWhileGuessing();
+    assert.equal(late.reachFor(1), Infinity, 'fixed by a penalty: no more exploring');
+    assert.equal(late.errorBudget, 1);
   });
 
   it('fixes the budget at what was proven when a batch comes back late while guessing', () => {
