@@ -900,16 +900,22 @@ export class SessionRun {
       const stalledMs = loopStalls.stalledSince(sentAt, readAt);
       this.#lastTiming = { ms: readAt - sentAt, stalledMs };
       // A transaction past the error budget is judged by its own rules (`#explore`), its replies
-      // counted in the rate pushed at the host; a failed (or cut) one not at all.
-      if (outcome.failure === null)
+      // counted in the rate pushed at the host; so is one that, while the budget is a guess, follows
+      // refusals no reply has proven yet (its own, or its session's last one): late, it is the
+      // budget's crossing (`#judgeGuess`), not a sign of the host's rate; a failed (or cut) one not at
+      // all.
+      if (outcome.failure === null) {
+        const refused = countAtLeast(outcome.recipients, outcome.recipients.length, 400);
+        const crossing = host.learned.guessing && (refused > 0 || this.#lastRefused);
         this.#heldBack = !host.answered(
           outcome.recipients.length + (commands - batch.length),
           sentAt,
           stalledMs,
           readAt,
-          this.#errors === 0 && countAtLeast(outcome.recipients, outcome.recipients.length, 400) === 0,
-          !exploring,
+          this.#errors === 0 && refused === 0,
+          !exploring && !crossing,
         );
+      }
     } finally {
       // Cut by the run's stop, its replies unread: it stays told (`LearnedLimits.takeOver`).
       if (owner.stopSignal.aborted) host.learned.abandoned(this.#id);

@@ -109,6 +109,10 @@ for (const { soft, proven, host, domains } of WORLDS) {
       assert.equal(last?.budgetSource, 'penalty', JSON.stringify(told));
       assert.ok((last.errorBudget ?? Infinity) < soft, JSON.stringify(last));
       assert.ok((last.errorBudget ?? 0) >= Math.max(1, proven), JSON.stringify(last));
+      // One crossing, one penalty: the budget's, not also a fall of the slow start's reply rate (a
+      // ceiling of 50 replies a second, kept with the host) read from the same late batch.
+      assert.equal(last.penalties, 1, JSON.stringify(last));
+      assert.equal(last.repliesPerSecond ?? null, null, JSON.stringify(last));
       for (const input of inputs)
         assert.equal(
           verdictOf(many.get(input)),
