@@ -254,8 +254,13 @@ export function readReacherSettings(
     throw bad('hello_name must be a hostname or an address literal.');
   }
   const fromEmail = present('from_email');
-  if (fromEmail !== undefined && (typeof fromEmail !== 'string' || !parseAddress(fromEmail).valid)) {
-    throw bad('from_email must be an email address.');
+  // '' is the null reverse-path `<>`, as the server's own echo shows it when it probes with it: a
+  // client that sends back what it was shown is not refused.
+  if (
+    fromEmail !== undefined &&
+    (typeof fromEmail !== 'string' || (fromEmail !== '' && !parseAddress(fromEmail).valid))
+  ) {
+    throw bad('from_email must be an email address, or "" for the null reverse-path <>.');
   }
   const port = present('smtp_port');
   if (

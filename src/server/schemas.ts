@@ -226,7 +226,10 @@ export const ReacherRequestSchema = z
       example: 'someone@example.com',
       description: 'The address to check (required, not empty).',
     }),
-    from_email: documented('string', "MAIL FROM address (an email address); the server's own when left out."),
+    from_email: documented(
+      'string',
+      'MAIL FROM address (an email address, or "" for the null reverse-path <>); the server\'s own when left out.',
+    ),
     hello_name: documented('string', 'EHLO name: a host name or an address literal.'),
     smtp_port: documented('integer', "Port of the MX hosts, 1 to 65535. Default: the server's (25)."),
     smtp_timeout: documented(

@@ -270,6 +270,26 @@ describe("Reacher's per-request settings", () => {
     }
   });
 
+  it('takes from_email "" as the null reverse-path <>, as a server that probes with it echoes it', async () => {
+    const lines: string[] = [];
+    const persona = await startPersona(
+      { name: 'null-sender.test', onCommand: (line) => lines.push(line) },
+      '127.0.0.1',
+      0,
+    );
+    try {
+      const body = await check('alice@[127.0.0.1]', { from_email: '', smtp_port: persona.port });
+      const echoed = (body.debug as { smtp: { verif_method: { verif_method: Record<string, unknown> } } })
+        .smtp.verif_method.verif_method;
+      assert.equal(echoed.from_email, '');
+      // The server saw the null reverse-path (twice: v0 and v1), never the server's own sender.
+      assert.equal(lines.filter((line) => line.startsWith('MAIL FROM:<>')).length, 2, lines.join('\n'));
+      assert.equal(lines.filter((line) => line.includes('verify@rcpt.test')).length, 0);
+    } finally {
+      await persona.close();
+    }
+  });
+
   it('sends another port when asked: nothing listens there, so the check is unknown', async () => {
     const body = await check('alice@acme.test', { smtp_port: 9 });
     assert.equal(body.is_reachable, 'unknown');
@@ -306,7 +326,10 @@ describe("Reacher's per-request settings", () => {
         { to_email: 'a@acme.test', gmail_verif_method: { type: 'api' } },
         /gmail_verif_method: rcpt verifies every provider by SMTP; "Api"/,
       ],
-      [{ to_email: 'a@acme.test', from_email: 'not an address' }, /^from_email must be an email address\.$/],
+      [
+        { to_email: 'a@acme.test', from_email: 'not an address' },
+        /^from_email must be an email address, or ""/,
+      ],
       [
         { to_email: 'a@acme.test', check_gravatar: true },
         /^check_gravatar: rcpt makes no third-party lookups/,
