@@ -354,11 +354,15 @@ function joinReply(parts: readonly string[], code: string): string {
   const tail = rest.map((part) =>
     part.replace(new RegExp(`^(?:<<<\\s*)?${code}[ -](?:[245]\\.\\d{1,3}\\.\\d{1,3}\\s*)?`), ''),
   );
-  return [negativeAfterGreeting(first).replace(/^([245]\d\d)-/, '$1 '), ...tail]
-    .join(' ')
-    .replace(/\s*\(in reply to [^)]*command\)\s*$/i, '')
-    .replace(/\s+/g, ' ')
-    .trim();
+  return (
+    [negativeAfterGreeting(first).replace(/^([245]\d\d)-/, '$1 '), ...tail]
+      .join(' ')
+      // No leading `\s*`: tried from every position of a long run of white space, that is quadratic in
+      // the run; the white space left before it is trimmed below.
+      .replace(/\(in reply to [^)]*command\)\s*$/i, '')
+      .replace(/\s+/g, ' ')
+      .trim()
+  );
 }
 
 /**

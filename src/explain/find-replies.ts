@@ -94,7 +94,7 @@ const COMMAND_HINTS: readonly (readonly [RegExp, ExplainCommand])[] = [
 ];
 
 /** Postfix `(in reply to RCPT TO command)`, `(in reply to end of DATA command)`. */
-const IN_REPLY_TO = /\s*\(in reply to ([a-z ]{2,30}?) command\)\s*$/i;
+const IN_REPLY_TO = /\(in reply to ([a-z ]{2,30}?) command\)\s*$/i;
 /** Exim `SMTP error from remote mail server after RCPT TO:<x@example.com>:` (the reply follows). */
 const EXIM_AFTER =
   /SMTP error from remote (?:mail server|mailer|server) after ([a-z ]{2,30}?)(?::<[^>]*>)?(?:\s*:|$)/i;
@@ -129,6 +129,8 @@ interface Pending {
   code: number;
   enhanced: string | null;
   texts: string[];
+  /** Whether the last of `texts` has had a wrapped line added (it is trimmed then). */
+  wrapped: boolean;
   raws: string[];
   open: boolean;
   command: ExplainCommand | null;
@@ -238,7 +240,7 @@ class ReplyReader {
   line(original: string): void {
     const marker = MARKER.exec(original);
     const side = marker === null ? null : marker[1] !== undefined ? 'client' : 'server';
-    const line = (marker === null ? original : original.slice(marker[0].length)).replace(/\s+$/, '');
+    const line = (marker === null ? original : original.slice(marker[0].length)).trimEnd();
     if (this.#inMessage) {
       this.#messageLine(line, side);
       return;
@@ -265,7 +267,9 @@ class ReplyReader {
     const hint = IN_REPLY_TO.exec(text);
     if (hint !== null) {
       answered = hintedCommand(hint[1] ?? '') ?? answered;
-      text = text.slice(0, hint.index);
+      // The white space before it goes too (not matched by a leading `\s*`: tried from every position of
+      // a long run of white space, that is quadratic in the run).
+      text = text.slice(0, hint.index).trimEnd();
     }
     if (answered === null && this.#isTranscript) {
       answered =
@@ -338,6 +342,7 @@ class ReplyReader {
     const pending = this.#pending;
     if (pending?.open === true && pending.code === code) {
       pending.texts.push(text);
+      pending.wrapped = false;
       pending.raws.push(candidate);
       pending.open = open;
       return true;
@@ -347,6 +352,7 @@ class ReplyReader {
       code,
       enhanced,
       texts: [text],
+      wrapped: false,
       raws: [candidate],
       open,
       command: this.#hintCommand,
@@ -367,7 +373,11 @@ class ReplyReader {
     ) {
       // A wrapped line continues the text of the reply line it was cut from.
       const last = pending.texts.length - 1;
-      pending.texts[last] = `${pending.texts[last] ?? ''} ${trimmed}`.trim();
+      const before = pending.texts[last] ?? '';
+      // Trimmed once, when first continued; then only appended to (`trimmed` ends without white space):
+      // trimming the growing text at every line copied it whole each time, quadratic in the lines.
+      pending.texts[last] = pending.wrapped ? `${before} ${trimmed}` : `${before} ${trimmed}`.trim();
+      pending.wrapped = true;
       pending.raws.push(trimmed);
       return;
     }
