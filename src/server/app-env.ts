@@ -22,4 +22,6 @@ export interface Limits {
   readonly maxUploadBytes: number;
   /** Most addresses in one job. Default 1000000. */
   readonly maxJobAddresses: number;
+  /** Most event streams (`GET /v1/jobs/{id}/events`) one key holds open at once. Default 20. */
+  readonly maxEventStreams: number;
 }

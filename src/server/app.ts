@@ -51,6 +51,11 @@ export const DEFAULT_SYNC_DEADLINE_MS = 90_000;
 export const DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
 export const DEFAULT_MAX_JOB_ADDRESSES = 1_000_000;
 /**
+ * A page follows a job with one event stream, and a stream lasts as long as its job (hours for a long
+ * list): the rate limit bounds how fast a key opens them, not how many it holds, so this does.
+ */
+export const DEFAULT_MAX_EVENT_STREAMS = 20;
+/**
  * Wrong API keys per client address: 20 at once, then 10 a minute (a mistyped key is retried a few
  * times; guessing needs millions). Past it, 429 with Retry-After, whatever the key.
  */
@@ -251,6 +256,7 @@ function resolveLimits(deps: AppDeps): Limits {
     syncDeadlineMs: deps.limits?.syncDeadlineMs ?? DEFAULT_SYNC_DEADLINE_MS,
     maxUploadBytes: deps.limits?.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
     maxJobAddresses: deps.limits?.maxJobAddresses ?? DEFAULT_MAX_JOB_ADDRESSES,
+    maxEventStreams: deps.limits?.maxEventStreams ?? DEFAULT_MAX_EVENT_STREAMS,
   };
 }
 

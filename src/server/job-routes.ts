@@ -281,10 +281,32 @@ async function streamJobEvents(
   }
 }
 
+/**
+ * Counts one more event stream of `owner` in `open`, or answers 429 when it holds `max` already;
+ * returns what to call when the stream ends.
+ */
+function holdEventStream(open: Map<string, number>, owner: string, max: number): () => void {
+  const held = open.get(owner) ?? 0;
+  if (held >= max) {
+    throw new HttpError(
+      429,
+      'rate_limited',
+      `At most ${max} event streams open at once per key: close one, or read the job with GET /v1/jobs/{id}`,
+    );
+  }
+  open.set(owner, held + 1);
+  return () => {
+    const left = (open.get(owner) ?? 1) - 1;
+    if (left === 0) open.delete(owner);
+    else open.set(owner, left);
+  };
+}
+
 export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps): void {
   const { logger } = deps;
   const backend = (): JobsBackend => jobsBackendOf(deps.jobs);
   const ownJob = (c: Context<AppEnv>, id: string): Promise<JobView> => ownJobOf(deps, c, id);
+  const openStreams = new Map<string, number>();
 
   app.openAPIRegistry.register('JobRequest', JobCreateJsonSchema);
   app.openapi(CREATE_JOB_ROUTE, async (c) => {
@@ -316,7 +338,14 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
     const id = c.req.valid('param').id;
     await ownJob(c, id);
     const jobs = backend();
-    return streamSSE(c, (sse) => streamJobEvents(sse, jobs, id, deps.shutdown));
+    const release = holdEventStream(openStreams, c.get('owner'), deps.limits.maxEventStreams);
+    return streamSSE(c, async (sse) => {
+      try {
+        await streamJobEvents(sse, jobs, id, deps.shutdown);
+      } finally {
+        release();
+      }
+    });
   });
 
   app.openapi(JOB_RESULTS_ROUTE, async (c) => {
