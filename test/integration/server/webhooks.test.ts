@@ -288,6 +288,38 @@ describe('webhooks of Reacher bulk jobs and rcpt jobs', () => {
     }
   });
 
+  it('refuses at submission a header value that HTTP cannot carry (a control character, one above U+00FF): it was accepted, and every call then failed', async () => {
+    const receiver = await startReceiver(() => 200);
+    const server = await serve(join(directory, 'header-values.db'));
+    try {
+      for (const value of ['a\u0000b', 'a\u0001b', 'x\u007fy', '\u20ac 5']) {
+        const rcpt = await postJson(`${server.url}/v1/jobs`, {
+          emails: ['alice@acme.test'],
+          webhook: { url: receiver.url, headers: { 'x-note': value } },
+        });
+        assert.equal(rcpt.status, 400, `${JSON.stringify(value)}: ${JSON.stringify(rcpt.body)}`);
+        assert.match(String(rcpt.body.message), /webhook header "x-note" is not a valid header/);
+        const bulk = await postJson(`${server.url}/v1/bulk`, {
+          input: ['alice@acme.test'],
+          webhook: { on_each_email: { url: receiver.url, headers: { 'x-note': value } } },
+        });
+        assert.equal(bulk.status, 400, `${JSON.stringify(value)}: ${JSON.stringify(bulk.body)}`);
+      }
+      // What HTTP carries is sent: a tab inside a value, Latin-1 text.
+      const created = await postJson(`${server.url}/v1/jobs`, {
+        emails: ['alice@acme.test'],
+        webhook: { url: receiver.url, headers: { 'x-note': 'a\tb', 'x-city': 'Orl\u00e9ans' } },
+      });
+      assert.equal(created.status, 202, JSON.stringify(created.body));
+      const call = await until('the end call', () => receiver.calls[0]);
+      assert.equal(call.headers['x-note'], 'a\tb');
+      assert.equal(call.status, 200);
+    } finally {
+      await server.close();
+      await receiver.close();
+    }
+  });
+
   it('checks the address actually connected to: a stored loopback webhook is never called without the allowance', async () => {
     const receiver = await startReceiver(() => 200);
     const store = openSqliteJobStore(join(directory, 'stored.db'));
