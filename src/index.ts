@@ -71,7 +71,7 @@ export {
   type ReplyCategory,
   type ReplySide,
 } from './classify/index.js';
-export { explainBounce, looksLikeMessage, MAX_BOUNCE_BYTES } from './explain/bounce.js';
+export { explainBounce, explainBounceText, looksLikeMessage, MAX_BOUNCE_BYTES } from './explain/bounce.js';
 export {
   BOUNCE_KINDS,
   type BounceAction,

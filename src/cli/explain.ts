@@ -13,10 +13,9 @@ import { Option, type Command } from 'commander';
 
 import {
   EXPLAIN_COMMANDS,
-  explainBounce,
+  explainBounceText,
   explainReply,
   looksLikeMessage,
-  type BounceExplanation,
   type ExplainCommand,
   type ReplyExplanation,
 } from '../index.js';
@@ -99,22 +98,6 @@ function explainText(text: string, flags: ExplainFlags): ReplyExplanation[] {
     command: (flags.command ?? null) as ExplainCommand | null,
     provider: flags.provider ?? null,
   });
-}
-
-/**
- * The bounce that `text` (a bounce's text without its message headers, given to be explained) reports,
- * read as the body of a bounce: a plain-text message with a bounce's subject, since whoever sends it
- * says it is one. `null` unless it names a recipient with a reply, status or diagnosis to explain.
- */
-async function bounceOfText(text: string): Promise<BounceExplanation | null> {
-  if (text.trim() === '') return null;
-  const bounce = await explainBounce(
-    `Subject: Undelivered Mail\nContent-Type: text/plain; charset=utf-8\n\n${text}`,
-  );
-  // The subject was ours, not the text's.
-  return bounce.recipients.some((recipient) => recipient.explanation !== null)
-    ? { ...bounce, subject: null }
-    : null;
 }
 
 function words(id: string): string {
@@ -204,7 +187,7 @@ export async function runExplain(
     // No reply starts a line: the text of a bounce copied from a mail client (Exchange's `Remote Server
     // returned '550 …'`, Gmail's `The error that the other server returned was: 550 …`) is read by the
     // bounce side's rules for bounce text, as the body of a message.
-    const bounce = await bounceOfText(text);
+    const bounce = await explainBounceText(text);
     if (bounce !== null) {
       refuseOutputForOne(flags);
       printBounce(bounce, source, flags, io);

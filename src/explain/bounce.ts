@@ -90,6 +90,27 @@ export async function explainBounce(message: string | Uint8Array): Promise<Bounc
 }
 
 /**
+ * The bounce that `text` reports when it is a bounce's text without its message headers (copied from
+ * a mail client, say, in which no reply starts a line), read as the body of a plain-text message with
+ * a bounce's subject: whoever gives it to be explained says it is one. `null` unless it names a
+ * recipient with a reply, status or diagnosis to explain, so a caller can fall back to what it had.
+ *
+ * @example
+ * const bounce = await explainBounceText('<erin@example.com>:\nRemote host said: 550 5.1.1 User unknown');
+ * console.log(bounce?.recipients[0]?.explanation?.reason); // 'mailbox_not_found'
+ */
+export async function explainBounceText(text: string): Promise<BounceExplanation | null> {
+  if (text.trim() === '') return null;
+  const bounce = await explainBounce(
+    `Subject: Undelivered Mail\nContent-Type: text/plain; charset=utf-8\n\n${text}`,
+  );
+  // The subject was ours, not the text's.
+  return bounce.recipients.some((recipient) => recipient.explanation !== null)
+    ? { ...bounce, subject: null }
+    : null;
+}
+
+/**
  * postal-mime, imported with the first message parsed: `import('rcpt')` does not load it (it cost the
  * main entry ~15 ms) for callers that never explain a bounce.
  */

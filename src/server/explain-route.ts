@@ -19,6 +19,7 @@ import {
   VERDICTS,
   BOUNCE_KINDS,
   explainBounce,
+  explainBounceText,
   explainReply,
   looksLikeMessage,
   type BounceExplanation,
@@ -184,22 +185,6 @@ function explainRoute() {
   });
 }
 
-/**
- * The bounce that `text` (a bounce's text without its message headers, given to be explained) reports,
- * read as the body of a bounce: a plain-text message with a bounce's subject, since whoever sends it
- * says it is one. `null` unless it names a recipient with a reply, status or diagnosis to explain.
- */
-async function bounceOfText(text: string): Promise<BounceExplanation | null> {
-  if (text.trim() === '') return null;
-  const bounce = await explainBounce(
-    `Subject: Undelivered Mail\nContent-Type: text/plain; charset=utf-8\n\n${text}`,
-  );
-  // The subject was ours, not the text's.
-  return bounce.recipients.some((recipient) => recipient.explanation !== null)
-    ? { ...bounce, subject: null }
-    : null;
-}
-
 /** The media type of the request, without parameters, lowercased. */
 function mediaType(c: Context<AppEnv>): string {
   return (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
@@ -242,7 +227,7 @@ export function registerExplainRoute(
       if (explanations.every((e) => e.category === 'not_a_reply')) {
         // A bounce's text without its headers (copied from a mail client) where no reply starts a
         // line: the bounce side's rules for bounce text read it as a message body.
-        const bounce = await bounceOfText(text);
+        const bounce = await explainBounceText(text);
         if (bounce !== null) return bounceAnswer(bounce);
       }
     } else if (MESSAGE_TYPES.has(type)) {

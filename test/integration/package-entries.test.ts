@@ -70,6 +70,7 @@ const ENTRIES: Record<string, readonly string[]> = {
     'classifyTarget',
     'createVerifier',
     'explainBounce',
+    'explainBounceText',
     'explainReply',
     'feedbackReason',
     'isAllowedTarget',

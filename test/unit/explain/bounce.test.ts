@@ -2,7 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { MAX_BOUNCE_BYTES, explainBounce, looksLikeMessage } from '../../../src/explain/bounce.js';
+import {
+  MAX_BOUNCE_BYTES,
+  explainBounce,
+  explainBounceText,
+  looksLikeMessage,
+} from '../../../src/explain/bounce.js';
 import type { BounceKind, BounceRecipient } from '../../../src/explain/bounce-types.js';
 import type { Reason } from '../../../src/types.js';
 
@@ -476,5 +481,35 @@ describe('looksLikeMessage', () => {
       false,
     );
     assert.equal(looksLikeMessage(''), false);
+  });
+});
+
+describe('explainBounceText', () => {
+  it("reads a bounce's text without its headers as the bounce, with no subject of its own", async () => {
+    const bounce = await explainBounceText(
+      [
+        'Delivery has failed to these recipients or groups:',
+        '',
+        'erin@example.com',
+        "The e-mail address you entered couldn't be found.",
+        '',
+        'Diagnostic information for administrators:',
+        'Generating server: mail.example.net',
+        '',
+        'erin@example.com',
+        '<mx.example.com #5.1.1 smtp;550 5.1.1 User unknown>',
+      ].join('\n'),
+    );
+    assert.equal(bounce?.subject, null);
+    assert.deepEqual(
+      bounce?.recipients.map((r) => [r.address, r.explanation?.reason]),
+      [['erin@example.com', 'mailbox_not_found']],
+    );
+  });
+
+  it('is null for text that names no recipient to explain', async () => {
+    assert.equal(await explainBounceText(''), null);
+    assert.equal(await explainBounceText('  \n'), null);
+    assert.equal(await explainBounceText('Thanks for your message, see you on Monday.'), null);
   });
 });
