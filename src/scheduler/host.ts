@@ -231,7 +231,7 @@ export class Host {
   take(count: number): Job[] {
     if (this.poisons && this.acceptedRecipient === null) {
       this.#fromBack = !this.#fromBack;
-      if (this.#fromBack) return takeFromBack(this.#queue, count);
+      if (this.#fromBack) return takeFrom(this.#queue, count, true);
     }
     return takeFrom(this.#queue, count);
   }
@@ -601,22 +601,14 @@ export class Host {
   }
 }
 
-/** Takes up to `count` jobs that are not done yet from the back of `list`, the last first. */
-function takeFromBack(list: Job[], count: number): Job[] {
+/**
+ * Takes up to `count` jobs that are not done yet from the front of `list`, or from its back (the last
+ * first) when `fromBack`.
+ */
+function takeFrom(list: Job[], count: number, fromBack = false): Job[] {
   const batch: Job[] = [];
   while (batch.length < count) {
-    const job = list.pop();
-    if (job === undefined) break;
-    if (!job.done) batch.push(job);
-  }
-  return batch;
-}
-
-/** Takes up to `count` jobs that are not done yet from the front of `list`. */
-function takeFrom(list: Job[], count: number): Job[] {
-  const batch: Job[] = [];
-  while (batch.length < count) {
-    const job = list.shift();
+    const job = fromBack ? list.pop() : list.shift();
     if (job === undefined) break;
     if (!job.done) batch.push(job);
   }
