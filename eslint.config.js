@@ -61,6 +61,7 @@ export default tseslint.config(
           'TextDecoder',
           'AbortController',
           'Headers',
+          'ResizeObserver',
           'HTMLElement',
           'Intl',
           'console',

@@ -4,8 +4,10 @@
  * job to the end, check the chart and the table (and its filters), download the CSV, see the line that
  * counts a CSV's unreadable rows, and save a
  * screenshot under test-output/; explain a reply and a bounce in the "Explain a bounce" panel; run
- * axe-core's WCAG 2 A/AA rules on the page. Skipped, and reported as skipped, when /usr/bin/chromium is
- * absent; under CI that fails instead (.ci/run installs it).
+ * axe-core's WCAG 2 A/AA rules on each state the page shows (the key form, a finished job, a job's
+ * warning about its file, the errors, the explain panel's answer, a phone's width). Skipped, and
+ * reported as skipped, when /usr/bin/chromium is absent; under CI that fails instead (.ci/run
+ * installs it).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,6 +46,20 @@ const CSV = [
   'Typo,alice@gmial.com,red',
   '',
 ].join('\n');
+
+/**
+ * axe-core's WCAG 2 A/AA violations on the page as it stands, one line each. Evaluated through the
+ * DevTools protocol, which the page's CSP does not govern; injected once (the page is never reloaded).
+ */
+async function axeViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate<boolean>('typeof axe !== "undefined"'))) {
+    await page.evaluate(readFileSync(AXE, 'utf8'));
+  }
+  return page.evaluate<string[]>(
+    `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } }).then((r) =>
+      r.violations.map((v) => v.id + ': ' + v.help + ' (' + v.nodes.map((n) => n.target.join(' ')).join(', ') + ')'))`,
+  );
+}
 
 // node:test leaves a skipped describe out of its summary ("skipped 0"), so the skip is a test of its
 // own, counted as skipped; under CI (the CI variable set, as .ci/run does) a missing Chromium fails it.
@@ -112,6 +128,7 @@ describe('the web page', { skip: ABSENT !== null }, () => {
 
     // The server has keys: the page asks for one before anything else.
     await page.locator('#key-panel').waitFor({ state: 'visible' });
+    assert.deepEqual(await axeViolations(page), [], 'the page asking for the key');
     await page.getByRole('textbox', { name: 'API key' }).fill(KEY);
     await page.getByRole('button', { name: 'Use this key' }).click();
     await page.locator('#key-panel').waitFor({ state: 'hidden' });
@@ -207,6 +224,10 @@ describe('the web page', { skip: ABSENT !== null }, () => {
     assert.match(lines[1] ?? '', /^Alice,alice@acme\.test,red,deliverable,accepted,/);
     assert.match(lines[4] ?? '', /^Carol,carol@acme\.test,blue,risky,mailbox_full,/);
 
+    // The finished job: chart, reasons (opened), table, a suggestion.
+    await page.getByText('By reason').click();
+    assert.deepEqual(await axeViolations(page), [], 'a finished job with its results');
+
     mkdirSync(OUTPUT, { recursive: true });
     await page.screenshot({ path: join(OUTPUT, 'web-page.png'), fullPage: true });
     assert.deepEqual(problems, []);
@@ -287,8 +308,33 @@ describe('the web page', { skip: ABSENT !== null }, () => {
       'the input is not UTF-8 (line 3: a byte shown as \ufffd): columns other than the address are written with \ufffd in its place; save the file as CSV UTF-8 (Excel: "CSV UTF-8"), or convert it (iconv -f windows-1252 -t utf-8)',
     ]);
     assert.equal(await page.locator('#table tbody tr').count(), 4);
+    assert.deepEqual(await axeViolations(page), [], 'a job with a warning about its file');
     await page.getByRole('button', { name: 'Remove file' }).click();
     assert.deepEqual(problems, []);
+  });
+
+  it("fits a phone's width with a finished job on it: only the table scrolls sideways", async () => {
+    // The page as the last test left it: a job with its warning, chart and results table.
+    assert.equal(await page.locator('#job-warnings').isVisible(), true);
+    assert.equal(await page.locator('#results').isVisible(), true);
+    await page.setViewportSize({ width: 375, height: 800 });
+    try {
+      // Before: the grid column took the table's width, and the whole page scrolled sideways (650 px).
+      const [scrolled, shown] = await page.evaluate<number[]>(
+        '[document.documentElement.scrollWidth, document.documentElement.clientWidth]',
+      );
+      assert.ok(scrolled === shown, `the page is ${scrolled} px wide in a window of ${shown} px`);
+      // The chart is drawn at the width shown: its 14 px labels were scaled down to 7 px before.
+      const labelHeight = await page.evaluate<number>(
+        'document.querySelector("#chart svg text").getBoundingClientRect().height',
+      );
+      assert.ok(labelHeight >= 14, `the chart's labels are ${labelHeight} px high`);
+      assert.deepEqual(await axeViolations(page), [], 'the page at 375 px');
+      mkdirSync(OUTPUT, { recursive: true });
+      await page.screenshot({ path: join(OUTPUT, 'web-page-375px.png'), fullPage: true });
+    } finally {
+      await page.setViewportSize({ width: 1200, height: 900 });
+    }
   });
 
   it('says that a chosen empty file is empty, naming it, not the API\'s "The body is empty"', async () => {
@@ -299,11 +345,17 @@ describe('the web page', { skip: ABSENT !== null }, () => {
       (await page.locator('#form-error').textContent()) ?? '',
       /^empty\.csv is empty: choose a CSV with a header and addresses/,
     );
+    assert.deepEqual(await axeViolations(page), [], 'an error under the form');
     await page.getByRole('button', { name: 'Remove file' }).click();
     assert.deepEqual(problems, []);
   });
 
   it('explains a pasted reply and a dropped bounce in the "Explain a bounce" panel, from the keyboard', async () => {
+    // Nothing to explain yet: the panel says what to give it.
+    await page.getByRole('button', { name: 'Explain', exact: true }).click();
+    await page.locator('#explain-error', { hasText: 'Paste a reply or a bounce' }).waitFor();
+    assert.deepEqual(await axeViolations(page), [], 'an error under the explain form');
+
     // A reply, typed and sent with Enter on the button.
     await page.locator('#explain-text').focus();
     await page.keyboard.type(
@@ -381,13 +433,11 @@ describe('the web page', { skip: ABSENT !== null }, () => {
     assert.deepEqual(problems, []);
   });
 
-  it('has no WCAG 2 A/AA violations (axe-core)', async () => {
-    // Evaluated through the DevTools protocol, which the page's CSP does not govern.
-    await page.evaluate(readFileSync(AXE, 'utf8'));
-    const violations = await page.evaluate<string[]>(
-      `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } }).then((r) =>
-        r.violations.map((v) => v.id + ': ' + v.help + ' (' + v.nodes.map((n) => n.target.join(' ')).join(', ') + ')'))`,
-    );
-    assert.deepEqual(violations, []);
+  it('has no WCAG 2 A/AA violations (axe-core) with every panel filled in', async () => {
+    // The explain panel's answer, the last job with its warning, the form's error: all on the page.
+    for (const shown of ['#explain-items > li', '#job-warnings li', '#table tbody tr', '#form-error']) {
+      assert.equal(await page.locator(shown).first().isVisible(), true, `${shown} is shown`);
+    }
+    assert.deepEqual(await axeViolations(page), []);
   });
 });

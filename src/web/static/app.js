@@ -235,12 +235,18 @@ function svg(name, attributes, text) {
   return element;
 }
 
+/** The width the chart was last drawn at, in CSS pixels. */
+let chartWidth = 0;
+
 function renderChart(counts) {
   const total = VERDICTS.reduce((sum, verdict) => sum + (counts[verdict] ?? 0), 0);
-  const width = 640;
+  // Drawn at the width it is shown at, so that its text is the page's size: a fixed drawing scaled to
+  // a phone's width had 7-pixel labels.
+  const width = Math.max(280, Math.round($('chart').clientWidth) || 640);
+  chartWidth = width;
   const rowHeight = 38;
-  const labelWidth = 130;
-  const countWidth = 110;
+  const labelWidth = width < 480 ? 105 : 130;
+  const countWidth = width < 480 ? 80 : 110;
   const barWidth = width - labelWidth - countWidth;
   const root = svg('svg', {
     viewBox: `0 0 ${width} ${rowHeight * VERDICTS.length}`,
@@ -404,6 +410,9 @@ async function start() {
   $('cancel').addEventListener('click', cancelJob);
   $('filter-verdict').addEventListener('change', renderTable);
   $('filter-text').addEventListener('input', renderTable);
+  new ResizeObserver(() => {
+    if (state.job && Math.round($('chart').clientWidth) !== chartWidth) renderChart(state.job.counts);
+  }).observe($('chart'));
   $('key-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const key = $('key-input').value.trim();
