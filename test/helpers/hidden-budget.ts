@@ -31,6 +31,13 @@ export function halfKnown(domain: string, count: number, prefix = ''): string[] 
   );
 }
 
+/**
+ * Sessions in which the host delayed a reply for its soft error limit, by its own count: the tests'
+ * measure of crossings (a catch-all probe's refusal counts toward the limit as an unknown address's).
+ */
+export const crossingSessions = (mta: SimMta): number =>
+  mta.sessions.filter((session) => session.sleptReplies > 0).length;
+
 export interface HiddenBudgetOptions {
   /** The MX host's loopback address (each test file its own). */
   readonly host: string;

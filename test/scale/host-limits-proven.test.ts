@@ -12,7 +12,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import type { SimMta } from '../../bench/sim-mta.js';
 import type { HostLimitsRecord, VerifyOptions } from '../../src/index.js';
 import {
   openScaleOut,
@@ -21,6 +20,7 @@ import {
   type ScaleOut,
 } from '../../src/jobs/postgres/index.js';
 import {
+  crossingSessions,
   halfKnown,
   isKnown,
   startHiddenBudgetHost,
@@ -52,9 +52,6 @@ const SOFT = 3;
 /** Refused RCPTs a session sent, as the server saw them (every mailbox but the `.ok` ones is unknown). */
 const refusedIn = (commands: readonly string[]): number =>
   commands.filter((line) => /^RCPT TO:/i.test(line) && !/\.ok@/i.test(line)).length;
-
-/** Sessions the server delayed replies of (crossed its soft limit). */
-const crossings = (mta: SimMta): number => mta.sessions.filter((session) => session.sleptReplies > 0).length;
 
 const storedAt = async (url: string, schema: string, host: string): Promise<HostLimitsRecord | null> => {
   const rows = await query<{ record: string }>(
@@ -133,7 +130,7 @@ describe('proven below the guess, shared by scale-out workers', { skip: SKIP_NO_
       await Promise.all(workers.map((worker) => worker.stop()));
     }
     const sessions = host.mta.sessions.slice(firstSession);
-    const crossed = crossings(host.mta);
+    const crossed = crossingSessions(host.mta);
     const drawn = sessions.map((session) => refusedIn(session.commands));
     const report = `sessions' refusals ${drawn.join(' ')}; ${host.mta.stats.sleptReplies} delayed replies`;
     assert.equal(crossed, 1, `one crossing over both jobs: ${report}`);
@@ -183,7 +180,7 @@ describe('a worker killed or stopped mid-crossing', { skip: SKIP_NO_PG }, () => 
       const addresses = halfKnown(domain, 120);
       const jobId = await submitAddresses(cluster, addresses);
       await end(host);
-      assert.equal(crossings(host.mta), 1);
+      assert.equal(crossingSessions(host.mta), 1);
       const left = await storedAt(url, schema, at);
       const verify: VerifyOptions = {
         ...loopbackOptions({ dnsServer: host.dns.address, smtpPort: host.mta.port }),
@@ -210,7 +207,7 @@ describe('a worker killed or stopped mid-crossing', { skip: SKIP_NO_PG }, () => 
 
   /** What the next holders did: one crossing in all (before: their explorer crossed again, 2). */
   async function crossedOnce(at: string, { host, drawn }: { host: HiddenBudgetHost; drawn: string }) {
-    assert.equal(crossings(host.mta), 1, `sessions' refusals/delayed replies: ${drawn}`);
+    assert.equal(crossingSessions(host.mta), 1, `sessions' refusals/delayed replies: ${drawn}`);
     const stored = await storedAt(url, schema, at);
     assert.equal(stored?.budgetSource, 'penalty', JSON.stringify(stored));
     assert.ok((stored.errorBudget ?? Infinity) < 3, JSON.stringify(stored));

@@ -14,7 +14,7 @@ import type { HostLimitsRecord, VerifyOptions } from '../../src/index.js';
 import { HOST_LIMITS_TTL_MS } from '../../src/jobs/index.js';
 import { openScaleOut, startWorker, type ScaleOut } from '../../src/jobs/postgres/index.js';
 import { sweepExpired } from '../../src/jobs/postgres/worker.js';
-import { halfKnown, isKnown, startHiddenBudgetHost } from '../helpers/hidden-budget.js';
+import { crossingSessions, halfKnown, isKnown, startHiddenBudgetHost } from '../helpers/hidden-budget.js';
 import {
   PG_URL,
   SKIP_NO_PG,
@@ -132,7 +132,7 @@ describe('learned host limits across scale-out workers', { skip: SKIP_NO_PG }, (
     const start = () => startWorker({ url, schema, verify: lowVerify, pollMs: 100, leaseMs: 2_000 });
     const workers = [await start(), await start()];
     const addresses = [...halfKnown('low.test', 60), ...halfKnown('low-b.test', 60)];
-    const crossed = () => low.mta.sessions.filter((session) => session.sleptReplies > 0).length;
+    const crossed = () => crossingSessions(low.mta);
     let handedOver = -1;
     try {
       const jobId = await submitAddresses(cluster, addresses);

@@ -12,7 +12,11 @@ import assert from 'node:assert/strict';
 
 import type { SimMta } from '../../../bench/sim-mta.js';
 import { createVerifier, type HostLimitsRecord } from '../../../src/index.js';
-import { startHiddenBudgetHost, type HiddenBudgetHost } from '../../helpers/hidden-budget.js';
+import {
+  crossingSessions,
+  startHiddenBudgetHost,
+  type HiddenBudgetHost,
+} from '../../helpers/hidden-budget.js';
 
 const HOST = '127.0.5.41';
 /** The 6th command after 5 refusals is the first one delayed: below the cautious 9. */
@@ -32,13 +36,6 @@ before(async () => {
 });
 
 after(() => world.close());
-
-/**
- * Sessions in which the server delayed a reply for its soft error limit, by its own count: a catch-all
- * probe's refusal counts toward the limit as an unknown address's does.
- */
-const crossingSessions = (mta: SimMta): number =>
-  mta.sessions.filter((session) => session.sleptReplies > 0).length;
 
 describe('an error budget below the cautious guess, two connections per host', () => {
   it('is crossed by one session once, and learned: never by two sessions at once', async () => {

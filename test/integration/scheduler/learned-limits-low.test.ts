@@ -10,9 +10,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import type { SimMta } from '../../../bench/sim-mta.js';
 import { createVerifier, type HostLimitsRecord, type VerifyResult } from '../../../src/index.js';
-import { QUIT_WAIT_MS, startHiddenBudgetHost, type HiddenBudgetHost } from '../../helpers/hidden-budget.js';
+import {
+  QUIT_WAIT_MS,
+  crossingSessions,
+  startHiddenBudgetHost,
+  type HiddenBudgetHost,
+} from '../../helpers/hidden-budget.js';
 
 /** Each hidden soft limit on its own host: the reply after the `soft`th refusal of a session is late. */
 const WORLDS = [
@@ -33,10 +37,6 @@ before(async () => {
 after(async () => {
   await Promise.all([...worlds.values()].map((world) => world.close()));
 });
-
-/** Sessions (from the `from`th on) in which the server delayed a reply for its soft error limit. */
-const crossings = (mta: SimMta, from = 0): number =>
-  mta.sessions.slice(from).filter((session) => session.sleptReplies > 0).length;
 
 const verdictOf = (result: VerifyResult | undefined): string => `${result?.verdict}/${result?.reason}`;
 
@@ -70,7 +70,7 @@ for (const { soft, domains } of WORLDS) {
       assert.equal(hidden.stats.peak, 2, 'two sessions at once: the race was there to lose');
       // At a soft limit of 2 (a hard one of 4) the explorer's one crossing may reach the hard limit.
       assert.ok(hidden.stats.hardLimitHits <= (soft <= 2 ? 1 : 0), `${hidden.stats.hardLimitHits} 421s`);
-      assert.equal(crossings(hidden), 1, `${hidden.stats.sleptReplies} delayed replies`);
+      assert.equal(crossingSessions(hidden), 1, `${hidden.stats.sleptReplies} delayed replies`);
       const last = told.at(-1);
       assert.equal(last?.budgetSource, 'penalty', JSON.stringify(told));
       assert.ok((last.errorBudget ?? Infinity) < soft, JSON.stringify(last));
