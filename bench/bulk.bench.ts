@@ -48,7 +48,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 
-import { createVerifier, type VerifyOptions, type VerifyResult } from '../src/index.js';
+import type { VerifyOptions, VerifyResult } from '../src/index.js';
 import { startDante } from '../test/helpers/dante.js';
 import { POSTFIX_LIMITS } from './bulk-world.js';
 import { threadCpuMicros } from './thread-cpu.js';
@@ -72,8 +72,13 @@ const { values } = parseArgs({
     'world-process': { type: 'boolean', default: false },
     /** rcpt directly against rcpt through Dante, instead of rcpt against the naive baseline. */
     proxy: { type: 'boolean', default: false },
+    /** rcpt from dist/, compiled by tsc as users run it (`npm run build` first), instead of src/ through tsx. */
+    dist: { type: 'boolean', default: false },
   },
 });
+// tsx compiles src/ keeping every function's name (a call per named closure made); tsc's dist/ does not.
+const entry = values.dist ? '../dist/index.js' : '../src/index.js';
+const { createVerifier } = (await import(entry)) as typeof import('../src/index.js');
 const COUNT = Number(values.addresses);
 const LATENCY = Number(values.latency);
 const CAP = Number(values.cap);
