@@ -88,6 +88,34 @@ describe('batchSize', () => {
     assert.equal(batchSize({ ...limits, recipientLimit: 3, refusalRate: 0.01 }), 3);
   });
 
+  it('gives the size a scan one size at a time up from the budget gives', () => {
+    // The batch sizing before issue 16's eighth pass: every size from the budget up, until the next
+    // one's risk is too high. batchSize() now steps and bisects; it must land on the same size.
+    const scanned = (limits: Parameters<typeof batchSize>[0]): number => {
+      const cap = Math.max(1, limits.recipientLimit);
+      let size = Math.min(cap, limits.errorBudgetLeft);
+      while (
+        size < cap &&
+        binomialTailAbove(size + 1, limits.refusalRate, limits.errorBudgetLeft) <= OVERSPEND_RISK
+      )
+        size += 1;
+      return size;
+    };
+    let compared = 0;
+    for (const recipientLimit of [1, 2, 3, 7, 10, 33, 50, 99, 100, 250, 1000]) {
+      for (const errorBudgetLeft of [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 20, 40]) {
+        for (let step = 0; step <= 200; step += 1) {
+          // Refusal rates from 0 to 1, finely where the batch sizes change most.
+          const refusalRate = step <= 100 ? step / 1000 : (step - 90) / 110;
+          const limits = { recipientLimit, oneRecipient: false, errorBudgetLeft, refusalRate };
+          assert.equal(batchSize(limits), scanned(limits), JSON.stringify(limits));
+          compared += 1;
+        }
+      }
+    }
+    assert.equal(compared, 11 * 12 * 201);
+  });
+
   it('computes binomial upper tails', () => {
     assert.equal(binomialTailAbove(5, 0.5, 5), 0);
     assert.ok(Math.abs(binomialTailAbove(2, 0.5, 0) - 0.75) < 1e-12);
