@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { STALLS_PER_REPLY, delayBound, type Stall } from '../../../src/scheduler/loop-stall.js';
+import { seeded } from '../../helpers/seeded.js';
 
 /** `count` stalls of `ms` each, one every `every` ms from `from`. */
 function stalls(count: number, ms: number, every: number, from = 0): Stall[] {
@@ -56,5 +57,36 @@ describe('delayBound', () => {
       ),
       600,
     );
+  });
+
+  it('adds the same as sorting every overlap and summing the longest, to the last bit', () => {
+    // How the bound was worked out before issue 16's eighth pass: each overlap pushed, the list sorted,
+    // the shortest dropped past STALLS_PER_REPLY, the rest added longest first.
+    const sorted = (list: readonly Stall[], from: number, to: number): number => {
+      const longest: number[] = [];
+      for (const stall of list) {
+        const ms = Math.max(0, Math.min(stall.to, to) - Math.max(stall.from, from));
+        if (ms <= 0) continue;
+        longest.push(ms);
+        longest.sort((a, b) => b - a);
+        if (longest.length > STALLS_PER_REPLY) longest.pop();
+      }
+      return longest.reduce((sum, ms) => sum + ms, 0);
+    };
+    const random = seeded(16);
+    for (let round = 0; round < 2_000; round += 1) {
+      const list: Stall[] = [];
+      let at = random() * 50;
+      for (let n = Math.floor(random() * 12); n > 0; n -= 1) {
+        const from = at + random() * 30;
+        // Fractions of a millisecond, as performance.now() gives, and now and then equal lengths.
+        const ms = random() < 0.2 ? 7.25 : random() * 40;
+        list.push({ from, to: from + ms });
+        at = from + ms;
+      }
+      const from = random() * 100;
+      const to = from + random() * 300;
+      assert.equal(delayBound(list, from, to), sorted(list, from, to), JSON.stringify({ list, from, to }));
+    }
   });
 });
