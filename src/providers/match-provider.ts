@@ -68,10 +68,15 @@ export function greetingHost(banner: string): string | null {
 }
 
 /**
- * Answers already given, by evidence: a bulk run asks about the same few hosts for every address (three
- * times each), and matching walks every suffix. Bounded: cleared when full; long banners are not kept.
+ * Answers already given: a bulk run asks about the same few hosts for every address (three times
+ * each), and matching walks every suffix. The MX host name decides when it matches a suffix, whatever
+ * the greeting says; otherwise the greeting alone does. So each is kept under its own key: a vanity
+ * MX name per domain with one provider's greeting is one walk per name and one per greeting, and no
+ * key joins the two (a string built and hashed per reply, in a bulk run's sessions). Bounded: each
+ * cleared when full; long banners are not kept.
  */
-const answers = new Map<string, ProviderRule | null>();
+const byHost = new Map<string, ProviderRule | null>();
+const byBanner = new Map<string, ProviderRule | null>();
 const MAX_ANSWERS = 4_096;
 const MAX_KEPT_BANNER = 512;
 
@@ -83,31 +88,39 @@ const MAX_KEPT_BANNER = 512;
  * @example matchProvider({ mxHost: 'alt1.aspmx.l.google.com.', banner: null })?.id // 'google'
  */
 export function matchProvider(evidence: ProviderEvidence): ProviderRule | null {
-  if (evidence.banner !== null && evidence.banner.length > MAX_KEPT_BANNER) return match(evidence);
-  // NUL cannot occur in either (a host name, a greeting line), so null and '' stay apart.
-  const key = `${evidence.mxHost ?? '\0'}\n${evidence.banner ?? '\0'}`;
+  if (evidence.mxHost !== null) {
+    const rule = remembered(byHost, evidence.mxHost, matchHost);
+    if (rule !== null) return rule;
+  }
+  const banner = evidence.banner;
+  if (banner === null) return null;
+  if (banner.length > MAX_KEPT_BANNER) return matchBanner(banner);
+  return remembered(byBanner, banner, matchBanner);
+}
+
+function remembered(
+  answers: Map<string, ProviderRule | null>,
+  key: string,
+  find: (key: string) => ProviderRule | null,
+): ProviderRule | null {
   const known = answers.get(key);
   if (known !== undefined) return known;
-  const rule = match(evidence);
+  const rule = find(key);
   if (answers.size >= MAX_ANSWERS) answers.clear();
   answers.set(key, rule);
   return rule;
 }
 
-function match(evidence: ProviderEvidence): ProviderRule | null {
-  if (evidence.mxHost !== null) {
-    const byHost = matchHost(evidence.mxHost);
-    if (byHost !== null) return byHost;
-  }
-  if (evidence.banner === null) return null;
-  const host = greetingHost(evidence.banner);
+/** The rule a greeting names: its server's name by suffix, else the first rule whose pattern it meets. */
+function matchBanner(banner: string): ProviderRule | null {
+  const host = greetingHost(banner);
   if (host !== null) {
     const byGreeting = matchHost(host);
     if (byGreeting !== null) return byGreeting;
   }
-  const banner = evidence.banner.slice(0, 4096);
+  const text = banner.slice(0, 4096);
   for (const rule of RULES) {
-    if (rule.bannerPatterns?.some((pattern) => pattern.test(banner)) === true) return rule;
+    if (rule.bannerPatterns?.some((pattern) => pattern.test(text)) === true) return rule;
   }
   return null;
 }

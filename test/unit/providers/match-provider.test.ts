@@ -205,6 +205,62 @@ describe('hasDomainSuffix (property)', () => {
     assert.equal(matchProvider({ mxHost: 'mail.vanity.test', banner: long })?.id, 'google');
   });
 
+  it('answers a host name and a greeting each by its own evidence, whatever was asked before', () => {
+    // A vanity MX name matches no rule: the greeting decides, each time, whichever greeting it is.
+    const vanity = 'mx.d076.test';
+    assert.equal(
+      matchProvider({ mxHost: vanity, banner: '220 mx.google.com ESMTP abc123 - gsmtp' })?.id,
+      'google',
+    );
+    assert.equal(matchProvider({ mxHost: vanity, banner: '220 mx.d076.test ESMTP Exim 4.96' }), null);
+    assert.equal(
+      matchProvider({ mxHost: vanity, banner: '220 a.b ESMTP Nemesis ESMTP Service ready' })?.id,
+      'gmx',
+    );
+    assert.equal(matchProvider({ mxHost: vanity, banner: null }), null);
+    // A provider's MX name decides whatever the greeting says, asked before or after that greeting.
+    const banner = '220 mx.d076.test ESMTP Exim 4.96';
+    assert.equal(matchProvider({ mxHost: 'mta5.am0.yahoodns.net', banner })?.id, 'yahoo');
+    assert.equal(matchProvider({ mxHost: 'mx.d077.test', banner }), null);
+    assert.equal(matchProvider({ mxHost: 'mta5.am0.yahoodns.net', banner: null })?.id, 'yahoo');
+    // Every answer equals the rules walked from the top (the first host rule by its longest suffix,
+    // then the greeting's), asked in an order that mixes names and greetings.
+    const hosts = [null, vanity, 'aspmx.l.google.com', 'mx1.mail.icloud.com', 'mx.d078.test'];
+    const banners = [
+      null,
+      '',
+      '220 mx.google.com ESMTP x - gsmtp',
+      '220 mx.hosting1.test ESMTP ready',
+      banner,
+    ];
+    const walked = (mxHost: string | null, greeting: string | null): string | null => {
+      const byName = (name: string): ProviderRule | null => {
+        let best: { rule: ProviderRule; length: number } | null = null;
+        for (const rule of PROVIDER_RULES)
+          for (const suffix of rule.mxSuffixes)
+            if (hasDomainSuffix(name, suffix) && (best === null || suffix.length > best.length))
+              best = { rule, length: suffix.length };
+        return best?.rule ?? null;
+      };
+      const fromHost = mxHost === null ? null : byName(mxHost);
+      if (fromHost !== null || greeting === null) return fromHost?.id ?? null;
+      const named = greetingHost(greeting);
+      const fromGreeting = named === null ? null : byName(named);
+      if (fromGreeting !== null) return fromGreeting.id;
+      return (
+        (PROVIDER_RULES as readonly ProviderRule[]).find(
+          (rule) => rule.bannerPatterns?.some((pattern) => pattern.test(greeting)) === true,
+        )?.id ?? null
+      );
+    };
+    for (let round = 0; round < 3; round += 1)
+      for (const [i, mxHost] of hosts.entries())
+        for (const [j, greeting] of banners.entries()) {
+          const [h, b] = round === 1 ? [hosts[4 - i] ?? null, greeting] : [mxHost, banners[4 - j] ?? null];
+          assert.equal(matchProvider({ mxHost: h, banner: b })?.id ?? null, walked(h, b), `${h} / ${b}`);
+        }
+  });
+
   it('never throws on arbitrary strings', () => {
     fc.assert(
       fc.property(fc.string(), fc.option(fc.string(), { nil: null }), (host, banner) => {
