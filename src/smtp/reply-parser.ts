@@ -92,6 +92,7 @@ const SAMPLE_CHARS = 80;
 const DIGIT_0 = 0x30;
 const SPACE = 0x20;
 const HYPHEN = 0x2d;
+const DOT = 0x2e;
 
 /**
  * `Reply-code [ SP / "-" textstring ]` (RFC 5321 §4.2): first digit 2–5, second 0–5, third 0–9. A bare
@@ -110,8 +111,6 @@ function replyCodeOf(line: string): number {
   }
   return first * 100 + second * 10 + third;
 }
-/** RFC 3463 §2: `class "." subject "." detail`, subject and detail 1–3 digits, then a space or the end. */
-const ENHANCED = /^([245])\.(\d{1,3})\.(\d{1,3})(?= |$)/;
 
 /**
  * Server reply text has no defined charset (RFC 5321 §4.2.1); modern MTAs use UTF-8. Decoding is lossy
@@ -123,11 +122,33 @@ function sampleOf(line: string): string {
   return line.length > SAMPLE_CHARS ? `${line.slice(0, SAMPLE_CHARS)}…` : line;
 }
 
+/**
+ * The enhanced code `text` starts with (RFC 3463 §2: `class "." subject "." detail`, class 2, 4 or 5,
+ * subject and detail 1–3 digits, then a space or the end), or `null`. The class must agree with the
+ * reply code (RFC 3463 §3.1: a "5.1.1" on a 250 is not a status). Read by character codes, as the
+ * reply code is: one slice for the code found, no match array and captures per reply.
+ */
 function enhancedOf(code: number, text: string): string | null {
-  const match = ENHANCED.exec(text);
-  if (match === null) return null;
-  // RFC 3463 §3.1: the class must agree with the reply code (a "5.1.1" on a 250 is not a status).
-  return match[1] === String(code)[0] ? match[0] : null;
+  const statusClass = text.charCodeAt(0) - DIGIT_0;
+  if (statusClass !== Math.floor(code / 100) || statusClass < 2 || statusClass === 3 || statusClass > 5)
+    return null;
+  if (text.charCodeAt(1) !== DOT) return null;
+  const subjectEnd = digitsEnd(text, 2);
+  if (subjectEnd === 0 || text.charCodeAt(subjectEnd) !== DOT) return null;
+  const detailEnd = digitsEnd(text, subjectEnd + 1);
+  if (detailEnd === 0 || (detailEnd < text.length && text.charCodeAt(detailEnd) !== SPACE)) return null;
+  return text.slice(0, detailEnd);
+}
+
+/** Where 1–3 ASCII digits from `start` end, or 0 when none is there. */
+function digitsEnd(text: string, start: number): number {
+  let end = start;
+  while (end - start < 3) {
+    const digit = text.charCodeAt(end) - DIGIT_0;
+    if (!(digit >= 0 && digit <= 9)) break;
+    end += 1;
+  }
+  return end === start ? 0 : end;
 }
 
 /** A line's text without the enhanced code it starts with (`5.1.1 User unknown` → `User unknown`). */

@@ -344,6 +344,42 @@ describe('ReplyParser', () => {
     const out = parser.write(bytes('def\r\n'));
     assert.equal(out.replies[0]?.text, 'abcdef');
   });
+
+  it('finds the enhanced code the RFC 3463 pattern finds, read by character codes (seeded property)', () => {
+    // The pattern the parser matched each reply's text against before issue 16's eighth pass.
+    const pattern = /^([245])\.(\d{1,3})\.(\d{1,3})(?= |$)/;
+    const expected = (code: number, text: string): string | null => {
+      const match = pattern.exec(text);
+      return match !== null && match[1] === String(code)[0] ? match[0] : null;
+    };
+    // Texts made of what an enhanced code is made of, and what breaks one: digits, dots, a space, a tab.
+    const piece = fc.constantFrom('2', '4', '5', '3', '0', '1', '9', '.', ' ', '\t', 'x', '1234', '٣');
+    fc.assert(
+      fc.property(fc.integer({ min: 200, max: 559 }), fc.array(piece, { maxLength: 10 }), (code, pieces) => {
+        const text = pieces.join('');
+        const parsed = new ReplyParser().write(bytes(`${code} ${text}\r\n`)).replies[0];
+        if (parsed === undefined || code % 100 > 59) return;
+        assert.equal(parsed.enhanced, expected(code, text), JSON.stringify({ code, text }));
+      }),
+      { seed: 20261207, numRuns: 20_000 },
+    );
+    for (const [code, text, enhanced] of [
+      [550, '5.1.1 User unknown', '5.1.1'],
+      [550, '5.1.1', '5.1.1'],
+      [451, '4.7.650 Try later', '4.7.650'],
+      [550, '4.1.1 class disagrees', null],
+      [250, '2.1.5 Ok', '2.1.5'],
+      [550, '5.1234.1 four digits', null],
+      [550, '5.1.1\ttab', null],
+      [354, '3.0.0 no class 3', null],
+    ] as const) {
+      assert.equal(
+        new ReplyParser().write(bytes(`${code} ${text}\r\n`)).replies[0]?.enhanced,
+        enhanced,
+        text,
+      );
+    }
+  });
 });
 
 describe('isPositiveReply: 2yz, positive completion (RFC 5321 §4.2.1)', () => {
