@@ -35,6 +35,32 @@ function build(match: RegExpExecArray | null, replyClass: number): EnhancedCode 
 }
 
 /**
+ * Enhanced fields parsed so far, by field: a run's replies carry a handful (`2.1.5`, `5.1.1`), parsed
+ * once each instead of once per reply. Bounded: cleared when full; a field longer than any code (read
+ * back from stored JSON) is parsed without being kept.
+ */
+const parsedFields = new Map<string, EnhancedCode | null>();
+const MAX_PARSED_FIELDS = 1_024;
+const MAX_FIELD_CHARS = 16;
+
+/** The enhanced code a reply's `enhanced` field holds, of its own class (checked against the reply's by the caller). */
+function parsedField(enhanced: string): EnhancedCode | null {
+  if (enhanced.length > MAX_FIELD_CHARS) return parseField(enhanced);
+  let parsed = parsedFields.get(enhanced);
+  if (parsed === undefined) {
+    parsed = parseField(enhanced);
+    if (parsedFields.size >= MAX_PARSED_FIELDS) parsedFields.clear();
+    parsedFields.set(enhanced, parsed);
+  }
+  return parsed;
+}
+
+function parseField(enhanced: string): EnhancedCode | null {
+  const match = ENHANCED.exec(enhanced.trim());
+  return match === null ? null : build(match, Number(match[1]));
+}
+
+/**
  * The enhanced code of a reply: the parsed `enhanced` field when it is well-formed, else the first code
  * found in the first line of the text. Either way its class must be the reply code's first digit
  * (RFC 3463 §2: "the class … MUST match the class of the reply code"); a code that disagrees is ignored,
@@ -49,8 +75,8 @@ export function effectiveEnhancedCode(reply: {
   readonly text: string;
 }): EnhancedCode | null {
   const classDigit = Math.floor(reply.code / 100);
-  const fromField = reply.enhanced === null ? null : build(ENHANCED.exec(reply.enhanced.trim()), classDigit);
-  if (fromField !== null) return fromField;
+  const field = reply.enhanced === null ? null : parsedField(reply.enhanced);
+  if (field !== null && field.class === classDigit) return field;
   const firstLine = (reply.text.split('\n', 1)[0] ?? '').slice(0, 512);
   return build(ENHANCED_IN_TEXT.exec(firstLine), classDigit);
 }

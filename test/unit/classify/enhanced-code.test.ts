@@ -29,4 +29,26 @@ describe('effectiveEnhancedCode', () => {
       assert.equal(effectiveEnhancedCode({ code, enhanced, text })?.subjectDetail ?? null, expected);
     });
   }
+
+  it('answers a field kept from an earlier reply by the class of the reply at hand', () => {
+    // The same field on replies of another class, in turn and past the memory of parsed fields.
+    for (let round = 0; round < 3; round += 1) {
+      assert.equal(effectiveEnhancedCode({ code: 550, enhanced: '5.1.1', text: '' })?.subjectDetail, '1.1');
+      assert.equal(
+        effectiveEnhancedCode({ code: 450, enhanced: '5.1.1', text: '4.2.2 in the text' })?.class,
+        4,
+      );
+      assert.equal(effectiveEnhancedCode({ code: 250, enhanced: '5.1.1', text: '' }), null);
+      for (let detail = 0; detail < 1_500; detail += 1)
+        assert.equal(
+          effectiveEnhancedCode({ code: 451, enhanced: `4.7.${detail % 1000}`, text: '' })?.detail,
+          detail % 1000,
+        );
+    }
+    // A field longer than any code is read as before (trimmed), without being kept.
+    assert.equal(
+      effectiveEnhancedCode({ code: 550, enhanced: `5.1.1${' '.repeat(40)}`, text: '' })?.subjectDetail,
+      '1.1',
+    );
+  });
 });
