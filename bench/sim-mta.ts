@@ -121,8 +121,16 @@ export interface SimStats {
   errors: number;
   /** Connections ended with `421 … too many errors`. */
   hardLimitHits: number;
-  /** Replies delayed by the soft error limit (every command's but QUIT's). */
+  /**
+   * Replies delayed by the soft error limit (every command's but QUIT's), counted as the server takes
+   * up their commands: pipelined ones are owed at once, sent or not.
+   */
   sleptReplies: number;
+  /**
+   * Of `sleptReplies`, those sent: a client that drops the connection is not sent the replies it left
+   * owed (nor does it wait for them).
+   */
+  sleptRepliesSent: number;
   /** MAIL FROM commands refused (a refusal of our sender). */
   mailRefusals: number;
   /** RCPTs refused only because an unknown recipient came before them (`refuseAllAfterUnknown`). */
@@ -144,6 +152,8 @@ export interface SimSession {
   closed: boolean;
   /** Replies of this session delayed by the soft error limit (`SimStats.sleptReplies`, counted here too). */
   sleptReplies: number;
+  /** Of them, those sent (`SimStats.sleptRepliesSent`, counted here too). */
+  sleptRepliesSent: number;
   /** The session was ended with `421 … too many errors` (`SimStats.hardLimitHits`, counted here too). */
   hardLimitHit: boolean;
 }
@@ -190,6 +200,7 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
     errors: 0,
     hardLimitHits: 0,
     sleptReplies: 0,
+    sleptRepliesSent: 0,
     poisonedRcpts: 0,
     rateDelayed: 0,
     rateSlowdowns: 0,
@@ -258,6 +269,7 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
       serverClosedFirst: false,
       closed: false,
       sleptReplies: 0,
+      sleptRepliesSent: 0,
       hardLimitHit: false,
     };
     if (options.record === true) sessions.push(session);
@@ -298,10 +310,12 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
     };
 
     /** Replies owed, in command order; one timer for the head keeps them in order (RFC 2920). */
-    const owed: { at: number; data: string; then: (() => void) | undefined }[] = [];
+    const owed: { at: number; data: string; then: (() => void) | undefined; slept: boolean }[] = [];
     let timer: NodeJS.Timeout | null = null;
     let pending = 0;
     let lastAt = 0;
+    /** The reply owed next is delayed by the soft error limit (set by `answer`, taken by `send`). */
+    let slept = false;
     const flush = (): void => {
       if (timer !== null) timers.delete(timer);
       timer = null;
@@ -311,6 +325,10 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
         if (next === undefined) break;
         pending -= 1;
         if (socket.destroyed) continue;
+        if (next.slept && socket.writable) {
+          stats.sleptRepliesSent += 1;
+          session.sleptRepliesSent += 1;
+        }
         write(next.data);
         next.then?.();
       }
@@ -325,7 +343,8 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
       const at = Math.max(Date.now() + latency, lastAt) + extraMs;
       lastAt = at;
       pending += 1;
-      owed.push({ at, data, then });
+      owed.push({ at, data, then, slept });
+      slept = false;
       // Due now and nothing before it: out at once, as a server without latency would.
       if (timer === null) {
         if (at <= Date.now()) flush();
@@ -372,6 +391,7 @@ export async function startSimMta(options: SimMtaOptions): Promise<SimMta> {
       if (errorSleep > 0 && verb !== 'QUIT') {
         stats.sleptReplies += 1;
         session.sleptReplies += 1;
+        slept = true;
       }
       const sleep = errorSleep + (verb === 'QUIT' ? 0 : rateDelay());
       const refuse = (code: number, text: string, extraMs = 0): void => {

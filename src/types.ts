@@ -417,6 +417,14 @@ export interface SessionTransaction {
   readonly more?: boolean;
   /** End the session after this transaction (QUIT joins a pipelined group, RFC 2920 §3.1). */
   readonly quit?: boolean;
+  /**
+   * Read with each reply's code as it comes, in order (RSET's, MAIL FROM's, then each RCPT's); true
+   * cuts the transaction at that reply: the result holds the replies up to it and a failure, and a
+   * pipelined group's connection is dropped at once rather than waiting for the replies still owed
+   * (the session is over). The bulk scheduler cuts at the first reply a server delays past a
+   * guessed error budget (docs/bulk.md); a session that ignores it gives every reply, as before.
+   */
+  readonly cutAt?: (code: number) => boolean;
 }
 
 /** What a transaction got: the RCPT replies in request order, and why it stopped early, if it did. */

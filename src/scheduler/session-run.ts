@@ -232,6 +232,12 @@ export class SessionRun {
   #pastBudget = false;
   /** Until when the session may wait for a guessed budget's explorer (`#hold`), once it began to. */
   #heldUntil = Infinity;
+  /**
+   * The explorer's last transaction was cut at a reply that came late after a refusal no reply had
+   * proven yet (`#cutAtLate`): the session's refusals before that reply, and whether the reply came
+   * right after one of them; `null` when it was not cut.
+   */
+  #cutLate: { readonly refusals: number; readonly afterRefusal: boolean } | null = null;
 
   constructor(owner: SessionOwner, host: Host, id: number) {
     this.#owner = owner;
@@ -571,7 +577,14 @@ export class SessionRun {
     this.#lastRefused = effect.lastRefused;
     // A batch past the budget is judged by `#explore`; any other, late after refusals, ends the session.
     const judged = !more || !this.#pastBudget;
-    if (!this.#pastBudget && host.learned.guessing)
+    const cut = this.#cutLate;
+    if (cut !== null) {
+      // Each reply before the late one came on time: right after a refusal, that refusal is the
+      // host's limit (as one RCPT a round trip past the budget finds it); else what was proven stands.
+      if (cut.afterRefusal) host.learned.slowedAfter(cut.refusals);
+      else host.learned.slowedWhileGuessing();
+      host.limitsMayHaveChanged();
+    } else if (!this.#pastBudget && host.learned.guessing)
       this.#judgeGuess(batch.length, usualMs, errorsBefore > 0 && unprovenBefore, effect, errorsBefore);
     this.#openRecipients = (more ? this.#openRecipients : 0) + effect.accepted;
     if (effect.progress) host.recovered();
@@ -607,6 +620,49 @@ export class SessionRun {
     // error limit, a tarpit). A fresh session costs less than seconds per reply.
     if (slow && this.#errors > 0 && judged) return 'end';
     return 'more';
+  }
+
+  /**
+   * Reads each reply of the explorer's batch as it comes (`SessionTransaction.cutAt`): the first that
+   * comes late (as `#judgeGuess` judges a batch, against the session's usual round trip, a few
+   * milliseconds a reply and our own stalls allowed) after a refusal no reply had proven yet (one of
+   * the batch's, or the last batch's final one) cuts the transaction there. Past a soft error limit
+   * every reply is as late (Postfix sleeps before each), so waiting for the rest of the batch would
+   * cost a delayed reply each; what they would have said is asked again in another session. `undefined`
+   * where the batch is not `armed` (not the explorer's, or past the budget one RCPT at a time).
+   */
+  #cutAtLate(sentAt: number, armed: boolean): ((code: number) => boolean) | undefined {
+    this.#cutLate = null;
+    if (!armed) return undefined;
+    const usualMs = Math.min(this.#fastestMs, this.#openMs);
+    let refusals = this.#errors;
+    // A refusal before the next reply that no reply on time has proven yet.
+    let unproven = this.#lastRefused && refusals > 0;
+    let afterRefusal = unproven;
+    let read = 0;
+    return (code: number): boolean => {
+      read += 1;
+      if (unproven) {
+        const now = performance.now();
+        const timing = judgeReply(
+          now - sentAt - PER_REPLY_MS * read,
+          usualMs,
+          loopStalls.stalledSince(sentAt, now),
+        );
+        if (timing === 'late') {
+          this.#cutLate = { refusals, afterRefusal };
+          return true;
+        }
+        // On time, it proves what came before it; inconclusive, the batch is judged whole.
+        if (timing === 'on_time') unproven = false;
+      }
+      afterRefusal = code >= 400;
+      if (afterRefusal) {
+        refusals += 1;
+        unproven = true;
+      }
+      return false;
+    };
   }
 
   /**
@@ -871,6 +927,11 @@ export class SessionRun {
     const exploring = this.#pastBudget;
     const sentAt = loopStalls.watch();
     host.sent(sentAt, commands);
+    // The explorer's batch past what is proven may cross the host's limit: cut at the first late reply.
+    const cutAt = this.#cutAtLate(
+      sentAt,
+      !exploring && host.learned.guessing && host.learned.isExploring(this.#id),
+    );
     // The per-address deadline (docs/library.md): the transaction ends when the address with the least
     // time left runs out of it.
     let leastMs = Infinity;
@@ -895,6 +956,7 @@ export class SessionRun {
         reset: this.#transactions > 0 && !more,
         more,
         quit,
+        ...(cutAt === undefined ? {} : { cutAt }),
       });
       const readAt = performance.now();
       const stalledMs = loopStalls.stalledSince(sentAt, readAt);
@@ -928,7 +990,13 @@ export class SessionRun {
     this.#grantSent = batch.length;
     if (this.#spare === 0) this.#settleGrant();
     this.#transactions += 1;
-    owner.allowance.record(host.ip, harvestLimit, countAtLeast(outcome.recipients, batch.length, 500));
+    // A cut transaction's RCPTs after the cut reached the server unanswered: counted as refused.
+    const unread = this.#cutLate === null ? 0 : batch.length - outcome.recipients.length;
+    owner.allowance.record(
+      host.ip,
+      harvestLimit,
+      countAtLeast(outcome.recipients, batch.length, 500) + unread,
+    );
     held.release();
     if (owner.isStopped()) return null;
     const transcript = this.#transcript;
@@ -1142,9 +1210,11 @@ export class SessionRun {
     this.#refusedRcpts = refusedBefore;
     const unanswered = batch.slice(answered);
     if (unanswered.length > 0) {
-      this.#requeueUnanswered(unanswered, failed, timedOut);
+      // Cut at a late reply by us: no try of theirs, and no sign of a host to back off from.
+      const cut = this.#cutLate !== null;
+      this.#requeueUnanswered(unanswered, failed, timedOut, !cut);
       endSession = true;
-      if (!progress) deferred = true;
+      if (!progress && !cut) deferred = true;
     }
     if (deferred) host.backOff();
     const lastRefused = (outcome.recipients[answered - 1]?.code ?? 0) >= 400;
@@ -1183,8 +1253,16 @@ export class SessionRun {
     return { errors: 1, accepted: 0, progress: true, endSession: true, lastRefused: true, suspects: [] };
   }
 
-  /** A disconnect is never a verdict about the addresses that did not get their own reply. */
-  #requeueUnanswered(unanswered: readonly Job[], failed: ProbeFailure | null, timedOut: boolean): void {
+  /**
+   * A disconnect (or a cut) is never a verdict about the addresses that did not get their own reply
+   * (`counted`: the session is one of their tries).
+   */
+  #requeueUnanswered(
+    unanswered: readonly Job[],
+    failed: ProbeFailure | null,
+    timedOut: boolean,
+    counted: boolean,
+  ): void {
     const why: ProbeFailure = failed ?? {
       kind: 'protocol_error',
       stage: 'rcpt',
@@ -1196,7 +1274,7 @@ export class SessionRun {
       job.lastFailure = effective;
       job.lastReply = null;
     }
-    this.#owner.requeue(this.#host, unanswered, true);
+    this.#owner.requeue(this.#host, unanswered, counted);
   }
 }
 

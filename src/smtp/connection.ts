@@ -67,11 +67,23 @@ export interface SendOptions {
   readonly timeoutMs?: number;
 }
 
+export interface PipelineOptions extends SendOptions {
+  /**
+   * Read with each reply of the group as it comes; true ends the group there: `pipeline()` resolves
+   * with the replies so far and no error, though the rest are still owed (close the connection then,
+   * or their replies are read and dropped as they come).
+   */
+  readonly until?: (reply: SmtpReply) => boolean;
+}
+
 /** What a pipelined group got (`pipeline()`): its replies in order, and what ended it early. */
 export interface PipelinedReplies {
   /** One reply per command, in order; shorter than the group when the connection ended first. */
   readonly replies: readonly SmtpReply[];
-  /** Why the rest got no reply (the connection's end: a timeout, a close, bad bytes); `null` when none is missing. */
+  /**
+   * Why the rest got no reply (the connection's end: a timeout, a close, bad bytes); `null` when none
+   * is missing, or when `until` ended the group.
+   */
   readonly error: VerifyError | null;
 }
 
@@ -250,21 +262,24 @@ export class SmtpConnection {
    * Sends the commands in one write as `send()` does, with one promise for the whole group instead of
    * one per command (a bulk session's group holds up to a hundred RCPTs): it resolves once every
    * command has its reply, or with the replies so far and the error once the connection ends before
-   * that. It never rejects; it throws (synchronously) on misuse, as `send()` does.
+   * that, or at once when `options.until` says so. It never rejects; it throws (synchronously) on
+   * misuse, as `send()` does.
    */
-  pipeline(lines: readonly string[], options: SendOptions = {}): Promise<PipelinedReplies> {
+  pipeline(lines: readonly string[], options: PipelineOptions = {}): Promise<PipelinedReplies> {
     checkLines(lines);
     if (this.#closed) return Promise.resolve({ replies: [], error: this.#deadError() });
     this.#checkNotUpgrading(lines);
     if (lines.length === 0) return Promise.resolve({ replies: [], error: null });
     const timeoutMs = options.timeoutMs ?? this.#options.commandTimeoutMs;
+    const until = options.until;
     const group = new Promise<PipelinedReplies>((resolve) => {
       const replies: SmtpReply[] = [];
       let settled = false;
       // Two closures for the group, shared by its commands: a reply per command, the end once.
       const reply = (received: SmtpReply): void => {
+        if (settled) return;
         replies.push(received);
-        if (replies.length === lines.length) {
+        if (replies.length === lines.length || (until !== undefined && until(received))) {
           settled = true;
           resolve({ replies, error: null });
         }

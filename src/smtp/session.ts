@@ -79,6 +79,16 @@ export function failureOf(error: unknown, stage: SmtpStage): ProbeFailure {
   return { kind, stage, message, reply: null };
 }
 
+/** The transaction was cut at a reply by `SessionTransaction.cutAt`: the rest were not waited for. */
+function cutShort(stage: SmtpStage): ProbeFailure {
+  return {
+    kind: 'protocol_error',
+    stage,
+    message: 'the transaction was cut at a late reply, the replies after it not waited for',
+    reply: null,
+  };
+}
+
 function refusal(stage: SmtpStage, reply: SmtpReply, what: string): ProbeFailure {
   return {
     kind: 'reply',
@@ -352,12 +362,22 @@ export class SmtpSession {
     if (!more) lines.push(`MAIL FROM:<${request.mailFrom}>${request.smtputf8 ? ' SMTPUTF8' : ''}`);
     for (const recipient of request.recipients) lines.push(`RCPT TO:<${recipient}>`);
     if (quitInGroup) lines.push('QUIT');
+    const cutAt = request.cutAt;
+    // Set by `until` as the replies come (a plain `false` would be taken for a constant).
+    let cut = false as boolean;
+    const until =
+      cutAt === undefined
+        ? undefined
+        : (reply: SmtpReply): boolean => {
+            cut = cutAt(reply.code);
+            return cut;
+          };
     let group: Promise<GroupReplies>;
     try {
       // RSET and MAIL FROM gate the rest: one at a time, a refusal of either ends the transaction.
       group = pipelining
-        ? connection.pipeline(lines)
-        : this.#oneByOne(connection, lines, (reset ? 1 : 0) + (more ? 0 : 1));
+        ? connection.pipeline(lines, until === undefined ? {} : { until })
+        : this.#oneByOne(connection, lines, (reset ? 1 : 0) + (more ? 0 : 1), until);
     } catch (error) {
       return { mail: null, recipients: [], failure: failureOf(error, 'mail') };
     }
@@ -365,17 +385,23 @@ export class SmtpSession {
     // Every reply of a pipelined group is in (or the connection ended) before any is read, so none
     // arrives unasked later.
     const { replies, error } = await group;
+    // Cut: the rest of a pipelined group is still owed, each reply of it as late as the one that cut
+    // it, and a QUIT would be answered only after them. The connection is dropped (RFC 5321
+    // §4.1.1.10 asks for QUIT first; a QUIT queued behind them reaches a server only once it has
+    // answered them, so no server would read it). One by one, nothing is owed: QUIT as usual.
+    if (cut && pipelining) connection.close();
+    const missing = (stage: SmtpStage): ProbeFailure => (cut ? cutShort(stage) : failureOf(error, stage));
     let index = 0;
     let mail: SmtpReplyInfo | null = null;
     const recipients: SmtpReplyInfo[] = [];
     if (reset) {
       const reply = replies[index++];
-      if (reply === undefined) return { mail, recipients, failure: failureOf(error, 'rset') };
+      if (reply === undefined) return { mail, recipients, failure: missing('rset') };
       if (!isPositiveReply(reply)) return { mail, recipients, failure: refusal('rset', reply, 'RSET') };
     }
     if (!more) {
       const mailReply = replies[index++];
-      if (mailReply === undefined) return { mail, recipients, failure: failureOf(error, 'mail') };
+      if (mailReply === undefined) return { mail, recipients, failure: missing('mail') };
       mail = replyInfo('mail', mailReply);
       if (!isPositiveReply(mailReply)) {
         if (mailReply.code === 530 && mayUpgrade && this.#canUpgradeOnDemand() && !connection.isClosed) {
@@ -389,7 +415,7 @@ export class SmtpSession {
     }
     while (recipients.length < request.recipients.length) {
       const reply = replies[index++];
-      if (reply === undefined) return { mail, recipients, failure: failureOf(error, 'rcpt') };
+      if (reply === undefined) return { mail, recipients, failure: missing('rcpt') };
       recipients.push(replyInfo('rcpt', reply));
     }
     // QUIT's own reply, or its absence, changes none of the answers.
@@ -398,12 +424,14 @@ export class SmtpSession {
 
   /**
    * Without PIPELINING: one command at a time, as `pipeline()` answers a group, stopping after a
-   * refusal of one of the first `gated` commands (RSET, MAIL FROM: the RCPTs after them would be wasted).
+   * refusal of one of the first `gated` commands (RSET, MAIL FROM: the RCPTs after them would be wasted),
+   * or where `until` says (the rest not sent).
    */
   async #oneByOne(
     connection: SmtpConnection,
     lines: readonly string[],
     gated: number,
+    until?: (reply: SmtpReply) => boolean,
   ): Promise<GroupReplies> {
     const replies: SmtpReply[] = [];
     try {
@@ -411,6 +439,7 @@ export class SmtpSession {
         const reply = await connection.command(line);
         replies.push(reply);
         if (replies.length <= gated && !isPositiveReply(reply)) break;
+        if (until?.(reply) === true) break;
       }
       return { replies, error: null };
     } catch (error) {
