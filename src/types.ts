@@ -504,6 +504,14 @@ export interface HostLimitsRecord {
    */
   readonly afterRefusal?: 'answers' | 'poisons';
   /**
+   * An address of a list verified there that the host accepted (an RCPT answered 2xx, ASCII): the
+   * RCPT asked after a refusal to tell what the host does after one (src/scheduler/poisoning.ts), so
+   * that a run that starts at the host asks it rather than `postmaster` (which many domains lack).
+   * Kept only while `afterRefusal` is not `answers` (once that is known, no check is asked); absent
+   * otherwise. It is an address of the user's own list: kept where the record is, for as long.
+   */
+  readonly acceptedRecipient?: string;
+  /**
    * While the budget is only rcpt's guess (`budgetSource` `default`): the most refusals a session drew
    * there with a reply on time after them, proven safe below the guess; the host's sessions other than
    * the one exploring the guess draw up to it. Absent while none is proven, and once the budget is

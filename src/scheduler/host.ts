@@ -108,10 +108,35 @@ export class Host {
   /** A session's check RCPT after a refusal, in flight: the others wait for its answer. */
   afterRefusalCheck: Promise<AfterRefusal> | null = null;
   /**
-   * An address this host accepted in this run (a 2xx to a list address, ASCII), `null` before any:
-   * asked again after a refusal, it tells what the host does after one (`checkRecipient`).
+   * An address this host accepted (a 2xx to a list address, ASCII), in this run or, kept with what was
+   * learned of the host (`LearnedLimits.acceptedRecipient`), in another within the day; `null` before
+   * any: asked again after a refusal, it tells what the host does after one (`checkRecipient`).
    */
-  acceptedRecipient: string | null = null;
+  get acceptedRecipient(): string | null {
+    return this.learned.acceptedRecipient;
+  }
+
+  /** The address this run saw the host accept and keeps as the check's, `null` before. */
+  #acceptedHere: string | null = null;
+
+  /** The host accepted `address` (ASCII, of the list) in this run. */
+  accepted(address: string): void {
+    if (this.learned.acceptedRecipient !== null) return;
+    this.learned.accepted(address);
+    // Kept, unless it is no address a record may name (then none is, and the next one is tried).
+    this.#acceptedHere = this.learned.acceptedRecipient;
+  }
+
+  /**
+   * The check asked `address` (`acceptedRecipient`) after a refusal, and the host refused it. Accepted
+   * in this run, that proves it poisons (`poisonsProven`); accepted in another, its mailbox may be gone
+   * since, and its refusal says no more than `postmaster`'s: the next address this run sees accepted
+   * replaces it, and may yet prove the host answers.
+   */
+  checkRefused(address: string): void {
+    if (address === this.#acceptedHere) this.poisonsProven = true;
+    else this.learned.forgetAccepted();
+  }
   /**
    * The host refused `acceptedRecipient` after a refusal: it poisons, and no address it accepted is
    * asked again to say otherwise. (Taken to poison on `postmaster`'s word or another run's, it may

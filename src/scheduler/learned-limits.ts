@@ -128,6 +128,15 @@ let runs = 0;
 /** `exploringBatch` names of the batches out now in this process: a run that is still going. */
 const batchesOut = new Set<string>();
 
+/**
+ * True for an address a stored record may name as the check's (`HostLimitsRecord.acceptedRecipient`):
+ * printable ASCII with an `@`, no `<`, `>` or space (it goes into `RCPT TO:<…>` as it is), and no longer
+ * than a path may be (RFC 5321 §4.5.3.1.3). A row written by hand, or by a newer rcpt, names no other.
+ */
+function isCheckAddress(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 254 && /^[!-;=?-~]+@[!-;=?-~]+$/.test(value);
+}
+
 export class LearnedLimits {
   /**
    * Refusals a session may draw, `Infinity` for none. Made a double first (then set to the guess in the
@@ -148,6 +157,8 @@ export class LearnedLimits {
   #provenRate = 0;
   /** What the host does after a refusal (`HostLimitsRecord.afterRefusal`); `null` while unknown. */
   #afterRefusal: 'answers' | 'poisons' | null = null;
+  /** An address the host accepted (`HostLimitsRecord.acceptedRecipient`); `null` while none. */
+  #acceptedRecipient: string | null = null;
   /** `now` of the ceiling's last change (it grows once a second); `-0`: a double, as `now` is. */
   #rateChangedAt = -0;
   /** The session exploring past the budget now, or `null`: one at a time. */
@@ -228,6 +239,9 @@ export class LearnedLimits {
     if (typeof proven === 'number' && Number.isFinite(proven) && proven > 0) this.provedRate(proven);
     const after = record.afterRefusal;
     if (after === 'answers' || after === 'poisons') this.sawAfterRefusal(after);
+    // Any address the host accepted serves: the record told last says which.
+    const accepted = record.acceptedRecipient;
+    if (isCheckAddress(accepted)) this.#acceptedRecipient = accepted;
     // Proven below the guess by another worker's sessions: as safe here (`survived`).
     const refusals = record.provenRefusals;
     if (typeof refusals === 'number' && Number.isInteger(refusals) && refusals >= 1) this.survived(refusals);
@@ -564,6 +578,32 @@ export class LearnedLimits {
     this.#changed = true;
   }
 
+  /**
+   * An address the host accepted, in this run or another (`HostLimitsRecord.acceptedRecipient`),
+   * `null` while none: asked again after a refusal, it tells what the host does after one.
+   */
+  get acceptedRecipient(): string | null {
+    return this.#acceptedRecipient;
+  }
+
+  /**
+   * The host accepted `address` (ASCII, from the list): kept as the check's address where none is yet,
+   * and told (stored) while what the host does after a refusal is not known to be `answers`.
+   */
+  accepted(address: string): void {
+    if (this.#acceptedRecipient !== null || !isCheckAddress(address)) return;
+    this.#acceptedRecipient = address;
+    if (this.#afterRefusal !== 'answers') this.#changed = true;
+  }
+
+  /**
+   * The address kept is no longer one to ask (another run's, refused now: its mailbox may be gone):
+   * the next address the host accepts takes its place.
+   */
+  forgetAccepted(): void {
+    this.#acceptedRecipient = null;
+  }
+
   // Reports -----------------------------------------------------------------------------------------
 
   get penalties(): number {
@@ -598,6 +638,10 @@ export class LearnedLimits {
       ...(this.#replyRate === null ? {} : { repliesPerSecond: this.#replyRate }),
       ...(this.#provenRate === 0 ? {} : { provenRepliesPerSecond: this.#provenRate }),
       ...(this.#afterRefusal === null ? {} : { afterRefusal: this.#afterRefusal }),
+      // Only while a check may be asked: an address of the user's list is kept no longer than needed.
+      ...(this.#acceptedRecipient === null || this.#afterRefusal === 'answers'
+        ? {}
+        : { acceptedRecipient: this.#acceptedRecipient }),
       ...(this.#source === 'default' && this.#proven > 0 ? { provenRefusals: this.#proven } : {}),
       ...(this.#batchOut === null ? {} : { exploringBatch: this.#batchOut }),
     };

@@ -772,8 +772,9 @@ export class SessionRun {
     if (code >= 500) this.#refusedRcpts += 1;
     if (code < 300) this.#openRecipients += 1;
     const after = readCheckReply(code);
-    // An address it accepted, refused after a refusal: no longer only `postmaster`'s word.
-    if (after === 'poisons' && accepted !== null) host.poisonsProven = true;
+    // An address it accepted, refused after a refusal: no longer only `postmaster`'s word (when this
+    // run saw it accepted: `Host.checkRefused`).
+    if (after === 'poisons' && accepted !== null) host.checkRefused(accepted);
     return after;
   }
 
@@ -1183,7 +1184,7 @@ export class SessionRun {
         accepted += 1;
         // Asked again after a refusal, it tells what the host does after one (`#check`).
         if (host.acceptedRecipient === null && job.kind !== 'catchAll' && !job.smtputf8)
-          host.acceptedRecipient = job.recipient;
+          host.accepted(job.recipient);
       }
       if (reply.code >= 500) refusedBefore += 1;
       host.countReply(reply.code, job);

@@ -343,6 +343,35 @@ describe('a host that answers truly but refuses postmaster (against RFC 5321 §4
     assert.ok(sessions <= 10, `${sessions} sessions for ${inputs.length} addresses`);
     assert.equal([...told.values()].flat().at(-1)?.afterRefusal, 'answers');
   });
+
+  it('asks an address it accepted in another run (its stored record), not postmaster: unknown addresses settled in few sessions', async () => {
+    // The other run: existing addresses only, nothing refused, so nothing learned of what comes after
+    // a refusal; what it keeps is an address the host accepted.
+    const first: Told = new Map();
+    const existing = Array.from({ length: 6 }, (_, i) => `ok${i}k@no-postmaster.test`);
+    await verifyManyResults({ ...base, catchAll: false, hostLimits: tellingLimits(first) }, existing, {
+      hostConcurrency: 2,
+    });
+    const stored = [...first.values()].flat().at(-1) ?? null;
+    assert.ok(existing.includes(stored?.acceptedRecipient ?? ''), JSON.stringify(stored));
+    assert.equal(stored?.afterRefusal, undefined, JSON.stringify(stored));
+    const inputs = Array.from({ length: 40 }, (_, i) => `no${i}k@no-postmaster.test`);
+    const told: Told = new Map();
+    const { result, postmaster, sessions } = await counted(noPostmaster, () =>
+      verifyManyResults(
+        { ...base, catchAll: false, hostLimits: { ...tellingLimits(told), known: () => stored } },
+        inputs,
+        { hostConcurrency: 2 },
+      ),
+    );
+    for (const input of inputs) assert.equal(verdictOf(result.get(input)), expected(input), input);
+    assert.equal(postmaster, 0);
+    // Before: postmaster asked, refused, the host taken to poison: one session per address (40).
+    assert.ok(sessions <= 8, `${sessions} sessions for ${inputs.length} addresses`);
+    const last = [...told.values()].flat().at(-1);
+    assert.equal(last?.afterRefusal, 'answers', JSON.stringify(last));
+    assert.equal('acceptedRecipient' in last, false, 'not kept once the host is known to answer');
+  });
 });
 
 describe('a host that refuses everything after an unknown recipient and has no postmaster', () => {

@@ -11,6 +11,7 @@ import {
   PROBE_MAX_WAIT_MS,
 } from '../../../src/scheduler/host.js';
 import { Job, type ParkedAnswer } from '../../../src/scheduler/job.js';
+import { CAUTIOUS_ERROR_BUDGET, LearnedLimits } from '../../../src/scheduler/learned-limits.js';
 import { SESSION_ERROR_BUDGET } from '../../../src/scheduler/politeness.js';
 import type { ProviderRule } from '../../../src/providers/index.js';
 
@@ -104,7 +105,7 @@ describe('Host after a refusal', () => {
   it('checks with an address it accepted where there is one, else postmaster of the domain', () => {
     const host = new Host('192.0.2.1', limits);
     assert.equal(host.checkRecipient('no1@b.test'), 'postmaster@b.test');
-    host.acceptedRecipient = 'ok0@a.test';
+    host.accepted('ok0@a.test');
     assert.equal(host.checkRecipient('no1@b.test'), 'ok0@a.test', 'any domain the host serves');
   });
 
@@ -112,13 +113,40 @@ describe('Host after a refusal', () => {
     const host = new Host('192.0.2.1', limits);
     host.learned.sawAfterRefusal('poisons');
     assert.equal(host.mayProveAnswers, false, 'nothing accepted: nothing to ask');
-    host.acceptedRecipient = 'ok0@a.test';
+    host.accepted('ok0@a.test');
     assert.equal(host.mayProveAnswers, true);
     host.poisonsProven = true;
     assert.equal(host.mayProveAnswers, false, 'an address it accepted was refused after a refusal');
     host.poisonsProven = false;
     host.learned.sawAfterRefusal('answers');
     assert.equal(host.mayProveAnswers, false, 'it answers');
+  });
+
+  it("refused an address another run saw accepted: taken as postmaster's word, the next one accepted asked", () => {
+    const host = new Host(
+      '192.0.2.1',
+      limits,
+      '192.0.2.1',
+      null,
+      LearnedLimits.from({
+        errorBudget: CAUTIOUS_ERROR_BUDGET,
+        budgetSource: 'default',
+        recipientLimit: null,
+        sessionLimit: null,
+        penalties: 0,
+        afterRefusal: 'poisons',
+        acceptedRecipient: 'ok0@a.test',
+      }),
+    );
+    assert.equal(host.checkRecipient('no1@b.test'), 'ok0@a.test');
+    assert.equal(host.mayProveAnswers, true);
+    host.checkRefused('ok0@a.test');
+    assert.equal(host.poisonsProven, false, 'its mailbox may be gone since');
+    assert.equal(host.acceptedRecipient, null);
+    host.accepted('ok1@a.test');
+    assert.equal(host.checkRecipient('no1@b.test'), 'ok1@a.test');
+    host.checkRefused('ok1@a.test');
+    assert.equal(host.poisonsProven, true, 'accepted in this run, refused after a refusal');
   });
 
   it('taken to poison with nothing accepted, takes every other batch from the back of the queue', () => {
@@ -133,7 +161,7 @@ describe('Host after a refusal', () => {
       [host.take(1), host.take(2), host.take(1)].map((batch) => batch.map((j) => j.id)),
       [[5], [1, 2], [4]],
     );
-    host.acceptedRecipient = 'ok0@a.test';
+    host.accepted('ok0@a.test');
     assert.deepEqual(
       host.take(1).map((j) => j.id),
       [3],

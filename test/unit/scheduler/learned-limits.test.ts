@@ -343,6 +343,34 @@ describe('LearnedLimits', () => {
     assert.equal(LearnedLimits.from(odd).afterRefusal, null);
   });
 
+  it('keeps an address the host accepted for the check after a refusal, while that check may be asked', () => {
+    const limits = new LearnedLimits();
+    limits.takeChanged();
+    limits.accepted('ok0@a.test');
+    assert.equal(limits.takeChanged(), true, 'told, to be stored');
+    assert.equal(limits.isDefault, true, 'a host that learned nothing else may be forgotten');
+    limits.accepted('ok1@a.test');
+    assert.equal(limits.acceptedRecipient, 'ok0@a.test', 'the first one kept');
+    assert.equal(limits.takeChanged(), false);
+    const copy = LearnedLimits.from(limits.record());
+    assert.equal(copy.acceptedRecipient, 'ok0@a.test', 'a run that starts at the host has it');
+    // Another run's, told last, is as good.
+    copy.merge({ ...limits.record(), acceptedRecipient: 'ok2@a.test' });
+    assert.equal(copy.acceptedRecipient, 'ok2@a.test');
+    // Once the host is seen to answer after a refusal, no check is asked: the address is not kept.
+    copy.sawAfterRefusal('answers');
+    assert.equal('acceptedRecipient' in copy.record(), false);
+    assert.equal('acceptedRecipient' in limits.record(), true);
+    // Nothing that could not go into RCPT TO:<…> as it is (a row written by hand).
+    for (const odd of ['a>b@c.test', 'a b@c.test', 'nobody', 'é@c.test', 42, `${'a'.repeat(250)}@c.test`]) {
+      const record = { ...limits.record(), acceptedRecipient: odd } as unknown as LimitsRecord;
+      assert.equal(LearnedLimits.from(record).acceptedRecipient, null, String(odd));
+      const fresh = new LearnedLimits();
+      if (typeof odd === 'string') fresh.accepted(odd);
+      assert.equal(fresh.acceptedRecipient, null, String(odd));
+    }
+  });
+
   it("judges a late reply the server's doing only when our own stalls cannot account for it", () => {
     // On time: a stall only ever makes a reply look later.
     assert.equal(judgeReply(30, 25, 0), 'on_time');
