@@ -59,7 +59,7 @@ export const MAX_VERIFY_STDIN_BYTES = 1024 * 1024;
 
 /**
  * The addresses `rcpt verify` was given, with `-` standing for standard input: one address a line,
- * trimmed, blank lines skipped, read once wherever `-` stands (a second `-` adds nothing). Input that
+ * trimmed (a line ends at LF, CRLF or a lone CR), blank lines skipped, read once wherever `-` stands (a second `-` adds nothing). Input that
  * is not text, over `MAX_VERIFY_STDIN_BYTES`, or without an address is a usage error saying what to do.
  */
 export async function expandStdin(addresses: readonly string[], io: CliIo): Promise<string[]> {
@@ -85,7 +85,7 @@ export async function expandStdin(addresses: readonly string[], io: CliIo): Prom
   }
   const lines = bytes
     .toString('utf8')
-    .split(/\r?\n/)
+    .split(/\r\n|\r|\n/)
     .map((line) => line.trim())
     .filter((line) => line !== '');
   if (lines.length === 0) {

@@ -150,7 +150,9 @@ async function* refuseBinary(
 }
 
 /**
- * Splits a byte or text stream into lines (LF or CRLF), capping each line's length: past
+ * Splits a byte or text stream into lines (LF, CRLF, or a lone CR: classic Mac line ends, which Excel
+ * for Mac's "CSV (Macintosh)" still writes; read as LF-only they made the whole file one header line,
+ * and a stray CR in a mixed file joined two rows into one), capping each line's length: past
  * `MAX_LINE_CHARS` only the line's first `KEPT_LINE_CHARS` are kept and the rest is counted as it
  * passes, never held (a 1 GB file with no line break is read in bounded memory).
  */
@@ -163,17 +165,17 @@ async function* splitLines(
   const state: { cut: { start: string; length: number } | null } = { cut: null };
   let number = 0;
   let first = true;
+  /** The last chunk ended with a CR that ended a line: an LF starting the next one is its CRLF's. */
+  let afterCr = false;
   const finish = (text: string): PhysicalLine => {
     number += 1;
     const { cut } = state;
     if (cut !== null) {
-      const length = cut.length + text.length - (text.endsWith('\r') ? 1 : 0);
       state.cut = null;
-      return { number, text: null, cut: { start: cut.start, length } };
+      return { number, text: null, cut: { start: cut.start, length: cut.length + text.length } };
     }
-    const line = text.endsWith('\r') ? text.slice(0, -1) : text;
-    if (line.length <= MAX_LINE_CHARS) return { number, text: line };
-    return { number, text: null, cut: { start: line.slice(0, KEPT_LINE_CHARS), length: line.length } };
+    if (text.length <= MAX_LINE_CHARS) return { number, text };
+    return { number, text: null, cut: { start: text.slice(0, KEPT_LINE_CHARS), length: text.length } };
   };
   const take = function* (chunk: string): Generator<PhysicalLine> {
     let text = chunk;
@@ -182,13 +184,30 @@ async function* splitLines(
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // UTF-8 byte order mark (Excel writes one)
     }
     let start = 0;
+    if (afterCr && text.length > 0) {
+      afterCr = false;
+      if (text.charCodeAt(0) === 10) start = 1;
+    }
+    // Each of LF and CR is searched for again only once passed: a file without CR is scanned once.
+    const next = (char: string) => {
+      const at = text.indexOf(char, start);
+      return at === -1 ? Infinity : at;
+    };
+    let lf = -1;
+    let cr = -1;
     for (;;) {
-      const newline = text.indexOf('\n', start);
-      if (newline === -1) break;
-      const piece = state.cut === null ? buffer + text.slice(start, newline) : text.slice(start, newline);
+      if (lf < start) lf = next('\n');
+      if (cr < start) cr = next('\r');
+      const end = Math.min(lf, cr);
+      if (end === Infinity) break;
+      const piece = state.cut === null ? buffer + text.slice(start, end) : text.slice(start, end);
       buffer = '';
       yield finish(piece);
-      start = newline + 1;
+      start = end + 1;
+      if (text.charCodeAt(end) === 13) {
+        if (start === text.length) afterCr = true;
+        else if (text.charCodeAt(start) === 10) start += 1;
+      }
     }
     const rest = text.slice(start);
     if (state.cut !== null) {

@@ -22,7 +22,8 @@ describe('rcpt verify -', () => {
   it('verifies the addresses of standard input, one a line, among those given as arguments', async () => {
     const { code, stdout, stderr } = await rcptProcess(
       ['verify', '--json', ...loopbackFlags(world), 'info@acme.test', '-'],
-      { stdin: ' alice@acme.test \r\n\nnobody@acme.test\n' },
+      // A lone CR ends a line too (classic Mac line ends): before, it joined two addresses into one.
+      { stdin: ' alice@acme.test \r\n\nnobody@acme.test\rcarol@shop.test\n' },
     );
     // Before: "-" was verified as an address (undeliverable, no "@"), standard input never read.
     assert.equal(code, 2, stderr);
@@ -36,6 +37,7 @@ describe('rcpt verify -', () => {
         ['info@acme.test', 'accepted'],
         ['alice@acme.test', 'accepted'],
         ['nobody@acme.test', 'mailbox_not_found'],
+        ['carol@shop.test', 'domain_not_found'],
       ],
     );
   });

@@ -380,7 +380,8 @@ export async function fuzzCsvReader(settings: FuzzSettings): Promise<FuzzReport>
         bump(counts, 'InputError');
         return;
       }
-      const physicalLines = bytes.toString('utf8').split('\n').length;
+      // A line ends at LF, CRLF or a lone CR, as the reader reads it (Excel for Mac's CSV).
+      const physicalLines = bytes.toString('utf8').split(/\r\n|\r|\n/).length;
       let lastLine = 0;
       for (const [index, row] of whole.rows.entries()) {
         if (row.row !== index + 1) throw new Error(`row ${row.row} at position ${index + 1}`);

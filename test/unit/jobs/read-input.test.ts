@@ -241,6 +241,30 @@ describe('openInput', () => {
     assert.equal(rows[0]?.input, 'üser@exämple.test');
   });
 
+  it('ends a line at a lone CR too (classic Mac, Excel for Mac "CSV (Macintosh)"), and at CRLF split across chunks', async () => {
+    const expected = [
+      ['alice@x.test', 'A', 2],
+      ['bob@x.test', 'B', 3],
+      ['carol@x.test', 'C', 4],
+      ['dave@x.test', 'D', 6],
+    ];
+    const texts = [
+      'email,name\ralice@x.test,A\rbob@x.test,B\rcarol@x.test,C\r\rdave@x.test,D\r',
+      'email,name\r\nalice@x.test,A\nbob@x.test,B\rcarol@x.test,C\r\n\ndave@x.test,D',
+    ];
+    for (const text of texts) {
+      for (const chunk of [1, 2, 5, 1000]) {
+        const { layout, rows } = await read(text, { chunk });
+        assert.deepEqual(layout.columns, ['email', 'name'], `${JSON.stringify(text)} in chunks of ${chunk}`);
+        assert.deepEqual(
+          rows.map((row) => [row.input, row.fields?.[1], row.line]),
+          expected,
+          `${JSON.stringify(text)} in chunks of ${chunk}`,
+        );
+      }
+    }
+  });
+
   it('reads an empty input as an empty list', async () => {
     const { layout, rows } = await read('');
     assert.equal(layout.format, 'list');
