@@ -103,7 +103,7 @@ export function addBulkOptions(command: Command): Command {
       .description(
         'verify a list (CSV or one address per line) through a resumable job; results keep the input columns',
       )
-      .option('-o, --output <file>', 'write results here (default: standard output)')
+      .option('-o, --output <file>', 'write results here; - for standard output (the default)')
       .addOption(
         new Option('--format <format>', 'output format (default: csv, or from the output file name)').choices(
           OUTPUT_FORMATS,

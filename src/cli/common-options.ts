@@ -34,6 +34,17 @@ export function integer(name: string, min: number, max: number): (value: string)
   };
 }
 
+/**
+ * The flags with `-o -` read as standard output (no `-o`), as `-` for the input is standard input;
+ * before, it made a file named `-`.
+ */
+export function dashIsStdout<T extends { output?: string }>(flags: T): T {
+  if (flags.output !== '-') return flags;
+  const rest = { ...flags };
+  delete rest.output;
+  return rest;
+}
+
 /** A commander argument parser that collects a repeatable option's values. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

@@ -68,7 +68,7 @@ export function addExplainOptions(command: Command): Command {
     )
     .option('--json', 'one JSON object per reply (or per bounce message)')
     .option('--format <format>', 'suppression list format for a directory or an mbox: csv or ndjson', 'csv')
-    .option('-o, --output <file>', 'write the suppression list here instead of stdout');
+    .option('-o, --output <file>', 'write the suppression list here instead of stdout (-)');
 }
 
 /**

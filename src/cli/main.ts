@@ -29,6 +29,7 @@ import { addServeOptions, runServe, type ServeFlags } from './serve.js';
 import {
   UsageError,
   addSharedOptions,
+  dashIsStdout,
   flagOfOption,
   toVerifyOptions,
   type SharedFlags,
@@ -135,7 +136,7 @@ export function buildProgram(
     });
 
   addBulkOptions(program.command('bulk')).action(async (input: string, flags: BulkFlags) => {
-    await runBulk(input, flags, io);
+    await runBulk(input, dashIsStdout(flags), io);
   });
   addServeOptions(program.command('serve').description('HTTP API and web page')).action(
     async (flags: ServeFlags) => {
@@ -155,7 +156,7 @@ export function buildProgram(
   // Exit status 1 when the input held no reply (empty, binary, no reply code) or held a message that
   // could not be read: the report says which.
   addExplainOptions(program.command('explain')).action(async (argument: string, flags: ExplainFlags) => {
-    const explanations = await runExplain(argument, flags, io);
+    const explanations = await runExplain(argument, dashIsStdout(flags), io);
     // A bounce message, a directory or an mbox was read by the bounce side (explain-bounces.ts).
     if (explanations === 'message') return;
     if (explanations === 'unreadable') {
