@@ -24,6 +24,7 @@ import {
   type BounceKind,
   type FeedbackSource,
 } from '../index.js';
+import { textDecoderOf } from '../jobs/index.js';
 import type { CliIo } from './run-verify.js';
 import { UsageError } from './common-options.js';
 import { plural } from './format.js';
@@ -88,11 +89,8 @@ export async function readBounded(path: string): Promise<Buffer> {
  * NUL, and a saved reply or bounce was called binary data.
  */
 export function fromUtf16(bytes: Buffer): Buffer {
-  const le = bytes[0] === 0xff && bytes[1] === 0xfe;
-  const be = bytes[0] === 0xfe && bytes[1] === 0xff;
-  if (!le && !be) return bytes;
-  const text = new TextDecoder(le ? 'utf-16le' : 'utf-16be').decode(bytes.subarray(2));
-  return Buffer.from(text, 'utf8');
+  const decoder = textDecoderOf(bytes);
+  return decoder === null ? bytes : Buffer.from(decoder.decode(bytes), 'utf8');
 }
 
 /** `rcpt explain bounce.eml`: one message, printed. */

@@ -34,6 +34,7 @@ export {
 export { addressKey } from './address-key.js';
 export {
   openInput,
+  textDecoderOf,
   LIST_LAYOUT,
   MAX_LINE_CHARS,
   type InputRow,

@@ -11,6 +11,7 @@
  * is read; fields are split by `parseFields()` (RFC 4180), checked against csv-parse in the unit tests.
  */
 import { StringDecoder } from 'node:string_decoder';
+import { TextDecoder } from 'node:util';
 
 import type { InputLayout } from './job-store.js';
 import { InputError } from './errors.js';
@@ -70,6 +71,11 @@ const squash = (name: string) =>
 export interface ReadInputOptions {
   /** The address column's name (case-insensitive) in a CSV header. Default: found by name. */
   readonly column?: string;
+  /**
+   * The input's encoding, a WHATWG label such as a Content-Type's `charset` (`windows-1252`,
+   * `utf-16le`). Default: UTF-8, or UTF-16 when a byte-order mark says so (a mark always wins).
+   */
+  readonly encoding?: string;
 }
 
 /** One data row. */
@@ -129,6 +135,92 @@ function keptText(line: PhysicalLine): string | null {
   return line.cut === undefined ? null : `${line.cut.start}${CUT_MARK}`;
 }
 
+/** Bytes looked at for a byte-order mark or the signature of a file that is not a list. */
+const SIGNATURE_BYTES = 5;
+
+/**
+ * Files people give instead of a list, by their first bytes, and what to do instead: read as text they
+ * were refused for a NUL byte, or (a PDF) verified line by line as garbage.
+ */
+const NOT_A_LIST: readonly (readonly [signature: readonly number[], what: string])[] = [
+  [
+    [0x50, 0x4b, 0x03, 0x04],
+    'an Excel or LibreOffice workbook (.xlsx, .ods: a ZIP archive), not a CSV: open it there and save it as "CSV UTF-8"',
+  ],
+  [
+    [0xd0, 0xcf, 0x11, 0xe0],
+    'an Excel 97-2003 workbook (.xls), not a CSV: open it in Excel and save it as "CSV UTF-8"',
+  ],
+  [[0x1f, 0x8b], 'compressed with gzip: decompress it first (zcat), then give rcpt the list'],
+  [
+    [0x25, 0x50, 0x44, 0x46, 0x2d],
+    'a PDF document, not a CSV: export the list from where it was made as "CSV UTF-8"',
+  ],
+];
+
+const startsWith = (bytes: Uint8Array, signature: readonly number[]) =>
+  signature.every((byte, index) => bytes[index] === byte);
+
+/**
+ * How to read text that starts with `head`: a UTF-16 decoder when its byte-order mark says so, else
+ * one for `encoding` (a WHATWG label, a Content-Type's charset) when it names another than UTF-8,
+ * else `null` (UTF-8, read as it is). `InputError` for an encoding no decoder knows.
+ */
+export function textDecoderOf(head: Uint8Array, encoding?: string): TextDecoder | null {
+  if (startsWith(head, [0xff, 0xfe])) return new TextDecoder('utf-16le');
+  if (startsWith(head, [0xfe, 0xff])) return new TextDecoder('utf-16be');
+  if (encoding === undefined) return null;
+  let decoder: TextDecoder;
+  try {
+    decoder = new TextDecoder(encoding);
+  } catch (error) {
+    throw new InputError(
+      `charset ${encoding} is not an encoding rcpt can read: send UTF-8, or name the encoding (windows-1252, iso-8859-15, utf-16le, …)`,
+      false,
+      { cause: error },
+    );
+  }
+  return decoder.encoding === 'utf-8' ? null : decoder;
+}
+
+/** How to read a list that starts with `head`: `textDecoderOf()`, after refusing what is no list. */
+function listDecoderOf(head: Uint8Array, encoding: string | undefined): TextDecoder | null {
+  for (const [signature, what] of NOT_A_LIST) {
+    if (startsWith(head, signature)) throw new InputError(`this is ${what}`);
+  }
+  return textDecoderOf(head, encoding);
+}
+
+/**
+ * Passes `source` through as text where it is not UTF-8 (`listDecoderOf()` decides on its first
+ * bytes), refusing what is no list.
+ */
+async function* decoded(
+  source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+  encoding: string | undefined,
+): AsyncGenerator<Uint8Array | string> {
+  /** The first bytes, held until there are enough to decide; `null` once decided. */
+  let head: Buffer | null = Buffer.alloc(0);
+  let decoder: TextDecoder | null = null;
+  const pass = (bytes: Uint8Array) => (decoder === null ? bytes : decoder.decode(bytes, { stream: true }));
+  for await (const chunk of source) {
+    if (head === null || typeof chunk === 'string') {
+      yield typeof chunk === 'string' ? chunk : pass(chunk);
+      continue;
+    }
+    head = Buffer.concat([head, chunk]);
+    if (head.length < SIGNATURE_BYTES) continue;
+    decoder = listDecoderOf(head, encoding);
+    yield pass(head);
+    head = null;
+  }
+  if (head !== null && head.length > 0) {
+    decoder = listDecoderOf(head, encoding);
+    yield pass(head);
+  }
+  if (decoder !== null) yield decoder.decode();
+}
+
 /** Passes `source` through, refusing it (`InputError`) when its first kilobytes hold a NUL. */
 async function* refuseBinary(
   source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
@@ -140,7 +232,7 @@ async function* refuseBinary(
       const nul = typeof head === 'string' ? head.indexOf('\u0000') : head.indexOf(0);
       if (nul !== -1) {
         throw new InputError(
-          `not a text file (a NUL byte at byte ${seen + nul + 1}): rcpt reads a CSV or one address per line in UTF-8; save a spreadsheet or a UTF-16 export as CSV (UTF-8)`,
+          `not a text file (a NUL byte at byte ${seen + nul + 1}): rcpt reads a CSV or one address per line in UTF-8 or UTF-16; save a spreadsheet as CSV (UTF-8)`,
         );
       }
       seen += head.length;
@@ -508,7 +600,7 @@ async function openRows(
   source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   options: ReadInputOptions,
 ): Promise<{ layout: InputLayout; rows: AsyncIterable<InputRow>; headerLine: number }> {
-  const iterator = splitLines(refuseBinary(source))[Symbol.asyncIterator]();
+  const iterator = splitLines(refuseBinary(decoded(source, options.encoding)))[Symbol.asyncIterator]();
   const head: PhysicalLine[] = [];
   while (head.length < SNIFF_LINES) {
     const step = await iterator.next();

@@ -75,6 +75,12 @@ export function mediaTypeOf(c: Context): string {
   return (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
+/** The `charset` parameter of a request's Content-Type (RFC 9110 §8.3.2), unquoted; else `undefined`. */
+export function charsetOf(c: Context): string | undefined {
+  const match = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(c.req.header('content-type') ?? '');
+  return match?.[1];
+}
+
 /**
  * The middleware: `defaultMaxBytes` for every body, or the limit of the first rule that matches the
  * request's method and path. `hintFor` adds to the message (where to send larger inputs).

@@ -27,7 +27,9 @@ import {
   type Reason,
   type ReplyExplanation,
 } from '../index.js';
+import { InputError, textDecoderOf } from '../jobs/index.js';
 import type { AppEnv } from './app-env.js';
+import { charsetOf } from './body-limit.js';
 import { HttpError } from './http-error.js';
 import { ErrorSchema } from './schemas.js';
 
@@ -185,6 +187,22 @@ function explainRoute() {
   });
 }
 
+/**
+ * A text body as text: in its Content-Type's charset, or UTF-16 by its byte-order mark (PowerShell 5
+ * writes one), else UTF-8. Read as UTF-8, every other byte of UTF-16 was a NUL: "binary data".
+ */
+async function bodyText(c: Context<AppEnv>): Promise<string> {
+  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  let decoder;
+  try {
+    decoder = textDecoderOf(bytes, charsetOf(c));
+  } catch (error) {
+    if (error instanceof InputError) throw new HttpError(400, 'bad_request', error.message);
+    throw error;
+  }
+  return (decoder ?? new TextDecoder()).decode(bytes);
+}
+
 /** The media type of the request, without parameters, lowercased. */
 function mediaType(c: Context<AppEnv>): string {
   return (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
@@ -210,7 +228,7 @@ export function registerExplainRoute(
     if (type === 'application/json' || type.endsWith('+json') || type === 'text/plain' || type === '') {
       let text: string;
       let options: ExplainReplyOptions = {};
-      if (type === 'text/plain' || type === '') text = await c.req.text();
+      if (type === 'text/plain' || type === '') text = await bodyText(c);
       else {
         // Only JSON bodies are validated (and only they reach here); text is read above.
         const body = c.req.valid('json') as z.infer<typeof ExplainRequestSchema>;

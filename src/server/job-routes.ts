@@ -7,7 +7,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { stream, streamSSE, type SSEStreamingApi } from 'hono/streaming';
 
-import { mediaTypeOf } from './body-limit.js';
+import { charsetOf, mediaTypeOf } from './body-limit.js';
 import { HttpError } from './http-error.js';
 import {
   checkUploadFields,
@@ -316,6 +316,7 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
       owner,
       body: c.req.raw.body,
       mediaType: mediaTypeOf(c),
+      charset: charsetOf(c),
       jsonOnly: false,
       shape: JOB_LIST_SHAPE,
       extraOf: async (fields) => {

@@ -181,10 +181,11 @@ async function spoolRows(
   body: AsyncIterable<Uint8Array>,
   spool: UploadSpool,
   maxAddresses: number,
+  charset: string | undefined,
 ): Promise<{ layout: InputLayout; warnings: string[] }> {
   let opened: OpenedInput;
   try {
-    opened = await openInput(body);
+    opened = await openInput(body, charset === undefined ? {} : { encoding: charset });
     for await (const row of opened.rows) {
       if (row.row > maxAddresses) throw tooMany(maxAddresses);
       if (spool.push(row)) await spool.flush();
@@ -213,6 +214,8 @@ export interface Upload {
   readonly body: ReadableStream<Uint8Array> | null;
   /** The request's media type (lower case, no parameters). */
   readonly mediaType: string;
+  /** Its `charset` parameter: a CSV or text upload is read in it (JSON is UTF-8, RFC 8259 §8.1). */
+  readonly charset?: string | undefined;
   /** Only JSON is taken (Reacher's bulk list); else CSV and text too. */
   readonly jsonOnly: boolean;
   /** Where a JSON body keeps its list and the fields that matter beside it. */
@@ -248,7 +251,7 @@ export async function createUploadedJob(deps: UploadDeps, upload: Upload): Promi
     let read = { layout: LIST_LAYOUT, warnings: [] as string[] };
     let fields: JsonJobFields = {};
     if (kind === 'list') fields = await spoolJsonList(body, spool, maxAddresses, upload.shape);
-    else read = await spoolRows(body, spool, maxAddresses);
+    else read = await spoolRows(body, spool, maxAddresses, upload.charset);
     const extra = await upload.extraOf(fields);
     const input = { kind, layout: read.layout, rows: spool.read(), warnings: read.warnings };
     return await jobs.create(upload.owner, input, { maxAddresses, extra });

@@ -257,7 +257,7 @@ describe('rcpt for a new user (issue 15)', () => {
       assert.equal(result.code, 64);
       assert.match(
         result.stderr,
-        /^rcpt: .*list\.xlsx: not a text file \(a NUL byte at byte 6\).*save a spreadsheet/,
+        /^rcpt: .*list\.xlsx: this is an Excel or LibreOffice workbook \(\.xlsx, \.ods: a ZIP archive\), not a CSV: open it there and save it as "CSV UTF-8"/,
       );
       assert.equal(result.stderr.split('\n').filter(Boolean).length, 2, result.stderr); // the message, the hint
       // eslint-disable-next-line no-control-regex -- the point of the test

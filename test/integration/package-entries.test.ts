@@ -112,6 +112,7 @@ const ENTRIES: Record<string, readonly string[]> = {
     'recordedSettings',
     'runJob',
     'storedHostLimitsFor',
+    'textDecoderOf',
   ],
   'rcpt/jobs/postgres': [
     'DEFAULT_CLUSTER_GREYLIST_RETRIES',

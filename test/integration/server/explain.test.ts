@@ -25,7 +25,7 @@ const app = createApp({
 });
 
 async function explain(
-  body: string,
+  body: string | Uint8Array,
   type: string,
   headers: Record<string, string> = bearer(KEY_A),
 ): Promise<Response> {
@@ -51,6 +51,22 @@ describe('POST /v1/explain', () => {
       [e?.verdict, e?.reason, e?.category, e?.side, e?.action.kind],
       ['undeliverable', 'mailbox_not_found', 'mailbox_unknown', 'recipient', 'remove_address'],
     );
+  });
+
+  it('reads a text body in its charset, or as UTF-16 by its byte-order mark', async () => {
+    const reply = '550 5.1.1 <zoë@example.com>: Recipient address rejected: User unknown';
+    const utf16 = Buffer.from(reply, 'utf16le');
+    // Before: "The input is binary data", every other byte of UTF-16 read as a NUL.
+    for (const [body, type] of [
+      [utf16, 'text/plain; charset=utf-16le'],
+      [Buffer.concat([Buffer.from([0xff, 0xfe]), utf16]), 'text/plain'],
+      [Buffer.from(reply.replace('zoë', 'zo\xeb'), 'latin1'), 'text/plain; charset=ISO-8859-1'],
+    ] as const) {
+      const [e] = await explanationsOf(await explain(body, type));
+      assert.deepEqual([e?.reason, e?.reply.text], ['mailbox_not_found', reply.slice(10)], type);
+    }
+    const refused = await explain(reply, 'text/plain; charset=klingon');
+    assert.equal(refused.status, 400);
   });
 
   it('takes {reply, command, provider} as JSON', async () => {

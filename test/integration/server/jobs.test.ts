@@ -25,6 +25,7 @@ interface Job {
   progress: number;
   counts: Record<string, number>;
   reasons: Record<string, number>;
+  warnings: string[];
   etaSeconds: number | null;
   error: string | null;
 }
@@ -58,11 +59,11 @@ after(async () => {
   rmSync(directory, { recursive: true, force: true });
 });
 
-async function create(body: string, type: string, key = KEY_A): Promise<Response> {
+async function create(body: string | Uint8Array, type: string, key = KEY_A): Promise<Response> {
   return app.request('/v1/jobs', { method: 'POST', headers: { ...bearer(key), 'content-type': type }, body });
 }
 
-async function createOk(body: string, type: string, key = KEY_A): Promise<string> {
+async function createOk(body: string | Uint8Array, type: string, key = KEY_A): Promise<string> {
   const response = await create(body, type, key);
   assert.equal(response.status, 202, await response.clone().text());
   const created = (await response.json()) as { id: string; status: string };
@@ -142,6 +143,32 @@ describe('POST /v1/jobs and GET /v1/jobs/{id}', () => {
     const job = await waitFor(id, ['done']);
     assert.equal(job.total, 2);
     assert.deepEqual(job.reasons, { accepted: 1, null_mx: 1 });
+  });
+
+  it('reads a CSV or text upload in its charset, or as UTF-16 by its byte-order mark', async () => {
+    const utf16 = Buffer.concat([
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('email\tname\r\nalice@acme.test\tZoë\r\n', 'utf16le'),
+    ]);
+    const latin1 = Buffer.from('email;nom\nalice@acme.test;J\xe9r\xf4me\n', 'latin1');
+    // Before: 400 "not a text file (a NUL byte at byte 4)" for UTF-16, and "J�r�me" with a warning.
+    for (const [body, type, name] of [
+      [utf16, 'text/plain; charset=utf-16', 'Zoë'],
+      [utf16, 'text/csv', 'Zoë'],
+      [latin1, 'text/csv; charset="windows-1252"', 'Jérôme'],
+    ] as const) {
+      const id = await createOk(body, type);
+      const job = await waitFor(id, ['done']);
+      assert.deepEqual(job.warnings, [], type);
+      const lines = (await (await results(id, 'csv')).text()).trim().split('\n');
+      assert.match(lines[1] ?? '', new RegExp(`^alice@acme.test.${name}.deliverable`), type);
+    }
+    const response = await create(latin1, 'text/csv; charset=klingon');
+    assert.equal(response.status, 400);
+    assert.match(
+      ((await response.json()) as { message: string }).message,
+      /^charset klingon is not an encoding/,
+    );
   });
 
   it('answers a CSV without an address column with a 400 naming the columns, and stores nothing', async () => {

@@ -19,13 +19,19 @@ async function read(
   text: string,
   options: { column?: string; chunk?: number } = {},
 ): Promise<{ layout: Awaited<ReturnType<typeof openInput>>['layout']; rows: InputRow[] }> {
-  const size = options.chunk ?? text.length + 1;
-  const bytes = Buffer.from(text, 'utf8');
+  return readBytes(Buffer.from(text, 'utf8'), options.chunk ?? text.length + 1, options.column);
+}
+
+async function readBytes(
+  bytes: Buffer,
+  size: number,
+  column?: string,
+): Promise<{ layout: Awaited<ReturnType<typeof openInput>>['layout']; rows: InputRow[] }> {
   async function* chunks() {
     await Promise.resolve();
     for (let index = 0; index < bytes.length; index += size) yield bytes.subarray(index, index + size);
   }
-  const opened = await openInput(chunks(), options.column === undefined ? {} : { column: options.column });
+  const opened = await openInput(chunks(), column === undefined ? {} : { column });
   const rows: InputRow[] = [];
   for await (const row of opened.rows) rows.push(row);
   return { layout: opened.layout, rows };
@@ -261,6 +267,77 @@ describe('openInput', () => {
           expected,
           `${JSON.stringify(text)} in chunks of ${chunk}`,
         );
+      }
+    }
+  });
+
+  it('reads a UTF-16 export by its byte-order mark (Excel\'s "Unicode Text", PowerShell 5)', async () => {
+    const text = 'email\tname\r\nalice@x.test\tZoë\r\nbob@x.test\tBob\r\n';
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    const be = Buffer.from(le);
+    be.swap16();
+    for (const bytes of [le, be]) {
+      for (const chunk of [1, 3, 1000]) {
+        const { layout, rows } = await readBytes(bytes, chunk);
+        assert.deepEqual(layout.columns, ['email', 'name']);
+        assert.deepEqual(
+          rows.map((row) => [row.input, row.fields?.[1], row.error]),
+          [
+            ['alice@x.test', 'Zoë', null],
+            ['bob@x.test', 'Bob', null],
+          ],
+        );
+      }
+    }
+  });
+
+  it('reads the encoding it is told (a Content-Type charset), else says it cannot', async () => {
+    const latin1 = Buffer.from('email;nom\nj\xe9r\xf4me@x.test;J\xe9r\xf4me\n', 'latin1');
+    const opened = await openInput([latin1], { encoding: 'windows-1252' });
+    const rows: InputRow[] = [];
+    for await (const row of opened.rows) rows.push(row);
+    assert.deepEqual(
+      rows.map((row) => [row.input, row.fields?.[1], row.error]),
+      [['jérôme@x.test', 'Jérôme', null]],
+    );
+    assert.equal(opened.notUtf8, null);
+    await assert.rejects(openInput([latin1], { encoding: 'klingon' }), (error: unknown) => {
+      assert.ok(error instanceof InputError);
+      assert.match(error.message, /^charset klingon is not an encoding rcpt can read/);
+      return true;
+    });
+  });
+
+  it('names a workbook, an archive or a PDF given instead of a list, and what to do', async () => {
+    const cases: [string, Buffer, RegExp][] = [
+      [
+        'xlsx',
+        Buffer.from('PK\x03\x04\x14\x00\x06\x00[Content_Types].xml', 'latin1'),
+        /an Excel or LibreOffice workbook \(\.xlsx, \.ods: a ZIP archive\), not a CSV: open it there and save it as "CSV UTF-8"/,
+      ],
+      [
+        'xls',
+        Buffer.from('\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00', 'latin1'),
+        /an Excel 97-2003 workbook \(\.xls\), not a CSV: open it in Excel and save it as "CSV UTF-8"/,
+      ],
+      [
+        'gzip',
+        Buffer.from('\x1f\x8b\x08\x00\x00\x00\x00\x00', 'latin1'),
+        /compressed with gzip: decompress it first \(zcat\)/,
+      ],
+      [
+        'pdf',
+        Buffer.from('%PDF-1.4\n%\xe2\xe3\xcf\xd3\n', 'latin1'),
+        /a PDF document, not a CSV: export the list from where it was made as "CSV UTF-8"/,
+      ],
+    ];
+    for (const [name, bytes, message] of cases) {
+      for (const chunk of [1, 1000]) {
+        await assert.rejects(readBytes(bytes, chunk), (error: unknown) => {
+          assert.ok(error instanceof InputError, name);
+          assert.match(error.message, message, name);
+          return true;
+        });
       }
     }
   });
