@@ -110,7 +110,13 @@ const HOST_LINE =
  * `The error that the other server returned was: 550 …` and `The response from the remote server was:`.
  */
 const CLIENT_SHOWN =
-  /^(?:(#)|.*?\b(?:remote server returned\s+(')|the error that the other server returned was:|the response from the remote server was:)\s*)(?=[2-5]\d\d\b)/i;
+  /^(?:(#)|.*?\b(?:remote server returned\s+(')?|the error that the other server returned was:|the response from the remote server was:)\s*)(?=[2-5]\d\d\b)/i;
+/**
+ * A short label before a reply, as people paste one from a log, a ticket or a mail client (`Reason:
+ * 550 5.1.1 …`, `Error: 552 5.2.2 …`, `Remote-MTA said: 550 …`): only before a reply with an RFC 3463
+ * enhanced code, so that `Total: 250 messages` stays no reply.
+ */
+const LABEL = /^[a-z][a-z _-]{0,39}:\s*(?=[2-5]\d\d[ -][245]\.\d{1,3}\.\d{1,3}(?:\s|$))/i;
 /** RFC 3464 §2.3.6 `Diagnostic-Code: smtp; 550 …`. */
 const DIAGNOSTIC = /^\s*diagnostic-code\s*:\s*smtp\s*;\s*/i;
 
@@ -203,6 +209,11 @@ export function readBouncePreamble(line: string): BouncePreamble {
     rest = rest.slice(diagnostic[0].length).trim();
     fromBounce = true;
   }
+  const label = fromBounce ? null : LABEL.exec(rest);
+  if (label !== null) {
+    rest = rest.slice(label[0].length);
+    fromBounce = true;
+  }
   return { rest, fromBounce, command, host };
 }
 
@@ -252,8 +263,9 @@ class ReplyReader {
     }
     // A client command (a server line never starts with one).
     if (side !== 'server' && this.#commandLine(trimmed)) return;
-    // A reply line, at the start of the line or after a bounce's preamble.
-    if (side !== 'client' && this.#replyLine(trimmed)) return;
+    // A reply line, at the start of the line or after a bounce's preamble. Outside a transcript a
+    // client marker is a mail client's quote (`> 550 …`): a client never sends a reply code.
+    if ((side !== 'client' || !this.#isTranscript) && this.#replyLine(trimmed)) return;
     this.#otherLine(original, trimmed);
   }
 

@@ -60,6 +60,52 @@ describe('readBouncePreamble', () => {
   });
 });
 
+describe('findReplies: a reply pasted with the words before it', () => {
+  const cases: [string, string, number, string | null, string][] = [
+    ['a label (Reason:)', 'Reason: 550 5.1.1 user unknown', 550, '5.1.1', 'user unknown'],
+    ['a label (Error:)', 'Error: 552 5.2.2 Mailbox full', 552, '5.2.2', 'Mailbox full'],
+    [
+      'a label of words (Remote-MTA said:)',
+      'Remote-MTA said: 550 5.1.1 no such user',
+      550,
+      '5.1.1',
+      'no such user',
+    ],
+    [
+      "Exchange's Remote Server returned, without its quotes",
+      'Remote Server returned 550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found',
+      550,
+      '5.1.10',
+      'RESOLVER.ADR.RecipientNotFound; Recipient not found',
+    ],
+    ['a reply quoted in a mail (> )', '> 550 5.1.1 user unknown', 550, '5.1.1', 'user unknown'],
+  ];
+  for (const [name, input, code, enhanced, text] of cases) {
+    it(name, () => {
+      const [reply, ...rest] = findReplies(input);
+      assert.equal(rest.length, 0);
+      assert.deepEqual([reply?.code, reply?.enhanced, reply?.text], [code, enhanced, text]);
+    });
+  }
+
+  it('a label before a number that is no reply, or before a code without an enhanced code, is not read as one', () => {
+    for (const input of ['Total: 250 messages', 'Subject: 550 invoices overdue', 'Date: 2026-12-07']) {
+      assert.deepEqual(findReplies(input), [], input);
+    }
+  });
+
+  it('a quoted line in a transcript stays a client line', () => {
+    const replies = findReplies('< 220 mx ESMTP\n> RCPT TO:<a@example.com>\n< 550 5.1.1 no');
+    assert.deepEqual(
+      replies.map((reply) => [reply.code, reply.command]),
+      [
+        [220, 'CONNECT'],
+        [550, 'RCPT'],
+      ],
+    );
+  });
+});
+
 describe('findReplies', () => {
   it('joins a multi-line reply and answers the commands in order in a transcript', () => {
     const got = findReplies(
