@@ -21,6 +21,7 @@ import {
   type HostRateWait,
   type Verdict,
   type VerifyOptions,
+  type VerifyResult,
 } from '../index.js';
 import {
   CSV_FORMULAS,
@@ -60,6 +61,7 @@ import {
 } from './bulk-output.js';
 import { isStoreFull } from '../server/jobs-backend.js';
 import { plural } from './format.js';
+import { UnreachedWatch } from './unreached.js';
 import { postgresUnreachable, shownPostgresUrl } from './postgres-reason.js';
 import { startProgressBar, type ProgressBar } from './progress.js';
 import type { CliIo } from './run-verify.js';
@@ -394,6 +396,8 @@ interface RowCounts {
   unreadable: number;
   readonly counts: Record<Verdict, number>;
   readonly reasons: Map<string, number>;
+  /** Whether any MX host answered: none, and port 25 may be blocked here. */
+  readonly unreached: UnreachedWatch;
 }
 
 /**
@@ -657,6 +661,7 @@ class BulkRun {
       unreadable: 0,
       counts: counter(),
       reasons: new Map<string, number>(),
+      unreached: new UnreachedWatch(),
     };
     const chunks = formatOutput(countRows(this.#store.readOutput(finished.id), rows), layout, this.#format, {
       csvFormulas: this.#flags.csvFormulas ?? 'escape',
@@ -706,6 +711,7 @@ class BulkRun {
         '',
       ].join('\n'),
     );
+    this.#io.stderr.write(rows.unreached.hint('bulk'));
   }
 
   /** A job store failure (a full disk, SQLITE_FULL) becomes one line saying what failed and how to go on. */
@@ -727,15 +733,17 @@ class BulkRun {
 }
 
 /** The rows as they are read, counted into `rows` (unreadable rows apart: no address, no verdict). */
-async function* countRows<
-  T extends { error: string | null; result: { verdict: Verdict; reason: string } | null },
->(source: AsyncIterable<T>, rows: RowCounts): AsyncGenerator<T> {
+async function* countRows<T extends { error: string | null; result: VerifyResult | null }>(
+  source: AsyncIterable<T>,
+  rows: RowCounts,
+): AsyncGenerator<T> {
   for await (const row of source) {
     rows.total += 1;
     if (row.error !== null) rows.unreadable += 1;
     else if (row.result !== null) {
       rows.counts[row.result.verdict] += 1;
       rows.reasons.set(row.result.reason, (rows.reasons.get(row.result.reason) ?? 0) + 1);
+      rows.unreached.see(row.result);
     }
     yield row;
   }

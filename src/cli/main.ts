@@ -26,6 +26,7 @@ import {
   type VerifyFormat,
 } from './run-verify.js';
 import { addServeOptions, runServe, type ServeFlags } from './serve.js';
+import { UnreachedWatch } from './unreached.js';
 import {
   UsageError,
   addSharedOptions,
@@ -109,6 +110,9 @@ export function buildProgram(
     const results = await verifyAll(inputs, toVerifyOptions(flags, io.env), VERIFY_CONCURRENCY);
     const format = flags.format ?? (flags.json === true ? 'ndjson' : 'table');
     await printResults(results, format, io);
+    const unreached = new UnreachedWatch();
+    for (const result of results) unreached.see(result);
+    io.stderr.write(unreached.hint('verify'));
     state.exitCode = exitStatusFor(results, flags.failOn ?? 'unknown');
   });
 
