@@ -67,6 +67,7 @@ import { startProgressBar, type ProgressBar } from './progress.js';
 import type { CliIo } from './run-verify.js';
 import {
   integer,
+  oneOf,
   UsageError,
   addSharedOptions,
   proxiesLackingPassword,
@@ -107,15 +108,17 @@ export function addBulkOptions(command: Command): Command {
       )
       .option('-o, --output <file>', 'write results here; - for standard output (the default)')
       .addOption(
-        new Option('--format <format>', 'output format (default: csv, or from the output file name)').choices(
-          OUTPUT_FORMATS,
-        ),
+        new Option('--format <format>', 'output format (default: csv, or from the output file name)')
+          .choices(OUTPUT_FORMATS)
+          .argParser(oneOf(OUTPUT_FORMATS)),
       )
       .addOption(
         new Option(
           '--csv-formulas <mode>',
           "CSV cells starting with = + - @ tab or CR: escape puts a ' before them so spreadsheets do not run them as formulas; keep writes them as they are (default escape)",
-        ).choices(CSV_FORMULAS),
+        )
+          .choices(CSV_FORMULAS)
+          .argParser(oneOf(CSV_FORMULAS)),
       )
       .option('--column <name>', 'the CSV column holding addresses (default: found by name, e.g. email)')
       .option(

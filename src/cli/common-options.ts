@@ -45,6 +45,20 @@ export function dashIsStdout<T extends { output?: string }>(flags: T): T {
   return rest;
 }
 
+/**
+ * A commander argument parser for one of `choices`, in any case: `--format CSV`, `--command rcpt`,
+ * `--fail-on Undeliverable` mean what they say (SMTP's own commands are case-insensitive, RFC 5321
+ * §2.4). Commander's `.choices()` refused them; it is kept before this for the help's list.
+ */
+export function oneOf<T extends string>(choices: readonly T[]): (value: string) => T {
+  return (value) => {
+    const wanted = value.trim().toLowerCase();
+    const found = choices.find((choice) => choice.toLowerCase() === wanted);
+    if (found === undefined) throw new InvalidArgumentError(`Allowed choices are ${choices.join(', ')}.`);
+    return found;
+  };
+}
+
 /** A commander argument parser that collects a repeatable option's values. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

@@ -371,8 +371,9 @@ async function writeSuppressionList(
 }
 
 function suppressionFormat(value: string | undefined): SuppressionFormat {
-  if (value === undefined || value === 'csv') return 'csv';
-  if (value === 'ndjson') return 'ndjson';
+  const format = value?.toLowerCase();
+  if (format === undefined || format === 'csv') return 'csv';
+  if (format === 'ndjson') return 'ndjson';
   throw new UsageError(`--format must be csv or ndjson, not ${value}`);
 }
 

@@ -27,7 +27,7 @@ import {
   type BounceFlags,
 } from './explain-bounces.js';
 import { useColour, type CliIo } from './run-verify.js';
-import { UsageError } from './common-options.js';
+import { UsageError, oneOf } from './common-options.js';
 import { escapeControl, wrap } from './terminal-text.js';
 import { errorCode } from './bulk-output.js';
 
@@ -58,7 +58,9 @@ export function addExplainOptions(command: Command): Command {
       new Option(
         '--command <name>',
         'the command the reply answered, when the input does not say (default: RCPT)',
-      ).choices(EXPLAIN_COMMANDS),
+      )
+        .choices(EXPLAIN_COMMANDS)
+        .argParser(oneOf(EXPLAIN_COMMANDS)),
     )
     .addOption(
       new Option(

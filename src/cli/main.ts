@@ -31,6 +31,7 @@ import {
   UsageError,
   addSharedOptions,
   dashIsStdout,
+  oneOf,
   flagOfOption,
   toVerifyOptions,
   type SharedFlags,
@@ -91,17 +92,18 @@ export function buildProgram(
       .argument('<address...>', 'addresses to verify; - reads one address a line from standard input')
       .description('verify addresses and print a table (or CSV, or JSON with --format)')
       .addOption(
-        new Option(
-          '--format <format>',
-          'table (default), csv, ndjson (one JSON result a line) or json',
-        ).choices(VERIFY_FORMATS),
+        new Option('--format <format>', 'table (default), csv, ndjson (one JSON result a line) or json')
+          .choices(VERIFY_FORMATS)
+          .argParser(oneOf(VERIFY_FORMATS)),
       )
       .option('--json', 'one JSON result per line (--format ndjson)')
       .addOption(
         new Option(
           '--fail-on <verdict>',
           'exit non-zero when an address is: undeliverable (2); or unknown (3, the default); or risky (4); never',
-        ).choices(FAIL_ON),
+        )
+          .choices(FAIL_ON)
+          .argParser(oneOf(FAIL_ON)),
       ),
   ).action(async (addresses: string[], flags: VerifyFlags) => {
     // Surrounding white space is trimmed as rcpt bulk trims a list's addresses.

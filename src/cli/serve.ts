@@ -16,6 +16,7 @@ import { postgresUnreachable } from './postgres-reason.js';
 import type { CliIo } from './run-verify.js';
 import {
   integer,
+  oneOf,
   UsageError,
   addSharedOptions,
   sharedSettings,
@@ -84,7 +85,9 @@ export function addServeOptions(command: Command): Command {
         ),
       )
       .addOption(
-        new Option('--log-level <level>', 'log level (env RCPT_LOG_LEVEL; default info)').choices(LOG_LEVELS),
+        new Option('--log-level <level>', 'log level (env RCPT_LOG_LEVEL; default info)')
+          .choices(LOG_LEVELS)
+          .argParser(oneOf(LOG_LEVELS)),
       )
       .addOption(
         new Option(
@@ -149,7 +152,7 @@ export async function runServe(
   started?: (server: RunningServer) => void,
 ): Promise<void> {
   const env = io.env;
-  const logLevel = flags.logLevel ?? env.RCPT_LOG_LEVEL ?? 'info';
+  const logLevel = flags.logLevel ?? env.RCPT_LOG_LEVEL?.trim().toLowerCase() ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new UsageError(`RCPT_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}.`);
   }
