@@ -715,6 +715,13 @@ class BulkRun {
       ].join('\n'),
     );
     this.#io.stderr.write(rows.unreached.hint('bulk'));
+    // Nothing was verified: said plainly (the API refuses such an upload with a 400 saying the same),
+    // but not an error: an empty list piped in by a script is not a failure of the run.
+    if (rows.total === 0) {
+      this.#io.stderr.write(
+        `rcpt bulk: warning: ${this.#input === '-' ? 'standard input' : this.#input} has no rows with an address (an empty file, or a header only): nothing was verified\n`,
+      );
+    }
   }
 
   /** A job store failure (a full disk, SQLITE_FULL) becomes one line saying what failed and how to go on. */

@@ -54,4 +54,30 @@ describe('rcpt bulk: output', () => {
       await rm(dash, { force: true });
     }
   });
+
+  it('an empty or header-only list says it had nothing to verify (exit 0: an empty list piped in is no failure)', async () => {
+    for (const [name, text] of [
+      ['empty.csv', ''],
+      ['header.csv', 'email,name\r\n'],
+      ['bom.csv', '\uFEFF'],
+    ] as const) {
+      const input = join(dir, name);
+      await writeFile(input, text);
+      const { code, stderr } = await rcptProcess([
+        'bulk',
+        input,
+        '--db',
+        join(dir, `${name}.db`),
+        ...loopbackFlags(world),
+      ]);
+      assert.equal(code, 0, stderr);
+      // Before: only "0 rows (0 distinct addresses)" in the summary.
+      assert.match(
+        stderr,
+        new RegExp(
+          `rcpt bulk: warning: .*${name} has no rows with an address \\(an empty file, or a header only\\): nothing was verified`,
+        ),
+      );
+    }
+  });
 });
