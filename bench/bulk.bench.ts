@@ -38,13 +38,18 @@
  * connections, each reply above them half a second late): the slowdowns rcpt draws there are printed.
  * `--without-rate-host` runs the world without it, as the series before 2026-12-06 23:00 was measured.
  *
+ * `--rcpt-dist DIR` runs rcpt from DIR (another checkout's dist/, built there) on this tree's world and
+ * bench: the way to measure two commits like for like (issue 16's CPU series in docs/bulk.md).
+ *
  * Usage: node --import tsx bench/bulk.bench.ts [--addresses 10000] [--latency 25] [--cap 2] [--warm 0]
- *   [--world-process] [--proxy] [--without-rate-host] [--slow-start N]
+ *   [--world-process] [--proxy] [--without-rate-host] [--slow-start N] [--dist | --rcpt-dist DIR]
  * `--slow-start N` runs rcpt with verifyMany()'s `slowStart` set to N (docs/bulk.md, "Replies per
  * second"); without it, its default (a slow start of 100); `--slow-start 0` runs it without one.
  * Exit status 1 when a target is missed or a verdict differs.
  */
 import { availableParallelism, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 
@@ -74,10 +79,17 @@ const { values } = parseArgs({
     proxy: { type: 'boolean', default: false },
     /** rcpt from dist/, compiled by tsc as users run it (`npm run build` first), instead of src/ through tsx. */
     dist: { type: 'boolean', default: false },
+    /** rcpt from another tree's dist/ (its `npm run build`), on this tree's world: two commits like for like. */
+    'rcpt-dist': { type: 'string' },
   },
 });
 // tsx compiles src/ keeping every function's name (a call per named closure made); tsc's dist/ does not.
-const entry = values.dist ? '../dist/index.js' : '../src/index.js';
+const entry =
+  values['rcpt-dist'] !== undefined
+    ? pathToFileURL(join(resolve(values['rcpt-dist']), 'index.js')).href
+    : values.dist
+      ? '../dist/index.js'
+      : '../src/index.js';
 const { createVerifier } = (await import(entry)) as typeof import('../src/index.js');
 const COUNT = Number(values.addresses);
 const LATENCY = Number(values.latency);
