@@ -4,7 +4,8 @@
  * on is a second late, `421` at twice that) behind a greeting that does not say Postfix, so rcpt has to
  * learn them; and a DNS server on loopback pointing each of `domains` at it (its MX `mx.<first domain>`),
  * built by `startSimWorld()`.
- * `halfKnown()` makes the lists those tests verify, `isKnown()` says which of their mailboxes exist.
+ * `halfKnown()` makes the lists those tests verify, `isKnown()` says which of their mailboxes exist;
+ * `startHiddenBudgetHosts()` starts one such host per limit a test file compares.
  */
 import type { SimMta } from '../../bench/sim-mta.js';
 import type { DnsServer } from '../../src/demo/dns-server.js';
@@ -71,4 +72,38 @@ export async function startHiddenBudgetHost(options: HiddenBudgetOptions): Promi
     },
   });
   return { mta: world.mtas.hidden, dns: world.dns, options: world.options, close: world.close };
+}
+
+/** Hidden-budget hosts started together, found by their loopback address. */
+export interface HiddenBudgetHosts {
+  /** The host started at `host` (an address not started is the test's own mistake: thrown). */
+  readonly at: (host: string) => HiddenBudgetHost;
+  readonly close: () => Promise<void>;
+}
+
+/**
+ * One `startHiddenBudgetHost()` per spec, one after another (each its own DNS server and sim-MTA); if
+ * one fails to start, those started already are closed before the error is thrown.
+ */
+export async function startHiddenBudgetHosts(
+  specs: readonly HiddenBudgetOptions[],
+): Promise<HiddenBudgetHosts> {
+  const hosts = new Map<string, HiddenBudgetHost>();
+  const close = async (): Promise<void> => {
+    await Promise.all([...hosts.values()].map((host) => host.close()));
+  };
+  try {
+    for (const spec of specs) hosts.set(spec.host, await startHiddenBudgetHost(spec));
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    at: (host) => {
+      const started = hosts.get(host);
+      if (started === undefined) throw new Error(`no hidden-budget host was started at ${host}`);
+      return started;
+    },
+    close,
+  };
 }

@@ -32,6 +32,10 @@ export async function verifyManyResults(
   return results;
 }
 
+/** A result as the tests compare it, `verdict/reason` (`missing` when a run gave none). */
+export const verdictOf = (result: VerifyResult | undefined): string =>
+  result === undefined ? 'missing' : `${result.verdict}/${result.reason}`;
+
 /** Limits records a run told back, per host key (`VerifyOptions.hostLimits`). */
 export type Told = Map<string, HostLimitsRecord[]>;
 

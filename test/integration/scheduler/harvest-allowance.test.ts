@@ -14,6 +14,7 @@ import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
 import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
 import { providerById } from '../../../src/providers/index.js';
 import { createVerifier, type VerifyOptions, type VerifyResult } from '../../../src/index.js';
+import { verdictOf } from '../../helpers/verify-many-results.js';
 import { loopbackOptions } from '../../helpers/world-options.js';
 
 /** The IronPort rule's allowance: what the server below tolerates before it stops telling the truth. */
@@ -67,8 +68,6 @@ beforeEach(() => {
   dhap.refused = 0;
   dhap.silentlyAccepted = 0;
 });
-
-const verdictOf = (r: VerifyResult | undefined) => (r === undefined ? 'missing' : `${r.verdict}/${r.reason}`);
 
 async function collect(iterable: AsyncIterable<VerifyResult>): Promise<Map<string, VerifyResult>> {
   const results = new Map<string, VerifyResult>();

@@ -17,7 +17,8 @@ import assert from 'node:assert/strict';
 
 import { createVerifier, type HostLimitsRecord, type VerifyResult } from '../../../src/index.js';
 import { CAUTIOUS_ERROR_BUDGET } from '../../../src/scheduler/learned-limits.js';
-import { QUIT_WAIT_MS, startHiddenBudgetHost, type HiddenBudgetHost } from '../../helpers/hidden-budget.js';
+import { QUIT_WAIT_MS, startHiddenBudgetHosts, type HiddenBudgetHosts } from '../../helpers/hidden-budget.js';
+import { verdictOf } from '../../helpers/verify-many-results.js';
 
 /**
  * Delayed replies the one crossing may owe. The batch that crosses draws at most its step of refusals
@@ -49,28 +50,26 @@ const WORLDS = [
   { soft: 3, proven: 2, host: '127.0.5.64', domains: ['proven3.test', 'proven3-b.test'] as const },
 ];
 
-const worlds = new Map<string, HiddenBudgetHost>();
+let worlds: HiddenBudgetHosts;
 
 before(async () => {
-  for (const { soft, host, domains } of WORLDS)
-    worlds.set(
+  worlds = await startHiddenBudgetHosts(
+    WORLDS.map(({ soft, host, domains }) => ({
       host,
-      await startHiddenBudgetHost({ host, soft, domains, exists: (address) => address.startsWith('ok') }),
-    );
+      soft,
+      domains,
+      exists: (address) => address.startsWith('ok'),
+    })),
+  );
 });
 
-after(async () => {
-  await Promise.all([...worlds.values()].map((world) => world.close()));
-});
-
-const verdictOf = (result: VerifyResult | undefined): string => `${result?.verdict}/${result?.reason}`;
+after(() => worlds.close());
 
 for (const { soft, proven, host, domains } of WORLDS) {
   const known = proven === 0 ? '' : `, ${proven} proven by an earlier run`;
   describe(`a hidden error budget, every reply after refusal ${soft} of a session delayed${known}`, () => {
     it(`is crossed once, ${MAX_SENT} reply waited for, at most ${MAX_OWED} owed, never the 421`, async (t) => {
-      const world = worlds.get(host);
-      assert.ok(world !== undefined);
+      const world = worlds.at(host);
       const hidden = world.mta;
       const told: HostLimitsRecord[] = [];
       // A third unknown, the two domains' addresses interleaved in threes.

@@ -14,9 +14,10 @@ import { createVerifier, type HostLimitsRecord, type VerifyResult } from '../../
 import {
   QUIT_WAIT_MS,
   crossingSessions,
-  startHiddenBudgetHost,
-  type HiddenBudgetHost,
+  startHiddenBudgetHosts,
+  type HiddenBudgetHosts,
 } from '../../helpers/hidden-budget.js';
+import { verdictOf } from '../../helpers/verify-many-results.js';
 
 /** Each hidden soft limit on its own host: the reply after the `soft`th refusal of a session is late. */
 const WORLDS = [
@@ -24,27 +25,25 @@ const WORLDS = [
   { soft: 2, host: '127.0.5.46', domains: ['low2.test', 'low2-b.test'] as const },
 ];
 
-const worlds = new Map<number, HiddenBudgetHost>();
+let worlds: HiddenBudgetHosts;
 
 before(async () => {
-  for (const { soft, host, domains } of WORLDS)
-    worlds.set(
+  worlds = await startHiddenBudgetHosts(
+    WORLDS.map(({ soft, host, domains }) => ({
+      host,
       soft,
-      await startHiddenBudgetHost({ host, soft, domains, exists: (address) => address.startsWith('ok') }),
-    );
+      domains,
+      exists: (address) => address.startsWith('ok'),
+    })),
+  );
 });
 
-after(async () => {
-  await Promise.all([...worlds.values()].map((world) => world.close()));
-});
+after(() => worlds.close());
 
-const verdictOf = (result: VerifyResult | undefined): string => `${result?.verdict}/${result?.reason}`;
-
-for (const { soft, domains } of WORLDS) {
+for (const { soft, host, domains } of WORLDS) {
   describe(`a hidden error budget: every reply after refusal ${soft} of a session delayed`, () => {
     it('is crossed by one session once per run, and every verdict is the one-address-at-a-time one', async () => {
-      const world = worlds.get(soft);
-      assert.ok(world !== undefined);
+      const world = worlds.at(host);
       const hidden = world.mta;
       const told: HostLimitsRecord[] = [];
       // A third unknown, the two domains' addresses interleaved in threes.

@@ -13,7 +13,7 @@ import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js'
 import { performance } from 'node:perf_hooks';
 
 import { createVerifier, type VerifyOptions, type VerifyResult } from '../../../src/index.js';
-import { verifyManyResults, tellingLimits, type Told } from '../../helpers/verify-many-results.js';
+import { verifyManyResults, tellingLimits, verdictOf, type Told } from '../../helpers/verify-many-results.js';
 import { loopbackOptions } from '../../helpers/world-options.js';
 
 const unknown = (address: string) =>
@@ -173,8 +173,6 @@ const bulk = (
   hostConcurrency = 2,
 ): Promise<Map<string, VerifyResult>> =>
   verifyManyResults({ ...base, hostLimits: tellingLimits(told) }, inputs, { hostConcurrency });
-
-const verdictOf = (r: VerifyResult | undefined) => (r === undefined ? 'missing' : `${r.verdict}/${r.reason}`);
 
 function expected(input: string): string {
   return input.startsWith('ok') ? 'deliverable/accepted' : 'undeliverable/mailbox_not_found';

@@ -13,8 +13,8 @@ import assert from 'node:assert/strict';
 
 import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
 import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
-import { createVerifier, type VerifyOptions, type VerifyResult } from '../../../src/index.js';
-import { tellingLimits, verifyManyResults, type Told } from '../../helpers/verify-many-results.js';
+import { createVerifier, type VerifyOptions } from '../../../src/index.js';
+import { tellingLimits, verdictOf, verifyManyResults, type Told } from '../../helpers/verify-many-results.js';
 import { loopbackOptions } from '../../helpers/world-options.js';
 
 const POISONING = '127.0.5.42';
@@ -107,8 +107,6 @@ after(async () => {
     poisoningNoPostmaster.close(),
   ]);
 });
-
-const verdictOf = (r: VerifyResult | undefined) => (r === undefined ? 'missing' : `${r.verdict}/${r.reason}`);
 
 const expected = (input: string) =>
   input.startsWith('ok') ? 'deliverable/accepted' : 'undeliverable/mailbox_not_found';

@@ -14,7 +14,7 @@ import { startSimMta, type SimMta } from '../../../bench/sim-mta.js';
 import { startDnsServer, type DnsServer } from '../../../src/demo/dns-server.js';
 import { mailboxes, startPersona, type RunningPersona } from '../../../src/demo/smtp-persona.js';
 import { createVerifier, type VerifyOptions, type VerifyResult } from '../../../src/index.js';
-import { verifyManyResults } from '../../helpers/verify-many-results.js';
+import { verdictOf, verifyManyResults } from '../../helpers/verify-many-results.js';
 import { loopbackOptions } from '../../helpers/world-options.js';
 
 const GREYLIST_MS = 1_000;
@@ -207,8 +207,6 @@ function counters() {
     yahoo: { ...yahoo.stats },
   };
 }
-
-const verdictOf = (r: VerifyResult | undefined) => (r === undefined ? 'missing' : `${r.verdict}/${r.reason}`);
 
 describe('verifyMany() through the scheduler', () => {
   let bulkResults: Map<string, VerifyResult>;
