@@ -25,8 +25,8 @@ export const ERROR_CODES = [
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /**
- * Base class of every error rcpt throws. Thrown as itself only for `ERR_RCPT_CLOSED`: a resolver or
- * connection used after `close()`.
+ * Base class of every error rcpt throws. Thrown as itself only for `ERR_RCPT_CLOSED`: a verifier,
+ * resolver or connection used after `close()`.
  */
 export class VerifyError extends Error {
   override readonly name: string = 'VerifyError';

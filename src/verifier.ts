@@ -14,7 +14,7 @@ import { createResolver, type Resolver } from './dns/resolver.js';
 import { allowedTargets } from './dns/target-filter.js';
 import { ProxyPool } from './proxy/proxy-pool.js';
 import { createProxyRouter, type ProxyRouter } from './proxy/proxy-router.js';
-import { ArgumentError, OptionsError } from './errors.js';
+import { ArgumentError, OptionsError, VerifyError } from './errors.js';
 import { rejectUnknownKeys } from './option-keys.js';
 import {
   DEFAULT_BACKOFF_MS,
@@ -752,7 +752,7 @@ class RcptVerifier implements Verifier {
   }
 
   async verify(input: string, callOptions: VerifyCallOptions = {}): Promise<VerifyResult> {
-    if (this.#closed) throw new TypeError('verifier is closed');
+    if (this.#closed) throw new VerifyError('ERR_RCPT_CLOSED', 'verifier is closed');
     const value: unknown = input;
     if (typeof value !== 'string') {
       const given = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
@@ -784,7 +784,7 @@ class RcptVerifier implements Verifier {
     addresses: Iterable<string> | AsyncIterable<string>,
     manyOptions: VerifyManyOptions = {},
   ): AsyncIterable<VerifyResult> {
-    if (this.#closed) throw new TypeError('verifier is closed');
+    if (this.#closed) throw new VerifyError('ERR_RCPT_CLOSED', 'verifier is closed');
     const settings = this.#manySettings(manyOptions);
     const signal = manyOptions.signal;
     if (this.#config.prober !== null && this.#config.openSession === null) {

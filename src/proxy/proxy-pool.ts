@@ -8,7 +8,7 @@
  * without trying.
  */
 import { warningChannel } from '../diagnostics.js';
-import { ProxyError } from '../errors.js';
+import { OptionsError, ProxyError } from '../errors.js';
 import type { ConnectRequest, Connected, Connector } from '../types.js';
 import type { ProxyEndpoint } from './proxy-url.js';
 import { connectThroughProxy } from './socks-connect.js';
@@ -57,7 +57,7 @@ export class ProxyPool implements Connector {
   readonly #pins = new Map<string, Connector>();
 
   constructor(endpoints: readonly ProxyEndpoint[], options: ProxyPoolOptions = {}) {
-    if (endpoints.length === 0) throw new RangeError('a proxy pool needs at least one proxy');
+    if (endpoints.length === 0) throw new OptionsError('proxy', 'a proxy pool needs at least one proxy');
     this.#members = endpoints.map((endpoint) => ({ endpoint, failures: 0, downUntil: 0 }));
     this.name = endpoints.map((endpoint) => endpoint.name).join(',');
     this.#retryMs = options.retryMs ?? PROXY_RETRY_MS;

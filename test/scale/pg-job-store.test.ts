@@ -76,7 +76,10 @@ describe('openPgJobStore', { skip: SKIP_NO_PG }, () => {
   });
 
   it('refuses a schema name that is not a plain identifier', async () => {
-    await assert.rejects(openPgJobStore(url, { schema: 'x; DROP TABLE jobs' }), RangeError);
+    await assert.rejects(openPgJobStore(url, { schema: 'x; DROP TABLE jobs' }), {
+      code: 'ERR_RCPT_OPTIONS',
+      option: 'schema',
+    });
   });
 
   it('a cancelled or failed job leaves no work behind for the workers', async () => {

@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as main from '../../src/index.js';
@@ -220,5 +220,52 @@ describe('errors: one table over every class', () => {
       .replace(/export const ERROR_CODES = \[[\s\S]*?\] as const;/, '');
     for (const code of ERROR_CODES) assert.ok(text.includes(`'${code}'`), `${code} is listed but never used`);
     for (const row of TABLE) assert.ok(text.includes(`new ${row.name}(`), `${row.name} is never thrown`);
+  });
+
+  it("the library throws no plain Error: only the apps' own errors stay outside the hierarchy", () => {
+    const src = fileURLToPath(new URL('../../src', import.meta.url));
+    const walk = (dir: string): string[] =>
+      readdirSync(dir).flatMap((name) => {
+        const path = join(dir, name);
+        return statSync(path).isDirectory() ? walk(path) : path.endsWith('.ts') ? [path] : [];
+      });
+    const apps = ['cli', 'server', 'web', 'demo'].map((app) => join(src, app) + sep);
+    const plain = walk(src)
+      .filter((path) => !apps.some((app) => path.startsWith(app)))
+      .flatMap((path) =>
+        readFileSync(path, 'utf8')
+          .split('\n')
+          .flatMap((line, i) =>
+            /\bthrow new (?:Error|TypeError|RangeError|SyntaxError)\(/.test(line)
+              ? [`${relative(src, path)}:${i + 1}: ${line.trim()}`]
+              : [],
+          ),
+      );
+    assert.deepEqual(plain, [], 'throw a VerifyError with a code of ERROR_CODES (src/errors.ts)');
+  });
+
+  it('a closed verifier throws ERR_RCPT_CLOSED when used', async () => {
+    const verifier = main.createVerifier();
+    await verifier.close();
+    await assert.rejects(verifier.verify('alice@example.test'), {
+      name: 'VerifyError',
+      code: 'ERR_RCPT_CLOSED',
+    });
+    assert.throws(() => verifier.verifyMany(['alice@example.test']), {
+      name: 'VerifyError',
+      code: 'ERR_RCPT_CLOSED',
+    });
+  });
+
+  it('a PostgreSQL schema name that is not a plain identifier is an OptionsError, before any connection', async () => {
+    // Port 1 on loopback: nothing is asked there, the name is refused first.
+    await assert.rejects(
+      postgres.openPgJobStore('postgres://127.0.0.1:1/rcpt', { schema: 'x; DROP TABLE jobs' }),
+      {
+        name: 'OptionsError',
+        code: 'ERR_RCPT_OPTIONS',
+        option: 'schema',
+      },
+    );
   });
 });

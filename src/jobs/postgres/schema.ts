@@ -5,6 +5,7 @@
  * exactly once.
  */
 import type { PoolClient } from 'pg';
+import { OptionsError } from '../../errors.js';
 import { JobStoreError } from '../errors.js';
 
 /** A schema name we interpolate into SQL: a plain identifier, never user text with quotes. */
@@ -13,8 +14,9 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
 /** Throws unless `schema` is a plain lower-case SQL identifier. */
 export function checkSchemaName(schema: string): string {
   if (!SCHEMA_NAME.test(schema)) {
-    throw new RangeError(
-      `schema must be a lower-case SQL identifier (a-z, 0-9, _), got ${JSON.stringify(schema)}`,
+    throw new OptionsError(
+      'schema',
+      `expected a lower-case SQL identifier (a-z, 0-9, _), got ${JSON.stringify(schema)}`,
     );
   }
   return schema;
