@@ -4,6 +4,7 @@
  * Routes and schemas are declared with @hono/zod-openapi, so `/openapi.json` is generated from the
  * same declarations that validate requests. Errors become JSON responses in one place (`onError`).
  */
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
@@ -128,6 +129,9 @@ export interface AppDeps {
 }
 
 export type App = OpenAPIHono<AppEnv>;
+
+/** The package's version, from its package.json (two levels up from src/server and from dist/server). */
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 const API_PATHS = ['/v1/*', '/v0/*'] as const;
 
@@ -264,12 +268,15 @@ function resolveLimits(deps: AppDeps): Limits {
 function newApp(logger: Logger): App {
   const app: App = new OpenAPIHono<AppEnv>({
     // Validation failures become the same JSON error as everything else, with each field's problem.
-    defaultHook: (result) => {
+    defaultHook: (result, c) => {
       if (!result.success) {
-        const details = result.error.issues.map((issue) => ({
+        const issues = result.error.issues;
+        if (result.target === 'param') throw notFoundParam(c, issues[0]?.path[0]);
+        const details = issues.map((issue) => ({
           path: issue.path.map(String).join('.') || '(body)',
           message: issue.message,
         }));
+        if (result.target === 'query') throw badQuery(c, details);
         throw new HttpError(400, 'bad_request', 'The request does not match the schema', {}, details);
       }
       return undefined;
@@ -314,6 +321,33 @@ function newApp(logger: Logger): App {
     throw new HttpError(404, 'not_found', `No route for ${c.req.method} ${c.req.path}${meant}`);
   });
   return app;
+}
+
+/**
+ * A path parameter no job can have (`/v1/bulk/abc`, an id of 200 characters) names no job: the same 404
+ * as an id nobody has, in the words of the route (every path parameter is a job's id).
+ */
+function notFoundParam(c: Context, name: PropertyKey | undefined): HttpError {
+  const given = typeof name === 'string' ? (c.req.param(name) ?? '') : '';
+  const shown = given.length > MAX_ECHOED_PARAM ? `${given.slice(0, MAX_ECHOED_PARAM)}…` : given;
+  // Reacher's job ids are numbers (its POST /v1/bulk answers one): say so, as a client may send rcpt's.
+  const hint = name === 'job_id' ? ': a job_id is a positive integer, as POST /v1/bulk answers it' : '';
+  return new HttpError(404, 'not_found', `No job ${shown}${hint}`);
+}
+
+/** Longest path parameter repeated in a 404: enough to recognise, short of echoing a whole URL back. */
+const MAX_ECHOED_PARAM = 100;
+
+/**
+ * A query parameter with a value the route does not take: its name, what it takes (the schema's own
+ * message, written for people) and what was sent, in one line (`format must be csv or ndjson (got
+ * "xml")`), the same on rcpt's routes and Reacher's.
+ */
+function badQuery(c: Context, details: readonly { path: string; message: string }[]): HttpError {
+  const message = details
+    .map(({ path, message: what }) => `${what} (got ${JSON.stringify(c.req.query(path) ?? '')})`)
+    .join('; ');
+  return new HttpError(400, 'bad_request', message);
 }
 
 /** `a`, `a or b`, `a, b or c`. */
@@ -509,12 +543,15 @@ function registerVerifyRoute(
   });
 }
 
-/** Health, metrics, the OpenAPI document and its page, and the web page's files. */
+/** Health, the version, metrics, the OpenAPI document and its page, and the web page's files. */
 function registerServiceRoutes(app: App, deps: AppDeps, keysRequired: boolean): void {
   const metrics = deps.metrics ?? null;
   app.get('/healthz', (c) =>
     c.json({ status: 'ok', jobs: deps.jobs != null, auth: keysRequired ? 'api-key' : 'none' }),
   );
+  // Reacher's `GET /version`, in its shape and like it without a key: its clients and health checks
+  // call it. The version is rcpt's own.
+  app.get('/version', (c) => c.json({ version: VERSION }));
   app.get('/metrics', async (c) => {
     if (metrics === null) throw new HttpError(404, 'not_found', 'Metrics are not enabled on this server');
     return c.body(await metrics.render(), 200, { 'Content-Type': metrics.registry.contentType });

@@ -193,11 +193,11 @@ export const JobIdParamSchema = z.object({
 
 export const ResultsQuerySchema = z.object({
   format: z
-    .enum(['csv', 'ndjson'])
+    .enum(['csv', 'ndjson'], { error: 'format must be csv or ndjson' })
     .optional()
     .openapi({ param: { name: 'format', in: 'query' }, example: 'csv' }),
   csv_formulas: z
-    .enum(['escape', 'keep'])
+    .enum(['escape', 'keep'], { error: 'csv_formulas must be escape or keep' })
     .optional()
     .openapi({
       param: { name: 'csv_formulas', in: 'query' },
@@ -383,24 +383,24 @@ export const ReacherJobIdParamSchema = z.object({
     .openapi({ param: { name: 'job_id', in: 'path' }, example: 1 }),
 });
 
+/** A count in the query: a whole number, 0 or more (the message is the 400's, app.ts). */
+const queryCount = (name: string) => {
+  const error = `${name} must be a whole number, 0 or more`;
+  return z.coerce.number({ error }).int({ error }).min(0, { error }).max(Number.MAX_SAFE_INTEGER, { error });
+};
+
 export const ReacherResultsQuerySchema = z.object({
   format: z
-    .enum(['json', 'csv'])
+    .enum(['json', 'csv'], { error: 'format must be json or csv' })
     .optional()
     .openapi({ param: { name: 'format', in: 'query' }, example: 'json' }),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(0)
+  limit: queryCount('limit')
     .optional()
     .openapi({
       param: { name: 'limit', in: 'query' },
       description: 'default 50 for JSON, every row for CSV',
     }),
-  offset: z.coerce
-    .number()
-    .int()
-    .min(0)
+  offset: queryCount('offset')
     .optional()
     .openapi({ param: { name: 'offset', in: 'query' }, example: 0 }),
 });

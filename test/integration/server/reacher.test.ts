@@ -505,7 +505,7 @@ describe("Reacher's bulk routes on rcpt's job engine", () => {
       assert.deepEqual(JSON.parse(other.text), { error: `No job ${jobId}`, code: 'not_found' });
     }
     assert.equal((await get('/v1/bulk/999999')).status, 404);
-    assert.equal((await get('/v1/bulk/abc')).status, 400);
+    assert.equal((await get('/v1/bulk/abc')).status, 404);
     const cases: [Record<string, unknown>, number, RegExp][] = [
       [{ input: [] }, 400, /^Empty input$/],
       [{}, 400, /input/],

@@ -1,0 +1,101 @@
+/**
+ * What a client switching over sends first, through a real `rcpt serve` process: Reacher's `GET
+ * /version` (its clients and health checks call it, without a key), and path or query parameters no
+ * route takes, which get the API's own error body in plain words on every route, rcpt's and
+ * Reacher's, never the schema validator's message.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { KEY_A, bearer, spawnServe, type ServeProcess } from './helpers.js';
+
+const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+let directory: string;
+let serve: ServeProcess;
+
+before(async () => {
+  directory = mkdtempSync(join(tmpdir(), 'rcpt-served-routes-'));
+  serve = await spawnServe(['--port', '0', '--db', join(directory, 'jobs.db')], { RCPT_API_KEYS: KEY_A });
+});
+after(async () => {
+  serve.child.kill('SIGTERM');
+  await serve.exited;
+  rmSync(directory, { recursive: true, force: true });
+});
+
+async function get(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${serve.url}${path}`, { headers: bearer(KEY_A) });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+describe('GET /version (Reacher)', () => {
+  it("answers {version} in Reacher's shape, with rcpt's version, without a key", async () => {
+    const response = await fetch(`${serve.url}/version`);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+    assert.deepEqual(await response.json(), { version });
+  });
+});
+
+describe('path and query parameters no route takes', () => {
+  it('answers a job id that cannot be one as a job nobody has: 404, in the route’s error body', async () => {
+    for (const id of ['abc', '0', '1.5', '-3', '99999999999999999999']) {
+      for (const path of [`/v1/bulk/${id}`, `/v1/bulk/${id}/results`]) {
+        const { status, body } = await get(path);
+        assert.equal(status, 404, path);
+        assert.deepEqual(
+          body,
+          {
+            error: `No job ${id}: a job_id is a positive integer, as POST /v1/bulk answers it`,
+            code: 'not_found',
+          },
+          path,
+        );
+      }
+    }
+    const long = 'a'.repeat(150);
+    for (const path of [`/v1/jobs/${long}`, `/v1/jobs/${long}/results`, `/v1/jobs/${long}/events`]) {
+      const { status, body } = await get(path);
+      assert.equal(status, 404, path);
+      assert.deepEqual(body, { error: 'not_found', message: `No job ${'a'.repeat(100)}…` }, path);
+    }
+    const cancel = await fetch(`${serve.url}/v1/jobs/${long}`, { method: 'DELETE', headers: bearer(KEY_A) });
+    assert.equal(cancel.status, 404);
+  });
+
+  it('names a bad query parameter, what it takes and what was sent: 400 in plain words', async () => {
+    const created = await fetch(`${serve.url}/v1/jobs`, {
+      method: 'POST',
+      headers: bearer(KEY_A, { 'content-type': 'application/json' }),
+      body: JSON.stringify({ emails: ['not-an-address'] }),
+    });
+    assert.equal(created.status, 202);
+    const { id } = (await created.json()) as { id: string };
+    const rcptCases: [string, string][] = [
+      ['format=xml', 'format must be csv or ndjson (got "xml")'],
+      ['csv_formulas=no', 'csv_formulas must be escape or keep (got "no")'],
+    ];
+    for (const [query, message] of rcptCases) {
+      const { status, body } = await get(`/v1/jobs/${id}/results?${query}`);
+      assert.equal(status, 400, query);
+      assert.deepEqual(body, { error: 'bad_request', message }, query);
+    }
+    const reacherCases: [string, string][] = [
+      ['format=xml', 'format must be json or csv (got "xml")'],
+      ['limit=x', 'limit must be a whole number, 0 or more (got "x")'],
+      ['limit=-1', 'limit must be a whole number, 0 or more (got "-1")'],
+      ['offset=1.5', 'offset must be a whole number, 0 or more (got "1.5")'],
+    ];
+    for (const [query, message] of reacherCases) {
+      const { status, body } = await get(`/v1/bulk/1/results?${query}`);
+      assert.equal(status, 400, query);
+      assert.deepEqual(body, { error: message, code: 'bad_request' }, query);
+    }
+  });
+});
