@@ -28,6 +28,12 @@ export interface RunProgress {
 export interface RunJobOptions {
   /** Stops the run: results in hand are written and the job goes back to `queued`, resumable. */
   readonly signal?: AbortSignal;
+  /**
+   * Ends the run gently: no address is taken after it fires, those in flight are answered (their
+   * sessions end with QUIT), and the job goes back to `queued`, resumable, unless that made it done.
+   * `signal` still cuts what is in flight. A server uses it to hand a job's place to another's.
+   */
+  readonly pause?: AbortSignal;
   /** Passed to `verifyMany()` (concurrency, `hostConcurrency`, …); its `signal` is the run's. */
   readonly verifyMany?: Omit<VerifyManyOptions, 'signal'>;
   /** Results per write transaction. Default 500. */
@@ -51,8 +57,9 @@ export interface RunOutcome {
 
 /**
  * Runs (or resumes) a job whose input is ingested, until every distinct address has a result, the
- * signal aborts, or the job is cancelled in the store. Sets the status: `running`, then `done`,
- * `queued` (interrupted: resumable), `cancelled` as found, or `failed` (the store failed).
+ * signal aborts, the pause fires (and what was in flight is answered), or the job is cancelled in the
+ * store. Sets the status: `running`, then `done`, `queued` (interrupted or paused: resumable),
+ * `cancelled` as found, or `failed` (the store failed).
  *
  * @example
  * const verifier = createVerifier(options);
@@ -86,7 +93,7 @@ export async function runJob(
   let done = initial.doneAddresses;
   let verified = 0;
   const state: { cancelled: boolean; writeError: unknown } = { cancelled: false, writeError: null };
-  const stopped = () => stop.signal.aborted;
+  const stopped = () => stop.signal.aborted || options.pause?.aborted === true;
   let buffer: KeyedResult[] = [];
   // Writes are serialised on one chain: the timer and the loop may both ask for a flush.
   let writing: Promise<void> = Promise.resolve();
@@ -120,7 +127,7 @@ export async function runJob(
   const keyOf = new Map<string, string>();
   async function* pending(): AsyncGenerator<string> {
     let after: string | null = null;
-    while (!stop.signal.aborted) {
+    while (!stopped()) {
       const page = await store.pendingAddresses(jobId, after, PENDING_PAGE);
       for (const address of page) {
         if (stopped()) return;
@@ -169,7 +176,7 @@ export async function runJob(
   if (job.doneAddresses >= job.totalAddresses) {
     return { job: await store.setStatus(jobId, 'done'), verified, interrupted: false };
   }
-  if (stop.signal.aborted)
+  if (stop.signal.aborted || options.pause?.aborted === true)
     return { job: await store.setStatus(jobId, 'queued'), verified, interrupted: true };
   // verifyMany ended without an answer for some key: nothing to do but say so.
   const failed = await store.setStatus(

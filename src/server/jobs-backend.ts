@@ -28,6 +28,18 @@ import type { Logger } from './logger.js';
 
 /** Jobs verified at once: a second job need not wait for a long first one; the scheduler shares hosts. */
 export const DEFAULT_RUNNING_JOBS = 2;
+/**
+ * Addresses a job verifies in one turn before it gives its place to the job of a key that has fewer
+ * running (docs/api.md, "Whose job runs"): long enough that a turn's restart (its pending addresses
+ * found again, its hosts' sessions opened again) is a small part of it.
+ */
+export const DEFAULT_TURN_ADDRESSES = 1_000;
+/**
+ * How long a job that gave its place may go on answering the addresses it had read (up to its run's
+ * window, 2,000 by default), its sessions ending with QUIT, before the rest are cut and left pending
+ * for its next turn: a window at slow hosts, or a greylisted address, would hold it for minutes.
+ */
+export const DEFAULT_PAUSE_GRACE_MS = 30_000;
 /** The event stream asks often; a job's counts are read from the store at most this often. */
 const VIEW_CACHE_MS = 200;
 
@@ -37,6 +49,13 @@ export interface JobsBackendOptions {
   readonly logger: Logger;
   /** Jobs run at once. Default 2. */
   readonly runningJobs?: number;
+  /**
+   * Addresses a job verifies before it gives its place to a job of a key with fewer running (a key
+   * with two fewer gets one at once). Default 1,000.
+   */
+  readonly turnAddresses?: number;
+  /** How long a job that gave its place may answer what it had read. Default 30 s. */
+  readonly pauseGraceMs?: number;
   /** Addresses in flight per job (`verifyMany` concurrency). Default: the verifier's. */
   readonly concurrency?: number;
   /**
@@ -190,17 +209,53 @@ async function noteDispatchedSettings(options: JobsBackendOptions): Promise<void
   }
 }
 
+/** A job waiting for a place: its key, and its order among all jobs (kept across turns). */
+interface WaitingJob {
+  readonly id: string;
+  readonly owner: string;
+  readonly order: number;
+}
+
+/** A job holding a place, or giving it back (paused, answering what it had in flight). */
+interface RunningJob extends WaitingJob {
+  /** Addresses verified since this turn began. */
+  turn: number;
+  /** Takes no more addresses: the job gives its place (`RunJobOptions.pause`). */
+  readonly pause: AbortController;
+  /** Cuts what is in flight: a shutdown, or a pause past its grace. */
+  readonly stop: AbortController;
+  grace: NodeJS.Timeout | null;
+}
+
 /**
  * The backend over one store: the jobs waiting and running in this process (at most `runningJobs`
- * at once), the shutdown signal they run under, and a short cache of job views.
+ * at once, shared fairly between keys), the shutdown signal they run under, and a short cache of job
+ * views.
+ *
+ * Fairness between keys (docs/api.md, "Whose job runs"): a place that frees goes to the waiting job of
+ * the key with the fewest running, then of the key whose last turn began longest ago, then the oldest
+ * job; and a key that runs more jobs than a waiting key gives one of them back, at once when it runs
+ * two more, else after the job's turn of `turnAddresses`. A job so paused reads no more addresses,
+ * answers those it had read for up to `pauseGraceMs` (the rest cut, left pending), and waits again
+ * (`queued`), keeping its order. With one key, or with every key's jobs running, nothing is paused,
+ * and no place is left empty while a job waits.
  */
 class StoreJobsBackend implements ClosableJobsBackend {
   readonly resumed: Promise<number>;
   readonly #options: JobsBackendOptions;
   readonly #store: JobStore;
   readonly #maxRunning: number;
-  readonly #waiting: string[] = [];
-  readonly #running = new Map<string, Promise<void>>();
+  readonly #turnAddresses: number;
+  readonly #pauseGraceMs: number;
+  readonly #waiting: WaitingJob[] = [];
+  /** Jobs holding a place. */
+  readonly #running = new Map<string, RunningJob>();
+  /** Jobs that gave their place and are answering what they had in flight. */
+  readonly #pausing = new Map<string, RunningJob>();
+  readonly #runs = new Set<Promise<void>>();
+  /** When each key with jobs here last began a turn (`#order` then), for the round. */
+  readonly #lastTurn = new Map<string, number>();
+  #order = 0;
   readonly #shutdown = new AbortController();
   readonly #cache = new Map<string, { view: JobView; at: number }>();
 
@@ -208,6 +263,8 @@ class StoreJobsBackend implements ClosableJobsBackend {
     this.#options = options;
     this.#store = options.store;
     this.#maxRunning = options.runningJobs ?? DEFAULT_RUNNING_JOBS;
+    this.#turnAddresses = options.turnAddresses ?? DEFAULT_TURN_ADDRESSES;
+    this.#pauseGraceMs = options.pauseGraceMs ?? DEFAULT_PAUSE_GRACE_MS;
     this.resumed =
       options.dispatch === undefined
         ? this.#resumeUnfinished().catch((error: unknown) => {
@@ -265,7 +322,7 @@ class StoreJobsBackend implements ClosableJobsBackend {
       throw this.#whenFull(error, 'the job was not stored');
     }
     if (options.dispatch === undefined) {
-      this.#waiting.push(stored.id);
+      this.#waiting.push({ id: stored.id, owner, order: this.#order++ });
       this.#pump();
     }
     return viewOf(store, stored);
@@ -289,14 +346,14 @@ class StoreJobsBackend implements ClosableJobsBackend {
     if (record === null) return null;
     this.#cache.delete(id);
     if (record.status === 'queued' || record.status === 'running') {
-      const index = waiting.indexOf(id);
-      if (index !== -1) waiting.splice(index, 1);
+      const index = waiting.findIndex((job) => job.id === id);
+      const [removed] = index === -1 ? [] : waiting.splice(index, 1);
       // A running job sees the status at its next write and stops (no need to wait for it here);
       // what is written stays downloadable.
       await store.setStatus(id, 'cancelled').catch((error: unknown) => {
-        // Not cancelled after all: a waiting job keeps its turn.
-        if (index !== -1) {
-          waiting.splice(Math.min(index, waiting.length), 0, id);
+        // Not cancelled after all: a waiting job keeps its order.
+        if (removed !== undefined) {
+          waiting.push(removed);
           this.#pump();
         }
         throw this.#whenFull(error, 'the job was not cancelled');
@@ -341,7 +398,11 @@ class StoreJobsBackend implements ClosableJobsBackend {
     // job there (from any `rcpt serve` or `rcpt bulk` on the database) waits for the same workers.
     const records =
       this.#options.dispatch === undefined
-        ? await Promise.all([...this.#waiting, ...this.#running.keys()].map((id) => this.#store.getJob(id)))
+        ? await Promise.all(
+            [...this.#waiting.map((job) => job.id), ...this.#running.keys(), ...this.#pausing.keys()].map(
+              (id) => this.#store.getJob(id),
+            ),
+          )
         : await this.#store.listJobs(['queued', 'running']);
     let depth = 0;
     for (const record of records) {
@@ -353,44 +414,152 @@ class StoreJobsBackend implements ClosableJobsBackend {
   async close(): Promise<void> {
     this.#shutdown.abort();
     this.#waiting.length = 0;
-    await Promise.allSettled(this.#running.values());
+    for (const job of [...this.#running.values(), ...this.#pausing.values()]) job.stop.abort();
+    await Promise.allSettled(this.#runs);
     await this.#options.hostLimits?.flush();
     await this.#store.close();
   }
 
-  /** Starts waiting jobs while fewer than `runningJobs` run. */
+  /**
+   * Gives places to waiting jobs: a free one, or one a key running more than the next job's key gives
+   * back. Called whenever a job waits, ends, or writes progress (its turn grows).
+   */
   #pump(): void {
-    while (
-      this.#running.size < this.#maxRunning &&
-      this.#waiting.length > 0 &&
-      !this.#shutdown.signal.aborted
-    ) {
-      const id = this.#waiting.shift();
-      if (id === undefined) break;
-      this.#running.set(id, this.#run(id));
+    while (!this.#shutdown.signal.aborted) {
+      const next = this.#next();
+      if (next === undefined) return;
+      if (this.#running.size >= this.#maxRunning) {
+        const paused = this.#toPause(next.owner);
+        if (paused === undefined) return;
+        this.#pause(paused);
+      }
+      this.#waiting.splice(this.#waiting.indexOf(next), 1);
+      this.#start(next);
     }
   }
 
-  async #run(id: string): Promise<void> {
+  /** Jobs holding a place, by key. */
+  #runningByOwner(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const job of this.#running.values()) counts.set(job.owner, (counts.get(job.owner) ?? 0) + 1);
+    return counts;
+  }
+
+  /**
+   * The job that gets the next place: of the key with the fewest jobs running, then the key whose
+   * last turn began longest ago (a key new here first), then the oldest.
+   */
+  #next(): WaitingJob | undefined {
+    const running = this.#runningByOwner();
+    const rank = (job: WaitingJob): [number, number, number] => [
+      running.get(job.owner) ?? 0,
+      this.#lastTurn.get(job.owner) ?? -1,
+      job.order,
+    ];
+    let best: WaitingJob | undefined;
+    let bestRank: [number, number, number] | undefined;
+    for (const job of this.#waiting) {
+      const jobRank = rank(job);
+      if (bestRank === undefined || isBefore(jobRank, bestRank)) {
+        best = job;
+        bestRank = jobRank;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * The running job that gives its place to a job of `owner`: one of a key running more jobs than
+   * `owner`, at once if two more, else once its turn is over; of those, the key running the most,
+   * then the longest turn.
+   */
+  #toPause(owner: string): RunningJob | undefined {
+    const running = this.#runningByOwner();
+    const theirs = running.get(owner) ?? 0;
+    let chosen: RunningJob | undefined;
+    for (const job of this.#running.values()) {
+      const mine = running.get(job.owner) ?? 0;
+      if (mine <= theirs) continue;
+      if (mine - theirs < 2 && job.turn < this.#turnAddresses) continue;
+      const chosenCount = chosen === undefined ? -1 : (running.get(chosen.owner) ?? 0);
+      if (chosen === undefined || mine > chosenCount || (mine === chosenCount && job.turn > chosen.turn)) {
+        chosen = job;
+      }
+    }
+    return chosen;
+  }
+
+  /** The job stops reading addresses and gives its place; what it has read gets a grace. */
+  #pause(job: RunningJob): void {
+    this.#running.delete(job.id);
+    this.#pausing.set(job.id, job);
+    job.pause.abort();
+    job.grace = setTimeout(() => {
+      job.stop.abort();
+    }, this.#pauseGraceMs);
+    job.grace.unref();
+    this.#options.logger.info({ job: job.id, verified: job.turn }, 'job paused for another key');
+  }
+
+  #start(waiting: WaitingJob): void {
+    const job: RunningJob = {
+      ...waiting,
+      turn: 0,
+      pause: new AbortController(),
+      stop: new AbortController(),
+      grace: null,
+    };
+    this.#running.set(job.id, job);
+    this.#lastTurn.set(job.owner, this.#order++);
+    const run = this.#run(job).finally(() => this.#runs.delete(run));
+    this.#runs.add(run);
+  }
+
+  async #run(job: RunningJob): Promise<void> {
     const { store, verifier, logger, concurrency } = this.#options;
-    const signal = this.#shutdown.signal;
+    const id = job.id;
+    let again = false;
     try {
       const outcome = await runJob(store, id, verifier, {
-        signal,
+        signal: job.stop.signal,
+        pause: job.pause.signal,
         ...(concurrency === undefined ? {} : { verifyMany: { concurrency } }),
+        onResult: () => {
+          job.turn += 1;
+        },
+        onProgress: () => {
+          if (this.#waiting.length > 0) this.#pump();
+        },
       });
-      logger.info({ job: id, status: outcome.job.status, verified: outcome.verified }, 'job ended');
+      // Paused (or cut after its grace) for another key's job: it waits for its next turn.
+      again = outcome.job.status === 'queued' && !this.#shutdown.signal.aborted;
+      logger.info(
+        { job: id, status: outcome.job.status, verified: outcome.verified },
+        again ? 'job waits for its next turn' : 'job ended',
+      );
     } catch (error) {
       logger.error({ err: error, job: id }, 'job failed');
-      if (!signal.aborted) {
+      if (!this.#shutdown.signal.aborted) {
         const message = error instanceof Error ? error.message : String(error);
         await store.setStatus(id, 'failed', message).catch(() => undefined);
       }
     } finally {
+      if (job.grace !== null) clearTimeout(job.grace);
       this.#cache.delete(id);
       this.#running.delete(id);
+      this.#pausing.delete(id);
+      if (again) this.#waiting.push({ id, owner: job.owner, order: job.order });
+      this.#forgetIdleOwner(job.owner);
       this.#pump();
     }
+  }
+
+  /** A key with no job here leaves the round (the map stays as small as the keys at work). */
+  #forgetIdleOwner(owner: string): void {
+    const busy = (job: WaitingJob) => job.owner === owner;
+    if (this.#waiting.some(busy)) return;
+    if ([...this.#running.values(), ...this.#pausing.values()].some(busy)) return;
+    this.#lastTurn.delete(owner);
   }
 
   /**
@@ -400,8 +569,9 @@ class StoreJobsBackend implements ClosableJobsBackend {
    */
   async #resumeUnfinished(): Promise<number> {
     const store = this.#store;
+    const here = new Set([...this.#waiting.map((job) => job.id), ...this.#running.keys()]);
     const unfinished = (await store.listJobs(['queued', 'running'])).filter(
-      (job) => job.options.via === 'http' && !this.#waiting.includes(job.id) && !this.#running.has(job.id),
+      (job) => job.options.via === 'http' && !here.has(job.id),
     );
     await checkSettings(
       this.#options,
@@ -413,7 +583,7 @@ class StoreJobsBackend implements ClosableJobsBackend {
         await store.setStatus(job.id, 'failed', 'the upload was interrupted before it was stored whole');
         continue;
       }
-      this.#waiting.push(job.id);
+      this.#waiting.push({ id: job.id, owner: job.owner ?? '', order: this.#order++ });
       resumed += 1;
     }
     if (resumed > 0) this.#options.logger.info({ jobs: resumed }, 'resuming unfinished jobs');
@@ -429,4 +599,14 @@ class StoreJobsBackend implements ClosableJobsBackend {
       `The job store is full (no space left on the server): ${refused}. Try again once space is freed.`,
     );
   }
+}
+
+/** Whether rank `a` comes before `b`, element by element. */
+function isBefore(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x < y;
+  }
+  return false;
 }

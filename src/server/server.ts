@@ -57,6 +57,10 @@ export interface ServerOptions {
   readonly jobs?: ClosableJobsBackend | null;
   /** Jobs verified at once. Default 2. */
   readonly runningJobs?: number;
+  /** Addresses of a job's turn when keys share the running places (see `JobsBackendOptions`). */
+  readonly turnAddresses?: number;
+  /** How long a job that gave its place may answer what it had read (see `JobsBackendOptions`). */
+  readonly pauseGraceMs?: number;
   /** `verify` as the flags that set it, recorded with each job (see `JobsBackendOptions.settings`). */
   readonly jobSettings?: JobSettings;
   /** Resume jobs that began with other settings with these (see `JobsBackendOptions`). */
@@ -269,6 +273,8 @@ async function openJobs(
     verifier,
     logger,
     ...(options.runningJobs === undefined ? {} : { runningJobs: options.runningJobs }),
+    ...(options.turnAddresses === undefined ? {} : { turnAddresses: options.turnAddresses }),
+    ...(options.pauseGraceMs === undefined ? {} : { pauseGraceMs: options.pauseGraceMs }),
     ...(options.jobSettings === undefined ? {} : { settings: options.jobSettings }),
     ...(options.overrideSettings === undefined ? {} : { overrideSettings: options.overrideSettings }),
   });
