@@ -10,6 +10,9 @@
  * JSON". A streamed body (a CSV or text upload going into the job store) is passed on through a
  * counter that fails the stream with the 413 at the limit, so it is never held whole.
  *
+ * A body in a content coding (`Content-Encoding: gzip`) is refused with 415 before it is read (RFC 9110
+ * §8.4.1, RFC 7694: `Accept-Encoding: identity` says what is taken).
+ *
  * A DELETE that carries a body is refused with 400 before it is read (its content would be ignored);
  * one whose body has no framing is held for one turn of the event loop, and refused when the bytes
  * after it could not be read (client-errors.ts), so that no job is cancelled behind that 400.
@@ -70,6 +73,22 @@ function declaresBody(headers: Headers): boolean {
   return headers.has('transfer-encoding') || (length !== null && length.trim() !== '0');
 }
 
+/**
+ * The content coding a request's body says it is in (`gzip`, `br, gzip`), or `null` for none or
+ * `identity`. No coding is undone: a body is read as sent, so a compressed one would reach its reader
+ * as binary ("Malformed JSON", "not a text file"), and inflating it would need the size limits kept on
+ * what it inflates to as well as on what arrives (a 50 KiB gzip of zeros is 50 MiB).
+ */
+function contentCodingOf(headers: Headers): string | null {
+  const value = headers.get('content-encoding');
+  if (value === null) return null;
+  const codings = value
+    .split(',')
+    .map((coding) => coding.trim())
+    .filter((coding) => coding !== '' && coding.toLowerCase() !== 'identity');
+  return codings.length === 0 ? null : codings.join(', ');
+}
+
 /** The media type of a request, lower case, without parameters. */
 export function mediaTypeOf(c: Context): string {
   return (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
@@ -108,6 +127,16 @@ export function limitBodies(
       }
     }
     if (raw.body === null) return next();
+    const encoding = contentCodingOf(raw.headers);
+    if (encoding !== null) {
+      discardRest(raw.body.getReader());
+      throw new HttpError(
+        415,
+        'unsupported_media_type',
+        `Content-Encoding ${encoding} is not accepted: send the body uncompressed, without a Content-Encoding header`,
+        { 'Accept-Encoding': 'identity' },
+      );
+    }
     const rule = rules.find((r) => r.method === c.req.method && r.path === c.req.path) ?? null;
     const maxBytes = rule?.maxBytes ?? defaultMaxBytes;
     const tooLarge = () => bodyTooLarge(maxBytes, hintFor(rule));

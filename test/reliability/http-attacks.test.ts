@@ -10,6 +10,7 @@ import { request } from 'node:http';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 
 import { startServe, type ServeChild } from './helpers/serve-child.js';
 import { LIST_KINDS, sendList, type Answer } from './helpers/upload-list.js';
@@ -30,7 +31,7 @@ function call(
   method: string,
   path: string,
   headers: Record<string, string>,
-  body?: string,
+  body?: string | Buffer,
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(`${base}${path}`, { method, headers, agent: false }, (res) => {
@@ -314,6 +315,37 @@ describe('smaller attacks', () => {
       );
       assert.equal(answer.status, 400, `${type} ${JSON.stringify(body)}: ${answer.status} ${answer.body}`);
     }
+  });
+
+  it('a compressed body (Content-Encoding gzip, deflate, br) is 415 naming the coding, not "Malformed JSON" or binary data; identity is read', async () => {
+    const auth = { authorization: `Bearer ${KEY}` };
+    const cases = [
+      ['/v1/verify', 'application/json', 'gzip', gzipSync('{"email":"alice@example.com"}')],
+      ['/v1/jobs', 'application/json', 'gzip', gzipSync('{"emails":["alice@example.com"]}')],
+      ['/v1/jobs', 'text/csv', 'deflate', deflateSync('email\nalice@example.com\n')],
+      ['/v1/explain', 'text/plain', 'br', brotliCompressSync('550 5.1.1 user unknown')],
+      ['/v1/bulk', 'application/json', 'gzip, br', gzipSync('{"input_type":"array","input":["a@b.c"]}')],
+    ] as const;
+    for (const [path, type, coding, body] of cases) {
+      const answer = await call(
+        server.url,
+        'POST',
+        path,
+        { ...auth, 'content-type': type, 'content-encoding': coding },
+        body,
+      );
+      assert.equal(answer.status, 415, `${path} ${coding}: ${answer.status} ${answer.body}`);
+      assert.ok(answer.body.includes(`Content-Encoding ${coding} is not accepted`), answer.body);
+      assert.equal(answer.headers['accept-encoding'], 'identity');
+    }
+    const identity = await call(
+      server.url,
+      'POST',
+      '/v1/explain',
+      { ...auth, 'content-type': 'text/plain', 'content-encoding': 'identity' },
+      '550 5.1.1 user unknown',
+    );
+    assert.equal(identity.status, 200, identity.body);
   });
 
   it('a CSV upload without an address column: the error names the API way, not the CLI flag --column', async () => {
