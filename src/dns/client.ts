@@ -11,6 +11,7 @@ import type { DnsErrorKind } from '../types.js';
 import {
   abortReason,
   exchange,
+  type AbortWatch,
   type DnsQuestion,
   type DnsServerAddress,
   type ExchangeResult,
@@ -85,7 +86,7 @@ export interface DnsClient {
    * Asks the question until a server answers NOERROR or NXDOMAIN (the two answers that are facts
    * about the name), or every try of every server failed. Rejects only when `signal` aborts.
    */
-  query(question: DnsQuestion, signal?: AbortSignal): Promise<ExchangeResult>;
+  query(question: DnsQuestion, signal?: AbortWatch): Promise<ExchangeResult>;
 }
 
 /** RFC 1035 §4.1.1 RCODEs that say the server could not answer, as rcpt's error kinds. */
@@ -147,7 +148,7 @@ export function createDnsClient(options: DnsClientOptions): DnsClient {
   const waiting: (() => void)[] = [];
 
   /** Waits for a free slot; rejects with the signal's reason if it aborts first. */
-  function acquire(signal: AbortSignal | undefined): Promise<void> {
+  function acquire(signal: AbortWatch | undefined): Promise<void> {
     if (inFlight < maxInFlight) {
       inFlight++;
       return Promise.resolve();
@@ -177,7 +178,7 @@ export function createDnsClient(options: DnsClientOptions): DnsClient {
     else next();
   }
 
-  async function query(question: DnsQuestion, signal?: AbortSignal): Promise<ExchangeResult> {
+  async function query(question: DnsQuestion, signal?: AbortWatch): Promise<ExchangeResult> {
     await acquire(signal);
     try {
       return await ask(question, signal);
@@ -186,7 +187,7 @@ export function createDnsClient(options: DnsClientOptions): DnsClient {
     }
   }
 
-  async function ask(question: DnsQuestion, signal?: AbortSignal): Promise<ExchangeResult> {
+  async function ask(question: DnsQuestion, signal?: AbortWatch): Promise<ExchangeResult> {
     let worst: ExchangeResult & { kind: 'failure' } = {
       kind: 'failure',
       error: 'TIMEOUT',

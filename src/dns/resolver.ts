@@ -14,7 +14,7 @@ import { addressOf, MAX_CNAME_CHAIN, mxOf, normaliseName, readAnswer } from './a
 import { createDnsClient, type DnsClientStats } from './client.js';
 import { RecordCache } from './record-cache.js';
 import { InFlightQueries } from './in-flight-queries.js';
-import { abortReason } from './transport.js';
+import { abortReason, type AbortWatch } from './transport.js';
 
 /** How the resolver is built; `createResolver()` validates it once. */
 export interface ResolverOptions {
@@ -379,7 +379,7 @@ class DnsResolver implements Resolver {
   }
 
   /** Asks for `name`/`type`, following CNAME chains across queries when a server stops mid-chain. */
-  async #fetchRRset(name: string, type: RecordType, signal: AbortSignal): Promise<Lookup> {
+  async #fetchRRset(name: string, type: RecordType, signal: AbortWatch): Promise<Lookup> {
     const key = `${type} ${name}`;
     let target = name;
     let ttl = Number.POSITIVE_INFINITY;

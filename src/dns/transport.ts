@@ -151,8 +151,22 @@ function check(message: Buffer, id: number, question: DnsQuestion): Verdict {
   return { kind: 'ok', packet };
 }
 
+/** What the DNS layer's listeners to a signal are: a function, or an object with `handleEvent`. */
+export type AbortListener = (() => void) | { handleEvent(): void };
+
+/**
+ * What the DNS layer reads of a signal: an `AbortSignal`, or a shared query's own (`QueryAbort`,
+ * in-flight-queries.ts), which is no `EventTarget`.
+ */
+export interface AbortWatch {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: AbortListener, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: AbortListener): void;
+}
+
 /** The signal's reason, as `AbortSignal.timeout()` and `controller.abort(error)` set it. */
-export function abortReason(signal: AbortSignal): Error {
+export function abortReason(signal: AbortWatch): Error {
   const reason: unknown = signal.reason;
   return reason instanceof Error ? reason : new DOMException('This operation was aborted', 'AbortError');
 }
@@ -164,7 +178,7 @@ export function abortReason(signal: AbortSignal): Error {
 function withDeadline<T>(
   timeoutMs: number,
   onTimeout: () => T,
-  signal: AbortSignal | undefined,
+  signal: AbortWatch | undefined,
   body: (settle: (value: T) => void) => () => void,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -353,7 +367,7 @@ function udpExchange(
   server: DnsServerAddress,
   question: DnsQuestion,
   timeoutMs: number,
-  signal: AbortSignal | undefined,
+  signal: AbortWatch | undefined,
   sockets: UdpSockets,
 ): Promise<Attempt> {
   return new Promise<Attempt>((resolve, reject) => {
@@ -380,7 +394,7 @@ class UdpQuery implements UdpWaiter {
   readonly #server: DnsServerAddress;
   readonly #question: DnsQuestion;
   readonly #timeoutMs: number;
-  readonly #signal: AbortSignal | undefined;
+  readonly #signal: AbortWatch | undefined;
   readonly #resolve: (attempt: Attempt) => void;
   readonly #reject: (error: Error) => void;
   #timer: NodeJS.Timeout | null = null;
@@ -392,7 +406,7 @@ class UdpQuery implements UdpWaiter {
     server: DnsServerAddress,
     question: DnsQuestion,
     timeoutMs: number,
-    signal: AbortSignal | undefined,
+    signal: AbortWatch | undefined,
     resolve: (attempt: Attempt) => void,
     reject: (error: Error) => void,
   ) {
@@ -462,7 +476,7 @@ function tcpExchange(
   server: DnsServerAddress,
   question: DnsQuestion,
   timeoutMs: number,
-  signal: AbortSignal | undefined,
+  signal: AbortWatch | undefined,
 ): Promise<ExchangeResult> {
   const id = randomInt(0, 65_536);
   const query = buildQuery(id, question);
@@ -527,7 +541,7 @@ export async function exchange(
   server: DnsServerAddress,
   question: DnsQuestion,
   timeoutMs: number,
-  signal?: AbortSignal,
+  signal?: AbortWatch,
   stats?: ExchangeStats,
   sockets: UdpSockets = new UdpSockets(),
 ): Promise<ExchangeResult> {

@@ -1,13 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
-import { InFlightQueries } from '../../../src/dns/in-flight-queries.js';
+import { InFlightQueries, QueryAbort } from '../../../src/dns/in-flight-queries.js';
+import { abortReason, type AbortWatch } from '../../../src/dns/transport.js';
 
 /** A query the test ends by hand, recording the signal it ran on. */
 function manualQuery() {
-  const started: AbortSignal[] = [];
+  const started: AbortWatch[] = [];
   let finish: (value: string) => void = () => undefined;
-  const start = (signal: AbortSignal) => {
+  const start = (signal: AbortWatch) => {
     started.push(signal);
     return new Promise<string>((resolve, reject) => {
       finish = resolve;
@@ -102,5 +103,46 @@ describe('InFlightQueries', () => {
     queries.abortAll(new Error('closed'));
     assert.equal(query.started[0]?.aborted, true);
     await assert.rejects(pending, /query aborted/);
+  });
+});
+
+describe('QueryAbort', () => {
+  it('calls its listeners once, in the order added, as an AbortSignal does', () => {
+    const abort = new QueryAbort();
+    const calls: string[] = [];
+    const first = (): void => {
+      calls.push('first');
+    };
+    const removed = (): void => {
+      calls.push('removed');
+    };
+    abort.addEventListener('abort', first);
+    abort.addEventListener('abort', first);
+    abort.addEventListener('abort', removed);
+    abort.addEventListener('abort', {
+      handleEvent: () => {
+        calls.push('object');
+      },
+    });
+    abort.removeEventListener('abort', removed);
+    assert.equal(abort.aborted, false);
+    abort.abort();
+    abort.abort(new Error('again'));
+    abort.addEventListener('abort', () => {
+      calls.push('late');
+    });
+    assert.deepEqual(calls, ['first', 'object']);
+    assert.equal(abort.aborted, true);
+    // No reason given: an AbortError, as AbortController.abort() makes.
+    assert.ok(abort.reason instanceof DOMException);
+    assert.equal(abort.reason.name, 'AbortError');
+    assert.equal(abortReason(abort), abort.reason);
+  });
+
+  it('keeps the reason it is given', () => {
+    const abort = new QueryAbort();
+    const reason = new Error('resolver closed');
+    abort.abort(reason);
+    assert.equal(abortReason(abort), reason);
   });
 });
