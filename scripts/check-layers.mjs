@@ -19,6 +19,7 @@ function walk(dir) {
 const LEAVES = new Set(['errors.ts', 'types.ts', 'options.ts', 'diagnostics.ts']);
 const PURE_DIRS = ['syntax', 'domain', 'classify', 'providers', 'explain', 'decide'];
 const PURE_FILES = new Set([
+  'option-keys.ts',
   'smtp/reply-parser.ts',
   'dns/target-filter.ts',
   'dns/answer.ts',
@@ -29,19 +30,25 @@ const APPS = ['cli', 'server', 'web', 'demo'];
 /** The library's entries (package.json `exports`): `rcpt`, `rcpt/jobs`, `rcpt/jobs/postgres`. */
 const ENTRIES = new Set(['index.ts', 'jobs/index.ts', 'jobs/postgres/index.ts']);
 const IO_MODULES = /^node:(net|tls|dns|dgram|http|https|fs|child_process|timers)(\/|$)/;
-/** The one module that wires `dns/` and `smtp/` together: it builds the resolver and the prober. */
+/** The folders that talk to the network: the DNS client, the SMTP client, the SOCKS5 proxies. */
+const IO_DIRS = ['dns', 'smtp', 'proxy'];
+/**
+ * The one module that wires them together: it builds the resolver, the proxy router and the prober
+ * (which reaches a proxy through the `Connector` port of types.ts).
+ */
 const WIRING = 'verifier.ts';
 /**
- * The two files besides it that use one I/O module each, named with the one they may use: `rcpt
- * doctor` checks this machine's own DNS and port 25, with questions and conversations no verification
- * makes (TXT, PTR and blocklist queries through the DNS client, a bare SmtpConnection to port 25), so
- * going through verifier.ts would only move those probes there. No other folder reaches them: the
- * PostgreSQL worker plans with verifier.ts's `createMailResolver()`, and the scheduler opens sessions
- * through the factory verifier.ts hands it.
+ * The files besides it that use one I/O module each, named with the one they may use: `rcpt doctor`
+ * checks this machine's own DNS, port 25 and proxies, with questions and conversations no verification
+ * makes (TXT, PTR and blocklist queries through the DNS client, a bare SmtpConnection to port 25, a
+ * proxy pool of the one proxy checked), so going through verifier.ts would only move those probes
+ * there. No other folder reaches them: the PostgreSQL worker plans with verifier.ts's
+ * `createMailResolver()`, and the scheduler opens sessions through the factory verifier.ts hands it.
  */
 const DOCTOR_IO = new Map([
   ['doctor/doctor-dns.ts', 'dns'],
   ['doctor/port25.ts', 'smtp'],
+  ['doctor/run-doctor.ts', 'proxy'],
 ]);
 
 const top = (rel) => (rel.includes('/') ? rel.split('/')[0] : null);
@@ -78,19 +85,19 @@ for (const file of walk(src)) {
     }
     const from = top(rel);
     const to = internal ? top(target) : null;
-    if ((from === 'dns' && to === 'smtp') || (from === 'smtp' && to === 'dns')) {
-      problems.push(`${rel}: dns/ and smtp/ never import each other (${target})`);
+    if (IO_DIRS.includes(from ?? '') && IO_DIRS.includes(to ?? '') && from !== to) {
+      problems.push(`${rel}: dns/, smtp/ and proxy/ never import one another (${target})`);
     }
     if (
       internal &&
-      (to === 'dns' || to === 'smtp') &&
+      IO_DIRS.includes(to ?? '') &&
       from !== to &&
       rel !== WIRING &&
       DOCTOR_IO.get(rel) !== to &&
       !isPure(target)
     ) {
       problems.push(
-        `${rel}: only verifier.ts wires the I/O modules (doctor-dns.ts and port25.ts use one each): ${target}`,
+        `${rel}: only verifier.ts wires the I/O modules (three doctor files use one each): ${target}`,
       );
     }
     if (

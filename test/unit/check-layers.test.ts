@@ -14,7 +14,10 @@ import { fileURLToPath } from 'node:url';
 
 const script = fileURLToPath(new URL('../../scripts/check-layers.mjs', import.meta.url));
 
-/** A tree that keeps every rule: the verifier wires dns/ and smtp/, the doctor uses one each, apps use the entry. */
+/**
+ * A tree that keeps every rule: the verifier wires dns/, smtp/ and proxy/, the doctor uses one each, apps
+ * use the entry.
+ */
 const TREE: Readonly<Record<string, string>> = {
   'types.ts': 'export const VERDICTS = [];',
   'errors.ts': "import { VERDICTS } from './types.js';\nexport const E = VERDICTS;",
@@ -22,13 +25,14 @@ const TREE: Readonly<Record<string, string>> = {
   'dns/client.ts': 'export const createDnsClient = () => 1;',
   'dns/target-filter.ts': 'export const classifyTarget = () => 1;',
   'smtp/connection.ts': 'export class SmtpConnection {}',
+  'proxy/proxy-pool.ts': 'export class ProxyPool {}',
   'verifier.ts':
-    "import { createDnsClient } from './dns/client.js';\nimport { SmtpConnection } from './smtp/connection.js';\nexport const verify = () => 1;",
+    "import { createDnsClient } from './dns/client.js';\nimport { SmtpConnection } from './smtp/connection.js';\nimport { ProxyPool } from './proxy/proxy-pool.js';\nexport const verify = () => 1;",
   'scheduler/host.ts': "import type { VERDICTS } from '../types.js';\nexport class Host {}",
   'doctor/doctor-dns.ts': "import { createDnsClient } from '../dns/client.js';\nexport const dns = 1;",
   'doctor/port25.ts': "import { SmtpConnection } from '../smtp/connection.js';\nexport const port25 = 1;",
   'doctor/run-doctor.ts':
-    "import { classifyTarget } from '../dns/target-filter.js';\nexport const runDoctor = 1;",
+    "import { classifyTarget } from '../dns/target-filter.js';\nimport { ProxyPool } from '../proxy/proxy-pool.js';\nexport const runDoctor = 1;",
   'index.ts':
     "export { verify } from './verifier.js';\nexport { classifyTarget } from './dns/target-filter.js';",
   'cli/main.ts': "import { verify } from '../index.js';\nimport { format } from './format.js';",
@@ -77,7 +81,17 @@ describe('check-layers', () => {
     [
       'dns/ imports smtp/',
       { 'dns/client.ts': "import { SmtpConnection } from '../smtp/connection.js';" },
-      'dns/client.ts: dns/ and smtp/ never import each other',
+      'dns/client.ts: dns/, smtp/ and proxy/ never import one another',
+    ],
+    [
+      'smtp/ reaches a proxy itself (the Connector port of types.ts is how)',
+      { 'smtp/connection.ts': "import { ProxyPool } from '../proxy/proxy-pool.js';" },
+      'smtp/connection.ts: dns/, smtp/ and proxy/ never import one another',
+    ],
+    [
+      'the scheduler opens a proxy connection itself',
+      { 'scheduler/host.ts': "import { ProxyPool } from '../proxy/proxy-pool.js';" },
+      'scheduler/host.ts: only verifier.ts wires the I/O modules',
     ],
     [
       'the scheduler drives SMTP itself',
