@@ -15,6 +15,7 @@ import { Option, type Command } from 'commander';
 
 import {
   CHANNELS,
+  DEFAULT_HOST_CONCURRENCY,
   DEFAULT_SLOW_START,
   VERDICTS,
   createVerifier,
@@ -130,9 +131,10 @@ export function addBulkOptions(command: Command): Command {
         'with --resume: verify the rest with the flags given now where they differ from the job',
       )
       .addOption(
-        new Option('--host-concurrency <n>', 'connections at once per MX host (default 2)').argParser(
-          integer('--host-concurrency', 1, 100),
-        ),
+        new Option(
+          '--host-concurrency <n>',
+          `connections at once per MX host (default ${DEFAULT_HOST_CONCURRENCY})`,
+        ).argParser(integer('--host-concurrency', 1, 100)),
       )
       .addOption(
         new Option(
@@ -535,16 +537,7 @@ class BulkRun {
     // Flags and RCPT_* variables may change the HELO, sender or timeouts, never where the world is.
     const worldOptions = demo.demoVerifyOptions(world);
     this.#io.stderr.write(`rcpt bulk: --demo: simulated mail world on loopback (DNS ${world.dnsServer})\n`);
-    return {
-      options: {
-        ...worldOptions,
-        ...options,
-        dnsServers: worldOptions.dnsServers ?? [],
-        smtpPort: world.smtpPort,
-        allowPrivateTargets: true,
-      },
-      world,
-    };
+    return { options: { ...worldOptions, ...options, ...demo.demoWorldPlace(world) }, world };
   }
 
   /**

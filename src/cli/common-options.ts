@@ -4,7 +4,15 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import { MAX_HOST_RATE, OptionsError, parseProxyRoute, parseProxyUrl, type VerifyOptions } from '../index.js';
+import {
+  DEFAULT_SMTP_PORT,
+  DEFAULT_TIMEOUT_MS,
+  MAX_HOST_RATE,
+  OptionsError,
+  parseProxyRoute,
+  parseProxyUrl,
+  type VerifyOptions,
+} from '../index.js';
 import type { JobSettings, SettingValue } from '../jobs/index.js';
 
 export interface SharedFlags {
@@ -100,9 +108,10 @@ export function addSharedOptions(command: Command): Command {
       ).argParser(collect),
     )
     .addOption(
-      new Option('--smtp-port <n>', 'port to probe MX hosts on (env RCPT_SMTP_PORT; default 25)').argParser(
-        integer('--smtp-port', 1, 65535),
-      ),
+      new Option(
+        '--smtp-port <n>',
+        `port to probe MX hosts on (env RCPT_SMTP_PORT; default ${DEFAULT_SMTP_PORT})`,
+      ).argParser(integer('--smtp-port', 1, 65535)),
     )
     .addOption(
       new Option('--helo <name>', "EHLO name: this host's FQDN, with matching reverse DNS (env RCPT_HELO)"),
@@ -116,7 +125,7 @@ export function addSharedOptions(command: Command): Command {
     .addOption(
       new Option(
         '--timeout <ms>',
-        'deadline per address, in milliseconds (env RCPT_TIMEOUT; default 60000)',
+        `deadline per address, in milliseconds (env RCPT_TIMEOUT; default ${DEFAULT_TIMEOUT_MS})`,
       ).argParser(integer('--timeout', 1, 86_400_000)),
     )
     .addOption(

@@ -9,6 +9,7 @@ import { styleText } from 'node:util';
 import { Option, type Command } from 'commander';
 
 import {
+  DEFAULT_SMTP_PORT,
   runDoctor,
   type DoctorCheck,
   type DoctorOptions,
@@ -97,9 +98,10 @@ export function addDoctorOptions(command: Command): Command {
       ).argParser(collect),
     )
     .addOption(
-      new Option('--smtp-port <n>', 'port to greet MX hosts on (env RCPT_SMTP_PORT; default 25)').argParser(
-        integer('--smtp-port', 1, 65535),
-      ),
+      new Option(
+        '--smtp-port <n>',
+        `port to greet MX hosts on (env RCPT_SMTP_PORT; default ${DEFAULT_SMTP_PORT})`,
+      ).argParser(integer('--smtp-port', 1, 65535)),
     )
     .addOption(
       new Option('--greeting-timeout <ms>', 'wait this long for a greeting (default 10000)').argParser(

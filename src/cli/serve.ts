@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 
 import { parseApiKeys } from '../server/auth.js';
 import { cannotRead } from './bulk-output.js';
-import { DEFAULT_HOST, DEFAULT_PORT } from '../server/defaults.js';
+import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_RATE_LIMIT } from '../server/defaults.js';
 import type { RunningServer } from '../server/server.js';
 import { doctorOptionsFor, operatorKeysFrom, startupDoctor } from './doctor.js';
 import { doctorRoutes } from '../server/doctor-route.js';
@@ -72,7 +72,7 @@ export function addServeOptions(command: Command): Command {
       .addOption(
         new Option(
           '--rate-limit <n>',
-          'requests (addresses) a minute per key, 0 for none (default 300)',
+          `requests (addresses) a minute per key, 0 for none (default ${DEFAULT_RATE_LIMIT.perMinute})`,
         ).argParser(integer('--rate-limit', 0, 10_000_000)),
       )
       .addOption(

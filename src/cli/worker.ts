@@ -7,7 +7,14 @@ import { isIP } from 'node:net';
 
 import { Option, type Command } from 'commander';
 
-import { isPostgresUrl, startWorker, type WorkerEvent } from '../jobs/postgres/index.js';
+import {
+  DEFAULT_CLUSTER_HOST_CONCURRENCY,
+  DEFAULT_LEASE_MS,
+  DEFAULT_WORKER_CONCURRENCY,
+  isPostgresUrl,
+  startWorker,
+  type WorkerEvent,
+} from '../jobs/postgres/index.js';
 import { postgresUnreachable } from './postgres-reason.js';
 import type { CliIo } from './run-verify.js';
 import { doctorOptionsFor, startupDoctor } from './doctor.js';
@@ -36,14 +43,15 @@ export function addWorkerOptions(command: Command): Command {
       .description('a scale-out worker: verifies jobs from a PostgreSQL job store, politely cluster-wide')
       .addOption(new Option('--db <url>', 'the PostgreSQL job store, postgres://… (env RCPT_DB)'))
       .addOption(
-        new Option('--concurrency <n>', 'MX hosts worked on at once (default 8)').argParser(
-          integer('--concurrency', 1, 1000),
-        ),
+        new Option(
+          '--concurrency <n>',
+          `MX hosts worked on at once (default ${DEFAULT_WORKER_CONCURRENCY})`,
+        ).argParser(integer('--concurrency', 1, 1000)),
       )
       .addOption(
         new Option(
           '--host-concurrency <n>',
-          'connections at once per MX host, held across the cluster (default 2; give every worker the same)',
+          `connections at once per MX host, held across the cluster (default ${DEFAULT_CLUSTER_HOST_CONCURRENCY}; give every worker the same)`,
         ).argParser(integer('--host-concurrency', 1, 100)),
       )
       .addOption(
@@ -53,7 +61,10 @@ export function addWorkerOptions(command: Command): Command {
         ),
       )
       .addOption(
-        new Option('--lease-ms <ms>', 'host lease; a dead worker’s hosts return after it (default 30000)')
+        new Option(
+          '--lease-ms <ms>',
+          `host lease; a dead worker’s hosts return after it (default ${DEFAULT_LEASE_MS})`,
+        )
           .argParser(integer('--lease-ms', 300, 3_600_000))
           .hideHelp(),
       )

@@ -194,16 +194,24 @@ async function startPersonasOnOnePort(list: readonly PersonaPlan[]): Promise<Run
 }
 
 /**
+ * Where the demo world is, as verify options: its DNS server and SMTP port, loopback allowed. What
+ * `rcpt bulk --demo` sets again over the user's flags, which may change anything else.
+ */
+export function demoWorldPlace(
+  world: Pick<DemoWorld, 'dnsServer' | 'smtpPort'>,
+): Required<Pick<VerifyOptions, 'dnsServers' | 'smtpPort' | 'allowPrivateTargets'>> {
+  return { dnsServers: [world.dnsServer], smtpPort: world.smtpPort, allowPrivateTargets: true };
+}
+
+/**
  * How to verify against the demo world, the one home of these options (`rcpt demo`, `rcpt bulk
- * --demo`; the tests start from them): its DNS server and SMTP port, loopback allowed, short timeouts
- * (every server is local), and a greylisting wait just past the demo greylister's window, as a real
- * run waits out postgrey's 5 minutes.
+ * --demo`; the tests start from them): where it is (`demoWorldPlace()`), short timeouts (every
+ * server is local), and a greylisting wait just past the demo greylister's window, as a real run
+ * waits out postgrey's 5 minutes.
  */
 export function demoVerifyOptions(world: Pick<DemoWorld, 'dnsServer' | 'smtpPort'>): VerifyOptions {
   return {
-    dnsServers: [world.dnsServer],
-    smtpPort: world.smtpPort,
-    allowPrivateTargets: true,
+    ...demoWorldPlace(world),
     helo: 'demo.rcpt.test',
     mailFrom: 'verify@rcpt.test',
     timeoutMs: 15_000,

@@ -28,6 +28,7 @@ import type { JobsBackend } from './jobs-port.js';
 import { createLogger, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { isReacherPath, registerReacherRoutes } from './reacher-routes.js';
+import { DEFAULT_RATE_LIMIT } from './defaults.js';
 import { routeTable, type RouteTable } from './route-table.js';
 import type { AppEnv, Limits } from './app-env.js';
 import { webhookSecrets } from './webhooks.js';
@@ -61,8 +62,6 @@ export const DEFAULT_MAX_EVENT_STREAMS = 20;
  * times; guessing needs millions). Past it, 429 with Retry-After, whatever the key.
  */
 export const AUTH_FAILURE_LIMIT: RateLimitOptions = { perMinute: 10, burst: 20 };
-/** Per key: a sign-up form checks one address per visitor; 300 a minute with bursts of 60 is generous. */
-export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perMinute: 300, burst: 60 };
 
 export interface AppDeps {
   /** Verifies addresses; the server owns its lifecycle. */

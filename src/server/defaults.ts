@@ -1,6 +1,11 @@
 /**
- * Where `rcpt serve` listens unless told otherwise (docs/api.md). Apart from server.ts so that the
- * CLI can print them in `--help` without loading the HTTP stack.
+ * Where `rcpt serve` listens unless told otherwise (docs/api.md), and how often a key may call it.
+ * Apart from server.ts and app.ts so that the CLI can print them in `--help` without loading the HTTP
+ * stack.
  */
+import type { RateLimitOptions } from './rate-limit.js';
+
 export const DEFAULT_PORT = 8025;
 export const DEFAULT_HOST = '127.0.0.1';
+/** Per key: a sign-up form checks one address per visitor; 300 a minute with bursts of 60 is generous. */
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perMinute: 300, burst: 60 };
