@@ -22,8 +22,11 @@ export const TARGET_CLASSES = [
 ] as const;
 export type TargetClass = (typeof TARGET_CLASSES)[number];
 
-/** A parsed IPv4 address as an unsigned 32-bit number, or `null` when `text` is not one. */
-function parseIpv4(text: string): number | null {
+/**
+ * A parsed IPv4 address as an unsigned 32-bit number, or `null` when `text` is not one. The one home of
+ * what an IP address's text may be: `rcpt doctor`'s address arithmetic (src/doctor/ip.ts) reads these.
+ */
+export function parseIpv4(text: string): number | null {
   // Decimal only, no leading zeros: "010.0.0.1" is octal to inet_aton() and decimal to others, so an
   // ambiguous form is refused rather than guessed (the classic SSRF filter bypass).
   const match = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/.exec(text);
@@ -42,7 +45,7 @@ function parseIpv4(text: string): number | null {
  * full, `::`-compressed, and with a dotted IPv4 tail. Refuses zone identifiers (`fe80::1%eth0`,
  * RFC 6874): a zone names an interface of *this* host, which no MX record can legitimately mean.
  */
-function parseIpv6(text: string): number[] | null {
+export function parseIpv6(text: string): number[] | null {
   if (text.length === 0 || text.length > 45 || text.includes('%')) return null;
   const gap = text.indexOf('::');
   if (gap !== -1 && text.indexOf('::', gap + 1) !== -1) return null;

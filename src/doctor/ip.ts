@@ -2,48 +2,23 @@
  * IP address arithmetic the doctor needs and `node:net` does not offer: addresses as bytes, CIDR
  * matching (SPF `ip4`/`ip6`/`a`/`mx` with prefix lengths), and the reverse names used for PTR lookups
  * (RFC 1035 §3.5 `in-addr.arpa`, RFC 3596 §2.5 `ip6.arpa`) and DNS blocklists (RFC 5782 §2.1, §2.4).
- * Pure: parsed by hand, no I/O.
+ * Pure, no I/O; the text is parsed by the target filter's parsers (src/dns/target-filter.ts), so that
+ * what counts as an address is decided in one place.
  */
+import { parseIpv4 as ipv4Value, parseIpv6 as ipv6Groups } from '../dns/target-filter.js';
 
 /** An address as 4 (IPv4) or 16 (IPv6) bytes. */
 export type IpBytes = readonly number[];
 
 /** Decimal dotted quad, no leading zeros (an octal-looking `010.0.0.1` is refused, not guessed). */
 export function parseIpv4(text: string): IpBytes | null {
-  const match = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/.exec(text);
-  if (match === null) return null;
-  const bytes = match.slice(1).map(Number);
-  return bytes.every((octet) => octet <= 255) ? bytes : null;
+  const value = ipv4Value(text);
+  return value === null ? null : [value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff];
 }
 
 /** Any RFC 4291 §2.2 text form (full, `::`-compressed, dotted IPv4 tail); no zone identifiers. */
 export function parseIpv6(text: string): IpBytes | null {
-  if (text.length < 2 || text.length > 45 || !text.includes(':')) return null;
-  const gap = text.indexOf('::');
-  if (gap !== -1 && text.indexOf('::', gap + 1) !== -1) return null;
-  const sides = gap === -1 ? [text] : [text.slice(0, gap), text.slice(gap + 2)];
-  const groups: number[][] = [];
-  for (const [index, side] of sides.entries()) {
-    const parts = side === '' ? [] : side.split(':');
-    const out: number[] = [];
-    for (const [position, part] of parts.entries()) {
-      const isLastPart = index === sides.length - 1 && position === parts.length - 1;
-      if (isLastPart && part.includes('.')) {
-        const v4 = parseIpv4(part);
-        if (v4 === null) return null;
-        out.push(((v4[0] ?? 0) << 8) | (v4[1] ?? 0), ((v4[2] ?? 0) << 8) | (v4[3] ?? 0));
-      } else {
-        if (!/^[0-9A-Fa-f]{1,4}$/.test(part)) return null;
-        out.push(parseInt(part, 16));
-      }
-    }
-    groups.push(out);
-  }
-  const [head = [], tail = []] = groups;
-  const count = head.length + tail.length;
-  if (gap === -1 ? count !== 8 : count > 7) return null;
-  const words = [...head, ...new Array<number>(8 - count).fill(0), ...tail];
-  return words.flatMap((word) => [word >> 8, word & 0xff]);
+  return ipv6Groups(text)?.flatMap((word) => [word >> 8, word & 0xff]) ?? null;
 }
 
 /**
