@@ -139,6 +139,7 @@ export function formatExplanations(
     out.push(`${label('category')}${words(e.category)} (${side}${e.permanence ?? 'no code'})`);
     out.push(`${label('means')}${wrap(e.meaning, width, indent)}`);
     out.push(`${indent}${paint('bold', wrap(`→ ${e.action.advice}`, width, `${indent}  `))}`);
+    if (e.note !== null) out.push(`${label('note')}${wrap(e.note, width, indent)}`);
     if (e.action.url !== null && e.action.url !== e.rule.url) out.push(`${indent}  ${e.action.url}`);
     const provider = e.provider === null ? '' : ` · provider ${e.provider}`;
     out.push(
@@ -185,10 +186,11 @@ export async function runExplain(
       throw new UsageError(`no such file: ${argument}`);
     }
   }
-  if (explanations.every((e) => e.category === 'not_a_reply')) {
+  if (explanations.every((e) => e.reply.code === null)) {
     // No reply starts a line: the text of a bounce copied from a mail client (Exchange's `Remote Server
     // returned '550 …'`, Gmail's `The error that the other server returned was: 550 …`) is read by the
-    // bounce side's rules for bounce text, as the body of a message.
+    // bounce side's rules for bounce text, as the body of a message (before an enhanced code alone is
+    // read by its class: the bounce names the recipient too).
     const bounce = await explainBounceText(text);
     if (bounce !== null) {
       refuseOutputForOne(flags);

@@ -16,7 +16,14 @@ import {
 } from '../classify/index.js';
 import { matchProvider, providerById, type ProviderRule } from '../providers/index.js';
 import type { Reason, SmtpStage, Verdict } from '../types.js';
-import { EXPLAIN_COMMANDS, findReplies, type ExplainCommand, type FoundReply } from './find-replies.js';
+import {
+  EXPLAIN_COMMANDS,
+  findReplies,
+  findStatusCodes,
+  type ExplainCommand,
+  type FoundReply,
+  type FoundStatus,
+} from './find-replies.js';
 
 export interface ExplainReplyOptions {
   /**
@@ -74,6 +81,11 @@ export interface ReplyExplanation {
   readonly rule: { readonly id: string; readonly source: string; readonly url: string | null };
   /** The provider whose rules applied, `null` when none was known. */
   readonly provider: string | null;
+  /**
+   * What to know about how the input was read, `null` when nothing: an enhanced status code without
+   * its reply code (`5.1.1 user unknown`) says so here.
+   */
+  readonly note: string | null;
 }
 
 /** How `findReplies()`' commands map onto the stages the classifier knows. */
@@ -141,6 +153,7 @@ function notAReply(text: string, meaning: string): ReplyExplanation {
     action: { kind: info.action, advice: info.advice, retryAfterMs: null, url: null },
     rule: { id: 'code-out-of-range', source: outside.source, url: outside.url },
     provider: null,
+    note: null,
   };
 }
 
@@ -192,6 +205,50 @@ function explainFound(
       url: rule?.url ?? outside.url,
     },
     provider: provider?.id ?? null,
+    note: null,
+  };
+}
+
+/** What an enhanced code's class says, as a reply code's first digit would (RFC 3463 §3.1). */
+const STATUS_CLASSES: Readonly<Record<string, { readonly words: string; readonly code: number }>> = {
+  '2': { words: 'success', code: 250 },
+  '4': { words: 'a temporary failure', code: 450 },
+  '5': { words: 'a permanent failure', code: 550 },
+};
+
+/**
+ * An enhanced status code quoted without its reply code, read as the reply its class stands for
+ * (`5.1.1` as `550 5.1.1`, RFC 3463 §3.1: the class has the reply code's meaning), with a note that
+ * the code was missing; the reply keeps `code: null`.
+ */
+function explainStatus(
+  status: FoundStatus,
+  command: ExplainCommand | null,
+  given: ProviderRule | null,
+): ReplyExplanation {
+  const statusClass = STATUS_CLASSES[status.enhanced[0] ?? '5'] ?? { words: 'a failure', code: 550 };
+  const answered = status.command ?? command;
+  const provider =
+    given ?? (status.host === null ? null : matchProvider({ mxHost: status.host, banner: null }));
+  const explanation = explainFound(
+    {
+      code: statusClass.code,
+      enhanced: status.enhanced,
+      text: status.text,
+      raw: `${status.enhanced} ${status.text}`,
+      command: answered,
+      host: status.host,
+      banner: null,
+      transaction: null,
+    },
+    answered === null ? 'rcpt' : STAGE_OF[answered],
+    provider,
+    false,
+  );
+  return {
+    ...explanation,
+    reply: { ...explanation.reply, code: null },
+    note: `No reply code was given: read from the enhanced status code ${status.enhanced} alone, whose class ${status.enhanced[0] ?? ''} means ${statusClass.words}, as a ${String(statusClass.code)[0] ?? ''}xx reply code would (RFC 3463 §3.1). The whole reply, with its code, may say more.`,
   };
 }
 
@@ -217,8 +274,9 @@ function formatDelay(ms: number): string {
  * What each SMTP reply in `input` means: a single reply line, a multi-line reply, a reply quoted in a
  * bounce, or a whole session transcript (the command each reply answered is read from it). Uses the
  * classifier and provider rules of `verify()`, so for the same reply to `RCPT TO` the verdict and
- * reason are the ones `verify()` gives. Never throws: empty, binary or code-less input gets one answer
- * of category `not_a_reply` that says what is wrong.
+ * reason are the ones `verify()` gives. An enhanced status code quoted without its reply code (`5.1.1
+ * user unknown`) is read by its class, with `reply.code` `null` and a `note` saying so. Never throws:
+ * empty, binary or code-less input gets one answer of category `not_a_reply` that says what is wrong.
  *
  * @example
  * explainReply('550 5.1.1 <x@example.com>: Recipient address rejected: User unknown in virtual mailbox table')
@@ -239,6 +297,9 @@ export function explainReply(input: string, options: ExplainReplyOptions = {}): 
   const given = providerOf(options.provider);
   const found = findReplies(input, command);
   if (found.length === 0) {
+    // Many bounces and logs quote the enhanced code without the reply code (`5.1.1 user unknown`).
+    const statuses = findStatusCodes(input);
+    if (statuses.length > 0) return statuses.map((status) => explainStatus(status, command, given));
     const firstLine = input.trim().split(/\r?\n/, 1)[0] ?? '';
     return [
       notAReply(

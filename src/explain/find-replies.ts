@@ -120,6 +120,18 @@ const LABEL = /^[a-z][a-z _-]{0,39}:\s*(?=[2-5]\d\d[ -][245]\.\d{1,3}\.\d{1,3}(?
 /** RFC 3464 §2.3.6 `Diagnostic-Code: smtp; 550 …`. */
 const DIAGNOSTIC = /^\s*diagnostic-code\s*:\s*smtp\s*;\s*/i;
 
+/**
+ * An RFC 3463 enhanced status code that starts a line in place of a reply (`5.1.1 user unknown`, as many
+ * bounces and logs quote one without its reply code): the class (2, 4, 5), a subject of 0 to 7 (RFC 3463
+ * §3 defines no other), a detail, then white space, a colon or the end.
+ */
+const STATUS_LINE = /^([245]\.[0-7]\.\d{1,3})(?::\s*|\s+|$)(.*)$/;
+/**
+ * A label before such a code (`Status: 5.1.1`, `Reason: 5.1.1 …`, RFC 3464 `Diagnostic-Code: X-Postfix;
+ * 5.1.1 …`): up to 40 letters, spaces, `-` or `_`, a colon, and the diagnostic type with its `;`.
+ */
+const STATUS_LABEL = /^[a-z][a-z _-]{0,39}:\s*(?:[a-z][a-z0-9-]{0,39}\s*;\s*)?(?=[245]\.\d)/i;
+
 function commandOf(line: string): ExplainCommand | 'OTHER' | null {
   for (const [pattern, command] of COMMANDS) if (pattern.test(line)) return command;
   return OTHER_COMMAND.test(line) ? 'OTHER' : null;
@@ -410,4 +422,42 @@ export function findReplies(input: string, command: ExplainCommand | null = null
   }
   reader.finish();
   return reader.replies;
+}
+
+/** An enhanced status code found where a reply was expected, without the reply's code. */
+export interface FoundStatus {
+  /** The RFC 3463 code, `5.1.1`. */
+  readonly enhanced: string;
+  /** The text after it. */
+  readonly text: string;
+  /** The command it answered, when the line says (Exim's `after RCPT TO:`, Postfix's `(in reply to …)`). */
+  readonly command: ExplainCommand | null;
+  /** The host that sent it, when the line names it (Postfix `host mx.example.com[192.0.2.1] said:`). */
+  readonly host: string | null;
+}
+
+/**
+ * The lines of `input` that start, after a bounce's preamble or a label, with an enhanced status code
+ * and no reply code (`5.1.1 user unknown`, `Diagnostic-Code: smtp; 5.1.1 …`, `Status: 5.2.2`): what is
+ * left to read when `findReplies()` found no reply.
+ */
+export function findStatusCodes(input: string): FoundStatus[] {
+  const found: FoundStatus[] = [];
+  for (const line of input.slice(0, MAX_INPUT_CHARS).split(/\r?\n|\r/)) {
+    if (found.length >= MAX_REPLIES) break;
+    const preamble = readBouncePreamble(line.trim());
+    const rest = preamble.rest.slice(STATUS_LABEL.exec(preamble.rest)?.[0].length ?? 0);
+    const match = STATUS_LINE.exec(rest);
+    if (match === null) continue;
+    let text = (match[2] ?? '').slice(0, MAX_REPLY_TEXT);
+    const hint = IN_REPLY_TO.exec(text);
+    if (hint !== null) text = text.slice(0, hint.index).trimEnd();
+    found.push({
+      enhanced: match[1] ?? '',
+      text,
+      command: (hint === null ? null : hintedCommand(hint[1] ?? '')) ?? preamble.command ?? null,
+      host: preamble.host,
+    });
+  }
+  return found;
 }

@@ -71,6 +71,10 @@ export const ExplanationSchema = z
     }),
     rule: z.object({ id: z.string(), source: z.string(), url: z.string().nullable() }),
     provider: z.string().nullable(),
+    note: z.string().nullable().openapi({
+      description:
+        'How the input was read, when it matters: an enhanced status code without its reply code (`5.1.1 user unknown`) is read by its class, and says so here',
+    }),
   })
   .openapi('ReplyExplanation');
 
@@ -242,9 +246,10 @@ export function registerExplainRoute(
       // rcpt explain reads a file of it.
       if (looksLikeMessage(text)) return bounceAnswer(await explainBounce(text));
       explanations = explainReply(text, options);
-      if (explanations.every((e) => e.category === 'not_a_reply')) {
+      if (explanations.every((e) => e.reply.code === null)) {
         // A bounce's text without its headers (copied from a mail client) where no reply starts a
-        // line: the bounce side's rules for bounce text read it as a message body.
+        // line: the bounce side's rules for bounce text read it as a message body (before an enhanced
+        // code alone is read by its class: the bounce names the recipient too).
         const bounce = await explainBounceText(text);
         if (bounce !== null) return bounceAnswer(bounce);
       }

@@ -138,6 +138,31 @@ describe('rcpt explain: bounces as users have them', () => {
     assert.match(none.stdout, /NOT A REPLY {2}No SMTP reply code was found/);
   });
 
+  it('an enhanced code quoted without its reply code (5.1.1 user unknown) is read by its class, with a note', async () => {
+    const { code, stdout, stderr } = await rcptProcess(['explain', '5.1.1 user unknown']);
+    // Before: "NOT A REPLY  No SMTP reply code was found", exit 1.
+    assert.equal(code, 0, stderr);
+    assert.match(
+      stdout,
+      /^5\.1\.1 {2}command not stated \(read as RCPT\) {2}UNDELIVERABLE {2}mailbox_not_found$/m,
+    );
+    assert.match(stdout, /category {2}mailbox unknown \(recipient side, permanent\)/);
+    assert.match(stdout, /note {6}No reply code was given: read from the enhanced status code 5\.1\.1 alone/);
+    const json = await rcptProcess(['explain', '--json', 'Diagnostic-Code: smtp; 4.2.2 mailbox over quota']);
+    assert.equal(json.code, 0, json.stderr);
+    const explanation = JSON.parse(json.stdout) as {
+      reason: string;
+      permanence: string;
+      reply: { code: number | null; enhanced: string };
+      note: string;
+    };
+    assert.deepEqual(
+      [explanation.reply.code, explanation.reply.enhanced, explanation.reason, explanation.permanence],
+      [null, '4.2.2', 'mailbox_full', 'temporary'],
+    );
+    assert.match(explanation.note, /class 4 means a temporary failure, as a 4xx reply code would/);
+  });
+
   it('a --provider rcpt does not know is said on stderr, not silently ignored', async () => {
     const reply = '550 5.5.0 Requested action not taken: mailbox unavailable';
     // Outlook.com's unknown-user reply: undeliverable with its provider named, unknown without.

@@ -124,6 +124,8 @@ function facts(explanation, extra) {
     );
     add('Whose side', placed.join(', '));
     add('What to do', explanation.action?.advice);
+    // An enhanced code read without its reply code says so.
+    add('Note', explanation.note);
     add(
       'Rule',
       explanation.rule?.source ? `${explanation.rule.id} · ${explanation.rule.source}` : explanation.rule?.id,

@@ -2,7 +2,8 @@
  * What a client switching over sends first, through a real `rcpt serve` process: Reacher's `GET
  * /version` (its clients and health checks call it, without a key), and path or query parameters no
  * route takes, which get the API's own error body in plain words on every route, rcpt's and
- * Reacher's, never the schema validator's message.
+ * Reacher's, never the schema validator's message; and a bounce's enhanced code sent to `POST
+ * /v1/explain` without its reply code.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,6 +97,36 @@ describe('path and query parameters no route takes', () => {
       const { status, body } = await get(`/v1/bulk/1/results?${query}`);
       assert.equal(status, 400, query);
       assert.deepEqual(body, { error: message, code: 'bad_request' }, query);
+    }
+  });
+});
+
+describe('POST /v1/explain with an enhanced code and no reply code', () => {
+  it('reads it by its class, says so in the note, and keeps reply.code null', async () => {
+    for (const [type, body] of [
+      ['text/plain', '5.1.1 user unknown'],
+      ['application/json', JSON.stringify({ reply: '5.1.1 user unknown' })],
+    ] as const) {
+      const response = await fetch(`${serve.url}/v1/explain`, {
+        method: 'POST',
+        headers: bearer(KEY_A, { 'content-type': type }),
+        body,
+      });
+      assert.equal(response.status, 200, type);
+      const { explanations } = (await response.json()) as {
+        explanations: {
+          reply: { code: number | null; enhanced: string };
+          reason: string;
+          note: string | null;
+        }[];
+      };
+      // Before: one not_a_reply explanation, "No SMTP reply code was found".
+      assert.deepEqual(
+        explanations.map((e) => [e.reply.code, e.reply.enhanced, e.reason]),
+        [[null, '5.1.1', 'mailbox_not_found']],
+        type,
+      );
+      assert.match(explanations[0]?.note ?? '', /^No reply code was given/, type);
     }
   });
 });

@@ -293,6 +293,62 @@ describe('explainReply: transcripts', () => {
   });
 });
 
+describe('explainReply: an enhanced status code without its reply code', () => {
+  it('reads it by its class, as the reply it stands for, and says the reply code was missing', () => {
+    const cases: [string, string, string, string, string][] = [
+      ['5.1.1 user unknown', '5.1.1', 'undeliverable', 'mailbox_not_found', 'permanent'],
+      [
+        'Diagnostic-Code: smtp; 5.1.1 <bob@example.com>... User unknown',
+        '5.1.1',
+        'undeliverable',
+        'mailbox_not_found',
+        'permanent',
+      ],
+      ['Diagnostic-Code: X-Postfix; 5.2.2 mailbox full', '5.2.2', 'risky', 'mailbox_full', 'permanent'],
+      ['Status: 4.2.2', '4.2.2', 'risky', 'mailbox_full', 'temporary'],
+      [
+        'Reason: 5.7.1 client host blocked using zen.spamhaus.org',
+        '5.7.1',
+        'unknown',
+        'sender_blocked',
+        'permanent',
+      ],
+      ['  4.7.0: try again later', '4.7.0', 'unknown', 'greylisted', 'temporary'],
+    ];
+    for (const [input, enhanced, verdict, reason, permanence] of cases) {
+      const e = only(input);
+      assert.deepEqual(
+        [e.reply.code, e.reply.enhanced, e.verdict, e.reason, e.permanence],
+        [null, enhanced, verdict, reason, permanence],
+        input,
+      );
+      assert.match(
+        e.note ?? '',
+        new RegExp(
+          `^No reply code was given: read from the enhanced status code ${enhanced.replaceAll('.', '\\.')} alone`,
+        ),
+        input,
+      );
+    }
+  });
+
+  it('keeps the command a bounce names, and one explanation per line', () => {
+    const [first, second, ...rest] = explainReply(
+      'SMTP error from remote mail server after RCPT TO:<a@example.com>: 5.1.1 unknown user\nStatus: 5.2.2',
+    );
+    assert.equal(rest.length, 0);
+    assert.deepEqual([first?.reply.command, first?.reason], ['RCPT', 'mailbox_not_found']);
+    assert.equal(second?.reason, 'mailbox_full');
+  });
+
+  it('a reply with its code has no note; a number that is no status code stays no reply', () => {
+    assert.equal(only('550 5.1.1 user unknown').note, null);
+    for (const input of ['version 5.1.1 released', '5.10.2 is out', 'User unknown']) {
+      assert.equal(only(input).category, 'not_a_reply', input);
+    }
+  });
+});
+
 describe('explainReply: bad input gets a clear answer', () => {
   it('says an empty input is empty', () => {
     for (const input of ['', '   \n\t\r\n']) {
