@@ -62,7 +62,7 @@ export function oneOf<T extends string>(choices: readonly T[]): (value: string) 
   return (value) => {
     const wanted = value.trim().toLowerCase();
     const found = choices.find((choice) => choice.toLowerCase() === wanted);
-    if (found === undefined) throw new InvalidArgumentError(`Allowed choices are ${choices.join(', ')}.`);
+    if (found === undefined) throw new InvalidArgumentError(`must be one of ${choices.join(', ')}`);
     return found;
   };
 }

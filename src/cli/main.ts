@@ -83,8 +83,9 @@ export function buildProgram(
       writeOut: (text) => io.stdout.write(text),
       // Commander quotes what was typed (an unknown option, a bad value): escaped like every message.
       writeErr: (text) => io.stderr.write(escapeLines(text)),
-    })
-    .showHelpAfterError(helpHint(null));
+      // Its own wording is replaced by run(), in the form of every other usage error (usageMessage()).
+      outputError: () => undefined,
+    });
 
   addSharedOptions(
     program
@@ -173,12 +174,69 @@ export function buildProgram(
     }
   });
   for (const command of program.commands) {
-    command.showHelpAfterError(helpHint(command.name()));
+    // A usage error found while parsing this verb's flags: its hint names the verb.
+    command.configureOutput({
+      outputError: () => {
+        state.verb = command.name();
+      },
+    });
     command.hook('preAction', () => {
       state.verb = command.name();
     });
   }
   return program;
+}
+
+/** The long flag of an option's flags as commander writes them (`-o, --output <file>` → `--output`). */
+function longFlagOf(flags: string): string {
+  const names = flags.split(/[ ,|]+/).filter((part) => part.startsWith('-'));
+  return names.find((name) => name.startsWith('--')) ?? names[0] ?? flags;
+}
+
+/**
+ * A commander parse error in the form of every other usage error (docs/cli.md): what was typed first
+ * (`--timeout: must be an integer from 1 to 86400000 (got 'abc')`, `verif: no such verb (did you mean
+ * verify?)`), instead of commander's `error: option '--timeout <ms>' argument 'abc' is invalid. …`.
+ * Commander names no parts of its errors but in their message, read here by code; a message of another
+ * shape keeps its words.
+ */
+function usageMessage(error: CommanderError, verb: string | null, program: Command): string {
+  const text = error.message.replace(/^error: /, '');
+  const quoted = [...text.matchAll(/'([^']*)'/g)].map((match) => match[1] ?? '');
+  const suggestion = /\(Did you mean (.+?)\?\)/.exec(text)?.[1];
+  const meant = suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`;
+  const command = program.commands.find((c) => c.name() === verb);
+  const usage = command === undefined ? '' : ` (rcpt ${verb} ${command.usage()})`;
+  switch (error.code) {
+    case 'commander.unknownOption':
+      return `${quoted[0] ?? text}: no such option${meant}`;
+    case 'commander.unknownCommand':
+      return `${quoted[0] ?? text}: no such verb${meant}`;
+    case 'commander.optionMissingArgument': {
+      const flags = quoted[0] ?? '';
+      return `${longFlagOf(flags)}: needs a value (${flags})`;
+    }
+    case 'commander.missingArgument':
+      return `${verb ?? 'rcpt'}: missing its ${quoted[0] ?? 'argument'} argument${usage}`;
+    case 'commander.excessArguments': {
+      const counts = /Expected (\d+) arguments? but got (\d+)/.exec(text);
+      const said = counts === null ? '' : `: it takes ${counts[1]}, got ${counts[2]}`;
+      return `${verb ?? 'rcpt'}: too many arguments${said}${usage}`;
+    }
+    case 'commander.invalidArgument': {
+      // `option '--timeout <ms>' argument 'abc' is invalid. --timeout must be …`: the parser's reason
+      // (which may name the flag itself) after the flag, then what was typed, unless it may hold a
+      // proxy's password.
+      const option = /^option '([^']*)' argument '([^']*)' is invalid\.\s*(.*)$/s.exec(text);
+      if (option === null) return text;
+      const flag = longFlagOf(option[1] ?? '');
+      const reason = (option[3] ?? '').replace(new RegExp(`^${flag}:?\\s*`), '').replace(/\.$/, '');
+      const got = flag.startsWith('--proxy') ? '' : ` (got '${option[2] ?? ''}')`;
+      return `${flag}: ${reason}${got}`;
+    }
+    default:
+      return text;
+  }
 }
 
 /** Runs the CLI on `argv` (as in `process.argv`) and resolves with the exit status. */
@@ -193,11 +251,20 @@ export async function run(
   subscribe(CHANNELS.warning, onWarning);
   const state: { verb: string | null; exitCode: number } = { verb: null, exitCode: EXIT_OK };
   const say = (message: string) => io.stderr.write(`${escapeControl(message)}\n`);
+  const program = buildProgram(io, state);
   try {
-    await buildProgram(io, state).parseAsync([...argv]);
+    await program.parseAsync([...argv]);
     return state.exitCode;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return EXIT_OK;
+      // `rcpt` alone has printed its help on standard error.
+      if (error.code !== 'commander.help') {
+        say(`rcpt: ${usageMessage(error, state.verb, program)}`);
+        io.stderr.write(`${helpHint(state.verb)}\n`);
+      }
+      return EXIT_USAGE;
+    }
     if (error instanceof ExitError) {
       say(error.message);
       return error.exitCode;

@@ -107,7 +107,7 @@ describe('rcpt verify', () => {
       for (const value of ['abc', '-1', '1.5', '100001', '']) {
         const result = await rcpt([...verb, '--host-rate', value]);
         assert.equal(result.code, 64, `${verb.join(' ')} --host-rate ${JSON.stringify(value)}`);
-        assert.match(result.stderr, /--host-rate must be an integer from 0 to 100000/);
+        assert.match(result.stderr, /^rcpt: --host-rate: must be an integer from 0 to 100000/m);
       }
     }
     const fromEnv = await rcpt(['verify', 'a@b.test'], { RCPT_HOST_RATE: 'fast' });
@@ -238,8 +238,7 @@ describe('rcpt for a new user (issue 15)', () => {
     assert.match(badHelo.stderr, /^rcpt: --helo: /);
     const unknown = await rcpt(['verify', '--dns-servers', '127.0.0.1', 'a@b.test']);
     assert.equal(unknown.code, 64);
-    assert.match(unknown.stderr, /unknown option '--dns-servers'/);
-    assert.match(unknown.stderr, /Did you mean --dns-server\?/);
+    assert.match(unknown.stderr, /^rcpt: --dns-servers: no such option \(did you mean --dns-server\?\)$/m);
     assert.match(unknown.stderr, /\(rcpt verify --help lists its options\)/);
     assert.doesNotMatch(unknown.stderr, /Options:|--greylist-wait/, 'not the whole help');
     assert.ok(unknown.stderr.trim().split('\n').length <= 3, unknown.stderr);
