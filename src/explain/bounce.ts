@@ -120,7 +120,7 @@ function importPostalMime() {
 }
 
 async function explainMessage(message: string | Uint8Array, outer: boolean): Promise<BounceExplanation> {
-  const { bytes, truncated } = bounded(message);
+  const { bytes, truncated } = withMultipartHeader(bounded(message));
   const problem = unreadableBytes(bytes);
   if (problem !== null) return emptyAnswer(problem.kind, problem.problem, truncated);
   const { default: PostalMime } = await (postalMime ??= importPostalMime());
@@ -168,18 +168,40 @@ function forwardedReport(email: Email, answer: BounceExplanation): Uint8Array | 
   return chosen === undefined ? null : Buffer.from(chosen, 'utf8');
 }
 
+/**
+ * A multipart body given without the message's header (copied from a mail client's "show original"
+ * below the headers): a boundary line (RFC 2046 §5.1.1: `--`, then up to 70 characters) and a part's
+ * header right after it. Its boundary is the first group.
+ */
+const BODY_BOUNDARY =
+  /^--([0-9A-Za-z'()+_,./:=?-]{1,70})[ \t]*\r?\n(?:content-(?:type|transfer-encoding|disposition)[ \t]*:)/i;
+
+/** A multipart body without its header gets one that names its boundary, so its parts are decoded. */
+function withMultipartHeader(message: { bytes: Uint8Array; truncated: boolean }): {
+  bytes: Uint8Array;
+  truncated: boolean;
+} {
+  const head = decoder.decode(message.bytes.subarray(0, 1024)).replace(/^[\s\uFEFF]+/, '');
+  const boundary = BODY_BOUNDARY.exec(head)?.[1];
+  if (boundary === undefined) return message;
+  const header = Buffer.from(`Content-Type: multipart/mixed; boundary="${boundary}"\r\n\r\n`);
+  return { ...message, bytes: Buffer.concat([header, message.bytes]) };
+}
+
 /** Header fields nearly every message has (RFC 5322 §3.6); a reply or a transcript has none. */
 const COMMON_HEADER =
   /^(?:from|to|subject|date|received|return-path|message-id|mime-version|content-type|delivered-to|x-failed-recipients)[ \t]*:/im;
 
 /**
  * True when `input` reads as an Internet message (a header block with at least one common field, or
- * an mbox `From ` line), so a caller can tell a pasted bounce from a pasted reply or transcript.
+ * an mbox `From ` line) or a multipart body without it (a boundary line, then a part's header), so a
+ * caller can tell a pasted bounce from a pasted reply or transcript.
  */
 export function looksLikeMessage(input: string | Uint8Array): boolean {
   const head = (
     typeof input === 'string' ? input.slice(0, 65536) : decoder.decode(input.subarray(0, 65536))
   ).replace(/^[\s\uFEFF]+/, '');
+  if (BODY_BOUNDARY.test(head)) return true;
   if (!/^(?:From |[A-Za-z][A-Za-z0-9-]+[ \t]*:)/.test(head)) return false;
   const headerBlock = head.split(/\r?\n\r?\n/, 1)[0] ?? '';
   return COMMON_HEADER.test(headerBlock);

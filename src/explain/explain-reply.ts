@@ -252,6 +252,21 @@ function explainStatus(
   };
 }
 
+/** A line cut by quoted-printable's soft line break (RFC 2045 §6.7 rule 5): `=` ends it, text follows. */
+const SOFT_BREAK = /[^=\s]=\r?\n(?=\S)/g;
+
+/**
+ * A bounce's part pasted as its source shows it, still quoted-printable (`… <bob@example.o=` then
+ * `rg>: Recipient address rejected …`): its soft line breaks joined and its printable ASCII `=XX` decoded, so the
+ * reply reads as sent. Two soft breaks at least: a reply may end a line with a `=` of its own.
+ */
+function softBreaksJoined(input: string): string {
+  if ((input.slice(0, 65536).match(SOFT_BREAK)?.length ?? 0) < 2) return input;
+  return input
+    .replace(/=\r?\n/g, '')
+    .replace(/=([2-7][0-9A-F])/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+}
+
 /** The enhanced code as written, or the first one in the text (Barracuda, IronPort, qmail put it there). */
 function effectiveEnhanced(found: FoundReply & { readonly code: number }): string | null {
   if (found.enhanced !== null) return found.enhanced;
@@ -295,10 +310,11 @@ export function explainReply(input: string, options: ExplainReplyOptions = {}): 
   }
   const command = isCommand(options.command) ? options.command : null;
   const given = providerOf(options.provider);
-  const found = findReplies(input, command);
+  const text = softBreaksJoined(input);
+  const found = findReplies(text, command);
   if (found.length === 0) {
     // Many bounces and logs quote the enhanced code without the reply code (`5.1.1 user unknown`).
-    const statuses = findStatusCodes(input);
+    const statuses = findStatusCodes(text);
     if (statuses.length > 0) return statuses.map((status) => explainStatus(status, command, given));
     const firstLine = input.trim().split(/\r?\n/, 1)[0] ?? '';
     return [

@@ -163,6 +163,60 @@ describe('rcpt explain: bounces as users have them', () => {
     assert.match(explanation.note, /class 4 means a temporary failure, as a 4xx reply code would/);
   });
 
+  it("a bounce's source pasted from below its header, its parts quoted-printable and base64, is decoded", async () => {
+    const report = [
+      'Reporting-MTA: dns; mx.example.net',
+      '',
+      'Final-Recipient: rfc822; bob@example.org',
+      'Action: failed',
+      'Status: 5.1.1',
+      'Diagnostic-Code: smtp; 550 5.1.1 <bob@example.org>: Recipient address rejected: User unknown',
+      '',
+    ].join('\r\n');
+    const notice = [
+      '<bob@example.org>: host mx.example.org[192.0.2.1] said: 550 5.1.1 <bob@example.o=',
+      'rg>: Recipient address rejected: User unknown in virtual mailbox table (in r=',
+      'eply to RCPT TO command)',
+    ];
+    const body = [
+      '--b1',
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: quoted-printable',
+      '',
+      ...notice,
+      '',
+      '--b1',
+      'Content-Type: message/delivery-status',
+      'Content-Transfer-Encoding: base64',
+      '',
+      ...(Buffer.from(report)
+        .toString('base64')
+        .match(/.{1,76}/g) ?? []),
+      '--b1--',
+      '',
+    ].join('\r\n');
+    // Before: the quoted-printable text read as a reply ("<bob@example.o= rg>"), the base64 report unread.
+    const whole = await rcptProcess(['explain', '--json', '-'], { stdin: body });
+    assert.equal(whole.code, 0, whole.stderr);
+    const bounce = JSON.parse(whole.stdout) as {
+      format: string;
+      recipients: { address: string; status: string; explanation: { reason: string } }[];
+    };
+    assert.equal(bounce.format, 'dsn');
+    assert.deepEqual(
+      bounce.recipients.map((r) => [r.address, r.status, r.explanation.reason]),
+      [['bob@example.org', '5.1.1', 'mailbox_not_found']],
+    );
+    // The quoted-printable part alone: its soft line breaks joined, the reply read as sent.
+    const part = await rcptProcess(['explain', '--json', '-'], { stdin: notice.join('\n') });
+    assert.equal(part.code, 0, part.stderr);
+    const reply = JSON.parse(part.stdout) as { reply: { text: string; command: string } };
+    assert.deepEqual(
+      [reply.reply.text, reply.reply.command],
+      ['<bob@example.org>: Recipient address rejected: User unknown in virtual mailbox table', 'RCPT'],
+    );
+  });
+
   it('a --provider rcpt does not know is said on stderr, not silently ignored', async () => {
     const reply = '550 5.5.0 Requested action not taken: mailbox unavailable';
     // Outlook.com's unknown-user reply: undeliverable with its provider named, unknown without.

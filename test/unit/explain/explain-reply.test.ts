@@ -349,6 +349,14 @@ describe('explainReply: an enhanced status code without its reply code', () => {
   });
 });
 
+describe('explainReply: a part still quoted-printable', () => {
+  it('joins soft line breaks (two at least) and decodes printable =XX; one = ending a line stays', () => {
+    const e = only('550 5.1.1 <bob@example.o=\nrg>: User unknown=3B see (in r=\neply to RCPT TO command)');
+    assert.deepEqual([e.reply.text, e.reply.command], ['<bob@example.org>: User unknown; see', 'RCPT']);
+    assert.equal(only('550 5.7.1 see https://example.com/?id=\n').reply.text, 'see https://example.com/?id=');
+  });
+});
+
 describe('explainReply: bad input gets a clear answer', () => {
   it('says an empty input is empty', () => {
     for (const input of ['', '   \n\t\r\n']) {
