@@ -182,7 +182,14 @@ function proxyCheck(name: string, results: readonly Port25Result[]): DoctorCheck
 // ---------------------------------------------------------------------------------------------------
 // port 25
 
-function port25Check(results: readonly Port25Result[]): DoctorCheck {
+/**
+ * Where port 25 is blocked, the way on that needs no support ticket: a SOCKS5 proxy on a host whose
+ * port 25 is open (docs/proxies.md), said only when the check went direct.
+ */
+const PROXY_WAY =
+  ', or verify through a SOCKS5 proxy on a host whose port 25 is open (--proxy socks5://user:pass@host:1080, checked with rcpt doctor --proxy; docs/proxies.md)';
+
+function port25Check(results: readonly Port25Result[], direct: boolean): DoctorCheck {
   const evidence = results.map((result) => result.line);
   const open = results.filter((result) => result.outcome === 'open').length;
   const outcomes = new Set(results.map((result) => result.outcome));
@@ -193,7 +200,7 @@ function port25Check(results: readonly Port25Result[]): DoctorCheck {
     );
   } else if (outcomes.has('timeout') || outcomes.has('refused')) {
     advice.push(
-      'outbound port 25 looks blocked: most clouds block it by default (AWS: ask for the port-25 restriction to be lifted; Google Cloud: always blocked; Azure: blocked on most subscriptions; DigitalOcean, Hetzner, Vultr: open a support ticket); run rcpt where port 25 is open',
+      `outbound port 25 looks blocked: most clouds block it by default (AWS: ask for the port-25 restriction to be lifted; Google Cloud: always blocked; Azure: blocked on most subscriptions; DigitalOcean, Hetzner, Vultr: open a support ticket); run rcpt where port 25 is open${direct ? PROXY_WAY : ''}`,
     );
   }
   if (outcomes.has('silent')) {
@@ -862,7 +869,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   options.signal?.throwIfAborted();
   const checks: DoctorCheck[] = [
     ...(proxy === null ? [] : [proxyCheck(proxy.name, port25)]),
-    port25Check(port25),
+    port25Check(port25, proxy === null),
     sourceCheck(source, interfaceName, proxy?.name ?? null),
     reverse.ptr,
     reverse.fcrdns,

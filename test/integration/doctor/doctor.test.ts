@@ -121,6 +121,11 @@ describe('port 25', () => {
   it('fail: connections refused, and the advice names the cloud port-25 blocks', async () => {
     const check = await expectLine({ providers: ['refused.test'] }, 'port25', 'fail', /0 of 1/);
     assert.match(check.advice ?? '', /port 25 looks blocked.*AWS/);
+    // Before: only "run rcpt where port 25 is open", not the proxy way the README and proxies.md give.
+    assert.match(
+      check.advice ?? '',
+      /run rcpt where port 25 is open, or verify through a SOCKS5 proxy on a host whose port 25 is open \(--proxy socks5:\/\/user:pass@host:1080, checked with rcpt doctor --proxy; docs\/proxies\.md\)$/,
+    );
   });
 
   it('fail: connected, but no server ever greets (tarpit or intercepting middlebox)', async () => {
