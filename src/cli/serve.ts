@@ -8,7 +8,12 @@ import { Option, type Command } from 'commander';
 
 import { parseApiKeys } from '../server/auth.js';
 import { cannotRead } from './bulk-output.js';
-import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_RATE_LIMIT } from '../server/defaults.js';
+import {
+  DEFAULT_HOST,
+  DEFAULT_KEEP_FINISHED_JOBS_DAYS,
+  DEFAULT_PORT,
+  DEFAULT_RATE_LIMIT,
+} from '../server/defaults.js';
 import type { RunningServer } from '../server/server.js';
 import { doctorOptionsFor, operatorKeysFrom, startupDoctor } from './doctor.js';
 import { doctorRoutes } from '../server/doctor-route.js';
@@ -30,6 +35,7 @@ export interface ServeFlags extends SharedFlags {
   db?: string;
   apiKeyFile?: string;
   rateLimit?: number;
+  keepJobs?: number;
   logAddresses?: boolean;
   logLevel?: string;
   reacherLock?: string;
@@ -74,6 +80,12 @@ export function addServeOptions(command: Command): Command {
           '--rate-limit <n>',
           `requests (addresses) a minute per key, 0 for none (default ${DEFAULT_RATE_LIMIT.perMinute})`,
         ).argParser(integer('--rate-limit', 0, 10_000_000)),
+      )
+      .addOption(
+        new Option(
+          '--keep-jobs <days>',
+          `days a job and its results are kept once it ended, 0 for ever (env RCPT_KEEP_JOBS; default ${DEFAULT_KEEP_FINISHED_JOBS_DAYS})`,
+        ).argParser(integer('--keep-jobs', 0, 36_500)),
       )
       .addOption(
         new Option('--log-addresses', 'write verified addresses to the log (off: they are personal data)'),
@@ -187,6 +199,9 @@ export async function runServe(
   const port =
     flags.port ?? (env.RCPT_PORT === undefined ? undefined : integer('RCPT_PORT', 0, 65535)(env.RCPT_PORT));
   const rateLimit = flags.rateLimit;
+  const keepJobs =
+    flags.keepJobs ??
+    (env.RCPT_KEEP_JOBS === undefined ? undefined : integer('RCPT_KEEP_JOBS', 0, 36_500)(env.RCPT_KEEP_JOBS));
   const db = flags.db ?? env.RCPT_DB ?? DEFAULT_DB;
   const operatorKeys = operatorKeysFrom(env);
   let locked;
@@ -217,6 +232,9 @@ export async function runServe(
     // Scale-out (`--db postgres://…`): the schema of rcpt's tables, as `rcpt worker` takes it.
     ...(env.RCPT_PG_SCHEMA === undefined ? {} : { pgSchema: env.RCPT_PG_SCHEMA }),
     ...(rateLimit === undefined ? {} : { rateLimit: rateLimit === 0 ? null : { perMinute: rateLimit } }),
+    ...(keepJobs === undefined
+      ? {}
+      : { keepFinishedJobsMs: keepJobs === 0 ? Infinity : keepJobs * 86_400_000 }),
     logger,
     logAddresses: flags.logAddresses === true,
     reacher: { locked, proxies },

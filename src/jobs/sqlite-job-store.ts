@@ -38,6 +38,8 @@ import type { HostLimitsRecord } from '../types.js';
 const SCHEMA_VERSION = 3;
 /** Rows per page when reading output: bounded memory, and no read statement held open across awaits. */
 const DEFAULT_OUTPUT_PAGE = 1_000;
+/** Rows deleted per statement when a job is deleted. */
+const DELETE_CHUNK = 2_000;
 /** How long a writer waits for another process's lock before failing (a server and a CLI on one file). */
 const BUSY_TIMEOUT_MS = 5_000;
 
@@ -230,6 +232,15 @@ function prepareStatements(db: Database.Database) {
        WHERE i.job_id = ? AND i.row > ? ORDER BY i.row LIMIT ?`,
     ),
     deleteJob: db.prepare('DELETE FROM jobs WHERE id = ?'),
+    deleteResults: db.prepare<[string, string, number]>(
+      'DELETE FROM results WHERE job_id = ? AND key IN (SELECT key FROM results WHERE job_id = ? LIMIT ?)',
+    ),
+    deleteItems: db.prepare<[string, string, number]>(
+      'DELETE FROM items WHERE job_id = ? AND row IN (SELECT row FROM items WHERE job_id = ? LIMIT ?)',
+    ),
+    deleteDeliveries: db.prepare<[string, string, number]>(
+      'DELETE FROM webhook_deliveries WHERE job_id = ? AND id IN (SELECT id FROM webhook_deliveries WHERE job_id = ? LIMIT ?)',
+    ),
     getDomain: db.prepare<
       [string, number],
       {
@@ -481,8 +492,16 @@ class SqliteJobStore implements JobStore {
     }
   }
 
-  deleteJob(id: string): Promise<boolean> {
-    return settle(() => this.#statements.deleteJob.run(id).changes > 0);
+  async deleteJob(id: string): Promise<boolean> {
+    // A job's rows go a chunk at a time, the event loop let run between chunks: one statement took a
+    // job of 200,000 addresses away in 9 s (load 16), the server answering nobody meanwhile.
+    const { deleteResults, deleteItems, deleteDeliveries, deleteJob } = this.#statements;
+    for (const rows of [deleteResults, deleteItems, deleteDeliveries]) {
+      while ((await settle(() => rows.run(id, id, DELETE_CHUNK).changes)) > 0) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    return settle(() => deleteJob.run(id).changes > 0);
   }
 
   getDomainFacts(domain: string, at = Date.now()): ReturnType<JobStore['getDomainFacts']> {

@@ -27,6 +27,7 @@ import {
   JobCreatedSchema,
   JobIdParamSchema,
   JobSchema,
+  DeleteJobQuerySchema,
   ResultsQuerySchema,
   errorResponses,
 } from './schemas.js';
@@ -66,6 +67,7 @@ export function jobResponse(job: JobView, now = Date.now()): z.infer<typeof JobS
 const errors = errorResponses(ErrorSchema, {
   401: 'Missing or unknown API key',
   404: 'No such job for this key',
+  409: 'The job has not ended: cancel it before deleting it',
   429: 'Rate limited; see Retry-After',
   507: 'No space left on the server (the job store full, or the disk an upload waits on); nothing was changed',
 });
@@ -188,16 +190,18 @@ const JOB_RESULTS_ROUTE = createRoute({
 const CANCEL_JOB_ROUTE = createRoute({
   method: 'delete',
   path: '/v1/jobs/{id}',
-  summary: 'Cancel a job; what is done stays downloadable',
+  summary: 'Cancel a job, what is done staying downloadable; or, with purge=true, delete one that ended',
   security: [{ bearer: [] }],
-  request: { params: JobIdParamSchema },
+  request: { params: JobIdParamSchema, query: DeleteJobQuerySchema },
   responses: {
     200: {
       description: 'The job after cancelling',
       content: { 'application/json': { schema: JobSchema } },
     },
+    204: { description: 'Deleted with its results (purge=true)' },
     401: errors[401],
     404: errors[404],
+    409: errors[409],
     429: errors[429],
     507: errors[507],
   },
@@ -378,6 +382,23 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>, deps: JobRoutesDeps)
   app.openapi(CANCEL_JOB_ROUTE, async (c) => {
     const id = c.req.valid('param').id;
     await ownJob(c, id);
+    if (c.req.valid('query').purge === 'true') {
+      const deleted = await backend()
+        .delete(id)
+        .catch((error: unknown) => {
+          throw jobErrorResponse(error);
+        });
+      if (deleted === null) throw new HttpError(404, 'not_found', `No job ${id}`);
+      if (deleted === 'unfinished') {
+        throw new HttpError(
+          409,
+          'conflict',
+          `Job ${id} has not ended: cancel it (DELETE /v1/jobs/${id}), then delete it once it is cancelled`,
+        );
+      }
+      logger.info({ key: c.get('owner'), job: id }, 'job deleted');
+      return c.body(null, 204);
+    }
     const job = await backend()
       .cancel(id)
       .catch((error: unknown) => {

@@ -24,6 +24,7 @@ import {
   type JobView,
   type JobsBackend,
 } from './jobs-port.js';
+import { DEFAULT_KEEP_FINISHED_JOBS_DAYS } from './defaults.js';
 import type { Logger } from './logger.js';
 
 /** Jobs verified at once: a second job need not wait for a long first one; the scheduler shares hosts. */
@@ -40,6 +41,9 @@ export const DEFAULT_TURN_ADDRESSES = 1_000;
  * for its next turn: a window at slow hosts, or a greylisted address, would hold it for minutes.
  */
 export const DEFAULT_PAUSE_GRACE_MS = 30_000;
+const DAY_MS = 86_400_000;
+/** How often jobs past their keeping are looked for (and once at start). */
+const RETENTION_SWEEP_MS = 3_600_000;
 /** The event stream asks often; a job's counts are read from the store at most this often. */
 const VIEW_CACHE_MS = 200;
 
@@ -56,6 +60,12 @@ export interface JobsBackendOptions {
   readonly turnAddresses?: number;
   /** How long a job that gave its place may answer what it had read. Default 30 s. */
   readonly pauseGraceMs?: number;
+  /**
+   * How long a job of the API (`via: 'http'`) is kept once it ended, with its results, in
+   * milliseconds; `Infinity` keeps them all. Default 30 days. Jobs of `rcpt bulk` in the same store are
+   * left alone.
+   */
+  readonly keepFinishedMs?: number;
   /** Addresses in flight per job (`verifyMany` concurrency). Default: the verifier's. */
   readonly concurrency?: number;
   /**
@@ -258,6 +268,9 @@ class StoreJobsBackend implements ClosableJobsBackend {
   #order = 0;
   readonly #shutdown = new AbortController();
   readonly #cache = new Map<string, { view: JobView; at: number }>();
+  readonly #keepFinishedMs: number;
+  readonly #sweeper: NodeJS.Timeout | null = null;
+  #sweeping: Promise<void> = Promise.resolve();
 
   constructor(options: JobsBackendOptions) {
     this.#options = options;
@@ -281,6 +294,14 @@ class StoreJobsBackend implements ClosableJobsBackend {
           );
     // Whoever awaits `resumed` hears a conflict; nobody awaiting it must not crash the process.
     this.resumed.catch(() => undefined);
+    this.#keepFinishedMs = options.keepFinishedMs ?? DEFAULT_KEEP_FINISHED_JOBS_DAYS * DAY_MS;
+    if (Number.isFinite(this.#keepFinishedMs)) {
+      this.#sweep();
+      this.#sweeper = setInterval(() => {
+        this.#sweep();
+      }, RETENTION_SWEEP_MS);
+      this.#sweeper.unref();
+    }
   }
 
   async create(
@@ -363,6 +384,19 @@ class StoreJobsBackend implements ClosableJobsBackend {
     return after === null ? null : viewOf(store, after);
   }
 
+  async delete(id: string): ReturnType<JobsBackend['delete']> {
+    const record = await this.#store.getJob(id);
+    if (record === null) return null;
+    // A cancelled job's run writes until its next flush sees the cancel: its rows stay until it stops.
+    const stopping = this.#running.has(id) || this.#pausing.has(id);
+    if (record.status === 'queued' || record.status === 'running' || stopping) return 'unfinished';
+    this.#cache.delete(id);
+    const deleted = await this.#store.deleteJob(id).catch((error: unknown) => {
+      throw this.#whenFull(error, 'the job was not deleted');
+    });
+    return deleted ? 'deleted' : null;
+  }
+
   number(id: string): Promise<number> {
     return this.#store.numberJob(id);
   }
@@ -413,6 +447,8 @@ class StoreJobsBackend implements ClosableJobsBackend {
 
   async close(): Promise<void> {
     this.#shutdown.abort();
+    if (this.#sweeper !== null) clearInterval(this.#sweeper);
+    await this.#sweeping;
     this.#waiting.length = 0;
     for (const job of [...this.#running.values(), ...this.#pausing.values()]) job.stop.abort();
     await Promise.allSettled(this.#runs);
@@ -551,6 +587,34 @@ class StoreJobsBackend implements ClosableJobsBackend {
       if (again) this.#waiting.push({ id, owner: job.owner, order: job.order });
       this.#forgetIdleOwner(job.owner);
       this.#pump();
+    }
+  }
+
+  /** Starts a sweep of the jobs past their keeping, unless one is going on. */
+  #sweep(): void {
+    this.#sweeping = this.#sweeping.then(() =>
+      this.#deleteExpired().catch((error: unknown) => {
+        this.#options.logger.error({ err: error }, 'could not delete jobs past their keeping');
+      }),
+    );
+  }
+
+  /** Deletes the API's jobs that ended longer than `keepFinishedMs` ago, a job at a time. */
+  async #deleteExpired(): Promise<void> {
+    const before = Date.now() - this.#keepFinishedMs;
+    let deleted = 0;
+    for (const job of await this.#store.listJobs(['done', 'cancelled', 'failed'])) {
+      if (this.#shutdown.signal.aborted) break;
+      if (job.options.via !== 'http' || Date.parse(job.updatedAt) >= before) continue;
+      if (this.#running.has(job.id) || this.#pausing.has(job.id)) continue;
+      this.#cache.delete(job.id);
+      if (await this.#store.deleteJob(job.id)) deleted += 1;
+    }
+    if (deleted > 0) {
+      this.#options.logger.info(
+        { jobs: deleted, keptMs: this.#keepFinishedMs },
+        'jobs deleted: ended longer ago than they are kept',
+      );
     }
   }
 

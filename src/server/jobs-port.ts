@@ -102,6 +102,11 @@ export interface JobsBackend {
   settleWebhook(id: number, outcome: WebhookOutcome): Promise<void>;
   /** Cancels a queued or running job; what is done stays readable. Resolves with the job after. */
   cancel(id: string): Promise<JobView | null>;
+  /**
+   * Deletes a job that has ended (done, cancelled, failed) with its rows and results: `unfinished`
+   * for one queued or running (or still stopping after a cancel), `null` for no such job.
+   */
+  delete(id: string): Promise<'deleted' | 'unfinished' | null>;
   /** The results so far, streamed: CSV (input columns, then result columns) or one JSON result a line. */
   results(id: string, format: 'csv' | 'ndjson', options?: FormatOptions): AsyncIterable<string>;
   /** Addresses waiting in queued and running jobs (the `rcpt_jobs_queue_depth` metric). */

@@ -207,6 +207,18 @@ export const ResultsQuerySchema = z.object({
     }),
 });
 
+export const DeleteJobQuerySchema = z.object({
+  purge: z
+    .enum(['true'])
+    .optional()
+    .openapi({
+      param: { name: 'purge', in: 'query' },
+      description:
+        '`true` deletes a job that has ended (done, cancelled, failed) with its rows and results (`204`); a queued or running one is `409`: cancel it first. Without it, the job is cancelled and what is done stays downloadable.',
+      example: 'true',
+    }),
+});
+
 // ---------------------------------------------------------------------------------------------------
 // Reacher (reacherhq/check-if-email-exists backend 0.11) request and response, by field name and type.
 

@@ -57,6 +57,8 @@ export interface ServerOptions {
   readonly jobs?: ClosableJobsBackend | null;
   /** Jobs verified at once. Default 2. */
   readonly runningJobs?: number;
+  /** How long a job of the API is kept once it ended, in ms; `Infinity`: for ever. Default 30 days. */
+  readonly keepFinishedJobsMs?: number;
   /** Addresses of a job's turn when keys share the running places (see `JobsBackendOptions`). */
   readonly turnAddresses?: number;
   /** How long a job that gave its place may answer what it had read (see `JobsBackendOptions`). */
@@ -255,6 +257,7 @@ async function openJobs(
       verifier,
       logger,
       dispatch: (id) => cluster.submit(id),
+      ...(options.keepFinishedJobsMs === undefined ? {} : { keepFinishedMs: options.keepFinishedJobsMs }),
       // Recorded with each job: the workers verify it with these, not with their own flags.
       ...(options.jobSettings === undefined ? {} : { settings: options.jobSettings }),
     });
@@ -274,6 +277,7 @@ async function openJobs(
     logger,
     ...(options.runningJobs === undefined ? {} : { runningJobs: options.runningJobs }),
     ...(options.turnAddresses === undefined ? {} : { turnAddresses: options.turnAddresses }),
+    ...(options.keepFinishedJobsMs === undefined ? {} : { keepFinishedMs: options.keepFinishedJobsMs }),
     ...(options.pauseGraceMs === undefined ? {} : { pauseGraceMs: options.pauseGraceMs }),
     ...(options.jobSettings === undefined ? {} : { settings: options.jobSettings }),
     ...(options.overrideSettings === undefined ? {} : { overrideSettings: options.overrideSettings }),
