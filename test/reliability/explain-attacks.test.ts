@@ -6,7 +6,8 @@
  * text trimmed whole again at each wrapped line): 2.7–4.6 s of CPU per 64 KiB request at load 3–5
  * machine (22 s at load 19), the server answering nobody else meanwhile, and minutes for the file. The
  * bounds below are 7 times and more what the linear reader took at load 19, and far below what the
- * quadratic one took.
+ * quadratic one took. Also text that is all lines, read as a message by postal-mime, which built a
+ * Blob per line until 4.1 (64 KiB of empty lines: 5.5 s at load 14, 63 ms with 4.2.0).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,12 +26,19 @@ const TEXT_LIMIT = 1024 * 1024;
 const REQUEST_BOUND_MS = 3_000;
 const FILE_BOUND_MS = 60_000;
 
+/** The shapes with no reply in them (the others have one, or are one). */
+const WITHOUT_REPLY = new Set(['blank lines', 'a message of blank lines', 'a message of short lines']);
+
 /** The slow shapes, each `size` characters long. */
 function shapes(size: number): Record<string, string> {
   return {
     'a run of tabs inside a line': `<${'\t'.repeat(size - 2)}x`,
     'a run of spaces after a reply code': `550 ${' '.repeat(size - 5)}x`,
     'a reply and its wrapped lines': `550 ${'X:\n'.repeat(Math.floor((size - 5) / 3))}x`,
+    // postal-mime 4.0.0 built a Blob per line of a message: seconds for 64 KiB of empty lines.
+    'blank lines': '\n'.repeat(size),
+    'a message of blank lines': `Subject: x\n\n${'\n'.repeat(size - 12)}`,
+    'a message of short lines': `Subject: x\n\n${'a\n'.repeat(Math.floor((size - 12) / 2))}`,
   };
 }
 
@@ -63,7 +71,8 @@ describe('explaining text built to be slow', () => {
         const ms = performance.now() - started;
         const answer = (await response.json()) as { explanations?: unknown[] };
         assert.equal(response.status, 200, `${name} (${type}): ${JSON.stringify(answer).slice(0, 200)}`);
-        assert.ok(Array.isArray(answer.explanations) && answer.explanations.length > 0);
+        assert.ok(Array.isArray(answer.explanations));
+        if (!WITHOUT_REPLY.has(name)) assert.ok(answer.explanations.length > 0, name);
         assert.ok(ms < REQUEST_BOUND_MS, `${name} (${type}): answered in ${ms.toFixed(0)} ms`);
       }
     }
@@ -77,7 +86,7 @@ describe('explaining text built to be slow', () => {
       assert.equal(outcome.signal, null, `${name}: not explained within ${FILE_BOUND_MS / 1000} s`);
       // 0: a reply explained; 1: no reply found in it. Never a crash.
       assert.ok(outcome.code === 0 || outcome.code === 1, `${name}: exit ${outcome.code}: ${outcome.stderr}`);
-      assert.match(outcome.stdout, /rcpt explain: \d+ repl/);
+      if (!WITHOUT_REPLY.has(name)) assert.match(outcome.stdout, /rcpt explain: \d+ repl/);
     }
   });
 });
