@@ -68,6 +68,6 @@ stop_pid "dante (auth)" "$LAB_RUN/dante-auth/danted.pid" danted
 stop_pid opensmtpd "$LAB_RUN/opensmtpd/smtpd.pid" smtpd
 stop_pid exim "$LAB_RUN/exim/log/exim.pid" exim4
 stop_pid postgrey "$LAB_RUN/postgrey/postgrey.pid" postgrey
-for instance in grey catchall reject; do stop_postfix "$instance"; done
+for instance in hidden grey catchall reject; do stop_postfix "$instance"; done
 stop_pid knot "$LAB_RUN/knot/knot.pid" knotd
 exit 0

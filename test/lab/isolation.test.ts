@@ -15,13 +15,14 @@ const PID_FILES = {
   'postfix (reject)': `${LAB_RUN}/postfix-reject/queue/pid/master.pid`,
   'postfix (catchall)': `${LAB_RUN}/postfix-catchall/queue/pid/master.pid`,
   'postfix (grey)': `${LAB_RUN}/postfix-grey/queue/pid/master.pid`,
+  'postfix (hidden)': `${LAB_RUN}/postfix-hidden/queue/pid/master.pid`,
   exim: `${LAB_RUN}/exim/log/exim.pid`,
   opensmtpd: `${LAB_RUN}/opensmtpd/smtpd.pid`,
   'dante (open)': `${LAB_RUN}/dante-open/danted.pid`,
   'dante (auth)': `${LAB_RUN}/dante-auth/danted.pid`,
 } as const;
 
-const POSTFIX_INSTANCES = ['reject', 'catchall', 'grey'] as const;
+const POSTFIX_INSTANCES = ['reject', 'catchall', 'grey', 'hidden'] as const;
 
 function postconf(instance: string, ...args: string[]): string {
   return execFileSync('postconf', ['-c', `${LAB_RUN}/postfix-${instance}`, ...args], { encoding: 'utf8' });

@@ -9,6 +9,7 @@ LAB_DNS_ADDR=127.0.25.53       # Knot, authoritative for test.
 LAB_PF_ADDR=127.0.25.10        # Postfix rejecting unknown users (pf.test), small error limits
 LAB_CATCHALL_ADDR=127.0.25.11  # Postfix catch-all (catchall.test)
 LAB_GREY_ADDR=127.0.25.12      # Postfix + postgrey (grey.test)
+LAB_HIDDEN_ADDR=127.0.25.13    # Postfix behind a greeting that does not name it (hidden.test)
 LAB_EXIM_ADDR=127.0.25.20      # Exim (exim.test, implicit.test)
 LAB_SMTPD_ADDR=127.0.25.30     # OpenSMTPD (opensmtpd.test, fallback.test)
 LAB_DEAD_ADDR=127.0.25.99      # nothing listens: dead.test's only MX

@@ -12,6 +12,7 @@ export const LAB_ADDR = {
   postfix: '127.0.25.10',
   catchAll: '127.0.25.11',
   grey: '127.0.25.12',
+  hidden: '127.0.25.13',
   exim: '127.0.25.20',
   opensmtpd: '127.0.25.30',
   /** Nothing listens: dead.test's only MX. */
@@ -45,6 +46,7 @@ export const LAB_MX = {
   postfix: 'mx.pf.test',
   catchAll: 'mx.catchall.test',
   grey: 'mx.grey.test',
+  hidden: 'mx.hidden.test',
   exim: 'mx.exim.test',
   opensmtpd: 'mx.opensmtpd.test',
 } as const;

@@ -153,10 +153,12 @@ start_postgrey() {
   wait_port "$LAB_GREY_ADDR" "$LAB_POSTGREY_PORT" postgrey "$LAB_RUN/postfix-grey/maillog"
 }
 
-# start_postfix NAME ADDR HOST: one Postfix instance from main.cf + NAME.cf, master.cf, NAME.mailboxes.
+# start_postfix NAME ADDR HOST [BANNER]: one Postfix instance from main.cf + NAME.cf, master.cf,
+# NAME.mailboxes, greeting with BANNER (Debian's, which names Postfix, unless given).
 start_postfix() {
   local name=$1 addr=$2 host=$3 dir=$LAB_RUN/postfix-$1
-  local vars=(DIR="$dir" ADDR="$addr" HOST="$host" POLICY="$LAB_GREY_ADDR:$LAB_POSTGREY_PORT")
+  local banner=${4:-'$myhostname ESMTP $mail_name (Debian/GNU)'}
+  local vars=(DIR="$dir" ADDR="$addr" HOST="$host" POLICY="$LAB_GREY_ADDR:$LAB_POSTGREY_PORT" BANNER="$banner")
   mkdir -p "$dir/queue" "$dir/data"
   chown postfix: "$dir/data"
   render "$LAB_SRC/postfix/main.cf" "$dir/main.cf" "${vars[@]}"
@@ -233,9 +235,10 @@ start_knot
 start_postfix reject "$LAB_PF_ADDR" mx.pf.test
 start_postfix catchall "$LAB_CATCHALL_ADDR" mx.catchall.test
 start_postfix grey "$LAB_GREY_ADDR" mx.grey.test
+start_postfix hidden "$LAB_HIDDEN_ADDR" mx.hidden.test '$myhostname ESMTP ready'
 start_postgrey
 start_exim
 start_opensmtpd
 start_dante open "$LAB_DANTE_OPEN_ADDR" "$LAB_DANTE_OPEN_EXTERNAL" none "$LAB_REFUSED_ADDR"
 start_dante auth "$LAB_DANTE_AUTH_ADDR" "$LAB_DANTE_AUTH_EXTERNAL" username ''
-log "up in $(($(date +%s) - started)) s: knot $LAB_DNS_ADDR:53, postfix $LAB_PF_ADDR $LAB_CATCHALL_ADDR $LAB_GREY_ADDR (postgrey :$LAB_POSTGREY_PORT, delay ${LAB_GREYLIST_DELAY}s), exim $LAB_EXIM_ADDR, opensmtpd $LAB_SMTPD_ADDR, dante $LAB_DANTE_OPEN_ADDR $LAB_DANTE_AUTH_ADDR (:$LAB_DANTE_PORT); state in $LAB_RUN"
+log "up in $(($(date +%s) - started)) s: knot $LAB_DNS_ADDR:53, postfix $LAB_PF_ADDR $LAB_CATCHALL_ADDR $LAB_GREY_ADDR $LAB_HIDDEN_ADDR (postgrey :$LAB_POSTGREY_PORT, delay ${LAB_GREYLIST_DELAY}s), exim $LAB_EXIM_ADDR, opensmtpd $LAB_SMTPD_ADDR, dante $LAB_DANTE_OPEN_ADDR $LAB_DANTE_AUTH_ADDR (:$LAB_DANTE_PORT); state in $LAB_RUN"
