@@ -38,6 +38,9 @@ export const REASONS = {
   // A bulk row that could not be read as CSV (a stray quote, an over-long line): never verified, and
   // kept in the output with its own text so no one loses a row an undeliverable filter would drop.
   unreadable_row: 'unknown',
+  // A bulk row whose address cell is empty (a phone-only contact in an Outlook export): nothing to
+  // verify, and not an invalid address either: an undeliverable here would delete the contact.
+  no_address: 'unknown',
   proxy_unreachable: 'unknown',
   proxy_auth_failed: 'unknown',
   proxy_refused: 'unknown',

@@ -695,12 +695,14 @@ class BulkRun {
       .sort((a, b) => b[1] - a[1])
       .slice(0, 5)
       .map(([reason, count]) => `${reason} ${count.toLocaleString('en-US')}`);
-    const duplicates = finished.totalRows - finished.totalAddresses;
-    // Each unreadable row has a key of its own: not a distinct address.
-    const distinct = finished.totalAddresses - rows.unreadable;
+    // Each unreadable row has a key of its own, and the rows without an address share one: neither is
+    // a distinct address, nor are the rows without one duplicates of each other.
+    const noAddress = rows.reasons.get('no_address') ?? 0;
+    const duplicates = finished.totalRows - finished.totalAddresses - Math.max(noAddress - 1, 0);
+    const distinct = finished.totalAddresses - rows.unreadable - (noAddress > 0 ? 1 : 0);
     this.#io.stderr.write(
       [
-        `rcpt bulk: ${plural(rows.total, 'row')} (${plural(distinct, 'distinct address', 'distinct addresses')}${duplicates > 0 ? `, ${plural(duplicates, 'duplicate')}` : ''}${rows.unreadable > 0 ? `, ${plural(rows.unreadable, 'unreadable row')} kept as written, verdict unknown (unreadable_row)` : ''}) in ${seconds.toFixed(1)} s, ${plural(outcome.verified, 'verification')} this run`,
+        `rcpt bulk: ${plural(rows.total, 'row')} (${plural(distinct, 'distinct address', 'distinct addresses')}${duplicates > 0 ? `, ${plural(duplicates, 'duplicate')}` : ''}${rows.unreadable > 0 ? `, ${plural(rows.unreadable, 'unreadable row')} kept as written, verdict unknown (unreadable_row)` : ''}${noAddress > 0 ? `, ${plural(noAddress, 'row')} without an address, verdict unknown (no_address)` : ''}) in ${seconds.toFixed(1)} s, ${plural(outcome.verified, 'verification')} this run`,
         `  ${VERDICTS.map((verdict) => `${verdict} ${rows.counts[verdict].toLocaleString('en-US')}`).join(', ')}`,
         `  top reasons: ${top.join(', ') || 'none'}`,
         `  output: ${this.#flags.output ?? 'stdout'} (${this.#format}); job ${finished.id} in ${this.#dbPath}`,

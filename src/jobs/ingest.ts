@@ -6,7 +6,7 @@
 import { addressKey, malformedKey } from './address-key.js';
 import type { InputLayout, JobItem, JobRecord, JobStore } from './job-store.js';
 import { openInput, type InputRow, type ReadInputOptions } from './read-input.js';
-import { unreadableRowResult } from './write-output.js';
+import { noAddressResult, unreadableRowResult } from './write-output.js';
 import { InputTooLargeError } from './errors.js';
 
 /** Rows per transaction while ingesting. */
@@ -27,7 +27,8 @@ export interface IngestSummary {
 
 /**
  * Reads `source` into the job: its layout, every row (unreadable rows as items with their error and an
- * `unknown`/`unreadable_row` result, so they appear in the output but are never verified), then the totals.
+ * `unknown`/`unreadable_row` result, rows without an address with `unknown`/`no_address`, so they appear
+ * in the output but are never verified), then the totals.
  *
  * @example
  * const { job } = await ingestInput(store, job.id, createReadStream('list.csv'), { column: 'Email' });
@@ -59,18 +60,20 @@ export async function ingestRows(
   await store.setLayout(jobId, layout);
   let batch: JobItem[] = [];
   let malformedRows = 0;
+  /** Rows without an address share one key (`addressKey('')`), given its result once. */
+  let noAddressStored = false;
   const flush = async () => {
     if (batch.length === 0) return;
     const items = batch;
     batch = [];
     await store.addItems(jobId, items);
-    const broken = items.filter((item) => item.error !== null);
-    if (broken.length > 0) {
-      await store.putResults(
-        jobId,
-        broken.map((item) => ({ key: item.key, result: unreadableRowResult(item.input) })),
-      );
-    }
+    const settled = items.flatMap((item) => {
+      if (item.error !== null) return [{ key: item.key, result: unreadableRowResult(item.input) }];
+      if (item.input !== '' || noAddressStored) return [];
+      noAddressStored = true;
+      return [{ key: item.key, result: noAddressResult() }];
+    });
+    if (settled.length > 0) await store.putResults(jobId, settled);
   };
   for await (const row of rows) {
     if (options.maxRows !== undefined && row.row > options.maxRows) {

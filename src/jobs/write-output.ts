@@ -70,17 +70,17 @@ export function escapeControls(text: string): string {
 /** Rows per CSV chunk: one csv-stringify call per chunk instead of per row. */
 const CSV_CHUNK_ROWS = 500;
 
-/**
- * The result of a row that could not be read (malformed CSV, over-long line): `unknown` with reason
- * `unreadable_row`, never verified: nothing is known of the address, and an `undeliverable` here
- * would delete a customer from a list filtered on it. `input` is the row's own text as read.
- */
-export function unreadableRowResult(input = '', checkedAt = new Date().toISOString()): VerifyResult {
+/** The result of a row that was never verified, with the reason why (`unreadable_row`, `no_address`). */
+function unverifiedResult(
+  reason: 'unreadable_row' | 'no_address',
+  input: string,
+  checkedAt: string,
+): VerifyResult {
   return {
     input,
     address: null,
     verdict: 'unknown',
-    reason: 'unreadable_row',
+    reason,
     flags: { role: false, free: false, disposable: false, catchAll: false },
     suggestion: null,
     syntax: parseAddress(input),
@@ -90,6 +90,24 @@ export function unreadableRowResult(input = '', checkedAt = new Date().toISOStri
     checkedAt,
     retryAt: null,
   };
+}
+
+/**
+ * The result of a row that could not be read (malformed CSV, over-long line): `unknown` with reason
+ * `unreadable_row`, never verified: nothing is known of the address, and an `undeliverable` here
+ * would delete a customer from a list filtered on it. `input` is the row's own text as read.
+ */
+export function unreadableRowResult(input = '', checkedAt = new Date().toISOString()): VerifyResult {
+  return unverifiedResult('unreadable_row', input, checkedAt);
+}
+
+/**
+ * The result of a row whose address cell is empty (a phone-only contact): `unknown` with reason
+ * `no_address`, never verified. Verified as `''` it was `undeliverable`/`invalid_syntax`, and a list
+ * filtered on undeliverable lost the contact.
+ */
+export function noAddressResult(checkedAt = new Date().toISOString()): VerifyResult {
+  return unverifiedResult('no_address', '', checkedAt);
 }
 
 const yesNo = (value: boolean) => (value ? 'true' : 'false');

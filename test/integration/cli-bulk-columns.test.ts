@@ -52,7 +52,7 @@ describe('rcpt bulk: the address column of common exports', () => {
       [
         ['alice@acme.test', 'deliverable', 'accepted', 'Alice Smith'],
         ['nobody@acme.test', 'undeliverable', 'mailbox_not_found', 'Nobody'],
-        ['', 'undeliverable', 'invalid_syntax', 'Carol'],
+        ['', 'unknown', 'no_address', 'Carol'],
       ],
     );
   });

@@ -255,6 +255,38 @@ describe('rcpt bulk', () => {
     );
   });
 
+  it('a row with an empty address cell is unknown/no_address, never undeliverable, counted apart', async () => {
+    // Outlook's export: a phone-only contact, and one whose address is only in "E-mail 2 Address".
+    // Verified as '', such rows were undeliverable/invalid_syntax: a list filtered on it lost them.
+    const input = await file(
+      'outlook-empty.csv',
+      'First Name,E-mail Address,Mobile Phone\nAlice,alice@acme.test,\nPhone Only,,06 12 34 56 78\nBob,  ,\nNobody,nobody@acme.test,\n',
+    );
+    const output = join(dir, 'outlook-empty.out.csv');
+    const { code, stderr } = await rcpt(['bulk', input, '-o', output, ...worldFlags()]);
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(
+      csvRows(await readFile(output, 'utf8')).map((row) => [
+        row['First Name'],
+        row['Mobile Phone'],
+        row.verdict,
+        row.reason,
+        row.error,
+      ]),
+      [
+        ['Alice', '', 'deliverable', 'accepted', ''],
+        ['Phone Only', '06 12 34 56 78', 'unknown', 'no_address', ''],
+        ['Bob', '', 'unknown', 'no_address', ''],
+        ['Nobody', '', 'undeliverable', 'mailbox_not_found', ''],
+      ],
+    );
+    assert.match(
+      stderr,
+      /4 rows \(2 distinct addresses, 2 rows without an address, verdict unknown \(no_address\)\)/,
+    );
+    assert.match(stderr, /deliverable 1, undeliverable 1, risky 0, unknown 2/);
+  });
+
   it('records a --proxy without its password; --resume needs it again, and compares it like the other settings', async () => {
     const input = await file('proxied.txt', 'alice@acme.test\nbob@acme.test\n');
     const output = join(dir, 'proxied.csv');

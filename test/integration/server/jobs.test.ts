@@ -198,6 +198,25 @@ describe('POST /v1/jobs and GET /v1/jobs/{id}', () => {
     assert.equal(rows[2]?.reason, 'mailbox_not_found');
   });
 
+  it('gives a row without an address unknown/no_address, not undeliverable/invalid_syntax', async () => {
+    const id = await createOk('name,email\nAlice,alice@acme.test\nPhone only,\nBob,"  "\n', 'text/csv');
+    const job = await waitFor(id, ['done']);
+    const rows = (await (await results(id, 'ndjson')).text())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { input: string; verdict: string; reason: string; error: null });
+    assert.deepEqual(
+      rows.map((row) => [row.input, row.verdict, row.reason, row.error]),
+      [
+        ['alice@acme.test', 'deliverable', 'accepted', null],
+        ['', 'unknown', 'no_address', null],
+        ['', 'unknown', 'no_address', null],
+      ],
+    );
+    assert.equal(job.reasons.invalid_syntax, undefined);
+    assert.equal(job.reasons.no_address, 1);
+  });
+
   it('refuses empty and unsupported bodies', async () => {
     assert.equal((await create(JSON.stringify({ emails: [] }), 'application/json')).status, 400);
     assert.equal((await create(JSON.stringify({ list: ['a@b.test'] }), 'application/json')).status, 400);
