@@ -191,6 +191,12 @@ export class ReplyParser {
     const replies: SmtpReply[] = [];
     if (this.#error !== null) return { replies, error: this.#error };
     let start = 0;
+    // The chunk's complete lines from the first that began in it, decoded in one call (`null` until
+    // needed), and where the next of them starts in it. The same lines as decoded one by one: an LF
+    // byte is never inside a UTF-8 sequence and ends any bad one, so it is always the `\n` that
+    // separates them, and no other byte decodes to `\n`.
+    let text: string | null = null;
+    let at = 0;
     while (start < chunk.length) {
       const lf = chunk.indexOf(LF, start);
       const end = lf === -1 ? chunk.length : lf;
@@ -210,19 +216,31 @@ export class ReplyParser {
         });
       }
       if (lf === -1) {
-        // Copy: the caller may reuse its buffer (Node's socket chunks can be pooled slices).
-        this.#partial.push(chunk.slice(start));
+        // Copy: the caller may reuse its buffer (a direct connection reads into one shared buffer), and
+        // a Buffer's `slice()` is a view, not a copy.
+        this.#partial.push(new Uint8Array(chunk.subarray(start)));
         this.#partialBytes += chunk.length - start;
         break;
       }
-      let bytes = this.#joinPartial(chunk.subarray(start, lf));
+      const lineBytes = this.#partialBytes + (lf - start) + 1;
+      let line: string;
+      if (this.#partialBytes > 0) {
+        let bytes = this.#joinPartial(chunk.subarray(start, lf));
+        this.#partial = [];
+        this.#partialBytes = 0;
+        // CRLF is the line end (RFC 5321 §2.3.8); a bare LF is accepted, as every MTA's client does.
+        if (bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, -1);
+        line = decoder.decode(bytes);
+      } else {
+        if (text === null) text = decoder.decode(chunk.subarray(start, chunk.lastIndexOf(LF)));
+        const next = text.indexOf('\n', at);
+        line = next === -1 ? text.slice(at) : text.slice(at, next);
+        at = next + 1;
+        // As above: a CR byte is always the character CR.
+        if (line.length > 0 && line.charCodeAt(line.length - 1) === CR) line = line.slice(0, -1);
+      }
       start = lf + 1;
-      const lineBytes = bytes.length + 1;
-      this.#partial = [];
-      this.#partialBytes = 0;
-      // CRLF is the line end (RFC 5321 §2.3.8); a bare LF is accepted, as every MTA's client does.
-      if (bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, -1);
-      const reply = this.#line(decoder.decode(bytes), lineBytes);
+      const reply = this.#line(line, lineBytes);
       if (reply === null) continue;
       if ('kind' in reply) return this.#fail(replies, reply);
       replies.push(reply);

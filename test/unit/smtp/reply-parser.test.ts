@@ -345,6 +345,66 @@ describe('ReplyParser', () => {
     assert.equal(out.replies[0]?.text, 'abcdef');
   });
 
+  it("copies a partial line out of a Node Buffer that is read into again (a connection's shared read buffer)", () => {
+    // A Buffer's slice() is a view: kept as is, the next read would overwrite the line's start.
+    const parser = new ReplyParser();
+    const buffer = Buffer.from('250 abc');
+    parser.write(buffer);
+    buffer.fill(0x41);
+    const out = parser.write(Buffer.from('def\r\n'));
+    assert.equal(out.replies[0]?.text, 'abcdef');
+  });
+
+  it('gives the same answer for every case cut in two at every byte', () => {
+    for (const testCase of CASES) {
+      for (let cut = 1; cut < testCase.input.length; cut++) {
+        const parser = new ReplyParser(testCase.limits);
+        const chunks = [testCase.input.subarray(0, cut), testCase.input.subarray(cut)];
+        check(testCase, feedChunks(parser, chunks), parser);
+      }
+    }
+  });
+
+  it("decodes a chunk's lines as each line decoded alone, whatever their bytes (seeded property)", () => {
+    // A line: a reply code and separator, then any bytes but LF (bad UTF-8, CR, NUL, a byte-order mark).
+    const line = fc
+      .tuple(
+        fc.constantFrom('250-', '250 '),
+        fc.array(
+          fc.oneof(
+            fc.integer({ min: 0, max: 255 }).filter((byte) => byte !== 0x0a),
+            fc.constantFrom(0x0d, 0xef, 0xbb, 0xbf, 0xe2, 0x82, 0xac, 0xc3, 0x80),
+          ),
+          { maxLength: 24 },
+        ),
+        fc.constantFrom('\r\n', '\n'),
+      )
+      .map(([head, body, end]) => Uint8Array.from([...bytes(head), ...body, ...bytes(end)]));
+    const lossy = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+    fc.assert(
+      fc.property(fc.array(line, { minLength: 1, maxLength: 8 }), fc.nat(), (lines, cutAt) => {
+        // Each reply ends with a last line: the lines read so far, then '250 end'.
+        const input = Uint8Array.from([...lines.flatMap((l) => [...l]), ...bytes('250 end\r\n')]);
+        const expected: string[] = [];
+        for (const l of [...lines, bytes('250 end\r\n')]) {
+          let content = l.subarray(0, l.length - 1);
+          if (content[content.length - 1] === 0x0d) content = content.subarray(0, -1);
+          expected.push(lossy.decode(content));
+        }
+        const cut = 1 + (cutAt % (input.length - 1));
+        for (const chunks of [[input], [input.subarray(0, cut), input.subarray(cut)]]) {
+          const out = feedChunks(new ReplyParser(), chunks);
+          assert.equal(out.error, null);
+          assert.deepEqual(
+            out.replies.flatMap((reply) => reply.lines),
+            expected,
+          );
+        }
+      }),
+      { seed: 0x16, numRuns: 1000 },
+    );
+  });
+
   it('finds the enhanced code the RFC 3463 pattern finds, read by character codes (seeded property)', () => {
     // The pattern the parser matched each reply's text against before issue 16's eighth pass.
     const pattern = /^([245])\.(\d{1,3})\.(\d{1,3})(?= |$)/;
