@@ -158,6 +158,15 @@ function checkLines(lines: readonly string[]): void {
   }
 }
 
+/**
+ * What a direct connection reads into (`net.connect`'s `onread`), shared by every connection of the
+ * process: a read is parsed before the next one is made, and the parser copies the part line it keeps.
+ * Per read that saves a Buffer, the stream's push and buffering, a `data` event and a tick
+ * (`maybeReadMore`); a bulk run reads a few thousand times. Proxied sockets come from the connector and
+ * are read through `data` events.
+ */
+const READ_BUFFER = new Uint8Array(64 * 1024);
+
 /** Marks a promise as handled (its rejection is reported through another path) and returns it as is. */
 function handled<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => undefined);
@@ -193,6 +202,8 @@ export class SmtpConnection {
   #greeting: Promise<SmtpReply> | null = null;
   #tls: TlsInfo | null = null;
   #closed = false;
+  /** STARTTLS was accepted: nothing more is read from the plaintext socket. */
+  #plaintextEnded = false;
   #failure: VerifyError | null = null;
   #proxy: string | null = null;
 
@@ -352,7 +363,12 @@ export class SmtpConnection {
 
   #connectDirect(): void {
     const { ip, port, localAddress, connectTimeoutMs } = this.#options;
-    const socket = netConnect({ host: ip, port, ...(localAddress === null ? {} : { localAddress }) });
+    const socket = netConnect({
+      host: ip,
+      port,
+      ...(localAddress === null ? {} : { localAddress }),
+      onread: { buffer: READ_BUFFER, callback: this.#onRead },
+    });
     this.#socket = socket;
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
@@ -380,6 +396,7 @@ export class SmtpConnection {
         this.#socket = socket;
         socket.on('error', this.#onError);
         socket.on('close', this.#onClose);
+        socket.on('data', this.#onData);
         this.#onConnected(socket);
       },
       (error: unknown) => {
@@ -398,7 +415,6 @@ export class SmtpConnection {
   #onConnected(socket: Socket): void {
     // Commands are written whole; Nagle would only delay a pipelined group's successor.
     socket.setNoDelay(true);
-    socket.on('data', this.#onData);
     this.#greeting = handled(this.#expect(null, false, this.#options.greetingTimeoutMs));
     const waiter = this.#connectWaiter;
     this.#connectWaiter = null;
@@ -517,7 +533,16 @@ export class SmtpConnection {
     return this.#tlsSocket ?? this.#socket;
   }
 
-  readonly #onData = (chunk: Buffer): void => {
+  /**
+   * A direct socket's read, in `READ_BUFFER`: plaintext replies until a STARTTLS upgrade takes over.
+   * True: read on (false would pause the socket).
+   */
+  readonly #onRead = (bytes: number, buffer: Uint8Array): boolean => {
+    if (!this.#plaintextEnded) this.#onData(buffer.subarray(0, bytes));
+    return true;
+  };
+
+  readonly #onData = (chunk: Uint8Array): void => {
     if (this.#closed) return;
     const out = this.#parser.write(chunk);
     const replies = out.replies;
@@ -546,6 +571,7 @@ export class SmtpConnection {
           return;
         }
         this.#clearTimer();
+        this.#plaintextEnded = true;
         this.#socket?.removeListener('data', this.#onData);
         this.#socket?.pause();
         return;
