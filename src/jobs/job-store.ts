@@ -190,8 +190,18 @@ export interface JobStore {
   addItems(id: string, items: readonly JobItem[]): Promise<void>;
   /** Marks the input as completely stored and computes the row and address totals. */
   finishIngest(id: string): Promise<JobRecord>;
-  /** Sets the status (and the error, for `failed`); `startedAt` is set on the first `running`. */
-  setStatus(id: string, status: JobStatus, error?: string | null): Promise<JobRecord>;
+  /**
+   * Sets the status (and the error, for `failed`); `startedAt` is set on the first `running`. With
+   * `from`, only a job whose status is one of those is changed, in the same statement that reads it
+   * (compare-and-set): a runner's "back to queued" then never undoes a cancel that landed after the
+   * runner last read the job. Resolves with the job as it is after, changed or not.
+   */
+  setStatus(
+    id: string,
+    status: JobStatus,
+    error?: string | null,
+    from?: readonly JobStatus[],
+  ): Promise<JobRecord>;
   /**
    * Up to `limit` distinct keys without a result, from readable rows, in key order after `afterKey`
    * (keyset paging: a consumer pages through while results are being written).

@@ -81,6 +81,11 @@ export async function runJob(
   }
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   const flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
+  // Not over a cancel that landed since the read above; `failed` is resumed (`rcpt bulk --resume`).
+  const started = await store.setStatus(jobId, 'running', null, ['queued', 'running', 'failed']);
+  if (started.status !== 'running') {
+    return { job: started, verified: 0, interrupted: started.status === 'cancelled' };
+  }
   const stop = new AbortController();
   const onAbort = () => {
     stop.abort();
@@ -88,7 +93,6 @@ export async function runJob(
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted === true) stop.abort();
 
-  await store.setStatus(jobId, 'running');
   const counts = Object.fromEntries(VERDICTS.map((verdict) => [verdict, 0])) as Record<Verdict, number>;
   let done = initial.doneAddresses;
   let verified = 0;
@@ -164,7 +168,7 @@ export async function runJob(
   if (writeError !== null) {
     const message = writeError instanceof Error ? writeError.message : JSON.stringify(writeError);
     try {
-      await store.setStatus(jobId, 'failed', `writing results: ${message}`);
+      await store.setStatus(jobId, 'failed', `writing results: ${message}`, ['running']);
     } catch {
       // The store itself is broken; the error below says why.
     }
@@ -173,16 +177,20 @@ export async function runJob(
   const job = await store.getJob(jobId);
   if (job === null) throw new JobError('deleted', jobId, `job ${jobId} was deleted while running`);
   if (state.cancelled || job.status === 'cancelled') return { job, verified, interrupted: true };
+  // Each status below is set only over `running`: a cancel (DELETE /v1/jobs/{id}) that lands after the
+  // read above stays, and the job is not queued to run again.
   if (job.doneAddresses >= job.totalAddresses) {
-    return { job: await store.setStatus(jobId, 'done'), verified, interrupted: false };
+    const ended = await store.setStatus(jobId, 'done', null, ['running']);
+    return { job: ended, verified, interrupted: ended.status !== 'done' };
   }
   if (stop.signal.aborted || options.pause?.aborted === true)
-    return { job: await store.setStatus(jobId, 'queued'), verified, interrupted: true };
+    return { job: await store.setStatus(jobId, 'queued', null, ['running']), verified, interrupted: true };
   // verifyMany ended without an answer for some key: nothing to do but say so.
   const failed = await store.setStatus(
     jobId,
     'failed',
     `${job.totalAddresses - job.doneAddresses} addresses got no result`,
+    ['running'],
   );
-  return { job: failed, verified, interrupted: false };
+  return { job: failed, verified, interrupted: failed.status !== 'failed' };
 }

@@ -207,7 +207,7 @@ function prepareStatements(db: Database.Database) {
     setStatus: db.prepare(
       `UPDATE jobs SET status = @status, error = @error, updated_at = @now,
        started_at = CASE WHEN @status = 'running' AND started_at IS NULL THEN @now ELSE started_at END
-       WHERE id = @id`,
+       WHERE id = @id AND (@from IS NULL OR status IN (SELECT value FROM json_each(@from)))`,
     ),
     pending: db.prepare<[string, string, string, number], PendingAddress>(
       `SELECT i.key AS key, min(i.input) AS input FROM items i
@@ -453,9 +453,11 @@ class SqliteJobStore implements JobStore {
     id: string,
     status: Parameters<JobStore['setStatus']>[1],
     error: string | null = null,
+    from?: Parameters<JobStore['setStatus']>[3],
   ): Promise<JobRecord> {
     return settle(() => {
-      this.#statements.setStatus.run({ id, status, error, now: now() });
+      const fromJson = from === undefined ? null : JSON.stringify(from);
+      this.#statements.setStatus.run({ id, status, error, now: now(), from: fromJson });
       return this.#requireJob(id);
     });
   }

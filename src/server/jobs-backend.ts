@@ -370,8 +370,8 @@ class StoreJobsBackend implements ClosableJobsBackend {
       const index = waiting.findIndex((job) => job.id === id);
       const [removed] = index === -1 ? [] : waiting.splice(index, 1);
       // A running job sees the status at its next write and stops (no need to wait for it here);
-      // what is written stays downloadable.
-      await store.setStatus(id, 'cancelled').catch((error: unknown) => {
+      // what is written stays downloadable. A job that ended since the read above stays as it ended.
+      await store.setStatus(id, 'cancelled', null, ['queued', 'running']).catch((error: unknown) => {
         // Not cancelled after all: a waiting job keeps its order.
         if (removed !== undefined) {
           waiting.push(removed);
@@ -577,7 +577,8 @@ class StoreJobsBackend implements ClosableJobsBackend {
       logger.error({ err: error, job: id }, 'job failed');
       if (!this.#shutdown.signal.aborted) {
         const message = error instanceof Error ? error.message : String(error);
-        await store.setStatus(id, 'failed', message).catch(() => undefined);
+        // Not over a cancel (or an end) another request wrote meanwhile.
+        await store.setStatus(id, 'failed', message, ['queued', 'running']).catch(() => undefined);
       }
     } finally {
       if (job.grace !== null) clearTimeout(job.grace);
@@ -644,7 +645,10 @@ class StoreJobsBackend implements ClosableJobsBackend {
     let resumed = 0;
     for (const job of unfinished) {
       if (!job.ingested) {
-        await store.setStatus(job.id, 'failed', 'the upload was interrupted before it was stored whole');
+        await store.setStatus(job.id, 'failed', 'the upload was interrupted before it was stored whole', [
+          'queued',
+          'running',
+        ]);
         continue;
       }
       this.#waiting.push({ id: job.id, owner: job.owner ?? '', order: this.#order++ });

@@ -9,14 +9,23 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import {
+  createVerifier,
   parseAddress,
   verdictOf,
   type HostLimitsRecord,
   type Reason,
   type VerifyResult,
 } from '../../src/index.js';
-import { HOST_LIMITS_TTL_MS, addressKey, type InputLayout, type JobStore } from '../../src/jobs/index.js';
+import {
+  HOST_LIMITS_TTL_MS,
+  addressKey,
+  runJob,
+  type InputLayout,
+  type JobStatus,
+  type JobStore,
+} from '../../src/jobs/index.js';
 import { jobItem } from './job-items.js';
+import { loopbackOptions } from './world-options.js';
 
 /** A store under test, fresh and empty, and what the contract needs to look beside it. */
 export interface StoreUnderTest {
@@ -297,6 +306,58 @@ export function describeJobStoreContract(
       assert.equal(await subject.countRows('results', job.id), 0);
     });
 
+    it('sets a status only over the statuses it is given (compare-and-set), else leaves the job as it is', async () => {
+      const job = await store.createJob({});
+      await store.setStatus(job.id, 'cancelled');
+      const kept = await store.setStatus(job.id, 'queued', null, ['running']);
+      assert.equal(kept.status, 'cancelled');
+      assert.equal(kept.startedAt, null);
+      const failed = await store.setStatus(job.id, 'failed', 'x', ['queued', 'running']);
+      assert.deepEqual([failed.status, failed.error], ['cancelled', null]);
+      const running = await store.setStatus(job.id, 'running', null, ['cancelled']);
+      assert.equal(running.status, 'running');
+      assert.ok(running.startedAt !== null);
+    });
+
+    // The window: the run read the job (not cancelled), then a DELETE /v1/jobs/{id} on another handle
+    // cancelled it, then the run wrote its status. The store hands the run a cancel just before that
+    // write, as another request would.
+    for (const [window, write, answered] of [
+      ['starts (queued -> running)', 'running', false],
+      ['yields its place (running -> queued)', 'queued', false],
+      ['ends (running -> done)', 'done', true],
+    ] as const) {
+      it(`keeps a cancel that lands as a run ${window}: the job is not queued or run again`, async () => {
+        const inputs = ['a@x.test', 'b@x.test'];
+        const job = await store.createJob({});
+        await store.addItems(
+          job.id,
+          inputs.map((input, i) => jobItem(i + 1, input)),
+        );
+        await store.finishIngest(job.id);
+        if (answered) {
+          await store.putResults(
+            job.id,
+            inputs.map((input) => ({ key: input, result: fakeResult(input, 'accepted') })),
+          );
+        }
+        const other = await subject.openAnother();
+        // Nothing to verify reaches the verifier (a paused run takes no address; an answered job has
+        // none), so its DNS server and SMTP port are closed ports on loopback.
+        const verifier = createVerifier(loopbackOptions({ dnsServer: '127.0.0.1:9', smtpPort: 9 }));
+        try {
+          const racing = cancelledBefore(store, other, write);
+          const outcome = await runJob(racing, job.id, verifier, { pause: AbortSignal.abort() });
+          assert.equal(outcome.job.status, 'cancelled');
+          assert.equal(outcome.interrupted, true);
+          assert.equal((await other.getJob(job.id))?.status, 'cancelled');
+        } finally {
+          await verifier.close();
+          await other.close();
+        }
+      });
+    }
+
     it('keeps domain facts until they expire', async () => {
       const now = Date.now();
       await store.putDomainFacts({
@@ -485,5 +546,24 @@ export function describeJobStoreContract(
       await assert.rejects(() => closed.getJob('no-such-job'));
       await assert.rejects(() => closed.createJob({}));
     });
+  });
+}
+
+/**
+ * `store` with one seam: just before a status write of `status`, `other` (another handle, as another
+ * request) cancels the job as `DELETE /v1/jobs/{id}` does. Every call reaches the real store.
+ */
+function cancelledBefore(store: JobStore, other: JobStore, status: JobStatus): JobStore {
+  return new Proxy(store, {
+    get(target, property): unknown {
+      if (property === 'setStatus') {
+        return async (...args: Parameters<JobStore['setStatus']>) => {
+          if (args[1] === status) await other.setStatus(args[0], 'cancelled', null, ['queued', 'running']);
+          return target.setStatus(...args);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
   });
 }

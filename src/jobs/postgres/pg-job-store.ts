@@ -264,17 +264,23 @@ class PostgresJobStore implements PgJobStore {
     return this.#requireJob(id);
   }
 
-  async setStatus(id: string, status: JobStatus, error: string | null = null): Promise<JobRecord> {
+  async setStatus(
+    id: string,
+    status: JobStatus,
+    error: string | null = null,
+    from?: readonly JobStatus[],
+  ): Promise<JobRecord> {
     const at = now();
     await this.transaction(async (tx) => {
-      await tx.query(
+      // One statement: the row lock makes a concurrent change wait, then `from` is checked again.
+      const { rowCount } = await tx.query(
         `UPDATE ${this.schema}.jobs SET status = $2, error = $3, updated_at = $4,
            started_at = CASE WHEN $2 = 'running' AND started_at IS NULL THEN $4 ELSE started_at END
-         WHERE id = $1`,
-        [id, status, error, at],
+         WHERE id = $1 AND ($5::text[] IS NULL OR status = ANY($5::text[]))`,
+        [id, status, error, at, from ?? null],
       );
       // A cancelled or failed job leaves no work behind for the workers.
-      if (status === 'cancelled' || status === 'failed') {
+      if (rowCount !== 0 && (status === 'cancelled' || status === 'failed')) {
         await tx.query(`DELETE FROM ${this.schema}.work WHERE job_id = $1`, [id]);
       }
     });

@@ -137,7 +137,9 @@ export class Planner {
       [jobId],
     );
     if (planned[0]?.planned !== false) return;
-    if (job.status !== 'running') await store.setStatus(jobId, 'running');
+    // Not over a cancel that landed since the read above: a cancelled job is not planned.
+    const started = await store.setStatus(jobId, 'running', null, ['queued', 'running']);
+    if (started.status !== 'running') return;
     const { addresses, hosts } = await this.#writeWork(jobId, signal);
     // Planned and the plan lease let go together: a kill between the two would plan the job again.
     await store.transaction(async (tx) => {
