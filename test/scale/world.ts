@@ -37,6 +37,8 @@ export interface ScaleWorld {
   }[];
   /** RCPTs received per address (lowercased), over all hosts. */
   readonly rcptsByAddress: Map<string, number>;
+  /** Every RCPT's address (lowercased) in the order the hosts read them, over all hosts. */
+  readonly rcptOrder: string[];
   /** The IP of the host that greylists. */
   readonly greylistHost: string;
   /** The domains each host address serves. */
@@ -110,6 +112,7 @@ export async function startScaleWorld(options: ScaleWorldOptions): Promise<Scale
     clients: new Set<string>(),
   }));
   const rcptsByAddress = new Map<string, number>();
+  const rcptOrder: string[] = [];
   const greylist = new Map<string, number>();
   const sockets = new Set<Socket>();
 
@@ -213,6 +216,7 @@ export async function startScaleWorld(options: ScaleWorldOptions): Promise<Scale
           stats.rcpts += 1;
           const address = (/<([^>]*)>/.exec(line)?.[1] ?? '').toLowerCase();
           rcptsByAddress.set(address, (rcptsByAddress.get(address) ?? 0) + 1);
+          rcptOrder.push(address);
           const local = address.split('@')[0] ?? '';
           if (ip === greylistHost && !local.startsWith('r')) {
             // postgrey keys on the client's /24 (--lookup-by-subnet), the sender and the recipient.
@@ -245,6 +249,7 @@ export async function startScaleWorld(options: ScaleWorldOptions): Promise<Scale
     hosts,
     addresses,
     rcptsByAddress,
+    rcptOrder,
     greylistHost,
     domainsByHost,
     async close() {

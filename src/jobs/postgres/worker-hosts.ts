@@ -22,8 +22,19 @@ import {
   type WorkerContext,
 } from './worker-shared.js';
 
-/** Addresses read from `work` per query while streaming a host. */
+/** Addresses read from `work` per query while streaming a host whose work is one API key's. */
 const WORK_PAGE = 500;
+/**
+ * Addresses of one API key's jobs read in a turn while another key's wait at the same host: a key's
+ * big job holds another's small one for a turn, not until it is through (docs/api.md, "Whose job runs").
+ */
+const TURN_ADDRESSES = 100;
+/**
+ * Addresses a pass reads ahead of their answers at most (the verifier's window, 2,000 by default): a job
+ * that joins a pass waits behind as many of the others' there. A host needs far fewer at once (its
+ * sessions times their batches).
+ */
+const PASS_WINDOW = 500;
 /** Results written per transaction at most, and the longest they wait in memory. */
 const WRITE_BATCH = 200;
 const WRITE_INTERVAL_MS = 250;
@@ -158,7 +169,8 @@ export class HostWorker {
     try {
       for (const { run, jobs } of groups) {
         if (signal.aborted) break;
-        const pass = new HostPass(this.#context, run, { host, jobs, signal }, (written) => {
+        const jobsNow = () => this.#profiles.jobsLike(host, run);
+        const pass = new HostPass(this.#context, run, { host, jobs, jobsNow, signal }, (written) => {
           this.#verified += written;
           tally.written += written;
         });
@@ -176,6 +188,8 @@ export class HostWorker {
 export interface PassScope {
   readonly host: string;
   readonly jobs: readonly string[];
+  /** The jobs verified alike with work due at the host now, asked before each turn: they join the pass. */
+  readonly jobsNow?: () => Promise<readonly string[]>;
   readonly signal: AbortSignal;
 }
 
@@ -189,6 +203,7 @@ export class HostPass {
   readonly #run: ProfileRun;
   readonly #host: string;
   readonly #jobs: readonly string[];
+  readonly #jobsNow: (() => Promise<readonly string[]>) | undefined;
   readonly #signal: AbortSignal;
   readonly #onWritten: (count: number) => void;
   /** Rows read and not yet answered, by input. */
@@ -203,6 +218,7 @@ export class HostPass {
     this.#run = run;
     this.#host = scope.host;
     this.#jobs = scope.jobs;
+    this.#jobsNow = scope.jobsNow;
     this.#signal = scope.signal;
     this.#onWritten = onWritten;
   }
@@ -218,6 +234,7 @@ export class HostPass {
     }, WRITE_INTERVAL_MS);
     try {
       const results = this.#run.verifier.verifyMany(this.#inputs(), {
+        concurrency: PASS_WINDOW,
         hostConcurrency: this.#run.profile.hostConcurrency,
         greylistRetries: 0,
         signal,
@@ -246,19 +263,20 @@ export class HostPass {
     return this.#read;
   }
 
-  /** The host's due addresses, a page at a time, each input once. */
+  /**
+   * The host's due addresses, each input once, in turns between the API keys whose jobs have work here
+   * (a job of no key, `rcpt bulk`'s, counts as one more key): a key's jobs oldest first, up to a turn of
+   * addresses, then the next key's, a key new to the pass first. The jobs are asked again before each
+   * turn, so one that came meanwhile joins the pass rather than wait for its end.
+   */
   async *#inputs(): AsyncGenerator<string> {
-    const { store } = this.#context;
-    const s = store.schema;
-    let cursor: { job: string; key: string } = { job: '', key: '' };
+    const turns = new KeyTurns();
+    await this.#join(turns, this.#jobs);
     while (!this.#signal.aborted) {
-      const { rows } = await store.pool.query<WorkRow>(
-        `SELECT w.job_id, w.key, w.input, w.attempts FROM ${s}.work w JOIN ${s}.jobs j ON j.id = w.job_id
-         WHERE w.host = $1 AND w.not_before <= now() AND j.status IN ('queued', 'running')
-           AND (w.job_id, w.key) > ($2, $3) AND w.job_id = ANY($5::text[])
-         ORDER BY w.job_id, w.key LIMIT $4`,
-        [this.#host, cursor.job, cursor.key, WORK_PAGE, this.#jobs],
-      );
+      const turn = turns.next();
+      if (turn === null) return;
+      const size = turns.keys > 1 ? TURN_ADDRESSES : WORK_PAGE;
+      const rows = await this.#due(turn.job, turn.after, size);
       await this.#run.domains.loadCatchAll(rows.map((row) => domainOfKey(row.key)));
       for (const row of rows) {
         this.#read += 1;
@@ -272,10 +290,34 @@ export class HostPass {
         yield row.input;
         if (isAborted(this.#signal)) return;
       }
-      const last = rows.at(-1);
-      if (last === undefined || rows.length < WORK_PAGE) return;
-      cursor = { job: last.job_id, key: last.key };
+      turns.taken(rows.length < size ? null : (rows.at(-1)?.key ?? null));
+      if (this.#jobsNow !== undefined) await this.#join(turns, await this.#jobsNow());
     }
+  }
+
+  /** Adds the jobs new to this pass to their keys' turns, oldest first. */
+  async #join(turns: KeyTurns, jobs: readonly string[]): Promise<void> {
+    const fresh = jobs.filter((job) => !turns.has(job));
+    if (fresh.length === 0) return;
+    const { rows } = await this.#context.store.pool.query<{ key: string; job: string }>(
+      `SELECT coalesce(owner, '') AS key, id AS job FROM ${this.#context.store.schema}.jobs
+       WHERE id = ANY($1::text[]) ORDER BY seq`,
+      [fresh],
+    );
+    turns.add(rows);
+  }
+
+  /** Up to `limit` of the job's due addresses at the host, in key order after `after`. */
+  async #due(job: string, after: string, limit: number): Promise<WorkRow[]> {
+    const s = this.#context.store.schema;
+    const { rows } = await this.#context.store.pool.query<WorkRow>(
+      `SELECT w.job_id, w.key, w.input, w.attempts FROM ${s}.work w JOIN ${s}.jobs j ON j.id = w.job_id
+       WHERE w.host = $1 AND w.job_id = $2 AND w.key > $3 AND w.not_before <= now()
+         AND j.status IN ('queued', 'running')
+       ORDER BY w.key LIMIT $4`,
+      [this.#host, job, after, limit],
+    );
+    return rows;
   }
 
   /** Starts writing what is in hand, after the writes before it. */
@@ -332,5 +374,66 @@ export class HostPass {
       hosts.rows.map((r) => r.host),
       first,
     );
+  }
+}
+
+/**
+ * Whose work a pass reads next: the API keys in turn, the one whose last turn began longest ago first
+ * (a key new to the pass before all), each key's jobs oldest first, each job from where it was left.
+ */
+class KeyTurns {
+  /** Keys with work left, the next turn's first. */
+  readonly #order: string[] = [];
+  readonly #jobs = new Map<string, { jobs: string[]; after: string }>();
+  /** Every job ever added: one read through in this pass is not read again. */
+  readonly #seen = new Set<string>();
+
+  /** Keys with work left. */
+  get keys(): number {
+    return this.#order.length;
+  }
+
+  has(job: string): boolean {
+    return this.#seen.has(job);
+  }
+
+  /** Adds jobs, oldest first, each once: a key new to the pass has its turn before the others. */
+  add(jobs: readonly { readonly key: string; readonly job: string }[]): void {
+    const fresh: string[] = [];
+    for (const { key, job } of jobs) {
+      if (this.#seen.has(job)) continue;
+      this.#seen.add(job);
+      const queue = this.#jobs.get(key);
+      if (queue === undefined) {
+        this.#jobs.set(key, { jobs: [job], after: '' });
+        fresh.push(key);
+      } else {
+        queue.jobs.push(job);
+      }
+    }
+    this.#order.unshift(...fresh);
+  }
+
+  /** The job whose turn it is and the last address key read of it, or `null` when no work is left. */
+  next(): { job: string; after: string } | null {
+    const key = this.#order[0];
+    const queue = key === undefined ? undefined : this.#jobs.get(key);
+    const job = queue?.jobs[0];
+    return queue === undefined || job === undefined ? null : { job, after: queue.after };
+  }
+
+  /** Ends the turn of `next()`: its job read up to `last`, or through (`null`); the key goes last. */
+  taken(last: string | null): void {
+    const key = this.#order.shift();
+    const queue = key === undefined ? undefined : this.#jobs.get(key);
+    if (key === undefined || queue === undefined) return;
+    if (last === null) {
+      queue.jobs.shift();
+      queue.after = '';
+    } else {
+      queue.after = last;
+    }
+    if (queue.jobs.length > 0) this.#order.push(key);
+    else this.#jobs.delete(key);
   }
 }

@@ -77,21 +77,14 @@ export class JobProfiles {
   }
 
   /**
-   * The jobs with work due at `host`, grouped by how they are verified here. Each group's run is held
-   * once: `release()` every one when done, those not used included.
+   * The jobs with work due at `host`, grouped by how they are verified here, oldest job first. Each
+   * group's run is held once: `release()` every one when done, those not used included.
    */
   async atHost(host: string): Promise<{ run: ProfileRun; jobs: string[] }[]> {
-    const s = this.#context.store.schema;
-    const { rows } = await this.#context.store.pool.query<{ id: string; options: string }>(
-      `SELECT j.id, j.options FROM ${s}.jobs j WHERE j.status IN ('queued', 'running')
-         AND EXISTS (SELECT 1 FROM ${s}.work w WHERE w.job_id = j.id AND w.host = $1 AND w.not_before <= now())
-       ORDER BY j.id`,
-      [host],
-    );
     const groups = new Map<ProfileRun, string[]>();
-    for (const row of rows) {
+    for (const row of await this.#dueAt(host)) {
       // Held as it is found, so making the next group's run never closes this one.
-      const run = this.#acquire(row.id, JSON.parse(row.options) as Record<string, unknown>);
+      const run = this.#acquire(row.id, row.options);
       const jobs = groups.get(run);
       if (jobs === undefined) {
         groups.set(run, [row.id]);
@@ -101,6 +94,17 @@ export class JobProfiles {
       }
     }
     return [...groups].map(([run, jobs]) => ({ run, jobs }));
+  }
+
+  /**
+   * The jobs with work due at `host` that `run` verifies (its profile's), oldest first: a pass asks
+   * between turns, so that a job that came meanwhile joins it. Holds nothing.
+   */
+  async jobsLike(host: string, run: ProfileRun): Promise<string[]> {
+    const rows = await this.#dueAt(host);
+    return rows
+      .filter((row) => this.#profileOf(row.id, row.options).key === run.profile.key)
+      .map((row) => row.id);
   }
 
   /** Lets go of a run held by `ofJob()` or `atHost()`; past the bound, idle runs are closed. */
@@ -120,8 +124,32 @@ export class JobProfiles {
     await Promise.all(this.#closing);
   }
 
+  /** The queued or running jobs with work due at `host`, oldest first, with their options. */
+  async #dueAt(host: string): Promise<{ id: string; options: Record<string, unknown> }[]> {
+    const s = this.#context.store.schema;
+    const { rows } = await this.#context.store.pool.query<{ id: string; options: string }>(
+      `SELECT j.id, j.options FROM ${s}.jobs j WHERE j.status IN ('queued', 'running')
+         AND EXISTS (SELECT 1 FROM ${s}.work w WHERE w.job_id = j.id AND w.host = $1 AND w.not_before <= now())
+       ORDER BY j.seq`,
+      [host],
+    );
+    return rows.map((row) => ({ id: row.id, options: JSON.parse(row.options) as Record<string, unknown> }));
+  }
+
   /** The run of a job's profile, held, made when there is none (and the least recently used idle ones closed past the bound). */
   #acquire(jobId: string, options: Readonly<Record<string, unknown>>): ProfileRun {
+    const profile = this.#profileOf(jobId, options);
+    const run = this.#runs.get(profile.key) ?? this.#start(profile);
+    // Most recently used last.
+    this.#runs.delete(profile.key);
+    this.#runs.set(profile.key, run);
+    this.#holds.set(run, (this.#holds.get(run) ?? 0) + 1);
+    this.#evict();
+    return run;
+  }
+
+  /** How the job is verified here; where this worker's flags differ from its settings, said once per job. */
+  #profileOf(jobId: string, options: Readonly<Record<string, unknown>>): JobProfile {
     const profile = jobProfile(recordedSettings(options), this.#worker, this.#hostConcurrency);
     if (profile.differences.length > 0 && !this.#reported.has(jobId)) {
       if (this.#reported.size >= REPORTED_JOBS) this.#reported.clear();
@@ -133,13 +161,7 @@ export class JobProfiles {
         differences: profile.differences,
       });
     }
-    const run = this.#runs.get(profile.key) ?? this.#start(profile);
-    // Most recently used last.
-    this.#runs.delete(profile.key);
-    this.#runs.set(profile.key, run);
-    this.#holds.set(run, (this.#holds.get(run) ?? 0) + 1);
-    this.#evict();
-    return run;
+    return profile;
   }
 
   /** Closes the least recently used runs nobody holds while there are more than the bound. */
