@@ -73,3 +73,52 @@ export const LAB_OPTIONS: VerifyOptions = {
 
 /** The lab's run folder (configs, logs, pid files), as in lab.conf.sh. */
 export const LAB_RUN = process.env.RCPT_LAB_RUN ?? '/run/rcpt-lab';
+
+/** What a Postfix instance's log says of the SMTP sessions in a slice of it. */
+export interface PostfixSessions {
+  /** Sessions that began. */
+  readonly sessions: number;
+  /** The most open at once. */
+  readonly maxOpen: number;
+  /** Sessions Postfix ended with "421 … too many errors". */
+  readonly tooManyErrors: number;
+  /** The rejected RCPTs of each session that ended, in the order they ended. */
+  readonly rejects: readonly number[];
+  /** How many times each recipient was refused. */
+  readonly refusedTimes: ReadonlyMap<string, number>;
+}
+
+/**
+ * Reads the sessions in lines of a Postfix log: smtpd logs `connect from` and `disconnect from` per
+ * process id, in order, through postlogd, and each rejected RCPT as `NOQUEUE: reject: RCPT` before a
+ * queue file exists, `<queue id>: reject: RCPT` after.
+ */
+export function postfixSessions(lines: readonly string[]): PostfixSessions {
+  const open = new Map<string, number>();
+  const rejects: number[] = [];
+  const refusedTimes = new Map<string, number>();
+  let sessions = 0;
+  let maxOpen = 0;
+  let tooManyErrors = 0;
+  for (const line of lines) {
+    if (/too many errors after/.test(line)) tooManyErrors += 1;
+    const match = /postfix\/smtpd\[(\d+)\]: (connect from|disconnect from|\w+: reject: RCPT from) /.exec(
+      line,
+    );
+    if (match === null) continue;
+    const [, pid = '', event] = match;
+    if (event === 'connect from') {
+      open.set(pid, 0);
+      sessions += 1;
+      maxOpen = Math.max(maxOpen, open.size);
+    } else if (event === 'disconnect from') {
+      rejects.push(open.get(pid) ?? 0);
+      open.delete(pid);
+    } else {
+      open.set(pid, (open.get(pid) ?? 0) + 1);
+      const to = / to=<([^>]*)>/.exec(line)?.[1] ?? '';
+      refusedTimes.set(to, (refusedTimes.get(to) ?? 0) + 1);
+    }
+  }
+  return { sessions, maxOpen, tooManyErrors, rejects, refusedTimes };
+}

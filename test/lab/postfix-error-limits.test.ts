@@ -23,6 +23,7 @@ import {
   LAB_OPTIONS,
   LAB_POSTFIX_LIMITS,
   LAB_RUN,
+  postfixSessions,
 } from './lab.js';
 
 const MAILLOG = `${LAB_RUN}/postfix-reject/maillog`;
@@ -43,31 +44,6 @@ const INCONCLUSIVE = new Set([
 /** The lines Postfix logged since `offset`. */
 function maillogSince(offset: number): string[] {
   return readFileSync(MAILLOG, 'utf8').slice(offset).split('\n');
-}
-
-/**
- * Sessions seen by Postfix in a slice of its log: how many, and the most open at once (smtpd logs
- * `connect from` and `disconnect from` per process id, in order, through postlogd).
- */
-function sessionsIn(lines: readonly string[]): { sessions: number; maxOpen: number; tooManyErrors: number } {
-  const open = new Set<string>();
-  let sessions = 0;
-  let maxOpen = 0;
-  let tooManyErrors = 0;
-  for (const line of lines) {
-    const match = /postfix\/smtpd\[(\d+)\]: (connect|disconnect) from /.exec(line);
-    if (/too many errors after/.test(line)) tooManyErrors += 1;
-    if (match === null) continue;
-    const [, pid = '', event] = match;
-    if (event === 'connect') {
-      open.add(pid);
-      sessions += 1;
-      maxOpen = Math.max(maxOpen, open.size);
-    } else {
-      open.delete(pid);
-    }
-  }
-  return { sessions, maxOpen, tooManyErrors };
 }
 
 function isOwnRejection(result: VerifyResult): boolean {
@@ -141,7 +117,7 @@ describe('30 unknown users at Postfix in one verifyMany() run (session reuse)', 
 
     // Polite: Postfix never saw more sessions at once than allowed, nor one session per address.
     await new Promise((resolve) => setTimeout(resolve, 300)); // postlogd writes the last disconnects
-    const seen = sessionsIn(maillogSince(offset));
+    const seen = postfixSessions(maillogSince(offset));
     assert.equal(seen.tooManyErrors, closings.length);
     assert.ok(seen.maxOpen <= HOST_CONCURRENCY, `Postfix saw ${seen.maxOpen} sessions open at once`);
     assert.ok(seen.sessions < 30, `sessions ${seen.sessions}: no reuse`);

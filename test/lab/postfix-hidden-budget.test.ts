@@ -13,50 +13,12 @@ import { readFileSync, statSync } from 'node:fs';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 
 import { CHANNELS, createVerifier, type VerifyResult } from '../../src/index.js';
-import { LAB_ADDR, LAB_OPTIONS, LAB_RUN } from './lab.js';
+import { LAB_ADDR, LAB_OPTIONS, LAB_RUN, postfixSessions } from './lab.js';
 
 const MAILLOG = `${LAB_RUN}/postfix-hidden/maillog`;
 /** hidden.cf's smtpd_soft_error_limit: a session with this many rejected RCPTs was slowed down. */
 const SOFT_LIMIT = 10;
 const HOST_CONCURRENCY = 2;
-
-/**
- * Per session Postfix logged in `lines`: its rejected RCPTs (`NOQUEUE: reject: RCPT` before a queue file
- * exists, `<queue id>: reject: RCPT` after); how many times each recipient was refused; and the
- * sessions open at once, at most.
- */
-function rejectsPerSession(lines: readonly string[]): {
-  rejects: number[];
-  refusedTimes: Map<string, number>;
-  maxOpen: number;
-  tooManyErrors: number;
-} {
-  const open = new Map<string, number>();
-  const rejects: number[] = [];
-  const refusedTimes = new Map<string, number>();
-  let maxOpen = 0;
-  let tooManyErrors = 0;
-  for (const line of lines) {
-    if (/too many errors after/.test(line)) tooManyErrors += 1;
-    const match = /postfix\/smtpd\[(\d+)\]: (connect from|disconnect from|\w+: reject: RCPT from) /.exec(
-      line,
-    );
-    if (match === null) continue;
-    const [, pid = '', event] = match;
-    if (event === 'connect from') {
-      open.set(pid, 0);
-      maxOpen = Math.max(maxOpen, open.size);
-    } else if (event === 'disconnect from') {
-      rejects.push(open.get(pid) ?? 0);
-      open.delete(pid);
-    } else {
-      open.set(pid, (open.get(pid) ?? 0) + 1);
-      const to = / to=<([^>]*)>/.exec(line)?.[1] ?? '';
-      refusedTimes.set(to, (refusedTimes.get(to) ?? 0) + 1);
-    }
-  }
-  return { rejects, refusedTimes, maxOpen, tooManyErrors };
-}
 
 describe('a Postfix that does not say so: its error budget learned, crossed at most once', () => {
   const verifier = createVerifier(LAB_OPTIONS);
@@ -102,7 +64,7 @@ describe('a Postfix that does not say so: its error budget learned, crossed at m
     for (const greeting of greetings) assert.equal(greeting, '220 mx.hidden.test ESMTP ready');
 
     await new Promise((resolve) => setTimeout(resolve, 300)); // postlogd writes the last disconnects
-    const seen = rejectsPerSession(readFileSync(MAILLOG, 'utf8').slice(offset).split('\n'));
+    const seen = postfixSessions(readFileSync(MAILLOG, 'utf8').slice(offset).split('\n'));
     const slowed = seen.rejects.filter((n) => n >= SOFT_LIMIT).length;
     t.diagnostic(
       `${seen.rejects.length} sessions (at most ${seen.maxOpen} at once), rejected RCPTs per session: ${seen.rejects.join(' ')}`,
