@@ -32,6 +32,7 @@ export {
   MAX_HOST_RATE,
 } from './options.js';
 export { classifyTarget, isAllowedTarget, type TargetClass } from './dns/target-filter.js';
+export { isPositiveReply } from './smtp/reply-parser.js';
 export { CHANNELS, type HostRateWait } from './diagnostics.js';
 export {
   createVerifier,

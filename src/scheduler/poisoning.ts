@@ -27,6 +27,7 @@
  * - at a host known to poison, a session draws one refusal at most (nothing after it has an answer),
  *   and whatever was asked after it is asked again.
  */
+import { isPermanentNegativeReply, isPositiveReply } from '../smtp/reply-parser.js';
 
 /** What the check RCPT after a refusal says about the host. */
 export type AfterRefusal = 'answers' | 'poisons' | 'unknown';
@@ -52,6 +53,7 @@ export function postmasterOf(recipient: string): string {
  */
 export function readCheckReply(code: number | null): AfterRefusal {
   if (code === null) return 'unknown';
-  if (code >= 200 && code < 300) return 'answers';
-  return code >= 500 && code < 600 ? 'poisons' : 'unknown';
+  const reply = { code };
+  if (isPositiveReply(reply)) return 'answers';
+  return isPermanentNegativeReply(reply) ? 'poisons' : 'unknown';
 }

@@ -17,6 +17,7 @@
  * The batch is the longest front of the queue whose chance of more refusals than the budget left is
  * at most `OVERSPEND_RISK`, computed exactly over refusal counts up to the budget.
  */
+import { isPositiveReply } from '../smtp/reply-parser.js';
 import { OVERSPEND_RISK } from './politeness.js';
 
 /** Domains whose evidence a host keeps, at most (the oldest forgotten first: they start over). */
@@ -54,7 +55,7 @@ export class RefusalOdds {
     }
     const before = tally.accepted ? 'alive' : tally.refusals > 0 ? 'refusing' : 'new';
     if (refused) tally.refusals += 1;
-    else if (code < 300) tally.accepted = true;
+    else if (isPositiveReply({ code })) tally.accepted = true;
     const now = tally.accepted ? 'alive' : tally.refusals > 0 ? 'refusing' : 'new';
     if (before === now) return;
     if (before === 'refusing') this.#refusing -= 1;

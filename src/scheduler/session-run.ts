@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { readRcptReply, readSessionRefusal } from '../decide/index.js';
 import { publishHostRateWait } from '../diagnostics.js';
+import { isPositiveReply } from '../smtp/reply-parser.js';
 import type {
   HostRateLimiter,
   ProbeFailure,
@@ -93,7 +94,7 @@ function answersAfterRefusal(refusedBefore: number, replies: readonly { readonly
   let refused = refusedBefore;
   for (const reply of replies) {
     if (reply.code >= 500) refused += 1;
-    else if (reply.code < 300 && refused > 0) return true;
+    else if (isPositiveReply(reply) && refused > 0) return true;
   }
   return false;
 }
@@ -770,7 +771,7 @@ export class SessionRun {
     if (code === null) return 'unknown';
     if (code >= 400) this.#errors += 1;
     if (code >= 500) this.#refusedRcpts += 1;
-    if (code < 300) this.#openRecipients += 1;
+    if (isPositiveReply({ code })) this.#openRecipients += 1;
     const after = readCheckReply(code);
     // An address it accepted, refused after a refusal: no longer only `postmaster`'s word (when this
     // run saw it accepted: `Host.checkRefused`).
@@ -1180,7 +1181,7 @@ export class SessionRun {
         break;
       }
       if (reply.code >= 400) errors += 1;
-      else if (reply.code < 300) {
+      else if (isPositiveReply(reply)) {
         accepted += 1;
         // Asked again after a refusal, it tells what the host does after one (`#check`).
         if (host.acceptedRecipient === null && job.kind !== 'catchAll' && !job.smtputf8)

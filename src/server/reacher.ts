@@ -3,7 +3,7 @@
  * `core/src/util/input_output.rs`; field names and types only, no code). The mapping and where rcpt
  * deliberately answers differently are documented in src/server/README.md.
  */
-import type { Reason, Verdict, VerifyResult } from '../index.js';
+import { isPositiveReply, type Reason, type Verdict, type VerifyResult } from '../index.js';
 import { toDuration, type SmtpSettingsEcho } from './reacher-settings.js';
 import type { JobView } from './jobs-port.js';
 import type { ReacherBulkProgress, ReacherResponse } from './schemas.js';
@@ -95,13 +95,12 @@ function smtpBlock(result: VerifyResult, settings: SmtpSettingsEcho): ReacherRes
       is_disabled: false,
     };
   }
-  const code = smtp.reply?.code ?? 0;
   return {
     can_connect_smtp: smtp.host !== null,
     has_full_inbox: result.reason === 'mailbox_full',
     is_catch_all: result.flags.catchAll || result.reason === 'accept_all_provider',
     // The server accepted the RCPT: true also for catch-all and accept-all answers, as in Reacher.
-    is_deliverable: smtp.reply?.stage === 'rcpt' && code >= 200 && code < 300,
+    is_deliverable: smtp.reply?.stage === 'rcpt' && isPositiveReply(smtp.reply),
     is_disabled: result.reason === 'mailbox_disabled',
   };
 }

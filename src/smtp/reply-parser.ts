@@ -26,7 +26,11 @@ export interface SmtpReply {
 /**
  * True for a positive completion reply, 2yz (RFC 5321 §4.2.1): the command was accepted. The one
  * reading of "2xx" for every SMTP reply rcpt looks at (the session, the connection's STARTTLS, the
- * catch-all probe, the doctor's port 25 check).
+ * catch-all probe, the scheduler's reading of a host, the doctor's port 25 check, the server's
+ * Reacher-shaped answer). Exported by `rcpt` for reading a result's `smtp.reply`.
+ *
+ * @example
+ * const accepted = result.smtp?.reply?.stage === 'rcpt' && isPositiveReply(result.smtp.reply);
  */
 export function isPositiveReply(reply: { readonly code: number }): boolean {
   return reply.code >= 200 && reply.code < 300;

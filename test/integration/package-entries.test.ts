@@ -74,6 +74,7 @@ const ENTRIES: Record<string, readonly string[]> = {
     'explainReply',
     'feedbackReason',
     'isAllowedTarget',
+    'isPositiveReply',
     'isVerifyError',
     'looksLikeMessage',
     'parseAddress',
