@@ -29,6 +29,7 @@ export {
   DEFAULT_BACKOFF_MS,
   DEFAULT_MAX_BACKOFF_MS,
   DEFAULT_GREYLIST_RETRIES,
+  DEFAULT_GREYLIST_WAIT_MS,
   MAX_HOST_RATE,
 } from './options.js';
 export { classifyTarget, isAllowedTarget, type TargetClass } from './dns/target-filter.js';
@@ -50,6 +51,7 @@ export {
   DEFAULT_BLOCKLISTS,
   DEFAULT_DOCTOR_PROVIDERS,
   DOCTOR_CHECK_IDS,
+  DOCTOR_GREETING_TIMEOUT_MS,
   type DoctorCheck,
   type DoctorCheckId,
   type DoctorOptions,

@@ -5,6 +5,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
 import {
+  DEFAULT_GREYLIST_WAIT_MS,
   DEFAULT_SMTP_PORT,
   DEFAULT_TIMEOUT_MS,
   MAX_HOST_RATE,
@@ -131,7 +132,7 @@ export function addSharedOptions(command: Command): Command {
     .addOption(
       new Option(
         '--greylist-wait <seconds>',
-        'wait before retrying a greylisted address, 0 never (env RCPT_GREYLIST_WAIT; default 300)',
+        `wait before retrying a greylisted address, 0 never (env RCPT_GREYLIST_WAIT; default ${DEFAULT_GREYLIST_WAIT_MS / 1000})`,
       ).argParser(integer('--greylist-wait', 0, 86_400)),
     )
     .addOption(

@@ -9,7 +9,10 @@ import { styleText } from 'node:util';
 import { Option, type Command } from 'commander';
 
 import {
+  DEFAULT_BLOCKLISTS,
+  DEFAULT_DOCTOR_PROVIDERS,
   DEFAULT_SMTP_PORT,
+  DOCTOR_GREETING_TIMEOUT_MS,
   runDoctor,
   type DoctorCheck,
   type DoctorOptions,
@@ -88,13 +91,13 @@ export function addDoctorOptions(command: Command): Command {
     .addOption(
       new Option(
         '--provider <domain>',
-        'greet the first MX host of this domain on port 25, repeatable (default: gmail.com, outlook.com, yahoo.com)',
+        `greet the first MX host of this domain on port 25, repeatable (default: ${DEFAULT_DOCTOR_PROVIDERS.join(', ')})`,
       ).argParser(collect),
     )
     .addOption(
       new Option(
         '--blocklist <zone>',
-        'DNS blocklist zone to check, repeatable (default: zen.spamhaus.org, bl.spamcop.net, b.barracudacentral.org, psbl.surriel.com)',
+        `DNS blocklist zone to check, repeatable (default: ${DEFAULT_BLOCKLISTS.join(', ')})`,
       ).argParser(collect),
     )
     .addOption(
@@ -104,9 +107,10 @@ export function addDoctorOptions(command: Command): Command {
       ).argParser(integer('--smtp-port', 1, 65535)),
     )
     .addOption(
-      new Option('--greeting-timeout <ms>', 'wait this long for a greeting (default 10000)').argParser(
-        integer('--greeting-timeout', 1, 600_000),
-      ),
+      new Option(
+        '--greeting-timeout <ms>',
+        `wait this long for a greeting (default ${DOCTOR_GREETING_TIMEOUT_MS})`,
+      ).argParser(integer('--greeting-timeout', 1, 600_000)),
     )
     .addOption(
       new Option(
