@@ -7,7 +7,7 @@
  * One ledger per verifier, shared by `verify()` and the bulk scheduler. Both reserve the RCPTs they are
  * about to send (each may be refused, once) before sending them, and give the reservation back with the
  * refusals they actually drew, so that neither path, nor both together, can send more RCPTs that might
- * be refused than the hour has left: the same idea as a session's error budget (`SESSION_ERROR_BUDGET`),
+ * be refused than the hour has left: the same idea as a session's error budget (`CAUTIOUS_ERROR_BUDGET`),
  * across sessions and an hour. Hosts are keyed by address, as the gateway counts per host.
  */
 

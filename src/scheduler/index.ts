@@ -44,7 +44,6 @@ export {
 export {
   DEFAULT_RECIPIENT_LIMIT,
   OVERSPEND_RISK,
-  SESSION_ERROR_BUDGET,
   binomialTailAbove,
   backoffDelayMs,
   batchSize,

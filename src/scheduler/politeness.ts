@@ -11,14 +11,6 @@ export { isClosingReply, isTooManyRecipients } from '../decide/index.js';
 export const DEFAULT_RECIPIENT_LIMIT = 100;
 
 /**
- * Refused commands allowed in one session. Postfix counts every refused RCPT of a session; from the
- * 10th (`smtpd_soft_error_limit = 10`) it delays every later reply by `smtpd_error_sleep_time` (1 s),
- * and at the 20th (`smtpd_hard_error_limit`) it disconnects with `421 4.7.0 Error: too many errors`
- * (measured on Postfix 3.7 in the lab, docs/lab.md). Nine refusals per session stay below both; then a new session.
- */
-export const SESSION_ERROR_BUDGET = 9;
-
-/**
  * Acceptable chance that one batch draws more refusals than the session can still afford. Postfix's
  * penalty for going over is a 1 s sleep before every later reply of the session, pipelined ones
  * included: one overspent batch costs seconds, against the one round trip a bigger batch saves. At

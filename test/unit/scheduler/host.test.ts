@@ -12,7 +12,6 @@ import {
 } from '../../../src/scheduler/host.js';
 import { Job, type ParkedAnswer } from '../../../src/scheduler/job.js';
 import { CAUTIOUS_ERROR_BUDGET, LearnedLimits } from '../../../src/scheduler/learned-limits.js';
-import { SESSION_ERROR_BUDGET } from '../../../src/scheduler/politeness.js';
 import type { ProviderRule } from '../../../src/providers/index.js';
 
 const limits = { hostConcurrency: 2, backoffMs: 1000, maxBackoffMs: 8000, hostCommandsPerSecond: 0 };
@@ -84,7 +83,7 @@ describe('Host', () => {
   it('sizes batches within the error budget and learns the limits servers state', () => {
     const host = new Host('192.0.2.1', limits);
     assert.equal(host.hasUsefulBudget(0), true);
-    assert.ok(host.batchSize(0) >= SESSION_ERROR_BUDGET);
+    assert.ok(host.batchSize(0) >= CAUTIOUS_ERROR_BUDGET);
     host.learnRecipientLimit(3);
     assert.equal(host.batchSize(0), 3);
     host.learnErrorLimit(5); // `421 too many errors` at the 5th refusal: budget ⌊4 / 2⌋ = 2

@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
+  CAUTIOUS_ERROR_BUDGET,
   DEFAULT_RECIPIENT_LIMIT,
   OVERSPEND_RISK,
-  SESSION_ERROR_BUDGET,
   binomialTailAbove,
   backoffDelayMs,
   batchSize,
@@ -125,7 +125,7 @@ describe('batchSize', () => {
   });
 
   it('stays below the Postfix soft error limit (10) and within RFC 5321 limits', () => {
-    assert.ok(SESSION_ERROR_BUDGET < 10, `budget ${SESSION_ERROR_BUDGET}`);
+    assert.ok(CAUTIOUS_ERROR_BUDGET < 10, `budget ${CAUTIOUS_ERROR_BUDGET}`);
     assert.equal(DEFAULT_RECIPIENT_LIMIT, 100);
   });
 });
