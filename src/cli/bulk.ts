@@ -33,6 +33,7 @@ import {
   recordedSettings,
   formatOutput,
   ingestRows,
+  addressColumnNote,
   openInput,
   openSqliteJobStore,
   runJob,
@@ -509,6 +510,11 @@ class BulkRun {
             );
           },
         });
+        // Only one column is verified: said when others hold addresses too, as Outlook's three do.
+        if (opened.otherAddressColumns.length > 0) {
+          const note = addressColumnNote(opened.layout, opened.otherAddressColumns);
+          this.#io.stderr.write(`rcpt bulk: ${name}: ${note}; choose another with --column NAME\n`);
+        }
         // Said once, for the whole input: the rows are verified as they are.
         if (opened.notUtf8 !== null)
           this.#io.stderr.write(`rcpt bulk: ${name}: warning: ${opened.notUtf8.message}\n`);

@@ -33,6 +33,7 @@ export {
 } from './host-limits.js';
 export { addressKey } from './address-key.js';
 export {
+  addressColumnNote,
   openInput,
   textDecoderOf,
   LIST_LAYOUT,

@@ -107,6 +107,12 @@ export interface OpenedInput {
    * tell the user; `null` while none was. An address that was not UTF-8 is an unreadable row instead.
    */
   readonly notUtf8: NotUtf8 | null;
+  /**
+   * The other columns that hold addresses, by their name (Outlook's `E-mail 2 Address`) or by the first
+   * rows' values, when the address column was found rather than named: only the address column is
+   * verified, and the user should hear which and that they may choose. Empty otherwise.
+   */
+  readonly otherAddressColumns: readonly string[];
 }
 
 /** A CSV that was not UTF-8 outside its address column: its first such line, and the warning to give. */
@@ -510,11 +516,10 @@ function quoteHeader(columns: readonly string[]): string {
 const LOOKS_LIKE_ADDRESS = /^[^@\s]+@[^@\s]+$/;
 
 /**
- * The column whose values are addresses in `lines` (the rows after the header): the only column where
- * more than half of the rows that have a value there hold an address; `-1` when none is, or several are
- * (two columns of addresses: which one to verify is the user's choice, `--column`).
+ * The columns whose values are addresses in `lines` (the rows after the header): those where more than
+ * half of the rows that have a value there hold an address.
  */
-function addressColumnByContent(lines: readonly string[], delimiter: string, width: number): number {
+function addressColumnsByContent(lines: readonly string[], delimiter: string, width: number): number[] {
   const filled = new Array<number>(width).fill(0);
   const addresses = new Array<number>(width).fill(0);
   for (const line of lines) {
@@ -531,11 +536,26 @@ function addressColumnByContent(lines: readonly string[], delimiter: string, wid
       if (LOOKS_LIKE_ADDRESS.test(value)) addresses[index] = (addresses[index] ?? 0) + 1;
     });
   }
-  const columns = addresses.flatMap((count, index) =>
-    count > 0 && count * 2 > (filled[index] ?? 0) ? [index] : [],
-  );
+  return addresses.flatMap((count, index) => (count > 0 && count * 2 > (filled[index] ?? 0) ? [index] : []));
+}
+
+/**
+ * The column whose values are addresses in `lines`: the only one `addressColumnsByContent()` finds;
+ * `-1` when none is, or several are (two columns of addresses: which one to verify is the user's
+ * choice, `--column`).
+ */
+function addressColumnByContent(lines: readonly string[], delimiter: string, width: number): number {
+  const columns = addressColumnsByContent(lines, delimiter, width);
   return columns.length === 1 ? (columns[0] ?? -1) : -1;
 }
+
+/**
+ * Whether a column's name numbers a second address column: Outlook's `E-mail 2 Address` and `E-mail 3
+ * Address` beside its `E-mail Address`. Only a numbered name: `Address` beside `Email` is most often a
+ * postal one, and a column of addresses under any name is found by its values.
+ */
+const numbersAddresses = (name: string) =>
+  /\d/.test(name) && ADDRESS_COLUMN_NAMES.includes(squash(name).replace(/\d/g, ''));
 
 function findAddressColumn(columns: readonly string[], wanted: string | undefined): number {
   if (wanted !== undefined) {
@@ -553,6 +573,22 @@ function findAddressColumn(columns: readonly string[], wanted: string | undefine
 }
 
 /**
+ * What to tell the user of an input with several address columns: which one is verified, and which are
+ * not (`opened.otherAddressColumns`); the caller says how to choose (`--column`, or a column's name).
+ *
+ * @example
+ * addressColumnNote(layout, ['E-mail 2 Address'])
+ * // 'the column "E-mail Address" is verified; "E-mail 2 Address" also holds addresses and is not'
+ */
+export function addressColumnNote(layout: InputLayout, others: readonly string[]): string {
+  const verified = layout.columns[layout.addressColumn] ?? '';
+  const names = others.map((name) => `"${name}"`);
+  const listed =
+    names.length === 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names.at(-1) ?? ''}`;
+  return `the column "${verified}" is verified; ${listed} also ${names.length === 1 ? 'holds addresses and is' : 'hold addresses and are'} not`;
+}
+
+/**
  * Opens an input: reads its first lines to choose between CSV and a plain list (and the delimiter and
  * address column), then yields its rows as they are read.
  *
@@ -564,7 +600,7 @@ export async function openInput(
   source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   options: ReadInputOptions = {},
 ): Promise<OpenedInput> {
-  const { layout, rows, headerLine } = await openRows(source, options);
+  const { layout, rows, headerLine, otherAddressColumns } = await openRows(source, options);
   const seen: { notUtf8: NotUtf8 | null } = { notUtf8: null };
   const found = (line: number): void => {
     seen.notUtf8 = {
@@ -589,17 +625,25 @@ export async function openInput(
   return {
     layout,
     rows: watched(),
+    otherAddressColumns,
     get notUtf8() {
       return seen.notUtf8;
     },
   };
 }
 
-/** `openInput()` but for its watch over the rows: the layout, the rows, and the header's line. */
+interface OpenedRows {
+  readonly layout: InputLayout;
+  readonly rows: AsyncIterable<InputRow>;
+  readonly headerLine: number;
+  readonly otherAddressColumns: readonly string[];
+}
+
+/** `openInput()` but for its watch over the rows: the layout, the rows, the header's line. */
 async function openRows(
   source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   options: ReadInputOptions,
-): Promise<{ layout: InputLayout; rows: AsyncIterable<InputRow>; headerLine: number }> {
+): Promise<OpenedRows> {
   const iterator = splitLines(refuseBinary(decoded(source, options.encoding)))[Symbol.asyncIterator]();
   const head: PhysicalLine[] = [];
   while (head.length < SNIFF_LINES) {
@@ -644,9 +688,9 @@ async function openRows(
         addressColumn: 0,
         headerless: false,
       };
-      return { layout, rows: csvRows(lines, layout, true), headerLine };
+      return { layout, rows: csvRows(lines, layout, true), headerLine, otherAddressColumns: [] };
     }
-    return { layout: LIST_LAYOUT, rows: listRows(lines), headerLine };
+    return { layout: LIST_LAYOUT, rows: listRows(lines), headerLine, otherAddressColumns: [] };
   }
 
   let header: string[];
@@ -675,7 +719,15 @@ async function openRows(
     }
   }
   const layout: InputLayout = { format: 'csv', delimiter, columns, addressColumn, headerless };
-  return { layout, rows: csvRows(lines, layout, !headerless), headerLine };
+  const byContent = addressColumnsByContent(headerless ? sample : sample.slice(1), delimiter, header.length);
+  const otherAddressColumns =
+    options.column !== undefined
+      ? []
+      : columns.filter(
+          (name, index) =>
+            index !== addressColumn && ((!headerless && numbersAddresses(name)) || byContent.includes(index)),
+        );
+  return { layout, rows: csvRows(lines, layout, !headerless), headerLine, otherAddressColumns };
 }
 
 /**

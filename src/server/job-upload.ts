@@ -12,7 +12,14 @@ import { tmpdir } from 'node:os';
 
 import type { z } from '@hono/zod-openapi';
 
-import { InputError, LIST_LAYOUT, openInput, type InputLayout, type OpenedInput } from '../jobs/index.js';
+import {
+  addressColumnNote,
+  InputError,
+  LIST_LAYOUT,
+  openInput,
+  type InputLayout,
+  type OpenedInput,
+} from '../jobs/index.js';
 import type { Limits } from './app-env.js';
 import { HttpError } from './http-error.js';
 import {
@@ -197,7 +204,13 @@ async function spoolRows(
     throw new HttpError(400, 'bad_request', `${error.message}${hint}`);
   }
   if (spool.rows === 0) throw new HttpError(400, 'bad_request', 'the upload has no rows with an address');
-  return { layout: opened.layout, warnings: opened.notUtf8 === null ? [] : [opened.notUtf8.message] };
+  const warnings = opened.notUtf8 === null ? [] : [opened.notUtf8.message];
+  // The API has no --column: the first of the names read-input.ts looks for wins.
+  if (opened.otherAddressColumns.length > 0) {
+    const note = addressColumnNote(opened.layout, opened.otherAddressColumns);
+    warnings.push(`${note}: to verify another, name that column "email" in the upload`);
+  }
+  return { layout: opened.layout, warnings };
 }
 
 export interface UploadDeps {

@@ -57,6 +57,57 @@ describe('rcpt bulk: the address column of common exports', () => {
     );
   });
 
+  it("Outlook's export (E-mail Address, E-mail 2 Address, E-mail 3 Address): says which column is verified, and how to choose", async () => {
+    const text = [
+      'First Name,Last Name,E-mail Address,E-mail 2 Address,E-mail 3 Address,Mobile Phone',
+      'Alice,Smith,alice@acme.test,alice.smith@acme.test,,',
+      'Bob,Jones,,nobody@acme.test,,06 12 34 56 78',
+      '',
+    ].join('\n');
+    const { code, stdout, stderr } = await bulk('outlook.csv', text);
+    assert.equal(code, 0, stderr);
+    // Before: nothing said; only the first column was verified, the others silently passed over.
+    assert.match(
+      stderr,
+      /outlook\.csv: the column "E-mail Address" is verified; "E-mail 2 Address" and "E-mail 3 Address" also hold addresses and are not; choose another with --column NAME\n/,
+    );
+    const rows = parse<Record<string, string>>(stdout, { columns: true });
+    assert.deepEqual(
+      rows.map((row) => [row['First Name'], row.reason]),
+      [
+        ['Alice', 'accepted'],
+        ['Bob', 'no_address'],
+      ],
+    );
+    // Chosen: verified, and nothing more said.
+    const input = join(dir, 'outlook.csv');
+    const chosen = await rcptProcess([
+      'bulk',
+      input,
+      '--column',
+      'E-mail 2 Address',
+      '--db',
+      join(dir, 'outlook-2.db'),
+      ...loopbackFlags(world),
+    ]);
+    assert.equal(chosen.code, 0, chosen.stderr);
+    assert.doesNotMatch(chosen.stderr, /is verified/);
+    assert.deepEqual(
+      parse<Record<string, string>>(chosen.stdout, { columns: true }).map((row) => [
+        row['First Name'],
+        row.reason,
+      ]),
+      [
+        ['Alice', 'mailbox_not_found'],
+        ['Bob', 'mailbox_not_found'],
+      ],
+    );
+    // One address column: nothing said.
+    const single = await bulk('single.csv', 'Name,Email,Phone\nAlice,alice@acme.test,1\n');
+    assert.equal(single.code, 0, single.stderr);
+    assert.doesNotMatch(single.stderr, /is verified/);
+  });
+
   it('two columns of addresses, or none: the choice stays the user’s (--column), with the header named', async () => {
     for (const text of ['Contact,Manager\nalice@acme.test,info@acme.test\n', 'Name,Team\nAlice,red\n']) {
       const { code, stderr } = await bulk('ambiguous.csv', text);

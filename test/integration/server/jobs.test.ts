@@ -217,6 +217,21 @@ describe('POST /v1/jobs and GET /v1/jobs/{id}', () => {
     assert.equal(job.reasons.no_address, 1);
   });
 
+  it('says in warnings which column of several address columns is verified, and how to choose', async () => {
+    const id = await createOk(
+      'Name,E-mail Address,E-mail 2 Address\nAlice,alice@acme.test,\nBob,,nobody@acme.test\n',
+      'text/csv',
+    );
+    const job = await waitFor(id, ['done']);
+    assert.deepEqual(job.warnings, [
+      'the column "E-mail Address" is verified; "E-mail 2 Address" also holds addresses and is not: to verify another, name that column "email" in the upload',
+    ]);
+    const renamed = await createOk('Name,E-mail Address,email\nBob,,nobody@acme.test\n', 'text/csv');
+    await waitFor(renamed, ['done']);
+    const rows = (await (await results(renamed, 'ndjson')).text()).trim().split('\n');
+    assert.equal((JSON.parse(rows[0] ?? '{}') as { reason: string }).reason, 'mailbox_not_found');
+  });
+
   it('refuses empty and unsupported bodies', async () => {
     assert.equal((await create(JSON.stringify({ emails: [] }), 'application/json')).status, 400);
     assert.equal((await create(JSON.stringify({ list: ['a@b.test'] }), 'application/json')).status, 400);

@@ -85,6 +85,17 @@ describe('openInput', () => {
     assert.equal(rows[0]?.input, 'b@y.test');
   });
 
+  it('names the other address columns when it found one: numbered names and columns of addresses, not a postal Address', async () => {
+    const others = async (text: string, column?: string) =>
+      (await openInput([text], column === undefined ? {} : { column })).otherAddressColumns;
+    const outlook = 'Name,E-mail Address,E-mail 2 Address,E-mail 3 Address\nAlice,a@x.test,,\n';
+    assert.deepEqual(await others(outlook), ['E-mail 2 Address', 'E-mail 3 Address']);
+    assert.deepEqual(await others(outlook, 'E-mail 2 Address'), []);
+    assert.deepEqual(await others('Name,Email,Address\nAlice,a@x.test,1 Main St\n'), []);
+    assert.deepEqual(await others('Email,Manager\na@x.test,b@x.test\n'), ['Manager']);
+    assert.deepEqual(await others('a@x.test,b@x.test\n'), ['column2']);
+  });
+
   it('refuses an unknown --column and a header without an address column', async () => {
     await assert.rejects(read('id,work\n1,a@x.test\n', { column: 'mail' }), InputError);
     await assert.rejects(read('id,name\n1,Alice\n'), /no address column in the header \(id, name\)/);
