@@ -22,7 +22,7 @@ import { guardOrigin } from './origin-guard.js';
 import { renderDocsPage } from './docs-page.js';
 import { registerDoctorRoute, type DoctorRoute } from './doctor-route.js';
 import { registerExplainRoute } from './explain-route.js';
-import { HttpError, errorResponse } from './http-error.js';
+import { HttpError, errorResponse, schemaMessage } from './http-error.js';
 import { registerJobRoutes } from './job-routes.js';
 import type { JobsBackend } from './jobs-port.js';
 import { createLogger, type Logger } from './logger.js';
@@ -276,7 +276,8 @@ function newApp(logger: Logger): App {
           message: issue.message,
         }));
         if (result.target === 'query') throw badQuery(c, details);
-        throw new HttpError(400, 'bad_request', 'The request does not match the schema', {}, details);
+        const body = (result as { data?: unknown }).data;
+        throw new HttpError(400, 'bad_request', schemaMessage(issues, body), {}, details);
       }
       return undefined;
     },

@@ -7,6 +7,60 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
+/** A JSON value's kind as the API's messages name it: `a number`, `an array`, `null`. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  const type = typeof value;
+  return type === 'object' ? 'an object' : `a ${type}`;
+}
+
+/** What a schema expected, with its article: `a string`, `an object`, `an integer`. */
+const expectedOf = (expected: string) => `${/^[aeiou]/.test(expected) ? 'an' : 'a'} ${expected}`;
+
+/** The part of a validation issue the API's message reads: where, what kind was expected, the text. */
+export interface SchemaIssue {
+  readonly code: string;
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+  readonly expected?: unknown;
+}
+
+/**
+ * The 400's message for a JSON body a route's schema refuses, in the API's own words (`"email" is a
+ * number, not a string`, as the job list's reader says `"emails"[1] is a number, not a string`), not
+ * the validator's (`The request does not match the schema`, then `Invalid input: expected string,
+ * received number` in the details). `body` is the body as parsed, to name what was sent.
+ */
+export function schemaMessage(issues: readonly SchemaIssue[], body: unknown): string {
+  return issues
+    .map((issue) => {
+      const where =
+        issue.path.length === 0
+          ? 'the body'
+          : issue.path
+              .map((key, index) =>
+                typeof key === 'number' ? `[${key}]` : `${index === 0 ? '' : '.'}"${String(key)}"`,
+              )
+              .join('');
+      if (issue.code !== 'invalid_type' || typeof issue.expected !== 'string') {
+        return `${where}: ${issue.message}`;
+      }
+      let value: unknown = body;
+      for (const key of issue.path) {
+        value =
+          typeof value === 'object' && value !== null
+            ? (value as Record<PropertyKey, unknown>)[key]
+            : undefined;
+      }
+      const expected = expectedOf(issue.expected);
+      return value === undefined
+        ? `${where} is missing: it must be ${expected}`
+        : `${where} is ${kindOf(value)}, not ${expected}`;
+    })
+    .join('; ');
+}
+
 /** Machine codes of API errors, listed once. */
 export const API_ERROR_CODES = [
   'bad_request',
@@ -103,11 +157,9 @@ export function errorResponse(
   } else {
     onInternal(error);
   }
-  if (style === 'reacher') {
-    const detail = details?.map((d) => `${d.path}: ${d.message}`).join('; ');
-    const text = detail === undefined || detail === '' ? message : `${message}: ${detail}`;
-    return c.json({ error: text, code } satisfies ReacherErrorBody, status, headers);
-  }
+  // Reacher's body has no details: the message says what a schema refused (`schemaMessage()`).
+  if (style === 'reacher')
+    return c.json({ error: message, code } satisfies ReacherErrorBody, status, headers);
   const body: ApiErrorBody = { error: code, message, ...(details === undefined ? {} : { details }) };
   return c.json(body, status, headers);
 }

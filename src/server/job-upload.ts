@@ -21,7 +21,7 @@ import {
   type OpenedInput,
 } from '../jobs/index.js';
 import type { Limits } from './app-env.js';
-import { HttpError } from './http-error.js';
+import { HttpError, schemaMessage } from './http-error.js';
 import {
   JobInputError,
   JobStoreFullError,
@@ -110,7 +110,7 @@ export function checkUploadFields<T>(schema: z.ZodType<T>, given: JsonJobFields)
     path: issue.path.map(String).join('.') || '(body)',
     message: issue.message,
   }));
-  throw new HttpError(400, 'bad_request', 'The request does not match the schema', {}, details);
+  throw new HttpError(400, 'bad_request', schemaMessage(fields.error.issues, given), {}, details);
 }
 
 /** A list of addresses as a job's input (a plain list, one row per address, in order). */

@@ -191,11 +191,21 @@ export const JobIdParamSchema = z.object({
     .openapi({ param: { name: 'id', in: 'path' }, example: 'j_4f9c2e7a1b3d' }),
 });
 
+/**
+ * A query word read case-insensitively (`format=CSV`), as the CLI takes `--format CSV`; the message is
+ * the 400's (app.ts).
+ */
+const queryWord = <const T extends readonly [string, ...string[]]>(values: T, error: string) =>
+  z.string().toLowerCase().pipe(z.enum(values, { error }));
+
 export const ResultsQuerySchema = z.object({
-  format: z
-    .enum(['csv', 'ndjson'], { error: 'format must be csv or ndjson' })
+  format: queryWord(['csv', 'ndjson'], 'format must be csv or ndjson')
     .optional()
-    .openapi({ param: { name: 'format', in: 'query' }, example: 'csv' }),
+    .openapi({
+      param: { name: 'format', in: 'query' },
+      example: 'csv',
+      description: '`csv` (default) or `ndjson`, in any case',
+    }),
   csv_formulas: z
     .enum(['escape', 'keep'], { error: 'csv_formulas must be escape or keep' })
     .optional()
@@ -387,25 +397,31 @@ export const ReacherBulkResultsSchema = z
   .object({ results: z.array(ReacherResponseSchema) })
   .openapi('ReacherBulkResults');
 
+/**
+ * A whole number written in plain decimal `digits` (at most 15: below 2^53). Not `z.coerce`:
+ * JavaScript's `Number()` reads `''` as 0, `0x10` as 16 and `1e1` as 10, so `?limit=` was a limit of 0
+ * and `/v1/bulk/0x10` was job 16.
+ */
+const decimal = (digits: RegExp, error: string) => z.string().regex(digits, { error }).transform(Number);
+
 export const ReacherJobIdParamSchema = z.object({
-  job_id: z.coerce
-    .number()
-    .int()
-    .positive()
-    .openapi({ param: { name: 'job_id', in: 'path' }, example: 1 }),
+  job_id: decimal(/^[1-9][0-9]{0,14}$/, 'a job_id is a positive integer').openapi({
+    param: { name: 'job_id', in: 'path' },
+    example: 1,
+  }),
 });
 
 /** A count in the query: a whole number, 0 or more (the message is the 400's, app.ts). */
-const queryCount = (name: string) => {
-  const error = `${name} must be a whole number, 0 or more`;
-  return z.coerce.number({ error }).int({ error }).min(0, { error }).max(Number.MAX_SAFE_INTEGER, { error });
-};
+const queryCount = (name: string) => decimal(/^[0-9]{1,15}$/, `${name} must be a whole number, 0 or more`);
 
 export const ReacherResultsQuerySchema = z.object({
-  format: z
-    .enum(['json', 'csv'], { error: 'format must be json or csv' })
+  format: queryWord(['json', 'csv'], 'format must be json or csv')
     .optional()
-    .openapi({ param: { name: 'format', in: 'query' }, example: 'json' }),
+    .openapi({
+      param: { name: 'format', in: 'query' },
+      example: 'json',
+      description: '`json` (default) or `csv`, in any case',
+    }),
   limit: queryCount('limit')
     .optional()
     .openapi({

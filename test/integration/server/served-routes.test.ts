@@ -46,7 +46,8 @@ describe('GET /version (Reacher)', () => {
 
 describe('path and query parameters no route takes', () => {
   it('answers a job id that cannot be one as a job nobody has: 404, in the route’s error body', async () => {
-    for (const id of ['abc', '0', '1.5', '-3', '99999999999999999999']) {
+    // 0x10, 1e1 and 016 were jobs 16, 10 and 16 (JavaScript's Number() reads them so): an id is plain decimal.
+    for (const id of ['abc', '0', '1.5', '-3', '99999999999999999999', '0x10', '1e1', '016']) {
       for (const path of [`/v1/bulk/${id}`, `/v1/bulk/${id}/results`]) {
         const { status, body } = await get(path);
         assert.equal(status, 404, path);
@@ -89,6 +90,9 @@ describe('path and query parameters no route takes', () => {
     }
     const reacherCases: [string, string][] = [
       ['format=xml', 'format must be json or csv (got "xml")'],
+      // Before: read as 0, a page of no results.
+      ['limit=', 'limit must be a whole number, 0 or more (got "")'],
+      ['offset=0x10', 'offset must be a whole number, 0 or more (got "0x10")'],
       ['limit=x', 'limit must be a whole number, 0 or more (got "x")'],
       ['limit=-1', 'limit must be a whole number, 0 or more (got "-1")'],
       ['offset=1.5', 'offset must be a whole number, 0 or more (got "1.5")'],
@@ -97,6 +101,58 @@ describe('path and query parameters no route takes', () => {
       const { status, body } = await get(`/v1/bulk/1/results?${query}`);
       assert.equal(status, 400, query);
       assert.deepEqual(body, { error: message, code: 'bad_request' }, query);
+    }
+  });
+
+  it('takes a format in any case, as the CLI takes --format CSV', async () => {
+    const created = await fetch(`${serve.url}/v1/bulk`, {
+      method: 'POST',
+      headers: bearer(KEY_A, { 'content-type': 'application/json' }),
+      body: JSON.stringify({ input: ['not-an-address'] }),
+    });
+    assert.equal(created.status, 200);
+    const { job_id: number } = (await created.json()) as { job_id: number };
+    for (;;) {
+      const { body } = await get(`/v1/bulk/${number}`);
+      if (body.job_status === 'Completed') break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const made = await fetch(`${serve.url}/v1/jobs`, {
+      method: 'POST',
+      headers: bearer(KEY_A, { 'content-type': 'application/json' }),
+      body: JSON.stringify({ emails: ['not-an-address'] }),
+    });
+    const { id } = (await made.json()) as { id: string };
+    while ((await get(`/v1/jobs/${id}`)).body.status !== 'done') {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // Before: 400, format must be csv or ndjson (got "CSV").
+    for (const path of [`/v1/jobs/${id}/results?format=CSV`, `/v1/bulk/${number}/results?format=Csv`]) {
+      const response = await fetch(`${serve.url}${path}`, { headers: bearer(KEY_A) });
+      assert.equal(response.status, 200, path);
+      assert.match(response.headers.get('content-type') ?? '', /^text\/csv/, path);
+    }
+  });
+});
+
+describe('a JSON body the route does not take', () => {
+  it('is a 400 saying what was sent and what is taken, not the validator’s wording', async () => {
+    const cases: [string, string, string][] = [
+      ['/v1/verify', '{"email": 5}', '"email" is a number, not a string'],
+      ['/v1/verify', '{"emails": "a@b.test"}', '"emails" is a string, not an array'],
+      ['/v1/explain', '{"reply": null}', '"reply" is null, not a string'],
+      ['/v1/jobs', '{"emails": ["a@b.test"], "name": 7}', '"name" is a number, not a string'],
+    ];
+    for (const [path, body, message] of cases) {
+      const response = await fetch(`${serve.url}${path}`, {
+        method: 'POST',
+        headers: bearer(KEY_A, { 'content-type': 'application/json' }),
+        body,
+      });
+      assert.equal(response.status, 400, body);
+      // Before: "The request does not match the schema" (details: "Invalid input: expected string, received number").
+      const answer = (await response.json()) as { error: string; message: string };
+      assert.deepEqual([answer.error, answer.message], ['bad_request', message], body);
     }
   });
 });
