@@ -190,9 +190,14 @@ export function ruleMatches(rule: ReplyRule, facts: ReplyFacts): boolean {
 
 /** The first rule of `runs` that `facts` meet, a run skipped at once when its text matches none of its rules. */
 function firstMatch(runs: readonly RuleRun[], facts: ReplyFacts): ReplyRule | undefined {
-  for (const run of runs) {
+  for (let at = 0; at < runs.length; at++) {
+    const run = runs[at] as RuleRun;
     if (run.anyText !== null && !run.anyText.test(facts.text)) continue;
-    for (const rule of run.rules) if (meetsRest(rule, facts)) return rule;
+    const rules = run.rules;
+    for (let index = 0; index < rules.length; index++) {
+      const rule = rules[index] as ReplyRule;
+      if (meetsRest(rule, facts)) return rule;
+    }
   }
   return undefined;
 }

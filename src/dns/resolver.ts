@@ -106,8 +106,8 @@ function errorRoute(failure: { error: DnsErrorKind; message: string }): MailRout
 /** The MX records as published: parsed, in preference order with equal preferences shuffled. */
 function publishedMx(records: readonly Answer[], random: () => number): MxRecord[] {
   const published: MxRecord[] = [];
-  for (const record of records) {
-    const parsed = mxOf(record);
+  for (let index = 0; index < records.length; index++) {
+    const parsed = mxOf(records[index] as Answer);
     if (parsed !== null) published.push(parsed);
   }
   return orderMx(published, random);
@@ -117,7 +117,8 @@ function publishedMx(records: readonly Answer[], random: () => number): MxRecord
 function candidateExchanges(mx: readonly MxRecord[]): MxRecord[] {
   const seen = new Set<string>();
   const candidates: MxRecord[] = [];
-  for (const record of mx) {
+  for (let index = 0; index < mx.length; index++) {
+    const record = mx[index] as MxRecord;
     if (seen.has(record.exchange)) continue;
     seen.add(record.exchange);
     candidates.push(record);
@@ -281,7 +282,8 @@ class DnsResolver implements Resolver {
     const generation = this.#cache.generation;
     let validUntil = Infinity;
     const sets: (readonly [string, Lookup])[] = [];
-    for (const key of keys) {
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index] as string;
       const entry = this.#cache.peekEntry(key);
       if (entry === undefined) return;
       sets.push([key, entry.value]);
@@ -357,8 +359,9 @@ class DnsResolver implements Resolver {
     // receivers are stricter with IPv6 senders in general.
     for (const result of [a, aaaa]) {
       if (result.kind === 'records') {
-        for (const record of result.records) {
-          const address = addressOf(record);
+        const records = result.records;
+        for (let index = 0; index < records.length; index++) {
+          const address = addressOf(records[index] as Answer);
           if (address !== null && !addresses.includes(address)) addresses.push(address);
         }
       } else if (result.kind === 'error') {

@@ -114,7 +114,8 @@ const IPV4_RANGES: readonly Ipv4Range[] = [
 ];
 
 function classifyIpv4(value: number): TargetClass {
-  for (const range of IPV4_RANGES) {
+  for (let index = 0; index < IPV4_RANGES.length; index++) {
+    const range = IPV4_RANGES[index] as (typeof IPV4_RANGES)[number];
     const size = 2 ** (32 - range.bits);
     if (Math.floor(value / size) === Math.floor(range.base / size)) return range.cls;
   }
@@ -210,9 +211,11 @@ export function allowedTargets(
 ): { readonly targets: AllowedTarget[]; readonly refused: number } {
   const targets: AllowedTarget[] = [];
   let refused = 0;
-  for (const host of hosts) {
-    for (const ip of host.addresses) {
-      if (isAllowedTarget(ip, allowPrivate)) targets.push({ host: host.exchange, ip });
+  for (let at = 0; at < hosts.length; at++) {
+    const { exchange, addresses } = hosts[at] as (typeof hosts)[number];
+    for (let index = 0; index < addresses.length; index++) {
+      const ip = addresses[index] as string;
+      if (isAllowedTarget(ip, allowPrivate)) targets.push({ host: exchange, ip });
       else refused += 1;
     }
   }

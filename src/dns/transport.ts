@@ -70,8 +70,9 @@ function routeQuery(id: number, question: DnsQuestion): Buffer | null {
   query.writeUInt16BE(1, 10); // ARCOUNT: the OPT record
   let offset = 12;
   if (name.length > 0) {
-    for (const label of name.split('.')) {
-      const length = query.write(label, offset + 1);
+    const labels = name.split('.');
+    for (let index = 0; index < labels.length; index++) {
+      const length = query.write(labels[index] as string, offset + 1);
       query[offset] = length;
       offset += length + 1;
     }

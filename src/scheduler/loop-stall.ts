@@ -102,7 +102,10 @@ export class LoopStallWatch {
  * `STALLS_PER_REPLY` longest of them within the interval, added up (the parts inside it only).
  */
 export function delayBound(stalls: readonly Stall[], from: number, to: number): number {
-  for (const stall of stalls) keepLongest(overlapOf(stall.from, stall.to, from, to));
+  for (let index = 0; index < stalls.length; index++) {
+    const stall = stalls[index] as Stall;
+    keepLongest(overlapOf(stall.from, stall.to, from, to));
+  }
   return takeLongest();
 }
 
@@ -124,7 +127,7 @@ function keepLongest(ms: number): void {
 /** The sum of the kept overlaps, longest first, and a fresh start for the next bound. */
 function takeLongest(): number {
   let sum = 0;
-  for (const ms of longest) sum += ms;
+  for (let index = 0; index < longest.length; index++) sum += longest[index] as number;
   longest.fill(0);
   return sum;
 }

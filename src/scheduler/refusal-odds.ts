@@ -132,7 +132,7 @@ export class RefusalOdds {
       pmf = convolveHead(pmf, group, budget);
     }
     let within = 0;
-    for (const x of pmf) within += x;
+    for (let k = 0; k < pmf.length; k += 1) within += pmf[k] as number;
     return Math.max(0, 1 - within);
   }
 }

@@ -138,7 +138,8 @@ const describeError = (error: unknown): string => {
  * `BDAT` (a probe never transfers a message), `STARTTLS` (it goes through `startTls()`).
  */
 function checkLines(lines: readonly string[]): void {
-  for (const line of lines) {
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index] as string;
     if (line.includes('\r') || line.includes('\n')) {
       throw new SmtpProtocolError('refusing to send a command line containing CR or LF', {
         command: verbOf(line),
@@ -301,9 +302,9 @@ export class SmtpConnection {
         resolve({ replies, error });
       };
       const idle = this.#queue.length === 0;
-      for (const line of lines) {
+      for (let index = 0; index < lines.length; index++) {
         this.#queue.push({
-          command: line,
+          command: lines[index] as string,
           phase: 'command',
           timeoutMs,
           upgrade: false,
@@ -440,7 +441,8 @@ export class SmtpConnection {
   /** The lines in the transcript, then on the socket in one write. */
   #write(lines: readonly string[]): void {
     let data = '';
-    for (const line of lines) {
+    for (let index = 0; index < lines.length; index++) {
+      const line = lines[index] as string;
       this.#record('>', line);
       data += `${line}\r\n`;
     }
@@ -548,7 +550,8 @@ export class SmtpConnection {
     const replies = out.replies;
     for (let index = 0; index < replies.length; index++) {
       const reply = replies[index] as SmtpReply;
-      for (const line of reply.lines) this.#record('<', line);
+      const lines = reply.lines;
+      for (let at = 0; at < lines.length; at++) this.#record('<', lines[at] as string);
       const expected = this.#queue.shift();
       if (expected === undefined) {
         this.#teardown(

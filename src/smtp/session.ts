@@ -360,7 +360,8 @@ export class SmtpSession {
     const lines: string[] = [];
     if (reset) lines.push('RSET');
     if (!more) lines.push(`MAIL FROM:<${request.mailFrom}>${request.smtputf8 ? ' SMTPUTF8' : ''}`);
-    for (const recipient of request.recipients) lines.push(`RCPT TO:<${recipient}>`);
+    const addresses = request.recipients;
+    for (let at = 0; at < addresses.length; at++) lines.push(`RCPT TO:<${addresses[at] as string}>`);
     if (quitInGroup) lines.push('QUIT');
     const cutAt = request.cutAt;
     // Set by `until` as the replies come (a plain `false` would be taken for a constant).
