@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProviderRule } from '../providers/index.js';
 import type { Connector } from '../types.js';
 import type { Job } from './job.js';
-import { LearnedLimits } from './learned-limits.js';
+import { LearnedLimits, UNPROVEN_SESSION_BUDGET } from './learned-limits.js';
 import { postmasterOf, type AfterRefusal } from './poisoning.js';
 import { DEFAULT_RECIPIENT_LIMIT, backoffDelayMs, batchSize } from './politeness.js';
 import { RefusalOdds } from './refusal-odds.js';
@@ -502,15 +502,38 @@ export class Host {
     const limit = this.learned.recipientLimit ?? DEFAULT_RECIPIENT_LIMIT;
     const recipientLimit = Math.min(limit, this.#rate.batchCap());
     const budgetLeft = Math.min(this.#budget(session) - errors - reserve, this.reachLeft(errors, session));
-    const size = batchSize({
+    let size = batchSize({
       recipientLimit,
       oneRecipient: this.#oneRecipient,
       errorBudgetLeft: budgetLeft,
       refusalRate: this.#odds.rate,
     });
-    if (size <= budgetLeft || !Number.isFinite(budgetLeft)) return size;
     // Past what fits even all refused: the domains of the addresses it would take decide.
-    return Math.max(budgetLeft, this.#odds.batchSize(this.#nextDomains(size), budgetLeft, size));
+    if (size > budgetLeft && Number.isFinite(budgetLeft))
+      size = Math.max(budgetLeft, this.#odds.batchSize(this.#nextDomains(size), budgetLeft, size));
+    // The explorer of a guessed budget may always carry what owes at most one reply past any limit,
+    // once the host is known to answer after a refusal: before, a refusal after another in the batch
+    // is a suspect (the host may refuse all after one), answered only by the check RCPT, which asks
+    // again an address the host accepted (or, at a host that poisons, every suspect asked again).
+    if (size > 0 && this.answersAfterRefusal && Number.isFinite(this.reachLeft(errors, session)))
+      size = Math.max(
+        size,
+        Math.min(this.#oneRecipient ? 1 : recipientLimit, this.shallowBatch(errors) - reserve),
+      );
+    return size;
+  }
+
+  /**
+   * Commands a session that drew `errors` refusals may send before its next reply with at most one of
+   * them after whichever refusal is the host's limit, whatever the replies: the limit is past the
+   * refusals proven safe, and past the first (a soft limit of 1 is below any budget rcpt keeps,
+   * `UNPROVEN_SESSION_BUDGET`). So 3 with nothing proven, 2 after a reply that proved the session's
+   * refusals, 1 after a refusal no reply has proven yet (the explorer's batches past the budget,
+   * `SessionRun.#explore`); more where another session proved more.
+   */
+  shallowBatch(errors: number): number {
+    const lowest = Math.max(this.learned.provenRefusals + 1, UNPROVEN_SESSION_BUDGET + 1);
+    return Math.max(1, lowest - errors + 1);
   }
 
   /** The domains of the next `count` addresses of the queue (done ones skipped, as `take` does). */

@@ -18,8 +18,9 @@
  *   at most a step past what is proven (`reachFor`), one at first, doubled by each batch that proves
  *   more, so that the one crossing is shallow: the batch that finds a low limit holds few replies past
  *   it;
- * - the explorer may also go on past the budget one RCPT per round trip, so that a slowdown costs a
- *   single delayed reply. Each reply
+ * - the explorer may also go on past the budget, a round trip at a time, in batches that leave at most
+ *   one command after whichever refusal is the limit (`Host.shallowBatch`: two RCPTs, one after a
+ *   refusal no reply has proven yet), so that a slowdown costs a single delayed reply. Each reply
  *   that comes back at the usual pace after `n` refusals proves that `n` are safe (the budget grows);
  *   a reply delayed by a second or more after `n` refusals means the budget is `n − 1` (fixed for the
  *   run); `NO_BUDGET_AFTER` refusals without a slowdown means the host has none. A reply that looks
@@ -304,12 +305,17 @@ export class LearnedLimits {
     return Math.min(this.#budget, this.#proven + this.#step);
   }
 
+  /** Most refusals a session of ours drew with a reply on time after them (`survived`), 0 before any. */
+  get provenRefusals(): number {
+    return this.#proven;
+  }
+
   /** True when the budget may still grow: nothing fixes it yet, nobody else is exploring. */
   get mayExplore(): boolean {
     return (this.#source === 'default' || this.#source === 'probed') && this.#explorer === null;
   }
 
-  /** Session `id` goes past the budget, one RCPT per round trip; false when it may not. */
+  /** Session `id` goes past the budget, a shallow batch a round trip; false when it may not. */
   startExploring(id: number): boolean {
     if (!this.mayExplore) return false;
     this.#explorer = id;
@@ -355,12 +361,12 @@ export class LearnedLimits {
   }
 
   /**
-   * A batch came back late after drawing refusals while the budget was only the guess: the host's
-   * limit is below the guess, somewhere past what was proven. The budget is fixed at what was proven
-   * (at least 1), for the rest of the run.
+   * A batch of the explorer came back late after drawing refusals no reply had proven yet, while the
+   * budget was only the guess or was being probed past it: the host's limit is somewhere past what
+   * was proven. The budget is fixed at what was proven (at least 1), for the rest of the run.
    */
   slowedWhileGuessing(): void {
-    if (this.#source !== 'default') return;
+    if (this.#source !== 'default' && this.#source !== 'probed') return;
     this.#penalties += 1;
     this.#fix(Math.max(1, this.#proven));
   }

@@ -229,7 +229,9 @@ export class SessionRun {
   #openMs = Infinity;
   /** The last transaction's last reply was a refusal (`TransactionEffect.lastRefused`). */
   #lastRefused = false;
-  /** The session goes past the host's error budget one RCPT per round trip (`#explore`). */
+  /** The batch in flight is sized to owe at most one reply past any limit (`Host.shallowBatch`). */
+  #shallow = false;
+  /** The session goes past the host's error budget, a shallow batch a round trip (`#explore`). */
   #pastBudget = false;
   /** Until when the session may wait for a guessed budget's explorer (`#hold`), once it began to. */
   #heldUntil = Infinity;
@@ -364,18 +366,31 @@ export class SessionRun {
         // A session held below a guessed budget keeps none of it for the probes and never ends early to
         // send them: the explorer, with the whole guess, sends them (most are refused).
         const capped = host.isCapped(id);
-        // An explorer whose reach still grows asks addresses first: probes go last, and the session
-        // would end with what little it had proven (its last refusal unproven), so would the next one.
-        const later = host.addressesQueued > 0 && host.isReaching(id);
+        // The explorer asks addresses first while its reach still grows, or while it sends the probes
+        // one a batch (`#climb`): a probe goes last and ends the session, which would end with what
+        // little it had proven (its last refusal unproven), so would the next one (a host serving many
+        // domains, whose probes wait from the start, stayed at the guess for a third of a run, a
+        // session after another ending there). Elsewhere probes are not held back: the addresses of
+        // their domains wait for them.
+        const later =
+          host.addressesQueued > 0 &&
+          (host.isReaching(id) || (host.answersAfterRefusal && learned.isExploring(id)));
         const flushProbes = !capped && !later && host.probesDueIn(this.#readySince) === 0;
         const reserve = capped || later ? 0 : Math.min(probes, host.budgetLeft(this.#errors, id));
         if (!this.#pastBudget && !flushProbes && host.hasUsefulBudget(this.#errors + reserve, id)) {
           // Until the host is known to answer after a refusal (or not to), one refusal of the budget is
           // kept for the check RCPT that tells (`#askCheck`), where the budget has room.
           const check = host.answersAfterRefusal || host.poisons ? 0 : 1;
-          const size =
+          let size =
             host.batchSize(this.#errors, reserve + check, id) || host.batchSize(this.#errors, reserve, id);
-          const batch = host.take(size);
+          // After a refusal no reply has proven yet, the explorer's next batch proves it first: were it
+          // the host's limit, every command after it is owed a delayed reply (a batch sized by the
+          // step past the proof owed 3 at a soft limit of 3).
+          const shallow = this.#lastRefused && learned.guessing && learned.isExploring(id);
+          if (shallow) size = Math.min(size, Math.max(1, host.shallowBatch(this.#errors) - check));
+          const climb = this.#climb();
+          this.#shallow = shallow || climb !== null;
+          const batch = climb ?? host.take(size);
           if (batch.length === 0) {
             // Probes due are the explorer's to send: a capped session waits for it (or to become it).
             const probesOnly = capped && host.probesDueIn(this.#readySince) === 0;
@@ -397,8 +412,8 @@ export class SessionRun {
           (await this.#hold())
         )
           continue;
-        // The budget is about spent (or probes wait): learn how far it goes, one RCPT a round trip,
-        // where nothing fixes it yet; else the last transaction, with the probes.
+        // The budget is about spent (or probes wait): learn how far it goes, a shallow batch a round
+        // trip, where nothing fixes it yet; else the last transaction, with the probes.
         if (
           !flushProbes &&
           // Past a first refusal at a host that poisons, nothing has an answer to learn from.
@@ -448,6 +463,7 @@ export class SessionRun {
    */
   async #last(view: SessionView, harvestLimit: number | null, utf8: boolean): Promise<void> {
     const host = this.#host;
+    this.#shallow = false;
     for (;;) {
       if (this.#owner.isStopped()) return;
       const left = Math.min(host.budgetLeft(this.#errors, this.#id), host.reachLeft(this.#errors, this.#id));
@@ -470,6 +486,25 @@ export class SessionRun {
   }
 
   /**
+   * The explorer's next batch where a catch-all probe waits at a host known to answer after a refusal
+   * (so a probe's refusal spoils nothing after it): as many commands as leave at most one after
+   * whichever refusal is the host's limit (`Host.shallowBatch`), the probe last; `null` otherwise. A
+   * probe is a random address, refused at most domains: each batch draws a refusal that the next one
+   * proves, so a host serving many domains is learned in about a round trip a refusal, where its
+   * addresses, most of them accepted, drew one every four or five (hosting5 of bench:bulk, whose
+   * budget of 9 went unproven for a third of the run, its other session held to one refusal); and its
+   * probes are answered as they come, not held for a session's end.
+   */
+  #climb(): Job[] | null {
+    const host = this.#host;
+    if (!host.answersAfterRefusal || host.probesQueued === 0 || !host.learned.isExploring(this.#id))
+      return null;
+    const room = host.transactionLimit - (this.#transactionOpen ? this.#openRecipients : 0);
+    const addresses = host.take(Math.min(room, host.shallowBatch(this.#errors)) - 1);
+    return [...addresses, ...host.takeProbes(1)];
+  }
+
+  /**
    * True when the next `count` RCPTs join the transaction open now rather than start one: while the
    * session explores a guessed budget and its last batch ended with a refusal (not proven safe: no reply
    * came after it), as long as the host's recipient limit has room. Were that refusal the host's limit,
@@ -487,32 +522,45 @@ export class SessionRun {
   }
 
   /**
-   * One RCPT added to the open transaction, past the error budget as known so far: its reply on time
-   * proves that the refusals drawn before it are allowed; a reply `SLOW_REPLY_MS` late by the server's
-   * doing means the host slows down from there (its budget is one less), and the session ends at once.
-   * A reply that looks late only because our own event loop was stalled meanwhile (`judgeReply`)
-   * proves nothing: the session ends too (were the host slowing down, its next reply would be late
-   * again), and a later session asks again.
+   * RCPTs added to the open transaction past the error budget as known so far, as many as leave at
+   * most one command after whichever refusal is the host's limit (`Host.shallowBatch`: two after a
+   * reply that proved the session's refusals, one after a refusal no reply has proven yet, more
+   * where another session proved more). A reply on time proves the refusals before it; a reply
+   * `SLOW_REPLY_MS` late by the server's doing means the host slows down from there (its budget is
+   * one less), and the session ends at once (a reply before the batch's last is read as it comes,
+   * and the batch cut at it: `#cutAtLate`). A reply that looks late only because our own event loop was
+   * stalled meanwhile (`judgeReply`) proves nothing: the session ends too (were the host slowing
+   * down, its next reply would be late again), and a later session asks again.
    */
   async #explore(view: SessionView, harvestLimit: number | null, utf8: boolean): Promise<'end' | 'more'> {
-    const learned = this.#host.learned;
-    const batch = this.#host.take(1);
+    const host = this.#host;
+    const learned = host.learned;
+    const check = host.answersAfterRefusal || host.poisons ? 0 : 1;
+    const room = host.transactionLimit - this.#openRecipients;
+    const batch =
+      this.#climb() ?? host.take(Math.min(room, Math.max(1, host.shallowBatch(this.#errors) - check)));
     if (batch.length === 0) return 'more';
-    const before = this.#errors;
     this.#lastTiming = null;
     const effect = await this.#ask(batch, view, harvestLimit, utf8, this.#transactionOpen);
     const timing = this.#lastTiming as RoundTrip | null;
     if (effect === 'skipped' || timing === null) return effect === 'end' ? 'end' : 'more';
-    switch (judgeReply(timing.ms, this.#fastestMs, timing.stalledMs)) {
+    // Cut at a late reply right after a refusal: the budget is fixed by it already (`#ask`).
+    if (this.#cutLate !== null) return 'end';
+    switch (judgeReply(timing.ms - PER_REPLY_MS * (batch.length - 1), this.#fastestMs, timing.stalledMs)) {
       case 'late':
-        learned.slowedAfter(before);
-        this.#host.limitsMayHaveChanged();
+        // Late at its last reply (the cut reads every other one as it comes: an earlier one late after
+        // a refusal would have cut it): the refusals before that reply are the limit. Taking those
+        // before the batch fixed the budget one too low at a soft limit of 12 (10, not 11).
+        learned.slowedAfter(this.#errors - (this.#lastRefused ? 1 : 0));
+        host.limitsMayHaveChanged();
         return 'end';
       case 'inconclusive':
         return 'end';
       default:
-        learned.survived(before);
-        this.#host.limitsMayHaveChanged();
+        // Every reply on time: the refusals before the last one are proven (the last, if refused,
+        // by the next batch).
+        learned.survived(this.#errors - (this.#lastRefused ? 1 : 0));
+        host.limitsMayHaveChanged();
         return effect;
     }
   }
@@ -685,9 +733,12 @@ export class SessionRun {
     const learned = this.#host.learned;
     switch (judgeReply(timing.ms - PER_REPLY_MS * replies, usualMs, timing.stalledMs)) {
       case 'on_time':
+        // A shallow batch (`#shallow`) proves without growing the explorer's step: the step is what a
+        // batch sized by it may draw, and growing it a refusal at a time made the next such batch
+        // 5 RCPTs deep at a soft limit of 5 (3 replies owed).
         learned.provedByBatch(
           this.#errors - (effect.lastRefused ? 1 : 0),
-          this.#id,
+          this.#shallow ? null : this.#id,
           effect.errors === 0 && this.#host.refusalRate < SELDOM_REFUSED,
         );
         break;
@@ -932,7 +983,7 @@ export class SessionRun {
     // The explorer's batch past what is proven may cross the host's limit: cut at the first late reply.
     const cutAt = this.#cutAtLate(
       sentAt,
-      !exploring && host.learned.guessing && host.learned.isExploring(this.#id),
+      host.learned.isExploring(this.#id) && (exploring ? batch.length > 1 : host.learned.guessing),
     );
     // The per-address deadline (docs/library.md): the transaction ends when the address with the least
     // time left runs out of it.

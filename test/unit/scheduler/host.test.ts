@@ -91,6 +91,29 @@ describe('Host', () => {
     assert.equal(host.hasUsefulBudget(2), false);
   });
 
+  it('sizes a shallow batch to leave at most one command after whichever refusal is the limit', () => {
+    const learned = new LearnedLimits();
+    const host = new Host('192.0.2.1', limits, '192.0.2.1', null, learned);
+    // Nothing proven: the limit is past the first refusal at least, so two may come before a third.
+    assert.equal(host.shallowBatch(0), 3);
+    assert.equal(host.shallowBatch(1), 2, 'one refusal not yet proven: the next may be the limit');
+    learned.survived(1);
+    assert.equal(host.shallowBatch(1), 2, 'one proven: one more may be the limit, one command after it');
+    assert.equal(host.shallowBatch(2), 1, 'its last refusal unproven: one command alone');
+    learned.survived(5);
+    assert.equal(host.shallowBatch(2), 5, 'another session proved 5: this one may draw 4 more, one after');
+    // The explorer of a guessed budget carries at least that, whatever its step allows, once the host
+    // is known to answer after a refusal (before, a second refusal in the batch costs the check RCPT).
+    const fresh = new Host('192.0.2.2', limits, '192.0.2.2', null, new LearnedLimits());
+    for (let i = 0; i < 10; i += 1) fresh.add(job(i), false);
+    assert.ok(fresh.learned.startExploring(7));
+    assert.equal(fresh.learned.reachFor(7), 1);
+    assert.equal(fresh.batchSize(0, 0, 7), 1, 'the step alone: one RCPT at even odds');
+    fresh.learned.sawAfterRefusal('answers');
+    assert.equal(fresh.batchSize(0, 0, 7), 3, 'the step alone allowed one RCPT at even odds');
+    assert.equal(fresh.batchSize(0, 1, 7), 2, 'one refusal kept for what follows the batch');
+  });
+
   it('wakes an idle session when a job arrives, and says none can arrive once the input is done', async () => {
     const host = new Host('192.0.2.1', limits);
     assert.equal(await host.waitForWork(false), false);
