@@ -103,6 +103,7 @@ const ENTRIES: Record<string, readonly string[]> = {
     'OUTPUT_FORMATS',
     'RESULT_COLUMNS',
     'StoredHostLimitsFacts',
+    'addressColumnNote',
     'addressKey',
     'compareSettings',
     'describeDifferences',
