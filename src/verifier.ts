@@ -47,7 +47,7 @@ import {
   type SchedulerSettings,
 } from './scheduler/index.js';
 import { createProber } from './smtp/probe.js';
-import { isPositiveReply } from './smtp/reply-parser.js';
+import { isPermanentNegativeReply, isPositiveReply } from './smtp/reply-parser.js';
 import { SmtpSession } from './smtp/session.js';
 import { parseAddress, suggestDomain, suggestionFor } from './syntax/index.js';
 import {
@@ -983,7 +983,7 @@ async function* pool<T, R>(
 function refusedRcpts(probe: ProbeResult): number {
   const replies = probe.replies.map((r) => r.reply);
   if (probe.catchAll !== null) replies.push(probe.catchAll);
-  return replies.filter((reply) => reply.code >= 500).length;
+  return replies.filter(isPermanentNegativeReply).length;
 }
 
 async function waitUnlessAborted(ms: number, signal: AbortSignal): Promise<boolean> {

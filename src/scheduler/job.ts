@@ -51,6 +51,19 @@ export interface ParkedAnswer {
   readonly answer: Answer;
 }
 
+/**
+ * An answer with its reply: the RCPT reply's `classification` when the session read it
+ * (`readRcptReply()`), `null` for `conclude()` to classify.
+ */
+export function replied(
+  reply: SmtpReplyInfo,
+  classification: Classification | null,
+  view: SessionView | null,
+  transcript: TranscriptEntry[] | null = null,
+): Answer {
+  return { reply, classification, failure: null, view, transcript, timedOut: false };
+}
+
 /** An answer without a reply. */
 export function failed(
   failure: ProbeFailure | null,

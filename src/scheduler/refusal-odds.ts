@@ -17,7 +17,7 @@
  * The batch is the longest front of the queue whose chance of more refusals than the budget left is
  * at most `OVERSPEND_RISK`, computed exactly over refusal counts up to the budget.
  */
-import { isPositiveReply } from '../smtp/reply-parser.js';
+import { isNegativeReply, isPositiveReply } from '../smtp/reply-parser.js';
 import { OVERSPEND_RISK } from './politeness.js';
 
 /** Domains whose evidence a host keeps, at most (the oldest forgotten first: they start over). */
@@ -41,10 +41,10 @@ export class RefusalOdds {
     return (this.#refusals + 2) / (this.#replies + 4);
   }
 
-  /** Counts one RCPT reply (refused when `code` ≥ 400) of an address at `domain` (`null`: a probe). */
+  /** Counts one RCPT reply (refused when negative, 4yz or 5yz) of an address at `domain` (`null`: a probe). */
   count(code: number, domain: string | null): void {
     this.#replies += 1;
-    const refused = code >= 400;
+    const refused = isNegativeReply({ code });
     if (refused) this.#refusals += 1;
     if (domain === null) return;
     let tally = this.#domains.get(domain);

@@ -29,6 +29,7 @@ import {
   Job,
   failed as noReply,
   providerAt,
+  replied,
   type Answer,
   type JobKind,
   type ParkedAnswer,
@@ -464,8 +465,7 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     const view = job.lastView;
     const reply = job.lastReply;
     if (reply !== null && reply.stage === 'rcpt') {
-      const answer = { reply, classification: null, failure: null, view, transcript: null, timedOut: false };
-      this.finalize(job, answer);
+      this.finalize(job, replied(reply, null, view));
       return;
     }
     const failure: ProbeFailure = job.lastFailure ?? {

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { readRcptReply, readSessionRefusal } from '../decide/index.js';
 import { publishHostRateWait } from '../diagnostics.js';
-import { isPositiveReply } from '../smtp/reply-parser.js';
+import { isNegativeReply, isPermanentNegativeReply, isPositiveReply } from '../smtp/reply-parser.js';
 import type {
   HostRateLimiter,
   ProbeFailure,
@@ -22,7 +22,7 @@ import type {
 import type { HarvestAllowance, Reservation } from './harvest-allowance.js';
 import type { Host } from './host.js';
 import { rateCeiling } from './host-rate.js';
-import { failed as noReply, providerAt, type Answer, type Job, type SessionView } from './job.js';
+import { failed as noReply, providerAt, replied, type Answer, type Job, type SessionView } from './job.js';
 import { PER_REPLY_MS, SELDOM_REFUSED, SLOW_REPLY_MS, judgeReply } from './learned-limits.js';
 import { MAX_POISONED_ASKS, readCheckReply, type AfterRefusal } from './poisoning.js';
 import { loopStalls } from './loop-stall.js';
@@ -93,7 +93,7 @@ const POISONED: Omit<ProbeFailure, 'reply'> = {
 function answersAfterRefusal(refusedBefore: number, replies: readonly { readonly code: number }[]): boolean {
   let refused = refusedBefore;
   for (const reply of replies) {
-    if (reply.code >= 500) refused += 1;
+    if (isPermanentNegativeReply(reply)) refused += 1;
     else if (isPositiveReply(reply) && refused > 0) return true;
   }
   return false;
@@ -705,7 +705,7 @@ export class SessionRun {
         // On time, it proves what came before it; inconclusive, the batch is judged whole.
         if (timing === 'on_time') unproven = false;
       }
-      afterRefusal = code >= 400;
+      afterRefusal = isNegativeReply({ code });
       if (afterRefusal) {
         refusals += 1;
         unproven = true;
@@ -816,12 +816,16 @@ export class SessionRun {
       // Sent or not, it may have reached the server: counted (with the batch, under its spare).
       if (own !== null) own.settle(1);
       else if (ceiling !== null) this.#settleGrant(1);
-      owner.allowance.record(host.ip, harvestLimit, code !== null && code >= 500 ? 1 : 0);
+      owner.allowance.record(
+        host.ip,
+        harvestLimit,
+        code !== null && isPermanentNegativeReply({ code }) ? 1 : 0,
+      );
       held.release();
     }
     if (code === null) return 'unknown';
-    if (code >= 400) this.#errors += 1;
-    if (code >= 500) this.#refusedRcpts += 1;
+    if (isNegativeReply({ code })) this.#errors += 1;
+    if (isPermanentNegativeReply({ code })) this.#refusedRcpts += 1;
     if (isPositiveReply({ code })) this.#openRecipients += 1;
     const after = readCheckReply(code);
     // An address it accepted, refused after a refusal: no longer only `postmaster`'s word (when this
@@ -1169,8 +1173,8 @@ export class SessionRun {
       answered = index + 1;
       if (host.poisons && refusedBefore > 0) {
         // After the session's first refusal at a host that refuses everything after one: no answer.
-        if (reply.code >= 400) errors += 1;
-        if (reply.code >= 500) refusedBefore += 1;
+        if (isNegativeReply(reply)) errors += 1;
+        if (isPermanentNegativeReply(reply)) refusedBefore += 1;
         job.lastReply = null;
         job.lastFailure = { ...POISONED, reply };
         suspects.push({ job, answer: null });
@@ -1198,7 +1202,7 @@ export class SessionRun {
         continue;
       }
       if (
-        reply.code >= 500 &&
+        isPermanentNegativeReply(reply) &&
         refusedBefore > 0 &&
         !host.answersAfterRefusal &&
         reading.classification?.verdict === 'undeliverable'
@@ -1211,17 +1215,7 @@ export class SessionRun {
         host.countReply(reply.code, job);
         job.lastReply = null;
         job.lastFailure = { ...POISONED, reply };
-        suspects.push({
-          job,
-          answer: {
-            reply,
-            classification: reading.classification,
-            failure: null,
-            view,
-            transcript,
-            timedOut: false,
-          },
-        });
+        suspects.push({ job, answer: replied(reply, reading.classification, view, transcript) });
         continue;
       }
       if (reading.action === 'next_transaction') {
@@ -1231,14 +1225,14 @@ export class SessionRun {
         answered = batch.length;
         break;
       }
-      if (reply.code >= 400) errors += 1;
+      if (isNegativeReply(reply)) errors += 1;
       else if (isPositiveReply(reply)) {
         accepted += 1;
         // Asked again after a refusal, it tells what the host does after one (`#check`).
         if (host.acceptedRecipient === null && job.kind !== 'catchAll' && !job.smtputf8)
           host.accepted(job.recipient);
       }
-      if (reply.code >= 500) refusedBefore += 1;
+      if (isPermanentNegativeReply(reply)) refusedBefore += 1;
       host.countReply(reply.code, job);
       if (reading.backOff) deferred = true;
       if (reading.endSession) endSession = true;
@@ -1250,15 +1244,7 @@ export class SessionRun {
         continue;
       }
       progress = true;
-      const answer: Answer = {
-        reply,
-        classification: reading.classification,
-        failure: null,
-        view,
-        transcript,
-        timedOut: false,
-      };
-      owner.deliver(job, answer);
+      owner.deliver(job, replied(reply, reading.classification, view, transcript));
     }
     this.#refusedRcpts = refusedBefore;
     const unanswered = batch.slice(answered);
@@ -1270,7 +1256,8 @@ export class SessionRun {
       if (!progress && !cut) deferred = true;
     }
     if (deferred) host.backOff();
-    const lastRefused = (outcome.recipients[answered - 1]?.code ?? 0) >= 400;
+    const last = outcome.recipients[answered - 1];
+    const lastRefused = last !== undefined && isNegativeReply(last);
     return { errors, accepted, progress, endSession, lastRefused, suspects };
   }
 

@@ -44,6 +44,14 @@ export function isPermanentNegativeReply(reply: { readonly code: number }): bool
   return reply.code >= 500 && reply.code < 600;
 }
 
+/**
+ * True for a negative reply, 4yz or 5yz (RFC 5321 §4.2.1): the command was refused, for now or for good
+ * (what a server's error limit counts, and a host's share of refused RCPTs).
+ */
+export function isNegativeReply(reply: { readonly code: number }): boolean {
+  return reply.code >= 400 && reply.code < 600;
+}
+
 /** Hard caps that keep a hostile server from exhausting memory. */
 export interface ReplyParserLimits {
   /** Longest line in octets, line end included. */

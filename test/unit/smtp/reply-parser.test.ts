@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import {
+  isNegativeReply,
   isPermanentNegativeReply,
   isPositiveReply,
   ReplyParser,
@@ -456,5 +457,14 @@ describe('isPermanentNegativeReply: 5yz, permanent negative completion (RFC 5321
       assert.equal(isPermanentNegativeReply({ code }), true, String(code));
     for (const code of [0, 250, 421, 450, 499, 600])
       assert.equal(isPermanentNegativeReply({ code }), false, String(code));
+  });
+});
+
+describe('isNegativeReply: 4yz or 5yz, negative completion (RFC 5321 §4.2.1)', () => {
+  it('is true for 400 to 599 only', () => {
+    for (const code of [400, 421, 450, 452, 499, 500, 550, 599])
+      assert.equal(isNegativeReply({ code }), true, String(code));
+    for (const code of [0, 200, 250, 354, 399, 600])
+      assert.equal(isNegativeReply({ code }), false, String(code));
   });
 });
