@@ -12,7 +12,7 @@ import type { KeyedResult } from '../job-store.js';
 import { retrying } from './conflicts.js';
 import { HOST_QUEUE, queueDb, type HostEntry } from './scale-out.js';
 import type { Leases } from './worker-leases.js';
-import type { JobProfiles, ProfileRun } from './worker-profiles.js';
+import type { DueJob, JobProfiles, ProfileRun } from './worker-profiles.js';
 import {
   completeEntries,
   domainOfKey,
@@ -169,7 +169,7 @@ export class HostWorker {
     try {
       for (const { run, jobs } of groups) {
         if (signal.aborted) break;
-        const jobsNow = () => this.#profiles.jobsLike(host, run);
+        const jobsNow = (known: (job: string) => boolean) => this.#profiles.jobsLike(host, run, known);
         const pass = new HostPass(this.#context, run, { host, jobs, jobsNow, signal }, (written) => {
           this.#verified += written;
           tally.written += written;
@@ -187,9 +187,12 @@ export class HostWorker {
 /** Which work a pass takes: the host's due addresses of these jobs, until `signal`. */
 export interface PassScope {
   readonly host: string;
-  readonly jobs: readonly string[];
-  /** The jobs verified alike with work due at the host now, asked before each turn: they join the pass. */
-  readonly jobsNow?: () => Promise<readonly string[]>;
+  readonly jobs: readonly DueJob[];
+  /**
+   * The jobs verified alike with work due at the host now but those `known` to the pass, asked before
+   * each turn: they join the pass.
+   */
+  readonly jobsNow?: (known: (job: string) => boolean) => Promise<readonly DueJob[]>;
   readonly signal: AbortSignal;
 }
 
@@ -202,8 +205,8 @@ export class HostPass {
   readonly #context: WorkerContext;
   readonly #run: ProfileRun;
   readonly #host: string;
-  readonly #jobs: readonly string[];
-  readonly #jobsNow: (() => Promise<readonly string[]>) | undefined;
+  readonly #jobs: readonly DueJob[];
+  readonly #jobsNow: ((known: (job: string) => boolean) => Promise<readonly DueJob[]>) | undefined;
   readonly #signal: AbortSignal;
   readonly #onWritten: (count: number) => void;
   /** Rows read and not yet answered, by input. */
@@ -271,7 +274,8 @@ export class HostPass {
    */
   async *#inputs(): AsyncGenerator<string> {
     const turns = new KeyTurns();
-    await this.#join(turns, this.#jobs);
+    const known = (job: string): boolean => turns.has(job);
+    turns.add(this.#jobs);
     while (!this.#signal.aborted) {
       const turn = turns.next();
       if (turn === null) return;
@@ -291,20 +295,8 @@ export class HostPass {
         if (isAborted(this.#signal)) return;
       }
       turns.taken(rows.length < size ? null : (rows.at(-1)?.key ?? null));
-      if (this.#jobsNow !== undefined) await this.#join(turns, await this.#jobsNow());
+      if (this.#jobsNow !== undefined) turns.add(await this.#jobsNow(known));
     }
-  }
-
-  /** Adds the jobs new to this pass to their keys' turns, oldest first. */
-  async #join(turns: KeyTurns, jobs: readonly string[]): Promise<void> {
-    const fresh = jobs.filter((job) => !turns.has(job));
-    if (fresh.length === 0) return;
-    const { rows } = await this.#context.store.pool.query<{ key: string; job: string }>(
-      `SELECT coalesce(owner, '') AS key, id AS job FROM ${this.#context.store.schema}.jobs
-       WHERE id = ANY($1::text[]) ORDER BY seq`,
-      [fresh],
-    );
-    turns.add(rows);
   }
 
   /** Up to `limit` of the job's due addresses at the host, in key order after `after`. */
@@ -398,7 +390,7 @@ class KeyTurns {
   }
 
   /** Adds jobs, oldest first, each once: a key new to the pass has its turn before the others. */
-  add(jobs: readonly { readonly key: string; readonly job: string }[]): void {
+  add(jobs: readonly DueJob[]): void {
     const fresh: string[] = [];
     for (const { key, job } of jobs) {
       if (this.#seen.has(job)) continue;

@@ -21,6 +21,12 @@ const REPORTED_JOBS = 10_000;
 /** Job profiles a worker keeps a verifier for unless told otherwise. */
 export const DEFAULT_MAX_PROFILES = 8;
 
+/** A job with work due at a host, and its API key (`''`: a job of none, `rcpt bulk`'s). */
+export interface DueJob {
+  readonly key: string;
+  readonly job: string;
+}
+
 /** What verifies the jobs of one profile. */
 export interface ProfileRun {
   readonly profile: JobProfile;
@@ -80,16 +86,17 @@ export class JobProfiles {
    * The jobs with work due at `host`, grouped by how they are verified here, oldest job first. Each
    * group's run is held once: `release()` every one when done, those not used included.
    */
-  async atHost(host: string): Promise<{ run: ProfileRun; jobs: string[] }[]> {
-    const groups = new Map<ProfileRun, string[]>();
+  async atHost(host: string): Promise<{ run: ProfileRun; jobs: DueJob[] }[]> {
+    const groups = new Map<ProfileRun, DueJob[]>();
     for (const row of await this.#dueAt(host)) {
       // Held as it is found, so making the next group's run never closes this one.
-      const run = this.#acquire(row.id, row.options);
+      const run = this.#acquire(row.id, parseOptions(row.options));
       const jobs = groups.get(run);
+      const due = { key: row.owner, job: row.id };
       if (jobs === undefined) {
-        groups.set(run, [row.id]);
+        groups.set(run, [due]);
       } else {
-        jobs.push(row.id);
+        jobs.push(due);
         this.release(run);
       }
     }
@@ -97,14 +104,18 @@ export class JobProfiles {
   }
 
   /**
-   * The jobs with work due at `host` that `run` verifies (its profile's), oldest first: a pass asks
-   * between turns, so that a job that came meanwhile joins it. Holds nothing.
+   * The jobs with work due at `host` that `run` verifies (its profile's), oldest first, but those the
+   * pass has (`known`, whose profile it knows): a pass asks between turns, so that a job that came
+   * meanwhile joins it. Holds nothing.
    */
-  async jobsLike(host: string, run: ProfileRun): Promise<string[]> {
-    const rows = await this.#dueAt(host);
-    return rows
-      .filter((row) => this.#profileOf(row.id, row.options).key === run.profile.key)
-      .map((row) => row.id);
+  async jobsLike(host: string, run: ProfileRun, known: (job: string) => boolean): Promise<DueJob[]> {
+    const jobs: DueJob[] = [];
+    for (const row of await this.#dueAt(host)) {
+      if (known(row.id)) continue;
+      if (this.#profileOf(row.id, parseOptions(row.options)).key !== run.profile.key) continue;
+      jobs.push({ key: row.owner, job: row.id });
+    }
+    return jobs;
   }
 
   /** Lets go of a run held by `ofJob()` or `atHost()`; past the bound, idle runs are closed. */
@@ -124,16 +135,17 @@ export class JobProfiles {
     await Promise.all(this.#closing);
   }
 
-  /** The queued or running jobs with work due at `host`, oldest first, with their options. */
-  async #dueAt(host: string): Promise<{ id: string; options: Record<string, unknown> }[]> {
+  /** The queued or running jobs with work due at `host`, oldest first, with their key and options (JSON). */
+  async #dueAt(host: string): Promise<{ id: string; owner: string; options: string }[]> {
     const s = this.#context.store.schema;
-    const { rows } = await this.#context.store.pool.query<{ id: string; options: string }>(
-      `SELECT j.id, j.options FROM ${s}.jobs j WHERE j.status IN ('queued', 'running')
+    const { rows } = await this.#context.store.pool.query<{ id: string; owner: string; options: string }>(
+      `SELECT j.id, coalesce(j.owner, '') AS owner, j.options FROM ${s}.jobs j
+       WHERE j.status IN ('queued', 'running')
          AND EXISTS (SELECT 1 FROM ${s}.work w WHERE w.job_id = j.id AND w.host = $1 AND w.not_before <= now())
        ORDER BY j.seq`,
       [host],
     );
-    return rows.map((row) => ({ id: row.id, options: JSON.parse(row.options) as Record<string, unknown> }));
+    return rows;
   }
 
   /** The run of a job's profile, held, made when there is none (and the least recently used idle ones closed past the bound). */
@@ -202,6 +214,10 @@ export class JobProfiles {
     });
     return { profile, verifier, dns, domains, hostLimits };
   }
+}
+
+function parseOptions(options: string): Record<string, unknown> {
+  return JSON.parse(options) as Record<string, unknown>;
 }
 
 /** Closes a run's verifier and its resolver, and writes the host limits it learned. */
