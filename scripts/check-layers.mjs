@@ -66,6 +66,8 @@ for (const file of walk(src)) {
     (m) => m[1],
   );
   specs.push(...[...text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1]));
+  // A module imported for its side effects only (`import './x.js';`) is as much a dependency.
+  specs.push(...[...text.matchAll(/(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g)].map((m) => m[1]));
   for (const spec of specs) {
     const internal = spec.startsWith('.');
     const target = internal

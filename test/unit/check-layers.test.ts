@@ -124,6 +124,11 @@ describe('check-layers', () => {
       'cli/main.ts: apps use the library through its entries',
     ],
     [
+      'an app imports an internal module for its side effects only',
+      { 'cli/main.ts': "import '../scheduler/host.js';" },
+      'cli/main.ts: apps use the library through its entries',
+    ],
+    [
       'a type-only import cycle',
       {
         'scheduler/a.ts': "import type { B } from './b.js';\nexport type A = 1;",
