@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Runs a command under the loopback guard (scripts/loopback-guard.cjs, docs/reliability.md): every Node.js
 // process it starts, and every process and worker thread those start, preloads the guard through
-// NODE_OPTIONS. A TCP connect or UDP send to an address outside 127.0.0.0/8 and ::1 fails with EACCES and
-// is written to a report file; when anything is in that file the run fails, listing what was refused,
-// whatever the command's own exit status (the code under test may have taken the refusal for an
-// unreachable host and passed). scripts/run-tests.mjs runs the test suites through it; .ci/run the
-// walkthrough and the benches.
+// NODE_OPTIONS. A TCP connect or UDP send to an address outside 127.0.0.0/8 and ::1, or a name lookup
+// through the system resolver, fails with EACCES and is written to a report file; when anything is in that
+// file the run fails, listing what was refused, whatever the command's own exit status (the code under
+// test may have taken the refusal for an unreachable host and passed). scripts/run-tests.mjs runs the test
+// suites through it, package.json's bench:* and fuzz scripts their files, .ci/run the walkthrough.
 // Usage: node scripts/loopback-guarded.mjs COMMAND [ARGS...]
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,7 +34,7 @@ export function runGuarded(command, args, env = {}) {
     const lines = [...new Set(refused.split('\n'))];
     const shown = lines.slice(0, 50).concat(lines.length > 50 ? [`… and ${lines.length - 50} more`] : []);
     console.error(
-      `loopback guard: refused ${lines.length} connection(s) off loopback (tests talk only to 127.0.0.0/8 and ::1):\n  ${shown.join('\n  ')}`,
+      `loopback guard: refused ${lines.length} connection(s) or name lookup(s) off loopback (tests talk only to 127.0.0.0/8 and ::1):\n  ${shown.join('\n  ')}`,
     );
     return 1;
   }

@@ -34,8 +34,9 @@ const reporter = 'spec';
 const timeout = '--test-timeout=300000';
 // Under the loopback guard (scripts/loopback-guarded.mjs, docs/reliability.md): every test process, every
 // process a test starts (whatever environment it passes) and every worker thread preloads
-// scripts/loopback-guard.cjs. A TCP connect or UDP send to an address outside 127.0.0.0/8 and ::1 fails
-// with EACCES, and the run fails listing what was refused, even if every test passed.
+// scripts/loopback-guard.cjs. A TCP connect or UDP send to an address outside 127.0.0.0/8 and ::1, or a
+// name lookup through the system resolver, fails with EACCES, and the run fails listing what was refused,
+// even if every test passed.
 process.exit(
   runGuarded(
     process.execPath,

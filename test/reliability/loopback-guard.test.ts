@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:net';
@@ -19,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const GUARD = join(REPO, 'scripts/loopback-guard.cjs');
 const CONNECT = join(REPO, 'test/fixtures/loopback-guard/connect.mjs');
+const LOOKUPS = 'test/fixtures/loopback-guard/lookup-offender.fixture.ts';
 const { isLoopback } = createRequire(import.meta.url)(GUARD) as {
   isLoopback: (address: string) => boolean;
 };
@@ -144,12 +146,12 @@ describe('the loopback guard', () => {
       .split('\n')
       .map((line) => line.replace(/ \(pid .*$/, ''));
     assert.deepEqual(refused.sort(), [
-      'TCP connect 192.0.2.1:25',
-      'TCP connect 203.0.113.1:25',
-      'TCP connect 203.0.113.1:2525',
-      'TCP connect 203.0.113.1:443',
-      'TCP connect [fd00::1]:25',
-      'UDP send 192.0.2.1:53',
+      'TCP connect to 192.0.2.1:25',
+      'TCP connect to 203.0.113.1:25',
+      'TCP connect to 203.0.113.1:2525',
+      'TCP connect to 203.0.113.1:443',
+      'TCP connect to [fd00::1]:25',
+      'UDP send to 192.0.2.1:53',
     ]);
     assert.deepEqual(datagrams, ['x'], 'the loopback datagram arrived');
   });
@@ -165,6 +167,57 @@ describe('the loopback guard', () => {
     assert.match(run.stdout, /^ℹ fail 0$/m, run.stdout);
     assert.equal(run.status, 1, run.stderr);
     assert.match(run.stderr, /loopback guard: refused 1 connection/);
-    assert.match(run.stderr, /^ {2}TCP connect 203\.0\.113\.1:25 \(pid \d+/m);
+    assert.match(run.stderr, /^ {2}TCP connect to 203\.0\.113\.1:25 \(pid \d+/m);
+  });
+
+  it('a run whose tests sent names to the system resolver fails, naming each (rcpt verify() without dnsServers, dns.lookup, fetch, dns.Resolver), although they passed', () => {
+    // In a network namespace of its own where the machine allows one, so that a guard that let a name
+    // through could not send it anywhere.
+    const isolated = spawnSync('unshare', ['--net', '--map-root-user', 'true']).status === 0;
+    const args = ['scripts/run-tests.mjs', LOOKUPS];
+    const run = spawnSync(
+      isolated ? 'unshare' : process.execPath,
+      isolated ? ['--net', '--map-root-user', process.execPath, ...args] : args,
+      { cwd: REPO, encoding: 'utf8', env: { ...process.env, NODE_TEST_CONTEXT: undefined } },
+    );
+    assert.match(run.stdout, /^ℹ pass 3$/m, run.stdout);
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /loopback guard: refused \d+ connection\(s\) or name lookup\(s\)/);
+    for (const refused of [
+      /^ {2}UDP (?:connect|send) to \S+ \(the system resolver: give a DNS server on loopback, dnsServers or --dns-server\) \(pid/m,
+      /^ {2}name lookup \(getaddrinfo\) of lookup\.leak\.rcpt\.invalid \(the system resolver\)/m,
+      /^ {2}name lookup \(getaddrinfo\) of fetch\.leak\.rcpt\.invalid \(the system resolver\)/m,
+      /^ {2}DNS query \(queryMx\) of resolve\.leak\.rcpt\.invalid to \S+/m,
+    ])
+      assert.match(run.stderr, refused);
+  });
+
+  it('lets a name be looked up when it stays on this machine: localhost, a dns.Resolver whose servers are on loopback', async () => {
+    const { results, report } = await attempts(['lookup:localhost', `resolve:127.0.0.1:${udpPort}`]);
+    assert.deepEqual(
+      results.map(({ target, outcome }) => ({ target, outcome })),
+      [
+        { target: 'lookup:localhost', outcome: 'resolved' },
+        { target: `resolve:127.0.0.1:${udpPort}`, outcome: 'asked' },
+      ],
+    );
+    assert.equal(report, '');
+  });
+
+  it('runs every bench and the fuzz under it: each npm script that starts a file of bench/ starts it through scripts/loopback-guarded.mjs', () => {
+    const { scripts } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    const unguarded = Object.entries(scripts).flatMap(([name, command]) =>
+      command
+        .split('&&')
+        .map((part) => part.trim())
+        .filter(
+          (part) => /\bbench\//.test(part) && !part.startsWith('node scripts/loopback-guarded.mjs node '),
+        )
+        .map((part) => `${name}: ${part}`),
+    );
+    assert.ok(Object.keys(scripts).filter((name) => /^(bench:|fuzz)/.test(name)).length >= 10);
+    assert.deepEqual(unguarded, []);
   });
 });
