@@ -161,4 +161,31 @@ describe('.ci/run', () => {
       'step fuzz guarded env FUZZ_RUNS=1 nonexistent-command-rcpt: step "fuzz" runs: "nonexistent-command-rcpt" is no function of .ci/run, shell builtin or command on PATH',
     ]);
   });
+
+  it('says what each step runs and when it started, before it runs (npm ci prints nothing for minutes on a loaded machine), then how long it took', () => {
+    const step = /^step\(\) \{\n[\s\S]*?^\}$/m.exec(script)?.[0];
+    assert.ok(step !== undefined, 'the step function');
+    const out = execFileSync(
+      'bash',
+      ['--norc', '-c', `${step}\nstep 'npm ci' echo installing\nstep fails false || echo "status $?"`],
+      { encoding: 'utf8', env: { PATH: process.env.PATH } },
+    ).split('\n');
+    assert.match(out[0] ?? '', /^ci: npm ci started at \d\d:\d\d:\d\d UTC \(total \d+ s\): echo installing$/);
+    assert.equal(out[1], 'installing');
+    assert.match(out[2] ?? '', /^ci: npm ci took \d+ s \(total \d+ s\)$/);
+    assert.match(out[3] ?? '', /^ci: fails started at /);
+    assert.match(out[4] ?? '', /^ci: fails took /);
+    assert.equal(out[5], 'status 1');
+  });
+
+  it("runs README's test command, the one users are told to run", () => {
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const told = /^(npm [\w:]+) +# lint, typecheck, and every test$/m.exec(readme)?.[1];
+    assert.equal(told, 'npm test');
+    const steps = stepsOf(script).filter((candidate) => candidate.command.join(' ') === told);
+    assert.deepEqual(
+      steps.map((candidate) => candidate.name),
+      ['npm test'],
+    );
+  });
 });
