@@ -35,6 +35,7 @@ import type {
   FeedbackRecipient,
 } from './bounce-types.js';
 import { explainReply, type ReplyExplanation } from './explain-reply.js';
+import { softBreaksJoined } from './pasted-encoding.js';
 import type { ExplainCommand } from './find-replies.js';
 
 /**
@@ -101,8 +102,9 @@ export async function explainBounce(message: string | Uint8Array): Promise<Bounc
  */
 export async function explainBounceText(text: string): Promise<BounceExplanation | null> {
   if (text.trim() === '') return null;
+  // Pasted as its source shows it: text still quoted-printable.
   const bounce = await explainBounce(
-    `Subject: Undelivered Mail\nContent-Type: text/plain; charset=utf-8\n\n${text}`,
+    `Subject: Undelivered Mail\nContent-Type: text/plain; charset=utf-8\n\n${softBreaksJoined(text)}`,
   );
   // The subject was ours, not the text's.
   return bounce.recipients.some((recipient) => recipient.explanation !== null)

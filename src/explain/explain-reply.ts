@@ -24,6 +24,7 @@ import {
   type FoundReply,
   type FoundStatus,
 } from './find-replies.js';
+import { softBreaksJoined } from './pasted-encoding.js';
 
 export interface ExplainReplyOptions {
   /**
@@ -250,21 +251,6 @@ function explainStatus(
     reply: { ...explanation.reply, code: null },
     note: `No reply code was given: read from the enhanced status code ${status.enhanced} alone, whose class ${status.enhanced[0] ?? ''} means ${statusClass.words}, as a ${String(statusClass.code)[0] ?? ''}xx reply code would (RFC 3463 §3.1). The whole reply, with its code, may say more.`,
   };
-}
-
-/** A line cut by quoted-printable's soft line break (RFC 2045 §6.7 rule 5): `=` ends it, text follows. */
-const SOFT_BREAK = /[^=\s]=\r?\n(?=\S)/g;
-
-/**
- * A bounce's part pasted as its source shows it, still quoted-printable (`… <bob@example.o=` then
- * `rg>: Recipient address rejected …`): its soft line breaks joined and its printable ASCII `=XX` decoded, so the
- * reply reads as sent. Two soft breaks at least: a reply may end a line with a `=` of its own.
- */
-function softBreaksJoined(input: string): string {
-  if ((input.slice(0, 65536).match(SOFT_BREAK)?.length ?? 0) < 2) return input;
-  return input
-    .replace(/=\r?\n/g, '')
-    .replace(/=([2-7][0-9A-F])/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
 /** The enhanced code as written, or the first one in the text (Barracuda, IronPort, qmail put it there). */

@@ -507,6 +507,27 @@ describe('explainBounceText', () => {
     );
   });
 
+  it('reads it when pasted still quoted-printable, one soft line break where an encoder cut the line', async () => {
+    const reply =
+      '<mx.example.com #5.1.1 smtp;550 5.1.1 <erin@example.com>: Recipient address rejected: User unknown in virtual mailbox table>';
+    // Cut once as a quoted-printable encoder cuts (76 characters with the '=').
+    const cut = `${reply.slice(0, 75)}=\n${reply.slice(75)}`;
+    const text = ['Delivery has failed to these recipients or groups:', '', 'erin@example.com', cut].join(
+      '\n',
+    );
+    const expected = [
+      [
+        'erin@example.com',
+        'mailbox_not_found',
+        'mx.example.com #5.1.1 smtp;550 5.1.1 : Recipient address rejected: User unknown in virtual mailbox table',
+      ],
+    ];
+    const answer = (bounce: Awaited<ReturnType<typeof explainBounceText>>) =>
+      bounce?.recipients.map((r) => [r.address, r.explanation?.reason, r.diagnostic]);
+    // Before: the diagnosis read as '… Recipient address= rejected …'.
+    assert.deepEqual(answer(await explainBounceText(text)), expected);
+  });
+
   it('is null for text that names no recipient to explain', async () => {
     assert.equal(await explainBounceText(''), null);
     assert.equal(await explainBounceText('  \n'), null);

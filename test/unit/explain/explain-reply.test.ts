@@ -355,7 +355,56 @@ describe('explainReply: a part still quoted-printable', () => {
     assert.deepEqual([e.reply.text, e.reply.command], ['<bob@example.org>: User unknown; see', 'RCPT']);
     assert.equal(only('550 5.7.1 see https://example.com/?id=\n').reply.text, 'see https://example.com/?id=');
   });
+
+  it('joins a single soft line break where an encoder cut the line (73 to 76 characters), also in a bounce quoting the reply', () => {
+    const reply =
+      '550 5.1.1 <bob@example.org>: Recipient address rejected: User unknown in virtual mailbox table';
+    const encoded = quotedPrintable(reply);
+    assert.equal(encoded.match(/=\n/g)?.length, 1, encoded);
+    // Before: 'User unknown in v= irtual mailbox table', the line not rejoined.
+    assert.equal(only(encoded).reply.text, reply.slice(10));
+    const quoted = quotedPrintable(
+      '<bob@example.org>: host mx.example.org[192.0.2.1] said: 550 5.1.1 <bob@example.org>: User unknown (in reply to RCPT TO command)',
+    );
+    assert.equal(quoted.match(/=\n/g)?.length, 1, quoted);
+    // Before: '<bob@exam= ple.org>: User unknown'.
+    const e = only(quoted);
+    assert.deepEqual([e.reply.text, e.reply.command], ['<bob@example.org>: User unknown', 'RCPT']);
+  });
+
+  it("leaves a line ending in = as it is when it is not cut at an encoder's length, or a reply line follows", () => {
+    // 60 characters, then the next line of the reply.
+    const short = '550-5.7.1 Your message was refused; see https://ex.test/?x=\n550 5.7.1 thanks';
+    assert.deepEqual(
+      explainReply(short).map((e) => e.reply.text),
+      ['Your message was refused; see https://ex.test/?x=\nthanks'],
+    );
+    const long = `550-5.7.1 ${'a'.repeat(61)} ?id=`;
+    assert.equal(long.length, 76);
+    assert.deepEqual(
+      explainReply(`${long}\n550 5.7.1 thanks`).map((e) => e.reply.text),
+      [`${'a'.repeat(61)} ?id=\nthanks`],
+    );
+  });
 });
+
+/** `text` quoted-printable as an encoder writes it (RFC 2045 §6.7): lines cut at 76 with a soft break. */
+function quotedPrintable(text: string): string {
+  const escaped = text.replace(/[=\u0080-\uffff]/g, (c) =>
+    [...Buffer.from(c)].map((byte) => `=${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
+  const lines: string[] = [];
+  let rest = escaped;
+  while (rest.length > 76) {
+    let cut = 75;
+    // An escape is not split.
+    const escape = rest.lastIndexOf('=', cut - 1);
+    if (escape > cut - 3) cut = escape;
+    lines.push(`${rest.slice(0, cut)}=`);
+    rest = rest.slice(cut);
+  }
+  return [...lines, rest].join('\n');
+}
 
 describe('explainReply: bad input gets a clear answer', () => {
   it('says an empty input is empty', () => {
