@@ -35,7 +35,7 @@ import type {
   FeedbackRecipient,
 } from './bounce-types.js';
 import { explainReply, type ReplyExplanation } from './explain-reply.js';
-import { softBreaksJoined } from './pasted-encoding.js';
+import { base64Paste, softBreaksJoined } from './pasted-encoding.js';
 import type { ExplainCommand } from './find-replies.js';
 
 /**
@@ -102,9 +102,12 @@ export async function explainBounce(message: string | Uint8Array): Promise<Bounc
  */
 export async function explainBounceText(text: string): Promise<BounceExplanation | null> {
   if (text.trim() === '') return null;
-  // Pasted as its source shows it: text still quoted-printable.
+  // Pasted as its source shows it: a base64 body part without its header, or text still
+  // quoted-printable.
+  const pasted = base64Paste(text);
+  if (pasted?.kind === 'binary') return null;
   const bounce = await explainBounce(
-    `Subject: Undelivered Mail\nContent-Type: text/plain; charset=utf-8\n\n${softBreaksJoined(text)}`,
+    `Subject: Undelivered Mail\nContent-Type: text/plain; charset=utf-8\n\n${softBreaksJoined(pasted?.text ?? text)}`,
   );
   // The subject was ours, not the text's.
   return bounce.recipients.some((recipient) => recipient.explanation !== null)

@@ -24,7 +24,7 @@ import {
   type FoundReply,
   type FoundStatus,
 } from './find-replies.js';
-import { softBreaksJoined } from './pasted-encoding.js';
+import { base64Paste, softBreaksJoined } from './pasted-encoding.js';
 
 export interface ExplainReplyOptions {
   /**
@@ -137,6 +137,9 @@ function isBinary(input: string): boolean {
   const controls = sample.match(CONTROL)?.length ?? 0;
   return controls > sample.length * BINARY_SHARE;
 }
+
+const BASE64_NOTE =
+  'The input was base64 (a body part copied without its header): read as the text it decodes to.';
 
 /** The answer for input that holds no reply: it says why, in the explanation's own shape. */
 function notAReply(text: string, meaning: string): ReplyExplanation {
@@ -293,6 +296,26 @@ export function explainReply(input: string, options: ExplainReplyOptions = {}): 
   }
   if (isBinary(input)) {
     return [notAReply('', 'The input is binary data, not the text of an SMTP reply.')];
+  }
+  const pasted = base64Paste(input);
+  if (pasted?.kind === 'binary') {
+    return [
+      notAReply(
+        '',
+        `The input is base64: it decodes to ${pasted.bytes} bytes of ${pasted.what ?? 'binary data'}, not text, so it holds no SMTP reply (it is a file a message carried, not a bounce's text).`,
+      ),
+    ];
+  }
+  if (pasted?.kind === 'text') {
+    // A bounce's body part pasted without its header: what it says is what it decodes to.
+    return explainReply(pasted.text, options).map((explanation) =>
+      explanation.category === 'not_a_reply'
+        ? {
+            ...explanation,
+            meaning: `The input is base64; decoded, it is text without an SMTP reply code: a reply starts with three digits from 200 to 599 (RFC 5321 §4.2), such as "550 5.1.1 User unknown".`,
+          }
+        : { ...explanation, note: [BASE64_NOTE, explanation.note].filter(Boolean).join(' ') },
+    );
   }
   const command = isCommand(options.command) ? options.command : null;
   const given = providerOf(options.provider);

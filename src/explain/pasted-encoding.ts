@@ -1,6 +1,6 @@
 /**
  * A bounce's part pasted as its source shows it, still in its transfer encoding (RFC 2045 §6): text
- * still quoted-printable. Pure.
+ * still quoted-printable, or a base64 body part copied without its header. Pure.
  */
 
 /** A line cut by quoted-printable's soft line break (RFC 2045 §6.7 rule 5): `=` ends it, text follows. */
@@ -48,4 +48,63 @@ function hasEncoderCut(sample: string): boolean {
       !REPLY_LINE.test(next)
     );
   });
+}
+
+/** A line of base64 (RFC 2045 §6.8): its alphabet, `=` padding only at the end. */
+const BASE64_LINE = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * Shortest base64 read as such: a word of letters (`Undeliverable`) is valid base64 too, so a paste is
+ * base64 when it is longer than a word and mixes cases with digits, `+`, `/` or padding.
+ */
+const BASE64_MIN_CHARS = 24;
+
+/** What binary data decoded from base64 is, by its first bytes (the files bounces carry). */
+const MAGIC: readonly { readonly bytes: readonly number[]; readonly what: string }[] = [
+  { bytes: [0x89, 0x50, 0x4e, 0x47], what: 'a PNG image' },
+  { bytes: [0xff, 0xd8, 0xff], what: 'a JPEG image' },
+  { bytes: [0x47, 0x49, 0x46, 0x38], what: 'a GIF image' },
+  { bytes: [0x25, 0x50, 0x44, 0x46], what: 'a PDF document' },
+  { bytes: [0x50, 0x4b, 0x03, 0x04], what: 'a ZIP archive (or an Office document)' },
+  { bytes: [0x1f, 0x8b], what: 'gzip-compressed data' },
+  { bytes: [0xd0, 0xcf, 0x11, 0xe0], what: 'an Outlook .msg or old Office file' },
+];
+
+/** Characters that do not occur in text: C0 controls but tab, line ends and escape (ISO-2022-JP). */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001a\u001c-\u001f\u007f]/g;
+
+/** Share of control characters above which decoded bytes are data, not text. */
+const BINARY_SHARE = 0.05;
+
+export type Base64Paste =
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'binary'; readonly bytes: number; readonly what: string | null };
+
+/**
+ * What `input` holds when it is base64 alone (a bounce's body part pasted without its header: its
+ * lines of the base64 alphabet, every one but the last of the same length): its text, decoded as
+ * UTF-8, or that it is binary data (with what kind when its first bytes say); `null` when it is not
+ * base64.
+ */
+export function base64Paste(input: string): Base64Paste | null {
+  const lines = input.trim().split(/\r?\n/);
+  if (!lines.every((line) => BASE64_LINE.test(line))) return null;
+  const width = lines[0]?.length ?? 0;
+  if (!lines.every((line, at) => (at === lines.length - 1 ? line.length <= width : line.length === width))) {
+    return null;
+  }
+  const joined = lines.join('');
+  if (joined.length < BASE64_MIN_CHARS || joined.length % 4 !== 0 || /=[^=]/.test(joined)) return null;
+  if (!/[a-z]/.test(joined) || !/[A-Z]/.test(joined) || !/[0-9+/=]/.test(joined)) return null;
+  const bytes = Buffer.from(joined, 'base64');
+  const magic = MAGIC.find((candidate) => candidate.bytes.every((byte, at) => bytes[at] === byte));
+  if (magic !== undefined) return { kind: 'binary', bytes: bytes.length, what: magic.what };
+  const text = bytes.toString('utf8');
+  const sample = text.slice(0, 4096);
+  const controls = sample.match(CONTROL)?.length ?? 0;
+  if (sample.includes('\u0000') || controls > sample.length * BINARY_SHARE) {
+    return { kind: 'binary', bytes: bytes.length, what: null };
+  }
+  return { kind: 'text', text };
 }

@@ -507,7 +507,7 @@ describe('explainBounceText', () => {
     );
   });
 
-  it('reads it when pasted still quoted-printable, one soft line break where an encoder cut the line', async () => {
+  it('reads it when pasted still quoted-printable (one soft line break) or base64, as its source shows it', async () => {
     const reply =
       '<mx.example.com #5.1.1 smtp;550 5.1.1 <erin@example.com>: Recipient address rejected: User unknown in virtual mailbox table>';
     // Cut once as a quoted-printable encoder cuts (76 characters with the '=').
@@ -526,6 +526,13 @@ describe('explainBounceText', () => {
       bounce?.recipients.map((r) => [r.address, r.explanation?.reason, r.diagnostic]);
     // Before: the diagnosis read as '… Recipient address= rejected …'.
     assert.deepEqual(answer(await explainBounceText(text)), expected);
+    const base64 = (
+      Buffer.from(text.replace(/=\n/, ''))
+        .toString('base64')
+        .match(/.{1,76}/g) ?? []
+    ).join('\n');
+    // Before: null (no recipient found in the base64).
+    assert.deepEqual(answer(await explainBounceText(base64)), expected);
   });
 
   it('is null for text that names no recipient to explain', async () => {

@@ -406,6 +406,61 @@ function quotedPrintable(text: string): string {
   return [...lines, rest].join('\n');
 }
 
+describe('explainReply: a base64 body part pasted without its header', () => {
+  const base64 = (data: string | Buffer): string =>
+    (
+      Buffer.from(data)
+        .toString('base64')
+        .match(/.{1,76}/g) ?? []
+    ).join('\n');
+
+  it('decodes it and explains the reply in it, saying it was base64', () => {
+    const notice = [
+      'This is the mail system at host mail.example.net.',
+      '',
+      '<bob@example.org>: host mx.example.org[192.0.2.1] said: 550 5.1.1',
+      '    <bob@example.org>: Recipient address rejected: User unknown in virtual',
+      '    mailbox table (in reply to RCPT TO command)',
+      '',
+    ].join('\r\n');
+    // Before: not_a_reply, 'No SMTP reply code was found', the base64 shown as the input.
+    const e = only(base64(notice));
+    assert.deepEqual([e.reply.code, e.reply.command, e.reason], [550, 'RCPT', 'mailbox_not_found']);
+    assert.match(e.note ?? '', /^The input was base64 \(a body part copied without its header\)/);
+    // A delivery status report's part: its Diagnostic-Code.
+    const report = only(
+      base64(
+        'Reporting-MTA: dns; mx.example.net\n\nFinal-Recipient: rfc822; bob@example.org\nAction: failed\nStatus: 4.2.2\nDiagnostic-Code: smtp; 452 4.2.2 Mailbox full\n',
+      ),
+    );
+    assert.deepEqual([report.reply.code, report.reason], [452, 'mailbox_full']);
+  });
+
+  it('says plainly what it is when it is no text with a reply: a file, or text without a reply code', () => {
+    const png = Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), Buffer.alloc(200, 7)]);
+    const image = only(base64(png));
+    assert.equal(image.category, 'not_a_reply');
+    assert.match(image.meaning, /^The input is base64: it decodes to 216 bytes of a PNG image, not text/);
+    const data = only(base64(Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7) % 256))));
+    assert.match(data.meaning, /^The input is base64: it decodes to 300 bytes of binary data, not text/);
+    const text = only(base64('Thanks for your message, I am out of the office until Monday.\n'));
+    assert.equal(text.category, 'not_a_reply');
+    assert.match(text.meaning, /^The input is base64; decoded, it is text without an SMTP reply code/);
+    assert.equal(text.reply.text, 'Thanks for your message, I am out of the office until Monday.');
+  });
+
+  it('reads a word or a line of text as what it is, not as base64', () => {
+    for (const input of [
+      'Undeliverable',
+      'Acknowledgements',
+      'MailboxUnavailableTryAgainLater',
+      'abcd efgh ijkl mnop qrst uvwx',
+    ]) {
+      assert.match(only(input).meaning, /^No SMTP reply code was found/, input);
+    }
+  });
+});
+
 describe('explainReply: bad input gets a clear answer', () => {
   it('says an empty input is empty', () => {
     for (const input of ['', '   \n\t\r\n']) {
