@@ -61,7 +61,10 @@ export interface BounceRecipient {
    * `retry timeout exceeded`); `null` when `reply` holds it.
    */
   readonly diagnostic: string | null;
-  /** RFC 3464 `Last-Attempt-Date` (or the report's `Arrival-Date`), as ISO 8601 when it parses. */
+  /**
+   * RFC 3464 `Last-Attempt-Date` (or the report's `Arrival-Date`), as ISO 8601 in UTC when it names an
+   * instant (a numeric zone or a zone name of one offset), else as written.
+   */
   readonly date: string | null;
   /** What the reply (or status, or diagnostic) means; `null` when the bounce gives nothing to explain. */
   readonly explanation: ReplyExplanation | null;
@@ -112,7 +115,7 @@ export interface BounceExplanation {
   readonly reportingMta: string | null;
   readonly from: string | null;
   readonly subject: string | null;
-  /** The message's `Date`, as ISO 8601 when it parses. */
+  /** The message's `Date`, as ISO 8601 in UTC when it names an instant, else as written. */
   readonly date: string | null;
   readonly recipients: readonly BounceRecipient[];
   /**

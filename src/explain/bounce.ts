@@ -35,6 +35,7 @@ import type {
   FeedbackRecipient,
 } from './bounce-types.js';
 import { explainReply, type ReplyExplanation } from './explain-reply.js';
+import { mailDate } from './mail-date.js';
 import { base64Paste, softBreaksJoined } from './pasted-encoding.js';
 import type { ExplainCommand } from './find-replies.js';
 
@@ -290,7 +291,7 @@ class BounceReader {
     const base = {
       from: this.#from(),
       subject: this.#email.subject ?? null,
-      date: isoDate(this.#email.date),
+      date: mailDate(this.#header('date')),
       truncated: this.#truncated,
       problem: null,
     };
@@ -427,7 +428,7 @@ class BounceReader {
         command: null,
         remoteMta: null,
         diagnostic,
-        date: isoDate(this.#email.date),
+        date: mailDate(this.#header('date')),
       }),
     );
     return {
@@ -528,7 +529,7 @@ class BounceReader {
         feedbackRecipients: namedRecipients(
           ses.recipients.map((recipient) => recipient.address),
           'ses',
-          isoDate(ses.timestamp) ?? base.date,
+          mailDate(ses.timestamp) ?? base.date,
         ),
       };
     }
@@ -544,7 +545,7 @@ class BounceReader {
         command: null,
         remoteMta: null,
         diagnostic: reply === null ? diagnostic : null,
-        date: isoDate(ses.timestamp ?? this.#email.date),
+        date: mailDate(ses.timestamp ?? this.#header('date')),
       });
     });
     return {
@@ -654,7 +655,7 @@ class BounceReader {
       command,
       remoteMta,
       diagnostic: reply === null ? (diagnostic ?? text?.diagnostic ?? null) : null,
-      date: isoDate(fields.get('last-attempt-date') ?? message.get('arrival-date') ?? this.#email.date),
+      date: mailDate(fields.get('last-attempt-date') ?? message.get('arrival-date') ?? this.#header('date')),
       mailerOutput: text?.mailerOutput ?? null,
     });
   }
@@ -687,7 +688,7 @@ class BounceReader {
       command: found.command,
       remoteMta: found.remoteMta,
       diagnostic: found.reply === null ? found.diagnostic : null,
-      date: isoDate(this.#email.date),
+      date: mailDate(this.#header('date')),
       mailerOutput: found.mailerOutput,
     });
   }
@@ -887,10 +888,4 @@ function capLines(text: string): string {
     .split(/\r?\n/)
     .map((line) => (line.length > MAX_LINE_CHARS ? line.slice(0, MAX_LINE_CHARS) : line))
     .join('\n');
-}
-
-function isoDate(value: string | undefined | null): string | null {
-  if (value === undefined || value === null || value.trim() === '') return null;
-  const time = Date.parse(value.trim());
-  return Number.isNaN(time) ? value.trim() : new Date(time).toISOString();
 }

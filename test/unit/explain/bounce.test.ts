@@ -484,6 +484,55 @@ describe('looksLikeMessage', () => {
   });
 });
 
+describe("explainBounce: a bounce's dates", () => {
+  const dsn = (date: string, arrival: string) =>
+    [
+      'From: MAILER-DAEMON@mx.example.net',
+      'To: sender@example.com',
+      'Subject: Undelivered Mail Returned to Sender',
+      `Date: ${date}`,
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"',
+      '',
+      '--b1',
+      'Content-Type: text/plain',
+      '',
+      'Your message could not be delivered.',
+      '--b1',
+      'Content-Type: message/delivery-status',
+      '',
+      'Reporting-MTA: dns; mx.example.net',
+      `Arrival-Date: ${arrival}`,
+      '',
+      'Final-Recipient: rfc822; bob@example.org',
+      'Action: failed',
+      'Status: 5.1.1',
+      'Diagnostic-Code: smtp; 550 5.1.1 User unknown',
+      '--b1--',
+      '',
+    ].join('\r\n');
+
+  it('reads Date and Arrival-Date with a zone name such as JST or KST as the instant they name', async () => {
+    // Before: both as written ('Thu, 9 Apr 2006 23:34:45 JST').
+    const bounce = await explainBounce(dsn('Thu, 9 Apr 2006 23:34:45 JST', 'Thu, 9 Apr 2006 23:30:00 KST'));
+    assert.equal(bounce.date, '2006-04-09T14:34:45.000Z');
+    assert.deepEqual(
+      bounce.recipients.map((r) => [r.address, r.date]),
+      [['bob@example.org', '2006-04-09T14:30:00.000Z']],
+    );
+  });
+
+  it('keeps them as written when the instant is not known (no zone, IST), never in the zone of the machine reading them', async () => {
+    // Before: '2007-05-03T23:34:45.000Z', this machine's zone (UTC) taken for the sender's.
+    const bounce = await explainBounce(dsn('Wed, 3 May 2007 23:34:45', 'Wed, 3 May 2007 23:30:00 IST'));
+    assert.equal(bounce.date, 'Wed, 3 May 2007 23:34:45');
+    assert.deepEqual(
+      bounce.recipients.map((r) => r.date),
+      ['Wed, 3 May 2007 23:30:00 IST'],
+    );
+  });
+});
+
 describe('explainBounceText', () => {
   it("reads a bounce's text without its headers as the bounce, with no subject of its own", async () => {
     const bounce = await explainBounceText(
