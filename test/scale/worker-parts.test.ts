@@ -2,7 +2,8 @@
  * The parts of a scale-out worker on their own (src/jobs/postgres/worker-*.ts), on a real PostgreSQL:
  * leases (one holder, renewal, release, expiry, hand-back announcing what is left), the shared
  * domain cache (MX routes and catch-all verdicts, each job profile in its own part), the bounded
- * cache of one verifier per job profile, and the host's window of RCPTs per minute.
+ * cache of one verifier per job profile, the host's window of RCPTs per minute, and the planner
+ * meeting a cancel.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -13,9 +14,19 @@ import { upsertRoutes } from '../../src/jobs/postgres/domain-cache-table.js';
 import { pgHostRate } from '../../src/jobs/postgres/host-rate.js';
 import { openScaleOut, type ScaleOut } from '../../src/jobs/postgres/index.js';
 import { Leases } from '../../src/jobs/postgres/worker-leases.js';
+import { Planner } from '../../src/jobs/postgres/worker-planner.js';
 import { JobProfiles, type ProfileRun } from '../../src/jobs/postgres/worker-profiles.js';
 import type { WorkerContext, WorkerEvent } from '../../src/jobs/postgres/worker-shared.js';
-import { PG_URL, SKIP_NO_PG, blockedAt, dropSchema, freshSchema, query } from './helpers.js';
+import {
+  PG_URL,
+  SKIP_NO_PG,
+  blockedAt,
+  dropSchema,
+  freshSchema,
+  query,
+  storeAddresses,
+  until,
+} from './helpers.js';
 
 describe('worker parts', { skip: SKIP_NO_PG }, () => {
   const url = PG_URL ?? '';
@@ -261,6 +272,75 @@ describe('worker parts', { skip: SKIP_NO_PG }, () => {
       assert.deepEqual([open.filter(Boolean).length, open.filter((o) => !o).length], [2, 3]);
     } finally {
       await profiles.close();
+    }
+  });
+
+  it('Planner: a job cancelled while its work is written gets no later page, and keeps no work', async () => {
+    const store = cluster.store;
+    // 4,500 addresses, pages of 2,000, over domains routed already (no DNS asked).
+    const domains = [0, 1, 2, 3, 4].map((d) => `d${d}.plan.test`);
+    await upsertRoutes(
+      store,
+      domains.map((key) => ({ key, mx: '"none"' })),
+      Date.now() + 3_600_000,
+      1,
+    );
+    const id = await storeAddresses(
+      cluster,
+      Array.from({ length: 4_500 }, (_, i) => `a${String(i).padStart(5, '0')}@${domains[i % 5] ?? ''}`),
+    );
+    // The second page's write waits behind a row of it another session inserts and has not committed,
+    // the first page written: the cancel comes in the middle of the plan.
+    const [held] = await query<{ key: string }>(
+      url,
+      `SELECT key FROM ${schema}.items WHERE job_id = $1 ORDER BY key OFFSET 2500 LIMIT 1`,
+      [id],
+    );
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`INSERT INTO ${schema}.work (job_id, key, input, host) VALUES ($1, $2, $2, 'held')`, [
+        id,
+        held?.key,
+      ]);
+      const profiles = new JobProfiles(context('planner'), { allowPrivateTargets: true }, 2, 60_000);
+      const planner = new Planner(context('planner'), new Leases(context('planner')), profiles);
+      const planning = planner.plan(id, stopping.signal);
+      await blockedAt(url, /INSERT INTO \S+\.work/);
+      const written = await query<{ n: string }>(
+        url,
+        `SELECT count(*) AS n FROM ${schema}.work WHERE job_id = $1`,
+        [id],
+      );
+      assert.equal(Number(written[0]?.n), 2_000);
+      let settled = false;
+      const cancelling = store.setStatus(id, 'cancelled', null, ['queued', 'running']).finally(() => {
+        settled = true;
+      });
+      // The cancel either ends now or waits for the page being written: either way it comes first.
+      await until('the cancel to end or wait for the page being written', async () => {
+        if (settled) return true;
+        const waiting = await query(
+          url,
+          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE %.jobs SET status%'`,
+        );
+        return waiting.length > 0;
+      });
+      await other.query('ROLLBACK');
+      assert.equal((await cancelling).status, 'cancelled');
+      await planning;
+      await profiles.close();
+      const left = await query<{ n: string }>(
+        url,
+        `SELECT count(*) AS n FROM ${schema}.work WHERE job_id = $1`,
+        [id],
+      );
+      assert.equal(Number(left[0]?.n), 0, 'work kept for a cancelled job');
+      assert.equal((await store.getJob(id))?.status, 'cancelled');
+      assert.ok(!events.some((event) => event.type === 'planned' && event.job === id), 'reported planned');
+    } finally {
+      await other.end();
     }
   });
 });

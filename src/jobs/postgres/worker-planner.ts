@@ -140,7 +140,11 @@ export class Planner {
     // Not over a cancel that landed since the read above: a cancelled job is not planned.
     const started = await store.setStatus(jobId, 'running', null, ['queued', 'running']);
     if (started.status !== 'running') return;
-    const { addresses, hosts } = await this.#writeWork(jobId, signal);
+    const written = await this.#writeWork(jobId, signal);
+    // Cancelled (or failed) while planned: no more of its work was written, and what was went with
+    // the cancel. Its plan lease is let go by the caller.
+    if (written === null) return;
+    const { addresses, hosts } = written;
     // Planned and the plan lease let go together: a kill between the two would plan the job again.
     await store.transaction(async (tx) => {
       await tx.query(`UPDATE ${s}.jobs SET planned = true, updated_at = $2 WHERE id = $1`, [
@@ -153,8 +157,11 @@ export class Planner {
     await finishIfDone(this.#context, jobId);
   }
 
-  /** Writes the job's pending addresses as work, page by page; resolves with the counts. */
-  async #writeWork(jobId: string, signal: AbortSignal): Promise<{ addresses: number; hosts: number }> {
+  /**
+   * Writes the job's pending addresses as work, page by page; resolves with the counts, or `null` when
+   * the job stopped running meanwhile (a cancel).
+   */
+  async #writeWork(jobId: string, signal: AbortSignal): Promise<{ addresses: number; hosts: number } | null> {
     // Routed as the job is verified: its DNS servers, its private-target allowance (job-profile.ts).
     const run = await this.#profiles.ofJob(jobId);
     try {
@@ -169,8 +176,9 @@ export class Planner {
     jobId: string,
     { dns, domains: cache, profile }: ProfileRun,
     signal: AbortSignal,
-  ): Promise<{ addresses: number; hosts: number }> {
+  ): Promise<{ addresses: number; hosts: number } | null> {
     const { store, cluster } = this.#context;
+    const s = store.schema;
     const allowPrivateTargets = profile.verify.allowPrivateTargets === true;
     let after: string | null = null;
     let addresses = 0;
@@ -188,12 +196,24 @@ export class Planner {
         const domain = domainOfKey(p.key);
         return domain === null ? NO_SMTP_HOST : (hostOf.get(domain) ?? NO_SMTP_HOST);
       });
-      await store.pool.query(
-        `INSERT INTO ${store.schema}.work (job_id, key, input, host)
-         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])
-         ON CONFLICT (job_id, key) DO NOTHING`,
-        [jobId, page.map((p) => p.key), page.map((p) => p.input), hosts],
-      );
+      // Written only while the job runs, its row held meanwhile: a cancel (setStatus, which deletes
+      // the job's work) waits for a page being written and deletes it too, and no page follows it.
+      // Before, a job cancelled mid-plan got its later pages as work, never verified nor deleted.
+      const running = await store.transaction(async (tx) => {
+        const { rows } = await tx.query<{ status: string }>(
+          `SELECT status FROM ${s}.jobs WHERE id = $1 FOR SHARE`,
+          [jobId],
+        );
+        if (rows[0]?.status !== 'running') return false;
+        await tx.query(
+          `INSERT INTO ${s}.work (job_id, key, input, host)
+           SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])
+           ON CONFLICT (job_id, key) DO NOTHING`,
+          [jobId, page.map((p) => p.key), page.map((p) => p.input), hosts],
+        );
+        return true;
+      });
+      if (!running) return null;
       // Announced page by page: workers start on the first hosts while the rest is planned.
       await cluster.announceHosts(hosts);
       for (const host of hosts) allHosts.add(host);
