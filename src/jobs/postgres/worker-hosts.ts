@@ -372,13 +372,18 @@ export class HostPass {
 /**
  * Whose work a pass reads next: the API keys in turn, the one whose last turn began longest ago first
  * (a key new to the pass before all), each key's jobs oldest first, each job from where it was left.
+ * A key whose jobs here ran out and that comes back with a new one is not new: it takes the place its
+ * last turn gives it, behind the keys waiting since before that turn. Exported for its unit test.
  */
-class KeyTurns {
-  /** Keys with work left, the next turn's first. */
+export class KeyTurns {
+  /** Keys with work left, the next turn's first: by when their last turn began, none first. */
   readonly #order: string[] = [];
   readonly #jobs = new Map<string, { jobs: string[]; after: string }>();
   /** Every job ever added: one read through in this pass is not read again. */
   readonly #seen = new Set<string>();
+  /** When each key's last turn in this pass began (turns counted), kept while it has no work here. */
+  readonly #lastTurn = new Map<string, number>();
+  #turns = 0;
 
   /** Keys with work left. */
   get keys(): number {
@@ -389,19 +394,29 @@ class KeyTurns {
     return this.#seen.has(job);
   }
 
-  /** Adds jobs, oldest first, each once: a key new to the pass has its turn before the others. */
+  /**
+   * Adds jobs, oldest first, each once: a key new to the pass has its turn before the others, a key
+   * back with work after its jobs ran out goes where its last turn puts it. Before, it counted as new:
+   * a key sending a small job each time its last one ended had every other turn at the host.
+   */
   add(jobs: readonly DueJob[]): void {
     const fresh: string[] = [];
     for (const { key, job } of jobs) {
       if (this.#seen.has(job)) continue;
       this.#seen.add(job);
       const queue = this.#jobs.get(key);
-      if (queue === undefined) {
-        this.#jobs.set(key, { jobs: [job], after: '' });
-        fresh.push(key);
-      } else {
+      if (queue !== undefined) {
         queue.jobs.push(job);
+        continue;
       }
+      this.#jobs.set(key, { jobs: [job], after: '' });
+      const last = this.#lastTurn.get(key);
+      if (last === undefined) {
+        fresh.push(key);
+        continue;
+      }
+      const behind = this.#order.findIndex((other) => (this.#lastTurn.get(other) ?? -1) > last);
+      this.#order.splice(behind === -1 ? this.#order.length : behind, 0, key);
     }
     this.#order.unshift(...fresh);
   }
@@ -419,6 +434,7 @@ class KeyTurns {
     const key = this.#order.shift();
     const queue = key === undefined ? undefined : this.#jobs.get(key);
     if (key === undefined || queue === undefined) return;
+    this.#lastTurn.set(key, this.#turns++);
     if (last === null) {
       queue.jobs.shift();
       queue.after = '';
