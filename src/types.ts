@@ -542,10 +542,12 @@ export interface HostLimitsFacts {
   /** A run learned something new at host `key`. */
   learned(key: string, record: HostLimitsRecord): void;
   /**
-   * Settles once what was `learned()` so far is stored (never rejects). Where it is given, an
-   * explorer's batch past what is proven waits for it before it goes out (`exploringBatch`).
+   * Settles once what was `learned()` so far is stored (never rejects): `true` when the last record
+   * told was stored, `false` when its write failed. Where it is given, an explorer's batch past what
+   * is proven waits for it before it goes out (`exploringBatch`); told `false`, the batch does not go
+   * out and the host's budget is fixed at what is proven, for the run.
    */
-  flush?(): Promise<void>;
+  flush?(): Promise<boolean>;
 }
 
 /** RCPTs taken from a host's window of the last minute (`HostRateLimiter`), until they are sent. */

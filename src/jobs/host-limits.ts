@@ -87,7 +87,8 @@ export class StoredHostLimitsFacts implements HostLimitsFacts {
   readonly #namespace: string;
   readonly #onError: (error: unknown) => void;
   readonly #known = new Map<string, StoredHostLimits>();
-  #writing: Promise<void> = Promise.resolve();
+  /** Settles (true: stored) once the last write asked for, and every one before it, is done. */
+  #writing: Promise<boolean> = Promise.resolve(true);
 
   constructor(store: HostLimitsStore, options: StoredHostLimitsOptions = {}) {
     this.#store = store;
@@ -138,14 +139,20 @@ export class StoredHostLimitsFacts implements HostLimitsFacts {
       try {
         // What the store holds now: this run's record merged with other runs' since.
         this.#remember(key, await this.#store.putHostLimits(this.#key(key), record));
+        return true;
       } catch (error) {
         this.#onError(error);
+        return false;
       }
     });
   }
 
-  /** Settles when every write asked for so far is done (or failed, and was reported). */
-  flush(): Promise<void> {
+  /**
+   * Settles when every write asked for so far is done (or failed, and was reported): true when the
+   * last of them stored its record, false when it failed (the scheduler then does not send the batch
+   * that record was to tell of: `HostLimitsFacts.flush`).
+   */
+  flush(): Promise<boolean> {
     return this.#writing;
   }
 

@@ -430,6 +430,20 @@ export class LearnedLimits {
   }
 
   /**
+   * Session `id`'s batch past what is proven could not be told (the store's write failed): it does not
+   * go out. Nothing past what is proven can be told at this host then, so for the run the budget is
+   * fixed at what is proven (at least 1), as a batch left out by a run that is gone fixes it
+   * (`takeOver`): no session explores, and none waits for an explorer.
+   */
+  unstored(id: number): void {
+    if (this.#batchOut === null || this.#batchSession !== id) return;
+    batchesOut.delete(this.#batchOut);
+    this.#batchOut = null;
+    if (this.#source === 'default' || this.#source === 'probed') this.#fix(Math.max(1, this.#proven));
+    this.#changed = true;
+  }
+
+  /**
    * Session `id` ended, every reply it had read and judged: no batch of it is out any more. A batch
    * the run abandoned stays told.
    */

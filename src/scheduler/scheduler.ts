@@ -597,8 +597,8 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     if (host.learned.takeChanged()) this.#ports.hostLimits?.learned(host.key, host.learned.record());
   }
 
-  limitsStored(): Promise<void> {
-    return this.#ports.hostLimits?.flush?.() ?? Promise.resolve();
+  limitsStored(): Promise<boolean> {
+    return this.#ports.hostLimits?.flush?.() ?? Promise.resolve(true);
   }
 
   sessionClosed(host: Host): void {

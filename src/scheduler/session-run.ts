@@ -74,8 +74,11 @@ export interface SessionOwner {
   sessionClosed(host: Host): void;
   /** Tells what was learned of `host`'s limits to whoever shares them (scale-out workers). */
   shareLimits(host: Host): void;
-  /** Settles once what was told of hosts' limits so far is stored (`HostLimitsFacts.flush`). */
-  limitsStored(): Promise<void>;
+  /**
+   * Settles once what was told of hosts' limits so far is stored (`HostLimitsFacts.flush`): false when
+   * the last of it could not be.
+   */
+  limitsStored(): Promise<boolean>;
 }
 
 /** Why a refusal after another one of its session proves nothing (see `SessionRun.#read`). */
@@ -964,6 +967,25 @@ export class SessionRun {
   ): Promise<TransactionEffect | null> {
     const owner = this.#owner;
     const host = this.#host;
+    // The explorer's batch is told, and stored, before it goes out: a run killed before reading its
+    // replies leaves it told, and the next run at the host takes it to have crossed
+    // (`LearnedLimits.takeOver`). Waited for before the batch's clock starts: a slow write of the
+    // store (PostgreSQL under load) is no late reply of the host's, where it was judged as one.
+    if (host.learned.sending(this.#id)) {
+      owner.shareLimits(host);
+      const stored = await owner.limitsStored();
+      if (owner.isStopped()) return null;
+      if (!stored) {
+        // Not told, the batch does not go out (were the run killed meanwhile, nobody would know it
+        // may have crossed): its addresses go back, their try not counted, and the session ends.
+        host.learned.unstored(this.#id);
+        host.limitsMayHaveChanged();
+        held.release();
+        this.#settleGrant();
+        host.putBack(batch);
+        return null;
+      }
+    }
     // RCPTs, and RSET and MAIL FROM before them: the commands sent, and the replies the host gives.
     const commands = batch.length + (more ? 0 : this.#transactions > 0 ? 2 : 1);
     // One pass over the batch, without a closure or an array per step (a transaction per round trip).
@@ -999,13 +1021,6 @@ export class SessionRun {
     }, leastMs);
     let outcome: SessionTransactionResult;
     try {
-      // The explorer's batch is told, and stored, before it goes out: a run killed before reading its
-      // replies leaves it told, and the next run at the host takes it to have crossed
-      // (`LearnedLimits.takeOver`).
-      if (host.learned.sending(this.#id)) {
-        owner.shareLimits(host);
-        await owner.limitsStored();
-      }
       outcome = await this.#session.transaction({
         mailFrom: owner.settings.session.mailFrom,
         recipients,

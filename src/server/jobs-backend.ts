@@ -91,7 +91,7 @@ export interface JobsBackendOptions {
    * The learned host limits the verifier writes to this store behind it (src/jobs/host-limits.ts):
    * their writes finish before the store closes.
    */
-  readonly hostLimits?: { flush(): Promise<void> };
+  readonly hostLimits?: { flush(): Promise<unknown> };
 }
 
 /**

@@ -64,9 +64,21 @@ describe('StoredHostLimitsFacts', () => {
     const facts = new StoredHostLimitsFacts(store, { onError: (error) => errors.push(error) });
     await store.close();
     facts.learned('192.0.2.1', record('penalty', 5));
-    await facts.flush();
+    // The scheduler reads it: an explorer's batch whose record could not be stored does not go out.
+    assert.equal(await facts.flush(), false, 'flush() tells the write failed');
     assert.equal(errors.length, 1);
     assert.deepEqual(facts.known('192.0.2.1'), record('penalty', 5));
+  });
+
+  it('flush() tells whether the last record told was stored', async () => {
+    const store = openSqliteJobStore(':memory:');
+    const facts = new StoredHostLimitsFacts(store);
+    assert.equal(await facts.flush(), true, 'nothing to write');
+    facts.learned('192.0.2.1', record('probed', 10));
+    assert.equal(await facts.flush(), true);
+    await store.close();
+    facts.learned('192.0.2.1', record('probed', 11));
+    assert.equal(await facts.flush(), false);
   });
 
   it('loadAll() deletes the expired limits of every namespace and loads the rest of its own', async () => {

@@ -74,8 +74,17 @@ class RecordingRun implements SessionOwner {
   shareLimits(): void {
     // Nothing shares this run's limits.
   }
-  limitsStored(): Promise<void> {
-    return Promise.resolve();
+  /** What `limitsStored()` answers: false as a store whose writes fail does. */
+  stored = true;
+  /** How long `limitsStored()` takes: a store's write, slow under load. */
+  storeMs = 0;
+  limitsStored(): Promise<boolean> {
+    if (this.storeMs === 0) return Promise.resolve(this.stored);
+    return new Promise((resolve) =>
+      setTimeout(() => {
+        resolve(this.stored);
+      }, this.storeMs),
+    );
   }
 }
 
@@ -131,6 +140,51 @@ describe('SessionRun with a scripted session', () => {
     assert.equal(asked.at(-1), 'random@example.test', asked.join(', '));
     assert.equal(asked.length, 3);
     assert.equal(run.delivered.length, 3);
+  });
+
+  it("sends no batch past what is proven when the store could not be told of it, and fixes the host's budget at what is proven", async () => {
+    // A host whose greeting names no MTA: its budget is a guess, and the session explores it, its
+    // batch stored (`exploringBatch`) before it goes out. A store whose write failed (flush false):
+    // a run killed with that batch out would leave nobody knowing it may have crossed the limit.
+    const smtp = new FakeSmtp({ [MX1.ip]: { banner: 'mx1.example.test ESMTP', rcpt: () => NO_SUCH_USER } });
+    const run = new RecordingRun(smtp);
+    run.stored = false;
+    const host = new Host(MX1.ip, run.settings);
+    const jobs = queue(host, ['a@example.test', 'b@example.test', 'c@example.test']);
+    host.active = 1;
+    await new SessionRun(run, host, 0).run();
+    assert.deepEqual(
+      smtp.transactions.flatMap((t) => t.recipients),
+      [],
+      'no RCPT went out past what is proven',
+    );
+    assert.equal(host.queued, jobs.length, 'every address back in the queue');
+    assert.ok(
+      jobs.every((job) => job.sessions === 0),
+      'their try not counted',
+    );
+    assert.equal(run.delivered.length + run.finalized.length, 0);
+    assert.equal(host.learned.guessing, false, 'no session explores the guess after that');
+    assert.equal(host.learned.errorBudget, 1, 'the budget fixed at what is proven (none: at least 1)');
+    assert.equal(run.closed, 1);
+  });
+
+  it("takes no slow write of the store for the host's late reply to the explorer's batch", async () => {
+    // The explorer's first batch draws a refusal and waits for its record to be stored before it goes
+    // out: 600 ms, past the 500 ms that make a reply late. Timed from before that wait, the batch
+    // was judged late after a refusal, and the budget fixed at 1 (a penalty the host never gave).
+    const smtp = new FakeSmtp({
+      [MX1.ip]: { banner: 'mx1.example.test ESMTP', rcpt: (r) => (r.startsWith('no') ? NO_SUCH_USER : OK) },
+    });
+    const run = new RecordingRun(smtp);
+    run.storeMs = 600;
+    const host = new Host(MX1.ip, run.settings);
+    queue(host, ['no1@example.test', 'ok1@example.test', 'ok2@example.test', 'ok3@example.test']);
+    host.active = 1;
+    await new SessionRun(run, host, 0).run();
+    assert.equal(run.delivered.length, 4);
+    assert.equal(host.learned.record().penalties, 0, JSON.stringify(host.learned.record()));
+    assert.notEqual(host.learned.record().budgetSource, 'penalty');
   });
 
   it('gives back the address a 421 answered, and the rest unasked, and backs the host off', async () => {
