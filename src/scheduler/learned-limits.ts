@@ -172,6 +172,8 @@ export class LearnedLimits {
   #explorer: number | null = null;
   /** Most refusals a session of ours drew with a reply on time after them (proven safe). */
   #proven = 0;
+  /** A late reply after refusals already proven safe was taken for noise once (`slowedAfter`). */
+  #doubted = false;
   /** Refusals past `#proven` the explorer's next batch may draw while guessing (`reachFor`). */
   #step = EXPLORER_FIRST_STEP;
   /** Something was learned since the last `takeChanged()`. */
@@ -374,8 +376,18 @@ export class LearnedLimits {
   /**
    * A reply came back late (by `SLOW_REPLY_MS` or more) after `refusals` refusals in one session: the
    * host's soft limit is `refusals`, and the budget one less (at least 1), for the rest of the run.
+   * While the budget is still being learned, a reply late after no more refusals than a reply on time
+   * already proved safe contradicts that proof: the host's pace or ours (a loaded machine), not its
+   * limit. The first such in a run proves nothing (the session ends, as it does at any late reply);
+   * a second is believed (a limit that moved: a host counting refusals per hour). Believed at once,
+   * it fixed bench:bulk's hosting5 (a soft limit of 10, 9 proven) at 8 under load.
    */
   slowedAfter(refusals: number): void {
+    const learning = this.#source === 'default' || this.#source === 'probed';
+    if (learning && refusals <= this.#proven && !this.#doubted) {
+      this.#doubted = true;
+      return;
+    }
     this.#penalties += 1;
     this.#fix(Math.max(1, refusals - 1));
   }

@@ -139,6 +139,26 @@ describe('LearnedLimits', () => {
     assert.equal(limits.errorBudget, 3, 'but falls with a lower one');
   });
 
+  it('takes a reply late after refusals already proven safe for noise once a run, while it learns', () => {
+    // bench:bulk's hosting5 (a soft limit of 10) under load: 9 refusals proven by a reply on time, then
+    // a batch late at its last reply, the session's 10th refusal, after 9: fixed at 8 before.
+    const limits = new LearnedLimits();
+    limits.startExploring(1);
+    limits.survived(9);
+    limits.slowedAfter(9);
+    assert.equal(limits.penalties, 0);
+    assert.equal(limits.budgetSource, 'probed');
+    assert.equal(limits.errorBudget, 9);
+    limits.slowedAfter(10);
+    assert.equal(limits.errorBudget, 9, 'the limit itself, past the proof, is believed');
+    assert.equal(limits.budgetSource, 'penalty');
+    const twice = new LearnedLimits();
+    twice.survived(9);
+    twice.slowedAfter(9);
+    twice.slowedAfter(9);
+    assert.equal(twice.errorBudget, 8, 'a second time it is believed: the limit may have moved');
+  });
+
   it('takes a host with no slowdown after NO_BUDGET_AFTER refusals to have no budget', () => {
     const limits = new LearnedLimits();
     limits.startExploring(1);
