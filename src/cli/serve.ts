@@ -9,8 +9,11 @@ import { Option, type Command } from 'commander';
 import { parseApiKeys } from '../server/auth.js';
 import { cannotRead } from './bulk-output.js';
 import {
+  DEFAULT_HEADERS_TIMEOUT_SECONDS,
   DEFAULT_HOST,
   DEFAULT_KEEP_FINISHED_JOBS_DAYS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
   DEFAULT_PORT,
   DEFAULT_RATE_LIMIT,
 } from '../server/defaults.js';
@@ -36,6 +39,9 @@ export interface ServeFlags extends SharedFlags {
   apiKeyFile?: string;
   rateLimit?: number;
   keepJobs?: number;
+  maxConnections?: number;
+  maxConnectionsPerClient?: number;
+  headersTimeout?: number;
   logAddresses?: boolean;
   logLevel?: string;
   reacherLock?: string;
@@ -86,6 +92,24 @@ export function addServeOptions(command: Command): Command {
           '--keep-jobs <days>',
           `days a job and its results are kept once it ended, 0 for ever (env RCPT_KEEP_JOBS; default ${DEFAULT_KEEP_FINISHED_JOBS_DAYS})`,
         ).argParser(integer('--keep-jobs', 0, 36_500)),
+      )
+      .addOption(
+        new Option(
+          '--max-connections <n>',
+          `connections held at once; past it one is answered 503, 0 for no cap (default ${DEFAULT_MAX_CONNECTIONS})`,
+        ).argParser(integer('--max-connections', 0, 1_000_000)),
+      )
+      .addOption(
+        new Option(
+          '--max-connections-per-client <n>',
+          `connections held at once from one client address, 0 for no cap; behind a reverse proxy every client is the proxy (default ${DEFAULT_MAX_CONNECTIONS_PER_CLIENT})`,
+        ).argParser(integer('--max-connections-per-client', 0, 1_000_000)),
+      )
+      .addOption(
+        new Option(
+          '--headers-timeout <seconds>',
+          `time a request's headers may take to arrive before 408 (default ${DEFAULT_HEADERS_TIMEOUT_SECONDS})`,
+        ).argParser(integer('--headers-timeout', 1, 3_600)),
       )
       .addOption(
         new Option('--log-addresses', 'write verified addresses to the log (off: they are personal data)'),
@@ -235,6 +259,13 @@ export async function runServe(
     ...(keepJobs === undefined
       ? {}
       : { keepFinishedJobsMs: keepJobs === 0 ? Infinity : keepJobs * 86_400_000 }),
+    connections: {
+      ...(flags.maxConnections === undefined ? {} : { maxConnections: flags.maxConnections }),
+      ...(flags.maxConnectionsPerClient === undefined
+        ? {}
+        : { maxConnectionsPerClient: flags.maxConnectionsPerClient }),
+      ...(flags.headersTimeout === undefined ? {} : { headersTimeoutMs: flags.headersTimeout * 1000 }),
+    },
     logger,
     logAddresses: flags.logAddresses === true,
     reacher: { locked, proxies },

@@ -15,3 +15,18 @@ export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perMinute: 300, burst: 60 
  * (docs/api.md, "How long jobs are kept").
  */
 export const DEFAULT_KEEP_FINISHED_JOBS_DAYS = 30;
+/**
+ * Connections `rcpt serve` holds at once, and from one client address: a socket is a file
+ * descriptor, and one that the HTTP server may not bound is one the verifier beside it cannot open
+ * for SMTP (256 sessions by default). The per-client cap is counted before any API key is read (keys
+ * are checked only once a request's headers arrived); it leaves room for a client's burst of a couple
+ * hundred requests at once, which the key's rate limit answers (429) rather than this cap.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 256;
+/**
+ * How long a request's headers may take to arrive, from the connection's start or the end of its
+ * last answer: a client sends them in one packet, so 20 s is generous, and bounds a client that
+ * trickles them (Node's own 60 s, checked every 30 s, held a socket up to 90 s).
+ */
+export const DEFAULT_HEADERS_TIMEOUT_SECONDS = 20;

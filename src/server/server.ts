@@ -3,7 +3,7 @@
  * store, metrics and logs, and one `close()` that stops everything in order.
  */
 import { mkdir } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import type { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 
@@ -20,6 +20,7 @@ import { isPostgresUrl, openScaleOut } from '../jobs/postgres/index.js';
 import type { DoctorOptions } from '../index.js';
 import type { JobSettings } from '../jobs/index.js';
 import { answerClientErrors } from './client-errors.js';
+import { limitedServerFactory, type ConnectionLimits } from './connection-limits.js';
 import { createApp, serverSmtpSettings, type App, type AppDeps, type Limits } from './app.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 import { createJobsBackend, type ClosableJobsBackend } from './jobs-backend.js';
@@ -69,6 +70,8 @@ export interface ServerOptions {
   readonly overrideSettings?: boolean;
   readonly rateLimit?: RateLimitOptions | null;
   readonly limits?: Partial<Limits>;
+  /** How many connections it holds, in all and per client, and how long idle or slow ones may stay. */
+  readonly connections?: ConnectionLimits;
   readonly logger?: Logger;
   readonly logAddresses?: boolean;
   /** Collect Node process metrics (CPU, memory, event loop) too. Default true. */
@@ -187,7 +190,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
     // A body still arriving after its response is ours to drop and close on (lingering-close.ts):
     // the adapter's own clean-up closes it after 500 ms, before a slow client has read its answer.
-    const server = createAdaptorServer({ fetch: app.fetch, autoCleanupIncoming: false }) as Server;
+    const server = createAdaptorServer({
+      fetch: app.fetch,
+      autoCleanupIncoming: false,
+      // Its caps and deadlines (connection-limits.ts); @hono/node-server would create Node's defaults.
+      createServer: limitedServerFactory(options.connections ?? {}, logger) as typeof createServer,
+    }) as Server;
     answerClientErrors(server);
     lingerOnUnreadBodies(server);
     await listen(server, options.port ?? DEFAULT_PORT, host);

@@ -1,0 +1,155 @@
+/**
+ * Bounds on the connections `rcpt serve` holds (docs/api.md, "Connections"): how many at once, how
+ * many from one client address, how long a request's headers may take, how long an idle keep-alive
+ * connection stays. Without them a client opening thousands of sockets, or trickling its headers a
+ * byte every few seconds (slowloris), held file descriptors until the process could accept nothing
+ * more, nor open the SMTP sockets its verifier needs.
+ *
+ * A connection past a cap is not served: Node's HTTP parser reads its request's head (within
+ * `REFUSED_WAIT_MS`) and the answer is a `503` with `Retry-After` and `Connection: close`, never
+ * passed to the app. It is never closed unanswered at once: Node 20's fetch() left the request of a
+ * connection closed so pending for ever (a burst of 200 from one process never ended).
+ */
+import { createServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
+import type { Socket } from 'node:net';
+
+import {
+  DEFAULT_HEADERS_TIMEOUT_SECONDS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+} from './defaults.js';
+import { apiErrorCodeOf, type ApiErrorBody } from './http-error.js';
+import type { Logger } from './logger.js';
+
+export interface ConnectionLimits {
+  /** Connections served at once; 0 for no cap. Default `DEFAULT_MAX_CONNECTIONS` (1,024). */
+  readonly maxConnections?: number;
+  /**
+   * Connections served at once from one client address; 0 for no cap. Default
+   * `DEFAULT_MAX_CONNECTIONS_PER_CLIENT` (256). Behind a reverse proxy every client is the proxy's address.
+   */
+  readonly maxConnectionsPerClient?: number;
+  /** How long a request's headers may take to arrive, in ms. Default 20,000. */
+  readonly headersTimeoutMs?: number;
+  /** How long a keep-alive connection may sit idle between requests, in ms. Default 5,000 (Node's). */
+  readonly keepAliveTimeoutMs?: number;
+}
+
+/** How long a refused connection may take to send its request's head before it is closed unanswered. */
+export const REFUSED_WAIT_MS = 2_000;
+/** What a refused client is told to wait: a connection is freed as soon as a client closes one. */
+const REFUSED_RETRY_AFTER_SECONDS = 1;
+/** The whole request, body included (Node's default): a 50 MiB upload on a slow link needs minutes. */
+const REQUEST_TIMEOUT_MS = 300_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** At most one log line about refused connections this often (a flood would otherwise flood the log). */
+const REFUSED_LOG_EVERY_MS = 60_000;
+
+/**
+ * An HTTP server (for @hono/node-server's `createServer`) that keeps to `limits`: `listener` serves
+ * the connections within the caps, the others are answered `503`.
+ */
+export function limitedServerFactory(
+  limits: ConnectionLimits,
+  logger: Logger,
+): (options: ServerOptions, listener: RequestListener) => Server {
+  const headersTimeout = limits.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_SECONDS * 1000;
+  return (options, listener) => {
+    const refused = new WeakSet<Socket>();
+    const server = createServer(
+      {
+        ...options,
+        headersTimeout,
+        requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeout + 1),
+        keepAliveTimeout: limits.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS,
+        // Node checks the headers deadline on this beat (30 s by default, which made its 60 s up to
+        // 90): a quarter of the deadline, at most 1 s, so that a trickle is cut soon after it.
+        connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(headersTimeout / 4))),
+      },
+      (request, response) => {
+        if (refused.has(request.socket)) answerRefused(response);
+        else listener(request, response);
+      },
+    );
+    countConnections(server, limits, refused, logger);
+    return server;
+  };
+}
+
+/** Counts served connections, in all and per client address, and marks those past a cap in `refused`. */
+function countConnections(
+  server: Server,
+  limits: ConnectionLimits,
+  refused: WeakSet<Socket>,
+  logger: Logger,
+): void {
+  const total = limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const perClient = limits.maxConnectionsPerClient ?? DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
+  const byClient = new Map<string, number>();
+  let served = 0;
+  let lastLogged = -Infinity;
+  let unlogged = 0;
+  // Runs after Node's own listener has given the socket its parser: a socket destroyed here is
+  // cleaned up by it as any closed connection is.
+  server.on('connection', (socket: Socket) => {
+    const client = clientOf(socket);
+    const fromClient = byClient.get(client) ?? 0;
+    const overTotal = total > 0 && served >= total;
+    if (overTotal || (perClient > 0 && fromClient >= perClient)) {
+      unlogged += 1;
+      const now = Date.now();
+      if (now - lastLogged >= REFUSED_LOG_EVERY_MS) {
+        logger.warn(
+          {
+            client,
+            refused: unlogged,
+            ...(overTotal ? { maxConnections: total } : { maxConnectionsPerClient: perClient }),
+          },
+          overTotal
+            ? 'connections refused: the server holds its most'
+            : 'connections refused: one client holds its most',
+        );
+        lastLogged = now;
+        unlogged = 0;
+      }
+      refused.add(socket);
+      const timer = setTimeout(() => socket.destroy(), REFUSED_WAIT_MS);
+      timer.unref();
+      socket.once('close', () => {
+        clearTimeout(timer);
+      });
+      return;
+    }
+    served += 1;
+    byClient.set(client, fromClient + 1);
+    socket.once('close', () => {
+      served -= 1;
+      const left = (byClient.get(client) ?? 1) - 1;
+      if (left === 0) byClient.delete(client);
+      else byClient.set(client, left);
+    });
+  });
+}
+
+/** The client's address, an IPv4 one written the same however it came (`::ffff:` on a dual-stack socket). */
+function clientOf(socket: Socket): string {
+  const address = socket.remoteAddress ?? 'unknown';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+function answerRefused(response: Parameters<RequestListener>[1]): void {
+  const body: ApiErrorBody = {
+    error: apiErrorCodeOf(503),
+    message: `The server holds as many connections as it may (from this client or in all): retry in ${REFUSED_RETRY_AFTER_SECONDS} s, or use fewer connections at once`,
+  };
+  const json = JSON.stringify(body);
+  response.writeHead(503, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(json),
+    'Retry-After': String(REFUSED_RETRY_AFTER_SECONDS),
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    Connection: 'close',
+  });
+  response.end(json);
+}
