@@ -537,9 +537,19 @@ class RcptVerifier implements Verifier {
     domain: string,
     localPart: string,
   ): { readonly targets: readonly ProbeTarget[]; readonly refused: number } {
+    // Most addresses of a bulk run take the kept answer: that is all V8 optimizes here, not the work
+    // below, which runs once per route (docs/architecture.md, "CPU").
+    const known = this.#proxies === null ? this.#directTargets.get(route) : undefined;
+    return known ?? this.#findTargets(route, domain, localPart);
+  }
+
+  /** `#targetsOf()` worked out: the route filtered, and each target's proxy chosen. */
+  #findTargets(
+    route: MailRoute & { kind: 'hosts' },
+    domain: string,
+    localPart: string,
+  ): { readonly targets: readonly ProbeTarget[]; readonly refused: number } {
     const direct = this.#proxies === null;
-    const known = direct ? this.#directTargets.get(route) : undefined;
-    if (known !== undefined) return known;
     const allowed = allowedTargets(route.hosts, this.#config.allowPrivateTargets);
     const targets: ProbeTarget[] = [];
     // The route is chosen per MX host, and the proxy is asked for the address checked here: the

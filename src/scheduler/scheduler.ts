@@ -64,6 +64,9 @@ const PREPARE_CONCURRENCY = 256;
  */
 const MAX_TURN_MS = 20;
 
+/** What `next()` answers once every result is out. */
+const ALL_OUT: IteratorResult<VerifyResult> = Object.freeze({ value: undefined, done: true });
+
 /**
  * Verifies `inputs` through per-host sessions, yielding each result as it completes. Reads the input
  * lazily: at most `settings.window` addresses are read and not yet yielded. Never throws for what
@@ -75,7 +78,7 @@ export function schedule<P extends PlannedAddress>(
   settings: SchedulerSettings,
   signal?: AbortSignal,
   lifetime?: RunLifetime,
-): AsyncGenerator<VerifyResult> {
+): AsyncIterableIterator<VerifyResult> {
   return new Scheduler(inputs, ports, settings, signal, lifetime).results();
 }
 
@@ -90,11 +93,19 @@ export interface RunLifetime {
 }
 
 /** One run of `schedule()`. Use `results()` once. */
-export class Scheduler<P extends PlannedAddress> implements SessionOwner {
+export class Scheduler<P extends PlannedAddress>
+  implements SessionOwner, AsyncIterableIterator<VerifyResult>
+{
   readonly settings: SchedulerSettings;
   readonly #ports: SchedulerPorts<P>;
   readonly #inputs: Iterable<string> | AsyncIterable<string>;
   readonly #lifetime: RunLifetime | undefined;
+  /** Where the results' iterator is: not pulled yet, a result out (or pulling), or ended. */
+  #state: 'new' | 'yielded' | 'done' = 'new';
+  /** A pull waiting for a result (or a turn of the event loop), which later calls wait behind. */
+  #waiting: Promise<IteratorResult<VerifyResult>> | null = null;
+  /** When the run last gave the event loop a turn (`MAX_TURN_MS`). */
+  #turnStartedAt = -0;
   /** Opened when `results()` is first pulled, as a generator function would. */
   #iterator: Iterator<string> | AsyncIterator<string> | null = null;
   /** The input is a plain iterable: its next address is read without waiting a promise turn. */
@@ -174,8 +185,73 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     return this.#domains.size;
   }
 
-  /** The results, as they complete. */
-  async *results(): AsyncGenerator<VerifyResult> {
+  /**
+   * The results, as they complete: the run itself is their async iterator (use it once). Written out
+   * rather than an `async *` generator: a generator's `yield` awaits the result and then settles a request
+   * promise (a promise turn more per result, and 363 bytes allocated per address of a bulk run against
+   * 161 here), where `next()` answers a result that is ready with one resolved promise. It behaves as the
+   * generator did: nothing starts before the first `next()`; `return()` and `throw()` end the run as
+   * a consumer leaving a `for await` does; calls made while one waits are answered in order.
+   */
+  results(): AsyncIterableIterator<VerifyResult> {
+    return this;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<VerifyResult> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<VerifyResult>> {
+    if (this.#waiting !== null) return this.#after(this.#waiting, () => this.next());
+    switch (this.#state) {
+      case 'done':
+        return Promise.resolve(ALL_OUT);
+      case 'new':
+        try {
+          this.#begin();
+        } catch (error) {
+          this.#state = 'done';
+          return rethrow(error);
+        }
+        break;
+      case 'yielded':
+        // Counted out only once the consumer has it: the window bounds read-but-unconsumed addresses.
+        this.#inFlight -= 1;
+        this.#readMore();
+        break;
+    }
+    return this.#pull();
+  }
+
+  return(value?: unknown): Promise<IteratorResult<VerifyResult>> {
+    if (this.#waiting !== null) return this.#after(this.#waiting, () => this.return(value));
+    const ended = { value, done: true } as IteratorResult<VerifyResult>;
+    if (this.#state !== 'yielded') {
+      this.#state = 'done';
+      return Promise.resolve(ended);
+    }
+    return this.#end().then(() => ended);
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<VerifyResult>> {
+    if (this.#waiting !== null) return this.#after(this.#waiting, () => this.throw(error));
+    if (this.#state !== 'yielded') {
+      this.#state = 'done';
+      return rethrow(error);
+    }
+    return this.#end().then(() => rethrow(error));
+  }
+
+  /** A call made while a pull waits, answered once that pull is (as a generator queues its calls). */
+  #after(
+    waiting: Promise<IteratorResult<VerifyResult>>,
+    call: () => Promise<IteratorResult<VerifyResult>>,
+  ): Promise<IteratorResult<VerifyResult>> {
+    return waiting.then(call, call);
+  }
+
+  /** The first `next()`: the input opened, the caller's signal watched, the first addresses read. */
+  #begin(): void {
     this.#lifetime?.started();
     const inputs = this.#inputs;
     const iterator =
@@ -183,44 +259,64 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     this.#iterator = iterator;
     this.#syncInput = !(Symbol.asyncIterator in inputs);
     const signal = this.#signal;
-    const onAbort = (): void => {
-      this.#abort();
-    };
-    if (signal?.aborted === true) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted === true) this.#onAbort();
+    else signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#state = 'yielded';
+    this.#readMore();
+    this.#turnStartedAt = performance.now();
+  }
+
+  /** The next result, or the run's end: at once when one is ready, else once something happens. */
+  #pull(): Promise<IteratorResult<VerifyResult>> {
     try {
-      this.#readMore();
-      let turnStartedAt = performance.now();
-      for (;;) {
-        if (performance.now() - turnStartedAt > MAX_TURN_MS) {
-          await nextTurn();
-          turnStartedAt = performance.now();
-        }
-        const next = this.#output.shift();
-        if (next !== undefined) {
-          yield next;
-          // Counted out only once the consumer has it: the window bounds read-but-unconsumed addresses.
-          this.#inFlight -= 1;
-          this.#readMore();
-          continue;
-        }
-        if (this.#failure !== null) throw this.#failure.error;
-        if (this.#exhausted && !this.#reading && this.#inFlight === 0) return;
-        await new Promise<void>((resolve) => {
+      if (performance.now() - this.#turnStartedAt > MAX_TURN_MS) {
+        return this.#wait(
+          nextTurn().then(() => {
+            this.#turnStartedAt = performance.now();
+          }),
+        );
+      }
+      const next = this.#output.shift();
+      if (next !== undefined) return Promise.resolve({ value: next, done: false });
+      const failure = this.#failure;
+      if (failure !== null) return this.#end().then(() => rethrow(failure.error));
+      if (this.#exhausted && !this.#reading && this.#inFlight === 0) return this.#end().then(() => ALL_OUT);
+      return this.#wait(
+        new Promise<void>((resolve) => {
           this.#wake = resolve;
-        });
-      }
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      // Every result out: the sessions still open end politely (QUIT), not cut.
-      this.#shutdown(this.#exhausted && !this.#reading && this.#inFlight === 0 && this.#failure === null);
-      try {
-        if (!this.#exhausted || this.#reading) await iterator.return?.();
-      } finally {
-        this.#lifetime?.ended();
-      }
+        }),
+      );
+    } catch (error) {
+      return this.#end().then(() => rethrow(error));
     }
   }
+
+  /** Pulls again once `event` has happened; `next()`, `return()` and `throw()` wait for it meanwhile. */
+  #wait(event: Promise<void>): Promise<IteratorResult<VerifyResult>> {
+    const pulled = event.then(() => {
+      this.#waiting = null;
+      return this.#pull();
+    });
+    this.#waiting = pulled;
+    return pulled;
+  }
+
+  /** The run over (every result out, the consumer gone, or an error): what the generator's `finally` did. */
+  async #end(): Promise<void> {
+    this.#state = 'done';
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    // Every result out: the sessions still open end politely (QUIT), not cut.
+    this.#shutdown(this.#exhausted && !this.#reading && this.#inFlight === 0 && this.#failure === null);
+    try {
+      if (!this.#exhausted || this.#reading) await this.#iterator?.return?.();
+    } finally {
+      this.#lifetime?.ended();
+    }
+  }
+
+  readonly #onAbort = (): void => {
+    this.#abort();
+  };
 
   // Input, preparation, output --------------------------------------------------------------------
 
@@ -397,13 +493,8 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
 
   #admit(plan: P, startedAt: number, checkedAt: string): void {
     const domain = this.#domains.acquire(plan.domain);
-    if (plan.needsCatchAll && domain.claimProbe()) {
-      // Once per domain per run, in the same queue as the domain's first address (docs/verdicts.md,
-      // "Catch-all domains").
-      const recipient = `${this.settings.randomLocalPart()}@${plan.domain}`;
-      this.#domains.acquire(plan.domain);
-      this.enqueue(this.#newJob('catchAll', recipient, null, domain, startedAt, checkedAt, plan));
-    }
+    // Once per domain: apart, so that what V8 optimizes for every address leaves it out.
+    if (plan.needsCatchAll && domain.claimProbe()) this.#probeCatchAll(plan, domain, startedAt, checkedAt);
     this.enqueue(this.#newJob('address', plan.recipient, plan, domain, startedAt, checkedAt, plan));
   }
 
@@ -424,6 +515,16 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     job.targetIndex = like.targetIndex;
     this.#live.add(job);
     return job;
+  }
+
+  /**
+   * Queues the domain's catch-all probe, once per domain per run, in the same queue as the domain's
+   * first address (docs/verdicts.md, "Catch-all domains").
+   */
+  #probeCatchAll(plan: P, domain: DomainState<ParkedAnswer>, startedAt: number, checkedAt: string): void {
+    const recipient = `${this.settings.randomLocalPart()}@${plan.domain}`;
+    this.#domains.acquire(plan.domain);
+    this.enqueue(this.#newJob('catchAll', recipient, null, domain, startedAt, checkedAt, plan));
   }
 
   #release(job: Job): void {
@@ -694,6 +795,12 @@ export class Scheduler<P extends PlannedAddress> implements SessionOwner {
     this.#live.clear();
     this.#notify();
   }
+}
+
+/** Rejects with `error` as it was thrown (an input may throw anything), as a generator passes it on. */
+function rethrow(error: unknown): Promise<never> {
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on as it came
+  return Promise.reject(error);
 }
 
 /** Hosts are keyed by MX address, and by the proxy route too when there is one: caps per (egress, MX). */

@@ -337,6 +337,63 @@ describe('schedule() with a fake session', () => {
     assert.deepEqual(ended, ['ended']);
   });
 
+  it('gives its results as a generator would: nothing before next(), calls at once in order, return() and throw() end the run', async () => {
+    const ports = fakePorts([MX1]);
+    const smtp = new FakeSmtp({ [MX1.ip]: { rcpt: evenOdd } });
+    const events: string[] = [];
+    const lifetime = { started: () => events.push('started'), ended: () => events.push('ended') };
+
+    // return() before the first next(): nothing starts, nothing is read, the run is over.
+    let read = 0;
+    const counted = function* (): Generator<string> {
+      for (const address of addresses(4)) {
+        read += 1;
+        yield address;
+      }
+    };
+    const unstarted = schedule(counted(), ports, smtp.settings(), undefined, lifetime);
+    assert.deepEqual(await unstarted.return?.(undefined), { value: undefined, done: true });
+    assert.deepEqual(await unstarted.next(), { value: undefined, done: true });
+    assert.deepEqual([read, events, smtp.sessions.length], [0, [], 0]);
+
+    // Five calls at once: answered in order, each result once, then the end.
+    const all = schedule(addresses(4), ports, smtp.settings(), undefined, lifetime);
+    const steps = await Promise.all([all.next(), all.next(), all.next(), all.next(), all.next()]);
+    assert.deepEqual(
+      steps.map((step) => step.done),
+      [false, false, false, false, true],
+    );
+    assert.deepEqual(
+      steps.flatMap((step) => (step.done === true ? [] : [step.value.input])).sort(),
+      addresses(4).sort(),
+    );
+    assert.deepEqual(events, ['started', 'ended']);
+
+    // return() after a result: the run ends (its input closed), and stays ended.
+    events.length = 0;
+    let closed = false;
+    const endless = function* (): Generator<string> {
+      try {
+        for (let i = 0; ; i++) yield `user${String(i)}@example.test`;
+      } finally {
+        closed = true;
+      }
+    };
+    const left = schedule(endless(), ports, smtp.settings(), undefined, lifetime);
+    assert.equal((await left.next()).done, false);
+    assert.deepEqual(await left.return?.('bye'), { value: 'bye', done: true });
+    assert.deepEqual([closed, events], [true, ['started', 'ended']]);
+    assert.deepEqual(await left.next(), { value: undefined, done: true });
+
+    // throw() after a result ends the run with that error, whatever it is.
+    events.length = 0;
+    const thrown = schedule(addresses(40), ports, smtp.settings(), undefined, lifetime);
+    assert.equal((await thrown.next()).done, false);
+    await assert.rejects(thrown.throw?.('stop') ?? Promise.resolve(), (error) => error === 'stop');
+    assert.deepEqual(events, ['started', 'ended']);
+    assert.deepEqual(await thrown.next(), { value: undefined, done: true });
+  });
+
   it('ends every address in flight as a timeout when the caller aborts', async () => {
     const smtp = new FakeSmtp({
       [MX1.ip]: { open: () => null, rcpt: () => reply(450, '4.2.0', 'Greylisted') },
