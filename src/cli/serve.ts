@@ -140,18 +140,36 @@ export function addServeOptions(command: Command): Command {
   );
 }
 
-/** Resolves when one of the signals arrives. */
-function nextSignal(signals: readonly NodeJS.Signals[]): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const handlers = signals.map((signal) => {
-      const handler = () => {
-        for (const [name, fn] of handlers) process.off(name, fn);
-        resolve(signal);
-      };
-      process.on(signal, handler);
-      return [signal, handler] as const;
-    });
+/**
+ * Takes the signals from now on: `arrived` resolves with the first one; `cancel()` lets them go again
+ * (their default action back) when nothing is left to stop.
+ */
+function nextSignal(signals: readonly NodeJS.Signals[]): {
+  readonly arrived: Promise<NodeJS.Signals>;
+  cancel(): void;
+} {
+  let cancel: () => void = () => undefined;
+  const arrived = new Promise<NodeJS.Signals>((resolve) => {
+    const handlers = signals.map(
+      (signal) =>
+        [
+          signal,
+          () => {
+            settle(signal);
+          },
+        ] as const,
+    );
+    const release = () => {
+      for (const [name, fn] of handlers) process.off(name, fn);
+    };
+    const settle = (signal: NodeJS.Signals) => {
+      release();
+      resolve(signal);
+    };
+    for (const [name, fn] of handlers) process.on(name, fn);
+    cancel = release;
   });
+  return { arrived, cancel };
 }
 
 /**
@@ -242,6 +260,10 @@ export async function runServe(
     ...(typeof verify.proxy === 'string' ? [verify.proxy] : (verify.proxy ?? [])),
     ...(verify.proxyRoutes ?? []).flatMap((route) => (route.via === 'direct' ? [] : route.via.split(','))),
   ]);
+  // SIGTERM/SIGINT are taken from before the start: one that comes while the server starts, or between
+  // its first log line and the wait below, closes it once it has started (exit 0) instead of ending the
+  // process by the signal's default action.
+  const signals = nextSignal(['SIGTERM', 'SIGINT']);
   const server = await startServer({
     port: port ?? DEFAULT_PORT,
     host: flags.host ?? env.RCPT_HOST ?? DEFAULT_HOST,
@@ -279,6 +301,7 @@ export async function runServe(
     // Signs webhook calls for the local caller of a server without API keys (with keys, each key's own).
     ...(env.RCPT_WEBHOOK_SECRET === undefined ? {} : { webhooks: { localSecret: env.RCPT_WEBHOOK_SECRET } }),
   }).catch(async (error: unknown) => {
+    signals.cancel();
     // Unfinished jobs that began with other settings: a usage error, named (exit 64).
     if (error instanceof JobSettingsError) throw new UsageError(error.message);
     // Loaded already, with the server.
@@ -297,7 +320,7 @@ export async function runServe(
     },
     doctorRoutes(verify),
   );
-  const signal = await nextSignal(['SIGTERM', 'SIGINT']);
+  const signal = await signals.arrived;
   check.stop();
   logger.info({ signal }, 'stopping');
   await server.close();

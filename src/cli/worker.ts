@@ -13,6 +13,7 @@ import {
   DEFAULT_WORKER_CONCURRENCY,
   isPostgresUrl,
   startWorker,
+  type RunningWorker,
   type WorkerEvent,
 } from '../jobs/postgres/index.js';
 import { postgresUnreachable } from './postgres-reason.js';
@@ -114,39 +115,58 @@ export async function runWorker(flags: WorkerFlags, io: CliIo): Promise<void> {
     io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...describe(event) })}\n`);
   };
   const workerVerify = sourceIp === undefined ? verify : { ...verify, localAddress: sourceIp };
-  const worker = await startWorker({
-    url,
-    verify: workerVerify,
-    ...(schema === undefined ? {} : { schema }),
-    ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
-    ...(flags.hostConcurrency === undefined ? {} : { hostConcurrency: flags.hostConcurrency }),
-    ...(flags.leaseMs === undefined ? {} : { leaseMs: flags.leaseMs }),
-    onEvent: log,
-  }).catch((error: unknown) => {
-    const unreachable = postgresUnreachable(error, url);
-    throw unreachable === null ? error : new Error(`worker: ${unreachable}`);
-  });
-  // One warning line when this machine cannot verify well (issue 10), as `rcpt serve` does; the worker
-  // does not wait for it. RCPT_DOCTOR=0 skips it.
-  const check = startupDoctor(
-    doctorOptionsFor(workerVerify, sourceIp === undefined ? io.env : { ...io.env, RCPT_SOURCE_IP: sourceIp }),
-    io.env,
-    (line) => {
-      io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'warn', msg: line })}\n`);
-    },
-    doctorRoutes(workerVerify),
-  );
-  // SIGTERM: stop taking hosts, hand back what is in flight, write what is verified, exit 0.
+  // SIGTERM/SIGINT: stop taking hosts, hand back what is in flight, write what is verified, exit 0. The
+  // handlers are in place before the worker starts: a signal that comes while it connects, or between
+  // its `started` line and the doctor below, stops it as soon as it exists, rather than ending the
+  // process by the signal's default action (crash.test.ts's SIGTERM right after `started`).
+  const running: { worker: RunningWorker | null; check: { stop(): void } | null; stopped: boolean } = {
+    worker: null,
+    check: null,
+    stopped: false,
+  };
   const onSignal = () => {
-    check.stop();
-    void worker.stop();
+    running.stopped = true;
+    running.check?.stop();
+    void running.worker?.stop();
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   try {
+    const worker = await startWorker({
+      url,
+      verify: workerVerify,
+      ...(schema === undefined ? {} : { schema }),
+      ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
+      ...(flags.hostConcurrency === undefined ? {} : { hostConcurrency: flags.hostConcurrency }),
+      ...(flags.leaseMs === undefined ? {} : { leaseMs: flags.leaseMs }),
+      onEvent: log,
+    }).catch((error: unknown) => {
+      const unreachable = postgresUnreachable(error, url);
+      throw unreachable === null ? error : new Error(`worker: ${unreachable}`);
+    });
+    running.worker = worker;
+    if (running.stopped) {
+      void worker.stop();
+    } else {
+      // One warning line when this machine cannot verify well (issue 10), as `rcpt serve` does; the
+      // worker does not wait for it. RCPT_DOCTOR=0 skips it.
+      running.check = startupDoctor(
+        doctorOptionsFor(
+          workerVerify,
+          sourceIp === undefined ? io.env : { ...io.env, RCPT_SOURCE_IP: sourceIp },
+        ),
+        io.env,
+        (line) => {
+          io.stderr.write(
+            `${JSON.stringify({ time: new Date().toISOString(), level: 'warn', msg: line })}\n`,
+          );
+        },
+        doctorRoutes(workerVerify),
+      );
+    }
     await worker.done;
   } finally {
-    check.stop();
+    running.check?.stop();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }

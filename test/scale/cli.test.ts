@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 
 import { startWorker, type RunningWorker } from '../../src/jobs/postgres/index.js';
-import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, startRcpt } from './helpers.js';
+import { PG_URL, SKIP_NO_PG, dropSchema, freshSchema, startRcpt, type RcptProcess } from './helpers.js';
 import { startScaleWorld, worldVerifyOptions, type ScaleWorld } from './world.js';
 
 describe('rcpt bulk and rcpt worker on PostgreSQL', { skip: SKIP_NO_PG }, () => {
@@ -21,6 +22,8 @@ describe('rcpt bulk and rcpt worker on PostgreSQL', { skip: SKIP_NO_PG }, () => 
   let world: ScaleWorld;
   let worker: RunningWorker;
   let dir: string;
+  const relays: Server[] = [];
+  const schemas: string[] = [];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rcpt-scale-cli-'));
@@ -46,6 +49,8 @@ describe('rcpt bulk and rcpt worker on PostgreSQL', { skip: SKIP_NO_PG }, () => 
   });
 
   after(async () => {
+    for (const relay of relays) relay.close();
+    for (const name of schemas) await dropSchema(url, name);
     await worker?.stop();
     await world?.close();
     await dropSchema(url, schema);
@@ -109,5 +114,63 @@ describe('rcpt bulk and rcpt worker on PostgreSQL', { skip: SKIP_NO_PG }, () => 
       /^rcpt: worker: PostgreSQL at 127\.0\.0\.1:\d+ did not let rcpt in: database "rcpt_no_such_database" does not exist \(--db or RCPT_DB names the database, user and password\)$/m,
     );
     assert.doesNotMatch(worker.stderr(), /^\s+at /m);
+  });
+
+  // A loopback relay in front of PostgreSQL holds the first connections until the signal has been sent,
+  // so the SIGTERM lands while the process is still connecting. Before, rcpt worker and rcpt serve took
+  // their signals only once started, and a SIGTERM before that (crash.test.ts saw one right after the
+  // worker's `started` line, CI at 2026-12-08 01:05) ended the process by the signal's default action.
+  async function sigtermWhileStarting(args: (db: string) => string[]): Promise<RcptProcess> {
+    const target = new URL(url);
+    let signalled = false;
+    const held: (() => void)[] = [];
+    let reached: () => void = () => undefined;
+    const connected = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const server = createServer((client) => {
+      const forward = () => {
+        const upstream = connect(Number(target.port), target.hostname);
+        client.pipe(upstream).pipe(client);
+        const close = () => {
+          client.destroy();
+          upstream.destroy();
+        };
+        client.on('error', close).on('close', close);
+        upstream.on('error', close).on('close', close);
+      };
+      if (signalled) forward();
+      else held.push(forward);
+      reached();
+    });
+    relays.push(server);
+    await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+    const through = new URL(url);
+    through.port = String((server.address() as AddressInfo).port);
+    const sigSchema = freshSchema('sig');
+    schemas.push(sigSchema);
+    const process = startRcpt(args(through.toString()), { RCPT_PG_SCHEMA: sigSchema });
+    await connected;
+    process.child.kill('SIGTERM');
+    // Let the process take the signal before its connection goes on.
+    await new Promise((settle) => setTimeout(settle, 300));
+    signalled = true;
+    for (const forward of held.splice(0)) forward();
+    return process;
+  }
+
+  it('worker stopped by SIGTERM while it starts: it starts, hands back nothing, and exits 0', async () => {
+    const worker = await sigtermWhileStarting((db) => ['worker', '--db', db]);
+    assert.equal(await worker.exited, 0, worker.stderr());
+    const types = worker.lines.map((line) => line.type);
+    assert.ok(types.includes('started'), `the worker started first: ${JSON.stringify(worker.lines)}`);
+    assert.ok(types.includes('stopped'), `and then stopped: ${JSON.stringify(worker.lines)}`);
+  });
+
+  it('serve stopped by SIGTERM while it starts on PostgreSQL: it starts, stops, and exits 0', async () => {
+    const serve = await sigtermWhileStarting((db) => ['serve', '--db', db, '--port', '0']);
+    assert.equal(await serve.exited, 0, serve.stderr());
+    const messages = serve.lines.map((line) => line.msg);
+    assert.ok(messages.includes('stopping'), `it stopped as on any SIGTERM: ${JSON.stringify(serve.lines)}`);
   });
 });

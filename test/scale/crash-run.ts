@@ -291,8 +291,8 @@ export async function runPgCrashCycle(world: ScaleWorld, settings: PgCrashSettin
     }
 
     // The workers are stopped as an operator would (SIGTERM) and must leave nothing behind.
-    // (A worker started by the last kill is let finish its start-up first: before it has installed its
-    // SIGTERM handler, the signal just ends the process.)
+    // (A worker started by the last kill is let finish its start-up first, so that what is checked is a
+    // stop after a start; a SIGTERM during start-up is cli.test.ts's.)
     for (const worker of workers) {
       await worker.waitFor((line) => line.type === 'started', 60_000).catch(() => undefined);
       worker.child.kill('SIGTERM');
