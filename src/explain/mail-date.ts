@@ -11,11 +11,13 @@
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
 /**
- * Zone names and their offsets in minutes: RFC 5322 §4.3's (`UT`, `GMT` and the North American ones),
- * `UTC` and `Z`, and abbreviations mailers write that name one offset only (the tz database's). Left
- * out, so their dates stay as written: `IST` (India, Israel or Ireland), `BST` (British summer time or
- * Bangladesh), `AST`, `SST` and the other names of more than one zone, and the single military letters
- * (RFC 5322 §4.3: their signs were implemented both ways).
+ * Zone names and their offsets in minutes: RFC 5322 §4.3's (`UT`, `GMT` and the North American ones
+ * but `CST`), `UTC` and `Z`, and abbreviations mailers write that name one offset only (the tz
+ * database's). Left out, so their dates stay as written: `IST` (India, Israel or Ireland), `BST`
+ * (British summer time or Bangladesh), `CST` (RFC 5322's US Central, -0600, but China Standard Time,
+ * +0800, where Chinese mailers write it, and Cuba's, -0500), `AST`, `SST` and the other names of more
+ * than one zone, and the single military letters (RFC 5322 §4.3: their signs were implemented both
+ * ways).
  */
 const ZONES: Readonly<Record<string, number>> = {
   UT: 0,
@@ -24,7 +26,6 @@ const ZONES: Readonly<Record<string, number>> = {
   Z: 0,
   EST: -300,
   EDT: -240,
-  CST: -360,
   CDT: -300,
   MST: -420,
   MDT: -360,

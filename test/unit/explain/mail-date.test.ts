@@ -36,6 +36,7 @@ describe('mailDate', () => {
       ['Thu, 29 Apr 2013 23:34:45 GMT', '2013-04-29T23:34:45.000Z'],
       ['Mon, 7 Dec 2026 10:00:00 EST', '2026-12-07T15:00:00.000Z'],
       ['Mon, 6 Jul 2026 10:00:00 PDT', '2026-07-06T17:00:00.000Z'],
+      ['Mon, 7 Dec 2026 10:00:00 +0800 (CST)', '2026-12-07T02:00:00.000Z'],
       ['Tue, 23 Nov 21 07:04:16 UTC', '2021-11-23T07:04:16.000Z'],
       ['Fri, 01 Oct 99 13:48:54 Z', '1999-10-01T13:48:54.000Z'],
       ['Tue, 029 Apr 2019 23:34:45 -0800 (PST)', '2019-04-30T07:34:45.000Z'],
@@ -56,6 +57,9 @@ describe('mailDate', () => {
       // India (+0530), Israel (+0200) or Ireland (+0100); British summer time or Bangladesh.
       'Mon, 7 Dec 2026 10:00:00 IST',
       'Mon, 6 Jul 2026 10:00:00 BST',
+      // US Central (RFC 5322's -0600), China (+0800, as Chinese mailers write it) or Cuba (-0500). Before:
+      // read as US Central ('2026-12-07T16:00:00.000Z'), fourteen hours off for a Chinese mailer's date.
+      'Mon, 7 Dec 2026 10:00:00 CST',
       'Mon, 7 Dec 2026 10:00:00 A',
       'Mon, 7 Dec 2026 10:00:00 EST5EDT',
       '2012-10-31 04-46-42',
