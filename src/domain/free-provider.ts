@@ -8,7 +8,7 @@
  */
 import { isDisposableDomain } from './disposable.js';
 import { KNOWN_TYPO_DOMAINS } from './known-typo-domains.js';
-import { emailProviderDomains } from './package-data.js';
+import { emailProviderDomainSet } from './package-data.js';
 
 const NOT_PROVIDERS: readonly string[] = [
   'example.com',
@@ -20,16 +20,13 @@ const NOT_PROVIDERS: readonly string[] = [
   'mydomain.com',
 ];
 
-let free: ReadonlySet<string> | null = null;
+let excluded: ReadonlySet<string> | null = null;
 
-function freeDomains(): ReadonlySet<string> {
-  if (free === null) {
-    const excluded = new Set([...KNOWN_TYPO_DOMAINS, ...NOT_PROVIDERS]);
-    free = new Set(
-      emailProviderDomains().filter((domain) => !excluded.has(domain) && !isDisposableDomain(domain)),
-    );
-  }
-  return free;
+/** A domain of the list that is neither excluded nor disposable (the list's domains are lower case). */
+function isFreeDomain(domain: string): boolean {
+  if (!emailProviderDomainSet().has(domain)) return false;
+  excluded ??= new Set([...KNOWN_TYPO_DOMAINS, ...NOT_PROVIDERS]);
+  return !excluded.has(domain) && !isDisposableDomain(domain);
 }
 
 /**
@@ -43,5 +40,5 @@ function freeDomains(): ReadonlySet<string> {
  */
 export function isFreeProvider(asciiDomain: string): boolean {
   const value: unknown = asciiDomain;
-  return typeof value === 'string' && freeDomains().has(value.toLowerCase());
+  return typeof value === 'string' && isFreeDomain(value.toLowerCase());
 }

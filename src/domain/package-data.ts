@@ -39,6 +39,19 @@ export function emailProviderDomains(): readonly string[] {
   return providers;
 }
 
+let providerSet: ReadonlySet<string> | null = null;
+
+/**
+ * `emailProviderDomains()` as a Set, built once and shared: the free-provider fact and the typo
+ * suggestion's known domains are each that list less a few exclusions, checked per domain asked about
+ * rather than filtered into a Set of their own at first use (the free filter read all 8,700 domains
+ * against the disposable list: the two cost a process about 13 ms of CPU more on its first address).
+ */
+export function emailProviderDomainSet(): ReadonlySet<string> {
+  providerSet ??= new Set(emailProviderDomains());
+  return providerSet;
+}
+
 let topLevel: ReadonlySet<string> | null = null;
 
 /**

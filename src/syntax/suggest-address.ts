@@ -4,7 +4,7 @@
  * corrected, fuzzy matching only targets distinctive provider names, and ambiguous typos get no
  * suggestion. The rules are listed in `src/syntax/README.md`.
  */
-import { delegatedTopLevelDomains, emailProviderDomains } from '../domain/package-data.js';
+import { delegatedTopLevelDomains, emailProviderDomainSet } from '../domain/package-data.js';
 import { KNOWN_TYPO_DOMAINS } from '../domain/known-typo-domains.js';
 import { editDistance, isKeyNeighbour, keyboardDistance } from './edit-distance.js';
 import { parseAddress } from './parse-address.js';
@@ -37,7 +37,8 @@ interface Split {
 let targets: readonly Target[] | null = null;
 let targetDomains: ReadonlySet<string> | null = null;
 let targetsByHead: ReadonlyMap<number, readonly string[]> | null = null;
-let knownReal: ReadonlySet<string> | null = null;
+/** What `isKnownReal()` reads besides the provider list, built on first use. */
+let knownReal: { readonly curated: ReadonlySet<string>; readonly typos: ReadonlySet<string> } | null = null;
 
 function getTargets(): readonly Target[] {
   targets ??= TYPO_TARGETS.flatMap((domain) => {
@@ -182,13 +183,12 @@ function fixOwnSuffix(domain: string): string | null {
  * `email-providers` list (about 8,700 real provider domains) except the typo domains it also holds.
  */
 function isKnownReal(domain: string): boolean {
-  if (knownReal === null) {
-    const typos = new Set(KNOWN_TYPO_DOMAINS);
-    const known = new Set([...TYPO_TARGETS, ...PROTECTED_DOMAINS]);
-    for (const provider of emailProviderDomains()) if (!typos.has(provider)) known.add(provider);
-    knownReal = known;
-  }
-  return knownReal.has(domain);
+  knownReal ??= {
+    curated: new Set([...TYPO_TARGETS, ...PROTECTED_DOMAINS]),
+    typos: new Set(KNOWN_TYPO_DOMAINS),
+  };
+  if (knownReal.curated.has(domain)) return true;
+  return emailProviderDomainSet().has(domain) && !knownReal.typos.has(domain);
 }
 
 function splitDomain(domain: string): Split | null {
