@@ -553,6 +553,8 @@ export class Host {
 
   /** Counts one RCPT reply (refused when `code` ≥ 400) of `job` for the refusal odds. */
   countReply(code: number, job: Job | null = null): void {
+    // A climber is refused by design: it tells nothing of the host's addresses.
+    if (job?.kind === 'climb') return;
     this.#odds.count(code, job === null || job.kind === 'catchAll' ? null : job.domain.name);
   }
 

@@ -74,7 +74,12 @@ export function failed(
   return { reply: null, classification: null, failure, view, transcript, timedOut };
 }
 
-export type JobKind = 'address' | 'catchAll';
+/**
+ * `address`: a verification; `catchAll`: the domain's random-address probe; `climb`: a random address
+ * the explorer of an error budget past the guess ends its batch with, to draw a refusal a round trip
+ * (`SessionRun.#climber`): its reply is the host's, not a verdict of anything.
+ */
+export type JobKind = 'address' | 'catchAll' | 'climb';
 
 export class Job<P extends PlannedAddress = PlannedAddress> {
   targetIndex = 0;
@@ -105,13 +110,12 @@ export class Job<P extends PlannedAddress = PlannedAddress> {
 
   constructor(
     readonly id: number,
-    /** `address`: a verification; `catchAll`: the domain's random-address probe. */
     readonly kind: JobKind,
     readonly recipient: string,
     readonly smtputf8: boolean,
     readonly targets: readonly ProbeTarget[],
     readonly domain: DomainState<ParkedAnswer>,
-    /** The verifier's plan (`null` for a catch-all probe). */
+    /** The verifier's plan (`null` for a catch-all probe or a climber). */
     readonly plan: P | null,
     readonly startedAt: number,
     /** When the address was started, ISO 8601 (the result's `checkedAt`). */

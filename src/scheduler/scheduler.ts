@@ -508,15 +508,41 @@ export class Scheduler<P extends PlannedAddress>
     this.enqueue(this.#newJob('catchAll', recipient, null, domain, startedAt, checkedAt, plan));
   }
 
+  climber(like: Job): Job {
+    const recipient = `${this.settings.randomLocalPart()}@${like.domain.name}`;
+    const domain = this.#domains.acquire(like.domain.name);
+    const job = new Job<P>(
+      this.#nextJobId++,
+      'climb',
+      recipient,
+      false,
+      like.targets,
+      domain,
+      null,
+      performance.now(),
+      like.checkedAt,
+    );
+    job.targetIndex = like.targetIndex;
+    this.#live.add(job);
+    return job;
+  }
+
   #release(job: Job): void {
     job.done = true;
     this.#live.delete(job as Job<P>);
     this.#domains.release(job.domain);
   }
 
-  /** Ends a job with its answer: a catch-all probe settles its domain, an address is concluded. */
+  /**
+   * Ends a job with its answer: a catch-all probe settles its domain, an address is concluded, a
+   * climber is done (its reply told the session what it draws).
+   */
   finalize(job: Job, answer: Answer): void {
     if (job.done) return;
+    if (job.kind === 'climb') {
+      this.#release(job);
+      return;
+    }
     if (job.kind === 'catchAll') {
       this.#release(job);
       this.#settleCatchAll(job.domain, answer.reply);
@@ -585,7 +611,7 @@ export class Scheduler<P extends PlannedAddress>
    */
   endUnasked(job: Job, ip: string): void {
     if (job.done) return;
-    if (job.kind === 'catchAll') {
+    if (job.kind !== 'address') {
       this.finalize(job, noReply(null, null));
       return;
     }
@@ -672,6 +698,11 @@ export class Scheduler<P extends PlannedAddress>
     // Back at the front, in order: a pushed-back address must not wait behind the whole list again.
     for (const job of [...jobs].reverse()) {
       if (job.done) continue;
+      // A climber is asked for its session's sake, never again.
+      if (job.kind === 'climb') {
+        this.#release(job);
+        continue;
+      }
       if (counted) job.tries += 1;
       if (job.tries >= this.settings.hostTries) this.#giveUp(job);
       else host.putBack([job]);

@@ -58,6 +58,19 @@ class RecordingRun implements SessionOwner {
   enqueue(job: Job): void {
     this.enqueued.push(`${job.recipient} -> ${job.target?.host ?? 'none'}`);
   }
+  climber(like: Job): Job {
+    return new Job(
+      nextId++,
+      'climb',
+      `climb@${like.domain.name}`,
+      false,
+      like.targets,
+      like.domain,
+      null,
+      0,
+      '',
+    );
+  }
   endUnasked(job: Job): void {
     job.done = true;
   }
