@@ -123,6 +123,12 @@ export class Scheduler<P extends PlannedAddress>
   #wake: (() => void) | null = null;
   /** Addresses read and not yet yielded (against `settings.window`). */
   #inFlight = 0;
+  /**
+   * Climbers out (`climber()`): the run is not over while one is, though no address waits for it. It
+   * may be the explorer's crossing of the host's error budget (its reply a second late), and what that
+   * reply teaches (the penalty) is stored before the run ends, as an address's batch is read before.
+   */
+  #climbers = 0;
   #preparing = 0;
   #reading = false;
   #exhausted = false;
@@ -280,7 +286,7 @@ export class Scheduler<P extends PlannedAddress>
       if (next !== undefined) return Promise.resolve({ value: next, done: false });
       const failure = this.#failure;
       if (failure !== null) return this.#end().then(() => rethrow(failure.error));
-      if (this.#exhausted && !this.#reading && this.#inFlight === 0) return this.#end().then(() => ALL_OUT);
+      if (this.#allOut()) return this.#end().then(() => ALL_OUT);
       return this.#wait(
         new Promise<void>((resolve) => {
           this.#wake = resolve;
@@ -289,6 +295,11 @@ export class Scheduler<P extends PlannedAddress>
     } catch (error) {
       return this.#end().then(() => rethrow(error));
     }
+  }
+
+  /** Every address read and yielded, and no climber out: the run is over. */
+  #allOut(): boolean {
+    return this.#exhausted && !this.#reading && this.#inFlight === 0 && this.#climbers === 0;
   }
 
   /** Pulls again once `event` has happened; `next()`, `return()` and `throw()` wait for it meanwhile. */
@@ -306,7 +317,7 @@ export class Scheduler<P extends PlannedAddress>
     this.#state = 'done';
     this.#signal?.removeEventListener('abort', this.#onAbort);
     // Every result out: the sessions still open end politely (QUIT), not cut.
-    this.#shutdown(this.#exhausted && !this.#reading && this.#inFlight === 0 && this.#failure === null);
+    this.#shutdown(this.#allOut() && this.#failure === null);
     try {
       if (!this.#exhausted || this.#reading) await this.#iterator?.return?.();
     } finally {
@@ -524,6 +535,7 @@ export class Scheduler<P extends PlannedAddress>
     );
     job.targetIndex = like.targetIndex;
     this.#live.add(job);
+    this.#climbers += 1;
     return job;
   }
 
@@ -531,6 +543,8 @@ export class Scheduler<P extends PlannedAddress>
     job.done = true;
     this.#live.delete(job as Job<P>);
     this.#domains.release(job.domain);
+    // The last climber out may be all the run waited for.
+    if (job.kind === 'climb' && --this.#climbers === 0) this.#notify();
   }
 
   /**
@@ -793,6 +807,7 @@ export class Scheduler<P extends PlannedAddress>
       this.#output.push(this.#abortedResult(job.plan as P, job.sessions, job.startedAt, job.checkedAt));
     }
     this.#live.clear();
+    this.#climbers = 0;
     this.#notify();
   }
 }

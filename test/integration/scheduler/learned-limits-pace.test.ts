@@ -18,11 +18,13 @@ import assert from 'node:assert/strict';
 import type { SimMta } from '../../../bench/sim-mta.js';
 import { createVerifier, type HostLimitsRecord, type VerifyResult } from '../../../src/index.js';
 import { NO_BUDGET_AFTER } from '../../../src/scheduler/learned-limits.js';
-import { QUIT_WAIT_MS } from '../../helpers/hidden-budget.js';
+import { QUIT_WAIT_MS, halfKnown, isKnown, startHiddenBudgetHost } from '../../helpers/hidden-budget.js';
 import { startSimWorld, userUnknown, type SimWorld } from '../../helpers/sim-world.js';
 
 const NONE_HOST = '127.0.5.80';
 const HOSTING_HOST = '127.0.5.81';
+/** A host of one domain with a hidden soft limit of 12, whose crossing a climber draws. */
+const CLIMB_HOST = '127.0.5.82';
 const SOFT = 10;
 /** Round trips the host without a budget may see for its 600 addresses at two connections. */
 const MAX_NONE_ROUND_TRIPS = 95;
@@ -118,5 +120,42 @@ describe('learning an unannounced error budget, in round trips', () => {
     assert.equal(mta.stats.hardLimitHits, 0);
     assert.equal(last?.budgetSource, 'penalty', JSON.stringify(last));
     assert.equal(last.errorBudget, SOFT - 1, JSON.stringify(last));
+  });
+
+  it('learns the crossing a climber draws as the list ends before the run ends', async () => {
+    // 300 addresses, half unknown, one domain: the explorer's climbers draw a refusal a round trip
+    // while the host's other session asks the addresses, and the climber that crosses the hidden limit
+    // (its reply a second late) is out alone when the last address is answered. The run ended then,
+    // its reply never read: the penalty was never learned, the record told last (what a scale-out
+    // worker stores before it hands the host on) still 11 'probed' with the explorer's batch out.
+    const soft = 12;
+    const host = await startHiddenBudgetHost({
+      host: CLIMB_HOST,
+      soft,
+      domains: ['climb.test'],
+      exists: isKnown,
+    });
+    const told: HostLimitsRecord[] = [];
+    const verifier = createVerifier({
+      ...host.options,
+      timeoutMs: 20_000,
+      greylistWaitMs: 0,
+      hostLimits: { known: () => null, learned: (_key, record) => void told.push(record) },
+    });
+    let toldAtEnd: HostLimitsRecord | undefined;
+    try {
+      const results = [];
+      for await (const result of verifier.verifyMany(halfKnown('climb.test', 300), { hostConcurrency: 2 }))
+        results.push(result);
+      toldAtEnd = told.at(-1);
+      assert.equal(results.length, 300);
+    } finally {
+      await verifier.close();
+      await host.close();
+    }
+    assert.equal(host.mta.stats.sleptReplies, 1, 'one delayed reply: the crossing');
+    assert.equal(toldAtEnd?.budgetSource, 'penalty', JSON.stringify(toldAtEnd));
+    assert.equal(toldAtEnd.errorBudget, soft - 1, JSON.stringify(toldAtEnd));
+    assert.equal(toldAtEnd.exploringBatch, undefined, JSON.stringify(toldAtEnd));
   });
 });

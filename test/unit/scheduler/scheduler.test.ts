@@ -394,6 +394,59 @@ describe('schedule() with a fake session', () => {
     assert.deepEqual(await thrown.next(), { value: undefined, done: true });
   });
 
+  it("is not over while a climber is out: its reply, the explorer's crossing perhaps, is read first", async () => {
+    const told: HostLimitsRecord[] = [];
+    const facts: HostLimitsFacts = { known: () => null, learned: (_key, record) => void told.push(record) };
+    // No Postfix greeting, no budget: past the guess the explorer ends its batches with a climber, a
+    // random address. The third climber sent alone (the budget proven past the guess by then, so that
+    // the other session is not held for the explorer's answer) is held until the test lets it go.
+    const smtp = new FakeSmtp({
+      [MX1.ip]: {
+        rcpt: (recipient) => (recipient.startsWith('climb') ? NO_SUCH_USER : evenOdd(recipient, 0)),
+      },
+    });
+    let release: (() => void) | null = null;
+    let held: Promise<void> | null = null;
+    const factory = smtp.factory;
+    let climbers = 0;
+    let alone = 0;
+    const settings = smtp.settings({
+      hostConcurrency: 2,
+      randomLocalPart: () => `climb${String(climbers++)}`,
+      openSession: (options) => {
+        const session = factory(options);
+        const transaction = session.transaction.bind(session);
+        session.transaction = async (request) => {
+          if (request.recipients.length === 1 && request.recipients[0]?.startsWith('climb') === true)
+            alone += 1;
+          if (alone === 3 && held === null) {
+            held = new Promise((resolve) => {
+              release = resolve;
+            });
+            await held;
+          }
+          return transaction(request);
+        };
+        return session;
+      },
+    });
+    const inputs = addresses(600);
+    const results = schedule(inputs, { ...fakePorts([MX1]), hostLimits: facts }, settings);
+    // Every address answered by the host's other session while the climber waits.
+    for (let i = 0; i < inputs.length; i++) assert.equal((await results.next()).done, false);
+    assert.notEqual(held, null, 'a climber went alone');
+    let ended = false;
+    const end = results.next().then((step) => {
+      ended = true;
+      return step;
+    });
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(ended, false, 'the run ended with a climber out, its reply never read');
+    (release as (() => void) | null)?.();
+    assert.equal((await end).done, true);
+    assert.ok(told.length > 0);
+  });
+
   it('ends every address in flight as a timeout when the caller aborts', async () => {
     const smtp = new FakeSmtp({
       [MX1.ip]: { open: () => null, rcpt: () => reply(450, '4.2.0', 'Greylisted') },
