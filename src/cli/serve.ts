@@ -16,6 +16,7 @@ import {
   DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
   DEFAULT_PORT,
   DEFAULT_RATE_LIMIT,
+  DEFAULT_WRITE_STALL_TIMEOUT_SECONDS,
 } from '../server/defaults.js';
 import type { RunningServer } from '../server/server.js';
 import { doctorOptionsFor, operatorKeysFrom, startupDoctor } from './doctor.js';
@@ -42,6 +43,7 @@ export interface ServeFlags extends SharedFlags {
   maxConnections?: number;
   maxConnectionsPerClient?: number;
   headersTimeout?: number;
+  writeStallTimeout?: number;
   logAddresses?: boolean;
   logLevel?: string;
   reacherLock?: string;
@@ -110,6 +112,12 @@ export function addServeOptions(command: Command): Command {
           '--headers-timeout <seconds>',
           `time a request's headers may take to arrive before 408 (default ${DEFAULT_HEADERS_TIMEOUT_SECONDS})`,
         ).argParser(integer('--headers-timeout', 1, 3_600)),
+      )
+      .addOption(
+        new Option(
+          '--write-stall-timeout <seconds>',
+          `time an answer may wait for a client that stopped reading it before the connection is closed (default ${DEFAULT_WRITE_STALL_TIMEOUT_SECONDS})`,
+        ).argParser(integer('--write-stall-timeout', 1, 3_600)),
       )
       .addOption(
         new Option('--log-addresses', 'write verified addresses to the log (off: they are personal data)'),
@@ -287,6 +295,9 @@ export async function runServe(
         ? {}
         : { maxConnectionsPerClient: flags.maxConnectionsPerClient }),
       ...(flags.headersTimeout === undefined ? {} : { headersTimeoutMs: flags.headersTimeout * 1000 }),
+      ...(flags.writeStallTimeout === undefined
+        ? {}
+        : { writeStallTimeoutMs: flags.writeStallTimeout * 1000 }),
     },
     logger,
     logAddresses: flags.logAddresses === true,

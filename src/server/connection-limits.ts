@@ -1,8 +1,9 @@
 /**
  * Bounds on the connections `rcpt serve` holds (docs/api.md, "Connections"): how many at once, how
  * many from one client address, how long a request's headers may take, how long an idle keep-alive
- * connection stays. Without them a client opening thousands of sockets, or trickling its headers a
- * byte every few seconds (slowloris), held file descriptors until the process could accept nothing
+ * connection stays, how long an answer may wait for a client that stopped reading it. Without them a
+ * client opening thousands of sockets, trickling its headers a byte every few seconds (slowloris), or
+ * never reading the answer it asked for, held file descriptors until the process could accept nothing
  * more, nor open the SMTP sockets its verifier needs.
  *
  * A connection past a cap is not served: Node's HTTP parser reads its request's head (within
@@ -17,6 +18,7 @@ import {
   DEFAULT_HEADERS_TIMEOUT_SECONDS,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+  DEFAULT_WRITE_STALL_TIMEOUT_SECONDS,
 } from './defaults.js';
 import { apiErrorCodeOf, type ApiErrorBody } from './http-error.js';
 import type { Logger } from './logger.js';
@@ -33,6 +35,12 @@ export interface ConnectionLimits {
   readonly headersTimeoutMs?: number;
   /** How long a keep-alive connection may sit idle between requests, in ms. Default 5,000 (Node's). */
   readonly keepAliveTimeoutMs?: number;
+  /**
+   * How long, in ms, an answer may wait in a connection's write buffer with none of it drained before
+   * the connection is closed (the client stopped reading). Default 60,000. A connection with nothing
+   * buffered (an event stream with nothing to send) is never closed by it.
+   */
+  readonly writeStallTimeoutMs?: number;
 }
 
 /** How long a refused connection may take to send its request's head before it is closed unanswered. */
@@ -44,6 +52,8 @@ const REQUEST_TIMEOUT_MS = 300_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 /** At most one log line about refused connections this often (a flood would otherwise flood the log). */
 const REFUSED_LOG_EVERY_MS = 60_000;
+/** At most one log line about connections closed for a stalled answer this often. */
+const STALLED_LOG_EVERY_MS = 60_000;
 
 /**
  * An HTTP server (for @hono/node-server's `createServer`) that keeps to `limits`: `listener` serves
@@ -72,6 +82,11 @@ export function limitedServerFactory(
       },
     );
     countConnections(server, limits, refused, logger);
+    closeStalledWriters(
+      server,
+      limits.writeStallTimeoutMs ?? DEFAULT_WRITE_STALL_TIMEOUT_SECONDS * 1000,
+      logger,
+    );
     return server;
   };
 }
@@ -127,6 +142,76 @@ function countConnections(
       const left = (byClient.get(client) ?? 1) - 1;
       if (left === 0) byClient.delete(client);
       else byClient.set(client, left);
+    });
+  });
+}
+
+/** How far a connection's answer had drained when last looked at, and since when. */
+interface WriteProgress {
+  written: number;
+  queued: number;
+  since: number;
+}
+
+/** The bytes of a socket's write in progress not yet taken by the kernel (what Node's own socket timeout reads). */
+function writeQueueSize(socket: Socket): number {
+  return (socket as unknown as { _handle?: { writeQueueSize?: number } | null })._handle?.writeQueueSize ?? 0;
+}
+
+/**
+ * Closes a connection whose answer has stopped draining for `stallMs`: bytes wait in its write buffer
+ * (the kernel's is full, so the client has stopped reading: a results download or an event stream it
+ * never reads) and none has gone out since, neither a write completed nor a part of the one in
+ * progress (a page of results can be one write of megabytes, which a slow reader takes a while to
+ * drain; Node's socket timeout reads the same counter). That timeout cannot tell this from an event
+ * stream with nothing to send, and the HTTP server sets it itself (keep-alive); so the connections are
+ * looked at on a beat of their own, a quarter of the bound (at most 1 s), which runs while there are
+ * connections. A connection with nothing buffered is never closed here, however long it is quiet; one
+ * whose client reads, however slowly, is kept. One log line a minute at most says how many were closed.
+ */
+function closeStalledWriters(server: Server, stallMs: number, logger: Logger): void {
+  const watched = new Map<Socket, WriteProgress>();
+  let beat: NodeJS.Timeout | null = null;
+  let lastLogged = -Infinity;
+  let unlogged = 0;
+  const look = (): void => {
+    const now = Date.now();
+    for (const [socket, progress] of watched) {
+      const waiting = socket.writableLength;
+      // `bytesWritten` counts what waits in the buffer too: the rest has been written out.
+      const written = socket.bytesWritten - waiting;
+      const queued = writeQueueSize(socket);
+      if (waiting === 0 || written !== progress.written || queued !== progress.queued) {
+        progress.written = written;
+        progress.queued = queued;
+        progress.since = now;
+      } else if (now - progress.since >= stallMs) {
+        watched.delete(socket);
+        unlogged += 1;
+        if (now - lastLogged >= STALLED_LOG_EVERY_MS) {
+          logger.warn(
+            { client: clientOf(socket), closed: unlogged, writeStallTimeoutSeconds: stallMs / 1000 },
+            'connections closed: a client stopped reading its answer',
+          );
+          lastLogged = now;
+          unlogged = 0;
+        }
+        socket.destroy();
+      }
+    }
+  };
+  server.on('connection', (socket: Socket) => {
+    watched.set(socket, { written: 0, queued: 0, since: Date.now() });
+    if (beat === null) {
+      beat = setInterval(look, Math.max(10, Math.min(1_000, Math.floor(stallMs / 4))));
+      beat.unref();
+    }
+    socket.once('close', () => {
+      watched.delete(socket);
+      if (watched.size === 0 && beat !== null) {
+        clearInterval(beat);
+        beat = null;
+      }
     });
   });
 }

@@ -30,3 +30,11 @@ export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 256;
  * trickles them (Node's own 60 s, checked every 30 s, held a socket up to 90 s).
  */
 export const DEFAULT_HEADERS_TIMEOUT_SECONDS = 20;
+/**
+ * How long an answer may sit in a connection's write buffer without a byte of it draining before the
+ * connection is closed: a client that stops reading a results download or an event stream (its
+ * receive window shut) held the connection, and what fed it, until the connection caps were reached.
+ * A reader as slow as a phone on a poor link drains some every second; an event stream with nothing to
+ * send has nothing buffered and is never cut.
+ */
+export const DEFAULT_WRITE_STALL_TIMEOUT_SECONDS = 60;
