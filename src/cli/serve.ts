@@ -104,7 +104,7 @@ export function addServeOptions(command: Command): Command {
       .addOption(
         new Option(
           '--max-connections-per-client <n>',
-          `connections held at once from one client address, 0 for no cap; behind a reverse proxy every client is the proxy (default ${DEFAULT_MAX_CONNECTIONS_PER_CLIENT})`,
+          `connections held at once from one client address (an IPv6 one by its /64), 0 for no cap; behind a reverse proxy every client is the proxy (default ${DEFAULT_MAX_CONNECTIONS_PER_CLIENT})`,
         ).argParser(integer('--max-connections-per-client', 0, 1_000_000)),
       )
       .addOption(

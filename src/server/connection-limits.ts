@@ -27,8 +27,9 @@ export interface ConnectionLimits {
   /** Connections served at once; 0 for no cap. Default `DEFAULT_MAX_CONNECTIONS` (1,024). */
   readonly maxConnections?: number;
   /**
-   * Connections served at once from one client address; 0 for no cap. Default
-   * `DEFAULT_MAX_CONNECTIONS_PER_CLIENT` (256). Behind a reverse proxy every client is the proxy's address.
+   * Connections served at once from one client (an IPv4 address, or an IPv6 address's /64: `clientKey()`);
+   * 0 for no cap. Default `DEFAULT_MAX_CONNECTIONS_PER_CLIENT` (256). Behind a reverse proxy every client
+   * is the proxy's address.
    */
   readonly maxConnectionsPerClient?: number;
   /** How long a request's headers may take to arrive, in ms. Default 20,000. */
@@ -91,7 +92,7 @@ export function limitedServerFactory(
   };
 }
 
-/** Counts served connections, in all and per client address, and marks those past a cap in `refused`. */
+/** Counts served connections, in all and per client (`clientKey()`), and marks those past a cap in `refused`. */
 function countConnections(
   server: Server,
   limits: ConnectionLimits,
@@ -216,10 +217,45 @@ function closeStalledWriters(server: Server, stallMs: number, logger: Logger): v
   });
 }
 
-/** The client's address, an IPv4 one written the same however it came (`::ffff:` on a dual-stack socket). */
+/** The client a connection is counted against: its address, or its /64 (see `clientKey`). */
 function clientOf(socket: Socket): string {
-  const address = socket.remoteAddress ?? 'unknown';
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+  return clientKey(socket.remoteAddress);
+}
+
+/**
+ * The client an address is counted as: an IPv4 address itself, written the same however it came
+ * (`::ffff:` on a dual-stack socket), and an IPv6 one by its /64 (`2001:db8:1:2::/64`), the block a
+ * single subscriber or host is given (RFC 6177) and can spread its connections over. `address` is a
+ * socket's remote address as Node writes it (inet_ntop's text: lower case, `::` for zeros, no zone but
+ * for a link-local peer), not input to check: an address it cannot read is counted as itself.
+ */
+export function clientKey(address: string | undefined): string {
+  if (address === undefined) return 'unknown';
+  if (!address.includes(':')) return address;
+  if (address.startsWith('::ffff:') && address.includes('.')) return address.slice(7);
+  const network = ipv6Network(address.split('%')[0] ?? '');
+  return network === null ? address : `${network.join(':')}::/64`;
+}
+
+/**
+ * The first four groups (the /64) of an IPv6 address's text, in hexadecimal without leading zeros, or
+ * `null`. Not `parseIpv6()` of src/dns/target-filter.ts, which an app may not import: this reads
+ * Node's own text of a connected peer, and only as far as the key needs.
+ */
+function ipv6Network(text: string): string[] | null {
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const parts = halves.map((half) => (half === '' ? [] : half.split(':')));
+  // A dotted IPv4 tail (`::1.2.3.4`) counts as two groups, of the last four, which the key does not read.
+  const count = parts.reduce(
+    (sum, half) => sum + half.reduce((n, part) => n + (part.includes('.') ? 2 : 1), 0),
+    0,
+  );
+  if (halves.length === 1 ? count !== 8 : count > 7) return null;
+  const [head = [], tail = []] = parts;
+  const network = [...head, ...Array<string>(8 - count).fill('0'), ...tail].slice(0, 4);
+  if (!network.every((group) => /^[0-9a-f]{1,4}$/i.test(group))) return null;
+  return network.map((group) => parseInt(group, 16).toString(16));
 }
 
 function answerRefused(response: Parameters<RequestListener>[1]): void {

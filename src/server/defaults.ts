@@ -16,7 +16,7 @@ export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perMinute: 300, burst: 60 
  */
 export const DEFAULT_KEEP_FINISHED_JOBS_DAYS = 30;
 /**
- * Connections `rcpt serve` holds at once, and from one client address: a socket is a file
+ * Connections `rcpt serve` holds at once, and from one client (an IPv6 one by its /64): a socket is a file
  * descriptor, and one that the HTTP server may not bound is one the verifier beside it cannot open
  * for SMTP (256 sessions by default). The per-client cap is counted before any API key is read (keys
  * are checked only once a request's headers arrived); it leaves room for a client's burst of a couple
