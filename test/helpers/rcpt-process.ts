@@ -7,6 +7,27 @@ import { join } from 'node:path';
 
 const ENTRY = join(import.meta.dirname, '../fixtures/bulk/rcpt-entry.ts');
 
+/**
+ * The DNS server the CLI helpers (this one and run-cli.ts) give `rcpt` as `RCPT_DNS_SERVER` unless the
+ * test's environment names one: a loopback address where nothing listens, so that a lookup a test did
+ * not point anywhere is refused at once (`unknown`), instead of going to the system resolver, which the
+ * loopback guard (scripts/loopback-guard.cjs) refuses and fails the run for. A `--dns-server` flag wins
+ * over it, as over any RCPT_* variable; a test of the default (the system resolver) sets
+ * `RCPT_DNS_SERVER: undefined`.
+ */
+export const UNANSWERED_DNS_SERVER = '127.9.99.53';
+
+/**
+ * The environment the helpers start from for `args`: `UNANSWERED_DNS_SERVER`, but not for `--resume`,
+ * which goes on with the DNS server the job recorded, and would read a variable set as a setting given
+ * again that contradicts it (exit 64), as a user's would.
+ */
+export function cliBaseEnvironment(args: readonly string[]): NodeJS.ProcessEnv {
+  return args.some((arg) => arg === '--resume' || arg.startsWith('--resume='))
+    ? {}
+    : { RCPT_DNS_SERVER: UNANSWERED_DNS_SERVER };
+}
+
 export interface ProcessOutcome {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -17,7 +38,10 @@ export interface ProcessOutcome {
 export interface RcptProcessOptions {
   /** Written to the child's standard input, then closed; `null` leaves it open (never closed). */
   readonly stdin?: string | Buffer | null;
-  /** The child's environment beside PATH and NODE_OPTIONS (the loopback guard). Default: nothing more. */
+  /**
+   * The child's environment beside PATH and NODE_OPTIONS (the loopback guard). Default: nothing more
+   * but `RCPT_DNS_SERVER` (`cliBaseEnvironment()`), which this replaces when it has the key.
+   */
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
   /** Killed with SIGKILL past this many milliseconds (a hang is then seen as signal `SIGKILL`). */
@@ -35,6 +59,7 @@ export function rcptProcess(
       PATH: process.env.PATH,
       NODE_OPTIONS: process.env.NODE_OPTIONS,
       RCPT_DOCTOR: '0',
+      ...cliBaseEnvironment(args),
       ...options.env,
     },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -2,6 +2,7 @@
 import { PassThrough } from 'node:stream';
 
 import { run } from '../../src/cli/main.js';
+import { cliBaseEnvironment } from './rcpt-process.js';
 
 export interface Captured {
   readonly code: number;
@@ -10,7 +11,11 @@ export interface Captured {
 }
 
 export interface RunCliOptions {
-  /** The environment the CLI sees instead of `process.env`. Default: empty. */
+  /**
+   * The environment the CLI sees instead of `process.env`. Default: empty but `RCPT_DNS_SERVER`, a
+   * loopback address where nothing answers (`cliBaseEnvironment()`), which this replaces when it has
+   * the key (`RCPT_DNS_SERVER: undefined` for the system resolver).
+   */
   readonly env?: NodeJS.ProcessEnv;
   /** What `-` reads as standard input. Default: nothing. */
   readonly stdin?: string;
@@ -26,6 +31,11 @@ export async function runCli(args: readonly string[], options: RunCliOptions = {
   stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const stdin = new PassThrough();
   stdin.end(options.stdin ?? '');
-  const code = await run(['node', 'rcpt', ...args], { stdout, stderr, env: options.env ?? {}, stdin });
+  const code = await run(['node', 'rcpt', ...args], {
+    stdout,
+    stderr,
+    env: { ...cliBaseEnvironment(args), ...options.env },
+    stdin,
+  });
   return { code, stdout: out, stderr: err };
 }
