@@ -178,15 +178,23 @@ function timeoutMsOf(value: unknown): number {
   return Math.round(ms);
 }
 
+/** A TCP port (`smtp_port`, `proxy.port`): an integer from 1 to 65535, else a 400 naming `field`. */
+function portOf(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65_535) {
+    throw bad(
+      `${field} must be an integer from 1 to 65535, got ${value === undefined ? 'none' : JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
 function proxyOf(value: unknown): ReacherProxy {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw bad('proxy must be an object {"host": "…", "port": 1080, "username"?: "…", "password"?: "…"}');
   }
-  const { host, port, username, password } = value as Record<string, unknown>;
+  const { host, port: portValue, username, password } = value as Record<string, unknown>;
   if (typeof host !== 'string' || host === '') throw bad('proxy.host must be a non-empty string');
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw bad('proxy.port must be an integer from 1 to 65535');
-  }
+  const port = portOf('proxy.port', portValue);
   for (const [name, field] of [
     ['username', username],
     ['password', password],
@@ -262,13 +270,8 @@ export function readReacherSettings(
   ) {
     throw bad('from_email must be an email address, or "" for the null reverse-path <>.');
   }
-  const port = present('smtp_port');
-  if (
-    port !== undefined &&
-    (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535)
-  ) {
-    throw bad(`smtp_port must be an integer from 1 to 65535, got ${JSON.stringify(port)}`);
-  }
+  const portValue = present('smtp_port');
+  const port = portValue === undefined ? undefined : portOf('smtp_port', portValue);
   const timeout = present('smtp_timeout');
   // Capped like Reacher's request deadline: one check may not outlast the synchronous request.
   const timeoutMs = timeout === undefined ? undefined : Math.min(timeoutMsOf(timeout), policy.maxTimeoutMs);

@@ -335,6 +335,19 @@ describe("Reacher's per-request settings", () => {
         /^check_gravatar: rcpt makes no third-party lookups/,
       ],
       [{ to_email: 'a@acme.test', proxy: 'socks5://x' }, /^proxy must be an object/],
+      // The same port check as smtp_port's, with what was sent (before, proxy.port's said nothing of it).
+      [
+        { to_email: 'a@acme.test', proxy: { host: 'proxy.example.test', port: 70000 } },
+        /^proxy\.port must be an integer from 1 to 65535, got 70000$/,
+      ],
+      [
+        { to_email: 'a@acme.test', proxy: { host: 'proxy.example.test', port: '1080' } },
+        /^proxy\.port must be an integer from 1 to 65535, got "1080"$/,
+      ],
+      [
+        { to_email: 'a@acme.test', proxy: { host: 'proxy.example.test' } },
+        /^proxy\.port must be an integer from 1 to 65535, got none$/,
+      ],
       [
         { to_email: 'a@acme.test', proxy: { host: 'proxy.example.test', port: 1080 } },
         /^proxy: this server accepts only proxies configured by its operator, and none is configured/,
