@@ -1,3 +1,4 @@
+import { DnsError } from '../errors.js';
 import { abortReason, type AbortListener, type AbortWatch } from './transport.js';
 
 /**
@@ -110,7 +111,11 @@ export class InFlightQueries<T> {
         },
         (error: unknown) => {
           leave();
-          reject(error instanceof Error ? error : new Error(String(error)));
+          reject(
+            error instanceof Error
+              ? error
+              : new DnsError('NETWORK', `DNS query failed: ${String(error)}`, { cause: error }),
+          );
         },
       );
     });

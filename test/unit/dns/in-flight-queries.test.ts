@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { InFlightQueries, QueryAbort } from '../../../src/dns/in-flight-queries.js';
+import { DnsError, isVerifyError } from '../../../src/errors.js';
 import { abortReason, type AbortWatch } from '../../../src/dns/transport.js';
 
 /** A query the test ends by hand, recording the signal it ran on. */
@@ -40,6 +41,30 @@ describe('InFlightQueries', () => {
     assert.equal(query.started.length, 2);
     query.finish('again');
     assert.equal(await third, 'again');
+  });
+
+  it("rejects every caller with the query's Error as it is, and a non-Error as a DnsError of the library", async () => {
+    const queries = new InFlightQueries<string>();
+    const failure = new Error('socket gone');
+    await assert.rejects(
+      queries.run('A a.test', () => Promise.reject(failure), undefined),
+      (error) => error === failure,
+    );
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what is tested
+    const thrown = () => Promise.reject('not an error');
+    const callers = [queries.run('A b.test', thrown, undefined), queries.run('A b.test', thrown, undefined)];
+    for (const caller of callers) {
+      await assert.rejects(caller, (error: unknown) => {
+        // Before: a plain Error, which is no VerifyError (every error rcpt throws is one).
+        assert.ok(error instanceof DnsError, String(error));
+        assert.ok(isVerifyError(error));
+        assert.equal(error.code, 'ERR_RCPT_DNS');
+        assert.equal(error.kind, 'NETWORK');
+        assert.equal(error.message, 'DNS query failed: not an error');
+        assert.equal(error.cause, 'not an error');
+        return true;
+      });
+    }
   });
 
   it('keeps the query going while one caller still waits; aborts it when the last gives up', async () => {
