@@ -18,6 +18,7 @@ import type { DoctorOptions } from '../index.js';
 import { loadWebAssets } from '../web/assets.js';
 import { LOCAL_OWNER, createApiKeys, presentedKey, type ApiKeys } from './auth.js';
 import { limitBodies } from './body-limit.js';
+import { clientKey } from './connection-limits.js';
 import { guardOrigin } from './origin-guard.js';
 import { renderDocsPage } from './docs-page.js';
 import { registerDoctorRoute, type DoctorRoute } from './doctor-route.js';
@@ -575,8 +576,12 @@ function registerServiceRoutes(app: App, deps: AppDeps, keysRequired: boolean): 
   }
 }
 
-/** The client's IP address as the socket saw it (`unknown` under `app.request()`, without a socket). */
+/**
+ * The client as the socket saw it, counted as the connection caps count it (`clientKey()`: an IPv6
+ * client by its /64, which it could otherwise spread its guesses over); `unknown` under
+ * `app.request()`, without a socket.
+ */
 function clientAddress(c: Context): string {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+  return clientKey(env?.incoming?.socket?.remoteAddress);
 }

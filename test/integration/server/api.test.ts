@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import type { VerifyResult } from '../../../src/index.js';
-import { createApp, type App } from '../../../src/server/app.js';
+import { AUTH_FAILURE_LIMIT, createApp, type App } from '../../../src/server/app.js';
 import { createMetrics, type Metrics } from '../../../src/server/metrics.js';
 import { KEY_A, KEY_B, JSON_TYPE, bearer, capturedLogger, startWorld, type World } from './helpers.js';
 
@@ -178,6 +178,29 @@ describe('rate limits', () => {
     assert.match(body.message, /6 a minute/);
     // Another key has its own bucket.
     assert.equal((await call(KEY_B, ['e@'])).status, 200);
+  });
+
+  it('slows wrong API keys per client: an IPv6 client by its /64, whatever addresses it spreads them over', async () => {
+    const guarded = createApp({ verifier: world.verifier(), apiKeys: [KEY_A], rateLimit: null });
+    // The socket's peer as @hono/node-server hands it to the app.
+    const from = (remoteAddress: string, key: string) =>
+      guarded.request('/v1/jobs/x', { headers: bearer(key) }, { incoming: { socket: { remoteAddress } } });
+    const burst = AUTH_FAILURE_LIMIT.burst ?? 0;
+    assert.ok(burst > 0);
+    const statuses: number[] = [];
+    for (let i = 0; i < burst + 5; i++) {
+      // A new address of one /64 for each guess. Before: each its own budget, never a 429.
+      statuses.push(
+        (await from(`2001:db8:1:2::${(i + 1).toString(16)}`, `wrong-key-${i}-0123456789`)).status,
+      );
+    }
+    assert.deepEqual([...new Set(statuses.slice(0, burst))], [401], statuses.join(' '));
+    assert.deepEqual([...new Set(statuses.slice(burst + 1))], [429], statuses.join(' '));
+    // Another /64, and an IPv4 client, have budgets of their own; the right key still passes.
+    assert.equal((await from('2001:db8:1:3::1', 'wrong-key-x-0123456789')).status, 401);
+    assert.equal((await from('::ffff:192.0.2.7', 'wrong-key-y-0123456789')).status, 401);
+    // (Past authentication: 503, this app has no job store.)
+    assert.equal((await from('2001:db8:1:2::99', KEY_A)).status, 503);
   });
 });
 
