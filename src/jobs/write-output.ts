@@ -69,6 +69,12 @@ export function escapeControls(text: string): string {
 
 /** Rows per CSV chunk: one csv-stringify call per chunk instead of per row. */
 const CSV_CHUNK_ROWS = 500;
+/**
+ * Characters of cells after which a CSV chunk is written even with fewer rows: rows of long input
+ * columns (up to the 64 KiB a line may have) made a chunk of 500 rows one write of up to ~32 MB, held
+ * whole in memory by each download of `rcpt serve` and each output file being written.
+ */
+export const CSV_CHUNK_CHARS = 256 * 1024;
 
 /** The result of a row that was never verified, with the reason why (`unreadable_row`, `no_address`). */
 function unverifiedResult(
@@ -187,12 +193,16 @@ export async function* formatOutput(
     const csvOptions = { delimiter: layout.delimiter ?? ',' };
     const cell = options.csvFormulas === 'keep' ? (text: string) => text : escapeFormula;
     let batch: string[][] = [csvHeader(layout).map(cell)];
+    let chars = 0;
     for await (const row of rows) {
       const result = row.result ?? (row.error !== null ? unreadableRowResult(row.input) : null);
-      batch.push([...inputCells(row, layout), ...resultCells(result, row.error)].map(cell));
-      if (batch.length >= CSV_CHUNK_ROWS) {
+      const cells = [...inputCells(row, layout), ...resultCells(result, row.error)].map(cell);
+      batch.push(cells);
+      for (const text of cells) chars += text.length;
+      if (batch.length >= CSV_CHUNK_ROWS || chars >= CSV_CHUNK_CHARS) {
         yield stringify(batch, csvOptions);
         batch = [];
+        chars = 0;
       }
     }
     if (batch.length > 0) yield stringify(batch, csvOptions);

@@ -12,7 +12,7 @@ import {
   type OutputFormat,
   type OutputRow,
 } from '../../../src/jobs/index.js';
-import { csvHeader } from '../../../src/jobs/write-output.js';
+import { CSV_CHUNK_CHARS, csvHeader } from '../../../src/jobs/write-output.js';
 
 const layout: InputLayout = {
   format: 'csv',
@@ -117,6 +117,34 @@ describe('formatOutput', () => {
     assert.equal(cell(third, 'rcpt_verdict'), 'unknown');
     assert.equal(cell(third, 'reason'), 'unreadable_row');
     assert.equal(cell(third, 'error'), 'line 4: unterminated quoted field');
+  });
+
+  it('CSV chunks stay small when rows are long: bounded by characters as well as by rows', async () => {
+    const long = 'x'.repeat(60_000);
+    const many: OutputRow[] = Array.from({ length: 300 }, (_, i) => ({
+      row: i + 1,
+      line: i + 2,
+      input: `u${i}@x.test`,
+      key: `u${i}@x.test`,
+      fields: [long, `u${i}@x.test`, ''],
+      error: null,
+      result: result(`u${i}@x.test`, 'accepted'),
+    }));
+    async function* source() {
+      await Promise.resolve();
+      yield* many;
+    }
+    const chunks: string[] = [];
+    for await (const chunk of formatOutput(source(), layout, 'csv')) chunks.push(chunk);
+    // Before: one chunk of all 300 rows (18 MB). Now none past the bound by more than one row.
+    const largest = Math.max(...chunks.map((chunk) => chunk.length));
+    assert.ok(largest <= CSV_CHUNK_CHARS + 70_000, `largest chunk ${largest} characters of ${chunks.length}`);
+    const records: string[][] = parse(chunks.join(''), { delimiter: ';' });
+    assert.equal(records.length, 301);
+    assert.deepEqual(
+      records.slice(1).map((record) => record[1]),
+      many.map((row) => row.input),
+    );
   });
 
   it('CSV keeps each input delimiter (tab, |) and a list is written with commas', async () => {
