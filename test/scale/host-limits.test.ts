@@ -23,6 +23,7 @@ import {
   jobDone,
   query,
   submitAddresses,
+  until,
   verdictCounts,
 } from './helpers.js';
 import { loopbackOptions } from '../helpers/world-options.js';
@@ -75,6 +76,16 @@ describe('learned host limits across scale-out workers', { skip: SKIP_NO_PG }, (
         ['deliverable', addresses.length / 2],
         ['undeliverable', addresses.length / 2],
       ]);
+      // The job is done with its last address's result, but the worker's pass at the host goes on
+      // until the explorer's batch is read: past the guess that is a climber (a random address, no
+      // result of the job), whose reply a host at its limit delays by a second. A worker running on, as
+      // one does, then stores what the reply taught; one stopped before leaves the batch told, and the
+      // next holder takes it as crossed (host-limits-proven.test.ts's SIGTERM case). Here the worker
+      // runs on until its pass has stored the batch's end.
+      await until('the explorer batch at the host to end', async () => {
+        const record = await storedRecord();
+        return record === null || record.exploringBatch === undefined;
+      });
     } finally {
       await worker.stop();
     }
