@@ -551,6 +551,14 @@ export class Host {
     return this.#odds.rate;
   }
 
+  /**
+   * True once the host answered an RCPT in this run and refused none, catch-all probes included (an
+   * accept-all provider): its next probe is likely accepted, and spoils nothing after it.
+   */
+  get refusedNothing(): boolean {
+    return this.#odds.refusedNone;
+  }
+
   /** Counts one RCPT reply (refused when `code` ≥ 400) of `job` for the refusal odds. */
   countReply(code: number, job: Job | null = null): void {
     // A climber is refused by design: it tells nothing of the host's addresses.

@@ -41,6 +41,11 @@ export class RefusalOdds {
     return (this.#refusals + 2) / (this.#replies + 4);
   }
 
+  /** True once the host answered an RCPT and has refused none (probes included). */
+  get refusedNone(): boolean {
+    return this.#replies > 0 && this.#refusals === 0;
+  }
+
   /** Counts one RCPT reply (refused when negative, 4yz or 5yz) of an address at `domain` (`null`: a probe). */
   count(code: number, domain: string | null): void {
     this.#replies += 1;

@@ -285,6 +285,24 @@ describe('schedule() with a fake session', () => {
     for (const input of inputs) assert.equal(ports.catchAllSeen.get(input), 550, input);
   });
 
+  it('goes on after the catch-all probes at a host that has refused nothing, where each ended a session', async () => {
+    // An accept-all provider: every RCPT accepted, the probes of its twenty domains too.
+    const smtp = new FakeSmtp({ [MX1.ip]: { rcpt: () => OK } });
+    const inputs = Array.from({ length: 20 }, (_, i) => addresses(5, `y${String(i)}.test`)).flat();
+    const ports = fakePorts([MX1], { catchAll: true });
+    const results = await run(inputs, ports, smtp);
+    assert.equal(results.size, 100);
+    for (const input of inputs) assert.equal(ports.catchAllSeen.get(input), 250, input);
+    const asked = smtp.transactions.flatMap((t) => t.recipients);
+    assert.equal(asked.filter((r) => r.startsWith('random@')).length, 20, 'one probe a domain');
+    // Still one probe a transaction: the host was never seen to accept after a refusal.
+    assert.ok(
+      smtp.transactions.every((t) => t.recipients.filter((r) => r.startsWith('random@')).length <= 1),
+    );
+    // The first probe, with nothing yet answered, still ends its session.
+    assert.ok(smtp.sessions.length <= 2, `${String(smtp.sessions.length)} sessions`);
+  });
+
   it('takes a preparation answered at once as one that came later; a prepare that throws ends the run', async () => {
     const smtp = new FakeSmtp({ [MX1.ip]: { rcpt: evenOdd } });
     const ports = fakePorts([MX1]);
