@@ -158,24 +158,15 @@ function nextSignal(signals: readonly NodeJS.Signals[]): {
 } {
   let cancel: () => void = () => undefined;
   const arrived = new Promise<NodeJS.Signals>((resolve) => {
-    const handlers = signals.map(
-      (signal) =>
-        [
-          signal,
-          () => {
-            settle(signal);
-          },
-        ] as const,
-    );
-    const release = () => {
-      for (const [name, fn] of handlers) process.off(name, fn);
-    };
-    const settle = (signal: NodeJS.Signals) => {
-      release();
+    // Node passes the listener the signal's name.
+    const taken = (signal: NodeJS.Signals) => {
+      cancel();
       resolve(signal);
     };
-    for (const [name, fn] of handlers) process.on(name, fn);
-    cancel = release;
+    cancel = () => {
+      for (const signal of signals) process.off(signal, taken);
+    };
+    for (const signal of signals) process.on(signal, taken);
   });
   return { arrived, cancel };
 }
