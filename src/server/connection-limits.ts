@@ -51,10 +51,11 @@ const REFUSED_RETRY_AFTER_SECONDS = 1;
 /** The whole request, body included (Node's default): a 50 MiB upload on a slow link needs minutes. */
 const REQUEST_TIMEOUT_MS = 300_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
-/** At most one log line about refused connections this often (a flood would otherwise flood the log). */
-const REFUSED_LOG_EVERY_MS = 60_000;
-/** At most one log line about connections closed for a stalled answer this often. */
-const STALLED_LOG_EVERY_MS = 60_000;
+/**
+ * At most one log line this often about connections refused, and one about connections closed for a
+ * stalled answer (a flood would otherwise flood the log).
+ */
+const LOG_EVERY_MS = 60_000;
 
 /**
  * An HTTP server (for @hono/node-server's `createServer`) that keeps to `limits`: `listener` serves
@@ -74,8 +75,8 @@ export function limitedServerFactory(
         requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeout + 1),
         keepAliveTimeout: limits.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS,
         // Node checks the headers deadline on this beat (30 s by default, which made its 60 s up to
-        // 90): a quarter of the deadline, at most 1 s, so that a trickle is cut soon after it.
-        connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(headersTimeout / 4))),
+        // 90), so that a trickle is cut soon after it.
+        connectionsCheckingInterval: beatFor(headersTimeout),
       },
       (request, response) => {
         if (refused.has(request.socket)) answerRefused(response);
@@ -103,8 +104,7 @@ function countConnections(
   const perClient = limits.maxConnectionsPerClient ?? DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
   const byClient = new Map<string, number>();
   let served = 0;
-  let lastLogged = -Infinity;
-  let unlogged = 0;
+  const logRefused = oncePerMinute();
   // Runs after Node's own listener has given the socket its parser: a socket destroyed here is
   // cleaned up by it as any closed connection is.
   server.on('connection', (socket: Socket) => {
@@ -112,22 +112,18 @@ function countConnections(
     const fromClient = byClient.get(client) ?? 0;
     const overTotal = total > 0 && served >= total;
     if (overTotal || (perClient > 0 && fromClient >= perClient)) {
-      unlogged += 1;
-      const now = Date.now();
-      if (now - lastLogged >= REFUSED_LOG_EVERY_MS) {
+      logRefused((count) => {
         logger.warn(
           {
             client,
-            refused: unlogged,
+            refused: count,
             ...(overTotal ? { maxConnections: total } : { maxConnectionsPerClient: perClient }),
           },
           overTotal
             ? 'connections refused: the server holds its most'
             : 'connections refused: one client holds its most',
         );
-        lastLogged = now;
-        unlogged = 0;
-      }
+      });
       refused.add(socket);
       const timer = setTimeout(() => socket.destroy(), REFUSED_WAIT_MS);
       timer.unref();
@@ -173,8 +169,7 @@ function writeQueueSize(socket: Socket): number {
 function closeStalledWriters(server: Server, stallMs: number, logger: Logger): void {
   const watched = new Map<Socket, WriteProgress>();
   let beat: NodeJS.Timeout | null = null;
-  let lastLogged = -Infinity;
-  let unlogged = 0;
+  const logClosed = oncePerMinute();
   const look = (): void => {
     const now = Date.now();
     for (const [socket, progress] of watched) {
@@ -188,15 +183,12 @@ function closeStalledWriters(server: Server, stallMs: number, logger: Logger): v
         progress.since = now;
       } else if (now - progress.since >= stallMs) {
         watched.delete(socket);
-        unlogged += 1;
-        if (now - lastLogged >= STALLED_LOG_EVERY_MS) {
+        logClosed((count) => {
           logger.warn(
-            { client: clientOf(socket), closed: unlogged, writeStallTimeoutSeconds: stallMs / 1000 },
+            { client: clientOf(socket), closed: count, writeStallTimeoutSeconds: stallMs / 1000 },
             'connections closed: a client stopped reading its answer',
           );
-          lastLogged = now;
-          unlogged = 0;
-        }
+        });
         socket.destroy();
       }
     }
@@ -204,7 +196,7 @@ function closeStalledWriters(server: Server, stallMs: number, logger: Logger): v
   server.on('connection', (socket: Socket) => {
     watched.set(socket, { written: 0, queued: 0, since: Date.now() });
     if (beat === null) {
-      beat = setInterval(look, Math.max(10, Math.min(1_000, Math.floor(stallMs / 4))));
+      beat = setInterval(look, beatFor(stallMs));
       beat.unref();
     }
     socket.once('close', () => {
@@ -215,6 +207,31 @@ function closeStalledWriters(server: Server, stallMs: number, logger: Logger): v
       }
     });
   });
+}
+
+/**
+ * The beat on which a deadline of `ms` is checked: a quarter of it, at most 1 s (and at least 10 ms),
+ * so that what passes it is cut soon after.
+ */
+function beatFor(ms: number): number {
+  return Math.max(10, Math.min(1_000, Math.floor(ms / 4)));
+}
+
+/**
+ * Counts events and says so at most once every `LOG_EVERY_MS`: `say` is called with how many came since
+ * it was last called (this one included), the others only counted.
+ */
+function oncePerMinute(): (say: (count: number) => void) => void {
+  let lastLogged = -Infinity;
+  let unlogged = 0;
+  return (say) => {
+    unlogged += 1;
+    const now = Date.now();
+    if (now - lastLogged < LOG_EVERY_MS) return;
+    say(unlogged);
+    lastLogged = now;
+    unlogged = 0;
+  };
 }
 
 /** The client a connection is counted against: its address, or its /64 (see `clientKey`). */
